@@ -1,0 +1,260 @@
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Server, ServerCredentials, status, type ServerDuplexStream } from '@grpc/grpc-js';
+import {
+  AgentLinkService,
+  PROTOCOL_VERSION,
+  type AgentMessage,
+  type ControllerMessage,
+  type Register,
+  type ListUsdt,
+  type Target,
+  type TargetCheckResult,
+  type UsdtListResult,
+} from '@tracefleet/proto';
+import { ENV, type ControllerEnv } from '../config/env';
+import { bearer, sameSecret } from '../auth/tokens';
+import { NodesService } from '../nodes/nodes.service';
+import { RunsService } from '../runs/runs.service';
+
+type Call = ServerDuplexStream<AgentMessage, ControllerMessage>;
+
+export interface AgentSession {
+  nodeId: string;
+  nodeName: string;
+  facts: Register;
+  call: Call;
+  /** Result batches received and not yet stored. */
+  backlog: number;
+}
+
+const REGISTER_TIMEOUT_MS = 10_000;
+/**
+ * Result batches of one agent not yet stored: past HIGH the stream is paused, so HTTP/2 flow
+ * control holds the agent's writes back (it waits for 'drain') instead of the controller
+ * buffering without bound; below LOW it resumes.
+ */
+const BACKLOG_HIGH = 16;
+const BACKLOG_LOW = 4;
+
+/**
+ * The gRPC side of the controller: one bidirectional stream per connected
+ * agent. Authenticates the enrollment token, registers the node, routes
+ * results to RunsService, and fails a node's runs when its stream ends.
+ */
+@Injectable()
+export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
+  private readonly log = new Logger(AgentGateway.name);
+  private readonly sessions = new Map<string, AgentSession>();
+  private readonly pending = new Map<string, (answer: unknown) => void>();
+  private server: Server | undefined;
+  boundAddress = '';
+
+  constructor(
+    @Inject(ENV) private readonly env: ControllerEnv,
+    private readonly nodes: NodesService,
+    private readonly runs: RunsService,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+    server.addService(AgentLinkService, { session: (call: Call) => this.onSession(call) });
+    const tls = this.env.grpcTls;
+    const creds = tls
+      ? ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(tls.certFile), private_key: readFileSync(tls.keyFile) }])
+      : ServerCredentials.createInsecure();
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(this.env.grpcAddr, creds, (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    this.server = server;
+    this.boundAddress = this.env.grpcAddr.replace(/:\d+$/, `:${port}`);
+    this.log.log(`agent link listening on ${this.boundAddress} (${tls ? 'TLS' : 'plaintext'})`);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    for (const s of this.sessions.values()) s.call.end();
+    await new Promise<void>((resolve) => {
+      if (!this.server) return resolve();
+      const t = setTimeout(() => {
+        this.server?.forceShutdown();
+        resolve();
+      }, 3000);
+      this.server.tryShutdown(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  isConnected(nodeName: string): boolean {
+    return this.sessions.has(nodeName);
+  }
+
+  connectedNodeNames(): string[] {
+    return [...this.sessions.keys()];
+  }
+
+  session(nodeName: string): AgentSession | undefined {
+    return this.sessions.get(nodeName);
+  }
+
+  send(nodeName: string, msg: ControllerMessage): boolean {
+    const s = this.sessions.get(nodeName);
+    if (!s) return false;
+    s.call.write(msg);
+    return true;
+  }
+
+  /** Asks each named node whether the target exists there; nodes that do not answer in time count as "no answer". */
+  async checkTarget(nodeNames: string[], target: Target, timeoutMs = 3000): Promise<Map<string, TargetCheckResult | undefined>> {
+    const answers = new Map<string, TargetCheckResult | undefined>();
+    await Promise.all(
+      nodeNames.map(async (name) => {
+        const answer = await this.request<TargetCheckResult>(name, (requestId) => ({ $case: 'checkTarget', value: { requestId, target } }), timeoutMs);
+        answers.set(name, answer === null ? { requestId: '', found: false, detail: 'node not connected' } : answer);
+      }),
+    );
+    return answers;
+  }
+
+  /** The USDT probes a node finds in a binary or a process; undefined when the node does not answer in time. */
+  listUsdt(nodeName: string, source: ListUsdt['source'], timeoutMs = 15_000): Promise<UsdtListResult | undefined | null> {
+    return this.request<UsdtListResult>(nodeName, (requestId) => ({ $case: 'listUsdt', value: { requestId, source } }), timeoutMs);
+  }
+
+  /**
+   * One request/response over a node's stream, matched by request id.
+   * Resolves null when the node is not connected, undefined on timeout.
+   */
+  private request<T>(nodeName: string, build: (requestId: string) => ControllerMessage['msg'], timeoutMs: number): Promise<T | undefined | null> {
+    const requestId = randomUUID();
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.pending.delete(requestId);
+        resolve(undefined);
+      }, timeoutMs);
+      this.pending.set(requestId, (r) => {
+        clearTimeout(t);
+        this.pending.delete(requestId);
+        resolve(r as T);
+      });
+      if (!this.send(nodeName, { msg: build(requestId) })) {
+        clearTimeout(t);
+        this.pending.delete(requestId);
+        resolve(null);
+      }
+    });
+  }
+
+  private onSession(call: Call): void {
+    const presented = bearer(call.metadata.get('authorization')[0]?.toString());
+    if (!presented || !sameSecret(presented, this.env.enrollmentToken)) {
+      this.log.warn(`refused an agent from ${call.getPeer()}: bad or missing enrollment token`);
+      call.emit('error', { code: status.UNAUTHENTICATED, details: 'invalid enrollment token' });
+      return;
+    }
+    let session: AgentSession | undefined;
+    const timer = setTimeout(() => {
+      if (!session) call.emit('error', { code: status.DEADLINE_EXCEEDED, details: 'no register message within 10 s' });
+    }, REGISTER_TIMEOUT_MS);
+
+    call.on('data', (msg: AgentMessage) => {
+      if (!session) {
+        if (msg.msg?.$case !== 'register') {
+          call.emit('error', { code: status.FAILED_PRECONDITION, details: 'the first message must be register' });
+          return;
+        }
+        clearTimeout(timer);
+        const reg = msg.msg.value;
+        void this.register(call, reg).then(
+          (s) => (session = s),
+          (err: Error) => call.emit('error', { code: status.INVALID_ARGUMENT, details: err.message }),
+        );
+        return;
+      }
+      this.route(session, msg);
+    });
+    const closed = (why: string): void => {
+      clearTimeout(timer);
+      if (!session) return;
+      const s = session;
+      session = undefined;
+      if (this.sessions.get(s.nodeName) === s) {
+        this.sessions.delete(s.nodeName);
+        this.log.log(`agent ${s.nodeName} disconnected: ${why}`);
+        void this.nodes.markOffline(s.nodeId).catch((e) => this.log.error(`mark ${s.nodeName} offline: ${e}`));
+        void this.runs.failNodeRuns(s.nodeId, `agent ${s.nodeName} disconnected (${why})`);
+      }
+    };
+    call.on('end', () => {
+      closed('stream ended');
+      call.end();
+    });
+    call.on('error', (err: Error) => closed(err.message));
+    call.on('cancelled', () => closed('cancelled'));
+  }
+
+  private async register(call: Call, reg: Register): Promise<AgentSession> {
+    if (reg.protocolVersion !== PROTOCOL_VERSION) {
+      throw new Error(`protocol version ${reg.protocolVersion} is not supported (controller speaks ${PROTOCOL_VERSION})`);
+    }
+    if (!/^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$/.test(reg.nodeName)) {
+      throw new Error(`node name "${reg.nodeName}" is not valid`);
+    }
+    const nodeId = await this.nodes.register(reg);
+    const previous = this.sessions.get(reg.nodeName);
+    const session: AgentSession = { nodeId, nodeName: reg.nodeName, facts: reg, call, backlog: 0 };
+    this.sessions.set(reg.nodeName, session);
+    if (previous) {
+      // The same node reconnected before its old stream was noticed as dead.
+      previous.call.end();
+      void this.runs.failNodeRuns(nodeId, `agent ${reg.nodeName} reconnected; runs of its previous session were lost`);
+    }
+    call.write({
+      msg: { $case: 'registered', value: { nodeId, heartbeatIntervalMs: this.env.heartbeatIntervalMs } },
+    });
+    this.log.log(`agent ${reg.nodeName} registered (kernel ${reg.kernelRelease}, ${reg.capabilities.join(',') || 'no capabilities'})`);
+    return session;
+  }
+
+  private throttle(s: AgentSession, stored: Promise<void>): void {
+    if (++s.backlog >= BACKLOG_HIGH && !s.call.isPaused()) s.call.pause();
+    void stored.finally(() => {
+      if (--s.backlog <= BACKLOG_LOW && s.call.isPaused()) s.call.resume();
+    });
+  }
+
+  private route(s: AgentSession, msg: AgentMessage): void {
+    const m = msg.msg;
+    switch (m?.$case) {
+      case 'heartbeat':
+        void this.nodes.touch(s.nodeId).catch(() => undefined);
+        break;
+      case 'targetCheckResult':
+      case 'usdtListResult':
+        this.pending.get(m.value.requestId)?.(m.value);
+        break;
+      case 'usdtEvents':
+        this.throttle(s, this.runs.onUsdtEvents(s.nodeId, m.value));
+        break;
+      case 'memleakSnapshot':
+        this.throttle(s, this.runs.onMemleakSnapshot(s.nodeId, m.value));
+        break;
+      case 'usdtReport':
+        this.runs.onUsdtReport(s.nodeId, m.value);
+        break;
+      case 'runEvent':
+        this.runs.onEvent(s.nodeId, m.value);
+        break;
+      case 'profileBatch':
+        this.throttle(s, this.runs.onBatch(s.nodeId, m.value));
+        break;
+      case 'runFinished':
+        this.runs.onFinished(s.nodeId, m.value);
+        break;
+      default:
+        this.log.warn(`agent ${s.nodeName} sent an unexpected ${m?.$case ?? 'empty'} message`);
+    }
+  }
+}

@@ -1,0 +1,41 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import type { ControllerEnv } from './config/env';
+import { APP_GUARD } from '@nestjs/core';
+import { PrismaModule } from './prisma/prisma.module';
+import { ApiTokenGuard } from './auth/api-token.guard';
+import { HealthController } from './health/health.controller';
+import { NodesController } from './nodes/nodes.controller';
+import { NodesService } from './nodes/nodes.service';
+import { AgentGateway } from './agents/agent.gateway';
+import { RunsService } from './runs/runs.service';
+import { ProfilesService } from './profiles/profiles.service';
+import { ProfilesController } from './profiles/profiles.controller';
+import { JobQueue } from './queue/job-queue';
+import { JobsController } from './jobs/jobs.controller';
+import { JobsService } from './jobs/jobs.service';
+import { UsdtController } from './usdt/usdt.controller';
+import { UsdtService } from './usdt/usdt.service';
+import { MemleakController } from './memleak/memleak.controller';
+import { MemleakService } from './memleak/memleak.service';
+
+@Module({})
+export class AppModule {
+  static forEnv(env: ControllerEnv): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [PrismaModule.forEnv(env)],
+      controllers: [HealthController, NodesController, JobsController, ProfilesController, UsdtController, MemleakController],
+      providers: [
+        { provide: APP_GUARD, useClass: ApiTokenGuard },
+        NodesService,
+        AgentGateway,
+        RunsService,
+        ProfilesService,
+        UsdtService,
+        MemleakService,
+        JobQueue,
+        JobsService,
+      ],
+    };
+  }
+}

@@ -1,0 +1,31 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { EnvError, loadEnv } from './env';
+
+const good = {
+  DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/x',
+  TRACEFLEET_API_TOKEN: 'a'.repeat(32),
+  TRACEFLEET_ENROLLMENT_TOKEN: 'b'.repeat(32),
+};
+
+describe('loadEnv', () => {
+  it('applies defaults', () => {
+    const env = loadEnv(good);
+    assert.equal(env.port, 8080);
+    assert.equal(env.grpcAddr, '127.0.0.1:50051');
+    assert.equal(env.maxDurationSec, 3600);
+    assert.equal(env.grpcTls, undefined);
+  });
+  it('names the variable that is wrong', () => {
+    const cases: [Record<string, string>, RegExp][] = [
+      [{ ...good, DATABASE_URL: '' }, /DATABASE_URL is not set/],
+      [{ ...good, DATABASE_URL: 'mysql://x' }, /DATABASE_URL must be/],
+      [{ ...good, TRACEFLEET_API_TOKEN: 'short' }, /TRACEFLEET_API_TOKEN is shorter/],
+      [{ ...good, TRACEFLEET_ENROLLMENT_TOKEN: 'a'.repeat(32) }, /must differ/],
+      [{ ...good, PORT: 'eighty' }, /PORT="eighty"/],
+      [{ ...good, TRACEFLEET_MAX_DURATION_SEC: '0' }, /TRACEFLEET_MAX_DURATION_SEC/],
+      [{ ...good, TRACEFLEET_GRPC_TLS_CERT: '/x.pem' }, /go together/],
+    ];
+    for (const [env, re] of cases) assert.throws(() => loadEnv(env), (e: Error) => e instanceof EnvError && re.test(e.message));
+  });
+});

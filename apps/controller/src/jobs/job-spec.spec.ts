@@ -1,0 +1,45 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { BadRequestException } from '@nestjs/common';
+import type { CreateJobDto } from './dto/create-job.dto';
+import { runSpec, typeParams, type UsdtParams } from './job-spec';
+
+const usdt = (over: Partial<CreateJobDto>): CreateJobDto =>
+  ({ type: 'usdt', durationSec: 5, target: { pid: 1 }, nodes: 'all', ...over }) as CreateJobDto;
+
+function rejects(dto: CreateJobDto, re: RegExp): void {
+  assert.throws(() => typeParams(dto), (e: unknown) => e instanceof BadRequestException && re.test(JSON.stringify(e.getResponse())));
+}
+
+describe('typeParams', () => {
+  it('expands presets and adds pair probes', () => {
+    const p = typeParams(usdt({ preset: 'python-gc', pairs: [{ begin: 'a:b', end: 'a:c' }] })) as UsdtParams;
+    assert.deepEqual(p.probes, ['python:gc__start', 'python:gc__done', 'a:b', 'a:c']);
+    assert.deepEqual(p.pairs.map((x) => x.label), ['gc', 'a:b..a:c']);
+    assert.equal(p.maxEvents, 10_000);
+  });
+  it('names the field that is wrong', () => {
+    rejects(usdt({}), /probes must name at least one/);
+    rejects(usdt({ target: { comm: 'java' } }), /target.comm is not supported/);
+    rejects(usdt({ target: { all: true }, probes: ['a:b'] }), /binary is required/);
+    rejects(usdt({ probes: ['a:b'], frequencyHz: 99 }), /frequencyHz applies only/);
+    rejects(usdt({ probes: ['a:b'], pairs: [{ begin: 'a:b', end: 'a:b' }] }), /pairs\[0\] begin and end/);
+    rejects({ type: 'cpu-profile', durationSec: 1, target: { all: true }, nodes: 'all', probes: ['a:b'] } as CreateJobDto, /probes applies only to usdt/);
+  });
+  it('checks memleak fields', () => {
+    const m = (over: Partial<CreateJobDto>): CreateJobDto => ({ type: 'memleak', durationSec: 10, target: { pid: 1 }, nodes: 'all', ...over }) as CreateJobDto;
+    assert.deepEqual(typeParams(m({})), { mode: 'user', intervalSec: 5, minAgeSec: 0, sampleEvery: 1, sampleBytes: 0, maxAllocs: 1_000_000, topN: 50 });
+    assert.equal((typeParams(m({ target: { all: true } })) as { mode: string }).mode, 'kernel');
+    rejects(m({ intervalSec: 20 }), /intervalSec must not be greater than durationSec/);
+    rejects(m({ sampleEvery: 4, sampleBytes: 4096 }), /sampleBytes cannot be combined/);
+    rejects(m({ probes: ['a:b'] }), /probes applies only to usdt/);
+    rejects(usdt({ probes: ['a:b'], intervalSec: 2 }), /intervalSec applies only to memleak/);
+  });
+  it('builds the StartRun spec', () => {
+    const spec = runSpec('usdt', typeParams(usdt({ preset: 'jvm-gc' })) as unknown as Record<string, unknown>);
+    assert.equal(spec?.$case, 'usdt');
+    if (spec?.$case !== 'usdt') return;
+    assert.deepEqual(spec.value.probes[0], { provider: 'hotspot', name: 'gc__begin' });
+    assert.equal(spec.value.pairs.length, 2);
+  });
+});

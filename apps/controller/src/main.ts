@@ -1,0 +1,27 @@
+import 'reflect-metadata';
+import { Logger, ValidationPipe } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { AppModule } from './app.module';
+import { EnvError, loadEnv } from './config/env';
+
+async function bootstrap(): Promise<void> {
+  let env;
+  try {
+    env = loadEnv();
+  } catch (err) {
+    if (err instanceof EnvError) {
+      console.error(`tracefleet controller: ${err.message}`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const app = await NestFactory.create(AppModule.forEnv(env), { bufferLogs: false });
+  app.setGlobalPrefix('api/v1');
+  app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
+  app.enableShutdownHooks();
+  await app.listen(env.port, env.host);
+  const url = await app.getUrl();
+  Logger.log(`REST API on ${url.replace('[::1]', 'localhost')}/api/v1`, 'Bootstrap');
+}
+
+void bootstrap();

@@ -1,0 +1,47 @@
+import { Controller, Get, Header, Param, Query } from '@nestjs/common';
+import { JobsService } from '../jobs/jobs.service';
+import { ProfilesService } from './profiles.service';
+import { renderFlameGraphSvg, toFolded } from './flamegraph/flamegraph';
+
+@Controller('jobs/:id')
+export class ProfilesController {
+  constructor(
+    private readonly profiles: ProfilesService,
+    private readonly jobs: JobsService,
+  ) {}
+
+  @Get('flamegraph.svg')
+  @Header('Content-Type', 'image/svg+xml; charset=utf-8')
+  async svg(@Param('id') id: string, @Query('node') node?: string): Promise<string> {
+    const job = await this.jobs.get(id);
+    const stacks = await this.profiles.stacks(id, node);
+    const p = job.params as { frequencyHz?: number; durationSec?: number };
+    const total = stacks.reduce((a, s) => a + BigInt(s.count), 0n);
+    const where = node ?? (job.runs.length === 1 ? job.runs[0].node : `${job.runs.length} nodes`);
+    if (job.type === 'memleak') {
+      return renderFlameGraphSvg(stacks, {
+        title: `Outstanding allocations · job ${id.slice(0, 8)}`,
+        subtitle: `${where} · ${total.toLocaleString('en-US')} bytes outstanding at the latest snapshot · ${job.status}`,
+        countName: 'bytes',
+      });
+    }
+    if (job.type === 'usdt') {
+      return renderFlameGraphSvg(stacks, {
+        title: `USDT probe stacks · job ${id.slice(0, 8)}`,
+        subtitle: `${where} · ${total.toLocaleString('en-US')} events with stacks · ${p.durationSec ?? '?'} s · ${job.status}`,
+        countName: 'events',
+      });
+    }
+    return renderFlameGraphSvg(stacks, {
+      title: `CPU profile · job ${id.slice(0, 8)}`,
+      subtitle: `${where} · ${total.toLocaleString('en-US')} samples · ${p.frequencyHz ?? '?'} Hz · ${p.durationSec ?? '?'} s · ${job.status}`,
+    });
+  }
+
+  @Get('flamegraph.folded')
+  @Header('Content-Type', 'text/plain; charset=utf-8')
+  async folded(@Param('id') id: string, @Query('node') node?: string): Promise<string> {
+    await this.jobs.get(id);
+    return toFolded(await this.profiles.stacks(id, node));
+  }
+}

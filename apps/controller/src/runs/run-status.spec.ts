@@ -1,0 +1,21 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { jobOutcome } from './run-status';
+
+describe('jobOutcome', () => {
+  it('is completed only when every run completed', () => {
+    assert.deepEqual(jobOutcome([{ status: 'completed', reason: null, nodeName: 'a' }]), { status: 'completed', reason: null });
+  });
+  it('is partial when some runs failed, naming them', () => {
+    const o = jobOutcome([
+      { status: 'completed', reason: null, nodeName: 'a' },
+      { status: 'failed', reason: 'agent disconnected', nodeName: 'b' },
+    ]);
+    assert.equal(o.status, 'partial');
+    assert.equal(o.reason, 'b: agent disconnected');
+  });
+  it('is failed when nothing completed', () => {
+    assert.equal(jobOutcome([{ status: 'failed', reason: 'x', nodeName: 'a' }]).status, 'failed');
+    assert.equal(jobOutcome([]).status, 'failed');
+  });
+});

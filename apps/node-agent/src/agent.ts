@@ -1,0 +1,154 @@
+import { MemleakTracer, Profiler, Symbolizer, UsdtTracer } from '@tracefleet/native';
+import { objectPath } from '@tracefleet/bpf';
+import type { CheckTarget, ControllerMessage, ListUsdt, StartRun, UsdtListResult } from '@tracefleet/proto';
+import type { AgentConfig } from './config';
+import { ControllerLink } from './link';
+import { pidsWithComm, processExists, readComm } from './host';
+import { CpuProfileRun, type NativeParts } from './runs/cpu-profile.run';
+import { UsdtRun, type UsdtNativeParts } from './runs/usdt.run';
+import { MemleakRun, type MemleakNativeParts } from './runs/memleak.run';
+import type { TracingRun } from './runs/tracing-run';
+import { listProcessUsdt, readUsdtProbes, type UsdtProbe } from './usdt/stapsdt';
+import { existsSync } from 'node:fs';
+
+type AllNativeParts = NativeParts & UsdtNativeParts & MemleakNativeParts;
+
+const realNative: AllNativeParts = {
+  createProfiler: (opts) => new Profiler({ objectPath: objectPath('profile'), ...opts }),
+  createTracer: (opts) => new UsdtTracer({ objectPath: objectPath('usdt'), ...opts }),
+  createMemleak: (opts) => new MemleakTracer({ objectPath: objectPath('memleak'), ...opts }),
+  createSymbolizer: () => new Symbolizer(),
+};
+
+/** Owns the controller link and the runs on this node. */
+export class Agent {
+  private readonly runs = new Map<string, TracingRun>();
+  private readonly link: ControllerLink;
+
+  constructor(
+    private readonly cfg: AgentConfig,
+    private readonly log: (msg: string) => void = (m) => console.log(`[agent ${cfg.nodeName}] ${m}`),
+    private readonly native: AllNativeParts = realNative,
+  ) {
+    this.link = new ControllerLink(cfg, {
+      onMessage: (msg) => this.onMessage(msg),
+      onSessionLost: (why) => {
+        for (const run of this.runs.values()) run.stop(`controller link lost: ${why}`);
+      },
+    }, log);
+    this.link.runningRunIds = () => [...this.runs.keys()];
+  }
+
+  start(): void {
+    this.link.start();
+  }
+
+  /** Stops every run (each detaches its probes) and closes the link, within deadlineMs. */
+  async shutdown(deadlineMs = 5000): Promise<void> {
+    const pending = [...this.runs.values()].map((run) => {
+      run.stop('agent shutting down');
+      return new Promise<void>((resolve) => {
+        const t = setInterval(() => {
+          if (!this.runs.has(run.runId)) {
+            clearInterval(t);
+            resolve();
+          }
+        }, 20);
+      });
+    });
+    await Promise.race([Promise.all(pending), new Promise((r) => setTimeout(r, deadlineMs))]);
+    await this.link.close();
+  }
+
+  private onMessage(msg: ControllerMessage): void {
+    switch (msg.msg?.$case) {
+      case 'startRun':
+        this.startRun(msg.msg.value);
+        break;
+      case 'stopRun':
+        this.runs.get(msg.msg.value.runId)?.stop(msg.msg.value.reason || 'stopped by the controller');
+        break;
+      case 'checkTarget':
+        this.checkTarget(msg.msg.value);
+        break;
+      case 'listUsdt':
+        this.answerListUsdt(msg.msg.value);
+        break;
+      default:
+        this.log(`ignoring unexpected controller message ${msg.msg?.$case ?? '(empty)'}`);
+    }
+  }
+
+  private startRun(start: StartRun): void {
+    if (this.runs.has(start.runId)) return; // a re-delivered start for a run already going
+    const run = this.createRun(start);
+    this.runs.set(start.runId, run);
+    this.log(`run ${start.runId} (job ${start.jobId}) starting`);
+    run
+      .run()
+      .catch((err) => this.log(`run ${start.runId} crashed: ${err instanceof Error ? err.stack : err}`))
+      .finally(() => {
+        this.runs.delete(start.runId);
+        this.log(`run ${start.runId} finished`);
+      });
+  }
+
+  private createRun(start: StartRun): TracingRun {
+    switch (start.spec?.$case) {
+      case 'usdt':
+        return new UsdtRun(start, this.cfg, this.link, this.native, this.log);
+      case 'memleak':
+        return new MemleakRun(start, this.cfg, this.link, this.native, this.log);
+      default:
+        return new CpuProfileRun(start, this.cfg, this.link, this.native, this.log);
+    }
+  }
+
+  private checkTarget(req: CheckTarget): void {
+    const kind = req.target?.kind;
+    let found = false;
+    let detail = '';
+    if (kind?.$case === 'pid') {
+      found = processExists(kind.value);
+      detail = found ? `pid ${kind.value} is ${readComm(kind.value) ?? '?'}` : `pid ${kind.value} does not exist`;
+    } else if (kind?.$case === 'comm') {
+      const pids = pidsWithComm(kind.value);
+      found = pids.length > 0;
+      detail = found ? `${pids.length} process(es) named ${kind.value}` : `no process named ${kind.value} is running`;
+    } else if (kind?.$case === 'all') {
+      found = true;
+    }
+    this.link
+      .send({ msg: { $case: 'targetCheckResult', value: { requestId: req.requestId, found, detail } } })
+      .catch((err) => this.log(`could not answer target check: ${err.message}`));
+  }
+
+  private answerListUsdt(req: ListUsdt): void {
+    const answer: UsdtListResult = { requestId: req.requestId, probes: [], error: '' };
+    try {
+      let probes: UsdtProbe[];
+      if (req.source?.$case === 'binary') {
+        if (!existsSync(req.source.value)) throw new Error(`binary ${req.source.value} does not exist on node ${this.cfg.nodeName}`);
+        probes = readUsdtProbes(req.source.value);
+      } else if (req.source?.$case === 'pid') {
+        if (!processExists(req.source.value)) throw new Error(`pid ${req.source.value} does not exist on node ${this.cfg.nodeName}`);
+        probes = listProcessUsdt(req.source.value);
+      } else {
+        throw new Error('the request names neither a binary nor a pid');
+      }
+      answer.probes = probes.map((p) => ({
+        provider: p.provider,
+        name: p.name,
+        path: p.path,
+        fileOffset: p.fileOffset,
+        semaphore: p.semaphore,
+        args: p.args.map((a) => ({ size: a.signed ? -a.size : a.size, location: a.location })),
+      }));
+    } catch (err) {
+      answer.error = err instanceof Error ? err.message : String(err);
+    }
+    this.link
+      .send({ msg: { $case: 'usdtListResult', value: answer } })
+      .catch((err) => this.log(`could not answer a usdt listing: ${err.message}`));
+  }
+}

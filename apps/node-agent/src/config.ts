@@ -1,0 +1,65 @@
+import { hostname } from 'node:os';
+
+export interface AgentConfig {
+  controllerAddr: string;
+  enrollmentToken: string;
+  nodeName: string;
+  labels: Record<string, string>;
+  /** Longest run this agent accepts, whatever the controller asks. */
+  maxDurationSec: number;
+  maxFrequencyHz: number;
+  /** Distinct raw stacks kept between flushes; more are counted as dropped. */
+  maxStacksPerFlush: number;
+  flushIntervalMs: number;
+  tls?: { caFile: string };
+}
+
+const LABEL_RE = /^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$/;
+
+export class ConfigError extends Error {}
+
+/** Parses "k=v,k2=v2" as node labels; throws naming the bad pair. */
+export function parseLabels(text: string | undefined): Record<string, string> {
+  const labels: Record<string, string> = {};
+  if (!text) return labels;
+  for (const pair of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    const key = eq > 0 ? pair.slice(0, eq) : '';
+    const value = eq > 0 ? pair.slice(eq + 1) : '';
+    if (!LABEL_RE.test(key) || (value !== '' && !LABEL_RE.test(value))) {
+      throw new ConfigError(`TRACEFLEET_NODE_LABELS: bad label "${pair}" (want key=value, letters, digits, . _ / -)`);
+    }
+    labels[key] = value;
+  }
+  return labels;
+}
+
+function intFrom(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new ConfigError(`${name}: "${raw}" is not an integer in [${min}, ${max}]`);
+  }
+  return n;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  const enrollmentToken = env.TRACEFLEET_ENROLLMENT_TOKEN ?? '';
+  if (enrollmentToken.length < 16) {
+    throw new ConfigError('TRACEFLEET_ENROLLMENT_TOKEN: missing or shorter than 16 characters (npm run setup writes one into .env)');
+  }
+  const nodeName = env.TRACEFLEET_NODE_NAME || hostname();
+  if (!LABEL_RE.test(nodeName)) throw new ConfigError(`TRACEFLEET_NODE_NAME: "${nodeName}" is not a valid node name`);
+  return {
+    controllerAddr: env.TRACEFLEET_CONTROLLER_GRPC || '127.0.0.1:50051',
+    enrollmentToken,
+    nodeName,
+    labels: parseLabels(env.TRACEFLEET_NODE_LABELS),
+    maxDurationSec: intFrom(env, 'TRACEFLEET_AGENT_MAX_DURATION_SEC', 3600, 1, 86400),
+    maxFrequencyHz: intFrom(env, 'TRACEFLEET_AGENT_MAX_FREQUENCY_HZ', 1000, 1, 10000),
+    maxStacksPerFlush: intFrom(env, 'TRACEFLEET_AGENT_MAX_STACKS', 200_000, 1000, 10_000_000),
+    flushIntervalMs: intFrom(env, 'TRACEFLEET_AGENT_FLUSH_MS', 1000, 50, 60_000),
+    tls: env.TRACEFLEET_GRPC_CA_FILE ? { caFile: env.TRACEFLEET_GRPC_CA_FILE } : undefined,
+  };
+}

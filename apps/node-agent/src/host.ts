@@ -1,0 +1,56 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cpus, release } from 'node:os';
+
+export const AGENT_VERSION = '0.1.0';
+
+export interface HostFacts {
+  kernelRelease: string;
+  btf: boolean;
+  cpus: number;
+  capabilities: string[];
+}
+
+/** What this node can run; a job type is listed only when its prerequisites are present. */
+export function hostFacts(): HostFacts {
+  const btf = existsSync('/sys/kernel/btf/vmlinux');
+  const capabilities: string[] = [];
+  if (btf && existsSync('/proc/kallsyms')) capabilities.push('cpu-profile');
+  if (btf) capabilities.push('usdt', 'memleak');
+  return { kernelRelease: release(), btf, cpus: cpus().length, capabilities };
+}
+
+export function processExists(pid: number): boolean {
+  return existsSync(`/proc/${pid}`);
+}
+
+/** Processes whose comm is exactly `comm`, leaving out `except` (e.g. the agent itself). */
+export function pidsWithComm(comm: string, except?: number): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (Number.isInteger(pid) && pid !== except && readComm(pid) === comm) pids.push(pid);
+  }
+  return pids;
+}
+
+export function readComm(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trimEnd();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Tracepoint attachment looks up event ids under tracefs, which some hosts do not mount at boot.
+ * Mounts it (the agent runs as root) when missing; throws naming the command when that fails.
+ */
+export function ensureTracefs(): void {
+  if (existsSync('/sys/kernel/tracing/events') || existsSync('/sys/kernel/debug/tracing/events')) return;
+  try {
+    execFileSync('mount', ['-t', 'tracefs', 'tracefs', '/sys/kernel/tracing'], { stdio: 'pipe' });
+  } catch (err) {
+    throw new Error(`tracefs is not mounted and \`mount -t tracefs tracefs /sys/kernel/tracing\` failed: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,147 @@
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { credentials, Metadata, status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import {
+  AgentLinkClient,
+  PROTOCOL_VERSION,
+  type AgentMessage,
+  type ControllerMessage,
+} from '@tracefleet/proto';
+import type { AgentConfig } from './config';
+import { AGENT_VERSION, hostFacts } from './host';
+
+export interface LinkHandlers {
+  onMessage(msg: ControllerMessage): void;
+  /** The session ended; runs bound to it can no longer deliver results. */
+  onSessionLost(reason: string): void;
+}
+
+const BACKOFF_MIN_MS = 500;
+const BACKOFF_MAX_MS = 30_000;
+
+/** Full jitter: a random wait in [0, min(max, min·2^attempt)]. */
+export function backoffMs(attempt: number, rand: () => number = Math.random): number {
+  const cap = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(attempt, 16));
+  return Math.max(BACKOFF_MIN_MS / 2, Math.floor(rand() * cap));
+}
+
+/**
+ * The agent's side of the AgentLink stream: registers, heartbeats, and
+ * reconnects with bounded exponential backoff and jitter.
+ */
+export class ControllerLink {
+  private client: AgentLinkClient;
+  private call: ClientDuplexStream<AgentMessage, ControllerMessage> | undefined;
+  private registered = false;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private attempt = 0;
+  private closing = false;
+  runningRunIds: () => string[] = () => [];
+
+  constructor(
+    private readonly cfg: AgentConfig,
+    private readonly handlers: LinkHandlers,
+    private readonly log: (msg: string) => void,
+  ) {
+    const creds = cfg.tls ? credentials.createSsl(readFileSync(cfg.tls.caFile)) : credentials.createInsecure();
+    this.client = new AgentLinkClient(cfg.controllerAddr, creds, {
+      'grpc.keepalive_time_ms': 15_000,
+      'grpc.keepalive_timeout_ms': 5_000,
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.max_receive_message_length': 16 * 1024 * 1024,
+    });
+  }
+
+  get connected(): boolean {
+    return this.registered;
+  }
+
+  start(): void {
+    this.connect();
+  }
+
+  /** Sends one message, waiting for the stream to drain when gRPC asks for it. */
+  async send(msg: AgentMessage): Promise<void> {
+    const call = this.call;
+    if (!call || !this.registered) throw new Error('not connected to the controller');
+    if (!call.write(msg)) await once(call, 'drain');
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.reconnectTimer);
+    clearInterval(this.heartbeat);
+    const call = this.call;
+    if (call) {
+      call.end();
+      await Promise.race([once(call, 'close'), new Promise((r) => setTimeout(r, 2000))]);
+    }
+    this.client.close();
+  }
+
+  private connect(): void {
+    const md = new Metadata();
+    md.set('authorization', `Bearer ${this.cfg.enrollmentToken}`);
+    const call = this.client.session(md);
+    this.call = call;
+    const facts = hostFacts();
+    call.write({
+      msg: {
+        $case: 'register',
+        value: {
+          nodeName: this.cfg.nodeName,
+          labels: this.cfg.labels,
+          kernelRelease: facts.kernelRelease,
+          btf: facts.btf,
+          protocolVersion: PROTOCOL_VERSION,
+          capabilities: facts.capabilities,
+          agentVersion: AGENT_VERSION,
+          cpus: facts.cpus,
+        },
+      },
+    });
+    call.on('data', (msg: ControllerMessage) => {
+      if (msg.msg?.$case === 'registered') {
+        this.registered = true;
+        this.attempt = 0;
+        this.log(`registered with ${this.cfg.controllerAddr} as ${this.cfg.nodeName} (node ${msg.msg.value.nodeId})`);
+        this.startHeartbeat(call, msg.msg.value.heartbeatIntervalMs || 5000);
+        return;
+      }
+      this.handlers.onMessage(msg);
+    });
+    let ended = false;
+    const lost = (why: string): void => {
+      if (ended) return;
+      ended = true;
+      const wasRegistered = this.registered;
+      this.registered = false;
+      this.call = undefined;
+      clearInterval(this.heartbeat);
+      if (wasRegistered) this.handlers.onSessionLost(why);
+      if (this.closing) return;
+      const wait = backoffMs(this.attempt++);
+      this.log(`controller link down (${why}); reconnecting in ${wait} ms`);
+      this.reconnectTimer = setTimeout(() => this.connect(), wait);
+    };
+    call.on('error', (err: ServiceError) => {
+      const hint = err.code === status.UNAUTHENTICATED ? ' — check TRACEFLEET_ENROLLMENT_TOKEN' : '';
+      lost(`${status[err.code] ?? err.code}: ${err.details || err.message}${hint}`);
+    });
+    call.on('end', () => lost('stream ended by the controller'));
+  }
+
+  private startHeartbeat(call: ClientDuplexStream<AgentMessage, ControllerMessage>, intervalMs: number): void {
+    clearInterval(this.heartbeat);
+    this.heartbeat = setInterval(() => {
+      call.write({
+        msg: {
+          $case: 'heartbeat',
+          value: { sentAtUnixMs: BigInt(Date.now()), runningRunIds: this.runningRunIds() },
+        },
+      });
+    }, intervalMs);
+    this.heartbeat.unref();
+  }
+}

@@ -1,0 +1,93 @@
+import type { Profiler, ProfilerStats, RawSample, Symbolizer } from '@tracefleet/native';
+import type { StartRun } from '@tracefleet/proto';
+import type { AgentConfig } from '../config';
+import { processExists } from '../host';
+import { StackAggregator } from './aggregate';
+import { RunRejected, TracingRun, type MessageSink, type RunCounts } from './tracing-run';
+
+export { RunRejected, type MessageSink } from './tracing-run';
+
+export interface NativeParts {
+  createProfiler(opts: {
+    frequencyHz: number;
+    targetPid?: number;
+    targetComm?: string;
+    onSamples: (s: RawSample[]) => void;
+  }): Profiler;
+  createSymbolizer(): Symbolizer;
+}
+
+/** One CPU-profile run: sample, aggregate identical stacks, symbolize, stream folded batches. */
+export class CpuProfileRun extends TracingRun {
+  private profiler: Profiler | undefined;
+  private symbolizer: Symbolizer | undefined;
+  private stats: ProfilerStats | undefined;
+  private samplesSent = 0;
+  private readonly agg: StackAggregator;
+
+  constructor(start: StartRun, cfg: AgentConfig, sink: MessageSink, private readonly native: NativeParts, log: (msg: string) => void) {
+    super(start, cfg, sink, log);
+    this.agg = new StackAggregator(cfg.maxStacksPerFlush);
+  }
+
+  protected async open(): Promise<{ message: string; watchPid?: number }> {
+    const spec = this.validate();
+    this.symbolizer = this.native.createSymbolizer();
+    this.profiler = this.native.createProfiler({ ...spec, onSamples: (samples) => this.agg.add(samples) });
+    this.profiler.start();
+    return { message: `sampling at ${spec.frequencyHz} Hz for ${this.start.durationSec} s`, watchPid: spec.targetPid };
+  }
+
+  private validate(): { frequencyHz: number; targetPid?: number; targetComm?: string } {
+    const { spec, target } = this.start;
+    if (spec?.$case !== 'cpuProfile') throw new RunRejected('this agent got a start message without a cpu-profile spec');
+    const frequencyHz = spec.value.frequencyHz;
+    if (frequencyHz < 1 || frequencyHz > this.cfg.maxFrequencyHz) {
+      throw new RunRejected(`frequencyHz ${frequencyHz} is outside this agent's limit [1, ${this.cfg.maxFrequencyHz}]`);
+    }
+    const kind = target?.kind;
+    if (kind?.$case === 'pid') {
+      if (!processExists(kind.value)) throw new RunRejected(`target pid ${kind.value} does not exist on node ${this.cfg.nodeName}`);
+      return { frequencyHz, targetPid: kind.value };
+    }
+    if (kind?.$case === 'comm') return { frequencyHz, targetComm: kind.value };
+    if (kind?.$case === 'all') return { frequencyHz };
+    throw new RunRejected('the start message names no target');
+  }
+
+  protected async flush(): Promise<void> {
+    if (this.agg.size === 0 || !this.symbolizer) return;
+    const batch = this.agg.drain(this.symbolizer);
+    this.samplesSent += batch.samples;
+    await this.sink.send({
+      msg: {
+        $case: 'profileBatch',
+        value: {
+          runId: this.runId,
+          seq: this.nextSeq(),
+          strings: batch.strings,
+          stacks: batch.stacks.map((s) => ({ frames: s.frames, count: BigInt(s.count) })),
+        },
+      },
+    });
+  }
+
+  protected async stopTracing(): Promise<void> {
+    this.stats = await this.profiler!.stop();
+  }
+
+  protected counts(): RunCounts {
+    const stats = this.stats ?? this.profiler?.stats();
+    return {
+      taken: stats?.samplesSeen ?? 0n,
+      droppedKernel: stats?.kernelDrops ?? 0n,
+      droppedAgent: (stats?.queueDrops ?? 0n) + BigInt(this.agg.dropped),
+      sent: BigInt(this.samplesSent),
+    };
+  }
+
+  protected release(): void {
+    this.profiler?.close();
+    this.symbolizer?.close();
+  }
+}

@@ -1,0 +1,182 @@
+import { readFileSync } from 'node:fs';
+import type { MemleakSnapshot as NativeSnapshot, MemleakTracer, MemleakOptions, Symbolizer } from '@tracefleet/native';
+import { MemleakMode, type MemleakSpec, type StartRun } from '@tracefleet/proto';
+import type { AgentConfig } from '../config';
+import { ensureTracefs, pidsWithComm, processExists, readComm } from '../host';
+import { placeEntryProbe } from '../probes/placement';
+import { StringTable } from './string-table';
+import { RunRejected, TracingRun, type MessageSink, type RunCounts } from './tracing-run';
+
+export interface MemleakNativeParts {
+  createMemleak(opts: Omit<MemleakOptions, 'objectPath'>): MemleakTracer;
+  createSymbolizer(): Symbolizer;
+}
+
+interface Mapping {
+  path: string;
+  start: bigint;
+  exec: boolean;
+}
+
+function mappings(pid: number): Mapping[] {
+  return readFileSync(`/proc/${pid}/maps`, 'utf8')
+    .split('\n')
+    .flatMap((line) => {
+      const m = /^([0-9a-f]+)-[0-9a-f]+ (\S+) \S+ \S+ \d+\s+(\/.*)$/.exec(line);
+      return m ? [{ start: BigInt(`0x${m[1]}`), exec: m[2].includes('x'), path: m[3] }] : [];
+    });
+}
+
+/** The libc a process maps, as a path the agent can open from its own mount namespace. */
+export function libcOf(pid: number): string {
+  const libc = mappings(pid).find((m) => /\/libc(\.so\.6|-[\d.]+\.so)$/.test(m.path));
+  if (!libc) throw new RunRejected(`pid ${pid} does not map glibc's libc.so.6 (static or another allocator?); user-mode memleak needs it`);
+  return `/proc/${pid}/root${libc.path}`;
+}
+
+/**
+ * One memleak run: track live allocations of a process (its libc allocator) or of the kernel
+ * (kmem tracepoints), snapshot them every interval, and send the top stacks by outstanding bytes.
+ */
+export class MemleakRun extends TracingRun {
+  private tracer: MemleakTracer | undefined;
+  private symbolizer: Symbolizer | undefined;
+  private spec!: MemleakSpec;
+  private pid: number | undefined;
+  private root = 'kernel';
+  private nextSnapshotAt = 0;
+  private stacksSent = 0n;
+  private last: NativeSnapshot | undefined;
+  /** After the final snapshot no periodic one follows. */
+  private stopped = false;
+
+  constructor(start: StartRun, cfg: AgentConfig, sink: MessageSink, private readonly native: MemleakNativeParts, log: (msg: string) => void) {
+    super(start, cfg, sink, log);
+  }
+
+  protected async open(): Promise<{ message: string; watchPid?: number }> {
+    const { spec, target } = this.start;
+    if (spec?.$case !== 'memleak') throw new RunRejected('this agent got a start message without a memleak spec');
+    this.spec = spec.value;
+    if (this.spec.intervalSec < 1) throw new RunRejected('intervalSec must be at least 1');
+    if (this.spec.sampleEvery < 1) throw new RunRejected('sampleEvery must be at least 1');
+    this.symbolizer = this.native.createSymbolizer();
+    const common = {
+      maxAllocs: this.spec.maxAllocs,
+      sampleEvery: this.spec.sampleEvery,
+      sampleBytes: Number(this.spec.sampleBytes),
+    };
+    let message: string;
+    if (this.spec.mode === MemleakMode.MEMLEAK_MODE_KERNEL) {
+      ensureTracefs();
+      this.tracer = this.native.createMemleak({ mode: 'kernel', ...common });
+      message = 'tracking kernel allocations on this node';
+    } else {
+      this.pid = this.resolvePid();
+      const libc = libcOf(this.pid);
+      const free = placeEntryProbe(libc, 'free', ['rdi']);
+      this.root = readComm(this.pid) ?? `[pid ${this.pid}]`;
+      this.warmSymbols(this.pid);
+      this.tracer = this.native.createMemleak({ mode: 'user', pid: this.pid, libc, entryOffsets: { free: free.fileOffset }, ...common });
+      message = `tracking allocations of pid ${this.pid} (${this.root}) through ${libc}; free probed at +${free.delta} (${free.reason})`;
+    }
+    this.tracer.start();
+    this.nextSnapshotAt = Date.now() + this.spec.intervalSec * 1000;
+    return { message, watchPid: this.pid };
+  }
+
+  private resolvePid(): number {
+    const kind = this.start.target?.kind;
+    if (kind?.$case === 'pid') {
+      if (!processExists(kind.value)) throw new RunRejected(`target pid ${kind.value} does not exist on node ${this.cfg.nodeName}`);
+      return kind.value;
+    }
+    if (kind?.$case === 'comm') {
+      const pids = pidsWithComm(kind.value, process.pid);
+      if (pids.length !== 1) {
+        throw new RunRejected(
+          pids.length === 0 ? `no process named ${kind.value} runs on node ${this.cfg.nodeName}` : `${pids.length} processes are named ${kind.value} (pids ${pids.slice(0, 10).join(', ')}); give target.pid`,
+        );
+      }
+      return pids[0];
+    }
+    throw new RunRejected('a user-mode memleak run needs a target pid or comm');
+  }
+
+  /** Reads the target's executable mappings into the symbolizer now, so stacks still resolve after it exits. */
+  private warmSymbols(pid: number): void {
+    const addrs = mappings(pid).filter((m) => m.exec).map((m) => m.start);
+    if (addrs.length > 0) this.symbolizer!.symbolizeUser(pid, BigUint64Array.from(addrs));
+  }
+
+  protected async flush(): Promise<void> {
+    if (this.stopped || Date.now() < this.nextSnapshotAt) return;
+    this.nextSnapshotAt = Date.now() + this.spec.intervalSec * 1000;
+    await this.snapshot(false);
+  }
+
+  protected async stopTracing(): Promise<void> {
+    this.tracer!.stop();
+    this.stopped = true;
+    await this.snapshot(true);
+  }
+
+  private async snapshot(final: boolean): Promise<void> {
+    const snap = this.tracer!.snapshot(BigInt(this.spec.minAgeSec) * 1_000_000_000n);
+    this.last = snap;
+    const table = new StringTable();
+    let totalBytes = 0n;
+    let totalCount = 0n;
+    for (const s of snap.stacks) {
+      totalBytes += s.bytes;
+      totalCount += BigInt(s.count);
+    }
+    const top = [...snap.stacks].sort((a, b) => (b.bytes > a.bytes ? 1 : b.bytes < a.bytes ? -1 : 0)).slice(0, this.spec.topN);
+    const stacks = top.map((s) => {
+      const frames = [this.root];
+      if (s.userStack.length > 0 && this.pid !== undefined) frames.push(...this.symbolizer!.symbolizeUser(this.pid, s.userStack).reverse());
+      if (s.kernelStack.length > 0) frames.push(...this.symbolizer!.symbolizeKernel(s.kernelStack).reverse());
+      if (frames.length === 1) frames.push(s.stackId < 0 ? `[stack lost: errno ${-s.stackId}]` : '[no stack]');
+      return {
+        frames: frames.map((f) => table.intern(f)),
+        bytes: s.bytes,
+        count: BigInt(s.count),
+        oldestAgeMs: s.oldestNs > 0n && snap.nowNs > s.oldestNs ? (snap.nowNs - s.oldestNs) / 1_000_000n : 0n,
+      };
+    });
+    this.stacksSent += BigInt(stacks.length);
+    const c = snap.counters;
+    await this.sink.send({
+      msg: {
+        $case: 'memleakSnapshot',
+        value: {
+          runId: this.runId,
+          seq: this.nextSeq(),
+          takenAtUnixMs: BigInt(Date.now()),
+          final,
+          strings: table.strings,
+          stacks,
+          totalBytes,
+          totalCount,
+          allocsSeen: c.allocsSeen,
+          allocsTraced: c.allocsTraced,
+          freesMatched: c.freesMatched,
+          untracked: c.untracked,
+          stackErrors: c.stackErrors,
+          scale: this.spec.sampleEvery > 1 ? this.spec.sampleEvery : c.allocsTraced > 0n ? Number(c.allocsSeen) / Number(c.allocsTraced) : 1,
+          attached: snap.attached,
+        },
+      },
+    });
+  }
+
+  protected counts(): RunCounts {
+    const c = this.last?.counters;
+    return { taken: c?.allocsTraced ?? 0n, droppedKernel: (c?.untracked ?? 0n) + (c?.stackErrors ?? 0n), droppedAgent: 0n, sent: this.stacksSent };
+  }
+
+  protected release(): void {
+    this.tracer?.close();
+    this.symbolizer?.close();
+  }
+}

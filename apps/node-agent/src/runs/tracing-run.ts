@@ -1,0 +1,158 @@
+import { RunEventKind, type AgentMessage, type StartRun } from '@tracefleet/proto';
+import type { AgentConfig } from '../config';
+import { processExists } from '../host';
+
+export interface MessageSink {
+  send(msg: AgentMessage): Promise<void>;
+}
+
+export class RunRejected extends Error {}
+
+/** What a run reports at its end, in RunFinished's terms. */
+export interface RunCounts {
+  taken: bigint;
+  droppedKernel: bigint;
+  droppedAgent: bigint;
+  sent: bigint;
+}
+
+const TARGET_POLL_MS = 250;
+
+/**
+ * The life of one run on this node, whatever it traces: open the tracer,
+ * flush results on a jittered timer, end at the duration, on stop() or when
+ * the target process exits, and always finish with a RunFinished message
+ * carrying the counts — and free everything — whatever went wrong.
+ */
+export abstract class TracingRun {
+  private stopReason: string | undefined;
+  private wake: (() => void) | undefined;
+  protected seq = 0n;
+
+  constructor(
+    protected readonly start: StartRun,
+    protected readonly cfg: AgentConfig,
+    protected readonly sink: MessageSink,
+    protected readonly log: (msg: string) => void,
+  ) {}
+
+  get runId(): string {
+    return this.start.runId;
+  }
+
+  /** Asks the run to end early; run() then finishes normally with what it has. */
+  stop(reason: string): void {
+    this.stopReason ??= reason;
+    this.wake?.();
+  }
+
+  /** Validates, creates and attaches the tracer; returns what the STARTED event says and the pid to watch. */
+  protected abstract open(): Promise<{ message: string; watchPid?: number }>;
+  /** Sends what was gathered since the last flush. */
+  protected abstract flush(): Promise<void>;
+  /** Detaches and drains the tracer (the last flush follows). */
+  protected abstract stopTracing(): Promise<void>;
+  /** Sends what goes before RunFinished (e.g. a summary). */
+  protected async report(): Promise<void> {}
+  protected abstract counts(): RunCounts;
+  /** Frees every kernel and native resource; must be safe after a partial open. */
+  protected abstract release(): void;
+
+  protected nextSeq(): bigint {
+    this.seq++;
+    return this.seq;
+  }
+
+  async run(): Promise<void> {
+    let watchPid: number | undefined;
+    let targetExited = false;
+    try {
+      this.checkDuration();
+      const opened = await this.open();
+      watchPid = opened.watchPid;
+      await this.event(RunEventKind.RUN_EVENT_KIND_STARTED, opened.message);
+
+      const deadline = Date.now() + this.start.durationSec * 1000;
+      let nextFlush = Date.now() + this.jitteredFlushMs();
+      while (this.stopReason === undefined && Date.now() < deadline) {
+        const wait = Math.min(deadline, nextFlush) - Date.now();
+        await this.sleepOrWake(Math.min(Math.max(wait, 0), TARGET_POLL_MS));
+        if (watchPid !== undefined && !processExists(watchPid)) {
+          targetExited = true;
+          await this.event(RunEventKind.RUN_EVENT_KIND_TARGET_EXITED, `pid ${watchPid} exited`);
+          break;
+        }
+        if (Date.now() >= nextFlush) {
+          await this.flush();
+          nextFlush = Date.now() + this.jitteredFlushMs();
+        }
+      }
+      await this.stopTracing();
+      await this.flush();
+      await this.report();
+      const reasons: string[] = [];
+      if (targetExited) reasons.push(`target pid ${watchPid} exited before the end; the results hold what was captured until then`);
+      if (this.stopReason) reasons.push(`stopped early: ${this.stopReason}`);
+      await this.finish(true, reasons.join('; '), targetExited);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      this.log(`run ${this.runId} failed: ${reason}`);
+      await this.finish(false, reason, targetExited).catch(() => undefined);
+    } finally {
+      this.release();
+    }
+  }
+
+  private checkDuration(): void {
+    const { durationSec } = this.start;
+    if (durationSec < 1 || durationSec > this.cfg.maxDurationSec) {
+      throw new RunRejected(`durationSec ${durationSec} is outside this agent's limit [1, ${this.cfg.maxDurationSec}]`);
+    }
+  }
+
+  private jitteredFlushMs(): number {
+    return this.cfg.flushIntervalMs * (0.8 + Math.random() * 0.4);
+  }
+
+  private sleepOrWake(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  protected event(kind: RunEventKind, message: string): Promise<void> {
+    return this.sink.send({
+      msg: { $case: 'runEvent', value: { runId: this.runId, kind, message, atUnixMs: BigInt(Date.now()) } },
+    });
+  }
+
+  private finish(ok: boolean, reason: string, targetExited: boolean): Promise<void> {
+    let c: RunCounts = { taken: 0n, droppedKernel: 0n, droppedAgent: 0n, sent: 0n };
+    try {
+      c = this.counts();
+    } catch {
+      // counts are best effort once the tracer itself failed
+    }
+    return this.sink.send({
+      msg: {
+        $case: 'runFinished',
+        value: {
+          runId: this.runId,
+          ok,
+          reason,
+          targetExited,
+          samplesTaken: c.taken,
+          samplesDroppedKernel: c.droppedKernel,
+          samplesDroppedAgent: c.droppedAgent,
+          samplesSent: c.sent,
+          lastSeq: this.seq,
+        },
+      },
+    });
+  }
+}

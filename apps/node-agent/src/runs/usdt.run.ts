@@ -1,0 +1,203 @@
+import { existsSync } from 'node:fs';
+import type { Symbolizer, UsdtAttachSpec, UsdtRawEvent, UsdtStats, UsdtTracer, UsdtTracerOptions } from '@tracefleet/native';
+import type { StartRun, UsdtEvent, UsdtSpec } from '@tracefleet/proto';
+import type { AgentConfig } from '../config';
+import { processExists } from '../host';
+import { listProcessUsdt, readUsdtProbes, type UsdtProbe } from '../usdt/stapsdt';
+import { PairTracker } from './pairing';
+import { StringTable } from './string-table';
+import { RunRejected, TracingRun, type MessageSink, type RunCounts } from './tracing-run';
+
+export interface UsdtNativeParts {
+  createTracer(opts: Omit<UsdtTracerOptions, 'objectPath'>): UsdtTracer;
+  createSymbolizer(): Symbolizer;
+}
+
+/**
+ * Probes whose arguments hold a string the kernel side should copy: [pointer arg, length arg].
+ * HotSpot passes pool and manager names as (char*, int length), not NUL-terminated.
+ */
+const STRING_ARGS: Record<string, [number, number]> = {
+  'hotspot:mem__pool__gc__begin': [2, 3],
+  'hotspot:mem__pool__gc__end': [2, 3],
+};
+
+/** Ring buffer bytes for a budget of maxEvents (each record is ~1.2 KiB): enough for bursts, 4 to 64 MiB. */
+export function ringBytesFor(maxEvents: number): number {
+  const want = Math.max(maxEvents, 1) * 1280;
+  let bytes = 4 << 20;
+  while (bytes < want && bytes < 64 << 20) bytes *= 2;
+  return bytes;
+}
+
+const EVENTS_PER_BATCH = 5000;
+
+/** The agent keeps at most this many captured events between flushes, whatever the job asks. */
+const MAX_PENDING_EVENTS = 200_000;
+
+/** One USDT run: attach the job's probes, stream events, pair begin/end probes, report counts. */
+export class UsdtRun extends TracingRun {
+  private tracer: UsdtTracer | undefined;
+  private symbolizer: Symbolizer | undefined;
+  private stats: UsdtStats | undefined;
+  private pending: UsdtRawEvent[] = [];
+  private pendingDropped = 0n;
+  private draining: Promise<void> | undefined;
+  private sent = 0n;
+  private pairs!: PairTracker;
+  private attached: string[] = [];
+  private spec!: UsdtSpec;
+
+  constructor(start: StartRun, cfg: AgentConfig, sink: MessageSink, private readonly native: UsdtNativeParts, log: (msg: string) => void) {
+    super(start, cfg, sink, log);
+  }
+
+  protected async open(): Promise<{ message: string; watchPid?: number }> {
+    const { spec, target } = this.start;
+    if (spec?.$case !== 'usdt') throw new RunRejected('this agent got a start message without a usdt spec');
+    this.spec = spec.value;
+    const kind = target?.kind;
+    let pid: number | undefined;
+    if (kind?.$case === 'pid') {
+      pid = kind.value;
+      if (!processExists(pid)) throw new RunRejected(`target pid ${pid} does not exist on node ${this.cfg.nodeName}`);
+    } else if (kind?.$case !== 'all') {
+      throw new RunRejected('a usdt run needs a target pid, or all processes with a binary');
+    }
+    const names = this.spec.probes.map((p) => `${p.provider}:${p.name}`);
+    const found = this.resolve(names, pid);
+    const attach: UsdtAttachSpec[] = found.map((probe, i) => {
+      const str = STRING_ARGS[names[i]];
+      return { path: probe.path, provider: probe.provider, name: probe.name, probe: i, ...(str ? { strArg: str[0], strLenArg: str[1] } : {}) };
+    });
+    this.pairs = new PairTracker(
+      this.spec.pairs.map((p) => ({
+        label: p.label,
+        begin: names.indexOf(`${p.begin?.provider}:${p.begin?.name}`),
+        end: names.indexOf(`${p.end?.provider}:${p.end?.name}`),
+      })),
+      this.spec.slowestN,
+    );
+    if (this.spec.userStacks) this.symbolizer = this.native.createSymbolizer();
+    this.tracer = this.native.createTracer({
+      pid,
+      probes: attach,
+      maxEvents: this.spec.maxEvents,
+      ringBufferBytes: ringBytesFor(this.spec.maxEvents),
+      captureStacks: this.spec.userStacks,
+      onEvents: (events) => this.onEvents(events),
+    });
+    this.tracer.start();
+    this.attached = attach.map((a) => `${a.provider}:${a.name} in ${a.path}${pid ? ` (pid ${pid})` : ' (every process)'}`);
+    return { message: `attached ${this.attached.join('; ')}`, watchPid: pid };
+  }
+
+  /** Finds each probe in the job's binary, or in the files the target maps; names the probe and where it looked. */
+  private resolve(names: string[], pid: number | undefined): UsdtProbe[] {
+    const binary = this.spec.binary;
+    let available: UsdtProbe[];
+    let where: string;
+    if (binary) {
+      if (!existsSync(binary)) throw new RunRejected(`binary ${binary} does not exist on node ${this.cfg.nodeName}`);
+      available = readUsdtProbes(binary);
+      where = binary;
+    } else if (pid !== undefined) {
+      available = listProcessUsdt(pid);
+      where = `any file mapped by pid ${pid}`;
+    } else {
+      throw new RunRejected('a usdt run on every process needs a binary');
+    }
+    return names.map((n) => {
+      const [provider, name] = n.split(':');
+      const hit = available.find((p) => p.provider === provider && p.name === name);
+      if (!hit) throw new RunRejected(`probe ${n} not found in ${where} on node ${this.cfg.nodeName}`);
+      return hit;
+    });
+  }
+
+  private onEvents(events: UsdtRawEvent[]): void {
+    for (const e of events) {
+      this.pairs.add({ probe: e.probe, pid: e.pid, tid: e.tid, tsNs: e.tsNs, args: [...e.args], str: e.str, stack: this.stackOf(e) });
+    }
+    const room = MAX_PENDING_EVENTS - this.pending.length;
+    if (events.length > room) this.pendingDropped += BigInt(events.length - Math.max(room, 0));
+    this.pending.push(...events.slice(0, Math.max(room, 0)));
+    if (this.pending.length >= EVENTS_PER_BATCH) this.drainFullBatches();
+  }
+
+  /**
+   * Sends full batches as soon as they fill rather than once a second, so a burst waits in
+   * gRPC's compact serialized form instead of as JS objects (and is not dropped at the bound).
+   */
+  private drainFullBatches(): void {
+    if (this.draining) return;
+    this.draining = (async () => {
+      while (this.pending.length >= EVENTS_PER_BATCH) await this.sendBatch(this.pending.splice(0, EVENTS_PER_BATCH));
+    })()
+      .catch((err: Error) => this.log(`run ${this.runId}: sending events failed: ${err.message}`))
+      .finally(() => (this.draining = undefined));
+  }
+
+  private stackOf(e: UsdtRawEvent): string[] | undefined {
+    if (!this.symbolizer || e.userStack.length === 0) return undefined;
+    return this.symbolizer.symbolizeUser(e.pid, e.userStack).reverse();
+  }
+
+  protected async flush(): Promise<void> {
+    await this.draining;
+    while (this.pending.length > 0) await this.sendBatch(this.pending.splice(0, EVENTS_PER_BATCH));
+  }
+
+  /** One UsdtEventBatch: a bounded message, so that one busy second never becomes one huge write. */
+  private async sendBatch(events: UsdtRawEvent[]): Promise<void> {
+    const table = new StringTable();
+    const out: UsdtEvent[] = events.map((e) => ({
+      probe: e.probe,
+      pid: e.pid,
+      tid: e.tid,
+      tsNs: e.tsNs,
+      args: [...e.args],
+      stack: (this.stackOf(e) ?? []).map((f) => table.intern(f)),
+      str: e.str ?? '',
+    }));
+    this.sent += BigInt(out.length);
+    await this.sink.send({ msg: { $case: 'usdtEvents', value: { runId: this.runId, seq: this.nextSeq(), strings: table.strings, events: out } } });
+  }
+
+  protected async stopTracing(): Promise<void> {
+    this.stats = await this.tracer!.stop();
+  }
+
+  protected override async report(): Promise<void> {
+    const stats = this.stats!;
+    await this.sink.send({
+      msg: {
+        $case: 'usdtReport',
+        value: {
+          runId: this.runId,
+          probeCounts: stats.hits,
+          eventsCaptured: stats.delivered,
+          eventsOverBudget: stats.overBudget,
+          eventsDroppedKernel: stats.kernelDrops,
+          pairs: this.pairs.results(),
+          attached: this.attached,
+        },
+      },
+    });
+  }
+
+  protected counts(): RunCounts {
+    const stats = this.stats ?? this.tracer?.stats();
+    return {
+      taken: stats ? stats.hits.reduce((a, b) => a + b, 0n) - stats.overBudget : 0n,
+      droppedKernel: stats?.kernelDrops ?? 0n,
+      droppedAgent: (stats?.queueDrops ?? 0n) + this.pendingDropped,
+      sent: this.sent,
+    };
+  }
+
+  protected release(): void {
+    this.tracer?.close();
+    this.symbolizer?.close();
+  }
+}

@@ -1,0 +1,65 @@
+// Shared pieces of the benchmarks: the e2e harness (a real controller and agent),
+// compiling workloads, medians, and writing results and BENCHMARKS.md tables.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { cpus, release } from 'node:os';
+import { join } from 'node:path';
+
+const require = createRequire(import.meta.url);
+export const root = new URL('..', import.meta.url).pathname;
+export const harness = require(join(root, 'e2e/dist/harness.js'));
+// startJob: post a job and resolve with its id once the agent reports it running (the e2e tests' helper).
+export const { sleep, waitJob, waitFor, startStack, startRunningJob: startJob } = harness;
+export const WORK = join(root, 'e2e/.work');
+mkdirSync(WORK, { recursive: true });
+mkdirSync(join(root, 'bench/results'), { recursive: true });
+
+export const machine = () => ({ cpus: cpus().length, kernel: release() });
+
+export function gcc(src, out, flags = []) {
+  const r = spawnSync('gcc', ['-O2', '-fno-omit-frame-pointer', ...flags, '-o', out, src], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`gcc ${src}: ${r.stderr}`);
+  return out;
+}
+
+export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Runs a command to completion; resolves with its stdout (rejects with its output on failure). */
+export function run(cmd, args, opts = {}) {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  const done = new Promise((resolve, reject) =>
+    child.on('exit', (code, signal) => (code === 0 || signal === 'SIGINT' ? resolve(out) : reject(new Error(`${cmd} exited ${code ?? signal}: ${err || out}`)))),
+  );
+  return { child, done, output: () => out + err };
+}
+
+/** Starts a bpftrace script and resolves once it has attached its probes. */
+export async function startBpftrace(prog) {
+  const r = run('bpftrace', ['-e', prog]);
+  for (let i = 0; i < 150 && !/Attaching/.test(r.output()); i++) await sleep(100);
+  if (!/Attaching/.test(r.output())) throw new Error(`bpftrace did not attach: ${r.output()}`);
+  await sleep(300);
+  return r;
+}
+
+/** Writes the raw results and replaces this suite's table in BENCHMARKS.md. */
+export function publish(name, results, table) {
+  writeFileSync(join(root, `bench/results/${name}.json`), JSON.stringify(results, null, 2) + '\n');
+  const block = `<!-- ${name}:start -->\n${table}\n<!-- ${name}:end -->`;
+  const mdPath = join(root, 'BENCHMARKS.md');
+  let md;
+  try {
+    md = readFileSync(mdPath, 'utf8');
+  } catch {
+    md = '# Benchmarks\n\nEvery figure comes from `npm run bench` on this project\'s machine kind and compares within one run.\n';
+  }
+  const re = new RegExp(`<!-- ${name}:start -->[\\s\\S]*<!-- ${name}:end -->`);
+  md = re.test(md) ? md.replace(re, block) : `${md.trimEnd()}\n\n${block}\n`;
+  writeFileSync(mdPath, md);
+  console.log(block);
+}

@@ -1,0 +1,40 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { ROOT, sleep, startStack, waitJob, type Stack } from './harness';
+
+describe('losing the agent mid-job', () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack();
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  it('fails that node\'s run with the reason, within a bounded time', async () => {
+    const created = await stack.api('POST', '/jobs', { type: 'cpu-profile', durationSec: 20, target: { all: true }, nodes: 'all' });
+    assert.equal(created.status, 201, created.text);
+    await sleep(2500);
+    stack.agent!.kill('SIGKILL');
+    const job = await waitJob(stack, created.json.id, 15_000);
+    assert.equal(job.status, 'failed', JSON.stringify(job));
+    assert.match(job.runs[0].reason, /disconnected/);
+  });
+
+  it('refuses an agent with a wrong enrollment token', async () => {
+    const agent = spawn(process.execPath, [join(ROOT, 'apps/node-agent/dist/main.js')], {
+      env: { ...process.env, TRACEFLEET_CONTROLLER_GRPC: stack.grpcAddr, TRACEFLEET_ENROLLMENT_TOKEN: 'y'.repeat(32), TRACEFLEET_NODE_NAME: 'intruder' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    agent.stdout!.on('data', (d) => (out += d));
+    agent.stderr!.on('data', (d) => (out += d));
+    await sleep(2500);
+    agent.kill('SIGKILL');
+    assert.match(out, /UNAUTHENTICATED/);
+    const nodes = await stack.api('GET', '/nodes');
+    assert.ok(!nodes.json.some((n: { name: string }) => n.name === 'intruder'), 'an unauthenticated agent was registered');
+  });
+});

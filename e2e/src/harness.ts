@@ -1,0 +1,270 @@
+/**
+ * Starts a real Tracefleet stack for end-to-end tests: the built controller
+ * (real PostgreSQL, real Redis, real gRPC) and a real agent on this kernel.
+ * Anything missing fails loudly with its name; nothing is skipped.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { Client } from 'pg';
+
+export const ROOT = join(__dirname, '..', '..');
+export const WORK = join(ROOT, 'e2e', '.work');
+export const FIXTURES = join(ROOT, 'e2e', 'fixtures');
+const PG_ADMIN = 'postgresql://postgres@127.0.0.1:5432/postgres';
+export const E2E_DB = 'tracefleet_e2e';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
+  });
+}
+
+export async function requireServices(): Promise<void> {
+  const pg = new Client({ connectionString: PG_ADMIN });
+  try {
+    await pg.connect();
+  } catch (err) {
+    throw new Error(`PostgreSQL is not reachable at 127.0.0.1:5432 (${(err as Error).message}); run npm run setup`);
+  }
+  const exists = await pg.query('SELECT 1 FROM pg_database WHERE datname = $1', [E2E_DB]);
+  if (exists.rowCount === 0) await pg.query(`CREATE DATABASE ${E2E_DB}`);
+  await pg.end();
+  const redis = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', '6379', 'ping'], { encoding: 'utf8' });
+  if (redis.stdout?.trim() !== 'PONG') throw new Error(`Redis is not reachable at 127.0.0.1:6379 (${redis.stderr || redis.error}); run npm run setup`);
+  for (const f of ['apps/controller/dist/main.js', 'apps/node-agent/dist/main.js', 'native/build/Release/tracefleet_native.node', 'packages/bpf/build/profile.bpf.o']) {
+    if (!existsSync(join(ROOT, f))) throw new Error(`${f} is missing: run npm run setup (it builds it)`);
+  }
+}
+
+function migrate(databaseUrl: string): void {
+  const res = spawnSync(process.execPath, [join(ROOT, 'infra/prisma-offline/prisma.mjs'), 'migrate', 'deploy', '--config', join(ROOT, 'apps/controller/prisma.config.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL: databaseUrl },
+    encoding: 'utf8',
+  });
+  if (res.status !== 0) throw new Error(`migrate deploy failed:\n${res.stdout}\n${res.stderr}`);
+}
+
+export interface Stack {
+  base: string;
+  apiToken: string;
+  enrollmentToken: string;
+  grpcAddr: string;
+  nodeName: string;
+  databaseUrl: string;
+  controller: ChildProcess;
+  agent: ChildProcess | undefined;
+  logs: string[];
+  api(method: string, path: string, body?: unknown, token?: string | null): Promise<{ status: number; json: any; text: string }>;
+  startAgent(nodeName?: string, labels?: string): Promise<ChildProcess>;
+  stop(): Promise<void>;
+}
+
+export async function startStack(opts: { maxDurationSec?: number } = {}): Promise<Stack> {
+  await requireServices();
+  const databaseUrl = `postgresql://postgres@127.0.0.1:5432/${E2E_DB}`;
+  migrate(databaseUrl);
+  const port = await freePort();
+  const grpcPort = await freePort();
+  const apiToken = randomBytes(24).toString('hex');
+  const enrollmentToken = randomBytes(24).toString('hex');
+  const grpcAddr = `127.0.0.1:${grpcPort}`;
+  const logs: string[] = [];
+  const base = `http://127.0.0.1:${port}/api/v1`;
+  const controller = spawn(process.execPath, [join(ROOT, 'apps/controller/dist/main.js')], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      TRACEFLEET_API_TOKEN: apiToken,
+      TRACEFLEET_ENROLLMENT_TOKEN: enrollmentToken,
+      PORT: String(port),
+      TRACEFLEET_GRPC_ADDR: grpcAddr,
+      TRACEFLEET_MAX_DURATION_SEC: String(opts.maxDurationSec ?? 600),
+      TRACEFLEET_RESULT_GRACE_SEC: '10',
+      TRACEFLEET_HEARTBEAT_MS: '1000',
+      TRACEFLEET_QUEUE_PREFIX: `tf-e2e-${port}`,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  capture(controller, 'controller', logs);
+  killOnExit(controller);
+
+  const api: Stack['api'] = async (method, path, body, token) => {
+    const headers: Record<string, string> = {};
+    if (token !== null) headers.authorization = `Bearer ${token ?? apiToken}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    let json: any;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, json, text };
+  };
+
+  await waitFor(async () => {
+    if (controller.exitCode !== null) throw new Error(`controller exited (${controller.exitCode}):\n${logs.join('')}`);
+    try {
+      return (await fetch(`${base}/health`)).ok;
+    } catch {
+      return false;
+    }
+  }, 30_000, 'controller health');
+
+  const stack: Stack = {
+    base,
+    apiToken,
+    enrollmentToken,
+    grpcAddr,
+    nodeName: `e2e-${randomBytes(3).toString('hex')}`,
+    databaseUrl,
+    controller,
+    agent: undefined,
+    logs,
+    api,
+    async startAgent(nodeName = stack.nodeName, labels = 'role=e2e') {
+      const agent = spawn(process.execPath, [join(ROOT, 'apps/node-agent/dist/main.js')], {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          TRACEFLEET_CONTROLLER_GRPC: grpcAddr,
+          TRACEFLEET_ENROLLMENT_TOKEN: enrollmentToken,
+          TRACEFLEET_NODE_NAME: nodeName,
+          TRACEFLEET_NODE_LABELS: labels,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      capture(agent, `agent ${nodeName}`, logs);
+      killOnExit(agent);
+      stack.agent = agent;
+      await waitFor(async () => {
+        if (agent.exitCode !== null) throw new Error(`agent exited (${agent.exitCode}):\n${logs.join('')}`);
+        const nodes = await api('GET', '/nodes');
+        return nodes.json?.some?.((n: { name: string; connected: boolean }) => n.name === nodeName && n.connected);
+      }, 20_000, `agent ${nodeName} to connect`);
+      return agent;
+    },
+    async stop() {
+      for (const p of [stack.agent, controller]) {
+        if (p && p.exitCode === null && p.signalCode === null) {
+          p.kill('SIGTERM');
+          await Promise.race([new Promise((r) => p.once('exit', r)), sleep(8000)]);
+          if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+        }
+      }
+    },
+  };
+  await stack.startAgent();
+  return stack;
+}
+
+/** A test or benchmark that crashes must not leave a controller or an agent (with probes attached) running. */
+function killOnExit(p: ChildProcess): void {
+  const kill = (): void => {
+    if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  };
+  process.once('exit', kill);
+  p.once('exit', () => process.removeListener('exit', kill));
+}
+
+function capture(p: ChildProcess, name: string, logs: string[]): void {
+  const add = (d: Buffer): void => {
+    logs.push(`[${name}] ${d.toString()}`);
+    if (process.env.TRACEFLEET_E2E_VERBOSE) process.stderr.write(`[${name}] ${d}`);
+  };
+  p.stdout?.on('data', add);
+  p.stderr?.on('data', add);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await cond()) return;
+    await sleep(200);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+export async function waitJob(stack: Stack, id: string, timeoutMs = 60_000): Promise<any> {
+  let job: any;
+  await waitFor(async () => {
+    job = (await stack.api('GET', `/jobs/${id}`)).json;
+    return ['completed', 'partial', 'failed'].includes(job?.status);
+  }, timeoutMs, `job ${id} to end`);
+  return job;
+}
+
+/** Posts a job and resolves with its id once its first run is sampling or attached (fails with the run's reason). */
+export async function startRunningJob(stack: Stack, body: Record<string, unknown>): Promise<string> {
+  const res = await stack.api('POST', '/jobs', { nodes: 'all', ...body });
+  if (res.status !== 201) throw new Error(`POST /jobs → ${res.status} ${res.text}`);
+  const id = res.json.id as string;
+  await waitFor(async () => {
+    const job = (await stack.api('GET', `/jobs/${id}`)).json;
+    if (job.runs[0].status === 'failed') throw new Error(`run failed: ${job.runs[0].reason}`);
+    return job.runs[0].status === 'running';
+  }, 30_000, `job ${id} to start`);
+  return id;
+}
+
+/** Resolves once a just-spawned dynamically linked process has libc mapped (exec and the loader are done). */
+export async function waitForLibc(pid: number): Promise<void> {
+  await waitFor(async () => {
+    try {
+      return /libc\.so\.6/.test(readFileSync(`/proc/${pid}/maps`, 'utf8'));
+    } catch {
+      return false;
+    }
+  }, 10_000, `pid ${pid} to map libc`);
+}
+
+/** Compiles a C fixture with frame pointers and symbols; returns the binary path. */
+export function buildC(name: string, extraFlags: string[] = []): string {
+  mkdirSync(WORK, { recursive: true });
+  const out = join(WORK, name);
+  const res = spawnSync('gcc', ['-O1', '-g', '-fno-omit-frame-pointer', ...extraFlags, '-o', out, join(FIXTURES, `${name}.c`)], { encoding: 'utf8' });
+  if (res.status !== 0) throw new Error(`gcc ${name}.c failed (is gcc installed? npm run setup installs it):\n${res.stderr}${res.error ?? ''}`);
+  return out;
+}
+
+/** Parses folded output into [frames, count] pairs. */
+export function parseFolded(text: string): { frames: string[]; count: number }[] {
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const sp = line.lastIndexOf(' ');
+      return { frames: line.slice(0, sp).split(';'), count: Number(line.slice(sp + 1)) };
+    });
+}
+
+/** File descriptors of a process that hold BPF objects or perf events. */
+export function bpfFds(pid: number): string[] {
+  const dir = `/proc/${pid}/fd`;
+  const out: string[] = [];
+  for (const fd of readdirSync(dir)) {
+    try {
+      const target = readlinkSync(join(dir, fd));
+      if (/anon_inode:(bpf-link|bpf-prog|bpf-map|bpf_link|bpf_prog|bpf_map|\[perf_event\]|bpf_ringbuf)/.test(target)) out.push(`${fd} -> ${target}`);
+    } catch {
+      // the fd closed while we listed
+    }
+  }
+  return out;
+}

@@ -1,0 +1,130 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { WORK, buildC, startRunningJob, startStack, waitForLibc, waitJob, type Stack } from './harness';
+
+const S = 4096;
+
+interface LeakStack {
+  frames: string[];
+  bytes: string;
+  count: number;
+  growing: boolean;
+}
+
+describe('memleak jobs, end to end on the real kernel', () => {
+  let stack: Stack;
+  let bin: string;
+  const children: ChildProcess[] = [];
+
+  before(async () => {
+    bin = buildC('leak');
+    stack = await startStack();
+  });
+  after(async () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    await stack?.stop();
+  });
+
+  function launch(args: string[]): ChildProcess & { output: () => string } {
+    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & { output: () => string };
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.output = () => out;
+    children.push(child);
+    return child;
+  }
+
+  async function runLeak(mode: string, k: number, body: Record<string, unknown>, exit = false) {
+    const go = join(WORK, `leak-${mode}-${process.pid}.go`);
+    rmSync(go, { force: true });
+    const prog = launch([mode, String(k), go, ...(exit ? ['exit'] : [])]);
+    await waitForLibc(prog.pid!);
+    const id = await startRunningJob(stack, { type: 'memleak', target: { pid: prog.pid }, ...body });
+    writeFileSync(go, '');
+    const job = await waitJob(stack, id, 60_000);
+    prog.kill('SIGKILL');
+    rmSync(go, { force: true });
+    const leaks = (await stack.api('GET', `/jobs/${id}/memleak`)).json;
+    return { job, leaks, output: prog.output() };
+  }
+
+  const through = (fn: string) => (s: LeakStack) => s.frames.includes(fn);
+  const sum = (xs: LeakStack[]) => xs.reduce((a, s) => a + Number(s.bytes), 0);
+
+  it('attributes a known leak to main → serve → leak_here, and churn leaves nothing outstanding', async () => {
+    const K = 40;
+    const { job, leaks, output } = await runLeak('basic', K, { durationSec: 8, intervalSec: 2 });
+    assert.match(output, new RegExp(`leaked ${K}`));
+    assert.equal(job.status, 'completed', JSON.stringify(job));
+    const top: LeakStack[] = leaks.merged.top;
+    const total = Number(leaks.merged.totalBytes);
+    const leakStacks = top.filter(through('leak_here'));
+    assert.ok(leakStacks.length > 0, JSON.stringify(top.slice(0, 5)));
+    for (const s of leakStacks) {
+      const i = s.frames.indexOf('leak_here');
+      assert.ok(s.frames.indexOf('serve') < i && s.frames.indexOf('main') < s.frames.indexOf('serve'), s.frames.join(';'));
+    }
+    const leaked = sum(leakStacks);
+    assert.ok(leaked / total >= 0.95, `${leaked} of ${total} outstanding bytes through leak_here`);
+    assert.ok(Math.abs(leaked - K * S) <= K * S * 0.05, `${leaked} bytes through leak_here, expected ${K * S}`);
+    assert.ok(sum(top.filter(through('churn'))) <= 2 * (64 + 255), 'churn keeps at most what is in flight');
+    const node = leaks.nodes[0];
+    assert.ok(node.snapshots.length >= 2, 'periodic snapshots while the job ran');
+    assert.equal(node.snapshots.at(-1).final, true);
+    assert.ok(node.snapshots.at(-1).allocsSeen >= K * 5000, 'every allocation was seen');
+    assert.equal(node.snapshots.at(-1).untracked, 0);
+
+    const svg = await stack.api('GET', `/jobs/${job.id}/flamegraph.svg`);
+    assert.match(svg.text, /leak_here/);
+    assert.match(svg.text, /bytes/);
+  });
+
+  it('attributes calloc, realloc and posix_memalign leaks to their own functions with exact sizes', async () => {
+    const K = 25;
+    const { leaks } = await runLeak('variants', K, { durationSec: 5, intervalSec: 1 });
+    const top: LeakStack[] = leaks.merged.top;
+    assert.equal(sum(top.filter(through('calloc_leak'))), K * 16 * 512);
+    assert.equal(sum(top.filter(through('realloc_leak'))), K * 3 * S, 'only the final realloc size stays outstanding');
+    assert.equal(sum(top.filter(through('memalign_leak'))), K * 2 * S);
+  });
+
+  it('ends tracking cleanly when the target exits, reporting what it had', async () => {
+    const K = 10;
+    const { job, leaks } = await runLeak('basic', K, { durationSec: 20, intervalSec: 1 }, true);
+    assert.equal(job.status, 'completed', JSON.stringify(job));
+    assert.equal(job.runs[0].targetExited, true);
+    assert.ok(Date.now() - new Date(job.createdAt).getTime() < 20_000, 'the run ended with its target, not at its duration');
+    const leaked = sum((leaks.merged.top as LeakStack[]).filter(through('leak_here')));
+    assert.equal(leaked, K * S);
+  });
+
+  it('kernel mode on the whole node returns stacks with kernel symbols', async () => {
+    const res = await stack.api('POST', '/jobs', { type: 'memleak', durationSec: 3, intervalSec: 1, target: { all: true }, nodes: 'all' });
+    assert.equal(res.status, 201, res.text);
+    const job = await waitJob(stack, res.json.id, 30_000);
+    assert.equal(job.status, 'completed', JSON.stringify(job));
+    const leaks = (await stack.api('GET', `/jobs/${job.id}/memleak`)).json;
+    assert.equal(leaks.mode, 'kernel');
+    const kernelFrames = (leaks.merged.top as LeakStack[]).flatMap((s) => s.frames).filter((f) => f.endsWith('_[k]'));
+    assert.ok(kernelFrames.length > 0, JSON.stringify(leaks.merged.top.slice(0, 3)));
+    assert.ok(leaks.nodes[0].snapshots.at(-1).allocsSeen > 0);
+  });
+
+  it('rejects bad input with 400 naming the field', async () => {
+    const ok = { type: 'memleak', durationSec: 5, target: { pid: process.pid }, nodes: 'all' };
+    const cases: [unknown, RegExp][] = [
+      [{ ...ok, target: { pid: 4_000_000 } }, /target.pid/],
+      [{ ...ok, intervalSec: 0 }, /intervalSec/],
+      [{ ...ok, sampleEvery: 0 }, /sampleEvery/],
+      [{ ...ok, intervalSec: 10 }, /intervalSec must not be greater than durationSec/],
+    ];
+    for (const [body, re] of cases) {
+      const res = await stack.api('POST', '/jobs', body);
+      assert.equal(res.status, 400, `${JSON.stringify(body)} → ${res.status} ${res.text}`);
+      assert.match(res.json.message.join(), re);
+    }
+  });
+});

@@ -1,0 +1,49 @@
+// `npm test` (after set-up): every compiled unit spec, then the end-to-end
+// tests, in one run of node's test runner so that one summary counts them all.
+// `--unit` runs only the unit specs.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const unitOnly = process.argv.includes('--unit');
+
+function find(dir, pattern, out = []) {
+  for (const entry of readdirSync(dir)) {
+    if (entry === 'node_modules' || entry.startsWith('.')) continue;
+    const p = join(dir, entry);
+    if (statSync(p).isDirectory()) find(p, pattern, out);
+    else if (pattern.test(entry)) out.push(relative(root, p));
+  }
+  return out;
+}
+
+const distDirs = ['packages/proto', 'native', 'apps/controller', 'apps/node-agent']
+  .map((d) => join(root, d, 'dist'))
+  .filter((d) => {
+    try {
+      return statSync(d).isDirectory();
+    } catch {
+      return false;
+    }
+  });
+const unit = distDirs.flatMap((d) => find(d, /\.spec\.js$/));
+const extra = find(join(root, 'infra'), /\.test\.mjs$/);
+const e2e = unitOnly ? [] : find(join(root, 'e2e', 'dist'), /\.e2e\.js$/);
+const files = [...unit, ...extra, ...e2e];
+if (files.length === 0) {
+  console.error('no test files found: run `npm run setup` (it builds them) first');
+  process.exit(1);
+}
+if (!unitOnly && e2e.length === 0) {
+  console.error('no end-to-end tests found in e2e/dist: the build did not produce them');
+  process.exit(1);
+}
+console.log(`running ${unit.length + extra.length} unit and ${e2e.length} end-to-end test files`);
+// One file at a time: end-to-end files start their own controller and agent, and BPF sampling
+// results are cleaner on an otherwise quiet machine.
+const res = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
+  cwd: root,
+  stdio: 'inherit',
+});
+process.exit(res.status ?? 1);

@@ -1,0 +1,67 @@
+// `npm start`: the controller plus one local agent on this machine.
+import { spawn } from 'node:child_process';
+import { hostname } from 'node:os';
+import { readDotEnv } from './env.mjs';
+
+const root = new URL('..', import.meta.url).pathname;
+const env = { ...process.env, ...readDotEnv() };
+const port = env.PORT || '8080';
+const base = `http://127.0.0.1:${port}`;
+
+const children = [];
+function run(name, script, extraEnv = {}) {
+  const child = spawn(process.execPath, [script], { cwd: root, env: { ...env, ...extraEnv }, stdio: ['ignore', 'inherit', 'inherit'] });
+  child.on('exit', (code, signal) => {
+    console.error(`[start] ${name} exited (${signal ?? code}); stopping the rest`);
+    shutdown(code ?? 1);
+  });
+  children.push(child);
+  return child;
+}
+
+let stopping = false;
+function shutdown(code) {
+  if (stopping) return;
+  stopping = true;
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  setTimeout(() => process.exit(code), 6000).unref();
+  Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.on('exit', r)) : null))).then(() => process.exit(code));
+}
+process.on('SIGINT', () => shutdown(0));
+process.on('SIGTERM', () => shutdown(0));
+
+run('controller', 'apps/controller/dist/main.js');
+
+async function waitHealthy() {
+  for (let i = 0; i < 120; i++) {
+    try {
+      const res = await fetch(`${base}/api/v1/health`);
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`controller did not answer ${base}/api/v1/health within 30 s`);
+}
+
+waitHealthy().then(
+  () => {
+    run('agent', 'apps/node-agent/dist/main.js', {
+      TRACEFLEET_CONTROLLER_GRPC: env.TRACEFLEET_GRPC_ADDR || '127.0.0.1:50051',
+      TRACEFLEET_NODE_NAME: env.TRACEFLEET_NODE_NAME || hostname(),
+    });
+    console.log(`
+[start] Tracefleet is up: REST ${base}/api/v1 (token in .env as TRACEFLEET_API_TOKEN), one local agent.
+[start] Take a 10 s CPU profile of this host:
+  set -a; . ./.env; set +a
+  curl -s -X POST ${base}/api/v1/jobs -H "Authorization: Bearer $TRACEFLEET_API_TOKEN" -H 'Content-Type: application/json' \\
+    -d '{"type":"cpu-profile","durationSec":10,"target":{"all":true},"nodes":"all"}'
+[start] then open ${base}/api/v1/jobs/<id>/flamegraph.svg (with the same header). Ctrl-C stops both.
+`);
+  },
+  (err) => {
+    console.error(`[start] ${err.message}`);
+    shutdown(1);
+  },
+);

@@ -1,0 +1,36 @@
+{
+  "targets": [
+    {
+      "target_name": "tracefleet_native",
+      "sources": [
+        "src/addon.cc",
+        "src/args.cc",
+        "src/elf_file.cc",
+        "src/elf_function_offsets.cc",
+        "src/event_stream.cc",
+        "src/file_cache.cc",
+        "src/kernel_symbols.cc",
+        "src/libbpf_log.cc",
+        "src/memleak_session.cc",
+        "src/memleak_tracer.cc",
+        "src/perf_map.cc",
+        "src/proc_maps.cc",
+        "src/profile_session.cc",
+        "src/ring_buffer_object.cc",
+        "src/profiler.cc",
+        "src/rodata.cc",
+        "src/symbol_names.cc",
+        "src/symbolizer.cc",
+        "src/user_symbols.cc",
+        "src/usdt_session.cc",
+        "src/usdt_tracer.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "../packages/bpf/src"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_CPP_EXCEPTIONS_ALL"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
+      "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
+      "libraries": ["-lbpf", "-lelf", "-ldw", "-lz"]
+    }
+  ]
+}

@@ -1,0 +1,88 @@
+// The C++ decoders and the BPF programs share profile.h and usdt.h; this checks that the addon
+// was compiled against the headers as they are now, with the layout C gives them.
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { test } from 'node:test';
+import { buildDir } from '@tracefleet/bpf';
+
+import { layout, usdtLayout } from './index';
+
+const readHeader = (file: string): string => fs.readFileSync(path.join(buildDir, '..', 'src', file), 'utf8');
+const profileHeader = readHeader('profile/profile.h');
+const usdtHeader = readHeader('usdt/usdt.h');
+
+function defines(header: string): Map<string, number> {
+  const values = new Map<string, number>();
+  for (const [, name, value] of header.matchAll(/^#define\s+(\w+)\s+(0x[0-9a-fA-F]+|\d+)/gm)) values.set(name, Number(value));
+  return values;
+}
+
+// Offsets and size under the x86-64 C rules: each field aligned to its own size.
+function structLayout(header: string, file: string, name: string): { size: number; offsets: Record<string, number> } {
+  const body = header.match(new RegExp(`struct ${name} \\{([^}]*)\\};`))?.[1];
+  assert.ok(body, `struct ${name} not found in ${file}`);
+  const constants = defines(header);
+  const widths: Record<string, number> = { __u8: 1, char: 1, __u16: 2, __s16: 2, __u32: 4, __s32: 4, __u64: 8, __s64: 8 };
+  const offsets: Record<string, number> = {};
+  let offset = 0;
+  let maxAlign = 1;
+  const withoutComments = body.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
+  for (const [, type, field, count] of withoutComments.matchAll(/(\w+)\s+(\w+)(?:\[(\w+)\])?\s*;/g)) {
+    const width = widths[type];
+    assert.ok(width, `${file}: field ${field} has type ${type}, which is not fixed-width`);
+    const elements = count === undefined ? 1 : /^\d+$/.test(count) ? Number(count) : constants.get(count);
+    assert.ok(elements !== undefined, `${file}: array size ${count} is not a #define`);
+    offset = Math.ceil(offset / width) * width;
+    offsets[field] = offset;
+    offset += width * elements;
+    maxAlign = Math.max(maxAlign, width);
+  }
+  return { size: Math.ceil(offset / maxAlign) * maxAlign, offsets };
+}
+
+test('struct profile_event in the addon matches profile.h', () => {
+  const expected = structLayout(profileHeader, 'profile.h', 'profile_event');
+  const actual = layout();
+  assert.deepEqual(actual.offsets, expected.offsets);
+  assert.equal(actual.size, expected.size);
+  assert.equal(actual.size % 8, 0);
+});
+
+test('size constants in the addon match profile.h', () => {
+  const constants = defines(profileHeader);
+  const actual = layout();
+  for (const name of ['TASK_COMM_LEN', 'MAX_STACK_DEPTH', 'PROFILE_COUNTER_SAMPLES', 'PROFILE_COUNTER_DROPS', 'PROFILE_COUNTER_MAX'] as const) {
+    assert.equal(actual[name], constants.get(name), name);
+  }
+  assert.equal(actual.MAX_STACK_DEPTH, 127);
+  assert.equal(actual.TASK_COMM_LEN, 16);
+});
+
+test('struct usdt_event in the addon matches usdt.h', () => {
+  const expected = structLayout(usdtHeader, 'usdt.h', 'usdt_event');
+  const actual = usdtLayout();
+  assert.deepEqual(actual.offsets, expected.offsets);
+  assert.equal(actual.size, expected.size);
+  assert.equal(actual.size % 8, 0);
+});
+
+test('size constants in the addon match usdt.h', () => {
+  const constants = defines(usdtHeader);
+  const actual = usdtLayout();
+  const names = [
+    'USDT_MAX_PROBES',
+    'USDT_MAX_ARGS',
+    'USDT_STR_LEN',
+    'USDT_MAX_STACK_DEPTH',
+    'USDT_NO_ARG',
+    'USDT_COUNTER_OVER_BUDGET',
+    'USDT_COUNTER_DROPS',
+    'USDT_COUNTER_MAX',
+  ] as const;
+  for (const name of names) assert.equal(actual[name], constants.get(name), name);
+  assert.equal(actual.USDT_MAX_PROBES, 64);
+  assert.equal(actual.USDT_MAX_ARGS, 12);
+  assert.equal(actual.USDT_STR_LEN, 64);
+  assert.equal(actual.USDT_MAX_STACK_DEPTH, 127);
+});

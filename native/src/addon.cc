@@ -1,0 +1,61 @@
+// Module entry: the Profiler, Symbolizer, UsdtTracer and MemleakTracer classes; layout(), usdtLayout() and
+// memleakLayout(), which let the tests compare the record layouts this addon was compiled against with
+// profile.h, usdt.h and memleak.h; and functionOffsets(), where a function's uprobe goes in an ELF file.
+#include <napi.h>
+
+#include <cstddef>
+
+#include "libbpf_log.h"
+#include "memleak_tracer.h"
+#include "profile_event.h"
+#include "profiler.h"
+#include "symbolizer.h"
+#include "usdt_tracer.h"
+
+namespace tracefleet {
+namespace {
+
+Napi::Value Layout(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object offsets = Napi::Object::New(env);
+#define OFFSET(field) offsets.Set(#field, static_cast<uint32_t>(offsetof(profile_event, field)))
+  OFFSET(pid);
+  OFFSET(tid);
+  OFFSET(cpu);
+  OFFSET(kernel_stack_bytes);
+  OFFSET(user_stack_bytes);
+  OFFSET(comm);
+  OFFSET(pad);
+  OFFSET(kernel_stack);
+  OFFSET(user_stack);
+#undef OFFSET
+  Napi::Object layout = Napi::Object::New(env);
+  layout.Set("size", static_cast<uint32_t>(sizeof(profile_event)));
+  layout.Set("offsets", offsets);
+  layout.Set("TASK_COMM_LEN", TASK_COMM_LEN);
+  layout.Set("MAX_STACK_DEPTH", MAX_STACK_DEPTH);
+  layout.Set("PROFILE_COUNTER_SAMPLES", PROFILE_COUNTER_SAMPLES);
+  layout.Set("PROFILE_COUNTER_DROPS", PROFILE_COUNTER_DROPS);
+  layout.Set("PROFILE_COUNTER_MAX", PROFILE_COUNTER_MAX);
+  return layout;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  InstallLibbpfPrint();
+  exports.Set("Profiler", Profiler::Define(env));
+  exports.Set("Symbolizer", Symbolizer::Define(env));
+  exports.Set("UsdtTracer", UsdtTracer::Define(env));
+  exports.Set("usdtLayout", Napi::Function::New(env, UsdtLayout, "usdtLayout"));
+  exports.Set("layout", Napi::Function::New(env, Layout, "layout"));
+  exports.Set("MemleakTracer", MemleakTracer::Define(env));
+  exports.Set("memleakLayout", Napi::Function::New(env, MemleakLayout, "memleakLayout"));
+  exports.Set("functionOffsets", Napi::Function::New(env, FunctionOffsetsJs, "functionOffsets"));
+  return exports;
+}
+
+}  // namespace
+}  // namespace tracefleet
+
+static Napi::Object InitTracefleet(Napi::Env env, Napi::Object exports) { return tracefleet::Init(env, exports); }
+
+NODE_API_MODULE(tracefleet_native, InitTracefleet)

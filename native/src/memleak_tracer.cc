@@ -1,0 +1,213 @@
+#include "memleak_tracer.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+
+#include "args.h"
+#include "elf_function_offsets.h"
+#include "js_values.h"
+#include "memleak_layout.h"
+
+namespace tracefleet {
+namespace {
+
+constexpr const char* kUsage =
+    "new MemleakTracer({ objectPath: string, mode: 'user' | 'kernel', pid?: integer (user mode, required), "
+    "libc?: string (user mode), entryOffsets?: { [function]: bigint file offset } (user mode), "
+    "maxAllocs?: integer 1..67108864, sampleEvery?: integer >= 1, sampleBytes?: integer >= 0 (not with sampleEvery > 1), "
+    "stackDepth?: integer 1..127 })";
+constexpr uint64_t kMaxAllocs = 1u << 26;
+constexpr uint64_t kMaxSample = 1ull << 40;
+
+uint64_t BigIntArg(const Args& args, const Napi::Value& value, const std::string& name) {
+  if (!value.IsBigInt()) args.Fail(name + " must be a bigint");
+  bool lossless = false;
+  uint64_t v = value.As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) args.Fail(name + " must be a bigint in 0..2^64-1");
+  return v;
+}
+
+Napi::Array Strings(Napi::Env env, const std::vector<std::string>& items) {
+  Napi::Array array = Napi::Array::New(env, items.size());
+  for (size_t i = 0; i < items.size(); i++) array.Set(static_cast<uint32_t>(i), items[i]);
+  return array;
+}
+
+}  // namespace
+
+Napi::Function MemleakTracer::Define(Napi::Env env) {
+  return DefineClass(env, "MemleakTracer",
+                     {InstanceMethod<&MemleakTracer::Start>("start"), InstanceMethod<&MemleakTracer::Snapshot>("snapshot"),
+                      InstanceMethod<&MemleakTracer::Stop>("stop"), InstanceMethod<&MemleakTracer::Close>("close")});
+}
+
+MemleakTracer::MemleakTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MemleakTracer>(info) {
+  Napi::Env env = info.Env();
+  Args args(env, kUsage);
+  if (!info.IsConstructCall()) args.Fail("MemleakTracer must be called with new");
+  Napi::Object opts = args.Object(info[0], "options");
+  args.RejectUnknownKeys(opts, {"objectPath", "mode", "pid", "libc", "entryOffsets", "maxAllocs", "sampleEvery", "sampleBytes",
+                                "stackDepth"});
+  MemleakConfig config;
+  config.objectPath = args.String(opts, "objectPath", true);
+  if (config.objectPath.empty()) args.Fail("option objectPath must not be empty");
+  std::string mode = args.String(opts, "mode", true);
+  if (mode != "user" && mode != "kernel") args.Fail("option mode must be 'user' or 'kernel', got \"" + mode + "\"");
+  config.kernelMode = mode == "kernel";
+  if (config.kernelMode) {
+    for (const char* userOnly : {"pid", "libc", "entryOffsets"}) {
+      if (!opts.Get(userOnly).IsUndefined()) args.Fail(std::string("option ") + userOnly + " is for mode 'user' only");
+    }
+  } else {
+    config.pid = static_cast<uint32_t>(args.Integer(opts, "pid", 1, INT32_MAX, true, 0));
+    config.libc = args.String(opts, "libc", false);
+    Napi::Value offsets = opts.Get("entryOffsets");
+    if (!offsets.IsUndefined()) {
+      Napi::Object table = args.Object(offsets, "option entryOffsets");
+      Napi::Array names = table.GetPropertyNames();
+      const std::vector<std::string>& known = MemleakUserFunctions();
+      for (uint32_t i = 0; i < names.Length(); i++) {
+        std::string name = names.Get(i).ToString().Utf8Value();
+        if (std::find(known.begin(), known.end(), name) == known.end()) {
+          std::string list;
+          for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
+          args.Fail("option entryOffsets." + name + ": not a probed function (one of " + list + ")");
+        }
+        config.entryOffsets[name] = BigIntArg(args, table.Get(name), "option entryOffsets." + name);
+      }
+    }
+  }
+  config.maxAllocs = static_cast<uint32_t>(args.Integer(opts, "maxAllocs", 1, kMaxAllocs, false, MEMLEAK_DEFAULT_MAX_ALLOCS));
+  config.sampleEvery = args.Integer(opts, "sampleEvery", 1, kMaxSample, false, 1);
+  config.sampleBytes = args.Integer(opts, "sampleBytes", 0, kMaxSample, false, 0);
+  if (config.sampleEvery > 1 && config.sampleBytes > 0) args.Fail("options sampleEvery and sampleBytes exclude each other");
+  config.stackDepth = static_cast<uint32_t>(args.Integer(opts, "stackDepth", 1, MEMLEAK_MAX_STACK_DEPTH, false, MEMLEAK_MAX_STACK_DEPTH));
+
+  try {
+    session_ = std::make_unique<MemleakSession>(config);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
+MemleakSession& MemleakTracer::Open(Napi::Env env, const char* method) {
+  if (!session_) throw Napi::Error::New(env, std::string("MemleakTracer.") + method + "(): the tracer is closed");
+  return *session_;
+}
+
+Napi::Value MemleakTracer::Start(const Napi::CallbackInfo& info) {
+  MemleakSession& session = Open(info.Env(), "start");
+  try {
+    session.Attach();
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), std::string("MemleakTracer.start(): ") + e.what());
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value MemleakTracer::Snapshot(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Args args(env, "tracer.snapshot(minAgeNs?: bigint)");
+  uint64_t minAgeNs = info[0].IsUndefined() ? 0 : BigIntArg(args, info[0], "minAgeNs");
+  MemleakSession& session = Open(env, "snapshot");
+  MemleakSnapshotData data;
+  MemleakCounters counters;
+  try {
+    data = session.Snapshot(minAgeNs);
+    counters = session.ReadCounters();
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, std::string("MemleakTracer.snapshot(): ") + e.what());
+  }
+  const bool kernel = session.KernelMode();
+  Napi::Array stacks = Napi::Array::New(env, data.stacks.size());
+  const std::vector<uint64_t> none;
+  for (size_t i = 0; i < data.stacks.size(); i++) {
+    const MemleakStack& s = data.stacks[i];
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("stackId", s.stackId);
+    o.Set("bytes", Napi::BigInt::New(env, s.bytes));
+    o.Set("count", static_cast<double>(s.count));
+    o.Set("oldestNs", Napi::BigInt::New(env, s.oldestNs));
+    o.Set("userStack", Addresses(env, kernel ? none : s.frames));
+    o.Set("kernelStack", Addresses(env, kernel ? s.frames : none));
+    stacks.Set(static_cast<uint32_t>(i), o);
+  }
+  Napi::Object c = Napi::Object::New(env);
+  c.Set("allocsSeen", Napi::BigInt::New(env, counters.allocsSeen));
+  c.Set("allocsTraced", Napi::BigInt::New(env, counters.allocsTraced));
+  c.Set("frees", Napi::BigInt::New(env, counters.frees));
+  c.Set("freesMatched", Napi::BigInt::New(env, counters.freesMatched));
+  c.Set("untracked", Napi::BigInt::New(env, counters.untracked));
+  c.Set("stackErrors", Napi::BigInt::New(env, counters.stackErrors));
+
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("nowNs", Napi::BigInt::New(env, data.nowNs));
+  result.Set("stackMapEntries", Napi::Number::New(env, data.stackMapEntries));
+  result.Set("stacks", stacks);
+  result.Set("counters", c);
+  result.Set("attached", Strings(env, session.AttachedProbes()));
+  result.Set("skipped", Strings(env, session.Skipped()));
+  return result;
+}
+
+Napi::Value MemleakTracer::Stop(const Napi::CallbackInfo& info) {
+  Open(info.Env(), "stop").Detach();
+  return info.Env().Undefined();
+}
+
+Napi::Value MemleakTracer::Close(const Napi::CallbackInfo& info) {
+  session_.reset();
+  return info.Env().Undefined();
+}
+
+Napi::Value FunctionOffsetsJs(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Args args(env, "functionOffsets(path: string, names: string[])");
+  std::string path = args.StringArg(info[0], "path");
+  if (!info[1].IsArray()) args.Fail("names must be an array of strings");
+  Napi::Array list = info[1].As<Napi::Array>();
+  std::vector<std::string> names;
+  for (uint32_t i = 0; i < list.Length(); i++) names.push_back(args.StringArg(list.Get(i), "names[" + std::to_string(i) + "]"));
+  FunctionOffsets offsets;
+  try {
+    offsets = FindFunctionOffsets(path, names);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, std::string("functionOffsets(): ") + e.what());
+  }
+  Napi::Object result = Napi::Object::New(env);
+  for (const auto& [name, offset] : offsets.found) result.Set(name, Napi::BigInt::New(env, offset));
+  return result;
+}
+
+Napi::Value MemleakLayout(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object offsets = Napi::Object::New(env);
+#define OFFSET(field) offsets.Set(#field, static_cast<uint32_t>(offsetof(memleak_alloc, field)))
+  OFFSET(size);
+  OFFSET(ts_ns);
+  OFFSET(stack_id);
+  OFFSET(pad);
+#undef OFFSET
+  Napi::Object layout = Napi::Object::New(env);
+  layout.Set("size", static_cast<uint32_t>(sizeof(memleak_alloc)));
+  layout.Set("offsets", offsets);
+#define CONSTANT(name) layout.Set(#name, static_cast<double>(name))
+  CONSTANT(MEMLEAK_MAX_STACK_DEPTH);
+  CONSTANT(MEMLEAK_DEFAULT_MAX_ALLOCS);
+  CONSTANT(MEMLEAK_STACK_MAP_ENTRIES);
+  CONSTANT(MEMLEAK_MAX_THREADS);
+  CONSTANT(MEMLEAK_COUNTER_ALLOCS_SEEN);
+  CONSTANT(MEMLEAK_COUNTER_ALLOCS_TRACED);
+  CONSTANT(MEMLEAK_COUNTER_FREES);
+  CONSTANT(MEMLEAK_COUNTER_FREES_MATCHED);
+  CONSTANT(MEMLEAK_COUNTER_UNTRACKED);
+  CONSTANT(MEMLEAK_COUNTER_STACK_ERRORS);
+  CONSTANT(MEMLEAK_COUNTER_BYTES_SEEN);
+  CONSTANT(MEMLEAK_COUNTER_MAX);
+#undef CONSTANT
+  return layout;
+}
+
+}  // namespace tracefleet

@@ -1,0 +1,42 @@
+// JS face of the CPU profiler: options, sample conversion and stats; the poll thread and
+// the start/stop/close lifecycle live in EventStream.
+#pragma once
+
+#include <napi.h>
+
+#include "event_stream.h"
+#include "profile_session.h"
+
+namespace tracefleet {
+
+struct ProfilerStats {
+  uint64_t samplesSeen = 0;
+  uint64_t kernelDrops = 0;
+  uint64_t queueDrops = 0;
+  uint64_t delivered = 0;
+};
+
+class Profiler : public Napi::ObjectWrap<Profiler>, private EventStream {
+ public:
+  static Napi::Function Define(Napi::Env env);
+
+  explicit Profiler(const Napi::CallbackInfo& info);
+
+ private:
+  Napi::Value Start(const Napi::CallbackInfo& info) { return StartStream(info); }
+  Napi::Value Stop(const Napi::CallbackInfo& info) { return StopStream(info); }
+  Napi::Value Stats(const Napi::CallbackInfo& info) { return StatsOfStream(info); }
+  Napi::Value Close(const Napi::CallbackInfo& info) { return CloseStream(info); }
+
+  Napi::Value TakeBatch(Napi::Env env, size_t max, size_t& count) override;
+  Napi::Object StatsToJs(Napi::Env env) override;
+  void SaveFinalStats() noexcept override;
+  void KeepAlive() override { Ref(); }
+  void LetGo() override { Unref(); }
+  ProfilerStats CurrentStats() const;
+
+  ProfileSession* session_ = nullptr;  // owned by EventStream; gone once closed
+  ProfilerStats finalStats_;           // valid once closed
+};
+
+}  // namespace tracefleet

@@ -1,0 +1,53 @@
+// A BPF object whose events arrive on one ring buffer, with the links attached from it: the
+// open / size / load / poll / detach / close steps the profiler and the USDT tracer share.
+// No Node here.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+struct bpf_object;
+struct bpf_map;
+struct bpf_link;
+struct ring_buffer;
+
+namespace tracefleet {
+
+class RingBufferObject {
+ public:
+  using OnEvent = int (*)(void* ctx, void* data, size_t size);
+
+  // Opens the file; throws std::runtime_error naming it, with libbpf's message.
+  explicit RingBufferObject(const std::string& path);
+  // Destroys the links (newest first), then frees the ring buffer and closes the object.
+  ~RingBufferObject();
+  RingBufferObject(const RingBufferObject&) = delete;
+  RingBufferObject& operator=(const RingBufferObject&) = delete;
+
+  bpf_object* Object() const { return object_; }
+  // The file's base name, for error messages.
+  const std::string& Name() const { return name_; }
+
+  // Sizes the ring buffer map, loads the object (the verifier log in the error) and opens
+  // the ring buffer. Read-only globals must be set before.
+  void Load(bpf_map* events, uint32_t ringBufferBytes, OnEvent onEvent, void* ctx);
+
+  void AddLink(bpf_link* link) { links_.push_back(link); }
+  bool Attached() const { return !links_.empty(); }
+  void DestroyLinks();
+
+  int Poll(int timeoutMs);
+  int Consume();
+
+ private:
+  std::string name_;
+  bpf_object* object_ = nullptr;
+  ring_buffer* ringBuffer_ = nullptr;
+  std::vector<bpf_link*> links_;
+};
+
+// One key of a per-CPU array map, summed over the possible CPUs; `what` names the map in errors.
+uint64_t SumPerCpu(bpf_map* map, uint32_t key, const std::string& what);
+
+}  // namespace tracefleet

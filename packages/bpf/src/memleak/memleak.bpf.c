@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Outstanding allocations with their stacks. User mode: uprobes on one process's libc allocator
+ * (entry probes note the size, return probes record the address). Kernel mode: the kmem and
+ * percpu tracepoints. Either way a free removes the address from the live map, so what stays
+ * there, grouped by stack, is what was allocated and not yet freed. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "memleak/memleak.h"
+#include "memleak/core_fixes.bpf.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by user space before load. */
+const volatile __u32 target_tgid = 0;  /* user mode: the process (its uprobes are attached for it too) */
+const volatile bool kernel_mode = false;
+const volatile __u64 sample_every = 1; /* pick every Nth allocation seen on a CPU; 1 = all */
+const volatile __u64 sample_bytes = 0; /* pick the allocation that makes a CPU's byte count cross a multiple of this; 0 = off */
+const volatile __u64 page_size = 4096;
+const volatile __u64 possible_cpus = 1;
+
+/* Which allocation call a thread is in. Its return probe takes only its own note, and a call of
+ * another allocation function made inside it (glibc's malloc mmapping a big block, realloc(NULL, n)
+ * calling malloc) is left to the outer call, which records the address the caller gets with the
+ * caller's stack: the inner call's stack would start in libc, whose frames frame pointers cannot walk. */
+enum alloc_fn {
+	FN_MALLOC = 1,
+	FN_CALLOC,
+	FN_REALLOC,
+	FN_REALLOCARRAY,
+	FN_POSIX_MEMALIGN,
+	FN_ALIGNED_ALLOC,
+	FN_MEMALIGN,
+	FN_VALLOC,
+	FN_PVALLOC,
+	FN_MMAP,
+};
+
+struct pending_alloc {
+	__u64 size;
+	__u64 memptr; /* posix_memalign's void **memptr */
+	__u32 fn;
+	__u32 picked; /* the sampler chose this call */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MEMLEAK_DEFAULT_MAX_ALLOCS); /* resized by user space before load */
+	__type(key, __u64);
+	__type(value, struct memleak_alloc);
+} allocs SEC(".maps");
+
+/* By thread id: what an entry probe hands to the return probe of the same call. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MEMLEAK_MAX_THREADS);
+	__type(key, __u32);
+	__type(value, struct pending_alloc);
+} pending SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, MEMLEAK_STACK_MAP_ENTRIES);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, MEMLEAK_MAX_STACK_DEPTH * sizeof(__u64)); /* resized to the asked depth before load */
+} stack_traces SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, MEMLEAK_COUNTER_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* Returns the CPU's new total. */
+static __always_inline __u64 count(__u32 index, __u64 n)
+{
+	__u64 *value = bpf_map_lookup_elem(&counters, &index);
+
+	if (!value)
+		return 0;
+	*value += n;
+	return *value;
+}
+
+/* Counts the allocation and says whether to trace it. Both samplers run on per-CPU clocks, so
+ * which allocation is picked depends on where threads run, but the rate holds per CPU: every
+ * Nth call, or one call per sample_bytes bytes (an allocation of sample_bytes or more is always
+ * picked, so big leaks are never missed). */
+static __always_inline bool sample(__u64 size)
+{
+	__u64 seen = count(MEMLEAK_COUNTER_ALLOCS_SEEN, 1);
+	__u64 bytes = count(MEMLEAK_COUNTER_BYTES_SEEN, size);
+	bool picked;
+
+	if (sample_bytes)
+		picked = (bytes - size) / sample_bytes != bytes / sample_bytes;
+	else
+		picked = sample_every <= 1 || seen % sample_every == 0;
+	if (picked)
+		count(MEMLEAK_COUNTER_ALLOCS_TRACED, 1);
+	return picked;
+}
+
+static __always_inline void record(void *ctx, __u64 addr, __u64 size, __u64 stack_flags)
+{
+	struct memleak_alloc info = {};
+	long stack_id = bpf_get_stackid(ctx, &stack_traces, stack_flags);
+
+	if (stack_id < 0)
+		count(MEMLEAK_COUNTER_STACK_ERRORS, 1);
+	info.size = size;
+	info.ts_ns = bpf_ktime_get_ns();
+	info.stack_id = stack_id;
+	if (bpf_map_update_elem(&allocs, &addr, &info, BPF_ANY))
+		count(MEMLEAK_COUNTER_UNTRACKED, 1);
+}
+
+static __always_inline void forget(__u64 addr)
+{
+	count(MEMLEAK_COUNTER_FREES, 1);
+	if (bpf_map_delete_elem(&allocs, &addr) == 0)
+		count(MEMLEAK_COUNTER_FREES_MATCHED, 1);
+}
+
+static __always_inline bool is_target(void)
+{
+	return (__u32)(bpf_get_current_pid_tgid() >> 32) == target_tgid;
+}
+
+/* ---- user mode ---- */
+
+/* Notes the call for its return probe; false when the call is not to be accounted for: another
+ * process, or nested in another allocation call. Every call gets a note, picked or not, so that
+ * calls nested in an unpicked one are recognised too. User space attaches each return probe before
+ * its entry probe, so a note always has a return to take it; a note of the same function can only
+ * be stale (or from the same function nested in itself) and is replaced. */
+static __always_inline bool alloc_enter(enum alloc_fn fn, __u64 size, __u64 memptr)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pending_alloc note = { .size = size, .memptr = memptr, .fn = fn };
+	struct pending_alloc *outer;
+
+	if (!is_target())
+		return false;
+	outer = bpf_map_lookup_elem(&pending, &tid);
+	if (outer && outer->fn != fn)
+		return false;
+	note.picked = sample(size);
+	if (bpf_map_update_elem(&pending, &tid, &note, BPF_ANY) && note.picked)
+		count(MEMLEAK_COUNTER_UNTRACKED, 1);
+	return true;
+}
+
+static __always_inline int alloc_exit(struct pt_regs *ctx, enum alloc_fn fn)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 ret = PT_REGS_RC(ctx), addr = ret, size, memptr;
+	__u32 picked;
+	struct pending_alloc *note = bpf_map_lookup_elem(&pending, &tid);
+
+	if (!note || note->fn != fn)
+		return 0;
+	size = note->size;
+	memptr = note->memptr;
+	picked = note->picked;
+	bpf_map_delete_elem(&pending, &tid);
+	if (!picked)
+		return 0;
+	if (fn == FN_POSIX_MEMALIGN) {
+		if ((int)ret != 0) /* an errno: nothing was allocated */
+			return 0;
+		if (bpf_probe_read_user(&addr, sizeof(addr), (const void *)memptr))
+			return 0;
+	}
+	if (addr == 0 || (fn == FN_MMAP && addr == (__u64)-1))
+		return 0;
+	record(ctx, addr, size, BPF_F_USER_STACK);
+	return 0;
+}
+
+static __always_inline int user_free(__u64 addr)
+{
+	if (!addr || !is_target())
+		return 0;
+	forget(addr);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(malloc_enter, size_t size)
+{
+	alloc_enter(FN_MALLOC, size, 0);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(malloc_exit)
+{
+	return alloc_exit(ctx, FN_MALLOC);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(calloc_enter, size_t nmemb, size_t size)
+{
+	alloc_enter(FN_CALLOC, (__u64)nmemb * size, 0);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(calloc_exit)
+{
+	return alloc_exit(ctx, FN_CALLOC);
+}
+
+/* realloc = free(old) + malloc(new). The old block goes at entry, while the caller still owns
+ * it: once realloc has freed it another thread may be handed the same address. A failed
+ * realloc leaves the old block allocated but untracked (a missed leak, never a false one). */
+SEC("uprobe")
+int BPF_KPROBE(realloc_enter, void *ptr, size_t size)
+{
+	if (alloc_enter(FN_REALLOC, size, 0))
+		user_free((__u64)ptr);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(realloc_exit)
+{
+	return alloc_exit(ctx, FN_REALLOC);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(reallocarray_enter, void *ptr, size_t nmemb, size_t size)
+{
+	if (alloc_enter(FN_REALLOCARRAY, (__u64)nmemb * size, 0))
+		user_free((__u64)ptr);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(reallocarray_exit)
+{
+	return alloc_exit(ctx, FN_REALLOCARRAY);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(posix_memalign_enter, void **memptr, size_t alignment, size_t size)
+{
+	alloc_enter(FN_POSIX_MEMALIGN, size, (__u64)memptr);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(posix_memalign_exit)
+{
+	return alloc_exit(ctx, FN_POSIX_MEMALIGN);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(aligned_alloc_enter, size_t alignment, size_t size)
+{
+	alloc_enter(FN_ALIGNED_ALLOC, size, 0);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(aligned_alloc_exit)
+{
+	return alloc_exit(ctx, FN_ALIGNED_ALLOC);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(memalign_enter, size_t alignment, size_t size)
+{
+	alloc_enter(FN_MEMALIGN, size, 0);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(memalign_exit)
+{
+	return alloc_exit(ctx, FN_MEMALIGN);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(valloc_enter, size_t size)
+{
+	alloc_enter(FN_VALLOC, size, 0);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(valloc_exit)
+{
+	return alloc_exit(ctx, FN_VALLOC);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(pvalloc_enter, size_t size)
+{
+	/* pvalloc rounds up to whole pages */
+	alloc_enter(FN_PVALLOC, (size + page_size - 1) / page_size * page_size, 0);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(pvalloc_exit)
+{
+	return alloc_exit(ctx, FN_PVALLOC);
+}
+
+/* PROT_NONE mappings reserve address space (glibc reserves thread arenas and stack guards that way)
+ * and hold no memory: they are left out. */
+SEC("uprobe")
+int BPF_KPROBE(mmap_enter, void *addr, size_t length, int prot)
+{
+	if (prot == 0)
+		return 0;
+	alloc_enter(FN_MMAP, length, 0);
+	return 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(mmap_exit)
+{
+	return alloc_exit(ctx, FN_MMAP);
+}
+
+/* May be attached past free's first instruction (user space picks a site the kernel emulates
+ * rather than single-steps): only %rdi is read, and it holds the pointer there too. */
+SEC("uprobe")
+int BPF_KPROBE(free_enter, void *ptr)
+{
+	return user_free((__u64)ptr);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(munmap_enter, void *addr)
+{
+	return user_free((__u64)addr);
+}
+
+/* ---- kernel mode ---- */
+
+static __always_inline int kernel_alloc(void *ctx, __u64 addr, __u64 size)
+{
+	if (!kernel_mode || !sample(size))
+		return 0;
+	record(ctx, addr, size, 0);
+	return 0;
+}
+
+static __always_inline int kernel_free(__u64 addr)
+{
+	if (kernel_mode)
+		forget(addr);
+	return 0;
+}
+
+/* kfree(NULL) and kfree(ZERO_SIZE_PTR) are traced too, and free nothing. */
+static __always_inline bool is_object(__u64 ptr)
+{
+	return ptr > 16;
+}
+
+SEC("tracepoint/kmem/kmalloc")
+int tp_kmalloc(void *ctx)
+{
+	__u64 ptr = 0, bytes = 0;
+
+	read_kmalloc(ctx, &ptr, &bytes);
+	return is_object(ptr) ? kernel_alloc(ctx, ptr, bytes) : 0;
+}
+
+SEC("tracepoint/kmem/kfree")
+int tp_kfree(void *ctx)
+{
+	__u64 ptr = read_kfree_ptr(ctx);
+
+	return is_object(ptr) ? kernel_free(ptr) : 0;
+}
+
+SEC("tracepoint/kmem/kmem_cache_alloc")
+int tp_kmem_cache_alloc(void *ctx)
+{
+	__u64 ptr = 0, bytes = 0;
+
+	read_kmem_cache_alloc(ctx, &ptr, &bytes);
+	return is_object(ptr) ? kernel_alloc(ctx, ptr, bytes) : 0;
+}
+
+SEC("tracepoint/kmem/kmem_cache_free")
+int tp_kmem_cache_free(void *ctx)
+{
+	__u64 ptr = read_kmem_cache_free_ptr(ctx);
+
+	return is_object(ptr) ? kernel_free(ptr) : 0;
+}
+
+/* Pages are keyed by pfn: far below any kernel virtual address, so they never meet a slab object. */
+SEC("tracepoint/kmem/mm_page_alloc")
+int tp_mm_page_alloc(struct trace_event_raw_mm_page_alloc *ctx)
+{
+	__u64 pfn = BPF_CORE_READ(ctx, pfn);
+	__u32 order = BPF_CORE_READ(ctx, order);
+
+	if (pfn == (__u64)-1) /* the allocation failed */
+		return 0;
+	return kernel_alloc(ctx, pfn, page_size << (order & 31));
+}
+
+SEC("tracepoint/kmem/mm_page_free")
+int tp_mm_page_free(struct trace_event_raw_mm_page_free *ctx)
+{
+	return kernel_free(BPF_CORE_READ(ctx, pfn));
+}
+
+SEC("tracepoint/percpu/percpu_alloc_percpu")
+int tp_percpu_alloc_percpu(void *ctx)
+{
+	__u64 ptr = 0, bytes = 0;
+
+	read_percpu_alloc(ctx, &ptr, &bytes, possible_cpus);
+	return ptr ? kernel_alloc(ctx, ptr, bytes) : 0;
+}
+
+SEC("tracepoint/percpu/percpu_free_percpu")
+int tp_percpu_free_percpu(struct trace_event_raw_percpu_free_percpu *ctx)
+{
+	__u64 ptr = (__u64)BPF_CORE_READ(ctx, ptr);
+
+	return ptr ? kernel_free(ptr) : 0;
+}

@@ -1,0 +1,29 @@
+/* Shared by memleak.bpf.c and the native addon (native/src/memleak_layout.h).
+ * Fixed-width fields only; native/lib/memleak.spec.ts checks sizes and offsets. */
+#ifndef TRACEFLEET_MEMLEAK_H
+#define TRACEFLEET_MEMLEAK_H
+
+#define MEMLEAK_MAX_STACK_DEPTH 127         /* the kernel's default perf_event_max_stack */
+#define MEMLEAK_DEFAULT_MAX_ALLOCS 1000000  /* live allocations; user space resizes before load */
+#define MEMLEAK_STACK_MAP_ENTRIES 16384     /* distinct stacks kept for the whole run */
+#define MEMLEAK_MAX_THREADS 16384           /* threads inside an allocation call at once */
+
+/* Indices into the per-CPU "counters" array map. */
+#define MEMLEAK_COUNTER_ALLOCS_SEEN 0    /* allocation calls of the target, not counting those made inside another (kernel mode: every one) */
+#define MEMLEAK_COUNTER_ALLOCS_TRACED 1  /* of those, the ones the sampler picked */
+#define MEMLEAK_COUNTER_FREES 2          /* free/munmap/kfree/... of a non-NULL address */
+#define MEMLEAK_COUNTER_FREES_MATCHED 3  /* of those, the ones that removed a live allocation */
+#define MEMLEAK_COUNTER_UNTRACKED 4      /* picked allocations a full map refused */
+#define MEMLEAK_COUNTER_STACK_ERRORS 5   /* bpf_get_stackid failed (stack map full, hash collision, ...) */
+#define MEMLEAK_COUNTER_BYTES_SEEN 6     /* bytes requested by allocations seen; the byte sampler's clock */
+#define MEMLEAK_COUNTER_MAX 7
+
+/* Value of the "allocs" hash map, keyed by the address (__u64; a pfn for kernel pages). */
+struct memleak_alloc {
+	__u64 size;
+	__u64 ts_ns;    /* bpf_ktime_get_ns: CLOCK_MONOTONIC */
+	__s32 stack_id; /* key in "stack_traces", or the negative errno of bpf_get_stackid */
+	__u32 pad;
+};
+
+#endif /* TRACEFLEET_MEMLEAK_H */

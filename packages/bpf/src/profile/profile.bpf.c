@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: GPL-2.0
+/* CPU profile: a perf_event program on the software CPU clock of every CPU
+ * records the interrupted task with its kernel and user stacks. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "profile/profile.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by user space before load; 0 / false means "no filter". */
+const volatile __u32 target_tgid = 0;
+const volatile bool filter_comm = false;
+const volatile char target_comm[TASK_COMM_LEN] = {};
+const volatile bool include_idle = false;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 * 1024 * 1024); /* resized by user space before load */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PROFILE_COUNTER_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline void count(__u32 index)
+{
+	__u64 *value = bpf_map_lookup_elem(&counters, &index);
+
+	if (value)
+		*value += 1;
+}
+
+/* Exact match: equal up to and including the first NUL. */
+static __always_inline bool comm_matches(const char *comm)
+{
+#pragma unroll
+	for (int i = 0; i < TASK_COMM_LEN; i++) {
+		if (comm[i] != target_comm[i])
+			return false;
+		if (comm[i] == '\0')
+			return true;
+	}
+	return true;
+}
+
+SEC("perf_event")
+int profile(struct bpf_perf_event_data *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	__u32 tid = (__u32)id;
+	char comm[TASK_COMM_LEN];
+	struct profile_event *event;
+
+	if (tid == 0 && !include_idle)
+		return 0;
+	if (target_tgid && tgid != target_tgid)
+		return 0;
+	bpf_get_current_comm(comm, sizeof(comm));
+	if (filter_comm && !comm_matches(comm))
+		return 0;
+
+	count(PROFILE_COUNTER_SAMPLES);
+	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
+	if (!event) {
+		count(PROFILE_COUNTER_DROPS);
+		return 0;
+	}
+	event->pid = tgid;
+	event->tid = tid;
+	event->cpu = bpf_get_smp_processor_id();
+	__builtin_memcpy(event->comm, comm, sizeof(comm));
+	event->pad = 0;
+	event->kernel_stack_bytes =
+		bpf_get_stack(ctx, event->kernel_stack, sizeof(event->kernel_stack), 0);
+	event->user_stack_bytes =
+		bpf_get_stack(ctx, event->user_stack, sizeof(event->user_stack), BPF_F_USER_STACK);
+	bpf_ringbuf_submit(event, 0);
+	return 0;
+}

@@ -1,0 +1,27 @@
+/* Shared by profile.bpf.c and the native addon (native/src/profile_event.h).
+ * Fixed-width fields only; native/lib/layout.spec.ts checks sizes and offsets. */
+#ifndef TRACEFLEET_PROFILE_H
+#define TRACEFLEET_PROFILE_H
+
+#define TASK_COMM_LEN 16
+#define MAX_STACK_DEPTH 127
+
+/* Indices into the per-CPU "counters" array map. */
+#define PROFILE_COUNTER_SAMPLES 0 /* passed the filter */
+#define PROFILE_COUNTER_DROPS 1   /* ring buffer reserve failed */
+#define PROFILE_COUNTER_MAX 2
+
+struct profile_event {
+	__u32 pid; /* tgid */
+	__u32 tid;
+	__u32 cpu;
+	/* bytes written by bpf_get_stack (multiple of 8), or a negative errno */
+	__s32 kernel_stack_bytes;
+	__s32 user_stack_bytes;
+	char comm[TASK_COMM_LEN];
+	__u32 pad;
+	__u64 kernel_stack[MAX_STACK_DEPTH]; /* leaf first */
+	__u64 user_stack[MAX_STACK_DEPTH];   /* leaf first */
+};
+
+#endif /* TRACEFLEET_PROFILE_H */
