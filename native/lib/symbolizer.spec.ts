@@ -379,8 +379,9 @@ describe('Symbolizer', () => {
       assert.deepEqual(symbolizer.symbolizeUser(pid, addr), ['alpha_marker'], 'an exited process still resolves');
 
       second = await spawnAsPid(pid, beta);
-      // The start time behind a pid is checked at most once a second: within a few seconds (a loaded
-      // CI machine stretches the first), the new process's name must come back.
+      // Who holds the pid is checked at most once a second: within a few seconds (a loaded CI
+      // machine stretches the first), the new process's name must come back. The two processes
+      // often start within one 10 ms clock tick, so the start time alone would not tell them apart.
       let names = symbolizer.symbolizeUser(pid, addr);
       for (let i = 0; i < 25 && names[0] !== 'beta_marker'; i++) {
         await sleep(200);

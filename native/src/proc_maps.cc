@@ -1,5 +1,7 @@
 #include "proc_maps.h"
 
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -26,16 +28,19 @@ bool ReadMaps(int pid, std::vector<Mapping>& out) {
   return true;
 }
 
-std::string ProcessStartTime(int pid) {
-  std::ifstream file("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat;
-  if (!std::getline(file, stat)) return std::string();
-  size_t paren = stat.rfind(')');  // comm may hold spaces and parentheses
+std::string ProcessIdentity(int pid) {
+  std::string dir = "/proc/" + std::to_string(pid);
+  struct stat dirStat;
+  if (stat(dir.c_str(), &dirStat) != 0) return std::string();
+  std::ifstream file(dir + "/stat");
+  std::string line;
+  if (!std::getline(file, line)) return std::string();
+  size_t paren = line.rfind(')');  // comm may hold spaces and parentheses
   if (paren == std::string::npos) return std::string();
-  std::istringstream fields(stat.substr(paren + 2));
+  std::istringstream fields(line.substr(paren + 2));
   std::string field;
   for (int i = 3; i <= 22 && fields >> field; i++) {
-    if (i == 22) return field;
+    if (i == 22) return field + ' ' + std::to_string(dirStat.st_ino);
   }
   return std::string();
 }

@@ -31,7 +31,12 @@ struct Mapping {
 // Sorted by start, as the kernel lists them. False (out untouched) when unreadable.
 bool ReadMaps(int pid, std::vector<Mapping>& out);
 
-// Field 22 of /proc/<pid>/stat; empty when the process is gone.
-std::string ProcessStartTime(int pid);
+// Who holds a pid now: field 22 of /proc/<pid>/stat (the start time, in clock ticks) and the
+// inode of /proc/<pid>. The start time alone cannot tell apart two processes that started in
+// the same tick (10 ms) under one pid; procfs gives each new process behind a pid a new inode.
+// (A live process's inode can also change when the dcache drops its entry under memory
+// pressure: that costs one needless maps re-read, never a wrong name.)
+// Empty when the process is gone.
+std::string ProcessIdentity(int pid);
 
 }  // namespace tracefleet

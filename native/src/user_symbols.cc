@@ -18,15 +18,15 @@ std::string FileIdentity(const Mapping& m) { return m.dev + ' ' + std::to_string
 }  // namespace
 
 ProcessSymbols::ProcessSymbols(int pid, ElfFileCache& files, SymbolizerCounters& counters, Clock::time_point now)
-    : pid_(pid), files_(files), counters_(counters), startTime_(ProcessStartTime(pid)), checkedAt_(now), perfMap_(pid) {
+    : pid_(pid), files_(files), counters_(counters), identity_(ProcessIdentity(pid)), checkedAt_(now), perfMap_(pid) {
   ReadMaps(now);
 }
 
 bool ProcessSymbols::SameProcess(Clock::time_point now) {
   if (now - checkedAt_ < kRefreshInterval) return true;
   checkedAt_ = now;
-  std::string current = ProcessStartTime(pid_);
-  return current.empty() || current == startTime_;  // gone (keep what we have) or still the same
+  std::string current = ProcessIdentity(pid_);
+  return current.empty() || current == identity_;  // gone (keep what we have) or still the same
 }
 
 void ProcessSymbols::ForgetNames() {

@@ -58,7 +58,7 @@ class ProcessSymbols {
   int pid_;
   ElfFileCache& files_;
   SymbolizerCounters& counters_;
-  std::string startTime_;
+  std::string identity_;
   Clock::time_point checkedAt_;
   Clock::time_point mapsReadAt_;
   std::vector<Mapping> maps_;  // sorted by start, as /proc/<pid>/maps lists them
