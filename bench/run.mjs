@@ -5,8 +5,9 @@ import { startStack } from './lib.mjs';
 import { cpuProfileBench } from './cpu-profile.mjs';
 import { usdtBench } from './usdt.mjs';
 import { memleakBench } from './memleak.mjs';
+import { sslBench } from './ssl.mjs';
 
-const suites = { 'cpu-profile': cpuProfileBench, usdt: usdtBench, memleak: memleakBench };
+const suites = { 'cpu-profile': cpuProfileBench, usdt: usdtBench, memleak: memleakBench, ssl: sslBench };
 const chosen = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 for (const name of chosen) if (!suites[name]) throw new Error(`unknown suite ${name}; have ${Object.keys(suites).join(', ')}`);
 

@@ -12,7 +12,7 @@ die() { printf '\033[31m[setup] %s\033[0m\n' "$*" >&2; exit 1; }
 
 # --- Debian packages -------------------------------------------------------
 APT_PACKAGES=(clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev systemtap-sdt-dev
-  bpftrace gcc g++ make python3 python3.11 pkg-config postgresql redis-server redis-tools curl openssl ca-certificates
+  bpftrace gcc g++ make python3 python3.11 pkg-config postgresql redis-server redis-tools curl openssl libssl-dev ca-certificates
   openjdk-17-jdk-headless binutils libbpf-tools)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -50,10 +50,17 @@ if [ ! -f .env ]; then
 DATABASE_URL=postgresql://postgres@127.0.0.1:5432/tracefleet
 REDIS_URL=redis://127.0.0.1:6379
 TRACEFLEET_API_TOKEN=$(openssl rand -hex 24)
+TRACEFLEET_CAPTURE_TOKEN=$(openssl rand -hex 24)
 TRACEFLEET_ENROLLMENT_TOKEN=$(openssl rand -hex 24)
 PORT=8080
 TRACEFLEET_GRPC_ADDR=127.0.0.1:50051
 ENV
+fi
+# A .env from before ssl-capture has no capture token (the ssl-capture scope): add one.
+if ! grep -q '^TRACEFLEET_CAPTURE_TOKEN=' .env; then
+  say "adding a generated TRACEFLEET_CAPTURE_TOKEN to .env"
+  [ -z "$(tail -c1 .env)" ] || echo >> .env
+  echo "TRACEFLEET_CAPTURE_TOKEN=$(openssl rand -hex 24)" >> .env
 fi
 set -a; . ./.env; set +a
 

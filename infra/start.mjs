@@ -52,7 +52,7 @@ waitHealthy().then(
       TRACEFLEET_NODE_NAME: env.TRACEFLEET_NODE_NAME || hostname(),
     });
     console.log(`
-[start] Tracefleet is up: REST ${base}/api/v1 (token in .env as TRACEFLEET_API_TOKEN), one local agent.
+[start] Tracefleet is up: REST ${base}/api/v1 (tokens in .env: TRACEFLEET_API_TOKEN; TRACEFLEET_CAPTURE_TOKEN for ssl-capture), one local agent.
 [start] Take a 10 s CPU profile of this host:
   set -a; . ./.env; set +a
   curl -s -X POST ${base}/api/v1/jobs -H "Authorization: Bearer $TRACEFLEET_API_TOKEN" -H 'Content-Type: application/json' \\

@@ -19,6 +19,8 @@
         "src/ring_buffer_object.cc",
         "src/profiler.cc",
         "src/rodata.cc",
+        "src/ssl_session.cc",
+        "src/ssl_tracer.cc",
         "src/symbol_names.cc",
         "src/symbolizer.cc",
         "src/user_symbols.cc",

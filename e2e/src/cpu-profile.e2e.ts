@@ -2,6 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { toFolded } from '@tracefleet/controller/dist/profiles/flamegraph/flamegraph';
+import { decodePprof, pprofStacks } from '@tracefleet/controller/dist/profiles/pprof/pprof-decode';
 import { FIXTURES, bpfFds, buildC, parseFolded, sleep, startStack, waitJob, type Stack } from './harness';
 
 const HZ = 99;
@@ -73,6 +75,13 @@ describe('cpu-profile, end to end on the real kernel', () => {
     assert.equal(svg.status, 200);
     assert.match(svg.text, /^<\?xml|^<svg/);
     assert.match(svg.text, /hot_spin/);
+
+    // The pprof export holds the same samples per stack as the folded output.
+    const pprof = await fetch(`${stack.base}/jobs/${job.id}/profile.pprof`, { headers: { authorization: `Bearer ${stack.apiToken}` } });
+    assert.equal(pprof.status, 200, await pprof.clone().text());
+    const prof = decodePprof(new Uint8Array(await pprof.arrayBuffer()));
+    assert.equal(prof.stringTable[0], '');
+    assert.equal(toFolded(pprofStacks(prof).map((s) => ({ frames: s.frames, count: s.count }))), folded.text);
   });
 
   it('shows a JIT-compiled JS function of node --perf-basic-prof by name', async () => {

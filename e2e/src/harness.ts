@@ -56,6 +56,8 @@ function migrate(databaseUrl: string): void {
 export interface Stack {
   base: string;
   apiToken: string;
+  /** The TRACEFLEET_CAPTURE_TOKEN of this stack: scopes jobs and ssl-capture. */
+  captureToken: string;
   enrollmentToken: string;
   grpcAddr: string;
   nodeName: string;
@@ -75,6 +77,7 @@ export async function startStack(opts: { maxDurationSec?: number } = {}): Promis
   const port = await freePort();
   const grpcPort = await freePort();
   const apiToken = randomBytes(24).toString('hex');
+  const captureToken = randomBytes(24).toString('hex');
   const enrollmentToken = randomBytes(24).toString('hex');
   const grpcAddr = `127.0.0.1:${grpcPort}`;
   const logs: string[] = [];
@@ -86,6 +89,7 @@ export async function startStack(opts: { maxDurationSec?: number } = {}): Promis
       DATABASE_URL: databaseUrl,
       REDIS_URL: 'redis://127.0.0.1:6379',
       TRACEFLEET_API_TOKEN: apiToken,
+      TRACEFLEET_CAPTURE_TOKEN: captureToken,
       TRACEFLEET_ENROLLMENT_TOKEN: enrollmentToken,
       PORT: String(port),
       TRACEFLEET_GRPC_ADDR: grpcAddr,
@@ -126,6 +130,7 @@ export async function startStack(opts: { maxDurationSec?: number } = {}): Promis
   const stack: Stack = {
     base,
     apiToken,
+    captureToken,
     enrollmentToken,
     grpcAddr,
     nodeName: `e2e-${randomBytes(3).toString('hex')}`,
@@ -211,12 +216,12 @@ export async function waitJob(stack: Stack, id: string, timeoutMs = 60_000): Pro
 }
 
 /** Posts a job and resolves with its id once its first run is sampling or attached (fails with the run's reason). */
-export async function startRunningJob(stack: Stack, body: Record<string, unknown>): Promise<string> {
-  const res = await stack.api('POST', '/jobs', { nodes: 'all', ...body });
+export async function startRunningJob(stack: Stack, body: Record<string, unknown>, token?: string): Promise<string> {
+  const res = await stack.api('POST', '/jobs', { nodes: 'all', ...body }, token);
   if (res.status !== 201) throw new Error(`POST /jobs → ${res.status} ${res.text}`);
   const id = res.json.id as string;
   await waitFor(async () => {
-    const job = (await stack.api('GET', `/jobs/${id}`)).json;
+    const job = (await stack.api('GET', `/jobs/${id}`, undefined, token)).json;
     if (job.runs[0].status === 'failed') throw new Error(`run failed: ${job.runs[0].reason}`);
     return job.runs[0].status === 'running';
   }, 30_000, `job ${id} to start`);

@@ -217,6 +217,8 @@ export interface MemleakOptions {
   sampleBytes?: number;
   /** Frames kept per stack, 1..127. Default 127. */
   stackDepth?: number;
+  /** Entries of the primary stack map (default 16384); stacks colliding there are kept in a second map. For tests. */
+  stackMapEntries?: number;
 }
 
 /** One live tracked allocation (the grouped form is MemleakSnapshot.stacks). */
@@ -282,6 +284,8 @@ export interface MemleakLayout {
   MEMLEAK_DEFAULT_MAX_ALLOCS: number;
   MEMLEAK_STACK_MAP_ENTRIES: number;
   MEMLEAK_MAX_THREADS: number;
+  MEMLEAK_OVERFLOW_ID_BASE: number;
+  MEMLEAK_OVERFLOW_ENTRIES: number;
   MEMLEAK_COUNTER_ALLOCS_SEEN: number;
   MEMLEAK_COUNTER_ALLOCS_TRACED: number;
   MEMLEAK_COUNTER_FREES: number;
@@ -299,6 +303,161 @@ interface NativeMemleakTracer {
   close(): void;
 }
 
+export type SslFunctionName = 'SSL_read' | 'SSL_write' | 'SSL_read_ex' | 'SSL_write_ex' | 'SSL_do_handshake';
+
+/** The functions SslTracer can probe, in the order of their ids in ssl.h (SSL_FN_READ = 1, ...). */
+export const SSL_FUNCTIONS: readonly SslFunctionName[] = ['SSL_read', 'SSL_write', 'SSL_read_ex', 'SSL_write_ex', 'SSL_do_handshake'];
+
+export interface SslProbeSpec {
+  /** File to probe: libssl.so.3, a binary with OpenSSL linked in; may be a /proc/PID/root/... path. */
+  path: string;
+  fn: SslFunctionName;
+  /**
+   * File offset of the entry site: the function's own offset, or any instruction boundary before the arguments
+   * are touched where %rdi (SSL*), %rsi (buf), %rdx (num) and %rcx (readbytes/written of the _ex functions) still
+   * hold them. A site the kernel emulates (a jump, a push) costs far less than one it single-steps (`sub`, `mov`).
+   */
+  entryOffset: bigint;
+  /**
+   * 'uretprobe': a uretprobe at returnOffset, which must be the function's entry offset. 'uprobe': a plain uprobe at
+   * returnOffset, a site inside the function that every return path passes with the return value in %eax.
+   */
+  returnKind: 'uretprobe' | 'uprobe';
+  returnOffset: bigint;
+  /** Attach for this process only; undefined or -1: every process that maps the file. */
+  pid?: number;
+}
+
+export interface SslTracerOptions {
+  /** Path to ssl.bpf.o (`objectPath('ssl')` from @tracefleet/bpf). */
+  objectPath: string;
+  /** Plaintext bytes copied per call, 0..16384; a call that moved more is marked `truncated`. */
+  maxDataBytes: number;
+  /** Record the user stack at the return (leaf first, up to 127 frames). Default false. */
+  captureStacks?: boolean;
+  /**
+   * In-kernel tgid filter (up to 4096, changed with setPids()); ORed with comm. Give [] to start empty and add pids
+   * later. Neither pids nor comm: every process.
+   */
+  pids?: number[];
+  /** In-kernel exact comm filter, 1..15 bytes. */
+  comm?: string;
+  /** Never traced (up to 64). The tracer's own process is never traced either. */
+  excludePids?: number[];
+  /** Ring buffer size, a power of two >= 4096 (a record is 88 bytes + data + stack). Default 8 MiB. */
+  ringBufferBytes?: number;
+  /**
+   * Bound of the native queue between the poll thread and JS; overflow is counted (queueDrops). Default 65536.
+   * Each queued event holds its data: the queue can take up to maxQueuedEvents × (maxDataBytes + 1 KiB).
+   */
+  maxQueuedEvents?: number;
+  /** Called on the JS thread with batches of at most 1024 events, about every 100 ms. */
+  onEvents: (events: SslRawEvent[]) => void;
+}
+
+export interface SslRawEvent {
+  pid: number;
+  tid: number;
+  comm: string;
+  fn: SslFunctionName;
+  /** The id attach() returned for the probe pair that recorded this call. */
+  attachId: number;
+  /** The function's int return value. */
+  ret: number;
+  /** Bytes the call moved: ret > 0 for SSL_read/SSL_write, *readbytes/*written for the _ex functions when ret == 1, else 0. */
+  length: number;
+  /** From the entry probe to the return probe. */
+  latencyNs: number;
+  /** The SSL* argument: tells connections apart. */
+  ssl: bigint;
+  /** bpf_ktime_get_ns at the return: CLOCK_MONOTONIC, comparable with process.hrtime.bigint(). */
+  tsNs: bigint;
+  /** The first min(length, maxDataBytes) bytes (fewer on readError). */
+  data: Buffer;
+  /** length > maxDataBytes. */
+  truncated: boolean;
+  /** Reading the caller's memory failed: data is a shorter prefix, or (for _ex) length is unknown and 0. */
+  readError: boolean;
+  /** Leaf first; empty without captureStacks. */
+  userStack: BigUint64Array;
+  /** 0 or a negative errno from bpf_get_stack. */
+  userStackError: number;
+}
+
+export interface SslStats {
+  /** Returns of calls that passed the filter at entry, summed over CPUs; = delivered + kernelDrops + queueDrops once stopped. */
+  eventsSeen: bigint;
+  /** Ring buffer output failures (ring full). */
+  kernelDrops: bigint;
+  /** Events dropped by the native queue because JS did not keep up. */
+  queueDrops: bigint;
+  /** Events handed to onEvents. */
+  delivered: bigint;
+  /** Returns of a filtered-in process with no matching entry: calls under way when the probes were attached. */
+  orphanReturns: bigint;
+  /** Calls made inside a traced call of the same thread; only the outer one is recorded. */
+  nested: bigint;
+  /** Events with readError. */
+  readErrors: bigint;
+}
+
+/** sizeof/offsetof of struct ssl_event and struct ssl_call and the constants of ssl.h the addon was compiled with. */
+export interface SslEventLayout {
+  size: number;
+  offsets: Record<
+    | 'ts_ns'
+    | 'latency_ns'
+    | 'ssl'
+    | 'ret'
+    | 'length'
+    | 'pid'
+    | 'tid'
+    | 'comm'
+    | 'fn'
+    | 'attach_id'
+    | 'data_len'
+    | 'flags'
+    | 'stack_bytes'
+    | 'pad',
+    number
+  >;
+  callSize: number;
+  callOffsets: Record<'ssl' | 'buf' | 'num' | 'lenptr' | 'ts_ns' | 'cookie' | 'depth' | 'pad', number>;
+  SSL_COMM_LEN: number;
+  SSL_MAX_DATA: number;
+  SSL_DATA_CHUNK: number;
+  SSL_MAX_STACK_DEPTH: number;
+  SSL_MAX_CALLS: number;
+  SSL_MAX_PIDS: number;
+  SSL_MAX_EXCLUDED: number;
+  SSL_NEST_MAX_AGE_NS: number;
+  SSL_FN_READ: number;
+  SSL_FN_WRITE: number;
+  SSL_FN_READ_EX: number;
+  SSL_FN_WRITE_EX: number;
+  SSL_FN_DO_HANDSHAKE: number;
+  SSL_FN_MAX: number;
+  SSL_COOKIE_FN_BITS: number;
+  SSL_FLAG_TRUNCATED: number;
+  SSL_FLAG_READ_ERROR: number;
+  SSL_COUNTER_EVENTS_SEEN: number;
+  SSL_COUNTER_KERNEL_DROPS: number;
+  SSL_COUNTER_ORPHAN_RETURNS: number;
+  SSL_COUNTER_NESTED: number;
+  SSL_COUNTER_READ_ERRORS: number;
+  SSL_COUNTER_MAX: number;
+}
+
+interface NativeSslTracer {
+  start(): void;
+  attach(probes: SslProbeSpec[]): number[];
+  detach(ids: number[]): void;
+  setPids(add: number[], remove?: number[]): void;
+  stop(): Promise<SslStats>;
+  stats(): SslStats;
+  close(): void;
+}
+
 export interface NativeAddon {
   Profiler: new (opts: ProfilerOptions) => NativeProfiler;
   Symbolizer: new () => NativeSymbolizer;
@@ -307,6 +466,8 @@ export interface NativeAddon {
   usdtLayout(): UsdtEventLayout;
   MemleakTracer: new (opts: MemleakOptions) => NativeMemleakTracer;
   memleakLayout(): MemleakLayout;
+  SslTracer: new (opts: SslTracerOptions) => NativeSslTracer;
+  sslLayout(): SslEventLayout;
   functionOffsets(path: string, names: string[]): Record<string, bigint>;
 }
 
@@ -492,6 +653,62 @@ export class MemleakTracer {
 /** Layout of struct memleak_alloc as compiled into the addon. */
 export function memleakLayout(): MemleakLayout {
   return loadAddon().memleakLayout();
+}
+
+/**
+ * TLS plaintext: uprobe pairs on OpenSSL's SSL_read/SSL_write(_ex)/SSL_do_handshake record each call's bytes,
+ * return value and latency. The constructor loads ssl.bpf.o (the error carries the verifier log); probes are
+ * attached and detached with attach()/detach(), before or after start().
+ */
+export class SslTracer {
+  readonly #native: NativeSslTracer;
+
+  constructor(opts: SslTracerOptions) {
+    this.#native = new (loadAddon().SslTracer)(opts);
+  }
+
+  /** Starts the poll thread; probes may be attached before or after. */
+  start(): void {
+    this.#native.start();
+  }
+
+  /**
+   * Attaches each spec's return probe, then its entry probe, and returns one id per spec (for detach() and
+   * SslRawEvent.attachId). When one fails it throws naming the function, the file, the offset and the errno
+   * ("attach uprobe SSL_read entry in /usr/lib/.../libssl.so.3 @0x35430: ...") and detaches what this call attached.
+   */
+  attach(probes: SslProbeSpec[]): number[] {
+    return this.#native.attach(probes);
+  }
+
+  /** Detaches the given attachments; ids already detached (or never issued) are ignored. */
+  detach(ids: number[]): void {
+    this.#native.detach(ids);
+  }
+
+  /** Adds, then removes tgids of the in-kernel filter; only for a tracer created with option pids. */
+  setPids(add: number[], remove?: number[]): void {
+    this.#native.setPids(add, remove);
+  }
+
+  /** Detaches everything, drains the ring buffer, delivers the last batch, then resolves with final stats; idempotent. */
+  stop(): Promise<SslStats> {
+    return this.#native.stop();
+  }
+
+  stats(): SslStats {
+    return this.#native.stats();
+  }
+
+  /** Frees every BPF and perf fd of this tracer; idempotent; stops a running tracer. */
+  close(): void {
+    this.#native.close();
+  }
+}
+
+/** Layout of struct ssl_event (and struct ssl_call) as compiled into the addon. */
+export function sslLayout(): SslEventLayout {
+  return loadAddon().sslLayout();
 }
 
 /**

@@ -1,4 +1,4 @@
-// The C++ decoders and the BPF programs share profile.h and usdt.h; this checks that the addon
+// The C++ decoders and the BPF programs share profile.h, usdt.h and ssl.h; this checks that the addon
 // was compiled against the headers as they are now, with the layout C gives them.
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -6,11 +6,12 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { buildDir } from '@tracefleet/bpf';
 
-import { layout, usdtLayout } from './index';
+import { SSL_FUNCTIONS, layout, sslLayout, usdtLayout } from './index';
 
 const readHeader = (file: string): string => fs.readFileSync(path.join(buildDir, '..', 'src', file), 'utf8');
 const profileHeader = readHeader('profile/profile.h');
 const usdtHeader = readHeader('usdt/usdt.h');
+const sslHeader = readHeader('ssl/ssl.h');
 
 function defines(header: string): Map<string, number> {
   const values = new Map<string, number>();
@@ -85,4 +86,31 @@ test('size constants in the addon match usdt.h', () => {
   assert.equal(actual.USDT_MAX_ARGS, 12);
   assert.equal(actual.USDT_STR_LEN, 64);
   assert.equal(actual.USDT_MAX_STACK_DEPTH, 127);
+});
+
+test('struct ssl_event and struct ssl_call in the addon match ssl.h', () => {
+  const actual = sslLayout();
+  const event = structLayout(sslHeader, 'ssl.h', 'ssl_event');
+  assert.deepEqual(actual.offsets, event.offsets);
+  assert.equal(actual.size, event.size);
+  assert.equal(actual.size % 8, 0);
+  const call = structLayout(sslHeader, 'ssl.h', 'ssl_call');
+  assert.deepEqual(actual.callOffsets, call.offsets);
+  assert.equal(actual.callSize, call.size);
+});
+
+test('constants in the addon match ssl.h', () => {
+  const constants = defines(sslHeader);
+  const actual = sslLayout() as unknown as Record<string, number>;
+  const names = [...constants.keys()].filter((name) => name.startsWith('SSL_'));
+  assert.ok(names.length >= 20, `only ${names.length} SSL_ constants found in ssl.h`);
+  for (const name of names) assert.equal(actual[name], constants.get(name), name);
+  assert.equal(actual.SSL_MAX_DATA, 16384);
+  assert.equal(actual.SSL_COMM_LEN, 16);
+  assert.equal(actual.SSL_FN_DO_HANDSHAKE, 5);
+  assert.equal(actual.SSL_MAX_DATA % actual.SSL_DATA_CHUNK, 0);
+  // The facade's names are the SSL_FN_* ids in order, from 1.
+  const ids = ['SSL_FN_READ', 'SSL_FN_WRITE', 'SSL_FN_READ_EX', 'SSL_FN_WRITE_EX', 'SSL_FN_DO_HANDSHAKE'].map((name) => actual[name]);
+  assert.deepEqual(ids, SSL_FUNCTIONS.map((_, k) => k + 1));
+  assert.equal(actual.SSL_FN_MAX, SSL_FUNCTIONS.length + 1);
 });

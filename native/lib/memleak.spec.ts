@@ -133,6 +133,16 @@ describe('MemleakTracer in user mode on a C program with known leaks', () => {
     baseline = run;
   });
 
+  test('stacks that share a bucket of the stack map are kept in the overflow map: no stack is lost', async () => {
+    // One bucket: every stack after the first collides, as distinct stacks do at scale in 16384 buckets.
+    const run = await traceLeaky(leaky, dir, N, { stackMapEntries: 1 });
+    checkExactRun(run);
+    const ids = run.snapshot.stacks.map((g) => g.stackId);
+    console.log(`stackMapEntries=1: stack ids ${ids.join(', ')}`);
+    assert.ok(ids.filter((id) => id >= memleakLayout().MEMLEAK_OVERFLOW_ID_BASE).length >= 4, `expected the leak sites in the overflow map, got ids ${ids.join(', ')}`);
+    assert.deepEqual(leakSummary(run), leakSummary(baseline ?? (await traceLeaky(leaky, dir, N, {}))));
+  });
+
   test('with free probed at +3 (the je after test %rdi,%rdi) the result is the same', async () => {
     const symbols = functionOffsets(libc, ['free', 'malloc']);
     assert.ok(symbols.free !== undefined, `no free in ${libc}`);

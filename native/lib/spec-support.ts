@@ -13,12 +13,12 @@ export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `tracefleet-${prefix}-`));
 }
 
-/** Compiles source with gcc into dir/name and returns the binary's path. */
-export function compileC(dir: string, name: string, source: string, flags: string[]): string {
+/** Compiles source with gcc into dir/name and returns the binary's path; libs (-lssl, ...) go after the source. */
+export function compileC(dir: string, name: string, source: string, flags: string[], libs: string[] = []): string {
   const src = path.join(dir, `${name}.c`);
   const out = path.join(dir, name);
   fs.writeFileSync(src, source);
-  execFileSync('gcc', [...flags, '-o', out, src], { stdio: ['ignore', 'inherit', 'inherit'] });
+  execFileSync('gcc', [...flags, '-o', out, src, ...libs], { stdio: ['ignore', 'inherit', 'inherit'] });
   return out;
 }
 

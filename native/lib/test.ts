@@ -5,5 +5,6 @@ import './layout.spec';
 import './loader.spec';
 import './memleak.spec';
 import './profiler.spec';
+import './ssl.spec';
 import './symbolizer.spec';
 import './usdt.spec';

@@ -1,6 +1,6 @@
-// Module entry: the Profiler, Symbolizer, UsdtTracer and MemleakTracer classes; layout(), usdtLayout() and
-// memleakLayout(), which let the tests compare the record layouts this addon was compiled against with
-// profile.h, usdt.h and memleak.h; and functionOffsets(), where a function's uprobe goes in an ELF file.
+// Module entry: the Profiler, Symbolizer, UsdtTracer, MemleakTracer and SslTracer classes; layout(), usdtLayout(),
+// memleakLayout() and sslLayout(), which let the tests compare the record layouts this addon was compiled against
+// with profile.h, usdt.h, memleak.h and ssl.h; and functionOffsets(), where a function's uprobe goes in an ELF file.
 #include <napi.h>
 
 #include <cstddef>
@@ -9,6 +9,7 @@
 #include "memleak_tracer.h"
 #include "profile_event.h"
 #include "profiler.h"
+#include "ssl_tracer.h"
 #include "symbolizer.h"
 #include "usdt_tracer.h"
 
@@ -49,6 +50,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("layout", Napi::Function::New(env, Layout, "layout"));
   exports.Set("MemleakTracer", MemleakTracer::Define(env));
   exports.Set("memleakLayout", Napi::Function::New(env, MemleakLayout, "memleakLayout"));
+  exports.Set("SslTracer", SslTracer::Define(env));
+  exports.Set("sslLayout", Napi::Function::New(env, SslLayout, "sslLayout"));
   exports.Set("functionOffsets", Napi::Function::New(env, FunctionOffsetsJs, "functionOffsets"));
   return exports;
 }

@@ -110,4 +110,12 @@ Napi::BigUint64Array Args::AddressesArg(const Napi::Value& value, const char* na
   return value.As<Napi::BigUint64Array>();
 }
 
+uint64_t Args::BigIntArg(const Napi::Value& value, const std::string& name) const {
+  if (!value.IsBigInt()) Fail(name + " must be a bigint, got " + Describe(value));
+  bool lossless = false;
+  uint64_t v = value.As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) Fail(name + " must be a bigint in 0..2^64-1");
+  return v;
+}
+
 }  // namespace tracefleet

@@ -34,6 +34,8 @@ class Args {
   uint64_t IntegerArg(const Napi::Value& value, const char* name, uint64_t min, uint64_t max) const;
   std::string StringArg(const Napi::Value& value, const std::string& name) const;
   Napi::BigUint64Array AddressesArg(const Napi::Value& value, const char* name) const;
+  // A bigint in 0..2^64-1 (file offsets, addresses).
+  uint64_t BigIntArg(const Napi::Value& value, const std::string& name) const;
 
  private:
   Napi::Env env_;

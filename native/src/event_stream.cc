@@ -185,7 +185,11 @@ Napi::Value EventStream::StopStream(const Napi::CallbackInfo& info) {
     stopPromise_ = Napi::Persistent(deferred.Promise().As<Napi::Object>());
     return deferred.Promise();
   }
-  if (state_ == State::Loaded) state_ = State::Stopped;
+  if (state_ == State::Loaded) {
+    // A source may have been given attachments before start() (SslTracer.attach()).
+    source_->Detach();
+    state_ = State::Stopped;
+  }
   return ResolvedStop(env);
 }
 
@@ -201,6 +205,14 @@ Napi::Value EventStream::ResolvedStop(Napi::Env env) {
     deferred.Reject(Napi::Error::New(env, e.what()).Value());
   }
   return deferred.Promise();
+}
+
+void EventStream::RequireNotStopped(Napi::Env env, const char* method) const {
+  const std::string where = className_ + "." + method + "(): ";
+  if (state_ == State::Closed) throw Napi::Error::New(env, where + "this " + className_ + " is closed");
+  if (state_ == State::Stopping || state_ == State::Stopped) {
+    throw Napi::Error::New(env, where + "this " + className_ + " is stopped; create a new " + className_);
+  }
 }
 
 Napi::Value EventStream::StatsOfStream(const Napi::CallbackInfo& info) {

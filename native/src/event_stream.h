@@ -38,6 +38,9 @@ class EventStream {
 
   // True once close() freed the source: the derived class must then use its saved stats.
   bool Closed() const { return state_ == State::Closed; }
+  // Throws an Error naming "<class>.<method>()" once the stream is stopping, stopped or closed: for
+  // methods that attach or filter, whose effect would never be read.
+  void RequireNotStopped(Napi::Env env, const char* method) const;
   // Records handed to the JS callback so far.
   uint64_t Delivered() const { return delivered_.load(); }
 

@@ -117,9 +117,10 @@ MemleakSession::MemleakSession(const MemleakConfig& config) : config_(config), o
   try {
     allocs_ = bpf_object__find_map_by_name(object_, "allocs");
     stacks_ = bpf_object__find_map_by_name(object_, "stack_traces");
+    overflowStacks_ = bpf_object__find_map_by_name(object_, "stack_overflow");
     counters_ = bpf_object__find_map_by_name(object_, "counters");
-    if (allocs_ == nullptr || stacks_ == nullptr || counters_ == nullptr) {
-      throw std::runtime_error(objectName_ + ": not a memleak object (needs maps 'allocs', 'stack_traces' and 'counters')");
+    if (allocs_ == nullptr || stacks_ == nullptr || overflowStacks_ == nullptr || counters_ == nullptr) {
+      throw std::runtime_error(objectName_ + ": not a memleak object (needs maps 'allocs', 'stack_traces', 'stack_overflow' and 'counters')");
     }
     if (config_.kernelMode) {
       PlanKernelSites();
@@ -135,8 +136,12 @@ MemleakSession::MemleakSession(const MemleakConfig& config) : config_(config), o
       err = bpf_map__set_map_flags(allocs_, bpf_map__map_flags(allocs_) | BPF_F_NO_PREALLOC);
       if (err) throw std::runtime_error(LibbpfError("set flags of the allocs map of " + objectName_, err, log));
     }
-    err = bpf_map__set_value_size(stacks_, config_.stackDepth * sizeof(uint64_t));
-    if (err) throw std::runtime_error(LibbpfError("set stack depth of " + objectName_, err, log));
+    for (bpf_map* map : {stacks_, overflowStacks_}) {
+      err = bpf_map__set_value_size(map, config_.stackDepth * sizeof(uint64_t));
+      if (err) throw std::runtime_error(LibbpfError("set stack depth of " + objectName_, err, log));
+    }
+    err = bpf_map__set_max_entries(stacks_, config_.stackMapEntries);
+    if (err) throw std::runtime_error(LibbpfError("set size of the stack map of " + objectName_, err, log));
     SetReadOnlyGlobals();
 
     err = bpf_object__load(object_);
@@ -155,6 +160,7 @@ void MemleakSession::Destroy() {
   object_ = nullptr;
   allocs_ = nullptr;
   stacks_ = nullptr;
+  overflowStacks_ = nullptr;
   counters_ = nullptr;
 }
 
@@ -240,6 +246,7 @@ void MemleakSession::SetReadOnlyGlobals() {
   const int cpus = libbpf_num_possible_cpus();
   if (cpus <= 0) throw std::runtime_error("count possible CPUs: " + std::string(std::strerror(-cpus)));
   const uint64_t possibleCpus = static_cast<uint64_t>(cpus);
+  const uint32_t stackBytes = config_.stackDepth * sizeof(uint64_t);
   SetRodata(object_, objectName_,
             {
                 {"target_tgid", &targetTgid, sizeof(targetTgid)},
@@ -248,6 +255,7 @@ void MemleakSession::SetReadOnlyGlobals() {
                 {"sample_bytes", &config_.sampleBytes, sizeof(config_.sampleBytes)},
                 {"page_size", &pageBytes, sizeof(pageBytes)},
                 {"possible_cpus", &possibleCpus, sizeof(possibleCpus)},
+                {"stack_bytes", &stackBytes, sizeof(stackBytes)},
             });
 }
 
@@ -355,7 +363,7 @@ void MemleakSession::ForEachAllocation(const std::function<void(uint64_t, const 
 
 std::vector<uint64_t> MemleakSession::ReadStack(int32_t stackId) const {
   std::vector<uint64_t> frames(config_.stackDepth, 0);
-  if (stackId < 0 || bpf_map_lookup_elem(bpf_map__fd(stacks_), &stackId, frames.data()) != 0) return {};
+  if (stackId < 0 || bpf_map_lookup_elem(StackMapFd(stackId), &stackId, frames.data()) != 0) return {};
   while (!frames.empty() && frames.back() == 0) frames.pop_back();
   return frames;
 }
@@ -393,27 +401,37 @@ MemleakSnapshotData MemleakSession::Snapshot(uint64_t minAgeNs) const {
 // allocation made between the map walk above and the delete below, with a stack unused for two
 // whole intervals, loses its stack (it then shows as "[stack lost]"); it is rare and never
 // misattributes bytes.
+int MemleakSession::StackMapFd(int32_t stackId) const {
+  return bpf_map__fd(stackId >= MEMLEAK_OVERFLOW_ID_BASE ? overflowStacks_ : stacks_);
+}
+
 uint32_t MemleakSession::TrimStacks(const std::unordered_set<int32_t>& referenced) const {
-  const int fd = bpf_map__fd(stacks_);
   std::vector<int32_t> unreferenced;
-  int32_t key = 0, next = 0;
-  bool started = false;
-  while (bpf_map_get_next_key(fd, started ? &key : nullptr, &next) == 0) {
-    if (referenced.count(next) == 0) unreferenced.push_back(next);
-    key = next;
-    started = true;
+  for (bpf_map* map : {stacks_, overflowStacks_}) {
+    const int fd = bpf_map__fd(map);
+    int32_t key = 0, next = 0;
+    bool started = false;
+    while (bpf_map_get_next_key(fd, started ? &key : nullptr, &next) == 0) {
+      if (referenced.count(next) == 0) unreferenced.push_back(next);
+      key = next;
+      started = true;
+    }
   }
   std::unordered_set<int32_t> keep;
   for (int32_t id : unreferenced) {
-    if (unreferencedBefore_.count(id) == 0 || bpf_map_delete_elem(fd, &id) != 0) keep.insert(id);
+    if (unreferencedBefore_.count(id) == 0 || bpf_map_delete_elem(StackMapFd(id), &id) != 0) keep.insert(id);
   }
   unreferencedBefore_ = std::move(keep);
   uint32_t seen = 0;
-  started = false;
-  while (bpf_map_get_next_key(fd, started ? &key : nullptr, &next) == 0) {
-    seen++;
-    key = next;
-    started = true;
+  for (bpf_map* map : {stacks_, overflowStacks_}) {
+    const int fd = bpf_map__fd(map);
+    int32_t key = 0, next = 0;
+    bool started = false;
+    while (bpf_map_get_next_key(fd, started ? &key : nullptr, &next) == 0) {
+      seen++;
+      key = next;
+      started = true;
+    }
   }
   return seen;
 }

@@ -28,6 +28,8 @@ struct MemleakConfig {
   uint64_t sampleEvery = 1;
   uint64_t sampleBytes = 0;
   uint32_t stackDepth = 127;
+  // Buckets (and entries) of the stack_traces map; stacks that collide there go to stack_overflow.
+  uint32_t stackMapEntries = 16384;
 };
 
 // The functions user mode probes, in attach order.
@@ -99,6 +101,7 @@ class MemleakSession {
   std::vector<uint64_t> ReadStack(int32_t stackId) const;
   // Returns the entries left in the stack map.
   uint32_t TrimStacks(const std::unordered_set<int32_t>& referenced) const;
+  int StackMapFd(int32_t stackId) const;
   void Destroy();
 
   MemleakConfig config_;
@@ -106,6 +109,7 @@ class MemleakSession {
   bpf_object* object_ = nullptr;
   bpf_map* allocs_ = nullptr;
   bpf_map* stacks_ = nullptr;
+  bpf_map* overflowStacks_ = nullptr;
   bpf_map* counters_ = nullptr;
   std::vector<Site> sites_;
   std::vector<bpf_link*> links_;

@@ -17,17 +17,9 @@ constexpr const char* kUsage =
     "new MemleakTracer({ objectPath: string, mode: 'user' | 'kernel', pid?: integer (user mode, required), "
     "libc?: string (user mode), entryOffsets?: { [function]: bigint file offset } (user mode), "
     "maxAllocs?: integer 1..67108864, sampleEvery?: integer >= 1, sampleBytes?: integer >= 0 (not with sampleEvery > 1), "
-    "stackDepth?: integer 1..127 })";
+    "stackDepth?: integer 1..127, stackMapEntries?: integer 1..1048576 })";
 constexpr uint64_t kMaxAllocs = 1u << 26;
 constexpr uint64_t kMaxSample = 1ull << 40;
-
-uint64_t BigIntArg(const Args& args, const Napi::Value& value, const std::string& name) {
-  if (!value.IsBigInt()) args.Fail(name + " must be a bigint");
-  bool lossless = false;
-  uint64_t v = value.As<Napi::BigInt>().Uint64Value(&lossless);
-  if (!lossless) args.Fail(name + " must be a bigint in 0..2^64-1");
-  return v;
-}
 
 Napi::Array Strings(Napi::Env env, const std::vector<std::string>& items) {
   Napi::Array array = Napi::Array::New(env, items.size());
@@ -49,7 +41,7 @@ MemleakTracer::MemleakTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   if (!info.IsConstructCall()) args.Fail("MemleakTracer must be called with new");
   Napi::Object opts = args.Object(info[0], "options");
   args.RejectUnknownKeys(opts, {"objectPath", "mode", "pid", "libc", "entryOffsets", "maxAllocs", "sampleEvery", "sampleBytes",
-                                "stackDepth"});
+                                "stackDepth", "stackMapEntries"});
   MemleakConfig config;
   config.objectPath = args.String(opts, "objectPath", true);
   if (config.objectPath.empty()) args.Fail("option objectPath must not be empty");
@@ -75,7 +67,7 @@ MemleakTracer::MemleakTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
           for (const std::string& k : known) list += (list.empty() ? "" : ", ") + k;
           args.Fail("option entryOffsets." + name + ": not a probed function (one of " + list + ")");
         }
-        config.entryOffsets[name] = BigIntArg(args, table.Get(name), "option entryOffsets." + name);
+        config.entryOffsets[name] = args.BigIntArg(table.Get(name), "option entryOffsets." + name);
       }
     }
   }
@@ -84,6 +76,8 @@ MemleakTracer::MemleakTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   config.sampleBytes = args.Integer(opts, "sampleBytes", 0, kMaxSample, false, 0);
   if (config.sampleEvery > 1 && config.sampleBytes > 0) args.Fail("options sampleEvery and sampleBytes exclude each other");
   config.stackDepth = static_cast<uint32_t>(args.Integer(opts, "stackDepth", 1, MEMLEAK_MAX_STACK_DEPTH, false, MEMLEAK_MAX_STACK_DEPTH));
+  config.stackMapEntries =
+      static_cast<uint32_t>(args.Integer(opts, "stackMapEntries", 1, 1 << 20, false, MEMLEAK_STACK_MAP_ENTRIES));
 
   try {
     session_ = std::make_unique<MemleakSession>(config);
@@ -110,7 +104,7 @@ Napi::Value MemleakTracer::Start(const Napi::CallbackInfo& info) {
 Napi::Value MemleakTracer::Snapshot(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Args args(env, "tracer.snapshot(minAgeNs?: bigint)");
-  uint64_t minAgeNs = info[0].IsUndefined() ? 0 : BigIntArg(args, info[0], "minAgeNs");
+  uint64_t minAgeNs = info[0].IsUndefined() ? 0 : args.BigIntArg(info[0], "minAgeNs");
   MemleakSession& session = Open(env, "snapshot");
   MemleakSnapshotData data;
   MemleakCounters counters;
@@ -198,6 +192,8 @@ Napi::Value MemleakLayout(const Napi::CallbackInfo& info) {
   CONSTANT(MEMLEAK_DEFAULT_MAX_ALLOCS);
   CONSTANT(MEMLEAK_STACK_MAP_ENTRIES);
   CONSTANT(MEMLEAK_MAX_THREADS);
+  CONSTANT(MEMLEAK_OVERFLOW_ID_BASE);
+  CONSTANT(MEMLEAK_OVERFLOW_ENTRIES);
   CONSTANT(MEMLEAK_COUNTER_ALLOCS_SEEN);
   CONSTANT(MEMLEAK_COUNTER_ALLOCS_TRACED);
   CONSTANT(MEMLEAK_COUNTER_FREES);

@@ -3,6 +3,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -48,6 +49,13 @@ void RingBufferObject::Load(bpf_map* events, uint32_t ringBufferBytes, OnEvent o
 void RingBufferObject::DestroyLinks() {
   for (auto it = links_.rbegin(); it != links_.rend(); ++it) bpf_link__destroy(*it);
   links_.clear();
+}
+
+void RingBufferObject::DestroyLink(bpf_link* link) {
+  auto it = std::find(links_.begin(), links_.end(), link);
+  if (it == links_.end()) return;
+  links_.erase(it);
+  bpf_link__destroy(link);
 }
 
 int RingBufferObject::Poll(int timeoutMs) { return ring_buffer__poll(ringBuffer_, timeoutMs); }

@@ -1,5 +1,5 @@
 // A BPF object whose events arrive on one ring buffer, with the links attached from it: the
-// open / size / load / poll / detach / close steps the profiler and the USDT tracer share.
+// open / size / load / poll / detach / close steps the profiler, the USDT and the SSL tracers share.
 // No Node here.
 #pragma once
 
@@ -36,6 +36,8 @@ class RingBufferObject {
   void AddLink(bpf_link* link) { links_.push_back(link); }
   bool Attached() const { return !links_.empty(); }
   void DestroyLinks();
+  // Destroys one link added with AddLink (a tracer that detaches some attachments and keeps the rest).
+  void DestroyLink(bpf_link* link);
 
   int Poll(int timeoutMs);
   int Consume();

@@ -10,6 +10,9 @@ import { AgentGateway } from './agents/agent.gateway';
 import { RunsService } from './runs/runs.service';
 import { ProfilesService } from './profiles/profiles.service';
 import { ProfilesController } from './profiles/profiles.controller';
+import { ProfileExportsService } from './profiles/profile-exports.service';
+import { DiffController } from './diff/diff.controller';
+import { DiffService } from './diff/diff.service';
 import { JobQueue } from './queue/job-queue';
 import { JobsController } from './jobs/jobs.controller';
 import { JobsService } from './jobs/jobs.service';
@@ -17,6 +20,10 @@ import { UsdtController } from './usdt/usdt.controller';
 import { UsdtService } from './usdt/usdt.service';
 import { MemleakController } from './memleak/memleak.controller';
 import { MemleakService } from './memleak/memleak.service';
+import { SslController } from './ssl/ssl.controller';
+import { SslService } from './ssl/ssl.service';
+import { SslReadService } from './ssl/ssl-read.service';
+import { SslRetentionService } from './ssl/ssl-retention.service';
 
 @Module({})
 export class AppModule {
@@ -24,15 +31,20 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [PrismaModule.forEnv(env)],
-      controllers: [HealthController, NodesController, JobsController, ProfilesController, UsdtController, MemleakController],
+      controllers: [HealthController, NodesController, JobsController, ProfilesController, DiffController, UsdtController, MemleakController, SslController],
       providers: [
         { provide: APP_GUARD, useClass: ApiTokenGuard },
         NodesService,
         AgentGateway,
         RunsService,
         ProfilesService,
+        ProfileExportsService,
+        DiffService,
         UsdtService,
         MemleakService,
+        SslService,
+        SslReadService,
+        SslRetentionService,
         JobQueue,
         JobsService,
       ],

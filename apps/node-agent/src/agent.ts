@@ -1,4 +1,4 @@
-import { MemleakTracer, Profiler, Symbolizer, UsdtTracer } from '@tracefleet/native';
+import { MemleakTracer, Profiler, SslTracer, Symbolizer, UsdtTracer } from '@tracefleet/native';
 import { objectPath } from '@tracefleet/bpf';
 import type { CheckTarget, ControllerMessage, ListUsdt, StartRun, UsdtListResult } from '@tracefleet/proto';
 import type { AgentConfig } from './config';
@@ -7,16 +7,18 @@ import { pidsWithComm, processExists, readComm } from './host';
 import { CpuProfileRun, type NativeParts } from './runs/cpu-profile.run';
 import { UsdtRun, type UsdtNativeParts } from './runs/usdt.run';
 import { MemleakRun, type MemleakNativeParts } from './runs/memleak.run';
+import { SslCaptureRun, type SslNativeParts } from './runs/ssl-capture.run';
 import type { TracingRun } from './runs/tracing-run';
 import { listProcessUsdt, readUsdtProbes, type UsdtProbe } from './usdt/stapsdt';
 import { existsSync } from 'node:fs';
 
-type AllNativeParts = NativeParts & UsdtNativeParts & MemleakNativeParts;
+type AllNativeParts = NativeParts & UsdtNativeParts & MemleakNativeParts & SslNativeParts;
 
 const realNative: AllNativeParts = {
   createProfiler: (opts) => new Profiler({ objectPath: objectPath('profile'), ...opts }),
   createTracer: (opts) => new UsdtTracer({ objectPath: objectPath('usdt'), ...opts }),
   createMemleak: (opts) => new MemleakTracer({ objectPath: objectPath('memleak'), ...opts }),
+  createSslTracer: (opts) => new SslTracer({ objectPath: objectPath('ssl'), ...opts }),
   createSymbolizer: () => new Symbolizer(),
 };
 
@@ -99,6 +101,8 @@ export class Agent {
         return new UsdtRun(start, this.cfg, this.link, this.native, this.log);
       case 'memleak':
         return new MemleakRun(start, this.cfg, this.link, this.native, this.log);
+      case 'sslCapture':
+        return new SslCaptureRun(start, this.cfg, this.link, this.native, this.log);
       default:
         return new CpuProfileRun(start, this.cfg, this.link, this.native, this.log);
     }

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus, release } from 'node:os';
+import { objectPath } from '@tracefleet/bpf';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -17,7 +18,18 @@ export function hostFacts(): HostFacts {
   const capabilities: string[] = [];
   if (btf && existsSync('/proc/kallsyms')) capabilities.push('cpu-profile');
   if (btf) capabilities.push('usdt', 'memleak');
+  // TLS capture: uprobes on OpenSSL (found per target at run time) and the ssl.bpf.o object.
+  if (btf && sslObjectBuilt()) capabilities.push('ssl-capture');
   return { kernelRelease: release(), btf, cpus: cpus().length, capabilities };
+}
+
+function sslObjectBuilt(): boolean {
+  try {
+    objectPath('ssl');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function processExists(pid: number): boolean {

@@ -244,6 +244,12 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
       case 'usdtReport':
         this.runs.onUsdtReport(s.nodeId, m.value);
         break;
+      case 'sslEvents':
+        this.throttle(s, this.runs.onSslEvents(s.nodeId, m.value));
+        break;
+      case 'sslReport':
+        this.runs.onSslReport(s.nodeId, m.value);
+        break;
       case 'runEvent':
         this.runs.onEvent(s.nodeId, m.value);
         break;

@@ -6,6 +6,7 @@ const good = {
   DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/x',
   TRACEFLEET_API_TOKEN: 'a'.repeat(32),
   TRACEFLEET_ENROLLMENT_TOKEN: 'b'.repeat(32),
+  TRACEFLEET_CAPTURE_TOKEN: 'c'.repeat(32),
 };
 
 describe('loadEnv', () => {
@@ -15,6 +16,8 @@ describe('loadEnv', () => {
     assert.equal(env.grpcAddr, '127.0.0.1:50051');
     assert.equal(env.maxDurationSec, 3600);
     assert.equal(env.grpcTls, undefined);
+    assert.equal(env.retentionSweepSec, 300);
+    assert.equal(env.captureToken, 'c'.repeat(32));
   });
   it('names the variable that is wrong', () => {
     const cases: [Record<string, string>, RegExp][] = [
@@ -25,6 +28,11 @@ describe('loadEnv', () => {
       [{ ...good, PORT: 'eighty' }, /PORT="eighty"/],
       [{ ...good, TRACEFLEET_MAX_DURATION_SEC: '0' }, /TRACEFLEET_MAX_DURATION_SEC/],
       [{ ...good, TRACEFLEET_GRPC_TLS_CERT: '/x.pem' }, /go together/],
+      [{ ...good, TRACEFLEET_CAPTURE_TOKEN: '' }, /TRACEFLEET_CAPTURE_TOKEN is not set/],
+      [{ ...good, TRACEFLEET_CAPTURE_TOKEN: 'short' }, /TRACEFLEET_CAPTURE_TOKEN is shorter/],
+      [{ ...good, TRACEFLEET_CAPTURE_TOKEN: 'a'.repeat(32) }, /TRACEFLEET_CAPTURE_TOKEN must differ from TRACEFLEET_API_TOKEN/],
+      [{ ...good, TRACEFLEET_CAPTURE_TOKEN: 'b'.repeat(32) }, /TRACEFLEET_CAPTURE_TOKEN and TRACEFLEET_ENROLLMENT_TOKEN must differ/],
+      [{ ...good, TRACEFLEET_RETENTION_SWEEP_SEC: '0' }, /TRACEFLEET_RETENTION_SWEEP_SEC="0"/],
     ];
     for (const [env, re] of cases) assert.throws(() => loadEnv(env), (e: Error) => e instanceof EnvError && re.test(e.message));
   });

@@ -2,7 +2,10 @@
 export interface ControllerEnv {
   databaseUrl: string;
   redisUrl: string;
+  /** REST token with the `jobs` scope. */
   apiToken: string;
+  /** REST token with the `jobs` and `ssl-capture` scopes: TLS plaintext is only for its holder. */
+  captureToken: string;
   enrollmentToken: string;
   host: string;
   port: number;
@@ -12,6 +15,8 @@ export interface ControllerEnv {
   resultGraceSec: number;
   heartbeatIntervalMs: number;
   queuePrefix: string;
+  /** Seconds between sweeps deleting ssl-capture events past their retention. */
+  retentionSweepSec: number;
   /** PEM files for the agent link; both or neither. Without them the link is plaintext (loopback by default). */
   grpcTls?: { certFile: string; keyFile: string };
 }
@@ -54,10 +59,14 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): ControllerEnv {
   const apiToken = token(env, 'TRACEFLEET_API_TOKEN');
   const enrollmentToken = token(env, 'TRACEFLEET_ENROLLMENT_TOKEN');
   if (apiToken === enrollmentToken) throw new EnvError('TRACEFLEET_API_TOKEN and TRACEFLEET_ENROLLMENT_TOKEN must differ');
+  const captureToken = token(env, 'TRACEFLEET_CAPTURE_TOKEN');
+  if (captureToken === apiToken) throw new EnvError('TRACEFLEET_CAPTURE_TOKEN must differ from TRACEFLEET_API_TOKEN (it grants the ssl-capture scope)');
+  if (captureToken === enrollmentToken) throw new EnvError('TRACEFLEET_CAPTURE_TOKEN and TRACEFLEET_ENROLLMENT_TOKEN must differ');
   return {
     databaseUrl,
     redisUrl,
     apiToken,
+    captureToken,
     enrollmentToken,
     host: env.HOST || '127.0.0.1',
     port: int(env, 'PORT', 8080, 0, 65535),
@@ -66,6 +75,7 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): ControllerEnv {
     resultGraceSec: int(env, 'TRACEFLEET_RESULT_GRACE_SEC', 30, 1, 3600),
     heartbeatIntervalMs: int(env, 'TRACEFLEET_HEARTBEAT_MS', 5000, 100, 60_000),
     queuePrefix: env.TRACEFLEET_QUEUE_PREFIX || 'tracefleet',
+    retentionSweepSec: int(env, 'TRACEFLEET_RETENTION_SWEEP_SEC', 300, 1, 86_400),
     grpcTls: grpcTls(env),
   };
 }

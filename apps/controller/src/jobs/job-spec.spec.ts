@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { BadRequestException } from '@nestjs/common';
 import type { CreateJobDto } from './dto/create-job.dto';
-import { runSpec, typeParams, type UsdtParams } from './job-spec';
+import { runSpec, typeParams, type SslParams, type UsdtParams } from './job-spec';
 
 const usdt = (over: Partial<CreateJobDto>): CreateJobDto =>
   ({ type: 'usdt', durationSec: 5, target: { pid: 1 }, nodes: 'all', ...over }) as CreateJobDto;
@@ -41,5 +41,56 @@ describe('typeParams', () => {
     if (spec?.$case !== 'usdt') return;
     assert.deepEqual(spec.value.probes[0], { provider: 'hotspot', name: 'gc__begin' });
     assert.equal(spec.value.pairs.length, 2);
+  });
+  it('checks ssl-capture fields and fills defaults', () => {
+    const s = (over: Partial<CreateJobDto>): CreateJobDto => ({ type: 'ssl-capture', durationSec: 10, target: { comm: 'curl' }, nodes: 'all', ...over }) as CreateJobDto;
+    assert.deepEqual(typeParams(s({})), {
+      maxDataBytes: 4096,
+      binaries: [],
+      userStacks: false,
+      maxEvents: 100_000,
+      maxTotalBytes: 64 * 1024 * 1024,
+      redactHeaders: [],
+      redactPatterns: [],
+      redaction: true,
+      handshakes: false,
+      retentionHours: 24,
+    });
+    const p = typeParams(s({ redactHeaders: ['X-Api-Key', 'x-api-key'], binaries: ['/a', '/a'], redactPatterns: ['token=\\w+'] })) as SslParams;
+    assert.deepEqual(p.redactHeaders, ['x-api-key']);
+    assert.deepEqual(p.binaries, ['/a']);
+    rejects(s({ redactPatterns: ['ok', '(unclosed'] }), /redactPatterns\[1\] is not a valid JavaScript regular expression/);
+    rejects(s({ redactPatterns: ['a*'] }), /redactPatterns\[0\] must not match the empty string/);
+    rejects(s({ maxEvents: 0 }), /maxEvents must be at least 1 for ssl-capture/);
+    rejects(s({ probes: ['a:b'] }), /probes applies only to usdt/);
+    rejects(s({ intervalSec: 2 }), /intervalSec applies only to memleak/);
+    rejects(usdt({ probes: ['a:b'], maxDataBytes: 10 }), /maxDataBytes applies only to ssl-capture/);
+    rejects(usdt({ probes: ['a:b'], redaction: false }), /redaction applies only to ssl-capture/);
+    rejects({ type: 'memleak', durationSec: 10, target: { pid: 1 }, nodes: 'all', userStacks: true } as CreateJobDto, /userStacks applies only to usdt and ssl-capture/);
+  });
+  it('builds the ssl-capture StartRun spec', () => {
+    const params = typeParams({
+      type: 'ssl-capture',
+      durationSec: 5,
+      target: { all: true },
+      nodes: 'all',
+      redaction: false,
+      maxTotalBytes: 1000,
+      redactHeaders: ['x-k'],
+    } as CreateJobDto);
+    const spec = runSpec('ssl_capture', params as unknown as Record<string, unknown>);
+    assert.equal(spec?.$case, 'sslCapture');
+    if (spec?.$case !== 'sslCapture') return;
+    assert.deepEqual(spec.value, {
+      maxDataBytes: 4096,
+      binaries: [],
+      userStacks: false,
+      maxEvents: 100_000,
+      maxTotalBytes: 1000n,
+      redactHeaders: ['x-k'],
+      redactPatterns: [],
+      redactionOff: true,
+      handshakes: false,
+    });
   });
 });

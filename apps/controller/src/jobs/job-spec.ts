@@ -41,8 +41,32 @@ export interface UsdtParams {
   userStacks: boolean;
 }
 
-const USDT_ONLY = ['probes', 'binary', 'pairs', 'preset', 'maxEvents', 'slowestN', 'userStacks'] as const;
+const USDT_ONLY = ['probes', 'binary', 'pairs', 'preset', 'slowestN'] as const;
 const MEMLEAK_ONLY = ['intervalSec', 'minAgeSec', 'sampleEvery', 'sampleBytes', 'maxAllocs', 'topN'] as const;
+const SSL_ONLY = ['maxDataBytes', 'binaries', 'maxTotalBytes', 'redactHeaders', 'redactPatterns', 'redaction', 'handshakes', 'retentionHours'] as const;
+/** Fields shared by usdt and ssl-capture jobs. */
+const EVENT_FIELDS = ['maxEvents', 'userStacks'] as const;
+
+export const SSL_DEFAULTS = {
+  maxDataBytes: 4096,
+  maxEvents: 100_000,
+  maxTotalBytes: 64 * 1024 * 1024,
+  retentionHours: 24,
+} as const;
+
+/** The stored, normalized parameters of an ssl-capture job. */
+export interface SslParams {
+  maxDataBytes: number;
+  binaries: string[];
+  userStacks: boolean;
+  maxEvents: number;
+  maxTotalBytes: number;
+  redactHeaders: string[];
+  redactPatterns: string[];
+  redaction: boolean;
+  handshakes: boolean;
+  retentionHours: number;
+}
 
 /** The stored, normalized parameters of a memleak job. */
 export interface MemleakParams {
@@ -60,12 +84,15 @@ function onlyFor(dto: CreateJobDto, type: string, fields: readonly (keyof Create
 }
 
 /** Checks the fields that depend on the job type; returns the type-specific parameters to store. */
-export function typeParams(dto: CreateJobDto): { frequencyHz: number } | UsdtParams | MemleakParams {
+export function typeParams(dto: CreateJobDto): { frequencyHz: number } | UsdtParams | MemleakParams | SslParams {
   if (dto.type !== 'usdt') onlyFor(dto, 'usdt', USDT_ONLY);
   if (dto.type !== 'memleak') onlyFor(dto, 'memleak', MEMLEAK_ONLY);
+  if (dto.type !== 'ssl-capture') onlyFor(dto, 'ssl-capture', SSL_ONLY);
+  if (dto.type !== 'usdt' && dto.type !== 'ssl-capture') onlyFor(dto, 'usdt and ssl-capture', EVENT_FIELDS);
   if (dto.type !== 'cpu-profile') onlyFor(dto, 'cpu-profile', ['frequencyHz']);
   if (dto.type === 'cpu-profile') return { frequencyHz: dto.frequencyHz ?? 99 };
   if (dto.type === 'memleak') return memleakParams(dto);
+  if (dto.type === 'ssl-capture') return sslParams(dto);
   if (dto.target.comm !== undefined) badField('target.comm', 'is not supported for usdt jobs; use target.pid, or target.all with binary');
   if (dto.target.all && !dto.binary) badField('binary', 'is required when target is all: it names the file whose probes to attach in every process');
   const preset = dto.preset ? PRESETS[dto.preset] : undefined;
@@ -107,6 +134,34 @@ function memleakParams(dto: CreateJobDto): MemleakParams {
   };
 }
 
+function sslParams(dto: CreateJobDto): SslParams {
+  if (dto.maxEvents !== undefined && dto.maxEvents < 1) badField('maxEvents', 'must be at least 1 for ssl-capture jobs (every call is counted either way)');
+  const redactPatterns = dto.redactPatterns ?? [];
+  redactPatterns.forEach((p, i) => {
+    let re: RegExp;
+    try {
+      // The agent applies them globally; compiling with the same flag rejects what it would reject.
+      re = new RegExp(p, 'g');
+    } catch (err) {
+      badField(`redactPatterns[${i}]`, `is not a valid JavaScript regular expression: ${(err as Error).message}`);
+    }
+    if (p.length === 0 || re.test('')) badField(`redactPatterns[${i}]`, 'must not match the empty string (it would redact nothing and never advance)');
+  });
+  const lower = (dto.redactHeaders ?? []).map((h) => h.toLowerCase());
+  return {
+    maxDataBytes: dto.maxDataBytes ?? SSL_DEFAULTS.maxDataBytes,
+    binaries: [...new Set(dto.binaries ?? [])],
+    userStacks: dto.userStacks ?? false,
+    maxEvents: dto.maxEvents ?? SSL_DEFAULTS.maxEvents,
+    maxTotalBytes: dto.maxTotalBytes ?? SSL_DEFAULTS.maxTotalBytes,
+    redactHeaders: [...new Set(lower)],
+    redactPatterns,
+    redaction: dto.redaction ?? true,
+    handshakes: dto.handshakes ?? false,
+    retentionHours: dto.retentionHours ?? SSL_DEFAULTS.retentionHours,
+  };
+}
+
 function probeRef(p: string): UsdtProbeRef {
   const [provider, name] = p.split(':');
   return { provider, name };
@@ -127,6 +182,23 @@ export function runSpec(type: string, params: Record<string, unknown>): StartRun
         sampleBytes: BigInt(m.sampleBytes),
         maxAllocs: m.maxAllocs,
         topN: m.topN,
+      },
+    };
+  }
+  if (type === 'ssl_capture') {
+    const p = params as unknown as SslParams;
+    return {
+      $case: 'sslCapture',
+      value: {
+        maxDataBytes: p.maxDataBytes,
+        binaries: p.binaries,
+        userStacks: p.userStacks,
+        maxEvents: p.maxEvents,
+        maxTotalBytes: BigInt(p.maxTotalBytes),
+        redactHeaders: p.redactHeaders,
+        redactPatterns: p.redactPatterns,
+        redactionOff: !p.redaction,
+        handshakes: p.handshakes,
       },
     };
   }

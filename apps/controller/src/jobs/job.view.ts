@@ -1,4 +1,27 @@
 import type { Job, JobRun } from '../generated/prisma/client';
+import type { SslRunReport } from '../ssl/ssl.service';
+
+/** An ssl-capture run's counters: the agent's SslReport, and what the controller stored or refused. */
+export interface SslRunView {
+  eventsSeen: number;
+  eventsSent: number;
+  eventsStored: number;
+  droppedKernel: number;
+  droppedAgent: number;
+  overBudget: number;
+  bytesOverBudget: number;
+  truncatedEvents: number;
+  redactions: number;
+  orphanReturns: number;
+  readErrors: number;
+  noOpenssl: string[];
+  attached: string[];
+  bytesStored: number;
+  /** Sent by the agent past the job's maxEvents / maxTotalBytes / maxDataBytes: counted, not stored. */
+  refusedByController: { events: number; bytes: number };
+  /** False until the agent's SslReport arrived (counters from the agent are zero until then). */
+  reported: boolean;
+}
 
 export interface RunView {
   node: string;
@@ -15,6 +38,7 @@ export interface RunView {
   attached: string[];
   startedAt: string | null;
   finishedAt: string | null;
+  ssl?: SslRunView;
 }
 
 export interface JobView {
@@ -28,7 +52,19 @@ export interface JobView {
   finishedAt: string | null;
   totals: { samplesTaken: number; samplesDroppedKernel: number; samplesDroppedAgent: number; samplesLostTransit: number; samplesStored: number };
   runs: RunView[];
-  links: { self: string; flamegraphSvg: string; flamegraphFolded: string; usdt?: string; usdtEvents?: string; memleak?: string };
+  /** ssl-capture: the runs' counters summed. */
+  sslTotals?: Omit<SslRunView, 'noOpenssl' | 'attached' | 'reported'>;
+  links: {
+    self: string;
+    flamegraphSvg: string;
+    flamegraphFolded: string;
+    usdt?: string;
+    usdtEvents?: string;
+    memleak?: string;
+    sslEvents?: string;
+    sslEventsStream?: string;
+    http?: string;
+  };
 }
 
 type JobWithRuns = Job & { runs: (JobRun & { node: { name: string } })[] };
@@ -52,6 +88,7 @@ export function toJobView(job: JobWithRuns): JobView {
       attached: r.attached,
       startedAt: iso(r.startedAt),
       finishedAt: iso(r.finishedAt),
+      ...(job.type === 'ssl_capture' ? { ssl: sslRunView(r) } : {}),
     }))
     .sort((a, b) => a.node.localeCompare(b.node));
   const sum = (k: keyof RunView): number => runs.reduce((acc, r) => acc + (r[k] as number), 0);
@@ -73,12 +110,59 @@ export function toJobView(job: JobWithRuns): JobView {
       samplesStored: sum('samplesStored'),
     },
     runs,
+    ...(job.type === 'ssl_capture' ? { sslTotals: sslTotals(runs.map((r) => r.ssl!)) } : {}),
     links: {
       self: base,
       flamegraphSvg: `${base}/flamegraph.svg`,
       flamegraphFolded: `${base}/flamegraph.folded`,
       ...(job.type === 'usdt' ? { usdt: `${base}/usdt`, usdtEvents: `${base}/usdt/events` } : {}),
       ...(job.type === 'memleak' ? { memleak: `${base}/memleak` } : {}),
+      ...(job.type === 'ssl_capture' ? { sslEvents: `${base}/ssl-events`, sslEventsStream: `${base}/ssl-events/stream`, http: `${base}/http` } : {}),
+    },
+  };
+}
+
+function sslRunView(r: JobRun): SslRunView {
+  const rep = r.sslReport as unknown as Partial<SslRunReport> | null;
+  const n = (k: keyof Omit<SslRunReport, 'noOpenssl'>): number => Number(rep?.[k] ?? 0);
+  return {
+    eventsSeen: n('eventsSeen'),
+    eventsSent: n('eventsSent'),
+    eventsStored: Number(r.samplesReceived),
+    droppedKernel: n('droppedKernel'),
+    droppedAgent: n('droppedAgent'),
+    overBudget: n('overBudget'),
+    bytesOverBudget: n('bytesOverBudget'),
+    truncatedEvents: n('truncatedEvents'),
+    redactions: n('redactions'),
+    orphanReturns: n('orphanReturns'),
+    readErrors: n('readErrors'),
+    noOpenssl: rep?.noOpenssl ?? [],
+    attached: r.attached,
+    bytesStored: Number(r.sslBytesStored),
+    refusedByController: { events: Number(r.sslEventsRefused), bytes: Number(r.sslBytesRefused) },
+    reported: rep !== null,
+  };
+}
+
+function sslTotals(runs: SslRunView[]): NonNullable<JobView['sslTotals']> {
+  const sum = (k: keyof SslRunView): number => runs.reduce((a, r) => a + (r[k] as number), 0);
+  return {
+    eventsSeen: sum('eventsSeen'),
+    eventsSent: sum('eventsSent'),
+    eventsStored: sum('eventsStored'),
+    droppedKernel: sum('droppedKernel'),
+    droppedAgent: sum('droppedAgent'),
+    overBudget: sum('overBudget'),
+    bytesOverBudget: sum('bytesOverBudget'),
+    truncatedEvents: sum('truncatedEvents'),
+    redactions: sum('redactions'),
+    orphanReturns: sum('orphanReturns'),
+    readErrors: sum('readErrors'),
+    bytesStored: sum('bytesStored'),
+    refusedByController: {
+      events: runs.reduce((a, r) => a + r.refusedByController.events, 0),
+      bytes: runs.reduce((a, r) => a + r.refusedByController.bytes, 0),
     },
   };
 }

@@ -3,11 +3,13 @@ import {
   Injectable,
   Logger,
   NotFoundException,
+  ForbiddenException,
   UnprocessableEntityException,
   type OnModuleInit,
 } from '@nestjs/common';
 import type { Target } from '@tracefleet/proto';
 import { ENV, type ControllerEnv } from '../config/env';
+import type { Scope } from '../auth/scopes';
 import { PrismaService } from '../prisma/prisma.service';
 import { AgentGateway } from '../agents/agent.gateway';
 import { JobQueue } from '../queue/job-queue';
@@ -17,7 +19,7 @@ import { matchesSelector, parseNodeSelector, type NodeSelector } from './selecto
 import { toJobView, type JobView } from './job.view';
 import { badField, runSpec, typeParams } from './job-spec';
 
-const DB_JOB_TYPE = { 'cpu-profile': 'cpu_profile', usdt: 'usdt', memleak: 'memleak' } as const;
+const DB_JOB_TYPE = { 'cpu-profile': 'cpu_profile', usdt: 'usdt', memleak: 'memleak', 'ssl-capture': 'ssl_capture' } as const;
 
 /** Time allowed between POST and the agent starting, counted into the run deadline. */
 const DISPATCH_ALLOWANCE_SEC = 10;
@@ -39,7 +41,12 @@ export class JobsService implements OnModuleInit {
     this.queue.handle('deadline', ({ jobId }) => this.deadline(jobId));
   }
 
-  async create(dto: CreateJobDto): Promise<JobView> {
+  async create(dto: CreateJobDto, scopes: readonly Scope[]): Promise<JobView> {
+    // The guard already refuses ssl-capture without the scope; this keeps the rule next to the data it
+    // protects. It also covers `redaction: false`, which only ssl-capture jobs accept.
+    if (dto.type === 'ssl-capture' && !scopes.includes('ssl-capture')) {
+      throw new ForbiddenException({ statusCode: 403, error: 'Forbidden', message: ['ssl-capture jobs need the ssl-capture scope (TRACEFLEET_CAPTURE_TOKEN)'] });
+    }
     if (dto.durationSec > this.env.maxDurationSec) badField('durationSec', `must not be greater than ${this.env.maxDurationSec}`);
     const target = toTarget(dto.target);
     const selector = parseNodeSelector(dto.nodes);

@@ -1,6 +1,8 @@
-import { Controller, Get, Header, Param, Query } from '@nestjs/common';
+import { Controller, Get, Header, Param, Query, StreamableFile } from '@nestjs/common';
 import { JobsService } from '../jobs/jobs.service';
 import { ProfilesService } from './profiles.service';
+import { ProfileExportsService } from './profile-exports.service';
+import type { SpeedscopeFile } from './speedscope/speedscope';
 import { renderFlameGraphSvg, toFolded } from './flamegraph/flamegraph';
 
 @Controller('jobs/:id')
@@ -8,6 +10,7 @@ export class ProfilesController {
   constructor(
     private readonly profiles: ProfilesService,
     private readonly jobs: JobsService,
+    private readonly exports: ProfileExportsService,
   ) {}
 
   @Get('flamegraph.svg')
@@ -43,5 +46,17 @@ export class ProfilesController {
   async folded(@Param('id') id: string, @Query('node') node?: string): Promise<string> {
     await this.jobs.get(id);
     return toFolded(await this.profiles.stacks(id, node));
+  }
+
+  @Get('profile.pprof')
+  async pprof(@Param('id') id: string, @Query('node') node?: string): Promise<StreamableFile> {
+    const gz = await this.exports.pprof(id, node);
+    const name = `tracefleet-${id.slice(0, 8)}${node === undefined ? '' : `-${node.replace(/[^A-Za-z0-9._-]/g, '_')}`}.pb.gz`;
+    return new StreamableFile(gz, { type: 'application/octet-stream', disposition: `attachment; filename="${name}"` });
+  }
+
+  @Get('profile.speedscope.json')
+  async speedscope(@Param('id') id: string, @Query('node') node?: string): Promise<SpeedscopeFile> {
+    return this.exports.speedscope(id, node);
   }
 }

@@ -99,11 +99,46 @@ export class ProfilesService {
       JOIN "Stack" s ON s."id" = ps."stackId"
       WHERE p."jobId" = ${jobId}::uuid AND (${nodeName ?? null}::text IS NULL OR n."name" = ${nodeName ?? null}::text)
       GROUP BY s."id"`;
+    const nameById = await this.frameNames(rows);
+    return rows.map((r) => ({ frames: r.frameIds.map((id) => nameById.get(id) ?? `[frame ${id}]`), count: BigInt(r.count) }));
+  }
+
+  /**
+   * Stacks of a job per node (or of one node), root first, nodes by name. Nodes whose run
+   * stored no samples are left out.
+   */
+  async stacksByNode(jobId: string, nodeName?: string): Promise<{ node: string; stacks: StackCount[] }[]> {
+    const job = await this.prisma.job.findUnique({ where: { id: jobId }, select: { id: true } });
+    if (!job) throw new NotFoundException(`job ${jobId} not found`);
+    if (nodeName !== undefined) {
+      const run = await this.prisma.jobRun.findFirst({ where: { jobId, node: { name: nodeName } }, select: { id: true } });
+      if (!run) throw new NotFoundException(`job ${jobId} has no run on node ${nodeName}`);
+    }
+    const rows = await this.prisma.$queryRaw<{ node: string; frameIds: number[]; count: bigint }[]>`
+      SELECT n."name" AS "node", s."frameIds", ps."count"
+      FROM "ProfileSample" ps
+      JOIN "Profile" p ON p."id" = ps."profileId"
+      JOIN "JobRun" r ON r."id" = p."runId"
+      JOIN "Node" n ON n."id" = r."nodeId"
+      JOIN "Stack" s ON s."id" = ps."stackId"
+      WHERE p."jobId" = ${jobId}::uuid AND (${nodeName ?? null}::text IS NULL OR n."name" = ${nodeName ?? null}::text)
+        AND ps."count" > 0
+      ORDER BY n."name", s."id"`;
+    const nameById = await this.frameNames(rows);
+    const byNode = new Map<string, StackCount[]>();
+    for (const r of rows) {
+      let stacks = byNode.get(r.node);
+      if (stacks === undefined) byNode.set(r.node, (stacks = []));
+      stacks.push({ frames: r.frameIds.map((id) => nameById.get(id) ?? `[frame ${id}]`), count: BigInt(r.count) });
+    }
+    return [...byNode].map(([node, stacks]) => ({ node, stacks }));
+  }
+
+  private async frameNames(rows: { frameIds: number[] }[]): Promise<Map<number, string>> {
     const allIds = [...new Set(rows.flatMap((r) => r.frameIds))];
     const frames = allIds.length
       ? await this.prisma.frame.findMany({ where: { id: { in: allIds } }, select: { id: true, name: true } })
       : [];
-    const nameById = new Map(frames.map((f) => [f.id, f.name]));
-    return rows.map((r) => ({ frames: r.frameIds.map((id) => nameById.get(id) ?? `[frame ${id}]`), count: BigInt(r.count) }));
+    return new Map(frames.map((f) => [f.id, f.name]));
   }
 }

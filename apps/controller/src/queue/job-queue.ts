@@ -6,7 +6,8 @@ import { ENV, type ControllerEnv } from '../config/env';
 /** Every kind of queued work and its payload: one typed union. */
 export type QueueTask =
   | { name: 'dispatch'; data: { jobId: string } }
-  | { name: 'deadline'; data: { jobId: string } };
+  | { name: 'deadline'; data: { jobId: string } }
+  | { name: 'ssl-retention'; data: Record<string, never> };
 
 export type TaskName = QueueTask['name'];
 type DataOf<N extends TaskName> = Extract<QueueTask, { name: N }>['data'];
@@ -45,6 +46,18 @@ export class JobQueue implements OnApplicationBootstrap, OnModuleDestroy {
       removeOnComplete: { age: 24 * 3600, count: 10_000 },
       removeOnFail: { age: 7 * 24 * 3600 },
     });
+  }
+
+  /**
+   * Runs a task every `everyMs`. BullMQ keeps one scheduler per id in Redis, so every replica
+   * upserting the same id yields one run per tick across the fleet (the last upsert sets the interval).
+   */
+  async repeat(task: QueueTask, opts: { schedulerId: string; everyMs: number }): Promise<void> {
+    await this.queue.upsertJobScheduler(
+      opts.schedulerId,
+      { every: opts.everyMs },
+      { name: task.name, data: task.data, opts: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
+    );
   }
 
   async onApplicationBootstrap(): Promise<void> {

@@ -1,9 +1,20 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { RunEventKind, type ProfileBatch, type RunEvent, type RunFinished, type UsdtEventBatch, type UsdtReport, type MemleakSnapshot } from '@tracefleet/proto';
+import {
+  RunEventKind,
+  type MemleakSnapshot,
+  type ProfileBatch,
+  type RunEvent,
+  type RunFinished,
+  type SslEventBatch,
+  type SslReport,
+  type UsdtEventBatch,
+  type UsdtReport,
+} from '@tracefleet/proto';
 import { PrismaService } from '../prisma/prisma.service';
 import { ProfilesService } from '../profiles/profiles.service';
 import { UsdtService } from '../usdt/usdt.service';
 import { MemleakService } from '../memleak/memleak.service';
+import { SslService } from '../ssl/ssl.service';
 import { ACTIVE_RUN, TERMINAL_JOB, jobOutcome } from './run-status';
 
 /**
@@ -21,6 +32,7 @@ export class RunsService {
     private readonly profiles: ProfilesService,
     private readonly usdt: UsdtService,
     private readonly memleak: MemleakService,
+    private readonly ssl: SslService,
   ) {}
 
   onEvent(nodeId: string, ev: RunEvent): void {
@@ -50,6 +62,17 @@ export class RunsService {
 
   onMemleakSnapshot(nodeId: string, snap: MemleakSnapshot): Promise<void> {
     return this.applyBatch(nodeId, snap.runId, snap.seq, (run) => this.memleak.storeSnapshot(run.jobId, run.id, snap));
+  }
+
+  onSslEvents(nodeId: string, batch: SslEventBatch): Promise<void> {
+    return this.applyBatch(nodeId, batch.runId, batch.seq, (run) => this.ssl.storeEvents(run.jobId, run.id, batch));
+  }
+
+  onSslReport(nodeId: string, report: SslReport): void {
+    this.enqueue(report.runId, async () => {
+      const run = await this.ownRun(nodeId, report.runId);
+      if (run) await this.ssl.storeReport(run.id, report);
+    });
   }
 
   onUsdtReport(nodeId: string, report: UsdtReport): void {
@@ -90,7 +113,9 @@ export class RunsService {
       const run = await this.ownRun(nodeId, fin.runId);
       if (!run) return;
       const fresh = await this.prisma.jobRun.findUniqueOrThrow({ where: { id: run.id } });
-      const lost = fin.samplesSent > fresh.samplesReceived ? fin.samplesSent - fresh.samplesReceived : 0n;
+      // Events the controller refused past an ssl-capture job's limits arrived: they are not lost in transit.
+      const arrived = fresh.samplesReceived + fresh.sslEventsRefused;
+      const lost = fin.samplesSent > arrived ? fin.samplesSent - arrived : 0n;
       const notes: string[] = [];
       if (fin.reason) notes.push(fin.reason);
       if (fin.lastSeq !== fresh.lastSeq) notes.push(`agent sent ${fin.lastSeq} batches, ${fresh.batchesReceived} arrived`);
@@ -100,9 +125,10 @@ export class RunsService {
           status: fin.ok ? 'completed' : 'failed',
           reason: notes.join('; ') || null,
           targetExited: fin.targetExited || fresh.targetExited,
-          samplesTaken: fin.samplesTaken,
-          samplesDroppedKernel: fin.samplesDroppedKernel,
-          samplesDroppedAgent: fin.samplesDroppedAgent,
+          // A report that came before (SslReport) may already hold these; zeros do not erase it.
+          samplesTaken: fin.samplesTaken || fresh.samplesTaken,
+          samplesDroppedKernel: fin.samplesDroppedKernel || fresh.samplesDroppedKernel,
+          samplesDroppedAgent: fin.samplesDroppedAgent || fresh.samplesDroppedAgent,
           samplesLostTransit: lost,
           finishedAt: new Date(),
         },

@@ -285,7 +285,7 @@ export function readFunctionSymbols(path: string): Map<string, ElfSymbol> {
 }
 
 // ---------------------------------------------------------------------------
-// x86-64 decoder (the shapes found in function prologues)
+// x86-64 decoder (the shapes found in function prologues, and in the bodies return-site.ts walks)
 // ---------------------------------------------------------------------------
 
 export const GPRS = [
@@ -795,6 +795,28 @@ export function decodeInstruction(code: Uint8Array, offset: number, options: Dec
           text: `${mn} ${rmOperand(m, opsize).text},%${regName(m.reg, opsize, hasRex)}`,
           writes: [regFamily(m.reg, opsize, hasRex)],
         });
+      }
+
+      // The few SSE moves compilers put in ordinary integer code (building a struct on the stack:
+      // movq %r14,%xmm1; punpcklqdq; movaps %xmm0,-0x50(%rbp)). None writes a general register.
+      if (op2 === 0x6e || op2 === 0x6c || op2 === 0x28 || op2 === 0x29) {
+        const needs66 = op2 === 0x6e || op2 === 0x6c;
+        if (prefixes.some((b) => b !== 0x66 && b !== 0x64 && b !== 0x65) || n66 !== (needs66 ? 1 : 0)) {
+          throw new Unknown(`0f ${op2.toString(16)} with prefixes other than the SSE form this decoder knows`);
+        }
+        if (W && op2 !== 0x6e) throw new Unknown(`0f ${op2.toString(16)} with REX.W`);
+        const m = modrm();
+        if (m.isReg && seg) throw new Unknown('segment prefix on an instruction without a memory operand');
+        const xmm = `%xmm${m.reg}`;
+        if (op2 === 0x6e) {
+          // movd/movq r/m32/64 -> xmm
+          const mn = W ? 'movq' : 'movd';
+          return insn({ mnemonic: mn, text: `${mn} ${rmOperand(m, W ? 64 : 32).text},${xmm}` });
+        }
+        const other = m.isReg ? `%xmm${m.rm}` : m.memText;
+        if (op2 === 0x6c) return insn({ mnemonic: 'punpcklqdq', text: `punpcklqdq ${other},${xmm}` });
+        if (op2 === 0x28) return insn({ mnemonic: 'movaps', text: `movaps ${other},${xmm}` });
+        return insn({ mnemonic: 'movaps', text: `movaps ${xmm},${other}`, writesMemory: !m.isReg });
       }
 
       if (op2 >= 0x90 && op2 <= 0x9f) {

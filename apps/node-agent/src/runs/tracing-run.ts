@@ -110,8 +110,13 @@ export abstract class TracingRun {
     }
   }
 
+  /** How often flush() runs (±20 % jitter); a run type that streams events may flush more often. */
+  protected flushIntervalMs(): number {
+    return this.cfg.flushIntervalMs;
+  }
+
   private jitteredFlushMs(): number {
-    return this.cfg.flushIntervalMs * (0.8 + Math.random() * 0.4);
+    return this.flushIntervalMs() * (0.8 + Math.random() * 0.4);
   }
 
   private sleepOrWake(ms: number): Promise<void> {

@@ -19,6 +19,7 @@ const volatile __u64 sample_every = 1; /* pick every Nth allocation seen on a CP
 const volatile __u64 sample_bytes = 0; /* pick the allocation that makes a CPU's byte count cross a multiple of this; 0 = off */
 const volatile __u64 page_size = 4096;
 const volatile __u64 possible_cpus = 1;
+const volatile __u32 stack_bytes = MEMLEAK_MAX_STACK_DEPTH * sizeof(__u64); /* the stack maps' value size */
 
 /* Which allocation call a thread is in. Its return probe takes only its own note, and a call of
  * another allocation function made inside it (glibc's malloc mmapping a big block, realloc(NULL, n)
@@ -66,6 +67,25 @@ struct {
 	__uint(value_size, MEMLEAK_MAX_STACK_DEPTH * sizeof(__u64)); /* resized to the asked depth before load */
 } stack_traces SEC(".maps");
 
+/* Stacks that collided in stack_traces, by MEMLEAK_OVERFLOW_ID_BASE + 31-bit hash of the frames. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MEMLEAK_OVERFLOW_ENTRIES);
+	__type(key, __u32);
+	__uint(value_size, MEMLEAK_MAX_STACK_DEPTH * sizeof(__u64)); /* resized like stack_traces */
+} stack_overflow SEC(".maps");
+
+struct stack_buf {
+	__u64 ips[MEMLEAK_MAX_STACK_DEPTH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct stack_buf);
+} stack_scratch SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, MEMLEAK_COUNTER_MAX);
@@ -103,10 +123,43 @@ static __always_inline bool sample(__u64 size)
 	return picked;
 }
 
+/* The stack's bucket in stack_traces holds another stack: keep this one in stack_overflow under a
+ * hash of its frames (FNV-1a; bpf_get_stack zero-fills past the walked depth). */
+static __always_inline long overflow_stack_id(void *ctx, __u64 stack_flags)
+{
+	__u32 zero = 0;
+	struct stack_buf *buf = bpf_map_lookup_elem(&stack_scratch, &zero);
+	__u32 size = stack_bytes;
+	__u64 hash = 0xcbf29ce484222325ULL;
+	__u32 id;
+	long n;
+
+	if (!buf)
+		return -1;
+	if (size > sizeof(buf->ips))
+		size = sizeof(buf->ips);
+	n = bpf_get_stack(ctx, buf->ips, size, stack_flags);
+	if (n <= 0)
+		return n < 0 ? n : -1;
+	for (int i = 0; i < MEMLEAK_MAX_STACK_DEPTH; i++) {
+		if (i * sizeof(__u64) >= size)
+			break;
+		hash = (hash ^ buf->ips[i]) * 0x100000001b3ULL;
+	}
+	id = MEMLEAK_OVERFLOW_ID_BASE + (__u32)(hash % (0x7fffffffU - MEMLEAK_OVERFLOW_ID_BASE));
+	if (!bpf_map_lookup_elem(&stack_overflow, &id) && bpf_map_update_elem(&stack_overflow, &id, buf->ips, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&stack_overflow, &id))
+		return -1; /* full */
+	return id;
+}
+
 static __always_inline void record(void *ctx, __u64 addr, __u64 size, __u64 stack_flags)
 {
 	struct memleak_alloc info = {};
 	long stack_id = bpf_get_stackid(ctx, &stack_traces, stack_flags);
+
+	if (stack_id == -17 /* EEXIST: the bucket holds another stack */)
+		stack_id = overflow_stack_id(ctx, stack_flags);
 
 	if (stack_id < 0)
 		count(MEMLEAK_COUNTER_STACK_ERRORS, 1);

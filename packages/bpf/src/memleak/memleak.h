@@ -7,6 +7,11 @@
 #define MEMLEAK_DEFAULT_MAX_ALLOCS 1000000  /* live allocations; user space resizes before load */
 #define MEMLEAK_STACK_MAP_ENTRIES 16384     /* distinct stacks kept for the whole run */
 #define MEMLEAK_MAX_THREADS 16384           /* threads inside an allocation call at once */
+/* Stacks whose bucket in "stack_traces" holds another stack (its buckets are a hash of the frames:
+ * at thousands of stacks two often share one) go to "stack_overflow", keyed by a 31-bit hash of the
+ * frames from this id up, so ids of both maps fit stack_id and never overlap. */
+#define MEMLEAK_OVERFLOW_ID_BASE 16777216 /* 1 << 24 */
+#define MEMLEAK_OVERFLOW_ENTRIES 16384
 
 /* Indices into the per-CPU "counters" array map. */
 #define MEMLEAK_COUNTER_ALLOCS_SEEN 0    /* allocation calls of the target, not counting those made inside another (kernel mode: every one) */
@@ -14,7 +19,7 @@
 #define MEMLEAK_COUNTER_FREES 2          /* free/munmap/kfree/... of a non-NULL address */
 #define MEMLEAK_COUNTER_FREES_MATCHED 3  /* of those, the ones that removed a live allocation */
 #define MEMLEAK_COUNTER_UNTRACKED 4      /* picked allocations a full map refused */
-#define MEMLEAK_COUNTER_STACK_ERRORS 5   /* bpf_get_stackid failed (stack map full, hash collision, ...) */
+#define MEMLEAK_COUNTER_STACK_ERRORS 5   /* no stack kept: both stack maps full, or the walk failed */
 #define MEMLEAK_COUNTER_BYTES_SEEN 6     /* bytes requested by allocations seen; the byte sampler's clock */
 #define MEMLEAK_COUNTER_MAX 7
 
@@ -22,7 +27,7 @@
 struct memleak_alloc {
 	__u64 size;
 	__u64 ts_ns;    /* bpf_ktime_get_ns: CLOCK_MONOTONIC */
-	__s32 stack_id; /* key in "stack_traces", or the negative errno of bpf_get_stackid */
+	__s32 stack_id; /* key in "stack_traces", or (>= MEMLEAK_OVERFLOW_ID_BASE) in "stack_overflow", or a negative errno */
 	__u32 pad;
 };
 

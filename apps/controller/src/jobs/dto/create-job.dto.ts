@@ -17,7 +17,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 
-export const JOB_TYPES = ['cpu-profile', 'usdt', 'memleak'] as const;
+export const JOB_TYPES = ['cpu-profile', 'usdt', 'memleak', 'ssl-capture'] as const;
 export type JobTypeName = (typeof JOB_TYPES)[number];
 
 /** Hard ceiling checked by the DTO; TRACEFLEET_MAX_DURATION_SEC may set a lower one. */
@@ -46,6 +46,17 @@ export const PROBE_RE = /^[A-Za-z_][A-Za-z0-9_]*:[A-Za-z_][A-Za-z0-9_]*$/;
 export const USDT_PRESETS = ['jvm-gc', 'python-gc'] as const;
 export const MAX_USDT_PROBES = 64;
 export const MAX_USDT_EVENTS = 1_000_000;
+
+export const SSL_MAX_DATA_BYTES = 16_384;
+export const SSL_MAX_BINARIES = 16;
+export const SSL_MAX_EVENTS = 1_000_000;
+export const SSL_MAX_TOTAL_BYTES = 1 << 30;
+export const SSL_MAX_REDACT_HEADERS = 64;
+export const SSL_MAX_REDACT_PATTERNS = 32;
+export const SSL_MAX_PATTERN_LENGTH = 256;
+export const SSL_MAX_RETENTION_HOURS = 720;
+/** An HTTP header name: RFC 9110 token characters. */
+export const HEADER_NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}$/;
 
 export class UsdtPairDto {
   @IsOptional()
@@ -106,6 +117,7 @@ export class CreateJobDto {
   @IsIn(USDT_PRESETS, { message: `preset must be one of: ${USDT_PRESETS.join(', ')}` })
   preset?: (typeof USDT_PRESETS)[number];
 
+  /** usdt: events kept with arguments per node (0 = count only); ssl-capture: events sent per node (at least 1). */
   @IsOptional()
   @IsInt()
   @Min(0)
@@ -163,6 +175,62 @@ export class CreateJobDto {
   @Min(1)
   @Max(1000)
   topN?: number;
+
+  // --- ssl-capture (userStacks and maxEvents above apply too) ---------------
+  /** Plaintext bytes kept per SSL_read/SSL_write call. */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(SSL_MAX_DATA_BYTES)
+  maxDataBytes?: number;
+
+  /** Files to probe besides what the targets map: libssl.so.* or executables with OpenSSL linked in. */
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(SSL_MAX_BINARIES)
+  @IsString({ each: true })
+  @MaxLength(4096, { each: true })
+  @Matches(/^\/[^\0]*$/, { each: true, message: 'binaries must be absolute paths' })
+  binaries?: string[];
+
+  /** Plaintext bytes kept per node for the whole run. */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(SSL_MAX_TOTAL_BYTES)
+  maxTotalBytes?: number;
+
+  /** Header names whose values are redacted, besides authorization, proxy-authorization, cookie, set-cookie. */
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(SSL_MAX_REDACT_HEADERS)
+  @Matches(HEADER_NAME_RE, { each: true, message: 'redactHeaders must be header names (1 to 128 token characters, e.g. "x-api-key")' })
+  redactHeaders?: string[];
+
+  /** JavaScript regular expressions; every match in the plaintext is redacted. Compiled by typeParams. */
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(SSL_MAX_REDACT_PATTERNS)
+  @IsString({ each: true })
+  @MaxLength(SSL_MAX_PATTERN_LENGTH, { each: true, message: `redactPatterns must each be at most ${SSL_MAX_PATTERN_LENGTH} characters` })
+  redactPatterns?: string[];
+
+  /** Redaction on the agent (default true). false needs the ssl-capture scope. */
+  @IsOptional()
+  @IsBoolean()
+  redaction?: boolean;
+
+  /** Also time SSL_do_handshake. */
+  @IsOptional()
+  @IsBoolean()
+  handshakes?: boolean;
+
+  /** Hours the captured events are kept, counted from the job's creation. */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(SSL_MAX_RETENTION_HOURS)
+  retentionHours?: number;
 
   /** "all", or { names?: string[], labels?: { key: value } }; checked by parseNodeSelector. */
   @IsDefined({ message: 'nodes must be "all" or { names?: [...], labels?: {...} }' })

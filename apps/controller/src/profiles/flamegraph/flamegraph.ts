@@ -4,7 +4,8 @@
  * Pure and dependency-free: turns a list of sampled call stacks into
  *  - a standalone, interactive SVG flame graph (`renderFlameGraphSvg`), and
  *  - Brendan Gregg's "folded" text format (`toFolded` / `parseFolded`),
- * so the controller can serve both from the REST API.
+ * so the controller can serve both from the REST API. Frames take a name-hashed palette, or
+ * whatever `frameStyle` says (diff.ts colours a differential graph by call path with it).
  *
  * Layout: icicle-up. The synthetic "all" root sits at the bottom, each frame's
  * width is proportional to its inclusive count, children are ordered by name
@@ -37,6 +38,32 @@ export interface FlameGraphOptions {
   minWidthPx?: number;
   /** Unit of the counts, "samples" by default ("bytes" for memory profiles). */
   countName?: string;
+  /**
+   * Colours a frame (and may add to its tooltip) instead of the name-hashed palette of
+   * `frameColor`: differential flame graphs colour a frame by how its call path changed.
+   * Called once per drawn frame, in document order.
+   */
+  frameStyle?: (frame: FrameInfo) => FrameStyle;
+}
+
+/** A drawn frame, as `FlameGraphOptions.frameStyle` sees it. */
+export interface FrameInfo {
+  /**
+   * One of the stacks through this frame: the frame's call path is `stack.slice(0, depth)`,
+   * root first (the array is shared, not a copy; do not modify it).
+   */
+  stack: readonly string[];
+  /** 0 for the synthetic root "all", 1 for the stacks' root frames, ... */
+  depth: number;
+  /** Inclusive count of the frame's call path. */
+  count: number | bigint;
+}
+
+export interface FrameStyle {
+  /** An SVG paint, e.g. "rgb(255,120,120)". */
+  fill: string;
+  /** Appended to the tooltip after "name (count unit, percent%)". */
+  note?: string;
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
@@ -251,6 +278,11 @@ function escapeText(s: string): string {
     .replace(/\r/g, '&#13;'); // a literal CR would be normalised away by the parser
 }
 
+/** For attribute values in double quotes. */
+function escapeAttr(s: string): string {
+  return escapeText(s).replace(/"/g, '&quot;');
+}
+
 /** JSON that is safe inside <![CDATA[ ]]> and a <script> element. */
 function scriptJson(v: unknown): string {
   return JSON.stringify(v)
@@ -397,6 +429,8 @@ function sortPaths<T>(items: Item<T>[]): Int32Array {
 
 interface Frame<T> {
   name: string;
+  /** A stack through this frame; its first `depth` frames are the frame's path. */
+  stack: string[];
   depth: number; // 0 = "all"
   start: T; // cumulative count left of the frame
   count: T; // inclusive count
@@ -419,11 +453,13 @@ function layout<T>(items: Item<T>[], total: T, ar: Arith<T>, minRatio: number): 
   const openStart: T[] = [];
   let top = 0; // number of open frames below "all"
   let cum = ar.zero;
+  // The open path is a prefix of the previous stack, so that stack names the closed frames' paths.
+  let prev: string[] = [];
   const closeTo = (keep: number): void => {
     for (let d = top - 1; d >= keep; d--) {
       const count = ar.sub(cum, openStart[d]);
       if (ar.ratio(count, total) >= minRatio) {
-        closed.push({ name: openName[d], depth: d + 1, start: openStart[d], count });
+        closed.push({ name: openName[d], stack: prev, depth: d + 1, start: openStart[d], count });
       }
     }
     top = keep;
@@ -443,13 +479,14 @@ function layout<T>(items: Item<T>[], total: T, ar: Arith<T>, minRatio: number): 
     top = shared;
     if (shared < f.length && ar.ratio(c, total) >= minRatio) {
       for (let d = f.length - 1; d >= shared; d--) {
-        closed.push({ name: f[d], depth: d + 1, start: cum, count: c });
+        closed.push({ name: f[d], stack: f, depth: d + 1, start: cum, count: c });
       }
     }
     cum = ar.add(cum, c);
+    prev = f;
   }
   closeTo(0);
-  closed.push({ name: 'all', depth: 0, start: ar.zero, count: total });
+  closed.push({ name: 'all', stack: prev, depth: 0, start: ar.zero, count: total });
   closed.reverse();
   return closed;
 }
@@ -592,6 +629,7 @@ text { font-family: ${FONT_FAMILY}; font-size: 12px; fill: #222; }
   // Frame markup is joined into flat chunks as it goes: keeping hundreds of
   // thousands of concatenation trees alive until the end costs far more (GC).
   let chunk: string[] = [];
+  const styleOf = opts.frameStyle;
   for (const f of frames) {
     const x = PAD + ratio(f.start) * plotW;
     const w = ratio(f.count) * plotW;
@@ -602,10 +640,17 @@ text { font-family: ${FONT_FAMILY}; font-size: 12px; fill: #222; }
       info = { esc: escapeText(name), fill: frameColor(name) };
       perName.set(name, info);
     }
+    let fill = info.fill;
+    let note = '';
+    if (styleOf !== undefined) {
+      const style = styleOf({ stack: f.stack, depth: f.depth, count: f.count });
+      fill = escapeAttr(String(style.fill));
+      if (style.note) note = escapeText(String(style.note));
+    }
     const label = fitLabel(name, Math.floor((w - 6) / charW));
     chunk.push(
-      `<g data-c="${f.count.toString()}" data-l="${name.length}"><title>${info.esc} (${groupDigits(f.count)} ${unit}, ${pct(f.count)}%)</title>` +
-        `<rect x="${px(x)}" y="${px(y)}" width="${px(w)}" height="${rectH}" rx="2" fill="${info.fill}"/>` +
+      `<g data-c="${f.count.toString()}" data-l="${name.length}"><title>${info.esc} (${groupDigits(f.count)} ${unit}, ${pct(f.count)}%)${note}</title>` +
+        `<rect x="${px(x)}" y="${px(y)}" width="${px(w)}" height="${rectH}" rx="2" fill="${fill}"/>` +
         (label ? `<text x="${px(x + 3)}" y="${px(y + textDy)}">${label === name ? info.esc : escapeText(label)}</text></g>\n` : '</g>\n'),
     );
     if (chunk.length === 512) {

@@ -1,0 +1,82 @@
+/** One stored event as the API shows it. */
+export interface SslEventView {
+  id: string;
+  node: string;
+  pid: number;
+  tid: number;
+  comm: string;
+  function: string;
+  direction: string;
+  ret: number;
+  length: number;
+  latencyNs: string;
+  sslPtr: string;
+  tsNs: string;
+  at: string;
+  truncated: boolean;
+  redactions: number;
+  binary: string;
+  /** The stored plaintext, exact. */
+  dataBase64: string;
+  /** The first PREVIEW_BYTES of it as text: UTF-8, with control and undecodable bytes shown as ".". */
+  text: string;
+  /** Root first, when the job captured user stacks. */
+  stack: string[] | null;
+}
+
+export interface SslEventRow {
+  id: bigint;
+  nodeName: string;
+  pid: number;
+  tid: number;
+  comm: string;
+  function: string;
+  direction: string;
+  ret: bigint;
+  length: bigint;
+  latencyNs: bigint;
+  sslPtr: string;
+  tsNs: bigint;
+  at: Date;
+  data: Uint8Array;
+  truncated: boolean;
+  redactions: number;
+  binary: string;
+  frameIds: number[] | null;
+}
+
+export const PREVIEW_BYTES = 1024;
+
+const decoder = new TextDecoder('utf-8', { fatal: false });
+
+/** Printable text of plaintext bytes: keeps UTF-8 text, tabs and line breaks; everything else becomes ".". */
+export function printable(data: Uint8Array, max = PREVIEW_BYTES): string {
+  const text = decoder.decode(data.subarray(0, max));
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\ufffd]/g, '.');
+}
+
+export function toEventView(r: SslEventRow, frameName: (id: number) => string): SslEventView {
+  const data = Buffer.from(r.data.buffer, r.data.byteOffset, r.data.byteLength);
+  return {
+    id: r.id.toString(),
+    node: r.nodeName,
+    pid: r.pid,
+    tid: r.tid,
+    comm: r.comm,
+    function: r.function,
+    direction: r.direction,
+    ret: Number(r.ret),
+    length: Number(r.length),
+    latencyNs: r.latencyNs.toString(),
+    sslPtr: r.sslPtr,
+    tsNs: r.tsNs.toString(),
+    at: r.at.toISOString(),
+    truncated: r.truncated,
+    redactions: r.redactions,
+    binary: r.binary,
+    dataBase64: data.toString('base64'),
+    text: printable(data),
+    stack: r.frameIds ? r.frameIds.map(frameName) : null,
+  };
+}

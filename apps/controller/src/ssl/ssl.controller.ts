@@ -1,0 +1,67 @@
+import { once } from 'node:events';
+import { Controller, Get, Logger, Param, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { RequireScopes } from '../auth/scopes';
+import { SslService } from './ssl.service';
+import { SslReadService, type HttpSummaries, type SslEventPage } from './ssl-read.service';
+import { parseHttpQuery, parsePageQuery, parseStreamQuery } from './ssl-query';
+import { pumpSse } from './sse';
+
+export const STREAM_POLL_MS = 500;
+export const STREAM_HEARTBEAT_MS = 15_000;
+const STREAM_PAGE = 500;
+
+/** What ssl-capture jobs captured. TLS plaintext: every route needs the ssl-capture scope (TRACEFLEET_CAPTURE_TOKEN). */
+@Controller('jobs/:id')
+@RequireScopes('ssl-capture')
+export class SslController {
+  private readonly log = new Logger(SslController.name);
+
+  constructor(
+    private readonly ssl: SslService,
+    private readonly read: SslReadService,
+  ) {}
+
+  /** ?node=&pid=&direction=read|write|handshake&contains=TEXT&limit=&after=|before=&order=oldest|newest */
+  @Get('ssl-events')
+  async events(@Param('id') id: string, @Query() q: Record<string, unknown>): Promise<SslEventPage> {
+    await this.ssl.sslJob(id);
+    return this.read.events(id, parsePageQuery(q));
+  }
+
+  /** Server-Sent Events: every new event (`event: ssl`), then `event: status` when the job ends. Same filters; ?after= or Last-Event-ID. */
+  @Get('ssl-events/stream')
+  async stream(@Param('id') id: string, @Query() q: Record<string, unknown>, @Req() req: Request, @Res() res: Response): Promise<void> {
+    await this.ssl.sslJob(id);
+    const query = parseStreamQuery(q, req.headers['last-event-id']);
+    res.status(200);
+    res.set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+    res.flushHeaders();
+    const ac = new AbortController();
+    res.on('close', () => ac.abort());
+    try {
+      await pumpSse(
+        { fetch: (after, n) => this.read.after(id, query, after, n), job: () => this.read.jobState(id) },
+        {
+          write: (chunk) => res.write(chunk),
+          drained: async () => {
+            await once(res, 'drain', { signal: ac.signal }).catch(() => undefined);
+          },
+          end: () => {
+            if (!res.writableEnded) res.end();
+          },
+        },
+        { after: query.after, pollMs: STREAM_POLL_MS, heartbeatMs: STREAM_HEARTBEAT_MS, pageSize: STREAM_PAGE, signal: ac.signal },
+      );
+    } catch (err) {
+      this.log.error(`ssl-events stream of job ${id}: ${(err as Error).message}`);
+    }
+  }
+
+  /** HTTP/1.x exchanges and HTTP/2 frames per connection. ?node=&pid=&limit=(connections)&after=<nextCursor> */
+  @Get('http')
+  async http(@Param('id') id: string, @Query() q: Record<string, unknown>): Promise<HttpSummaries> {
+    await this.ssl.sslJob(id);
+    return this.read.http(id, parseHttpQuery(q));
+  }
+}

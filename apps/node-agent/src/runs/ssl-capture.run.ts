@@ -1,0 +1,526 @@
+import type { SslFunctionName, SslProbeSpec, SslRawEvent, SslStats, SslTracer, SslTracerOptions, Symbolizer } from '@tracefleet/native';
+import { RunEventKind, SslDirection, SslFunction, type SslCaptureSpec, type SslEvent, type StartRun } from '@tracefleet/proto';
+import type { AgentConfig } from '../config';
+import { processExists } from '../host';
+import { PlacementError } from '../probes/placement';
+import { placeSslProbes, type SslProbeSites } from '../probes/return-site';
+import { CaptureBudget, checkLimits } from './ssl/budget';
+import { inspectBinary, listPids, readComm, scanProcess, SSL_DATA_FUNCTIONS, systemLibssl, tgidOf, type ProcessScan, type SslFile } from './ssl/discovery';
+import { compileRules, RedactionRuleError, Redactor } from './ssl/redact';
+import { StringTable } from './string-table';
+import { RunRejected, TracingRun, type MessageSink, type RunCounts } from './tracing-run';
+
+export interface SslNativeParts {
+  createSslTracer(opts: Omit<SslTracerOptions, 'objectPath'>): SslTracer;
+  createSymbolizer(): Symbolizer;
+}
+
+/** What the run finds on the host; the real functions unless a test stands in. */
+export interface SslHostParts {
+  placeSslProbes(path: string, fns: string[]): Map<string, SslProbeSites | PlacementError>;
+  systemLibssl(): SslFile[];
+}
+
+const realHost: SslHostParts = { placeSslProbes, systemLibssl };
+
+/** Events are sent about this often, and as soon as a batch is full. */
+const FLUSH_MS = 200;
+/** Processes are looked at again this often for new OpenSSL files. */
+const RESCAN_MS = 500;
+const BATCH_EVENTS = 1000;
+const BATCH_BYTES = 1 << 20;
+/** What the agent holds between sends (the link applies backpressure); past it events are dropped and counted. */
+const MAX_PENDING_EVENTS = 20_000;
+const MAX_PENDING_BYTES = 64 << 20;
+/** Distinct files probed per run: every attachment is a pair of uprobes per function. */
+export const MAX_FILES = 64;
+const MAX_NO_OPENSSL = 100;
+const MAX_WARNINGS = 20;
+/** Memory the native queue may hold (each queued event holds its data). */
+const NATIVE_QUEUE_BYTES = 64 << 20;
+
+const FUNCTION: Record<SslFunctionName, SslFunction> = {
+  SSL_read: SslFunction.SSL_FUNCTION_READ,
+  SSL_write: SslFunction.SSL_FUNCTION_WRITE,
+  SSL_read_ex: SslFunction.SSL_FUNCTION_READ_EX,
+  SSL_write_ex: SslFunction.SSL_FUNCTION_WRITE_EX,
+  SSL_do_handshake: SslFunction.SSL_FUNCTION_DO_HANDSHAKE,
+};
+
+export function directionOf(fn: SslFunctionName): SslDirection {
+  if (fn === 'SSL_read' || fn === 'SSL_read_ex') return SslDirection.SSL_DIRECTION_READ;
+  if (fn === 'SSL_write' || fn === 'SSL_write_ex') return SslDirection.SSL_DIRECTION_WRITE;
+  return SslDirection.SSL_DIRECTION_HANDSHAKE;
+}
+
+/** Ring buffer for a per-call capture of maxDataBytes: room for a burst of ~256 full records, 4 to 32 MiB. */
+export function sslRingBytes(maxDataBytes: number, stacks: boolean): number {
+  const want = 256 * (maxDataBytes + 88 + (stacks ? 1024 : 0));
+  let bytes = 4 << 20;
+  while (bytes < want && bytes < 32 << 20) bytes *= 2;
+  return bytes;
+}
+
+/** "SSL_read in /usr/lib/x86_64-linux-gnu/libssl.so.3: entry +22 (js rel8), return +56 (jne rel32)" */
+export function describeSites(path: string, s: SslProbeSites): string {
+  const entry = `entry +${s.entry.delta} (${s.entry.instruction}${s.entry.emulated ? '' : ', single-stepped'})`;
+  // The fallback's reason (why no return site was proven) is long: the agent's log has it.
+  const ret =
+    s.ret.kind === 'uprobe'
+      ? `return +${s.ret.delta} (${s.ret.instruction})`
+      : `return by uretprobe at +${s.ret.delta} (${s.ret.instruction}${s.ret.emulated ? '' : ', single-stepped'})`;
+  return `${s.fn} in ${path}: ${entry}, ${ret}`;
+}
+
+interface Prepared {
+  raw: SslRawEvent;
+  data: Buffer;
+  truncated: boolean;
+  redactions: number;
+}
+
+interface Attached {
+  file: SslFile;
+  ids: number[];
+}
+
+/**
+ * One ssl-capture run: find where OpenSSL lives for the target (and keep looking while it runs),
+ * put an entry and a return probe on each of SSL_read/SSL_write(_ex) there, and stream the
+ * plaintext of each call, redacted and within the job's budgets, then report the counts.
+ */
+export class SslCaptureRun extends TracingRun {
+  private spec!: SslCaptureSpec;
+  private tracer: SslTracer | undefined;
+  private symbolizer: Symbolizer | undefined;
+  private redactor: Redactor | undefined;
+  private budget!: CaptureBudget;
+  private mode: 'pid' | 'comm' | 'all' = 'all';
+  private tgid: number | undefined;
+  private comm: string | undefined;
+  private clockOffsetNs = 0n;
+
+  private readonly files = new Map<string, Attached>();
+  private readonly failedFiles = new Set<string>();
+  private readonly byAttachId = new Map<number, { path: string; fn: SslFunctionName }>();
+  private readonly attachedText: string[] = [];
+  private readonly noOpenssl: string[] = [];
+  private noOpensslMore = 0;
+  private capped: string[] = [];
+  private readonly failures: string[] = [];
+  private readonly notedPids = new Set<number>();
+  /** warnings raised before the STARTED event goes out wait for the first flush */
+  private heldWarnings: string[] | undefined = [];
+  private warnings = 0;
+  /** pid → the comm it had when last looked at (a changed comm means an exec: look again) */
+  private readonly seen = new Map<number, string>();
+  private lastRescan = 0;
+
+  private pending: Prepared[] = [];
+  private pendingBytes = 0;
+  private pendingDropped = 0n;
+  private draining: Promise<void> | undefined;
+  private sent = 0n;
+  private truncatedSent = 0n;
+  private redactions = 0n;
+  private lostSeen = 0n;
+  private stats: SslStats | undefined;
+
+  constructor(
+    start: StartRun,
+    cfg: AgentConfig,
+    sink: MessageSink,
+    private readonly native: SslNativeParts,
+    log: (msg: string) => void,
+    private readonly host: SslHostParts = realHost,
+  ) {
+    super(start, cfg, sink, log);
+  }
+
+  protected override flushIntervalMs(): number {
+    return FLUSH_MS;
+  }
+
+  protected async open(): Promise<{ message: string; watchPid?: number }> {
+    const { spec, target } = this.start;
+    if (spec?.$case !== 'sslCapture') throw new RunRejected('this agent got a start message without an ssl-capture spec');
+    this.spec = spec.value;
+    const limit = checkLimits(this.spec);
+    if (limit) throw new RunRejected(limit);
+    this.budget = new CaptureBudget(this.spec.maxEvents, this.spec.maxTotalBytes);
+    if (!this.spec.redactionOff) {
+      try {
+        this.redactor = new Redactor(compileRules(this.spec.redactHeaders, this.spec.redactPatterns));
+      } catch (err) {
+        if (err instanceof RedactionRuleError) throw new RunRejected(err.message);
+        throw err;
+      }
+    }
+
+    const kind = target?.kind;
+    let initial: ProcessScan[] = [];
+    if (kind?.$case === 'pid') {
+      this.mode = 'pid';
+      if (!processExists(kind.value)) throw new RunRejected(`target pid ${kind.value} does not exist on node ${this.cfg.nodeName}`);
+      this.tgid = tgidOf(kind.value) ?? kind.value;
+      if (this.tgid === process.pid) throw new RunRejected(`target pid ${kind.value} is this agent; it never traces itself`);
+      initial = [scanProcess(this.tgid)];
+    } else if (kind?.$case === 'comm') {
+      this.mode = 'comm';
+      this.comm = kind.value;
+      if (Buffer.byteLength(this.comm) < 1 || Buffer.byteLength(this.comm) > 15) {
+        throw new RunRejected(`target comm "${this.comm}" must be 1 to 15 bytes (the kernel keeps at most 15)`);
+      }
+    } else if (kind?.$case === 'all') {
+      this.mode = 'all';
+    } else {
+      throw new RunRejected('the start message names no target');
+    }
+    if (this.mode !== 'pid') {
+      // What is seen here is scanned now; whatever starts later, by the rescans.
+      for (const pid of listPids()) {
+        const comm = readComm(pid);
+        if (pid === process.pid || comm === undefined) continue;
+        this.seen.set(pid, comm);
+        if (this.mode === 'all' || comm === this.comm) initial.push(scanProcess(pid));
+      }
+    }
+
+    // The job's files first: a missing one fails the run naming it.
+    let binaries: SslFile[];
+    try {
+      binaries = this.spec.binaries.map((b) => inspectBinary(b));
+    } catch (err) {
+      throw new RunRejected((err as Error).message);
+    }
+    if (this.mode === 'pid') {
+      const scan = initial[0];
+      if (scan.files.length === 0) {
+        if (binaries.length === 0) throw new RunRejected(scan.reason ?? `pid ${this.tgid}: no OpenSSL found`);
+        this.noteNoOpenssl(scan);
+      }
+    }
+
+    const maxDataBytes = this.spec.maxDataBytes;
+    this.tracer = this.native.createSslTracer({
+      maxDataBytes,
+      captureStacks: this.spec.userStacks,
+      ...(this.mode === 'pid' ? { pids: [this.tgid!] } : {}),
+      ...(this.mode === 'comm' ? { comm: this.comm } : {}),
+      // The agent's own gRPC may run over node's static OpenSSL: never trace it.
+      excludePids: [process.pid],
+      ringBufferBytes: sslRingBytes(maxDataBytes, this.spec.userStacks),
+      maxQueuedEvents: Math.max(1024, Math.min(65536, Math.floor(NATIVE_QUEUE_BYTES / (maxDataBytes + 1024)))),
+      onEvents: (events) => this.onEvents(events),
+    });
+    if (this.spec.userStacks) this.symbolizer = this.native.createSymbolizer();
+    this.clockOffsetNs = measureClockOffset();
+    this.tracer.start();
+
+    // A file the job names must work; of the files found, those that work are enough.
+    for (const f of binaries) this.attachFile(f, true);
+    if (this.mode === 'pid') {
+      for (const f of initial[0].files) this.attachFile(f, false);
+    } else {
+      // Processes started later map the system libssl too: covered from the first moment.
+      for (const f of this.host.systemLibssl()) this.attachFile(f, false);
+      for (const scan of initial) this.adoptScan(scan);
+    }
+    if (this.files.size === 0) {
+      const reasons = [...this.failures, ...this.noOpenssl];
+      const why = reasons.length ? `: ${reasons.slice(0, 3).join('; ')}${reasons.length > 3 ? '; ...' : ''}` : '';
+      throw new RunRejected(`no OpenSSL file could be probed for this target on node ${this.cfg.nodeName}${why}`);
+    }
+    this.lastRescan = Date.now();
+    const who = this.mode === 'pid' ? `pid ${this.tgid}` : this.mode === 'comm' ? `processes named ${this.comm}` : 'every process';
+    const paths = [...this.files.values()].map((a) => a.file.path);
+    return {
+      message: `capturing TLS plaintext of ${who} (up to ${maxDataBytes} bytes per call, redaction ${this.redactor ? 'on' : 'OFF'}) through ${paths.join(', ')}`,
+      watchPid: this.tgid,
+    };
+  }
+
+  private noteNoOpenssl(scan: ProcessScan): void {
+    if (scan.gone || !scan.reason || this.notedPids.has(scan.pid)) return;
+    this.notedPids.add(scan.pid);
+    if (this.noOpenssl.length < MAX_NO_OPENSSL) this.noOpenssl.push(scan.reason);
+    else this.noOpensslMore++;
+  }
+
+  /** Attaches the OpenSSL files a process maps that are not attached yet, or notes that it has none. */
+  private adoptScan(scan: ProcessScan): void {
+    if (scan.files.length === 0) {
+      if (!scan.kernelThread) this.noteNoOpenssl(scan);
+      return;
+    }
+    for (const f of scan.files) this.attachFile(f, false);
+  }
+
+  /**
+   * Puts the probe pairs on one file for every process that maps it (the kernel filter picks the
+   * target). `fatal`: a failure fails the run; otherwise it is reported and the file not retried.
+   */
+  private attachFile(file: SslFile, fatal: boolean): void {
+    if (this.files.has(file.key) || this.failedFiles.has(file.key)) return;
+    const fail = (why: string): void => {
+      this.failedFiles.add(file.key);
+      if (fatal) throw new RunRejected(why);
+      this.failures.push(why);
+      this.attachedText.push(`not probed: ${why}`);
+      this.warn(why);
+    };
+    if (this.files.size >= MAX_FILES) {
+      this.failedFiles.add(file.key);
+      if (this.capped.length === 0) this.warn(`more than ${MAX_FILES} distinct OpenSSL files: ${file.path} and later ones are not probed`);
+      this.capped.push(file.path);
+      return;
+    }
+    const fns: string[] = [...SSL_DATA_FUNCTIONS, ...(this.spec.handshakes ? ['SSL_do_handshake'] : [])];
+    let sites: Map<string, SslProbeSites | PlacementError>;
+    try {
+      sites = this.host.placeSslProbes(file.openPath, fns);
+    } catch (err) {
+      return fail(`${file.path}: cannot place probes (${(err as Error).message})`);
+    }
+    const specs: SslProbeSpec[] = [];
+    const text: string[] = [];
+    const skipped: string[] = [];
+    for (const fn of fns) {
+      const s = sites.get(fn);
+      if (!s || s instanceof Error) {
+        const why = s ? s.message.replace(`${file.openPath}: `, '') : 'not placed';
+        if (fn === 'SSL_read' || fn === 'SSL_write') return fail(`${fn} in ${file.path} cannot be probed: ${why}`);
+        skipped.push(`${fn} in ${file.path}: not probed (${why})`);
+        continue;
+      }
+      // A pid target: the uprobes go into that process only (the kernel filters uprobes by mm, so
+      // all its threads), and every other process using the same libssl runs untouched. comm and
+      // all targets need every mapper of the file (processes started later included).
+      specs.push({
+        path: file.openPath,
+        fn: fn as SslFunctionName,
+        entryOffset: s.entry.fileOffset,
+        returnKind: s.ret.kind,
+        returnOffset: s.ret.fileOffset,
+        ...(this.mode === 'pid' ? { pid: this.tgid! } : {}),
+      });
+      text.push(describeSites(file.path, s));
+    }
+    let ids: number[];
+    try {
+      ids = this.tracer!.attach(specs);
+    } catch (err) {
+      return fail(`${file.path}: ${(err as Error).message}`);
+    }
+    ids.forEach((id, i) => this.byAttachId.set(id, { path: file.path, fn: specs[i].fn }));
+    this.files.set(file.key, { file, ids });
+    this.attachedText.push(...text, ...skipped);
+    this.log(`run ${this.runId}: probing ${file.path}: ${text.join('; ')}`);
+    for (const [fn, site] of sites) if (!(site instanceof Error) && site.ret.kind === 'uretprobe') this.log(`run ${this.runId}: ${fn} in ${file.path} returns through a uretprobe: ${site.ret.reason}`);
+  }
+
+  private warn(message: string): void {
+    this.log(`run ${this.runId}: ${message}`);
+    if (++this.warnings > MAX_WARNINGS) return; // the report lists them all
+    if (this.heldWarnings) this.heldWarnings.push(message);
+    else this.event(RunEventKind.RUN_EVENT_KIND_WARNING, message).catch(() => undefined);
+  }
+
+  /**
+   * New processes of the target (and the target's newly loaded libraries) get their OpenSSL files
+   * probed. For comm and all targets only new pids, and pids whose comm changed (an exec), are
+   * read: a process already looked at that loads a private libssl later is not seen (the system
+   * libssl, probed from the start, covers the usual case).
+   */
+  private rescan(): void {
+    if (this.mode === 'pid') {
+      // libraries loaded since (Python imports ssl on first use)
+      if (this.tgid !== undefined && processExists(this.tgid)) for (const f of scanProcess(this.tgid).files) this.attachFile(f, false);
+      return;
+    }
+    const alive = new Set<number>();
+    for (const pid of listPids()) {
+      alive.add(pid);
+      if (pid === process.pid) continue;
+      const comm = readComm(pid);
+      if (comm === undefined || this.seen.get(pid) === comm) continue;
+      this.seen.set(pid, comm);
+      if (this.mode === 'comm' && comm !== this.comm) continue;
+      this.adoptScan(scanProcess(pid));
+    }
+    for (const pid of this.seen.keys()) if (!alive.has(pid)) this.seen.delete(pid);
+  }
+
+  private onEvents(events: SslRawEvent[]): void {
+    this.checkLosses();
+    for (const e of events) {
+      if (this.pending.length >= MAX_PENDING_EVENTS || this.pendingBytes >= MAX_PENDING_BYTES) {
+        this.pendingDropped++;
+        this.redactor?.lostSync(e.pid, e.ssl);
+        continue;
+      }
+      if (e.fn === 'SSL_do_handshake') this.redactor?.reset(e.pid, e.ssl);
+      if (!this.budget.admitEvent()) continue;
+      const p = this.prepare(e);
+      this.pending.push(p);
+      this.pendingBytes += p.data.length;
+    }
+    if (this.pending.length >= BATCH_EVENTS || this.pendingBytes >= BATCH_BYTES) this.drainFullBatches();
+  }
+
+  /** Redaction, then the byte budget: what of one call's bytes may leave the node. */
+  private prepare(e: SslRawEvent): Prepared {
+    let data = e.data;
+    let redactions = 0;
+    if (data.length > 0 && this.redactor && !this.budget.bytesExhausted) {
+      const dir = directionOf(e.fn);
+      if (dir !== SslDirection.SSL_DIRECTION_HANDSHAKE) {
+        const r = this.redactor.redact({ pid: e.pid, ssl: e.ssl, direction: dir === SslDirection.SSL_DIRECTION_READ ? 'read' : 'write', data, length: e.length });
+        data = r.data;
+        redactions = r.redactions;
+      }
+    }
+    const taken = this.budget.takeBytes(data);
+    this.redactions += BigInt(redactions);
+    return { raw: e, data: taken.data, truncated: e.truncated || e.readError || taken.cut, redactions };
+  }
+
+  /** Calls lost in the kernel or the native queue: h2 frame positions are unknown from here. */
+  private checkLosses(): void {
+    if (!this.redactor || !this.tracer) return;
+    const s = this.tracer.stats();
+    const lost = s.kernelDrops + s.queueDrops;
+    if (lost !== this.lostSeen) {
+      this.lostSeen = lost;
+      this.redactor.lostSync();
+    }
+  }
+
+  private takeBatch(): Prepared[] {
+    let n = 0;
+    let bytes = 0;
+    while (n < this.pending.length && n < BATCH_EVENTS && (n === 0 || bytes + this.pending[n].data.length <= BATCH_BYTES)) {
+      bytes += this.pending[n].data.length;
+      n++;
+    }
+    this.pendingBytes -= bytes;
+    return this.pending.splice(0, n);
+  }
+
+  /** Sends full batches as they fill, so a burst waits in gRPC's serialized form, under its flow control. */
+  private drainFullBatches(): void {
+    if (this.draining) return;
+    this.draining = (async () => {
+      while (this.pending.length >= BATCH_EVENTS || this.pendingBytes >= BATCH_BYTES) await this.sendBatch(this.takeBatch());
+    })()
+      .catch((err: Error) => this.log(`run ${this.runId}: sending events failed: ${err.message}`))
+      .finally(() => (this.draining = undefined));
+  }
+
+  protected async flush(): Promise<void> {
+    const held = this.heldWarnings;
+    this.heldWarnings = undefined;
+    for (const w of held ?? []) await this.event(RunEventKind.RUN_EVENT_KIND_WARNING, w);
+    if (this.tracer && Date.now() - this.lastRescan >= RESCAN_MS) {
+      this.lastRescan = Date.now();
+      this.rescan();
+    }
+    await this.draining;
+    while (this.pending.length > 0) await this.sendBatch(this.takeBatch());
+  }
+
+  private async sendBatch(batch: Prepared[]): Promise<void> {
+    if (batch.length === 0) return;
+    const table = new StringTable();
+    const events: SslEvent[] = batch.map((p) => this.toEvent(p, table));
+    this.sent += BigInt(events.length);
+    for (const e of events) if (e.truncated) this.truncatedSent++;
+    await this.sink.send({ msg: { $case: 'sslEvents', value: { runId: this.runId, seq: this.nextSeq(), strings: table.strings, events } } });
+  }
+
+  private toEvent(p: Prepared, table: StringTable): SslEvent {
+    const e = p.raw;
+    const stack = this.symbolizer && e.userStack.length > 0 ? this.symbolizer.symbolizeUser(e.pid, e.userStack).reverse() : [];
+    return {
+      pid: e.pid,
+      tid: e.tid,
+      comm: e.comm,
+      function: FUNCTION[e.fn] ?? SslFunction.SSL_FUNCTION_UNSPECIFIED,
+      direction: directionOf(e.fn),
+      ret: BigInt(e.ret),
+      length: BigInt(Math.max(0, e.length)),
+      latencyNs: BigInt(Math.max(0, Math.round(e.latencyNs))),
+      sslPtr: e.ssl,
+      tsNs: e.tsNs,
+      atUnixNs: e.tsNs + this.clockOffsetNs,
+      data: p.data,
+      truncated: p.truncated,
+      redactions: p.redactions,
+      stack: stack.map((f) => table.intern(f)),
+      binary: this.byAttachId.get(e.attachId)?.path ?? '',
+    };
+  }
+
+  protected async stopTracing(): Promise<void> {
+    this.stats = await this.tracer!.stop();
+  }
+
+  protected override async report(): Promise<void> {
+    const s = this.stats!;
+    const noOpenssl = [...this.noOpenssl];
+    if (this.noOpensslMore > 0) noOpenssl.push(`... and ${this.noOpensslMore} more processes without OpenSSL`);
+    const attached = [...this.attachedText];
+    if (this.capped.length > 0) attached.push(`not probed (over the ${MAX_FILES}-file cap): ${this.capped.slice(0, 20).join(', ')}${this.capped.length > 20 ? ` and ${this.capped.length - 20} more` : ''}`);
+    await this.sink.send({
+      msg: {
+        $case: 'sslReport',
+        value: {
+          runId: this.runId,
+          eventsSeen: s.eventsSeen,
+          eventsSent: this.sent,
+          droppedKernel: s.kernelDrops,
+          droppedAgent: s.queueDrops + this.pendingDropped,
+          overBudget: this.budget.overBudget,
+          bytesOverBudget: this.budget.bytesOverBudget,
+          truncatedEvents: this.truncatedSent,
+          redactions: this.redactions,
+          orphanReturns: s.orphanReturns,
+          readErrors: s.readErrors,
+          attached,
+          noOpenssl,
+        },
+      },
+    });
+  }
+
+  /** As usdt counts: calls past the event budget were never meant to be sent, so they are not "taken". */
+  protected counts(): RunCounts {
+    const s = this.stats ?? this.tracer?.stats();
+    const over = this.budget?.overBudget ?? 0n;
+    return {
+      taken: s ? s.eventsSeen - over : 0n,
+      droppedKernel: s?.kernelDrops ?? 0n,
+      droppedAgent: (s?.queueDrops ?? 0n) + this.pendingDropped,
+      sent: this.sent,
+    };
+  }
+
+  protected release(): void {
+    const ids = [...this.files.values()].flatMap((a) => a.ids);
+    try {
+      if (ids.length) this.tracer?.detach(ids);
+    } catch (err) {
+      this.log(`run ${this.runId}: detach failed (closing frees the probes anyway): ${(err as Error).message}`);
+    }
+    this.tracer?.close();
+    this.symbolizer?.close();
+  }
+}
+
+/** CLOCK_MONOTONIC (bpf_ktime_get_ns, process.hrtime) to the wall clock, in ns, measured once per run. */
+export function measureClockOffset(): bigint {
+  const before = process.hrtime.bigint();
+  const wall = BigInt(Date.now()) * 1_000_000n;
+  const after = process.hrtime.bigint();
+  return wall - (before + after) / 2n;
+}

@@ -1,0 +1,136 @@
+// TLS capture: requests/s of a local nginx (HTTPS, one worker, keep-alive) under wrk, with no
+// tracing, with a Tracefleet ssl-capture job on the nginx process, and with bpftrace doing the
+// same capture (uprobe + uretprobe on SSL_read/SSL_write, copying the buffer), 1 KiB and 64 KiB
+// responses, all in this run. Also: events/s the capture sustained and what it dropped (counted).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { WORK, machine, median, publish, run, sleep, startBpftrace, startJob, waitFor, waitJob } from './lib.mjs';
+
+const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
+const SECONDS = 6;
+const ROUNDS = 3;
+
+/** nginx and wrk come from Debian's packages; installed here when missing (the tests do not need them). */
+function ensureTools() {
+  const missing = ['nginx', 'wrk'].filter((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status !== 0);
+  if (!missing.length) return;
+  console.log(`[bench] installing ${missing.join(', ')} from Debian's packages`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  for (const args of [['update', '-q'], ['install', '-y', '-q', ...missing]]) {
+    const r = spawnSync('apt-get', args, { env, encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed: ${r.stderr}`);
+  }
+}
+
+function nginxConfig(dir, port) {
+  mkdirSync(join(dir, 'html'), { recursive: true });
+  mkdirSync(join(dir, 'tmp'), { recursive: true });
+  writeFileSync(join(dir, 'html/1k.txt'), 'a'.repeat(1023) + '\n');
+  writeFileSync(join(dir, 'html/64k.txt'), 'b'.repeat(65535) + '\n');
+  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`openssl req: ${r.stderr}`);
+  const tmp = join(dir, 'tmp');
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `daemon off;
+master_process off;
+worker_processes 1;
+error_log ${dir}/error.log warn;
+pid ${dir}/nginx.pid;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path ${tmp}; proxy_temp_path ${tmp}; fastcgi_temp_path ${tmp}; uwsgi_temp_path ${tmp}; scgi_temp_path ${tmp};
+  server {
+    listen 127.0.0.1:${port} ssl;
+    ssl_certificate ${dir}/cert.pem;
+    ssl_certificate_key ${dir}/key.pem;
+    keepalive_requests 10000000;
+    root ${dir}/html;
+  }
+}
+`,
+  );
+  return join(dir, 'nginx.conf');
+}
+
+async function wrk(url) {
+  const out = await run('wrk', ['-t1', '-c8', `-d${SECONDS}s`, url]).done;
+  const rps = Number(/Requests\/sec:\s*([\d.]+)/.exec(out)?.[1]);
+  if (!rps) throw new Error(`wrk printed no Requests/sec: ${out}`);
+  return rps;
+}
+
+// bpftrace 0.17 does not restrict library uprobes to a pid: the filter is in the program (FACTS.md).
+const bpftraceScript = (pid) => `
+uprobe:${LIBSSL}:SSL_read /pid == ${pid}/ { @rbuf[tid] = arg1; }
+uretprobe:${LIBSSL}:SSL_read /pid == ${pid} && @rbuf[tid] && retval > 0/ { printf("R %d %r\\n", retval, buf(@rbuf[tid], retval)); delete(@rbuf[tid]); }
+uprobe:${LIBSSL}:SSL_write /pid == ${pid}/ { @wbuf[tid] = arg1; }
+uretprobe:${LIBSSL}:SSL_write /pid == ${pid} && @wbuf[tid] && retval > 0/ { printf("W %d %r\\n", retval, buf(@wbuf[tid], retval)); delete(@wbuf[tid]); }
+`;
+
+export async function sslBench(stack) {
+  ensureTools();
+  const dir = join(WORK, `ssl-bench-${process.pid}`);
+  const port = 20000 + (process.pid % 20000);
+  const conf = nginxConfig(dir, port);
+  const nginx = run('nginx', ['-c', conf]);
+  nginx.done.catch(() => undefined); // stopped on purpose at the end
+  await waitFor(async () => existsSync(join(dir, 'nginx.pid')), 10_000, 'nginx to start');
+  const pid = nginx.child.pid;
+  const results = { date: new Date().toISOString(), machine: machine(), seconds: SECONDS, rounds: ROUNDS, sizes: {} };
+  try {
+    for (const size of ['1k', '64k']) {
+      const url = `https://127.0.0.1:${port}/${size}.txt`;
+      await wrk(url); // warm-up
+      const plain = [];
+      const ours = [];
+      const bpftrace = [];
+      const jobs = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        plain.push(await wrk(url));
+
+        const id = await startJob(stack, { type: 'ssl-capture', durationSec: SECONDS + 2, target: { pid }, maxDataBytes: 4096, maxEvents: 1_000_000, maxTotalBytes: 1 << 30 }, stack.captureToken);
+        const t0 = Date.now();
+        ours.push(await wrk(url));
+        const seconds = (Date.now() - t0) / 1000;
+        const job = await waitJob(stack, id, 120_000);
+        const run0 = job.runs[0];
+        jobs.push({ id, status: job.status, seconds, ssl: run0.ssl, totals: job.totals, placement: run0.ssl?.attached });
+
+        const bt = await startBpftrace(bpftraceScript(pid));
+        bpftrace.push(await wrk(url));
+        bt.child.kill('SIGINT');
+        await bt.done.catch(() => undefined);
+      }
+      const base = median(plain);
+      const loss = (xs) => 1 - median(xs) / base;
+      results.sizes[size] = { rps: { plain, ours, bpftrace }, loss: { tracefleet: loss(ours), bpftrace: loss(bpftrace) }, jobs };
+    }
+  } finally {
+    nginx.child.kill('SIGQUIT');
+    await sleep(500);
+  }
+
+  const row = (size) => {
+    const s = results.sizes[size];
+    const j = s.jobs[s.jobs.length - 1];
+    const seen = Number(j.ssl?.eventsSeen ?? 0);
+    return `| ${size === '1k' ? '1 KiB' : '64 KiB'} | ${median(s.rps.plain).toFixed(0)} | ${median(s.rps.ours).toFixed(0)} (−${(100 * s.loss.tracefleet).toFixed(1)} %) | ${median(s.rps.bpftrace).toFixed(0)} (−${(100 * s.loss.bpftrace).toFixed(1)} %) | ${(s.loss.tracefleet / s.loss.bpftrace).toFixed(2)} | ${(seen / j.seconds).toFixed(0)} events/s; dropped kernel ${j.ssl?.droppedKernel ?? '?'}, agent ${j.ssl?.droppedAgent ?? '?'}, over budget ${j.ssl?.overBudget ?? '?'} |`;
+  };
+  publish(
+    'ssl',
+    results,
+    `## TLS plaintext capture (ssl-capture)
+
+Run ${results.date} on ${results.machine.cpus} CPUs, kernel ${results.machine.kernel}; raw figures in bench/results/ssl.json. nginx 1 worker (HTTPS, keep-alive, libssl.so.3), \`wrk -t1 -c8 -d${SECONDS}s\`, median of ${ROUNDS} rounds per condition, conditions interleaved. Tracefleet: an ssl-capture job on the nginx pid keeping 4 KiB of plaintext per call; bpftrace 0.17: uprobe + uretprobe on SSL_read/SSL_write copying the buffer with \`buf()\` (its default 64-byte cap) and printing it.
+
+| response | requests/s untraced | Tracefleet | bpftrace | our loss / bpftrace's | capture |
+|---|---|---|---|---|---|
+${row('1k')}
+${row('64k')}
+
+Where the probes went (per binary, verified by disassembly): ${(results.sizes['1k'].jobs[0].placement ?? []).join('; ')}.`,
+  );
+}

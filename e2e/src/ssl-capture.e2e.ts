@@ -1,0 +1,324 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { E2E_DB, FIXTURES, WORK, sleep, startRunningJob, startStack, waitFor, waitJob, type Stack } from './harness';
+
+const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
+const NODE = '/usr/bin/node';
+const PYTHON = '/usr/bin/python3.11';
+const CURL = '/usr/bin/curl';
+
+interface ServerLine {
+  method: string;
+  path: string;
+  requestLength: number;
+  responseLength: number;
+  body: string;
+}
+
+interface SslEventView {
+  id: string;
+  node: string;
+  pid: number;
+  comm: string;
+  function: string;
+  direction: string;
+  ret: number;
+  length: number;
+  latencyNs: string;
+  truncated: boolean;
+  redactions: number;
+  binary: string;
+  dataBase64: string;
+}
+
+type Launched = ChildProcess & { output: () => string };
+
+describe('ssl-capture jobs, end to end on the real kernel', () => {
+  let stack: Stack;
+  let server: Launched;
+  let port = 0;
+  const children: ChildProcess[] = [];
+  const dir = join(WORK, `ssl-${process.pid}`);
+
+  function launch(cmd: string, args: string[]): Launched {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }) as Launched;
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    child.output = () => out;
+    children.push(child);
+    return child;
+  }
+
+  before(async () => {
+    for (const f of [LIBSSL, NODE, PYTHON, CURL]) {
+      if (!existsSync(f)) throw new Error(`${f} is missing: npm run setup installs curl, nodejs, python3.11 and OpenSSL 3`);
+    }
+    mkdirSync(dir, { recursive: true });
+    const cert = spawnSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
+      { encoding: 'utf8' },
+    );
+    if (cert.status !== 0) throw new Error(`openssl req failed: ${cert.stderr}${cert.error ?? ''}`);
+    server = launch(NODE, [join(FIXTURES, 'tls_echo_server.js'), join(dir, 'cert.pem'), join(dir, 'key.pem')]);
+    await waitFor(async () => /"port":\d+/.test(server.output()), 10_000, 'the TLS test server');
+    port = JSON.parse(server.output().split('\n')[0]).port;
+    stack = await startStack();
+  });
+
+  after(async () => {
+    for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+    await stack?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const marker = (): string => randomBytes(6).toString('hex');
+  const capture = (path: string, method = 'GET', body?: unknown) => stack.api(method, path, body, stack.captureToken);
+  const startJob = (body: Record<string, unknown>): Promise<string> =>
+    startRunningJob(stack, { type: 'ssl-capture', maxDataBytes: 4096, ...body }, stack.captureToken);
+
+  /** The test server's line for one request: the exact plaintext lengths it received and sent. */
+  async function served(path: string): Promise<ServerLine> {
+    let line: ServerLine | undefined;
+    await waitFor(async () => {
+      line = server
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('{"method"'))
+        .map((l) => JSON.parse(l) as ServerLine)
+        .find((l) => l.path === path);
+      return line !== undefined;
+    }, 10_000, `the server to answer ${path}`);
+    return line!;
+  }
+
+  async function allEvents(id: string, query = ''): Promise<SslEventView[]> {
+    const out: SslEventView[] = [];
+    let after: string | null = null;
+    do {
+      const res = await capture(`/jobs/${id}/ssl-events?order=oldest&limit=1000${query}${after ? `&after=${after}` : ''}`);
+      assert.equal(res.status, 200, res.text);
+      out.push(...res.json.events);
+      after = res.json.nextCursor;
+    } while (after);
+    return out;
+  }
+
+  const text = (e: SslEventView): string => Buffer.from(e.dataBase64, 'base64').toString('latin1');
+
+  /** The request the client wrote and the response it read, checked against what the server saw. */
+  function checkExchange(events: SslEventView[], pid: number, path: string, line: ServerLine, fns: { write: string; read: string }): { write: SslEventView; read: SslEventView } {
+    const mine = events.filter((e) => e.pid === pid);
+    const writes = mine.filter((e) => e.direction === 'write' && text(e).startsWith(`GET ${path} HTTP/1.1\r\n`));
+    assert.equal(writes.length, 1, `writes of the request line by pid ${pid}: ${JSON.stringify(mine.map((e) => [e.function, e.direction, e.length, text(e).slice(0, 40)]))}`);
+    const write = writes[0];
+    assert.equal(write.function, fns.write);
+    assert.equal(write.length, line.requestLength, 'SSL_write moved exactly the bytes the server received');
+    assert.equal(write.truncated, false);
+    const reads = mine.filter((e) => e.direction === 'read' && text(e).includes(line.body.trim()));
+    assert.equal(reads.length, 1, `reads with ${line.body.trim()}: ${JSON.stringify(mine.map((e) => [e.function, e.direction, e.length]))}`);
+    const read = reads[0];
+    assert.equal(read.function, fns.read);
+    assert.equal(read.length, line.responseLength, 'SSL_read moved exactly the bytes the server sent in its one record');
+    assert.equal(Buffer.from(read.dataBase64, 'base64').length, line.responseLength);
+    assert.match(text(read), /^HTTP\/1\.1 200 OK\r\n/);
+    assert.ok(BigInt(write.latencyNs) > 0n && BigInt(read.latencyNs) > 0n);
+    return { write, read };
+  }
+
+  /**
+   * Bytes of libssl's executable mapping in a live process that differ from the file: a uprobe
+   * is an int3 written into the process's copy of the page, so 0 means none is installed there.
+   */
+  function patchedBytes(pid: number): number {
+    const maps = readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n');
+    const text = maps.map((l) => l.split(/\s+/)).find((f) => f[1]?.includes('x') && f[5] === LIBSSL);
+    assert.ok(text, `pid ${pid} does not map ${LIBSSL} executable`);
+    const [start, end] = text[0].split('-').map((h) => parseInt(h, 16));
+    const offset = parseInt(text[2], 16);
+    const length = end - start;
+    const live = Buffer.alloc(length);
+    const file = Buffer.alloc(length);
+    const mem = openSync(`/proc/${pid}/mem`, 'r');
+    try {
+      readSync(mem, live, 0, length, start);
+    } finally {
+      closeSync(mem);
+    }
+    const fd = openSync(LIBSSL, 'r');
+    try {
+      readSync(fd, file, 0, length, offset);
+    } finally {
+      closeSync(fd);
+    }
+    let differ = 0;
+    for (let i = 0; i < length; i++) if (live[i] !== file[i]) differ++;
+    return differ;
+  }
+
+  function uprobeEvents(): string {
+    if (!existsSync('/sys/kernel/tracing/uprobe_events')) execFileSync('mount', ['-t', 'tracefs', 'nodev', '/sys/kernel/tracing']);
+    return readFileSync('/sys/kernel/tracing/uprobe_events', 'utf8');
+  }
+
+  it('curl started after the job began: request and response with exact lengths, live on the stream, Authorization redacted and nowhere in the database', async () => {
+    const m = marker();
+    const path = `/c/${m}`;
+    const secret = `tf-secret-${randomBytes(12).toString('hex')}`;
+    const id = await startJob({ durationSec: 6, target: { comm: 'curl' } });
+
+    // The live view: open the stream before curl runs; the request must show up on it while the job runs.
+    const ac = new AbortController();
+    const live = await fetch(`${stack.base}/jobs/${id}/ssl-events/stream`, { headers: { authorization: `Bearer ${stack.captureToken}` }, signal: ac.signal });
+    assert.equal(live.status, 200);
+    assert.match(live.headers.get('content-type') ?? '', /text\/event-stream/);
+    let streamed = '';
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of live.body as unknown as AsyncIterable<Uint8Array>) streamed += decoder.decode(chunk, { stream: true });
+      } catch {
+        // aborted below
+      }
+    })();
+
+    const curl = spawnSync(CURL, ['-sk', '--http1.1', '-H', `Authorization: Bearer ${secret}`, `https://127.0.0.1:${port}${path}`], { encoding: 'utf8' });
+    assert.equal(curl.status, 0, curl.stderr);
+    assert.equal(curl.stdout, `response-for-${m}\n`);
+    const line = await served(path);
+    await waitFor(async () => streamed.includes('event: ssl') && streamed.includes(m), 10_000, 'the request on the live stream');
+    const jobWhileLive = (await capture(`/jobs/${id}`)).json;
+    assert.ok(!['completed', 'failed', 'partial'].includes(jobWhileLive.status), `the stream showed the event only after the job ended (${jobWhileLive.status})`);
+
+    const job = await waitJob(stack, id, 30_000);
+    assert.equal(job.status, 'completed', JSON.stringify(job.runs));
+    await waitFor(async () => streamed.includes('event: status'), 10_000, 'the stream to report the end of the job');
+    ac.abort();
+    await reading;
+
+    const events = await allEvents(id);
+    const curlPid = events.find((e) => e.comm === 'curl' && text(e).startsWith(`GET ${path} `))?.pid;
+    assert.ok(curlPid, `no curl request in ${events.length} events`);
+    assert.ok(events.every((e) => e.comm === 'curl'), `the comm filter let in ${[...new Set(events.map((e) => e.comm))]}`);
+    const { write } = checkExchange(events, curlPid, path, line, { write: 'SSL_write', read: 'SSL_read' });
+    assert.equal(write.binary.endsWith('libssl.so.3'), true, write.binary);
+
+    // Redaction happened on the agent: the stored request has the header with its value replaced.
+    assert.match(text(write), /\r\nAuthorization: \[REDACTED\]\r\n/i);
+    assert.ok(write.redactions >= 1);
+    assert.ok(!text(write).includes(secret));
+    const dump = execFileSync('pg_dump', ['-h', '127.0.0.1', '-U', 'postgres', '--data-only', E2E_DB], { encoding: 'utf8', maxBuffer: 1 << 30 });
+    // bytea columns dump as hex: the request's path must be found that way, or the checks below would prove nothing.
+    assert.ok(dump.includes(Buffer.from(`GET ${path}`).toString('hex')), 'pg_dump does not hold the captured request at all');
+    assert.ok(!dump.includes(secret), 'the raw Authorization value is in the database');
+    assert.ok(!dump.includes(Buffer.from(secret).toString('hex')), 'the raw Authorization value is in the database (bytea hex)');
+
+    // HTTP/1.x summaries parsed from the capture.
+    const http = await capture(`/jobs/${id}/http`);
+    assert.equal(http.status, 200, http.text);
+    const exchanges = JSON.stringify(http.json);
+    assert.ok(exchanges.includes(path) && exchanges.includes('200'), exchanges.slice(0, 2000));
+
+    // The plaintext needs the capture scope.
+    assert.equal((await stack.api('GET', `/jobs/${id}/ssl-events`)).status, 403);
+    assert.equal((await stack.api('GET', `/jobs/${id}/ssl-events`, undefined, null)).status, 401);
+  });
+
+  it('a Node.js HTTPS client (OpenSSL linked statically into /usr/bin/node), by pid', async () => {
+    const m = marker();
+    const path = `/n/${m}`;
+    const go = join(dir, `node-${m}.go`);
+    const client = launch(NODE, [join(FIXTURES, 'https_client.js'), `https://127.0.0.1:${port}${path}`, go, '1', '0']);
+    await waitFor(async () => client.output().includes('ready'), 10_000, 'the node client');
+    const id = await startJob({ durationSec: 4, target: { pid: client.pid } });
+    writeFileSync(go, '');
+    await waitFor(async () => client.output().includes('ok 1'), 10_000, `the node client's request: ${client.output()}`);
+    const line = await served(path);
+    const job = await waitJob(stack, id, 30_000);
+    assert.equal(job.status, 'completed', JSON.stringify(job.runs));
+    const events = await allEvents(id, `&pid=${client.pid}`);
+    const { write } = checkExchange(events, client.pid!, path, line, { write: 'SSL_write', read: 'SSL_read' });
+    assert.match(write.binary, /\/usr\/bin\/node$/);
+    assert.ok(events.every((e) => e.pid === client.pid));
+    assert.ok(JSON.stringify(job.runs[0].ssl).includes('/usr/bin/node'), `attached: ${JSON.stringify(job.runs[0].ssl)}`);
+  });
+
+  it('a Python 3 ssl client (libssl.so.3 through SSL_read_ex/SSL_write_ex), by pid', async () => {
+    const m = marker();
+    const path = `/p/${m}`;
+    const go = join(dir, `py-${m}.go`);
+    const client = launch(PYTHON, [join(FIXTURES, 'https_client.py'), '127.0.0.1', String(port), path, go, '1', '0']);
+    await waitFor(async () => client.output().includes('ready'), 10_000, 'the python client');
+    const id = await startJob({ durationSec: 4, target: { pid: client.pid } });
+    writeFileSync(go, '');
+    await waitFor(async () => client.output().includes('ok 1'), 10_000, `the python client's request: ${client.output()}`);
+    const line = await served(path);
+    const job = await waitJob(stack, id, 30_000);
+    assert.equal(job.status, 'completed', JSON.stringify(job.runs));
+    const events = await allEvents(id, `&pid=${client.pid}`);
+    checkExchange(events, client.pid!, path, line, { write: 'SSL_write_ex', read: 'SSL_read_ex' });
+  });
+
+  it('rejects bad input: data size over 16 KiB, no capture scope, a missing binary, a pid without OpenSSL', async () => {
+    const big = await capture('/jobs', 'POST', { type: 'ssl-capture', durationSec: 2, target: { all: true }, maxDataBytes: 20_000, nodes: 'all' });
+    assert.equal(big.status, 400, big.text);
+    assert.match(JSON.stringify(big.json.message), /maxDataBytes/);
+
+    const noScope = await stack.api('POST', '/jobs', { type: 'ssl-capture', durationSec: 2, target: { all: true }, nodes: 'all' });
+    assert.equal(noScope.status, 403, noScope.text);
+
+    const missing = await capture('/jobs', 'POST', { type: 'ssl-capture', durationSec: 2, target: { all: true }, binaries: ['/no/such/libssl.so.3'], nodes: 'all' });
+    assert.equal(missing.status, 201, missing.text);
+    const mj = await waitJob(stack, missing.json.id, 20_000);
+    assert.equal(mj.status, 'failed');
+    assert.match(mj.runs[0].reason, /\/no\/such\/libssl\.so\.3/);
+
+    const sleeper = launch('sleep', ['30']);
+    await sleep(200);
+    const noSsl = await capture('/jobs', 'POST', { type: 'ssl-capture', durationSec: 2, target: { pid: sleeper.pid }, nodes: 'all' });
+    assert.equal(noSsl.status, 201, noSsl.text);
+    const nj = await waitJob(stack, noSsl.json.id, 20_000);
+    assert.equal(nj.status, 'failed');
+    assert.match(nj.runs[0].reason, new RegExp(`pid ${sleeper.pid}.*(no libssl|OpenSSL)`, 'i'));
+    sleeper.kill('SIGKILL');
+  });
+
+  it('after the job ends, and after the agent is killed with SIGKILL mid-job, the target keeps working and no uprobe remains', async () => {
+    const go = join(dir, `loop-${process.pid}.go`);
+    const client = launch(PYTHON, [join(FIXTURES, 'https_client.py'), '127.0.0.1', String(port), `/k/${marker()}`, go, '400', '25']);
+    await waitFor(async () => client.output().includes('ready'), 10_000, 'the python client');
+    writeFileSync(go, '');
+    await waitFor(async () => client.output().includes('ok 2'), 10_000, 'the client to run');
+    assert.equal(patchedBytes(client.pid!), 0, 'libssl already patched before any job');
+    const okCount = (): number => (client.output().match(/^ok \d+/gm) ?? []).length;
+
+    // A job that ends by itself.
+    const first = await startJob({ durationSec: 2, target: { pid: client.pid } });
+    assert.ok(patchedBytes(client.pid!) > 0, 'no uprobe visible in the target while the job runs: this check would prove nothing');
+    const fj = await waitJob(stack, first, 20_000);
+    assert.equal(fj.status, 'completed', JSON.stringify(fj.runs));
+    assert.ok(Number(fj.runs[0].ssl?.eventsSeen ?? fj.sslTotals?.eventsSeen ?? 0) > 0, JSON.stringify(fj.runs[0]));
+    await waitFor(async () => patchedBytes(client.pid!) === 0, 5_000, 'the uprobes to leave the target after the job');
+    const afterFirst = okCount();
+    await waitFor(async () => okCount() >= afterFirst + 5, 10_000, 'the client to keep working after the job');
+
+    // A job whose agent dies.
+    const second = await startJob({ durationSec: 60, target: { pid: client.pid } });
+    assert.ok(patchedBytes(client.pid!) > 0);
+    stack.agent!.kill('SIGKILL');
+    await waitFor(async () => stack.agent!.exitCode !== null || stack.agent!.signalCode !== null, 10_000, 'the agent to die');
+    await waitFor(async () => patchedBytes(client.pid!) === 0, 5_000, 'the uprobes to leave the target after SIGKILL');
+    assert.equal(uprobeEvents().trim(), '', 'uprobe_events lists probes after the agent died');
+    const afterKill = okCount();
+    await waitFor(async () => okCount() >= afterKill + 5, 10_000, 'the client to keep working after the agent died');
+    assert.ok(!client.output().includes('Traceback'), client.output().slice(-2000));
+    const sj = await waitJob(stack, second, 60_000);
+    assert.equal(sj.status, 'failed');
+    assert.match(sj.runs[0].reason, /disconnected|lost|agent/i);
+  });
+});

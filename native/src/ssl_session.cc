@@ -1,0 +1,259 @@
+#include "ssl_session.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "libbpf_log.h"
+#include "rodata.h"
+#include "ssl_event.h"
+#include "symbol_names.h"
+
+namespace tracefleet {
+namespace {
+
+struct NamedFunction {
+  uint32_t id;
+  const char* name;
+};
+
+constexpr NamedFunction kFunctions[] = {
+    {SSL_FN_READ, "SSL_read"},       {SSL_FN_WRITE, "SSL_write"},
+    {SSL_FN_READ_EX, "SSL_read_ex"}, {SSL_FN_WRITE_EX, "SSL_write_ex"},
+    {SSL_FN_DO_HANDSHAKE, "SSL_do_handshake"},
+};
+
+uint64_t Cookie(uint32_t id, uint32_t fn) { return (static_cast<uint64_t>(id) << SSL_COOKIE_FN_BITS) | fn; }
+
+}  // namespace
+
+uint32_t SslFunctionId(const std::string& name) {
+  for (const NamedFunction& f : kFunctions) {
+    if (name == f.name) return f.id;
+  }
+  return 0;
+}
+
+const char* SslFunctionName(uint32_t fn) {
+  for (const NamedFunction& f : kFunctions) {
+    if (fn == f.id) return f.name;
+  }
+  return "unknown";
+}
+
+std::string SslFunctionList() {
+  std::string list;
+  for (const NamedFunction& f : kFunctions) list += (list.empty() ? "" : ", ") + std::string(f.name);
+  return list;
+}
+
+SslSession::SslSession(const SslConfig& config) : config_(config), bpf_(config.objectPath), queue_(config.maxQueuedEvents) {
+  if (config_.maxDataBytes > SSL_MAX_DATA) {
+    throw std::runtime_error("maxDataBytes " + std::to_string(config_.maxDataBytes) + " is above " + std::to_string(SSL_MAX_DATA));
+  }
+  bpf_object* object = bpf_.Object();
+  entry_ = bpf_object__find_program_by_name(object, "ssl_entry");
+  return_ = bpf_object__find_program_by_name(object, "ssl_return");
+  events_ = bpf_object__find_map_by_name(object, "events");
+  calls_ = bpf_object__find_map_by_name(object, "calls");
+  pidFilter_ = bpf_object__find_map_by_name(object, "pid_filter");
+  excluded_ = bpf_object__find_map_by_name(object, "excluded");
+  counters_ = bpf_object__find_map_by_name(object, "counters");
+  if (entry_ == nullptr || return_ == nullptr || events_ == nullptr || calls_ == nullptr || pidFilter_ == nullptr ||
+      excluded_ == nullptr || counters_ == nullptr) {
+    throw std::runtime_error(bpf_.Name() +
+                             ": not an ssl object (needs programs 'ssl_entry' and 'ssl_return', maps 'events', 'calls', "
+                             "'pid_filter', 'excluded' and 'counters')");
+  }
+  SetReadOnlyGlobals();
+  bpf_.Load(events_, config_.ringBufferBytes, OnEvent, this);
+  FillMaps();
+}
+
+// bpf_ destroys the links, then frees the ring buffer and closes the object.
+SslSession::~SslSession() = default;
+
+void SslSession::SetReadOnlyGlobals() {
+  char comm[SSL_COMM_LEN] = {};
+  std::memcpy(comm, config_.comm.data(), std::min<size_t>(config_.comm.size(), SSL_COMM_LEN - 1));
+  const uint32_t selfTgid = static_cast<uint32_t>(getpid());
+  const bool filterComm = !config_.comm.empty();
+  const bool filterPids = config_.filterPids;
+  const bool captureStacks = config_.captureStacks;
+  SetRodata(bpf_.Object(), bpf_.Name(),
+            {
+                {"self_tgid", &selfTgid, sizeof(selfTgid)},
+                {"filter_pids", &filterPids, sizeof(filterPids)},
+                {"filter_comm", &filterComm, sizeof(filterComm)},
+                {"target_comm", comm, sizeof(comm)},
+                {"max_data_bytes", &config_.maxDataBytes, sizeof(config_.maxDataBytes)},
+                {"capture_stacks", &captureStacks, sizeof(captureStacks)},
+            });
+}
+
+void SslSession::FillMaps() {
+  const uint8_t one = 1;
+  for (uint32_t pid : config_.excludePids) {
+    int err = bpf_map__update_elem(excluded_, &pid, sizeof(pid), &one, sizeof(one), BPF_ANY);
+    if (err) throw std::runtime_error("add pid " + std::to_string(pid) + " to the excluded map of " + bpf_.Name() + ": " + std::strerror(-err));
+  }
+  UpdatePids(config_.pids, {});
+}
+
+void SslSession::UpdatePids(const std::vector<uint32_t>& add, const std::vector<uint32_t>& remove) {
+  const uint8_t one = 1;
+  for (uint32_t pid : add) {
+    int err = bpf_map__update_elem(pidFilter_, &pid, sizeof(pid), &one, sizeof(one), BPF_ANY);
+    if (err == -E2BIG) {
+      throw std::runtime_error("add pid " + std::to_string(pid) + " to the pid filter: it is full (" + std::to_string(SSL_MAX_PIDS) + " pids)");
+    }
+    if (err) throw std::runtime_error("add pid " + std::to_string(pid) + " to the pid filter: " + std::strerror(-err));
+  }
+  for (uint32_t pid : remove) {
+    int err = bpf_map__delete_elem(pidFilter_, &pid, sizeof(pid), 0);
+    if (err && err != -ENOENT) throw std::runtime_error("remove pid " + std::to_string(pid) + " from the pid filter: " + std::strerror(-err));
+  }
+}
+
+bpf_link* SslSession::AttachOne(const SslProbeSpec& spec, uint32_t id, bool entry) {
+  LibbpfLogCapture log;
+  const bool retprobe = !entry && spec.uretprobe;
+  const uint64_t offset = entry ? spec.entryOffset : spec.returnOffset;
+  LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = Cookie(id, spec.fn), .retprobe = retprobe);
+  bpf_link* link = bpf_program__attach_uprobe_opts(entry ? entry_ : return_, spec.pid, spec.path.c_str(), offset, &opts);
+  if (link != nullptr) return link;
+  int err = errno;
+  std::string step = std::string("attach ") + (retprobe ? "uretprobe " : "uprobe ") + SslFunctionName(spec.fn) +
+                     (entry ? " entry" : " return") + " in " + spec.path + " @" + Hex(offset);
+  if (spec.pid >= 0) step += " for pid " + std::to_string(spec.pid);
+  std::string message = LibbpfError(step, err, log);
+  if ((err == EINVAL || err == -EINVAL) && access(spec.path.c_str(), F_OK) == 0) {
+    message += "\n(the kernel refuses an offset beyond the end of the file or not at an instruction it can probe)";
+  }
+  throw std::runtime_error(message);
+}
+
+std::vector<uint32_t> SslSession::AttachProbes(const std::vector<SslProbeSpec>& specs) {
+  std::vector<uint32_t> ids;
+  try {
+    for (const SslProbeSpec& spec : specs) {
+      const uint32_t id = nextId_++;
+      Attachment a;
+      // Return probe first: every call the entry probe notes then has a return that takes the note.
+      a.ret = AttachOne(spec, id, false);
+      bpf_.AddLink(a.ret);
+      try {
+        a.entry = AttachOne(spec, id, true);
+      } catch (...) {
+        bpf_.DestroyLink(a.ret);
+        throw;
+      }
+      bpf_.AddLink(a.entry);
+      attachments_[id] = a;
+      ids.push_back(id);
+    }
+  } catch (...) {
+    DetachProbes(ids);
+    throw;
+  }
+  return ids;
+}
+
+void SslSession::DestroyAttachment(const Attachment& a) {
+  // Entry first, so no call is noted that its return probe would not take.
+  bpf_.DestroyLink(a.entry);
+  bpf_.DestroyLink(a.ret);
+}
+
+void SslSession::DetachProbes(const std::vector<uint32_t>& ids) {
+  std::vector<uint32_t> gone;
+  for (uint32_t id : ids) {
+    auto it = attachments_.find(id);
+    if (it == attachments_.end()) continue;
+    DestroyAttachment(it->second);
+    attachments_.erase(it);
+    gone.push_back(id);
+  }
+  if (!gone.empty()) ForgetCalls(gone);
+}
+
+void SslSession::Detach() {
+  bpf_.DestroyLinks();
+  attachments_.clear();
+}
+
+// Best effort: a note that survives (the map changing under the walk) only costs that thread up to
+// SSL_NEST_MAX_AGE_NS of calls counted as nested.
+void SslSession::ForgetCalls(const std::vector<uint32_t>& ids) {
+  const int fd = bpf_map__fd(calls_);
+  std::vector<uint64_t> stale;
+  uint64_t key = 0, next = 0;
+  const uint64_t* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+    ssl_call call;
+    if (bpf_map_lookup_elem(fd, &next, &call) == 0) {
+      uint32_t id = static_cast<uint32_t>(call.cookie >> SSL_COOKIE_FN_BITS);
+      if (std::find(ids.begin(), ids.end(), id) != ids.end()) stale.push_back(next);
+    }
+    key = next;
+    prev = &key;
+  }
+  for (uint64_t k : stale) bpf_map_delete_elem(fd, &k);
+}
+
+int SslSession::Poll(int timeoutMs) { return bpf_.Poll(timeoutMs); }
+
+int SslSession::Consume() { return bpf_.Consume(); }
+
+SslCounters SslSession::ReadCounters() const {
+  const std::string what = "counters map of " + bpf_.Name();
+  SslCounters c;
+  c.eventsSeen = SumPerCpu(counters_, SSL_COUNTER_EVENTS_SEEN, what);
+  c.kernelDrops = SumPerCpu(counters_, SSL_COUNTER_KERNEL_DROPS, what);
+  c.orphanReturns = SumPerCpu(counters_, SSL_COUNTER_ORPHAN_RETURNS, what);
+  c.nested = SumPerCpu(counters_, SSL_COUNTER_NESTED, what);
+  c.readErrors = SumPerCpu(counters_, SSL_COUNTER_READ_ERRORS, what);
+  return c;
+}
+
+int SslSession::OnEvent(void* ctx, void* data, size_t size) {
+  auto* self = static_cast<SslSession*>(ctx);
+  if (size < sizeof(ssl_event)) return 0;  // cannot happen with a matching object
+  const auto* event = static_cast<const ssl_event*>(data);
+  const auto* bytes = static_cast<const uint8_t*>(data) + sizeof(ssl_event);
+  const size_t room = size - sizeof(ssl_event);
+
+  SslRecord record;
+  record.pid = event->pid;
+  record.tid = event->tid;
+  record.comm.assign(event->comm, strnlen(event->comm, SSL_COMM_LEN));
+  record.fn = event->fn;
+  record.attachId = event->attach_id;
+  record.ret = event->ret;
+  record.length = event->length;
+  record.latencyNs = event->latency_ns;
+  record.ssl = event->ssl;
+  record.tsNs = event->ts_ns;
+  const size_t dataLen = std::min<size_t>(event->data_len, room);
+  record.data.assign(bytes, bytes + dataLen);
+  record.truncated = (event->flags & SSL_FLAG_TRUNCATED) != 0;
+  record.readError = (event->flags & SSL_FLAG_READ_ERROR) != 0;
+  if (event->stack_bytes < 0) {
+    record.userStackError = event->stack_bytes;
+  } else {
+    const size_t stackAt = (dataLen + 7) & ~size_t{7};
+    const size_t available = room > stackAt ? room - stackAt : 0;
+    const size_t frames = std::min<size_t>(std::min<size_t>(event->stack_bytes, available) / sizeof(uint64_t), SSL_MAX_STACK_DEPTH);
+    record.userStack.resize(frames);
+    if (frames > 0) std::memcpy(record.userStack.data(), bytes + stackAt, frames * sizeof(uint64_t));
+  }
+  self->queue_.Push(std::move(record));
+  return 0;
+}
+
+}  // namespace tracefleet

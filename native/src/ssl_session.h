@@ -1,0 +1,135 @@
+// The libbpf side of the TLS plaintext tracer: load ssl.bpf.o, attach and detach (entry, return)
+// probe pairs while the poll thread runs, keep the tgid filter map, read the ring buffer and the
+// counters. No Node here.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "bounded_queue.h"
+#include "event_source.h"
+#include "ring_buffer_object.h"
+
+struct bpf_program;
+struct bpf_map;
+struct bpf_link;
+
+namespace tracefleet {
+
+// SSL_FN_* of ssl.h by name; 0 when the name is none of them.
+uint32_t SslFunctionId(const std::string& name);
+// The name of an SSL_FN_* id ("SSL_read", ...); "unknown" otherwise.
+const char* SslFunctionName(uint32_t fn);
+// "SSL_read, SSL_write, ..." for messages.
+std::string SslFunctionList();
+
+struct SslProbeSpec {
+  std::string path;
+  uint32_t fn = 0;            // SSL_FN_*
+  uint64_t entryOffset = 0;   // file offset where %rdi/%rsi/%rdx/%rcx still hold the arguments
+  bool uretprobe = true;      // return probe kind: a uretprobe (returnOffset = the function's entry) or a plain uprobe
+  uint64_t returnOffset = 0;  // plain uprobe: a site every return path passes with the return value in %rax
+  int pid = -1;               // -1: every process that maps the file
+};
+
+struct SslConfig {
+  std::string objectPath;
+  uint32_t maxDataBytes = 0;
+  bool captureStacks = false;
+  bool filterPids = false;  // option pids given (even empty): tgids in the filter map pass
+  std::vector<uint32_t> pids;
+  std::string comm;         // empty: no comm filter
+  std::vector<uint32_t> excludePids;
+  uint32_t ringBufferBytes = 8u << 20;
+  size_t maxQueuedEvents = 65536;
+};
+
+struct SslRecord {
+  uint32_t pid = 0;
+  uint32_t tid = 0;
+  std::string comm;
+  uint32_t fn = 0;
+  uint32_t attachId = 0;
+  int64_t ret = 0;
+  uint64_t length = 0;
+  uint64_t latencyNs = 0;
+  uint64_t ssl = 0;
+  uint64_t tsNs = 0;
+  std::vector<uint8_t> data;
+  bool truncated = false;
+  bool readError = false;
+  int32_t userStackError = 0;
+  std::vector<uint64_t> userStack;
+};
+
+using SslQueue = BoundedQueue<SslRecord>;
+
+struct SslCounters {
+  uint64_t eventsSeen = 0;
+  uint64_t kernelDrops = 0;
+  uint64_t orphanReturns = 0;
+  uint64_t nested = 0;
+  uint64_t readErrors = 0;
+};
+
+class SslSession : public EventSource {
+ public:
+  // Opens and loads the object and fills the filter maps; throws std::runtime_error naming the failed step.
+  explicit SslSession(const SslConfig& config);
+  ~SslSession() override;
+  SslSession(const SslSession&) = delete;
+  SslSession& operator=(const SslSession&) = delete;
+
+  // Attachments come through AttachProbes, before or after start().
+  void Attach() override {}
+  // Detaches every attachment.
+  void Detach() override;
+
+  // Attaches each spec's return probe, then its entry probe; returns one id per spec. On a failure
+  // detaches what this call attached and throws naming the function, the file, the offset and the errno.
+  std::vector<uint32_t> AttachProbes(const std::vector<SslProbeSpec>& specs);
+  // Detaches the given attachments (unknown or already detached ids are ignored) and forgets calls
+  // they had noted, so a stale note cannot pass for an outer call of its thread.
+  void DetachProbes(const std::vector<uint32_t>& ids);
+  size_t Attachments() const { return attachments_.size(); }
+
+  // Adds then removes tgids of the filter map; throws when the map is full.
+  void UpdatePids(const std::vector<uint32_t>& add, const std::vector<uint32_t>& remove);
+
+  int Poll(int timeoutMs) override;
+  int Consume() override;
+  size_t Queued() override { return queue_.Size(); }
+
+  SslCounters ReadCounters() const;
+  SslQueue& Queue() { return queue_; }
+
+ private:
+  struct Attachment {
+    bpf_link* entry = nullptr;
+    bpf_link* ret = nullptr;
+  };
+
+  static int OnEvent(void* ctx, void* data, size_t size);
+  void SetReadOnlyGlobals();
+  void FillMaps();
+  bpf_link* AttachOne(const SslProbeSpec& spec, uint32_t id, bool entry);
+  void DestroyAttachment(const Attachment& a);
+  void ForgetCalls(const std::vector<uint32_t>& ids);
+
+  SslConfig config_;
+  RingBufferObject bpf_;
+  bpf_program* entry_ = nullptr;
+  bpf_program* return_ = nullptr;
+  bpf_map* events_ = nullptr;
+  bpf_map* calls_ = nullptr;
+  bpf_map* pidFilter_ = nullptr;
+  bpf_map* excluded_ = nullptr;
+  bpf_map* counters_ = nullptr;
+  std::map<uint32_t, Attachment> attachments_;
+  uint32_t nextId_ = 1;
+  SslQueue queue_;
+};
+
+}  // namespace tracefleet

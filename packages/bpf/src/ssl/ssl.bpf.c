@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: GPL-2.0
+/* TLS plaintext: uprobes on OpenSSL's SSL_read/SSL_write(_ex)/SSL_do_handshake. ssl_entry notes
+ * the call's arguments per thread; ssl_return, at the function's return (a uretprobe) or at a site
+ * every return path passes with the return value in %rax (a plain uprobe), sends one record with
+ * the bytes the call moved. Both are attached by user space with the attach cookie
+ * (attachment id << SSL_COOKIE_FN_BITS | function id), so one object serves every function in every
+ * library and process. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "ssl/ssl.h"
+
+_Static_assert(SSL_MAX_DATA % SSL_DATA_CHUNK == 0, "SSL_MAX_DATA must be whole chunks");
+_Static_assert(SSL_MAX_DATA % 8 == 0, "the stack after the data must stay 8-byte aligned");
+_Static_assert(sizeof(struct ssl_event) % 8 == 0, "ssl_event must stay 8-byte aligned");
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define FN_MASK ((1ULL << SSL_COOKIE_FN_BITS) - 1)
+
+/* Set by user space before load. */
+const volatile __u32 self_tgid = 0;      /* the tracer's own process: never traced */
+const volatile bool filter_pids = false; /* a process passes if its tgid is in pid_filter ... */
+const volatile bool filter_comm = false; /* ... or its comm is target_comm; neither filter: every process */
+const volatile char target_comm[SSL_COMM_LEN] = {};
+const volatile __u32 max_data_bytes = 0; /* <= SSL_MAX_DATA */
+const volatile bool capture_stacks = false;
+
+/* The record is built here, then copied to the ring at its real length. */
+struct ssl_scratch {
+	struct ssl_event event;
+	__u8 data[SSL_MAX_DATA];
+	__u64 stack[SSL_MAX_STACK_DEPTH];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 * 1024 * 1024); /* resized by user space before load */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SSL_MAX_CALLS);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, struct ssl_call);
+} calls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SSL_MAX_PIDS);
+	__type(key, __u32);
+	__type(value, __u8);
+} pid_filter SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SSL_MAX_EXCLUDED);
+	__type(key, __u32);
+	__type(value, __u8);
+} excluded SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ssl_scratch);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, SSL_COUNTER_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline void count(__u32 index)
+{
+	__u64 *value = bpf_map_lookup_elem(&counters, &index);
+
+	if (value)
+		*value += 1;
+}
+
+/* Exact match: equal up to and including the first NUL. */
+static __always_inline bool comm_matches(const char *comm)
+{
+#pragma unroll
+	for (int i = 0; i < SSL_COMM_LEN; i++) {
+		if (comm[i] != target_comm[i])
+			return false;
+		if (comm[i] == '\0')
+			return true;
+	}
+	return true;
+}
+
+static __always_inline bool wanted(__u32 tgid)
+{
+	char comm[SSL_COMM_LEN];
+
+	if (tgid == self_tgid || bpf_map_lookup_elem(&excluded, &tgid))
+		return false;
+	if (!filter_pids && !filter_comm)
+		return true;
+	if (filter_pids && bpf_map_lookup_elem(&pid_filter, &tgid))
+		return true;
+	if (!filter_comm)
+		return false;
+	bpf_get_current_comm(comm, sizeof(comm));
+	return comm_matches(comm);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(ssl_entry, void *ssl, void *buf, __u64 num, void *lenptr)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 now = bpf_ktime_get_ns();
+	struct ssl_call *outer, call = {};
+
+	if (!wanted(id >> 32))
+		return 0;
+	outer = bpf_map_lookup_elem(&calls, &id);
+	if (outer && now - outer->ts_ns < SSL_NEST_MAX_AGE_NS) {
+		/* SSL_read_ex under a traced SSL_read, a callback writing from inside a handshake, ...:
+		 * the outer call reports the bytes its caller sees. */
+		outer->depth++;
+		count(SSL_COUNTER_NESTED);
+		return 0;
+	}
+	call.ssl = (__u64)ssl;
+	call.buf = (__u64)buf;
+	call.num = num;
+	call.lenptr = (__u64)lenptr;
+	call.ts_ns = now;
+	call.cookie = bpf_get_attach_cookie(ctx);
+	bpf_map_update_elem(&calls, &id, &call, BPF_ANY);
+	return 0;
+}
+
+/* Copies want (<= SSL_MAX_DATA) bytes in bounded chunks; returns how many arrived. A failed chunk
+ * ends the copy, so the data is always a prefix. 64-bit arithmetic throughout: with 32-bit, clang 14
+ * checks a zero-extended copy of the size and passes the unchecked register to the helper. */
+static __always_inline __u64 copy_data(struct ssl_scratch *s, __u64 buf, __u64 want, bool *failed)
+{
+	__u64 done = 0;
+
+	/* A bounded loop: the verifier walks its 4 iterations. */
+	for (int i = 0; i < SSL_MAX_DATA / SSL_DATA_CHUNK; i++) {
+		__u64 n;
+
+		if (want <= done)
+			break;
+		n = want - done;
+		if (n > SSL_DATA_CHUNK)
+			n = SSL_DATA_CHUNK;
+		barrier_var(n);
+		if (bpf_probe_read_user(&s->data[i * SSL_DATA_CHUNK], n, (const void *)(buf + done))) {
+			*failed = true;
+			break;
+		}
+		done += n;
+	}
+	return done;
+}
+
+/* Bytes the call moved, or 0. */
+static __always_inline __u64 moved(__u32 fn, __s64 ret, __u64 lenptr, bool *failed)
+{
+	__u64 length = 0;
+
+	switch (fn) {
+	case SSL_FN_READ:
+	case SSL_FN_WRITE:
+		return ret > 0 ? (__u64)ret : 0;
+	case SSL_FN_READ_EX:
+	case SSL_FN_WRITE_EX:
+		if (ret != 1)
+			return 0;
+		if (bpf_probe_read_user(&length, sizeof(length), (const void *)lenptr)) {
+			*failed = true;
+			return 0;
+		}
+		return length;
+	default: /* SSL_do_handshake: latency and result only */
+		return 0;
+	}
+}
+
+SEC("uprobe")
+int ssl_return(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	struct ssl_call *saved = bpf_map_lookup_elem(&calls, &id);
+	struct ssl_scratch *s;
+	struct ssl_event *e;
+	__u64 ssl, buf, lenptr, start, length, size;
+	__u64 want, got, offset, stack = 0;
+	__u32 zero = 0, fn;
+	bool failed = false;
+	long stack_bytes = 0;
+
+	if (!saved) {
+		/* A call that began before its entry probe was attached, or an unmatched site. */
+		if (wanted(id >> 32))
+			count(SSL_COUNTER_ORPHAN_RETURNS);
+		return 0;
+	}
+	if (saved->depth > 0) {
+		saved->depth--;
+		return 0;
+	}
+	if ((saved->cookie ^ cookie) & FN_MASK) {
+		/* The return of another function than the saved call's (whose entry probe came too late
+		 * to note it): the saved call's own return is still to come. The attachment may differ:
+		 * two attachments of one function in one file (by two paths, or with and without a pid)
+		 * both fire, the inner one counted as nested, and whichever return comes last records it. */
+		count(SSL_COUNTER_ORPHAN_RETURNS);
+		return 0;
+	}
+	ssl = saved->ssl;
+	buf = saved->buf;
+	lenptr = saved->lenptr;
+	start = saved->ts_ns;
+	bpf_map_delete_elem(&calls, &id);
+	count(SSL_COUNTER_EVENTS_SEEN);
+
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return 0; /* cannot happen: one element per CPU */
+	e = &s->event;
+	fn = cookie & FN_MASK;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->latency_ns = e->ts_ns - start;
+	e->ssl = ssl;
+	e->ret = (__s64)(int)PT_REGS_RC(ctx);
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->fn = fn;
+	e->attach_id = cookie >> SSL_COOKIE_FN_BITS;
+	e->pad = 0;
+
+	length = moved(fn, e->ret, lenptr, &failed);
+	e->length = length;
+	want = length < max_data_bytes ? length : max_data_bytes;
+	if (want > SSL_MAX_DATA)
+		want = SSL_MAX_DATA;
+	/* The padding to 8 bytes after the data must not carry an earlier record's bytes. */
+	if (want & 7)
+		*(__u64 *)&s->data[want & (SSL_MAX_DATA - 8)] = 0;
+	got = copy_data(s, buf, want, &failed);
+	e->data_len = got;
+	e->flags = (length > max_data_bytes ? SSL_FLAG_TRUNCATED : 0) | (failed ? SSL_FLAG_READ_ERROR : 0);
+	if (failed)
+		count(SSL_COUNTER_READ_ERRORS);
+
+	/* The stack goes right after the data, rounded up to 8 bytes. */
+	offset = (got + 7) & ~7ULL;
+	barrier_var(offset);
+	if (offset > SSL_MAX_DATA)
+		offset = SSL_MAX_DATA;
+	if (capture_stacks) {
+		stack_bytes = bpf_get_stack(ctx, &s->data[offset], SSL_MAX_STACK_DEPTH * sizeof(__u64), BPF_F_USER_STACK);
+		if (stack_bytes > 0)
+			stack = stack_bytes;
+	}
+	e->stack_bytes = stack_bytes;
+	barrier_var(stack);
+	if (stack > SSL_MAX_STACK_DEPTH * sizeof(__u64))
+		stack = SSL_MAX_STACK_DEPTH * sizeof(__u64);
+
+	size = sizeof(struct ssl_event) + offset + stack;
+	if (bpf_ringbuf_output(&events, s, size, 0))
+		count(SSL_COUNTER_KERNEL_DROPS);
+	return 0;
+}

@@ -1,0 +1,69 @@
+/* Shared by ssl.bpf.c and the native addon (native/src/ssl_event.h).
+ * Fixed-width fields only; native/lib/layout.spec.ts checks sizes and offsets. */
+#ifndef TRACEFLEET_SSL_H
+#define TRACEFLEET_SSL_H
+
+#define SSL_COMM_LEN 16
+#define SSL_MAX_DATA 16384         /* most plaintext bytes copied per call: one TLS record */
+#define SSL_DATA_CHUNK 4096        /* copied in SSL_MAX_DATA / SSL_DATA_CHUNK bounded reads */
+#define SSL_MAX_STACK_DEPTH 127
+#define SSL_MAX_CALLS 16384        /* threads inside a traced call at once (LRU) */
+#define SSL_MAX_PIDS 4096          /* entries of the tgid filter map */
+#define SSL_MAX_EXCLUDED 64        /* entries of the excluded-tgid map */
+#define SSL_NEST_MAX_AGE_NS 10000000000ULL /* an older saved call of the thread is stale, not an outer one */
+
+/* Function ids: the low 8 bits of the attach cookie (the rest is the attachment id). */
+#define SSL_FN_READ 1
+#define SSL_FN_WRITE 2
+#define SSL_FN_READ_EX 3
+#define SSL_FN_WRITE_EX 4
+#define SSL_FN_DO_HANDSHAKE 5
+#define SSL_FN_MAX 6
+#define SSL_COOKIE_FN_BITS 8
+
+/* ssl_event.flags */
+#define SSL_FLAG_TRUNCATED 1  /* length > max_data_bytes: data holds the first max_data_bytes */
+#define SSL_FLAG_READ_ERROR 2 /* a user memory read failed: data_len < min(length, max_data_bytes), or length unknown (0) */
+
+/* Indices into the per-CPU "counters" array map. */
+#define SSL_COUNTER_EVENTS_SEEN 0    /* returns of calls that passed the filter at entry */
+#define SSL_COUNTER_KERNEL_DROPS 1   /* bpf_ringbuf_output failed (ring full) */
+#define SSL_COUNTER_ORPHAN_RETURNS 2 /* a return of a filtered-in process with no saved call of that function */
+#define SSL_COUNTER_NESTED 3         /* entries inside an outer traced call of the thread (only the outer is recorded) */
+#define SSL_COUNTER_READ_ERRORS 4    /* records with SSL_FLAG_READ_ERROR */
+#define SSL_COUNTER_MAX 5
+
+/* One ring buffer record is this header, then data_len plaintext bytes, then (padding the data to
+ * a multiple of 8) stack_bytes bytes of user stack: leaf first __u64 addresses. Records are only as
+ * long as that, so a 100-byte call does not take 16 KiB of ring. */
+struct ssl_event {
+	__u64 ts_ns;      /* bpf_ktime_get_ns at the return */
+	__u64 latency_ns; /* return - entry */
+	__u64 ssl;        /* the SSL * argument */
+	__s64 ret;        /* the function's int return value, sign-extended */
+	__u64 length;     /* bytes moved: ret > 0 for SSL_read/SSL_write, the size_t at readbytes/written for _ex when ret == 1, else 0 */
+	__u32 pid;        /* tgid */
+	__u32 tid;
+	char comm[SSL_COMM_LEN];
+	__u32 fn;         /* SSL_FN_* */
+	__u32 attach_id;  /* the attachment (user space's id) whose return probe fired */
+	__u32 data_len;   /* plaintext bytes following the header */
+	__u32 flags;      /* SSL_FLAG_* */
+	__s32 stack_bytes; /* user stack bytes after the data (multiple of 8), a negative errno, or 0 without capture */
+	__u32 pad;
+};
+
+/* Value of the "calls" LRU hash (key: pid_tgid): what the entry probe hands to the return probe
+ * of the same call. User space reads it only to forget the calls of attachments it detaches. */
+struct ssl_call {
+	__u64 ssl;
+	__u64 buf;
+	__u64 num;
+	__u64 lenptr; /* size_t *readbytes / *written of the _ex functions */
+	__u64 ts_ns;
+	__u64 cookie; /* the entry probe's attach cookie */
+	__u32 depth;  /* traced calls of this thread under way inside this one */
+	__u32 pad;
+};
+
+#endif /* TRACEFLEET_SSL_H */
