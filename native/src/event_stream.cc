@@ -90,6 +90,9 @@ void EventStream::PollLoop(Runner* runner) {
   auto lastNotify = std::chrono::steady_clock::now();
   while (!runner->stopRequested.load() && !runner->envClosing) {
     int n = source.Poll(kPollTimeoutMs);
+    // Programs commit most records without waking us (packages/bpf/src/ringbuf_wakeup.bpf.h):
+    // a poll that timed out drains what arrived meanwhile.
+    if (n == 0) n = source.Consume();
     if (n < 0 && n != -EINTR) {
       runner->pollError = std::string("poll ring buffer: ") + std::strerror(-n);
       break;

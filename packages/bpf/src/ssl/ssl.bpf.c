@@ -9,6 +9,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "ssl/ssl.h"
+#include "ringbuf_wakeup.bpf.h"
 
 _Static_assert(SSL_MAX_DATA % SSL_DATA_CHUNK == 0, "SSL_MAX_DATA must be whole chunks");
 _Static_assert(SSL_MAX_DATA % 8 == 0, "the stack after the data must stay 8-byte aligned");
@@ -271,7 +272,7 @@ int ssl_return(struct pt_regs *ctx)
 		stack = SSL_MAX_STACK_DEPTH * sizeof(__u64);
 
 	size = sizeof(struct ssl_event) + offset + stack;
-	if (bpf_ringbuf_output(&events, s, size, 0))
+	if (bpf_ringbuf_output(&events, s, size, ringbuf_wakeup_flags(&events)))
 		count(SSL_COUNTER_KERNEL_DROPS);
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/usdt.bpf.h>
 #include "usdt/usdt.h"
+#include "ringbuf_wakeup.bpf.h"
 
 _Static_assert((USDT_MAX_PROBES & (USDT_MAX_PROBES - 1)) == 0, "USDT_MAX_PROBES must be a power of two");
 _Static_assert((USDT_STR_LEN & (USDT_STR_LEN - 1)) == 0, "USDT_STR_LEN must be a power of two");
@@ -139,6 +140,6 @@ int usdt_hit(struct pt_regs *ctx)
 			bpf_get_stack(ctx, event->user_stack, sizeof(event->user_stack), BPF_F_USER_STACK);
 	else
 		event->user_stack_bytes = 0;
-	bpf_ringbuf_submit(event, 0);
+	bpf_ringbuf_submit(event, ringbuf_wakeup_flags(&events));
 	return 0;
 }
