@@ -75,9 +75,14 @@ describe('Profiler on a CPU-bound C program', () => {
   test('a whole-host profile leaves out the idle task unless asked', async () => {
     const { samples } = await profileFor({ frequencyHz: 199 }, 500);
     assert.ok(samples.every((s) => s.tid !== 0));
-    // Needs a CPU that is idle some of the time: on this 2-CPU machine one is, while the test sleeps.
-    const withIdle = await profileFor({ frequencyHz: 199, includeIdle: true }, 1000);
-    assert.ok(withIdle.samples.some((s) => s.tid === 0), 'no swapper (pid 0) samples although includeIdle was set');
+    // Needs a CPU that is idle some of the time: on this 2-CPU machine one is while the test sleeps,
+    // unless something else keeps both busy for a while; so up to three windows of a second.
+    let idleSamples = 0;
+    for (let attempt = 0; attempt < 3 && idleSamples === 0; attempt++) {
+      const withIdle = await profileFor({ frequencyHz: 199, includeIdle: true }, 1000);
+      idleSamples = withIdle.samples.filter((s) => s.tid === 0).length;
+    }
+    assert.ok(idleSamples > 0, 'no swapper (pid 0) samples in 3 s although includeIdle was set');
   });
 });
 

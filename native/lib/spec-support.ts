@@ -106,3 +106,27 @@ int main(int argc, char **argv) {
   return 0;
 }
 `;
+
+/** A tracer the specs drive: started, then stopped for its final stats, then closed. */
+interface SpecTracer<S> {
+  start(): void;
+  stop(): Promise<S>;
+  close(): void;
+}
+
+/** Traces while `during` runs, then stops and closes; returns every event with the final stats. */
+export async function traceWhileWith<E, S, T extends SpecTracer<S>>(
+  make: (onEvents: (batch: E[]) => void) => T,
+  during: (tracer: T) => Promise<void>,
+): Promise<{ events: E[]; stats: S }> {
+  const events: E[] = [];
+  const tracer = make((batch) => events.push(...batch));
+  try {
+    tracer.start();
+    await during(tracer);
+    const stats = await tracer.stop();
+    return { events, stats };
+  } finally {
+    tracer.close();
+  }
+}

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { objectPath } from '@tracefleet/bpf';
 
 import { SSL_FUNCTIONS, SslTracer, functionOffsets, type SslFunctionName, type SslRawEvent, type SslStats, type SslTracerOptions } from './index';
-import { compileC } from './spec-support';
+import { compileC, traceWhileWith } from './spec-support';
 import { Target, requireFile } from './usdt-spec-support';
 
 export const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
@@ -224,20 +224,11 @@ export function returnPathSites(file: string, offset: bigint): { entry: bigint; 
 }
 
 /** Traces while `during` runs, then stops and closes; returns every event with the final stats. */
-export async function traceWhile(
+export function traceWhile(
   opts: Omit<SslTracerOptions, 'onEvents' | 'objectPath'>,
   during: (tracer: SslTracer) => Promise<void>,
 ): Promise<{ events: SslRawEvent[]; stats: SslStats }> {
-  const events: SslRawEvent[] = [];
-  const tracer = new SslTracer({ objectPath: sslObject(), ...opts, onEvents: (batch) => events.push(...batch) });
-  try {
-    tracer.start();
-    await during(tracer);
-    const stats = await tracer.stop();
-    return { events, stats };
-  } finally {
-    tracer.close();
-  }
+  return traceWhileWith<SslRawEvent, SslStats, SslTracer>((onEvents) => new SslTracer({ objectPath: sslObject(), ...opts, onEvents }), during);
 }
 
 /** The data of one process's events of the given functions, in order, with a read's 0/-1 end left out. */

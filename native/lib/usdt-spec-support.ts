@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { objectPath } from '@tracefleet/bpf';
 
 import { UsdtTracer, type UsdtRawEvent, type UsdtStats, type UsdtTracerOptions } from './index';
+import { traceWhileWith } from './spec-support';
 
 export const usdtObject = (): string => objectPath('usdt');
 
@@ -162,20 +163,11 @@ export class Target {
 }
 
 /** Traces while `during` runs, then stops and closes; returns every event with the final stats. */
-export async function traceWhile(
+export function traceWhile(
   opts: Omit<UsdtTracerOptions, 'onEvents' | 'objectPath'>,
   during: (tracer: UsdtTracer) => Promise<void>,
 ): Promise<{ events: UsdtRawEvent[]; stats: UsdtStats }> {
-  const events: UsdtRawEvent[] = [];
-  const tracer = new UsdtTracer({ objectPath: usdtObject(), ...opts, onEvents: (batch) => events.push(...batch) });
-  try {
-    tracer.start();
-    await during(tracer);
-    const stats = await tracer.stop();
-    return { events, stats };
-  } finally {
-    tracer.close();
-  }
+  return traceWhileWith<UsdtRawEvent, UsdtStats, UsdtTracer>((onEvents) => new UsdtTracer({ objectPath: usdtObject(), ...opts, onEvents }), during);
 }
 
 /** BPF and perf fds this process holds, by kind. */

@@ -1,6 +1,5 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -13,6 +12,7 @@ import {
   PlacementError,
   readFunctionSymbols,
 } from './placement';
+import { requireFile, requireTool, run } from './spec-tools';
 
 // These tests use the real kernel, the machine's real libc and libssl, and real tools. When one is
 // missing they fail and say what is missing; they never skip.
@@ -20,26 +20,6 @@ const LIBC = '/lib/x86_64-linux-gnu/libc.so.6';
 const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
 const UPROBE_PMU = '/sys/bus/event_source/devices/uprobe/type';
 
-function requireFile(p: string, what: string): void {
-  assert.ok(fs.existsSync(p), `missing ${what}: ${p} does not exist`);
-}
-
-function requireTool(tool: string, pkg: string): string {
-  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
-    const p = path.join(dir, tool);
-    if (fs.existsSync(p)) return p;
-  }
-  assert.fail(`missing tool: ${tool} is not on PATH (install ${pkg})`);
-}
-
-function run(file: string, args: string[]): string {
-  try {
-    return execFileSync(file, args, { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new Error(`${file} ${args.join(' ')} failed: ${e.stderr || e.message}`);
-  }
-}
 
 // ---- objdump: the independent reference ------------------------------------
 

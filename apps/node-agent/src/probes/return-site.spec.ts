@@ -1,37 +1,17 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Instruction, PlacementError, placeEntryProbe, readFunctionSymbols } from './placement';
 import { placeReturnProbe, placeSslProbes, planReturnSite, ReturnPlacement, SslProbeSites } from './return-site';
+import { requireFile, requireTool, run } from './spec-tools';
 
 // Real files, real tools: when one is missing the test fails and says what is missing.
 const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
 const NODE = '/usr/bin/node';
 const SSL_FNS = ['SSL_read', 'SSL_write', 'SSL_read_ex', 'SSL_write_ex'];
 
-function requireFile(p: string, what: string): void {
-  assert.ok(fs.existsSync(p), `missing ${what}: ${p} does not exist`);
-}
-
-function requireTool(tool: string, pkg: string): string {
-  for (const dir of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
-    const p = path.join(dir, tool);
-    if (fs.existsSync(p)) return p;
-  }
-  assert.fail(`missing tool: ${tool} is not on PATH (install ${pkg})`);
-}
-
-function run(file: string, args: string[]): string {
-  try {
-    return execFileSync(file, args, { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new Error(`${file} ${args.join(' ')} failed: ${e.stderr || e.message}`);
-  }
-}
 
 function readCode(file: string, fileOffset: bigint, size: number): Buffer {
   const fd = fs.openSync(file, 'r');

@@ -4,6 +4,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include "profile/profile.h"
+#include "common.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -25,27 +26,6 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-static __always_inline void count(__u32 index)
-{
-	__u64 *value = bpf_map_lookup_elem(&counters, &index);
-
-	if (value)
-		*value += 1;
-}
-
-/* Exact match: equal up to and including the first NUL. */
-static __always_inline bool comm_matches(const char *comm)
-{
-#pragma unroll
-	for (int i = 0; i < TASK_COMM_LEN; i++) {
-		if (comm[i] != target_comm[i])
-			return false;
-		if (comm[i] == '\0')
-			return true;
-	}
-	return true;
-}
-
 SEC("perf_event")
 int profile(struct bpf_perf_event_data *ctx)
 {
@@ -60,13 +40,13 @@ int profile(struct bpf_perf_event_data *ctx)
 	if (target_tgid && tgid != target_tgid)
 		return 0;
 	bpf_get_current_comm(comm, sizeof(comm));
-	if (filter_comm && !comm_matches(comm))
+	if (filter_comm && !comm_equal(comm, target_comm))
 		return 0;
 
-	count(PROFILE_COUNTER_SAMPLES);
+	count(&counters, PROFILE_COUNTER_SAMPLES);
 	event = bpf_ringbuf_reserve(&events, sizeof(*event), 0);
 	if (!event) {
-		count(PROFILE_COUNTER_DROPS);
+		count(&counters, PROFILE_COUNTER_DROPS);
 		return 0;
 	}
 	event->pid = tgid;

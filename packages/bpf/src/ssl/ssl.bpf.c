@@ -9,6 +9,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "ssl/ssl.h"
+#include "common.bpf.h"
 #include "ringbuf_wakeup.bpf.h"
 
 _Static_assert(SSL_MAX_DATA % SSL_DATA_CHUNK == 0, "SSL_MAX_DATA must be whole chunks");
@@ -74,27 +75,6 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-static __always_inline void count(__u32 index)
-{
-	__u64 *value = bpf_map_lookup_elem(&counters, &index);
-
-	if (value)
-		*value += 1;
-}
-
-/* Exact match: equal up to and including the first NUL. */
-static __always_inline bool comm_matches(const char *comm)
-{
-#pragma unroll
-	for (int i = 0; i < SSL_COMM_LEN; i++) {
-		if (comm[i] != target_comm[i])
-			return false;
-		if (comm[i] == '\0')
-			return true;
-	}
-	return true;
-}
-
 static __always_inline bool wanted(__u32 tgid)
 {
 	char comm[SSL_COMM_LEN];
@@ -108,7 +88,7 @@ static __always_inline bool wanted(__u32 tgid)
 	if (!filter_comm)
 		return false;
 	bpf_get_current_comm(comm, sizeof(comm));
-	return comm_matches(comm);
+	return comm_equal(comm, target_comm);
 }
 
 SEC("uprobe")
@@ -125,7 +105,7 @@ int BPF_KPROBE(ssl_entry, void *ssl, void *buf, __u64 num, void *lenptr)
 		/* SSL_read_ex under a traced SSL_read, a callback writing from inside a handshake, ...:
 		 * the outer call reports the bytes its caller sees. */
 		outer->depth++;
-		count(SSL_COUNTER_NESTED);
+		count(&counters, SSL_COUNTER_NESTED);
 		return 0;
 	}
 	call.ssl = (__u64)ssl;
@@ -204,7 +184,7 @@ int ssl_return(struct pt_regs *ctx)
 	if (!saved) {
 		/* A call that began before its entry probe was attached, or an unmatched site. */
 		if (wanted(id >> 32))
-			count(SSL_COUNTER_ORPHAN_RETURNS);
+			count(&counters, SSL_COUNTER_ORPHAN_RETURNS);
 		return 0;
 	}
 	if (saved->depth > 0) {
@@ -216,7 +196,7 @@ int ssl_return(struct pt_regs *ctx)
 		 * to note it): the saved call's own return is still to come. The attachment may differ:
 		 * two attachments of one function in one file (by two paths, or with and without a pid)
 		 * both fire, the inner one counted as nested, and whichever return comes last records it. */
-		count(SSL_COUNTER_ORPHAN_RETURNS);
+		count(&counters, SSL_COUNTER_ORPHAN_RETURNS);
 		return 0;
 	}
 	ssl = saved->ssl;
@@ -224,7 +204,7 @@ int ssl_return(struct pt_regs *ctx)
 	lenptr = saved->lenptr;
 	start = saved->ts_ns;
 	bpf_map_delete_elem(&calls, &id);
-	count(SSL_COUNTER_EVENTS_SEEN);
+	count(&counters, SSL_COUNTER_EVENTS_SEEN);
 
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
@@ -254,7 +234,7 @@ int ssl_return(struct pt_regs *ctx)
 	e->data_len = got;
 	e->flags = (length > max_data_bytes ? SSL_FLAG_TRUNCATED : 0) | (failed ? SSL_FLAG_READ_ERROR : 0);
 	if (failed)
-		count(SSL_COUNTER_READ_ERRORS);
+		count(&counters, SSL_COUNTER_READ_ERRORS);
 
 	/* The stack goes right after the data, rounded up to 8 bytes. */
 	offset = (got + 7) & ~7ULL;
@@ -273,6 +253,6 @@ int ssl_return(struct pt_regs *ctx)
 
 	size = sizeof(struct ssl_event) + offset + stack;
 	if (bpf_ringbuf_output(&events, s, size, ringbuf_wakeup_flags(&events)))
-		count(SSL_COUNTER_KERNEL_DROPS);
+		count(&counters, SSL_COUNTER_KERNEL_DROPS);
 	return 0;
 }

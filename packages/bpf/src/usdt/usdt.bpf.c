@@ -5,6 +5,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/usdt.bpf.h>
 #include "usdt/usdt.h"
+#include "common.bpf.h"
 #include "ringbuf_wakeup.bpf.h"
 
 _Static_assert((USDT_MAX_PROBES & (USDT_MAX_PROBES - 1)) == 0, "USDT_MAX_PROBES must be a power of two");
@@ -44,14 +45,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } counters SEC(".maps");
-
-static __always_inline void count(void *map, __u32 index)
-{
-	__u64 *value = bpf_map_lookup_elem(map, &index);
-
-	if (value)
-		*value += 1;
-}
 
 static __always_inline void read_string(struct pt_regs *ctx, struct usdt_event *event, __u32 probe)
 {
