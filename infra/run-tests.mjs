@@ -39,6 +39,15 @@ if (!unitOnly && e2e.length === 0) {
   console.error('no end-to-end tests found in e2e/dist: the build did not produce them');
   process.exit(1);
 }
+if (!unitOnly) {
+  // Every run starts from an empty end-to-end database (the harness creates and migrates it): results
+  // and schedules of earlier runs must not leak into assertions, nor grow it without end.
+  const drop = spawnSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', 'DROP DATABASE IF EXISTS tracefleet_e2e WITH (FORCE)'], { encoding: 'utf8' });
+  if (drop.status !== 0) {
+    console.error(`could not reset the e2e database tracefleet_e2e (is PostgreSQL up? npm run setup starts it): ${drop.stderr || drop.error}`);
+    process.exit(1);
+  }
+}
 console.log(`running ${unit.length + extra.length} unit and ${e2e.length} end-to-end test files`);
 // One file at a time: end-to-end files start their own controller and agent, and BPF sampling
 // results are cleaner on an otherwise quiet machine.

@@ -14,7 +14,8 @@ export const ROOT = join(__dirname, '..', '..');
 export const WORK = join(ROOT, 'e2e', '.work');
 export const FIXTURES = join(ROOT, 'e2e', 'fixtures');
 const PG_ADMIN = 'postgresql://postgres@127.0.0.1:5432/postgres';
-export const E2E_DB = 'tracefleet_e2e';
+/** The database the stacks use; the benchmarks set TRACEFLEET_E2E_DB to keep theirs apart. */
+export const E2E_DB = process.env.TRACEFLEET_E2E_DB ?? 'tracefleet_e2e';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -53,7 +54,20 @@ function migrate(databaseUrl: string): void {
   if (res.status !== 0) throw new Error(`migrate deploy failed:\n${res.stdout}\n${res.stderr}`);
 }
 
+export type Api = (method: string, path: string, body?: unknown, token?: string | null) => Promise<{ status: number; json: any; text: string }>;
+
+/** One controller process; several share PostgreSQL, Redis and the queue prefix (scale-out). */
+export interface Replica {
+  /** TRACEFLEET_REPLICA_ID */
+  id: string;
+  base: string;
+  grpcAddr: string;
+  controller: ChildProcess;
+  api: Api;
+}
+
 export interface Stack {
+  /** The first replica's REST base, gRPC address, process and API (what single-replica tests use). */
   base: string;
   apiToken: string;
   /** The TRACEFLEET_CAPTURE_TOKEN of this stack: scopes jobs and ssl-capture. */
@@ -63,47 +77,34 @@ export interface Stack {
   nodeName: string;
   databaseUrl: string;
   controller: ChildProcess;
+  replicas: Replica[];
+  /** The agent started last. */
   agent: ChildProcess | undefined;
+  /** Every agent started, by node name. */
+  agents: Map<string, ChildProcess>;
   logs: string[];
-  api(method: string, path: string, body?: unknown, token?: string | null): Promise<{ status: number; json: any; text: string }>;
-  startAgent(nodeName?: string, labels?: string): Promise<ChildProcess>;
+  api: Api;
+  /**
+   * Starts a real agent process. `grpcAddrs`: the controller addresses it takes, in order
+   * (TRACEFLEET_CONTROLLER_GRPC as a list); default the first replica's. Resolves once GET /nodes
+   * shows it connected with a session started after the spawn.
+   */
+  startAgent(nodeName?: string, labels?: string, grpcAddrs?: string[]): Promise<ChildProcess>;
   stop(): Promise<void>;
 }
 
-export async function startStack(opts: { maxDurationSec?: number } = {}): Promise<Stack> {
-  await requireServices();
-  const databaseUrl = `postgresql://postgres@127.0.0.1:5432/${E2E_DB}`;
-  migrate(databaseUrl);
-  const port = await freePort();
-  const grpcPort = await freePort();
-  const apiToken = randomBytes(24).toString('hex');
-  const captureToken = randomBytes(24).toString('hex');
-  const enrollmentToken = randomBytes(24).toString('hex');
-  const grpcAddr = `127.0.0.1:${grpcPort}`;
-  const logs: string[] = [];
-  const base = `http://127.0.0.1:${port}/api/v1`;
-  const controller = spawn(process.execPath, [join(ROOT, 'apps/controller/dist/main.js')], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: 'redis://127.0.0.1:6379',
-      TRACEFLEET_API_TOKEN: apiToken,
-      TRACEFLEET_CAPTURE_TOKEN: captureToken,
-      TRACEFLEET_ENROLLMENT_TOKEN: enrollmentToken,
-      PORT: String(port),
-      TRACEFLEET_GRPC_ADDR: grpcAddr,
-      TRACEFLEET_MAX_DURATION_SEC: String(opts.maxDurationSec ?? 600),
-      TRACEFLEET_RESULT_GRACE_SEC: '10',
-      TRACEFLEET_HEARTBEAT_MS: '1000',
-      TRACEFLEET_QUEUE_PREFIX: `tf-e2e-${port}`,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  capture(controller, 'controller', logs);
-  killOnExit(controller);
+export interface StackOptions {
+  maxDurationSec?: number;
+  /** Controller replicas to start (default 1). */
+  replicas?: number;
+  /** Start one agent on the first replica (default true). */
+  agent?: boolean;
+  /** Extra controller environment, e.g. TRACEFLEET_NODE_UNREACHABLE_MS. */
+  env?: Record<string, string>;
+}
 
-  const api: Stack['api'] = async (method, path, body, token) => {
+function makeApi(base: string, apiToken: string): Api {
+  return async (method, path, body, token) => {
     const headers: Record<string, string> = {};
     if (token !== null) headers.authorization = `Bearer ${token ?? apiToken}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -117,34 +118,84 @@ export async function startStack(opts: { maxDurationSec?: number } = {}): Promis
     }
     return { status: res.status, json, text };
   };
+}
 
-  await waitFor(async () => {
-    if (controller.exitCode !== null) throw new Error(`controller exited (${controller.exitCode}):\n${logs.join('')}`);
-    try {
-      return (await fetch(`${base}/health`)).ok;
-    } catch {
-      return false;
-    }
-  }, 30_000, 'controller health');
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  await requireServices();
+  const databaseUrl = `postgresql://postgres@127.0.0.1:5432/${E2E_DB}`;
+  migrate(databaseUrl);
+  const apiToken = randomBytes(24).toString('hex');
+  const captureToken = randomBytes(24).toString('hex');
+  const enrollmentToken = randomBytes(24).toString('hex');
+  const logs: string[] = [];
+  const replicas: Replica[] = [];
+  let queuePrefix = '';
+  for (let i = 0; i < (opts.replicas ?? 1); i++) {
+    const port = await freePort();
+    const grpcPort = await freePort();
+    // Replicas of one stack share the queue prefix: that is what makes them one controller.
+    queuePrefix ||= `tf-e2e-${port}`;
+    const id = `e2e-${String.fromCharCode(97 + i)}-${randomBytes(3).toString('hex')}`;
+    const grpcAddr = `127.0.0.1:${grpcPort}`;
+    const base = `http://127.0.0.1:${port}/api/v1`;
+    const controller = spawn(process.execPath, [join(ROOT, 'apps/controller/dist/main.js')], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        DATABASE_URL: databaseUrl,
+        REDIS_URL: 'redis://127.0.0.1:6379',
+        TRACEFLEET_API_TOKEN: apiToken,
+        TRACEFLEET_CAPTURE_TOKEN: captureToken,
+        TRACEFLEET_ENROLLMENT_TOKEN: enrollmentToken,
+        PORT: String(port),
+        TRACEFLEET_GRPC_ADDR: grpcAddr,
+        TRACEFLEET_MAX_DURATION_SEC: String(opts.maxDurationSec ?? 600),
+        TRACEFLEET_RESULT_GRACE_SEC: '10',
+        TRACEFLEET_HEARTBEAT_MS: '1000',
+        TRACEFLEET_QUEUE_PREFIX: queuePrefix,
+        TRACEFLEET_REPLICA_ID: id,
+        ...opts.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    capture(controller, (opts.replicas ?? 1) > 1 ? `controller ${id}` : 'controller', logs);
+    killOnExit(controller);
+    replicas.push({ id, base, grpcAddr, controller, api: makeApi(base, apiToken) });
+  }
+  for (const r of replicas) {
+    await waitFor(async () => {
+      if (r.controller.exitCode !== null) throw new Error(`controller ${r.id} exited (${r.controller.exitCode}):\n${logs.join('')}`);
+      try {
+        return (await fetch(`${r.base}/health`)).ok;
+      } catch {
+        return false;
+      }
+    }, 30_000, `controller ${r.id} health`);
+  }
+  const first = replicas[0];
+  const api = first.api;
 
   const stack: Stack = {
-    base,
+    base: first.base,
     apiToken,
     captureToken,
     enrollmentToken,
-    grpcAddr,
+    grpcAddr: first.grpcAddr,
     nodeName: `e2e-${randomBytes(3).toString('hex')}`,
     databaseUrl,
-    controller,
+    controller: first.controller,
+    replicas,
     agent: undefined,
+    agents: new Map(),
     logs,
     api,
-    async startAgent(nodeName = stack.nodeName, labels = 'role=e2e') {
+    async startAgent(nodeName = stack.nodeName, labels = 'role=e2e', grpcAddrs = [first.grpcAddr]) {
+      const spawnedAt = Date.now();
       const agent = spawn(process.execPath, [join(ROOT, 'apps/node-agent/dist/main.js')], {
         cwd: ROOT,
         env: {
           ...process.env,
-          TRACEFLEET_CONTROLLER_GRPC: grpcAddr,
+          TRACEFLEET_CONTROLLER_GRPC: grpcAddrs.join(','),
           TRACEFLEET_ENROLLMENT_TOKEN: enrollmentToken,
           TRACEFLEET_NODE_NAME: nodeName,
           TRACEFLEET_NODE_LABELS: labels,
@@ -154,16 +205,23 @@ export async function startStack(opts: { maxDurationSec?: number } = {}): Promis
       capture(agent, `agent ${nodeName}`, logs);
       killOnExit(agent);
       stack.agent = agent;
+      stack.agents.set(nodeName, agent);
+      const live = replicas.find((r) => r.controller.exitCode === null && r.controller.signalCode === null) ?? first;
       await waitFor(async () => {
         if (agent.exitCode !== null) throw new Error(`agent exited (${agent.exitCode}):\n${logs.join('')}`);
-        const nodes = await api('GET', '/nodes');
-        return nodes.json?.some?.((n: { name: string; connected: boolean }) => n.name === nodeName && n.connected);
+        const nodes = await live.api('GET', '/nodes');
+        // connectedAt after the spawn: a row left connected by an earlier run with this name does not count.
+        return nodes.json?.some?.((n: { name: string; connected: boolean; connectedAt: string | null }) =>
+          n.name === nodeName && n.connected && n.connectedAt !== null && Date.parse(n.connectedAt) >= spawnedAt - 1000,
+        );
       }, 20_000, `agent ${nodeName} to connect`);
       return agent;
     },
     async stop() {
-      for (const p of [stack.agent, controller]) {
+      for (const p of [...stack.agents.values(), ...replicas.map((r) => r.controller)]) {
         if (p && p.exitCode === null && p.signalCode === null) {
+          // A stopped (SIGSTOP) process cannot act on SIGTERM until it continues.
+          p.kill('SIGCONT');
           p.kill('SIGTERM');
           await Promise.race([new Promise((r) => p.once('exit', r)), sleep(8000)]);
           if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
@@ -171,7 +229,7 @@ export async function startStack(opts: { maxDurationSec?: number } = {}): Promis
       }
     },
   };
-  await stack.startAgent();
+  if (opts.agent !== false) await stack.startAgent();
   return stack;
 }
 

@@ -24,7 +24,7 @@ async function main(): Promise<void> {
         protocolVersion: 1,
         capabilities: ['cpu_profile'],
         agentVersion: '0.1.0',
-        status: NodeStatus.online,
+        status: NodeStatus.connected,
       },
     });
     const job = await prisma.job.create({

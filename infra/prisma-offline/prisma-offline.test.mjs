@@ -200,7 +200,7 @@ test('the generated client (cjs, compiled by tsc) round-trips a Node and BigInt 
     const smoke = await run(process.execPath, [path.join(outDir, 'infra/prisma-offline/client-smoke.js')]);
     assert.equal(smoke.code, 0, show(smoke));
     const out = JSON.parse(smoke.stdout.trim().split('\n').pop());
-    assert.equal(out.status, 'online');
+    assert.equal(out.status, 'connected');
     assert.deepEqual(out.capabilities, ['cpu_profile']);
     assert.deepEqual(out.labels, { zone: 'a', gpu: false });
     assert.equal(out.samplesTakenType, 'bigint');

@@ -7,6 +7,10 @@ import { HealthController } from './health/health.controller';
 import { NodesController } from './nodes/nodes.controller';
 import { NodesService } from './nodes/nodes.service';
 import { AgentGateway } from './agents/agent.gateway';
+import { AgentRouter } from './agents/agent-router';
+import { AgentCommandQueue } from './queue/agent-commands';
+import { NodeSelection } from './nodes/selection';
+import { NodeSweepService } from './nodes/node-sweep.service';
 import { RunsService } from './runs/runs.service';
 import { ProfilesService } from './profiles/profiles.service';
 import { ProfilesController } from './profiles/profiles.controller';
@@ -24,6 +28,12 @@ import { SslController } from './ssl/ssl.controller';
 import { SslService } from './ssl/ssl.service';
 import { SslReadService } from './ssl/ssl-read.service';
 import { SslRetentionService } from './ssl/ssl-retention.service';
+import { IncidentsController } from './incidents/incidents.controller';
+import { IncidentsService } from './incidents/incidents.service';
+import { SchedulesController } from './schedules/schedules.controller';
+import { SchedulesService } from './schedules/schedules.service';
+import { ReportsService } from './schedules/reports.service';
+import { ReportRetentionService } from './schedules/report-retention.service';
 
 @Module({})
 export class AppModule {
@@ -31,11 +41,15 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [PrismaModule.forEnv(env)],
-      controllers: [HealthController, NodesController, JobsController, ProfilesController, DiffController, UsdtController, MemleakController, SslController],
+      controllers: [HealthController, NodesController, JobsController, ProfilesController, DiffController, UsdtController, MemleakController, SslController, IncidentsController, SchedulesController],
       providers: [
         { provide: APP_GUARD, useClass: ApiTokenGuard },
         NodesService,
         AgentGateway,
+        AgentCommandQueue,
+        AgentRouter,
+        NodeSelection,
+        NodeSweepService,
         RunsService,
         ProfilesService,
         ProfileExportsService,
@@ -47,6 +61,10 @@ export class AppModule {
         SslRetentionService,
         JobQueue,
         JobsService,
+        IncidentsService,
+        SchedulesService,
+        ReportsService,
+        ReportRetentionService,
       ],
     };
   }

@@ -85,7 +85,8 @@ export class Agent {
     if (this.runs.has(start.runId)) return; // a re-delivered start for a run already going
     const run = this.createRun(start);
     this.runs.set(start.runId, run);
-    this.log(`run ${start.runId} (job ${start.jobId}) starting`);
+    const at = Number(start.startAtUnixMs);
+    this.log(`run ${start.runId} (job ${start.jobId}) starting${at ? ` at ${new Date(at).toISOString()}` : ''}`);
     run
       .run()
       .catch((err) => this.log(`run ${start.runId} crashed: ${err instanceof Error ? err.stack : err}`))

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, loadConfig, parseLabels } from './config';
+import { ConfigError, loadConfig, parseControllerAddrs, parseLabels } from './config';
 
 describe('agent config', () => {
   it('parses labels and names a bad one', () => {
@@ -14,5 +14,18 @@ describe('agent config', () => {
     assert.equal(loadConfig(base).maxDurationSec, 3600);
     assert.throws(() => loadConfig({ ...base, TRACEFLEET_AGENT_MAX_FREQUENCY_HZ: '0' }), /TRACEFLEET_AGENT_MAX_FREQUENCY_HZ/);
     assert.throws(() => loadConfig({ ...base, TRACEFLEET_NODE_NAME: 'bad name' }), /TRACEFLEET_NODE_NAME/);
+  });
+});
+
+describe('controller addresses', () => {
+  it('takes one address or a comma-separated list of replicas, in order', () => {
+    assert.deepEqual(parseControllerAddrs(undefined), ['127.0.0.1:50051']);
+    assert.deepEqual(parseControllerAddrs('10.0.0.1:50051, ctl-b.example:50051,[::1]:7000'), ['10.0.0.1:50051', 'ctl-b.example:50051', '[::1]:7000']);
+    assert.deepEqual(parseControllerAddrs('a:1,a:1,b:2'), ['a:1', 'b:2']);
+    assert.deepEqual(loadConfig({ TRACEFLEET_ENROLLMENT_TOKEN: 'x'.repeat(32), TRACEFLEET_NODE_NAME: 'n1', TRACEFLEET_CONTROLLER_GRPC: 'a:1,b:2' }).controllerAddrs, ['a:1', 'b:2']);
+  });
+  it('names a bad address', () => {
+    assert.throws(() => parseControllerAddrs('ctl-a:50051,ctl-b'), /TRACEFLEET_CONTROLLER_GRPC: "ctl-b" is not host:port/);
+    assert.throws(() => parseControllerAddrs(' , '), /no address/);
   });
 });

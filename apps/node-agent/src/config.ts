@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 
 export interface AgentConfig {
-  controllerAddr: string;
+  /** Controller replicas' gRPC addresses; the agent uses one and moves to the next when the link drops. */
+  controllerAddrs: string[];
   enrollmentToken: string;
   nodeName: string;
   labels: Record<string, string>;
@@ -34,6 +35,18 @@ export function parseLabels(text: string | undefined): Record<string, string> {
   return labels;
 }
 
+/** TRACEFLEET_CONTROLLER_GRPC: one host:port, or several separated by commas (controller replicas). */
+export function parseControllerAddrs(text: string | undefined): string[] {
+  const addrs = (text || '127.0.0.1:50051').split(',').map((a) => a.trim()).filter(Boolean);
+  if (addrs.length === 0) throw new ConfigError('TRACEFLEET_CONTROLLER_GRPC: no address given');
+  for (const a of addrs) {
+    if (!/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):\d{1,5}$/.test(a) && !/^(dns|unix|ipv4|ipv6):/.test(a)) {
+      throw new ConfigError(`TRACEFLEET_CONTROLLER_GRPC: "${a}" is not host:port`);
+    }
+  }
+  return [...new Set(addrs)];
+}
+
 function intFrom(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return dflt;
@@ -52,7 +65,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
   const nodeName = env.TRACEFLEET_NODE_NAME || hostname();
   if (!LABEL_RE.test(nodeName)) throw new ConfigError(`TRACEFLEET_NODE_NAME: "${nodeName}" is not a valid node name`);
   return {
-    controllerAddr: env.TRACEFLEET_CONTROLLER_GRPC || '127.0.0.1:50051',
+    controllerAddrs: parseControllerAddrs(env.TRACEFLEET_CONTROLLER_GRPC),
     enrollmentToken,
     nodeName,
     labels: parseLabels(env.TRACEFLEET_NODE_LABELS),

@@ -26,11 +26,21 @@ export function backoffMs(attempt: number, rand: () => number = Math.random): nu
 }
 
 /**
- * The agent's side of the AgentLink stream: registers, heartbeats, and
- * reconnects with bounded exponential backoff and jitter.
+ * Which address to try next: after a session or an attempt fails, the next one in the list, so
+ * an agent whose controller replica died reaches another one on its first retry.
+ */
+export function nextAddrIndex(current: number, count: number): number {
+  return count <= 1 ? 0 : (current + 1) % count;
+}
+
+/**
+ * The agent's side of the AgentLink stream: registers, heartbeats, and reconnects with bounded
+ * exponential backoff and jitter, moving through the controller replicas' addresses
+ * (TRACEFLEET_CONTROLLER_GRPC, in the order given) on each reconnect.
  */
 export class ControllerLink {
-  private client: AgentLinkClient;
+  private readonly clients = new Map<string, AgentLinkClient>();
+  private addrIndex = 0;
   private call: ClientDuplexStream<AgentMessage, ControllerMessage> | undefined;
   private registered = false;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -44,17 +54,31 @@ export class ControllerLink {
     private readonly handlers: LinkHandlers,
     private readonly log: (msg: string) => void,
   ) {
-    const creds = cfg.tls ? credentials.createSsl(readFileSync(cfg.tls.caFile)) : credentials.createInsecure();
-    this.client = new AgentLinkClient(cfg.controllerAddr, creds, {
-      'grpc.keepalive_time_ms': 15_000,
-      'grpc.keepalive_timeout_ms': 5_000,
-      'grpc.keepalive_permit_without_calls': 1,
-      'grpc.max_receive_message_length': 16 * 1024 * 1024,
-    });
+    if (cfg.controllerAddrs.length === 0) throw new Error('no controller address');
   }
 
   get connected(): boolean {
     return this.registered;
+  }
+
+  /** The controller address in use (or being tried). */
+  get controllerAddr(): string {
+    return this.cfg.controllerAddrs[this.addrIndex];
+  }
+
+  private client(addr: string): AgentLinkClient {
+    let c = this.clients.get(addr);
+    if (!c) {
+      const creds = this.cfg.tls ? credentials.createSsl(readFileSync(this.cfg.tls.caFile)) : credentials.createInsecure();
+      c = new AgentLinkClient(addr, creds, {
+        'grpc.keepalive_time_ms': 15_000,
+        'grpc.keepalive_timeout_ms': 5_000,
+        'grpc.keepalive_permit_without_calls': 1,
+        'grpc.max_receive_message_length': 16 * 1024 * 1024,
+      });
+      this.clients.set(addr, c);
+    }
+    return c;
   }
 
   start(): void {
@@ -77,13 +101,14 @@ export class ControllerLink {
       call.end();
       await Promise.race([once(call, 'close'), new Promise((r) => setTimeout(r, 2000))]);
     }
-    this.client.close();
+    for (const c of this.clients.values()) c.close();
   }
 
   private connect(): void {
     const md = new Metadata();
     md.set('authorization', `Bearer ${this.cfg.enrollmentToken}`);
-    const call = this.client.session(md);
+    const addr = this.controllerAddr;
+    const call = this.client(addr).session(md);
     this.call = call;
     const facts = hostFacts();
     call.write({
@@ -105,7 +130,7 @@ export class ControllerLink {
       if (msg.msg?.$case === 'registered') {
         this.registered = true;
         this.attempt = 0;
-        this.log(`registered with ${this.cfg.controllerAddr} as ${this.cfg.nodeName} (node ${msg.msg.value.nodeId})`);
+        this.log(`registered with ${addr} as ${this.cfg.nodeName} (node ${msg.msg.value.nodeId})`);
         this.startHeartbeat(call, msg.msg.value.heartbeatIntervalMs || 5000);
         return;
       }
@@ -122,7 +147,8 @@ export class ControllerLink {
       if (wasRegistered) this.handlers.onSessionLost(why);
       if (this.closing) return;
       const wait = backoffMs(this.attempt++);
-      this.log(`controller link down (${why}); reconnecting in ${wait} ms`);
+      this.addrIndex = nextAddrIndex(this.addrIndex, this.cfg.controllerAddrs.length);
+      this.log(`controller link to ${addr} down (${why}); reconnecting to ${this.controllerAddr} in ${wait} ms`);
       this.reconnectTimer = setTimeout(() => this.connect(), wait);
     };
     call.on('error', (err: ServiceError) => {

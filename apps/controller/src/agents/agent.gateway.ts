@@ -17,10 +17,13 @@ import { ENV, type ControllerEnv } from '../config/env';
 import { bearer, sameSecret } from '../auth/tokens';
 import { NodesService } from '../nodes/nodes.service';
 import { RunsService } from '../runs/runs.service';
+import { AgentCommandQueue } from '../queue/agent-commands';
 
 type Call = ServerDuplexStream<AgentMessage, ControllerMessage>;
 
 export interface AgentSession {
+  /** This stream's id; the Node row and the runs started on it carry it. */
+  sessionId: string;
   nodeId: string;
   nodeName: string;
   facts: Register;
@@ -39,9 +42,10 @@ const BACKLOG_HIGH = 16;
 const BACKLOG_LOW = 4;
 
 /**
- * The gRPC side of the controller: one bidirectional stream per connected
- * agent. Authenticates the enrollment token, registers the node, routes
- * results to RunsService, and fails a node's runs when its stream ends.
+ * The gRPC side of one controller replica: one bidirectional stream per agent connected to it.
+ * Authenticates the enrollment token, records the session in the node registry (PostgreSQL),
+ * routes results to RunsService, and fails the session's runs when its stream ends. Commands for
+ * these agents reach this replica through its queue (AgentRouter); `send` is the local last hop.
  */
 @Injectable()
 export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
@@ -55,6 +59,7 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
     @Inject(ENV) private readonly env: ControllerEnv,
     private readonly nodes: NodesService,
     private readonly runs: RunsService,
+    private readonly commands: AgentCommandQueue,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -168,7 +173,11 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
         clearTimeout(timer);
         const reg = msg.msg.value;
         void this.register(call, reg).then(
-          (s) => (session = s),
+          (s) => {
+            session = s;
+            // The stream may have ended while the registration was being written.
+            if (call.cancelled || call.destroyed) closed('ended during registration');
+          },
           (err: Error) => call.emit('error', { code: status.INVALID_ARGUMENT, details: err.message }),
         );
         return;
@@ -180,12 +189,14 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
       if (!session) return;
       const s = session;
       session = undefined;
-      if (this.sessions.get(s.nodeName) === s) {
-        this.sessions.delete(s.nodeName);
-        this.log.log(`agent ${s.nodeName} disconnected: ${why}`);
-        void this.nodes.markOffline(s.nodeId).catch((e) => this.log.error(`mark ${s.nodeName} offline: ${e}`));
-        void this.runs.failNodeRuns(s.nodeId, `agent ${s.nodeName} disconnected (${why})`);
-      }
+      if (this.sessions.get(s.nodeName) === s) this.sessions.delete(s.nodeName);
+      this.log.log(`agent ${s.nodeName} disconnected from replica ${this.env.replicaId}: ${why}`);
+      const reason = `agent ${s.nodeName} disconnected (${why})`;
+      // Only this session's runs: the node may already run others on a newer session (here or on another replica).
+      void this.nodes
+        .sessionEnded(s.nodeId, s.sessionId, `session on replica ${this.env.replicaId} ended: ${why}`)
+        .catch((e) => this.log.error(`mark ${s.nodeName} unreachable: ${e}`))
+        .then(() => this.runs.failNodeRuns(s.nodeId, reason, { sessionId: s.sessionId }));
     };
     call.on('end', () => {
       closed('stream ended');
@@ -202,19 +213,34 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
     if (!/^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$/.test(reg.nodeName)) {
       throw new Error(`node name "${reg.nodeName}" is not valid`);
     }
-    const nodeId = await this.nodes.register(reg);
+    const sessionId = randomUUID();
+    const { nodeId, previousReplicaId } = await this.nodes.register(reg, sessionId);
     const previous = this.sessions.get(reg.nodeName);
-    const session: AgentSession = { nodeId, nodeName: reg.nodeName, facts: reg, call, backlog: 0 };
+    const session: AgentSession = { sessionId, nodeId, nodeName: reg.nodeName, facts: reg, call, backlog: 0 };
     this.sessions.set(reg.nodeName, session);
-    if (previous) {
-      // The same node reconnected before its old stream was noticed as dead.
-      previous.call.end();
-      void this.runs.failNodeRuns(nodeId, `agent ${reg.nodeName} reconnected; runs of its previous session were lost`);
+    // The same node reconnected before its old stream was noticed as dead (here, or on a replica that died).
+    previous?.call.end();
+    const where = previousReplicaId && previousReplicaId !== this.env.replicaId ? `on replica ${previousReplicaId}` : 'earlier';
+    try {
+      await this.runs.failNodeRuns(nodeId, `agent ${reg.nodeName} reconnected to replica ${this.env.replicaId}; runs of its session ${where} were lost`, {
+        notSessionId: sessionId,
+        startedOnly: true,
+      });
+      // Runs not started yet follow the node here: their start may be queued on a replica that is gone.
+      for (const runId of await this.runs.pendingRunIds(nodeId)) {
+        await this.commands.send(this.env.replicaId, { name: 'start-run', data: { runId, hops: 0 } }, `start-${runId}-${sessionId}`);
+      }
+    } catch (err) {
+      // Not fatal for the session: the sweep and the deadline still end those runs.
+      this.log.error(`agent ${reg.nodeName}: settling runs of earlier sessions failed: ${(err as Error).message}`);
     }
     call.write({
       msg: { $case: 'registered', value: { nodeId, heartbeatIntervalMs: this.env.heartbeatIntervalMs } },
     });
-    this.log.log(`agent ${reg.nodeName} registered (kernel ${reg.kernelRelease}, ${reg.capabilities.join(',') || 'no capabilities'})`);
+    this.log.log(
+      `agent ${reg.nodeName} registered on replica ${this.env.replicaId}${previousReplicaId && previousReplicaId !== this.env.replicaId ? ` (was on ${previousReplicaId})` : ''} ` +
+        `(kernel ${reg.kernelRelease}, ${reg.capabilities.join(',') || 'no capabilities'})`,
+    );
     return session;
   }
 
@@ -229,7 +255,16 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
     const m = msg.msg;
     switch (m?.$case) {
       case 'heartbeat':
-        void this.nodes.touch(s.nodeId).catch(() => undefined);
+        void this.nodes.heartbeat(s.nodeId, s.sessionId).then(
+          (current) => {
+            // The node registered again elsewhere: this stream is a leftover; ending it tells a live agent to reconnect.
+            if (!current && this.sessions.get(s.nodeName) === s) {
+              this.log.warn(`agent ${s.nodeName}: session ${s.sessionId} was superseded; closing it`);
+              s.call.end();
+            }
+          },
+          (e) => this.log.error(`heartbeat of ${s.nodeName}: ${e}`),
+        );
         break;
       case 'targetCheckResult':
       case 'usdtListResult':

@@ -18,6 +18,18 @@ describe('loadEnv', () => {
     assert.equal(env.grpcTls, undefined);
     assert.equal(env.retentionSweepSec, 300);
     assert.equal(env.captureToken, 'c'.repeat(32));
+    assert.equal(env.nodeUnreachableMs, 15_000);
+    assert.equal(env.nodeGoneMs, 600_000);
+    assert.equal(env.nodeSweepMs, 5000);
+    assert.match(env.replicaId, /^[A-Za-z0-9][A-Za-z0-9._-]*-[0-9a-f]{8}$/, 'a generated replica id');
+    assert.notEqual(loadEnv(good).replicaId, env.replicaId, 'each boot gets its own');
+  });
+  it('takes replica id and node thresholds from the environment', () => {
+    const env = loadEnv({ ...good, TRACEFLEET_REPLICA_ID: 'ctl-a', TRACEFLEET_HEARTBEAT_MS: '1000', TRACEFLEET_NODE_UNREACHABLE_MS: '3000', TRACEFLEET_NODE_GONE_MS: '8000' });
+    assert.equal(env.replicaId, 'ctl-a');
+    assert.equal(env.nodeUnreachableMs, 3000);
+    assert.equal(env.nodeGoneMs, 8000);
+    assert.equal(env.nodeSweepMs, 1000);
   });
   it('names the variable that is wrong', () => {
     const cases: [Record<string, string>, RegExp][] = [
@@ -33,6 +45,10 @@ describe('loadEnv', () => {
       [{ ...good, TRACEFLEET_CAPTURE_TOKEN: 'a'.repeat(32) }, /TRACEFLEET_CAPTURE_TOKEN must differ from TRACEFLEET_API_TOKEN/],
       [{ ...good, TRACEFLEET_CAPTURE_TOKEN: 'b'.repeat(32) }, /TRACEFLEET_CAPTURE_TOKEN and TRACEFLEET_ENROLLMENT_TOKEN must differ/],
       [{ ...good, TRACEFLEET_RETENTION_SWEEP_SEC: '0' }, /TRACEFLEET_RETENTION_SWEEP_SEC="0"/],
+      [{ ...good, TRACEFLEET_REPLICA_ID: 'a:b' }, /TRACEFLEET_REPLICA_ID="a:b"/],
+      [{ ...good, TRACEFLEET_NODE_UNREACHABLE_MS: '4000' }, /TRACEFLEET_NODE_UNREACHABLE_MS=4000 must be longer than TRACEFLEET_HEARTBEAT_MS=5000/],
+      [{ ...good, TRACEFLEET_NODE_UNREACHABLE_MS: '20000', TRACEFLEET_NODE_GONE_MS: '20000' }, /TRACEFLEET_NODE_GONE_MS=20000 must be longer/],
+      [{ ...good, TRACEFLEET_NODE_SWEEP_MS: '10' }, /TRACEFLEET_NODE_SWEEP_MS/],
     ];
     for (const [env, re] of cases) assert.throws(() => loadEnv(env), (e: Error) => e instanceof EnvError && re.test(e.message));
   });

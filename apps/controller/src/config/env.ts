@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+
 /** The controller's settings, validated once at boot; a bad value stops the process naming the variable. */
 export interface ControllerEnv {
   databaseUrl: string;
@@ -17,8 +20,18 @@ export interface ControllerEnv {
   queuePrefix: string;
   /** Seconds between sweeps deleting ssl-capture events past their retention. */
   retentionSweepSec: number;
+  /** Schedule reports (and the jobs of their ticks) older than this many days are deleted by the sweep. */
+  reportRetentionDays: number;
   /** PEM files for the agent link; both or neither. Without them the link is plaintext (loopback by default). */
   grpcTls?: { certFile: string; keyFile: string };
+  /** This controller process among the replicas sharing PostgreSQL and Redis (TRACEFLEET_REPLICA_ID, or generated at boot). */
+  replicaId: string;
+  /** A node with no heartbeat for this long is unreachable (its runs fail)... */
+  nodeUnreachableMs: number;
+  /** ...and gone after this long. */
+  nodeGoneMs: number;
+  /** How often some replica sweeps node liveness (a BullMQ job scheduler: one sweep per tick across replicas). */
+  nodeSweepMs: number;
 }
 
 export class EnvError extends Error {}
@@ -51,6 +64,15 @@ function grpcTls(env: NodeJS.ProcessEnv): ControllerEnv['grpcTls'] {
   return { certFile, keyFile };
 }
 
+const REPLICA_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+function replicaId(env: NodeJS.ProcessEnv): string {
+  const v = env.TRACEFLEET_REPLICA_ID;
+  if (v === undefined || v === '') return `${hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 40)}-${randomBytes(4).toString('hex')}`;
+  if (!REPLICA_RE.test(v)) throw new EnvError(`TRACEFLEET_REPLICA_ID="${v}" must be 1-63 letters, digits, . _ - (it names a Redis queue)`);
+  return v;
+}
+
 export function loadEnv(env: NodeJS.ProcessEnv = process.env): ControllerEnv {
   const databaseUrl = required(env, 'DATABASE_URL');
   if (!/^postgres(ql)?:\/\//.test(databaseUrl)) throw new EnvError('DATABASE_URL must be a postgresql:// URL');
@@ -62,6 +84,13 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): ControllerEnv {
   const captureToken = token(env, 'TRACEFLEET_CAPTURE_TOKEN');
   if (captureToken === apiToken) throw new EnvError('TRACEFLEET_CAPTURE_TOKEN must differ from TRACEFLEET_API_TOKEN (it grants the ssl-capture scope)');
   if (captureToken === enrollmentToken) throw new EnvError('TRACEFLEET_CAPTURE_TOKEN and TRACEFLEET_ENROLLMENT_TOKEN must differ');
+  const heartbeatIntervalMs = int(env, 'TRACEFLEET_HEARTBEAT_MS', 5000, 100, 60_000);
+  const nodeUnreachableMs = int(env, 'TRACEFLEET_NODE_UNREACHABLE_MS', Math.max(15_000, 3 * heartbeatIntervalMs), 200, 3_600_000);
+  if (nodeUnreachableMs <= heartbeatIntervalMs) {
+    throw new EnvError(`TRACEFLEET_NODE_UNREACHABLE_MS=${nodeUnreachableMs} must be longer than TRACEFLEET_HEARTBEAT_MS=${heartbeatIntervalMs}`);
+  }
+  const nodeGoneMs = int(env, 'TRACEFLEET_NODE_GONE_MS', Math.max(600_000, 2 * nodeUnreachableMs), 300, 30 * 86_400_000);
+  if (nodeGoneMs <= nodeUnreachableMs) throw new EnvError(`TRACEFLEET_NODE_GONE_MS=${nodeGoneMs} must be longer than TRACEFLEET_NODE_UNREACHABLE_MS=${nodeUnreachableMs}`);
   return {
     databaseUrl,
     redisUrl,
@@ -73,10 +102,15 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): ControllerEnv {
     grpcAddr: env.TRACEFLEET_GRPC_ADDR || '127.0.0.1:50051',
     maxDurationSec: int(env, 'TRACEFLEET_MAX_DURATION_SEC', 3600, 1, 86400),
     resultGraceSec: int(env, 'TRACEFLEET_RESULT_GRACE_SEC', 30, 1, 3600),
-    heartbeatIntervalMs: int(env, 'TRACEFLEET_HEARTBEAT_MS', 5000, 100, 60_000),
+    heartbeatIntervalMs,
     queuePrefix: env.TRACEFLEET_QUEUE_PREFIX || 'tracefleet',
     retentionSweepSec: int(env, 'TRACEFLEET_RETENTION_SWEEP_SEC', 300, 1, 86_400),
+    reportRetentionDays: int(env, 'TRACEFLEET_REPORT_RETENTION_DAYS', 30, 1, 3650),
     grpcTls: grpcTls(env),
+    replicaId: replicaId(env),
+    nodeUnreachableMs,
+    nodeGoneMs,
+    nodeSweepMs: int(env, 'TRACEFLEET_NODE_SWEEP_MS', Math.min(5000, Math.max(100, Math.floor(nodeUnreachableMs / 3))), 100, 600_000),
   };
 }
 

@@ -50,6 +50,12 @@ export interface JobView {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
+  /** Incident or schedule tick the job belongs to, and the common attach time of its runs. */
+  incidentId: string | null;
+  scheduleId: string | null;
+  startAt: string | null;
+  /** Which nodes the selector chose, and why each other node it matched or named was skipped. */
+  selection: { selector: unknown; selected: string[]; skipped: { node: string; reason: string; code?: string }[]; skippedNotListed: number };
   totals: { samplesTaken: number; samplesDroppedKernel: number; samplesDroppedAgent: number; samplesLostTransit: number; samplesStored: number };
   runs: RunView[];
   /** ssl-capture: the runs' counters summed. */
@@ -102,6 +108,10 @@ export function toJobView(job: JobWithRuns): JobView {
     createdAt: job.createdAt.toISOString(),
     startedAt: iso(job.startedAt),
     finishedAt: iso(job.finishedAt),
+    incidentId: job.incidentId,
+    scheduleId: job.scheduleId,
+    startAt: iso(job.startAt),
+    selection: selectionOf(job.params),
     totals: {
       samplesTaken: sum('samplesTaken'),
       samplesDroppedKernel: sum('samplesDroppedKernel'),
@@ -120,6 +130,11 @@ export function toJobView(job: JobWithRuns): JobView {
       ...(job.type === 'ssl_capture' ? { sslEvents: `${base}/ssl-events`, sslEventsStream: `${base}/ssl-events/stream`, http: `${base}/http` } : {}),
     },
   };
+}
+
+function selectionOf(params: unknown): JobView['selection'] {
+  const p = (params ?? {}) as { nodes?: unknown; selected?: string[]; skipped?: { node: string; reason: string; code?: string }[]; skippedNotListed?: number };
+  return { selector: p.nodes ?? null, selected: p.selected ?? [], skipped: p.skipped ?? [], skippedNotListed: p.skippedNotListed ?? 0 };
 }
 
 function sslRunView(r: JobRun): SslRunView {

@@ -7,22 +7,44 @@ import {
   UnprocessableEntityException,
   type OnModuleInit,
 } from '@nestjs/common';
-import type { Target } from '@tracefleet/proto';
 import { ENV, type ControllerEnv } from '../config/env';
 import type { Scope } from '../auth/scopes';
 import { PrismaService } from '../prisma/prisma.service';
-import { AgentGateway } from '../agents/agent.gateway';
+import { AgentRouter } from '../agents/agent-router';
+import { NodeSelection, noMatchReason, type SkippedNode } from '../nodes/selection';
 import { JobQueue } from '../queue/job-queue';
 import { RunsService } from '../runs/runs.service';
-import type { CreateJobDto, TargetDto } from './dto/create-job.dto';
-import { matchesSelector, parseNodeSelector, type NodeSelector } from './selector';
+import type { CreateJobDto } from './dto/create-job.dto';
+import { parseNodeSelector, type NodeSelector } from './selector';
 import { toJobView, type JobView } from './job.view';
-import { badField, runSpec, typeParams } from './job-spec';
+import { badField, typeParams } from './job-spec';
+import { toTarget } from './start-run';
+
+export { toTarget };
 
 const DB_JOB_TYPE = { 'cpu-profile': 'cpu_profile', usdt: 'usdt', memleak: 'memleak', 'ssl-capture': 'ssl_capture' } as const;
 
 /** Time allowed between POST and the agent starting, counted into the run deadline. */
 const DISPATCH_ALLOWANCE_SEC = 10;
+/** Skipped nodes stored with a job past this many are counted, not listed (a fleet may hold many gone nodes). */
+const MAX_SKIPPED_STORED = 200;
+
+/** What ties a job to an incident or a schedule tick (incidents/, schedules/). */
+export interface JobLink {
+  incidentId?: string;
+  scheduleId?: string;
+  /** The agents attach at this time (StartRun.start_at_unix_ms); absent = at once. */
+  startAt?: Date;
+}
+
+/** A validated job request with its nodes picked: what `insert` stores. */
+export interface JobPlan {
+  dto: CreateJobDto;
+  selector: NodeSelector;
+  specific: ReturnType<typeof typeParams>;
+  runNodes: string[];
+  skipped: SkippedNode[];
+}
 
 @Injectable()
 export class JobsService implements OnModuleInit {
@@ -31,7 +53,8 @@ export class JobsService implements OnModuleInit {
   constructor(
     @Inject(ENV) private readonly env: ControllerEnv,
     private readonly prisma: PrismaService,
-    private readonly agents: AgentGateway,
+    private readonly router: AgentRouter,
+    private readonly selection: NodeSelection,
     private readonly queue: JobQueue,
     private readonly runs: RunsService,
   ) {}
@@ -41,7 +64,15 @@ export class JobsService implements OnModuleInit {
     this.queue.handle('deadline', ({ jobId }) => this.deadline(jobId));
   }
 
-  async create(dto: CreateJobDto, scopes: readonly Scope[]): Promise<JobView> {
+  async create(dto: CreateJobDto, scopes: readonly Scope[], link: JobLink = {}): Promise<JobView> {
+    return this.insert(await this.plan(dto, scopes), link);
+  }
+
+  /**
+   * Validates a job request and picks its nodes (checking a pid target on them), storing nothing:
+   * an incident plans every job of its bundle before it creates any.
+   */
+  async plan(dto: CreateJobDto, scopes: readonly Scope[]): Promise<JobPlan> {
     // The guard already refuses ssl-capture without the scope; this keeps the rule next to the data it
     // protects. It also covers `redaction: false`, which only ssl-capture jobs accept.
     if (dto.type === 'ssl-capture' && !scopes.includes('ssl-capture')) {
@@ -52,30 +83,42 @@ export class JobsService implements OnModuleInit {
     const selector = parseNodeSelector(dto.nodes);
     const specific = typeParams(dto);
 
-    const { selected, skipped } = this.select(selector, dto.type);
+    const picked = await this.selection.selectNodes(selector, dto.type);
+    const { selected, skipped } = picked;
     if (selected.length === 0) {
       throw new UnprocessableEntityException({
         statusCode: 422,
         error: 'Unprocessable Entity',
-        message: [`nodes: no connected node matches the selector${skipped.length ? ` (${skipped.map((s) => `${s.node}: ${s.reason}`).join('; ')})` : ''}`],
+        message: [`nodes: ${noMatchReason(selector, picked, dto.type)}`],
+        skipped: skipped.slice(0, MAX_SKIPPED_STORED),
       });
     }
 
     let runNodes = selected;
     if (target.kind?.$case === 'pid') {
-      const answers = await this.agents.checkTarget(selected, target);
+      const answers = await this.router.checkTarget(selected, target);
       runNodes = selected.filter((n) => answers.get(n)?.found);
       for (const n of selected) {
-        if (!answers.get(n)?.found) skipped.push({ node: n, reason: answers.get(n)?.detail ?? 'did not answer the target check' });
+        if (!answers.get(n)?.found) skipped.push({ node: n, code: 'target', reason: answers.get(n)?.detail ?? 'did not answer the target check' });
       }
       if (runNodes.length === 0) {
         badField('target.pid', `process ${target.kind.value} does not exist on any selected node (${selected.join(', ')})`);
       }
     }
 
+    return { dto, selector, specific, runNodes, skipped };
+  }
+
+  /** Stores a planned job with one run per node, and queues its dispatch and deadline. */
+  async insert(plan: JobPlan, link: JobLink = {}): Promise<JobView> {
+    const { dto, selector, specific, runNodes, skipped } = plan;
+    const leadMs = link.startAt ? Math.max(0, link.startAt.getTime() - Date.now()) : 0;
     const nodeRows = await this.prisma.node.findMany({ where: { name: { in: runNodes } }, select: { id: true } });
     const job = await this.prisma.job.create({
       data: {
+        incidentId: link.incidentId,
+        scheduleId: link.scheduleId,
+        startAt: link.startAt,
         type: DB_JOB_TYPE[dto.type],
         durationSec: dto.durationSec,
         params: {
@@ -83,9 +126,10 @@ export class JobsService implements OnModuleInit {
           durationSec: dto.durationSec,
           ...(specific as object),
           target: dto.target as object,
-          nodes: (selector.all ? 'all' : { names: selector.names, labels: selector.labels }) as object,
+          nodes: storedSelector(selector) as object,
           selected: runNodes,
-          skipped,
+          skipped: skipped.slice(0, MAX_SKIPPED_STORED).map(({ node, reason, code }) => ({ node, reason, code })),
+          ...(skipped.length > MAX_SKIPPED_STORED ? { skippedNotListed: skipped.length - MAX_SKIPPED_STORED } : {}),
         },
         runs: { create: nodeRows.map((n) => ({ nodeId: n.id })) },
       },
@@ -93,7 +137,7 @@ export class JobsService implements OnModuleInit {
     await this.queue.enqueue({ name: 'dispatch', data: { jobId: job.id } }, { jobId: `dispatch-${job.id}` });
     await this.queue.enqueue(
       { name: 'deadline', data: { jobId: job.id } },
-      { jobId: `deadline-${job.id}`, delayMs: (dto.durationSec + DISPATCH_ALLOWANCE_SEC + this.env.resultGraceSec) * 1000 },
+      { jobId: `deadline-${job.id}`, delayMs: (dto.durationSec + DISPATCH_ALLOWANCE_SEC + this.env.resultGraceSec) * 1000 + leadMs },
     );
     return this.get(job.id);
   }
@@ -108,29 +152,16 @@ export class JobsService implements OnModuleInit {
     return toJobView(job);
   }
 
-  /** Sends StartRun to each pending run's node; a node that is gone fails its run at once. */
+  /**
+   * Queues a start for each pending run on the replica holding its node's session (that replica
+   * builds the StartRun: jobs/start-run.ts); a node without a session fails its run at once.
+   */
   async dispatch(jobId: string): Promise<void> {
-    const job = await this.prisma.job.findUnique({ where: { id: jobId }, include: { runs: { include: { node: true } } } });
+    const job = await this.prisma.job.findUnique({ where: { id: jobId }, include: { runs: { include: { node: { select: { name: true } } } } } });
     if (!job) return;
-    const params = job.params as unknown as Record<string, unknown> & { target: TargetDto };
     for (const run of job.runs.filter((r) => r.status === 'pending')) {
-      const sent = this.agents.send(run.node.name, {
-        msg: {
-          $case: 'startRun',
-          value: {
-            jobId,
-            runId: run.id,
-            durationSec: job.durationSec,
-            target: toTarget(params.target),
-            spec: runSpec(job.type, params),
-          },
-        },
-      });
-      if (sent) {
-        await this.prisma.jobRun.updateMany({ where: { id: run.id, status: 'pending' }, data: { status: 'dispatched' } });
-      } else {
-        await this.runs.failRun(run.id, `node ${run.node.name} was not connected when the job was dispatched`);
-      }
+      const routed = await this.router.startRun(run.id, run.node.name);
+      if (!routed.ok) await this.runs.failRun(run.id, `node ${run.node.name} was not connected when the job was dispatched (${routed.reason})`);
     }
     await this.runs.finalizeJob(jobId);
   }
@@ -143,34 +174,14 @@ export class JobsService implements OnModuleInit {
     const expired = await this.runs.expireJob(jobId, `no result from the node within ${waited} s`);
     if (expired.length === 0) return;
     const runs = await this.prisma.jobRun.findMany({ where: { id: { in: expired } }, include: { node: true } });
-    for (const r of runs) this.agents.send(r.node.name, { msg: { $case: 'stopRun', value: { runId: r.id, reason: 'deadline passed' } } });
+    for (const r of runs) await this.router.stopRun(r.id, r.node.name, 'deadline passed').catch((e) => this.log.warn(`stop run ${r.id}: ${e}`));
     this.log.warn(`job ${jobId}: ${expired.length} run(s) expired`);
-  }
-
-  private select(selector: NodeSelector, type: string): { selected: string[]; skipped: { node: string; reason: string }[] } {
-    const selected: string[] = [];
-    const skipped: { node: string; reason: string }[] = [];
-    for (const name of this.agents.connectedNodeNames()) {
-      const s = this.agents.session(name)!;
-      if (!matchesSelector(selector, { name, labels: s.facts.labels })) continue;
-      if (!s.facts.capabilities.includes(type)) {
-        skipped.push({ node: name, reason: `cannot run ${type} (capabilities: ${s.facts.capabilities.join(', ') || 'none'})` });
-        continue;
-      }
-      selected.push(name);
-    }
-    if (!selector.all && selector.names) {
-      for (const n of selector.names) if (!this.agents.isConnected(n)) skipped.push({ node: n, reason: 'not connected' });
-    }
-    return { selected, skipped };
   }
 }
 
-/** Exactly one of pid, comm or all. */
-export function toTarget(t: TargetDto): Target {
-  const given = (['pid', 'comm', 'all'] as const).filter((k) => t[k] !== undefined);
-  if (given.length !== 1) badField('target', 'must have exactly one of pid, comm or all');
-  if (t.pid !== undefined) return { kind: { $case: 'pid', value: t.pid } };
-  if (t.comm !== undefined) return { kind: { $case: 'comm', value: t.comm } };
-  return { kind: { $case: 'all', value: true } };
+/** The selector as stored in the job's params: "all", or the object without `all: false`. */
+function storedSelector(sel: NodeSelector): unknown {
+  if (sel.all) return sel.limit === undefined ? 'all' : { all: true, limit: sel.limit };
+  const { all: _all, ...rest } = sel;
+  return rest;
 }

@@ -1,6 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Register } from '@tracefleet/proto';
+import { ENV, type ControllerEnv } from '../config/env';
 import { PrismaService } from '../prisma/prisma.service';
+import type { Prisma } from '../generated/prisma/client';
+import { matchesSelector, type NodeSelector } from '../jobs/selector';
+import { effectiveState, sweepTransition, type NodeState, type NodeThresholds } from './node-status';
 
 export interface NodeView {
   id: string;
@@ -8,18 +12,67 @@ export interface NodeView {
   labels: Record<string, string>;
   kernelRelease: string;
   btf: boolean;
+  cpus: number;
   capabilities: string[];
   agentVersion: string;
-  status: string;
+  /** connected / unreachable / gone, as of now (see node-status.ts). */
+  status: NodeState;
+  statusReason: string | null;
+  statusChangedAt: string | null;
   connected: boolean;
+  /** The controller replica holding its session (null once the session ended). */
+  replicaId: string | null;
+  sessionId: string | null;
+  connectedAt: string | null;
   lastSeenAt: string;
 }
 
+export interface NodeFilter {
+  status?: NodeState[];
+  /** Label equality and set expressions, names (`GET /nodes?labelSelector=`). */
+  selector?: NodeSelector;
+  capability?: string;
+  namePrefix?: string;
+}
+
+/** Where a node's session is, for routing commands to it. */
+export interface NodeRoute {
+  id: string;
+  name: string;
+  state: NodeState;
+  replicaId: string | null;
+  sessionId: string | null;
+}
+
+/** A node the sweep moved on, with the session it had. */
+export interface SweptNode {
+  id: string;
+  name: string;
+  from: NodeState;
+  to: NodeState;
+  reason: string;
+  replicaId: string | null;
+  sessionId: string | null;
+}
+
+/**
+ * The node registry in PostgreSQL: every replica writes the sessions it holds and their
+ * heartbeats here, so any replica answers for the whole fleet.
+ */
 @Injectable()
 export class NodesService {
-  constructor(private readonly prisma: PrismaService) {}
+  constructor(
+    @Inject(ENV) private readonly env: ControllerEnv,
+    private readonly prisma: PrismaService,
+  ) {}
 
-  async register(reg: Register): Promise<string> {
+  get thresholds(): NodeThresholds {
+    return { unreachableMs: this.env.nodeUnreachableMs, goneMs: this.env.nodeGoneMs };
+  }
+
+  /** Records a new session of the node on this replica; returns the node id and the replica that held it before. */
+  async register(reg: Register, sessionId: string): Promise<{ nodeId: string; previousReplicaId: string | null }> {
+    const now = new Date();
     const data = {
       labels: reg.labels,
       kernelRelease: reg.kernelRelease,
@@ -27,40 +80,122 @@ export class NodesService {
       protocolVersion: reg.protocolVersion,
       capabilities: reg.capabilities,
       agentVersion: reg.agentVersion,
-      status: 'online' as const,
-      connectedAt: new Date(),
-      lastSeenAt: new Date(),
+      cpus: reg.cpus,
+      status: 'connected' as const,
+      statusReason: null,
+      statusChangedAt: now,
+      replicaId: this.env.replicaId,
+      sessionId,
+      connectedAt: now,
+      lastSeenAt: now,
     };
+    const before = await this.prisma.node.findUnique({ where: { name: reg.nodeName }, select: { replicaId: true } });
     const node = await this.prisma.node.upsert({
       where: { name: reg.nodeName },
       create: { name: reg.nodeName, ...data },
       update: data,
       select: { id: true },
     });
-    return node.id;
+    return { nodeId: node.id, previousReplicaId: before?.replicaId ?? null };
   }
 
-  async touch(nodeId: string): Promise<void> {
-    await this.prisma.node.update({ where: { id: nodeId }, data: { lastSeenAt: new Date() } });
+  /**
+   * A heartbeat of `sessionId`; false when that session is no longer the node's (it registered
+   * again, here or on another replica), so the caller can close it.
+   */
+  async heartbeat(nodeId: string, sessionId: string): Promise<boolean> {
+    const now = new Date();
+    const plain = await this.prisma.node.updateMany({ where: { id: nodeId, sessionId, status: 'connected' }, data: { lastSeenAt: now } });
+    if (plain.count > 0) return true;
+    // Heard from again after being marked unreachable or gone (a paused agent that resumed).
+    const back = await this.prisma.node.updateMany({
+      where: { id: nodeId, sessionId },
+      data: { lastSeenAt: now, status: 'connected', statusReason: null, statusChangedAt: now },
+    });
+    return back.count > 0;
   }
 
-  async markOffline(nodeId: string): Promise<void> {
-    await this.prisma.node.update({ where: { id: nodeId }, data: { status: 'offline' } });
+  /** The session ended: the node is unreachable, unless it already has a newer session. True when it was the current one. */
+  async sessionEnded(nodeId: string, sessionId: string, reason: string): Promise<boolean> {
+    const r = await this.prisma.node.updateMany({
+      where: { id: nodeId, sessionId },
+      data: { status: 'unreachable', statusReason: reason, statusChangedAt: new Date(), replicaId: null, sessionId: null },
+    });
+    return r.count > 0;
   }
 
-  async list(connected: (name: string) => boolean): Promise<NodeView[]> {
-    const nodes = await this.prisma.node.findMany({ orderBy: { name: 'asc' } });
-    return nodes.map((n) => ({
-      id: n.id,
-      name: n.name,
-      labels: n.labels as Record<string, string>,
-      kernelRelease: n.kernelRelease,
-      btf: n.btf,
-      capabilities: n.capabilities,
-      agentVersion: n.agentVersion,
-      status: n.status,
-      connected: connected(n.name),
-      lastSeenAt: n.lastSeenAt.toISOString(),
-    }));
+  /**
+   * Moves silent nodes on (connected → unreachable → gone). Each change is conditional on the row
+   * still being what was read, so a heartbeat that lands meanwhile wins and two replicas sweeping
+   * at once change a node once.
+   */
+  async sweep(now = Date.now()): Promise<SweptNode[]> {
+    const t = this.thresholds;
+    const silent = await this.prisma.node.findMany({
+      where: { status: { in: ['connected', 'unreachable'] }, lastSeenAt: { lt: new Date(now - t.unreachableMs) } },
+      select: { id: true, name: true, status: true, lastSeenAt: true, replicaId: true, sessionId: true },
+    });
+    const swept: SweptNode[] = [];
+    for (const n of silent) {
+      const tr = sweepTransition(n, now, t);
+      if (!tr) continue;
+      const r = await this.prisma.node.updateMany({
+        where: { id: n.id, status: n.status, lastSeenAt: n.lastSeenAt },
+        data: { status: tr.to, statusReason: tr.reason, statusChangedAt: new Date(now) },
+      });
+      if (r.count > 0) swept.push({ id: n.id, name: n.name, from: n.status, to: tr.to, reason: tr.reason, replicaId: n.replicaId, sessionId: n.sessionId });
+    }
+    return swept;
   }
+
+  async route(name: string): Promise<NodeRoute | undefined> {
+    const n = await this.prisma.node.findUnique({ where: { name }, select: { id: true, name: true, status: true, lastSeenAt: true, replicaId: true, sessionId: true } });
+    if (!n) return undefined;
+    return { id: n.id, name: n.name, state: effectiveState(n, Date.now(), this.thresholds), replicaId: n.replicaId, sessionId: n.sessionId };
+  }
+
+  async routes(names: string[]): Promise<Map<string, NodeRoute>> {
+    const rows = await this.prisma.node.findMany({
+      where: { name: { in: names } },
+      select: { id: true, name: true, status: true, lastSeenAt: true, replicaId: true, sessionId: true },
+    });
+    const now = Date.now();
+    return new Map(rows.map((n) => [n.name, { id: n.id, name: n.name, state: effectiveState(n, now, this.thresholds), replicaId: n.replicaId, sessionId: n.sessionId }]));
+  }
+
+  async list(filter: NodeFilter = {}): Promise<NodeView[]> {
+    const where: Prisma.NodeWhereInput = {};
+    if (filter.namePrefix) where.name = { startsWith: filter.namePrefix };
+    if (filter.capability) where.capabilities = { has: filter.capability };
+    const rows = await this.prisma.node.findMany({ where, orderBy: { name: 'asc' } });
+    const now = Date.now();
+    return rows
+      .map((n) => toView(n, effectiveState(n, now, this.thresholds), now))
+      .filter((v) => (!filter.status || filter.status.includes(v.status)) && (!filter.selector || matchesSelector(filter.selector, v)));
+  }
+}
+
+type NodeRow = Awaited<ReturnType<PrismaService['node']['findMany']>>[number];
+
+function toView(n: NodeRow, status: NodeState, now: number): NodeView {
+  const moved = status !== n.status;
+  return {
+    id: n.id,
+    name: n.name,
+    labels: (n.labels ?? {}) as Record<string, string>,
+    kernelRelease: n.kernelRelease,
+    btf: n.btf,
+    cpus: n.cpus,
+    capabilities: n.capabilities,
+    agentVersion: n.agentVersion,
+    status,
+    // Between sweeps the stored reason describes the stored state; say what time has done instead.
+    statusReason: moved ? `no heartbeat for ${((now - n.lastSeenAt.getTime()) / 1000).toFixed(1)} s` : n.statusReason,
+    statusChangedAt: n.statusChangedAt?.toISOString() ?? null,
+    connected: status === 'connected',
+    replicaId: n.replicaId,
+    sessionId: n.sessionId,
+    connectedAt: n.connectedAt?.toISOString() ?? null,
+    lastSeenAt: n.lastSeenAt.toISOString(),
+  };
 }

@@ -7,11 +7,18 @@ import { ENV, type ControllerEnv } from '../config/env';
 export type QueueTask =
   | { name: 'dispatch'; data: { jobId: string } }
   | { name: 'deadline'; data: { jobId: string } }
-  | { name: 'ssl-retention'; data: Record<string, never> };
+  | { name: 'ssl-retention'; data: Record<string, never> }
+  /** Node liveness: connected → unreachable → gone by time since the last heartbeat; fails lost nodes' runs. */
+  | { name: 'node-sweep'; data: Record<string, never> }
+  | { name: 'schedule-tick'; data: { scheduleId: string } }
+  | { name: 'report-check'; data: { reportId: string } }
+  | { name: 'report-retention'; data: Record<string, never> };
 
 export type TaskName = QueueTask['name'];
 type DataOf<N extends TaskName> = Extract<QueueTask, { name: N }>['data'];
 type Handler<N extends TaskName> = (data: DataOf<N>) => Promise<void>;
+/** Tasks without a payload: the fleet-wide periodic sweeps. */
+type PeriodicName = Extract<QueueTask, { data: Record<string, never> }>['name'];
 
 export const QUEUE_NAME = 'jobs';
 
@@ -26,7 +33,9 @@ export class JobQueue implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly connection: IORedis;
   private readonly queue: Queue;
   private worker: Worker | undefined;
+  private workerConnection: IORedis | undefined;
   private readonly handlers: { [N in TaskName]?: Handler<N> } = {};
+  private readonly periodics: { name: PeriodicName; everyMs: number }[] = [];
 
   constructor(@Inject(ENV) private readonly env: ControllerEnv) {
     this.connection = new IORedis(env.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
@@ -35,6 +44,18 @@ export class JobQueue implements OnApplicationBootstrap, OnModuleDestroy {
 
   handle<N extends TaskName>(name: N, handler: Handler<N>): void {
     (this.handlers as Record<string, unknown>)[name] = handler;
+  }
+
+  /**
+   * A fleet-wide periodic task: `run` handles it here, and at bootstrap a job scheduler with the
+   * task's name as its id runs it every `everyMs` — once per tick across all replicas, and on
+   * whichever replica is alive. Call it from onModuleInit.
+   */
+  periodic(name: PeriodicName, everyMs: number, run: () => Promise<unknown>): void {
+    this.handle(name, async () => {
+      await run();
+    });
+    this.periodics.push({ name, everyMs });
   }
 
   async enqueue(task: QueueTask, opts: { jobId: string; delayMs?: number }): Promise<void> {
@@ -52,12 +73,24 @@ export class JobQueue implements OnApplicationBootstrap, OnModuleDestroy {
    * Runs a task every `everyMs`. BullMQ keeps one scheduler per id in Redis, so every replica
    * upserting the same id yields one run per tick across the fleet (the last upsert sets the interval).
    */
-  async repeat(task: QueueTask, opts: { schedulerId: string; everyMs: number }): Promise<void> {
+  async repeat(task: QueueTask, opts: { schedulerId: string } & ({ everyMs: number } | { cron: string })): Promise<void> {
     await this.queue.upsertJobScheduler(
       opts.schedulerId,
-      { every: opts.everyMs },
+      // Cron patterns are read in UTC so that replicas in different time zones agree.
+      'cron' in opts ? { pattern: opts.cron, tz: 'UTC' } : { every: opts.everyMs },
       { name: task.name, data: task.data, opts: { attempts: 1, removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } } },
     );
+  }
+
+  /** Ends a repeat; true when there was one. */
+  async unrepeat(schedulerId: string): Promise<boolean> {
+    return this.queue.removeJobScheduler(schedulerId);
+  }
+
+  /** The ids of the job schedulers in Redis whose id starts with `prefix`. */
+  async repeatIds(prefix: string): Promise<string[]> {
+    const all = await this.queue.getJobSchedulers(0, -1);
+    return all.map((s) => s.key).filter((k) => k.startsWith(prefix));
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -68,15 +101,18 @@ export class JobQueue implements OnApplicationBootstrap, OnModuleDestroy {
         if (!handler) throw new Error(`no handler for queued task ${job.name}`);
         await handler(job.data);
       },
-      { connection: this.connection.duplicate({ maxRetriesPerRequest: null }), prefix: this.env.queuePrefix, concurrency: 8 },
+      { connection: (this.workerConnection = this.connection.duplicate({ maxRetriesPerRequest: null })), prefix: this.env.queuePrefix, concurrency: 8 },
     );
     this.worker.on('failed', (job, err) => this.log.error(`task ${job?.name} ${job?.id} failed: ${err.message}`));
     await this.worker.waitUntilReady();
+    for (const p of this.periodics) await this.repeat({ name: p.name, data: {} } as QueueTask, { schedulerId: p.name, everyMs: p.everyMs });
   }
 
   async onModuleDestroy(): Promise<void> {
     await this.worker?.close();
     await this.queue.close();
+    // BullMQ leaves connections it was given open.
+    this.workerConnection?.disconnect();
     this.connection.disconnect();
   }
 }

@@ -11,6 +11,7 @@ import {
   type UsdtReport,
 } from '@tracefleet/proto';
 import { PrismaService } from '../prisma/prisma.service';
+import type { Prisma } from '../generated/prisma/client';
 import { ProfilesService } from '../profiles/profiles.service';
 import { UsdtService } from '../usdt/usdt.service';
 import { MemleakService } from '../memleak/memleak.service';
@@ -137,15 +138,29 @@ export class RunsService {
     });
   }
 
-  /** Every active run of a node fails with the reason (its agent went away). */
-  async failNodeRuns(nodeId: string, reason: string): Promise<void> {
-    const runs = await this.prisma.jobRun.findMany({ where: { nodeId, status: { in: [...ACTIVE_RUN] } }, select: { id: true, jobId: true } });
+  /**
+   * Active runs of a node fail with the reason (its agent went away). `sessionId`: only the runs
+   * started on that session; `notSessionId`: only runs started on another session; `startedOnly`:
+   * not the pending ones (a pending run still follows the node to a new session).
+   */
+  async failNodeRuns(nodeId: string, reason: string, opts: { sessionId?: string; notSessionId?: string; startedOnly?: boolean } = {}): Promise<string[]> {
+    const where: Prisma.JobRunWhereInput = { nodeId, status: { in: opts.startedOnly ? ['dispatched', 'running'] : [...ACTIVE_RUN] } };
+    if (opts.sessionId) where.sessionId = opts.sessionId;
+    if (opts.notSessionId) where.AND = [{ sessionId: { not: null } }, { sessionId: { not: opts.notSessionId } }];
+    const runs = await this.prisma.jobRun.findMany({ where, select: { id: true, jobId: true } });
     for (const r of runs) {
       await this.enqueue(r.id, async () => {
         await this.failRun(r.id, reason);
         await this.finalizeJob(r.jobId);
       });
     }
+    return runs.map((r) => r.id);
+  }
+
+  /** Runs of a node waiting to be started. */
+  async pendingRunIds(nodeId: string): Promise<string[]> {
+    const runs = await this.prisma.jobRun.findMany({ where: { nodeId, status: 'pending' }, select: { id: true } });
+    return runs.map((r) => r.id);
   }
 
   /** Runs still active past their deadline fail; returns the ids of those runs. */

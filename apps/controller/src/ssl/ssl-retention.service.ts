@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { ENV, type ControllerEnv } from '../config/env';
 import { PrismaService } from '../prisma/prisma.service';
 import { JobQueue } from '../queue/job-queue';
@@ -28,7 +28,7 @@ export async function sweepExpired(db: RawExecutor, batch = RETENTION_BATCH, max
 
 /** Deletes ssl-capture events past their retention, every TRACEFLEET_RETENTION_SWEEP_SEC, once per tick across replicas. */
 @Injectable()
-export class SslRetentionService implements OnModuleInit, OnApplicationBootstrap {
+export class SslRetentionService implements OnModuleInit {
   private readonly log = new Logger(SslRetentionService.name);
 
   constructor(
@@ -38,13 +38,7 @@ export class SslRetentionService implements OnModuleInit, OnApplicationBootstrap
   ) {}
 
   onModuleInit(): void {
-    this.queue.handle('ssl-retention', async () => {
-      await this.sweep();
-    });
-  }
-
-  async onApplicationBootstrap(): Promise<void> {
-    await this.queue.repeat({ name: 'ssl-retention', data: {} }, { schedulerId: 'ssl-retention', everyMs: this.env.retentionSweepSec * 1000 });
+    this.queue.periodic('ssl-retention', this.env.retentionSweepSec * 1000, () => this.sweep());
   }
 
   async sweep(): Promise<number> {

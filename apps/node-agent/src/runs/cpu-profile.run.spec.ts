@@ -58,6 +58,7 @@ function start(over: Partial<StartRun> = {}): StartRun {
     durationSec: 1,
     target: { kind: { $case: 'pid', value: process.pid } },
     spec: { $case: 'cpuProfile', value: { frequencyHz: 99 } },
+    startAtUnixMs: 0n,
     ...over,
   };
 }
@@ -119,6 +120,31 @@ describe('CpuProfileRun', () => {
       const fin = out.sent.at(-1)!.msg!;
       assert.ok(fin.$case === 'runFinished' && !fin.value.ok && re.test(fin.value.reason), JSON.stringify(fin, (_k, v) => (typeof v === 'bigint' ? String(v) : v)));
     }
+  });
+
+  it('attaches no earlier than start_at_unix_ms; refuses a start far ahead; stop() while waiting attaches nothing', async () => {
+    const { parts, state } = fakeNative(1);
+    const out = sink();
+    const at = Date.now() + 300;
+    await new CpuProfileRun(start({ startAtUnixMs: BigInt(at) }), cfg, out, parts, () => {}).run();
+    const started = out.sent.find((m) => m.msg?.$case === 'runEvent')!.msg!;
+    assert.ok(started.$case === 'runEvent' && Number(started.value.atUnixMs) >= at, `started ${started.$case === 'runEvent' ? started.value.atUnixMs : '?'} < ${at}`);
+
+    const far = sink();
+    await new CpuProfileRun(start({ startAtUnixMs: BigInt(Date.now() + 10 * 60_000) }), cfg, far, parts, () => {}).run();
+    const farFin = far.sent.at(-1)!.msg!;
+    assert.ok(farFin.$case === 'runFinished' && !farFin.value.ok && /ahead of this node's clock/.test(farFin.value.reason));
+
+    const closedBefore = state.closed;
+    const stopped = sink();
+    const run = new CpuProfileRun(start({ startAtUnixMs: BigInt(Date.now() + 60_000) }), cfg, stopped, parts, () => {});
+    const done = run.run();
+    setTimeout(() => run.stop('deadline passed'), 50);
+    await done;
+    const fin = stopped.sent.at(-1)!.msg!;
+    assert.ok(fin.$case === 'runFinished' && !fin.value.ok && /stopped before the start time: deadline passed/.test(fin.value.reason));
+    assert.equal(stopped.sent.filter((m) => m.msg?.$case === 'runEvent').length, 0);
+    assert.equal(state.closed, closedBefore, 'no profiler was created while waiting');
   });
 
   it('ends early on stop() and says why', async () => {

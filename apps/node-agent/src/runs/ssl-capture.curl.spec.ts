@@ -103,7 +103,7 @@ async function capture(target: StartRun['target'], s: Partial<SslCaptureSpec>, d
     handshakes: false,
     ...s,
   };
-  const run = new SslCaptureRun({ jobId: 'j', runId: 'r', durationSec: 20, target, spec: { $case: 'sslCapture', value: spec } }, cfg, sink, native, (m) => process.env.TF_DEBUG && console.log(m));
+  const run = new SslCaptureRun({ jobId: 'j', runId: 'r', durationSec: 20, target, startAtUnixMs: 0n, spec: { $case: 'sslCapture', value: spec } }, cfg, sink, native, (m) => process.env.TF_DEBUG && console.log(m));
   const done = run.run();
   await startedP;
   const early = sent.find((m) => m.msg?.$case === 'runFinished');

@@ -136,7 +136,7 @@ function spec(over: Partial<SslCaptureSpec> = {}): SslCaptureSpec {
 }
 
 function startRun(target: StartRun['target'], s: Partial<SslCaptureSpec> = {}, durationSec = 1): StartRun {
-  return { jobId: 'j', runId: 'r', durationSec, target, spec: { $case: 'sslCapture', value: spec(s) } };
+  return { jobId: 'j', runId: 'r', durationSec, target, startAtUnixMs: 0n, spec: { $case: 'sslCapture', value: spec(s) } };
 }
 
 function sink() {
@@ -177,10 +177,11 @@ describe('SslCaptureRun (fake tracer, real discovery and placement)', () => {
 
     assert.equal(runEvents[0].kind, RunEventKind.RUN_EVENT_KIND_STARTED);
     assert.match(runEvents[0].message, new RegExp(`pid ${pid} .* through ${LIBSSL}`));
-    // one file, four functions, every process that maps it, this process filtered in the kernel
+    // one file, four functions, the uprobes in this process only (other users of the file never
+    // trap), and this process filtered in the kernel as well
     assert.equal(state.attached.length, 1);
     assert.deepEqual(state.attached[0].map((p) => p.fn), ['SSL_read', 'SSL_write', 'SSL_read_ex', 'SSL_write_ex']);
-    assert.ok(state.attached[0].every((p) => p.path === `/proc/${pid}/root${LIBSSL}` && p.pid === undefined));
+    assert.ok(state.attached[0].every((p) => p.path === `/proc/${pid}/root${LIBSSL}` && p.pid === pid));
     assert.deepEqual(state.opts!.pids, [pid]);
     assert.deepEqual(state.opts!.excludePids, [process.pid]);
     assert.equal(state.opts!.comm, undefined);

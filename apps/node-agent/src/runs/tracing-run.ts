@@ -17,6 +17,8 @@ export interface RunCounts {
 }
 
 const TARGET_POLL_MS = 250;
+/** A start time further ahead than this on the node's clock is refused: the clocks disagree, or it is a mistake. */
+export const MAX_START_WAIT_MS = 120_000;
 
 /**
  * The life of one run on this node, whatever it traces: open the tracer,
@@ -68,6 +70,7 @@ export abstract class TracingRun {
     let targetExited = false;
     try {
       this.checkDuration();
+      await this.waitForStart();
       const opened = await this.open();
       watchPid = opened.watchPid;
       await this.event(RunEventKind.RUN_EVENT_KIND_STARTED, opened.message);
@@ -101,6 +104,21 @@ export abstract class TracingRun {
     } finally {
       this.release();
     }
+  }
+
+  /**
+   * Waits for StartRun's start_at_unix_ms (an incident's runs on many nodes start together) before
+   * anything is loaded or attached; stop() during the wait ends the run without attaching.
+   */
+  private async waitForStart(): Promise<void> {
+    const at = Number(this.start.startAtUnixMs);
+    if (!at) return;
+    const ahead = at - Date.now();
+    if (ahead > MAX_START_WAIT_MS) {
+      throw new RunRejected(`start time is ${Math.round(ahead / 1000)} s ahead of this node's clock (limit ${MAX_START_WAIT_MS / 1000} s); are the clocks in sync?`);
+    }
+    while (this.stopReason === undefined && Date.now() < at) await this.sleepOrWake(at - Date.now());
+    if (this.stopReason !== undefined) throw new Error(`stopped before the start time: ${this.stopReason}`);
   }
 
   private checkDuration(): void {

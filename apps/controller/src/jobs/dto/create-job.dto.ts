@@ -232,7 +232,7 @@ export class CreateJobDto {
   @Max(SSL_MAX_RETENTION_HOURS)
   retentionHours?: number;
 
-  /** "all", or { names?: string[], labels?: { key: value } }; checked by parseNodeSelector. */
-  @IsDefined({ message: 'nodes must be "all" or { names?: [...], labels?: {...} }' })
+  /** "all", or { all?, names?, labels?, expressions?, limit? }; checked by parseNodeSelector. */
+  @IsDefined({ message: 'nodes must be "all" or { names?: [...], labels?: {...}, expressions?: [...], limit?: N }' })
   nodes!: unknown;
 }

@@ -1,0 +1,156 @@
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import type { ListUsdt, Target, TargetCheckResult, UsdtListResult } from '@tracefleet/proto';
+import { ENV, type ControllerEnv } from '../config/env';
+import { PrismaService } from '../prisma/prisma.service';
+import { AgentCommandQueue } from '../queue/agent-commands';
+import { NodesService, type NodeRoute } from '../nodes/nodes.service';
+import { RunsService } from '../runs/runs.service';
+import { buildStartRun } from '../jobs/start-run';
+import { AgentGateway } from './agent.gateway';
+
+/** Where a command for a node goes: this replica's own session, another replica's queue, or nowhere (and why). */
+export type Route = { kind: 'here' } | { kind: 'replica'; replicaId: string } | { kind: 'none'; reason: string };
+
+/**
+ * Routing rule. A live local session wins (it is the truth for this replica); otherwise the node
+ * registry says which replica holds the session, provided the node is connected.
+ */
+export function routeFor(node: NodeRoute | undefined, me: string, hasLocalSession: boolean): Route {
+  if (hasLocalSession) return { kind: 'here' };
+  if (!node) return { kind: 'none', reason: 'never registered' };
+  if (node.state !== 'connected') return { kind: 'none', reason: node.state };
+  if (!node.replicaId) return { kind: 'none', reason: 'no session' };
+  if (node.replicaId === me) return { kind: 'none', reason: `its session on replica ${me} has ended` };
+  return { kind: 'replica', replicaId: node.replicaId };
+}
+
+/** How many times a start may follow a node that moved to another replica before it is given up. */
+export const MAX_START_HOPS = 3;
+/** Time added to a request's timeout for the hop through Redis and the other replica. */
+const RELAY_SLACK_MS = 2000;
+
+/**
+ * Reaches any node's agent from any replica. Starts and stops travel as BullMQ jobs on the queue of
+ * the replica holding the node's session (`agent-commands-<replicaId>`, deduplicated by run id);
+ * requests (target checks, USDT listings) do too and wait for the answer. This replica runs the
+ * commands addressed to it against its own sessions.
+ */
+@Injectable()
+export class AgentRouter implements OnModuleInit {
+  private readonly log = new Logger(AgentRouter.name);
+
+  constructor(
+    @Inject(ENV) private readonly env: ControllerEnv,
+    private readonly prisma: PrismaService,
+    private readonly gateway: AgentGateway,
+    private readonly commands: AgentCommandQueue,
+    private readonly nodes: NodesService,
+    private readonly runs: RunsService,
+  ) {}
+
+  onModuleInit(): void {
+    this.commands.handle('start-run', ({ runId, hops }) => this.startHere(runId, hops));
+    this.commands.handle('stop-run', async ({ runId, nodeName, reason }) => {
+      this.gateway.send(nodeName, { msg: { $case: 'stopRun', value: { runId, reason } } });
+    });
+    this.commands.handle('check-target', async ({ nodeName, target, timeoutMs, expiresAt }) => {
+      if (Date.now() > expiresAt) return undefined;
+      return (await this.gateway.checkTarget([nodeName], target, timeoutMs)).get(nodeName);
+    });
+    this.commands.handle('list-usdt', async ({ nodeName, source, timeoutMs, expiresAt }) => {
+      if (Date.now() > expiresAt) return undefined;
+      return { answer: await this.gateway.listUsdt(nodeName, source, timeoutMs) };
+    });
+  }
+
+  private async route(nodeName: string): Promise<Route> {
+    return routeFor(await this.nodes.route(nodeName), this.env.replicaId, this.gateway.isConnected(nodeName));
+  }
+
+  /** Queues the start of a pending run on the replica holding its node; returns why not when the node has no session. */
+  async startRun(runId: string, nodeName: string): Promise<{ ok: true; replicaId: string } | { ok: false; reason: string }> {
+    const r = await this.route(nodeName);
+    if (r.kind === 'none') return { ok: false, reason: r.reason };
+    const replicaId = r.kind === 'here' ? this.env.replicaId : r.replicaId;
+    await this.commands.send(replicaId, { name: 'start-run', data: { runId, hops: 0 } }, `start-${runId}`);
+    return { ok: true, replicaId };
+  }
+
+  /** Asks the node's agent to stop a run, wherever its session is (best effort: a node without a session has nothing to stop). */
+  async stopRun(runId: string, nodeName: string, reason: string): Promise<void> {
+    if (this.gateway.send(nodeName, { msg: { $case: 'stopRun', value: { runId, reason } } })) return;
+    // Even an unreachable node's last replica gets it: a paused agent that resumes then stops the run.
+    const node = await this.nodes.route(nodeName);
+    if (!node?.replicaId || node.replicaId === this.env.replicaId) return;
+    await this.commands.send(node.replicaId, { name: 'stop-run', data: { runId, nodeName, reason } }, `stop-${runId}`);
+  }
+
+  /** Whether the target exists on each node; nodes that do not answer in time map to undefined. */
+  async checkTarget(nodeNames: string[], target: Target, timeoutMs = 3000): Promise<Map<string, TargetCheckResult | undefined>> {
+    const answers = new Map<string, TargetCheckResult | undefined>();
+    const routes = await this.nodes.routes(nodeNames);
+    const local = nodeNames.filter((n) => this.gateway.isConnected(n));
+    for (const [n, a] of await this.gateway.checkTarget(local, target, timeoutMs)) answers.set(n, a);
+    await Promise.all(
+      nodeNames
+        .filter((n) => !this.gateway.isConnected(n))
+        .map(async (n) => {
+          const r = routeFor(routes.get(n), this.env.replicaId, false);
+          if (r.kind !== 'replica') {
+            answers.set(n, { requestId: '', found: false, detail: `node not connected (${r.kind === 'none' ? r.reason : 'here'})` });
+            return;
+          }
+          const answer = await this.commands.call<TargetCheckResult | null>(
+            r.replicaId,
+            { name: 'check-target', data: { nodeName: n, target, timeoutMs, expiresAt: Date.now() + timeoutMs + RELAY_SLACK_MS } },
+            timeoutMs + RELAY_SLACK_MS,
+          );
+          answers.set(n, answer ?? undefined);
+        }),
+    );
+    return answers;
+  }
+
+  /** The USDT probes a node finds; null when it is not connected, undefined when no answer came in time. */
+  async listUsdt(nodeName: string, source: NonNullable<ListUsdt['source']>, timeoutMs = 15_000): Promise<UsdtListResult | undefined | null> {
+    const r = await this.route(nodeName);
+    if (r.kind === 'here') return this.gateway.listUsdt(nodeName, source, timeoutMs);
+    if (r.kind === 'none') return null;
+    const relayed = await this.commands.call<{ answer: UsdtListResult | null } | null>(
+      r.replicaId,
+      { name: 'list-usdt', data: { nodeName, source, timeoutMs, expiresAt: Date.now() + timeoutMs + RELAY_SLACK_MS } },
+      timeoutMs + RELAY_SLACK_MS,
+    );
+    return relayed ? (relayed.answer ?? undefined) : undefined;
+  }
+
+  /**
+   * Runs a queued start on this replica: marks the run dispatched on this session and sends StartRun.
+   * A node that moved meanwhile gets the start forwarded to its new replica; one without a session
+   * fails the run with the reason.
+   */
+  private async startHere(runId: string, hops: number): Promise<void> {
+    const run = await this.prisma.jobRun.findUnique({ where: { id: runId }, include: { job: true, node: { select: { name: true } } } });
+    if (!run || run.status !== 'pending') return; // already started (a duplicate) or ended (deadline)
+    const nodeName = run.node.name;
+    const session = this.gateway.session(nodeName);
+    if (session) {
+      const claimed = await this.prisma.jobRun.updateMany({ where: { id: runId, status: 'pending' }, data: { status: 'dispatched', sessionId: session.sessionId } });
+      if (claimed.count === 0) return;
+      if (!this.gateway.send(nodeName, { msg: { $case: 'startRun', value: buildStartRun(run.job, runId) } })) {
+        await this.runs.failRun(runId, `node ${nodeName} disconnected from replica ${this.env.replicaId} as the run was sent`);
+        await this.runs.finalizeJob(run.jobId);
+      }
+      return;
+    }
+    const r = routeFor(await this.nodes.route(nodeName), this.env.replicaId, false);
+    if (r.kind === 'replica' && hops < MAX_START_HOPS) {
+      this.log.log(`run ${runId}: node ${nodeName} is now on replica ${r.replicaId}; forwarding its start`);
+      await this.commands.send(r.replicaId, { name: 'start-run', data: { runId, hops: hops + 1 } }, `start-${runId}-h${hops + 1}`);
+      return;
+    }
+    const why = r.kind === 'none' ? r.reason : `it kept moving between replicas (${hops} forwards)`;
+    await this.runs.failRun(runId, `node ${nodeName} was not connected when the job was dispatched (${why})`);
+    await this.runs.finalizeJob(run.jobId);
+  }
+}

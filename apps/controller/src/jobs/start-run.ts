@@ -1,0 +1,31 @@
+import type { StartRun, Target } from '@tracefleet/proto';
+import type { TargetDto } from './dto/create-job.dto';
+import { badField, runSpec } from './job-spec';
+
+/** Exactly one of pid, comm or all. */
+export function toTarget(t: TargetDto): Target {
+  const given = (['pid', 'comm', 'all'] as const).filter((k) => t[k] !== undefined);
+  if (given.length !== 1) badField('target', 'must have exactly one of pid, comm or all');
+  if (t.pid !== undefined) return { kind: { $case: 'pid', value: t.pid } };
+  if (t.comm !== undefined) return { kind: { $case: 'comm', value: t.comm } };
+  return { kind: { $case: 'all', value: true } };
+}
+
+/**
+ * The StartRun for one run, from the stored job. Built by the replica that holds the node's
+ * session, at the moment it sends it, so queued commands carry only the run id.
+ */
+export function buildStartRun(
+  job: { id: string; type: string; durationSec: number; params: unknown; startAt?: Date | null },
+  runId: string,
+): StartRun {
+  const params = job.params as Record<string, unknown> & { target: TargetDto };
+  return {
+    jobId: job.id,
+    runId,
+    durationSec: job.durationSec,
+    target: toTarget(params.target),
+    spec: runSpec(job.type, params),
+    startAtUnixMs: BigInt(job.startAt?.getTime() ?? 0),
+  };
+}

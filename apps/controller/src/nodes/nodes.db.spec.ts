@@ -1,0 +1,187 @@
+// The node registry against a real PostgreSQL (127.0.0.1:5432): sessions on two replicas, heartbeats,
+// the liveness sweep (connected → unreachable → gone), which runs fail when a session ends, and
+// selection from the registry. Creates a throwaway database, applies the committed migrations, drops it.
+//
+// TRACEFLEET_DB_TEST_ADMIN_URL (default postgresql://postgres@127.0.0.1:5432/postgres) is the server.
+import 'reflect-metadata';
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { PROTOCOL_VERSION, type Register } from '@tracefleet/proto';
+import type { ControllerEnv } from '../config/env';
+import { PrismaService } from '../prisma/prisma.service';
+import { ProfilesService } from '../profiles/profiles.service';
+import { UsdtService } from '../usdt/usdt.service';
+import { MemleakService } from '../memleak/memleak.service';
+import { SslService } from '../ssl/ssl.service';
+import { RunsService } from '../runs/runs.service';
+import { parseNodeSelector } from '../jobs/selector';
+import { NodesService } from './nodes.service';
+import { NodeSelection, noMatchReason } from './selection';
+
+const ROOT = join(__dirname, '..', '..', '..', '..');
+const ADMIN_URL = process.env.TRACEFLEET_DB_TEST_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+const DB = 'tracefleet_nodes_test';
+const URL_ = (() => {
+  const u = new URL(ADMIN_URL);
+  u.pathname = `/${DB}`;
+  return u.toString();
+})();
+
+async function admin(sql: string): Promise<void> {
+  const c = new Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 5000 });
+  try {
+    await c.connect();
+  } catch (err) {
+    throw new Error(`PostgreSQL is not reachable at ${ADMIN_URL} (${(err as Error).message}); run npm run setup`);
+  }
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+const env = (replicaId: string): ControllerEnv => ({ databaseUrl: URL_, replicaId, nodeUnreachableMs: 3000, nodeGoneMs: 8000 }) as ControllerEnv;
+const reg = (nodeName: string, labels: Record<string, string>, capabilities = ['cpu-profile', 'usdt']): Register => ({
+  nodeName,
+  labels,
+  kernelRelease: '6.18',
+  btf: true,
+  protocolVersion: PROTOCOL_VERSION,
+  capabilities,
+  agentVersion: 'test',
+  cpus: 2,
+});
+
+let prisma: PrismaService;
+let onA: NodesService;
+let onB: NodesService;
+let runs: RunsService;
+
+async function jobWithRun(nodeId: string, status: 'pending' | 'dispatched' | 'running', sessionId: string | null): Promise<{ jobId: string; runId: string }> {
+  const job = await prisma.job.create({
+    data: { type: 'cpu_profile', durationSec: 5, params: { type: 'cpu-profile', target: { all: true } }, runs: { create: [{ nodeId, status, sessionId }] } },
+    include: { runs: true },
+  });
+  return { jobId: job.id, runId: job.runs[0].id };
+}
+
+describe('node registry (PostgreSQL)', { timeout: 120_000 }, () => {
+  before(async () => {
+    await admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
+    await admin(`CREATE DATABASE ${DB}`);
+    const res = spawnSync(process.execPath, [join(ROOT, 'infra/prisma-offline/prisma.mjs'), 'migrate', 'deploy', '--config', join(ROOT, 'apps/controller/prisma.config.ts')], {
+      cwd: ROOT,
+      env: { ...process.env, DATABASE_URL: URL_ },
+      encoding: 'utf8',
+    });
+    if (res.status !== 0) throw new Error(`migrate deploy failed:\n${res.stdout}\n${res.stderr}`);
+    prisma = new PrismaService({ databaseUrl: URL_ } as ControllerEnv);
+    onA = new NodesService(env('rep-a'), prisma);
+    onB = new NodesService(env('rep-b'), prisma);
+    const profiles = new ProfilesService(prisma);
+    runs = new RunsService(prisma, profiles, new UsdtService(prisma, profiles), new MemleakService(prisma, profiles), new SslService(prisma, profiles));
+  });
+
+  after(async () => {
+    await prisma?.$disconnect();
+    await admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
+  });
+
+  it('records the replica and session, and any replica routes to it', async () => {
+    const s1 = randomUUID();
+    const { nodeId, previousReplicaId } = await onB.register(reg('n1', { env: 'prod' }), s1);
+    assert.equal(previousReplicaId, null);
+    const route = await onA.route('n1');
+    assert.deepEqual(route, { id: nodeId, name: 'n1', state: 'connected', replicaId: 'rep-b', sessionId: s1 });
+    const [view] = await onA.list({ namePrefix: 'n1' });
+    assert.equal(view.connected, true);
+    assert.equal(view.cpus, 2);
+  });
+
+  it('moves to another replica on re-registration; the old session can no longer heartbeat or end the node', async () => {
+    const before = await onA.route('n1');
+    const s2 = randomUUID();
+    const { previousReplicaId } = await onA.register(reg('n1', { env: 'prod' }), s2);
+    assert.equal(previousReplicaId, 'rep-b');
+    assert.equal(await onB.heartbeat(before!.id, before!.sessionId!), false, 'a superseded session is told so');
+    assert.equal(await onB.sessionEnded(before!.id, before!.sessionId!, 'stream ended'), false);
+    assert.equal((await onA.route('n1'))?.state, 'connected');
+    assert.equal((await onA.route('n1'))?.replicaId, 'rep-a');
+    assert.equal(await onA.heartbeat(before!.id, s2), true);
+  });
+
+  it('fails only the runs of the session that ended; pending runs stay to follow the node', async () => {
+    const node = (await onA.route('n1'))!;
+    const old = await jobWithRun(node.id, 'running', randomUUID());
+    const current = await jobWithRun(node.id, 'running', node.sessionId);
+    const pending = await jobWithRun(node.id, 'pending', null);
+    const failed = await runs.failNodeRuns(node.id, 'agent n1 reconnected', { notSessionId: node.sessionId!, startedOnly: true });
+    assert.deepEqual(failed, [old.runId]);
+    await runs.settled(old.runId);
+    const rows = await prisma.jobRun.findMany({ where: { id: { in: [old.runId, current.runId, pending.runId] } } });
+    const status = (id: string): string => rows.find((r) => r.id === id)!.status;
+    assert.equal(status(old.runId), 'failed');
+    assert.equal(status(current.runId), 'running');
+    assert.equal(status(pending.runId), 'pending');
+    assert.equal((await prisma.job.findUniqueOrThrow({ where: { id: old.jobId } })).status, 'failed');
+    assert.deepEqual(await runs.pendingRunIds(node.id), [pending.runId]);
+
+    assert.equal(await onA.sessionEnded(node.id, node.sessionId!, 'session on replica rep-a ended: stream ended'), true);
+    assert.deepEqual(await runs.failNodeRuns(node.id, 'agent n1 disconnected', { sessionId: node.sessionId! }), [current.runId]);
+    const after = await onB.route('n1');
+    assert.equal(after?.state, 'unreachable');
+    assert.equal(after?.replicaId, null);
+    const [view] = await onB.list({ namePrefix: 'n1' });
+    assert.match(view.statusReason ?? '', /stream ended/);
+  });
+
+  it('sweeps connected → unreachable → gone by silence; a heartbeat brings the node back', async () => {
+    const s = randomUUID();
+    const { nodeId } = await onA.register(reg('n2', { env: 'prod', zone: 'a' }), s);
+    const t0 = Date.now();
+    assert.deepEqual(await onB.sweep(t0 + 1000), []);
+    const first = await onB.sweep(t0 + 3500);
+    assert.deepEqual(first.map((n) => [n.name, n.from, n.to]), [['n2', 'connected', 'unreachable']]);
+    assert.equal(first[0].replicaId, 'rep-a', 'the sweep reports where the session was, to stop its runs there');
+    assert.deepEqual(await onA.sweep(t0 + 3600), [], 'a second sweeper changes nothing');
+    assert.equal((await onA.list({ status: ['unreachable'], namePrefix: 'n2' })).length, 1);
+    assert.equal(await onA.heartbeat(nodeId, s), true, 'a paused agent that resumes heartbeating is connected again');
+    assert.equal((await onA.route('n2'))?.state, 'connected');
+    const later = Date.now();
+    await onB.sweep(later + 3500);
+    const gone = await onB.sweep(later + 9000);
+    assert.deepEqual(gone.filter((n) => n.name === 'n2').map((n) => [n.name, n.from, n.to]), [['n2', 'unreachable', 'gone']]);
+    assert.equal((await onA.list({ status: ['gone'] })).map((n) => n.name).includes('n2'), true);
+  });
+
+  it('selects from the registry: state, capabilities, labels, limit', async () => {
+    await onA.register(reg('n3', { env: 'prod', zone: 'b' }), randomUUID());
+    await onB.register(reg('n4', { env: 'prod', zone: 'a' }, ['usdt']), randomUUID());
+    const selection = new NodeSelection(env('rep-a'), prisma);
+    const prod = parseNodeSelector({ labels: { env: 'prod' } });
+    const s = await selection.selectNodes(prod, 'cpu-profile');
+    assert.deepEqual(s.selected, ['n3']);
+    assert.deepEqual(
+      s.skipped.map((k) => [k.node, k.code]),
+      [
+        ['n1', 'gone'],
+        ['n2', 'gone'],
+        ['n4', 'capability'],
+      ],
+    );
+    const zoneA = parseNodeSelector({ labels: { env: 'prod' }, expressions: [{ key: 'zone', operator: 'In', values: ['a'] }] });
+    const none = await selection.selectNodes(zoneA, 'cpu-profile');
+    assert.deepEqual(none.selected, []);
+    assert.equal(noMatchReason(zoneA, none, 'cpu-profile'), 'no node matches: 1 matched the labels but is gone (n2); 1 matched the labels but cannot run cpu-profile (n4)');
+    const limited = await selection.selectNodes(parseNodeSelector({ all: true, limit: 1 }), 'usdt');
+    assert.equal(limited.selected.length, 1);
+    assert.deepEqual(limited.skipped.filter((k) => k.code === 'limit').length, 1);
+    const filtered = await onB.list({ selector: { all: false, expressions: [{ key: 'zone', operator: 'Exists' }] }, capability: 'cpu-profile', status: ['connected'] });
+    assert.deepEqual(filtered.map((n) => n.name), ['n3']);
+  });
+});
