@@ -16,7 +16,7 @@ function folded(text: string): { total: number; byPath: Map<string, number> } {
   return { total, byPath };
 }
 
-describe('incidents and schedules, end to end on the real kernel (three agents)', () => {
+describe('incidents and schedules, end to end on the real kernel (three agents, two controller replicas)', () => {
   let stack: Stack;
   let hotBin: string;
   let hot: ChildProcess;
@@ -25,10 +25,12 @@ describe('incidents and schedules, end to end on the real kernel (three agents)'
 
   before(async () => {
     hotBin = buildC('hot');
-    stack = await startStack();
+    // Two controller replicas: the first agent on replica A (where the test posts), the other two
+    // on replica B, so incidents and scheduled ticks reach agents through the other replica's queue.
+    stack = await startStack({ replicas: 2 });
     names = [stack.nodeName, `${stack.nodeName}-b`, `${stack.nodeName}-c`];
-    await stack.startAgent(names[1], 'role=e2e,incident=yes');
-    await stack.startAgent(names[2], 'role=e2e,incident=yes');
+    await stack.startAgent(names[1], 'role=e2e,incident=yes', [stack.replicas[1].grpcAddr]);
+    await stack.startAgent(names[2], 'role=e2e,incident=yes', [stack.replicas[1].grpcAddr]);
     // The e2e database outlives runs: a schedule left by a killed run would tick here too.
     for (const s of (await stack.api('GET', '/schedules')).json ?? []) await stack.api('DELETE', `/schedules/${s.id}`);
     hot = spawn(hotBin, ['0'], { stdio: 'ignore' });

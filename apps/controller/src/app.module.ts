@@ -28,6 +28,7 @@ import { SslController } from './ssl/ssl.controller';
 import { SslService } from './ssl/ssl.service';
 import { SslReadService } from './ssl/ssl-read.service';
 import { SslRetentionService } from './ssl/ssl-retention.service';
+import { JobRetentionService } from './retention/job-retention';
 import { IncidentsController } from './incidents/incidents.controller';
 import { IncidentsService } from './incidents/incidents.service';
 import { SchedulesController } from './schedules/schedules.controller';
@@ -59,6 +60,7 @@ export class AppModule {
         SslService,
         SslReadService,
         SslRetentionService,
+        JobRetentionService,
         JobQueue,
         JobsService,
         IncidentsService,

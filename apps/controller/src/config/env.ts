@@ -22,6 +22,8 @@ export interface ControllerEnv {
   retentionSweepSec: number;
   /** Schedule reports (and the jobs of their ticks) older than this many days are deleted by the sweep. */
   reportRetentionDays: number;
+  /** Ended jobs (with their runs and results) older than this many days are deleted by the sweep. */
+  jobRetentionDays: number;
   /** PEM files for the agent link; both or neither. Without them the link is plaintext (loopback by default). */
   grpcTls?: { certFile: string; keyFile: string };
   /** This controller process among the replicas sharing PostgreSQL and Redis (TRACEFLEET_REPLICA_ID, or generated at boot). */
@@ -106,6 +108,7 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): ControllerEnv {
     queuePrefix: env.TRACEFLEET_QUEUE_PREFIX || 'tracefleet',
     retentionSweepSec: int(env, 'TRACEFLEET_RETENTION_SWEEP_SEC', 300, 1, 86_400),
     reportRetentionDays: int(env, 'TRACEFLEET_REPORT_RETENTION_DAYS', 30, 1, 3650),
+    jobRetentionDays: int(env, 'TRACEFLEET_JOB_RETENTION_DAYS', 30, 1, 3650),
     grpcTls: grpcTls(env),
     replicaId: replicaId(env),
     nodeUnreachableMs,

@@ -6,10 +6,7 @@
 import 'reflect-metadata';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
-import { Client } from 'pg';
 import { PROTOCOL_VERSION, type Register } from '@tracefleet/proto';
 import type { ControllerEnv } from '../config/env';
 import { PrismaService } from '../prisma/prisma.service';
@@ -21,31 +18,12 @@ import { RunsService } from '../runs/runs.service';
 import { parseNodeSelector } from '../jobs/selector';
 import { NodesService } from './nodes.service';
 import { NodeSelection, noMatchReason } from './selection';
+import { scratchDb, type ScratchDb } from '../testing/scratch-db';
 
-const ROOT = join(__dirname, '..', '..', '..', '..');
-const ADMIN_URL = process.env.TRACEFLEET_DB_TEST_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const DB = 'tracefleet_nodes_test';
-const URL_ = (() => {
-  const u = new URL(ADMIN_URL);
-  u.pathname = `/${DB}`;
-  return u.toString();
-})();
+let db: ScratchDb;
 
-async function admin(sql: string): Promise<void> {
-  const c = new Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 5000 });
-  try {
-    await c.connect();
-  } catch (err) {
-    throw new Error(`PostgreSQL is not reachable at ${ADMIN_URL} (${(err as Error).message}); run npm run setup`);
-  }
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-
-const env = (replicaId: string): ControllerEnv => ({ databaseUrl: URL_, replicaId, nodeUnreachableMs: 3000, nodeGoneMs: 8000 }) as ControllerEnv;
+const env = (replicaId: string): ControllerEnv => ({ databaseUrl: db.url, replicaId, nodeUnreachableMs: 3000, nodeGoneMs: 8000 }) as ControllerEnv;
 const reg = (nodeName: string, labels: Record<string, string>, capabilities = ['cpu-profile', 'usdt']): Register => ({
   nodeName,
   labels,
@@ -72,15 +50,8 @@ async function jobWithRun(nodeId: string, status: 'pending' | 'dispatched' | 'ru
 
 describe('node registry (PostgreSQL)', { timeout: 120_000 }, () => {
   before(async () => {
-    await admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
-    await admin(`CREATE DATABASE ${DB}`);
-    const res = spawnSync(process.execPath, [join(ROOT, 'infra/prisma-offline/prisma.mjs'), 'migrate', 'deploy', '--config', join(ROOT, 'apps/controller/prisma.config.ts')], {
-      cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: URL_ },
-      encoding: 'utf8',
-    });
-    if (res.status !== 0) throw new Error(`migrate deploy failed:\n${res.stdout}\n${res.stderr}`);
-    prisma = new PrismaService({ databaseUrl: URL_ } as ControllerEnv);
+    db = await scratchDb(DB);
+    prisma = db.prisma;
     onA = new NodesService(env('rep-a'), prisma);
     onB = new NodesService(env('rep-b'), prisma);
     const profiles = new ProfilesService(prisma);
@@ -88,8 +59,7 @@ describe('node registry (PostgreSQL)', { timeout: 120_000 }, () => {
   });
 
   after(async () => {
-    await prisma?.$disconnect();
-    await admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
+    await db?.drop();
   });
 
   it('records the replica and session, and any replica routes to it', async () => {

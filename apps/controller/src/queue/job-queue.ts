@@ -12,7 +12,9 @@ export type QueueTask =
   | { name: 'node-sweep'; data: Record<string, never> }
   | { name: 'schedule-tick'; data: { scheduleId: string } }
   | { name: 'report-check'; data: { reportId: string } }
-  | { name: 'report-retention'; data: Record<string, never> };
+  | { name: 'report-retention'; data: Record<string, never> }
+  /** Ended jobs past TRACEFLEET_JOB_RETENTION_DAYS, with their results. */
+  | { name: 'job-retention'; data: Record<string, never> };
 
 export type TaskName = QueueTask['name'];
 type DataOf<N extends TaskName> = Extract<QueueTask, { name: N }>['data'];

@@ -7,35 +7,13 @@
 import 'reflect-metadata';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { Client } from 'pg';
 import type { ControllerEnv } from '../config/env';
 import { PrismaService } from '../prisma/prisma.service';
 import { deleteReports, expiredReports } from './report-retention.service';
+import { scratchDb, type ScratchDb } from '../testing/scratch-db';
 
-const ROOT = join(__dirname, '..', '..', '..', '..');
-const ADMIN_URL = process.env.TRACEFLEET_DB_TEST_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const DB = 'tracefleet_reports_test';
-const URL_ = (() => {
-  const u = new URL(ADMIN_URL);
-  u.pathname = `/${DB}`;
-  return u.toString();
-})();
-
-async function admin(sql: string): Promise<void> {
-  const c = new Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 5000 });
-  try {
-    await c.connect();
-  } catch (err) {
-    throw new Error(`PostgreSQL is not reachable at ${ADMIN_URL} (${(err as Error).message}); run npm run setup`);
-  }
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
+let db: ScratchDb;
 
 let prisma: PrismaService;
 let nodeId: string;
@@ -52,21 +30,13 @@ async function tick(scheduleId: string, seq: number, opts: { status?: 'pending' 
 
 describe('report retention (PostgreSQL)', { timeout: 120_000 }, () => {
   before(async () => {
-    await admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
-    await admin(`CREATE DATABASE ${DB}`);
-    const res = spawnSync(process.execPath, [join(ROOT, 'infra/prisma-offline/prisma.mjs'), 'migrate', 'deploy', '--config', join(ROOT, 'apps/controller/prisma.config.ts')], {
-      cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: URL_ },
-      encoding: 'utf8',
-    });
-    if (res.status !== 0) throw new Error(`migrate deploy failed:\n${res.stdout}\n${res.stderr}`);
-    prisma = new PrismaService({ databaseUrl: URL_ } as ControllerEnv);
+    db = await scratchDb(DB);
+    prisma = db.prisma;
     nodeId = (await prisma.node.create({ data: { name: 'n1', kernelRelease: '6.1', btf: true, protocolVersion: 1, capabilities: ['cpu-profile'], agentVersion: 't' } })).id;
   });
 
   after(async () => {
-    await prisma?.$disconnect();
-    await admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
+    await db?.drop();
   });
 
   it('picks reports past keepReports or the age limit, never pending ones, and deletes them with their jobs', async () => {

@@ -7,9 +7,6 @@
 import 'reflect-metadata';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { Client } from 'pg';
 import { SslDirection, SslFunction, type SslEvent, type SslEventBatch } from '@tracefleet/proto';
 import type { ControllerEnv } from '../config/env';
 import { PrismaService } from '../prisma/prisma.service';
@@ -22,29 +19,10 @@ import { SslService } from './ssl.service';
 import { SslReadService } from './ssl-read.service';
 import { sweepExpired } from './ssl-retention.service';
 import { parseHttpQuery, parsePageQuery } from './ssl-query';
+import { scratchDb, type ScratchDb } from '../testing/scratch-db';
 
-const ROOT = join(__dirname, '..', '..', '..', '..');
-const ADMIN_URL = process.env.TRACEFLEET_DB_TEST_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const DB = 'tracefleet_ssl_test';
-const URL_ = (() => {
-  const u = new URL(ADMIN_URL);
-  u.pathname = `/${DB}`;
-  return u.toString();
-})();
-
-async function admin(sql: string): Promise<void> {
-  const c = new Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 5000 });
-  try {
-    await c.connect();
-  } catch (err) {
-    throw new Error(`PostgreSQL is not reachable at ${ADMIN_URL} (${(err as Error).message}); run npm run setup`);
-  }
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
+let db: ScratchDb;
 
 let prisma: PrismaService;
 let runs: RunsService;
@@ -87,15 +65,8 @@ async function send(events: SslEvent[], strings: string[] = []): Promise<void> {
 
 describe('ssl-capture storage (PostgreSQL)', { timeout: 180_000 }, () => {
   before(async () => {
-    await admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
-    await admin(`CREATE DATABASE ${DB}`);
-    const res = spawnSync(process.execPath, [join(ROOT, 'infra/prisma-offline/prisma.mjs'), 'migrate', 'deploy', '--config', join(ROOT, 'apps/controller/prisma.config.ts')], {
-      cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: URL_ },
-      encoding: 'utf8',
-    });
-    if (res.status !== 0) throw new Error(`migrate deploy failed:\n${res.stdout}\n${res.stderr}`);
-    prisma = new PrismaService({ databaseUrl: URL_ } as ControllerEnv);
+    db = await scratchDb(DB);
+    prisma = db.prisma;
     const profiles = new ProfilesService(prisma);
     ssl = new SslService(prisma, profiles);
     read = new SslReadService(prisma);
@@ -117,8 +88,7 @@ describe('ssl-capture storage (PostgreSQL)', { timeout: 180_000 }, () => {
   });
 
   after(async () => {
-    await prisma?.$disconnect();
-    await admin(`DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`);
+    await db?.drop();
   });
 
   it('stores events with wall time, expiry and stacks, within the job limits', async () => {

@@ -1,0 +1,67 @@
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { ENV, type ControllerEnv } from '../config/env';
+import { PrismaService } from '../prisma/prisma.service';
+import { JobQueue } from '../queue/job-queue';
+import type { RawExecutor } from '../ssl/ssl-retention.service';
+
+/** Jobs deleted per statement: one short statement per batch (their runs and results go by cascade). */
+export const JOB_RETENTION_BATCH = 200;
+export const JOB_RETENTION_MAX_BATCHES = 50;
+
+/**
+ * Deletes ended jobs created before `cutoff` with everything they stored (runs, profiles, USDT and
+ * memleak results, ssl events: ON DELETE CASCADE), then incidents older than the cutoff that no
+ * job is left in. Running and queued jobs are never touched. Schedule reports keep their own merged
+ * stacks and have their own retention (TRACEFLEET_REPORT_RETENTION_DAYS).
+ */
+export async function sweepOldJobs(
+  db: RawExecutor,
+  cutoff: Date,
+  batch = JOB_RETENTION_BATCH,
+  maxBatches = JOB_RETENTION_MAX_BATCHES,
+): Promise<{ jobs: number; incidents: number; more: boolean }> {
+  let jobs = 0;
+  let more = true;
+  for (let i = 0; i < maxBatches; i++) {
+    const n = await db.$executeRaw`
+      DELETE FROM "Job" WHERE "id" IN (
+        SELECT "id" FROM "Job"
+        WHERE "createdAt" < ${cutoff} AND "status" IN ('completed', 'partial', 'failed')
+        ORDER BY "createdAt" LIMIT ${batch}::int)`;
+    jobs += n;
+    if (n < batch) {
+      more = false;
+      break;
+    }
+  }
+  const incidents = await db.$executeRaw`
+    DELETE FROM "Incident" i WHERE i."createdAt" < ${cutoff}
+      AND NOT EXISTS (SELECT 1 FROM "Job" j WHERE j."incidentId" = i."id")
+      AND NOT EXISTS (SELECT 1 FROM "Report" r WHERE r."incidentId" = i."id")`;
+  return { jobs, incidents, more };
+}
+
+/** Runs sweepOldJobs every TRACEFLEET_RETENTION_SWEEP_SEC, once per tick across replicas. */
+@Injectable()
+export class JobRetentionService implements OnModuleInit {
+  private readonly log = new Logger(JobRetentionService.name);
+
+  constructor(
+    @Inject(ENV) private readonly env: ControllerEnv,
+    private readonly prisma: PrismaService,
+    private readonly queue: JobQueue,
+  ) {}
+
+  onModuleInit(): void {
+    this.queue.periodic('job-retention', this.env.retentionSweepSec * 1000, () => this.sweep());
+  }
+
+  async sweep(now = new Date()): Promise<{ jobs: number; incidents: number; more: boolean }> {
+    const cutoff = new Date(now.getTime() - this.env.jobRetentionDays * 86_400_000);
+    const result = await sweepOldJobs(this.prisma, cutoff);
+    if (result.jobs || result.incidents) {
+      this.log.log(`retention: deleted ${result.jobs} jobs and ${result.incidents} incidents created before ${cutoff.toISOString()}${result.more ? ' (more next tick)' : ''}`);
+    }
+    return result;
+  }
+}
