@@ -1,23 +1,33 @@
-// `npm run bench [-- suite...]`: measured, never asserted. Every figure is a comparison within
-// this run (with vs without tracing, ours vs bpftrace or libbpf-tools). Each suite writes
-// bench/results/<suite>.json and its table in BENCHMARKS.md.
+// `npm run bench [-- suite...]`: measured, never asserted. Most figures are comparisons within this run
+// (with vs without tracing, ours vs bpftrace or libbpf-tools); fleet measures one controller replica under
+// simulated agents. Each suite writes bench/results/<suite>.json and its table in BENCHMARKS.md.
 import { startStack } from './lib.mjs';
 import { cpuProfileBench } from './cpu-profile.mjs';
 import { usdtBench } from './usdt.mjs';
 import { memleakBench } from './memleak.mjs';
 import { sslBench } from './ssl.mjs';
+import { fleetBench } from './fleet.mjs';
 
-const suites = { 'cpu-profile': cpuProfileBench, usdt: usdtBench, memleak: memleakBench, ssl: sslBench };
+const suites = { 'cpu-profile': cpuProfileBench, usdt: usdtBench, memleak: memleakBench, ssl: sslBench, fleet: fleetBench };
+// These start their own stack (fleet: simulated agents, no real one) and run after the shared one has stopped.
+const ownStack = new Set(['fleet']);
 const chosen = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 for (const name of chosen) if (!suites[name]) throw new Error(`unknown suite ${name}; have ${Object.keys(suites).join(', ')}`);
 
-const stack = await startStack({ maxDurationSec: 600 });
-try {
-  for (const [name, fn] of Object.entries(suites)) {
-    if (chosen.length && !chosen.includes(name)) continue;
-    console.log(`[bench] ${name}`);
-    await fn(stack);
+const selected = Object.entries(suites).filter(([name]) => !chosen.length || chosen.includes(name));
+const shared = selected.filter(([name]) => !ownStack.has(name));
+if (shared.length) {
+  const stack = await startStack({ maxDurationSec: 600 });
+  try {
+    for (const [name, fn] of shared) {
+      console.log(`[bench] ${name}`);
+      await fn(stack);
+    }
+  } finally {
+    await stack.stop();
   }
-} finally {
-  await stack.stop();
+}
+for (const [name, fn] of selected.filter(([n]) => ownStack.has(n))) {
+  console.log(`[bench] ${name}`);
+  await fn();
 }

@@ -35,6 +35,7 @@ import { SchedulesController } from './schedules/schedules.controller';
 import { SchedulesService } from './schedules/schedules.service';
 import { ReportsService } from './schedules/reports.service';
 import { ReportRetentionService } from './schedules/report-retention.service';
+import { OpenApiController } from './openapi/openapi.controller';
 
 @Module({})
 export class AppModule {
@@ -42,7 +43,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [PrismaModule.forEnv(env)],
-      controllers: [HealthController, NodesController, JobsController, ProfilesController, DiffController, UsdtController, MemleakController, SslController, IncidentsController, SchedulesController],
+      controllers: [HealthController, NodesController, JobsController, ProfilesController, DiffController, UsdtController, MemleakController, SslController, IncidentsController, SchedulesController, OpenApiController],
       providers: [
         { provide: APP_GUARD, useClass: ApiTokenGuard },
         NodesService,

@@ -1,0 +1,74 @@
+import { ERROR_RESPONSES, ref, type PathItem, type Schema } from './build';
+import { paths } from './paths';
+import { requestSchemas } from './request-schemas';
+import { viewSchemas } from './view-schemas';
+
+export interface OpenApiDocument {
+  openapi: string;
+  info: { title: string; version: string; description: string };
+  servers: { url: string; description: string }[];
+  security: Record<string, string[]>[];
+  tags: { name: string; description: string }[];
+  paths: Record<string, PathItem>;
+  components: {
+    schemas: Record<string, Schema>;
+    responses: Record<string, unknown>;
+    securitySchemes: Record<string, unknown>;
+  };
+}
+
+const ERROR_TEXT: Record<keyof typeof ERROR_RESPONSES, string> = {
+  400: 'A parameter or field is wrong; the message names it.',
+  401: 'No bearer token, or an unknown one.',
+  403: 'The token lacks a scope the request needs (ssl-capture: TRACEFLEET_CAPTURE_TOKEN); the message names it.',
+  404: 'No such job, node, incident, schedule or report (or a job of another type, where the output is type-specific).',
+  422: 'Well-formed but cannot be done: no node can run it, no samples yet, a node did not answer; the message says why.',
+};
+
+const TAGS = {
+  meta: 'Health and this document.',
+  nodes: 'The fleet: agents registered on any replica.',
+  jobs: 'Tracing jobs: cpu-profile, usdt, memleak, ssl-capture.',
+  profiles: 'Flame graphs, folded stacks, pprof, speedscope, differential graphs.',
+  usdt: 'USDT probe results.',
+  memleak: 'Outstanding allocations by stack.',
+  'ssl-capture': 'TLS plaintext: every route needs the ssl-capture scope.',
+  incidents: 'Jobs started together, merged results.',
+  schedules: 'Recurring incidents and their reports.',
+};
+
+/**
+ * The OpenAPI 3.1 document of the REST API (served at GET /api/v1/openapi.json). Request limits come
+ * from the DTOs' validation decorators; openapi.spec.ts checks that it lists exactly the routes Nest
+ * registers, with the guard's access rules.
+ */
+export function buildOpenApi(version = '0.1.0'): OpenApiDocument {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Tracefleet controller',
+      version,
+      description:
+        'Fleet-wide eBPF tracing: schedule tracing jobs on node agents and read what they captured. ' +
+        'Every route needs `Authorization: Bearer <token>` except health and this document. TRACEFLEET_API_TOKEN has scope `jobs`; ' +
+        'TRACEFLEET_CAPTURE_TOKEN has `jobs` and `ssl-capture` (TLS plaintext). Security requirements list the scopes a route needs ' +
+        '(OpenAPI 3.1 roles); `x-tracefleet-scope-when` marks routes that need `ssl-capture` only for some bodies.',
+    },
+    servers: [{ url: '/api/v1', description: 'This controller (every replica serves every route).' }],
+    security: [{ bearer: ['jobs'] }],
+    tags: Object.entries(TAGS).map(([name, description]) => ({ name, description })),
+    paths: paths(),
+    components: {
+      schemas: { ...requestSchemas(), ...viewSchemas() },
+      responses: Object.fromEntries(
+        Object.entries(ERROR_RESPONSES).map(([status, name]) => [
+          name,
+          { description: ERROR_TEXT[Number(status) as keyof typeof ERROR_RESPONSES], content: { 'application/json': { schema: ref('Error') } } },
+        ]),
+      ),
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'TRACEFLEET_API_TOKEN (scope jobs) or TRACEFLEET_CAPTURE_TOKEN (scopes jobs, ssl-capture).' },
+      },
+    },
+  };
+}

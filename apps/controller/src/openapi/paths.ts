@@ -1,0 +1,366 @@
+import { PID_MAX } from '../jobs/dto/create-job.dto';
+import { DiffQueryDto } from '../diff/dto/diff-query.dto';
+import { IncidentProfileQueryDto, PageQueryDto } from '../incidents/dto/list-query.dto';
+import { MAX_CONTAINS_BYTES, MAX_PAGE, SSL_DIRECTIONS } from '../ssl/ssl-query';
+import { STREAM_HEARTBEAT_MS, STREAM_POLL_MS } from '../ssl/ssl.controller';
+import {
+  errors,
+  folded,
+  jobId,
+  jsonBody,
+  nodeQuery,
+  ok,
+  op,
+  pathParam,
+  query,
+  ref,
+  svg,
+  type Parameter,
+  type PathItem,
+} from './build';
+import { fieldSchema } from './dto-schema';
+
+const dtoQuery = (dto: Function, name: string, description: string, required = false): Parameter => query(name, description, fieldSchema(dto, name), required);
+
+const sslFilters: Parameter[] = [
+  query('node', 'Only this node.'),
+  query('pid', 'Only this process.', { type: 'integer', minimum: 1, maximum: PID_MAX }),
+];
+const sslEventFilters: Parameter[] = [
+  ...sslFilters,
+  query('direction', 'Only reads, writes or handshakes.', { type: 'string', enum: [...SSL_DIRECTIONS] }),
+  query('contains', 'The UTF-8 bytes of this text occur in the stored plaintext.', { type: 'string', minLength: 1, description: `At most ${MAX_CONTAINS_BYTES} bytes of UTF-8.` }),
+];
+const eventId = { type: 'string', pattern: '^[0-9]{1,19}$' };
+
+const profileTag = ['profiles'];
+const incidentId = pathParam('id', 'Incident id (UUID).', { type: 'string', format: 'uuid' });
+const scheduleId = pathParam('id', 'Schedule id (UUID).', { type: 'string', format: 'uuid' });
+const reportId = pathParam('reportId', 'Report id (UUID) of this schedule.', { type: 'string', format: 'uuid' });
+const incidentProfileQuery = [
+  dtoQuery(IncidentProfileQueryDto, 'node', 'Only this node.'),
+  dtoQuery(IncidentProfileQueryDto, 'job', 'Only this cpu-profile job of the incident.'),
+];
+const pageQuery = (what: string): Parameter[] => [
+  { ...dtoQuery(PageQueryDto, 'limit', `${what} per page.`), schema: { ...fieldSchema(PageQueryDto, 'limit'), default: 20 } },
+  dtoQuery(PageQueryDto, 'before', 'The nextCursor of the previous page.'),
+];
+
+const jobExamples = {
+  'cpu-profile': { summary: 'A 10 s CPU profile of every process on every node', value: { type: 'cpu-profile', durationSec: 10, target: { all: true }, nodes: 'all' } },
+  usdt: { summary: 'GC pauses of a JVM', value: { type: 'usdt', durationSec: 30, target: { pid: 4242 }, preset: 'jvm-gc', nodes: { labels: { role: 'web' } } } },
+  memleak: { summary: 'Outstanding allocations of a process, every 10 s', value: { type: 'memleak', durationSec: 60, intervalSec: 10, target: { pid: 4242 }, nodes: 'all' } },
+  'ssl-capture': {
+    summary: 'TLS plaintext of curl (capture token)',
+    value: { type: 'ssl-capture', durationSec: 30, target: { comm: 'curl' }, nodes: 'all', maxDataBytes: 4096, redactHeaders: ['x-api-key'], retentionHours: 24 },
+  },
+};
+
+/** Every REST route under /api/v1, keyed by OpenAPI path (openapi.spec.ts checks this against Nest's routes). */
+export function paths(): Record<string, PathItem> {
+  return {
+    '/health': {
+      get: op('public', { operationId: 'health', summary: 'Readiness: PostgreSQL answers; this replica\'s id and agent sessions', tags: ['meta'], responses: ok('Ready.', ref('Health')) }),
+    },
+    '/openapi.json': {
+      get: op('public', { operationId: 'openapi', summary: 'This document', tags: ['meta'], responses: ok('OpenAPI 3.1.', { type: 'object' }) }),
+    },
+    '/nodes': {
+      get: op('token', {
+        operationId: 'listNodes',
+        summary: 'The fleet, from any replica',
+        tags: ['nodes'],
+        parameters: [
+          query('status', 'Comma-separated states: connected, unreachable, gone.', { type: 'string', example: 'connected' }),
+          query('labelSelector', 'Kubernetes syntax: env=prod,zone in (a,b),tier!=db,!canary,gpu.', { type: 'string', maxLength: 4096 }),
+          query('capability', 'Nodes that can run this job type.', { type: 'string', example: 'cpu-profile' }),
+          query('namePrefix', 'Names starting with this.', { type: 'string', maxLength: 63, pattern: '^[A-Za-z0-9._/-]*$' }),
+        ],
+        responses: { ...ok('Nodes by name.', { type: 'array', items: ref('Node') }), ...errors(400) },
+      }),
+    },
+    '/nodes/{name}': {
+      get: op('token', { operationId: 'getNode', summary: 'One node', tags: ['nodes'], parameters: [pathParam('name', 'Node name.')], responses: { ...ok('The node.', ref('Node')), ...errors(404) } }),
+    },
+    '/nodes/{name}/usdt': {
+      get: op('token', {
+        operationId: 'listNodeUsdtProbes',
+        summary: 'USDT probes the node finds in a binary or in a process',
+        description: 'Asked on the agent\'s stream (through its replica). 404 when the node is not connected; 422 when it does not answer within 15 s or reports an error.',
+        tags: ['nodes', 'usdt'],
+        parameters: [
+          pathParam('name', 'Node name.'),
+          query('binary', 'Absolute path of an ELF file. Exactly one of binary and pid.', { type: 'string', pattern: '^/', maxLength: 4096 }),
+          query('pid', "A process: its executable and mapped libraries. Exactly one of binary and pid.", { type: 'integer', minimum: 1, maximum: PID_MAX }),
+        ],
+        responses: { ...ok('Probes with file offsets, semaphores and argument specs.', ref('UsdtProbeList')), ...errors(400, 404, 422) },
+      }),
+    },
+    '/jobs': {
+      post: op(
+        { scope: 'ssl-capture', when: 'the body\'s type is ssl-capture (decided before validation)' },
+        {
+          operationId: 'createJob',
+          summary: 'Start a tracing job on the selected nodes',
+          description:
+            'Validates the request (400 naming the field), selects nodes (422 with the reason and `skipped` when none can run it), checks a pid target on them (400 when it exists on none), stores the job and one run per node, and dispatches. ssl-capture needs the ssl-capture scope (403).',
+          tags: ['jobs'],
+          requestBody: jsonBody(ref('JobRequest'), jobExamples),
+          responses: {
+            ...ok('Created: the job, queued, with its selection.', ref('Job'), undefined, '201'),
+            ...errors(400),
+            '422': { description: 'No node can run it: the reason, and why each matched node was skipped.', content: { 'application/json': { schema: ref('SelectionError') } } },
+          },
+        },
+      ),
+    },
+    '/jobs/{id}': {
+      get: op('token', { operationId: 'getJob', summary: 'Status, per-node runs and counters, selection, links', tags: ['jobs'], parameters: [jobId], responses: { ...ok('The job.', ref('Job')), ...errors(404) } }),
+    },
+    '/jobs/{id}/flamegraph.svg': {
+      get: op('token', {
+        operationId: 'jobFlameGraphSvg',
+        summary: 'Interactive flame graph of a job',
+        description: 'cpu-profile: samples; usdt: event stacks; memleak: outstanding bytes at the latest snapshot; ssl-capture: call stacks (with userStacks).',
+        tags: profileTag,
+        parameters: [jobId, nodeQuery],
+        responses: { ...svg('The flame graph.'), ...errors(404) },
+      }),
+    },
+    '/jobs/{id}/flamegraph.folded': {
+      get: op('token', { operationId: 'jobFolded', summary: 'Folded stacks of a job', tags: profileTag, parameters: [jobId, nodeQuery], responses: { ...folded('Folded stacks.'), ...errors(404) } }),
+    },
+    '/jobs/{id}/profile.pprof': {
+      get: op('token', {
+        operationId: 'jobPprof',
+        summary: 'Gzipped pprof of a cpu-profile job',
+        description: 'Sample types samples/count and cpu/nanoseconds; each sample labelled `node`. Another job type, or no samples yet: 422.',
+        tags: profileTag,
+        parameters: [jobId, nodeQuery],
+        responses: { ...ok('profile.proto, gzipped (an attachment).', { type: 'string', format: 'binary' }, 'application/octet-stream'), ...errors(400, 404, 422) },
+      }),
+    },
+    '/jobs/{id}/profile.speedscope.json': {
+      get: op('token', {
+        operationId: 'jobSpeedscope',
+        summary: 'speedscope file of a cpu-profile job',
+        description: 'One sampled profile per node, preceded by all nodes merged when there are several. Another job type, or no samples yet: 422.',
+        tags: profileTag,
+        parameters: [jobId, nodeQuery],
+        responses: { ...ok('A speedscope file.', ref('Speedscope')), ...errors(400, 404, 422) },
+      }),
+    },
+    '/diff/flamegraph.svg': {
+      get: op('token', {
+        operationId: 'diffFlameGraphSvg',
+        summary: 'Differential flame graph of two cpu-profile jobs',
+        description: "The target's stacks; red where a frame's share of samples grew since the base, blue where it shrank.",
+        tags: profileTag,
+        parameters: diffQuery(),
+        responses: { ...svg('The differential flame graph.'), ...errors(400, 404, 422) },
+      }),
+    },
+    '/diff/flamegraph.folded': {
+      get: op('token', {
+        operationId: 'diffFolded',
+        summary: 'Both sides\' counts per path (difffolded.pl format)',
+        tags: profileTag,
+        parameters: diffQuery(),
+        responses: { ...ok('`path base_count target_count` per line.', { type: 'string' }, 'text/plain'), ...errors(400, 404, 422) },
+      }),
+    },
+    '/jobs/{id}/usdt': {
+      get: op('token', {
+        operationId: 'usdtResults',
+        summary: 'USDT results merged across nodes',
+        description: 'Hits per probe, per-pair count, mean, log2 histogram and slowest occurrences, with a per-node breakdown. 404 for a job of another type.',
+        tags: ['usdt'],
+        parameters: [jobId],
+        responses: { ...ok('Results.', ref('UsdtResults')), ...errors(404) },
+      }),
+    },
+    '/jobs/{id}/usdt/events': {
+      get: op('token', {
+        operationId: 'usdtEvents',
+        summary: 'Captured probe hits with arguments, oldest first',
+        tags: ['usdt'],
+        parameters: [
+          jobId,
+          query('node', 'Only this node.'),
+          query('probe', 'Only this "provider:probe".'),
+          query('limit', 'Events per page.', { type: 'integer', minimum: 1, maximum: 1000, default: 100 }),
+          query('after', 'The `next` of the previous page.', eventId),
+        ],
+        responses: { ...ok('A page of events.', ref('UsdtEventPage')), ...errors(400, 404) },
+      }),
+    },
+    '/jobs/{id}/memleak': {
+      get: op('token', {
+        operationId: 'memleakResults',
+        summary: 'Snapshots per node and top stacks by outstanding bytes, with growth; merged across nodes',
+        tags: ['memleak'],
+        parameters: [jobId, query('top', 'Stacks listed per node and merged.', { type: 'integer', minimum: 1, maximum: 1000, default: 50 })],
+        responses: { ...ok('Results.', ref('MemleakResults')), ...errors(400, 404) },
+      }),
+    },
+    '/jobs/{id}/ssl-events': {
+      get: op('ssl-capture', {
+        operationId: 'sslEvents',
+        summary: 'Captured TLS plaintext events (keyset pages)',
+        description: '400 for a job of another type or a bad parameter (naming it). Events past the job\'s retention are never served.',
+        tags: ['ssl-capture'],
+        parameters: [
+          jobId,
+          ...sslEventFilters,
+          query('limit', 'Events per page.', { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 100 }),
+          query('order', 'Oldest or newest first.', { type: 'string', enum: ['oldest', 'newest'], default: 'oldest' }),
+          query('after', 'Events with a greater id (order=oldest paging: the previous nextCursor).', eventId),
+          query('before', 'Events with a smaller id (order=newest paging).', eventId),
+        ],
+        responses: { ...ok('A page of events.', ref('SslEventPage')), ...errors(400, 404) },
+      }),
+    },
+    '/jobs/{id}/ssl-events/stream': {
+      get: op('ssl-capture', {
+        operationId: 'sslEventStream',
+        summary: 'Server-Sent Events: every stored event and each new one',
+        description:
+          `\`event: ssl\` (id: the event id, data: an SslEvent as JSON) for each event; a \`: keepalive\` comment every ${STREAM_HEARTBEAT_MS / 1000} s when idle; ` +
+          '`event: status` (data: {"status","reason","finishedAt","eventsSent","lastEventId"}) when the job has ended, then the stream closes. ' +
+          `The controller polls PostgreSQL every ${STREAM_POLL_MS} ms, so any replica serves it. before, order and limit do not apply (400).`,
+        tags: ['ssl-capture'],
+        parameters: [
+          jobId,
+          ...sslEventFilters,
+          query('after', 'Start after this event id.', eventId),
+          { name: 'Last-Event-ID', in: 'header', description: 'What a reconnecting EventSource sends: resume after it (the `after` parameter wins).', schema: eventId },
+        ],
+        responses: { ...ok('The event stream.', { type: 'string' }, 'text/event-stream'), ...errors(400, 404) },
+      }),
+    },
+    '/jobs/{id}/http': {
+      get: op('ssl-capture', {
+        operationId: 'sslHttp',
+        summary: 'HTTP/1.x exchanges and HTTP/2 frame headers per connection',
+        tags: ['ssl-capture'],
+        parameters: [
+          jobId,
+          ...sslFilters,
+          query('limit', 'Connections per page.', { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 100 }),
+          query('after', 'The nextCursor of the previous page.'),
+        ],
+        responses: { ...ok('Connections in time order.', ref('HttpSummaries')), ...errors(400, 404) },
+      }),
+    },
+    '/incidents': {
+      post: op(
+        { scope: 'ssl-capture', when: 'a template of the bundle is ssl-capture' },
+        {
+          operationId: 'createIncident',
+          summary: 'Start several jobs together on every selected node',
+          description: 'Every template is planned (fields, scope, nodes, a pid target\'s existence) before any job is created: any 4xx refuses the whole incident, naming the template.',
+          tags: ['incidents'],
+          requestBody: jsonBody(ref('IncidentRequest')),
+          responses: { ...ok('Created.', ref('Incident'), undefined, '201'), ...errors(400, 422) },
+        },
+      ),
+      get: op('token', { operationId: 'listIncidents', summary: 'Incidents, newest first', tags: ['incidents'], parameters: pageQuery('Incidents'), responses: { ...ok('A page.', ref('IncidentList')), ...errors(400, 404) } }),
+    },
+    '/incidents/{id}': {
+      get: op('token', { operationId: 'getIncident', summary: 'Status, jobs and runs, start skew', tags: ['incidents'], parameters: [incidentId], responses: { ...ok('The incident.', ref('Incident')), ...errors(404) } }),
+    },
+    '/incidents/{id}/flamegraph.svg': {
+      get: op('token', {
+        operationId: 'incidentFlameGraphSvg',
+        summary: 'The cpu-profile jobs merged over nodes; tooltips give each node\'s count',
+        tags: ['incidents', 'profiles'],
+        parameters: [incidentId, ...incidentProfileQuery],
+        responses: { ...svg('The flame graph.'), ...errors(400, 404, 422) },
+      }),
+    },
+    '/incidents/{id}/flamegraph.folded': {
+      get: op('token', {
+        operationId: 'incidentFolded',
+        summary: 'The incident\'s merged cpu-profile, folded',
+        tags: ['incidents', 'profiles'],
+        parameters: [incidentId, ...incidentProfileQuery],
+        responses: { ...folded('Folded stacks.'), ...errors(400, 404, 422) },
+      }),
+    },
+    '/incidents/{id}/functions': {
+      get: op('token', {
+        operationId: 'incidentFunctions',
+        summary: 'Top functions by self and total samples, with each node\'s counts',
+        tags: ['incidents', 'profiles'],
+        parameters: [incidentId, ...incidentProfileQuery, { ...dtoQuery(IncidentProfileQueryDto, 'limit', 'Functions listed.'), schema: { ...fieldSchema(IncidentProfileQueryDto, 'limit'), default: 20 } }],
+        responses: { ...ok('Top functions.', ref('IncidentFunctions')), ...errors(400, 404, 422) },
+      }),
+    },
+    '/schedules': {
+      post: op(
+        { scope: 'ssl-capture', when: 'the job or a template of the bundle is ssl-capture' },
+        {
+          operationId: 'createSchedule',
+          summary: 'Run an incident on a cron pattern or an interval, with a report per tick',
+          description: 'Templates are planned now as POST /jobs would (a selector matching no node now is a 422) and again at every tick.',
+          tags: ['schedules'],
+          requestBody: jsonBody(ref('ScheduleRequest')),
+          responses: { ...ok('Created.', ref('Schedule'), undefined, '201'), ...errors(400, 422) },
+        },
+      ),
+      get: op('token', { operationId: 'listSchedules', summary: 'Schedules with ticks, next fire times and the latest report', tags: ['schedules'], responses: ok('All schedules.', { type: 'array', items: ref('Schedule') }) }),
+    },
+    '/schedules/{id}': {
+      get: op('token', { operationId: 'getSchedule', summary: 'One schedule', tags: ['schedules'], parameters: [scheduleId], responses: { ...ok('The schedule.', ref('Schedule')), ...errors(404) } }),
+      delete: op('token', {
+        operationId: 'deleteSchedule',
+        summary: 'Stop a schedule and delete it with its reports and the incidents of its ticks',
+        tags: ['schedules'],
+        parameters: [scheduleId],
+        responses: { ...ok('Deleted.', ref('ScheduleDeleted')), ...errors(404) },
+      }),
+    },
+    '/schedules/{id}/reports': {
+      get: op('token', {
+        operationId: 'listReports',
+        summary: 'Reports, newest first, each with its top 5 functions',
+        tags: ['schedules'],
+        parameters: [scheduleId, ...pageQuery('Reports')],
+        responses: { ...ok('A page.', ref('ReportList')), ...errors(400, 404, 422) },
+      }),
+    },
+    '/schedules/{id}/reports/{reportId}': {
+      get: op('token', {
+        operationId: 'getReport',
+        summary: 'A tick\'s report: top functions, node totals, diff against the previous ready report',
+        tags: ['schedules'],
+        parameters: [scheduleId, reportId],
+        responses: { ...ok('The report.', ref('Report')), ...errors(404) },
+      }),
+    },
+    '/schedules/{id}/reports/{reportId}/flamegraph.svg': {
+      get: op('token', { operationId: 'reportFlameGraphSvg', summary: 'The tick\'s merged cpu-profile', tags: ['schedules', 'profiles'], parameters: [scheduleId, reportId], responses: { ...svg('The flame graph.'), ...errors(404, 422) } }),
+    },
+    '/schedules/{id}/reports/{reportId}/flamegraph.folded': {
+      get: op('token', { operationId: 'reportFolded', summary: 'The tick\'s merged cpu-profile, folded', tags: ['schedules', 'profiles'], parameters: [scheduleId, reportId], responses: { ...folded('Folded stacks.'), ...errors(404, 422) } }),
+    },
+    '/schedules/{id}/reports/{reportId}/diff.svg': {
+      get: op('token', {
+        operationId: 'reportDiffSvg',
+        summary: 'Differential flame graph against the base report (422 for the first report)',
+        tags: ['schedules', 'profiles'],
+        parameters: [scheduleId, reportId],
+        responses: { ...svg('The differential flame graph.'), ...errors(404, 422) },
+      }),
+    },
+  };
+}
+
+function diffQuery(): Parameter[] {
+  return [
+    dtoQuery(DiffQueryDto, 'base', 'The base job (UUID).', true),
+    dtoQuery(DiffQueryDto, 'target', 'The target job (UUID).', true),
+    dtoQuery(DiffQueryDto, 'baseNode', "Only this node's samples of the base job."),
+    dtoQuery(DiffQueryDto, 'targetNode', "Only this node's samples of the target job."),
+  ];
+}

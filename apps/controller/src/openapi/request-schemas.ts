@@ -1,0 +1,162 @@
+import { CreateJobDto, JOB_TYPES, TargetDto, UsdtPairDto, type JobTypeName } from '../jobs/dto/create-job.dto';
+import { DEFAULT_MAX_EVENTS, DEFAULT_SLOWEST_N, PRESETS, SSL_DEFAULTS } from '../jobs/job-spec';
+import { MAX_SELECTOR_LIMIT, NAME_RE } from '../jobs/selector';
+import { CreateIncidentDto, DEFAULT_LEAD_MS } from '../incidents/dto/create-incident.dto';
+import { MAX_BUNDLE } from '../incidents/bundle';
+import { CreateScheduleDto, DEFAULT_KEEP_REPORTS } from '../schedules/dto/create-schedule.dto';
+import { arrayOf, ref, type Schema } from './build';
+import { dtoSchema } from './dto-schema';
+
+/** Limits of the node selector that parseNodeSelector checks in code (selector.spec and openapi.spec keep them in step). */
+export const SELECTOR_LIMITS = { names: 10_000, expressions: 64, values: 256 } as const;
+
+const COMMON = ['type', 'durationSec', 'target'] as const;
+/** The fields each job type accepts besides the common ones (job-spec.ts refuses the others with a 400 naming the field). */
+export const JOB_TYPE_FIELDS: Record<JobTypeName, string[]> = {
+  'cpu-profile': ['frequencyHz'],
+  usdt: ['probes', 'binary', 'pairs', 'preset', 'maxEvents', 'slowestN', 'userStacks'],
+  memleak: ['intervalSec', 'minAgeSec', 'sampleEvery', 'sampleBytes', 'maxAllocs', 'topN'],
+  'ssl-capture': ['maxDataBytes', 'binaries', 'userStacks', 'maxEvents', 'maxTotalBytes', 'redactHeaders', 'redactPatterns', 'redaction', 'handshakes', 'retentionHours'],
+};
+
+const presetList = Object.entries(PRESETS)
+  .map(([name, p]) => `\`${name}\`: ${p.probes.join(', ')}`)
+  .join('; ');
+
+/** Descriptions and defaults per field; limits come from the DTO's decorators (dto-schema.ts). */
+const FIELD_DOCS: Record<string, Schema> = {
+  durationSec: { description: 'Seconds to trace. The server may set a lower ceiling (TRACEFLEET_MAX_DURATION_SEC, default 3600): above it is a 400.' },
+  target: { $ref: '#/components/schemas/Target' },
+  frequencyHz: { description: 'Samples per second per CPU.', default: 99 },
+  probes: { description: '"provider:probe" names (a preset adds its own; at most 64 in all).' },
+  binary: { description: 'Absolute path of the ELF file with the probes; required with target all. Without it the agent looks in the target pid\'s executable and mapped libraries.' },
+  pairs: { items: { $ref: '#/components/schemas/UsdtPair' }, description: 'Per-thread durations from begin to end (log2 histogram, slowest occurrences).' },
+  preset: { description: `Probes and pairs for a runtime's GC pauses: ${presetList}.` },
+  slowestN: { description: 'Slowest occurrences kept per pair.', default: DEFAULT_SLOWEST_N },
+  userStacks: { description: 'Capture the user stack at each event; stacks also form the job\'s flame graph.', default: false },
+  intervalSec: { description: 'Seconds between snapshots of outstanding allocations; at most durationSec.', default: 5 },
+  minAgeSec: { description: 'Only allocations at least this old count as outstanding.', default: 0 },
+  sampleEvery: { description: 'Trace every Nth allocation (results give the scale).', default: 1 },
+  sampleBytes: { description: 'Or trace by byte interval; not with sampleEvery.' },
+  maxAllocs: { description: 'Live allocations tracked per node; past it allocations are counted as untracked.', default: 1_000_000 },
+  topN: { description: 'Stacks kept per snapshot, by outstanding bytes.', default: 50 },
+  maxDataBytes: { description: 'Plaintext bytes kept per SSL_read/SSL_write call (the rest is counted as truncated).', default: SSL_DEFAULTS.maxDataBytes },
+  binaries: { description: 'Files to probe besides what the targets map: libssl.so.* or executables with OpenSSL linked in.' },
+  maxTotalBytes: { description: 'Plaintext bytes kept per node for the whole run; past it events carry no data.', default: SSL_DEFAULTS.maxTotalBytes },
+  redactHeaders: { description: 'Header names whose values are redacted on the agent, besides authorization, proxy-authorization, cookie and set-cookie.' },
+  redactPatterns: { description: 'JavaScript regular expressions (compiled to check them; one matching the empty string is a 400); every match is redacted on the agent.' },
+  redaction: { description: 'Redaction on the agent, before plaintext leaves the node.', default: true },
+  handshakes: { description: 'Also time SSL_do_handshake (events without data).', default: false },
+  retentionHours: { description: 'Captured events are deleted this long after the job was created.', default: SSL_DEFAULTS.retentionHours },
+};
+
+const TYPE_DOCS: Record<JobTypeName, string> = {
+  'cpu-profile': 'Sampled on-CPU stacks (perf_event), symbolized on the node, stored per stack. Outputs: flame graph, folded, pprof, speedscope, diff.',
+  usdt: 'USDT probes of a process or a binary: hits per probe, begin/end pair durations, captured events with arguments.',
+  memleak: 'Outstanding allocations by stack, snapshotted every intervalSec (target all: the kernel\'s allocations).',
+  'ssl-capture': 'TLS plaintext of OpenSSL calls, redacted on the agent. Needs the ssl-capture scope (TRACEFLEET_CAPTURE_TOKEN), to create and to read.',
+};
+
+/** One job body per type, without `nodes` (incident and schedule templates). */
+function template(type: JobTypeName): Schema {
+  const docs: Record<string, Schema> = { ...FIELD_DOCS, type: { const: type } };
+  if (type === 'usdt') docs.maxEvents = { description: 'Events kept with their arguments per node (0 = count only); every hit is counted in the kernel either way.', default: DEFAULT_MAX_EVENTS };
+  if (type === 'ssl-capture') {
+    // job-spec.ts: at least 1 for ssl-capture (the DTO allows 0 for usdt).
+    docs.maxEvents = { description: 'Events sent per node; past it calls are only counted (overBudget).', minimum: 1, default: SSL_DEFAULTS.maxEvents };
+  }
+  const s = dtoSchema(CreateJobDto, [...COMMON, ...JOB_TYPE_FIELDS[type]], docs, { description: TYPE_DOCS[type] });
+  // `type` is validated with an enum; in one variant it is that one value.
+  (s.properties as Record<string, Schema>).type = { type: 'string', const: type };
+  return s;
+}
+
+const name = (type: string): string => type.replace(/(^|-)([a-z])/g, (_, __, c: string) => c.toUpperCase());
+/** e.g. CpuProfileTemplate, SslCaptureJobRequest */
+export const templateName = (type: string): string => `${name(type)}Template`;
+export const requestName = (type: string): string => `${name(type)}JobRequest`;
+
+const oneOfByType = (schemaName: (t: string) => string): Schema => ({
+  oneOf: JOB_TYPES.map((t) => ref(schemaName(t))),
+  discriminator: { propertyName: 'type', mapping: Object.fromEntries(JOB_TYPES.map((t) => [t, `#/components/schemas/${schemaName(t)}`])) },
+});
+
+const label = { type: 'string', pattern: NAME_RE.source, description: 'A label key or value: up to 63 letters, digits, . _ / -, alphanumeric at both ends (a value may be "").' };
+
+export function requestSchemas(): Record<string, Schema> {
+  const out: Record<string, Schema> = {};
+  for (const t of JOB_TYPES) {
+    const tpl = template(t);
+    out[templateName(t)] = tpl;
+    const props = tpl.properties as Record<string, Schema>;
+    out[requestName(t)] = { ...tpl, properties: { ...props, nodes: ref('NodeSelector') }, required: [...(tpl.required as string[]), 'nodes'] };
+  }
+  out.JobRequest = { description: 'POST /jobs: one of the job types, by `type`. Fields of another type are a 400 naming the field.', ...oneOfByType(requestName) };
+  out.JobTemplate = { description: 'A job body without `nodes` (incidents and schedules give one selector for all).', ...oneOfByType(templateName) };
+  out.Target = {
+    description: 'What to trace on each node: exactly one of pid, comm (processes started later count too) or all.',
+    oneOf: ['pid', 'comm', 'all'].map((k) => dtoSchema(TargetDto, [k], {}, {})).map((s) => ({ ...s, required: Object.keys(s.properties as object) })),
+  };
+  out.UsdtPair = dtoSchema(UsdtPairDto, ['label', 'begin', 'end'], { label: { description: 'Default "begin..end".' } });
+  out.LabelExpression = {
+    type: 'object',
+    description: 'A Kubernetes set expression: In / NotIn need values (NotIn also holds for nodes without the key); Exists / DoesNotExist take none.',
+    properties: {
+      key: label,
+      operator: { type: 'string', enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'] },
+      values: { type: 'array', items: label, maxItems: SELECTOR_LIMITS.values },
+    },
+    required: ['key', 'operator'],
+    additionalProperties: false,
+  };
+  const limit = { type: 'integer', minimum: 1, maximum: MAX_SELECTOR_LIMIT, description: 'At most this many of the qualifying nodes (fewest active runs first, then by name); the rest are listed as skipped.' };
+  out.NodeSelector = {
+    description: 'Which nodes run the job. Fields are ANDed. Unreachable or gone nodes, nodes without the job type\'s capability and nodes past `limit` are skipped (listed in the job\'s `selection`).',
+    oneOf: [
+      { type: 'string', const: 'all' },
+      { type: 'object', properties: { all: { const: true }, limit }, required: ['all'], additionalProperties: false },
+      {
+        type: 'object',
+        properties: {
+          names: { type: 'array', items: { type: 'string', pattern: NAME_RE.source }, minItems: 1, maxItems: SELECTOR_LIMITS.names },
+          labels: { type: 'object', additionalProperties: label, description: 'Each label equal.' },
+          expressions: arrayOf(ref('LabelExpression'), { minItems: 1, maxItems: SELECTOR_LIMITS.expressions }),
+          limit,
+        },
+        anyOf: [{ required: ['names'] }, { required: ['labels'] }, { required: ['expressions'] }],
+        additionalProperties: false,
+      },
+    ],
+  };
+  const templates = { type: 'array', items: ref('JobTemplate'), minItems: 1, maxItems: MAX_BUNDLE, description: 'Each checked exactly as POST /jobs checks it; errors name the template (bundle[1].durationSec ...).' };
+  out.IncidentRequest = dtoSchema(
+    CreateIncidentDto,
+    ['name', 'nodes', 'bundle', 'leadMs'],
+    {
+      name: { description: 'Printable characters.' },
+      nodes: ref('NodeSelector'),
+      bundle: templates,
+      leadMs: { description: 'How far ahead the common start time is set; dispatch to every node happens within it.', default: DEFAULT_LEAD_MS },
+    },
+    { description: 'Jobs started together on every selected node.' },
+  );
+  out.ScheduleRequest = {
+    ...dtoSchema(
+      CreateScheduleDto,
+      ['name', 'cron', 'everyMs', 'nodes', 'job', 'bundle', 'keepReports', 'leadMs'],
+      {
+        name: { description: 'Printable characters.' },
+        cron: { description: '5 fields, or 6 with seconds first; UTC. Never firing, or firing less than 5 s apart, is a 400.' },
+        everyMs: { description: 'Or a fixed interval in ms.' },
+        nodes: ref('NodeSelector'),
+        job: ref('JobTemplate'),
+        bundle: templates,
+        keepReports: { description: 'Reports kept; older ones are deleted with their jobs.', default: DEFAULT_KEEP_REPORTS },
+        leadMs: { default: DEFAULT_LEAD_MS },
+      },
+      { description: 'An incident (one job or a bundle) on a cron pattern or an interval, with a report per tick.' },
+    ),
+    allOf: [{ oneOf: [{ required: ['cron'] }, { required: ['everyMs'] }] }, { oneOf: [{ required: ['job'] }, { required: ['bundle'] }] }],
+  };
+  return out;
+}

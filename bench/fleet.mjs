@@ -1,0 +1,545 @@
+// fleet: one controller replica against N simulated agents (default 200) speaking the real gRPC protocol
+// (AgentLink.Session through the generated ts-proto client), in a few child processes so the load
+// generator is not the bottleneck on a small machine. Measures controller memory per connected agent,
+// dispatch latency (POST /jobs → StartRun at every agent) and ingest throughput (samples stored per second
+// while every agent sends profile batches as fast as the link's backpressure lets it).
+//
+// This file is also the simulator: forked with TRACEFLEET_FLEET_SIM=1 it runs a share of the agents and
+// talks to the parent over IPC.
+import { fork } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { release } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = new URL('..', import.meta.url).pathname;
+const N = Number(process.env.FLEET_AGENTS ?? 200);
+const WORKERS = Number(process.env.FLEET_WORKERS ?? 2);
+const DISPATCH_JOBS = Number(process.env.FLEET_DISPATCH_JOBS ?? 5);
+const INGEST_SEC = Number(process.env.FLEET_INGEST_SEC ?? 20);
+// A realistic batch: 50 distinct stacks of depth 20 (root = the process name), counts adding up to
+// 400 samples (99 Hz × 4 CPUs × ~1 s, what one agent flushes per second on a busy 4-CPU node).
+const STACKS = 50;
+const DEPTH = 20;
+const SAMPLES_PER_BATCH = 400;
+const RATE_BATCH_MS = 1000;
+
+const now = () => performance.timeOrigin + performance.now();
+
+/** The synthetic profile every simulated node sends (one service across the fleet: the same frames). */
+export function syntheticBatch() {
+  let seed = 42;
+  const rand = (n) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const libs = ['libc.so.6', 'libssl.so.3', 'app', 'libz.so.1', 'libstdc++.so.6'];
+  const pool = Array.from({ length: 200 }, (_, i) =>
+    i % 10 === 9 ? `${['tcp_sendmsg', 'do_syscall_64', 'vfs_read', 'schedule', 'copy_user_generic'][i % 5]}_${i}_[k]` : `${libs[i % 5].split('.')[0]}::module_${i % 17}::function_${i}`,
+  );
+  const strings = ['sim-service', ...pool];
+  // A skewed distribution, as profiles are (a few hot paths), adding up to exactly SAMPLES_PER_BATCH.
+  const weights = Array.from({ length: STACKS }, () => 1 + (rand(4) === 0 ? rand(40) : rand(8)));
+  const total = weights.reduce((a, w) => a + w, 0);
+  const counts = weights.map((w) => Math.max(1, Math.floor((w / total) * SAMPLES_PER_BATCH)));
+  counts[weights.indexOf(Math.max(...weights))] += SAMPLES_PER_BATCH - counts.reduce((a, c) => a + c, 0);
+  const stacks = [];
+  for (let s = 0; s < STACKS; s++) {
+    // Stacks share prefixes as real call trees do: 5 groups of 10 with a common 8-frame trunk.
+    const trunk = Array.from({ length: 8 }, (_, d) => 1 + ((Math.floor(s / 10) * 8 + d) % 40));
+    const frames = [0, ...trunk];
+    while (frames.length < DEPTH) frames.push(1 + 40 + rand(160));
+    stacks.push({ frames, count: BigInt(counts[s]) });
+  }
+  if (counts.some((c) => c < 1) || counts.reduce((a, c) => a + c, 0) !== SAMPLES_PER_BATCH) throw new Error('synthetic counts do not add up');
+  return { strings, stacks };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Simulator (child process)
+
+async function simulator() {
+  const require = createRequire(join(root, 'apps/node-agent/package.json'));
+  const { credentials, Metadata } = require('@grpc/grpc-js');
+  const { AgentLinkClient, PROTOCOL_VERSION, RunEventKind } = require('@tracefleet/proto');
+  const { strings, stacks } = syntheticBatch();
+  const agents = [];
+  let mode = { kind: 'rate' };
+  const jobs = new Map(); // jobId → { starts: [{name, at}], batches, samples, firstBatchAt, lastBatchAt, finished }
+  const jobStats = (jobId) => {
+    let j = jobs.get(jobId);
+    if (!j) jobs.set(jobId, (j = { starts: [], batches: 0, samples: 0, firstBatchAt: null, lastBatchAt: null, finished: 0, stopped: 0 }));
+    return j;
+  };
+  const send = (msg) => process.send(msg);
+
+  function connect(a, addr, token) {
+    const md = new Metadata();
+    md.set('authorization', `Bearer ${token}`);
+    // Its own subchannel: one TCP connection per agent, as separate hosts would have.
+    a.client = new AgentLinkClient(addr, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc.keepalive_time_ms': 15_000 });
+    a.call = a.client.session(md);
+    a.runs = new Map();
+    a.call.on('error', (err) => {
+      if (!a.closing) send({ ev: 'error', name: a.name, message: err.message });
+    });
+    a.call.on('end', () => {
+      if (!a.closing) send({ ev: 'error', name: a.name, message: 'stream ended by the controller' });
+    });
+    a.call.on('data', (msg) => {
+      const m = msg.msg;
+      if (m?.$case === 'registered') {
+        // Like the real agent's link: heartbeats are written without waiting for 'drain', so on a backed-up
+        // stream they queue behind the batches already written.
+        a.heartbeat = setInterval(() => {
+          if (!a.closing) a.call.write({ msg: { $case: 'heartbeat', value: { sentAtUnixMs: BigInt(Date.now()), runningRunIds: [...a.runs.keys()] } } });
+        }, m.value.heartbeatIntervalMs || 5000);
+        send({ ev: 'registered', name: a.name, at: now() });
+      } else if (m?.$case === 'startRun') {
+        const at = now();
+        jobStats(m.value.jobId).starts.push({ name: a.name, at });
+        void runProfile(a, m.value);
+      } else if (m?.$case === 'stopRun') {
+        const r = a.runs.get(m.value.runId);
+        if (r) r.stopped = true;
+      }
+    });
+    a.call.write({
+      msg: {
+        $case: 'register',
+        value: {
+          nodeName: a.name,
+          labels: a.labels,
+          kernelRelease: release(),
+          btf: true,
+          protocolVersion: PROTOCOL_VERSION,
+          capabilities: ['cpu-profile'],
+          agentVersion: 'fleet-sim',
+          cpus: 4,
+        },
+      },
+    });
+  }
+
+  /** Writes one message; resolves when the stream can take more (HTTP/2 flow control, the controller's pause). */
+  async function write(a, msg) {
+    if (a.closing) return false;
+    if (a.call.write(msg)) return false;
+    await once(a.call, 'drain');
+    return true;
+  }
+
+  async function runProfile(a, start) {
+    const runId = start.runId;
+    const stats = jobStats(start.jobId);
+    const run = { stopped: false };
+    a.runs.set(runId, run);
+    await write(a, { msg: { $case: 'runEvent', value: { runId, kind: RunEventKind.RUN_EVENT_KIND_STARTED, message: '', atUnixMs: BigInt(Date.now()) } } });
+    const end = now() + start.durationSec * 1000;
+    const flood = mode.kind === 'flood';
+    let seq = 0n;
+    let samples = 0n;
+    const batch = () => {
+      seq += 1n;
+      samples += BigInt(SAMPLES_PER_BATCH);
+      const t = now();
+      stats.firstBatchAt = Math.min(stats.firstBatchAt ?? t, t);
+      stats.lastBatchAt = Math.max(stats.lastBatchAt ?? t, t);
+      stats.batches += 1;
+      stats.samples += SAMPLES_PER_BATCH;
+      return { msg: { $case: 'profileBatch', value: { runId, seq, strings, stacks } } };
+    };
+    if (flood) {
+      while (!run.stopped && !a.closing && now() < end) await write(a, batch());
+    } else {
+      // One batch a second, on the second, like the real agent's flush timer (without its jitter).
+      const began = now();
+      for (let k = 1; k * RATE_BATCH_MS <= start.durationSec * 1000 && !run.stopped && !a.closing; k++) {
+        await new Promise((r) => setTimeout(r, Math.max(0, began + k * RATE_BATCH_MS - now())));
+        if (!run.stopped) await write(a, batch());
+      }
+    }
+    if (run.stopped) stats.stopped += 1;
+    await write(a, {
+      msg: {
+        $case: 'runFinished',
+        value: { runId, ok: true, reason: '', targetExited: false, samplesTaken: samples, samplesDroppedKernel: 0n, samplesDroppedAgent: 0n, samplesSent: samples, lastSeq: seq },
+      },
+    });
+    a.runs.delete(runId);
+    stats.finished += 1;
+  }
+
+  process.on('message', async (cmd) => {
+    if (cmd.cmd === 'connect') {
+      for (const { name, labels } of cmd.agents) {
+        const a = { name, labels, closing: false };
+        agents.push(a);
+        connect(a, cmd.addr, cmd.token);
+      }
+    } else if (cmd.cmd === 'mode') {
+      mode = cmd.mode;
+      send({ ev: 'mode', mode });
+    } else if (cmd.cmd === 'report') {
+      const j = jobs.get(cmd.jobId) ?? jobStats(cmd.jobId);
+      send({ ev: 'report', jobId: cmd.jobId, ...j });
+    } else if (cmd.cmd === 'close') {
+      for (const a of agents) {
+        a.closing = true;
+        clearInterval(a.heartbeat);
+        a.call?.end();
+      }
+      await Promise.race([Promise.all(agents.map((a) => (a.call && !a.call.destroyed ? once(a.call, 'close').catch(() => undefined) : undefined))), new Promise((r) => setTimeout(r, 5000))]);
+      for (const a of agents) a.client?.close();
+      send({ ev: 'closed', count: agents.length });
+      setTimeout(() => process.exit(0), 100);
+    }
+  });
+  // The bench process died: no orphaned agents holding connections.
+  process.on('disconnect', () => process.exit(0));
+  send({ ev: 'ready' });
+}
+
+if (process.env.TRACEFLEET_FLEET_SIM === '1') await simulator();
+
+// ---------------------------------------------------------------------------------------------
+// Orchestration (the bench process)
+
+function vmRssMiB(pid) {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+}
+function cpuTicks(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]);
+}
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+};
+const fmt = (ms) => `${Math.round(ms)} ms`;
+
+class Workers {
+  constructor(count) {
+    const self = fileURLToPath(import.meta.url);
+    this.children = Array.from({ length: count }, () => fork(self, [], { env: { ...process.env, TRACEFLEET_FLEET_SIM: '1' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    this.listeners = new Set();
+    this.errors = [];
+    for (const c of this.children) {
+      c.on('message', (m) => {
+        if (m.ev === 'error') {
+          this.errors.push(`${m.name}: ${m.message}`);
+          if (this.errors.length <= 5) console.log(`[fleet] link error: ${m.name}: ${m.message}`);
+        }
+        for (const l of this.listeners) l(m, c);
+      });
+    }
+  }
+  /** Sends a command to every child and resolves with each child's first answer matching `ev`. */
+  async all(cmd, ev, match = () => true) {
+    const answers = new Map();
+    const done = new Promise((resolve) => {
+      const l = (m, c) => {
+        if (m.ev === ev && match(m)) {
+          answers.set(c, m);
+          if (answers.size === this.children.length) {
+            this.listeners.delete(l);
+            resolve([...answers.values()]);
+          }
+        }
+      };
+      this.listeners.add(l);
+    });
+    if (cmd) for (const c of this.children) c.send(cmd);
+    return done;
+  }
+  on(fn) {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+  /** Each child closes its streams and clients and exits; one that does not within 10 s is killed. */
+  async close() {
+    const alive = this.children.filter((c) => c.exitCode === null && c.signalCode === null);
+    const exited = Promise.all(alive.map((c) => new Promise((r) => c.once('exit', r))));
+    for (const c of alive) if (c.connected) c.send({ cmd: 'close' });
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    for (const c of alive) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  }
+}
+
+/** Controller ERROR and WARN lines since `from`, grouped with ids and numbers masked: what went wrong under load. */
+function logSummary(logs, from) {
+  const groups = new Map();
+  const text = logs.slice(from).join('').replace(/\x1b\[[0-9;]*m/g, '');
+  for (const line of text.split('\n')) {
+    const m = /\b(ERROR|WARN)\b\s+(.*)$/.exec(line);
+    if (!m) continue;
+    const key = `${m[1]} ${m[2].replace(/[0-9a-f]{8}-[0-9a-f-]{27}/gi, '<id>').replace(/\d+/g, 'N').slice(0, 200)}`;
+    groups.set(key, (groups.get(key) ?? 0) + 1);
+  }
+  const total = (level) => [...groups].filter(([k]) => k.startsWith(level)).reduce((a, [, c]) => a + c, 0);
+  return { errors: total('ERROR'), warnings: total('WARN'), top: [...groups].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([line, count]) => ({ count, line })) };
+}
+
+function errorCell(summary) {
+  const first = summary.top.find((x) => x.line.startsWith('ERROR'));
+  if (!first) return 'none';
+  return `${summary.errors} (${first.count}× \`${first.line.slice(6, 130).replace(/\|/g, '/')}\`)`;
+}
+
+async function jobReport(workers, jobId) {
+  const parts = await workers.all({ cmd: 'report', jobId }, 'report', (m) => m.jobId === jobId);
+  const merged = { starts: [], batches: 0, samples: 0, firstBatchAt: null, lastBatchAt: null, finished: 0, stopped: 0 };
+  for (const p of parts) {
+    merged.starts.push(...p.starts);
+    merged.batches += p.batches;
+    merged.samples += p.samples;
+    merged.finished += p.finished;
+    merged.stopped += p.stopped;
+    if (p.firstBatchAt !== null) merged.firstBatchAt = Math.min(merged.firstBatchAt ?? p.firstBatchAt, p.firstBatchAt);
+    if (p.lastBatchAt !== null) merged.lastBatchAt = Math.max(merged.lastBatchAt ?? p.lastBatchAt, p.lastBatchAt);
+  }
+  return merged;
+}
+
+export async function fleetBench() {
+  const { machine, publish, sleep, startStack, waitFor, waitJob } = await import('./lib.mjs');
+  const tag = Math.random().toString(16).slice(2, 8);
+  // While an agent's stream is backed up, its heartbeats wait behind its batches (one stream carries both):
+  // with the default 15 s unreachable threshold the sweep would fail every flooding run. The ingest phase
+  // measures storage, so the thresholds are raised (and the silence the controller saw is reported), and the
+  // run deadline (duration + 10 s + grace) leaves room for the backlog to drain.
+  const thresholds = { TRACEFLEET_NODE_UNREACHABLE_MS: '1800000', TRACEFLEET_NODE_GONE_MS: '3600000', TRACEFLEET_RESULT_GRACE_SEC: '1800' };
+  const stack = await startStack({ agent: false, maxDurationSec: 600, env: thresholds });
+  const ctlPid = stack.controller.pid;
+  let workers;
+  const { AgentMessage } = createRequire(join(root, 'apps/node-agent/package.json'))('@tracefleet/proto');
+  const { strings, stacks } = syntheticBatch();
+  const batchBytes = AgentMessage.encode({ msg: { $case: 'profileBatch', value: { runId: '00000000-0000-0000-0000-000000000000', seq: 1n, strings, stacks } } }).finish().length;
+  const results = {
+    date: new Date().toISOString(),
+    machine: machine(),
+    agents: N,
+    workers: WORKERS,
+    batch: { stacks: STACKS, depth: DEPTH, samples: SAMPLES_PER_BATCH, frameNames: strings.length, bytes: batchBytes },
+    controllerEnv: thresholds,
+  };
+  try {
+    // 1. Memory: controller RSS idle (after a warm-up request), then with N agents connected and heartbeating.
+    await stack.api('GET', '/nodes?status=connected');
+    const rssSamples = async (n, everyMs) => {
+      const xs = [];
+      for (let i = 0; i < n; i++) {
+        xs.push(vmRssMiB(ctlPid));
+        await sleep(everyMs);
+      }
+      return xs;
+    };
+    await sleep(2000);
+    const idle = await rssSamples(6, 500);
+
+    workers = new Workers(WORKERS);
+    await workers.all(null, 'ready');
+    const registered = [];
+    const offRegistered = workers.on((m) => m.ev === 'registered' && registered.push(m.at));
+    const names = Array.from({ length: N }, (_, i) => ({
+      // Fixed names: a run reuses the Node rows of the previous one instead of adding N more; the tag label selects this run's.
+      name: `fleet-sim-${String(i).padStart(3, '0')}`,
+      labels: { fleet: tag, zone: `z${i % 3}`, rack: `r${i % 10}` },
+    }));
+    // Connect in four steps: the RSS slope between steps is the marginal cost of an agent, apart from
+    // what the first connections warm up (JIT, Prisma, V8 heap growth).
+    const steps = [1, 2, 3, 4].map((k) => Math.round((N * k) / 4));
+    const memorySteps = [{ agents: 0, medianMiB: pct(idle, 50), samples: idle }];
+    const regMs = [];
+    let soFar = 0;
+    for (const target of steps) {
+      const batch = names.slice(soFar, target);
+      registered.length = 0;
+      const stepStart = now();
+      workers.children.forEach((c, w) => c.send({ cmd: 'connect', addr: stack.grpcAddr, token: stack.enrollmentToken, agents: batch.filter((_, i) => i % WORKERS === w) }));
+      await waitFor(async () => registered.length === batch.length, 120_000, `${batch.length} simulated agents to register (${registered.length} so far; errors: ${workers.errors.slice(0, 3).join('; ')})`);
+      regMs.push(...registered.map((t) => t - stepStart));
+      soFar = target;
+      await sleep(6000); // several heartbeats, sessions settled
+      const xs = await rssSamples(10, 500);
+      memorySteps.push({ agents: target, medianMiB: pct(xs, 50), samples: xs });
+      console.log(`[fleet] ${target} agents connected: controller RSS ${pct(xs, 50).toFixed(1)} MiB`);
+    }
+    offRegistered();
+    const listed = (await stack.api('GET', `/nodes?labelSelector=fleet%3D${tag}&status=connected`)).json;
+    if (listed.length !== N) throw new Error(`GET /nodes lists ${listed.length} of ${N} simulated agents connected`);
+    // Least-squares slope of median RSS over the connected steps (MiB per agent).
+    const pts = memorySteps.slice(1);
+    const mx = pts.reduce((a, p) => a + p.agents, 0) / pts.length;
+    const my = pts.reduce((a, p) => a + p.medianMiB, 0) / pts.length;
+    const slope = pts.reduce((a, p) => a + (p.agents - mx) * (p.medianMiB - my), 0) / pts.reduce((a, p) => a + (p.agents - mx) ** 2, 0);
+    const idleMiB = memorySteps[0].medianMiB;
+    const connectedMiB = memorySteps.at(-1).medianMiB;
+    results.memory = {
+      idleRssMiB: idleMiB,
+      connectedRssMiB: connectedMiB,
+      perAgentKiB: ((connectedMiB - idleMiB) * 1024) / N,
+      marginalPerAgentKiB: slope * 1024,
+      steps: memorySteps,
+      registration: { burst: N / 4, p50Ms: pct(regMs, 50), p99Ms: pct(regMs, 99), maxMs: Math.max(...regMs) },
+    };
+    console.log(`[fleet] controller RSS ${idleMiB.toFixed(1)} → ${connectedMiB.toFixed(1)} MiB with ${N} agents; marginal ${(slope * 1024).toFixed(0)} KiB per agent`);
+
+    // 2. Dispatch latency: POST → StartRun at each agent. Agents send a batch a second, like real ones.
+    await workers.all({ cmd: 'mode', mode: { kind: 'rate' } }, 'mode');
+    const body = (durationSec) => ({ type: 'cpu-profile', durationSec, frequencyHz: 99, target: { all: true }, nodes: { labels: { fleet: tag } } });
+    const dispatch = [];
+    const dispatchLogMark = stack.logs.length;
+    for (let j = 0; j < DISPATCH_JOBS; j++) {
+      const t0 = now();
+      const res = await stack.api('POST', '/jobs', body(2));
+      const postMs = now() - t0;
+      if (res.status !== 201) throw new Error(`POST /jobs → ${res.status} ${res.text}`);
+      const id = res.json.id;
+      let rep;
+      await waitFor(async () => (rep = await jobReport(workers, id)).starts.length >= N, 60_000, `StartRun at all ${N} agents for job ${id}`);
+      const job = await waitJob(stack, id, 90_000);
+      const lat = rep.starts.map((s) => s.at - t0);
+      rep = await jobReport(workers, id); // now with every run's batches
+      dispatch.push({
+        jobId: id,
+        postMs,
+        p50Ms: pct(lat, 50),
+        p99Ms: pct(lat, 99),
+        maxMs: Math.max(...lat),
+        status: job.status,
+        runs: job.runs.length,
+        samplesStored: job.totals.samplesStored,
+        samplesSent: rep.samples,
+        latenciesMs: lat.map((x) => Math.round(x * 10) / 10),
+      });
+      console.log(`[fleet] dispatch ${j + 1}/${DISPATCH_JOBS}: POST ${fmt(postMs)}, StartRun p50 ${fmt(pct(lat, 50))} p99 ${fmt(pct(lat, 99))} max ${fmt(Math.max(...lat))}; job ${job.status}`);
+      await sleep(1000);
+    }
+    const allLat = dispatch.flatMap((d) => d.latenciesMs);
+    results.dispatch = {
+      jobs: DISPATCH_JOBS,
+      p50Ms: pct(allLat, 50),
+      p99Ms: pct(allLat, 99),
+      maxMs: Math.max(...allLat),
+      medianJobMaxMs: pct(dispatch.map((d) => d.maxMs), 50),
+      medianPostMs: pct(dispatch.map((d) => d.postMs), 50),
+      statuses: dispatch.map((d) => d.status),
+      perJob: dispatch.map(({ latenciesMs, ...rest }) => rest),
+      controllerLog: logSummary(stack.logs, dispatchLogMark),
+    };
+
+    // 3. Ingest: every agent sends batches as fast as backpressure allows for INGEST_SEC; throughput =
+    //    samples stored ÷ (first batch sent → job completed, i.e. the backlog drained and every run finished).
+    await workers.all({ cmd: 'mode', mode: { kind: 'flood' } }, 'mode');
+    const cpu0 = cpuTicks(ctlPid);
+    const logMark = stack.logs.length;
+    const t0 = now();
+    const res = await stack.api('POST', '/jobs', body(INGEST_SEC));
+    if (res.status !== 201) throw new Error(`POST /jobs → ${res.status} ${res.text}`);
+    const id = res.json.id;
+    let peakRss = 0;
+    let job;
+    let maxSilenceMs = 0;
+    const progress = [];
+    await waitFor(
+      async () => {
+        await sleep(800); // with waitFor's 200 ms: a poll a second, light next to the ingest
+        peakRss = Math.max(peakRss, vmRssMiB(ctlPid));
+        job = (await stack.api('GET', `/jobs/${id}`)).json;
+        // How long since the controller last heard a heartbeat from the most silent agent.
+        const nodes = (await stack.api('GET', `/nodes?labelSelector=fleet%3D${tag}`)).json;
+        const silence = Math.max(...nodes.map((n) => Date.now() - Date.parse(n.lastSeenAt)));
+        maxSilenceMs = Math.max(maxSilenceMs, silence);
+        progress.push({ t: Math.round(now() - t0), stored: job.totals.samplesStored, silenceMs: silence });
+        return ['completed', 'partial', 'failed'].includes(job.status);
+      },
+      (INGEST_SEC + 2400) * 1000,
+      `ingest job ${id} to end`,
+    );
+    const cpuSec = (cpuTicks(ctlPid) - cpu0) / 100;
+    const rep = await jobReport(workers, id);
+    const runs = job.runs;
+    const finishedAt = Date.parse(job.finishedAt);
+    const windowSec = (finishedAt - rep.firstBatchAt) / 1000;
+    const sendSec = (rep.lastBatchAt - rep.firstBatchAt) / 1000;
+    const stored = job.totals.samplesStored;
+    const batchesStored = runs.reduce((a, r) => a + r.batchesReceived, 0);
+    const atEnd = progress.filter((p) => t0 + p.t <= rep.lastBatchAt).at(-1);
+    // The storing rate while every agent was still sending (from 5 s in to the end of sending), from the polls.
+    const during = progress.filter((p) => p.t >= 5000 && p.t <= INGEST_SEC * 1000);
+    const steady = during.length >= 2 ? (during.at(-1).stored - during[0].stored) / ((during.at(-1).t - during[0].t) / 1000) : null;
+    results.ingest = {
+      durationSec: INGEST_SEC,
+      status: job.status,
+      failedRuns: runs.filter((r) => r.status === 'failed').map((r) => `${r.node}: ${r.reason}`).slice(0, 10),
+      failedRunCount: runs.filter((r) => r.status === 'failed').length,
+      samplesSent: rep.samples,
+      batchesSent: rep.batches,
+      samplesStored: stored,
+      batchesStored,
+      seqGaps: runs.reduce((a, r) => a + r.seqGaps, 0),
+      samplesLostTransit: job.totals.samplesLostTransit,
+      samplesDroppedAgent: job.totals.samplesDroppedAgent,
+      firstBatchToCompletedSec: windowSec,
+      sendWindowSec: sendSec,
+      drainAfterLastBatchSec: (finishedAt - rep.lastBatchAt) / 1000,
+      samplesPerSecStored: stored / windowSec,
+      samplesPerSecStoredWhileSending: steady,
+      batchesPerSecStored: batchesStored / windowSec,
+      stackRowsPerSecStored: (batchesStored * STACKS) / windowSec,
+      samplesPerSecSentDuringWindow: rep.samples / sendSec,
+      controllerCpuSec: cpuSec,
+      controllerCpuPercentOfOneCpu: (cpuSec / ((now() - t0) / 1000)) * 100,
+      controllerPeakRssMiB: peakRss,
+      maxHeartbeatSilenceSec: maxSilenceMs / 1000,
+      // Written by the agents but not yet stored when they stopped sending (from the last poll before): the link's buffering.
+      backlogAtEndOfSendingBatchesPerAgent: atEnd ? (rep.samples - atEnd.stored) / SAMPLES_PER_BATCH / N : null,
+      controllerLog: logSummary(stack.logs, logMark),
+      // POST → StartRun for this job, while the agents started first were already flooding.
+      startRunUnderLoadMs: { p50: pct(rep.starts.map((x) => x.at - t0), 50), max: Math.max(...rep.starts.map((x) => x.at - t0)) },
+      progress,
+    };
+    console.log(
+      `[fleet] ingest: ${stored} samples (${batchesStored} batches) stored in ${windowSec.toFixed(1)} s = ${Math.round(stored / windowSec)} samples/s; ` +
+        `seq gaps ${results.ingest.seqGaps}, lost ${results.ingest.samplesLostTransit}; job ${job.status}`,
+    );
+    results.linkErrors = workers.errors.slice(0, 20);
+  } finally {
+    await workers?.close();
+    await stack.stop();
+  }
+
+  const m = results.memory;
+  const d = results.dispatch;
+  const g = results.ingest;
+  const table = [
+    `## Fleet: ${N} simulated agents, one controller replica`,
+    '',
+    `Run ${results.date} on ${results.machine.cpus} CPUs, kernel ${results.machine.kernel}; the controller, PostgreSQL, Redis and the load generator (${WORKERS} processes of`,
+    `grpc-js clients of AgentLink.Session, one TCP connection each) share the machine; raw figures in bench/results/fleet.json. Each agent's`,
+    `ProfileBatch holds ${STACKS} stacks of depth ${DEPTH} (${SAMPLES_PER_BATCH} samples, ${results.batch.frameNames} frame names, ${results.batch.bytes} bytes; the same service on every node).`,
+    '',
+    '| measure | figure |',
+    '|---|---|',
+    `| Controller RSS idle → ${N / 4}, ${N / 2}, ${(3 * N) / 4}, ${N} agents connected and heartbeating (median of 10 samples, 6 s after each step) | ${m.steps.map((x) => x.medianMiB.toFixed(1)).join(' → ')} MiB |`,
+    `| Memory per connected agent: (RSS with ${N} − idle) / ${N}; marginal (slope over the four steps) | ${m.perAgentKiB.toFixed(0)} KiB; ${m.marginalPerAgentKiB.toFixed(0)} KiB |`,
+    `| Registration, ${m.registration.burst} agents connecting at once: p50 / p99 / max | ${fmt(m.registration.p50Ms)} / ${fmt(m.registration.p99Ms)} / ${fmt(m.registration.maxMs)} |`,
+    `| Dispatch: POST /jobs (nodes by label, ${N} nodes) → StartRun at each agent, ${d.jobs} jobs: p50 / p99 / max | ${fmt(d.p50Ms)} / ${fmt(d.p99Ms)} / ${fmt(d.maxMs)} |`,
+    `| Dispatch: POST /jobs answered (median) / last agent started (median over jobs) | ${fmt(d.medianPostMs)} / ${fmt(d.medianJobMaxMs)} |`,
+    `| Ingest: samples stored per second by one replica (first batch → job completed) | ${Math.round(g.samplesPerSecStored).toLocaleString('en-US')} (${Math.round(g.batchesPerSecStored)} batches/s) |`,
+    `| Ingest: samples stored per second while all agents were sending (from the 1 s polls of GET /jobs/:id) | ${g.samplesPerSecStoredWhileSending === null ? 'n/a' : Math.round(g.samplesPerSecStoredWhileSending).toLocaleString('en-US')} |`,
+    `| Ingest: sent / stored over ${g.durationSec} s of sending, drain after the last batch | ${g.samplesSent.toLocaleString('en-US')} / ${g.samplesStored.toLocaleString('en-US')} samples, ${g.drainAfterLastBatchSec.toFixed(1)} s |`,
+    `| Ingest: written by the agents but not yet stored when they stopped sending, per agent | ${g.backlogAtEndOfSendingBatchesPerAgent === null ? 'n/a' : `${g.backlogAtEndOfSendingBatchesPerAgent.toFixed(0)} batches (~${((g.backlogAtEndOfSendingBatchesPerAgent * results.batch.bytes) / 1048576).toFixed(1)} MiB)`} |`,
+    `| Ingest: seq gaps / lost in transit / failed runs | ${g.seqGaps} / ${g.samplesLostTransit} / ${g.failedRunCount} (job ${g.status}) |`,
+    `| Ingest: POST → StartRun while the agents started first were already sending: p50 / max | ${fmt(g.startRunUnderLoadMs.p50)} / ${fmt(g.startRunUnderLoadMs.max)} |`,
+    `| Controller CPU / peak RSS during ingest | ${g.controllerCpuPercentOfOneCpu.toFixed(0)} % of one CPU / ${g.controllerPeakRssMiB.toFixed(1)} MiB |`,
+    `| Controller log during ingest: ERROR lines (most frequent) | ${errorCell(g.controllerLog)} |`,
+    `| Longest heartbeat silence the controller saw during ingest (heartbeats queue behind batches on the same stream; default unreachable threshold 15 s, raised for this run) | ${g.maxHeartbeatSilenceSec.toFixed(0)} s |`,
+  ].join('\n');
+  publish('fleet', results, table);
+  return results;
+}
