@@ -2,19 +2,8 @@ import type { Job, JobRun } from '../generated/prisma/client';
 import type { SslRunReport } from '../ssl/ssl.service';
 
 /** An ssl-capture run's counters: the agent's SslReport, and what the controller stored or refused. */
-export interface SslRunView {
-  eventsSeen: number;
-  eventsSent: number;
+export interface SslRunView extends SslRunReport {
   eventsStored: number;
-  droppedKernel: number;
-  droppedAgent: number;
-  overBudget: number;
-  bytesOverBudget: number;
-  truncatedEvents: number;
-  redactions: number;
-  orphanReturns: number;
-  readErrors: number;
-  noOpenssl: string[];
   attached: string[];
   bytesStored: number;
   /** Sent by the agent past the job's maxEvents / maxTotalBytes / maxDataBytes: counted, not stored. */

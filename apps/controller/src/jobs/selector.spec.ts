@@ -1,17 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BadRequestException } from '@nestjs/common';
+import { badRequestMessage } from '../testing/bad-request';
 import { describeSelector, matchesExpression, matchesSelector, parseLabelSelectorString, parseNodeSelector } from './selector';
 
-function message(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof BadRequestException);
-    return JSON.stringify(err.getResponse());
-  }
-  assert.fail('expected a BadRequestException');
-}
+const message = badRequestMessage;
 
 describe('parseNodeSelector', () => {
   it('accepts all, names and labels', () => {

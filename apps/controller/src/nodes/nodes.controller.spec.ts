@@ -1,17 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BadRequestException } from '@nestjs/common';
+import { badRequestMessage } from '../testing/bad-request';
 import { parseNodeFilter } from './nodes.controller';
 
-function message(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof BadRequestException);
-    return JSON.stringify(err.getResponse());
-  }
-  assert.fail('expected a BadRequestException');
-}
+const message = badRequestMessage;
 
 describe('GET /nodes filters', () => {
   it('parses status, label selector, capability and name prefix', () => {

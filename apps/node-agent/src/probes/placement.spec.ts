@@ -10,6 +10,7 @@ import {
   placeEntryProbe,
   planEntrySite,
   PlacementError,
+  readCodeAt,
   readFunctionSymbols,
 } from './placement';
 import { requireFile, requireTool, run } from './spec-tools';
@@ -131,17 +132,6 @@ function compareWithObjdump(insn: Instruction, base: bigint, objdump: Map<bigint
   return undefined;
 }
 
-function readCode(file: string, fileOffset: bigint, size: number): Buffer {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const buf = Buffer.alloc(size);
-    const got = fs.readSync(fd, buf, 0, size, Number(fileOffset));
-    return buf.subarray(0, got);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 /** Direct branch targets anywhere in the file that land strictly after `entry` and at or before `site`. */
 function branchesInto(objdump: Map<bigint, ObjInsn>, entry: bigint, site: bigint): ObjInsn[] {
   const hits: ObjInsn[] = [];
@@ -244,7 +234,7 @@ describe('readFunctionSymbols', () => {
     assert.ok(f, 'static function hm_movrdi not found in .symtab');
     assert.equal(f.table, 'symtab');
     assert.notEqual(f.vaddr, f.fileOffset, 'test binary should have vaddr != file offset');
-    const bytes = readCode(exe, f.fileOffset, 3);
+    const bytes = readCodeAt(exe, f.fileOffset, 3);
     assert.deepEqual([...bytes], [0x48, 0x85, 0xf6], 'bytes at the computed file offset are not hm_movrdi (test %rsi,%rsi)');
   });
 
@@ -440,7 +430,7 @@ describe('placeEntryProbe on hand-made functions', () => {
     const objdump = objdumpAll(handmade.exe);
     for (const name of ['hm_movrdi', 'hm_partial', 'hm_endbr', 'hm_ret', 'hm_rsp', 'hm_nopl', 'hm_syscall', 'hm_long']) {
       const s = syms.get(name)!;
-      const code = readCode(handmade.exe, s.fileOffset, Number(s.size));
+      const code = readCodeAt(handmade.exe, s.fileOffset, Number(s.size));
       for (let off = 0; off < code.length; ) {
         const r = decodeInstruction(code, off);
         assert.ok(r.ok, `${name}+${off}: ${!r.ok && r.reason}`);
@@ -520,7 +510,7 @@ describe('placeEntryProbe on this machine libc and libssl', () => {
         if (seen.has(s.vaddr) || s.size === 0n) continue;
         seen.add(s.vaddr);
         entries++;
-        const code = readCode(file, s.fileOffset, Number(s.size < 128n ? s.size : 128n));
+        const code = readCodeAt(file, s.fileOffset, Number(s.size < 128n ? s.size : 128n));
         let off = 0;
         for (let i = 0; i < 8 && off < code.length; i++) {
           const r = decodeInstruction(code, off);

@@ -187,7 +187,7 @@ const symbolCache = new Map<string, { key: string; map: Map<string, ElfSymbol> }
  * before local, the default version (@@) before hidden ones (@), a sized symbol before a
  * zero-sized one.
  */
-export function readFunctionSymbols(path: string): Map<string, ElfSymbol> {
+export function readFunctionSymbols(path: string): ReadonlyMap<string, ElfSymbol> {
   let st: fs.Stats;
   try {
     st = fs.statSync(path);
@@ -196,7 +196,9 @@ export function readFunctionSymbols(path: string): Map<string, ElfSymbol> {
   }
   const key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
   const cached = symbolCache.get(path);
-  if (cached && cached.key === key) return new Map(cached.map);
+  // The cached map itself, read-only: a copy per call cost ~40 ms each on node's ~100k symbols,
+  // and placing the TLS probes asks once per function and site.
+  if (cached && cached.key === key) return cached.map;
 
   const buf = readWhole(path);
   const { sections, segments } = parseHeaders(path, buf);
@@ -1013,6 +1015,23 @@ export function planEntrySite(code: Uint8Array, keepRegs: string[], options: Pla
   return fallback(`no emulated instruction within the first ${max} instructions`);
 }
 
+/** Up to `size` bytes of `path` at `fileOffset` (fewer at the end of the file); EREAD when unreadable. */
+export function readCodeAt(path: string, fileOffset: bigint, size: number): Buffer {
+  const buf = Buffer.alloc(size);
+  let got = 0;
+  try {
+    const fd = fs.openSync(path, 'r');
+    try {
+      got = fs.readSync(fd, buf, 0, size, Number(fileOffset));
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch (err) {
+    throw new PlacementError('EREAD', path, (err as Error).message);
+  }
+  return buf.subarray(0, got);
+}
+
 /**
  * The cheapest safe place for an ENTRY uprobe that reads the given argument registers: walk the
  * function's first instructions (at most ~8 and only straight-line code: stop at the first branch
@@ -1037,19 +1056,7 @@ export function placeEntryProbe(path: string, symbol: string, keepRegs: string[]
   const sym = syms.get(symbol);
   if (!sym) throw new PlacementError('ENOSYM', path, `no function symbol ${symbol}`);
   const want = sym.size > 0n ? Number(sym.size < 256n ? sym.size : 256n) : 64;
-  const code = Buffer.alloc(want);
-  let got = 0;
-  try {
-    const fd = fs.openSync(path, 'r');
-    try {
-      got = fs.readSync(fd, code, 0, want, Number(sym.fileOffset));
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch (err) {
-    throw new PlacementError('EREAD', path, (err as Error).message);
-  }
-  const plan = planEntrySite(code.subarray(0, got), keepRegs, options);
+  const plan = planEntrySite(readCodeAt(path, sym.fileOffset, want), keepRegs, options);
   let reason = plan.reason;
   if (sym.type === 'ifunc') {
     reason += `; note: ${symbol} is an IFUNC, so this is its resolver (run once at load), not the implementation calls reach`;

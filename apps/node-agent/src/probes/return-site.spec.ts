@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Instruction, PlacementError, placeEntryProbe, readFunctionSymbols } from './placement';
+import { Instruction, PlacementError, placeEntryProbe, readCodeAt, readFunctionSymbols } from './placement';
 import { placeReturnProbe, placeSslProbes, planReturnSite, ReturnPlacement, SslProbeSites } from './return-site';
 import { requireFile, requireTool, run } from './spec-tools';
 
@@ -12,17 +12,6 @@ const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
 const NODE = '/usr/bin/node';
 const SSL_FNS = ['SSL_read', 'SSL_write', 'SSL_read_ex', 'SSL_write_ex'];
 
-
-function readCode(file: string, fileOffset: bigint, size: number): Buffer {
-  const fd = fs.openSync(file, 'r');
-  try {
-    const buf = Buffer.alloc(size);
-    const got = fs.readSync(fd, buf, 0, size, Number(fileOffset));
-    return buf.subarray(0, got);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
 
 // ---- objdump: an independent view of the code ----------------------------------------
 
@@ -340,7 +329,7 @@ describe('return sites in this machine libssl.so.3', () => {
       if (seen.has(s.vaddr) || s.size === 0n) continue;
       seen.add(s.vaddr);
       fns++;
-      const plan = planReturnSite(readCode(LIBSSL, s.fileOffset, Number(s.size)));
+      const plan = planReturnSite(readCodeAt(LIBSSL, s.fileOffset, Number(s.size)));
       decoded += plan.reachable.length;
       problems.push(...compareReachable(s.name, plan.reachable, s.vaddr, code));
       const p: ReturnPlacement = {
@@ -382,7 +371,7 @@ describe('return sites in this machine node (static OpenSSL)', () => {
       t.diagnostic(`${fn}: entry +${s.entry.delta} ${s.entry.instruction}; return: ${s.ret.kind} +${s.ret.delta} ${s.ret.instruction} — ${s.ret.reason}`);
       const { sites: objSitesFound } = objSites(code, sym.vaddr, sym.vaddr + sym.size);
       t.diagnostic(`${fn}: objdump's view allows ${objSitesFound.length ? objSitesFound.map((a) => `+${a - sym.vaddr}`).join(', ') : 'no site'}`);
-      const reachable = planReturnSite(readCode(NODE, sym.fileOffset, Number(sym.size))).reachable;
+      const reachable = planReturnSite(readCodeAt(NODE, sym.fileOffset, Number(sym.size))).reachable;
       assert.deepEqual(compareReachable(fn, reachable, sym.vaddr, code), []);
       assert.deepEqual(crossCheck(NODE, s.ret, code), []);
       if (s.ret.kind === 'uretprobe') {
@@ -585,7 +574,7 @@ describe('planReturnSite on synthetic functions', () => {
     const code = objdumpWhole(synth.exe);
     for (const s of readFunctionSymbols(synth.exe).values()) {
       if (!s.name.startsWith('rs_')) continue;
-      const plan = planReturnSite(readCode(synth.exe, s.fileOffset, Number(s.size)));
+      const plan = planReturnSite(readCodeAt(synth.exe, s.fileOffset, Number(s.size)));
       assert.deepEqual(compareReachable(s.name, plan.reachable, s.vaddr, code), []);
       assert.deepEqual(crossCheck(synth.exe, place(s.name), code), []);
     }

@@ -29,6 +29,7 @@ import {
   PlacementError,
   PlacementOptions,
   placeEntryProbe,
+  readCodeAt,
   readFunctionSymbols,
 } from './placement';
 
@@ -413,7 +414,7 @@ export function placeReturnProbe(path: string, symbol: string, options: ReturnSi
   if (!sym) throw new PlacementError('ENOSYM', path, `no function symbol ${symbol}`);
   const base = { symbol, path, kind: 'uretprobe' as const, fileOffset: sym.fileOffset, delta: 0 };
   if (sym.size === 0n || sym.size > BigInt(MAX_FUNCTION_BYTES)) {
-    const entry = decodeInstruction(readAt(path, sym.fileOffset, 16), 0, { emulatesNopl: options.emulatesNopl ?? kernelEmulatesNopl() });
+    const entry = decodeInstruction(readCodeAt(path, sym.fileOffset, 16), 0, { emulatesNopl: options.emulatesNopl ?? kernelEmulatesNopl() });
     const size = sym.size === 0n ? 'no size in the symbol table' : `${sym.size} bytes (over ${MAX_FUNCTION_BYTES})`;
     return {
       ...base,
@@ -422,7 +423,7 @@ export function placeReturnProbe(path: string, symbol: string, options: ReturnSi
       reason: `${symbol} has ${size}, so its code cannot be walked; falling back to a uretprobe at the entry`,
     };
   }
-  const code = readAt(path, sym.fileOffset, Number(sym.size));
+  const code = readCodeAt(path, sym.fileOffset, Number(sym.size));
   const plan = planReturnSite(code, options);
   let reason = plan.reason;
   if (code.length < Number(sym.size)) reason = `only ${code.length} of ${sym.size} bytes could be read; ${reason}`;
@@ -438,22 +439,6 @@ export function placeReturnProbe(path: string, symbol: string, options: ReturnSi
     emulated: plan.emulated,
     reason,
   };
-}
-
-function readAt(path: string, fileOffset: bigint, size: number): Buffer {
-  const buf = Buffer.alloc(size);
-  let got = 0;
-  try {
-    const fd = fs.openSync(path, 'r');
-    try {
-      got = fs.readSync(fd, buf, 0, size, Number(fileOffset));
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch (err) {
-    throw new PlacementError('EREAD', path, (err as Error).message);
-  }
-  return buf.subarray(0, got);
 }
 
 // ---------------------------------------------------------------------------
