@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import type { ListUsdt, Target, TargetCheckResult, UsdtListResult } from '@tracefleet/proto';
 import { ENV, type ControllerEnv } from '../config/env';
 import { PrismaService } from '../prisma/prisma.service';
-import { AgentCommandQueue } from '../queue/agent-commands';
+import { AgentCommandQueue, type AgentCommand } from '../queue/agent-commands';
 import { NodesService, type NodeRoute } from '../nodes/nodes.service';
 import { RunsService } from '../runs/runs.service';
 import { buildStartRun } from '../jobs/start-run';
@@ -67,13 +67,28 @@ export class AgentRouter implements OnModuleInit {
     return routeFor(await this.nodes.route(nodeName), this.env.replicaId, this.gateway.isConnected(nodeName));
   }
 
-  /** Queues the start of a pending run on the replica holding its node; returns why not when the node has no session. */
-  async startRun(runId: string, nodeName: string): Promise<{ ok: true; replicaId: string } | { ok: false; reason: string }> {
-    const r = await this.route(nodeName);
-    if (r.kind === 'none') return { ok: false, reason: r.reason };
-    const replicaId = r.kind === 'here' ? this.env.replicaId : r.replicaId;
-    await this.commands.send(replicaId, { name: 'start-run', data: { runId, hops: 0 } }, `start-${runId}`);
-    return { ok: true, replicaId };
+  /**
+   * Queues the starts of pending runs on the replicas holding their nodes: one registry read and one
+   * Redis round trip per replica, whatever the number of runs. Returns, by run id, why a run could
+   * not be queued (its node has no session); runs not in the result were queued.
+   */
+  async startRuns(runs: { runId: string; nodeName: string }[]): Promise<Map<string, string>> {
+    const notQueued = new Map<string, string>();
+    const routes = await this.nodes.routes(runs.filter((r) => !this.gateway.isConnected(r.nodeName)).map((r) => r.nodeName));
+    const byReplica = new Map<string, { cmd: AgentCommand; jobId: string }[]>();
+    for (const { runId, nodeName } of runs) {
+      const r = routeFor(routes.get(nodeName), this.env.replicaId, this.gateway.isConnected(nodeName));
+      if (r.kind === 'none') {
+        notQueued.set(runId, r.reason);
+        continue;
+      }
+      const replicaId = r.kind === 'here' ? this.env.replicaId : r.replicaId;
+      let cmds = byReplica.get(replicaId);
+      if (!cmds) byReplica.set(replicaId, (cmds = []));
+      cmds.push({ cmd: { name: 'start-run', data: { runId, hops: 0 } }, jobId: `start-${runId}` });
+    }
+    await Promise.all([...byReplica].map(([replicaId, cmds]) => this.commands.sendMany(replicaId, cmds)));
+    return notQueued;
   }
 
   /** Asks the node's agent to stop a run, wherever its session is (best effort: a node without a session has nothing to stop). */

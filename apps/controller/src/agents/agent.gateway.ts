@@ -40,6 +40,10 @@ const REGISTER_TIMEOUT_MS = 10_000;
  */
 const BACKLOG_HIGH = 16;
 const BACKLOG_LOW = 4;
+/** Transport keepalive of agent connections: a ping after this much silence... */
+const KEEPALIVE_MS = 20_000;
+/** ...and the connection is closed when no answer comes within this. */
+const KEEPALIVE_TIMEOUT_MS = 10_000;
 
 /**
  * The gRPC side of one controller replica: one bidirectional stream per agent connected to it.
@@ -52,6 +56,10 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
   private readonly log = new Logger(AgentGateway.name);
   private readonly sessions = new Map<string, AgentSession>();
   private readonly pending = new Map<string, (answer: unknown) => void>();
+  /** Sessions heard from since the last heartbeat tick, by session id. */
+  private readonly heard = new Map<string, AgentSession>();
+  private heardTimer: NodeJS.Timeout | undefined;
+  private flushing = false;
   private server: Server | undefined;
   boundAddress = '';
 
@@ -63,7 +71,12 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    const server = new Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+    const server = new Server({
+      'grpc.max_receive_message_length': 16 * 1024 * 1024,
+      // Pings find a peer that vanished without closing its connection, also while its stream is paused.
+      'grpc.keepalive_time_ms': KEEPALIVE_MS,
+      'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
+    });
     server.addService(AgentLinkService, { session: (call: Call) => this.onSession(call) });
     const tls = this.env.grpcTls;
     const creds = tls
@@ -74,10 +87,13 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
     );
     this.server = server;
     this.boundAddress = this.env.grpcAddr.replace(/:\d+$/, `:${port}`);
+    this.heardTimer = setInterval(() => void this.flushHeard(), Math.min(1000, Math.max(50, Math.floor(this.env.heartbeatIntervalMs / 2))));
+    this.heardTimer.unref();
     this.log.log(`agent link listening on ${this.boundAddress} (${tls ? 'TLS' : 'plaintext'})`);
   }
 
   async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.heardTimer);
     for (const s of this.sessions.values()) s.call.end();
     await new Promise<void>((resolve) => {
       if (!this.server) return resolve();
@@ -244,6 +260,35 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
     return session;
   }
 
+  /**
+   * Writes the signs of life heard since the last tick in one statement. Sessions whose stream this
+   * replica has paused (it is behind storing their batches) count as heard: their heartbeats wait
+   * behind those batches, and a dead peer still ends the stream (socket closed, or no answer to the
+   * transport's keepalive pings). A session that is no longer its node's current one is closed.
+   */
+  private async flushHeard(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      for (const s of this.sessions.values()) if (s.call.isPaused()) this.heard.set(s.sessionId, s);
+      if (this.heard.size === 0) return;
+      const heard = [...this.heard.values()];
+      this.heard.clear();
+      const current = await this.nodes.heartbeatMany(heard.map((s) => ({ nodeId: s.nodeId, sessionId: s.sessionId })));
+      for (const s of heard) {
+        // The node registered again elsewhere: this stream is a leftover; ending it tells a live agent to reconnect.
+        if (!current.has(s.sessionId) && this.sessions.get(s.nodeName) === s) {
+          this.log.warn(`agent ${s.nodeName}: session ${s.sessionId} was superseded; closing it`);
+          s.call.end();
+        }
+      }
+    } catch (err) {
+      this.log.error(`recording heartbeats: ${(err as Error).message}`);
+    } finally {
+      this.flushing = false;
+    }
+  }
+
   private throttle(s: AgentSession, stored: Promise<void>): void {
     if (++s.backlog >= BACKLOG_HIGH && !s.call.isPaused()) s.call.pause();
     void stored.finally(() => {
@@ -253,19 +298,11 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
 
   private route(s: AgentSession, msg: AgentMessage): void {
     const m = msg.msg;
+    // Any message is a sign of life: behind a backlog of batches a heartbeat arrives late, the batches do not.
+    this.heard.set(s.sessionId, s);
     switch (m?.$case) {
       case 'heartbeat':
-        void this.nodes.heartbeat(s.nodeId, s.sessionId).then(
-          (current) => {
-            // The node registered again elsewhere: this stream is a leftover; ending it tells a live agent to reconnect.
-            if (!current && this.sessions.get(s.nodeName) === s) {
-              this.log.warn(`agent ${s.nodeName}: session ${s.sessionId} was superseded; closing it`);
-              s.call.end();
-            }
-          },
-          (e) => this.log.error(`heartbeat of ${s.nodeName}: ${e}`),
-        );
-        break;
+        break; // heard, as any message is (above)
       case 'targetCheckResult':
       case 'usdtListResult':
         this.pending.get(m.value.requestId)?.(m.value);

@@ -34,6 +34,8 @@ export interface ControllerEnv {
   nodeGoneMs: number;
   /** How often some replica sweeps node liveness (a BullMQ job scheduler: one sweep per tick across replicas). */
   nodeSweepMs: number;
+  /** PostgreSQL connections of this process (TRACEFLEET_DB_POOL); result storage uses all but a few, kept for heartbeats and the API. */
+  dbPoolSize: number;
 }
 
 export class EnvError extends Error {}
@@ -114,6 +116,7 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): ControllerEnv {
     nodeUnreachableMs,
     nodeGoneMs,
     nodeSweepMs: int(env, 'TRACEFLEET_NODE_SWEEP_MS', Math.min(5000, Math.max(100, Math.floor(nodeUnreachableMs / 3))), 100, 600_000),
+    dbPoolSize: int(env, 'TRACEFLEET_DB_POOL', 12, 4, 200),
   };
 }
 

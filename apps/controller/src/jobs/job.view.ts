@@ -24,6 +24,9 @@ export interface RunView {
   samplesStored: number;
   batchesReceived: number;
   seqGaps: number;
+  /** Batches that arrived but could not be stored after retries; their samples count as lost. */
+  batchesNotStored: number;
+  storeError: string | null;
   attached: string[];
   startedAt: string | null;
   finishedAt: string | null;
@@ -80,6 +83,8 @@ export function toJobView(job: JobWithRuns): JobView {
       samplesStored: Number(r.samplesReceived),
       batchesReceived: r.batchesReceived,
       seqGaps: r.seqGaps,
+      batchesNotStored: r.batchesNotStored,
+      storeError: r.storeError,
       attached: r.attached,
       startedAt: iso(r.startedAt),
       finishedAt: iso(r.finishedAt),

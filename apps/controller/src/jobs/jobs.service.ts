@@ -159,9 +159,11 @@ export class JobsService implements OnModuleInit {
   async dispatch(jobId: string): Promise<void> {
     const job = await this.prisma.job.findUnique({ where: { id: jobId }, include: { runs: { include: { node: { select: { name: true } } } } } });
     if (!job) return;
-    for (const run of job.runs.filter((r) => r.status === 'pending')) {
-      const routed = await this.router.startRun(run.id, run.node.name);
-      if (!routed.ok) await this.runs.failRun(run.id, `node ${run.node.name} was not connected when the job was dispatched (${routed.reason})`);
+    const pending = job.runs.filter((r) => r.status === 'pending');
+    const notQueued = await this.router.startRuns(pending.map((r) => ({ runId: r.id, nodeName: r.node.name })));
+    for (const run of pending) {
+      const why = notQueued.get(run.id);
+      if (why !== undefined) await this.runs.failRun(run.id, `node ${run.node.name} was not connected when the job was dispatched (${why})`);
     }
     await this.runs.finalizeJob(jobId);
   }

@@ -71,7 +71,7 @@ export class MemleakService {
       });
       await this.profiles.addCounts(tx, jobId, runId, snap.strings, snap.stacks.map((s) => ({ frames: s.frames, count: s.bytes })), true);
       await tx.jobRun.update({ where: { id: runId }, data: { attached: snap.attached } });
-    });
+    }, { timeout: 60_000, maxWait: 30_000 });
     return BigInt(snap.stacks.length);
   }
 

@@ -110,6 +110,25 @@ describe('node registry (PostgreSQL)', { timeout: 120_000 }, () => {
     assert.match(view.statusReason ?? '', /stream ended/);
   });
 
+  it('records many heartbeats in one statement and names the sessions that are still current', async () => {
+    const [sa, sb, stale] = [randomUUID(), randomUUID(), randomUUID()];
+    const a = await onA.register(reg('hb-a', {}), sa);
+    const b = await onA.register(reg('hb-b', {}), stale);
+    await onB.register(reg('hb-b', {}), sb);
+    const seenBefore = (await prisma.node.findUniqueOrThrow({ where: { id: a.nodeId } })).lastSeenAt;
+    await new Promise((r) => setTimeout(r, 20));
+    const current = await onA.heartbeatMany([
+      { nodeId: a.nodeId, sessionId: sa },
+      { nodeId: b.nodeId, sessionId: stale },
+    ]);
+    assert.deepEqual([...current], [sa], 'hb-b re-registered on rep-b: the old session is not current');
+    const row = await prisma.node.findUniqueOrThrow({ where: { id: a.nodeId } });
+    assert.ok(row.lastSeenAt > seenBefore, 'seen again');
+    assert.ok(Math.abs(row.lastSeenAt.getTime() - Date.now()) < 5000, `lastSeenAt is now in UTC (${row.lastSeenAt.toISOString()})`);
+    assert.deepEqual([...(await onA.heartbeatMany([]))], []);
+    await prisma.node.deleteMany({ where: { name: { in: ['hb-a', 'hb-b'] } } }); // the later tests count the registry's nodes
+  });
+
   it('sweeps connected → unreachable → gone by silence; a heartbeat brings the node back', async () => {
     const s = randomUUID();
     const { nodeId } = await onA.register(reg('n2', { env: 'prod', zone: 'a' }), s);

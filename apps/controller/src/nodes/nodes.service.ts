@@ -104,15 +104,28 @@ export class NodesService {
    * again, here or on another replica), so the caller can close it.
    */
   async heartbeat(nodeId: string, sessionId: string): Promise<boolean> {
-    const now = new Date();
-    const plain = await this.prisma.node.updateMany({ where: { id: nodeId, sessionId, status: 'connected' }, data: { lastSeenAt: now } });
-    if (plain.count > 0) return true;
-    // Heard from again after being marked unreachable or gone (a paused agent that resumed).
-    const back = await this.prisma.node.updateMany({
-      where: { id: nodeId, sessionId },
-      data: { lastSeenAt: now, status: 'connected', statusReason: null, statusChangedAt: now },
-    });
-    return back.count > 0;
+    return (await this.heartbeatMany([{ nodeId, sessionId }])).has(sessionId);
+  }
+
+  /**
+   * Sign of life for many sessions in one statement (a replica flushes what it heard each tick):
+   * each node is seen now and connected again if it had been marked unreachable or gone (a paused
+   * agent that resumed). Returns the sessions that are still their node's current one.
+   */
+  async heartbeatMany(sessions: { nodeId: string; sessionId: string }[]): Promise<Set<string>> {
+    if (sessions.length === 0) return new Set();
+    // Prisma stores DateTime as UTC in a timestamp without time zone; an ISO string cast to it keeps that.
+    const now = new Date().toISOString();
+    const rows = await this.prisma.$queryRaw<{ sessionId: string }[]>`
+      UPDATE "Node" n SET
+        "lastSeenAt" = ${now}::timestamp(3),
+        "status" = 'connected'::"NodeStatus",
+        "statusReason" = CASE WHEN n."status" = 'connected' THEN n."statusReason" ELSE NULL END,
+        "statusChangedAt" = CASE WHEN n."status" = 'connected' THEN n."statusChangedAt" ELSE ${now}::timestamp(3) END
+      FROM unnest(${sessions.map((s) => s.nodeId)}::uuid[], ${sessions.map((s) => s.sessionId)}::uuid[]) AS t(id, sid)
+      WHERE n."id" = t.id AND n."sessionId" = t.sid
+      RETURNING n."sessionId"::text AS "sessionId"`;
+    return new Set(rows.map((r) => r.sessionId));
   }
 
   /** The session ended: the node is unreachable, unless it already has a newer session. True when it was the current one. */

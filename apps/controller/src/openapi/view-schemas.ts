@@ -91,6 +91,8 @@ export function viewSchemas(): Record<string, Schema> {
         ...counts(sampleCounters),
         batchesReceived: int(),
         seqGaps: int('Batches that did not follow the previous one: lost in transit.'),
+        batchesNotStored: int('Batches that arrived but could not be stored after retries; their samples count as lost and the job is partial.'),
+        storeError: nullable(str('The last storage error of such a batch.')),
         attached: arrayOf(str()),
         startedAt: nullable(dateTime("The agent's STARTED time.")),
         finishedAt: nullable(dateTime()),

@@ -2,10 +2,21 @@ import { Injectable, NotFoundException } from '@nestjs/common';
 import type { ProfileBatch } from '@tracefleet/proto';
 import { PrismaService } from '../prisma/prisma.service';
 import type { Prisma } from '../generated/prisma/client';
+import { BoundedMap } from './bounded-map';
 import { frameKey, frameKind, stackKey } from './frame-keys';
 import type { StackCount } from './flamegraph/flamegraph';
 
 const MAX_FRAME_NAME = 4096;
+const MAX_CACHED_FRAMES = 200_000;
+const MAX_CACHED_STACKS = 200_000;
+const MAX_CACHED_PROFILES = 20_000;
+
+/** What a set of batches moves on their run: the last seq taken, how many batches, how many skipped ahead. */
+export interface RunProgress {
+  lastSeq: bigint;
+  batches: number;
+  gaps: number;
+}
 
 /** A Prisma transaction client. */
 export type Tx = Prisma.TransactionClient;
@@ -18,42 +29,132 @@ export type Tx = Prisma.TransactionClient;
 export class ProfilesService {
   constructor(private readonly prisma: PrismaService) {}
 
+  /** Frame ids by (cut) name; Frame rows never change and are never deleted, so a cached id stays valid. */
+  private readonly frameIds = new BoundedMap<string, number>(MAX_CACHED_FRAMES);
+  /** Stack ids by their frame-id list ("12,7,9"); Stack rows likewise. */
+  private readonly stackIds = new BoundedMap<string, number>(MAX_CACHED_STACKS);
+  /** Profile ids by run id, for runs whose profile exists. */
+  private readonly profileIds = new BoundedMap<string, string>(MAX_CACHED_PROFILES);
+
   /**
    * Stores each distinct frame name and call path once; returns the stack id of each path.
-   * `paths` index into `strings`, root first.
+   * `paths` index into `strings`, root first. Ids already known come from memory; only new names and
+   * paths reach the database. Rows inserted through a transaction `tx` are not remembered until
+   * committed elsewhere (the transaction may roll back).
    */
   async internStacks(tx: Tx, strings: string[], paths: number[][]): Promise<number[]> {
     const names = strings.map((s) => (s.length > MAX_FRAME_NAME ? `${s.slice(0, MAX_FRAME_NAME)}...` : s));
     for (const p of paths) {
-      for (const f of p) if (f >= names.length) throw new Error(`a stack names string ${f} of ${names.length}`);
+      for (const f of p) if (f >= names.length || f < 0) throw new Error(`a stack names string ${f} of ${names.length}`);
     }
-    const keys = names.map(frameKey);
-    await tx.$executeRaw`
-      INSERT INTO "Frame" ("key", "name", "kind")
-      SELECT * FROM unnest(${keys}::text[], ${names}::text[], ${names.map(frameKind)}::"FrameKind"[])
-      ON CONFLICT ("key") DO NOTHING`;
-    const frameRows = await tx.$queryRaw<{ id: number; key: string }[]>`
-      SELECT "id", "key" FROM "Frame" WHERE "key" = ANY(${keys}::text[])`;
-    const frameIdByKey = new Map(frameRows.map((r) => [r.key, r.id]));
-    const frameIds = keys.map((k) => frameIdByKey.get(k)!);
+    const remember = tx === this.prisma;
+    const frameIds: number[] = names.map((n) => this.frameIds.get(n) ?? -1);
+    const used = new Set(paths.flat());
+    const newNames = [...new Set(names.filter((_, i) => frameIds[i] < 0 && used.has(i)))];
+    if (newNames.length > 0) {
+      // Sorted by key: concurrent inserts of overlapping names take their index locks in one order (no deadlock).
+      const rows = newNames.map((name) => ({ name, key: frameKey(name) })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      const keys = rows.map((r) => r.key);
+      await tx.$executeRaw`
+        INSERT INTO "Frame" ("key", "name", "kind")
+        SELECT * FROM unnest(${keys}::text[], ${rows.map((r) => r.name)}::text[], ${rows.map((r) => frameKind(r.name))}::"FrameKind"[])
+        ON CONFLICT ("key") DO NOTHING`;
+      const found = await tx.$queryRaw<{ id: number; key: string }[]>`
+        SELECT "id", "key" FROM "Frame" WHERE "key" = ANY(${keys}::text[])`;
+      const idByKey = new Map(found.map((r) => [r.key, r.id]));
+      const idByName = new Map(rows.map((r) => [r.name, idByKey.get(r.key)!]));
+      names.forEach((n, i) => {
+        if (frameIds[i] < 0 && idByName.has(n)) frameIds[i] = idByName.get(n)!;
+      });
+      if (remember) for (const [n, id] of idByName) this.frameIds.set(n, id);
+    }
 
-    const idLists = paths.map((p) => p.map((f) => frameIds[f]));
-    const stackKeys = idLists.map(stackKey);
-    const unique = [...new Map(stackKeys.map((k, i) => [k, idLists[i].join(',')])).entries()];
-    await tx.$executeRaw`
-      INSERT INTO "Stack" ("key", "frameIds")
-      SELECT k, string_to_array(f, ',')::int[] FROM unnest(${unique.map((u) => u[0])}::text[], ${unique.map((u) => u[1])}::text[]) AS t(k, f)
-      ON CONFLICT ("key") DO NOTHING`;
-    const stackRows = await tx.$queryRaw<{ id: number; key: string }[]>`
-      SELECT "id", "key" FROM "Stack" WHERE "key" = ANY(${unique.map((u) => u[0])}::text[])`;
-    const stackIdByKey = new Map(stackRows.map((r) => [r.key, r.id]));
-    return stackKeys.map((k) => stackIdByKey.get(k)!);
+    const lists = paths.map((p) => p.map((f) => frameIds[f]).join(','));
+    const stackIds: number[] = lists.map((l) => this.stackIds.get(l) ?? -1);
+    const newLists = [...new Set(lists.filter((_, i) => stackIds[i] < 0))];
+    if (newLists.length > 0) {
+      const rows = newLists.map((list) => ({ list, key: stackKey(list.split(',').map(Number)) })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      const keys = rows.map((r) => r.key);
+      await tx.$executeRaw`
+        INSERT INTO "Stack" ("key", "frameIds")
+        SELECT k, string_to_array(f, ',')::int[] FROM unnest(${keys}::text[], ${rows.map((r) => r.list)}::text[]) AS t(k, f)
+        ON CONFLICT ("key") DO NOTHING`;
+      const found = await tx.$queryRaw<{ id: number; key: string }[]>`
+        SELECT "id", "key" FROM "Stack" WHERE "key" = ANY(${keys}::text[])`;
+      const idByKey = new Map(found.map((r) => [r.key, r.id]));
+      const idByList = new Map(rows.map((r) => [r.list, idByKey.get(r.key)!]));
+      lists.forEach((l, i) => {
+        if (stackIds[i] < 0) stackIds[i] = idByList.get(l)!;
+      });
+      if (remember) for (const [l, id] of idByList) this.stackIds.set(l, id);
+    }
+    return stackIds;
   }
 
-  /** Stores one batch; returns the number of samples it added. */
-  async ingest(jobId: string, runId: string, batch: ProfileBatch): Promise<bigint> {
-    if (batch.stacks.length === 0) return 0n;
-    return this.prisma.$transaction((tx) => this.addCounts(tx, jobId, runId, batch.strings, batch.stacks, false));
+  /**
+   * Stores several batches of one run as one: counts summed per stack, then one statement adds them to
+   * the run's profile and, with `progress`, moves the run's batch counters (seq, batches, samples, gaps)
+   * in the same statement, so stored samples and counters never disagree. Returns the samples added.
+   * Outside any transaction: frame and stack rows are shared and kept whatever happens to this write.
+   */
+  async ingestBatches(jobId: string, runId: string, batches: ProfileBatch[], progress?: RunProgress): Promise<bigint> {
+    const byStack = new Map<number, bigint>();
+    let total = 0n;
+    for (const b of batches) {
+      if (b.stacks.length === 0) continue;
+      const ids = await this.internStacks(this.prisma, b.strings, b.stacks.map((s) => s.frames));
+      b.stacks.forEach((s, i) => {
+        byStack.set(ids[i], (byStack.get(ids[i]) ?? 0n) + s.count);
+        total += s.count;
+      });
+    }
+    const profileId = byStack.size > 0 ? await this.profileId(jobId, runId) : undefined;
+    const ids = [...byStack.keys()];
+    const counts = [...byStack.values()].map(String);
+    if (profileId && progress) {
+      await this.prisma.$executeRaw`
+        WITH s AS (
+          INSERT INTO "ProfileSample" ("profileId", "stackId", "count")
+          SELECT ${profileId}::uuid, s, c FROM unnest(${ids}::int[], ${counts}::bigint[]) AS t(s, c)
+          ON CONFLICT ("profileId", "stackId") DO UPDATE SET "count" = "ProfileSample"."count" + EXCLUDED."count"
+        ), p AS (
+          UPDATE "Profile" SET "totalSamples" = "totalSamples" + ${String(total)}::bigint WHERE "id" = ${profileId}::uuid
+        )
+        UPDATE "JobRun" SET "lastSeq" = ${String(progress.lastSeq)}::bigint, "batchesReceived" = "batchesReceived" + ${progress.batches},
+          "samplesReceived" = "samplesReceived" + ${String(total)}::bigint, "seqGaps" = "seqGaps" + ${progress.gaps}
+        WHERE "id" = ${runId}::uuid`;
+    } else if (profileId) {
+      await this.prisma.$executeRaw`
+        WITH s AS (
+          INSERT INTO "ProfileSample" ("profileId", "stackId", "count")
+          SELECT ${profileId}::uuid, s, c FROM unnest(${ids}::int[], ${counts}::bigint[]) AS t(s, c)
+          ON CONFLICT ("profileId", "stackId") DO UPDATE SET "count" = "ProfileSample"."count" + EXCLUDED."count"
+        )
+        UPDATE "Profile" SET "totalSamples" = "totalSamples" + ${String(total)}::bigint WHERE "id" = ${profileId}::uuid`;
+    } else if (progress) {
+      await this.prisma.$executeRaw`
+        UPDATE "JobRun" SET "lastSeq" = ${String(progress.lastSeq)}::bigint, "batchesReceived" = "batchesReceived" + ${progress.batches},
+          "seqGaps" = "seqGaps" + ${progress.gaps}
+        WHERE "id" = ${runId}::uuid`;
+    }
+    return total;
+  }
+
+  /** The run's profile row, created on first use. */
+  private async profileId(jobId: string, runId: string): Promise<string> {
+    const known = this.profileIds.get(runId);
+    if (known) return known;
+    const [row] = await this.prisma.$queryRaw<{ id: string }[]>`
+      INSERT INTO "Profile" ("id", "jobId", "runId") VALUES (gen_random_uuid(), ${jobId}::uuid, ${runId}::uuid)
+      ON CONFLICT ("runId") DO UPDATE SET "runId" = EXCLUDED."runId"
+      RETURNING "id"::text AS "id"`;
+    this.profileIds.set(runId, row.id);
+    return row.id;
+  }
+
+  /** Forgets what was remembered for a run that ended (its profile id). */
+  forgetRun(runId: string): void {
+    this.profileIds.delete(runId);
   }
 
   /**

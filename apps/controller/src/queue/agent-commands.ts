@@ -20,6 +20,15 @@ export type CommandName = AgentCommand['name'];
 type DataOf<N extends CommandName> = Extract<AgentCommand, { name: N }>['data'];
 type CommandHandler<N extends CommandName> = (data: DataOf<N>) => Promise<unknown>;
 
+/** Options of a one-way command: its deterministic id makes a second enqueue a no-op. */
+const oneWay = (jobId: string) => ({
+  jobId,
+  attempts: 3,
+  backoff: { type: 'exponential' as const, delay: 200 },
+  removeOnComplete: { age: 24 * 3600, count: 10_000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+});
+
 export const commandQueueName = (replicaId: string): string => `agent-commands-${replicaId}`;
 
 /** BullMQ stores results as JSON; protocol answers carry bigints (file offsets), tagged here and restored by `decodeWire`. */
@@ -69,13 +78,13 @@ export class AgentCommandQueue implements OnApplicationBootstrap, OnModuleDestro
 
   /** Enqueues a one-way command on `replicaId`'s queue; the same jobId twice is a no-op. */
   async send(replicaId: string, cmd: AgentCommand, jobId: string): Promise<void> {
-    await this.queue(replicaId).add(cmd.name, cmd.data, {
-      jobId,
-      attempts: 3,
-      backoff: { type: 'exponential', delay: 200 },
-      removeOnComplete: { age: 24 * 3600, count: 10_000 },
-      removeOnFail: { age: 7 * 24 * 3600 },
-    });
+    await this.queue(replicaId).add(cmd.name, cmd.data, oneWay(jobId));
+  }
+
+  /** Enqueues many one-way commands on `replicaId`'s queue in one round trip to Redis. */
+  async sendMany(replicaId: string, cmds: { cmd: AgentCommand; jobId: string }[]): Promise<void> {
+    if (cmds.length === 0) return;
+    await this.queue(replicaId).addBulk(cmds.map(({ cmd, jobId }) => ({ name: cmd.name, data: cmd.data, opts: oneWay(jobId) })));
   }
 
   /**

@@ -14,6 +14,14 @@ describe('jobOutcome', () => {
     assert.equal(o.status, 'partial');
     assert.equal(o.reason, 'b: agent disconnected');
   });
+  it('is partial when a completed run lost data on the way, with its reason', () => {
+    const o = jobOutcome([
+      { status: 'completed', reason: null, nodeName: 'a', lostData: false },
+      { status: 'completed', reason: '2 batch(es) could not be stored (deadlock detected)', nodeName: 'b', lostData: true },
+    ]);
+    assert.deepEqual(o, { status: 'partial', reason: 'b: 2 batch(es) could not be stored (deadlock detected)' });
+    assert.equal(jobOutcome([{ status: 'completed', reason: null, nodeName: 'a', lostData: true }]).reason, 'a: data lost between agent and storage');
+  });
   it('is failed when nothing completed', () => {
     assert.equal(jobOutcome([{ status: 'failed', reason: 'x', nodeName: 'a' }]).status, 'failed');
     assert.equal(jobOutcome([]).status, 'failed');

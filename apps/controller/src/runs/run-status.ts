@@ -4,12 +4,21 @@ export const TERMINAL_JOB = ['completed', 'partial', 'failed'] as const;
 
 export type RunOutcome = { status: 'completed' | 'partial' | 'failed'; reason: string | null };
 
-/** A job's end state from its runs' end states: all completed, some, or none. */
-export function jobOutcome(runs: { status: string; reason: string | null; nodeName: string }[]): RunOutcome {
+/**
+ * A job's end state from its runs' end states: all completed, some, or none. A completed run that
+ * lost data on the way (`lostData`: samples the agent sent that were not stored) makes the job
+ * partial too, with its reason: results with a hole are never reported as complete.
+ */
+export function jobOutcome(runs: { status: string; reason: string | null; nodeName: string; lostData?: boolean }[]): RunOutcome {
   const failed = runs.filter((r) => r.status === 'failed');
   const completed = runs.filter((r) => r.status === 'completed');
-  const reason = failed.length ? failed.map((r) => `${r.nodeName}: ${r.reason ?? 'failed'}`).join('; ') : null;
-  if (completed.length === runs.length && runs.length > 0) return { status: 'completed', reason: null };
+  const lossy = completed.filter((r) => r.lostData);
+  const reasons = [
+    ...failed.map((r) => `${r.nodeName}: ${r.reason ?? 'failed'}`),
+    ...lossy.map((r) => `${r.nodeName}: ${r.reason ?? 'data lost between agent and storage'}`),
+  ];
+  const reason = reasons.length ? reasons.join('; ') : null;
+  if (completed.length === runs.length && runs.length > 0 && lossy.length === 0) return { status: 'completed', reason: null };
   if (completed.length > 0) return { status: 'partial', reason };
   return { status: 'failed', reason: reason ?? 'no node ran the job' };
 }

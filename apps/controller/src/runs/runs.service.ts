@@ -17,6 +17,23 @@ import { UsdtService } from '../usdt/usdt.service';
 import { MemleakService } from '../memleak/memleak.service';
 import { SslService } from '../ssl/ssl.service';
 import { ACTIVE_RUN, TERMINAL_JOB, jobOutcome } from './run-status';
+import { withDbRetry } from '../prisma/transient';
+
+/** Attempts to store a batch (the first included) before it is counted as not stored. */
+const STORE_ATTEMPTS = 6;
+/** Delay before the second attempt, doubled each time (about 6 s in all). */
+const STORE_RETRY_BASE_MS = 200;
+/** Batches of one run stored by one write at most. */
+const MAX_COALESCED_BATCHES = 64;
+
+interface ProfileBuffer {
+  nodeId: string;
+  batches: ProfileBatch[];
+  stored: Promise<void>;
+}
+
+/** The telling line of an error (Prisma puts the cause last). */
+const errorSummary = (err: unknown): string => (err instanceof Error ? err.message : String(err)).trim().split('\n').filter(Boolean).at(-1) ?? 'unknown error';
 
 /**
  * A run's life on the controller side: what the agent reports (started,
@@ -27,6 +44,8 @@ import { ACTIVE_RUN, TERMINAL_JOB, jobOutcome } from './run-status';
 export class RunsService {
   private readonly log = new Logger(RunsService.name);
   private readonly chains = new Map<string, Promise<void>>();
+  /** Per run: profile batches waiting for one write, until that write starts. */
+  private readonly openBuffers = new Map<string, ProfileBuffer>();
 
   constructor(
     private readonly prisma: PrismaService,
@@ -53,8 +72,49 @@ export class RunsService {
     });
   }
 
+  /**
+   * Profile batches of a run that arrive while an earlier write of that run is still under way wait
+   * together and are stored as one write (counts summed per stack): under load a run's backlog costs
+   * one statement instead of one per batch.
+   */
   onBatch(nodeId: string, batch: ProfileBatch): Promise<void> {
-    return this.applyBatch(nodeId, batch.runId, batch.seq, (run) => this.profiles.ingest(run.jobId, run.id, batch));
+    const open = this.openBuffers.get(batch.runId);
+    if (open && open.nodeId === nodeId && open.batches.length < MAX_COALESCED_BATCHES) {
+      open.batches.push(batch);
+      return open.stored;
+    }
+    const buffer: ProfileBuffer = { nodeId, batches: [batch], stored: Promise.resolve() };
+    this.openBuffers.set(batch.runId, buffer);
+    buffer.stored = this.enqueue(
+      batch.runId,
+      () => {
+        if (this.openBuffers.get(batch.runId) === buffer) this.openBuffers.delete(batch.runId);
+        return this.storeProfileBatches(nodeId, batch.runId, buffer.batches);
+      },
+      { keepBuffer: true },
+    );
+    return buffer.stored;
+  }
+
+  private async storeProfileBatches(nodeId: string, runId: string, batches: ProfileBatch[]): Promise<void> {
+    const run = await this.ownRun(nodeId, runId);
+    if (!run) return;
+    let lastSeq = run.lastSeq;
+    let gaps = 0;
+    const fresh: ProfileBatch[] = [];
+    for (const b of batches) {
+      if (b.seq <= lastSeq) {
+        this.log.warn(`run ${run.id}: duplicate batch seq ${b.seq} ignored`);
+        continue;
+      }
+      if (b.seq !== lastSeq + 1n) gaps++;
+      lastSeq = b.seq;
+      fresh.push(b);
+    }
+    if (fresh.length === 0) return;
+    await this.stored(run.id, fresh.length, lastSeq, gaps, () =>
+      this.profiles.ingestBatches(run.jobId, run.id, fresh, { lastSeq, batches: fresh.length, gaps }),
+    );
   }
 
   onUsdtEvents(nodeId: string, batch: UsdtEventBatch): Promise<void> {
@@ -95,18 +155,46 @@ export class RunsService {
         this.log.warn(`run ${run.id}: duplicate batch seq ${seq} ignored`);
         return;
       }
-      const gap = seq !== run.lastSeq + 1n;
-      const stored = await store(run);
-      await this.prisma.jobRun.update({
-        where: { id: run.id },
-        data: {
-          lastSeq: seq,
-          batchesReceived: { increment: 1 },
-          samplesReceived: { increment: stored },
-          ...(gap ? { seqGaps: { increment: 1 } } : {}),
-        },
+      const gaps = seq !== run.lastSeq + 1n ? 1 : 0;
+      await this.stored(run.id, 1, seq, gaps, async () => {
+        const kept = await store(run);
+        await this.prisma.jobRun.update({
+          where: { id: run.id },
+          data: { lastSeq: seq, batchesReceived: { increment: 1 }, samplesReceived: { increment: kept }, ...(gaps ? { seqGaps: { increment: gaps } } : {}) },
+        });
+        return kept;
       });
     });
+  }
+
+  /**
+   * Runs one atomic store of `batches` batches (ending at `lastSeq`) through the storage gate, again
+   * after transient database errors. When every attempt fails the batches are not silently gone: the
+   * run counts them as not stored, with the error, its seq moves past them (they are not a link gap),
+   * and their samples show as lost when the run finishes, which makes the job partial.
+   */
+  private async stored(runId: string, batches: number, lastSeq: bigint, gaps: number, store: () => Promise<bigint>): Promise<void> {
+    try {
+      await this.prisma.storeGate.run(() =>
+        withDbRetry(store, {
+          attempts: STORE_ATTEMPTS,
+          baseDelayMs: STORE_RETRY_BASE_MS,
+          onRetry: (err, attempt, delayMs) =>
+            this.log.warn(`run ${runId}: storing ${batches} batch(es) failed (attempt ${attempt}): ${errorSummary(err)}; again in ${delayMs} ms`),
+        }),
+      );
+    } catch (err) {
+      const why = errorSummary(err);
+      this.log.error(`run ${runId}: ${batches} batch(es) up to seq ${lastSeq} could not be stored: ${why}`);
+      await withDbRetry(
+        () =>
+          this.prisma.jobRun.update({
+            where: { id: runId },
+            data: { lastSeq, batchesNotStored: { increment: batches }, storeError: why.slice(0, 500), ...(gaps ? { seqGaps: { increment: gaps } } : {}) },
+          }),
+        { attempts: STORE_ATTEMPTS, baseDelayMs: STORE_RETRY_BASE_MS },
+      );
+    }
   }
 
   onFinished(nodeId: string, fin: RunFinished): void {
@@ -120,6 +208,8 @@ export class RunsService {
       const notes: string[] = [];
       if (fin.reason) notes.push(fin.reason);
       if (fin.lastSeq !== fresh.lastSeq) notes.push(`agent sent ${fin.lastSeq} batches, ${fresh.batchesReceived} arrived`);
+      if (fresh.batchesNotStored > 0) notes.push(`${fresh.batchesNotStored} batch(es) could not be stored (${fresh.storeError ?? 'database error'})`);
+      if (lost > 0n) notes.push(`${lost} sample(s) or event(s) sent by the agent were not stored`);
       await this.prisma.jobRun.updateMany({
         where: { id: run.id, status: { in: [...ACTIVE_RUN] } },
         data: {
@@ -134,6 +224,7 @@ export class RunsService {
           finishedAt: new Date(),
         },
       });
+      this.profiles.forgetRun(run.id);
       await this.finalizeJob(run.jobId);
     });
   }
@@ -182,7 +273,9 @@ export class RunsService {
   async finalizeJob(jobId: string): Promise<void> {
     const runs = await this.prisma.jobRun.findMany({ where: { jobId }, include: { node: { select: { name: true } } } });
     if (runs.some((r) => (ACTIVE_RUN as readonly string[]).includes(r.status))) return;
-    const outcome = jobOutcome(runs.map((r) => ({ status: r.status, reason: r.reason, nodeName: r.node.name })));
+    const outcome = jobOutcome(
+      runs.map((r) => ({ status: r.status, reason: r.reason, nodeName: r.node.name, lostData: r.samplesLostTransit > 0n || r.batchesNotStored > 0 })),
+    );
     await this.prisma.job.updateMany({
       where: { id: jobId, status: { notIn: [...TERMINAL_JOB] } },
       data: { status: outcome.status, reason: outcome.reason, finishedAt: new Date() },
@@ -194,7 +287,12 @@ export class RunsService {
     await this.chains.get(runId);
   }
 
-  private enqueue(runId: string, work: () => Promise<void>): Promise<void> {
+  /**
+   * Chains `work` after everything queued for the run. Any other message than a profile batch closes
+   * the run's open batch buffer, so batches arriving after it are stored after it too.
+   */
+  private enqueue(runId: string, work: () => Promise<void>, opts: { keepBuffer?: boolean } = {}): Promise<void> {
+    if (!opts.keepBuffer) this.openBuffers.delete(runId);
     const prev = this.chains.get(runId) ?? Promise.resolve();
     const next = prev
       .then(work)
@@ -209,7 +307,10 @@ export class RunsService {
   /** The run, if it exists and belongs to this node: an agent may report only on its own runs. */
   private async ownRun(nodeId: string, runId: string): Promise<{ id: string; jobId: string; lastSeq: bigint } | undefined> {
     if (!/^[0-9a-f-]{36}$/i.test(runId)) return undefined;
-    const run = await this.prisma.jobRun.findUnique({ where: { id: runId }, select: { id: true, jobId: true, nodeId: true, lastSeq: true, status: true } });
+    const run = await withDbRetry(
+      () => this.prisma.jobRun.findUnique({ where: { id: runId }, select: { id: true, jobId: true, nodeId: true, lastSeq: true, status: true } }),
+      { attempts: STORE_ATTEMPTS, baseDelayMs: STORE_RETRY_BASE_MS },
+    );
     if (!run || run.nodeId !== nodeId) {
       this.log.warn(`node ${nodeId} reported on run ${runId}, which is not its own; ignored`);
       return undefined;

@@ -37,6 +37,9 @@ export function histogram(buckets: bigint[]): HistogramBucket[] {
 }
 
 /** Stores USDT results (events, per-probe counts, pair statistics) and merges them across nodes. */
+/** Big batches take a while; the wait for a connection is bounded by the storage gate (prisma/store-gate.ts). */
+const TX_OPTIONS = { timeout: 60_000, maxWait: 30_000 };
+
 @Injectable()
 export class UsdtService {
   constructor(
@@ -54,28 +57,31 @@ export class UsdtService {
     const names = await this.probeNames(jobId);
     const probeOf = (i: number): string => names[i] ?? `probe#${i}`;
     if (batch.events.length === 0) return 0n;
-    // One statement with array parameters: a 5,000-event batch is 7 parameters, not 35,000.
-    const ev = batch.events;
-    await this.prisma.$executeRaw`
-      INSERT INTO "UsdtEvent" ("runId", "probe", "pid", "tid", "tsNs", "args", "str")
-      SELECT ${runId}::uuid, p, pid, tid, ts, a::bigint[], NULLIF(s, '')
-      FROM unnest(${ev.map((e) => probeOf(e.probe))}::text[], ${ev.map((e) => e.pid)}::int[], ${ev.map((e) => e.tid)}::int[],
-                  ${ev.map((e) => e.tsNs.toString())}::bigint[], ${ev.map((e) => `{${e.args.join(',')}}`)}::text[], ${ev.map((e) => e.str)}::text[])
-        AS t(p, pid, tid, ts, a, s)`;
-    const withStacks = batch.events.filter((e) => e.stack.length > 0);
-    if (withStacks.length > 0) {
-      const strings = [...batch.strings];
-      const probeString = new Map<number, number>();
-      const stacks = withStacks.map((e) => {
-        let root = probeString.get(e.probe);
-        if (root === undefined) {
-          root = strings.push(probeOf(e.probe)) - 1;
-          probeString.set(e.probe, root);
-        }
-        return { frames: [root, ...e.stack], count: 1n };
-      });
-      await this.profiles.ingest(jobId, runId, { runId, seq: batch.seq, strings, stacks });
-    }
+    // One transaction, so a retry after a failed attempt never stores an event twice.
+    await this.prisma.$transaction(async (tx) => {
+      // One statement with array parameters: a 5,000-event batch is 7 parameters, not 35,000.
+      const ev = batch.events;
+      await tx.$executeRaw`
+        INSERT INTO "UsdtEvent" ("runId", "probe", "pid", "tid", "tsNs", "args", "str")
+        SELECT ${runId}::uuid, p, pid, tid, ts, a::bigint[], NULLIF(s, '')
+        FROM unnest(${ev.map((e) => probeOf(e.probe))}::text[], ${ev.map((e) => e.pid)}::int[], ${ev.map((e) => e.tid)}::int[],
+                    ${ev.map((e) => e.tsNs.toString())}::bigint[], ${ev.map((e) => `{${e.args.join(',')}}`)}::text[], ${ev.map((e) => e.str)}::text[])
+          AS t(p, pid, tid, ts, a, s)`;
+      const withStacks = batch.events.filter((e) => e.stack.length > 0);
+      if (withStacks.length > 0) {
+        const strings = [...batch.strings];
+        const probeString = new Map<number, number>();
+        const stacks = withStacks.map((e) => {
+          let root = probeString.get(e.probe);
+          if (root === undefined) {
+            root = strings.push(probeOf(e.probe)) - 1;
+            probeString.set(e.probe, root);
+          }
+          return { frames: [root, ...e.stack], count: 1n };
+        });
+        await this.profiles.addCounts(tx, jobId, runId, strings, stacks, false);
+      }
+    }, TX_OPTIONS);
     return BigInt(batch.events.length);
   }
 

@@ -1,0 +1,87 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { StoreGate } from './store-gate';
+import { isTransientDbError, withDbRetry } from './transient';
+
+describe('StoreGate', () => {
+  it('runs at most `slots` at once, in arrival order, and frees the slot after a failure', async () => {
+    const gate = new StoreGate(2);
+    let running = 0;
+    let peak = 0;
+    const order: number[] = [];
+    const release: (() => void)[] = [];
+    const work = (i: number) =>
+      gate.run(async () => {
+        running++;
+        peak = Math.max(peak, running);
+        order.push(i);
+        await new Promise<void>((r) => release.push(r));
+        running--;
+        if (i === 1) throw new Error('boom');
+        return i;
+      });
+    const all = [0, 1, 2, 3, 4].map((i) => work(i).catch((e: Error) => e.message));
+    await new Promise((r) => setImmediate(r));
+    assert.equal(running, 2);
+    assert.equal(gate.queued, 3);
+    while (release.length) {
+      release.shift()!();
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.deepEqual(await Promise.all(all), [0, 'boom', 2, 3, 4]);
+    assert.equal(peak, 2);
+    assert.deepEqual(order, [0, 1, 2, 3, 4]);
+    assert.equal(gate.queued, 0);
+  });
+});
+
+describe('withDbRetry', () => {
+  const noSleep = { sleep: async () => undefined };
+  it('retries transient errors and returns the later success', async () => {
+    let n = 0;
+    const seen: number[] = [];
+    const v = await withDbRetry(
+      async () => {
+        if (++n < 3) throw Object.assign(new Error('Transaction API error: Unable to start a transaction in the given time.'), { code: 'P2028' });
+        return 'ok';
+      },
+      { attempts: 5, baseDelayMs: 10, onRetry: (_e, a) => seen.push(a), ...noSleep },
+    );
+    assert.equal(v, 'ok');
+    assert.deepEqual(seen, [1, 2]);
+  });
+  it('gives up after the attempts, throwing the last error', async () => {
+    let n = 0;
+    await assert.rejects(
+      withDbRetry(
+        async () => {
+          n++;
+          throw Object.assign(new Error('deadlock detected'), { code: 'P2010', meta: { code: '40P01' } });
+        },
+        { attempts: 3, baseDelayMs: 1, ...noSleep },
+      ),
+      /deadlock/,
+    );
+    assert.equal(n, 3);
+  });
+  it('does not retry errors that would fail the same way again', async () => {
+    let n = 0;
+    await assert.rejects(
+      withDbRetry(
+        async () => {
+          n++;
+          throw Object.assign(new Error('Unique constraint failed'), { code: 'P2002' });
+        },
+        { attempts: 3, baseDelayMs: 1, ...noSleep },
+      ),
+    );
+    assert.equal(n, 1);
+  });
+  it('knows transient SQLSTATEs and driver messages', () => {
+    assert.equal(isTransientDbError({ code: '40001' }), true);
+    assert.equal(isTransientDbError({ code: 'P2010', meta: { driverAdapterError: { cause: { originalCode: '57P01' } } } }), true);
+    assert.equal(isTransientDbError(new Error('Connection terminated unexpectedly')), true);
+    assert.equal(isTransientDbError({ code: '23505' }), false);
+    assert.equal(isTransientDbError(undefined), false);
+  });
+});

@@ -1,0 +1,156 @@
+// Profile batch storage against a real PostgreSQL (127.0.0.1:5432): batches that queue behind a
+// write are stored as one (counts, seq, gaps and duplicates still right), transient database errors
+// are retried, and a batch that cannot be stored is counted and makes the job partial instead of
+// vanishing. Creates a throwaway database, applies the committed migrations, drops it at the end.
+// PostgreSQL being down is a failure that names it.
+import 'reflect-metadata';
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ProfileBatch } from '@tracefleet/proto';
+import { PrismaService } from '../prisma/prisma.service';
+import { ProfilesService, type RunProgress } from '../profiles/profiles.service';
+import { UsdtService } from '../usdt/usdt.service';
+import { MemleakService } from '../memleak/memleak.service';
+import { SslService } from '../ssl/ssl.service';
+import { toJobView } from '../jobs/job.view';
+import { RunsService } from './runs.service';
+import { scratchDb, type ScratchDb } from '../testing/scratch-db';
+
+const DB = 'tracefleet_ingest_test';
+let db: ScratchDb;
+let prisma: PrismaService;
+let profiles: ProfilesService;
+let runs: RunsService;
+let nodeId: string;
+
+const STRINGS = ['app', 'main', 'work', 'hot_a', 'hot_b', 'memcpy_[k]'];
+function batch(runId: string, seq: number, counts: [number, number] = [3, 1]): ProfileBatch {
+  return {
+    runId,
+    seq: BigInt(seq),
+    strings: STRINGS,
+    stacks: [
+      { frames: [0, 1, 2, 3], count: BigInt(counts[0]) },
+      { frames: [0, 1, 2, 4, 5], count: BigInt(counts[1]) },
+    ],
+  };
+}
+
+async function newRun(): Promise<{ jobId: string; runId: string }> {
+  const job = await prisma.job.create({
+    data: { type: 'cpu_profile', durationSec: 10, status: 'running', params: { type: 'cpu-profile' }, runs: { create: [{ nodeId, status: 'running' }] } },
+    include: { runs: true },
+  });
+  return { jobId: job.id, runId: job.runs[0].id };
+}
+
+async function view(jobId: string) {
+  return toJobView(await prisma.job.findUniqueOrThrow({ where: { id: jobId }, include: { runs: { include: { node: { select: { name: true } } } } } }));
+}
+
+function finish(runId: string, samplesSent: number, lastSeq: number): Promise<void> {
+  runs.onFinished(nodeId, { runId, ok: true, reason: '', targetExited: false, samplesTaken: BigInt(samplesSent), samplesDroppedKernel: 0n, samplesDroppedAgent: 0n, samplesSent: BigInt(samplesSent), lastSeq: BigInt(lastSeq) });
+  return runs.settled(runId);
+}
+
+describe('profile batch storage (PostgreSQL)', { timeout: 180_000 }, () => {
+  before(async () => {
+    db = await scratchDb(DB);
+    prisma = db.prisma;
+    profiles = new ProfilesService(prisma);
+    const ssl = new SslService(prisma, profiles);
+    runs = new RunsService(prisma, profiles, new UsdtService(prisma, profiles), new MemleakService(prisma, profiles), ssl);
+    const node = await prisma.node.create({ data: { name: 'n1', kernelRelease: '6.1', btf: true, protocolVersion: 1, capabilities: ['cpu-profile'], agentVersion: 't' } });
+    nodeId = node.id;
+  });
+
+  after(async () => {
+    await db?.drop();
+  });
+
+  it('stores batches that queued behind a write as one write, with seq, gaps and duplicates right', async () => {
+    const { jobId, runId } = await newRun();
+    const writes: { batches: number; progress?: RunProgress }[] = [];
+    const real = profiles.ingestBatches.bind(profiles);
+    profiles.ingestBatches = (j, r, bs, p) => {
+      writes.push({ batches: bs.length, progress: p });
+      return real(j, r, bs, p);
+    };
+    try {
+      // 1..10 arrive at once (an agent's backlog), then a duplicate of 10, then 12 (11 was lost on the link).
+      const stored = [...Array.from({ length: 10 }, (_, i) => runs.onBatch(nodeId, batch(runId, i + 1))), runs.onBatch(nodeId, batch(runId, 10)), runs.onBatch(nodeId, batch(runId, 12))];
+      await Promise.all(stored);
+    } finally {
+      profiles.ingestBatches = real;
+    }
+    assert.ok(writes.length <= 2, `12 batches took ${writes.length} writes`);
+    assert.equal(writes.reduce((a, w) => a + w.batches, 0), 11, 'the duplicate never reaches storage');
+    const run = await prisma.jobRun.findUniqueOrThrow({ where: { id: runId } });
+    assert.equal(run.lastSeq, 12n);
+    assert.equal(run.batchesReceived, 11);
+    assert.equal(run.seqGaps, 1);
+    assert.equal(run.samplesReceived, 44n);
+    const profile = await prisma.profile.findUniqueOrThrow({ where: { runId } });
+    assert.equal(profile.totalSamples, 44n);
+    const stacks = await profiles.stacks(jobId);
+    const byLeaf = new Map(stacks.map((s) => [s.frames.at(-1), s.count]));
+    assert.deepEqual(Object.fromEntries(byLeaf), { hot_a: 33n, 'memcpy_[k]': 11n });
+    assert.deepEqual(stacks.find((s) => s.frames.at(-1) === 'hot_a')?.frames, ['app', 'main', 'work', 'hot_a']);
+    await finish(runId, 48, 12);
+    const v = await view(jobId);
+    assert.equal(v.status, 'partial', 'one batch never arrived');
+    assert.equal(v.runs[0].samplesLostTransit, 4);
+    assert.match(v.reason ?? '', /n1: .*4 sample\(s\) or event\(s\) sent by the agent were not stored/);
+  });
+
+  it('retries a transient database error and stores the batch', async () => {
+    const { jobId, runId } = await newRun();
+    const real = profiles.ingestBatches.bind(profiles);
+    let failures = 0;
+    profiles.ingestBatches = (j, r, bs, p) => {
+      if (failures++ < 2) return Promise.reject(Object.assign(new Error('Transaction API error: Unable to start a transaction in the given time.'), { code: 'P2028' }));
+      return real(j, r, bs, p);
+    };
+    try {
+      await runs.onBatch(nodeId, batch(runId, 1, [5, 5]));
+    } finally {
+      profiles.ingestBatches = real;
+    }
+    assert.equal(failures, 3);
+    await finish(runId, 10, 1);
+    const v = await view(jobId);
+    assert.equal(v.status, 'completed');
+    assert.equal(v.runs[0].samplesStored, 10);
+    assert.equal(v.runs[0].batchesNotStored, 0);
+  });
+
+  it('counts a batch it cannot store, names the error, and makes the job partial', async () => {
+    const { jobId, runId } = await newRun();
+    await runs.onBatch(nodeId, batch(runId, 1));
+    // A stack that names string 99 of 6: storing it fails the same way every time.
+    await runs.onBatch(nodeId, { runId, seq: 2n, strings: STRINGS, stacks: [{ frames: [0, 99], count: 7n }] });
+    await runs.onBatch(nodeId, batch(runId, 3));
+    await finish(runId, 4 + 7 + 4, 3);
+    const v = await view(jobId);
+    const r = v.runs[0];
+    assert.equal(r.batchesNotStored, 1);
+    assert.match(r.storeError ?? '', /names string 99 of 6/);
+    assert.equal(r.seqGaps, 0, 'a batch that arrived is not a link gap');
+    assert.equal(r.samplesStored, 8);
+    assert.equal(r.samplesLostTransit, 7);
+    assert.equal(r.status, 'completed');
+    assert.equal(v.status, 'partial');
+    assert.match(v.reason ?? '', /1 batch\(es\) could not be stored \(a stack names string 99 of 6\)/);
+  });
+
+  it('reuses frame and stack rows across runs (the same service profiled twice)', async () => {
+    const frames = await prisma.frame.count();
+    const stackRows = await prisma.stack.count();
+    const { jobId, runId } = await newRun();
+    await runs.onBatch(nodeId, batch(runId, 1));
+    await finish(runId, 4, 1);
+    assert.equal(await prisma.frame.count(), frames);
+    assert.equal(await prisma.stack.count(), stackRows);
+    assert.equal((await view(jobId)).status, 'completed');
+  });
+});
