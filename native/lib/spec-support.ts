@@ -28,11 +28,12 @@ export function runUntilReady(file: string, args: string[]): Promise<ChildProces
     const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`${file} exited with ${code} before printing ready`)));
+    // 'close', not 'exit': it comes after stdout was read to the end, so a last "ready" is never missed.
+    child.once('close', (code) => reject(new Error(`${file} exited with ${code} before printing ready`)));
     child.stdout!.on('data', (chunk: Buffer) => {
       out += chunk.toString();
       if (out.includes('ready')) {
-        child.removeAllListeners('exit');
+        child.removeAllListeners('close');
         resolve(child);
       }
     });

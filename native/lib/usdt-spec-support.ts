@@ -114,12 +114,18 @@ export class Target {
   readonly child: ChildProcess;
   #out = '';
   #waiters: Array<() => void> = [];
+  #stdoutEnded = false;
   readonly exited: Promise<number | null>;
 
   constructor(file: string, args: string[], opts: { stdin?: boolean } = {}) {
     this.child = spawn(file, args, { stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'inherit'] });
     this.child.stdout!.on('data', (chunk: Buffer) => {
       this.#out += chunk.toString();
+      for (const wake of this.#waiters.splice(0)) wake();
+    });
+    // 'exit' can come before the last stdout chunk is read; 'end' says everything written was read.
+    this.child.stdout!.once('end', () => {
+      this.#stdoutEnded = true;
       for (const wake of this.#waiters.splice(0)) wake();
     });
     this.exited = new Promise((resolve, reject) => {
@@ -143,7 +149,8 @@ export class Target {
   async waitFor(text: string, timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!this.#out.includes(text)) {
-      if (this.child.exitCode !== null || this.child.signalCode !== null) {
+      // Gone, and its stdout read to the end: the text can no longer come.
+      if ((this.child.exitCode !== null || this.child.signalCode !== null) && this.#stdoutEnded) {
         throw new Error(`${this.child.spawnfile} exited (${this.child.exitCode ?? this.child.signalCode}) before printing ${JSON.stringify(text)}; stdout: ${JSON.stringify(this.#out)}`);
       }
       if (Date.now() > deadline) throw new Error(`${this.child.spawnfile} did not print ${JSON.stringify(text)} within ${timeoutMs} ms; stdout: ${JSON.stringify(this.#out)}`);
