@@ -35,7 +35,8 @@ export function run(cmd, args, opts = {}) {
   child.stdout.on('data', (d) => (out += d));
   child.stderr.on('data', (d) => (err += d));
   const done = new Promise((resolve, reject) =>
-    child.on('exit', (code, signal) => (code === 0 || signal === 'SIGINT' ? resolve(out) : reject(new Error(`${cmd} exited ${code ?? signal}: ${err || out}`)))),
+    // 'close': after stdout and stderr were read to the end ('exit' can come before their last chunks).
+    child.on('close', (code, signal) => (code === 0 || signal === 'SIGINT' ? resolve(out) : reject(new Error(`${cmd} exited ${code ?? signal}: ${err || out}`)))),
   );
   return { child, done, output: () => out + err };
 }

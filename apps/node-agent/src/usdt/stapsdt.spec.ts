@@ -133,7 +133,8 @@ function startReady(file: string, args: string[], cwd?: string): Promise<ChildPr
       clearTimeout(timer);
       reject(new Error(`cannot start ${file}: ${e.message}`));
     });
-    child.on('exit', (code, sig) => {
+    // 'close', after stdout was read to the end: a "ready" written just before exiting is not missed.
+    child.on('close', (code, sig) => {
       clearTimeout(timer);
       reject(new Error(`${file} ${args.join(' ')} exited (${code ?? sig}) before it was ready; stderr: ${errOut}`));
     });
