@@ -439,8 +439,22 @@ uint32_t MemleakSession::TrimStacks(const std::unordered_set<int32_t>& reference
 MemleakCounters MemleakSession::ReadCounters() const {
   MemleakCounters totals;
   if (counters_ == nullptr) return totals;
+  // One value per CPU holding every counter (the BPF side looks it up once per probe hit).
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) throw std::runtime_error("count possible CPUs: " + std::string(std::strerror(-cpus)));
+  if (bpf_map__value_size(counters_) != MEMLEAK_COUNTER_MAX * sizeof(uint64_t)) {
+    throw std::runtime_error(objectName_ + ": the counters map holds " + std::to_string(bpf_map__value_size(counters_)) +
+                             "-byte values, not " + std::to_string(MEMLEAK_COUNTER_MAX) + " counters (rebuild it)");
+  }
+  std::vector<uint64_t> perCpu(static_cast<size_t>(cpus) * MEMLEAK_COUNTER_MAX, 0);
+  const uint32_t zero = 0;
+  if (bpf_map_lookup_elem(bpf_map__fd(counters_), &zero, perCpu.data()) != 0) {
+    throw std::runtime_error("read the counters map of " + objectName_ + ": " + std::strerror(errno));
+  }
   std::vector<uint64_t> sums(MEMLEAK_COUNTER_MAX, 0);
-  for (uint32_t key = 0; key < MEMLEAK_COUNTER_MAX; key++) sums[key] = SumPerCpu(counters_, key, "the counters map of " + objectName_);
+  for (int cpu = 0; cpu < cpus; cpu++) {
+    for (uint32_t key = 0; key < MEMLEAK_COUNTER_MAX; key++) sums[key] += perCpu[static_cast<size_t>(cpu) * MEMLEAK_COUNTER_MAX + key];
+  }
   totals.allocsSeen = sums[MEMLEAK_COUNTER_ALLOCS_SEEN];
   totals.allocsTraced = sums[MEMLEAK_COUNTER_ALLOCS_TRACED];
   totals.frees = sums[MEMLEAK_COUNTER_FREES];

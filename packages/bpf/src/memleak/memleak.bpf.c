@@ -52,11 +52,13 @@ struct {
 	__type(value, struct memleak_alloc);
 } allocs SEC(".maps");
 
-/* By thread id: what an entry probe hands to the return probe of the same call. */
+/* Per thread: what an entry probe hands to the return probe of the same call (fn 0: no call under
+ * way). Task-local storage rather than a hash by tid: the slot is found from the task itself and is
+ * cleared, not deleted, so a call costs no hash update and delete. */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MEMLEAK_MAX_THREADS);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct pending_alloc);
 } pending SEC(".maps");
 
@@ -86,40 +88,50 @@ struct {
 	__type(value, struct stack_buf);
 } stack_scratch SEC(".maps");
 
+/* All counters of a CPU in one value, found with one lookup per probe hit. */
+struct counters {
+	__u64 n[MEMLEAK_COUNTER_MAX];
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, MEMLEAK_COUNTER_MAX);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct counters);
 } counters SEC(".maps");
 
-/* Returns the CPU's new total. */
-static __always_inline __u64 count(__u32 index, __u64 n)
+static __always_inline struct counters *cpu_counters(void)
 {
-	__u64 *value = bpf_map_lookup_elem(&counters, &index);
+	__u32 zero = 0;
 
-	if (!value)
-		return 0;
-	*value += n;
-	return *value;
+	return bpf_map_lookup_elem(&counters, &zero);
+}
+
+static __always_inline void count(struct counters *c, __u32 index, __u64 n)
+{
+	if (c && index < MEMLEAK_COUNTER_MAX)
+		c->n[index] += n;
 }
 
 /* Counts the allocation and says whether to trace it. Both samplers run on per-CPU clocks, so
  * which allocation is picked depends on where threads run, but the rate holds per CPU: every
  * Nth call, or one call per sample_bytes bytes (an allocation of sample_bytes or more is always
  * picked, so big leaks are never missed). */
-static __always_inline bool sample(__u64 size)
+static __always_inline bool sample(struct counters *c, __u64 size)
 {
-	__u64 seen = count(MEMLEAK_COUNTER_ALLOCS_SEEN, 1);
-	__u64 bytes = count(MEMLEAK_COUNTER_BYTES_SEEN, size);
+	__u64 seen, bytes;
 	bool picked;
 
+	if (!c)
+		return true;
+	seen = ++c->n[MEMLEAK_COUNTER_ALLOCS_SEEN];
+	bytes = c->n[MEMLEAK_COUNTER_BYTES_SEEN] += size;
 	if (sample_bytes)
 		picked = (bytes - size) / sample_bytes != bytes / sample_bytes;
 	else
 		picked = sample_every <= 1 || seen % sample_every == 0;
 	if (picked)
-		count(MEMLEAK_COUNTER_ALLOCS_TRACED, 1);
+		c->n[MEMLEAK_COUNTER_ALLOCS_TRACED]++;
 	return picked;
 }
 
@@ -162,19 +174,21 @@ static __always_inline void record(void *ctx, __u64 addr, __u64 size, __u64 stac
 		stack_id = overflow_stack_id(ctx, stack_flags);
 
 	if (stack_id < 0)
-		count(MEMLEAK_COUNTER_STACK_ERRORS, 1);
+		count(cpu_counters(), MEMLEAK_COUNTER_STACK_ERRORS, 1);
 	info.size = size;
 	info.ts_ns = bpf_ktime_get_ns();
 	info.stack_id = stack_id;
 	if (bpf_map_update_elem(&allocs, &addr, &info, BPF_ANY))
-		count(MEMLEAK_COUNTER_UNTRACKED, 1);
+		count(cpu_counters(), MEMLEAK_COUNTER_UNTRACKED, 1);
 }
 
 static __always_inline void forget(__u64 addr)
 {
-	count(MEMLEAK_COUNTER_FREES, 1);
+	struct counters *c = cpu_counters();
+
+	count(c, MEMLEAK_COUNTER_FREES, 1);
 	if (bpf_map_delete_elem(&allocs, &addr) == 0)
-		count(MEMLEAK_COUNTER_FREES_MATCHED, 1);
+		count(c, MEMLEAK_COUNTER_FREES_MATCHED, 1);
 }
 
 static __always_inline bool is_target(void)
@@ -191,34 +205,43 @@ static __always_inline bool is_target(void)
  * be stale (or from the same function nested in itself) and is replaced. */
 static __always_inline bool alloc_enter(enum alloc_fn fn, __u64 size, __u64 memptr)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct pending_alloc note = { .size = size, .memptr = memptr, .fn = fn };
-	struct pending_alloc *outer;
+	struct pending_alloc *note;
 
 	if (!is_target())
 		return false;
-	outer = bpf_map_lookup_elem(&pending, &tid);
-	if (outer && outer->fn != fn)
+	note = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!note) {
+		/* no slot for this thread (out of memory): the call cannot be followed to its return */
+		struct counters *c = cpu_counters();
+
+		if (sample(c, size))
+			count(c, MEMLEAK_COUNTER_UNTRACKED, 1);
+		return true;
+	}
+	if (note->fn && note->fn != fn)
 		return false;
-	note.picked = sample(size);
-	if (bpf_map_update_elem(&pending, &tid, &note, BPF_ANY) && note.picked)
-		count(MEMLEAK_COUNTER_UNTRACKED, 1);
+	note->size = size;
+	note->memptr = memptr;
+	note->fn = fn;
+	note->picked = sample(cpu_counters(), size);
 	return true;
 }
 
 static __always_inline int alloc_exit(struct pt_regs *ctx, enum alloc_fn fn)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	__u64 ret = PT_REGS_RC(ctx), addr = ret, size, memptr;
+	struct pending_alloc *note;
 	__u32 picked;
-	struct pending_alloc *note = bpf_map_lookup_elem(&pending, &tid);
 
+	if (!is_target())
+		return 0;
+	note = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
 	if (!note || note->fn != fn)
 		return 0;
 	size = note->size;
 	memptr = note->memptr;
 	picked = note->picked;
-	bpf_map_delete_elem(&pending, &tid);
+	note->fn = 0;
 	if (!picked)
 		return 0;
 	if (fn == FN_POSIX_MEMALIGN) {
@@ -399,7 +422,7 @@ int BPF_KPROBE(munmap_enter, void *addr)
 
 static __always_inline int kernel_alloc(void *ctx, __u64 addr, __u64 size)
 {
-	if (!kernel_mode || !sample(size))
+	if (!kernel_mode || !sample(cpu_counters(), size))
 		return 0;
 	record(ctx, addr, size, 0);
 	return 0;

@@ -6,7 +6,6 @@
 #define MEMLEAK_MAX_STACK_DEPTH 127         /* the kernel's default perf_event_max_stack */
 #define MEMLEAK_DEFAULT_MAX_ALLOCS 1000000  /* live allocations; user space resizes before load */
 #define MEMLEAK_STACK_MAP_ENTRIES 16384     /* distinct stacks kept for the whole run */
-#define MEMLEAK_MAX_THREADS 16384           /* threads inside an allocation call at once */
 /* Stacks whose bucket in "stack_traces" holds another stack (its buckets are a hash of the frames:
  * at thousands of stacks two often share one) go to "stack_overflow", keyed by a 31-bit hash of the
  * frames from this id up, so ids of both maps fit stack_id and never overlap. */
