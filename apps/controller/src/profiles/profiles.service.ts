@@ -48,56 +48,80 @@ export class ProfilesService {
       for (const f of p) if (f >= names.length || f < 0) throw new Error(`a stack names string ${f} of ${names.length}`);
     }
     const remember = tx === this.prisma;
-    const frameIds: number[] = names.map((n) => this.frameIds.get(n) ?? -1);
     const used = new Set(paths.flat());
-    const newNames = [...new Set(names.filter((_, i) => frameIds[i] < 0 && used.has(i)))];
-    if (newNames.length > 0) {
-      // Sorted by key: concurrent inserts of overlapping names take their index locks in one order (no deadlock).
-      const rows = newNames.map((name) => ({ name, key: frameKey(name) })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-      const keys = rows.map((r) => r.key);
-      await tx.$executeRaw`
-        INSERT INTO "Frame" ("key", "name", "kind")
-        SELECT * FROM unnest(${keys}::text[], ${rows.map((r) => r.name)}::text[], ${rows.map((r) => frameKind(r.name))}::"FrameKind"[])
-        ON CONFLICT ("key") DO NOTHING`;
-      const found = await tx.$queryRaw<{ id: number; key: string }[]>`
-        SELECT "id", "key" FROM "Frame" WHERE "key" = ANY(${keys}::text[])`;
-      const idByKey = new Map(found.map((r) => [r.key, r.id]));
-      const idByName = new Map(rows.map((r) => [r.name, idByKey.get(r.key)!]));
-      names.forEach((n, i) => {
-        if (frameIds[i] < 0 && idByName.has(n)) frameIds[i] = idByName.get(n)!;
-      });
-      if (remember) for (const [n, id] of idByName) this.frameIds.set(n, id);
-    }
+    const frameIds = await this.ids(
+      tx,
+      [...new Set(names.filter((_, i) => used.has(i)))],
+      this.frameIds,
+      remember,
+      frameKey,
+      async (rows) => {
+        const keys = rows.map((r) => r.key);
+        await tx.$executeRaw`
+          INSERT INTO "Frame" ("key", "name", "kind")
+          SELECT * FROM unnest(${keys}::text[], ${rows.map((r) => r.item)}::text[], ${rows.map((r) => frameKind(r.item))}::"FrameKind"[])
+          ON CONFLICT ("key") DO NOTHING`;
+        return tx.$queryRaw<{ id: number; key: string }[]>`SELECT "id", "key" FROM "Frame" WHERE "key" = ANY(${keys}::text[])`;
+      },
+    );
+    const lists = paths.map((p) => p.map((f) => frameIds.get(names[f])!).join(','));
+    const stackIds = await this.ids(
+      tx,
+      [...new Set(lists)],
+      this.stackIds,
+      remember,
+      (list) => stackKey(list.split(',').map(Number)),
+      async (rows) => {
+        const keys = rows.map((r) => r.key);
+        await tx.$executeRaw`
+          INSERT INTO "Stack" ("key", "frameIds")
+          SELECT k, string_to_array(f, ',')::int[] FROM unnest(${keys}::text[], ${rows.map((r) => r.item)}::text[]) AS t(k, f)
+          ON CONFLICT ("key") DO NOTHING`;
+        return tx.$queryRaw<{ id: number; key: string }[]>`SELECT "id", "key" FROM "Stack" WHERE "key" = ANY(${keys}::text[])`;
+      },
+    );
+    return lists.map((l) => stackIds.get(l)!);
+  }
 
-    const lists = paths.map((p) => p.map((f) => frameIds[f]).join(','));
-    const stackIds: number[] = lists.map((l) => this.stackIds.get(l) ?? -1);
-    const newLists = [...new Set(lists.filter((_, i) => stackIds[i] < 0))];
-    if (newLists.length > 0) {
-      const rows = newLists.map((list) => ({ list, key: stackKey(list.split(',').map(Number)) })).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-      const keys = rows.map((r) => r.key);
-      await tx.$executeRaw`
-        INSERT INTO "Stack" ("key", "frameIds")
-        SELECT k, string_to_array(f, ',')::int[] FROM unnest(${keys}::text[], ${rows.map((r) => r.list)}::text[]) AS t(k, f)
-        ON CONFLICT ("key") DO NOTHING`;
-      const found = await tx.$queryRaw<{ id: number; key: string }[]>`
-        SELECT "id", "key" FROM "Stack" WHERE "key" = ANY(${keys}::text[])`;
-      const idByKey = new Map(found.map((r) => [r.key, r.id]));
-      const idByList = new Map(rows.map((r) => [r.list, idByKey.get(r.key)!]));
-      lists.forEach((l, i) => {
-        if (stackIds[i] < 0) stackIds[i] = idByList.get(l)!;
-      });
-      if (remember) for (const [l, id] of idByList) this.stackIds.set(l, id);
+  /**
+   * The row id of each distinct item (a frame name, a stack's frame-id list): from `cache`, or for the
+   * rest by `insert`, which inserts the missing rows and reads back the ids of their keys. Rows go in
+   * sorted by key, so concurrent inserts of overlapping items take their index locks in one order (no
+   * deadlock). With `remember`, new ids are cached (not for a transaction, which may still roll back).
+   */
+  private async ids(
+    tx: Tx,
+    items: string[],
+    cache: BoundedMap<string, number>,
+    remember: boolean,
+    keyOf: (item: string) => string,
+    insert: (rows: { item: string; key: string }[]) => Promise<{ id: number; key: string }[]>,
+  ): Promise<Map<string, number>> {
+    const found = new Map<string, number>();
+    const missing: { item: string; key: string }[] = [];
+    for (const item of items) {
+      const id = cache.get(item);
+      if (id === undefined) missing.push({ item, key: keyOf(item) });
+      else found.set(item, id);
     }
-    return stackIds;
+    if (missing.length === 0) return found;
+    missing.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const idByKey = new Map((await insert(missing)).map((r) => [r.key, r.id]));
+    for (const { item, key } of missing) {
+      const id = idByKey.get(key)!;
+      found.set(item, id);
+      if (remember) cache.set(item, id);
+    }
+    return found;
   }
 
   /**
    * Stores several batches of one run as one: counts summed per stack, then one statement adds them to
-   * the run's profile and, with `progress`, moves the run's batch counters (seq, batches, samples, gaps)
-   * in the same statement, so stored samples and counters never disagree. Returns the samples added.
-   * Outside any transaction: frame and stack rows are shared and kept whatever happens to this write.
+   * the run's profile and moves the run's batch counters (seq, batches, samples, gaps), so stored
+   * samples and counters never disagree. Returns the samples added. Outside any transaction: frame and
+   * stack rows are shared and kept whatever happens to this write.
    */
-  async ingestBatches(jobId: string, runId: string, batches: ProfileBatch[], progress?: RunProgress): Promise<bigint> {
+  async ingestBatches(jobId: string, runId: string, batches: ProfileBatch[], progress: RunProgress): Promise<bigint> {
     const byStack = new Map<number, bigint>();
     let total = 0n;
     for (const b of batches) {
@@ -108,35 +132,26 @@ export class ProfilesService {
         total += s.count;
       });
     }
-    const profileId = byStack.size > 0 ? await this.profileId(jobId, runId) : undefined;
-    const ids = [...byStack.keys()];
-    const counts = [...byStack.values()].map(String);
-    if (profileId && progress) {
-      await this.prisma.$executeRaw`
-        WITH s AS (
-          INSERT INTO "ProfileSample" ("profileId", "stackId", "count")
-          SELECT ${profileId}::uuid, s, c FROM unnest(${ids}::int[], ${counts}::bigint[]) AS t(s, c)
-          ON CONFLICT ("profileId", "stackId") DO UPDATE SET "count" = "ProfileSample"."count" + EXCLUDED."count"
-        ), p AS (
-          UPDATE "Profile" SET "totalSamples" = "totalSamples" + ${String(total)}::bigint WHERE "id" = ${profileId}::uuid
-        )
-        UPDATE "JobRun" SET "lastSeq" = ${String(progress.lastSeq)}::bigint, "batchesReceived" = "batchesReceived" + ${progress.batches},
-          "samplesReceived" = "samplesReceived" + ${String(total)}::bigint, "seqGaps" = "seqGaps" + ${progress.gaps}
-        WHERE "id" = ${runId}::uuid`;
-    } else if (profileId) {
-      await this.prisma.$executeRaw`
-        WITH s AS (
-          INSERT INTO "ProfileSample" ("profileId", "stackId", "count")
-          SELECT ${profileId}::uuid, s, c FROM unnest(${ids}::int[], ${counts}::bigint[]) AS t(s, c)
-          ON CONFLICT ("profileId", "stackId") DO UPDATE SET "count" = "ProfileSample"."count" + EXCLUDED."count"
-        )
-        UPDATE "Profile" SET "totalSamples" = "totalSamples" + ${String(total)}::bigint WHERE "id" = ${profileId}::uuid`;
-    } else if (progress) {
+    if (byStack.size === 0) {
+      // Only empty batches: no profile row yet, just the counters.
       await this.prisma.$executeRaw`
         UPDATE "JobRun" SET "lastSeq" = ${String(progress.lastSeq)}::bigint, "batchesReceived" = "batchesReceived" + ${progress.batches},
           "seqGaps" = "seqGaps" + ${progress.gaps}
         WHERE "id" = ${runId}::uuid`;
+      return 0n;
     }
+    const profileId = await this.profileId(jobId, runId);
+    await this.prisma.$executeRaw`
+      WITH s AS (
+        INSERT INTO "ProfileSample" ("profileId", "stackId", "count")
+        SELECT ${profileId}::uuid, s, c FROM unnest(${[...byStack.keys()]}::int[], ${[...byStack.values()].map(String)}::bigint[]) AS t(s, c)
+        ON CONFLICT ("profileId", "stackId") DO UPDATE SET "count" = "ProfileSample"."count" + EXCLUDED."count"
+      ), p AS (
+        UPDATE "Profile" SET "totalSamples" = "totalSamples" + ${String(total)}::bigint WHERE "id" = ${profileId}::uuid
+      )
+      UPDATE "JobRun" SET "lastSeq" = ${String(progress.lastSeq)}::bigint, "batchesReceived" = "batchesReceived" + ${progress.batches},
+        "samplesReceived" = "samplesReceived" + ${String(total)}::bigint, "seqGaps" = "seqGaps" + ${progress.gaps}
+      WHERE "id" = ${runId}::uuid`;
     return total;
   }
 

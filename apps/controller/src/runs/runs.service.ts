@@ -156,14 +156,18 @@ export class RunsService {
         return;
       }
       const gaps = seq !== run.lastSeq + 1n ? 1 : 0;
-      await this.stored(run.id, 1, seq, gaps, async () => {
-        const kept = await store(run);
-        await this.prisma.jobRun.update({
-          where: { id: run.id },
-          data: { lastSeq: seq, batchesReceived: { increment: 1 }, samplesReceived: { increment: kept }, ...(gaps ? { seqGaps: { increment: gaps } } : {}) },
-        });
-        return kept;
-      });
+      // Only the store is retried: it is atomic, so a failed attempt left nothing behind. Retrying it
+      // together with the counters below would store the batch twice when only the counters failed.
+      const kept = await this.stored(run.id, 1, seq, gaps, () => store(run));
+      if (kept === undefined) return;
+      await withDbRetry(
+        () =>
+          this.prisma.jobRun.update({
+            where: { id: run.id },
+            data: { lastSeq: seq, batchesReceived: { increment: 1 }, samplesReceived: { increment: kept }, ...(gaps ? { seqGaps: { increment: gaps } } : {}) },
+          }),
+        { attempts: STORE_ATTEMPTS, baseDelayMs: STORE_RETRY_BASE_MS },
+      );
     });
   }
 
@@ -171,11 +175,12 @@ export class RunsService {
    * Runs one atomic store of `batches` batches (ending at `lastSeq`) through the storage gate, again
    * after transient database errors. When every attempt fails the batches are not silently gone: the
    * run counts them as not stored, with the error, its seq moves past them (they are not a link gap),
-   * and their samples show as lost when the run finishes, which makes the job partial.
+   * and their samples show as lost when the run finishes, which makes the job partial. Returns what
+   * `store` returned, or undefined when it never succeeded.
    */
-  private async stored(runId: string, batches: number, lastSeq: bigint, gaps: number, store: () => Promise<bigint>): Promise<void> {
+  private async stored(runId: string, batches: number, lastSeq: bigint, gaps: number, store: () => Promise<bigint>): Promise<bigint | undefined> {
     try {
-      await this.prisma.storeGate.run(() =>
+      return await this.prisma.storeGate.run(() =>
         withDbRetry(store, {
           attempts: STORE_ATTEMPTS,
           baseDelayMs: STORE_RETRY_BASE_MS,
@@ -194,6 +199,7 @@ export class RunsService {
           }),
         { attempts: STORE_ATTEMPTS, baseDelayMs: STORE_RETRY_BASE_MS },
       );
+      return undefined;
     }
   }
 
