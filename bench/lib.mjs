@@ -41,6 +41,26 @@ export function run(cmd, args, opts = {}) {
   return { child, done, output: () => out + err };
 }
 
+/**
+ * Ends a tracer started with run() by SIGINT (bpftrace and libbpf-tools print their maps on it) and
+ * resolves with its output. A SIGINT that lands while the tracer is still busy can go unanswered
+ * (seen with bpftrace 0.17 after a heavy run), so it is repeated every 5 s; after 30 s the tracer
+ * is killed and the promise rejects, naming it.
+ */
+export async function interrupt(handle, what = 'tracer') {
+  let closed = false;
+  const done = handle.done.finally(() => (closed = true));
+  for (let waited = 0; !closed && waited < 30_000; waited += 5_000) {
+    if (handle.child.exitCode === null && handle.child.signalCode === null) handle.child.kill('SIGINT');
+    await Promise.race([done.catch(() => undefined), sleep(5_000)]);
+  }
+  if (!closed) {
+    handle.child.kill('SIGKILL');
+    throw new Error(`${what} did not end within 30 s of SIGINT: ${handle.output().slice(-2000)}`);
+  }
+  return done;
+}
+
 /** Starts a bpftrace script and resolves once it has attached its probes. */
 export async function startBpftrace(prog) {
   const r = run('bpftrace', ['-e', prog]);

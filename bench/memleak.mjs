@@ -3,7 +3,7 @@
 // all in the same run.
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { WORK, gcc, machine, median, publish, root, run, startBpftrace, startJob, waitJob } from './lib.mjs';
+import { WORK, gcc, interrupt, machine, median, publish, root, run, startBpftrace, startJob, waitJob } from './lib.mjs';
 
 const N = 500_000;
 const LIBC = '/lib/x86_64-linux-gnu/libc.so.6';
@@ -42,8 +42,7 @@ export async function memleakBench(stack) {
       ),
     );
     bpftrace.push(b.ns);
-    b.handle.child.kill('SIGINT');
-    await b.handle.done.catch(() => undefined);
+    await interrupt(b.handle, 'bpftrace').catch(() => undefined);
   }
   const base = median(plain);
   results.nsPerPair = { plain, full, sampled, bpftrace };

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { WORK, machine, median, publish, run, sleep, startBpftrace, startJob, waitFor, waitJob } from './lib.mjs';
+import { WORK, interrupt, machine, median, publish, run, sleep, startBpftrace, startJob, waitFor, waitJob } from './lib.mjs';
 
 const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
 const SECONDS = 6;
@@ -101,8 +101,7 @@ export async function sslBench(stack) {
 
         const bt = await startBpftrace(bpftraceScript(pid));
         bpftrace.push(await wrk(url));
-        bt.child.kill('SIGINT');
-        await bt.done.catch(() => undefined);
+        await interrupt(bt, 'bpftrace').catch(() => undefined);
       }
       const base = median(plain);
       const loss = (xs) => 1 - median(xs) / base;

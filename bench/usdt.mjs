@@ -3,7 +3,7 @@
 // seen by the jvm-gc preset vs libbpf-tools javagc on the same JVM at the same time.
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { WORK, gcc, machine, median, publish, root, run, sleep, startBpftrace, startJob, waitFor, waitJob } from './lib.mjs';
+import { WORK, gcc, interrupt, machine, median, publish, root, run, sleep, startBpftrace, startJob, waitFor, waitJob } from './lib.mjs';
 
 const N = 1_000_000;
 const JAVA = '/usr/lib/jvm/java-17-openjdk-amd64/bin/java';
@@ -54,8 +54,7 @@ export async function usdtBench(stack) {
         })
       ).nsPerIter,
     );
-    bt.child.kill('SIGINT');
-    const btOut = await bt.done;
+    const btOut = await interrupt(bt, 'bpftrace');
     results.bpftraceHitsCounted = Number(/@hits:\s*(\d+)/.exec(btOut)?.[1]);
   }
   const base = median(plain);
@@ -79,8 +78,7 @@ export async function usdtBench(stack) {
   const gcId = await startJob(stack, { type: 'usdt', durationSec: 8, target: { pid: jvm.child.pid }, preset: 'jvm-gc' });
   writeFileSync(go, '');
   const gcJob = await waitJob(stack, gcId, 60_000);
-  javagc.child.kill('SIGINT');
-  await javagc.done.catch(() => undefined);
+  await interrupt(javagc, 'javagc').catch(() => undefined);
   jvm.child.kill('SIGKILL');
   const gcRes = (await stack.api('GET', `/jobs/${gcId}/usdt`)).json;
   const ours = gcRes.pairs.find((p) => p.label === 'gc');

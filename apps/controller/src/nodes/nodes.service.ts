@@ -100,14 +100,6 @@ export class NodesService {
   }
 
   /**
-   * A heartbeat of `sessionId`; false when that session is no longer the node's (it registered
-   * again, here or on another replica), so the caller can close it.
-   */
-  async heartbeat(nodeId: string, sessionId: string): Promise<boolean> {
-    return (await this.heartbeatMany([{ nodeId, sessionId }])).has(sessionId);
-  }
-
-  /**
    * Sign of life for many sessions in one statement (a replica flushes what it heard each tick):
    * each node is seen now and connected again if it had been marked unreachable or gone (a paused
    * agent that resumed). Returns the sessions that are still their node's current one.
