@@ -18,7 +18,13 @@ T=/sys/kernel/tracing
 [ -w "$T/uprobe_events" ] || { echo "uprobe-traps: no writable tracefs uprobe_events (root, tracefs mounted?)" >&2; exit 1; }
 WORK=$(mktemp -d)
 TRACING_ON=$(cat "$T/tracing_on")
-cleanup() { echo > "$T/uprobe_events" 2>/dev/null || true; echo "$TRACING_ON" > "$T/tracing_on"; rm -rf "$WORK"; }
+# Only this script's events (group tftrap) are removed: other uprobe events on the machine stay.
+drop_ours() {
+  if [ -d "$T/events/tftrap" ]; then echo 0 > "$T/events/tftrap/enable"; fi
+  local d
+  for d in $(grep -o '^[pr]:tftrap/[^ ]*' "$T/uprobe_events" || true); do echo "-:${d#?:}" >> "$T/uprobe_events"; done
+}
+cleanup() { drop_ours 2>/dev/null || true; echo "$TRACING_ON" > "$T/tracing_on"; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 gcc -O2 -fno-omit-frame-pointer -o "$WORK/mf" "$(dirname "$0")/workloads/malloc_free.c"
@@ -35,6 +41,8 @@ insn() { objdump -d --start-address=$(($1)) --stop-address=$(($1 + 16)) "$LIBC" 
 
 # free+3: the `je` after `test %rdi,%rdi` where memleak places free's probe (placement.ts proves it).
 FREE3=$(printf '0x%x' $((FREE + 3)))
+FREE3_INSN=$(insn $((FREE_VA + 3)))
+[[ "$FREE3_INSN" == je* ]] || { echo "uprobe-traps: free+3 is \`$FREE3_INSN\` in $LIBC, not the je of glibc 2.36; memleak places free's probe elsewhere here" >&2; exit 1; }
 # A return site of malloc (an emulated jcc every tcache hit crosses with %rax final): +343 in
 # Debian 12's glibc 2.36. Checked here; another build skips that row.
 SITE=$(printf '0x%x' $((MALLOC + 343)))
@@ -42,7 +50,6 @@ SITE_INSN=$(insn $((MALLOC_VA + 343)))
 
 time_pairs() { # label probe-definitions...
   local label=$1; shift
-  echo > "$T/uprobe_events"
   for d in "$@"; do echo "$d" >> "$T/uprobe_events"; done
   [ $# -gt 0 ] && echo 1 > "$T/events/tftrap/enable"
   local runs=()
@@ -52,8 +59,7 @@ time_pairs() { # label probe-definitions...
     sleep 0.2; touch "$WORK/go"; wait $pid
     runs+=("$(cat "$WORK/out")")
   done
-  [ $# -gt 0 ] && echo 0 > "$T/events/tftrap/enable"
-  echo > "$T/uprobe_events"
+  drop_ours
   local median; median=$(printf '%s\n' "${runs[@]}" | sort -g | sed -n 2p)
   printf '| %s | %s | %s |\n' "$label" "$median" "${runs[*]}"
 }

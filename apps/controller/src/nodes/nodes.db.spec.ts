@@ -40,6 +40,11 @@ let onA: NodesService;
 let onB: NodesService;
 let runs: RunsService;
 
+/** One session's heartbeat through the batched call: whether it is still its node's current session. */
+async function beat(nodes: NodesService, nodeId: string, sessionId: string): Promise<boolean> {
+  return (await nodes.heartbeatMany([{ nodeId, sessionId }])).has(sessionId);
+}
+
 async function jobWithRun(nodeId: string, status: 'pending' | 'dispatched' | 'running', sessionId: string | null): Promise<{ jobId: string; runId: string }> {
   const job = await prisma.job.create({
     data: { type: 'cpu_profile', durationSec: 5, params: { type: 'cpu-profile', target: { all: true } }, runs: { create: [{ nodeId, status, sessionId }] } },
@@ -78,11 +83,11 @@ describe('node registry (PostgreSQL)', { timeout: 120_000 }, () => {
     const s2 = randomUUID();
     const { previousReplicaId } = await onA.register(reg('n1', { env: 'prod' }), s2);
     assert.equal(previousReplicaId, 'rep-b');
-    assert.equal((await onB.heartbeatMany([{ nodeId: before!.id, sessionId: before!.sessionId! }])).has(before!.sessionId!), false, 'a superseded session is told so');
+    assert.equal(await beat(onB, before!.id, before!.sessionId!), false, 'a superseded session is told so');
     assert.equal(await onB.sessionEnded(before!.id, before!.sessionId!, 'stream ended'), false);
     assert.equal((await onA.route('n1'))?.state, 'connected');
     assert.equal((await onA.route('n1'))?.replicaId, 'rep-a');
-    assert.equal((await onA.heartbeatMany([{ nodeId: before!.id, sessionId: s2 }])).has(s2), true);
+    assert.equal(await beat(onA, before!.id, s2), true);
   });
 
   it('fails only the runs of the session that ended; pending runs stay to follow the node', async () => {
@@ -139,7 +144,7 @@ describe('node registry (PostgreSQL)', { timeout: 120_000 }, () => {
     assert.equal(first[0].replicaId, 'rep-a', 'the sweep reports where the session was, to stop its runs there');
     assert.deepEqual(await onA.sweep(t0 + 3600), [], 'a second sweeper changes nothing');
     assert.equal((await onA.list({ status: ['unreachable'], namePrefix: 'n2' })).length, 1);
-    assert.equal((await onA.heartbeatMany([{ nodeId, sessionId: s }])).has(s), true, 'a paused agent that resumes heartbeating is connected again');
+    assert.equal(await beat(onA, nodeId, s), true, 'a paused agent that resumes heartbeating is connected again');
     assert.equal((await onA.route('n2'))?.state, 'connected');
     const later = Date.now();
     await onB.sweep(later + 3500);
