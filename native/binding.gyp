@@ -23,6 +23,10 @@
         "src/ssl_tracer.cc",
         "src/symbol_names.cc",
         "src/symbolizer.cc",
+        "src/unwind_maps.cc",
+        "src/unwind_registry.cc",
+        "src/unwind_table.cc",
+        "src/unwinder.cc",
         "src/user_symbols.cc",
         "src/usdt_session.cc",
         "src/usdt_tracer.cc"

@@ -1,6 +1,9 @@
 // Typed facade over the tracefleet_native addon and the one place that loads it.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { NativeUnwinder, UnwindCounters, Unwinder, UnwinderOptions, UnwindTable } from './unwind';
+
+export * from './unwind';
 
 export interface ProfilerOptions {
   /** Path to profile.bpf.o (`objectPath('profile')` from @tracefleet/bpf). */
@@ -17,6 +20,8 @@ export interface ProfilerOptions {
   ringBufferBytes?: number;
   /** Bound of the native queue between the poll thread and JS; overflow is counted. Default 65536. */
   maxQueuedSamples?: number;
+  /** Walk user stacks with this Unwinder's tables (frame pointers only without it). */
+  unwinder?: Unwinder;
   /** Called on the JS thread with batches of at most 1024 samples, about every 100 ms. */
   onSamples: (samples: RawSample[]) => void;
 }
@@ -44,6 +49,8 @@ export interface ProfilerStats {
   queueDrops: bigint;
   /** Samples handed to onSamples. */
   delivered: bigint;
+  /** How user stacks were walked (all zero without an unwinder). */
+  unwind: UnwindCounters;
 }
 
 /** sizeof/offsetof of struct profile_event and the constants the addon was compiled with. */
@@ -458,7 +465,7 @@ interface NativeSslTracer {
 }
 
 export interface NativeAddon {
-  Profiler: new (opts: ProfilerOptions) => NativeProfiler;
+  Profiler: new (opts: Omit<ProfilerOptions, 'unwinder'> & { unwinder?: NativeUnwinder }) => NativeProfiler;
   Symbolizer: new () => NativeSymbolizer;
   layout(): EventLayout;
   UsdtTracer: new (opts: UsdtTracerOptions) => NativeUsdtTracer;
@@ -468,6 +475,8 @@ export interface NativeAddon {
   SslTracer: new (opts: SslTracerOptions) => NativeSslTracer;
   sslLayout(): SslEventLayout;
   functionOffsets(path: string, names: string[]): Record<string, bigint>;
+  Unwinder: new (opts: UnwinderOptions) => NativeUnwinder;
+  unwindTable(path: string): UnwindTable;
 }
 
 export const addonPath = path.resolve(__dirname, '..', 'build', 'Release', 'tracefleet_native.node');
@@ -506,7 +515,8 @@ export class Profiler {
   readonly #native: NativeProfiler;
 
   constructor(opts: ProfilerOptions) {
-    this.#native = new (loadAddon().Profiler)(opts);
+    const { unwinder, ...rest } = opts;
+    this.#native = new (loadAddon().Profiler)(unwinder ? { ...rest, unwinder: unwinder.handle } : rest);
   }
 
   /** Opens one perf event per online CPU, attaches, starts the poll thread. */

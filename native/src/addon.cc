@@ -11,6 +11,7 @@
 #include "profiler.h"
 #include "ssl_tracer.h"
 #include "symbolizer.h"
+#include "unwinder.h"
 #include "usdt_tracer.h"
 
 namespace tracefleet {
@@ -53,6 +54,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("SslTracer", SslTracer::Define(env));
   exports.Set("sslLayout", Napi::Function::New(env, SslLayout, "sslLayout"));
   exports.Set("functionOffsets", Napi::Function::New(env, FunctionOffsetsJs, "functionOffsets"));
+  exports.Set("Unwinder", Unwinder::Define(env));
+  exports.Set("unwindTable", Napi::Function::New(env, UnwindTableJs, "unwindTable"));
   return exports;
 }
 

@@ -59,6 +59,7 @@ ProfileSession::ProfileSession(const ProfileConfig& config)
     throw std::runtime_error(bpf_.Name() + ": not a profile object (needs program 'profile', maps 'events' and 'counters')");
   }
   SetReadOnlyGlobals();
+  UseUnwindMaps(bpf_.Object(), bpf_.Name().c_str(), config_.unwind);
   bpf_.Load(events_, config_.ringBufferBytes, OnEvent, this);
 }
 

@@ -9,6 +9,7 @@
 #include "event_source.h"
 #include "ring_buffer_object.h"
 #include "sample_queue.h"
+#include "unwind_maps.h"
 
 struct bpf_object;
 struct bpf_program;
@@ -26,6 +27,7 @@ struct ProfileConfig {
   bool includeIdle = false;
   uint32_t ringBufferBytes = 4u << 20;
   size_t maxQueuedSamples = 65536;
+  UnwindFds unwind;  // valid: user stacks through the agent's unwind tables
 };
 
 struct KernelCounters {
@@ -52,6 +54,7 @@ class ProfileSession : public EventSource {
   size_t Queued() override { return queue_.Size(); }
 
   KernelCounters ReadCounters() const;
+  std::vector<uint64_t> ReadUnwind() const { return ReadUnwindCounters(bpf_.Object()); }
   SampleQueue& Queue() { return queue_; }
 
  private:

@@ -6,6 +6,7 @@
 #include "args.h"
 #include "js_values.h"
 #include "profile_event.h"
+#include "unwinder.h"
 
 namespace tracefleet {
 namespace {
@@ -13,7 +14,7 @@ namespace {
 constexpr const char* kUsage =
     "new Profiler({ objectPath: string, frequencyHz: integer 1..1000, targetPid?: integer (0 = all), "
     "targetComm?: string of at most 15 bytes, includeIdle?: boolean, ringBufferBytes?: power of two >= 4096, "
-    "maxQueuedSamples?: integer >= 1, onSamples: (samples: RawSample[]) => void })";
+    "maxQueuedSamples?: integer >= 1, unwinder?: Unwinder, onSamples: (samples: RawSample[]) => void })";
 
 Napi::Array SamplesToJs(Napi::Env env, const std::vector<Sample>& batch) {
   Napi::Array array = Napi::Array::New(env, batch.size());
@@ -46,7 +47,7 @@ Profiler::Profiler(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Profiler>(
   if (!info.IsConstructCall()) args.Fail("Profiler must be called with new");
   Napi::Object opts = args.Object(info[0], "options");
   args.RejectUnknownKeys(opts, {"objectPath", "frequencyHz", "targetPid", "targetComm", "includeIdle",
-                                "ringBufferBytes", "maxQueuedSamples", "onSamples"});
+                                "ringBufferBytes", "maxQueuedSamples", "unwinder", "onSamples"});
   ProfileConfig config;
   config.objectPath = args.String(opts, "objectPath", true);
   if (config.objectPath.empty()) args.Fail("option objectPath must not be empty");
@@ -61,6 +62,7 @@ Profiler::Profiler(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Profiler>(
   config.includeIdle = args.Boolean(opts, "includeIdle", false);
   config.ringBufferBytes = args.RingBufferBytes(opts, "ringBufferBytes", 4096, 4u << 20);
   config.maxQueuedSamples = args.Integer(opts, "maxQueuedSamples", 1, 1u << 24, false, 65536);
+  config.unwind = Unwinder::FdsOf(info.Env(), opts.Get("unwinder"), kUsage);
   Napi::Function onSamples = args.Function(opts, "onSamples");
 
   std::unique_ptr<ProfileSession> session;
@@ -87,6 +89,7 @@ ProfilerStats Profiler::CurrentStats() const {
   stats.kernelDrops = counters.kernelDrops;
   stats.queueDrops = session_->Queue().Drops();
   stats.delivered = Delivered();
+  stats.unwind = session_->ReadUnwind();
   return stats;
 }
 
@@ -107,6 +110,7 @@ Napi::Object Profiler::StatsToJs(Napi::Env env) {
   o.Set("kernelDrops", Napi::BigInt::New(env, stats.kernelDrops));
   o.Set("queueDrops", Napi::BigInt::New(env, stats.queueDrops));
   o.Set("delivered", Napi::BigInt::New(env, stats.delivered));
+  o.Set("unwind", UnwindCountersToJs(env, stats.unwind));
   return o;
 }
 

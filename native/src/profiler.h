@@ -14,6 +14,7 @@ struct ProfilerStats {
   uint64_t kernelDrops = 0;
   uint64_t queueDrops = 0;
   uint64_t delivered = 0;
+  std::vector<uint64_t> unwind;  // UNWIND_* counters of the object
 };
 
 class Profiler : public Napi::ObjectWrap<Profiler>, private EventStream {

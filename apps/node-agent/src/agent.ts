@@ -1,4 +1,4 @@
-import { MemleakTracer, Profiler, SslTracer, Symbolizer, UsdtTracer } from '@tracefleet/native';
+import { MemleakTracer, Profiler, SslTracer, Symbolizer, Unwinder, UsdtTracer } from '@tracefleet/native';
 import { objectPath } from '@tracefleet/bpf';
 import type { CheckTarget, ControllerMessage, ListUsdt, StartRun, UsdtListResult } from '@tracefleet/proto';
 import type { AgentConfig } from './config';
@@ -11,16 +11,20 @@ import { SslCaptureRun, type SslNativeParts } from './runs/ssl-capture.run';
 import type { TracingRun } from './runs/tracing-run';
 import { listProcessUsdt, readUsdtProbes, type UsdtProbe } from './usdt/stapsdt';
 import { existsSync } from 'node:fs';
+import { UnwindService } from './unwind/unwind-service';
 
 type AllNativeParts = NativeParts & UsdtNativeParts & MemleakNativeParts & SslNativeParts;
 
-const realNative: AllNativeParts = {
-  createProfiler: (opts) => new Profiler({ objectPath: objectPath('profile'), ...opts }),
-  createTracer: (opts) => new UsdtTracer({ objectPath: objectPath('usdt'), ...opts }),
-  createMemleak: (opts) => new MemleakTracer({ objectPath: objectPath('memleak'), ...opts }),
-  createSslTracer: (opts) => new SslTracer({ objectPath: objectPath('ssl'), ...opts }),
-  createSymbolizer: () => new Symbolizer(),
-};
+function realNative(cfg: AgentConfig, log: (msg: string) => void): AllNativeParts {
+  return {
+    createProfiler: (opts) => new Profiler({ objectPath: objectPath('profile'), ...opts }),
+    createTracer: (opts) => new UsdtTracer({ objectPath: objectPath('usdt'), ...opts }),
+    createMemleak: (opts) => new MemleakTracer({ objectPath: objectPath('memleak'), ...opts }),
+    createSslTracer: (opts) => new SslTracer({ objectPath: objectPath('ssl'), ...opts }),
+    createSymbolizer: () => new Symbolizer(),
+    unwind: cfg.unwind === 'tables' ? new UnwindService(() => new Unwinder({ maxTableBytes: cfg.unwindTableBytes }), log) : undefined,
+  };
+}
 
 /** Owns the controller link and the runs on this node. */
 export class Agent {
@@ -30,7 +34,7 @@ export class Agent {
   constructor(
     private readonly cfg: AgentConfig,
     private readonly log: (msg: string) => void = (m) => console.log(`[agent ${cfg.nodeName}] ${m}`),
-    private readonly native: AllNativeParts = realNative,
+    private readonly native: AllNativeParts = realNative(cfg, log),
   ) {
     this.link = new ControllerLink(cfg, {
       onMessage: (msg) => this.onMessage(msg),

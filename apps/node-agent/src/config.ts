@@ -12,6 +12,10 @@ export interface AgentConfig {
   /** Distinct raw stacks kept between flushes; more are counted as dropped. */
   maxStacksPerFlush: number;
   flushIntervalMs: number;
+  /** 'tables': user stacks through .eh_frame unwind tables (frame pointer where a module has none); 'fp': frame pointers only. */
+  unwind: 'tables' | 'fp';
+  /** Kernel memory the node's unwind tables may take, bytes. */
+  unwindTableBytes: number;
   tls?: { caFile: string };
 }
 
@@ -57,6 +61,12 @@ function intFrom(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number
   return n;
 }
 
+function unwindMode(raw: string | undefined): 'tables' | 'fp' {
+  if (raw === undefined || raw === '' || raw === 'tables') return 'tables';
+  if (raw === 'fp') return 'fp';
+  throw new ConfigError(`TRACEFLEET_AGENT_UNWIND: "${raw}" is not one of tables, fp`);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
   const enrollmentToken = env.TRACEFLEET_ENROLLMENT_TOKEN ?? '';
   if (enrollmentToken.length < 16) {
@@ -73,6 +83,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
     maxFrequencyHz: intFrom(env, 'TRACEFLEET_AGENT_MAX_FREQUENCY_HZ', 1000, 1, 10000),
     maxStacksPerFlush: intFrom(env, 'TRACEFLEET_AGENT_MAX_STACKS', 200_000, 1000, 10_000_000),
     flushIntervalMs: intFrom(env, 'TRACEFLEET_AGENT_FLUSH_MS', 1000, 50, 60_000),
+    unwind: unwindMode(env.TRACEFLEET_AGENT_UNWIND),
+    unwindTableBytes: intFrom(env, 'TRACEFLEET_AGENT_UNWIND_TABLE_MB', 256, 1, 65536) * 1024 * 1024,
     tls: env.TRACEFLEET_GRPC_CA_FILE ? { caFile: env.TRACEFLEET_GRPC_CA_FILE } : undefined,
   };
 }

@@ -1,5 +1,6 @@
 import type { Job, JobRun } from '../generated/prisma/client';
 import type { SslRunReport } from '../ssl/ssl.service';
+import { unwindView, type UnwindRunStats } from '../runs/unwind-stats';
 
 /** An ssl-capture run's counters: the agent's SslReport, and what the controller stored or refused. */
 export interface SslRunView extends SslRunReport {
@@ -27,6 +28,8 @@ export interface RunView {
   /** Batches that arrived but could not be stored after retries; their samples count as lost. */
   batchesNotStored: number;
   storeError: string | null;
+  /** The agent's user-stack unwinding counters; null when the run took no user stacks (or its agent sent none). */
+  unwind: UnwindRunStats | null;
   attached: string[];
   startedAt: string | null;
   finishedAt: string | null;
@@ -85,6 +88,7 @@ export function toJobView(job: JobWithRuns): JobView {
       seqGaps: r.seqGaps,
       batchesNotStored: r.batchesNotStored,
       storeError: r.storeError,
+      unwind: unwindView(r.unwindStats),
       attached: r.attached,
       startedAt: iso(r.startedAt),
       finishedAt: iso(r.finishedAt),

@@ -1,6 +1,7 @@
 import { JOB_TYPES } from '../jobs/dto/create-job.dto';
 import { JobStatus, NodeStatus, ReportStatus, RunStatus, SslDirection } from '../generated/prisma/enums';
 import { SPEEDSCOPE_SCHEMA } from '../profiles/speedscope/speedscope';
+import { UNWIND_COUNTERS } from '../runs/unwind-stats';
 import { arrayOf, bool, dateTime, decimal, int, mapOf, nullable, num, obj, ref, str, uuid, type Schema } from './build';
 
 const links = (description: string): Schema => mapOf(str(), `${description} Paths under /api/v1.`);
@@ -93,6 +94,12 @@ export function viewSchemas(): Record<string, Schema> {
         seqGaps: int('Batches that did not follow the previous one: lost in transit.'),
         batchesNotStored: int('Batches that arrived but could not be stored after retries; their samples count as lost and the job is partial.'),
         storeError: nullable(str('The last storage error of such a batch.')),
+        unwind: nullable(
+          obj(
+            Object.fromEntries(Object.entries(UNWIND_COUNTERS).map(([k, description]) => [k, int(description)])),
+            { description: "The agent's user-stack unwinding counters (RunFinished.unwind); null when the run took no user stacks." },
+          ),
+        ),
         attached: arrayOf(str()),
         startedAt: nullable(dateTime("The agent's STARTED time.")),
         finishedAt: nullable(dateTime()),

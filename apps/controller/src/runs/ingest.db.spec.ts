@@ -1,12 +1,12 @@
 // Profile batch storage against a real PostgreSQL (127.0.0.1:5432): batches that queue behind a
 // write are stored as one (counts, seq, gaps and duplicates still right), transient database errors
 // are retried, and a batch that cannot be stored is counted and makes the job partial instead of
-// vanishing. Creates a throwaway database, applies the committed migrations, drops it at the end.
-// PostgreSQL being down is a failure that names it.
+// vanishing; RunFinished's unwind stats reach the job view. Creates a throwaway database, applies
+// the committed migrations, drops it at the end. PostgreSQL being down is a failure that names it.
 import 'reflect-metadata';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ProfileBatch } from '@tracefleet/proto';
+import type { ProfileBatch, UnwindStats } from '@tracefleet/proto';
 import { PrismaService } from '../prisma/prisma.service';
 import { ProfilesService, type RunProgress } from '../profiles/profiles.service';
 import { UsdtService } from '../usdt/usdt.service';
@@ -48,8 +48,8 @@ async function view(jobId: string) {
   return toJobView(await prisma.job.findUniqueOrThrow({ where: { id: jobId }, include: { runs: { include: { node: { select: { name: true } } } } } }));
 }
 
-function finish(runId: string, samplesSent: number, lastSeq: number): Promise<void> {
-  runs.onFinished(nodeId, { runId, ok: true, reason: '', targetExited: false, samplesTaken: BigInt(samplesSent), samplesDroppedKernel: 0n, samplesDroppedAgent: 0n, samplesSent: BigInt(samplesSent), lastSeq: BigInt(lastSeq) });
+function finish(runId: string, samplesSent: number, lastSeq: number, unwind?: UnwindStats): Promise<void> {
+  runs.onFinished(nodeId, { runId, ok: true, reason: '', targetExited: false, samplesTaken: BigInt(samplesSent), samplesDroppedKernel: 0n, samplesDroppedAgent: 0n, samplesSent: BigInt(samplesSent), lastSeq: BigInt(lastSeq), unwind });
   return runs.settled(runId);
 }
 
@@ -152,5 +152,27 @@ describe('profile batch storage (PostgreSQL)', { timeout: 180_000 }, () => {
     assert.equal(await prisma.frame.count(), frames);
     assert.equal(await prisma.stack.count(), stackRows);
     assert.equal((await view(jobId)).status, 'completed');
+  });
+
+  it("stores RunFinished's unwind stats as JSON and shows them in the job view; a run without them shows null", async () => {
+    const withStats = await newRun();
+    await runs.onBatch(nodeId, batch(withStats.runId, 1));
+    const counters = ['stacks', 'stacksComplete', 'framesTable', 'framesFp', 'cutNoMapping', 'cutNoRow', 'cutExpression', 'cutDepth', 'cutReadFault', 'unwindPending', 'cutInvalid', 'tablesBuilt', 'tableBuildMs', 'tableBytes', 'tableBytesPeak', 'tablesEvicted', 'tablesRefused', 'processes', 'modulesFp'] as const satisfies readonly (keyof UnwindStats)[];
+    // Distinct values (the bytes past 2^32), so a counter stored under another's name or cut to 32 bits shows.
+    const unwind = Object.fromEntries(counters.map((k, i) => [k, k.startsWith('tableBytes') ? 2n ** 33n + BigInt(i) : BigInt(i + 1)])) as unknown as UnwindStats;
+    await finish(withStats.runId, 4, 1, unwind);
+    const row = await prisma.jobRun.findUniqueOrThrow({ where: { id: withStats.runId } });
+    const expected = Object.fromEntries(counters.map((k) => [k, Number(unwind[k])]));
+    assert.deepEqual(row.unwindStats, expected, 'stored with camelCase keys and numbers');
+    const v = await view(withStats.jobId);
+    assert.equal(v.status, 'completed');
+    assert.deepEqual(v.runs[0].unwind, expected);
+    assert.equal(v.runs[0].unwind?.tableBytesPeak, 2 ** 33 + 14);
+
+    const without = await newRun();
+    await runs.onBatch(nodeId, batch(without.runId, 1));
+    await finish(without.runId, 4, 1);
+    assert.equal((await prisma.jobRun.findUniqueOrThrow({ where: { id: without.runId } })).unwindStats, null);
+    assert.equal((await view(without.jobId)).runs[0].unwind, null);
   });
 });

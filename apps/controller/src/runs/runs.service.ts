@@ -18,6 +18,7 @@ import { MemleakService } from '../memleak/memleak.service';
 import { SslService } from '../ssl/ssl.service';
 import { ACTIVE_RUN, TERMINAL_JOB, jobOutcome } from './run-status';
 import { withDbRetry } from '../prisma/transient';
+import { unwindStatsOf } from './unwind-stats';
 
 /** Attempts to store a batch (the first included) before it is counted as not stored. */
 const STORE_ATTEMPTS = 6;
@@ -216,6 +217,7 @@ export class RunsService {
       if (fin.lastSeq !== fresh.lastSeq) notes.push(`agent sent ${fin.lastSeq} batches, ${fresh.batchesReceived} arrived`);
       if (fresh.batchesNotStored > 0) notes.push(`${fresh.batchesNotStored} batch(es) could not be stored (${fresh.storeError ?? 'database error'})`);
       if (lost > 0n) notes.push(`${lost} sample(s) or event(s) sent by the agent were not stored`);
+      const unwind = unwindStatsOf(fin.unwind);
       await this.prisma.jobRun.updateMany({
         where: { id: run.id, status: { in: [...ACTIVE_RUN] } },
         data: {
@@ -227,6 +229,8 @@ export class RunsService {
           samplesDroppedKernel: fin.samplesDroppedKernel || fresh.samplesDroppedKernel,
           samplesDroppedAgent: fin.samplesDroppedAgent || fresh.samplesDroppedAgent,
           samplesLostTransit: lost,
+          // Absent: the column stays null (a run without user stacks has nothing to show).
+          ...(unwind ? { unwindStats: unwind } : {}),
           finishedAt: new Date(),
         },
       });

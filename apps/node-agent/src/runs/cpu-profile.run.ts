@@ -1,7 +1,8 @@
-import type { Profiler, ProfilerStats, RawSample, Symbolizer } from '@tracefleet/native';
-import type { StartRun } from '@tracefleet/proto';
+import type { Profiler, ProfilerStats, RawSample, Symbolizer, Unwinder } from '@tracefleet/native';
+import type { StartRun, UnwindStats } from '@tracefleet/proto';
 import type { AgentConfig } from '../config';
-import { processExists } from '../host';
+import { pidsWithComm, processExists } from '../host';
+import type { UnwindLease, UnwindService } from '../unwind/unwind-service';
 import { StackAggregator } from './aggregate';
 import { RunRejected, TracingRun, type MessageSink, type RunCounts } from './tracing-run';
 
@@ -12,9 +13,12 @@ export interface NativeParts {
     frequencyHz: number;
     targetPid?: number;
     targetComm?: string;
+    unwinder?: Unwinder;
     onSamples: (s: RawSample[]) => void;
   }): Profiler;
   createSymbolizer(): Symbolizer;
+  /** The node's unwind tables; without it user stacks are walked by frame pointer only. */
+  unwind?: UnwindService;
 }
 
 /** One CPU-profile run: sample, aggregate identical stacks, symbolize, stream folded batches. */
@@ -23,6 +27,7 @@ export class CpuProfileRun extends TracingRun {
   private symbolizer: Symbolizer | undefined;
   private stats: ProfilerStats | undefined;
   private samplesSent = 0;
+  private unwind: UnwindLease | undefined;
   private readonly agg: StackAggregator;
 
   constructor(start: StartRun, cfg: AgentConfig, sink: MessageSink, private readonly native: NativeParts, log: (msg: string) => void) {
@@ -33,7 +38,17 @@ export class CpuProfileRun extends TracingRun {
   protected async open(): Promise<{ message: string; watchPid?: number }> {
     const spec = this.validate();
     this.symbolizer = this.native.createSymbolizer();
-    this.profiler = this.native.createProfiler({ ...spec, onSamples: (samples) => this.agg.add(samples) });
+    this.unwind = this.native.unwind?.lease();
+    if (this.unwind) {
+      // Named targets get their tables before sampling starts; others (all, later processes) on their first miss.
+      const pids = spec.targetPid ? [spec.targetPid] : spec.targetComm ? pidsWithComm(spec.targetComm, process.pid) : [];
+      await this.unwind.prepare(pids);
+    }
+    this.profiler = this.native.createProfiler({
+      ...spec,
+      unwinder: this.unwind?.handle as Unwinder | undefined,
+      onSamples: (samples) => this.agg.add(samples),
+    });
     this.profiler.start();
     return { message: `sampling at ${spec.frequencyHz} Hz for ${this.start.durationSec} s`, watchPid: spec.targetPid };
   }
@@ -86,8 +101,14 @@ export class CpuProfileRun extends TracingRun {
     };
   }
 
+  protected override unwindStats(): UnwindStats | undefined {
+    if (!this.unwind) return undefined;
+    return this.unwind.stats((this.stats ?? this.profiler?.stats())?.unwind);
+  }
+
   protected release(): void {
     this.profiler?.close();
     this.symbolizer?.close();
+    this.unwind?.release();
   }
 }

@@ -1,4 +1,4 @@
-import { RunEventKind, type AgentMessage, type StartRun } from '@tracefleet/proto';
+import { RunEventKind, type AgentMessage, type StartRun, type UnwindStats } from '@tracefleet/proto';
 import type { AgentConfig } from '../config';
 import { processExists } from '../host';
 
@@ -57,6 +57,10 @@ export abstract class TracingRun {
   /** Sends what goes before RunFinished (e.g. a summary). */
   protected async report(): Promise<void> {}
   protected abstract counts(): RunCounts;
+  /** How user stacks were walked, for runs that take them through the node's unwind tables. */
+  protected unwindStats(): UnwindStats | undefined {
+    return undefined;
+  }
   /** Frees every kernel and native resource; must be safe after a partial open. */
   protected abstract release(): void;
 
@@ -156,8 +160,10 @@ export abstract class TracingRun {
 
   private finish(ok: boolean, reason: string, targetExited: boolean): Promise<void> {
     let c: RunCounts = { taken: 0n, droppedKernel: 0n, droppedAgent: 0n, sent: 0n };
+    let unwind: UnwindStats | undefined;
     try {
       c = this.counts();
+      unwind = this.unwindStats();
     } catch {
       // counts are best effort once the tracer itself failed
     }
@@ -174,6 +180,7 @@ export abstract class TracingRun {
           samplesDroppedAgent: c.droppedAgent,
           samplesSent: c.sent,
           lastSeq: this.seq,
+          unwind,
         },
       },
     });

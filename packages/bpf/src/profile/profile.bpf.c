@@ -5,6 +5,7 @@
 #include <bpf/bpf_helpers.h>
 #include "profile/profile.h"
 #include "common.bpf.h"
+#include "unwind/unwind.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -56,8 +57,7 @@ int profile(struct bpf_perf_event_data *ctx)
 	event->pad = 0;
 	event->kernel_stack_bytes =
 		bpf_get_stack(ctx, event->kernel_stack, sizeof(event->kernel_stack), 0);
-	event->user_stack_bytes =
-		bpf_get_stack(ctx, event->user_stack, sizeof(event->user_stack), BPF_F_USER_STACK);
+	event->user_stack_bytes = unwind_user_stack(ctx, event->user_stack);
 	bpf_ringbuf_submit(event, 0);
 	return 0;
 }

@@ -1,0 +1,319 @@
+#include "unwind_registry.h"
+
+#include <elfutils/libdwelf.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <sys/auxv.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <cstdio>
+#include <stdexcept>
+
+#include "proc_maps.h"
+#include "unwind_table.h"
+
+namespace tracefleet {
+namespace {
+
+uint64_t NowNs() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+std::string Hex(const void* data, size_t size) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  const auto* p = static_cast<const uint8_t*>(data);
+  for (size_t i = 0; i < size; i++) {
+    out += digits[p[i] >> 4];
+    out += digits[p[i] & 15];
+  }
+  return out;
+}
+
+// The agent's own vDSO: every process on this kernel maps the same image.
+Elf* OpenVdso() {
+  auto base = reinterpret_cast<const char*>(getauxval(AT_SYSINFO_EHDR));
+  if (base == nullptr) return nullptr;
+  const auto* ehdr = reinterpret_cast<const Elf64_Ehdr*>(base);
+  size_t size = ehdr->e_shoff + static_cast<size_t>(ehdr->e_shnum) * ehdr->e_shentsize;
+  if (size == 0 || size > (1u << 20)) return nullptr;
+  return elf_memory(const_cast<char*>(base), size);
+}
+
+struct ElfHandle {
+  int fd = -1;
+  Elf* elf = nullptr;
+  ~ElfHandle() {
+    if (elf != nullptr) elf_end(elf);
+    if (fd >= 0) close(fd);
+  }
+};
+
+}  // namespace
+
+UnwindRegistry::UnwindRegistry(uint64_t maxTableBytes) : maxBytes_(maxTableBytes) { elf_version(EV_CURRENT); }
+
+UnwindRegistry::~UnwindRegistry() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [pid, keys] : procs_) maps_.DeleteProc(static_cast<uint32_t>(pid));
+  for (auto& [key, table] : tables_) {
+    if (table->fd >= 0) maps_.DropTable(table->id, table->fd);
+  }
+}
+
+std::shared_ptr<UnwindRegistry::Table> UnwindRegistry::Build(Elf* elf, const std::string& key, uint32_t& built,
+                                                             uint64_t& buildNs) {
+  auto table = std::make_shared<Table>();
+  table->key = key;
+  size_t count = 0;
+  if (elf_getphdrnum(elf, &count) == 0) {
+    for (size_t i = 0; i < count; i++) {
+      GElf_Phdr phdr;
+      if (gelf_getphdr(elf, static_cast<int>(i), &phdr) != nullptr && phdr.p_type == PT_LOAD) {
+        table->segments.push_back(Segment{phdr.p_offset, phdr.p_vaddr, phdr.p_filesz});
+      }
+    }
+  }
+  uint64_t t0 = NowNs();
+  UnwindTableStats tableStats;
+  std::vector<unwind_row> rows;
+  try {
+    rows = BuildUnwindTable(elf, tableStats);
+  } catch (const std::exception&) {
+    std::lock_guard<std::mutex> lock(statsMu_);
+    stats_.unreadable++;
+  }
+  if (rows.empty()) {
+    table->kind = UNWIND_KIND_FP;  // no CFI: code built with frame pointers, or hand-written
+  } else {
+    uint64_t bytes = rows.size() * sizeof(unwind_row);
+    if (!MakeRoom(bytes)) {
+      table->kind = UNWIND_KIND_NONE;
+      std::lock_guard<std::mutex> lock(statsMu_);
+      stats_.tablesRefused++;
+    } else {
+      table->id = nextId_++;
+      table->fd = maps_.LoadTable(table->id, rows);
+      table->rows = static_cast<uint32_t>(rows.size());
+      table->bytes = bytes;
+      table->kind = UNWIND_KIND_TABLE;
+      built++;
+    }
+  }
+  uint64_t ns = NowNs() - t0;
+  buildNs += ns;
+  {
+    std::lock_guard<std::mutex> lock(statsMu_);
+    stats_.buildNs += ns;
+    if (table->kind == UNWIND_KIND_TABLE) stats_.tablesBuilt++;
+  }
+  tables_[key] = table;
+  NoteBytes();
+  return table;
+}
+
+// Frees unused tables first (they have no references), then the least recently used ones.
+bool UnwindRegistry::MakeRoom(uint64_t bytes) {
+  if (bytes > maxBytes_) return false;
+  auto used = [&]() {
+    uint64_t total = 0;
+    for (const auto& [key, t] : tables_) total += t->bytes;
+    return total;
+  };
+  while (used() + bytes > maxBytes_) {
+    std::string victim;
+    uint64_t oldest = UINT64_MAX;
+    for (const auto& [key, t] : tables_) {
+      if (t->bytes > 0 && t->lastUsed < oldest) {
+        oldest = t->lastUsed;
+        victim = key;
+      }
+    }
+    if (victim.empty()) return false;
+    Table& t = *tables_[victim];
+    DropTable(t);
+    std::lock_guard<std::mutex> lock(statsMu_);
+    stats_.tablesEvicted++;
+  }
+  return true;
+}
+
+// Processes still pointing at an evicted table find no map under its id: BPF counts it pending
+// until their next refresh, which marks the module NONE (the table is not rebuilt while over).
+void UnwindRegistry::DropTable(Table& table) {
+  if (table.fd >= 0) maps_.DropTable(table.id, table.fd);
+  table.fd = -1;
+  table.bytes = 0;
+  table.rows = 0;
+  table.kind = UNWIND_KIND_NONE;
+}
+
+std::shared_ptr<UnwindRegistry::Table> UnwindRegistry::TableFor(int pid, const std::string& path, uint64_t start,
+                                                                uint64_t end, uint32_t& built, uint64_t& buildNs) {
+  ElfHandle h;
+  std::string fileKey;
+  if (path == "[vdso]") {
+    fileKey = "vdso";
+  } else {
+    char mapFile[96];
+    std::snprintf(mapFile, sizeof(mapFile), "/proc/%d/map_files/%llx-%llx", pid, static_cast<unsigned long long>(start),
+                  static_cast<unsigned long long>(end));
+    h.fd = open(mapFile, O_RDONLY | O_CLOEXEC);
+    if (h.fd < 0) h.fd = open(("/proc/" + std::to_string(pid) + "/root" + path).c_str(), O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (h.fd < 0 || fstat(h.fd, &st) != 0 || !S_ISREG(st.st_mode)) return nullptr;
+    fileKey = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
+              std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
+  }
+  auto known = fileKeys_.find(fileKey);
+  if (known != fileKeys_.end()) {
+    auto t = tables_.find(known->second);
+    if (t != tables_.end()) return t->second;
+  }
+  h.elf = path == "[vdso]" ? OpenVdso() : elf_begin(h.fd, ELF_C_READ_MMAP, nullptr);
+  if (h.elf == nullptr || elf_kind(h.elf) != ELF_K_ELF) return nullptr;
+  const void* id = nullptr;
+  ssize_t idSize = dwelf_elf_gnu_build_id(h.elf, &id);
+  std::string key = idSize > 0 ? "b:" + Hex(id, static_cast<size_t>(idSize)) : "f:" + fileKey;
+  fileKeys_[fileKey] = key;
+  auto t = tables_.find(key);
+  if (t != tables_.end()) return t->second;
+  return Build(h.elf, key, built, buildNs);
+}
+
+AddProcessResult UnwindRegistry::AddProcess(int pid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  AddProcessResult result;
+  std::vector<Mapping> maps;
+  if (!ReadMaps(pid, maps)) {
+    result.gone = true;
+    auto it = procs_.find(pid);
+    if (it != procs_.end()) {
+      maps_.DeleteProc(static_cast<uint32_t>(pid));
+      Release(it->second);
+      procs_.erase(it);
+    }
+    NoteBytes();
+    return result;
+  }
+  tick_++;
+  auto proc = std::make_unique<unwind_proc>();
+  std::memset(proc.get(), 0, sizeof(*proc));
+  std::vector<std::string> keys;
+  uint64_t fp = 0, dropped = 0;
+  for (const Mapping& m : maps) {
+    if (!m.executable || m.path == "[vsyscall]") continue;
+    if (proc->count >= UNWIND_MAX_MAPPINGS) {
+      dropped++;
+      continue;
+    }
+    unwind_mapping& out = proc->mappings[proc->count];
+    out.start = m.start;
+    out.end = m.end;
+    out.kind = UNWIND_KIND_FP;  // anonymous executable memory: JIT code
+    if (m.FileBacked()) {
+      std::shared_ptr<Table> table = TableFor(pid, m.path, m.start, m.end, result.tablesBuilt, result.buildNs);
+      out.kind = UNWIND_KIND_NONE;
+      if (table) {
+        table->lastUsed = tick_;
+        out.kind = table->kind;
+        if (table->kind == UNWIND_KIND_TABLE) {
+          out.table_id = table->id;
+          out.rows = table->rows;
+          // The segment holding this mapping's file offset gives file vaddr = offset + (p_vaddr − p_offset).
+          uint64_t delta = 0;
+          for (const Segment& s : table->segments) {
+            if (m.offset >= s.offset && m.offset < s.offset + std::max<uint64_t>(s.fileSize, 1)) {
+              delta = s.vaddr - s.offset;
+              break;
+            }
+          }
+          out.bias = m.start - m.offset - delta;
+        }
+        keys.push_back(table->key);
+      } else {
+        std::lock_guard<std::mutex> statsLock(statsMu_);
+        stats_.unreadable++;
+      }
+    }
+    if (out.kind == UNWIND_KIND_FP) fp++;
+    proc->count++;
+  }
+  for (const std::string& key : keys) tables_[key]->refs++;
+  maps_.SetProc(static_cast<uint32_t>(pid), *proc);
+  auto it = procs_.find(pid);
+  if (it != procs_.end()) Release(it->second);
+  procs_[pid] = std::move(keys);
+  result.mappings = proc->count;
+  {
+    std::lock_guard<std::mutex> statsLock(statsMu_);
+    stats_.modulesFp = fp;
+    stats_.mappingsDropped += dropped;
+    pids_.clear();
+    for (const auto& [p, k] : procs_) pids_.push_back(p);
+  }
+  NoteBytes();
+  return result;
+}
+
+void UnwindRegistry::RemoveProcess(int pid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = procs_.find(pid);
+  if (it == procs_.end()) return;
+  maps_.DeleteProc(static_cast<uint32_t>(pid));
+  Release(it->second);
+  procs_.erase(it);
+  {
+    std::lock_guard<std::mutex> statsLock(statsMu_);
+    pids_.erase(std::remove(pids_.begin(), pids_.end(), pid), pids_.end());
+  }
+  NoteBytes();
+}
+
+// A table no process uses is dropped at once: its memory goes back to the kernel.
+void UnwindRegistry::Release(const std::vector<std::string>& keys) {
+  for (const std::string& key : keys) {
+    auto t = tables_.find(key);
+    if (t == tables_.end()) continue;
+    if (t->second->refs > 0) t->second->refs--;
+    if (t->second->refs == 0) {
+      DropTable(*t->second);
+      tables_.erase(t);
+      for (auto f = fileKeys_.begin(); f != fileKeys_.end();) {
+        f = f->second == key ? fileKeys_.erase(f) : std::next(f);
+      }
+    }
+  }
+}
+
+void UnwindRegistry::NoteBytes() {
+  uint64_t bytes = 0, rows = 0, count = 0;
+  for (const auto& [key, t] : tables_) {
+    bytes += t->bytes;
+    rows += t->rows;
+    if (t->fd >= 0) count++;
+  }
+  std::lock_guard<std::mutex> lock(statsMu_);
+  stats_.tableBytes = bytes;
+  stats_.tableRows = rows;
+  stats_.tables = count;
+  stats_.tableBytesPeak = std::max(stats_.tableBytesPeak, bytes);
+  stats_.processes = procs_.size();
+}
+
+UnwindRegistryStats UnwindRegistry::Stats() const {
+  std::lock_guard<std::mutex> lock(statsMu_);
+  return stats_;
+}
+
+std::vector<int> UnwindRegistry::Processes() const {
+  std::lock_guard<std::mutex> lock(statsMu_);
+  return pids_;
+}
+
+}  // namespace tracefleet
