@@ -5,6 +5,7 @@
       "sources": [
         "src/addon.cc",
         "src/args.cc",
+        "src/debuginfo_fetch.cc",
         "src/elf_file.cc",
         "src/elf_function_offsets.cc",
         "src/event_stream.cc",
@@ -36,7 +37,7 @@
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
-      "libraries": ["-lbpf", "-lelf", "-ldw", "-lz"]
+      "libraries": ["-lbpf", "-lelf", "-ldw", "-ldebuginfod", "-lz"]
     }
   ]
 }

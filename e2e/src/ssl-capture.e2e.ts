@@ -282,6 +282,31 @@ describe('ssl-capture jobs, end to end on the real kernel', () => {
     checkExchange(events, client.pid!, path, line, { write: 'SSL_write_ex', read: 'SSL_read_ex' });
   });
 
+  it('userStacks: the stack of every captured call reaches Debian python3.11\'s main (no frame pointers there)', async () => {
+    const m = marker();
+    const go = join(dir, `pystacks-${m}.go`);
+    const client = launch(PYTHON, [join(FIXTURES, 'https_client.py'), '127.0.0.1', String(port), `/s/${m}`, go, '3', '50']);
+    await waitFor(async () => client.output().includes('ready'), 10_000, 'the python client');
+    const id = await startJob({ durationSec: 4, target: { pid: client.pid }, userStacks: true });
+    writeFileSync(go, '');
+    await waitFor(async () => client.output().includes('ok 3'), 10_000, `the python client's requests: ${client.output()}`);
+    const job = await waitJob(stack, id, 30_000);
+    assert.equal(job.status, 'completed', JSON.stringify(job.runs));
+    const folded = await capture(`/jobs/${id}/flamegraph.folded`);
+    assert.equal(folded.status, 200, folded.text);
+    const lines = folded.text.split('\n').filter(Boolean).map((l) => ({ frames: l.slice(0, l.lastIndexOf(' ')).split(';'), count: Number(l.slice(l.lastIndexOf(' ') + 1)) }));
+    const total = lines.reduce((a, l) => a + l.count, 0);
+    const whole = lines
+      .filter(({ frames }) => {
+        const main = frames.findIndex((f) => f === 'main' || f === 'Py_BytesMain');
+        return main >= 0 && frames.indexOf('_PyEval_EvalFrameDefault', main) > main;
+      })
+      .reduce((a, l) => a + l.count, 0);
+    assert.ok(total >= 6, `only ${total} call stacks:\n${folded.text.slice(0, 2000)}`);
+    assert.ok(whole / total >= 0.9, `${whole} of ${total} call stacks reach main through the interpreter:\n${folded.text.slice(0, 3000)}`);
+    assert.ok(job.runs[0].unwind?.framesTable > 0, JSON.stringify(job.runs[0].unwind));
+  });
+
   it('rejects bad input: data size over 16 KiB, no capture scope, a missing binary, a pid without OpenSSL', async () => {
     const big = await capture('/jobs', 'POST', { type: 'ssl-capture', durationSec: 2, target: { all: true }, maxDataBytes: 20_000, nodes: 'all' });
     assert.equal(big.status, 400, big.text);

@@ -7,7 +7,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { bpfFds, parseFolded, sleep, startStack, waitJob, type Stack as StackApi } from './harness';
+import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FIXTURES, WORK, bpfFds, parseFolded, sleep, startRunningJob, startStack, waitForLibc, waitJob, type Stack as StackApi } from './harness';
 import {
   DEBIAN_PYTHON,
   UNWIND_FIXTURES,
@@ -39,17 +41,31 @@ function shareOfAny(stacks: Stack[], chains: (string | RegExp)[][]): number {
   return chains.reduce((a, c) => a + chainShare(stacks, c) * t, 0) / t;
 }
 
-/** Unwinding maps the agent process holds, and those named like ours anywhere in the kernel. */
-function unwindMapsInKernel(): string[] {
-  const res = spawnSync('bpftool', ['map', 'list'], { encoding: 'utf8' });
-  if (res.status !== 0) throw new Error(`bpftool map list failed: ${res.stderr || res.error}`);
-  return res.stdout.split('\n').filter((l) => /name (unwind_tables|unwind_procs|unwind_misses|tf_unwind_tbl)\b/.test(l));
+/** Ids of the BPF maps a process holds (its fdinfo names them), so the end can check the kernel freed them. */
+function bpfMapIds(pid: number): number[] {
+  const ids: number[] = [];
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    try {
+      const m = /^map_id:\s*(\d+)$/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'));
+      if (m) ids.push(Number(m[1]));
+    } catch {
+      // the fd closed meanwhile
+    }
+  }
+  return ids;
+}
+
+/** Those of ids that still exist in the kernel. */
+function mapsStillLoaded(ids: number[]): number[] {
+  return ids.filter((id) => spawnSync('bpftool', ['map', 'show', 'id', String(id)], { encoding: 'utf8' }).status === 0);
 }
 
 describe('DWARF unwinding in BPF, end to end on the real kernel', () => {
   let stack: StackApi;
   let stripped: StrippedFixture | undefined;
   const children: ChildProcess[] = [];
+  /** BPF maps the agent held while a job ran: the tables, the shared maps, the tracer's own. */
+  const mapIdsSeen = new Set<number>();
 
   before(async () => {
     stack = await startStack();
@@ -76,6 +92,8 @@ describe('DWARF unwinding in BPF, end to end on the real kernel', () => {
       nodes: { names: [stack.nodeName] },
     });
     assert.equal(created.status, 201, created.text);
+    await sleep(1500);
+    for (const id of bpfMapIds(stack.agent!.pid!)) mapIdsSeen.add(id);
     const job = await waitJob(stack, created.json.id);
     assert.equal(job.status, 'completed', JSON.stringify(job));
     const folded = await stack.api('GET', `/jobs/${job.id}/flamegraph.folded`);
@@ -124,6 +142,29 @@ describe('DWARF unwinding in BPF, end to end on the real kernel', () => {
     stripped = undefined;
   });
 
+  it('gives whole stacks to a process started after a comm job began (its tables come on its first samples)', async () => {
+    const bin = buildFpless('unwind-late', ['unwind/chain.c']);
+    const created = await stack.api('POST', '/jobs', {
+      type: 'cpu-profile',
+      durationSec: 5,
+      target: { comm: 'unwind-late' },
+      nodes: { names: [stack.nodeName] },
+    });
+    assert.equal(created.status, 201, created.text);
+    await sleep(1500);
+    const late = await launch(bin, ['0']);
+    const job = await waitJob(stack, created.json.id);
+    late.kill('SIGKILL');
+    assert.equal(job.status, 'completed', JSON.stringify(job));
+    const stacks = parseFolded((await stack.api('GET', `/jobs/${job.id}/flamegraph.folded`)).text);
+    const share = shareOfAny(stacks, [CHAIN_C, CHAIN_SORT]);
+    assert.ok(total(stacks) > 150, `only ${total(stacks)} samples:\n${topStacks(stacks)}`);
+    // The samples before its table was built are cut and counted as pending, never given a wrong caller.
+    assert.ok(share >= 0.85, `${(share * 100).toFixed(1)} % of the late process's samples carry a whole chain:\n${topStacks(stacks)}`);
+    const u = job.runs[0].unwind;
+    assert.ok(u.stacksComplete + u.unwindPending >= u.stacks * 0.95, JSON.stringify(u));
+  });
+
   it('unwinds a library dlopen\'ed after the job started', async () => {
     const { main, lib } = buildDlopenFixture();
     const child = await launch(main, ['0', '1500', lib]);
@@ -163,10 +204,59 @@ describe('DWARF unwinding in BPF, end to end on the real kernel', () => {
     assert.ok(job.runs[0].unwind.stacksComplete > 0, JSON.stringify(job.runs[0].unwind));
   });
 
+  it('memleak: bytes allocated through strdup and C++ new in an FP-less build are charged to the application function', async () => {
+    const K = 50;
+    const S = 4096;
+    const bin = buildFpless('unwind-leak_fpless', ['unwind/leak_fpless.cc'], ['-lstdc++']);
+    const go = join(WORK, `unwind-leak-${process.pid}.go`);
+    rmSync(go, { force: true });
+    const prog = await launch(bin, [String(K), go]);
+    await waitForLibc(prog.pid!);
+    const id = await startRunningJob(stack, { type: 'memleak', durationSec: 5, intervalSec: 2, target: { pid: prog.pid } });
+    writeFileSync(go, '');
+    await waitForLine(prog, `leaked ${K}`, 10_000);
+    const job = await waitJob(stack, id, 60_000);
+    prog.kill('SIGKILL');
+    rmSync(go, { force: true });
+    assert.equal(job.status, 'completed', JSON.stringify(job));
+    const top: { frames: string[]; bytes: string }[] = (await stack.api('GET', `/jobs/${id}/memleak`)).json.merged.top;
+    // C++ names come demangled: tf_serve(int), tf_leak_new().
+    const bytesThrough = (fn: string) =>
+      top
+        .filter((s) => chainShare([{ frames: s.frames, count: 1 }], ['main', /^tf_serve\(/, new RegExp(`^${fn}\\(`)]) === 1)
+        .reduce((a, s) => a + Number(s.bytes), 0);
+    const viaStrdup = bytesThrough('tf_leak_strdup');
+    const viaNew = bytesThrough('tf_leak_new');
+    const shown = top.slice(0, 8).map((s) => `${s.bytes} ${s.frames.join(';')}`).join('\n');
+    // strdup(S - 1 characters) asks malloc for S bytes; new char[S] asks operator new for S.
+    assert.ok(Math.abs(viaStrdup - K * S) <= K * S * 0.05, `${viaStrdup} bytes charged to main → tf_serve → tf_leak_strdup, expected ${K * S}:\n${shown}`);
+    assert.ok(Math.abs(viaNew - K * S) <= K * S * 0.05, `${viaNew} bytes charged to main → tf_serve → tf_leak_new, expected ${K * S}:\n${shown}`);
+    assert.ok(job.runs[0].unwind?.framesTable > 0, JSON.stringify(job.runs[0].unwind));
+  });
+
+  it('usdt userStacks: python3.11\'s gc__start stacks reach main through _PyEval_EvalFrameDefault', async () => {
+    const K = 5;
+    const go = join(WORK, `unwind-gc-${process.pid}.go`);
+    rmSync(go, { force: true });
+    const py = await launch(DEBIAN_PYTHON, [join(FIXTURES, 'gc_loop.py'), String(K), go]);
+    const id = await startRunningJob(stack, { type: 'usdt', durationSec: 3, target: { pid: py.pid }, preset: 'python-gc', userStacks: true });
+    writeFileSync(go, '');
+    const job = await waitJob(stack, id, 30_000);
+    py.kill('SIGKILL');
+    rmSync(go, { force: true });
+    assert.equal(job.status, 'completed', JSON.stringify(job));
+    const stacks = parseFolded((await stack.api('GET', `/jobs/${id}/flamegraph.folded`)).text);
+    assert.ok(total(stacks) >= 2 * K, `only ${total(stacks)} event stacks:\n${topStacks(stacks)}`);
+    const share = chainShare(stacks, [PY_MAIN, '_PyEval_EvalFrameDefault']);
+    assert.ok(share >= 0.9, `${(share * 100).toFixed(1)} % of gc stacks reach main:\n${topStacks(stacks)}`);
+  });
+
   it('leaves no unwinding map, program or table in the agent or the kernel after the jobs', async () => {
     await sleep(500);
     const fds = bpfFds(stack.agent!.pid!);
     assert.deepEqual(fds, [], `agent still holds: ${fds.join(', ')}`);
-    assert.deepEqual(unwindMapsInKernel(), []);
+    // Tables live in maps of their own (one per ELF file): all of them, and the shared maps, are freed.
+    assert.ok(mapIdsSeen.size >= 6, `only ${mapIdsSeen.size} maps seen while jobs ran`);
+    assert.deepEqual(mapsStillLoaded([...mapIdsSeen]), [], 'maps of the agent still in the kernel');
   });
 });

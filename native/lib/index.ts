@@ -129,6 +129,8 @@ export interface UsdtTracerOptions {
   /** Bound of the native queue between the poll thread and JS; overflow is counted. Default 65536. */
   maxQueuedEvents?: number;
   /** Called on the JS thread with batches of at most 1024 events, about every 100 ms. */
+  /** Walk captured user stacks with this Unwinder's tables (frame pointers only without it). */
+  unwinder?: Unwinder;
   onEvents: (events: UsdtRawEvent[]) => void;
 }
 
@@ -161,6 +163,8 @@ export interface UsdtStats {
   queueDrops: bigint;
   /** Events handed to onEvents. */
   delivered: bigint;
+  /** How captured user stacks were walked (all zero without an unwinder). */
+  unwind: UnwindCounters;
 }
 
 /** sizeof/offsetof of struct usdt_event and the constants of usdt.h the addon was compiled with. */
@@ -226,6 +230,8 @@ export interface MemleakOptions {
   stackDepth?: number;
   /** Entries of the primary stack map (default 16384); stacks colliding there are kept in a second map. For tests. */
   stackMapEntries?: number;
+  /** User mode: walk allocation stacks with this Unwinder's tables (frame pointers only without it). */
+  unwinder?: Unwinder;
 }
 
 /** One live tracked allocation (the grouped form is MemleakSnapshot.stacks). */
@@ -264,6 +270,8 @@ export interface MemleakCounters {
   untracked: bigint;
   /** bpf_get_stackid failures (stack map full, hash collision, unreadable stack). */
   stackErrors: bigint;
+  /** How allocation stacks were walked (all zero without an unwinder). */
+  unwind: UnwindCounters;
 }
 
 export interface MemleakSnapshot {
@@ -358,6 +366,8 @@ export interface SslTracerOptions {
    */
   maxQueuedEvents?: number;
   /** Called on the JS thread with batches of at most 1024 events, about every 100 ms. */
+  /** Walk captured user stacks with this Unwinder's tables (frame pointers only without it). */
+  unwinder?: Unwinder;
   onEvents: (events: SslRawEvent[]) => void;
 }
 
@@ -405,6 +415,8 @@ export interface SslStats {
   nested: bigint;
   /** Events with readError. */
   readErrors: bigint;
+  /** How captured user stacks were walked (all zero without an unwinder). */
+  unwind: UnwindCounters;
 }
 
 /** sizeof/offsetof of struct ssl_event and struct ssl_call and the constants of ssl.h the addon was compiled with. */
@@ -464,15 +476,24 @@ interface NativeSslTracer {
   close(): void;
 }
 
+/** Options as the addon takes them: the Unwinder's native object in place of the facade. */
+type WithNativeUnwinder<T extends { unwinder?: Unwinder }> = Omit<T, 'unwinder'> & { unwinder?: NativeUnwinder };
+
+/** The addon's options from the facade's. */
+function nativeOptions<T extends { unwinder?: Unwinder }>(opts: T): WithNativeUnwinder<T> {
+  const { unwinder, ...rest } = opts;
+  return unwinder ? { ...rest, unwinder: unwinder.handle } : rest;
+}
+
 export interface NativeAddon {
-  Profiler: new (opts: Omit<ProfilerOptions, 'unwinder'> & { unwinder?: NativeUnwinder }) => NativeProfiler;
+  Profiler: new (opts: WithNativeUnwinder<ProfilerOptions>) => NativeProfiler;
   Symbolizer: new () => NativeSymbolizer;
   layout(): EventLayout;
-  UsdtTracer: new (opts: UsdtTracerOptions) => NativeUsdtTracer;
+  UsdtTracer: new (opts: WithNativeUnwinder<UsdtTracerOptions>) => NativeUsdtTracer;
   usdtLayout(): UsdtEventLayout;
-  MemleakTracer: new (opts: MemleakOptions) => NativeMemleakTracer;
+  MemleakTracer: new (opts: WithNativeUnwinder<MemleakOptions>) => NativeMemleakTracer;
   memleakLayout(): MemleakLayout;
-  SslTracer: new (opts: SslTracerOptions) => NativeSslTracer;
+  SslTracer: new (opts: WithNativeUnwinder<SslTracerOptions>) => NativeSslTracer;
   sslLayout(): SslEventLayout;
   functionOffsets(path: string, names: string[]): Record<string, bigint>;
   Unwinder: new (opts: UnwinderOptions) => NativeUnwinder;
@@ -515,8 +536,7 @@ export class Profiler {
   readonly #native: NativeProfiler;
 
   constructor(opts: ProfilerOptions) {
-    const { unwinder, ...rest } = opts;
-    this.#native = new (loadAddon().Profiler)(unwinder ? { ...rest, unwinder: unwinder.handle } : rest);
+    this.#native = new (loadAddon().Profiler)(nativeOptions(opts));
   }
 
   /** Opens one perf event per online CPU, attaches, starts the poll thread. */
@@ -591,7 +611,7 @@ export class UsdtTracer {
   readonly #native: NativeUsdtTracer;
 
   constructor(opts: UsdtTracerOptions) {
-    this.#native = new (loadAddon().UsdtTracer)(opts);
+    this.#native = new (loadAddon().UsdtTracer)(nativeOptions(opts));
   }
 
   /**
@@ -632,7 +652,7 @@ export class MemleakTracer {
   readonly #native: NativeMemleakTracer;
 
   constructor(opts: MemleakOptions) {
-    this.#native = new (loadAddon().MemleakTracer)(opts);
+    this.#native = new (loadAddon().MemleakTracer)(nativeOptions(opts));
   }
 
   /**
@@ -673,7 +693,7 @@ export class SslTracer {
   readonly #native: NativeSslTracer;
 
   constructor(opts: SslTracerOptions) {
-    this.#native = new (loadAddon().SslTracer)(opts);
+    this.#native = new (loadAddon().SslTracer)(nativeOptions(opts));
   }
 
   /** Starts the poll thread; probes may be attached before or after. */

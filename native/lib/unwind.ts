@@ -33,6 +33,10 @@ export interface UnwinderStats {
   modulesFp: number;
   mappingsDropped: number;
   unreadable: number;
+  /** Stripped files whose debuginfo the DEBUGINFOD_URLS servers gave (fetched while building tables, off the JS thread). */
+  debuginfoFetched: number;
+  /** Stripped files they did not have: their frames stay module+offset. */
+  debuginfoMissing: number;
 }
 
 /** A tracer's in-kernel unwinding counters (UNWIND_* in packages/bpf/src/unwind/unwind.h), summed over CPUs. */

@@ -143,6 +143,7 @@ MemleakSession::MemleakSession(const MemleakConfig& config) : config_(config), o
     err = bpf_map__set_max_entries(stacks_, config_.stackMapEntries);
     if (err) throw std::runtime_error(LibbpfError("set size of the stack map of " + objectName_, err, log));
     SetReadOnlyGlobals();
+    if (!config_.kernelMode) UseUnwindMaps(object_, objectName_.c_str(), config_.unwind);
 
     err = bpf_object__load(object_);
     if (err) throw std::runtime_error(LibbpfError("load " + objectName_, err, log));

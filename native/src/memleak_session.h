@@ -10,6 +10,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "unwind_maps.h"
+
 struct bpf_object;
 struct bpf_program;
 struct bpf_map;
@@ -30,6 +32,7 @@ struct MemleakConfig {
   uint32_t stackDepth = 127;
   // Buckets (and entries) of the stack_traces map; stacks that collide there go to stack_overflow.
   uint32_t stackMapEntries = 16384;
+  UnwindFds unwind;  // valid (user mode): user stacks through the agent's unwind tables
 };
 
 // The functions user mode probes, in attach order.
@@ -76,6 +79,7 @@ class MemleakSession {
   // Allocations recorded at least minAgeNs before now, grouped by stack.
   MemleakSnapshotData Snapshot(uint64_t minAgeNs) const;
   MemleakCounters ReadCounters() const;
+  std::vector<uint64_t> ReadUnwind() const { return ReadUnwindCounters(object_); }
 
   bool KernelMode() const { return config_.kernelMode; }
   // "malloc in <libc> @0x98930 (entry, return)", "tracepoint kmem/kmalloc", ...: what the last Attach() attached.

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "args.h"
+#include "unwinder.h"
 #include "elf_function_offsets.h"
 #include "js_values.h"
 #include "memleak_layout.h"
@@ -17,7 +18,7 @@ constexpr const char* kUsage =
     "new MemleakTracer({ objectPath: string, mode: 'user' | 'kernel', pid?: integer (user mode, required), "
     "libc?: string (user mode), entryOffsets?: { [function]: bigint file offset } (user mode), "
     "maxAllocs?: integer 1..67108864, sampleEvery?: integer >= 1, sampleBytes?: integer >= 0 (not with sampleEvery > 1), "
-    "stackDepth?: integer 1..127, stackMapEntries?: integer 1..1048576 })";
+    "stackDepth?: integer 1..127, stackMapEntries?: integer 1..1048576, unwinder?: Unwinder (user mode) })";
 constexpr uint64_t kMaxAllocs = 1u << 26;
 constexpr uint64_t kMaxSample = 1ull << 40;
 
@@ -41,7 +42,7 @@ MemleakTracer::MemleakTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   if (!info.IsConstructCall()) args.Fail("MemleakTracer must be called with new");
   Napi::Object opts = args.Object(info[0], "options");
   args.RejectUnknownKeys(opts, {"objectPath", "mode", "pid", "libc", "entryOffsets", "maxAllocs", "sampleEvery", "sampleBytes",
-                                "stackDepth", "stackMapEntries"});
+                                "stackDepth", "stackMapEntries", "unwinder"});
   MemleakConfig config;
   config.objectPath = args.String(opts, "objectPath", true);
   if (config.objectPath.empty()) args.Fail("option objectPath must not be empty");
@@ -79,6 +80,8 @@ MemleakTracer::MemleakTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   config.stackMapEntries =
       static_cast<uint32_t>(args.Integer(opts, "stackMapEntries", 1, 1 << 20, false, MEMLEAK_STACK_MAP_ENTRIES));
 
+  config.unwind = Unwinder::FdsOf(env, opts.Get("unwinder"), kUsage);
+  if (config.kernelMode && config.unwind.Valid()) args.Fail("option unwinder is for mode 'user' only");
   try {
     session_ = std::make_unique<MemleakSession>(config);
   } catch (const std::exception& e) {
@@ -108,9 +111,11 @@ Napi::Value MemleakTracer::Snapshot(const Napi::CallbackInfo& info) {
   MemleakSession& session = Open(env, "snapshot");
   MemleakSnapshotData data;
   MemleakCounters counters;
+  std::vector<uint64_t> unwind;
   try {
     data = session.Snapshot(minAgeNs);
     counters = session.ReadCounters();
+    unwind = session.ReadUnwind();
   } catch (const std::exception& e) {
     throw Napi::Error::New(env, std::string("MemleakTracer.snapshot(): ") + e.what());
   }
@@ -135,6 +140,7 @@ Napi::Value MemleakTracer::Snapshot(const Napi::CallbackInfo& info) {
   c.Set("freesMatched", Napi::BigInt::New(env, counters.freesMatched));
   c.Set("untracked", Napi::BigInt::New(env, counters.untracked));
   c.Set("stackErrors", Napi::BigInt::New(env, counters.stackErrors));
+  c.Set("unwind", UnwindCountersToJs(env, unwind));
 
   Napi::Object result = Napi::Object::New(env);
   result.Set("nowNs", Napi::BigInt::New(env, data.nowNs));

@@ -71,6 +71,7 @@ SslSession::SslSession(const SslConfig& config) : config_(config), bpf_(config.o
                              "'pid_filter', 'excluded' and 'counters')");
   }
   SetReadOnlyGlobals();
+  UseUnwindMaps(bpf_.Object(), bpf_.Name().c_str(), config_.unwind);
   bpf_.Load(events_, config_.ringBufferBytes, OnEvent, this);
   FillMaps();
 }

@@ -11,6 +11,7 @@
 #include "bounded_queue.h"
 #include "event_source.h"
 #include "ring_buffer_object.h"
+#include "unwind_maps.h"
 
 struct bpf_program;
 struct bpf_map;
@@ -43,7 +44,7 @@ struct SslConfig {
   std::string comm;         // empty: no comm filter
   std::vector<uint32_t> excludePids;
   uint32_t ringBufferBytes = 8u << 20;
-  size_t maxQueuedEvents = 65536;
+  size_t maxQueuedEvents = 65536;  UnwindFds unwind;  // valid: user stacks through the agent's unwind tables
 };
 
 struct SslRecord {
@@ -103,6 +104,7 @@ class SslSession : public EventSource {
   size_t Queued() override { return queue_.Size(); }
 
   SslCounters ReadCounters() const;
+  std::vector<uint64_t> ReadUnwind() const { return ReadUnwindCounters(bpf_.Object()); }
   SslQueue& Queue() { return queue_; }
 
  private:

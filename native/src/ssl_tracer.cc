@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "args.h"
+#include "unwinder.h"
 #include "js_values.h"
 #include "ssl_event.h"
 
@@ -15,7 +16,7 @@ namespace {
 constexpr const char* kUsage =
     "new SslTracer({ objectPath: string, maxDataBytes: integer 0..16384, captureStacks?: boolean, "
     "pids?: integer[] (tgids, up to 4096), comm?: string of 1..15 bytes, excludePids?: integer[] (up to 64), "
-    "ringBufferBytes?: power of two >= 4096, maxQueuedEvents?: integer >= 1, onEvents: (events: SslRawEvent[]) => void })";
+    "ringBufferBytes?: power of two >= 4096, maxQueuedEvents?: integer >= 1, unwinder?: Unwinder, onEvents: (events: SslRawEvent[]) => void })";
 constexpr const char* kAttachUsage =
     "tracer.attach(probes: Array of { path: string, fn: 'SSL_read' | 'SSL_write' | 'SSL_read_ex' | 'SSL_write_ex' | "
     "'SSL_do_handshake', entryOffset: bigint, returnKind: 'uretprobe' | 'uprobe', returnOffset: bigint, pid?: integer (-1 = "
@@ -98,7 +99,7 @@ SslTracer::SslTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SslTrace
   if (!info.IsConstructCall()) args.Fail("SslTracer must be called with new");
   Napi::Object opts = args.Object(info[0], "options");
   args.RejectUnknownKeys(opts, {"objectPath", "maxDataBytes", "captureStacks", "pids", "comm", "excludePids", "ringBufferBytes",
-                                "maxQueuedEvents", "onEvents"});
+                                "maxQueuedEvents", "unwinder", "onEvents"});
   SslConfig config;
   config.objectPath = args.String(opts, "objectPath", true);
   if (config.objectPath.empty()) args.Fail("option objectPath must not be empty");
@@ -120,6 +121,7 @@ SslTracer::SslTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SslTrace
   if (!exclude.IsUndefined()) config.excludePids = Integers(args, exclude, "option excludePids", 1, INT32_MAX, SSL_MAX_EXCLUDED);
   config.ringBufferBytes = args.RingBufferBytes(opts, "ringBufferBytes", 4096, 8u << 20);
   config.maxQueuedEvents = args.Integer(opts, "maxQueuedEvents", 1, 1u << 24, false, 65536);
+  config.unwind = Unwinder::FdsOf(info.Env(), opts.Get("unwinder"), kUsage);
   Napi::Function onEvents = args.Function(opts, "onEvents");
   filterPids_ = config.filterPids;
 
@@ -192,6 +194,7 @@ SslTracerStats SslTracer::CurrentStats() const {
   stats.kernel = session_->ReadCounters();
   stats.queueDrops = session_->Queue().Drops();
   stats.delivered = Delivered();
+  stats.unwind = session_->ReadUnwind();
   return stats;
 }
 
@@ -215,6 +218,7 @@ Napi::Object SslTracer::StatsToJs(Napi::Env env) {
   o.Set("orphanReturns", Napi::BigInt::New(env, stats.kernel.orphanReturns));
   o.Set("nested", Napi::BigInt::New(env, stats.kernel.nested));
   o.Set("readErrors", Napi::BigInt::New(env, stats.kernel.readErrors));
+  o.Set("unwind", UnwindCountersToJs(env, stats.unwind));
   return o;
 }
 

@@ -16,6 +16,7 @@ struct SslTracerStats {
   SslCounters kernel;
   uint64_t queueDrops = 0;
   uint64_t delivered = 0;
+  std::vector<uint64_t> unwind;  // UNWIND_* counters of the object
 };
 
 class SslTracer : public Napi::ObjectWrap<SslTracer>, private EventStream {

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "debuginfo_fetch.h"
 #include "proc_maps.h"
 #include "unwind_table.h"
 
@@ -82,13 +83,17 @@ std::shared_ptr<UnwindRegistry::Table> UnwindRegistry::Build(Elf* elf, const std
   uint64_t t0 = NowNs();
   UnwindTableStats tableStats;
   std::vector<unwind_row> rows;
+  bool unreadable = false;
   try {
     rows = BuildUnwindTable(elf, tableStats);
   } catch (const std::exception&) {
+    unreadable = true;
     std::lock_guard<std::mutex> lock(statsMu_);
     stats_.unreadable++;
   }
-  if (rows.empty()) {
+  if (unreadable) {
+    table->kind = UNWIND_KIND_NONE;  // a frame-pointer walk through a file we cannot read would be a guess
+  } else if (rows.empty()) {
     table->kind = UNWIND_KIND_FP;  // no CFI: code built with frame pointers, or hand-written
   } else {
     uint64_t bytes = rows.size() * sizeof(unwind_row);
@@ -129,7 +134,8 @@ bool UnwindRegistry::MakeRoom(uint64_t bytes) {
     std::string victim;
     uint64_t oldest = UINT64_MAX;
     for (const auto& [key, t] : tables_) {
-      if (t->bytes > 0 && t->lastUsed < oldest) {
+      // Tables this call already wrote into the process's entry stay (tick_ marks them).
+      if (t->bytes > 0 && t->lastUsed < tick_ && t->lastUsed < oldest) {
         oldest = t->lastUsed;
         victim = key;
       }
@@ -183,6 +189,12 @@ std::shared_ptr<UnwindRegistry::Table> UnwindRegistry::TableFor(int pid, const s
   fileKeys_[fileKey] = key;
   auto t = tables_.find(key);
   if (t != tables_.end()) return t->second;
+  // A file first seen: its names may have to come from a debuginfod server. Here, off the JS thread.
+  DebuginfoFetch fetched = FetchDebuginfo(h.elf, id, idSize > 0 ? static_cast<size_t>(idSize) : 0);
+  if (fetched != DebuginfoFetch::kNotNeeded) {
+    std::lock_guard<std::mutex> lock(statsMu_);
+    (fetched == DebuginfoFetch::kFetched ? stats_.debuginfoFetched : stats_.debuginfoMissing)++;
+  }
   return Build(h.elf, key, built, buildNs);
 }
 

@@ -29,6 +29,8 @@ struct UnwindRegistryStats {
   uint64_t modulesFp = 0;     // mappings unwound by frame pointer when last written
   uint64_t mappingsDropped = 0; // executable mappings past UNWIND_MAX_MAPPINGS
   uint64_t unreadable = 0;    // files that could not be opened or parsed
+  uint64_t debuginfoFetched = 0;  // stripped files whose debuginfo a debuginfod server gave
+  uint64_t debuginfoMissing = 0;  // stripped files it did not have (names stay module+offset)
 };
 
 struct AddProcessResult {

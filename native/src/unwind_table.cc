@@ -259,48 +259,38 @@ bool SameRule(const unwind_row& a, const unwind_row& b) {
          a.rbp_offset == b.rbp_offset;
 }
 
-bool OpenCfi(Elf* elf, Cfi& out, UnwindTableStats& stats) {
+// One CFI section: .eh_frame (ehFrame) or .debug_frame. False when the file has no such section.
+bool OpenCfi(Elf* elf, bool ehFrame, Cfi& out) {
+  const char* name = ehFrame ? ".eh_frame" : ".debug_frame";
   GElf_Shdr shdr;
-  Elf_Scn* scn = FindSection(elf, ".eh_frame", shdr);
-  if (scn != nullptr && shdr.sh_size > 0) {
+  Elf_Scn* scn = FindSection(elf, name, shdr);
+  if (scn == nullptr || shdr.sh_size == 0) return false;
+  out.ehFrame = ehFrame;
+  if (ehFrame) {
     out.cfi = dwarf_getcfi_elf(elf);
     out.ownsCfi = true;
-    out.ehFrame = true;
-    stats.source = ".eh_frame";
-  } else if ((scn = FindSection(elf, ".debug_frame", shdr)) != nullptr && shdr.sh_size > 0) {
+  } else {
     out.dwarf = dwarf_begin_elf(elf, DWARF_C_READ, nullptr);
     out.cfi = out.dwarf != nullptr ? dwarf_getcfi(out.dwarf) : nullptr;
-    out.ehFrame = false;
-    stats.source = ".debug_frame";
-  } else {
-    return false;
   }
-  if (out.cfi == nullptr) throw std::runtime_error(std::string("read ") + stats.source + ": " + dwarf_errmsg(-1));
+  if (out.cfi == nullptr) throw std::runtime_error(std::string("read ") + name + ": " + dwarf_errmsg(-1));
   out.data = elf_getdata(scn, nullptr);
-  if (out.data == nullptr || out.data->d_buf == nullptr) {
-    throw std::runtime_error(std::string("read ") + stats.source + " data: " + elf_errmsg(-1));
-  }
+  if (out.data == nullptr || out.data->d_buf == nullptr) throw std::runtime_error(std::string("read ") + name + " data: " + elf_errmsg(-1));
   out.sectionAddr = shdr.sh_addr;
   return true;
 }
 
-}  // namespace
+struct Range {
+  uint64_t lo, hi;
+  Cfi* cfi;
+};
 
-std::vector<unwind_row> BuildUnwindTable(Elf* elf, UnwindTableStats& stats) {
-  Cfi cfi;
-  if (!OpenCfi(elf, cfi, stats)) return {};
+// The [lo, hi) of every FDE of one section.
+void CollectRanges(Elf* elf, Cfi& cfi, std::vector<Range>& out, UnwindTableStats& stats) {
   const char* ident = elf_getident(elf, nullptr);
-  if (ident == nullptr) throw std::runtime_error("not an ELF file");
-
-  // Rows of each FDE, then a NONE row at its end unless the next FDE starts there.
-  std::vector<unwind_row> rows;
-  struct Range {
-    uint64_t lo, hi;
-  };
-  std::vector<Range> ranges;
-  Dwarf_Off offset = 0;
   const auto* base = static_cast<const uint8_t*>(cfi.data->d_buf);
   const uint8_t* sectionEnd = base + cfi.data->d_size;
+  Dwarf_Off offset = 0;
   for (;;) {
     Dwarf_Off next = 0;
     Dwarf_CFI_Entry entry;
@@ -318,12 +308,54 @@ std::vector<unwind_row> BuildUnwindTable(Elf* elf, UnwindTableStats& stats) {
     uint8_t enc = FdeEncoding(cieEntry.cie, cfi.ehFrame);
     const uint8_t* p = entry.fde.start;
     uint64_t lo = 0, len = 0;
+    if (p < base || p >= sectionEnd) continue;
     if (!ReadEncoded(p, sectionEnd, enc, cfi.sectionAddr + (p - base), true, lo)) continue;
     if (!ReadEncoded(p, sectionEnd, enc & 0x0f, 0, false, len)) continue;
-    if (len == 0) continue;
+    if (len == 0 || lo + len < lo) continue;
     stats.fdes++;
-    ranges.push_back({lo, lo + len});
+    out.push_back({lo, lo + len, &cfi});
   }
+}
+
+}  // namespace
+
+std::vector<unwind_row> BuildUnwindTable(Elf* elf, UnwindTableStats& stats) {
+  // An unreadable file must not pass for an ELF file without CFI (that one is unwound by frame pointer).
+  size_t shstrndx = 0;
+  const char* ident = elf_getident(elf, nullptr);
+  if (elf_kind(elf) != ELF_K_ELF || ident == nullptr) throw std::runtime_error("not an ELF file");
+  if (elf_getshdrstrndx(elf, &shstrndx) != 0) throw std::runtime_error(std::string("read section headers: ") + elf_errmsg(-1));
+  (void)ident;
+  // .eh_frame first; .debug_frame fills what it does not cover (or everything, when there is no
+  // .eh_frame: some toolchains put a binary's CFI only there and leave .eh_frame to crt objects).
+  Cfi eh, debug;
+  std::vector<Range> ranges;
+  if (OpenCfi(elf, true, eh)) {
+    CollectRanges(elf, eh, ranges, stats);
+    stats.source = ".eh_frame";
+  }
+  bool hasDebug = false;
+  try {
+    hasDebug = OpenCfi(elf, false, debug);
+  } catch (const std::exception&) {
+    if (ranges.empty()) throw;  // .debug_frame was all there was
+  }
+  if (hasDebug) {
+    std::vector<Range> extra;
+    CollectRanges(elf, debug, extra, stats);
+    std::sort(ranges.begin(), ranges.end(), [](const Range& x, const Range& y) { return x.lo < y.lo; });
+    size_t before = ranges.size();
+    for (const Range& r : extra) {
+      auto it = std::upper_bound(ranges.begin(), ranges.begin() + before, r.lo, [](uint64_t v, const Range& x) { return v < x.lo; });
+      bool covered = (it != ranges.begin() + before && it->lo < r.hi) || (it != ranges.begin() && (it - 1)->hi > r.lo);
+      if (!covered) ranges.push_back(r);
+    }
+    if (ranges.size() > before) stats.source = before == 0 ? ".debug_frame" : ".eh_frame+.debug_frame";
+  }
+  if (ranges.empty()) return {};
+
+  // Rows of each FDE, then a NONE row at its end unless the next FDE starts there.
+  std::vector<unwind_row> rows;
   std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.lo < b.lo; });
 
   for (size_t i = 0; i < ranges.size(); i++) {
@@ -331,7 +363,7 @@ std::vector<unwind_row> BuildUnwindTable(Elf* elf, UnwindTableStats& stats) {
     uint64_t pc = range.lo;
     while (pc < range.hi) {
       Dwarf_Frame* frame = nullptr;
-      if (dwarf_cfi_addrframe(cfi.cfi, pc, &frame) != 0) break;
+      if (dwarf_cfi_addrframe(range.cfi->cfi, pc, &frame) != 0) break;
       std::unique_ptr<Dwarf_Frame, void (*)(void*)> owned(frame, free);
       Dwarf_Addr start = 0, end = 0;
       bool signal = false;
@@ -384,10 +416,10 @@ std::vector<unwind_row> BuildUnwindTableForPath(const std::string& path, UnwindT
     elf_end(elf);
     close(fd);
     return rows;
-  } catch (...) {
+  } catch (const std::exception& e) {
     elf_end(elf);
     close(fd);
-    throw;
+    throw std::runtime_error(path + ": " + e.what());
   }
 }
 

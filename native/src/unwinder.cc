@@ -145,6 +145,8 @@ Napi::Value Unwinder::Stats(const Napi::CallbackInfo& info) {
   set("modulesFp", s.modulesFp);
   set("mappingsDropped", s.mappingsDropped);
   set("unreadable", s.unreadable);
+  set("debuginfoFetched", s.debuginfoFetched);
+  set("debuginfoMissing", s.debuginfoMissing);
   return o;
 }
 

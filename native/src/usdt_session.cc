@@ -30,6 +30,7 @@ UsdtSession::UsdtSession(const UsdtConfig& config)
     throw std::runtime_error(bpf_.Name() + ": not a usdt object (needs program 'usdt_hit', maps 'events', 'hits' and 'counters')");
   }
   SetReadOnlyGlobals();
+  UseUnwindMaps(bpf_.Object(), bpf_.Name().c_str(), config_.unwind);
   bpf_.Load(events_, config_.ringBufferBytes, OnEvent, this);
 }
 

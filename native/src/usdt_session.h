@@ -10,6 +10,7 @@
 #include "bounded_queue.h"
 #include "event_source.h"
 #include "ring_buffer_object.h"
+#include "unwind_maps.h"
 
 struct bpf_object;
 struct bpf_program;
@@ -38,6 +39,7 @@ struct UsdtConfig {
   bool captureStacks = false;
   uint32_t ringBufferBytes = 4u << 20;
   size_t maxQueuedEvents = 65536;
+  UnwindFds unwind;  // valid: user stacks through the agent's unwind tables
 };
 
 struct UsdtRecord {
@@ -79,6 +81,7 @@ class UsdtSession : public EventSource {
   size_t Queued() override { return queue_.Size(); }
 
   UsdtCounters ReadCounters() const;
+  std::vector<uint64_t> ReadUnwind() const { return ReadUnwindCounters(bpf_.Object()); }
   UsdtQueue& Queue() { return queue_; }
 
  private:

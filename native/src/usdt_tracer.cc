@@ -5,6 +5,7 @@
 #include <string>
 
 #include "args.h"
+#include "unwinder.h"
 #include "js_values.h"
 #include "usdt_event.h"
 
@@ -15,7 +16,7 @@ constexpr const char* kUsage =
     "new UsdtTracer({ objectPath: string, pid?: integer (0 = every process that maps the file), "
     "probes: Array of 1..64 { path: string, provider: string, name: string, probe: integer 0..63, "
     "strArg?: integer 0..11, strLenArg?: integer 0..11 }, maxEvents: integer 0..10000000, captureStacks?: boolean, "
-    "ringBufferBytes?: power of two >= 4096, maxQueuedEvents?: integer >= 1, onEvents: (events: UsdtRawEvent[]) => void })";
+    "ringBufferBytes?: power of two >= 4096, maxQueuedEvents?: integer >= 1, unwinder?: Unwinder, onEvents: (events: UsdtRawEvent[]) => void })";
 constexpr uint64_t kMaxEvents = 10'000'000;
 
 UsdtProbeSpec ProbeSpec(const Args& args, const Napi::Value& value, uint32_t index) {
@@ -77,7 +78,7 @@ UsdtTracer::UsdtTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UsdtTr
   if (!info.IsConstructCall()) args.Fail("UsdtTracer must be called with new");
   Napi::Object opts = args.Object(info[0], "options");
   args.RejectUnknownKeys(opts, {"objectPath", "pid", "probes", "maxEvents", "captureStacks", "ringBufferBytes",
-                                "maxQueuedEvents", "onEvents"});
+                                "maxQueuedEvents", "unwinder", "onEvents"});
   UsdtConfig config;
   config.objectPath = args.String(opts, "objectPath", true);
   if (config.objectPath.empty()) args.Fail("option objectPath must not be empty");
@@ -102,6 +103,7 @@ UsdtTracer::UsdtTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UsdtTr
   config.captureStacks = args.Boolean(opts, "captureStacks", false);
   config.ringBufferBytes = args.RingBufferBytes(opts, "ringBufferBytes", 4096, 4u << 20);
   config.maxQueuedEvents = args.Integer(opts, "maxQueuedEvents", 1, 1u << 24, false, 65536);
+  config.unwind = Unwinder::FdsOf(info.Env(), opts.Get("unwinder"), kUsage);
   Napi::Function onEvents = args.Function(opts, "onEvents");
 
   std::unique_ptr<UsdtSession> session;
@@ -129,6 +131,7 @@ UsdtTracerStats UsdtTracer::CurrentStats() const {
   stats.kernelDrops = counters.kernelDrops;
   stats.queueDrops = session_->Queue().Drops();
   stats.delivered = Delivered();
+  stats.unwind = session_->ReadUnwind();
   return stats;
 }
 
@@ -152,6 +155,7 @@ Napi::Object UsdtTracer::StatsToJs(Napi::Env env) {
   o.Set("kernelDrops", Napi::BigInt::New(env, stats.kernelDrops));
   o.Set("queueDrops", Napi::BigInt::New(env, stats.queueDrops));
   o.Set("delivered", Napi::BigInt::New(env, stats.delivered));
+  o.Set("unwind", UnwindCountersToJs(env, stats.unwind));
   return o;
 }
 

@@ -18,6 +18,7 @@ struct UsdtTracerStats {
   uint64_t kernelDrops = 0;
   uint64_t queueDrops = 0;
   uint64_t delivered = 0;
+  std::vector<uint64_t> unwind;  // UNWIND_* counters of the object
 };
 
 class UsdtTracer : public Napi::ObjectWrap<UsdtTracer>, private EventStream {

@@ -1,8 +1,8 @@
-import type { Profiler, ProfilerStats, RawSample, Symbolizer, Unwinder } from '@tracefleet/native';
-import type { StartRun, UnwindStats } from '@tracefleet/proto';
+import type { Profiler, ProfilerStats, RawSample, Symbolizer, UnwindCounters, Unwinder } from '@tracefleet/native';
+import type { StartRun } from '@tracefleet/proto';
 import type { AgentConfig } from '../config';
 import { pidsWithComm, processExists } from '../host';
-import type { UnwindLease, UnwindService } from '../unwind/unwind-service';
+import type { UnwindService } from '../unwind/unwind-service';
 import { StackAggregator } from './aggregate';
 import { RunRejected, TracingRun, type MessageSink, type RunCounts } from './tracing-run';
 
@@ -27,7 +27,6 @@ export class CpuProfileRun extends TracingRun {
   private symbolizer: Symbolizer | undefined;
   private stats: ProfilerStats | undefined;
   private samplesSent = 0;
-  private unwind: UnwindLease | undefined;
   private readonly agg: StackAggregator;
 
   constructor(start: StartRun, cfg: AgentConfig, sink: MessageSink, private readonly native: NativeParts, log: (msg: string) => void) {
@@ -38,15 +37,11 @@ export class CpuProfileRun extends TracingRun {
   protected async open(): Promise<{ message: string; watchPid?: number }> {
     const spec = this.validate();
     this.symbolizer = this.native.createSymbolizer();
-    this.unwind = this.native.unwind?.lease();
-    if (this.unwind) {
-      // Named targets get their tables before sampling starts; others (all, later processes) on their first miss.
-      const pids = spec.targetPid ? [spec.targetPid] : spec.targetComm ? pidsWithComm(spec.targetComm, process.pid) : [];
-      await this.unwind.prepare(pids);
-    }
+    const named = spec.targetPid ? [spec.targetPid] : spec.targetComm ? pidsWithComm(spec.targetComm, process.pid) : [];
+    const unwinder = await this.useUnwinder(this.native.unwind, named);
     this.profiler = this.native.createProfiler({
       ...spec,
-      unwinder: this.unwind?.handle as Unwinder | undefined,
+      unwinder,
       onSamples: (samples) => this.agg.add(samples),
     });
     this.profiler.start();
@@ -101,14 +96,12 @@ export class CpuProfileRun extends TracingRun {
     };
   }
 
-  protected override unwindStats(): UnwindStats | undefined {
-    if (!this.unwind) return undefined;
-    return this.unwind.stats((this.stats ?? this.profiler?.stats())?.unwind);
+  protected override unwindCounters(): UnwindCounters | undefined {
+    return (this.stats ?? this.profiler?.stats())?.unwind;
   }
 
   protected release(): void {
     this.profiler?.close();
     this.symbolizer?.close();
-    this.unwind?.release();
   }
 }

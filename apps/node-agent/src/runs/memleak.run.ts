@@ -1,14 +1,16 @@
 import { readFileSync } from 'node:fs';
-import type { MemleakSnapshot as NativeSnapshot, MemleakTracer, MemleakOptions, Symbolizer } from '@tracefleet/native';
+import type { MemleakSnapshot as NativeSnapshot, MemleakTracer, MemleakOptions, Symbolizer, UnwindCounters } from '@tracefleet/native';
 import { MemleakMode, type MemleakSpec, type StartRun } from '@tracefleet/proto';
 import type { AgentConfig } from '../config';
 import { ensureTracefs, pidsWithComm, processExists, readComm } from '../host';
 import { placeEntryProbe } from '../probes/placement';
+import type { UnwindService } from '../unwind/unwind-service';
 import { StringTable } from './string-table';
 import { RunRejected, TracingRun, type MessageSink, type RunCounts } from './tracing-run';
 
 export interface MemleakNativeParts {
   createMemleak(opts: Omit<MemleakOptions, 'objectPath'>): MemleakTracer;
+  unwind?: UnwindService;
   createSymbolizer(): Symbolizer;
 }
 
@@ -77,7 +79,8 @@ export class MemleakRun extends TracingRun {
       const free = placeEntryProbe(libc, 'free', ['rdi']);
       this.root = readComm(this.pid) ?? `[pid ${this.pid}]`;
       this.warmSymbols(this.pid);
-      this.tracer = this.native.createMemleak({ mode: 'user', pid: this.pid, libc, entryOffsets: { free: free.fileOffset }, ...common });
+      const unwinder = await this.useUnwinder(this.native.unwind, [this.pid]);
+      this.tracer = this.native.createMemleak({ mode: 'user', pid: this.pid, libc, entryOffsets: { free: free.fileOffset }, unwinder, ...common });
       message = `tracking allocations of pid ${this.pid} (${this.root}) through ${libc}; free probed at +${free.delta} (${free.reason})`;
     }
     this.tracer.start();
@@ -173,6 +176,10 @@ export class MemleakRun extends TracingRun {
   protected counts(): RunCounts {
     const c = this.last?.counters;
     return { taken: c?.allocsTraced ?? 0n, droppedKernel: (c?.untracked ?? 0n) + (c?.stackErrors ?? 0n), droppedAgent: 0n, sent: this.stacksSent };
+  }
+
+  protected override unwindCounters(): UnwindCounters | undefined {
+    return this.last?.counters.unwind;
   }
 
   protected release(): void {

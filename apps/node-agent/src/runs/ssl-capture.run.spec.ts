@@ -2,11 +2,15 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import type { SslProbeSpec, SslRawEvent, SslStats, SslTracer, SslTracerOptions, Symbolizer } from '@tracefleet/native';
+import type { SslProbeSpec, SslRawEvent, SslStats, SslTracer, SslTracerOptions, Symbolizer, UnwindCounters } from '@tracefleet/native';
 import { RunEventKind, SslDirection, SslFunction, type AgentMessage, type SslCaptureSpec, type SslEvent, type SslReport, type StartRun } from '@tracefleet/proto';
 import { loadConfig } from '../config';
 import { SslCaptureRun, type SslNativeParts } from './ssl-capture.run';
 import { REDACTED } from './ssl/redact';
+
+const NO_UNWIND = Object.fromEntries(
+  ['stacks', 'stacksComplete', 'framesTable', 'framesFp', 'cutNoMapping', 'cutNoRow', 'cutExpression', 'cutDepth', 'cutReadFault', 'unwindPending', 'cutInvalid'].map((k) => [k, 0n]),
+) as unknown as UnwindCounters;
 
 const cfg = loadConfig({ TRACEFLEET_ENROLLMENT_TOKEN: 'x'.repeat(32), TRACEFLEET_NODE_NAME: 'n1' });
 const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
@@ -73,7 +77,7 @@ function fakeNative(script: (t: FakeTracer, ids: () => number[]) => void = () =>
           opts.onEvents(events);
         },
         stats(): SslStats {
-          return { eventsSeen: seen + t.kernelDrops, kernelDrops: t.kernelDrops, queueDrops: 1n, delivered: seen, orphanReturns: 2n, nested: 0n, readErrors: 0n };
+          return { eventsSeen: seen + t.kernelDrops, kernelDrops: t.kernelDrops, queueDrops: 1n, delivered: seen, orphanReturns: 2n, nested: 0n, readErrors: 0n, unwind: NO_UNWIND };
         },
         async stop() {
           state.stopped++;

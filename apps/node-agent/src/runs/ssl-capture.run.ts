@@ -1,17 +1,20 @@
-import type { SslFunctionName, SslProbeSpec, SslRawEvent, SslStats, SslTracer, SslTracerOptions, Symbolizer } from '@tracefleet/native';
+import type { SslFunctionName, SslProbeSpec, SslRawEvent, SslStats, SslTracer, SslTracerOptions, Symbolizer, UnwindCounters } from '@tracefleet/native';
 import { RunEventKind, SslDirection, SslFunction, type SslCaptureSpec, type SslEvent, type StartRun } from '@tracefleet/proto';
 import type { AgentConfig } from '../config';
 import { processExists } from '../host';
 import { PlacementError } from '../probes/placement';
 import { placeSslProbes, type SslProbeSites } from '../probes/return-site';
 import { CaptureBudget, checkLimits } from './ssl/budget';
+import { FUNCTION, describeSites, directionOf, measureClockOffset, sslRingBytes } from './ssl/capture-helpers';
 import { inspectBinary, listPids, readComm, scanProcess, SSL_DATA_FUNCTIONS, systemLibssl, tgidOf, type ProcessScan, type SslFile } from './ssl/discovery';
 import { compileRules, RedactionRuleError, Redactor } from './ssl/redact';
+import type { UnwindService } from '../unwind/unwind-service';
 import { StringTable } from './string-table';
 import { RunRejected, TracingRun, type MessageSink, type RunCounts } from './tracing-run';
 
 export interface SslNativeParts {
   createSslTracer(opts: Omit<SslTracerOptions, 'objectPath'>): SslTracer;
+  unwind?: UnwindService;
   createSymbolizer(): Symbolizer;
 }
 
@@ -39,38 +42,6 @@ const MAX_WARNINGS = 20;
 /** Memory the native queue may hold (each queued event holds its data). */
 const NATIVE_QUEUE_BYTES = 64 << 20;
 
-const FUNCTION: Record<SslFunctionName, SslFunction> = {
-  SSL_read: SslFunction.SSL_FUNCTION_READ,
-  SSL_write: SslFunction.SSL_FUNCTION_WRITE,
-  SSL_read_ex: SslFunction.SSL_FUNCTION_READ_EX,
-  SSL_write_ex: SslFunction.SSL_FUNCTION_WRITE_EX,
-  SSL_do_handshake: SslFunction.SSL_FUNCTION_DO_HANDSHAKE,
-};
-
-export function directionOf(fn: SslFunctionName): SslDirection {
-  if (fn === 'SSL_read' || fn === 'SSL_read_ex') return SslDirection.SSL_DIRECTION_READ;
-  if (fn === 'SSL_write' || fn === 'SSL_write_ex') return SslDirection.SSL_DIRECTION_WRITE;
-  return SslDirection.SSL_DIRECTION_HANDSHAKE;
-}
-
-/** Ring buffer for a per-call capture of maxDataBytes: room for a burst of ~256 full records, 4 to 32 MiB. */
-export function sslRingBytes(maxDataBytes: number, stacks: boolean): number {
-  const want = 256 * (maxDataBytes + 88 + (stacks ? 1024 : 0));
-  let bytes = 4 << 20;
-  while (bytes < want && bytes < 32 << 20) bytes *= 2;
-  return bytes;
-}
-
-/** "SSL_read in /usr/lib/x86_64-linux-gnu/libssl.so.3: entry +22 (js rel8), return +56 (jne rel32)" */
-export function describeSites(path: string, s: SslProbeSites): string {
-  const entry = `entry +${s.entry.delta} (${s.entry.instruction}${s.entry.emulated ? '' : ', single-stepped'})`;
-  // The fallback's reason (why no return site was proven) is long: the agent's log has it.
-  const ret =
-    s.ret.kind === 'uprobe'
-      ? `return +${s.ret.delta} (${s.ret.instruction})`
-      : `return by uretprobe at +${s.ret.delta} (${s.ret.instruction}${s.ret.emulated ? '' : ', single-stepped'})`;
-  return `${s.fn} in ${path}: ${entry}, ${ret}`;
-}
 
 interface Prepared {
   raw: SslRawEvent;
@@ -202,7 +173,11 @@ export class SslCaptureRun extends TracingRun {
     }
 
     const maxDataBytes = this.spec.maxDataBytes;
+    // 'all' gets tables process by process as samples miss; a pid or comm target before attaching.
+    const named = this.mode === 'all' ? [] : initial.map((scan) => scan.pid);
+    const unwinder = this.spec.userStacks ? await this.useUnwinder(this.native.unwind, named) : undefined;
     this.tracer = this.native.createSslTracer({
+      unwinder,
       maxDataBytes,
       captureStacks: this.spec.userStacks,
       ...(this.mode === 'pid' ? { pids: [this.tgid!] } : {}),
@@ -505,6 +480,10 @@ export class SslCaptureRun extends TracingRun {
     };
   }
 
+  protected override unwindCounters(): UnwindCounters | undefined {
+    return (this.stats ?? this.tracer?.stats())?.unwind;
+  }
+
   protected release(): void {
     const ids = [...this.files.values()].flatMap((a) => a.ids);
     try {
@@ -515,12 +494,4 @@ export class SslCaptureRun extends TracingRun {
     this.tracer?.close();
     this.symbolizer?.close();
   }
-}
-
-/** CLOCK_MONOTONIC (bpf_ktime_get_ns, process.hrtime) to the wall clock, in ns, measured once per run. */
-export function measureClockOffset(): bigint {
-  const before = process.hrtime.bigint();
-  const wall = BigInt(Date.now()) * 1_000_000n;
-  const after = process.hrtime.bigint();
-  return wall - (before + after) / 2n;
 }

@@ -1,6 +1,8 @@
 import { RunEventKind, type AgentMessage, type StartRun, type UnwindStats } from '@tracefleet/proto';
 import type { AgentConfig } from '../config';
+import type { UnwindCounters, Unwinder } from '@tracefleet/native';
 import { processExists } from '../host';
+import type { UnwindLease, UnwindService } from '../unwind/unwind-service';
 
 export interface MessageSink {
   send(msg: AgentMessage): Promise<void>;
@@ -30,6 +32,8 @@ export abstract class TracingRun {
   private stopReason: string | undefined;
   private wake: (() => void) | undefined;
   protected seq = 0n;
+  /** This run's share of the node's unwind tables, when its tracer takes user stacks through them. */
+  private unwind: UnwindLease | undefined;
 
   constructor(
     protected readonly start: StartRun,
@@ -57,9 +61,21 @@ export abstract class TracingRun {
   /** Sends what goes before RunFinished (e.g. a summary). */
   protected async report(): Promise<void> {}
   protected abstract counts(): RunCounts;
-  /** How user stacks were walked, for runs that take them through the node's unwind tables. */
-  protected unwindStats(): UnwindStats | undefined {
+  /** The tracer's in-kernel unwinding counters (runs that called useUnwinder). */
+  protected unwindCounters(): UnwindCounters | undefined {
     return undefined;
+  }
+
+  /**
+   * Shares the node's unwind tables with this run's tracer (give the result to its options); the named
+   * processes get their tables before it attaches, others on their first sample. Undefined when the node
+   * unwinds by frame pointer only. The share is given back after release().
+   */
+  protected async useUnwinder(service: UnwindService | undefined, pids: number[]): Promise<Unwinder | undefined> {
+    if (!service) return undefined;
+    this.unwind ??= service.lease();
+    await this.unwind.prepare(pids);
+    return this.unwind.handle as Unwinder;
   }
   /** Frees every kernel and native resource; must be safe after a partial open. */
   protected abstract release(): void;
@@ -107,6 +123,7 @@ export abstract class TracingRun {
       await this.finish(false, reason, targetExited).catch(() => undefined);
     } finally {
       this.release();
+      this.unwind?.release();
     }
   }
 
@@ -163,7 +180,7 @@ export abstract class TracingRun {
     let unwind: UnwindStats | undefined;
     try {
       c = this.counts();
-      unwind = this.unwindStats();
+      unwind = this.unwind?.stats(this.unwindCounters());
     } catch {
       // counts are best effort once the tracer itself failed
     }

@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
-import type { Symbolizer, UsdtAttachSpec, UsdtRawEvent, UsdtStats, UsdtTracer, UsdtTracerOptions } from '@tracefleet/native';
+import type { Symbolizer, UnwindCounters, UsdtAttachSpec, UsdtRawEvent, UsdtStats, UsdtTracer, UsdtTracerOptions } from '@tracefleet/native';
 import type { StartRun, UsdtEvent, UsdtSpec } from '@tracefleet/proto';
 import type { AgentConfig } from '../config';
 import { processExists } from '../host';
 import { listProcessUsdt, readUsdtProbes, type UsdtProbe } from '../usdt/stapsdt';
+import type { UnwindService } from '../unwind/unwind-service';
 import { PairTracker } from './pairing';
 import { StringTable } from './string-table';
 import { RunRejected, TracingRun, type MessageSink, type RunCounts } from './tracing-run';
@@ -11,6 +12,7 @@ import { RunRejected, TracingRun, type MessageSink, type RunCounts } from './tra
 export interface UsdtNativeParts {
   createTracer(opts: Omit<UsdtTracerOptions, 'objectPath'>): UsdtTracer;
   createSymbolizer(): Symbolizer;
+  unwind?: UnwindService;
 }
 
 /**
@@ -79,7 +81,9 @@ export class UsdtRun extends TracingRun {
       this.spec.slowestN,
     );
     if (this.spec.userStacks) this.symbolizer = this.native.createSymbolizer();
+    const unwinder = this.spec.userStacks ? await this.useUnwinder(this.native.unwind, pid ? [pid] : []) : undefined;
     this.tracer = this.native.createTracer({
+      unwinder,
       pid,
       probes: attach,
       maxEvents: this.spec.maxEvents,
@@ -194,6 +198,10 @@ export class UsdtRun extends TracingRun {
       droppedAgent: (stats?.queueDrops ?? 0n) + this.pendingDropped,
       sent: this.sent,
     };
+  }
+
+  protected override unwindCounters(): UnwindCounters | undefined {
+    return (this.stats ?? this.tracer?.stats())?.unwind;
   }
 
   protected release(): void {

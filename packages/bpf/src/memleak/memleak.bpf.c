@@ -135,43 +135,12 @@ static __always_inline bool sample(struct counters *c, __u64 size)
 	return picked;
 }
 
-/* The stack's bucket in stack_traces holds another stack: keep this one in stack_overflow under a
- * hash of its frames (FNV-1a; bpf_get_stack zero-fills past the walked depth). */
-static __always_inline long overflow_stack_id(void *ctx, __u64 stack_flags)
-{
-	__u32 zero = 0;
-	struct stack_buf *buf = bpf_map_lookup_elem(&stack_scratch, &zero);
-	__u32 size = stack_bytes;
-	__u64 hash = 0xcbf29ce484222325ULL;
-	__u32 id;
-	long n;
-
-	if (!buf)
-		return -1;
-	if (size > sizeof(buf->ips))
-		size = sizeof(buf->ips);
-	n = bpf_get_stack(ctx, buf->ips, size, stack_flags);
-	if (n <= 0)
-		return n < 0 ? n : -1;
-	for (int i = 0; i < MEMLEAK_MAX_STACK_DEPTH; i++) {
-		if (i * sizeof(__u64) >= size)
-			break;
-		hash = (hash ^ buf->ips[i]) * 0x100000001b3ULL;
-	}
-	id = MEMLEAK_OVERFLOW_ID_BASE + (__u32)(hash % (0x7fffffffU - MEMLEAK_OVERFLOW_ID_BASE));
-	if (!bpf_map_lookup_elem(&stack_overflow, &id) && bpf_map_update_elem(&stack_overflow, &id, buf->ips, BPF_NOEXIST) &&
-	    !bpf_map_lookup_elem(&stack_overflow, &id))
-		return -1; /* full */
-	return id;
-}
+#include "memleak/stacks.bpf.h"
 
 static __always_inline void record(void *ctx, __u64 addr, __u64 size, __u64 stack_flags)
 {
 	struct memleak_alloc info = {};
-	long stack_id = bpf_get_stackid(ctx, &stack_traces, stack_flags);
-
-	if (stack_id == -17 /* EEXIST: the bucket holds another stack */)
-		stack_id = overflow_stack_id(ctx, stack_flags);
+	long stack_id = memleak_stack_id(ctx, stack_flags);
 
 	if (stack_id < 0)
 		count(cpu_counters(), MEMLEAK_COUNTER_STACK_ERRORS, 1);

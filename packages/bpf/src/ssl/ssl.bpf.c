@@ -11,6 +11,7 @@
 #include "ssl/ssl.h"
 #include "common.bpf.h"
 #include "ringbuf_wakeup.bpf.h"
+#include "unwind/unwind.bpf.h"
 
 _Static_assert(SSL_MAX_DATA % SSL_DATA_CHUNK == 0, "SSL_MAX_DATA must be whole chunks");
 _Static_assert(SSL_MAX_DATA % 8 == 0, "the stack after the data must stay 8-byte aligned");
@@ -242,7 +243,7 @@ int ssl_return(struct pt_regs *ctx)
 	if (offset > SSL_MAX_DATA)
 		offset = SSL_MAX_DATA;
 	if (capture_stacks) {
-		stack_bytes = bpf_get_stack(ctx, &s->data[offset], SSL_MAX_STACK_DEPTH * sizeof(__u64), BPF_F_USER_STACK);
+		stack_bytes = unwind_user_stack(ctx, (__u64 *)&s->data[offset]);
 		if (stack_bytes > 0)
 			stack = stack_bytes;
 	}

@@ -11,7 +11,6 @@
 
 #include <bpf/bpf_core_read.h>
 #include "unwind/unwind.h"
-#include "common.bpf.h"
 
 #define UNWIND_MAX_FRAMES 127
 
@@ -76,6 +75,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct tf_unwind_state);
 } unwind_scratch SEC(".maps");
+
+static __always_inline void unwind_count(__u32 index)
+{
+	__u64 *value = bpf_map_lookup_elem(&unwind_counters, &index);
+
+	if (value)
+		*value += 1;
+}
 
 static __always_inline void unwind_miss(__u32 tgid)
 {
@@ -172,7 +179,7 @@ static __always_inline struct unwind_row *unwind_find_row(void *table, __u32 row
 /* Ends the walk: returns 1 so bpf_loop stops. */
 static __always_inline long unwind_stop(__u32 counter)
 {
-	count(&unwind_counters, counter);
+	unwind_count(counter);
 	return 1;
 }
 
@@ -184,7 +191,7 @@ static __always_inline long unwind_fp_step(struct tf_unwind_state *s)
 		return unwind_stop(UNWIND_CUT_INVALID);
 	if (bpf_probe_read_user(saved, sizeof(saved), (void *)s->bp))
 		return unwind_stop(UNWIND_CUT_READ_FAULT);
-	count(&unwind_counters, UNWIND_FRAMES_FP);
+	unwind_count(UNWIND_FRAMES_FP);
 	s->sp = s->bp + 16;
 	s->bp = saved[0];
 	s->pc = saved[1];
@@ -216,7 +223,7 @@ static __always_inline long unwind_table_step(struct tf_unwind_state *s, struct 
 		if (bpf_probe_read_user(regs, sizeof(regs), (void *)(s->sp + (__s64)row->cfa_offset)) ||
 		    bpf_probe_read_user(&bp, sizeof(bp), (void *)(s->sp + (__s64)row->rbp_offset)))
 			return unwind_stop(UNWIND_CUT_READ_FAULT);
-		count(&unwind_counters, UNWIND_FRAMES_TABLE);
+		unwind_count(UNWIND_FRAMES_TABLE);
 		s->sp = regs[0];
 		s->pc = regs[1];
 		s->bp = bp;
@@ -242,7 +249,7 @@ static __always_inline long unwind_table_step(struct tf_unwind_state *s, struct 
 	} else if (row->rbp_rule == UNWIND_RBP_UNDEFINED) {
 		bp_known = 0;
 	}
-	count(&unwind_counters, UNWIND_FRAMES_TABLE);
+	unwind_count(UNWIND_FRAMES_TABLE);
 	s->sp = cfa;
 	s->bp = bp;
 	s->bp_known = bp_known;
@@ -292,8 +299,11 @@ static long unwind_step(__u32 index, void *ctx)
 	if (m->kind != UNWIND_KIND_TABLE)
 		return unwind_stop(UNWIND_CUT_NO_MAPPING);
 	table = bpf_map_lookup_elem(&unwind_tables, &m->table_id);
-	if (!table)
+	if (!table) {
+		/* Evicted since the entry was written: the agent rewrites the entry on a miss. */
+		unwind_miss(s->tgid);
 		return unwind_stop(UNWIND_PENDING);
+	}
 	pc -= m->bias;
 	row = unwind_find_row(table, m->rows, pc);
 	if (!row)
@@ -325,10 +335,12 @@ static __always_inline long unwind_user_stack(void *ctx, __u64 *dst)
 	s->sp = BPF_CORE_READ(regs, sp);
 	s->bp = BPF_CORE_READ(regs, bp);
 	s->tgid = bpf_get_current_pid_tgid() >> 32;
+	/* Slots past the walked depth read as zeros (memleak hashes and stores whole arrays). */
+	__builtin_memset(s->frames, 0, sizeof(s->frames));
 	s->depth = 0;
 	s->exact_pc = 1;
 	s->bp_known = 1;
-	count(&unwind_counters, UNWIND_STACKS);
+	unwind_count(UNWIND_STACKS);
 	bpf_loop(UNWIND_MAX_FRAMES + 1, unwind_step, NULL, 0);
 	if (bpf_probe_read_kernel(dst, UNWIND_MAX_FRAMES * sizeof(__u64), s->frames))
 		return -14; /* EFAULT */

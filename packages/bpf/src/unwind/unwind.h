@@ -1,6 +1,6 @@
 /* User-stack unwinding from .eh_frame/.debug_frame tables: the row, mapping and counter layouts
- * shared by unwind.bpf.h and the native addon (native/src/unwind_*). Fixed-width fields only;
- * native/lib/layout.spec.ts checks sizes and offsets. */
+ * shared by unwind.bpf.h and the native addon (native/src/unwind_*), both compiled from this header
+ * (no TypeScript decoder reads them). Fixed-width fields only. */
 #ifndef TRACEFLEET_UNWIND_H
 #define TRACEFLEET_UNWIND_H
 

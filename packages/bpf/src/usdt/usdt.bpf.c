@@ -7,6 +7,7 @@
 #include "usdt/usdt.h"
 #include "common.bpf.h"
 #include "ringbuf_wakeup.bpf.h"
+#include "unwind/unwind.bpf.h"
 
 _Static_assert((USDT_MAX_PROBES & (USDT_MAX_PROBES - 1)) == 0, "USDT_MAX_PROBES must be a power of two");
 _Static_assert((USDT_STR_LEN & (USDT_STR_LEN - 1)) == 0, "USDT_STR_LEN must be a power of two");
@@ -129,8 +130,7 @@ int usdt_hit(struct pt_regs *ctx)
 	}
 	read_string(ctx, event, probe);
 	if (capture_stacks)
-		event->user_stack_bytes =
-			bpf_get_stack(ctx, event->user_stack, sizeof(event->user_stack), BPF_F_USER_STACK);
+		event->user_stack_bytes = unwind_user_stack(ctx, event->user_stack);
 	else
 		event->user_stack_bytes = 0;
 	bpf_ringbuf_submit(event, ringbuf_wakeup_flags(&events));

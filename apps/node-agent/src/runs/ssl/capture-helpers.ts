@@ -1,0 +1,45 @@
+// Small pure helpers of the ssl-capture run: names, sizes and the clock offset.
+import type { SslFunctionName } from '@tracefleet/native';
+import { SslDirection, SslFunction } from '@tracefleet/proto';
+import type { SslProbeSites } from '../../probes/return-site';
+
+export const FUNCTION: Record<SslFunctionName, SslFunction> = {
+  SSL_read: SslFunction.SSL_FUNCTION_READ,
+  SSL_write: SslFunction.SSL_FUNCTION_WRITE,
+  SSL_read_ex: SslFunction.SSL_FUNCTION_READ_EX,
+  SSL_write_ex: SslFunction.SSL_FUNCTION_WRITE_EX,
+  SSL_do_handshake: SslFunction.SSL_FUNCTION_DO_HANDSHAKE,
+};
+
+export function directionOf(fn: SslFunctionName): SslDirection {
+  if (fn === 'SSL_read' || fn === 'SSL_read_ex') return SslDirection.SSL_DIRECTION_READ;
+  if (fn === 'SSL_write' || fn === 'SSL_write_ex') return SslDirection.SSL_DIRECTION_WRITE;
+  return SslDirection.SSL_DIRECTION_HANDSHAKE;
+}
+
+/** Ring buffer for a per-call capture of maxDataBytes: room for a burst of ~256 full records, 4 to 32 MiB. */
+export function sslRingBytes(maxDataBytes: number, stacks: boolean): number {
+  const want = 256 * (maxDataBytes + 88 + (stacks ? 1024 : 0));
+  let bytes = 4 << 20;
+  while (bytes < want && bytes < 32 << 20) bytes *= 2;
+  return bytes;
+}
+
+/** "SSL_read in /usr/lib/x86_64-linux-gnu/libssl.so.3: entry +22 (js rel8), return +56 (jne rel32)" */
+export function describeSites(path: string, s: SslProbeSites): string {
+  const entry = `entry +${s.entry.delta} (${s.entry.instruction}${s.entry.emulated ? '' : ', single-stepped'})`;
+  // The fallback's reason (why no return site was proven) is long: the agent's log has it.
+  const ret =
+    s.ret.kind === 'uprobe'
+      ? `return +${s.ret.delta} (${s.ret.instruction})`
+      : `return by uretprobe at +${s.ret.delta} (${s.ret.instruction}${s.ret.emulated ? '' : ', single-stepped'})`;
+  return `${s.fn} in ${path}: ${entry}, ${ret}`;
+}
+
+/** CLOCK_MONOTONIC (bpf_ktime_get_ns, process.hrtime) to the wall clock, in ns, measured once per run. */
+export function measureClockOffset(): bigint {
+  const before = process.hrtime.bigint();
+  const wall = BigInt(Date.now()) * 1_000_000n;
+  const after = process.hrtime.bigint();
+  return wall - (before + after) / 2n;
+}

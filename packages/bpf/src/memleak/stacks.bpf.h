@@ -1,0 +1,66 @@
+/* Stack ids of memleak.bpf.c: frame-pointer stacks through the kernel's stack map (and a hash map
+ * for those whose bucket is taken), or, with the agent's unwind tables, stacks walked by
+ * unwind.bpf.h and kept in the hash map. Included by memleak.bpf.c after its maps. */
+#ifndef TRACEFLEET_MEMLEAK_STACKS_BPF_H
+#define TRACEFLEET_MEMLEAK_STACKS_BPF_H
+
+#include "unwind/unwind.bpf.h"
+
+/* Keeps buf's frames (n bytes walked, zeros after) in stack_overflow under a 31-bit FNV-1a hash. */
+static __always_inline long store_by_hash(struct stack_buf *buf, long n)
+{
+	__u32 size = stack_bytes;
+	__u64 hash = 0xcbf29ce484222325ULL;
+	__u32 id;
+
+	if (n <= 0)
+		return n < 0 ? n : -1;
+	if (size > sizeof(buf->ips))
+		size = sizeof(buf->ips);
+	for (int i = 0; i < MEMLEAK_MAX_STACK_DEPTH; i++) {
+		if (i * sizeof(__u64) >= size)
+			break;
+		hash = (hash ^ buf->ips[i]) * 0x100000001b3ULL;
+	}
+	id = MEMLEAK_OVERFLOW_ID_BASE + (__u32)(hash % (0x7fffffffU - MEMLEAK_OVERFLOW_ID_BASE));
+	if (!bpf_map_lookup_elem(&stack_overflow, &id) && bpf_map_update_elem(&stack_overflow, &id, buf->ips, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&stack_overflow, &id))
+		return -1; /* full */
+	return id;
+}
+
+/* The stack's bucket in stack_traces holds another stack: keep this one by hash
+ * (bpf_get_stack zero-fills past the walked depth). */
+static __always_inline long overflow_stack_id(void *ctx, __u64 stack_flags)
+{
+	__u32 zero = 0;
+	struct stack_buf *buf = bpf_map_lookup_elem(&stack_scratch, &zero);
+	__u32 size = stack_bytes;
+
+	if (!buf)
+		return -1;
+	if (size > sizeof(buf->ips))
+		size = sizeof(buf->ips);
+	return store_by_hash(buf, bpf_get_stack(ctx, buf->ips, size, stack_flags));
+}
+
+static __always_inline long memleak_stack_id(void *ctx, __u64 stack_flags)
+{
+	__u32 zero = 0;
+	struct stack_buf *buf;
+	long stack_id;
+
+	if (unwind_enabled && !kernel_mode) {
+		/* stack_traces is keyed by frame-pointer walks only: unwound stacks go by hash. */
+		buf = bpf_map_lookup_elem(&stack_scratch, &zero);
+		if (!buf)
+			return -1;
+		return store_by_hash(buf, unwind_user_stack(ctx, buf->ips));
+	}
+	stack_id = bpf_get_stackid(ctx, &stack_traces, stack_flags);
+	if (stack_id == -17 /* EEXIST: the bucket holds another stack */)
+		stack_id = overflow_stack_id(ctx, stack_flags);
+	return stack_id;
+}
+
+#endif /* TRACEFLEET_MEMLEAK_STACKS_BPF_H */
