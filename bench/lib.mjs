@@ -86,3 +86,41 @@ export function publish(name, results, table) {
   writeFileSync(mdPath, md);
   console.log(block);
 }
+
+/**
+ * Starts one more agent on `stack` under its own node name with extra environment (e.g.
+ * TRACEFLEET_AGENT_UNWIND=fp, to compare with the default agent in the same run); stack.agent stays
+ * the first agent. Post jobs to it with nodes: { names: [nodeName] }, and stop it with stopAgent
+ * before the suite returns: the other suites post their jobs to every node.
+ */
+export async function startAgentWithEnv(stack, nodeName, env, labels = 'role=bench') {
+  const first = stack.agent;
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, env);
+  let started;
+  try {
+    // The harness spawns the agent with process.env before its first await, so only this agent sees `env`.
+    started = stack.startAgent(nodeName, labels);
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    stack.agent = first;
+  }
+  return started;
+}
+
+/** Stops an agent started with startAgentWithEnv (SIGTERM, SIGKILL after 8 s) and takes it off the stack. */
+export async function stopAgent(stack, nodeName) {
+  const p = stack.agents.get(nodeName);
+  stack.agents.delete(nodeName);
+  if (!p || p.exitCode !== null || p.signalCode !== null) return;
+  const exited = new Promise((r) => p.once('exit', r));
+  p.kill('SIGTERM');
+  await Promise.race([exited, sleep(8000)]);
+  if (p.exitCode === null && p.signalCode === null) {
+    p.kill('SIGKILL');
+    await Promise.race([exited, sleep(2000)]);
+  }
+}

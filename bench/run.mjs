@@ -7,8 +7,9 @@ import { usdtBench } from './usdt.mjs';
 import { memleakBench } from './memleak.mjs';
 import { sslBench } from './ssl.mjs';
 import { fleetBench } from './fleet.mjs';
+import { unwindBench } from './unwind.mjs';
 
-const suites = { 'cpu-profile': cpuProfileBench, usdt: usdtBench, memleak: memleakBench, ssl: sslBench, fleet: fleetBench };
+const suites = { 'cpu-profile': cpuProfileBench, usdt: usdtBench, memleak: memleakBench, ssl: sslBench, fleet: fleetBench, unwind: unwindBench };
 // These start their own stack (fleet: simulated agents, no real one) and run after the shared one has stopped.
 const ownStack = new Set(['fleet']);
 const chosen = process.argv.slice(2).filter((a) => !a.startsWith('-'));

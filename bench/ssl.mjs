@@ -2,58 +2,14 @@
 // tracing, with a Tracefleet ssl-capture job on the nginx process, and with bpftrace doing the
 // same capture (uprobe + uretprobe on SSL_read/SSL_write, copying the buffer), 1 KiB and 64 KiB
 // responses, all in this run. Also: events/s the capture sustained and what it dropped (counted).
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureDebianTools, writeNginxConfig } from './nginx.mjs';
 import { WORK, interrupt, machine, median, publish, run, sleep, startBpftrace, startJob, waitFor, waitJob } from './lib.mjs';
 
 const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
 const SECONDS = 6;
 const ROUNDS = 3;
-
-/** nginx and wrk come from Debian's packages; installed here when missing (the tests do not need them). */
-function ensureTools() {
-  const missing = ['nginx', 'wrk'].filter((b) => spawnSync('sh', ['-c', `command -v ${b}`]).status !== 0);
-  if (!missing.length) return;
-  console.log(`[bench] installing ${missing.join(', ')} from Debian's packages`);
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['update', '-q'], ['install', '-y', '-q', ...missing]]) {
-    const r = spawnSync('apt-get', args, { env, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed: ${r.stderr}`);
-  }
-}
-
-function nginxConfig(dir, port) {
-  mkdirSync(join(dir, 'html'), { recursive: true });
-  mkdirSync(join(dir, 'tmp'), { recursive: true });
-  writeFileSync(join(dir, 'html/1k.txt'), 'a'.repeat(1023) + '\n');
-  writeFileSync(join(dir, 'html/64k.txt'), 'b'.repeat(65535) + '\n');
-  const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`openssl req: ${r.stderr}`);
-  const tmp = join(dir, 'tmp');
-  writeFileSync(
-    join(dir, 'nginx.conf'),
-    `daemon off;
-master_process off;
-worker_processes 1;
-error_log ${dir}/error.log warn;
-pid ${dir}/nginx.pid;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${tmp}; proxy_temp_path ${tmp}; fastcgi_temp_path ${tmp}; uwsgi_temp_path ${tmp}; scgi_temp_path ${tmp};
-  server {
-    listen 127.0.0.1:${port} ssl;
-    ssl_certificate ${dir}/cert.pem;
-    ssl_certificate_key ${dir}/key.pem;
-    keepalive_requests 10000000;
-    root ${dir}/html;
-  }
-}
-`,
-  );
-  return join(dir, 'nginx.conf');
-}
 
 async function wrk(url) {
   const out = await run('wrk', ['-t1', '-c8', `-d${SECONDS}s`, url]).done;
@@ -71,10 +27,10 @@ uretprobe:${LIBSSL}:SSL_write /pid == ${pid} && @wbuf[tid] && retval > 0/ { prin
 `;
 
 export async function sslBench(stack) {
-  ensureTools();
+  ensureDebianTools(['nginx', 'wrk']);
   const dir = join(WORK, `ssl-bench-${process.pid}`);
   const port = 20000 + (process.pid % 20000);
-  const conf = nginxConfig(dir, port);
+  const conf = writeNginxConfig(dir, port, { files: { '1k.txt': 'a'.repeat(1023) + '\n', '64k.txt': 'b'.repeat(65535) + '\n' }, tls: true, workers: 0 });
   const nginx = run('nginx', ['-c', conf]);
   nginx.done.catch(() => undefined); // stopped on purpose at the end
   await waitFor(async () => existsSync(join(dir, 'nginx.pid')), 10_000, 'nginx to start');

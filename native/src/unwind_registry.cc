@@ -2,6 +2,7 @@
 
 #include <elfutils/libdwelf.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <gelf.h>
 #include <sys/auxv.h>
 #include <sys/stat.h>
@@ -270,6 +271,9 @@ AddProcessResult UnwindRegistry::AddProcess(int pid) {
     for (const auto& [p, k] : procs_) pids_.push_back(p);
   }
   NoteBytes();
+  // A build's scratch (libdw's CFI cache, the row vectors: tens of MiB for a large file) was freed into
+  // this pool thread's malloc arena; give it back to the kernel instead of keeping the agent's RSS there.
+  if (result.tablesBuilt > 0) malloc_trim(0);
   return result;
 }
 

@@ -18,6 +18,7 @@ namespace {
 constexpr int kRbp = 6;
 constexpr int kRsp = 7;
 constexpr int kRip = 16;  // the return address column
+constexpr size_t kMaxRows = size_t{1} << UNWIND_SEARCH_STEPS;
 
 struct Cfi {
   Dwarf_CFI* cfi = nullptr;
@@ -353,6 +354,9 @@ std::vector<unwind_row> BuildUnwindTable(Elf* elf, UnwindTableStats& stats) {
     if (ranges.size() > before) stats.source = before == 0 ? ".debug_frame" : ".eh_frame+.debug_frame";
   }
   if (ranges.empty()) return {};
+  // The BPF search finds a row among at most 2^UNWIND_SEARCH_STEPS; a file claiming more FDEs than
+  // that is hostile or broken, and would cost the agent memory in proportion.
+  if (ranges.size() > kMaxRows) throw std::runtime_error(std::to_string(ranges.size()) + " FDEs, more than a table can hold");
 
   // Rows of each FDE, then a NONE row at its end unless the next FDE starts there.
   std::vector<unwind_row> rows;
@@ -379,6 +383,7 @@ std::vector<unwind_row> BuildUnwindTable(Elf* elf, UnwindTableStats& stats) {
         else rows.push_back(row);
       }
       pc = std::min<uint64_t>(end, range.hi);
+      if (rows.size() > kMaxRows) throw std::runtime_error("more than " + std::to_string(kMaxRows) + " unwind rows");
     }
     bool contiguous = i + 1 < ranges.size() && ranges[i + 1].lo <= range.hi;
     if (!contiguous) {

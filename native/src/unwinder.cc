@@ -53,6 +53,13 @@ const char* const kCounterNames[UNWIND_COUNTER_MAX] = {
     "cutExpression", "cutDepth",       "cutReadFault", "unwindPending", "cutInvalid",
 };
 
+template <typename T>
+Napi::Array Numbers(Napi::Env env, const std::vector<T>& values) {
+  Napi::Array out = Napi::Array::New(env, values.size());
+  for (size_t i = 0; i < values.size(); i++) out.Set(static_cast<uint32_t>(i), static_cast<double>(values[i]));
+  return out;
+}
+
 // The class, to tell an Unwinder from any other object (one addon instance per process).
 Napi::FunctionReference* unwinderClass = nullptr;
 
@@ -96,37 +103,18 @@ UnwindFds Unwinder::FdsOf(Napi::Env env, const Napi::Value& v, const char* usage
   return u->Live(env)->Fds();
 }
 
-Napi::Value Unwinder::AddProcess(const Napi::CallbackInfo& info) {
+Napi::Value Unwinder::Queue(const Napi::CallbackInfo& info, bool remove) {
   Args args(info.Env(), kUsage);
   int pid = static_cast<int>(args.IntegerArg(info[0], "pid", 1, INT32_MAX));
-  auto* work = new RegistryWork(info.Env(), Live(info.Env()), pid, false);
+  auto* work = new RegistryWork(info.Env(), Live(info.Env()), pid, remove);
   Napi::Promise promise = work->Promise();
   work->Queue();
   return promise;
 }
 
-Napi::Value Unwinder::RemoveProcess(const Napi::CallbackInfo& info) {
-  Args args(info.Env(), kUsage);
-  int pid = static_cast<int>(args.IntegerArg(info[0], "pid", 1, INT32_MAX));
-  auto* work = new RegistryWork(info.Env(), Live(info.Env()), pid, true);
-  Napi::Promise promise = work->Promise();
-  work->Queue();
-  return promise;
-}
+Napi::Value Unwinder::TakeMisses(const Napi::CallbackInfo& info) { return Numbers(info.Env(), Live(info.Env())->TakeMisses()); }
 
-Napi::Value Unwinder::TakeMisses(const Napi::CallbackInfo& info) {
-  std::vector<uint32_t> pids = Live(info.Env())->TakeMisses();
-  Napi::Array out = Napi::Array::New(info.Env(), pids.size());
-  for (size_t i = 0; i < pids.size(); i++) out.Set(static_cast<uint32_t>(i), pids[i]);
-  return out;
-}
-
-Napi::Value Unwinder::Processes(const Napi::CallbackInfo& info) {
-  std::vector<int> pids = Live(info.Env())->Processes();
-  Napi::Array out = Napi::Array::New(info.Env(), pids.size());
-  for (size_t i = 0; i < pids.size(); i++) out.Set(static_cast<uint32_t>(i), pids[i]);
-  return out;
-}
+Napi::Value Unwinder::Processes(const Napi::CallbackInfo& info) { return Numbers(info.Env(), Live(info.Env())->Processes()); }
 
 Napi::Value Unwinder::Stats(const Napi::CallbackInfo& info) {
   UnwindRegistryStats s = Live(info.Env())->Stats();

@@ -21,8 +21,10 @@ class Unwinder : public Napi::ObjectWrap<Unwinder> {
   static UnwindFds FdsOf(Napi::Env env, const Napi::Value& v, const char* usage);
 
  private:
-  Napi::Value AddProcess(const Napi::CallbackInfo& info);
-  Napi::Value RemoveProcess(const Napi::CallbackInfo& info);
+  Napi::Value AddProcess(const Napi::CallbackInfo& info) { return Queue(info, false); }
+  Napi::Value RemoveProcess(const Napi::CallbackInfo& info) { return Queue(info, true); }
+  // addProcess/removeProcess: the registry call on libuv's pool, settled as a Promise.
+  Napi::Value Queue(const Napi::CallbackInfo& info, bool remove);
   Napi::Value TakeMisses(const Napi::CallbackInfo& info);
   Napi::Value Stats(const Napi::CallbackInfo& info);
   Napi::Value Processes(const Napi::CallbackInfo& info);

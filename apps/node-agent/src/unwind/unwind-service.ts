@@ -1,15 +1,8 @@
-import type { AddProcessResult, UnwindCounters, UnwinderStats } from '@tracefleet/native';
+import type { NativeUnwinder, UnwindCounters, UnwinderStats } from '@tracefleet/native';
 import type { UnwindStats } from '@tracefleet/proto';
 
-/** What the service needs of the addon's Unwinder (a fake in specs). */
-export interface UnwinderPort {
-  addProcess(pid: number): Promise<AddProcessResult>;
-  removeProcess(pid: number): Promise<void>;
-  takeMisses(): number[];
-  stats(): UnwinderStats;
-  processes(): number[];
-  close(): void;
-}
+/** What the service needs of the addon's Unwinder: its methods (the facade, or a fake in specs). */
+export type UnwinderPort = NativeUnwinder;
 
 export interface UnwindServiceOptions {
   /** How often the kernel's misses (pcs outside every known mapping, processes not known) are read. */
