@@ -199,6 +199,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           TRACEFLEET_ENROLLMENT_TOKEN: enrollmentToken,
           TRACEFLEET_NODE_NAME: nodeName,
           TRACEFLEET_NODE_LABELS: labels,
+          // As infra/start.mjs launches the agent (fewer malloc arenas: unwind table builds run on pool threads).
+          MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

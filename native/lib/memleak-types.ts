@@ -1,0 +1,128 @@
+// Types of the memleak tracer's facade (MemleakTracer in index.ts): options, snapshots, layout.
+import type { UnwindCounters, Unwinder } from './unwind';
+
+export type MemleakFunction =
+  | 'malloc'
+  | 'calloc'
+  | 'realloc'
+  | 'reallocarray'
+  | 'posix_memalign'
+  | 'memalign'
+  | 'aligned_alloc'
+  | 'valloc'
+  | 'pvalloc'
+  | 'mmap'
+  | 'free'
+  | 'munmap';
+
+export interface MemleakOptions {
+  /** Path to memleak.bpf.o (`objectPath('memleak')` from @tracefleet/bpf). */
+  objectPath: string;
+  /** 'user': one process's libc allocator through uprobes; 'kernel': the kmem/percpu tracepoints (needs tracefs mounted). */
+  mode: 'user' | 'kernel';
+  /** User mode: the target process (required). */
+  pid?: number;
+  /** User mode: the libc the target maps, e.g. /proc/PID/root/lib/x86_64-linux-gnu/libc.so.6. Default: found in /proc/PID/maps. */
+  libc?: string;
+  /**
+   * User mode: per function, the file offset of its entry uprobe (default: the symbol's own offset).
+   * For free and munmap any instruction boundary where %rdi still holds the pointer will do (a site the kernel
+   * emulates costs ~20× less than one it single-steps); the return probes of allocation functions stay on the symbol.
+   */
+  entryOffsets?: Partial<Record<MemleakFunction, bigint>>;
+  /** Live allocations the kernel map holds, 1..2^26; inserts beyond count as `untracked`. Default 1,000,000. */
+  maxAllocs?: number;
+  /** Trace every Nth allocation seen on each CPU. Default 1 (all). */
+  sampleEvery?: number;
+  /** Trace the allocation that makes a CPU's byte count cross a multiple of this (so any allocation this big or bigger). 0 = off (default). Not with sampleEvery > 1. */
+  sampleBytes?: number;
+  /** Frames kept per stack, 1..127. Default 127. */
+  stackDepth?: number;
+  /** Entries of the primary stack map (default 16384); stacks colliding there are kept in a second map. For tests. */
+  stackMapEntries?: number;
+  /** User mode: walk allocation stacks with this Unwinder's tables (frame pointers only without it). */
+  unwinder?: Unwinder;
+}
+
+/** One live tracked allocation (the grouped form is MemleakSnapshot.stacks). */
+export interface MemleakAllocation {
+  stackId: number;
+  size: bigint;
+  tsNs: bigint;
+}
+
+export interface MemleakStack {
+  /** Key in the kernel stack map; negative: bpf_get_stackid's errno (the stacks are then empty). */
+  stackId: number;
+  bytes: bigint;
+  count: number;
+  /** bpf_ktime_get_ns of the oldest allocation in the group. */
+  oldestNs: bigint;
+  /** Leaf first (user mode); the leaf is the allocation's return address in its caller. */
+  userStack: BigUint64Array;
+  /** Leaf first (kernel mode). */
+  kernelStack: BigUint64Array;
+}
+
+export interface MemleakCounters {
+  /**
+   * Allocation calls seen. User mode: the target's, leaving out calls made inside another allocation call (glibc's
+   * malloc mmapping a big block, realloc(NULL, n) calling malloc), which the outer call accounts for. Kernel mode: all.
+   */
+  allocsSeen: bigint;
+  /** Of those, the ones the sampler picked. */
+  allocsTraced: bigint;
+  /** Frees of a non-NULL address. */
+  frees: bigint;
+  /** Frees that removed a live tracked allocation. */
+  freesMatched: bigint;
+  /** Picked allocations that were not recorded because a map was full. */
+  untracked: bigint;
+  /** bpf_get_stackid failures (stack map full, hash collision, unreadable stack). */
+  stackErrors: bigint;
+  /** How allocation stacks were walked (all zero without an unwinder). */
+  unwind: UnwindCounters;
+}
+
+export interface MemleakSnapshot {
+  /** CLOCK_MONOTONIC, the clock of oldestNs. */
+  nowNs: bigint;
+  /**
+   * Stacks kept in the kernel's stack map (16,384 at most). Stacks that no live allocation used at
+   * this snapshot and the previous one are removed, so long runs do not fill it with freed stacks.
+   */
+  stackMapEntries: number;
+  /** Outstanding allocations grouped by stack id, most bytes first. */
+  stacks: MemleakStack[];
+  counters: MemleakCounters;
+  /** What start() attached: "malloc in /lib/.../libc.so.6 @0x98930 (entry, return)", "tracepoint kmem/kmalloc", ... */
+  attached: string[];
+  /** Functions this libc lacks, aliases probed under another name, tracepoints this kernel lacks, each with the reason. */
+  skipped: string[];
+}
+
+/** sizeof/offsetof of struct memleak_alloc and the constants of memleak.h the addon was compiled with. */
+export interface MemleakLayout {
+  size: number;
+  offsets: Record<'size' | 'ts_ns' | 'stack_id' | 'pad', number>;
+  MEMLEAK_MAX_STACK_DEPTH: number;
+  MEMLEAK_DEFAULT_MAX_ALLOCS: number;
+  MEMLEAK_STACK_MAP_ENTRIES: number;
+  MEMLEAK_OVERFLOW_ID_BASE: number;
+  MEMLEAK_OVERFLOW_ENTRIES: number;
+  MEMLEAK_COUNTER_ALLOCS_SEEN: number;
+  MEMLEAK_COUNTER_ALLOCS_TRACED: number;
+  MEMLEAK_COUNTER_FREES: number;
+  MEMLEAK_COUNTER_FREES_MATCHED: number;
+  MEMLEAK_COUNTER_UNTRACKED: number;
+  MEMLEAK_COUNTER_STACK_ERRORS: number;
+  MEMLEAK_COUNTER_BYTES_SEEN: number;
+  MEMLEAK_COUNTER_MAX: number;
+}
+
+export interface NativeMemleakTracer {
+  start(): void;
+  snapshot(minAgeNs?: bigint): MemleakSnapshot;
+  stop(): void;
+  close(): void;
+}

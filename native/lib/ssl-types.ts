@@ -1,0 +1,161 @@
+// Types of the TLS tracer's facade (SslTracer in index.ts): probes, options, events, stats, layout.
+import type { UnwindCounters, Unwinder } from './unwind';
+
+export type SslFunctionName = 'SSL_read' | 'SSL_write' | 'SSL_read_ex' | 'SSL_write_ex' | 'SSL_do_handshake';
+
+/** The functions SslTracer can probe, in the order of their ids in ssl.h (SSL_FN_READ = 1, ...). */
+export const SSL_FUNCTIONS: readonly SslFunctionName[] = ['SSL_read', 'SSL_write', 'SSL_read_ex', 'SSL_write_ex', 'SSL_do_handshake'];
+
+export interface SslProbeSpec {
+  /** File to probe: libssl.so.3, a binary with OpenSSL linked in; may be a /proc/PID/root/... path. */
+  path: string;
+  fn: SslFunctionName;
+  /**
+   * File offset of the entry site: the function's own offset, or any instruction boundary before the arguments
+   * are touched where %rdi (SSL*), %rsi (buf), %rdx (num) and %rcx (readbytes/written of the _ex functions) still
+   * hold them. A site the kernel emulates (a jump, a push) costs far less than one it single-steps (`sub`, `mov`).
+   */
+  entryOffset: bigint;
+  /**
+   * 'uretprobe': a uretprobe at returnOffset, which must be the function's entry offset. 'uprobe': a plain uprobe at
+   * returnOffset, a site inside the function that every return path passes with the return value in %eax.
+   */
+  returnKind: 'uretprobe' | 'uprobe';
+  returnOffset: bigint;
+  /** Attach for this process only; undefined or -1: every process that maps the file. */
+  pid?: number;
+}
+
+export interface SslTracerOptions {
+  /** Path to ssl.bpf.o (`objectPath('ssl')` from @tracefleet/bpf). */
+  objectPath: string;
+  /** Plaintext bytes copied per call, 0..16384; a call that moved more is marked `truncated`. */
+  maxDataBytes: number;
+  /** Record the user stack at the return (leaf first, up to 127 frames). Default false. */
+  captureStacks?: boolean;
+  /**
+   * In-kernel tgid filter (up to 4096, changed with setPids()); ORed with comm. Give [] to start empty and add pids
+   * later. Neither pids nor comm: every process.
+   */
+  pids?: number[];
+  /** In-kernel exact comm filter, 1..15 bytes. */
+  comm?: string;
+  /** Never traced (up to 64). The tracer's own process is never traced either. */
+  excludePids?: number[];
+  /** Ring buffer size, a power of two >= 4096 (a record is 88 bytes + data + stack). Default 8 MiB. */
+  ringBufferBytes?: number;
+  /**
+   * Bound of the native queue between the poll thread and JS; overflow is counted (queueDrops). Default 65536.
+   * Each queued event holds its data: the queue can take up to maxQueuedEvents × (maxDataBytes + 1 KiB).
+   */
+  maxQueuedEvents?: number;
+  /** Called on the JS thread with batches of at most 1024 events, about every 100 ms. */
+  /** Walk captured user stacks with this Unwinder's tables (frame pointers only without it). */
+  unwinder?: Unwinder;
+  onEvents: (events: SslRawEvent[]) => void;
+}
+
+export interface SslRawEvent {
+  pid: number;
+  tid: number;
+  comm: string;
+  fn: SslFunctionName;
+  /** The id attach() returned for the probe pair that recorded this call. */
+  attachId: number;
+  /** The function's int return value. */
+  ret: number;
+  /** Bytes the call moved: ret > 0 for SSL_read/SSL_write, *readbytes/*written for the _ex functions when ret == 1, else 0. */
+  length: number;
+  /** From the entry probe to the return probe. */
+  latencyNs: number;
+  /** The SSL* argument: tells connections apart. */
+  ssl: bigint;
+  /** bpf_ktime_get_ns at the return: CLOCK_MONOTONIC, comparable with process.hrtime.bigint(). */
+  tsNs: bigint;
+  /** The first min(length, maxDataBytes) bytes (fewer on readError). */
+  data: Buffer;
+  /** length > maxDataBytes. */
+  truncated: boolean;
+  /** Reading the caller's memory failed: data is a shorter prefix, or (for _ex) length is unknown and 0. */
+  readError: boolean;
+  /** Leaf first; empty without captureStacks. */
+  userStack: BigUint64Array;
+  /** 0 or a negative errno from bpf_get_stack. */
+  userStackError: number;
+}
+
+export interface SslStats {
+  /** Returns of calls that passed the filter at entry, summed over CPUs; = delivered + kernelDrops + queueDrops once stopped. */
+  eventsSeen: bigint;
+  /** Ring buffer output failures (ring full). */
+  kernelDrops: bigint;
+  /** Events dropped by the native queue because JS did not keep up. */
+  queueDrops: bigint;
+  /** Events handed to onEvents. */
+  delivered: bigint;
+  /** Returns of a filtered-in process with no matching entry: calls under way when the probes were attached. */
+  orphanReturns: bigint;
+  /** Calls made inside a traced call of the same thread; only the outer one is recorded. */
+  nested: bigint;
+  /** Events with readError. */
+  readErrors: bigint;
+  /** How captured user stacks were walked (all zero without an unwinder). */
+  unwind: UnwindCounters;
+}
+
+/** sizeof/offsetof of struct ssl_event and struct ssl_call and the constants of ssl.h the addon was compiled with. */
+export interface SslEventLayout {
+  size: number;
+  offsets: Record<
+    | 'ts_ns'
+    | 'latency_ns'
+    | 'ssl'
+    | 'ret'
+    | 'length'
+    | 'pid'
+    | 'tid'
+    | 'comm'
+    | 'fn'
+    | 'attach_id'
+    | 'data_len'
+    | 'flags'
+    | 'stack_bytes'
+    | 'pad',
+    number
+  >;
+  callSize: number;
+  callOffsets: Record<'ssl' | 'buf' | 'num' | 'lenptr' | 'ts_ns' | 'cookie' | 'depth' | 'pad', number>;
+  SSL_COMM_LEN: number;
+  SSL_MAX_DATA: number;
+  SSL_DATA_CHUNK: number;
+  SSL_MAX_STACK_DEPTH: number;
+  SSL_MAX_CALLS: number;
+  SSL_MAX_PIDS: number;
+  SSL_MAX_EXCLUDED: number;
+  SSL_NEST_MAX_AGE_NS: number;
+  SSL_FN_READ: number;
+  SSL_FN_WRITE: number;
+  SSL_FN_READ_EX: number;
+  SSL_FN_WRITE_EX: number;
+  SSL_FN_DO_HANDSHAKE: number;
+  SSL_FN_MAX: number;
+  SSL_COOKIE_FN_BITS: number;
+  SSL_FLAG_TRUNCATED: number;
+  SSL_FLAG_READ_ERROR: number;
+  SSL_COUNTER_EVENTS_SEEN: number;
+  SSL_COUNTER_KERNEL_DROPS: number;
+  SSL_COUNTER_ORPHAN_RETURNS: number;
+  SSL_COUNTER_NESTED: number;
+  SSL_COUNTER_READ_ERRORS: number;
+  SSL_COUNTER_MAX: number;
+}
+
+export interface NativeSslTracer {
+  start(): void;
+  attach(probes: SslProbeSpec[]): number[];
+  detach(ids: number[]): void;
+  setPids(add: number[], remove?: number[]): void;
+  stop(): Promise<SslStats>;
+  stats(): SslStats;
+  close(): void;
+}
