@@ -210,6 +210,8 @@ AddProcessResult UnwindRegistry::AddProcess(int pid) {
       maps_.DeleteProc(static_cast<uint32_t>(pid));
       Release(it->second);
       procs_.erase(it);
+      std::lock_guard<std::mutex> statsLock(statsMu_);
+      pids_.erase(std::remove(pids_.begin(), pids_.end(), pid), pids_.end());
     }
     NoteBytes();
     return result;
@@ -257,9 +259,21 @@ AddProcessResult UnwindRegistry::AddProcess(int pid) {
     if (out.kind == UNWIND_KIND_FP) fp++;
     proc->count++;
   }
+  auto it = procs_.find(pid);
+  if (proc->count == 0) {
+    // Kernel threads (and zombies) map nothing: an entry would only take one of the map's slots.
+    if (it != procs_.end()) {
+      maps_.DeleteProc(static_cast<uint32_t>(pid));
+      Release(it->second);
+      procs_.erase(it);
+      std::lock_guard<std::mutex> statsLock(statsMu_);
+      pids_.erase(std::remove(pids_.begin(), pids_.end(), pid), pids_.end());
+    }
+    NoteBytes();
+    return result;
+  }
   for (const std::string& key : keys) tables_[key]->refs++;
   maps_.SetProc(static_cast<uint32_t>(pid), *proc);
-  auto it = procs_.find(pid);
   if (it != procs_.end()) Release(it->second);
   procs_[pid] = std::move(keys);
   result.mappings = proc->count;

@@ -32,6 +32,16 @@ function sslObjectBuilt(): boolean {
   }
 }
 
+/** Every pid in /proc (processes; their threads are not listed there). */
+export function listPids(): number[] {
+  const pids: number[] = [];
+  for (const e of readdirSync('/proc')) {
+    const pid = Number(e);
+    if (Number.isInteger(pid) && pid > 0) pids.push(pid);
+  }
+  return pids;
+}
+
 export function processExists(pid: number): boolean {
   return existsSync(`/proc/${pid}`);
 }

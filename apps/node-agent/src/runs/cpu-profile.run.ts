@@ -1,7 +1,7 @@
 import type { Profiler, ProfilerStats, RawSample, Symbolizer, UnwindCounters, Unwinder } from '@tracefleet/native';
 import type { StartRun } from '@tracefleet/proto';
 import type { AgentConfig } from '../config';
-import { pidsWithComm, processExists } from '../host';
+import { listPids, pidsWithComm, processExists } from '../host';
 import type { UnwindService } from '../unwind/unwind-service';
 import { StackAggregator } from './aggregate';
 import { RunRejected, TracingRun, type MessageSink, type RunCounts } from './tracing-run';
@@ -45,6 +45,11 @@ export class CpuProfileRun extends TracingRun {
       onSamples: (samples) => this.agg.add(samples),
     });
     this.profiler.start();
+    if (unwinder && !spec.targetPid && !spec.targetComm) {
+      // A whole-host profile starts at once; meanwhile every running process gets its tables, rather than each
+      // waiting for a miss (samples taken before are counted as unwindPending).
+      void this.useUnwinder(this.native.unwind, listPids()).catch(() => undefined);
+    }
     return { message: `sampling at ${spec.frequencyHz} Hz for ${this.start.durationSec} s`, watchPid: spec.targetPid };
   }
 

@@ -165,14 +165,7 @@ function missingRequired(functions: string[]): string {
 // Processes
 // ---------------------------------------------------------------------------
 
-export function listPids(): number[] {
-  const pids: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    const pid = Number(e);
-    if (Number.isInteger(pid) && pid > 0) pids.push(pid);
-  }
-  return pids;
-}
+export { listPids } from '../../host';
 
 export function readComm(pid: number): string | undefined {
   try {
