@@ -19,17 +19,22 @@ bool HasSymtab(Elf* elf) {
 }
 
 std::string BuildIdPath(const uint8_t* id, size_t size) {
-  static const char digits[] = "0123456789abcdef";
-  std::string path = "/usr/lib/debug/.build-id/";
-  for (size_t i = 0; i < size; i++) {
-    path += digits[id[i] >> 4];
-    path += digits[id[i] & 15];
-    if (i == 0) path += '/';
-  }
-  return path + ".debug";
+  std::string hex = Hex(id, size);
+  return "/usr/lib/debug/.build-id/" + hex.substr(0, 2) + "/" + hex.substr(2) + ".debug";
 }
 
 }  // namespace
+
+std::string Hex(const void* data, size_t size) {
+  static const char digits[] = "0123456789abcdef";
+  std::string out;
+  const auto* p = static_cast<const uint8_t*>(data);
+  for (size_t i = 0; i < size; i++) {
+    out += digits[p[i] >> 4];
+    out += digits[p[i] & 15];
+  }
+  return out;
+}
 
 DebuginfoFetch FetchDebuginfo(Elf* elf, const void* buildId, size_t buildIdSize) {
   const char* urls = std::getenv("DEBUGINFOD_URLS");

@@ -17,6 +17,9 @@ enum class DebuginfoFetch {
   kMissing,    // asked, and the server did not have it (or could not be reached)
 };
 
+// Lower-case hex of bytes (build-ids in paths and keys).
+std::string Hex(const void* data, size_t size);
+
 // Asks the servers in DEBUGINFOD_URLS for the debuginfo of elf when it has a build-id and no
 // .symtab, and /usr/lib/debug/.build-id has none. Blocks (DEBUGINFOD_TIMEOUT, 10 s unless set).
 DebuginfoFetch FetchDebuginfo(Elf* elf, const void* buildId, size_t buildIdSize);

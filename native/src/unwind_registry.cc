@@ -26,17 +26,6 @@ uint64_t NowNs() {
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
 }
 
-std::string Hex(const void* data, size_t size) {
-  static const char digits[] = "0123456789abcdef";
-  std::string out;
-  const auto* p = static_cast<const uint8_t*>(data);
-  for (size_t i = 0; i < size; i++) {
-    out += digits[p[i] >> 4];
-    out += digits[p[i] & 15];
-  }
-  return out;
-}
-
 // The agent's own vDSO: every process on this kernel maps the same image.
 Elf* OpenVdso() {
   auto base = reinterpret_cast<const char*>(getauxval(AT_SYSINFO_EHDR));
@@ -126,12 +115,7 @@ std::shared_ptr<UnwindRegistry::Table> UnwindRegistry::Build(Elf* elf, const std
 // Frees unused tables first (they have no references), then the least recently used ones.
 bool UnwindRegistry::MakeRoom(uint64_t bytes) {
   if (bytes > maxBytes_) return false;
-  auto used = [&]() {
-    uint64_t total = 0;
-    for (const auto& [key, t] : tables_) total += t->bytes;
-    return total;
-  };
-  while (used() + bytes > maxBytes_) {
+  while (LoadedBytes() + bytes > maxBytes_) {
     std::string victim;
     uint64_t oldest = UINT64_MAX;
     for (const auto& [key, t] : tables_) {
@@ -205,15 +189,7 @@ AddProcessResult UnwindRegistry::AddProcess(int pid) {
   std::vector<Mapping> maps;
   if (!ReadMaps(pid, maps)) {
     result.gone = true;
-    auto it = procs_.find(pid);
-    if (it != procs_.end()) {
-      maps_.DeleteProc(static_cast<uint32_t>(pid));
-      Release(it->second);
-      procs_.erase(it);
-      std::lock_guard<std::mutex> statsLock(statsMu_);
-      pids_.erase(std::remove(pids_.begin(), pids_.end(), pid), pids_.end());
-    }
-    NoteBytes();
+    Forget(pid);
     return result;
   }
   tick_++;
@@ -259,21 +235,14 @@ AddProcessResult UnwindRegistry::AddProcess(int pid) {
     if (out.kind == UNWIND_KIND_FP) fp++;
     proc->count++;
   }
-  auto it = procs_.find(pid);
   if (proc->count == 0) {
     // Kernel threads (and zombies) map nothing: an entry would only take one of the map's slots.
-    if (it != procs_.end()) {
-      maps_.DeleteProc(static_cast<uint32_t>(pid));
-      Release(it->second);
-      procs_.erase(it);
-      std::lock_guard<std::mutex> statsLock(statsMu_);
-      pids_.erase(std::remove(pids_.begin(), pids_.end(), pid), pids_.end());
-    }
-    NoteBytes();
+    Forget(pid);
     return result;
   }
   for (const std::string& key : keys) tables_[key]->refs++;
   maps_.SetProc(static_cast<uint32_t>(pid), *proc);
+  auto it = procs_.find(pid);
   if (it != procs_.end()) Release(it->second);
   procs_[pid] = std::move(keys);
   result.mappings = proc->count;
@@ -281,8 +250,6 @@ AddProcessResult UnwindRegistry::AddProcess(int pid) {
     std::lock_guard<std::mutex> statsLock(statsMu_);
     stats_.modulesFp = fp;
     stats_.mappingsDropped += dropped;
-    pids_.clear();
-    for (const auto& [p, k] : procs_) pids_.push_back(p);
   }
   NoteBytes();
   // A build's scratch (libdw's CFI cache, the row vectors: tens of MiB for a large file) was freed into
@@ -293,14 +260,16 @@ AddProcessResult UnwindRegistry::AddProcess(int pid) {
 
 void UnwindRegistry::RemoveProcess(int pid) {
   std::lock_guard<std::mutex> lock(mu_);
+  Forget(pid);
+}
+
+// The process's entry goes from the kernel, and its share of its tables with it. Caller holds mu_.
+void UnwindRegistry::Forget(int pid) {
   auto it = procs_.find(pid);
-  if (it == procs_.end()) return;
-  maps_.DeleteProc(static_cast<uint32_t>(pid));
-  Release(it->second);
-  procs_.erase(it);
-  {
-    std::lock_guard<std::mutex> statsLock(statsMu_);
-    pids_.erase(std::remove(pids_.begin(), pids_.end(), pid), pids_.end());
+  if (it != procs_.end()) {
+    maps_.DeleteProc(static_cast<uint32_t>(pid));
+    Release(it->second);
+    procs_.erase(it);
   }
   NoteBytes();
 }
@@ -321,19 +290,28 @@ void UnwindRegistry::Release(const std::vector<std::string>& keys) {
   }
 }
 
+uint64_t UnwindRegistry::LoadedBytes() const {
+  uint64_t total = 0;
+  for (const auto& [key, t] : tables_) total += t->bytes;
+  return total;
+}
+
+// Publishes what Stats() and Processes() report (they never wait for mu_). Caller holds mu_.
 void UnwindRegistry::NoteBytes() {
-  uint64_t bytes = 0, rows = 0, count = 0;
+  uint64_t rows = 0, count = 0;
   for (const auto& [key, t] : tables_) {
-    bytes += t->bytes;
     rows += t->rows;
     if (t->fd >= 0) count++;
   }
+  const uint64_t bytes = LoadedBytes();
   std::lock_guard<std::mutex> lock(statsMu_);
   stats_.tableBytes = bytes;
   stats_.tableRows = rows;
   stats_.tables = count;
   stats_.tableBytesPeak = std::max(stats_.tableBytesPeak, bytes);
   stats_.processes = procs_.size();
+  pids_.clear();
+  for (const auto& [pid, keys] : procs_) pids_.push_back(pid);
 }
 
 UnwindRegistryStats UnwindRegistry::Stats() const {

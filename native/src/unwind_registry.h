@@ -74,8 +74,10 @@ class UnwindRegistry {
                                   uint32_t& built, uint64_t& buildNs);
   std::shared_ptr<Table> Build(Elf* elf, const std::string& key, uint32_t& built, uint64_t& buildNs);
   bool MakeRoom(uint64_t bytes);
+  void Forget(int pid);
   void Release(const std::vector<std::string>& keys);
   void DropTable(Table& table);
+  uint64_t LoadedBytes() const;
   void NoteBytes();
 
   const uint64_t maxBytes_;

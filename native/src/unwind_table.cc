@@ -48,56 +48,39 @@ Elf_Scn* FindSection(Elf* elf, const char* name, GElf_Shdr& shdr) {
 bool ReadEncoded(const uint8_t*& p, const uint8_t* end, uint8_t enc, uint64_t fieldAddr, bool applyBase, uint64_t& out) {
   if (enc == DW_EH_PE_omit) return false;
   int64_t value = 0;
-  auto take = [&](size_t n) -> const uint8_t* {
-    if (static_cast<size_t>(end - p) < n) return nullptr;
-    const uint8_t* at = p;
-    p += n;
-    return at;
+  // Reads a T at p into value (sign- or zero-extended by T's type); false past the section's end.
+  auto take = [&](auto type) {
+    using T = decltype(type);
+    if (static_cast<size_t>(end - p) < sizeof(T)) return false;
+    T v;
+    std::memcpy(&v, p, sizeof(T));
+    p += sizeof(T);
+    value = static_cast<int64_t>(v);
+    return true;
   };
+  bool ok;
   switch (enc & 0x0f) {
     case DW_EH_PE_absptr:
     case DW_EH_PE_udata8:
-    case DW_EH_PE_sdata8: {
-      const uint8_t* at = take(8);
-      if (at == nullptr) return false;
-      std::memcpy(&value, at, 8);
+    case DW_EH_PE_sdata8:
+      ok = take(int64_t{});
       break;
-    }
-    case DW_EH_PE_udata4: {
-      const uint8_t* at = take(4);
-      if (at == nullptr) return false;
-      uint32_t v;
-      std::memcpy(&v, at, 4);
-      value = v;
+    case DW_EH_PE_udata4:
+      ok = take(uint32_t{});
       break;
-    }
-    case DW_EH_PE_sdata4: {
-      const uint8_t* at = take(4);
-      if (at == nullptr) return false;
-      int32_t v;
-      std::memcpy(&v, at, 4);
-      value = v;
+    case DW_EH_PE_sdata4:
+      ok = take(int32_t{});
       break;
-    }
-    case DW_EH_PE_udata2: {
-      const uint8_t* at = take(2);
-      if (at == nullptr) return false;
-      uint16_t v;
-      std::memcpy(&v, at, 2);
-      value = v;
+    case DW_EH_PE_udata2:
+      ok = take(uint16_t{});
       break;
-    }
-    case DW_EH_PE_sdata2: {
-      const uint8_t* at = take(2);
-      if (at == nullptr) return false;
-      int16_t v;
-      std::memcpy(&v, at, 2);
-      value = v;
+    case DW_EH_PE_sdata2:
+      ok = take(int16_t{});
       break;
-    }
     default:
       return false;  // uleb128/sleb128 pointers: not emitted by any x86-64 toolchain for FDEs
   }
+  if (!ok) return false;
   if (applyBase) {
     switch (enc & 0x70) {
       case DW_EH_PE_absptr:
@@ -326,7 +309,6 @@ std::vector<unwind_row> BuildUnwindTable(Elf* elf, UnwindTableStats& stats) {
   const char* ident = elf_getident(elf, nullptr);
   if (elf_kind(elf) != ELF_K_ELF || ident == nullptr) throw std::runtime_error("not an ELF file");
   if (elf_getshdrstrndx(elf, &shstrndx) != 0) throw std::runtime_error(std::string("read section headers: ") + elf_errmsg(-1));
-  (void)ident;
   // .eh_frame first; .debug_frame fills what it does not cover (or everything, when there is no
   // .eh_frame: some toolchains put a binary's CFI only there and leave .eh_frame to crt objects).
   Cfi eh, debug;
@@ -358,13 +340,19 @@ std::vector<unwind_row> BuildUnwindTable(Elf* elf, UnwindTableStats& stats) {
   // that is hostile or broken, and would cost the agent memory in proportion.
   if (ranges.size() > kMaxRows) throw std::runtime_error(std::to_string(ranges.size()) + " FDEs, more than a table can hold");
 
-  // Rows of each FDE, then a NONE row at its end unless the next FDE starts there.
+  // Rows of each FDE, then a NONE row at its end unless the next FDE starts there. A row at the pc
+  // of the last one replaces it (an earlier FDE's end marker); one with the last one's rule adds nothing.
   std::vector<unwind_row> rows;
+  auto emit = [&rows](const unwind_row& row) {
+    if (!rows.empty() && rows.back().pc == row.pc) rows.back() = row;
+    else if (rows.empty() || !SameRule(rows.back(), row)) rows.push_back(row);
+  };
   std::sort(ranges.begin(), ranges.end(), [](const Range& a, const Range& b) { return a.lo < b.lo; });
 
   for (size_t i = 0; i < ranges.size(); i++) {
     const Range& range = ranges[i];
-    uint64_t pc = range.lo;
+    // FDEs that overlap (broken or hostile files) must not make the rows go backwards: the BPF search needs them sorted.
+    uint64_t pc = rows.empty() ? range.lo : std::max<uint64_t>(range.lo, rows.back().pc);
     while (pc < range.hi) {
       Dwarf_Frame* frame = nullptr;
       if (dwarf_cfi_addrframe(range.cfi->cfi, pc, &frame) != 0) break;
@@ -378,33 +366,20 @@ std::vector<unwind_row> BuildUnwindTable(Elf* elf, UnwindTableStats& stats) {
       ClassifyCfa(frame, signal, row, stats);
       if (row.cfa_rule != UNWIND_CFA_EXPRESSION) ClassifyRegisters(frame, row, stats);
       if (row.cfa_rule == UNWIND_CFA_EXPRESSION) stats.expressions++;
-      if (rows.empty() || !SameRule(rows.back(), row) || rows.back().cfa_rule == UNWIND_CFA_NONE) {
-        if (!rows.empty() && rows.back().pc == pc) rows.back() = row;  // an earlier FDE's end marker
-        else rows.push_back(row);
-      }
+      emit(row);
       pc = std::min<uint64_t>(end, range.hi);
       if (rows.size() > kMaxRows) throw std::runtime_error("more than " + std::to_string(kMaxRows) + " unwind rows");
     }
     bool contiguous = i + 1 < ranges.size() && ranges[i + 1].lo <= range.hi;
-    if (!contiguous) {
+    if (!contiguous && (rows.empty() || range.hi > static_cast<uint64_t>(rows.back().pc))) {
       unwind_row gap{};
       gap.pc = range.hi;
       gap.cfa_rule = UNWIND_CFA_NONE;
-      rows.push_back(gap);
+      emit(gap);
     }
   }
-  // Merge equal neighbours left by FDE boundaries.
-  std::vector<unwind_row> merged;
-  merged.reserve(rows.size());
-  for (const unwind_row& row : rows) {
-    if (!merged.empty() && merged.back().pc == row.pc) {
-      merged.back() = row;
-    } else if (merged.empty() || !SameRule(merged.back(), row)) {
-      merged.push_back(row);
-    }
-  }
-  stats.rows = merged.size();
-  return merged;
+  stats.rows = rows.size();
+  return rows;
 }
 
 std::vector<unwind_row> BuildUnwindTableForPath(const std::string& path, UnwindTableStats& stats) {
