@@ -4,6 +4,7 @@
 // Unwinder while it builds tables, then found by the Symbolizer's libdwfl in the client cache).
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -121,6 +122,8 @@ describe('names of stripped code for unwound frames', () => {
     const debug = path.join(dir, `${id}.debug`);
     sh('objcopy', ['--only-keep-debug', bin, debug]);
     sh('strip', ['--strip-all', bin]);
+    const debugCopy = `${debug}.good`;
+    fs.copyFileSync(debug, debugCopy);
     assert.equal(hasTfSymbols(bin), false);
     assert.equal(fs.existsSync(`/usr/lib/debug/.build-id/${id.slice(0, 2)}/${id.slice(2)}.debug`), false);
 
@@ -166,6 +169,21 @@ describe('names of stripped code for unwound frames', () => {
       });
     });
     process.env.DEBUGINFOD_URLS = `http://127.0.0.1:${port}`;
+
+    // A hostile server: random bytes under this build-id. Counted as fetched, never a name, never a crash.
+    fs.writeFileSync(path.join(dir, `${id}.debug`), crypto.randomBytes(64 * 1024));
+    process.env.DEBUGINFOD_CACHE_PATH = path.join(dir, 'cache-garbage');
+    unwinder = new Unwinder();
+    try {
+      const stacks = await namedStacks(unwinder, child.pid!);
+      assert.ok(stacks.length > 50, `only ${stacks.length} samples`);
+      assert.equal(withChain(stacks), 0, 'names appeared from garbage debuginfo');
+      assert.equal(unwinder.stats().debuginfoFetched, 1, JSON.stringify(unwinder.stats()));
+    } finally {
+      unwinder.close();
+    }
+
+    fs.copyFileSync(debugCopy, path.join(dir, `${id}.debug`));
     process.env.DEBUGINFOD_CACHE_PATH = path.join(dir, 'cache');
     unwinder = new Unwinder();
     try {

@@ -31,6 +31,15 @@ function sampleUnwind(): UnwindStats {
 }
 
 describe('unwind stats', () => {
+  it('a hostile agent\'s u64 maximum in every counter is stored and shown as a finite JSON number', () => {
+    const max = (1n << 64n) - 1n;
+    const hostile = Object.fromEntries(Object.keys(sampleUnwind()).map((k) => [k, max])) as unknown as UnwindStats;
+    const stored = unwindStatsOf(hostile)!;
+    for (const [k, v] of Object.entries(stored)) assert.ok(Number.isFinite(v) && v > 0, `${k}: ${v}`);
+    const shown = unwindView(JSON.parse(JSON.stringify(stored)));
+    assert.deepEqual(shown, stored);
+  });
+
   it('stores every counter under its camelCase name as a JSON number', () => {
     const stored = unwindStatsOf(sampleUnwind());
     assert.deepEqual(stored, {
