@@ -4,7 +4,6 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 
-
 export function childrenOf(ppid) {
   const out = [];
   for (const d of readdirSync('/proc')) {
@@ -21,7 +20,6 @@ export function childrenOf(ppid) {
 }
 
 /** Interrupt counts since boot, summed over CPUs: irq_work (IWI), local timer (LOC), rescheduling (RES), function call (CAL). */
-
 export function interrupts() {
   const out = {};
   for (const line of readFileSync('/proc/interrupts', 'utf8').split('\n')) {
@@ -49,7 +47,6 @@ export function freePort() {
 }
 
 // A bounded load loop in its own process: keep-alive GETs from `conc` connections until `secs` pass or `max` requests are done.
-
 export const LOAD = `
 const http = require('node:http');
 const [url, conc, secs, max] = process.argv.slice(1);
@@ -72,7 +69,6 @@ export function sysctl(name, value) {
 }
 
 /** run_time_ns and run_cnt of the BPF program named 'profile' that process `pid` holds. */
-
 export function profileProgStats(pid) {
   const ids = new Set();
   for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
@@ -95,7 +91,6 @@ export function profileProgStats(pid) {
 const OUTERMOST_FRAME = /^(_start|__libc_start_main|__libc_start_call_main|main|_?_?clone3?|start_thread)$/;
 
 /** Per comm (the folded stacks' root), samples and the share whose user stack reaches an outermost frame; the 12 busiest. */
-
 export function outermostByComm(stacks) {
   const by = new Map();
   for (const { frames, count } of stacks) {

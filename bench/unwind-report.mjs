@@ -1,12 +1,12 @@
 // The BENCHMARKS.md section of the unwind suite, from bench/results/unwind.json's shape.
+import { renderOverhead } from './unwind-overhead.mjs';
 
 /** Windows and rounds of the suite (bench/unwind.mjs runs with them; the section names them). */
 export const SHARE_SEC = 6;
-export const OVERHEAD_SEC = 6;
-export const ROUNDS = 3;
 export const WHOLE_SEC = 30;
+/** Whole-host agent RSS target of issue 12 on this machine. */
+export const RSS_TARGET_MIB = 150;
 
-const verdict = (wall, cpu) => (wall && cpu ? 'met' : !wall && !cpu ? 'MISSED' : `met ${wall ? 'in work units per second' : 'per CPU second'} only, MISSED ${wall ? 'per CPU second' : 'in work units per second'}`);
 const pct = (x) => `${(x * 100).toFixed(1)} %`;
 const sp = (x) => `${x >= 0 ? '' : '−'}${Math.abs(x).toFixed(2)} %`;
 const mib = (kb) => `${(kb / 1024).toFixed(1)} MiB`;
@@ -21,20 +21,12 @@ export function renderUnwind(r) {
   const u = w.unwind;
   const shareRow = (name, x) =>
     `| ${name} | ${pct(x.tables.share)} (${x.tables.samples}) | ${pct(x.perf.share)} (${x.perf.samples}) | ${pct(x.fp.share)} (${x.fp.samples}) | ${x.tables.unwind ? `${x.tables.unwind.stacksComplete} / ${x.tables.unwind.stacks}` : '—'} |`;
-  const ohRow = (hz) => {
-    const x = o[`hz${hz}`];
-    const c = x.perCpuSecond;
-    return `| ${hz} Hz | ${x.plainUnitsPerSec.toFixed(0)} | ${x.tablesUnitsPerSec.toFixed(0)} (${sp(x.tablesSlowdownPercent)}) | ${x.fpUnitsPerSec.toFixed(0)} (${sp(x.fpSlowdownPercent)}) | ${x.perfUnitsPerSec.toFixed(0)} (${sp(x.perfSlowdownPercent)}) | ${sp(c.tablesSlowdownPercent)} / ${sp(c.fpSlowdownPercent)} / ${sp(c.perfSlowdownPercent)} | ${pct(x.wholeChainShareTables)} / ${pct(x.wholeChainShareFp)} |`;
-  };
-  const o99 = o.hz99;
-  const o999 = o.hz999;
+  const oh = renderOverhead(o, b);
   const gap = (x) => Math.abs(x.tables.share - x.perf.share) * 100;
   const reading = [
     `Whole stacks: tables ${pct(s.python.tables.share)} vs perf ${pct(s.python.perf.share)} on python3.11, ${pct(s.nginx.tables.share)} vs ${pct(s.nginx.perf.share)} on nginx, ${pct(s.chain.tables.share)} vs ${pct(s.chain.perf.share)} on chain.c (largest gap to perf ${Math.max(gap(s.python), gap(s.nginx), gap(s.chain)).toFixed(1)} points); the frame-pointer walk gave ${pct(s.python.fp.share)}, ${pct(s.nginx.fp.share)} and ${pct(s.chain.fp.share)}.`,
-    `Overhead at 99 Hz: ${sp(o99.tablesSlowdownPercent)} with tables in work units per second (${sp(o99.perCpuSecond.tablesSlowdownPercent)} per CPU second) — the ≤ 1 % target is ${verdict(o99.tablesSlowdownPercent <= 1, o99.perCpuSecond.tablesSlowdownPercent <= 1)}.`,
-    `At 999 Hz: ${sp(o999.tablesSlowdownPercent)} against perf's ${sp(o999.perfSlowdownPercent)} (per CPU second ${sp(o999.perCpuSecond.tablesSlowdownPercent)} against ${sp(o999.perCpuSecond.perfSlowdownPercent)}) — the target (less than perf's) is ${verdict(o999.tablesSlowdownPercent < o999.perfSlowdownPercent, o999.perCpuSecond.tablesSlowdownPercent < o999.perCpuSecond.perfSlowdownPercent)}.`,
-    `The frame-pointer walk, which finds no caller here, cost ${sp(o999.fpSlowdownPercent)} at 999 Hz (${sp(o999.perCpuSecond.fpSlowdownPercent)} per CPU second), so the tables' own share of the cost is small (BPF time per workload sample ${b.tables.nsPerWorkloadSample.toFixed(0)} ns vs ${b.fp.nsPerWorkloadSample.toFixed(0)} ns); irq_work interrupts (ring buffer wakeups) ran at ${o999.interruptsPerSec.tables.IWI}/s with our profile against ${o999.interruptsPerSec.perf.IWI}/s with perf's (the profile program commits samples without a wakeup and the agent drains the ring every 100 ms, since this run's code).`,
-    `Run-to-run noise on this VM is about a percent of work units per second, more when other work shares the two CPUs; the per-CPU-second figures leave out time the workload lost to other processes.`,
+    oh.reading,
+    `Agent memory during the ${WHOLE_SEC} s whole-host profile: peak ${mib(w.agentPeakRssKb)} (target ≤ ${RSS_TARGET_MIB} MiB: ${w.agentPeakRssKb / 1024 <= RSS_TARGET_MIB ? 'met' : 'MISSED'}), after the suite's earlier parts ran on the same agent.`,
   ].join(' ');
   return `## Unwinding (issue 12)
 
@@ -52,14 +44,7 @@ ${shareRow('python3.11 busy.py: main → _PyEval_EvalFrameDefault', s.python)}
 ${shareRow(`nginx workers (${s.nginx.load.requests} requests): reaches main/__libc_start_main/_start`, s.nginx)}
 ${shareRow('chain.c (FP-less): main → tf_a → tf_b → tf_c or → tf_sorter → qsort → tf_compare', s.chain)}
 
-Slowdown of an FP-less CPU-bound workload (bench/workloads/cpu_bound_fpless.c, work units/s, median of ${ROUNDS} alternating rounds of ${OVERHEAD_SEC} s; last column: share of our samples with main → tf_level1 → tf_level2 → tf_level3 → unit_of_work):
-
-| rate | plain | tables | fp | perf --call-graph dwarf | per CPU second: tables / fp / perf | whole chain, tables / fp |
-|---|---|---|---|---|---|---|
-${ohRow(99)}
-${ohRow(999)}
-
-Interrupts per second on both CPUs during the 999 Hz runs (irq_work IWI / local timer LOC): ${['plain', 'tables', 'fp', 'perf'].map((m) => `${m} ${o999.interruptsPerSec[m].IWI} / ${o999.interruptsPerSec[m].LOC}`).join('; ')}.
+${oh.table}
 
 BPF time per run of the \`profile\` program (kernel.bpf_stats_enabled=1, 5 s of a 999 Hz profile of the FP-less workload; runs include other processes' samples, filtered out early):
 

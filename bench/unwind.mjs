@@ -13,8 +13,9 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureDebianTools, writeNginxConfig } from './nginx.mjs';
-import { LOAD, childrenOf, freePort, interrupts, killIfComm, nginxVersion, outermostByComm, procStatus, profileProgStats, sysctl } from './unwind-host.mjs';
-import { OVERHEAD_SEC, ROUNDS, SHARE_SEC, WHOLE_SEC, renderUnwind } from './unwind-report.mjs';
+import { LOAD, childrenOf, freePort, killIfComm, nginxVersion, outermostByComm, procStatus, profileProgStats, sysctl } from './unwind-host.mjs';
+import { SHARE_SEC, WHOLE_SEC, renderUnwind } from './unwind-report.mjs';
+import { overheadPart, workloadCpu } from './unwind-overhead.mjs';
 import { WORK, gcc, harness, machine, median, publish, root, run, sleep, startAgentWithEnv, startJob, stopAgent, waitFor, waitJob } from './lib.mjs';
 
 const require = createRequire(import.meta.url);
@@ -64,9 +65,9 @@ function killAll() {
 // A crash between a spawn and the finally must not leave them either.
 process.once('exit', killAll);
 
-/** The FP-less workload: `done` resolves with its work units and the CPU seconds it was given. */
-function startWorkload(bin, seconds) {
-  const r = run(bin, [String(seconds)]);
+/** The FP-less workload (pinned to `cpu` if given): `done` resolves with its work units and the CPU seconds it was given. */
+function startWorkload(bin, seconds, cpu) {
+  const r = cpu === undefined ? run(bin, [String(seconds)]) : run('taskset', ['-c', String(cpu), bin, String(seconds)]);
   track(r.child);
   const done = r.done.then((out) => {
     const [units, , cpuSec] = out.trim().split(' ').map(Number);
@@ -75,9 +76,6 @@ function startWorkload(bin, seconds) {
   done.catch(() => undefined); // killed in a finally after a failure: that failure is the one reported
   return { pid: r.child.pid, done };
 }
-
-
-
 
 // ---- perf --call-graph dwarf ------------------------------------------------------------------------
 
@@ -148,17 +146,6 @@ async function shares(stack, nodes, dir, target, perfPids, chains) {
     fp: shareRow(fp.stacks, chains),
   };
 }
-
-// ---- nginx -------------------------------------------------------------------------------------------
-
-/** nginx from Debian's package, as bench/ssl.mjs gets it; a service the package starts is stopped again. */
-
-
-
-
-// ---- BPF run time ------------------------------------------------------------------------------------
-
-
 
 // ---- the suite ---------------------------------------------------------------------------------------
 
@@ -283,75 +270,13 @@ export async function unwindBench(stack) {
       results.share = share;
     }
 
-    // 2. Overhead on the FP-less CPU-bound workload: plain / tables / fp / perf, alternating, median of 3.
+    // 2. Overhead on the FP-less CPU-bound workload (bench/unwind-overhead.mjs).
     if (want(2)) {
-      const overhead = {
-        measures: `work units per second of bench/workloads/cpu_bound_fpless.c (one thread, -O2 -fomit-frame-pointer, ${OVERHEAD_SEC} s runs), median of ${ROUNDS} alternating rounds; slowdown = 1 − profiled / plain in %. perCpuSecond: the same with work units per CPU second the workload was given (CLOCK_PROCESS_CPUTIME_ID; this kernel has no IRQ time accounting, so the samples' interrupt time is in it while time lost to other processes is not). Ours: a cpu-profile job by comm started before the workload; perf: perf record -a -e cpu-clock --call-graph dwarf,16384 (-B, data discarded) started before it`,
-      };
-      for (const hz of [99, 999]) {
-        const runs = { plain: [], tables: [], fp: [], perf: [] };
-        const cpuRuns = { plain: [], tables: [], fp: [], perf: [] };
-        const irqRuns = { plain: [], tables: [], fp: [], perf: [] };
-        const measure = async (mode) => {
-          const before = interrupts();
-          const t0 = performance.now();
-          const { units, cpuSec } = await startWorkload(bin, OVERHEAD_SEC).done;
-          const secs = (performance.now() - t0) / 1000;
-          const after = interrupts();
-          runs[mode].push(units / OVERHEAD_SEC);
-          cpuRuns[mode].push(units / cpuSec);
-          irqRuns[mode].push(Object.fromEntries(Object.keys(after).map((k) => [k, (after[k] - (before[k] ?? 0)) / secs])));
-        };
-        const tableShare = [];
-        const fpShare = [];
-        const unwind = [];
-        for (let round = 0; round < ROUNDS; round++) {
-          await measure('plain');
-          for (const mode of ['tables', 'fp']) {
-            const id = await profile(stack, nodes[mode], { comm: COMM }, OVERHEAD_SEC + 2, hz);
-            await measure(mode);
-            const { job, stacks } = await profileStacks(stack, id);
-            (mode === 'tables' ? tableShare : fpShare).push(shareOfAny(stacks, [FPLESS_CHAIN]));
-            if (mode === 'tables') unwind.push(job.runs[0].unwind);
-          }
-          const data = join(dir, 'overhead.data');
-          const rec = perfRecord(data, OVERHEAD_SEC + 2, hz, ['-B']);
-          await rec.started;
-          await measure('perf');
-          await rec.done;
-          rmSync(data, { force: true });
-        }
-        const plain = median(runs.plain);
-        const slow = (xs) => (1 - median(xs) / plain) * 100;
-        const cpuPlain = median(cpuRuns.plain);
-        const cpuSlow = (xs) => (1 - median(xs) / cpuPlain) * 100;
-        overhead[`hz${hz}`] = {
-          plainUnitsPerSec: plain,
-          tablesUnitsPerSec: median(runs.tables),
-          fpUnitsPerSec: median(runs.fp),
-          perfUnitsPerSec: median(runs.perf),
-          tablesSlowdownPercent: slow(runs.tables),
-          fpSlowdownPercent: slow(runs.fp),
-          perfSlowdownPercent: slow(runs.perf),
-          perCpuSecond: {
-            plainUnitsPerCpuSec: cpuPlain,
-            tablesSlowdownPercent: cpuSlow(cpuRuns.tables),
-            fpSlowdownPercent: cpuSlow(cpuRuns.fp),
-            perfSlowdownPercent: cpuSlow(cpuRuns.perf),
-            runs: cpuRuns,
-          },
-          // Both CPUs' interrupts per second during the workload's runs (median per mode): IWI are irq_work
-          // self-interrupts (a BPF ring buffer's wakeups go through them), LOC the local timer.
-          interruptsPerSec: Object.fromEntries(
-            Object.entries(irqRuns).map(([mode, xs]) => [mode, Object.fromEntries(Object.keys(xs[0]).map((k) => [k, Math.round(median(xs.map((x) => x[k])))]))]),
-          ),
-          wholeChainShareTables: median(tableShare),
-          wholeChainShareFp: median(fpShare),
-          runs,
-          tablesUnwindCounters: unwind,
-        };
-      }
-      results.overhead = overhead;
+      results.overhead = await overheadPart({
+        stack, nodes, agentPids, bin, dir, comm: COMM, chain: FPLESS_CHAIN, sleep, profile, profileStacks, perfRecord,
+        startWorkload: (b, secs) => startWorkload(b, secs, workloadCpu()),
+        shareOf: shareOfAny,
+      });
     }
 
     // 3. BPF time per run of the profile program, tables vs fp, on the FP-less workload at 999 Hz.
@@ -449,7 +374,3 @@ export async function unwindBench(stack) {
   publish('unwind', results, renderUnwind(results));
   return results;
 }
-
-
-
-

@@ -89,7 +89,7 @@ export interface Stack {
    * (TRACEFLEET_CONTROLLER_GRPC as a list); default the first replica's. Resolves once GET /nodes
    * shows it connected with a session started after the spawn.
    */
-  startAgent(nodeName?: string, labels?: string, grpcAddrs?: string[]): Promise<ChildProcess>;
+  startAgent(nodeName?: string, labels?: string, grpcAddrs?: string[], env?: Record<string, string>): Promise<ChildProcess>;
   stop(): Promise<void>;
 }
 
@@ -189,7 +189,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     agents: new Map(),
     logs,
     api,
-    async startAgent(nodeName = stack.nodeName, labels = 'role=e2e', grpcAddrs = [first.grpcAddr]) {
+    async startAgent(nodeName = stack.nodeName, labels = 'role=e2e', grpcAddrs = [first.grpcAddr], agentEnv: Record<string, string> = {}) {
       const spawnedAt = Date.now();
       const agent = spawn(process.execPath, [join(ROOT, 'apps/node-agent/dist/main.js')], {
         cwd: ROOT,
@@ -201,6 +201,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           TRACEFLEET_NODE_LABELS: labels,
           // As infra/start.mjs launches the agent (fewer malloc arenas: unwind table builds run on pool threads).
           MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
+          ...agentEnv,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -32,7 +32,7 @@ describe('incidents and schedules, end to end on the real kernel (three agents, 
     await stack.startAgent(names[1], 'role=e2e,incident=yes', [stack.replicas[1].grpcAddr]);
     await stack.startAgent(names[2], 'role=e2e,incident=yes', [stack.replicas[1].grpcAddr]);
     // The e2e database outlives runs: a schedule left by a killed run would tick here too.
-    for (const s of (await stack.api('GET', '/schedules')).json ?? []) await stack.api('DELETE', `/schedules/${s.id}`);
+    for (const s of (await stack.api('GET', '/schedules')).json ?? []) await stack.api('DELETE', `/schedules/${s.id}`, undefined, stack.captureToken);
     hot = spawn(hotBin, ['0'], { stdio: 'ignore' });
     await sleep(300);
   });

@@ -96,6 +96,38 @@ export interface SymbolizerStats {
   cacheHits: number;
   /** Reads of /proc/<pid>/maps: at first sight of a process, then at most once a second when an address lies outside every mapping. */
   mapsReads: number;
+  /** Processes whose /tmp/perf-PID.map was refused: not a regular file, owned by another user than the process's or root, or world-writable. */
+  perfMapsRefused: number;
+  /** Perf map lines longer than 8 KiB, skipped unread. */
+  perfMapLinesTooLong: number;
+  /** Perf map bytes beyond perfMapMaxBytes, left unread (summed over processes). */
+  perfMapBytesNotRead: number;
+  /** Executable file mappings that are no regular file (a device mapped PROT_EXEC): never opened, named module+offset. */
+  mappingsRefused: number;
+  /** The latest of those refusals, e.g. "perf map /tmp/perf-12.map: owned by uid 65534, not by the process (uid 0) or root"; '' when none. */
+  lastRefusal: string;
+}
+
+export interface SymbolizerOptions {
+  /** The most of a /tmp/perf-PID.map read (default 64 MiB); what lies beyond is left unread and counted. */
+  perfMapMaxBytes?: number;
+}
+
+/** safeOpenCheck's answer: whether the agent would open the file, and if not why (never its size then). */
+export type SafeOpenCheck = { ok: true; size: number } | { ok: false; error: string };
+
+export interface PerfMapReaderStats {
+  entries: number;
+  refused: number;
+  linesTooLong: number;
+  bytesNotRead: number;
+  refusal: string;
+}
+
+interface NativePerfMapReader {
+  refresh(): boolean;
+  find(addr: bigint): string | null;
+  stats(): PerfMapReaderStats;
 }
 
 interface NativeSymbolizer {
@@ -117,7 +149,9 @@ function nativeOptions<T extends { unwinder?: Unwinder }>(opts: T): WithNativeUn
 
 export interface NativeAddon {
   Profiler: new (opts: WithNativeUnwinder<ProfilerOptions>) => NativeProfiler;
-  Symbolizer: new () => NativeSymbolizer;
+  Symbolizer: new (opts?: SymbolizerOptions) => NativeSymbolizer;
+  safeOpenCheck(path: string, maxBytes?: number): SafeOpenCheck;
+  PerfMapReader: new (pid: number, path: string, maxBytes: number) => NativePerfMapReader;
   layout(): EventLayout;
   UsdtTracer: new (opts: WithNativeUnwinder<UsdtTracerOptions>) => NativeUsdtTracer;
   usdtLayout(): UsdtEventLayout;
@@ -128,6 +162,7 @@ export interface NativeAddon {
   functionOffsets(path: string, names: string[]): Record<string, bigint>;
   Unwinder: new (opts: UnwinderOptions) => NativeUnwinder;
   unwindTable(path: string): UnwindTable;
+  releaseMemory(): boolean;
 }
 
 export const addonPath = path.resolve(__dirname, '..', 'build', 'Release', 'tracefleet_native.node');
@@ -197,8 +232,8 @@ export class Profiler {
 export class Symbolizer {
   readonly #native: NativeSymbolizer;
 
-  constructor() {
-    this.#native = new (loadAddon().Symbolizer)();
+  constructor(opts?: SymbolizerOptions) {
+    this.#native = new (loadAddon().Symbolizer)(opts);
   }
 
   /**
@@ -376,4 +411,25 @@ export function sslLayout(): SslEventLayout {
  */
 export function functionOffsets(path: string, names: string[]): Record<string, bigint> {
   return loadAddon().functionOffsets(path, names);
+}
+
+/**
+ * malloc_trim(0): hands the free pages of every malloc arena back to the kernel (glibc keeps what runs freed
+ * below its trim threshold, which grows to 64 MiB). True when some memory was released.
+ */
+export function releaseMemory(): boolean {
+  return loadAddon().releaseMemory();
+}
+
+/**
+ * Whether the addon would open `path` for reading (safe_open.h): only a regular file of at most
+ * maxBytes, checked on an O_PATH descriptor before any real open. For specs and diagnostics.
+ */
+export function safeOpenCheck(path: string, maxBytes?: number): SafeOpenCheck {
+  return loadAddon().safeOpenCheck(path, maxBytes);
+}
+
+/** The symbolizer's reader of one perf map file, on its own (specs give it hostile files). */
+export function perfMapReader(pid: number, path: string, maxBytes: number): NativePerfMapReader {
+  return new (loadAddon().PerfMapReader)(pid, path, maxBytes);
 }

@@ -1,10 +1,13 @@
 // Module entry: the Profiler, Symbolizer, UsdtTracer, MemleakTracer and SslTracer classes; layout(), usdtLayout(),
 // memleakLayout() and sslLayout(), which let the tests compare the record layouts this addon was compiled against
-// with profile.h, usdt.h, memleak.h and ssl.h; and functionOffsets(), where a function's uprobe goes in an ELF file.
+// with profile.h, usdt.h, memleak.h and ssl.h; functionOffsets(), where a function's uprobe goes in an ELF file;
+// and releaseMemory(), which hands the free pages of malloc's arenas back to the kernel.
+#include <malloc.h>
 #include <napi.h>
 
 #include <cstddef>
 
+#include "file_checks_js.h"
 #include "libbpf_log.h"
 #include "memleak_tracer.h"
 #include "profile_event.h"
@@ -42,6 +45,11 @@ Napi::Value Layout(const Napi::CallbackInfo& info) {
   return layout;
 }
 
+// glibc returns free heap memory to the kernel only from the top of an arena and only beyond a threshold that
+// grows with the largest block freed (up to 64 MiB), so what a run's symbolizer, tables and batches freed can stay
+// in RSS long after the run; malloc_trim(0) releases every free page of every arena. True when it released some.
+Napi::Value ReleaseMemory(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), malloc_trim(0) != 0); }
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InstallLibbpfPrint();
   exports.Set("Profiler", Profiler::Define(env));
@@ -56,6 +64,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("functionOffsets", Napi::Function::New(env, FunctionOffsetsJs, "functionOffsets"));
   exports.Set("Unwinder", Unwinder::Define(env));
   exports.Set("unwindTable", Napi::Function::New(env, UnwindTableJs, "unwindTable"));
+  exports.Set("releaseMemory", Napi::Function::New(env, ReleaseMemory, "releaseMemory"));
+  exports.Set("safeOpenCheck", Napi::Function::New(env, SafeOpenCheckJs, "safeOpenCheck"));
+  exports.Set("PerfMapReader", PerfMapReader::Define(env));
   return exports;
 }
 

@@ -1,22 +1,83 @@
 #include "elf_file.h"
 
+#include <elfutils/debuginfod.h>
 #include <elfutils/libdwfl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
+#include "debuginfo_fetch.h"
+#include "safe_open.h"
 #include "symbol_names.h"
 
 namespace tracefleet {
 namespace {
 
-char* debuginfoPath = nullptr;  // libdwfl's default search path
+char* debuginfoPath = nullptr;
 
-// The module is reported from an open descriptor, so find_elf is never asked; separate
-// debuginfo (build-id, .gnu_debuglink) is still looked for the standard way.
+int Accept(SafeOpenResult file, const std::string& path, char** debuginfoFileName) {
+  if (!file.ok()) return -1;
+  *debuginfoFileName = strdup(path.c_str());
+  return file.fd.Release();
+}
+
+// Separate debuginfo, found where dwfl_standard_find_debuginfo looks (build-id under
+// /usr/lib/debug, the .gnu_debuglink name beside the file, in its .debug/ and under
+// /usr/lib/debug, then debuginfod's cache), but every file opened through SafeOpenRegular: the
+// debuglink name comes from the traced file itself, and libdwfl would open whatever it names
+// ("../../dev/watchdog", a FIFO in /tmp) with a plain open(). A debuglink with a '/' is refused.
+int SafeFindDebuginfo(Dwfl_Module* mod, void**, const char*, Dwarf_Addr, const char* fileName,
+                      const char* debuglink, GElf_Word, char** debuginfoFileName) {
+  const unsigned char* bits = nullptr;
+  GElf_Addr idAddr = 0;
+  int idLen = dwfl_module_build_id(mod, &bits, &idAddr);
+  if (idLen > 1) {
+    std::string hex = Hex(bits, static_cast<size_t>(idLen));
+    std::string path = "/usr/lib/debug/.build-id/" + hex.substr(0, 2) + "/" + hex.substr(2) + ".debug";
+    int fd = Accept(SafeOpenRegular(path), path, debuginfoFileName);
+    if (fd >= 0) return fd;
+  }
+  std::string link = debuglink != nullptr ? debuglink : "";
+  std::string file = fileName != nullptr ? fileName : "";
+  size_t slash = file.rfind('/');
+  if (!link.empty() && link.find('/') == std::string::npos && link != "." && link != ".." && slash != std::string::npos &&
+      file[0] == '/') {
+    std::string dir = file.substr(0, slash);
+    for (const std::string& path : {dir + "/" + link, dir + "/.debug/" + link, "/usr/lib/debug" + dir + "/" + link}) {
+      if (path == file) continue;  // a debuglink naming the file itself
+      int fd = Accept(SafeOpenRegular(path), path, debuginfoFileName);
+      if (fd >= 0) return fd;
+    }
+  }
+  const char* urls = std::getenv("DEBUGINFOD_URLS");
+  if (idLen > 0 && urls != nullptr && urls[0] != '\0') {
+    // FetchDebuginfo (on the pool, at table build) filled debuginfod's cache: this finds it there.
+    debuginfod_client* client = debuginfod_begin();
+    if (client == nullptr) return -1;
+    char* path = nullptr;
+    int fd = debuginfod_find_debuginfo(client, bits, idLen, &path);
+    debuginfod_end(client);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+      close(fd);
+      fd = -1;
+    }
+    if (fd >= 0) {
+      *debuginfoFileName = path;
+      return fd;
+    }
+    std::free(path);
+  }
+  return -1;
+}
+
+// The module is reported from an open descriptor, so find_elf is never asked.
 const Dwfl_Callbacks kCallbacks = {
     dwfl_build_id_find_elf,
-    dwfl_standard_find_debuginfo,
+    SafeFindDebuginfo,
     dwfl_offline_section_address,
     &debuginfoPath,
 };

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "safe_open.h"
+
 namespace tracefleet {
 namespace {
 
@@ -23,8 +25,9 @@ struct Candidate {
 class ElfHandle {
  public:
   explicit ElfHandle(const std::string& path) : path_(path) {
-    fd_ = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd_ < 0) throw std::runtime_error("open " + path + ": " + std::strerror(errno));
+    SafeOpenResult file = SafeOpenRegular(path);
+    if (!file.ok()) throw std::runtime_error("open " + path + ": " + file.error);
+    fd_ = file.fd.Release();
     elf_version(EV_CURRENT);
     elf_ = elf_begin(fd_, ELF_C_READ_MMAP, nullptr);
     if (elf_ == nullptr || elf_kind(elf_) != ELF_K_ELF) {

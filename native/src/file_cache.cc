@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <vector>
 
+#include "safe_open.h"
 #include "symbol_names.h"
 
 namespace tracefleet {
@@ -62,11 +63,11 @@ void ElfFileCache::Trim() {
   for (size_t i = 0; i < unused.size() - kMaxUnusedFiles / 2; i++) files_.erase(unused[i].second);
 }
 
-std::shared_ptr<ElfFile> ElfFileCache::ForMapping(int pid, const Mapping& mapping) {
-  return mapping.path == "[vdso]" ? ForVdso(pid, mapping) : ForFile(pid, mapping);
+std::shared_ptr<ElfFile> ElfFileCache::ForMapping(int pid, const Mapping& mapping, std::string* refused) {
+  return mapping.path == "[vdso]" ? ForVdso(pid, mapping) : ForFile(pid, mapping, refused);
 }
 
-std::shared_ptr<ElfFile> ElfFileCache::ForFile(int pid, const Mapping& mapping) {
+std::shared_ptr<ElfFile> ElfFileCache::ForFile(int pid, const Mapping& mapping, std::string* refused) {
   char range[64];
   std::snprintf(range, sizeof(range), "%llx-%llx", static_cast<unsigned long long>(mapping.start),
                 static_cast<unsigned long long>(mapping.end));
@@ -75,22 +76,20 @@ std::shared_ptr<ElfFile> ElfFileCache::ForFile(int pid, const Mapping& mapping) 
   // map_files reaches the very inode mapped, even deleted or in another mount namespace
   // (it needs CAP_SYS_ADMIN); the process's root is the way in without it.
   for (const std::string& candidate : {proc + "/map_files/" + range, proc + "/root" + path}) {
-    struct stat st;
-    if (stat(candidate.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    Key key{false, st.st_dev, st.st_ino, static_cast<uint64_t>(st.st_size), st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
-    if (std::shared_ptr<ElfFile> hit = Find(key)) return hit;
-    int fd = open(candidate.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) continue;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      close(fd);
+    SafeOpenResult file = SafeOpenRegular(candidate);
+    if (!file.ok()) {
+      // Not a regular file: what the process maps there is no ELF image to read (a device), or
+      // the path now names something else (a FIFO put in its place). Never opened, either way.
+      if (file.st.st_mode != 0) {
+        if (refused != nullptr) *refused = file.error;
+        return nullptr;
+      }
       continue;
     }
-    key = Key{false, st.st_dev, st.st_ino, static_cast<uint64_t>(st.st_size), st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
-    if (std::shared_ptr<ElfFile> hit = Find(key)) {  // replaced between stat and open
-      close(fd);
-      return hit;
-    }
-    return Insert(key, std::make_shared<ElfFile>(fd, path, Basename(mapping.path)));
+    const struct stat& st = file.st;
+    Key key{false, st.st_dev, st.st_ino, static_cast<uint64_t>(st.st_size), st.st_mtim.tv_sec, st.st_mtim.tv_nsec};
+    if (std::shared_ptr<ElfFile> hit = Find(key)) return hit;
+    return Insert(key, std::make_shared<ElfFile>(file.fd.Release(), path, Basename(mapping.path)));
   }
   return nullptr;
 }

@@ -16,8 +16,10 @@ namespace tracefleet {
 class ElfFileCache {
  public:
   // The image mapped at `mapping` of pid, opened through /proc/<pid>/map_files (deleted files,
-  // other mount namespaces) or /proc/<pid>/root; nullptr when it cannot be opened.
-  std::shared_ptr<ElfFile> ForMapping(int pid, const Mapping& mapping);
+  // other mount namespaces) or /proc/<pid>/root; nullptr when it cannot be opened. Only regular
+  // files are opened (safe_open.h); when the mapped file is something else (a device mapped
+  // executable, a FIFO put in its place) *refused says what, and nothing was opened.
+  std::shared_ptr<ElfFile> ForMapping(int pid, const Mapping& mapping, std::string* refused = nullptr);
   void Clear() { files_.clear(); }
   size_t Files() const { return files_.size(); }
   uint64_t IndexedSymbols() const;
@@ -45,7 +47,7 @@ class ElfFileCache {
 
   std::shared_ptr<ElfFile> Find(const Key& key);
   std::shared_ptr<ElfFile> Insert(const Key& key, std::shared_ptr<ElfFile> file);
-  std::shared_ptr<ElfFile> ForFile(int pid, const Mapping& mapping);
+  std::shared_ptr<ElfFile> ForFile(int pid, const Mapping& mapping, std::string* refused);
   std::shared_ptr<ElfFile> ForVdso(int pid, const Mapping& mapping);
   void Trim();
 

@@ -6,7 +6,7 @@ namespace tracefleet {
 namespace {
 
 constexpr const char* kUsage =
-    "new Symbolizer(); symbolizer.symbolizeUser(pid: integer, addrs: BigUint64Array /* stack, leaf first */): string[]; "
+    "new Symbolizer(options?: { perfMapMaxBytes?: integer }); symbolizer.symbolizeUser(pid: integer, addrs: BigUint64Array /* stack, leaf first */): string[]; "
     "symbolizer.symbolizeKernel(addrs: BigUint64Array /* stack, leaf first */): string[]; symbolizer.forget(pid: integer); "
     "symbolizer.stats(); symbolizer.close()";
 
@@ -26,9 +26,21 @@ Napi::Function Symbolizer::Define(Napi::Env env) {
                       InstanceMethod<&Symbolizer::Close>("close")});
 }
 
-Symbolizer::Symbolizer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Symbolizer>(info) {
-  if (!info.IsConstructCall()) Args(info.Env(), kUsage).Fail("Symbolizer must be called with new");
+namespace {
+
+uint64_t PerfMapMaxBytes(const Napi::CallbackInfo& info) {
+  Args args(info.Env(), kUsage);
+  if (!info.IsConstructCall()) args.Fail("Symbolizer must be called with new");
+  if (info.Length() == 0 || info[0].IsUndefined()) return PerfMap::kDefaultMaxBytes;
+  Napi::Object options = args.Object(info[0], "options");
+  args.RejectUnknownKeys(options, {"perfMapMaxBytes"});
+  return args.Integer(options, "perfMapMaxBytes", 1, 1ULL << 40, false, PerfMap::kDefaultMaxBytes);
 }
+
+}  // namespace
+
+Symbolizer::Symbolizer(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<Symbolizer>(info), user_(PerfMapMaxBytes(info)) {}
 
 void Symbolizer::CheckOpen(Napi::Env env, const char* method) const {
   if (closed_) throw Napi::Error::New(env, std::string("Symbolizer.") + method + "(): the symbolizer is closed");
@@ -73,6 +85,11 @@ Napi::Value Symbolizer::Stats(const Napi::CallbackInfo& info) {
   result.Set("lookups", static_cast<double>(stats.counters.lookups));
   result.Set("cacheHits", static_cast<double>(stats.counters.cacheHits));
   result.Set("mapsReads", static_cast<double>(stats.counters.mapsReads));
+  result.Set("perfMapsRefused", static_cast<double>(stats.counters.perfMapsRefused));
+  result.Set("perfMapLinesTooLong", static_cast<double>(stats.counters.perfMapLinesTooLong));
+  result.Set("perfMapBytesNotRead", static_cast<double>(stats.counters.perfMapBytesNotRead));
+  result.Set("mappingsRefused", static_cast<double>(stats.counters.mappingsRefused));
+  result.Set("lastRefusal", stats.counters.lastRefusal);
   return result;
 }
 

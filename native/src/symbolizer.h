@@ -22,7 +22,7 @@ class Symbolizer : public Napi::ObjectWrap<Symbolizer> {
   void CheckOpen(Napi::Env env, const char* method) const;
 
   bool closed_ = false;
-  UserSymbols user_;
+  UserSymbols user_;  // constructed from the options: perfMapMaxBytes
   KernelSymbols kernel_;
 };
 

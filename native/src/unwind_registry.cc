@@ -16,6 +16,7 @@
 
 #include "debuginfo_fetch.h"
 #include "proc_maps.h"
+#include "safe_open.h"
 #include "unwind_table.h"
 
 namespace tracefleet {
@@ -154,10 +155,13 @@ std::shared_ptr<UnwindRegistry::Table> UnwindRegistry::TableFor(int pid, const s
     char mapFile[96];
     std::snprintf(mapFile, sizeof(mapFile), "/proc/%d/map_files/%llx-%llx", pid, static_cast<unsigned long long>(start),
                   static_cast<unsigned long long>(end));
-    h.fd = open(mapFile, O_RDONLY | O_CLOEXEC);
-    if (h.fd < 0) h.fd = open(("/proc/" + std::to_string(pid) + "/root" + path).c_str(), O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (h.fd < 0 || fstat(h.fd, &st) != 0 || !S_ISREG(st.st_mode)) return nullptr;
+    // Regular files only (safe_open.h): a device mapped executable, or a FIFO put where the
+    // mapped file was, is never opened; the mapping goes without a table (counted unreadable).
+    SafeOpenResult file = SafeOpenRegular(mapFile);
+    if (!file.ok() && file.st.st_mode == 0) file = SafeOpenRegular("/proc/" + std::to_string(pid) + "/root" + path);
+    if (!file.ok()) return nullptr;
+    struct stat st = file.st;
+    h.fd = file.fd.Release();
     fileKey = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
               std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec);
   }

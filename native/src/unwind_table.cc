@@ -11,6 +11,8 @@
 #include <memory>
 #include <stdexcept>
 
+#include "safe_open.h"
+
 namespace tracefleet {
 namespace {
 
@@ -383,8 +385,9 @@ std::vector<unwind_row> BuildUnwindTable(Elf* elf, UnwindTableStats& stats) {
 }
 
 std::vector<unwind_row> BuildUnwindTableForPath(const std::string& path, UnwindTableStats& stats) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw std::runtime_error("open " + path + ": " + std::strerror(errno));
+  SafeOpenResult file = SafeOpenRegular(path);
+  if (!file.ok()) throw std::runtime_error("open " + path + ": " + file.error);
+  int fd = file.fd.Release();
   elf_version(EV_CURRENT);
   Elf* elf = elf_begin(fd, ELF_C_READ_MMAP, nullptr);
   if (elf == nullptr) {

@@ -11,6 +11,7 @@
 
 #include "libbpf_log.h"
 #include "rodata.h"
+#include "safe_open.h"
 #include "usdt_event.h"
 
 namespace tracefleet {
@@ -64,8 +65,14 @@ void UsdtSession::Attach() {
   try {
     for (const UsdtProbeSpec& spec : config_.probes) {
       LIBBPF_OPTS(bpf_usdt_opts, opts, .usdt_cookie = spec.probe);
+      // libbpf opens the binary by path with a plain open(): a FIFO or device put there since the
+      // agent read the probes would block or act. It gets the inode we opened safely instead,
+      // through /proc/self/fd (its realpath is still the file's, for the pid's maps).
+      SafeOpenResult file = SafeOpenRegular(spec.path);
+      if (!file.ok()) throw std::runtime_error("attach usdt " + spec.provider + ":" + spec.name + " in " + spec.path + ": " + file.error);
+      std::string held = "/proc/self/fd/" + std::to_string(file.fd.get());
       bpf_link* link =
-          bpf_program__attach_usdt(program_, pid, spec.path.c_str(), spec.provider.c_str(), spec.name.c_str(), &opts);
+          bpf_program__attach_usdt(program_, pid, held.c_str(), spec.provider.c_str(), spec.name.c_str(), &opts);
       if (link == nullptr) {
         int err = errno;
         std::string step = "attach usdt " + spec.provider + ":" + spec.name + " in " + spec.path;

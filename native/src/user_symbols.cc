@@ -17,8 +17,14 @@ std::string FileIdentity(const Mapping& m) { return m.dev + ' ' + std::to_string
 
 }  // namespace
 
-ProcessSymbols::ProcessSymbols(int pid, ElfFileCache& files, SymbolizerCounters& counters, Clock::time_point now)
-    : pid_(pid), files_(files), counters_(counters), identity_(ProcessIdentity(pid)), checkedAt_(now), perfMap_(pid) {
+ProcessSymbols::ProcessSymbols(int pid, ElfFileCache& files, SymbolizerCounters& counters, Clock::time_point now,
+                               uint64_t perfMapMaxBytes)
+    : pid_(pid),
+      files_(files),
+      counters_(counters),
+      identity_(ProcessIdentity(pid)),
+      checkedAt_(now),
+      perfMap_(pid, perfMapMaxBytes) {
   ReadMaps(now);
 }
 
@@ -57,7 +63,14 @@ void ProcessSymbols::ReadMaps(Clock::time_point now) {
     std::string id = FileIdentity(m);
     if (!executable[id]) continue;  // data files (locale-archive, fonts): module+offset is all they get
     auto it = bound.find(id);
-    if (it == bound.end()) it = bound.emplace(id, files_.ForMapping(pid_, m)).first;
+    if (it == bound.end()) {
+      std::string refused;
+      it = bound.emplace(id, files_.ForMapping(pid_, m, &refused)).first;
+      if (!refused.empty()) {  // a device or FIFO mapped executable: its name is all it gets
+        counters_.mappingsRefused++;
+        counters_.lastRefusal = "pid " + std::to_string(pid_) + " maps " + m.path + " executable: " + refused;
+      }
+    }
     m.file = it->second;
   }
 
@@ -80,6 +93,19 @@ const Mapping* ProcessSymbols::FindMapping(uint64_t addr) const {
   if (it == maps_.begin()) return nullptr;
   --it;
   return addr < it->end ? &*it : nullptr;
+}
+
+void ProcessSymbols::RefreshPerfMap() {
+  bool ok = perfMap_.Refresh();
+  if (!ok && !perfMapRefused_) {  // counted once per process, however many flushes see it
+    counters_.perfMapsRefused++;
+    counters_.lastRefusal = "perf map " + perfMap_.refusal();
+  }
+  perfMapRefused_ = !ok;
+  const PerfMapCounters& c = perfMap_.counters();
+  counters_.perfMapLinesTooLong += c.linesTooLong - perfMapCounted_.linesTooLong;
+  counters_.perfMapBytesNotRead += c.bytesNotRead - perfMapCounted_.bytesNotRead;
+  perfMapCounted_ = c;
 }
 
 bool ProcessSymbols::Resolve(uint64_t addr, std::string& out) const {
@@ -118,7 +144,7 @@ void ProcessSymbols::Symbolize(const uint64_t* addrs, size_t count, Clock::time_
     // JIT names are not cached: the JIT reuses addresses, and the perf map says so as it grows.
     if (!refreshedPerfMap) {
       refreshedPerfMap = true;
-      perfMap_.Refresh();
+      RefreshPerfMap();
     }
     if (const std::string* jit = perfMap_.Find(addr)) {
       names[i] = *jit + "_[j]";
@@ -137,7 +163,7 @@ std::vector<std::string> UserSymbols::Symbolize(int pid, const uint64_t* addrs, 
   }
   if (it == processes_.end()) {
     if (processes_.size() >= kMaxProcesses) EvictLeastRecentlyUsed();
-    it = processes_.emplace(pid, std::make_unique<ProcessSymbols>(pid, files_, counters_, now)).first;
+    it = processes_.emplace(pid, std::make_unique<ProcessSymbols>(pid, files_, counters_, now, perfMapMaxBytes_)).first;
   }
   it->second->lastUsed = ++tick_;
   std::vector<std::string> names(count);

@@ -23,6 +23,11 @@ struct SymbolizerCounters {
   uint64_t cacheHits = 0;        // of those, answered from a process's address cache
   uint64_t cachedAddresses = 0;  // entries in every process's address cache
   uint64_t mapsReads = 0;        // /proc/<pid>/maps reads
+  uint64_t perfMapsRefused = 0;  // processes whose /tmp/perf-PID.map was refused (owner, mode, type)
+  uint64_t perfMapLinesTooLong = 0;
+  uint64_t perfMapBytesNotRead = 0;  // beyond the size limit, summed over processes
+  uint64_t mappingsRefused = 0;  // executable file mappings that are not regular files (devices, ...): never opened
+  std::string lastRefusal;       // the latest of those refusals, for the run's report
 };
 
 struct SymbolizerStats {
@@ -36,7 +41,8 @@ class ProcessSymbols {
  public:
   using Clock = std::chrono::steady_clock;
 
-  ProcessSymbols(int pid, ElfFileCache& files, SymbolizerCounters& counters, Clock::time_point now);
+  ProcessSymbols(int pid, ElfFileCache& files, SymbolizerCounters& counters, Clock::time_point now,
+                 uint64_t perfMapMaxBytes);
   ~ProcessSymbols() { ForgetNames(); }
   ProcessSymbols(const ProcessSymbols&) = delete;
   ProcessSymbols& operator=(const ProcessSymbols&) = delete;
@@ -52,6 +58,7 @@ class ProcessSymbols {
 
  private:
   bool Resolve(uint64_t addr, std::string& out) const;
+  void RefreshPerfMap();
   void ReadMaps(Clock::time_point now);
   const Mapping* FindMapping(uint64_t addr) const;
 
@@ -63,11 +70,14 @@ class ProcessSymbols {
   Clock::time_point mapsReadAt_;
   std::vector<Mapping> maps_;  // sorted by start, as /proc/<pid>/maps lists them
   PerfMap perfMap_;
+  bool perfMapRefused_ = false;
+  PerfMapCounters perfMapCounted_;  // what of perfMap_'s counters is already in counters_
   std::unordered_map<uint64_t, std::string> names_;  // looked-up address → name, file-backed only
 };
 
 class UserSymbols {
  public:
+  explicit UserSymbols(uint64_t perfMapMaxBytes = PerfMap::kDefaultMaxBytes) : perfMapMaxBytes_(perfMapMaxBytes) {}
   std::vector<std::string> Symbolize(int pid, const uint64_t* addrs, size_t count);
   void Forget(int pid) { processes_.erase(pid); }
   void Clear();
@@ -81,6 +91,7 @@ class UserSymbols {
   SymbolizerCounters counters_;
   std::unordered_map<int, std::unique_ptr<ProcessSymbols>> processes_;
   uint64_t tick_ = 0;
+  uint64_t perfMapMaxBytes_;
 };
 
 }  // namespace tracefleet

@@ -1,12 +1,13 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { ControllerEnv } from './config/env';
-import { APP_GUARD } from '@nestjs/core';
+import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { PrismaModule } from './prisma/prisma.module';
 import { ApiTokenGuard } from './auth/api-token.guard';
 import { HealthController } from './health/health.controller';
 import { NodesController } from './nodes/nodes.controller';
 import { NodesService } from './nodes/nodes.service';
 import { AgentGateway } from './agents/agent.gateway';
+import { BatchGuard } from './agents/batch-guard';
 import { AgentRouter } from './agents/agent-router';
 import { AgentCommandQueue } from './queue/agent-commands';
 import { NodeSelection } from './nodes/selection';
@@ -36,6 +37,11 @@ import { SchedulesService } from './schedules/schedules.service';
 import { ReportsService } from './schedules/reports.service';
 import { ReportRetentionService } from './schedules/report-retention.service';
 import { OpenApiController } from './openapi/openapi.controller';
+import { AuditController } from './audit/audit.controller';
+import { AuditService } from './audit/audit.service';
+import { AuditInterceptor } from './audit/audit.interceptor';
+import { AuditRetentionService } from './audit/audit-retention';
+import { StreamLimiter } from './auth/stream-limiter';
 
 @Module({})
 export class AppModule {
@@ -43,11 +49,16 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [PrismaModule.forEnv(env)],
-      controllers: [HealthController, NodesController, JobsController, ProfilesController, DiffController, UsdtController, MemleakController, SslController, IncidentsController, SchedulesController, OpenApiController],
+      controllers: [HealthController, NodesController, JobsController, ProfilesController, DiffController, UsdtController, MemleakController, SslController, IncidentsController, SchedulesController, OpenApiController, AuditController],
       providers: [
         { provide: APP_GUARD, useClass: ApiTokenGuard },
+        { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
+        AuditService,
+        AuditRetentionService,
+        StreamLimiter,
         NodesService,
         AgentGateway,
+        BatchGuard,
         AgentCommandQueue,
         AgentRouter,
         NodeSelection,

@@ -1,4 +1,4 @@
-import { MemleakTracer, Profiler, SslTracer, Symbolizer, Unwinder, UsdtTracer } from '@tracefleet/native';
+import { MemleakTracer, Profiler, SslTracer, Symbolizer, Unwinder, UsdtTracer, releaseMemory } from '@tracefleet/native';
 import { objectPath } from '@tracefleet/bpf';
 import type { CheckTarget, ControllerMessage, ListUsdt, StartRun, UsdtListResult } from '@tracefleet/proto';
 import type { AgentConfig } from './config';
@@ -12,8 +12,17 @@ import type { TracingRun } from './runs/tracing-run';
 import { listProcessUsdt, readUsdtProbes, type UsdtProbe } from './usdt/stapsdt';
 import { existsSync } from 'node:fs';
 import { UnwindService } from './unwind/unwind-service';
+import { MemoryReleaser } from './memory';
+import { Admission } from './policy-admission';
+import { DEFAULT_POLICY, describePolicy } from './policy';
 
-type AllNativeParts = NativeParts & UsdtNativeParts & MemleakNativeParts & SslNativeParts;
+type AllNativeParts = NativeParts &
+  UsdtNativeParts &
+  MemleakNativeParts &
+  SslNativeParts & {
+    /** malloc_trim(0) once runs have ended (MemoryReleaser); absent: nothing is trimmed. */
+    releaseMemory?: () => boolean;
+  };
 
 function realNative(cfg: AgentConfig, log: (msg: string) => void): AllNativeParts {
   return {
@@ -21,8 +30,9 @@ function realNative(cfg: AgentConfig, log: (msg: string) => void): AllNativePart
     createTracer: (opts) => new UsdtTracer({ objectPath: objectPath('usdt'), ...opts }),
     createMemleak: (opts) => new MemleakTracer({ objectPath: objectPath('memleak'), ...opts }),
     createSslTracer: (opts) => new SslTracer({ objectPath: objectPath('ssl'), ...opts }),
-    createSymbolizer: () => new Symbolizer(),
+    createSymbolizer: () => new Symbolizer({ perfMapMaxBytes: cfg.perfMapBytes }),
     unwind: cfg.unwind === 'tables' ? new UnwindService(() => new Unwinder({ maxTableBytes: cfg.unwindTableBytes }), log) : undefined,
+    releaseMemory,
   };
 }
 
@@ -30,6 +40,9 @@ function realNative(cfg: AgentConfig, log: (msg: string) => void): AllNativePart
 export class Agent {
   private readonly runs = new Map<string, TracingRun>();
   private readonly link: ControllerLink;
+  private readonly memory: MemoryReleaser;
+  /** The node's policy: concurrent runs and kernel memory of running runs, counted here. */
+  private readonly admission: Admission;
 
   constructor(
     private readonly cfg: AgentConfig,
@@ -43,6 +56,10 @@ export class Agent {
       },
     }, log);
     this.link.runningRunIds = () => [...this.runs.keys()];
+    this.memory = new MemoryReleaser(native.releaseMemory ?? (() => false), log);
+    const policy = cfg.policy ?? { ...DEFAULT_POLICY, source: 'defaults' };
+    this.admission = new Admission(policy);
+    log(describePolicy(policy));
   }
 
   start(): void {
@@ -63,6 +80,7 @@ export class Agent {
       });
     });
     await Promise.race([Promise.all(pending), new Promise((r) => setTimeout(r, deadlineMs))]);
+    this.memory.close();
     await this.link.close();
   }
 
@@ -87,17 +105,55 @@ export class Agent {
 
   private startRun(start: StartRun): void {
     if (this.runs.has(start.runId)) return; // a re-delivered start for a run already going
-    const run = this.createRun(start);
+    const ticket = this.admission.admit(start);
+    if ('refused' in ticket) {
+      this.refuseRun(start, ticket.refused);
+      return;
+    }
+    let run: TracingRun;
+    try {
+      run = this.createRun(start);
+    } catch (err) {
+      ticket.release();
+      throw err;
+    }
     this.runs.set(start.runId, run);
+    this.memory.runStarted();
     const at = Number(start.startAtUnixMs);
     this.log(`run ${start.runId} (job ${start.jobId}) starting${at ? ` at ${new Date(at).toISOString()}` : ''}`);
     run
       .run()
       .catch((err) => this.log(`run ${start.runId} crashed: ${err instanceof Error ? err.stack : err}`))
       .finally(() => {
+        ticket.release();
         this.runs.delete(start.runId);
         this.log(`run ${start.runId} finished`);
+        this.memory.afterRun(this.runs.size);
       });
+  }
+
+  /** A run outside this node's policy fails here with the reason; nothing is loaded. */
+  private refuseRun(start: StartRun, reason: string): void {
+    this.log(`run ${start.runId} (job ${start.jobId}) refused: ${reason}`);
+    this.link
+      .send({
+        msg: {
+          $case: 'runFinished',
+          value: {
+            runId: start.runId,
+            ok: false,
+            reason: `refused by node ${this.cfg.nodeName}: ${reason}`,
+            targetExited: false,
+            samplesTaken: 0n,
+            samplesDroppedKernel: 0n,
+            samplesDroppedAgent: 0n,
+            samplesSent: 0n,
+            lastSeq: 0n,
+            unwind: undefined,
+          },
+        },
+      })
+      .catch((err) => this.log(`could not report the refusal of run ${start.runId}: ${err.message}`));
   }
 
   private createRun(start: StartRun): TracingRun {
@@ -137,6 +193,8 @@ export class Agent {
     try {
       let probes: UsdtProbe[];
       if (req.source?.$case === 'binary') {
+        // readUsdtProbes opens regular files only (safe-file.ts): a FIFO, a device, a directory or a
+        // socket is refused at once with the reason, never opened.
         if (!existsSync(req.source.value)) throw new Error(`binary ${req.source.value} does not exist on node ${this.cfg.nodeName}`);
         probes = readUsdtProbes(req.source.value);
       } else if (req.source?.$case === 'pid') {

@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { loadPolicy, PolicyError, type AgentPolicy } from './policy';
 
 export interface AgentConfig {
   /** Controller replicas' gRPC addresses; the agent uses one and moves to the next when the link drops. */
@@ -16,7 +18,11 @@ export interface AgentConfig {
   unwind: 'tables' | 'fp';
   /** Kernel memory the node's unwind tables may take, bytes. */
   unwindTableBytes: number;
+  /** The most of a traced process's /tmp/perf-PID.map the symbolizer reads, bytes (TRACEFLEET_AGENT_PERF_MAP_MB). */
+  perfMapBytes: number;
   tls?: { caFile: string };
+  /** What this node admits whatever the controller asks (policy.ts); loadConfig always sets it. */
+  policy?: AgentPolicy;
 }
 
 const LABEL_RE = /^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$/;
@@ -74,17 +80,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
   }
   const nodeName = env.TRACEFLEET_NODE_NAME || hostname();
   if (!LABEL_RE.test(nodeName)) throw new ConfigError(`TRACEFLEET_NODE_NAME: "${nodeName}" is not a valid node name`);
+  let policy: AgentPolicy;
+  try {
+    policy = loadPolicy(env, existsSync);
+  } catch (err) {
+    throw err instanceof PolicyError ? new ConfigError(err.message) : err;
+  }
   return {
     controllerAddrs: parseControllerAddrs(env.TRACEFLEET_CONTROLLER_GRPC),
     enrollmentToken,
     nodeName,
     labels: parseLabels(env.TRACEFLEET_NODE_LABELS),
-    maxDurationSec: intFrom(env, 'TRACEFLEET_AGENT_MAX_DURATION_SEC', 3600, 1, 86400),
+    // The policy's maxDurationSec (file, or TRACEFLEET_AGENT_MAX_DURATION_SEC as before).
+    maxDurationSec: policy.maxDurationSec,
     maxFrequencyHz: intFrom(env, 'TRACEFLEET_AGENT_MAX_FREQUENCY_HZ', 1000, 1, 10000),
     maxStacksPerFlush: intFrom(env, 'TRACEFLEET_AGENT_MAX_STACKS', 200_000, 1000, 10_000_000),
     flushIntervalMs: intFrom(env, 'TRACEFLEET_AGENT_FLUSH_MS', 1000, 50, 60_000),
     unwind: unwindMode(env.TRACEFLEET_AGENT_UNWIND),
     unwindTableBytes: intFrom(env, 'TRACEFLEET_AGENT_UNWIND_TABLE_MB', 256, 1, 65536) * 1024 * 1024,
+    perfMapBytes: intFrom(env, 'TRACEFLEET_AGENT_PERF_MAP_MB', 64, 1, 4096) * 1024 * 1024,
     tls: env.TRACEFLEET_GRPC_CA_FILE ? { caFile: env.TRACEFLEET_GRPC_CA_FILE } : undefined,
+    policy,
   };
 }

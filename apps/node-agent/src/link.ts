@@ -9,6 +9,8 @@ import {
 } from '@tracefleet/proto';
 import type { AgentConfig } from './config';
 import { AGENT_VERSION, hostFacts } from './host';
+import { overAgentBounds } from './message-bounds';
+import { policyMessage } from './policy';
 
 export interface LinkHandlers {
   onMessage(msg: ControllerMessage): void;
@@ -89,6 +91,8 @@ export class ControllerLink {
   async send(msg: AgentMessage): Promise<void> {
     const call = this.call;
     if (!call || !this.registered) throw new Error('not connected to the controller');
+    const over = overAgentBounds(msg);
+    if (over) throw new Error(`not sent: ${over}`);
     if (!call.write(msg)) await once(call, 'drain');
   }
 
@@ -123,6 +127,7 @@ export class ControllerLink {
           capabilities: facts.capabilities,
           agentVersion: AGENT_VERSION,
           cpus: facts.cpus,
+          policy: this.cfg.policy && policyMessage(this.cfg.policy),
         },
       },
     });

@@ -3,7 +3,6 @@ import { readFileSync } from 'node:fs';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { Server, ServerCredentials, status, type ServerDuplexStream } from '@grpc/grpc-js';
 import {
-  AgentLinkService,
   PROTOCOL_VERSION,
   type AgentMessage,
   type ControllerMessage,
@@ -18,6 +17,9 @@ import { bearer, sameSecret } from '../auth/tokens';
 import { NodesService } from '../nodes/nodes.service';
 import { RunsService } from '../runs/runs.service';
 import { AgentCommandQueue } from '../queue/agent-commands';
+import { CheckedAgentLinkService } from './agent-decoder';
+import { MAX_RECEIVE_MESSAGE_BYTES } from './batch-limits';
+import { BatchGuard } from './batch-guard';
 
 type Call = ServerDuplexStream<AgentMessage, ControllerMessage>;
 
@@ -68,16 +70,18 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
     private readonly nodes: NodesService,
     private readonly runs: RunsService,
     private readonly commands: AgentCommandQueue,
+    private readonly guard: BatchGuard,
   ) {}
 
   async onModuleInit(): Promise<void> {
     const server = new Server({
-      'grpc.max_receive_message_length': 16 * 1024 * 1024,
+      'grpc.max_receive_message_length': MAX_RECEIVE_MESSAGE_BYTES,
       // Pings find a peer that vanished without closing its connection, also while its stream is paused.
       'grpc.keepalive_time_ms': KEEPALIVE_MS,
       'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
     });
-    server.addService(AgentLinkService, { session: (call: Call) => this.onSession(call) });
+    // Messages are checked against their caps before they are decoded (agents/batch-limits.ts).
+    server.addService(CheckedAgentLinkService, { session: (call: Call) => this.onSession(call) });
     const tls = this.env.grpcTls;
     const creds = tls
       ? ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(tls.certFile), private_key: readFileSync(tls.keyFile) }])
@@ -198,7 +202,7 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
         );
         return;
       }
-      this.route(session, msg);
+      if (this.guard.admit(session, msg)) this.route(session, msg);
     });
     const closed = (why: string): void => {
       clearTimeout(timer);

@@ -36,6 +36,10 @@ export interface ControllerEnv {
   nodeSweepMs: number;
   /** PostgreSQL connections of this process (TRACEFLEET_DB_POOL); result storage uses all but a few, kept for heartbeats and the API. */
   dbPoolSize: number;
+  /** Event streams (text/event-stream) one token may hold open at once; past it 429. */
+  sseStreamsPerToken: number;
+  /** Audit entries older than this many days are deleted by the sweep. */
+  auditRetentionDays: number;
 }
 
 export class EnvError extends Error {}
@@ -117,6 +121,8 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): ControllerEnv {
     nodeGoneMs,
     nodeSweepMs: int(env, 'TRACEFLEET_NODE_SWEEP_MS', Math.min(5000, Math.max(100, Math.floor(nodeUnreachableMs / 3))), 100, 600_000),
     dbPoolSize: int(env, 'TRACEFLEET_DB_POOL', 12, 4, 200),
+    sseStreamsPerToken: int(env, 'TRACEFLEET_SSE_STREAMS_PER_TOKEN', 4, 1, 1000),
+    auditRetentionDays: int(env, 'TRACEFLEET_AUDIT_RETENTION_DAYS', 365, 1, 3650),
   };
 }
 

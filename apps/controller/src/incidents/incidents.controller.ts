@@ -6,6 +6,7 @@ import { CreateIncidentDto, DEFAULT_LEAD_MS } from './dto/create-incident.dto';
 import { IncidentProfileQueryDto, PageQueryDto } from './dto/list-query.dto';
 import { IncidentsService } from './incidents.service';
 import type { IncidentView } from './incident.view';
+import { Audit } from '../audit/audit.decorator';
 
 @Controller('incidents')
 export class IncidentsController {
@@ -14,6 +15,7 @@ export class IncidentsController {
   @Post()
   @HttpCode(201)
   @RequireScopesWhen(bundleNeedsCapture)
+  @Audit('incident.create', 'incident', 'result')
   async create(@Body() dto: CreateIncidentDto, @TokenScopes() scopes: Scope[]): Promise<IncidentView> {
     const templates = await parseTemplates(dto.bundle, 'bundle');
     return this.incidents.create({ name: dto.name, nodes: dto.nodes, templates, leadMs: dto.leadMs ?? DEFAULT_LEAD_MS }, scopes);

@@ -59,8 +59,8 @@ describe('typeParams', () => {
     const p = typeParams(s({ redactHeaders: ['X-Api-Key', 'x-api-key'], binaries: ['/a', '/a'], redactPatterns: ['token=\\w+'] })) as SslParams;
     assert.deepEqual(p.redactHeaders, ['x-api-key']);
     assert.deepEqual(p.binaries, ['/a']);
-    rejects(s({ redactPatterns: ['ok', '(unclosed'] }), /redactPatterns\[1\] is not a valid JavaScript regular expression/);
-    rejects(s({ redactPatterns: ['a*'] }), /redactPatterns\[0\] must not match the empty string/);
+    rejects(s({ redactPatterns: ['ok', '(unclosed'] }), /redactPatterns\[1\] \\"\(unclosed\\" is refused: missing closing \)/);
+    rejects(s({ redactPatterns: ['a*'] }), /redactPatterns\[0\] \\"a\*\\" is refused: must not match the empty string/);
     rejects(s({ maxEvents: 0 }), /maxEvents must be at least 1 for ssl-capture/);
     rejects(s({ probes: ['a:b'] }), /probes applies only to usdt/);
     rejects(s({ intervalSec: 2 }), /intervalSec applies only to memleak/);

@@ -1,6 +1,7 @@
 import { BadRequestException } from '@nestjs/common';
 import { MemleakMode, type StartRun, type UsdtProbeRef } from '@tracefleet/proto';
 import type { CreateJobDto } from './dto/create-job.dto';
+import { compilePattern, MAX_TOTAL_PROGRAM_SIZE, PatternError } from './redact-pattern';
 
 export function badField(field: string, why: string): never {
   throw new BadRequestException({ statusCode: 400, error: 'Bad Request', message: [`${field} ${why}`] });
@@ -137,16 +138,16 @@ function memleakParams(dto: CreateJobDto): MemleakParams {
 function sslParams(dto: CreateJobDto): SslParams {
   if (dto.maxEvents !== undefined && dto.maxEvents < 1) badField('maxEvents', 'must be at least 1 for ssl-capture jobs (every call is counted either way)');
   const redactPatterns = dto.redactPatterns ?? [];
+  let instructions = 0;
   redactPatterns.forEach((p, i) => {
-    let re: RegExp;
     try {
-      // The agent applies them globally; compiling with the same flag rejects what it would reject.
-      re = new RegExp(p, 'g');
+      instructions += compilePattern(p).programSize();
     } catch (err) {
-      badField(`redactPatterns[${i}]`, `is not a valid JavaScript regular expression: ${(err as Error).message}`);
+      if (err instanceof PatternError) badField(`redactPatterns[${i}]`, `"${p}" is refused: ${err.message}`);
+      throw err;
     }
-    if (p.length === 0 || re.test('')) badField(`redactPatterns[${i}]`, 'must not match the empty string (it would redact nothing and never advance)');
   });
+  if (instructions > MAX_TOTAL_PROGRAM_SIZE) badField('redactPatterns', `compile to ${instructions} RE2 instructions in all (at most ${MAX_TOTAL_PROGRAM_SIZE}: every captured call goes through each pattern)`);
   const lower = (dto.redactHeaders ?? []).map((h) => h.toLowerCase());
   return {
     maxDataBytes: dto.maxDataBytes ?? SSL_DEFAULTS.maxDataBytes,

@@ -1,6 +1,8 @@
 import type { Job, JobRun } from '../generated/prisma/client';
 import type { SslRunReport } from '../ssl/ssl.service';
 import { unwindView, type UnwindRunStats } from '../runs/unwind-stats';
+import type { Scope } from '../auth/scopes';
+import { hideSecrets } from '../auth/secret-fields';
 
 /** An ssl-capture run's counters: the agent's SslReport, and what the controller stored or refused. */
 export interface SslRunView extends SslRunReport {
@@ -66,6 +68,11 @@ export interface JobView {
     sslEventsStream?: string;
     http?: string;
   };
+}
+
+/** The view a token with these scopes may see: `params.redactPatterns` only with ssl-capture (auth/secret-fields.ts). */
+export function jobViewFor(view: JobView, scopes: readonly Scope[]): JobView {
+  return { ...view, params: hideSecrets(view.params, scopes) };
 }
 
 type JobWithRuns = Job & { runs: (JobRun & { node: { name: string } })[] };

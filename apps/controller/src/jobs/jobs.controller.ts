@@ -3,7 +3,8 @@ import type { Request } from 'express';
 import { RequireScopesWhen, TokenScopes, type Scope } from '../auth/scopes';
 import { CreateJobDto } from './dto/create-job.dto';
 import { JobsService } from './jobs.service';
-import type { JobView } from './job.view';
+import { jobViewFor, type JobView } from './job.view';
+import { Audit } from '../audit/audit.decorator';
 
 @Controller('jobs')
 export class JobsController {
@@ -12,13 +13,15 @@ export class JobsController {
   @Post()
   @HttpCode(201)
   @RequireScopesWhen(sslCaptureNeedsScope)
-  create(@Body() dto: CreateJobDto, @TokenScopes() scopes: Scope[]): Promise<JobView> {
-    return this.jobs.create(dto, scopes);
+  @Audit('job.create', 'job', 'result')
+  async create(@Body() dto: CreateJobDto, @TokenScopes() scopes: Scope[]): Promise<JobView> {
+    return jobViewFor(await this.jobs.create(dto, scopes), scopes);
   }
 
+  /** Either token; `params.redactPatterns` only with the ssl-capture scope (else `redactPatternsHidden`: how many). */
   @Get(':id')
-  get(@Param('id') id: string): Promise<JobView> {
-    return this.jobs.get(id);
+  async get(@Param('id') id: string, @TokenScopes() scopes: Scope[]): Promise<JobView> {
+    return jobViewFor(await this.jobs.get(id), scopes);
   }
 }
 

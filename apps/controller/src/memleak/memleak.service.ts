@@ -3,6 +3,7 @@ import type { MemleakSnapshot as SnapshotMsg } from '@tracefleet/proto';
 import { PrismaService } from '../prisma/prisma.service';
 import { ProfilesService } from '../profiles/profiles.service';
 import { growth } from './growth';
+import { storableDate } from '../agents/sanitize';
 
 export interface LeakStackView {
   frames: string[];
@@ -29,6 +30,8 @@ export interface MemleakResults {
   merged: { totalBytes: string; top: LeakStackView[] };
 }
 
+const I32_MAX = 2 ** 31 - 1;
+
 /** Stores memleak snapshots and serves top stacks by outstanding bytes, per node and merged. */
 @Injectable()
 export class MemleakService {
@@ -44,8 +47,9 @@ export class MemleakService {
       const row = await tx.memleakSnapshot.create({
         data: {
           runId,
-          seq: Number(snap.seq),
-          takenAt: new Date(Number(snap.takenAtUnixMs)),
+          // seq is int4 and takenAt a timestamp: a hostile value (2^64-1) must not fail the snapshot.
+          seq: Math.min(Number(snap.seq), I32_MAX),
+          takenAt: storableDate(snap.takenAtUnixMs),
           final: snap.final,
           totalBytes: snap.totalBytes,
           totalCount: snap.totalCount,

@@ -178,4 +178,21 @@ describe('node registry (PostgreSQL)', { timeout: 120_000 }, () => {
     const filtered = await onB.list({ selector: { all: false, expressions: [{ key: 'zone', operator: 'Exists' }] }, capability: 'cpu-profile', status: ['connected'] });
     assert.deepEqual(filtered.map((n) => n.name), ['n3']);
   });
+
+  it('stores the policy a node registers, shows it, places by it, and clears it when an agent sends none', async () => {
+    const policy = { allowJobTypes: ['cpu-profile', 'ssl-capture'], allowSslCapture: false, allowRedactionOff: false, maxConcurrentRuns: 2, maxKernelMemoryBytes: 64n << 20n, maxDurationSec: 60 };
+    await onA.register({ ...reg('pol-1', { pol: 'yes' }, ['cpu-profile', 'ssl-capture']), policy }, randomUUID());
+    const view = (await onA.list({ namePrefix: 'pol-' }))[0];
+    assert.deepEqual(view.policy, { ...policy, maxKernelMemoryBytes: 64 << 20 });
+    const selection = new NodeSelection(env('rep-a'), prisma);
+    const sel = parseNodeSelector({ names: ['pol-1'] });
+    const s = await selection.selectNodes(sel, 'ssl-capture', { type: 'ssl-capture', durationSec: 10, redactionOff: false });
+    assert.deepEqual(s.selected, []);
+    assert.deepEqual(s.skipped, [{ node: 'pol-1', code: 'policy', reason: "refused by the node's policy: its policy does not allow TLS plaintext capture (allowSslCapture: false)" }]);
+    const long = await selection.selectNodes(sel, 'cpu-profile', { type: 'cpu-profile', durationSec: 61, redactionOff: false });
+    assert.match(long.skipped[0].reason, /maxDurationSec: 60/);
+    await onA.register(reg('pol-1', { pol: 'yes' }, ['cpu-profile', 'ssl-capture']), randomUUID());
+    assert.equal((await onA.list({ namePrefix: 'pol-' }))[0].policy, null);
+    assert.deepEqual((await selection.selectNodes(sel, 'ssl-capture', { type: 'ssl-capture', durationSec: 10, redactionOff: false })).selected, ['pol-1']);
+  });
 });

@@ -2,9 +2,10 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Register } from '@tracefleet/proto';
 import { ENV, type ControllerEnv } from '../config/env';
 import { PrismaService } from '../prisma/prisma.service';
-import type { Prisma } from '../generated/prisma/client';
+import { Prisma } from '../generated/prisma/client';
 import { matchesSelector, type NodeSelector } from '../jobs/selector';
 import { effectiveState, sweepTransition, type NodeState, type NodeThresholds } from './node-status';
+import { policyFromRegister, storedPolicy, type NodePolicy } from './node-policy';
 
 export interface NodeView {
   id: string;
@@ -15,6 +16,8 @@ export interface NodeView {
   cpus: number;
   capabilities: string[];
   agentVersion: string;
+  /** What the node's agent admits whatever it is sent (its local policy); null: an agent that sent none. */
+  policy: NodePolicy | null;
   /** connected / unreachable / gone, as of now (see node-status.ts). */
   status: NodeState;
   statusReason: string | null;
@@ -25,6 +28,10 @@ export interface NodeView {
   sessionId: string | null;
   connectedAt: string | null;
   lastSeenAt: string;
+  /** Agent messages refused for breaking a batch limit (agents/batch-limits.ts), and the last one's reason and time. */
+  batchesRefused: number;
+  lastRefusal: string | null;
+  lastRefusalAt: string | null;
 }
 
 export interface NodeFilter {
@@ -81,6 +88,8 @@ export class NodesService {
       capabilities: reg.capabilities,
       agentVersion: reg.agentVersion,
       cpus: reg.cpus,
+      // SQL NULL: an agent without a policy clears the one an earlier agent of that name had.
+      policy: (policyFromRegister(reg.policy) as Prisma.InputJsonObject | null) ?? Prisma.DbNull,
       status: 'connected' as const,
       statusReason: null,
       statusChangedAt: now,
@@ -193,6 +202,7 @@ function toView(n: NodeRow, status: NodeState, now: number): NodeView {
     cpus: n.cpus,
     capabilities: n.capabilities,
     agentVersion: n.agentVersion,
+    policy: storedPolicy(n.policy),
     status,
     // Between sweeps the stored reason describes the stored state; say what time has done instead.
     statusReason: moved ? `no heartbeat for ${((now - n.lastSeenAt.getTime()) / 1000).toFixed(1)} s` : n.statusReason,
@@ -202,5 +212,8 @@ function toView(n: NodeRow, status: NodeState, now: number): NodeView {
     sessionId: n.sessionId,
     connectedAt: n.connectedAt?.toISOString() ?? null,
     lastSeenAt: n.lastSeenAt.toISOString(),
+    batchesRefused: n.batchesRefused,
+    lastRefusal: n.lastRefusal,
+    lastRefusalAt: n.lastRefusalAt?.toISOString() ?? null,
   };
 }

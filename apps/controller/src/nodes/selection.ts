@@ -4,9 +4,10 @@ import { PrismaService } from '../prisma/prisma.service';
 import { ACTIVE_RUN } from '../runs/run-status';
 import { describeSelector, matchesSelector, type NodeSelector } from '../jobs/selector';
 import { effectiveState, type NodeState } from './node-status';
+import { policyRefusal, storedPolicy, type NodePolicy, type PolicyJob } from './node-policy';
 
 /** Why a node the selector names or matches does not run the job. */
-export type SkipCode = 'unreachable' | 'gone' | 'unknown' | 'capability' | 'limit' | 'target';
+export type SkipCode = 'unreachable' | 'gone' | 'unknown' | 'capability' | 'policy' | 'limit' | 'target';
 
 export interface SkippedNode {
   node: string;
@@ -33,13 +34,15 @@ export interface Candidate {
   statusReason?: string | null;
   /** Runs active on it now: `limit` prefers the least busy nodes. */
   activeRuns?: number;
+  /** The node's own policy (Register.policy); null or absent: it sent none. */
+  policy?: NodePolicy | null;
 }
 
 /**
  * Pure selection: which candidates run a job of `jobType` (a capability name such as "cpu-profile")
  * and why the others matched but were skipped. Nodes that do not match are not listed.
  */
-export function selectFrom(candidates: Candidate[], sel: NodeSelector, jobType: string): Selection {
+export function selectFrom(candidates: Candidate[], sel: NodeSelector, jobType: string, job?: PolicyJob): Selection {
   const skipped: SkippedNode[] = [];
   const eligible: Candidate[] = [];
   let matched = 0;
@@ -50,6 +53,8 @@ export function selectFrom(candidates: Candidate[], sel: NodeSelector, jobType: 
       skipped.push({ node: c.name, code: c.state, reason: `${c.state}${c.statusReason ? ` (${c.statusReason})` : ''}` });
     } else if (!c.capabilities.includes(jobType)) {
       skipped.push({ node: c.name, code: 'capability', reason: `cannot run ${jobType} (capabilities: ${c.capabilities.join(', ') || 'none'})` });
+    } else if (job && policyRefusal(c.policy ?? null, job)) {
+      skipped.push({ node: c.name, code: 'policy', reason: `refused by the node's policy: ${policyRefusal(c.policy ?? null, job)}` });
     } else {
       eligible.push(c);
     }
@@ -83,7 +88,7 @@ export function noMatchReason(sel: NodeSelector, s: Selection, jobType: string):
     const verb = code === 'capability' ? `cannot run ${jobType}` : PHRASE[code][nodes.length === 1 ? 0 : 1];
     parts.push(`${nodes.length} matched${how} but ${verb} (${list(nodes)})`);
   }
-  for (const k of s.skipped.filter((x) => x.code === 'unknown')) parts.push(`${k.node}: ${k.reason}`);
+  for (const k of s.skipped.filter((x) => x.code === 'unknown' || x.code === 'policy')) parts.push(`${k.node}: ${k.reason}`);
   if (parts.length === 0) parts.push(sel.all ? 'no node has registered' : `no registered node matches ${describeSelector(sel)}`);
   return `no node matches: ${parts.join('; ')}`;
 }
@@ -103,10 +108,11 @@ export class NodeSelection {
     private readonly prisma: PrismaService,
   ) {}
 
-  async selectNodes(selector: NodeSelector, jobType: string): Promise<Selection> {
+  /** `job`: also skip the nodes whose own policy refuses it (node-policy.ts). */
+  async selectNodes(selector: NodeSelector, jobType: string, job?: PolicyJob): Promise<Selection> {
     const rows = await this.prisma.node.findMany({
       where: !selector.all && selector.names ? { name: { in: selector.names } } : undefined,
-      select: { id: true, name: true, labels: true, capabilities: true, status: true, statusReason: true, lastSeenAt: true },
+      select: { id: true, name: true, labels: true, capabilities: true, status: true, statusReason: true, lastSeenAt: true, policy: true },
     });
     const now = Date.now();
     const t = { unreachableMs: this.env.nodeUnreachableMs, goneMs: this.env.nodeGoneMs };
@@ -117,6 +123,7 @@ export class NodeSelection {
         name: r.name,
         labels: (r.labels ?? {}) as Record<string, string>,
         capabilities: r.capabilities,
+        policy: storedPolicy(r.policy),
         state,
         // A stored reason describes the stored state; a state moved on by time gets the silence instead.
         statusReason: state === r.status ? r.statusReason : `no heartbeat for ${Math.round((now - r.lastSeenAt.getTime()) / 100) / 10} s`,
@@ -131,6 +138,6 @@ export class NodeSelection {
       const byId = new Map(busy.map((b) => [b.nodeId, b._count._all]));
       for (const c of candidates) c.activeRuns = byId.get(c.id) ?? 0;
     }
-    return selectFrom(candidates, selector, jobType);
+    return selectFrom(candidates, selector, jobType, job);
   }
 }

@@ -84,6 +84,7 @@ export const ERROR_RESPONSES = {
   403: 'Forbidden',
   404: 'NotFound',
   422: 'Unprocessable',
+  429: 'TooManyRequests',
 } as const;
 export type ErrorStatus = keyof typeof ERROR_RESPONSES;
 

@@ -5,7 +5,7 @@ import type { Request } from 'express';
 import { AppModule } from '../app.module';
 import type { ControllerEnv } from '../config/env';
 import { IS_PUBLIC } from '../auth/public.decorator';
-import { REQUIRED_SCOPES, type ScopeRule } from '../auth/scopes';
+import { REQUIRED_SCOPES, SCOPE_BY_TARGET, type ScopeRule } from '../auth/scopes';
 import { CreateJobDto, JOB_TYPES } from '../jobs/dto/create-job.dto';
 import { typeParams } from '../jobs/job-spec';
 import { parseNodeSelector } from '../jobs/selector';
@@ -109,7 +109,12 @@ describe('the OpenAPI document', () => {
       const rule = (Reflect.getMetadata(REQUIRED_SCOPES, r.handler) ?? Reflect.getMetadata(REQUIRED_SCOPES, r.controller)) as ScopeRule | undefined;
       const needs = bodies.map((body) => (rule ? rule({ body } as Request) : []).includes('ssl-capture'));
       const scopes = (op.security ?? doc.security).flatMap((s) => s.bearer ?? []);
-      if (needs[0]) {
+      const byTarget = Reflect.getMetadata(SCOPE_BY_TARGET, r.handler) as { scope: string } | undefined;
+      if (byTarget) {
+        assert.ok(!needs[0] && !scopes.includes(byTarget.scope), `${where} needs ${byTarget.scope} only for some targets`);
+        assert.equal(op['x-tracefleet-scope-when']?.scope, byTarget.scope, `${where} says when it needs ${byTarget.scope}`);
+        assert.ok(op.responses['403'], `${where} documents 403`);
+      } else if (needs[0]) {
         assert.ok(scopes.includes('ssl-capture'), `${where} always needs ssl-capture`);
         assert.ok(op.responses['403'], `${where} documents 403`);
       } else if (needs.some(Boolean)) {
@@ -120,6 +125,19 @@ describe('the OpenAPI document', () => {
         assert.ok(!scopes.includes('ssl-capture') && !op['x-tracefleet-scope-when'], `${where} needs no ssl-capture scope`);
       }
     }
+  });
+
+  it('documents the 429 of every event stream, and redactPatterns only for the ssl-capture scope', () => {
+    for (const { path, method, op } of operations) {
+      const streams = Object.values(op.responses).some((r) => JSON.stringify(r).includes('text/event-stream'));
+      if (streams) assert.ok(op.responses['429'], `${method.toUpperCase()} ${path} is an event stream and documents 429`);
+    }
+    assert.ok(doc.components.responses.TooManyRequests);
+    const job = doc.components.schemas.Job as { properties: { params: { description: string; properties: Record<string, unknown> } } };
+    assert.match(job.properties.params.description, /redactPatterns` only for a token with the ssl-capture scope/);
+    assert.ok(job.properties.params.properties.redactPatternsHidden);
+    // Examples are shown to anyone (the document is public): none carries a pattern that could be a real secret.
+    assert.doesNotMatch(JSON.stringify(doc.paths), /"redactPatterns":\[/);
   });
 
   it('documents every field of the job DTO in the job types that accept it', () => {

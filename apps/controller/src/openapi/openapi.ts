@@ -23,6 +23,7 @@ const ERROR_TEXT: Record<keyof typeof ERROR_RESPONSES, string> = {
   403: 'The token lacks a scope the request needs (ssl-capture: TRACEFLEET_CAPTURE_TOKEN); the message names it.',
   404: 'No such job, node, incident, schedule or report (or a job of another type, where the output is type-specific).',
   422: 'Well-formed but cannot be done: no node can run it, no samples yet, a node did not answer; the message says why.',
+  429: 'This token already holds as many open event streams as it may (TRACEFLEET_SSE_STREAMS_PER_TOKEN, default 4); the message says so. Close one first.',
 };
 
 const TAGS = {
@@ -35,6 +36,7 @@ const TAGS = {
   'ssl-capture': 'TLS plaintext: every route needs the ssl-capture scope.',
   incidents: 'Jobs started together, merged results.',
   schedules: 'Recurring incidents and their reports.',
+  audit: 'Who did what: creations and deletions, refusals and denials, reads of captured plaintext.',
 };
 
 /**
@@ -52,7 +54,10 @@ export function buildOpenApi(version = '0.1.0'): OpenApiDocument {
         'Fleet-wide eBPF tracing: schedule tracing jobs on node agents and read what they captured. ' +
         'Every route needs `Authorization: Bearer <token>` except health and this document. TRACEFLEET_API_TOKEN has scope `jobs`; ' +
         'TRACEFLEET_CAPTURE_TOKEN has `jobs` and `ssl-capture` (TLS plaintext). Security requirements list the scopes a route needs ' +
-        '(OpenAPI 3.1 roles); `x-tracefleet-scope-when` marks routes that need `ssl-capture` only for some bodies.',
+        '(OpenAPI 3.1 roles); `x-tracefleet-scope-when` marks routes that need `ssl-capture` only for some bodies or targets. ' +
+        '`redactPatterns` (which can hold literal secrets) appear in job params and schedule bundles only for a token with `ssl-capture`; ' +
+        'without it the field is omitted and `redactPatternsHidden` gives how many patterns there are. Mutating routes and reads of captured ' +
+        'plaintext are written to the audit log (GET /audit) and answer with an `X-Request-Id` header naming the entry.',
     },
     servers: [{ url: '/api/v1', description: 'This controller (every replica serves every route).' }],
     security: [{ bearer: ['jobs'] }],

@@ -3,6 +3,8 @@ import { DiffQueryDto } from '../diff/dto/diff-query.dto';
 import { IncidentProfileQueryDto, PageQueryDto } from '../incidents/dto/list-query.dto';
 import { MAX_CONTAINS_BYTES, MAX_PAGE, SSL_DIRECTIONS } from '../ssl/ssl-query';
 import { STREAM_HEARTBEAT_MS, STREAM_POLL_MS } from '../ssl/ssl.controller';
+import { DEFAULT_STREAMS_PER_TOKEN } from '../auth/stream-limiter';
+import { AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT, AUDIT_OUTCOMES } from '../audit/audit-query';
 import {
   errors,
   folded,
@@ -45,6 +47,8 @@ const pageQuery = (what: string): Parameter[] => [
   { ...dtoQuery(PageQueryDto, 'limit', `${what} per page.`), schema: { ...fieldSchema(PageQueryDto, 'limit'), default: 20 } },
   dtoQuery(PageQueryDto, 'before', 'The nextCursor of the previous page.'),
 ];
+
+const sslStacks = { scope: 'ssl-capture' as const, when: 'the job is ssl-capture (its stacks are stacks of captured TLS calls)' };
 
 const jobExamples = {
   'cpu-profile': { summary: 'A 10 s CPU profile of every process on every node', value: { type: 'cpu-profile', durationSec: 10, target: { all: true }, nodes: 'all' } },
@@ -115,10 +119,17 @@ export function paths(): Record<string, PathItem> {
       ),
     },
     '/jobs/{id}': {
-      get: op('token', { operationId: 'getJob', summary: 'Status, per-node runs and counters, selection, links', tags: ['jobs'], parameters: [jobId], responses: { ...ok('The job.', ref('Job')), ...errors(404) } }),
+      get: op('token', {
+        operationId: 'getJob',
+        summary: 'Status, per-node runs and counters, selection, links',
+        description: 'Either token. `params.redactPatterns` only with the ssl-capture scope; otherwise omitted, with `params.redactPatternsHidden` (a count).',
+        tags: ['jobs'],
+        parameters: [jobId],
+        responses: { ...ok('The job.', ref('Job')), ...errors(404) },
+      }),
     },
     '/jobs/{id}/flamegraph.svg': {
-      get: op('token', {
+      get: op(sslStacks, {
         operationId: 'jobFlameGraphSvg',
         summary: 'Interactive flame graph of a job',
         description: 'cpu-profile: samples; usdt: event stacks; memleak: outstanding bytes at the latest snapshot; ssl-capture: call stacks (with userStacks).',
@@ -128,7 +139,7 @@ export function paths(): Record<string, PathItem> {
       }),
     },
     '/jobs/{id}/flamegraph.folded': {
-      get: op('token', { operationId: 'jobFolded', summary: 'Folded stacks of a job', tags: profileTag, parameters: [jobId, nodeQuery], responses: { ...folded('Folded stacks.'), ...errors(404) } }),
+      get: op(sslStacks, { operationId: 'jobFolded', summary: 'Folded stacks of a job', tags: profileTag, parameters: [jobId, nodeQuery], responses: { ...folded('Folded stacks.'), ...errors(404) } }),
     },
     '/jobs/{id}/profile.pprof': {
       get: op('token', {
@@ -227,7 +238,9 @@ export function paths(): Record<string, PathItem> {
         description:
           `\`event: ssl\` (id: the event id, data: an SslEvent as JSON) for each event; a \`: keepalive\` comment every ${STREAM_HEARTBEAT_MS / 1000} s when idle; ` +
           '`event: status` (data: {"status","reason","finishedAt","eventsSent","lastEventId"}) when the job has ended, then the stream closes. ' +
-          `The controller polls PostgreSQL every ${STREAM_POLL_MS} ms, so any replica serves it. before, order and limit do not apply (400).`,
+          `The controller polls PostgreSQL every ${STREAM_POLL_MS} ms, so any replica serves it. before, order and limit do not apply (400). ` +
+          `One token may hold at most TRACEFLEET_SSE_STREAMS_PER_TOKEN streams open at once (default ${DEFAULT_STREAMS_PER_TOKEN}, on each replica): past it 429. ` +
+          'Streams are closed (the connection ends) at controller shutdown.',
         tags: ['ssl-capture'],
         parameters: [
           jobId,
@@ -235,7 +248,7 @@ export function paths(): Record<string, PathItem> {
           query('after', 'Start after this event id.', eventId),
           { name: 'Last-Event-ID', in: 'header', description: 'What a reconnecting EventSource sends: resume after it (the `after` parameter wins).', schema: eventId },
         ],
-        responses: { ...ok('The event stream.', { type: 'string' }, 'text/event-stream'), ...errors(400, 404) },
+        responses: { ...ok('The event stream.', { type: 'string' }, 'text/event-stream'), ...errors(400, 404, 429) },
       }),
     },
     '/jobs/{id}/http': {
@@ -312,9 +325,10 @@ export function paths(): Record<string, PathItem> {
     },
     '/schedules/{id}': {
       get: op('token', { operationId: 'getSchedule', summary: 'One schedule', tags: ['schedules'], parameters: [scheduleId], responses: { ...ok('The schedule.', ref('Schedule')), ...errors(404) } }),
-      delete: op('token', {
+      delete: op({ scope: 'ssl-capture', when: 'the schedule has an ssl-capture job, or one of its ticks produced ssl-capture data (it deletes that data)' }, {
         operationId: 'deleteSchedule',
         summary: 'Stop a schedule and delete it with its reports and the incidents of its ticks',
+        description: 'Audited (schedule.delete), including a 403.',
         tags: ['schedules'],
         parameters: [scheduleId],
         responses: { ...ok('Deleted.', ref('ScheduleDeleted')), ...errors(404) },
@@ -351,6 +365,27 @@ export function paths(): Record<string, PathItem> {
         tags: ['schedules', 'profiles'],
         parameters: [scheduleId, reportId],
         responses: { ...svg('The differential flame graph.'), ...errors(404, 422) },
+      }),
+    },
+    '/audit': {
+      get: op('ssl-capture', {
+        operationId: 'listAudit',
+        summary: 'The audit log, newest first',
+        description:
+          'One entry per call of an audited route (job.create, incident.create, schedule.create, schedule.delete, ssl.read, ssl.stream, audit.read): ' +
+          'when, which token (its name, scopes and SHA-256 fingerprint, never the token), the target, the outcome and status, the request id and peer address. ' +
+          '403s are recorded; 401s (no identity) are not. Kept TRACEFLEET_AUDIT_RETENTION_DAYS (default 365). Unknown parameters are a 400.',
+        tags: ['audit'],
+        parameters: [
+          query('since', 'Entries at or after this time.', { type: 'string', format: 'date-time' }),
+          query('action', 'An action (schedule.delete), or every action under a prefix ending with a dot (schedule.).', { type: 'string', maxLength: 131 }),
+          query('target', 'A target type (schedule) or type:id (schedule:<uuid>).', { type: 'string', maxLength: 161 }),
+          query('outcome', 'Only this outcome.', { type: 'string', enum: [...AUDIT_OUTCOMES] }),
+          query('token', 'A token fingerprint (16 hex digits).', { type: 'string', pattern: '^[0-9a-f]{16}$' }),
+          query('limit', 'Entries per page.', { type: 'integer', minimum: 1, maximum: AUDIT_MAX_LIMIT, default: AUDIT_DEFAULT_LIMIT }),
+          query('before', 'The nextCursor of the previous page.', { type: 'string', pattern: '^[0-9]{1,15}-[0-9]{1,19}$' }),
+        ],
+        responses: { ...ok('A page of entries.', ref('AuditPage')), ...errors(400) },
       }),
     },
   };

@@ -44,7 +44,7 @@ const FIELD_DOCS: Record<string, Schema> = {
   binaries: { description: 'Files to probe besides what the targets map: libssl.so.* or executables with OpenSSL linked in.' },
   maxTotalBytes: { description: 'Plaintext bytes kept per node for the whole run; past it events carry no data.', default: SSL_DEFAULTS.maxTotalBytes },
   redactHeaders: { description: 'Header names whose values are redacted on the agent, besides authorization, proxy-authorization, cookie and set-cookie.' },
-  redactPatterns: { description: 'JavaScript regular expressions (compiled to check them; one matching the empty string is a 400); every match is redacted on the agent.' },
+  redactPatterns: { description: 'RE2 regular expressions (linear-time matching: no backreferences, no lookaround; compiled to check them, a refused one is a 400 naming it and why, as is one matching the empty string); every match in the plaintext, read as UTF-8, is redacted on the agent.' },
   redaction: { description: 'Redaction on the agent, before plaintext leaves the node.', default: true },
   handshakes: { description: 'Also time SSL_do_handshake (events without data).', default: false },
   retentionHours: { description: 'Captured events are deleted this long after the job was created.', default: SSL_DEFAULTS.retentionHours },

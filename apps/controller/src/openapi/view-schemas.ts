@@ -47,7 +47,7 @@ export function viewSchemas(): Record<string, Schema> {
       ],
     },
     SkippedNode: obj(
-      { node: str(), code: str(undefined, { enum: ['unreachable', 'gone', 'capability', 'unknown', 'limit', 'target'] }), reason: str() },
+      { node: str(), code: str(undefined, { enum: ['unreachable', 'gone', 'capability', 'policy', 'unknown', 'limit', 'target'] }), reason: str() },
       { optional: ['code'] },
     ),
     Health: obj({ status: str(undefined, { const: 'ok' }), replicaId: str(), agentsConnected: int('Sessions held by this replica; GET /nodes shows the whole fleet.'), grpc: str('The gRPC address agents connect to.') }),
@@ -60,6 +60,19 @@ export function viewSchemas(): Record<string, Schema> {
       cpus: int(),
       capabilities: arrayOf(str(), { description: 'The job types the agent can run there.' }),
       agentVersion: str(),
+      policy: nullable(
+        obj(
+          {
+            allowJobTypes: arrayOf(str()),
+            allowSslCapture: bool(),
+            allowRedactionOff: bool(),
+            maxConcurrentRuns: int(),
+            maxKernelMemoryBytes: int('Kernel memory the BPF maps of its running runs may take together, as the agent estimates them.'),
+            maxDurationSec: int(),
+          },
+          { description: "The node's own policy (its agent's local file and environment): it refuses what is outside it, whatever it is sent. Null: its agent sent none." },
+        ),
+      ),
       status: str('As of now, from lastSeenAt.', { enum: Object.values(NodeStatus) }),
       statusReason: nullable(str()),
       statusChangedAt: nullable(dateTime()),
@@ -68,6 +81,9 @@ export function viewSchemas(): Record<string, Schema> {
       sessionId: nullable(str()),
       connectedAt: nullable(dateTime()),
       lastSeenAt: dateTime('Last registration or heartbeat.'),
+      batchesRefused: int('Agent messages refused for breaking a batch limit (events, strings, string length, stack depth, bytes per run).'),
+      lastRefusal: nullable(str('The last refused message: its type, run, the limit and the value.')),
+      lastRefusalAt: nullable(dateTime()),
     }),
     UsdtProbeList: obj({
       node: str(),
@@ -113,7 +129,13 @@ export function viewSchemas(): Record<string, Schema> {
         type: str(undefined, { enum: [...JOB_TYPES] }),
         status: str('queued → running → completed, partial (some nodes failed) or failed.', { enum: Object.values(JobStatus) }),
         reason: nullable(str()),
-        params: { type: 'object', description: 'The validated, normalized request (defaults filled in), with the selection.' },
+        params: {
+          type: 'object',
+          description:
+            'The validated, normalized request (defaults filled in), with the selection. `redactPatterns` only for a token with the ssl-capture scope; ' +
+            'for any other token it is omitted and `redactPatternsHidden` (integer) gives how many patterns the job has.',
+          properties: { redactPatterns: arrayOf(str(), { description: 'Only with the ssl-capture scope.' }), redactPatternsHidden: int('Without the ssl-capture scope: how many redactPatterns there are.') },
+        },
         createdAt: dateTime(),
         startedAt: nullable(dateTime()),
         finishedAt: nullable(dateTime()),
@@ -335,7 +357,13 @@ export function viewSchemas(): Record<string, Schema> {
       cron: nullable(str()),
       everyMs: nullable(int()),
       nodes: { description: 'The selector.' },
-      bundle: arrayOf({ type: 'object' }, { description: 'The job templates.' }),
+      bundle: arrayOf(
+        {
+          type: 'object',
+          properties: { redactPatterns: arrayOf(str(), { description: 'Only with the ssl-capture scope.' }), redactPatternsHidden: int('Without the ssl-capture scope: how many redactPatterns there are.') },
+        },
+        { description: 'The job templates. `redactPatterns` only for a token with the ssl-capture scope; otherwise omitted, with `redactPatternsHidden` (a count).' },
+      ),
       keepReports: int(),
       leadMs: int(),
       createdAt: dateTime(),
@@ -345,6 +373,31 @@ export function viewSchemas(): Record<string, Schema> {
       nextRuns: arrayOf(dateTime(), { description: 'The next three fire times (UTC).' }),
       latestReport: nullable(obj({ id: uuid(), seq: int(), status: str(undefined, { enum: Object.values(ReportStatus) }), createdAt: dateTime() })),
       links: links('Its reports.'),
+    }),
+    AuditEntry: obj({
+      id: decimal(),
+      at: dateTime(),
+      token: obj(
+        {
+          name: str('Which configured token: api (TRACEFLEET_API_TOKEN) or capture (TRACEFLEET_CAPTURE_TOKEN).', { enum: ['api', 'capture'] }),
+          scopes: arrayOf(str()),
+          fingerprint: str("First 16 hex digits of the token's SHA-256; the token itself is never stored.", { pattern: '^[0-9a-f]{16}$' }),
+        },
+        { description: 'Who: never the token.' },
+      ),
+      action: str('<target type>.<verb>: job.create, incident.create, schedule.create, schedule.delete, ssl.read, ssl.stream, audit.read.'),
+      target: obj({ type: str(), id: nullable(str()) }),
+      outcome: str('ok; denied (401/403); refused (other 4xx, e.g. 429 or a validation error); error (5xx).', { enum: ['ok', 'denied', 'refused', 'error'] }),
+      status: int('The HTTP status answered.'),
+      reason: nullable(str('The error message, at most 500 characters.')),
+      method: str(),
+      path: str('The request path, without its query.'),
+      requestId: uuid('The X-Request-Id the controller answered with.'),
+      remoteAddr: nullable(str('The peer address of the connection (a proxy in front shows as the proxy).')),
+    }),
+    AuditPage: obj({
+      entries: arrayOf(ref('AuditEntry'), { description: 'Newest first (by time, then id).' }),
+      nextCursor: nullable(str('Pass as before= for the next page (`<time in ms>-<id>`); null on a short page.', { pattern: '^[0-9]{1,15}-[0-9]{1,19}$' })),
     }),
     ScheduleDeleted: obj({ id: uuid(), deleted: { const: true }, reports: int('Reports deleted.'), incidents: int('Incidents deleted, with their jobs and results.') }),
     ReportSummary: obj({

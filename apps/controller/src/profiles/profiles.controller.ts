@@ -4,6 +4,16 @@ import { ProfilesService } from './profiles.service';
 import { ProfileExportsService } from './profile-exports.service';
 import type { SpeedscopeFile } from './speedscope/speedscope';
 import { renderFlameGraphSvg, toFolded } from './flamegraph/flamegraph';
+import { ScopeByTarget, TokenScopes, missingScopes, scopeForbidden, type Scope } from '../auth/scopes';
+import type { JobView } from '../jobs/job.view';
+
+const SSL_STACKS = 'the job is ssl-capture (its stacks are stacks of captured TLS calls)';
+
+/** The stacks of an ssl-capture job come from its captured events: the same scope as reading them. */
+function checkStacksScope(job: JobView, scopes: readonly Scope[]): void {
+  const missing = missingScopes(scopes, job.type === 'ssl-capture' ? ['ssl-capture'] : []);
+  if (missing.length > 0) throw scopeForbidden(missing, scopes, `the stacks of ssl-capture job ${job.id}`);
+}
 
 @Controller('jobs/:id')
 export class ProfilesController {
@@ -15,8 +25,10 @@ export class ProfilesController {
 
   @Get('flamegraph.svg')
   @Header('Content-Type', 'image/svg+xml; charset=utf-8')
-  async svg(@Param('id') id: string, @Query('node') node?: string): Promise<string> {
+  @ScopeByTarget('ssl-capture', SSL_STACKS)
+  async svg(@Param('id') id: string, @TokenScopes() scopes: Scope[], @Query('node') node?: string): Promise<string> {
     const job = await this.jobs.get(id);
+    checkStacksScope(job, scopes);
     const stacks = await this.profiles.stacks(id, node);
     const p = job.params as { frequencyHz?: number; durationSec?: number };
     const total = stacks.reduce((a, s) => a + BigInt(s.count), 0n);
@@ -43,8 +55,9 @@ export class ProfilesController {
 
   @Get('flamegraph.folded')
   @Header('Content-Type', 'text/plain; charset=utf-8')
-  async folded(@Param('id') id: string, @Query('node') node?: string): Promise<string> {
-    await this.jobs.get(id);
+  @ScopeByTarget('ssl-capture', SSL_STACKS)
+  async folded(@Param('id') id: string, @TokenScopes() scopes: Scope[], @Query('node') node?: string): Promise<string> {
+    checkStacksScope(await this.jobs.get(id), scopes);
     return toFolded(await this.profiles.stacks(id, node));
   }
 

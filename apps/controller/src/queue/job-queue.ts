@@ -14,7 +14,9 @@ export type QueueTask =
   | { name: 'report-check'; data: { reportId: string } }
   | { name: 'report-retention'; data: Record<string, never> }
   /** Ended jobs past TRACEFLEET_JOB_RETENTION_DAYS, with their results. */
-  | { name: 'job-retention'; data: Record<string, never> };
+  | { name: 'job-retention'; data: Record<string, never> }
+  /** Audit entries past TRACEFLEET_AUDIT_RETENTION_DAYS. */
+  | { name: 'audit-retention'; data: Record<string, never> };
 
 export type TaskName = QueueTask['name'];
 type DataOf<N extends TaskName> = Extract<QueueTask, { name: N }>['data'];

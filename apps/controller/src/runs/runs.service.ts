@@ -19,6 +19,7 @@ import { SslService } from '../ssl/ssl.service';
 import { ACTIVE_RUN, TERMINAL_JOB, jobOutcome } from './run-status';
 import { withDbRetry } from '../prisma/transient';
 import { unwindStatsOf } from './unwind-stats';
+import { storableDate } from '../agents/sanitize';
 
 /** Attempts to store a batch (the first included) before it is counted as not stored. */
 const STORE_ATTEMPTS = 6;
@@ -61,7 +62,7 @@ export class RunsService {
       const run = await this.ownRun(nodeId, ev.runId);
       if (!run) return;
       if (ev.kind === RunEventKind.RUN_EVENT_KIND_STARTED) {
-        const at = new Date(Number(ev.atUnixMs) || Date.now());
+        const at = storableDate(ev.atUnixMs);
         await this.prisma.jobRun.updateMany({
           where: { id: run.id, status: { in: ['pending', 'dispatched'] } },
           data: { status: 'running', startedAt: at },

@@ -1,5 +1,7 @@
 import type { Schedule } from '../generated/prisma/client';
 import { nextFires } from './cron';
+import type { Scope } from '../auth/scopes';
+import { hideSecrets } from '../auth/secret-fields';
 
 export interface ScheduleView {
   id: string;
@@ -18,6 +20,11 @@ export interface ScheduleView {
   nextRuns: string[];
   latestReport: { id: string; seq: number; status: string; createdAt: string } | null;
   links: { self: string; reports: string };
+}
+
+/** The view a token with these scopes may see: the bundle's `redactPatterns` only with ssl-capture. */
+export function scheduleViewFor(view: ScheduleView, scopes: readonly Scope[]): ScheduleView {
+  return { ...view, bundle: hideSecrets(view.bundle, scopes) };
 }
 
 export function toScheduleView(s: Schedule, latest: { id: string; seq: number; status: string; createdAt: Date } | null): ScheduleView {

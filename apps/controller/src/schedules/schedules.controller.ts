@@ -1,11 +1,12 @@
 import { Body, Controller, Delete, Get, Header, HttpCode, Param, Post, Query } from '@nestjs/common';
-import { RequireScopesWhen, TokenScopes, type Scope } from '../auth/scopes';
+import { RequireScopesWhen, ScopeByTarget, TokenScopes, type Scope } from '../auth/scopes';
 import { bundleNeedsCapture } from '../incidents/incidents.controller';
 import { PageQueryDto } from '../incidents/dto/list-query.dto';
 import { CreateScheduleDto } from './dto/create-schedule.dto';
 import { SchedulesService } from './schedules.service';
 import { ReportsService } from './reports.service';
-import type { ScheduleView } from './schedule.view';
+import { scheduleViewFor, type ScheduleView } from './schedule.view';
+import { Audit } from '../audit/audit.decorator';
 import type { ReportView } from './report.view';
 
 @Controller('schedules')
@@ -18,23 +19,28 @@ export class SchedulesController {
   @Post()
   @HttpCode(201)
   @RequireScopesWhen(bundleNeedsCapture)
-  create(@Body() dto: CreateScheduleDto, @TokenScopes() scopes: Scope[]): Promise<ScheduleView> {
-    return this.schedules.create(dto, scopes);
+  @Audit('schedule.create', 'schedule', 'result')
+  async create(@Body() dto: CreateScheduleDto, @TokenScopes() scopes: Scope[]): Promise<ScheduleView> {
+    return scheduleViewFor(await this.schedules.create(dto, scopes), scopes);
   }
 
+  /** The bundles' `redactPatterns` only with the ssl-capture scope (else `redactPatternsHidden`). */
   @Get()
-  list(): Promise<ScheduleView[]> {
-    return this.schedules.list();
+  async list(@TokenScopes() scopes: Scope[]): Promise<ScheduleView[]> {
+    return (await this.schedules.list()).map((v) => scheduleViewFor(v, scopes));
   }
 
   @Get(':id')
-  get(@Param('id') id: string): Promise<ScheduleView> {
-    return this.schedules.get(id);
+  async get(@Param('id') id: string, @TokenScopes() scopes: Scope[]): Promise<ScheduleView> {
+    return scheduleViewFor(await this.schedules.get(id), scopes);
   }
 
+  /** A schedule with ssl-capture jobs (now or in its past ticks) needs the ssl-capture scope to delete: it deletes captured plaintext. */
   @Delete(':id')
-  remove(@Param('id') id: string): ReturnType<SchedulesService['remove']> {
-    return this.schedules.remove(id);
+  @Audit('schedule.delete', 'schedule')
+  @ScopeByTarget('ssl-capture', 'the schedule has an ssl-capture job, or one of its ticks produced ssl-capture data')
+  remove(@Param('id') id: string, @TokenScopes() scopes: Scope[]): ReturnType<SchedulesService['remove']> {
+    return this.schedules.remove(id, scopes);
   }
 
   @Get(':id/reports')

@@ -1,5 +1,5 @@
 import { BadRequestException, HttpException, Inject, Injectable, Logger, NotFoundException, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
-import type { Scope } from '../auth/scopes';
+import { missingScopes, scopeForbidden, type Scope } from '../auth/scopes';
 import { ENV, type ControllerEnv } from '../config/env';
 import { PrismaService } from '../prisma/prisma.service';
 import { JobQueue } from '../queue/job-queue';
@@ -104,8 +104,13 @@ export class SchedulesService implements OnModuleInit, OnApplicationBootstrap {
    * Stops the schedule and deletes it with its reports and the incidents (jobs, results) of its ticks.
    * Runs still going on nodes finish there; what they send after is ignored.
    */
-  async remove(id: string): Promise<{ id: string; deleted: true; reports: number; incidents: number }> {
-    await this.row(id);
+  async remove(id: string, scopes: readonly Scope[]): Promise<{ id: string; deleted: true; reports: number; incidents: number }> {
+    const s = await this.row(id);
+    // Deleting it deletes what its ssl-capture jobs captured: the same scope as reading that. The flag covers
+    // the bundle; the jobs cover ticks of a bundle stored before the flag existed.
+    const capture = s.sslCapture || (await this.prisma.job.count({ where: { scheduleId: id, type: 'ssl_capture' }, take: 1 })) > 0;
+    const missing = missingScopes(scopes, capture ? ['ssl-capture'] : []);
+    if (missing.length > 0) throw scopeForbidden(missing, scopes, `deleting schedule ${id} (it has ssl-capture jobs)`);
     await this.queue.unrepeat(schedulerId(id));
     const [reports, incidents] = await this.prisma.$transaction([
       this.prisma.report.deleteMany({ where: { scheduleId: id } }),

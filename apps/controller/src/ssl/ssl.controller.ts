@@ -1,7 +1,9 @@
 import { once } from 'node:events';
 import { Controller, Get, Logger, Param, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { RequireScopes } from '../auth/scopes';
+import { RequireScopes, Token, type TokenIdentity } from '../auth/scopes';
+import { StreamLimiter } from '../auth/stream-limiter';
+import { Audit } from '../audit/audit.decorator';
 import { SslService } from './ssl.service';
 import { SslReadService, type HttpSummaries, type SslEventPage } from './ssl-read.service';
 import { parseHttpQuery, parsePageQuery, parseStreamQuery } from './ssl-query';
@@ -20,46 +22,60 @@ export class SslController {
   constructor(
     private readonly ssl: SslService,
     private readonly read: SslReadService,
+    private readonly limits: StreamLimiter,
   ) {}
 
   /** ?node=&pid=&direction=read|write|handshake&contains=TEXT&limit=&after=|before=&order=oldest|newest */
   @Get('ssl-events')
+  @Audit('ssl.read', 'job')
   async events(@Param('id') id: string, @Query() q: Record<string, unknown>): Promise<SslEventPage> {
     await this.ssl.sslJob(id);
     return this.read.events(id, parsePageQuery(q));
   }
 
-  /** Server-Sent Events: every new event (`event: ssl`), then `event: status` when the job ends. Same filters; ?after= or Last-Event-ID. */
+  /**
+   * Server-Sent Events: every new event (`event: ssl`), then `event: status` when the job ends. Same filters; ?after= or Last-Event-ID.
+   * At most TRACEFLEET_SSE_STREAMS_PER_TOKEN open per token (429 past it); closed when the token's streams are ended or at shutdown.
+   */
   @Get('ssl-events/stream')
-  async stream(@Param('id') id: string, @Query() q: Record<string, unknown>, @Req() req: Request, @Res() res: Response): Promise<void> {
+  @Audit('ssl.stream', 'job')
+  async stream(@Param('id') id: string, @Query() q: Record<string, unknown>, @Token() token: TokenIdentity, @Req() req: Request, @Res() res: Response): Promise<void> {
     await this.ssl.sslJob(id);
     const query = parseStreamQuery(q, req.headers['last-event-id']);
-    res.status(200);
-    res.set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
-    res.flushHeaders();
+    const lease = this.limits.acquire(token.fingerprint);
+    // Released on every way out: the pump ending (finally), and the socket closing even if a poll hangs.
+    res.once('close', () => lease.release());
     const ac = new AbortController();
-    res.on('close', () => ac.abort());
+    res.once('close', () => ac.abort());
+    const signal = AbortSignal.any([ac.signal, lease.signal]);
     try {
+      res.status(200);
+      res.set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+      res.flushHeaders();
       await pumpSse(
         { fetch: (after, n) => this.read.after(id, query, after, n), job: () => this.read.jobState(id) },
         {
           write: (chunk) => res.write(chunk),
           drained: async () => {
-            await once(res, 'drain', { signal: ac.signal }).catch(() => undefined);
+            await once(res, 'drain', { signal }).catch(() => undefined);
           },
           end: () => {
             if (!res.writableEnded) res.end();
           },
         },
-        { after: query.after, pollMs: STREAM_POLL_MS, heartbeatMs: STREAM_HEARTBEAT_MS, pageSize: STREAM_PAGE, signal: ac.signal },
+        { after: query.after, pollMs: STREAM_POLL_MS, heartbeatMs: STREAM_HEARTBEAT_MS, pageSize: STREAM_PAGE, signal },
       );
     } catch (err) {
       this.log.error(`ssl-events stream of job ${id}: ${(err as Error).message}`);
+      if (!res.writableEnded) res.end();
+    } finally {
+      lease.release();
     }
   }
 
   /** HTTP/1.x exchanges and HTTP/2 frames per connection. ?node=&pid=&limit=(connections)&after=<nextCursor> */
   @Get('http')
+  @Audit('ssl.read', 'job')
   async http(@Param('id') id: string, @Query() q: Record<string, unknown>): Promise<HttpSummaries> {
     await this.ssl.sslJob(id);
     return this.read.http(id, parseHttpQuery(q));

@@ -36,6 +36,9 @@ export function histogram(buckets: bigint[]): HistogramBucket[] {
   return buckets.flatMap((c, i) => (c > 0n ? [{ fromNs: (1n << BigInt(i)).toString(), toNs: (1n << BigInt(i + 1)).toString(), count: Number(c) }] : []));
 }
 
+/** pid and tid are u32 on the wire and int4 in the database; a value past int4 (no kernel gives one) must not fail the batch. */
+const I32_MAX = 2 ** 31 - 1;
+
 /** Stores USDT results (events, per-probe counts, pair statistics) and merges them across nodes. */
 /** Big batches take a while; the wait for a connection is bounded by the storage gate (prisma/store-gate.ts). */
 const TX_OPTIONS = { timeout: 60_000, maxWait: 30_000 };
@@ -64,7 +67,7 @@ export class UsdtService {
       await tx.$executeRaw`
         INSERT INTO "UsdtEvent" ("runId", "probe", "pid", "tid", "tsNs", "args", "str")
         SELECT ${runId}::uuid, p, pid, tid, ts, a::bigint[], NULLIF(s, '')
-        FROM unnest(${ev.map((e) => probeOf(e.probe))}::text[], ${ev.map((e) => e.pid)}::int[], ${ev.map((e) => e.tid)}::int[],
+        FROM unnest(${ev.map((e) => probeOf(e.probe))}::text[], ${ev.map((e) => Math.min(e.pid, I32_MAX))}::int[], ${ev.map((e) => Math.min(e.tid, I32_MAX))}::int[],
                     ${ev.map((e) => e.tsNs.toString())}::bigint[], ${ev.map((e) => `{${e.args.join(',')}}`)}::text[], ${ev.map((e) => e.str)}::text[])
           AS t(p, pid, tid, ts, a, s)`;
       const withStacks = batch.events.filter((e) => e.stack.length > 0);
@@ -106,7 +109,7 @@ export class UsdtService {
       }),
       this.prisma.usdtOccurrence.createMany({
         data: report.pairs.flatMap((p) =>
-          p.slowest.map((o) => ({ runId, label: p.label, pid: o.pid, tid: o.tid, beginNs: o.beginNs, durationNs: o.durationNs, args: o.beginArgs, stack: o.stack })),
+          p.slowest.map((o) => ({ runId, label: p.label, pid: Math.min(o.pid, I32_MAX), tid: Math.min(o.tid, I32_MAX), beginNs: o.beginNs, durationNs: o.durationNs, args: o.beginArgs, stack: o.stack })),
         ),
       }),
       this.prisma.jobRun.update({ where: { id: runId }, data: { attached: report.attached } }),

@@ -35,6 +35,7 @@
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
+import { FileRefused, readRegularFile, withRegularFile } from '../safe-file';
 
 // ---------------------------------------------------------------------------
 // ELF function symbols
@@ -92,11 +93,15 @@ interface Segment {
   filesz: bigint;
 }
 
+/** ELF files larger than this are not read whole (node's binary is ~100 MiB, libjvm ~20 MiB). */
+const MAX_ELF_BYTES = 512 * 1024 * 1024;
+
+/** Paths come from jobs and traced processes' maps: regular files only, bounded (safe-file.ts). */
 function readWhole(path: string): Buffer {
   try {
-    return fs.readFileSync(path);
+    return readRegularFile(path, MAX_ELF_BYTES);
   } catch (err) {
-    throw new PlacementError('EREAD', path, (err as Error).message);
+    throw new PlacementError('EREAD', path, err instanceof FileRefused ? err.reason : (err as Error).message);
   }
 }
 
@@ -1020,14 +1025,9 @@ export function readCodeAt(path: string, fileOffset: bigint, size: number): Buff
   const buf = Buffer.alloc(size);
   let got = 0;
   try {
-    const fd = fs.openSync(path, 'r');
-    try {
-      got = fs.readSync(fd, buf, 0, size, Number(fileOffset));
-    } finally {
-      fs.closeSync(fd);
-    }
+    got = withRegularFile(path, undefined, ({ fd }) => fs.readSync(fd, buf, 0, size, Number(fileOffset)));
   } catch (err) {
-    throw new PlacementError('EREAD', path, (err as Error).message);
+    throw new PlacementError('EREAD', path, err instanceof FileRefused ? err.reason : (err as Error).message);
   }
   return buf.subarray(0, got);
 }

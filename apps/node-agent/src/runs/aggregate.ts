@@ -1,5 +1,6 @@
 import type { RawSample } from '@tracefleet/native';
 import { StringTable } from './string-table';
+import { AGENT_MAX_MESSAGE_BYTES, AGENT_MAX_PROFILE_STACKS, AGENT_MAX_STRINGS } from '../message-bounds';
 
 export interface FrameSymbolizer {
   symbolizeUser(pid: number, addrs: BigUint64Array): string[];
@@ -79,4 +80,38 @@ export function foldFrames(s: RawSample, symbolizer: FrameSymbolizer): string[] 
     frames.push(...symbolizer.symbolizeKernel(s.kernelStack).reverse());
   }
   return frames;
+}
+
+/** Bytes a stack adds to a ProfileBatch at most: a 3-byte varint per frame index, a 10-byte count, tags. */
+const stackBytes = (frames: number): number => 3 * frames + 16;
+/** Half the message cap: room for the estimate's error (tags, the run id) with a wide margin. */
+const CHUNK_BYTES = AGENT_MAX_MESSAGE_BYTES / 2;
+
+/**
+ * Cuts one flush into batches the controller accepts: at most AGENT_MAX_PROFILE_STACKS stacks,
+ * AGENT_MAX_STRINGS strings and about 2 MiB each, every batch with its own string table. A flush of a
+ * busy host (up to TRACEFLEET_AGENT_MAX_STACKS distinct stacks) becomes several batches, not one
+ * message over the controller's caps. Samples stay with their stacks.
+ */
+export function splitFolded(batch: FoldedBatch, limits = { stacks: AGENT_MAX_PROFILE_STACKS, strings: AGENT_MAX_STRINGS, bytes: CHUNK_BYTES }): FoldedBatch[] {
+  const out: FoldedBatch[] = [];
+  let table = new StringTable();
+  let cur: FoldedBatch = { strings: table.strings, stacks: [], samples: 0 };
+  let bytes = 0;
+  for (const st of batch.stacks) {
+    const names = st.frames.map((f) => batch.strings[f]);
+    const added = new Set(names).size; // an upper bound on the strings this stack adds
+    const size = stackBytes(names.length) + names.reduce((a, n) => a + Buffer.byteLength(n) + 3, 0);
+    if (cur.stacks.length > 0 && (cur.stacks.length >= limits.stacks || table.strings.length + added > limits.strings || bytes + size > limits.bytes)) {
+      out.push(cur);
+      table = new StringTable();
+      cur = { strings: table.strings, stacks: [], samples: 0 };
+      bytes = 0;
+    }
+    cur.stacks.push({ frames: names.map((n) => table.intern(n)), count: st.count });
+    cur.samples += st.count;
+    bytes += size;
+  }
+  if (cur.stacks.length > 0 || out.length === 0) out.push(cur);
+  return out;
 }

@@ -3,8 +3,9 @@ import type { StartRun } from '@tracefleet/proto';
 import type { AgentConfig } from '../config';
 import { listPids, pidsWithComm, processExists } from '../host';
 import type { UnwindService } from '../unwind/unwind-service';
-import { StackAggregator } from './aggregate';
+import { splitFolded, StackAggregator } from './aggregate';
 import { RunRejected, TracingRun, type MessageSink, type RunCounts } from './tracing-run';
+import { symbolizerNotes } from './symbolizer-notes';
 
 export { RunRejected, type MessageSink } from './tracing-run';
 
@@ -72,19 +73,22 @@ export class CpuProfileRun extends TracingRun {
 
   protected async flush(): Promise<void> {
     if (this.agg.size === 0 || !this.symbolizer) return;
-    const batch = this.agg.drain(this.symbolizer);
-    this.samplesSent += batch.samples;
-    await this.sink.send({
-      msg: {
-        $case: 'profileBatch',
-        value: {
-          runId: this.runId,
-          seq: this.nextSeq(),
-          strings: batch.strings,
-          stacks: batch.stacks.map((s) => ({ frames: s.frames, count: BigInt(s.count) })),
+    const drained = this.agg.drain(this.symbolizer);
+    this.samplesSent += drained.samples;
+    // One flush may hold more stacks than one batch may carry (message-bounds.ts).
+    for (const batch of splitFolded(drained)) {
+      await this.sink.send({
+        msg: {
+          $case: 'profileBatch',
+          value: {
+            runId: this.runId,
+            seq: this.nextSeq(),
+            strings: batch.strings,
+            stacks: batch.stacks.map((s) => ({ frames: s.frames, count: BigInt(s.count) })),
+          },
         },
-      },
-    });
+      });
+    }
   }
 
   protected async stopTracing(): Promise<void> {
@@ -99,6 +103,10 @@ export class CpuProfileRun extends TracingRun {
       droppedAgent: (stats?.queueDrops ?? 0n) + BigInt(this.agg.dropped),
       sent: BigInt(this.samplesSent),
     };
+  }
+
+  protected override notes(): string[] {
+    return symbolizerNotes(this.symbolizer);
   }
 
   protected override unwindCounters(): UnwindCounters | undefined {

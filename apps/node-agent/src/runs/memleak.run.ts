@@ -6,6 +6,7 @@ import { ensureTracefs, pidsWithComm, processExists, readComm } from '../host';
 import { placeEntryProbe } from '../probes/placement';
 import type { UnwindService } from '../unwind/unwind-service';
 import { StringTable } from './string-table';
+import { symbolizerNotes } from './symbolizer-notes';
 import { RunRejected, TracingRun, type MessageSink, type RunCounts } from './tracing-run';
 
 export interface MemleakNativeParts {
@@ -176,6 +177,10 @@ export class MemleakRun extends TracingRun {
   protected counts(): RunCounts {
     const c = this.last?.counters;
     return { taken: c?.allocsTraced ?? 0n, droppedKernel: (c?.untracked ?? 0n) + (c?.stackErrors ?? 0n), droppedAgent: 0n, sent: this.stacksSent };
+  }
+
+  protected override notes(): string[] {
+    return symbolizerNotes(this.symbolizer);
   }
 
   protected override unwindCounters(): UnwindCounters | undefined {

@@ -269,6 +269,21 @@ describe('SslCaptureRun (fake tracer, real discovery and placement)', () => {
     assert.equal(state.symbolizerClosed, 1);
   });
 
+  it('names a stack as its event arrives, not at the next flush (a short-lived client is gone by then)', async () => {
+    const pid = python.pid!;
+    let alive = true;
+    const { parts } = fakeNative((t) => {
+      t.emit([raw({ pid, userStack: BigUint64Array.of(7n, 8n) })]);
+      alive = false; // the process exits before the 200 ms flush
+    });
+    parts.createSymbolizer = () =>
+      ({ symbolizeUser: (_pid: number, a: BigUint64Array) => [...a].map((x) => (alive ? `f${x}` : '[unknown mapping]')), close() {} }) as unknown as Symbolizer;
+    const out = sink();
+    await new SslCaptureRun(startRun({ kind: { $case: 'pid', value: pid } }, { userStacks: true }), cfg, out, parts, () => {}).run();
+    const b = results(out.sent).batches[0];
+    assert.deepEqual(b.events[0].stack.map((i) => b.strings[i]), ['f8', 'f7']);
+  });
+
   it('refuses what it cannot run, with the reason', async () => {
     const sleeper = await startProcess('sleep', ['30'], /sleep/);
     const cases: [StartRun, RegExp][] = [
@@ -276,7 +291,9 @@ describe('SslCaptureRun (fake tracer, real discovery and placement)', () => {
       [startRun({ kind: { $case: 'pid', value: sleeper.pid! } }), new RegExp(`^pid ${sleeper.pid} \\(sleep\\): no libssl.so.\\* mapped and /usr/bin/sleep exports no SSL_read$`)],
       [startRun({ kind: { $case: 'pid', value: python.pid! } }, { binaries: ['/nope/libssl.so.3'] }), /^binary \/nope\/libssl.so.3: does not exist$/],
       [startRun({ kind: { $case: 'all', value: true } }, { binaries: ['/usr/bin/sleep'] }), /binary \/usr\/bin\/sleep: exports no SSL_read/],
-      [startRun({ kind: { $case: 'pid', value: python.pid! } }, { redactPatterns: ['(x'] }), /^redactPatterns\[0\]: Invalid regular expression/],
+      [startRun({ kind: { $case: 'pid', value: python.pid! } }, { redactPatterns: ['(x'] }), /^redactPatterns\[0\] "\(x": missing closing \)/],
+      // What a controller of an older version (JavaScript regular expressions) may still send.
+      [startRun({ kind: { $case: 'pid', value: python.pid! } }, { redactPatterns: ['ok', '(a)\\1'] }), /^redactPatterns\[1\] "\(a\)\\1": backreferences are not supported \(RE2 syntax\)$/],
       [startRun({ kind: { $case: 'pid', value: 4_000_000 } }), /target pid 4000000 does not exist on node n1/],
       [startRun({ kind: { $case: 'pid', value: process.pid } }), /is this agent/],
       [startRun({ kind: { $case: 'comm', value: 'a-name-longer-than-15' } }), /must be 1 to 15 bytes/],

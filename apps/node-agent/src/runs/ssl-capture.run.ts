@@ -48,6 +48,8 @@ interface Prepared {
   data: Buffer;
   truncated: boolean;
   redactions: number;
+  /** Named as the event arrives: a short-lived client may be gone (its maps with it) by the next flush. */
+  stack: string[];
 }
 
 interface Attached {
@@ -357,7 +359,8 @@ export class SslCaptureRun extends TracingRun {
     }
     const taken = this.budget.takeBytes(data);
     this.redactions += BigInt(redactions);
-    return { raw: e, data: taken.data, truncated: e.truncated || e.readError || taken.cut, redactions };
+    const stack = this.symbolizer && e.userStack.length > 0 ? this.symbolizer.symbolizeUser(e.pid, e.userStack).reverse() : [];
+    return { raw: e, data: taken.data, truncated: e.truncated || e.readError || taken.cut, redactions, stack };
   }
 
   /** Calls lost in the kernel or the native queue: h2 frame positions are unknown from here. */
@@ -415,7 +418,6 @@ export class SslCaptureRun extends TracingRun {
 
   private toEvent(p: Prepared, table: StringTable): SslEvent {
     const e = p.raw;
-    const stack = this.symbolizer && e.userStack.length > 0 ? this.symbolizer.symbolizeUser(e.pid, e.userStack).reverse() : [];
     return {
       pid: e.pid,
       tid: e.tid,
@@ -431,7 +433,7 @@ export class SslCaptureRun extends TracingRun {
       data: p.data,
       truncated: p.truncated,
       redactions: p.redactions,
-      stack: stack.map((f) => table.intern(f)),
+      stack: p.stack.map((f) => table.intern(f)),
       binary: this.byAttachId.get(e.attachId)?.path ?? '',
     };
   }

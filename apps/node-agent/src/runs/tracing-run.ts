@@ -62,6 +62,11 @@ export abstract class TracingRun {
   protected async report(): Promise<void> {}
   protected abstract counts(): RunCounts;
   /** The tracer's in-kernel unwinding counters (runs that called useUnwinder). */
+  /** What the user should know about a run that completed (files refused, limits met), for RunFinished.reason. */
+  protected notes(): string[] {
+    return [];
+  }
+
   protected unwindCounters(): UnwindCounters | undefined {
     return undefined;
   }
@@ -116,6 +121,7 @@ export abstract class TracingRun {
       const reasons: string[] = [];
       if (targetExited) reasons.push(`target pid ${watchPid} exited before the end; the results hold what was captured until then`);
       if (this.stopReason) reasons.push(`stopped early: ${this.stopReason}`);
+      reasons.push(...this.notes());
       await this.finish(true, reasons.join('; '), targetExited);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);

@@ -7,6 +7,7 @@ import { listProcessUsdt, readUsdtProbes, type UsdtProbe } from '../usdt/stapsdt
 import type { UnwindService } from '../unwind/unwind-service';
 import { PairTracker } from './pairing';
 import { StringTable } from './string-table';
+import { symbolizerNotes } from './symbolizer-notes';
 import { RunRejected, TracingRun, type MessageSink, type RunCounts } from './tracing-run';
 
 export interface UsdtNativeParts {
@@ -198,6 +199,10 @@ export class UsdtRun extends TracingRun {
       droppedAgent: (stats?.queueDrops ?? 0n) + this.pendingDropped,
       sent: this.sent,
     };
+  }
+
+  protected override notes(): string[] {
+    return symbolizerNotes(this.symbolizer);
   }
 
   protected override unwindCounters(): UnwindCounters | undefined {

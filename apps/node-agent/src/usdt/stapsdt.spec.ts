@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { listProcessUsdt, parseProbeSpec, parseUsdtArgs, readUsdtProbes, UsdtElfError, UsdtProbe } from './stapsdt';
@@ -266,6 +267,44 @@ describe('USDT discovery in a C program built with <sys/sdt.h>', () => {
     );
   });
 
+  it('never opens a FIFO, a device, a socket or a symlink to one; short files do not tell their size', async () => {
+    const fifo = path.join(dir, 'hostile-fifo');
+    execFileSync('mkfifo', [fifo]);
+    const link = path.join(dir, 'hostile-link');
+    fs.symlinkSync('/dev/zero', link);
+    const sock = path.join(dir, 'hostile-sock');
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(sock, resolve));
+    try {
+      const cases: [string, string][] = [
+        [fifo, 'FIFO'],
+        ['/dev/null', 'character device'],
+        ['/dev/zero', 'character device'],
+        [link, 'character device'],
+        [sock, 'socket'],
+      ];
+      for (const [p, kind] of cases) {
+        assert.throws(() => readUsdtProbes(p), (e: unknown) => {
+          assert.ok(e instanceof UsdtElfError, String(e));
+          assert.equal(e.code, 'EREFUSED');
+          assert.equal(e.message, `${p}: not a regular file (${kind}); not read for USDT probe discovery`);
+          return true;
+        });
+      }
+      assert.throws(() => readUsdtProbes('/proc/self/status'), /pseudo file system \(proc\)/);
+    } finally {
+      server.close();
+    }
+    for (const size of [0, 1, 17, 63]) {
+      const short = path.join(dir, `short-${size}`);
+      fs.writeFileSync(short, Buffer.alloc(size, 0x41));
+      assert.throws(() => readUsdtProbes(short), (e: unknown) => {
+        assert.equal((e as Error).message, `${short}: not an ELF file (no ELF header)`);
+        return true;
+      });
+    }
+  });
+
   it('rejects non-ELF, unsupported and truncated files with an error naming the file', () => {
     const text = path.join(dir, 'not-elf.txt');
     fs.writeFileSync(text, 'hello, this is not an ELF file at all, just text\n'.repeat(4));
@@ -277,8 +316,8 @@ describe('USDT discovery in a C program built with <sys/sdt.h>', () => {
     });
 
     const missing = path.join(dir, 'no-such-file');
-    assert.throws(() => readUsdtProbes(missing), /no-such-file: cannot open.*ENOENT/);
-    assert.throws(() => readUsdtProbes(dir), /not an ELF file \(not a regular file\)/);
+    assert.throws(() => readUsdtProbes(missing), /no-such-file: does not exist/);
+    assert.throws(() => readUsdtProbes(dir), /not a regular file \(directory\)/);
 
     const buf = fs.readFileSync(prog);
     const elf32 = path.join(dir, 'prog-elfclass32');

@@ -10,18 +10,19 @@
  * Only 64-bit little-endian x86-64 ELF files are supported; only the ELF
  * header, the section and program header tables, the section name table,
  * `.note.stapsdt` and the `.stapsdt.base` header are read from the file.
+ *
+ * Paths come from the controller (a listing's or a job's binary) and from traced processes (their
+ * maps): files are opened through safe-file.ts, so only regular files are ever opened, and errors
+ * name what is wrong without the file's size.
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
+import { FileRefused, openRegular } from '../safe-file';
+import { parseUsdtArgs, type UsdtArg } from './specs';
 
-export interface UsdtArg {
-  raw: string;
-  size: number;
-  signed: boolean;
-  /** e.g. register "%rdi", memory "-4(%rbp)", constant "$5" */
-  location: string;
-  kind: 'register' | 'memory' | 'constant';
-}
+export { parseProbeSpec, parseUsdtArgs, type UsdtArg } from './specs';
+export { listProcessUsdt } from './process';
+
 
 export interface UsdtProbe {
   provider: string;
@@ -39,8 +40,11 @@ export interface UsdtProbe {
   argsRaw: string;
 }
 
-/** Why an ELF file could not be read. `ENOTELF`: no ELF magic; `EUNSUPPORTED`: ELF, but not 64-bit LE x86-64 EXEC/DYN. */
-export type UsdtElfErrorCode = 'ENOTELF' | 'EUNSUPPORTED' | 'EMALFORMED' | 'EREAD';
+/**
+ * Why an ELF file could not be read. `ENOTELF`: no ELF magic; `EUNSUPPORTED`: ELF, but not 64-bit LE
+ * x86-64 EXEC/DYN; `EREFUSED`: not opened at all (not a regular file, a pseudo file system: safe-file.ts).
+ */
+export type UsdtElfErrorCode = 'ENOTELF' | 'EUNSUPPORTED' | 'EMALFORMED' | 'EREAD' | 'EREFUSED';
 
 export class UsdtElfError extends Error {
   constructor(
@@ -73,8 +77,8 @@ const NT_STAPSDT = 3;
 const STAPSDT_OWNER = 'stapsdt';
 const STAPSDT_NOTE_SECTION = '.note.stapsdt';
 const STAPSDT_BASE_SECTION = '.stapsdt.base';
-/** Refuse absurd section sizes rather than allocating them (a corrupt header). */
-const MAX_NOTE_SECTION = 256 * 1024 * 1024;
+/** Refuse absurd section sizes rather than allocating them (a corrupt header); libjvm's 500 probes take ~100 KiB. */
+const MAX_NOTE_SECTION = 16 * 1024 * 1024;
 const MAX_TABLE_ENTRIES = 1 << 20;
 
 interface SectionHeader {
@@ -111,7 +115,7 @@ class ElfReader {
       throw new UsdtElfError(
         'EMALFORMED',
         this.path,
-        `truncated or malformed ELF: ${what} (offset ${off}, ${len} bytes) extends past the end of the file (${this.size} bytes)`,
+        `truncated or malformed ELF: ${what} (offset ${off}, ${len} bytes) extends past the end of the file`,
       );
     }
     const buf = Buffer.alloc(len);
@@ -140,7 +144,7 @@ function toSafeNumber(v: bigint | number, path: string, what: string): number {
   return Number(n);
 }
 
-function errMessage(err: unknown): string {
+export function errMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
@@ -165,35 +169,35 @@ function alignUp(n: number, align: number): number {
  */
 export function readUsdtProbes(path: string): UsdtProbe[] {
   const abs = nodePath.resolve(path);
-  let fd: number;
+  const { fd, stat } = openForProbes(abs);
   try {
-    fd = fs.openSync(abs, 'r');
-  } catch (err) {
-    throw new UsdtElfError('EREAD', abs, `cannot open for USDT probe discovery: ${errMessage(err)}`);
-  }
-  try {
-    return readProbesFromFd(fd, abs);
+    return readProbesFromFd(fd, abs, stat);
   } finally {
     fs.closeSync(fd);
   }
 }
 
-function readProbesFromFd(fd: number, path: string): UsdtProbe[] {
-  let st: fs.Stats;
+/** Opens a regular file (safe-file.ts); a refusal is a UsdtElfError naming the reason. */
+function openForProbes(path: string): { fd: number; stat: fs.Stats } {
   try {
-    st = fs.fstatSync(fd);
+    return openRegular(path);
   } catch (err) {
-    throw new UsdtElfError('EREAD', path, `cannot stat: ${errMessage(err)}`);
+    if (err instanceof FileRefused) {
+      throw new UsdtElfError(err.code === 'EOPEN' ? 'EREAD' : 'EREFUSED', path, `${err.reason}; not read for USDT probe discovery`);
+    }
+    throw new UsdtElfError('EREAD', path, `cannot open for USDT probe discovery: ${errMessage(err)}`);
   }
-  if (!st.isFile()) {
-    throw new UsdtElfError('ENOTELF', path, 'not an ELF file (not a regular file)');
-  }
+}
+
+/** The probes of an ELF file already opened through safe-file.ts (`st` is its fstat). */
+export function readProbesFromFd(fd: number, path: string, st: fs.Stats): UsdtProbe[] {
   const r = new ElfReader(fd, path, st.size);
   if (st.size < EHDR64_SIZE) {
+    // No size in the message: a listing must not tell the size of files that are not ELF.
     if (st.size >= 4 && isElfMagic(r.read(0, 4, 'ELF magic'))) {
-      throw new UsdtElfError('EMALFORMED', path, `truncated ELF file (${st.size} bytes, header needs ${EHDR64_SIZE})`);
+      throw new UsdtElfError('EMALFORMED', path, `truncated ELF file (shorter than the ${EHDR64_SIZE}-byte header)`);
     }
-    throw new UsdtElfError('ENOTELF', path, `not an ELF file (${st.size} bytes, no ELF header)`);
+    throw new UsdtElfError('ENOTELF', path, 'not an ELF file (no ELF header)');
   }
   const eh = r.read(0, EHDR64_SIZE, 'ELF header');
   if (!isElfMagic(eh)) {
@@ -440,168 +444,4 @@ function vaddrToFileOffset(segments: LoadSegment[], addr: bigint, mustBeInFile: 
     }
   }
   return undefined;
-}
-
-// ---- argument specs --------------------------------------------------------
-
-const SIZED_ARG = /^(-?)(\d+)@(.+)$/;
-const REGISTER = /^%[a-z][a-z0-9]*$/;
-const CONSTANT = /^\$[-+]?(?:0x[0-9a-f]+|\d+|[A-Za-z_.][\w.]*(?:[-+](?:0x[0-9a-f]+|\d+))?)$/i;
-// AT&T memory operand: [disp](%base[,%index[,scale]]) or (,%index,scale); disp may be
-// a number, a symbol, or symbol+/-number, e.g. "-16(%rbp)", "8+foo(%rip)", "(%rax,%rbx,8)".
-const DISP = String.raw`[-+]?(?:0x[0-9a-f]+|\d+|[A-Za-z_.][\w.$@]*)(?:[-+](?:0x[0-9a-f]+|\d+|[A-Za-z_.][\w.$@]*))*`;
-const MEMORY = new RegExp(String.raw`^(?:${DISP})?\((?:%[a-z][a-z0-9]*)?(?:,(?:%[a-z][a-z0-9]*)?(?:,[1248])?)?\)$`, 'i');
-const ABSOLUTE = new RegExp(String.raw`^${DISP}$`, 'i');
-
-/**
- * Parses an SDT argument string, e.g. "-4@%edi 8@-16(%rbp) 4@$5 -8@8+foo(%rip)".
- * "N@" gives the size in bytes (1, 2, 4 or 8), a leading "-" that it is signed.
- * The size-less form of SDT v1 notes ("%rdi") is read as 8 bytes, unsigned.
- * Throws an Error naming the argument for anything else.
- */
-export function parseUsdtArgs(spec: string): UsdtArg[] {
-  const trimmed = spec.trim();
-  if (trimmed === '') return [];
-  return trimmed.split(/\s+/).map((raw, i) => parseOneArg(raw, i, spec));
-}
-
-function parseOneArg(raw: string, index: number, spec: string): UsdtArg {
-  const bad = (why: string) => new Error(`invalid USDT argument #${index + 1} "${raw}" in "${spec}": ${why}`);
-  let size = 8;
-  let signed = false;
-  let location = raw;
-  const m = SIZED_ARG.exec(raw);
-  if (m) {
-    size = Number(m[2]);
-    signed = m[1] === '-';
-    location = m[3];
-    if (size !== 1 && size !== 2 && size !== 4 && size !== 8) {
-      throw bad(`size ${m[1]}${m[2]} is not one of 1, 2, 4, 8 (optionally negative for signed)`);
-    }
-  } else if (/^-?\d+[a-z]*@/i.test(raw)) {
-    throw bad('unrecognised size prefix');
-  }
-  let kind: UsdtArg['kind'];
-  if (location.startsWith('%')) {
-    if (!REGISTER.test(location)) throw bad(`"${location}" is not a register name`);
-    kind = 'register';
-  } else if (location.startsWith('$')) {
-    if (!CONSTANT.test(location)) throw bad(`"${location}" is not an immediate constant`);
-    kind = 'constant';
-  } else if (MEMORY.test(location) || ABSOLUTE.test(location)) {
-    kind = 'memory';
-  } else {
-    throw bad(`"${location}" is not a register, memory operand or constant`);
-  }
-  return { raw, size, signed, location, kind };
-}
-
-// ---- probe specs -----------------------------------------------------------
-
-const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-/** Parses "provider:probe" (both C identifiers); throws an Error explaining what is wrong otherwise. */
-export function parseProbeSpec(spec: string): { provider: string; name: string } {
-  if (typeof spec !== 'string') {
-    throw new Error(`invalid USDT probe spec ${String(spec)}: expected a string "provider:probe"`);
-  }
-  const parts = spec.split(':');
-  if (parts.length !== 2) {
-    throw new Error(
-      `invalid USDT probe spec "${spec}": expected exactly one ":" as in "provider:probe" (e.g. "python:gc__start"), found ${parts.length - 1}`,
-    );
-  }
-  const [provider, name] = parts;
-  if (!IDENT.test(provider)) {
-    throw new Error(
-      `invalid USDT probe spec "${spec}": provider "${provider}" must be an identifier ([A-Za-z_][A-Za-z0-9_]*)`,
-    );
-  }
-  if (!IDENT.test(name)) {
-    throw new Error(`invalid USDT probe spec "${spec}": probe name "${name}" must be an identifier ([A-Za-z_][A-Za-z0-9_]*)`);
-  }
-  return { provider, name };
-}
-
-// ---- processes ---------------------------------------------------------------
-
-/**
- * USDT probes of a running process: its executable and every file-backed ELF it
- * maps, each read once through /proc/<pid>/root so that files in another mount
- * namespace are the ones the process really maps. `path` in the result is that
- * /proc/<pid>/root/... path, which can be opened (and attached to) from here.
- * Non-ELF mappings, non-regular files, deleted files and ELF files of another
- * class/machine are skipped; other errors (no such pid, no permission, a
- * malformed ELF) are thrown.
- */
-export function listProcessUsdt(pid: number): UsdtProbe[] {
-  if (!Number.isInteger(pid) || pid <= 0) {
-    throw new Error(`listProcessUsdt: invalid pid ${pid}`);
-  }
-  const procDir = `/proc/${pid}`;
-  let maps: string;
-  try {
-    maps = fs.readFileSync(`${procDir}/maps`, 'utf8');
-  } catch (err) {
-    throw new Error(`cannot read the memory maps of pid ${pid} (${procDir}/maps): ${errMessage(err)}`);
-  }
-
-  const candidates: string[] = [];
-  try {
-    candidates.push(fs.readlinkSync(`${procDir}/exe`));
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    // Kernel threads have no executable; a vanished process shows up below.
-    if (code !== 'ENOENT') {
-      throw new Error(`cannot read the executable of pid ${pid} (${procDir}/exe): ${errMessage(err)}`);
-    }
-  }
-  for (const line of maps.split('\n')) {
-    const p = mappedPath(line);
-    if (p !== undefined) candidates.push(p);
-  }
-
-  const root = `${procDir}/root`;
-  const seenPaths = new Set<string>();
-  const seenInodes = new Set<string>();
-  const probes: UsdtProbe[] = [];
-  for (const p of candidates) {
-    if (!p.startsWith('/') || p.endsWith(' (deleted)') || seenPaths.has(p)) continue;
-    seenPaths.add(p);
-    const full = root + p;
-    let fd: number;
-    try {
-      fd = fs.openSync(full, 'r');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') continue; // replaced or unlinked since it was mapped
-      throw new Error(`cannot open ${full} (mapped by pid ${pid}): ${errMessage(err)}`);
-    }
-    try {
-      const st = fs.fstatSync(fd);
-      if (!st.isFile()) continue;
-      const key = `${st.dev}:${st.ino}`;
-      if (seenInodes.has(key)) continue;
-      seenInodes.add(key);
-      try {
-        probes.push(...readProbesFromFd(fd, full));
-      } catch (err) {
-        if (err instanceof UsdtElfError && (err.code === 'ENOTELF' || err.code === 'EUNSUPPORTED')) continue;
-        throw err;
-      }
-    } finally {
-      fs.closeSync(fd);
-    }
-  }
-  return probes;
-}
-
-/** The file path of a /proc/<pid>/maps line, or undefined for anonymous/special mappings. */
-function mappedPath(line: string): string | undefined {
-  // address perms offset dev inode [pathname] — pathname may contain spaces.
-  const m = /^\S+\s+\S+\s+\S+\s+\S+\s+(\d+)\s*(.*)$/.exec(line);
-  if (!m) return undefined;
-  if (m[1] === '0') return undefined;
-  const p = m[2];
-  return p.startsWith('/') ? p : undefined;
 }

@@ -207,7 +207,7 @@ export class CreateJobDto {
   @Matches(HEADER_NAME_RE, { each: true, message: 'redactHeaders must be header names (1 to 128 token characters, e.g. "x-api-key")' })
   redactHeaders?: string[];
 
-  /** JavaScript regular expressions; every match in the plaintext is redacted. Compiled by typeParams. */
+  /** RE2 regular expressions (linear-time matching); every match in the plaintext is redacted. Compiled by typeParams (redact-pattern.ts). */
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(SSL_MAX_REDACT_PATTERNS)

@@ -5,9 +5,10 @@
  * fleet of node processes costs one look at /usr/bin/node.
  */
 import { execFileSync } from 'node:child_process';
-import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { basename } from 'node:path';
 import { readFunctionSymbols } from '../../probes/placement';
+import { readAt, withRegularFile } from '../../safe-file';
 
 /** The functions a capture probes; SSL_read and SSL_write are required. */
 export const SSL_DATA_FUNCTIONS = ['SSL_read', 'SSL_write', 'SSL_read_ex', 'SSL_write_ex'] as const;
@@ -90,28 +91,26 @@ export function fileKey(st: Stats): string {
   return `${st.dev}:${st.ino}`;
 }
 
-function readAt(fd: number, offset: number, length: number): Buffer {
-  const buf = Buffer.alloc(length);
-  const got = readSync(fd, buf, 0, length, offset);
-  return buf.subarray(0, got);
-}
+/** A dynamic string table larger than this is not looked at cheaply (libc's is ~25 KiB, node's ~2 MiB). */
+const MAX_DYNSTR_BYTES = 64 * 1024 * 1024;
+const SHDR64_SIZE = 64;
 
 /**
  * Whether the dynamic string table of a 64-bit little-endian ELF holds any of `names`: a cheap
  * first look (a few KiB read) before parsing the symbols, so that libc, libjvm and the rest of a
  * host's executables are never parsed in full. Undefined when the file has no section headers
- * to go by.
+ * to go by. Paths come from traced processes' maps: opened through safe-file.ts (regular files only,
+ * FileRefused otherwise), and every size read from the file is bounded before it is allocated.
  */
 export function dynstrMentions(path: string, names: readonly string[]): boolean | undefined {
-  const fd = openSync(path, 'r');
-  try {
+  return withRegularFile(path, undefined, ({ fd }) => {
     const eh = readAt(fd, 0, 64);
     if (eh.length < 64 || eh.readUInt32BE(0) !== 0x7f454c46) return false; // not ELF
     if (eh[4] !== 2 || eh[5] !== 1) return undefined; // not ELF64 LE: let the full reader say why
     const shoff = Number(eh.readBigUInt64LE(0x28));
     const shentsize = eh.readUInt16LE(0x3a);
     const shnum = eh.readUInt16LE(0x3c);
-    if (shoff === 0 || shnum === 0 || shentsize < 64) return undefined;
+    if (shoff === 0 || shnum === 0 || shentsize !== SHDR64_SIZE) return undefined;
     const sh = readAt(fd, shoff, shnum * shentsize);
     if (sh.length < shnum * shentsize) return undefined;
     for (let i = 0; i < shnum; i++) {
@@ -120,18 +119,20 @@ export function dynstrMentions(path: string, names: readonly string[]): boolean 
       const link = sh.readUInt32LE(o + 40);
       if (link >= shnum) return undefined;
       const so = link * shentsize;
-      const strtab = readAt(fd, Number(sh.readBigUInt64LE(so + 24)), Number(sh.readBigUInt64LE(so + 32)));
+      const strOffset = sh.readBigUInt64LE(so + 24);
+      const strSize = sh.readBigUInt64LE(so + 32);
+      if (strSize > BigInt(MAX_DYNSTR_BYTES) || strOffset > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
+      const strtab = readAt(fd, Number(strOffset), Number(strSize));
       return names.some((n) => strtab.includes(`\0${n}\0`, 0, 'latin1'));
     }
     return false; // no dynamic symbols: exports nothing
-  } finally {
-    closeSync(fd);
-  }
+  });
 }
 
 /**
  * Which SSL functions the file at `openPath` (stat'ed as `st`) defines; [] for a file without
- * them or that is not ELF. Throws only when the file cannot be read.
+ * them or that is not ELF. Throws only when the file cannot be read or is refused (FileRefused:
+ * not a regular file, e.g. a FIFO put where a mapped library was).
  */
 export function sslFunctionsOf(openPath: string, st: Stats = statSync(openPath)): string[] {
   const key = fileKey(st);

@@ -17,8 +17,8 @@
  *     is replaced by `[REDACTED]`, also when the line is cut by the end of the captured bytes. A
  *     value (or a name) cut by the end of one call is finished at the start of the next call on
  *     the same connection and direction, up to its line end.
- *  3. Every match of each job pattern (a JavaScript regular expression over the latin1 string of
- *     the bytes) is replaced by `[REDACTED]`.
+ *  3. Every match of each job pattern (RE2 syntax over the bytes as UTF-8, see patterns.ts) is
+ *     replaced by `[REDACTED]`.
  * Passes 2 and 3 change the length of the data; SslEvent.length keeps the call's real length.
  *
  * Not covered (by design or for lack of information): patterns that span two calls; obsolete
@@ -26,6 +26,8 @@
  * part was in an event that was dropped (the continuation then passes); h2 connections whose
  * frames never start at a call boundary after the job began.
  */
+import type { RE2JS } from 're2js';
+import { applyPatterns, compilePattern, MAX_TOTAL_PROGRAM_SIZE, PatternError } from './patterns';
 
 export const REDACTED = '[REDACTED]';
 export const BUILTIN_HEADERS: readonly string[] = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie'];
@@ -48,18 +50,17 @@ export class RedactionRuleError extends Error {}
 export interface RedactionRules {
   /** lower-case header names whose values are redacted */
   headers: ReadonlySet<string>;
-  /** global regular expressions */
-  patterns: RegExp[];
+  /** the job's patterns, compiled by re2js (linear-time matching) */
+  patterns: RE2JS[];
 }
 
 /**
  * The built-in headers plus the job's, and the job's patterns compiled as the controller checks
- * them: a JavaScript regular expression source, with the `g` flag. Throws RedactionRuleError
- * naming the bad entry.
+ * them (RE2 syntax, patterns.ts). Throws RedactionRuleError naming the bad entry, its text and
+ * the reason.
  *
- * Patterns run on the agent's thread over every captured buffer (at most 16 KiB), so the job's
- * author is trusted not to write one that backtracks catastrophically; the controller allows
- * patterns only to users with the capture scope.
+ * Patterns run on the agent's thread over every captured buffer (at most 16 KiB); RE2 matches in
+ * time linear in the buffer, so no captured bytes can make one stall the agent.
  */
 export function compileRules(extraHeaders: readonly string[] = [], patterns: readonly string[] = []): RedactionRules {
   if (extraHeaders.length > MAX_EXTRA_HEADERS) throw new RedactionRuleError(`redactHeaders: at most ${MAX_EXTRA_HEADERS} names (got ${extraHeaders.length})`);
@@ -71,14 +72,16 @@ export function compileRules(extraHeaders: readonly string[] = [], patterns: rea
     headers.add(name.toLowerCase());
   });
   const compiled = patterns.map((p, i) => {
-    if (p.length === 0) throw new RedactionRuleError(`redactPatterns[${i}]: empty pattern`);
     if (p.length > MAX_PATTERN_LENGTH) throw new RedactionRuleError(`redactPatterns[${i}]: longer than ${MAX_PATTERN_LENGTH} characters`);
     try {
-      return new RegExp(p, 'g');
+      return compilePattern(p);
     } catch (err) {
-      throw new RedactionRuleError(`redactPatterns[${i}]: ${(err as Error).message}`);
+      if (err instanceof PatternError) throw new RedactionRuleError(`redactPatterns[${i}] "${p}": ${err.message}`);
+      throw err;
     }
   });
+  const total = compiled.reduce((n, re) => n + re.programSize(), 0);
+  if (total > MAX_TOTAL_PROGRAM_SIZE) throw new RedactionRuleError(`redactPatterns: ${total} RE2 instructions in all (at most ${MAX_TOTAL_PROGRAM_SIZE})`);
   return { headers, patterns: compiled };
 }
 
@@ -183,21 +186,6 @@ export function redactHeaderLines(s: string, headers: ReadonlySet<string>, carry
     pos = nextLineStart(s, e);
   }
   return done();
-}
-
-/** Replaces every non-empty match of each pattern by REDACTED (a match that is the marker itself stays). */
-export function redactPatterns(s: string, patterns: readonly RegExp[]): { text: string; count: number } {
-  let count = 0;
-  let text = s;
-  for (const re of patterns) {
-    re.lastIndex = 0;
-    text = text.replace(re, (m: string) => {
-      if (m.length === 0 || m === REDACTED) return m;
-      count++;
-      return REDACTED;
-    });
-  }
-  return { text, count };
 }
 
 // ---------------------------------------------------------------------------
@@ -397,12 +385,15 @@ export class Redactor {
       }
     }
     if (data.length === 0) return { data, redactions };
-    const text = data.toString('latin1');
-    const h = redactHeaderLines(text, this.rules.headers, dir.headers);
-    const p = redactPatterns(h.text, this.rules.patterns);
-    if (h.count + p.count > 0) {
-      data = Buffer.from(p.text, 'latin1');
-      redactions += h.count + p.count;
+    const h = redactHeaderLines(data.toString('latin1'), this.rules.headers, dir.headers);
+    if (h.count > 0) {
+      data = Buffer.from(h.text, 'latin1');
+      redactions += h.count;
+    }
+    if (this.rules.patterns.length > 0) {
+      const p = applyPatterns(data, this.rules.patterns);
+      data = p.data;
+      redactions += p.count;
     }
     return { data, redactions };
   }

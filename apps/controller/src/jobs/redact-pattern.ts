@@ -1,0 +1,62 @@
+/**
+ * The controller's check of `redactPatterns`: each is compiled with re2js (RE2 syntax) under the
+ * same rules as the agent applies them (apps/node-agent/src/runs/ssl/patterns.ts, whose spec and
+ * this one's cover the same cases): no backreferences, no lookaround, a bounded program, no empty
+ * match. The two apps share no package, so this part is kept in step by hand.
+ */
+import { RE2JS, RE2JSSyntaxException } from 're2js';
+
+/**
+ * Largest RE2 program (instructions) a pattern may compile to. Where RE2 cannot use its DFA,
+ * matching costs up to one step per instruction per byte; measured here ~40 ns per
+ * instruction-byte, so a pattern at this size costs at most ~0.3 s on a 16 KiB call.
+ * Every realistic secret pattern is far smaller (`sk_live_[A-Za-z0-9]+`: 12, `\b\d{16}\b`: 20).
+ */
+export const MAX_PROGRAM_SIZE = 500;
+/** The same bound for all of a job's patterns together: each captured call goes through every one. */
+export const MAX_TOTAL_PROGRAM_SIZE = 2000;
+
+/** Strings whose positions between them give every context an empty match can need (text and line ends, word boundaries). */
+const EMPTY_PROBES = ['', 'a', ' ', '\n', 'a a', 'a\na', ' a ', '\r\n', 'é'];
+
+/** A pattern refused (the agent refuses it too); the message is the reason, in words for the one who wrote it. */
+export class PatternError extends Error {}
+
+/** RE2's refusal in words, naming what RE2 syntax lacks where the fragment shows it. */
+export function re2Reason(err: unknown): string {
+  if (!(err instanceof RE2JSSyntaxException)) return `not accepted by RE2: ${(err as Error).message}`;
+  const what = err.error ?? '';
+  const at = err.input ?? '';
+  if (/^\\[1-9]/.test(at) || /^\\k/.test(at) || /^\(\?P=/.test(at)) return 'backreferences are not supported (RE2 syntax)';
+  if (/^\(\?[=!]/.test(at)) return 'lookahead is not supported (RE2 syntax)';
+  if (/^\(\?<[=!]/.test(at)) return 'lookbehind is not supported (RE2 syntax)';
+  if (/^\(\?>/.test(at)) return 'atomic groups are not supported (RE2 syntax)';
+  if (/^[*+?}]\+$/.test(at)) return 'possessive quantifiers are not supported (RE2 syntax)';
+  return `${what}${at ? `: \`${at}\`` : ''} (RE2 syntax)`;
+}
+
+/** Whether the compiled pattern finds an empty match in any probe string. */
+function matchesEmpty(re: RE2JS): boolean {
+  for (const probe of EMPTY_PROBES) {
+    const m = re.matcher(probe);
+    for (let n = 0; n <= probe.length + 1 && m.find(); n++) if (m.end() === m.start()) return true;
+  }
+  return false;
+}
+
+/** Compiles one pattern as the agent will; throws PatternError with the reason. */
+export function compilePattern(source: string): RE2JS {
+  if (source.length === 0) throw new PatternError('empty pattern');
+  let re: RE2JS;
+  try {
+    re = RE2JS.compile(source);
+  } catch (err) {
+    throw new PatternError(re2Reason(err));
+  }
+  const size = re.programSize();
+  if (size > MAX_PROGRAM_SIZE) throw new PatternError(`compiles to ${size} RE2 instructions (at most ${MAX_PROGRAM_SIZE}); use smaller repeat counts`);
+  // An empty match redacts nothing; refused so that a pattern like `a*` is not mistaken for working.
+  if (matchesEmpty(re)) throw new PatternError('must not match the empty string (it would redact nothing)');
+  return re;
+}
+
