@@ -1,7 +1,7 @@
 import { BadRequestException } from '@nestjs/common';
 import { MemleakMode, type StartRun, type UsdtProbeRef } from '@tracefleet/proto';
 import type { CreateJobDto } from './dto/create-job.dto';
-import { compilePattern, MAX_TOTAL_PROGRAM_SIZE, PatternError } from './redact-pattern';
+import { compilePattern, MAX_TOTAL_PROGRAM_SIZE, PatternError } from '@tracefleet/redact';
 
 export function badField(field: string, why: string): never {
   throw new BadRequestException({ statusCode: 400, error: 'Bad Request', message: [`${field} ${why}`] });

@@ -207,7 +207,7 @@ export class CreateJobDto {
   @Matches(HEADER_NAME_RE, { each: true, message: 'redactHeaders must be header names (1 to 128 token characters, e.g. "x-api-key")' })
   redactHeaders?: string[];
 
-  /** RE2 regular expressions (linear-time matching); every match in the plaintext is redacted. Compiled by typeParams (redact-pattern.ts). */
+  /** RE2 regular expressions (linear-time matching); every match in the plaintext is redacted. Compiled by typeParams with @tracefleet/redact, the agent's own checks. */
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(SSL_MAX_REDACT_PATTERNS)

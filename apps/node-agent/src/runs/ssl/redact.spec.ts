@@ -11,7 +11,7 @@ import {
   validFrameHeader,
   type Direction,
 } from './redact';
-import { applyPatterns } from './patterns';
+import { applyPatterns } from '@tracefleet/redact';
 
 const BUILTIN = compileRules().headers;
 

@@ -26,8 +26,7 @@
  * part was in an event that was dropped (the continuation then passes); h2 connections whose
  * frames never start at a call boundary after the job began.
  */
-import type { RE2JS } from 're2js';
-import { applyPatterns, compilePattern, MAX_TOTAL_PROGRAM_SIZE, PatternError } from './patterns';
+import { applyPatterns, compilePattern, MAX_TOTAL_PROGRAM_SIZE, PatternError, type CompiledPattern } from '@tracefleet/redact';
 
 export const REDACTED = '[REDACTED]';
 export const BUILTIN_HEADERS: readonly string[] = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie'];
@@ -51,7 +50,7 @@ export interface RedactionRules {
   /** lower-case header names whose values are redacted */
   headers: ReadonlySet<string>;
   /** the job's patterns, compiled by re2js (linear-time matching) */
-  patterns: RE2JS[];
+  patterns: CompiledPattern[];
 }
 
 /**

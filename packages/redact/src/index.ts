@@ -4,15 +4,18 @@
  * pattern, so bytes a remote client of a traced service sends cannot make a pattern backtrack
  * catastrophically on the agent's thread. RE2 syntax has no backreferences and no lookaround.
  *
- * The controller checks patterns with the same engine and the same rules
- * (apps/controller/src/jobs/redact-pattern.ts); the agent checks again because a controller of an
- * older version may send what this one refuses.
+ * One package for both sides: the controller checks a job's patterns with compilePattern (a 400
+ * naming the pattern), and the agent compiles them again with the same rules, because a controller
+ * of an older version may send what this one refuses, before applying them.
  *
  * Patterns match the captured bytes as UTF-8 (RE2's default): a non-ASCII literal in a pattern
  * matches its UTF-8 encoding, `.` one character; a byte that is not valid UTF-8 counts as one
  * character (U+FFFD), so binary data is matched without error and offsets stay byte offsets.
  */
 import { RE2JS, RE2JSSyntaxException } from 're2js';
+
+/** A compiled redaction pattern (what compilePattern returns, what applyPatterns takes). */
+export type CompiledPattern = RE2JS;
 
 export const MARKER = Buffer.from('[REDACTED]', 'latin1');
 
@@ -29,7 +32,7 @@ export const MAX_TOTAL_PROGRAM_SIZE = 2000;
 /** Strings whose positions between them give every context an empty match can need (text and line ends, word boundaries). */
 const EMPTY_PROBES = ['', 'a', ' ', '\n', 'a a', 'a\na', ' a ', '\r\n', 'é'];
 
-/** A pattern the agent refuses; the message is the reason, in words for the one who wrote it. */
+/** A pattern refused (by controller and agent alike); the message is the reason, in words for the one who wrote it. */
 export class PatternError extends Error {}
 
 /** RE2's refusal in words, naming what RE2 syntax lacks where the fragment shows it. */
@@ -54,7 +57,7 @@ function matchesEmpty(re: RE2JS): boolean {
   return false;
 }
 
-/** Compiles one pattern as the agent applies it; throws PatternError with the reason. */
+/** Compiles one pattern as the agent applies it (the controller's check is this same call); throws PatternError with the reason. */
 export function compilePattern(source: string): RE2JS {
   if (source.length === 0) throw new PatternError('empty pattern');
   let re: RE2JS;

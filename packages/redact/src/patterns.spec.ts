@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { RE2JS } from 're2js';
-import { applyPatterns, compilePattern, MARKER, MAX_PROGRAM_SIZE, PatternError } from './patterns';
+import { applyPatterns, compilePattern, MARKER, MAX_PROGRAM_SIZE, PatternError } from './index';
 
 const CATASTROPHIC = '"token":\\s*"(\\w+\\s?)+"';
 /** 34 characters that make a backtracking engine try 2^24 ways of splitting the word before failing. */
@@ -55,6 +55,17 @@ describe('compilePattern: what RE2 syntax refuses, with the reason', () => {
     for (const p of ['sk_live_[A-Za-z0-9]+', 'token=\\w+', 'secret=\\w+', '\\b\\d{16}\\b', 'token=[A-Za-z0-9]+', '\\[REDACTED\\]', CATASTROPHIC, '(?<key>k)=\\d+', '(?P<key>k)=\\d+', '(?i)bearer \\S+', '\\x{e9}t\\x{e9}', 'a\\/b']) {
       assert.doesNotThrow(() => compilePattern(p), p);
     }
+  });
+
+  it('accepts a pattern of 41 quantified groups in a row (exponential for a backtracker) and compiles it once per check', (t) => {
+    const hostile = `(${'(a|b)+'.repeat(41)})`;
+    assert.ok(hostile.length <= 256, 'within the DTO limit');
+    const t0 = process.hrtime.bigint();
+    const re = compilePattern(hostile);
+    t.diagnostic(`compiled ${hostile.length} characters to ${re.programSize()} instructions in ${Number(process.hrtime.bigint() - t0) / 1e6} ms`);
+    assert.ok(re.programSize() <= MAX_PROGRAM_SIZE);
+    // and it runs over an adversarial input of 1 MiB without backtracking
+    assert.equal(re.test('ab'.repeat(1 << 19) + 'c'), true);
   });
 });
 
