@@ -2,23 +2,22 @@ import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { ENV, type ControllerEnv } from '../config/env';
 import { PrismaService } from '../prisma/prisma.service';
 import { JobQueue } from '../queue/job-queue';
-import type { RawExecutor } from '../ssl/ssl-retention.service';
+import { deleteInBatches, type RawExecutor } from '../retention/batched-delete';
 
 export const AUDIT_RETENTION_BATCH = 5000;
 export const AUDIT_RETENTION_MAX_BATCHES = 100;
 export const DEFAULT_AUDIT_RETENTION_DAYS = 365;
 
-/** Deletes audit entries older than `cutoff`, oldest first, in bounded batches (as ssl-retention does). */
+/** Deletes audit entries older than `cutoff`, oldest first, in bounded batches. */
 export async function sweepOldAudit(db: RawExecutor, cutoff: Date, batch = AUDIT_RETENTION_BATCH, maxBatches = AUDIT_RETENTION_MAX_BATCHES): Promise<{ deleted: number; more: boolean }> {
-  let deleted = 0;
-  for (let i = 0; i < maxBatches; i++) {
-    const n = await db.$executeRaw`
+  const { deleted, more } = await deleteInBatches(
+    (limit) => db.$executeRaw`
       DELETE FROM "AuditEntry" WHERE "id" IN (
-        SELECT "id" FROM "AuditEntry" WHERE "at" < ${cutoff} ORDER BY "at" LIMIT ${batch}::int)`;
-    deleted += n;
-    if (n < batch) return { deleted, more: false };
-  }
-  return { deleted, more: true };
+        SELECT "id" FROM "AuditEntry" WHERE "at" < ${cutoff} ORDER BY "at" LIMIT ${limit}::int)`,
+    batch,
+    maxBatches,
+  );
+  return { deleted, more };
 }
 
 /** Runs sweepOldAudit every TRACEFLEET_RETENTION_SWEEP_SEC, once per tick across replicas (a BullMQ job scheduler). */

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { ENV, type ControllerEnv } from '../config/env';
 import { PrismaService } from '../prisma/prisma.service';
 import { JobQueue } from '../queue/job-queue';
-import type { RawExecutor } from '../ssl/ssl-retention.service';
+import { deleteInBatches, type RawExecutor } from './batched-delete';
 
 /** Jobs deleted per statement: one short statement per batch (their runs and results go by cascade). */
 export const JOB_RETENTION_BATCH = 200;
@@ -20,20 +20,15 @@ export async function sweepOldJobs(
   batch = JOB_RETENTION_BATCH,
   maxBatches = JOB_RETENTION_MAX_BATCHES,
 ): Promise<{ jobs: number; incidents: number; more: boolean }> {
-  let jobs = 0;
-  let more = true;
-  for (let i = 0; i < maxBatches; i++) {
-    const n = await db.$executeRaw`
+  const { deleted: jobs, more } = await deleteInBatches(
+    (limit) => db.$executeRaw`
       DELETE FROM "Job" WHERE "id" IN (
         SELECT "id" FROM "Job"
         WHERE "createdAt" < ${cutoff} AND "status" IN ('completed', 'partial', 'failed')
-        ORDER BY "createdAt" LIMIT ${batch}::int)`;
-    jobs += n;
-    if (n < batch) {
-      more = false;
-      break;
-    }
-  }
+        ORDER BY "createdAt" LIMIT ${limit}::int)`,
+    batch,
+    maxBatches,
+  );
   const incidents = await db.$executeRaw`
     DELETE FROM "Incident" i WHERE i."createdAt" < ${cutoff}
       AND NOT EXISTS (SELECT 1 FROM "Job" j WHERE j."incidentId" = i."id")
