@@ -107,7 +107,9 @@ describe('DWARF unwinding in BPF, end to end on the real kernel', () => {
     const { job, stacks } = await profile(child.pid!, 5);
     child.kill('SIGKILL');
     const share = shareOfAny(stacks, [CHAIN_C, CHAIN_SORT]);
-    assert.ok(total(stacks) > 300, `only ${total(stacks)} samples`);
+    // Enough samples for the share to mean something (5 s at 99 Hz is ~495 on an idle CPU; a busy machine gives the
+    // workload less CPU, and 274 were seen with builds running beside it).
+    assert.ok(total(stacks) > 150, `only ${total(stacks)} samples`);
     assert.ok(chainShare(stacks, CHAIN_SORT) > 0.2, `the qsort path is missing:\n${topStacks(stacks)}`);
     assert.ok(share >= 0.95, `${(share * 100).toFixed(1)} % of samples carry a whole chain:\n${topStacks(stacks)}`);
     // The walk reaches _start: every stack is complete, nothing cut.
