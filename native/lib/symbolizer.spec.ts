@@ -106,17 +106,22 @@ function addressIn(pid: number, file: string, symbol: string, dynamic = false): 
 /** Starts `sleep 30` and resolves once it runs sleep (before exec, the child still maps node). */
 async function startSleep(): Promise<ChildProcess> {
   const child = spawn('sleep', ['30'], { stdio: 'ignore' });
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 1000; i++) {
     try {
-      // exec has happened and the dynamic loader has mapped libc (exe alone is too early)
-      if (fs.readlinkSync(`/proc/${child.pid}/exe`).endsWith('/sleep') && /libc\.so\.6/.test(fs.readFileSync(`/proc/${child.pid}/maps`, 'utf8'))) return child;
+      // exec has happened, the dynamic loader has mapped libc's text (its first mapping comes before the segments are
+      // placed: seen on a loaded machine) and sleep is asleep in nanosleep, its loading done
+      const ready =
+        fs.readlinkSync(`/proc/${child.pid}/exe`).endsWith('/sleep') &&
+        /r-xp .*libc\.so\.6/.test(fs.readFileSync(`/proc/${child.pid}/maps`, 'utf8')) &&
+        / S /.test(fs.readFileSync(`/proc/${child.pid}/stat`, 'utf8').replace(/^.*\)/, ')'));
+      if (ready) return child;
     } catch {
       // not there yet
     }
     await sleep(10);
   }
   child.kill('SIGKILL');
-  assert.fail('sleep did not start within 2 s');
+  assert.fail('sleep did not start within 10 s');
 }
 
 function mappedLibc(pid: number): string {
