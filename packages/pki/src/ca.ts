@@ -3,7 +3,7 @@ import { generateKeys, importPrivateKey, KEY_ALG, privateKeyPem, randomSerial, s
 import { CertificateError, NODE_NAME_RE, NODE_ORG } from './names';
 
 /** Issued certificates start a little in the past: clocks of a fleet are never exactly together. */
-const BACKDATE_MS = 5 * 60_000;
+export const BACKDATE_MS = 5 * 60_000;
 
 export interface PemPair {
   certPem: string;
