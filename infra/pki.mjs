@@ -19,13 +19,17 @@ function addToEnv(name, value) {
   appendFileSync(envFile, `${text.endsWith('\n') || text === '' ? '' : '\n'}${name}=${value}\n`);
 }
 
+const dir = join(root, '.tracefleet', 'pki');
+const ownCert = join(dir, 'ca.pem');
+const ownKey = join(dir, 'ca.key');
 let certFile = process.env.TRACEFLEET_CA_CERT || dotenv.TRACEFLEET_CA_CERT;
 let keyFile = process.env.TRACEFLEET_CA_KEY || dotenv.TRACEFLEET_CA_KEY;
 if (!certFile !== !keyFile) throw new Error('TRACEFLEET_CA_CERT and TRACEFLEET_CA_KEY go together');
-if (!certFile) {
-  const dir = join(root, '.tracefleet', 'pki');
-  certFile = join(dir, 'ca.pem');
-  keyFile = join(dir, 'ca.key');
+// The set-up's own CA is made when missing (also when .env still names it after .tracefleet/ was removed);
+// an operator's CA is never replaced.
+if (!certFile || (certFile === ownCert && keyFile === ownKey)) {
+  certFile = ownCert;
+  keyFile = ownKey;
   if (!existsSync(certFile) || !existsSync(keyFile)) {
     say(`creating the fleet CA in ${dir} (key 0600)`);
     pki.ensurePrivateDir(dir);
@@ -35,8 +39,13 @@ if (!certFile) {
   }
 }
 // Fails here, naming the file, rather than at the controller's boot.
-pki.checkPrivateFile(keyFile);
-await pki.loadCa(readFileSync(certFile, 'utf8'), readFileSync(keyFile, 'utf8'));
+try {
+  pki.checkPrivateFile(keyFile);
+  await pki.loadCa(readFileSync(certFile, 'utf8'), readFileSync(keyFile, 'utf8'));
+} catch (err) {
+  console.error(`\x1b[31m[setup] fleet CA (TRACEFLEET_CA_CERT=${certFile}, TRACEFLEET_CA_KEY=${keyFile}): ${err.message}\x1b[0m`);
+  process.exit(1);
+}
 if (dotenv.TRACEFLEET_CA_CERT !== certFile) {
   say(`naming the fleet CA in .env: ${certFile}`);
   addToEnv('TRACEFLEET_CA_CERT', certFile);
