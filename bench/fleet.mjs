@@ -75,12 +75,12 @@ async function simulator() {
   };
   const send = (msg) => process.send(msg);
 
-  function connect(a, addr, token) {
-    const md = new Metadata();
-    md.set('authorization', `Bearer ${token}`);
-    // Its own subchannel: one TCP connection per agent, as separate hosts would have.
-    a.client = new AgentLinkClient(addr, credentials.createInsecure(), { 'grpc.use_local_subchannel_pool': 1, 'grpc.keepalive_time_ms': 15_000 });
-    a.call = a.client.session(md);
+  function connect(a, addr, tls) {
+    // Its own subchannel: one TCP connection (and TLS handshake) per agent, as separate hosts would have;
+    // mutual TLS with the node certificate the parent enrolled for it.
+    const creds = credentials.createSsl(Buffer.from(tls.caPem), Buffer.from(tls.keyPem), Buffer.from(tls.certPem));
+    a.client = new AgentLinkClient(addr, creds, { 'grpc.use_local_subchannel_pool': 1, 'grpc.keepalive_time_ms': 15_000 });
+    a.call = a.client.session(new Metadata());
     a.runs = new Map();
     a.call.on('error', (err) => {
       if (!a.closing) send({ ev: 'error', name: a.name, message: err.message });
@@ -174,10 +174,10 @@ async function simulator() {
 
   process.on('message', async (cmd) => {
     if (cmd.cmd === 'connect') {
-      for (const { name, labels } of cmd.agents) {
+      for (const { name, labels, tls } of cmd.agents) {
         const a = { name, labels, closing: false };
         agents.push(a);
-        connect(a, cmd.addr, cmd.token);
+        connect(a, cmd.addr, tls);
       }
     } else if (cmd.cmd === 'mode') {
       mode = cmd.mode;
@@ -351,6 +351,13 @@ export async function fleetBench() {
     }));
     // Connect in four steps: the RSS slope between steps is the marginal cost of an agent, apart from
     // what the first connections warm up (JIT, Prisma, V8 heap growth).
+    // Each simulated node enrolls through the real enrollment path (one bootstrap token of N uses).
+    const bootstrap = await stack.api('POST', '/enrollment-tokens', { maxUses: N, ttlSec: 3600, description: 'fleet bench' }, stack.captureToken);
+    if (bootstrap.status !== 201) throw new Error(`POST /enrollment-tokens → ${bootstrap.status} ${bootstrap.text}`);
+    for (const a of names) {
+      const e = await stack.enroll(a.name, bootstrap.json.token);
+      a.tls = { keyPem: e.keyPem, certPem: e.certPem, caPem: e.caPem };
+    }
     const steps = [1, 2, 3, 4].map((k) => Math.round((N * k) / 4));
     const memorySteps = [{ agents: 0, medianMiB: pct(idle, 50), floorMiB: Math.min(...idle), samples: idle }];
     const regMs = [];
@@ -359,7 +366,7 @@ export async function fleetBench() {
       const batch = names.slice(soFar, target);
       registered.length = 0;
       const stepStart = now();
-      workers.children.forEach((c, w) => c.send({ cmd: 'connect', addr: stack.grpcAddr, token: stack.enrollmentToken, agents: batch.filter((_, i) => i % WORKERS === w) }));
+      workers.children.forEach((c, w) => c.send({ cmd: 'connect', addr: stack.grpcAddr, agents: batch.filter((_, i) => i % WORKERS === w) }));
       await waitFor(async () => registered.length === batch.length, 120_000, `${batch.length} simulated agents to register (${registered.length} so far; errors: ${workers.errors.slice(0, 3).join('; ')})`);
       regMs.push(...registered.map((t) => t - stepStart));
       soFar = target;

@@ -83,6 +83,9 @@ export TURBO_TELEMETRY_DISABLED=1 DO_NOT_TRACK=1
 say "building (turbo; cached when unchanged)"
 npx --no-install turbo run build --output-logs=errors-only --log-prefix=none
 
+# --- fleet CA (mutual TLS between agents and controllers) -----------------------------
+node infra/pki.mjs || die "fleet CA set-up failed (TRACEFLEET_CA_CERT / TRACEFLEET_CA_KEY)"
+
 # --- migrations ----------------------------------------------------------------------
 say "applying database migrations"
 node infra/prisma-offline/prisma.mjs migrate deploy --config apps/controller/prisma.config.ts >/tmp/tracefleet-migrate.log 2>&1 \

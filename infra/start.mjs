@@ -50,12 +50,17 @@ waitHealthy().then(
     run('agent', 'apps/node-agent/dist/main.js', {
       TRACEFLEET_CONTROLLER_GRPC: env.TRACEFLEET_GRPC_ADDR || '127.0.0.1:50051',
       TRACEFLEET_NODE_NAME: env.TRACEFLEET_NODE_NAME || hostname(),
+      // Mutual TLS: the agent enrolls once with the .env bootstrap token (TRACEFLEET_ENROLLMENT_TOKEN) and keeps
+      // its key (0600) and certificate here, renewing it before it expires.
+      TRACEFLEET_ENROLL_ADDR: env.TRACEFLEET_ENROLL_ADDR || '127.0.0.1:50052',
+      TRACEFLEET_AGENT_STATE_DIR: env.TRACEFLEET_AGENT_STATE_DIR || `${root}.tracefleet/agent`,
       // Unwind tables are built on libuv's pool threads; with glibc's default arena per thread their freed
       // scratch stays in the agent's RSS (a whole-host profile peaked ~12 MiB higher). Read at exec, so set here.
       MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX || '2',
     });
     console.log(`
-[start] Tracefleet is up: REST ${base}/api/v1 (tokens in .env: TRACEFLEET_API_TOKEN; TRACEFLEET_CAPTURE_TOKEN for ssl-capture), one local agent.
+[start] Tracefleet is up: REST ${base}/api/v1 (tokens in .env: TRACEFLEET_API_TOKEN; TRACEFLEET_CAPTURE_TOKEN for ssl-capture), one local agent
+[start] on mutual TLS (fleet CA ${env.TRACEFLEET_CA_CERT}; the agent's certificate in .tracefleet/agent).
 [start] Take a 10 s CPU profile of this host:
   set -a; . ./.env; set +a
   curl -s -X POST ${base}/api/v1/jobs -H "Authorization: Bearer $TRACEFLEET_API_TOKEN" -H 'Content-Type: application/json' \\

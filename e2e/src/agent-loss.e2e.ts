@@ -25,7 +25,15 @@ describe('losing the agent mid-job', () => {
 
   it('refuses an agent with a wrong enrollment token', async () => {
     const agent = spawn(process.execPath, [join(ROOT, 'apps/node-agent/dist/main.js')], {
-      env: { ...process.env, TRACEFLEET_CONTROLLER_GRPC: stack.grpcAddr, TRACEFLEET_ENROLLMENT_TOKEN: 'y'.repeat(32), TRACEFLEET_NODE_NAME: 'intruder' },
+      env: {
+        ...process.env,
+        TRACEFLEET_CONTROLLER_GRPC: stack.grpcAddr,
+        TRACEFLEET_ENROLL_ADDR: stack.enrollAddr,
+        TRACEFLEET_CA_CERT: stack.caCertFile,
+        TRACEFLEET_AGENT_STATE_DIR: stack.agentStateDir('intruder'),
+        TRACEFLEET_ENROLLMENT_TOKEN: 'y'.repeat(32),
+        TRACEFLEET_NODE_NAME: 'intruder',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
@@ -33,7 +41,7 @@ describe('losing the agent mid-job', () => {
     agent.stderr!.on('data', (d) => (out += d));
     await sleep(2500);
     agent.kill('SIGKILL');
-    assert.match(out, /UNAUTHENTICATED/);
+    assert.match(out, /UNAUTHENTICATED: unknown bootstrap token/);
     const nodes = await stack.api('GET', '/nodes');
     assert.ok(!nodes.json.some((n: { name: string }) => n.name === 'intruder'), 'an unauthenticated agent was registered');
   });

@@ -5,10 +5,13 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { credentials, Metadata, type ChannelCredentials } from '@grpc/grpc-js';
+import { EnrollmentClient } from '@tracefleet/proto';
+import { createCa, createNodeCsr } from '@tracefleet/pki';
 
 export const ROOT = join(__dirname, '..', '..');
 export const WORK = join(ROOT, 'e2e', '.work');
@@ -62,8 +65,20 @@ export interface Replica {
   id: string;
   base: string;
   grpcAddr: string;
+  /** Its enrollment listener (server-only TLS, bootstrap tokens). */
+  enrollAddr: string;
   controller: ChildProcess;
   api: Api;
+}
+
+/** A node certificate obtained through the real enrollment RPC, for clients the tests drive by hand. */
+export interface Enrolled {
+  nodeName: string;
+  keyPem: string;
+  certPem: string;
+  caPem: string;
+  /** Mutual-TLS credentials for the agent link (fleet CA as the only root). */
+  credentials(): ChannelCredentials;
 }
 
 export interface Stack {
@@ -74,6 +89,11 @@ export interface Stack {
   captureToken: string;
   enrollmentToken: string;
   grpcAddr: string;
+  /** The first replica's enrollment address. */
+  enrollAddr: string;
+  /** This stack's own fleet CA (made for it in its work directory) and where agents keep their keys. */
+  caCertFile: string;
+  pkiDir: string;
   nodeName: string;
   databaseUrl: string;
   controller: ChildProcess;
@@ -90,6 +110,10 @@ export interface Stack {
    * shows it connected with a session started after the spawn.
    */
   startAgent(nodeName?: string, labels?: string, grpcAddrs?: string[], env?: Record<string, string>): Promise<ChildProcess>;
+  /** The state directory the harness gives an agent of that name (its key and certificate). */
+  agentStateDir(nodeName: string): string;
+  /** Enrolls `nodeName` through Enrollment.Enroll with `token` (default the stack's TRACEFLEET_ENROLLMENT_TOKEN). */
+  enroll(nodeName: string, token?: string): Promise<Enrolled>;
   stop(): Promise<void>;
 }
 
@@ -127,12 +151,21 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const apiToken = randomBytes(24).toString('hex');
   const captureToken = randomBytes(24).toString('hex');
   const enrollmentToken = randomBytes(24).toString('hex');
+  // Every stack has its own fleet CA: agents of one stack cannot reach another's controller.
+  const pkiDir = join(WORK, `pki-${randomBytes(4).toString('hex')}`);
+  mkdirSync(pkiDir, { recursive: true, mode: 0o700 });
+  const ca = await createCa(`e2e fleet CA ${pkiDir}`, 2);
+  const caCertFile = join(pkiDir, 'ca.pem');
+  const caKeyFile = join(pkiDir, 'ca.key');
+  writeFileSync(caCertFile, ca.certPem);
+  writeFileSync(caKeyFile, ca.keyPem, { mode: 0o600 });
   const logs: string[] = [];
   const replicas: Replica[] = [];
   let queuePrefix = '';
   for (let i = 0; i < (opts.replicas ?? 1); i++) {
     const port = await freePort();
     const grpcPort = await freePort();
+    const enrollAddr = `127.0.0.1:${await freePort()}`;
     // Replicas of one stack share the queue prefix: that is what makes them one controller.
     queuePrefix ||= `tf-e2e-${port}`;
     const id = `e2e-${String.fromCharCode(97 + i)}-${randomBytes(3).toString('hex')}`;
@@ -149,6 +182,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         TRACEFLEET_ENROLLMENT_TOKEN: enrollmentToken,
         PORT: String(port),
         TRACEFLEET_GRPC_ADDR: grpcAddr,
+        TRACEFLEET_ENROLL_ADDR: enrollAddr,
+        TRACEFLEET_CA_CERT: caCertFile,
+        TRACEFLEET_CA_KEY: caKeyFile,
+        // Bounded, and enough for every agent and hand-driven client a test file starts.
+        TRACEFLEET_ENROLLMENT_TOKEN_USES: '200',
         TRACEFLEET_MAX_DURATION_SEC: String(opts.maxDurationSec ?? 600),
         TRACEFLEET_RESULT_GRACE_SEC: '10',
         TRACEFLEET_HEARTBEAT_MS: '1000',
@@ -160,7 +198,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     });
     capture(controller, (opts.replicas ?? 1) > 1 ? `controller ${id}` : 'controller', logs);
     killOnExit(controller);
-    replicas.push({ id, base, grpcAddr, controller, api: makeApi(base, apiToken) });
+    replicas.push({ id, base, grpcAddr, enrollAddr, controller, api: makeApi(base, apiToken) });
   }
   for (const r of replicas) {
     await waitFor(async () => {
@@ -181,6 +219,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     captureToken,
     enrollmentToken,
     grpcAddr: first.grpcAddr,
+    enrollAddr: first.enrollAddr,
+    caCertFile,
+    pkiDir,
     nodeName: `e2e-${randomBytes(3).toString('hex')}`,
     databaseUrl,
     controller: first.controller,
@@ -191,11 +232,17 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     api,
     async startAgent(nodeName = stack.nodeName, labels = 'role=e2e', grpcAddrs = [first.grpcAddr], agentEnv: Record<string, string> = {}) {
       const spawnedAt = Date.now();
+      // Each controller address with its replica's enrollment address, in the same order.
+      const enrollAddrs = grpcAddrs.map((g) => replicas.find((r) => r.grpcAddr === g)?.enrollAddr ?? first.enrollAddr);
+      // Spawned before any await: bench/lib.mjs's startAgentWithEnv relies on it.
       const agent = spawn(process.execPath, [join(ROOT, 'apps/node-agent/dist/main.js')], {
         cwd: ROOT,
         env: {
           ...process.env,
           TRACEFLEET_CONTROLLER_GRPC: grpcAddrs.join(','),
+          TRACEFLEET_ENROLL_ADDR: [...new Set(enrollAddrs)].join(','),
+          TRACEFLEET_CA_CERT: caCertFile,
+          TRACEFLEET_AGENT_STATE_DIR: stack.agentStateDir(nodeName),
           TRACEFLEET_ENROLLMENT_TOKEN: enrollmentToken,
           TRACEFLEET_NODE_NAME: nodeName,
           TRACEFLEET_NODE_LABELS: labels,
@@ -220,6 +267,30 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       }, 20_000, `agent ${nodeName} to connect`);
       return agent;
     },
+    agentStateDir(nodeName: string) {
+      return join(pkiDir, 'agents', nodeName.replace(/[^A-Za-z0-9._-]/g, '_'));
+    },
+    async enroll(nodeName: string, token = enrollmentToken) {
+      const { keyPem, csrPem } = await createNodeCsr(nodeName);
+      const client = new EnrollmentClient(first.enrollAddr, credentials.createSsl(Buffer.from(ca.certPem)));
+      const md = new Metadata();
+      md.set('authorization', `Bearer ${token}`);
+      try {
+        const res = await new Promise<{ certificatePem: string }>((resolve, reject) =>
+          client.enroll({ nodeName, csrPem }, md, { deadline: Date.now() + 15_000 }, (err, r) => (err ? reject(err) : r?.certificate ? resolve(r.certificate) : reject(new Error('no certificate in the answer')))),
+        );
+        const certPem = res.certificatePem;
+        return {
+          nodeName,
+          keyPem,
+          certPem,
+          caPem: ca.certPem,
+          credentials: () => credentials.createSsl(Buffer.from(ca.certPem), Buffer.from(keyPem), Buffer.from(certPem)),
+        };
+      } finally {
+        client.close();
+      }
+    },
     async stop() {
       for (const p of [...stack.agents.values(), ...replicas.map((r) => r.controller)]) {
         if (p && p.exitCode === null && p.signalCode === null) {
@@ -230,6 +301,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
         }
       }
+      // The stack's CA key and the agents' keys go with it.
+      rmSync(pkiDir, { recursive: true, force: true });
     },
   };
   if (opts.agent !== false) await stack.startAgent();

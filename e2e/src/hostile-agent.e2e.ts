@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { randomUUID, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { credentials, makeGenericClientConstructor, Metadata, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import { makeGenericClientConstructor, Metadata, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import { AgentLinkService, AgentMessage, PROTOCOL_VERSION, type ControllerMessage, type SslEvent, type UsdtEvent } from '@tracefleet/proto';
-import { buildC, sleep, startStack, waitFor, waitJob, type Stack } from './harness';
+import { buildC, sleep, startStack, waitFor, waitJob, type Enrolled, type Stack } from './harness';
 
 /**
  * The RSS bound while the controller is abused: its RSS before the abuse plus 200 MiB. Justification:
@@ -56,6 +56,7 @@ describe('a hostile agent cannot exhaust the controller or lose other data', { t
   const children: ChildProcess[] = [];
   const clients: InstanceType<typeof RawAgentLinkClient>[] = [];
   let rssTimer: NodeJS.Timeout | undefined;
+  let identity: Enrolled | undefined;
 
   before(async () => {
     stack = await startStack();
@@ -70,11 +71,11 @@ describe('a hostile agent cannot exhaust the controller or lose other data', { t
 
   /** Registers as the hostile node; answers StartRun through `onStart`. Resolves once registered. */
   async function connect(onStart?: (s: Session, runId: string) => void): Promise<{ call: Session; ended: Promise<ServiceError | undefined> }> {
-    const client = new RawAgentLinkClient(stack.grpcAddr, credentials.createInsecure());
+    // A node certificate through the real enrollment path: the hostile agent is a legitimate node gone bad.
+    identity ??= await stack.enroll(hostileName);
+    const client = new RawAgentLinkClient(stack.grpcAddr, identity.credentials());
     clients.push(client);
-    const md = new Metadata();
-    md.set('authorization', `Bearer ${stack.enrollmentToken}`);
-    const call = (client as unknown as { session(md: Metadata): Session }).session(md);
+    const call = (client as unknown as { session(md: Metadata): Session }).session(new Metadata());
     const ended = new Promise<ServiceError | undefined>((resolve) => {
       call.on('error', (e: ServiceError) => resolve(e));
       call.on('end', () => resolve(undefined));

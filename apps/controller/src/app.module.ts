@@ -42,6 +42,11 @@ import { AuditService } from './audit/audit.service';
 import { AuditInterceptor } from './audit/audit.interceptor';
 import { AuditRetentionService } from './audit/audit-retention';
 import { StreamLimiter } from './auth/stream-limiter';
+import { FleetCaService } from './enrollment/fleet-ca.service';
+import { NodeCertificatesService } from './enrollment/node-certificates.service';
+import { EnrollmentServer } from './enrollment/enrollment.server';
+import { EnrollmentTokensController } from './enrollment/enrollment-tokens.controller';
+import { NodeRevocationService } from './nodes/node-revocation.service';
 
 @Module({})
 export class AppModule {
@@ -49,7 +54,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [PrismaModule.forEnv(env)],
-      controllers: [HealthController, NodesController, JobsController, ProfilesController, DiffController, UsdtController, MemleakController, SslController, IncidentsController, SchedulesController, OpenApiController, AuditController],
+      controllers: [HealthController, NodesController, JobsController, ProfilesController, DiffController, UsdtController, MemleakController, SslController, IncidentsController, SchedulesController, OpenApiController, AuditController, EnrollmentTokensController],
       providers: [
         { provide: APP_GUARD, useClass: ApiTokenGuard },
         { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
@@ -57,6 +62,10 @@ export class AppModule {
         AuditRetentionService,
         StreamLimiter,
         NodesService,
+        FleetCaService,
+        NodeCertificatesService,
+        EnrollmentServer,
+        NodeRevocationService,
         AgentGateway,
         BatchGuard,
         AgentCommandQueue,

@@ -9,7 +9,7 @@ import { loadConfig } from './config';
  * controller link and the native addon are faked (the e2e policy test runs the real ones).
  */
 function harness(env: Record<string, string>) {
-  const cfg = loadConfig({ TRACEFLEET_ENROLLMENT_TOKEN: 'x'.repeat(32), TRACEFLEET_NODE_NAME: 'n1', ...env });
+  const cfg = loadConfig({ TRACEFLEET_CA_CERT: '/fleet/ca.pem', TRACEFLEET_ENROLLMENT_TOKEN: 'x'.repeat(32), TRACEFLEET_NODE_NAME: 'n1', ...env });
   const created: string[] = [];
   const native = {
     // Every tracer fails to open: enough to see a run end on its own and give its share back.

@@ -3,6 +3,7 @@ import { objectPath } from '@tracefleet/bpf';
 import type { CheckTarget, ControllerMessage, ListUsdt, StartRun, UsdtListResult } from '@tracefleet/proto';
 import type { AgentConfig } from './config';
 import { ControllerLink } from './link';
+import { NodeCredentials } from './identity';
 import { pidsWithComm, processExists, readComm } from './host';
 import { CpuProfileRun, type NativeParts } from './runs/cpu-profile.run';
 import { UsdtRun, type UsdtNativeParts } from './runs/usdt.run';
@@ -40,6 +41,7 @@ function realNative(cfg: AgentConfig, log: (msg: string) => void): AllNativePart
 export class Agent {
   private readonly runs = new Map<string, TracingRun>();
   private readonly link: ControllerLink;
+  private readonly identity: NodeCredentials;
   private readonly memory: MemoryReleaser;
   /** The node's policy: concurrent runs and kernel memory of running runs, counted here. */
   private readonly admission: Admission;
@@ -49,12 +51,13 @@ export class Agent {
     private readonly log: (msg: string) => void = (m) => console.log(`[agent ${cfg.nodeName}] ${m}`),
     private readonly native: AllNativeParts = realNative(cfg, log),
   ) {
+    this.identity = new NodeCredentials(cfg.identity, cfg.nodeName, log, () => this.link.controllerAddr);
     this.link = new ControllerLink(cfg, {
       onMessage: (msg) => this.onMessage(msg),
       onSessionLost: (why) => {
         for (const run of this.runs.values()) run.stop(`controller link lost: ${why}`);
       },
-    }, log);
+    }, log, this.identity);
     this.link.runningRunIds = () => [...this.runs.keys()];
     this.memory = new MemoryReleaser(native.releaseMemory ?? (() => false), log);
     const policy = cfg.policy ?? { ...DEFAULT_POLICY, source: 'defaults' };
@@ -62,7 +65,9 @@ export class Agent {
     log(describePolicy(policy));
   }
 
-  start(): void {
+  /** Gets the node's certificate (kept, or enrolled), then opens the link. Rejects with IdentityError when it cannot. */
+  async start(): Promise<void> {
+    await this.identity.ensure();
     this.link.start();
   }
 
@@ -81,6 +86,7 @@ export class Agent {
     });
     await Promise.race([Promise.all(pending), new Promise((r) => setTimeout(r, deadlineMs))]);
     this.memory.close();
+    this.identity.close();
     await this.link.close();
   }
 

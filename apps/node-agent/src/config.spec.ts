@@ -8,9 +8,17 @@ describe('agent config', () => {
     assert.throws(() => parseLabels('zone'), /bad label "zone"/);
     assert.throws(() => parseLabels('a b=c'), ConfigError);
   });
-  it('requires an enrollment token and checks limits', () => {
-    assert.throws(() => loadConfig({}), /TRACEFLEET_ENROLLMENT_TOKEN/);
-    const base = { TRACEFLEET_ENROLLMENT_TOKEN: 'x'.repeat(32), TRACEFLEET_NODE_NAME: 'n1' };
+  it('requires the fleet CA, takes a bootstrap token only when it is one, and checks limits', () => {
+    assert.throws(() => loadConfig({}), /TRACEFLEET_CA_CERT: not set/);
+    const noToken = loadConfig({ TRACEFLEET_CA_CERT: '/fleet/ca.pem', TRACEFLEET_NODE_NAME: 'n1' });
+    assert.equal(noToken.identity.enrollmentToken, undefined, 'a node with a certificate needs no token');
+    assert.deepEqual(noToken.identity.enrollAddrs, ['127.0.0.1:50052']);
+    assert.equal(noToken.identity.stateDir, '/var/lib/tracefleet/agent');
+    for (const bad of ['short', 'x'.repeat(257), 'has spaces in the middle', 'x'.repeat(20) + '\n']) {
+      assert.throws(() => loadConfig({ TRACEFLEET_CA_CERT: '/fleet/ca.pem', TRACEFLEET_NODE_NAME: 'n1', TRACEFLEET_ENROLLMENT_TOKEN: bad }), /TRACEFLEET_ENROLLMENT_TOKEN/);
+    }
+    assert.throws(() => loadConfig({ TRACEFLEET_CA_CERT: '/fleet/ca.pem', TRACEFLEET_NODE_NAME: 'n1', TRACEFLEET_ENROLL_ADDR: 'nohost' }), /TRACEFLEET_ENROLL_ADDR: "nohost" is not host:port/);
+    const base = { TRACEFLEET_CA_CERT: '/fleet/ca.pem', TRACEFLEET_ENROLLMENT_TOKEN: 'x'.repeat(32), TRACEFLEET_NODE_NAME: 'n1' };
     assert.equal(loadConfig(base).maxDurationSec, 3600);
     assert.throws(() => loadConfig({ ...base, TRACEFLEET_AGENT_MAX_FREQUENCY_HZ: '0' }), /TRACEFLEET_AGENT_MAX_FREQUENCY_HZ/);
     assert.throws(() => loadConfig({ ...base, TRACEFLEET_NODE_NAME: 'bad name' }), /TRACEFLEET_NODE_NAME/);
@@ -22,7 +30,7 @@ describe('controller addresses', () => {
     assert.deepEqual(parseControllerAddrs(undefined), ['127.0.0.1:50051']);
     assert.deepEqual(parseControllerAddrs('10.0.0.1:50051, ctl-b.example:50051,[::1]:7000'), ['10.0.0.1:50051', 'ctl-b.example:50051', '[::1]:7000']);
     assert.deepEqual(parseControllerAddrs('a:1,a:1,b:2'), ['a:1', 'b:2']);
-    assert.deepEqual(loadConfig({ TRACEFLEET_ENROLLMENT_TOKEN: 'x'.repeat(32), TRACEFLEET_NODE_NAME: 'n1', TRACEFLEET_CONTROLLER_GRPC: 'a:1,b:2' }).controllerAddrs, ['a:1', 'b:2']);
+    assert.deepEqual(loadConfig({ TRACEFLEET_CA_CERT: '/fleet/ca.pem', TRACEFLEET_ENROLLMENT_TOKEN: 'x'.repeat(32), TRACEFLEET_NODE_NAME: 'n1', TRACEFLEET_CONTROLLER_GRPC: 'a:1,b:2' }).controllerAddrs, ['a:1', 'b:2']);
   });
   it('names a bad address', () => {
     assert.throws(() => parseControllerAddrs('ctl-a:50051,ctl-b'), /TRACEFLEET_CONTROLLER_GRPC: "ctl-b" is not host:port/);

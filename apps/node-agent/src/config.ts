@@ -5,7 +5,8 @@ import { loadPolicy, PolicyError, type AgentPolicy } from './policy';
 export interface AgentConfig {
   /** Controller replicas' gRPC addresses; the agent uses one and moves to the next when the link drops. */
   controllerAddrs: string[];
-  enrollmentToken: string;
+  /** How this node proves who it is and checks its controller (identity.ts). */
+  identity: IdentityConfig;
   nodeName: string;
   labels: Record<string, string>;
   /** Longest run this agent accepts, whatever the controller asks. */
@@ -20,9 +21,19 @@ export interface AgentConfig {
   unwindTableBytes: number;
   /** The most of a traced process's /tmp/perf-PID.map the symbolizer reads, bytes (TRACEFLEET_AGENT_PERF_MAP_MB). */
   perfMapBytes: number;
-  tls?: { caFile: string };
   /** What this node admits whatever the controller asks (policy.ts); loadConfig always sets it. */
   policy?: AgentPolicy;
+}
+
+export interface IdentityConfig {
+  /** The fleet CA certificate (TRACEFLEET_CA_CERT): the only issuer of controller certificates the agent accepts. */
+  caCertFile: string;
+  /** Where the node's key (0600) and certificate live (TRACEFLEET_AGENT_STATE_DIR, default /var/lib/tracefleet/agent). */
+  stateDir: string;
+  /** The controllers' enrollment addresses (TRACEFLEET_ENROLL_ADDR), tried in order. */
+  enrollAddrs: string[];
+  /** A bootstrap token (TRACEFLEET_ENROLLMENT_TOKEN): needed only while the node has no valid certificate. */
+  enrollmentToken?: string;
 }
 
 const LABEL_RE = /^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$/;
@@ -46,12 +57,12 @@ export function parseLabels(text: string | undefined): Record<string, string> {
 }
 
 /** TRACEFLEET_CONTROLLER_GRPC: one host:port, or several separated by commas (controller replicas). */
-export function parseControllerAddrs(text: string | undefined): string[] {
-  const addrs = (text || '127.0.0.1:50051').split(',').map((a) => a.trim()).filter(Boolean);
-  if (addrs.length === 0) throw new ConfigError('TRACEFLEET_CONTROLLER_GRPC: no address given');
+export function parseControllerAddrs(text: string | undefined, variable = 'TRACEFLEET_CONTROLLER_GRPC', dflt = '127.0.0.1:50051'): string[] {
+  const addrs = (text || dflt).split(',').map((a) => a.trim()).filter(Boolean);
+  if (addrs.length === 0) throw new ConfigError(`${variable}: no address given`);
   for (const a of addrs) {
     if (!/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):\d{1,5}$/.test(a) && !/^(dns|unix|ipv4|ipv6):/.test(a)) {
-      throw new ConfigError(`TRACEFLEET_CONTROLLER_GRPC: "${a}" is not host:port`);
+      throw new ConfigError(`${variable}: "${a}" is not host:port`);
     }
   }
   return [...new Set(addrs)];
@@ -74,10 +85,12 @@ function unwindMode(raw: string | undefined): 'tables' | 'fp' {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
-  const enrollmentToken = env.TRACEFLEET_ENROLLMENT_TOKEN ?? '';
-  if (enrollmentToken.length < 16) {
-    throw new ConfigError('TRACEFLEET_ENROLLMENT_TOKEN: missing or shorter than 16 characters (npm run setup writes one into .env)');
+  const enrollmentToken = env.TRACEFLEET_ENROLLMENT_TOKEN || undefined;
+  if (enrollmentToken !== undefined && !/^[\x21-\x7e]{16,256}$/.test(enrollmentToken)) {
+    throw new ConfigError('TRACEFLEET_ENROLLMENT_TOKEN: not 16-256 printable characters (a bootstrap token from POST /api/v1/enrollment-tokens, or the .env one)');
   }
+  const caCertFile = env.TRACEFLEET_CA_CERT ?? '';
+  if (!caCertFile) throw new ConfigError('TRACEFLEET_CA_CERT: not set (the fleet CA certificate; the agent trusts no controller without it)');
   const nodeName = env.TRACEFLEET_NODE_NAME || hostname();
   if (!LABEL_RE.test(nodeName)) throw new ConfigError(`TRACEFLEET_NODE_NAME: "${nodeName}" is not a valid node name`);
   let policy: AgentPolicy;
@@ -88,7 +101,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
   }
   return {
     controllerAddrs: parseControllerAddrs(env.TRACEFLEET_CONTROLLER_GRPC),
-    enrollmentToken,
+    identity: {
+      caCertFile,
+      stateDir: env.TRACEFLEET_AGENT_STATE_DIR || '/var/lib/tracefleet/agent',
+      enrollAddrs: parseControllerAddrs(env.TRACEFLEET_ENROLL_ADDR, 'TRACEFLEET_ENROLL_ADDR', '127.0.0.1:50052'),
+      enrollmentToken,
+    },
     nodeName,
     labels: parseLabels(env.TRACEFLEET_NODE_LABELS),
     // The policy's maxDurationSec (file, or TRACEFLEET_AGENT_MAX_DURATION_SEC as before).
@@ -99,7 +117,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
     unwind: unwindMode(env.TRACEFLEET_AGENT_UNWIND),
     unwindTableBytes: intFrom(env, 'TRACEFLEET_AGENT_UNWIND_TABLE_MB', 256, 1, 65536) * 1024 * 1024,
     perfMapBytes: intFrom(env, 'TRACEFLEET_AGENT_PERF_MAP_MB', 64, 1, 4096) * 1024 * 1024,
-    tls: env.TRACEFLEET_GRPC_CA_FILE ? { caFile: env.TRACEFLEET_GRPC_CA_FILE } : undefined,
     policy,
   };
 }

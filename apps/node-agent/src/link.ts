@@ -1,6 +1,5 @@
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
-import { credentials, Metadata, status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
+import { status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import {
   AgentLinkClient,
   PROTOCOL_VERSION,
@@ -11,6 +10,7 @@ import type { AgentConfig } from './config';
 import { AGENT_VERSION, hostFacts } from './host';
 import { overAgentBounds } from './message-bounds';
 import { policyMessage } from './policy';
+import { untrustedServer, type NodeCredentials } from './identity';
 
 export interface LinkHandlers {
   onMessage(msg: ControllerMessage): void;
@@ -35,13 +35,28 @@ export function nextAddrIndex(current: number, count: number): number {
   return count <= 1 ? 0 : (current + 1) % count;
 }
 
+/** What the agent logs about a failed link, with what to do when it is not transient. */
+export function linkFailure(addr: string, err: Pick<ServiceError, 'code' | 'details' | 'message'>): string {
+  const what = `${status[err.code] ?? err.code}: ${err.details || err.message}`;
+  if (err.code === status.UNAVAILABLE && untrustedServer(err)) {
+    return `refused the controller at ${addr}: the TLS handshake failed, its certificate does not chain to the fleet CA (TRACEFLEET_CA_CERT) or does not name ${addr.replace(/:\d+$/, '')} (${what}); nothing was sent or started`;
+  }
+  if (err.code === status.PERMISSION_DENIED || err.code === status.UNAUTHENTICATED) {
+    return `${what} — this node's certificate was refused; if the node was revoked (DELETE /api/v1/nodes/NAME), enroll it again with a new bootstrap token after removing its state directory`;
+  }
+  return what;
+}
+
 /**
  * The agent's side of the AgentLink stream: registers, heartbeats, and reconnects with bounded
  * exponential backoff and jitter, moving through the controller replicas' addresses
- * (TRACEFLEET_CONTROLLER_GRPC, in the order given) on each reconnect.
+ * (TRACEFLEET_CONTROLLER_GRPC, in the order given) on each reconnect. Always mutual TLS: the fleet
+ * CA is the only trust root, and the node's certificate (NodeCredentials) is what names it.
  */
 export class ControllerLink {
   private readonly clients = new Map<string, AgentLinkClient>();
+  /** The certificate generation the clients were built with: after a renewal they are rebuilt. */
+  private clientsGeneration = -1;
   private addrIndex = 0;
   private call: ClientDuplexStream<AgentMessage, ControllerMessage> | undefined;
   private registered = false;
@@ -55,6 +70,7 @@ export class ControllerLink {
     private readonly cfg: AgentConfig,
     private readonly handlers: LinkHandlers,
     private readonly log: (msg: string) => void,
+    private readonly identity: NodeCredentials,
   ) {
     if (cfg.controllerAddrs.length === 0) throw new Error('no controller address');
   }
@@ -69,10 +85,15 @@ export class ControllerLink {
   }
 
   private client(addr: string): AgentLinkClient {
+    if (this.clientsGeneration !== this.identity.generation) {
+      // A renewed certificate: new channels, so the next handshake presents it.
+      for (const old of this.clients.values()) old.close();
+      this.clients.clear();
+      this.clientsGeneration = this.identity.generation;
+    }
     let c = this.clients.get(addr);
     if (!c) {
-      const creds = this.cfg.tls ? credentials.createSsl(readFileSync(this.cfg.tls.caFile)) : credentials.createInsecure();
-      c = new AgentLinkClient(addr, creds, {
+      c = new AgentLinkClient(addr, this.identity.credentials(), {
         'grpc.keepalive_time_ms': 15_000,
         'grpc.keepalive_timeout_ms': 5_000,
         'grpc.keepalive_permit_without_calls': 1,
@@ -109,10 +130,8 @@ export class ControllerLink {
   }
 
   private connect(): void {
-    const md = new Metadata();
-    md.set('authorization', `Bearer ${this.cfg.enrollmentToken}`);
     const addr = this.controllerAddr;
-    const call = this.client(addr).session(md);
+    const call = this.client(addr).session();
     this.call = call;
     const facts = hostFacts();
     call.write({
@@ -156,10 +175,7 @@ export class ControllerLink {
       this.log(`controller link to ${addr} down (${why}); reconnecting to ${this.controllerAddr} in ${wait} ms`);
       this.reconnectTimer = setTimeout(() => this.connect(), wait);
     };
-    call.on('error', (err: ServiceError) => {
-      const hint = err.code === status.UNAUTHENTICATED ? ' — check TRACEFLEET_ENROLLMENT_TOKEN' : '';
-      lost(`${status[err.code] ?? err.code}: ${err.details || err.message}${hint}`);
-    });
+    call.on('error', (err: ServiceError) => lost(linkFailure(addr, err)));
     call.on('end', () => lost('stream ended by the controller'));
   }
 

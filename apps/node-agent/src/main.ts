@@ -1,5 +1,6 @@
 import { Agent } from './agent';
 import { ConfigError, loadConfig } from './config';
+import { IdentityError } from './identity';
 
 function main(): void {
   let cfg;
@@ -17,7 +18,10 @@ function main(): void {
     process.exit(2);
   }
   const agent = new Agent(cfg);
-  agent.start();
+  agent.start().catch((err: Error) => {
+    console.error(`tracefleet agent ${cfg.nodeName}: ${err instanceof IdentityError ? err.message : err.stack}`);
+    void agent.shutdown(1000).finally(() => process.exit(2));
+  });
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;

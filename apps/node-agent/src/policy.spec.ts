@@ -147,7 +147,7 @@ describe('agent policy: reading the file and the environment', () => {
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'maxConcurrentRuns: 4\nallowEverything: true\n', { mode: 0o600 });
     const main = join(__dirname, 'main.js');
-    const env = { PATH: process.env.PATH, TRACEFLEET_ENROLLMENT_TOKEN: 'x'.repeat(32), TRACEFLEET_NODE_NAME: 'policy-spec', TRACEFLEET_CONTROLLER_GRPC: '127.0.0.1:1' };
+    const env = { PATH: process.env.PATH, TRACEFLEET_CA_CERT: '/fleet/ca.pem', TRACEFLEET_ENROLLMENT_TOKEN: 'x'.repeat(32), TRACEFLEET_NODE_NAME: 'policy-spec', TRACEFLEET_CONTROLLER_GRPC: '127.0.0.1:1' };
     for (const [extra, want] of [
       [{ TRACEFLEET_AGENT_POLICY: bad }, /bad\.yaml: unknown key "allowEverything"/],
       [{ TRACEFLEET_AGENT_POLICY: join(dir, 'fifo.yaml') }, /fifo\.yaml: the policy file is not a regular file/],

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { status } from '@grpc/grpc-js';
 import type { ListUsdt, Target, TargetCheckResult, UsdtListResult } from '@tracefleet/proto';
 import { ENV, type ControllerEnv } from '../config/env';
 import { PrismaService } from '../prisma/prisma.service';
@@ -57,6 +58,9 @@ export class AgentRouter implements OnModuleInit {
       if (Date.now() > expiresAt) return undefined;
       return (await this.gateway.checkTarget([nodeName], target, timeoutMs)).get(nodeName);
     });
+    this.commands.handle('end-session', async ({ nodeName, reason }) => {
+      this.gateway.endSession(nodeName, status.PERMISSION_DENIED, reason);
+    });
     this.commands.handle('list-usdt', async ({ nodeName, source, timeoutMs, expiresAt }) => {
       if (Date.now() > expiresAt) return undefined;
       return { answer: await this.gateway.listUsdt(nodeName, source, timeoutMs) };
@@ -98,6 +102,17 @@ export class AgentRouter implements OnModuleInit {
     const node = await this.nodes.route(nodeName);
     if (!node?.replicaId || node.replicaId === this.env.replicaId) return;
     await this.commands.send(node.replicaId, { name: 'stop-run', data: { runId, nodeName, reason } }, `stop-${runId}`);
+  }
+
+  /**
+   * Ends the node's session wherever it is: here, or on `replicaId` (read from its row before the
+   * revocation cleared it). True when it was here or the command was queued for its replica.
+   */
+  async endSession(nodeName: string, replicaId: string | null, reason: string): Promise<boolean> {
+    if (this.gateway.endSession(nodeName, status.PERMISSION_DENIED, reason)) return true;
+    if (!replicaId || replicaId === this.env.replicaId) return false;
+    await this.commands.send(replicaId, { name: 'end-session', data: { nodeName, reason } }, `end-session-${nodeName}-${Date.now()}`);
+    return true;
   }
 
   /** Whether the target exists on each node; nodes that do not answer in time map to undefined. */

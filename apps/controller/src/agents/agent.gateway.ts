@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { Server, ServerCredentials, status, type ServerDuplexStream } from '@grpc/grpc-js';
+import { Server, status, type ServerDuplexStream } from '@grpc/grpc-js';
+import type { NodeIdentity } from '@tracefleet/pki';
 import {
+  CertRenewalService,
   PROTOCOL_VERSION,
   type AgentMessage,
   type ControllerMessage,
@@ -13,7 +14,11 @@ import {
   type UsdtListResult,
 } from '@tracefleet/proto';
 import { ENV, type ControllerEnv } from '../config/env';
-import { bearer, sameSecret } from '../auth/tokens';
+import { FleetCaService } from '../enrollment/fleet-ca.service';
+import { NodeCertificatesService } from '../enrollment/node-certificates.service';
+import { EnrollError } from '../enrollment/bootstrap-token';
+import { peerIdentity } from '../enrollment/peer';
+import { renewalService } from '../enrollment/enrollment.server';
 import { NodesService } from '../nodes/nodes.service';
 import { RunsService } from '../runs/runs.service';
 import { AgentCommandQueue } from '../queue/agent-commands';
@@ -29,6 +34,8 @@ export interface AgentSession {
   nodeId: string;
   nodeName: string;
   facts: Register;
+  /** The client certificate the session was opened with: its node name is the only one it may register. */
+  peer: NodeIdentity;
   call: Call;
   /** Result batches received and not yet stored. */
   backlog: number;
@@ -49,7 +56,11 @@ const KEEPALIVE_TIMEOUT_MS = 10_000;
 
 /**
  * The gRPC side of one controller replica: one bidirectional stream per agent connected to it.
- * Authenticates the enrollment token, records the session in the node registry (PostgreSQL),
+ * Mutual TLS: only a node certificate chained to the fleet CA gets through the handshake, and the
+ * node name it carries (issued, unrevoked, unexpired per PostgreSQL) is the only one the session may
+ * register. Like any TLS server it checks the certificate when the session opens: a session outlives
+ * its certificate's expiry (runs are not cut once a day); revocation ends it explicitly (endSession).
+ * Records the session in the node registry (PostgreSQL),
  * routes results to RunsService, and fails the session's runs when its stream ends. Commands for
  * these agents reach this replica through its queue (AgentRouter); `send` is the local last hop.
  */
@@ -71,9 +82,12 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
     private readonly runs: RunsService,
     private readonly commands: AgentCommandQueue,
     private readonly guard: BatchGuard,
+    private readonly fleetCa: FleetCaService,
+    private readonly certs: NodeCertificatesService,
   ) {}
 
   async onModuleInit(): Promise<void> {
+    await this.fleetCa.ready();
     const server = new Server({
       'grpc.max_receive_message_length': MAX_RECEIVE_MESSAGE_BYTES,
       // Pings find a peer that vanished without closing its connection, also while its stream is paused.
@@ -82,18 +96,15 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
     });
     // Messages are checked against their caps before they are decoded (agents/batch-limits.ts).
     server.addService(CheckedAgentLinkService, { session: (call: Call) => this.onSession(call) });
-    const tls = this.env.grpcTls;
-    const creds = tls
-      ? ServerCredentials.createSsl(null, [{ cert_chain: readFileSync(tls.certFile), private_key: readFileSync(tls.keyFile) }])
-      : ServerCredentials.createInsecure();
+    server.addService(CertRenewalService, renewalService(this.certs, this.fleetCa, this.log));
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(this.env.grpcAddr, creds, (err, p) => (err ? reject(err) : resolve(p))),
+      server.bindAsync(this.env.grpcAddr, this.fleetCa.credentials(true), (err, p) => (err ? reject(err) : resolve(p))),
     );
     this.server = server;
     this.boundAddress = this.env.grpcAddr.replace(/:\d+$/, `:${port}`);
     this.heardTimer = setInterval(() => void this.flushHeard(), Math.min(1000, Math.max(50, Math.floor(this.env.heartbeatIntervalMs / 2))));
     this.heardTimer.unref();
-    this.log.log(`agent link listening on ${this.boundAddress} (${tls ? 'TLS' : 'plaintext'})`);
+    this.log.log(`agent link listening on ${this.boundAddress} (mutual TLS: node certificates of the fleet CA)`);
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -122,6 +133,14 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
 
   session(nodeName: string): AgentSession | undefined {
     return this.sessions.get(nodeName);
+  }
+
+  /** Ends the node's session on this replica with a status the agent sees (revocation). False when it has none here. */
+  endSession(nodeName: string, code: status, reason: string): boolean {
+    const s = this.sessions.get(nodeName);
+    if (!s) return false;
+    s.call.emit('error', { code, details: reason });
+    return true;
   }
 
   send(nodeName: string, msg: ControllerMessage): boolean {
@@ -173,10 +192,13 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
   }
 
   private onSession(call: Call): void {
-    const presented = bearer(call.metadata.get('authorization')[0]?.toString());
-    if (!presented || !sameSecret(presented, this.env.enrollmentToken)) {
-      this.log.warn(`refused an agent from ${call.getPeer()}: bad or missing enrollment token`);
-      call.emit('error', { code: status.UNAUTHENTICATED, details: 'invalid enrollment token' });
+    let peer: NodeIdentity;
+    try {
+      peer = peerIdentity(call);
+    } catch (err) {
+      const e = err as EnrollError;
+      this.log.warn(`refused an agent from ${call.getPeer()}: ${e.message}`);
+      call.emit('error', { code: e.code ?? status.UNAUTHENTICATED, details: e.message });
       return;
     }
     let session: AgentSession | undefined;
@@ -192,13 +214,16 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
         }
         clearTimeout(timer);
         const reg = msg.msg.value;
-        void this.register(call, reg).then(
+        void this.register(call, reg, peer).then(
           (s) => {
             session = s;
             // The stream may have ended while the registration was being written.
             if (call.cancelled || call.destroyed) closed('ended during registration');
           },
-          (err: Error) => call.emit('error', { code: status.INVALID_ARGUMENT, details: err.message }),
+          (err: Error) => {
+            if (err instanceof EnrollError) this.log.warn(`refused a registration from ${call.getPeer()}: ${err.message}`);
+            call.emit('error', { code: err instanceof EnrollError ? err.code : status.INVALID_ARGUMENT, details: err.message });
+          },
         );
         return;
       }
@@ -226,17 +251,19 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
     call.on('cancelled', () => closed('cancelled'));
   }
 
-  private async register(call: Call, reg: Register): Promise<AgentSession> {
+  private async register(call: Call, reg: Register, peer: NodeIdentity): Promise<AgentSession> {
     if (reg.protocolVersion !== PROTOCOL_VERSION) {
       throw new Error(`protocol version ${reg.protocolVersion} is not supported (controller speaks ${PROTOCOL_VERSION})`);
     }
-    if (!/^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$/.test(reg.nodeName)) {
-      throw new Error(`node name "${reg.nodeName}" is not valid`);
+    if (reg.nodeName !== peer.nodeName) {
+      throw new EnrollError(status.PERMISSION_DENIED, `the client certificate is for node ${peer.nodeName}; it cannot register as ${JSON.stringify(reg.nodeName.slice(0, 80))}`);
     }
+    const refusal = await this.certs.refusal(peer);
+    if (refusal) throw new EnrollError(status.PERMISSION_DENIED, refusal);
     const sessionId = randomUUID();
     const { nodeId, previousReplicaId } = await this.nodes.register(reg, sessionId);
     const previous = this.sessions.get(reg.nodeName);
-    const session: AgentSession = { sessionId, nodeId, nodeName: reg.nodeName, facts: reg, call, backlog: 0 };
+    const session: AgentSession = { sessionId, nodeId, nodeName: reg.nodeName, facts: reg, peer, call, backlog: 0 };
     this.sessions.set(reg.nodeName, session);
     // The same node reconnected before its old stream was noticed as dead (here, or on a replica that died).
     previous?.call.end();

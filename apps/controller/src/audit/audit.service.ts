@@ -103,7 +103,7 @@ export class AuditService {
       token,
       action: target.action,
       targetType: target.targetType,
-      targetId: safeId(target.idFrom === 'result' ? fromBody : params.id),
+      targetId: safeId(target.idFrom === 'result' ? fromBody : (params.id ?? params.name)),
       outcome: outcomeOf(end.status),
       status: end.status,
       reason: end.error === undefined ? null : reasonOf(end.error),

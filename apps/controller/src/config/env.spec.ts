@@ -7,6 +7,8 @@ const good = {
   TRACEFLEET_API_TOKEN: 'a'.repeat(32),
   TRACEFLEET_ENROLLMENT_TOKEN: 'b'.repeat(32),
   TRACEFLEET_CAPTURE_TOKEN: 'c'.repeat(32),
+  TRACEFLEET_CA_CERT: '/pki/ca.pem',
+  TRACEFLEET_CA_KEY: '/pki/ca.key',
 };
 
 describe('loadEnv', () => {
@@ -15,7 +17,11 @@ describe('loadEnv', () => {
     assert.equal(env.port, 8080);
     assert.equal(env.grpcAddr, '127.0.0.1:50051');
     assert.equal(env.maxDurationSec, 3600);
-    assert.equal(env.grpcTls, undefined);
+    assert.equal(env.enrollAddr, '127.0.0.1:50052');
+    assert.equal(env.pki.serverCertFile, undefined, 'the server certificate is issued at boot');
+    assert.deepEqual(env.pki.serverNames.slice(0, 2), ['127.0.0.1', 'localhost']);
+    assert.equal(env.nodeCertLifetimeSec, 86_400);
+    assert.equal(env.enrollmentTokenUses, 10);
     assert.equal(env.retentionSweepSec, 300);
     assert.equal(env.captureToken, 'c'.repeat(32));
     assert.equal(env.nodeUnreachableMs, 15_000);
@@ -31,6 +37,11 @@ describe('loadEnv', () => {
     assert.equal(env.nodeGoneMs, 8000);
     assert.equal(env.nodeSweepMs, 1000);
   });
+  it('puts the listen hosts and extra names in the server certificate, never a wildcard address', () => {
+    const env = loadEnv({ ...good, TRACEFLEET_GRPC_ADDR: '0.0.0.0:7000', TRACEFLEET_ENROLL_ADDR: '10.1.2.3:7001', TRACEFLEET_GRPC_TLS_SANS: 'ctl.example, 192.168.1.9' });
+    for (const n of ['10.1.2.3', 'ctl.example', '192.168.1.9']) assert.ok(env.pki.serverNames.includes(n), n);
+    assert.ok(!env.pki.serverNames.includes('0.0.0.0'));
+  });
   it('names the variable that is wrong', () => {
     const cases: [Record<string, string>, RegExp][] = [
       [{ ...good, DATABASE_URL: '' }, /DATABASE_URL is not set/],
@@ -40,6 +51,12 @@ describe('loadEnv', () => {
       [{ ...good, PORT: 'eighty' }, /PORT="eighty"/],
       [{ ...good, TRACEFLEET_MAX_DURATION_SEC: '0' }, /TRACEFLEET_MAX_DURATION_SEC/],
       [{ ...good, TRACEFLEET_GRPC_TLS_CERT: '/x.pem' }, /go together/],
+      [{ ...good, TRACEFLEET_CA_CERT: '' }, /TRACEFLEET_CA_CERT is not set/],
+      [{ ...good, TRACEFLEET_CA_KEY: '' }, /TRACEFLEET_CA_KEY is not set/],
+      [{ ...good, TRACEFLEET_ENROLL_ADDR: '127.0.0.1:50051' }, /TRACEFLEET_ENROLL_ADDR must differ/],
+      [{ ...good, TRACEFLEET_GRPC_TLS_SANS: 'a b' }, /TRACEFLEET_GRPC_TLS_SANS: "a b"/],
+      [{ ...good, TRACEFLEET_NODE_CERT_LIFETIME_SEC: '5' }, /TRACEFLEET_NODE_CERT_LIFETIME_SEC/],
+      [{ ...good, TRACEFLEET_ENROLLMENT_TOKEN_USES: '0' }, /TRACEFLEET_ENROLLMENT_TOKEN_USES/],
       [{ ...good, TRACEFLEET_CAPTURE_TOKEN: '' }, /TRACEFLEET_CAPTURE_TOKEN is not set/],
       [{ ...good, TRACEFLEET_CAPTURE_TOKEN: 'short' }, /TRACEFLEET_CAPTURE_TOKEN is shorter/],
       [{ ...good, TRACEFLEET_CAPTURE_TOKEN: 'a'.repeat(32) }, /TRACEFLEET_CAPTURE_TOKEN must differ from TRACEFLEET_API_TOKEN/],

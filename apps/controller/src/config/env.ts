@@ -24,8 +24,20 @@ export interface ControllerEnv {
   reportRetentionDays: number;
   /** Ended jobs (with their runs and results) older than this many days are deleted by the sweep. */
   jobRetentionDays: number;
-  /** PEM files for the agent link; both or neither. Without them the link is plaintext (loopback by default). */
-  grpcTls?: { certFile: string; keyFile: string };
+  /**
+   * The fleet PKI: the CA that signs node certificates (TRACEFLEET_CA_CERT, TRACEFLEET_CA_KEY), and the
+   * controller's own server certificate: files (TRACEFLEET_GRPC_TLS_CERT/KEY) or, without them, one issued
+   * by the CA at boot for `serverNames` (127.0.0.1, localhost, the host name, the listen hosts, TRACEFLEET_GRPC_TLS_SANS).
+   */
+  pki: { caCertFile: string; caKeyFile: string; serverCertFile?: string; serverKeyFile?: string; serverNames: string[] };
+  /** Enrollment (server-only TLS, bootstrap tokens) listens here; the agent link (mutual TLS) on grpcAddr. */
+  enrollAddr: string;
+  /** Lifetime of the node certificates issued at enrollment and renewal. */
+  nodeCertLifetimeSec: number;
+  /** TRACEFLEET_ENROLLMENT_TOKEN becomes a bootstrap token with this many uses... */
+  enrollmentTokenUses: number;
+  /** ...valid this long from the first boot that registered it. */
+  enrollmentTokenTtlHours: number;
   /** This controller process among the replicas sharing PostgreSQL and Redis (TRACEFLEET_REPLICA_ID, or generated at boot). */
   replicaId: string;
   /** A node with no heartbeat for this long is unreachable (its runs fail)... */
@@ -64,12 +76,21 @@ function token(env: NodeJS.ProcessEnv, name: string): string {
   return v;
 }
 
-function grpcTls(env: NodeJS.ProcessEnv): ControllerEnv['grpcTls'] {
-  const certFile = env.TRACEFLEET_GRPC_TLS_CERT;
-  const keyFile = env.TRACEFLEET_GRPC_TLS_KEY;
-  if (!certFile && !keyFile) return undefined;
-  if (!certFile || !keyFile) throw new EnvError('TRACEFLEET_GRPC_TLS_CERT and TRACEFLEET_GRPC_TLS_KEY go together');
-  return { certFile, keyFile };
+const hostOf = (addr: string): string => addr.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
+
+function pki(env: NodeJS.ProcessEnv, listen: string[]): ControllerEnv['pki'] {
+  const caCertFile = required(env, 'TRACEFLEET_CA_CERT');
+  const caKeyFile = required(env, 'TRACEFLEET_CA_KEY');
+  const serverCertFile = env.TRACEFLEET_GRPC_TLS_CERT || undefined;
+  const serverKeyFile = env.TRACEFLEET_GRPC_TLS_KEY || undefined;
+  if (!serverCertFile !== !serverKeyFile) throw new EnvError('TRACEFLEET_GRPC_TLS_CERT and TRACEFLEET_GRPC_TLS_KEY go together');
+  const extra = (env.TRACEFLEET_GRPC_TLS_SANS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const n of extra) {
+    if (!/^[A-Za-z0-9.:-]{1,253}$/.test(n)) throw new EnvError(`TRACEFLEET_GRPC_TLS_SANS: "${n}" is not a host name or IP address`);
+  }
+  const wildcard = new Set(['0.0.0.0', '::', '']);
+  const serverNames = [...new Set(['127.0.0.1', 'localhost', hostname(), ...listen.map(hostOf).filter((h) => !wildcard.has(h)), ...extra])];
+  return { caCertFile, caKeyFile, serverCertFile, serverKeyFile, serverNames };
 }
 
 const REPLICA_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
@@ -99,6 +120,9 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): ControllerEnv {
   }
   const nodeGoneMs = int(env, 'TRACEFLEET_NODE_GONE_MS', Math.max(600_000, 2 * nodeUnreachableMs), 300, 30 * 86_400_000);
   if (nodeGoneMs <= nodeUnreachableMs) throw new EnvError(`TRACEFLEET_NODE_GONE_MS=${nodeGoneMs} must be longer than TRACEFLEET_NODE_UNREACHABLE_MS=${nodeUnreachableMs}`);
+  const grpcAddr = env.TRACEFLEET_GRPC_ADDR || '127.0.0.1:50051';
+  const enrollAddr = env.TRACEFLEET_ENROLL_ADDR || '127.0.0.1:50052';
+  if (enrollAddr === grpcAddr) throw new EnvError('TRACEFLEET_ENROLL_ADDR must differ from TRACEFLEET_GRPC_ADDR (enrollment has no client certificate)');
   return {
     databaseUrl,
     redisUrl,
@@ -107,7 +131,8 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): ControllerEnv {
     enrollmentToken,
     host: env.HOST || '127.0.0.1',
     port: int(env, 'PORT', 8080, 0, 65535),
-    grpcAddr: env.TRACEFLEET_GRPC_ADDR || '127.0.0.1:50051',
+    grpcAddr,
+    enrollAddr,
     maxDurationSec: int(env, 'TRACEFLEET_MAX_DURATION_SEC', 3600, 1, 86400),
     resultGraceSec: int(env, 'TRACEFLEET_RESULT_GRACE_SEC', 30, 1, 3600),
     heartbeatIntervalMs,
@@ -115,7 +140,10 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): ControllerEnv {
     retentionSweepSec: int(env, 'TRACEFLEET_RETENTION_SWEEP_SEC', 300, 1, 86_400),
     reportRetentionDays: int(env, 'TRACEFLEET_REPORT_RETENTION_DAYS', 30, 1, 3650),
     jobRetentionDays: int(env, 'TRACEFLEET_JOB_RETENTION_DAYS', 30, 1, 3650),
-    grpcTls: grpcTls(env),
+    pki: pki(env, [grpcAddr, enrollAddr]),
+    nodeCertLifetimeSec: int(env, 'TRACEFLEET_NODE_CERT_LIFETIME_SEC', 86_400, 30, 90 * 86_400),
+    enrollmentTokenUses: int(env, 'TRACEFLEET_ENROLLMENT_TOKEN_USES', 10, 1, 100_000),
+    enrollmentTokenTtlHours: int(env, 'TRACEFLEET_ENROLLMENT_TOKEN_TTL_HOURS', 168, 1, 8760),
     replicaId: replicaId(env),
     nodeUnreachableMs,
     nodeGoneMs,

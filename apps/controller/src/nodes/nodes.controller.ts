@@ -1,10 +1,14 @@
-import { BadRequestException, Controller, Get, NotFoundException, Param, Query, UnprocessableEntityException } from '@nestjs/common';
+import { BadRequestException, Controller, Delete, Get, NotFoundException, Param, Query, UnprocessableEntityException } from '@nestjs/common';
 import type { UsdtProbeInfo } from '@tracefleet/proto';
 import { AgentRouter } from '../agents/agent-router';
 import { NAME_RE, parseLabelSelectorString } from '../jobs/selector';
 import type { NodeState } from './node-status';
 import { NodesService, type NodeFilter, type NodeView } from './nodes.service';
+import { NodeRevocationService, type NodeRevocation } from './node-revocation.service';
+import { RequireScopes } from '../auth/scopes';
+import { Audit } from '../audit/audit.decorator';
 
+const NODE_NAME = /^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$/;
 const STATES: readonly NodeState[] = ['connected', 'unreachable', 'gone'];
 
 function bad(message: string): never {
@@ -40,6 +44,7 @@ export class NodesController {
   constructor(
     private readonly nodes: NodesService,
     private readonly router: AgentRouter,
+    private readonly revocation: NodeRevocationService,
   ) {}
 
   /** The fleet, from any replica: ?status=connected,unreachable &labelSelector=env=prod,zone in (a,b) &capability= &namePrefix= */
@@ -58,6 +63,15 @@ export class NodesController {
     const [node] = (await this.nodes.list({ namePrefix: name })).filter((n) => n.name === name);
     if (!node) throw new NotFoundException(`node ${name} not found`);
     return node;
+  }
+
+  /** Revokes the node's certificates and ends its session (scope ssl-capture: the fleet's admin token). */
+  @Delete(':name')
+  @RequireScopes('ssl-capture')
+  @Audit('node.revoke', 'node')
+  revoke(@Param('name') name: string): Promise<NodeRevocation> {
+    if (!NODE_NAME.test(name)) bad('name must be a node name: 1-63 letters, digits, . _ / -');
+    return this.revocation.revoke(name);
   }
 
   /** USDT probes the node finds in ?binary=PATH, or in ?pid=N's executable and mapped libraries. */

@@ -1,5 +1,6 @@
 import { ERROR_RESPONSES, ref, type PathItem, type Schema } from './build';
 import { paths } from './paths';
+import { fleetPaths } from './paths-fleet';
 import { requestSchemas } from './request-schemas';
 import { viewSchemas } from './view-schemas';
 
@@ -39,6 +40,13 @@ const TAGS = {
   audit: 'Who did what: creations and deletions, refusals and denials, reads of captured plaintext.',
 };
 
+/** Path items of several files; a path in both gets the methods of both. */
+function mergePaths(...parts: Record<string, PathItem>[]): Record<string, PathItem> {
+  const out: Record<string, PathItem> = {};
+  for (const part of parts) for (const [path, item] of Object.entries(part)) out[path] = { ...out[path], ...item };
+  return out;
+}
+
 /**
  * The OpenAPI 3.1 document of the REST API (served at GET /api/v1/openapi.json). Request limits come
  * from the DTOs' validation decorators; openapi.spec.ts checks that it lists exactly the routes Nest
@@ -62,7 +70,7 @@ export function buildOpenApi(version = '0.1.0'): OpenApiDocument {
     servers: [{ url: '/api/v1', description: 'This controller (every replica serves every route).' }],
     security: [{ bearer: ['jobs'] }],
     tags: Object.entries(TAGS).map(([name, description]) => ({ name, description })),
-    paths: paths(),
+    paths: mergePaths(paths(), fleetPaths()),
     components: {
       schemas: { ...requestSchemas(), ...viewSchemas() },
       responses: Object.fromEntries(

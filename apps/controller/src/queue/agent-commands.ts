@@ -14,7 +14,9 @@ export type AgentCommand =
   | { name: 'start-run'; data: { runId: string; hops: number } }
   | { name: 'stop-run'; data: { runId: string; nodeName: string; reason: string } }
   | { name: 'check-target'; data: { nodeName: string; target: Target; timeoutMs: number; expiresAt: number } }
-  | { name: 'list-usdt'; data: { nodeName: string; source: NonNullable<ListUsdt['source']>; timeoutMs: number; expiresAt: number } };
+  | { name: 'list-usdt'; data: { nodeName: string; source: NonNullable<ListUsdt['source']>; timeoutMs: number; expiresAt: number } }
+  /** The node was revoked: its session, if this replica holds it, ends. */
+  | { name: 'end-session'; data: { nodeName: string; reason: string } };
 
 export type CommandName = AgentCommand['name'];
 type DataOf<N extends CommandName> = Extract<AgentCommand, { name: N }>['data'];

@@ -5,7 +5,7 @@ import type { AgentMessage, StartRun } from '@tracefleet/proto';
 import { loadConfig } from '../config';
 import { CpuProfileRun, type NativeParts } from './cpu-profile.run';
 
-const cfg = { ...loadConfig({ TRACEFLEET_ENROLLMENT_TOKEN: 'x'.repeat(32), TRACEFLEET_NODE_NAME: 'n1' }), flushIntervalMs: 50 };
+const cfg = { ...loadConfig({ TRACEFLEET_CA_CERT: '/fleet/ca.pem', TRACEFLEET_ENROLLMENT_TOKEN: 'x'.repeat(32), TRACEFLEET_NODE_NAME: 'n1' }), flushIntervalMs: 50 };
 
 function sample(): RawSample {
   return { pid: process.pid, tid: process.pid, cpu: 0, comm: 'app', userStack: BigUint64Array.of(1n, 2n), kernelStack: new BigUint64Array(), userStackError: 0, kernelStackError: 0 };

@@ -15,7 +15,7 @@ import { loadConfig } from '../config';
 import { SslCaptureRun, type SslNativeParts } from './ssl-capture.run';
 import { REDACTED } from './ssl/redact';
 
-const cfg = loadConfig({ TRACEFLEET_ENROLLMENT_TOKEN: 'x'.repeat(32), TRACEFLEET_NODE_NAME: 'n1' });
+const cfg = loadConfig({ TRACEFLEET_CA_CERT: '/fleet/ca.pem', TRACEFLEET_ENROLLMENT_TOKEN: 'x'.repeat(32), TRACEFLEET_NODE_NAME: 'n1' });
 const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
 
 const native: SslNativeParts = {

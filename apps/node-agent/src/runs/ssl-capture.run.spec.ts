@@ -12,7 +12,7 @@ const NO_UNWIND = Object.fromEntries(
   ['stacks', 'stacksComplete', 'framesTable', 'framesFp', 'cutNoMapping', 'cutNoRow', 'cutExpression', 'cutDepth', 'cutReadFault', 'unwindPending', 'cutInvalid'].map((k) => [k, 0n]),
 ) as unknown as UnwindCounters;
 
-const cfg = loadConfig({ TRACEFLEET_ENROLLMENT_TOKEN: 'x'.repeat(32), TRACEFLEET_NODE_NAME: 'n1' });
+const cfg = loadConfig({ TRACEFLEET_CA_CERT: '/fleet/ca.pem', TRACEFLEET_ENROLLMENT_TOKEN: 'x'.repeat(32), TRACEFLEET_NODE_NAME: 'n1' });
 const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
 
 const children: ChildProcess[] = [];

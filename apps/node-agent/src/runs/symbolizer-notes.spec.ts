@@ -21,7 +21,7 @@ const quiet: SymbolizerStats = {
 
 describe('perf map limit and refusal notes', () => {
   it('TRACEFLEET_AGENT_PERF_MAP_MB defaults to 64 MiB and names itself when hostile', () => {
-    const base = { TRACEFLEET_ENROLLMENT_TOKEN: 'x'.repeat(32), TRACEFLEET_NODE_NAME: 'n1' };
+    const base = { TRACEFLEET_CA_CERT: '/fleet/ca.pem', TRACEFLEET_ENROLLMENT_TOKEN: 'x'.repeat(32), TRACEFLEET_NODE_NAME: 'n1' };
     assert.equal(loadConfig(base).perfMapBytes, 64 * 1024 * 1024);
     assert.equal(loadConfig({ ...base, TRACEFLEET_AGENT_PERF_MAP_MB: '8' }).perfMapBytes, 8 * 1024 * 1024);
     for (const bad of ['0', '-1', '4097', '1.5', 'abc', '1e9', ' ', '9'.repeat(40)]) {
