@@ -103,5 +103,13 @@ export async function ensureRedis({ redisPassword, redisPort }) {
     }
     throw new Error(`Tracefleet's Redis on ${REDIS_HOST}:${redisPort} does not answer PING as ${REDIS_USER}: ${redisPing(redisPort, redisPassword).text}\n${log}`);
   }
+  // Redis goes on serving after it dropped parts of the append-only file while loading (it only logs
+  // CRITICAL, as with redis/redis#14541): a queue that lost keys must not pass for a healthy start.
+  const log = readFileSync(join(REDIS_DIR, 'redis.log'), 'utf8').split('\n');
+  const lastStart = log.findLastIndex((l) => /Server initialized/.test(l));
+  const critical = log.slice(Math.max(0, lastStart)).filter((l) => /== CRITICAL ==/.test(l));
+  if (critical.length) {
+    throw new Error(`Tracefleet's Redis ${did} but logged ${critical.length} CRITICAL line(s) while loading its data (${join(REDIS_DIR, 'redis.log')}):\n${critical[0]}`);
+  }
   return did;
 }
