@@ -8,7 +8,8 @@ import { join } from 'node:path';
 
 const require = createRequire(import.meta.url);
 export const root = new URL('..', import.meta.url).pathname;
-// Benchmarks store a lot (every captured event): their own database, apart from the tests'.
+// Benchmarks store a lot (every captured event): their own database, apart from the tests'. The harness
+// makes it the tracefleet role's and starts controllers with the .env's DATABASE_URL / REDIS_URL credentials.
 process.env.TRACEFLEET_E2E_DB ??= 'tracefleet_bench';
 export const harness = require(join(root, 'e2e/dist/harness.js'));
 // startJob: post a job and resolve with its id once the agent reports it running (the e2e tests' helper).

@@ -40,11 +40,18 @@ if (!unitOnly && e2e.length === 0) {
   process.exit(1);
 }
 if (!unitOnly) {
-  // Every run starts from an empty end-to-end database (the harness creates and migrates it): results
-  // and schedules of earlier runs must not leak into assertions, nor grow it without end.
-  const drop = spawnSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', 'DROP DATABASE IF EXISTS tracefleet_e2e WITH (FORCE)'], { encoding: 'utf8' });
+  // Every run starts from an empty end-to-end database (the harness creates it owned by the tracefleet
+  // role and migrates it): results and schedules of earlier runs must not leak into assertions, nor grow
+  // it without end. The one the harness will use: TRACEFLEET_E2E_DB when set, so a run under another name
+  // never drops a database someone else's run is using.
+  const db = process.env.TRACEFLEET_E2E_DB ?? 'tracefleet_e2e';
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(db)) {
+    console.error(`TRACEFLEET_E2E_DB="${db}" must be a plain identifier`);
+    process.exit(1);
+  }
+  const drop = spawnSync('psql', ['-h', '127.0.0.1', '-U', 'postgres', '-d', 'postgres', '-v', 'ON_ERROR_STOP=1', '-c', `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`], { encoding: 'utf8' });
   if (drop.status !== 0) {
-    console.error(`could not reset the e2e database tracefleet_e2e (is PostgreSQL up? npm run setup starts it): ${drop.stderr || drop.error}`);
+    console.error(`could not reset the e2e database ${db} (is PostgreSQL up? npm run setup starts it): ${drop.stderr || drop.error}`);
     process.exit(1);
   }
 }

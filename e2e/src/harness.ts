@@ -16,9 +16,55 @@ import { createCa, createNodeCsr } from '@tracefleet/pki';
 export const ROOT = join(__dirname, '..', '..');
 export const WORK = join(ROOT, 'e2e', '.work');
 export const FIXTURES = join(ROOT, 'e2e', 'fixtures');
-const PG_ADMIN = 'postgresql://postgres@127.0.0.1:5432/postgres';
+/** Creates the test database and hands it to the role; nothing else runs as the administrator. */
+const PG_ADMIN = process.env.TRACEFLEET_DB_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 /** The database the stacks use; the benchmarks set TRACEFLEET_E2E_DB to keep theirs apart. */
 export const E2E_DB = process.env.TRACEFLEET_E2E_DB ?? 'tracefleet_e2e';
+if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(E2E_DB)) throw new Error(`TRACEFLEET_E2E_DB="${E2E_DB}" must be a plain identifier`);
+
+/** KEY=value lines of the repository's .env (infra/setup.sh writes it: tokens and the local services' credentials). */
+export function readDotEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  let text = '';
+  try {
+    text = readFileSync(join(ROOT, '.env'), 'utf8');
+  } catch {
+    return out;
+  }
+  for (const line of text.split('\n')) {
+    const m = /^\s*([A-Z_][A-Z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
+}
+
+/**
+ * DATABASE_URL or REDIS_URL with the local services' credentials (the tracefleet PostgreSQL role, the
+ * Tracefleet Redis user): the environment's, else the .env's. Missing is a failure that says what to run.
+ */
+export function serviceUrl(name: 'DATABASE_URL' | 'REDIS_URL'): string {
+  const v = process.env[name] || readDotEnv()[name];
+  if (!v) throw new Error(`${name} is set neither in the environment nor in ${join(ROOT, '.env')}: run npm run setup`);
+  return v;
+}
+
+/** A URL fit for a message: the password masked. */
+export function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(an unparsable URL)';
+  }
+}
+
+/** The role's URL for the e2e database (DATABASE_URL with E2E_DB as its database). */
+export function e2eDatabaseUrl(): string {
+  const u = new URL(serviceUrl('DATABASE_URL'));
+  u.pathname = `/${E2E_DB}`;
+  return u.toString();
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -31,18 +77,58 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function requireServices(): Promise<void> {
-  const pg = new Client({ connectionString: PG_ADMIN });
+async function adminQuery(db: string, sql: string, params: unknown[] = []): Promise<{ rowCount: number | null }> {
+  const u = new URL(PG_ADMIN);
+  u.pathname = `/${db}`;
+  const pg = new Client({ connectionString: u.toString(), connectionTimeoutMillis: 5000 });
   try {
     await pg.connect();
   } catch (err) {
-    throw new Error(`PostgreSQL is not reachable at 127.0.0.1:5432 (${(err as Error).message}); run npm run setup`);
+    throw new Error(`PostgreSQL is not reachable as the administrator ${redact(u.toString())} (${(err as Error).message}); run npm run setup`);
   }
-  const exists = await pg.query('SELECT 1 FROM pg_database WHERE datname = $1', [E2E_DB]);
-  if (exists.rowCount === 0) await pg.query(`CREATE DATABASE ${E2E_DB}`);
-  await pg.end();
-  const redis = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', '6379', 'ping'], { encoding: 'utf8' });
-  if (redis.stdout?.trim() !== 'PONG') throw new Error(`Redis is not reachable at 127.0.0.1:6379 (${redis.stderr || redis.error}); run npm run setup`);
+  try {
+    return await pg.query(sql, params);
+  } finally {
+    await pg.end();
+  }
+}
+
+/**
+ * The e2e database, owned by the role of DATABASE_URL: created so, or handed over with its objects when an
+ * earlier checkout made it as postgres (infra/local-services/adopt-db.sql, as infra/setup.sh does).
+ */
+async function ensureE2eDatabase(): Promise<void> {
+  const role = decodeURIComponent(new URL(serviceUrl('DATABASE_URL')).username);
+  if (!role) throw new Error('DATABASE_URL names no role: run npm run setup (it writes the tracefleet role into .env)');
+  const quoted = `"${role.replace(/"/g, '""')}"`;
+  const exists = await adminQuery('postgres', 'SELECT 1 FROM pg_database WHERE datname = $1', [E2E_DB]);
+  if (exists.rowCount === 0) {
+    await adminQuery('postgres', `CREATE DATABASE ${E2E_DB} OWNER ${quoted}`);
+    return;
+  }
+  const adopt = readFileSync(join(ROOT, 'infra/local-services/adopt-db.sql'), 'utf8');
+  await adminQuery(E2E_DB, `SET tracefleet.role = '${role.replace(/'/g, "''")}';\n${adopt}`);
+}
+
+/** redis-cli as the user of `url` (Tracefleet's Redis user); the password goes through REDISCLI_AUTH, never argv. */
+export function redisCli(url: string, args: string[]): { status: number | null; out: string } {
+  const u = new URL(url);
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.REDISCLI_AUTH;
+  const argv = ['-h', u.hostname, '-p', u.port || '6379', '--no-auth-warning'];
+  if (u.password) {
+    argv.push('--user', decodeURIComponent(u.username) || 'default');
+    env.REDISCLI_AUTH = decodeURIComponent(u.password);
+  }
+  const r = spawnSync('redis-cli', [...argv, ...args], { encoding: 'utf8', env, timeout: 10_000 });
+  return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ?? ''}`.trim() };
+}
+
+export async function requireServices(): Promise<void> {
+  await ensureE2eDatabase();
+  const redisUrl = serviceUrl('REDIS_URL');
+  const redis = redisCli(redisUrl, ['ping']);
+  if (redis.out !== 'PONG') throw new Error(`Redis is not answering at ${redact(redisUrl)} (${redis.out}); run npm run setup`);
   for (const f of ['apps/controller/dist/main.js', 'apps/node-agent/dist/main.js', 'native/build/Release/tracefleet_native.node', 'packages/bpf/build/profile.bpf.o']) {
     if (!existsSync(join(ROOT, f))) throw new Error(`${f} is missing: run npm run setup (it builds it)`);
   }
@@ -54,7 +140,7 @@ function migrate(databaseUrl: string): void {
     env: { ...process.env, DATABASE_URL: databaseUrl },
     encoding: 'utf8',
   });
-  if (res.status !== 0) throw new Error(`migrate deploy failed:\n${res.stdout}\n${res.stderr}`);
+  if (res.status !== 0) throw new Error(`migrate deploy as ${redact(databaseUrl)} failed:\n${res.stdout}\n${res.stderr}`);
 }
 
 export type Api = (method: string, path: string, body?: unknown, token?: string | null) => Promise<{ status: number; json: any; text: string }>;
@@ -95,7 +181,10 @@ export interface Stack {
   caCertFile: string;
   pkiDir: string;
   nodeName: string;
+  /** The role's URL of the e2e database (with its password). */
   databaseUrl: string;
+  /** TRACEFLEET_QUEUE_PREFIX shared by the replicas: their BullMQ keys in Redis start with it. */
+  queuePrefix: string;
   controller: ChildProcess;
   replicas: Replica[];
   /** The agent started last. */
@@ -146,7 +235,9 @@ function makeApi(base: string, apiToken: string): Api {
 
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   await requireServices();
-  const databaseUrl = `postgresql://postgres@127.0.0.1:5432/${E2E_DB}`;
+  // The controller and the migrations connect as the tracefleet role, as in production.
+  const databaseUrl = e2eDatabaseUrl();
+  const redisUrl = serviceUrl('REDIS_URL');
   migrate(databaseUrl);
   const apiToken = randomBytes(24).toString('hex');
   const captureToken = randomBytes(24).toString('hex');
@@ -176,7 +267,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       env: {
         ...process.env,
         DATABASE_URL: databaseUrl,
-        REDIS_URL: 'redis://127.0.0.1:6379',
+        REDIS_URL: redisUrl,
         TRACEFLEET_API_TOKEN: apiToken,
         TRACEFLEET_CAPTURE_TOKEN: captureToken,
         TRACEFLEET_ENROLLMENT_TOKEN: enrollmentToken,
@@ -224,6 +315,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     pkiDir,
     nodeName: `e2e-${randomBytes(3).toString('hex')}`,
     databaseUrl,
+    queuePrefix,
     controller: first.controller,
     replicas,
     agent: undefined,

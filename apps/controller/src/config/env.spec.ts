@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { EnvError, loadEnv } from './env';
 
 const good = {
-  DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/x',
+  DATABASE_URL: 'postgresql://tracefleet:pw@127.0.0.1:5432/x',
+  REDIS_URL: 'redis://tracefleet:pw@127.0.0.1:6380',
   TRACEFLEET_API_TOKEN: 'a'.repeat(32),
   TRACEFLEET_ENROLLMENT_TOKEN: 'b'.repeat(32),
   TRACEFLEET_CAPTURE_TOKEN: 'c'.repeat(32),
@@ -46,6 +47,9 @@ describe('loadEnv', () => {
     const cases: [Record<string, string>, RegExp][] = [
       [{ ...good, DATABASE_URL: '' }, /DATABASE_URL is not set/],
       [{ ...good, DATABASE_URL: 'mysql://x' }, /DATABASE_URL must be/],
+      [{ ...good, DATABASE_URL: 'postgresql://tracefleet:p@ss@127.0.0.1:5432:x/db' }, /DATABASE_URL is not a valid URL \(a password/],
+      [{ ...good, REDIS_URL: '' }, /REDIS_URL is not set/],
+      [{ ...good, REDIS_URL: 'http://127.0.0.1:6380' }, /REDIS_URL must be a redis:\/\/ URL/],
       [{ ...good, TRACEFLEET_API_TOKEN: 'short' }, /TRACEFLEET_API_TOKEN is shorter/],
       [{ ...good, TRACEFLEET_ENROLLMENT_TOKEN: 'a'.repeat(32) }, /must differ/],
       [{ ...good, PORT: 'eighty' }, /PORT="eighty"/],

@@ -93,6 +93,18 @@ function pki(env: NodeJS.ProcessEnv, listen: string[]): ControllerEnv['pki'] {
   return { caCertFile, caKeyFile, serverCertFile, serverKeyFile, serverNames };
 }
 
+/** A service URL that parses; errors never repeat it, since it carries a password. */
+function serviceUrl(env: NodeJS.ProcessEnv, name: string, scheme: RegExp, what: string): string {
+  const v = required(env, name);
+  if (!scheme.test(v)) throw new EnvError(`${name} must be ${what}`);
+  try {
+    new URL(v);
+  } catch {
+    throw new EnvError(`${name} is not a valid URL (a password with characters such as @ : / # must be percent-encoded)`);
+  }
+  return v;
+}
+
 const REPLICA_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 function replicaId(env: NodeJS.ProcessEnv): string {
@@ -103,10 +115,9 @@ function replicaId(env: NodeJS.ProcessEnv): string {
 }
 
 export function loadEnv(env: NodeJS.ProcessEnv = process.env): ControllerEnv {
-  const databaseUrl = required(env, 'DATABASE_URL');
-  if (!/^postgres(ql)?:\/\//.test(databaseUrl)) throw new EnvError('DATABASE_URL must be a postgresql:// URL');
-  const redisUrl = env.REDIS_URL || 'redis://127.0.0.1:6379';
-  if (!/^rediss?:\/\//.test(redisUrl)) throw new EnvError('REDIS_URL must be a redis:// URL');
+  const databaseUrl = serviceUrl(env, 'DATABASE_URL', /^postgres(ql)?:\/\//, 'a postgresql:// URL');
+  // No default: the shared Redis on 6379 takes anyone; Tracefleet's needs the user and password setup wrote.
+  const redisUrl = serviceUrl(env, 'REDIS_URL', /^rediss?:\/\//, 'a redis:// URL');
   const apiToken = token(env, 'TRACEFLEET_API_TOKEN');
   const enrollmentToken = token(env, 'TRACEFLEET_ENROLLMENT_TOKEN');
   if (apiToken === enrollmentToken) throw new EnvError('TRACEFLEET_API_TOKEN and TRACEFLEET_ENROLLMENT_TOKEN must differ');

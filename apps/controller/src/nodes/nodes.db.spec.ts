@@ -2,7 +2,8 @@
 // the liveness sweep (connected → unreachable → gone), which runs fail when a session ends, and
 // selection from the registry. Creates a throwaway database, applies the committed migrations, drops it.
 //
-// TRACEFLEET_DB_TEST_ADMIN_URL (default postgresql://postgres@127.0.0.1:5432/postgres) is the server.
+// The database belongs to the tracefleet role of DATABASE_URL (.env); TRACEFLEET_DB_TEST_ADMIN_URL (default
+// postgresql://postgres@127.0.0.1:5432/postgres) only creates and drops it (testing/scratch-db.ts).
 import 'reflect-metadata';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -3,7 +3,8 @@
 // takes their ticks' incidents and jobs along. Creates a throwaway database with the committed
 // migrations and drops it at the end; PostgreSQL being down is a failure that names it.
 //
-// TRACEFLEET_DB_TEST_ADMIN_URL (default postgresql://postgres@127.0.0.1:5432/postgres) is the server.
+// The database belongs to the tracefleet role of DATABASE_URL (.env); TRACEFLEET_DB_TEST_ADMIN_URL (default
+// postgresql://postgres@127.0.0.1:5432/postgres) only creates and drops it (testing/scratch-db.ts).
 import 'reflect-metadata';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,7 +1,7 @@
 // Two controller replicas registering the same schedule: BullMQ's job scheduler keyed by the schedule
 // id must yield one job per tick, taken by one of the two workers. Runs against the real Redis
-// (REDIS_URL, default redis://127.0.0.1:6379) under a throwaway queue prefix; Redis being down is a
-// failure that names it.
+// (REDIS_URL from the environment, else the .env: Tracefleet's Redis with its user and password) under a
+// throwaway queue prefix; Redis being down or REDIS_URL missing is a failure that names it.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -9,8 +9,9 @@ import { Queue } from 'bullmq';
 import IORedis from 'ioredis';
 import type { ControllerEnv } from '../config/env';
 import { JobQueue, QUEUE_NAME } from '../queue/job-queue';
+import { redact, serviceUrl } from '../testing/service-urls';
 
-const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const REDIS_URL = serviceUrl('REDIS_URL');
 const prefix = `tf-sched-test-${randomBytes(4).toString('hex')}`;
 const env = { redisUrl: REDIS_URL, queuePrefix: prefix } as ControllerEnv;
 
@@ -25,7 +26,7 @@ describe('schedule ticks with two replicas', () => {
       await conn.connect();
       await conn.ping();
     } catch (err) {
-      throw new Error(`Redis is not reachable at ${REDIS_URL} (${(err as Error).message}); run npm run setup`);
+      throw new Error(`Redis is not reachable at ${redact(REDIS_URL)} (${(err as Error).message}); run npm run setup`);
     }
     inspect = new Queue(QUEUE_NAME, { connection: conn, prefix });
   });
