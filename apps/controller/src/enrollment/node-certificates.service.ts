@@ -38,10 +38,11 @@ export class NodeCertificatesService implements OnApplicationBootstrap {
    */
   async onApplicationBootstrap(): Promise<void> {
     const expiresAt = new Date(Date.now() + this.env.enrollmentTokenTtlHours * 3_600_000);
-    await this.prisma.bootstrapToken.upsert({
-      where: { tokenHash: hashToken(this.env.enrollmentToken) },
-      create: { tokenHash: hashToken(this.env.enrollmentToken), maxUses: this.env.enrollmentTokenUses, expiresAt, createdBy: 'env', description: 'TRACEFLEET_ENROLLMENT_TOKEN' },
-      update: {},
+    // INSERT ... ON CONFLICT DO NOTHING: replicas booting together race here, and an upsert's separate find and
+    // insert let the slower one fail on the unique token hash (seen with two replicas in e2e).
+    await this.prisma.bootstrapToken.createMany({
+      data: [{ tokenHash: hashToken(this.env.enrollmentToken), maxUses: this.env.enrollmentTokenUses, expiresAt, createdBy: 'env', description: 'TRACEFLEET_ENROLLMENT_TOKEN' }],
+      skipDuplicates: true,
     });
   }
 
