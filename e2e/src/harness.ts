@@ -9,9 +9,12 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync,
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { readDotEnv, redact, serviceUrl } from '@tracefleet/controller/dist/testing/service-urls';
 import { credentials, Metadata, type ChannelCredentials } from '@grpc/grpc-js';
 import { EnrollmentClient } from '@tracefleet/proto';
 import { createCa, createNodeCsr } from '@tracefleet/pki';
+
+export { readDotEnv, serviceUrl };
 
 export const ROOT = join(__dirname, '..', '..');
 export const WORK = join(ROOT, 'e2e', '.work');
@@ -21,43 +24,6 @@ const PG_ADMIN = process.env.TRACEFLEET_DB_ADMIN_URL ?? 'postgresql://postgres@1
 /** The database the stacks use; the benchmarks set TRACEFLEET_E2E_DB to keep theirs apart. */
 export const E2E_DB = process.env.TRACEFLEET_E2E_DB ?? 'tracefleet_e2e';
 if (!/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(E2E_DB)) throw new Error(`TRACEFLEET_E2E_DB="${E2E_DB}" must be a plain identifier`);
-
-/** KEY=value lines of the repository's .env (infra/setup.sh writes it: tokens and the local services' credentials). */
-export function readDotEnv(): Record<string, string> {
-  const out: Record<string, string> = {};
-  let text = '';
-  try {
-    text = readFileSync(join(ROOT, '.env'), 'utf8');
-  } catch {
-    return out;
-  }
-  for (const line of text.split('\n')) {
-    const m = /^\s*([A-Z_][A-Z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
-    if (m) out[m[1]] = m[2];
-  }
-  return out;
-}
-
-/**
- * DATABASE_URL or REDIS_URL with the local services' credentials (the tracefleet PostgreSQL role, the
- * Tracefleet Redis user): the environment's, else the .env's. Missing is a failure that says what to run.
- */
-export function serviceUrl(name: 'DATABASE_URL' | 'REDIS_URL'): string {
-  const v = process.env[name] || readDotEnv()[name];
-  if (!v) throw new Error(`${name} is set neither in the environment nor in ${join(ROOT, '.env')}: run npm run setup`);
-  return v;
-}
-
-/** A URL fit for a message: the password masked. */
-export function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return '(an unparsable URL)';
-  }
-}
 
 /** The role's URL for the e2e database (DATABASE_URL with E2E_DB as its database). */
 export function e2eDatabaseUrl(): string {

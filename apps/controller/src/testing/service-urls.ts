@@ -1,12 +1,13 @@
 // The service URLs the database and Redis specs connect with: the environment's, else those of the .env
 // infra/setup.sh wrote (the tracefleet PostgreSQL role and the Tracefleet Redis user, with passwords).
-// Neither set is a failure that names it, never a skip.
+// Neither set is a failure that names it, never a skip. The e2e harness uses these too.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const ROOT = join(__dirname, '..', '..', '..', '..');
 
-function dotEnv(): Record<string, string> {
+/** KEY=value lines of the repository's .env (infra/setup.sh writes it: tokens and the local services' credentials). */
+export function readDotEnv(): Record<string, string> {
   let text: string;
   try {
     text = readFileSync(join(ROOT, '.env'), 'utf8');
@@ -22,7 +23,7 @@ function dotEnv(): Record<string, string> {
 }
 
 export function serviceUrl(name: 'DATABASE_URL' | 'REDIS_URL'): string {
-  const v = process.env[name] || dotEnv()[name];
+  const v = process.env[name] || readDotEnv()[name];
   if (!v) throw new Error(`${name} is set neither in the environment nor in ${join(ROOT, '.env')}: run npm run setup`);
   return v;
 }
