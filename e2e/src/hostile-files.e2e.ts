@@ -7,12 +7,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import { join } from 'node:path';
-import { FIXTURES, buildC, parseFolded, sleep, startStack, waitFor, waitJob, type Stack } from './harness';
+import { FIXTURES, buildC, parseFolded, startStack, waitFor, waitJob, type Stack } from './harness';
+import { launchCollecting, type Launched } from './processes';
 
 const NOBODY = 65534;
 const PYTHON = '/usr/bin/python3.11';
@@ -42,15 +43,7 @@ describe('hostile files: the agent opens regular files only, bounded', () => {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  function launch(cmd: string, args: string[]): ChildProcess & { output: () => string } {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & { output: () => string };
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (out += d));
-    child.output = () => out;
-    children.push(child);
-    return child;
-  }
+  const launch = (cmd: string, args: string[]): Launched => launchCollecting(children, cmd, args);
 
   const node = async (): Promise<{ connected: boolean; lastSeenAt: string }> => {
     const res = await stack.api('GET', `/nodes/${stack.nodeName}`);

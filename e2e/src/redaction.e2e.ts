@@ -1,10 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIXTURES, WORK, sleep, startRunningJob, startStack, waitFor, waitJob, type Stack } from './harness';
+import { launchCollecting, selfSignedCert, type Launched } from './processes';
 
 const NODE = '/usr/bin/node';
 const CURL = '/usr/bin/curl';
@@ -31,24 +32,15 @@ interface NodeView {
 
 describe('redactPatterns: RE2 on the controller and the agent, end to end', () => {
   let stack: Stack;
-  let server: ChildProcess & { output: () => string };
+  let server: Launched;
   let port = 0;
   const dir = join(WORK, `redaction-${process.pid}`);
 
   before(async () => {
     for (const f of [NODE, CURL]) if (!existsSync(f)) throw new Error(`${f} is missing: npm run setup installs curl and nodejs`);
     mkdirSync(dir, { recursive: true });
-    const cert = spawnSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
-      { encoding: 'utf8' },
-    );
-    if (cert.status !== 0) throw new Error(`openssl req failed: ${cert.stderr}${cert.error ?? ''}`);
-    const child = spawn(NODE, [join(FIXTURES, 'tls_echo_server.js'), join(dir, 'cert.pem'), join(dir, 'key.pem')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (out += d));
-    server = Object.assign(child, { output: () => out });
+    const cert = selfSignedCert(dir);
+    server = launchCollecting([], NODE, [join(FIXTURES, 'tls_echo_server.js'), cert.cert, cert.key]);
     await waitFor(async () => /"port":\d+/.test(server.output()), 10_000, 'the TLS test server');
     port = JSON.parse(server.output().split('\n')[0]).port;
     stack = await startStack();

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { E2E_DB, FIXTURES, WORK, sleep, startRunningJob, startStack, waitFor, waitJob, type Stack } from './harness';
+import { launchCollecting, selfSignedCert, type Launched } from './processes';
 
 const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
 const NODE = '/usr/bin/node';
@@ -35,7 +36,6 @@ interface SslEventView {
   dataBase64: string;
 }
 
-type Launched = ChildProcess & { output: () => string };
 
 describe('ssl-capture jobs, end to end on the real kernel', () => {
   let stack: Stack;
@@ -44,28 +44,15 @@ describe('ssl-capture jobs, end to end on the real kernel', () => {
   const children: ChildProcess[] = [];
   const dir = join(WORK, `ssl-${process.pid}`);
 
-  function launch(cmd: string, args: string[]): Launched {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }) as Launched;
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (out += d));
-    child.output = () => out;
-    children.push(child);
-    return child;
-  }
+  const launch = (cmd: string, args: string[]): Launched => launchCollecting(children, cmd, args);
 
   before(async () => {
     for (const f of [LIBSSL, NODE, PYTHON, CURL]) {
       if (!existsSync(f)) throw new Error(`${f} is missing: npm run setup installs curl, nodejs, python3.11 and OpenSSL 3`);
     }
     mkdirSync(dir, { recursive: true });
-    const cert = spawnSync(
-      'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
-      { encoding: 'utf8' },
-    );
-    if (cert.status !== 0) throw new Error(`openssl req failed: ${cert.stderr}${cert.error ?? ''}`);
-    server = launch(NODE, [join(FIXTURES, 'tls_echo_server.js'), join(dir, 'cert.pem'), join(dir, 'key.pem')]);
+    const cert = selfSignedCert(dir);
+    server = launch(NODE, [join(FIXTURES, 'tls_echo_server.js'), cert.cert, cert.key]);
     await waitFor(async () => /"port":\d+/.test(server.output()), 10_000, 'the TLS test server');
     port = JSON.parse(server.output().split('\n')[0]).port;
     stack = await startStack();

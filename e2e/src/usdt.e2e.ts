@@ -1,9 +1,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIXTURES, WORK, buildC, sleep, startRunningJob, startStack, waitFor, waitJob, type Stack } from './harness';
+import { launchCollecting, type Launched } from './processes';
 
 const JAVA_HOME = '/usr/lib/jvm/java-17-openjdk-amd64';
 const LIBJVM = `${JAVA_HOME}/lib/server/libjvm.so`;
@@ -30,16 +31,7 @@ describe('usdt jobs, end to end on the real kernel', () => {
     await stack?.stop();
   });
 
-  /** Starts a fixture that waits for its go file, and resolves once it printed "ready" (or at once if it prints nothing first). */
-  function launch(cmd: string, args: string[]): ChildProcess & { output: () => string } {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & { output: () => string };
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (out += d));
-    child.output = () => out;
-    children.push(child);
-    return child;
-  }
+  const launch = (cmd: string, args: string[]): Launched => launchCollecting(children, cmd, args);
 
   function goFile(name: string): string {
     const f = join(WORK, `${name}-${process.pid}.go`);

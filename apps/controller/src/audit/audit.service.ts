@@ -9,12 +9,8 @@ import { requestIdOf } from './request-id';
 
 const MAX_REASON = 500;
 
-export interface AuditRecord {
-  token: TokenIdentity;
-  action: string;
-  targetType: string;
-  targetId: string | null;
-  outcome: AuditOutcome;
+/** The request an audit entry is about and how it ended: the same in what is written and what is shown. */
+export interface AuditRequestFacts {
   status: number;
   reason: string | null;
   method: string;
@@ -23,19 +19,21 @@ export interface AuditRecord {
   remoteAddr: string | null;
 }
 
-export interface AuditEntryView {
+export interface AuditRecord extends AuditRequestFacts {
+  token: TokenIdentity;
+  action: string;
+  targetType: string;
+  targetId: string | null;
+  outcome: AuditOutcome;
+}
+
+export interface AuditEntryView extends AuditRequestFacts {
   id: string;
   at: string;
   token: { name: string; scopes: string[]; fingerprint: string };
   action: string;
   target: { type: string; id: string | null };
   outcome: string;
-  status: number;
-  reason: string | null;
-  method: string;
-  path: string;
-  requestId: string;
-  remoteAddr: string | null;
 }
 
 /** What a failed request's error says, for the log: its message, at most MAX_REASON characters. */
