@@ -24,6 +24,17 @@ function ensureOwned(path, mode, { uid, gid }) {
 }
 
 /**
+ * Makes a root-owned directory on the Redis user's way (/etc/tracefleet, /var/lib/tracefleet) 0755. mkdir's
+ * mode is cut by the umask (setup.sh once ran this under `umask 077`, leaving 0700 directories the `redis`
+ * user could not enter, so a fresh machine's Redis could not read its configuration): created or not, the
+ * mode is set here. It holds no secret itself: the files in it are 0600.
+ */
+function ensureTraversable(dir) {
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  if ((statSync(dir).mode & 0o777) !== 0o755) chmodSync(dir, 0o755);
+}
+
+/**
  * Asks the server for PING as the Tracefleet user (the password goes through REDISCLI_AUTH, never argv).
  * Returns 'ok', 'down' (nothing listens), or 'refused' with the server's words.
  */
@@ -71,10 +82,10 @@ async function stopOurs(port) {
 /** Writes the configuration, then makes the running instance match it. Returns what it did, or ''. */
 export async function ensureRedis({ redisPassword, redisPort }) {
   const ids = userIds(RUN_AS);
-  mkdirSync(dirname(REDIS_DIR), { recursive: true, mode: 0o755 });
+  ensureTraversable(dirname(REDIS_DIR));
   mkdirSync(REDIS_DIR, { recursive: true, mode: 0o700 });
   ensureOwned(REDIS_DIR, 0o700, ids);
-  mkdirSync(dirname(REDIS_CONF), { recursive: true, mode: 0o755 });
+  ensureTraversable(dirname(REDIS_CONF));
   const conf = renderRedisConf({ port: redisPort, dir: REDIS_DIR, passwordSha256: sha256Hex(redisPassword) });
   const confChanged = !existsSync(REDIS_CONF) || readFileSync(REDIS_CONF, 'utf8') !== conf;
   if (confChanged) {
