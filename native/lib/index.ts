@@ -26,6 +26,11 @@ export interface ProfilerOptions {
   ringBufferBytes?: number;
   /** Bound of the native queue between the poll thread and JS; overflow is counted. Default 65536. */
   maxQueuedSamples?: number;
+  /**
+   * Fold identical samples (same pid, comm, stacks and stack errors) that wait for the same delivery into one
+   * with a `count`; tid and cpu are the first one's. maxQueuedSamples then bounds distinct samples. Default false.
+   */
+  foldSamples?: boolean;
   /** Walk user stacks with this Unwinder's tables (frame pointers only without it). */
   unwinder?: Unwinder;
   /** Called on the JS thread with batches of at most 1024 samples, about every 100 ms. */
@@ -44,6 +49,8 @@ export interface RawSample {
   /** 0 or a negative errno from bpf_get_stack. */
   kernelStackError: number;
   userStackError: number;
+  /** Samples this one stands for: 1, or more with foldSamples. */
+  count: number;
 }
 
 export interface ProfilerStats {

@@ -59,6 +59,30 @@ describe('Profiler on a CPU-bound C program', () => {
     }
   });
 
+  test('foldSamples: identical samples come as one with a count, and every sample is still accounted for', async () => {
+    const binary = compileC(dir, 'foldspin', SPINNER_SOURCE, ['-O1', '-fno-omit-frame-pointer']);
+    const child = await runUntilReady(binary, ['3']);
+    try {
+      const folded = await profileFor({ frequencyHz: 999, targetPid: child.pid!, foldSamples: true }, 1500);
+      const total = folded.samples.reduce((a, s) => a + s.count, 0);
+      assert.ok(total >= 700, `expected about 1500 samples at 999 Hz for 1.5 s, got ${total}`);
+      assert.ok(folded.samples.every((s) => Number.isInteger(s.count) && s.count >= 1 && s.pid === child.pid));
+      assert.equal(folded.stats.delivered, BigInt(total), 'delivered counts samples, not folded entries');
+      assert.equal(folded.stats.samplesSeen, folded.stats.delivered + folded.stats.queueDrops + folded.stats.kernelDrops);
+      // A spin loop repeats a few stacks: far fewer entries than samples.
+      assert.ok(folded.samples.length * 4 <= total, `${folded.samples.length} entries for ${total} samples: not folded`);
+      // No two entries of one delivery are the same sample.
+      const keys = folded.samples.map((s) => `${s.pid}/${s.comm}/${s.userStackError}/${s.kernelStackError}/${s.userStack.join(',')}|${s.kernelStack.join(',')}`);
+      assert.ok(new Set(keys).size >= keys.length / folded.batches, 'entries repeat within a delivery');
+
+      const plain = await profileFor({ frequencyHz: 199, targetPid: child.pid! }, 300);
+      assert.ok(plain.samples.length > 0 && plain.samples.every((s) => s.count === 1), 'without foldSamples every sample is its own');
+      assert.throws(() => new Profiler({ objectPath: profileObject(), frequencyHz: 99, foldSamples: 'yes' as unknown as boolean, onSamples: () => {} }), TypeError);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
   test('the comm filter keeps only that comm', async () => {
     const binary = compileC(dir, 'commspin', SPINNER_SOURCE, ['-O1', '-fno-omit-frame-pointer']);
     const child = await runUntilReady(binary, ['2']);

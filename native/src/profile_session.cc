@@ -51,7 +51,7 @@ std::vector<int> OnlineCpus() {
 }
 
 ProfileSession::ProfileSession(const ProfileConfig& config)
-    : config_(config), bpf_(config.objectPath), queue_(config.maxQueuedSamples) {
+    : config_(config), bpf_(config.objectPath), queue_(config.maxQueuedSamples, config.foldSamples) {
   program_ = bpf_object__find_program_by_name(bpf_.Object(), "profile");
   events_ = bpf_object__find_map_by_name(bpf_.Object(), "events");
   counters_ = bpf_object__find_map_by_name(bpf_.Object(), "counters");

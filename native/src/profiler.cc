@@ -14,7 +14,7 @@ namespace {
 constexpr const char* kUsage =
     "new Profiler({ objectPath: string, frequencyHz: integer 1..1000, targetPid?: integer (0 = all), "
     "targetComm?: string of at most 15 bytes, includeIdle?: boolean, ringBufferBytes?: power of two >= 4096, "
-    "maxQueuedSamples?: integer >= 1, unwinder?: Unwinder, onSamples: (samples: RawSample[]) => void })";
+    "maxQueuedSamples?: integer >= 1, foldSamples?: boolean, unwinder?: Unwinder, onSamples: (samples: RawSample[]) => void })";
 
 Napi::Array SamplesToJs(Napi::Env env, const std::vector<Sample>& batch) {
   Napi::Array array = Napi::Array::New(env, batch.size());
@@ -29,6 +29,7 @@ Napi::Array SamplesToJs(Napi::Env env, const std::vector<Sample>& batch) {
     o.Set("userStack", Addresses(env, s.userStack));
     o.Set("kernelStackError", s.kernelStackError);
     o.Set("userStackError", s.userStackError);
+    o.Set("count", s.count);
     array.Set(static_cast<uint32_t>(i), o);
   }
   return array;
@@ -47,7 +48,7 @@ Profiler::Profiler(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Profiler>(
   if (!info.IsConstructCall()) args.Fail("Profiler must be called with new");
   Napi::Object opts = args.Object(info[0], "options");
   args.RejectUnknownKeys(opts, {"objectPath", "frequencyHz", "targetPid", "targetComm", "includeIdle",
-                                "ringBufferBytes", "maxQueuedSamples", "unwinder", "onSamples"});
+                                "ringBufferBytes", "maxQueuedSamples", "foldSamples", "unwinder", "onSamples"});
   ProfileConfig config;
   config.objectPath = args.String(opts, "objectPath", true);
   if (config.objectPath.empty()) args.Fail("option objectPath must not be empty");
@@ -62,6 +63,7 @@ Profiler::Profiler(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Profiler>(
   config.includeIdle = args.Boolean(opts, "includeIdle", false);
   config.ringBufferBytes = args.RingBufferBytes(opts, "ringBufferBytes", 4096, 4u << 20);
   config.maxQueuedSamples = args.Integer(opts, "maxQueuedSamples", 1, 1u << 24, false, 65536);
+  config.foldSamples = args.Boolean(opts, "foldSamples", false);
   config.unwind = Unwinder::FdsOf(info.Env(), opts.Get("unwinder"), kUsage);
   Napi::Function onSamples = args.Function(opts, "onSamples");
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { RawSample } from '@tracefleet/native';
 import { StackAggregator, type FrameSymbolizer } from './aggregate';
 
-function sample(pid: number, user: number[], kernel: number[] = [], comm = 'app'): RawSample {
+function sample(pid: number, user: number[], kernel: number[] = [], comm = 'app', count = 1): RawSample {
   return {
     pid,
     tid: pid,
@@ -13,6 +13,7 @@ function sample(pid: number, user: number[], kernel: number[] = [], comm = 'app'
     kernelStack: BigUint64Array.from(kernel.map(BigInt)),
     userStackError: 0,
     kernelStackError: 0,
+    count,
   };
 }
 
@@ -54,6 +55,15 @@ describe('StackAggregator', () => {
     agg.add([sample(1, [1]), sample(1, [2]), sample(1, [3]), sample(1, [1])]);
     assert.equal(agg.dropped, 1);
     assert.equal(agg.drain(fakeSymbolizer).samples, 3);
+  });
+
+  it('takes a folded sample as the samples it stands for, kept and dropped alike', () => {
+    const agg = new StackAggregator(1);
+    agg.add([sample(7, [1, 2, 3], [], 'app', 40), sample(7, [1, 2, 3], [], 'app', 2), sample(7, [5], [], 'app', 9)]);
+    assert.equal(agg.dropped, 9, 'a folded sample past the bound drops every sample it stands for');
+    const batch = agg.drain(fakeSymbolizer);
+    assert.equal(batch.samples, 42);
+    assert.deepEqual(batch.stacks.map((s) => s.count), [42]);
   });
 
   it('names an unreadable user stack instead of hiding it', () => {

@@ -20,7 +20,8 @@ interface PendingStack {
 }
 
 /**
- * Counts identical raw stacks between flushes, so that each distinct stack is
+ * Counts identical raw stacks between flushes (a sample may already stand for several: the profiler's
+ * foldSamples), so that each distinct stack is
  * symbolized once per flush however often it was sampled. The number of
  * distinct stacks kept is bounded; samples past the bound are counted as
  * dropped, never silently lost.
@@ -36,11 +37,11 @@ export class StackAggregator {
       const key = `${s.pid}/${s.comm}/${s.userStackError}/${s.userStack.join(',')}|${s.kernelStack.join(',')}`;
       const hit = this.pending.get(key);
       if (hit) {
-        hit.count++;
+        hit.count += s.count;
       } else if (this.pending.size >= this.maxStacks) {
-        this.dropped++;
+        this.dropped += s.count;
       } else {
-        this.pending.set(key, { sample: s, count: 1 });
+        this.pending.set(key, { sample: s, count: s.count });
       }
     }
   }

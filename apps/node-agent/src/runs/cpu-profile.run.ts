@@ -14,6 +14,7 @@ export interface NativeParts {
     frequencyHz: number;
     targetPid?: number;
     targetComm?: string;
+    foldSamples?: boolean;
     unwinder?: Unwinder;
     onSamples: (s: RawSample[]) => void;
   }): Profiler;
@@ -42,6 +43,8 @@ export class CpuProfileRun extends TracingRun {
     const unwinder = await this.useUnwinder(this.native.unwind, named);
     this.profiler = this.native.createProfiler({
       ...spec,
+      // Identical samples arrive as one with a count: the JS thread's work follows distinct stacks, not the rate.
+      foldSamples: true,
       unwinder,
       onSamples: (samples) => this.agg.add(samples),
     });
