@@ -98,13 +98,16 @@ export const JAVA_GC_SOURCE = `
 public class GcLoop {
   public static void main(String[] args) throws Exception {
     int k = Integer.parseInt(args[0]);
+    // Whole lines: System.in.read() took one byte of the "go" line, so the second read found "o" at once, the JVM
+    // exited, and the test's last write met a closed pipe (EPIPE) when it lost that race.
+    java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in));
     System.out.println("ready");
     System.out.flush();
-    System.in.read();
+    in.readLine();
     for (int i = 0; i < k; i++) System.gc();
     System.out.println("collected");
     System.out.flush();
-    System.in.read();
+    in.readLine();
   }
 }
 `;

@@ -56,8 +56,14 @@ int profile(struct bpf_perf_event_data *ctx)
 	event->cpu = bpf_get_smp_processor_id();
 	__builtin_memcpy(event->comm, comm, sizeof(comm));
 	event->pad = 0;
-	event->kernel_stack_bytes =
-		bpf_get_stack(ctx, event->kernel_stack, sizeof(event->kernel_stack), 0);
+	/* Interrupted in user mode (CS's privilege level 3): there is no kernel stack to walk, and
+	 * bpf_get_stack would return 0 bytes after setting up a callchain entry for nothing. */
+	/* A whole-word load: the verifier refuses a narrower read of the context's registers. */
+	if ((*(volatile __u64 *)&ctx->regs.cs & 3) == 3)
+		event->kernel_stack_bytes = 0;
+	else
+		event->kernel_stack_bytes =
+			bpf_get_stack(ctx, event->kernel_stack, sizeof(event->kernel_stack), 0);
 	event->user_stack_bytes = unwind_user_stack(ctx, event->user_stack);
 	/* No wakeup per sample: at 999 Hz that was an irq_work in the sampled thread each time. */
 	bpf_ringbuf_submit(event, ringbuf_wakeup_flags(&events));

@@ -76,6 +76,33 @@ struct {
 	__type(value, struct tf_unwind_state);
 } unwind_scratch SEC(".maps");
 
+/* Rows found lately, per CPU, by (table id, file address): a sampled loop meets the same return addresses
+ * sample after sample, and a hit skips the table's binary search (up to 24 map lookups through bpf_loop).
+ * A table id is never reused within an Unwinder and a table never changes once loaded, so a hit is always
+ * that file's row, even after the table was evicted. Direct-mapped: a slot holds the last pc hashed to it. */
+#define UNWIND_ROW_CACHE_SLOTS 1024 /* a power of two */
+
+struct unwind_cached_row {
+	__u64 vaddr;
+	__u32 table_id; /* 0: empty (ids start at 1) */
+	__u32 pad;
+	struct unwind_row row;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, UNWIND_ROW_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct unwind_cached_row);
+} unwind_row_cache SEC(".maps");
+
+static __always_inline __u32 unwind_row_slot(__u32 table_id, __u64 vaddr)
+{
+	__u64 h = (vaddr ^ ((__u64)table_id << 40)) * 0x9E3779B97F4A7C15ull;
+
+	return (__u32)(h >> 32) & (UNWIND_ROW_CACHE_SLOTS - 1);
+}
+
 static __always_inline void unwind_count(__u32 index)
 {
 	__u64 *value = bpf_map_lookup_elem(&unwind_counters, &index);
@@ -266,9 +293,10 @@ static long unwind_step(__u32 index, void *ctx)
 	struct unwind_proc *proc;
 	struct unwind_mapping *m;
 	struct unwind_row *row;
+	struct unwind_cached_row *cached;
 	void *table;
 	__u64 pc;
-	__u32 depth;
+	__u32 depth, slot;
 
 	if (!s)
 		return 1;
@@ -298,16 +326,25 @@ static long unwind_step(__u32 index, void *ctx)
 		return unwind_stop(UNWIND_PENDING);
 	if (m->kind != UNWIND_KIND_TABLE)
 		return unwind_stop(UNWIND_CUT_NO_MAPPING);
+	pc -= m->bias;
+	slot = unwind_row_slot(m->table_id, pc);
+	cached = bpf_map_lookup_elem(&unwind_row_cache, &slot);
+	if (cached && cached->table_id == m->table_id && cached->vaddr == pc)
+		return unwind_table_step(s, &cached->row, pc);
 	table = bpf_map_lookup_elem(&unwind_tables, &m->table_id);
 	if (!table) {
 		/* Evicted since the entry was written: the agent rewrites the entry on a miss. */
 		unwind_miss(s->tgid);
 		return unwind_stop(UNWIND_PENDING);
 	}
-	pc -= m->bias;
 	row = unwind_find_row(table, m->rows, pc);
 	if (!row)
 		return unwind_stop(UNWIND_CUT_NO_ROW);
+	if (cached) {
+		cached->vaddr = pc;
+		cached->table_id = m->table_id;
+		cached->row = *row;
+	}
 	return unwind_table_step(s, row, pc);
 }
 
