@@ -106,9 +106,12 @@ export function sslCaptureKernelBytes(): number {
   );
 }
 
-/** What each object's own copy of unwind.bpf.h takes (counters, scratch, the placeholder maps replaced by the shared ones). */
+/**
+ * What each object's own copy of unwind.bpf.h takes (counters, scratch, the row cache of 1024 slots of 32 bytes
+ * per CPU, the placeholder maps replaced by the shared ones).
+ */
 function unwindPrivateBytes(): number {
-  return mapBytes.percpuArray(11, 8) + mapBytes.percpuArray(1, 1056) + 3 * MAP_OVERHEAD;
+  return mapBytes.percpuArray(11, 8) + mapBytes.percpuArray(1, 1056) + mapBytes.percpuArray(1024, 32) + 3 * MAP_OVERHEAD;
 }
 
 /** The estimate for a StartRun, by its spec (no spec: a cpu-profile, as Agent.createRun treats it). */
