@@ -51,7 +51,7 @@ std::vector<int> OnlineCpus() {
 }
 
 ProfileSession::ProfileSession(const ProfileConfig& config)
-    : config_(config), bpf_(config.objectPath), queue_(config.maxQueuedSamples, config.foldSamples) {
+    : config_(config), bpf_(config.objectPath), queue_(config.maxQueuedSamples) {
   program_ = bpf_object__find_program_by_name(bpf_.Object(), "profile");
   events_ = bpf_object__find_map_by_name(bpf_.Object(), "events");
   counters_ = bpf_object__find_map_by_name(bpf_.Object(), "counters");
@@ -140,7 +140,17 @@ int ProfileSession::OnEvent(void* ctx, void* data, size_t size) {
   };
   frames(event->kernel_stack_bytes, event->kernel_stack, sample.kernelStack, sample.kernelStackError);
   frames(event->user_stack_bytes, event->user_stack, sample.userStack, sample.userStackError);
-  self->queue_.Push(std::move(sample));
+  if (!self->config_.foldSamples) {
+    self->queue_.Push(std::move(sample));
+    return 0;
+  }
+  // A CPU-bound thread repeats a handful of stacks: JS then gets each once per delivery, with a count.
+  std::string key = FoldKey(sample);
+  self->queue_.PushFolding(std::move(key), std::move(sample), [](Sample& waiting) {
+    if (waiting.count == UINT32_MAX) return false;
+    waiting.count++;
+    return true;
+  });
   return 0;
 }
 

@@ -27,7 +27,7 @@ struct ProfileConfig {
   bool includeIdle = false;
   uint32_t ringBufferBytes = 4u << 20;
   size_t maxQueuedSamples = 65536;
-  bool foldSamples = false;  // identical samples waiting for JS become one with a count (SampleQueue)
+  bool foldSamples = false;  // identical samples waiting for JS become one with a count (FoldKey)
   UnwindFds unwind;  // valid: user stacks through the agent's unwind tables
 };
 

@@ -79,7 +79,10 @@ Profiler::Profiler(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Profiler>(
 
 Napi::Value Profiler::TakeBatch(Napi::Env env, size_t max, size_t& count) {
   std::vector<Sample> batch;
-  count = session_->Queue().PopBatch(batch, max);
+  session_->Queue().PopBatch(batch, max);
+  // Delivered counts samples: a folded one stands for several.
+  count = 0;
+  for (const Sample& s : batch) count += s.count;
   return SamplesToJs(env, batch);
 }
 

@@ -57,8 +57,8 @@ int profile(struct bpf_perf_event_data *ctx)
 	__builtin_memcpy(event->comm, comm, sizeof(comm));
 	event->pad = 0;
 	/* Interrupted in user mode (CS's privilege level 3): there is no kernel stack to walk, and
-	 * bpf_get_stack would return 0 bytes after setting up a callchain entry for nothing. */
-	/* A whole-word load: the verifier refuses a narrower read of the context's registers. */
+	 * bpf_get_stack would return 0 bytes after setting up a callchain entry for nothing. A
+	 * whole-word load: the verifier refuses a narrower read of the context's registers. */
 	if ((*(volatile __u64 *)&ctx->regs.cs & 3) == 3)
 		event->kernel_stack_bytes = 0;
 	else
