@@ -3,12 +3,14 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { NativeUnwinder, UnwindCounters, Unwinder, UnwinderOptions, UnwindTable } from './unwind';
 import type { MemleakLayout, MemleakOptions, MemleakSnapshot, NativeMemleakTracer } from './memleak-types';
+import type { NativeSyscountTracer, SyscountLayout, SyscountOptions, SyscountReading } from './syscount-types';
 import type { NativeSslTracer, SslEventLayout, SslProbeSpec, SslStats, SslTracerOptions } from './ssl-types';
 import type { NativeUsdtTracer, UsdtEventLayout, UsdtStats, UsdtTracerOptions } from './usdt-types';
 
 export * from './unwind';
 export * from './usdt-types';
 export * from './memleak-types';
+export * from './syscount-types';
 export * from './ssl-types';
 
 export interface ProfilerOptions {
@@ -164,6 +166,8 @@ export interface NativeAddon {
   usdtLayout(): UsdtEventLayout;
   MemleakTracer: new (opts: WithNativeUnwinder<MemleakOptions>) => NativeMemleakTracer;
   memleakLayout(): MemleakLayout;
+  SyscountTracer: new (opts: SyscountOptions) => NativeSyscountTracer;
+  syscountLayout(): SyscountLayout;
   SslTracer: new (opts: WithNativeUnwinder<SslTracerOptions>) => NativeSslTracer;
   sslLayout(): SslEventLayout;
   functionOffsets(path: string, names: string[]): Record<string, bigint>;
@@ -354,6 +358,40 @@ export class MemleakTracer {
 /** Layout of struct memleak_alloc as compiled into the addon. */
 export function memleakLayout(): MemleakLayout {
   return loadAddon().memleakLayout();
+}
+
+/**
+ * Syscall counts per process from the raw_syscalls:sys_enter tracepoint. The constructor loads the program
+ * (errors carry the verifier log); start() attaches; read() returns every (process, syscall) pair counted so far.
+ */
+export class SyscountTracer {
+  readonly #native: NativeSyscountTracer;
+
+  constructor(opts: SyscountOptions) {
+    this.#native = new (loadAddon().SyscountTracer)(opts);
+  }
+
+  start(): void {
+    this.#native.start();
+  }
+
+  read(): SyscountReading {
+    return this.#native.read();
+  }
+
+  /** Detaches the tracepoint; the counts stay readable. */
+  stop(): void {
+    this.#native.stop();
+  }
+
+  /** Frees every BPF fd of this tracer; idempotent. */
+  close(): void {
+    this.#native.close();
+  }
+}
+
+export function syscountLayout(): SyscountLayout {
+  return loadAddon().syscountLayout();
 }
 
 /**

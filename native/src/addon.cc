@@ -1,4 +1,4 @@
-// Module entry: the Profiler, Symbolizer, UsdtTracer, MemleakTracer and SslTracer classes; layout(), usdtLayout(),
+// Module entry: the Profiler, Symbolizer, UsdtTracer, MemleakTracer, SyscountTracer and SslTracer classes; layout(), usdtLayout(),
 // memleakLayout() and sslLayout(), which let the tests compare the record layouts this addon was compiled against
 // with profile.h, usdt.h, memleak.h and ssl.h; functionOffsets(), where a function's uprobe goes in an ELF file;
 // and releaseMemory(), which hands the free pages of malloc's arenas back to the kernel.
@@ -14,6 +14,7 @@
 #include "profiler.h"
 #include "ssl_tracer.h"
 #include "symbolizer.h"
+#include "syscount_tracer.h"
 #include "unwinder.h"
 #include "usdt_tracer.h"
 
@@ -58,6 +59,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("usdtLayout", Napi::Function::New(env, UsdtLayout, "usdtLayout"));
   exports.Set("layout", Napi::Function::New(env, Layout, "layout"));
   exports.Set("MemleakTracer", MemleakTracer::Define(env));
+  exports.Set("SyscountTracer", SyscountTracer::Define(env));
+  exports.Set("syscountLayout", Napi::Function::New(env, SyscountLayout, "syscountLayout"));
   exports.Set("memleakLayout", Napi::Function::New(env, MemleakLayout, "memleakLayout"));
   exports.Set("SslTracer", SslTracer::Define(env));
   exports.Set("sslLayout", Napi::Function::New(env, SslLayout, "sslLayout"));

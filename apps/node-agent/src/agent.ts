@@ -1,14 +1,11 @@
-import { MemleakTracer, Profiler, SslTracer, Symbolizer, Unwinder, UsdtTracer, releaseMemory } from '@tracefleet/native';
+import { MemleakTracer, Profiler, SslTracer, Symbolizer, SyscountTracer, Unwinder, UsdtTracer, releaseMemory } from '@tracefleet/native';
 import { objectPath } from '@tracefleet/bpf';
 import type { CheckTarget, ControllerMessage, ListUsdt, StartRun, UsdtListResult } from '@tracefleet/proto';
 import type { AgentConfig } from './config';
 import { ControllerLink } from './link';
 import { NodeCredentials } from './identity';
 import { pidsWithComm, processExists, readComm } from './host';
-import { CpuProfileRun, type NativeParts } from './runs/cpu-profile.run';
-import { UsdtRun, type UsdtNativeParts } from './runs/usdt.run';
-import { MemleakRun, type MemleakNativeParts } from './runs/memleak.run';
-import { SslCaptureRun, type SslNativeParts } from './runs/ssl-capture.run';
+import { runTypeOf, type RunNativeParts } from './runs/registry';
 import type { TracingRun } from './runs/tracing-run';
 import { listProcessUsdt, readUsdtProbes, type UsdtProbe } from './usdt/stapsdt';
 import { existsSync } from 'node:fs';
@@ -17,10 +14,7 @@ import { MemoryReleaser } from './memory';
 import { Admission } from './policy-admission';
 import { DEFAULT_POLICY, describePolicy } from './policy';
 
-type AllNativeParts = NativeParts &
-  UsdtNativeParts &
-  MemleakNativeParts &
-  SslNativeParts & {
+type AllNativeParts = RunNativeParts & {
     /** malloc_trim(0) once runs have ended (MemoryReleaser); absent: nothing is trimmed. */
     releaseMemory?: () => boolean;
   };
@@ -31,6 +25,7 @@ function realNative(cfg: AgentConfig, log: (msg: string) => void): AllNativePart
     createTracer: (opts) => new UsdtTracer({ objectPath: objectPath('usdt'), ...opts }),
     createMemleak: (opts) => new MemleakTracer({ objectPath: objectPath('memleak'), ...opts }),
     createSslTracer: (opts) => new SslTracer({ objectPath: objectPath('ssl'), ...opts }),
+    createSyscount: (opts) => new SyscountTracer({ objectPath: objectPath('syscount'), ...opts }),
     createSymbolizer: () => new Symbolizer({ perfMapMaxBytes: cfg.perfMapBytes }),
     unwind: cfg.unwind === 'tables' ? new UnwindService(() => new Unwinder({ maxTableBytes: cfg.unwindTableBytes }), log) : undefined,
     releaseMemory,
@@ -163,16 +158,7 @@ export class Agent {
   }
 
   private createRun(start: StartRun): TracingRun {
-    switch (start.spec?.$case) {
-      case 'usdt':
-        return new UsdtRun(start, this.cfg, this.link, this.native, this.log);
-      case 'memleak':
-        return new MemleakRun(start, this.cfg, this.link, this.native, this.log);
-      case 'sslCapture':
-        return new SslCaptureRun(start, this.cfg, this.link, this.native, this.log);
-      default:
-        return new CpuProfileRun(start, this.cfg, this.link, this.native, this.log);
-    }
+    return runTypeOf(start).create(start, this.cfg, this.link, this.native, this.log);
   }
 
   private checkTarget(req: CheckTarget): void {

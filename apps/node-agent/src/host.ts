@@ -19,13 +19,15 @@ export function hostFacts(): HostFacts {
   if (btf && existsSync('/proc/kallsyms')) capabilities.push('cpu-profile');
   if (btf) capabilities.push('usdt', 'memleak');
   // TLS capture: uprobes on OpenSSL (found per target at run time) and the ssl.bpf.o object.
-  if (btf && sslObjectBuilt()) capabilities.push('ssl-capture');
+  if (btf && objectBuilt('ssl')) capabilities.push('ssl-capture');
+  // Syscall counts: the raw_syscalls:sys_enter tracepoint (tracefs is mounted at run start if needed).
+  if (btf && objectBuilt('syscount')) capabilities.push('syscount');
   return { kernelRelease: release(), btf, cpus: cpus().length, capabilities };
 }
 
-function sslObjectBuilt(): boolean {
+function objectBuilt(name: string): boolean {
   try {
-    objectPath('ssl');
+    objectPath(name);
     return true;
   } catch {
     return false;

@@ -1,21 +1,12 @@
 import type { StartRun } from '@tracefleet/proto';
 import type { AgentPolicy, JobType } from './policy';
-import { estimateKernelBytes } from './runs/kernel-memory';
+import { estimateKernelBytes, runTypeOf } from './runs/registry';
 
 const MIB = 1024 * 1024;
 
 /** The job type of a StartRun, as policy files and capabilities name it. */
 export function jobTypeOf(start: StartRun): JobType {
-  switch (start.spec?.$case) {
-    case 'usdt':
-      return 'usdt';
-    case 'memleak':
-      return 'memleak';
-    case 'sslCapture':
-      return 'ssl-capture';
-    default:
-      return 'cpu-profile';
-  }
+  return runTypeOf(start).jobType;
 }
 
 /** What the policy says of one run on its own, whatever else runs: a reason to refuse, or undefined. */

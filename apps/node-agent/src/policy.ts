@@ -23,7 +23,7 @@ export interface AgentPolicy {
   source: string;
 }
 
-export const JOB_TYPES = ['cpu-profile', 'usdt', 'memleak', 'ssl-capture'] as const;
+export const JOB_TYPES = ['cpu-profile', 'usdt', 'memleak', 'ssl-capture', 'syscount'] as const;
 export type JobType = (typeof JOB_TYPES)[number];
 
 export const DEFAULT_POLICY_PATH = '/etc/tracefleet/agent.yaml';

@@ -2,11 +2,11 @@ import { describe, it, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { MemleakTracer, Profiler, SslTracer, UsdtTracer } from '@tracefleet/native';
+import { MemleakTracer, Profiler, SslTracer, SyscountTracer, UsdtTracer } from '@tracefleet/native';
 import { objectPath } from '@tracefleet/bpf';
 import { ensureTracefs } from '../host';
 import { readUsdtProbes } from '../usdt/stapsdt';
-import { cpuProfileKernelBytes, mapBytes, memleakKernelBytes, sslCaptureKernelBytes, usdtKernelBytes } from './kernel-memory';
+import { cpuProfileKernelBytes, mapBytes, memleakKernelBytes, sslCaptureKernelBytes, syscountKernelBytes, usdtKernelBytes } from './kernel-memory';
 
 interface MapInfo {
   id: number;
@@ -76,6 +76,12 @@ describe('kernel memory estimates against the kernel (bpftool bytes_memlock)', (
 
   it('ssl-capture', () => {
     assertClose(sslCaptureKernelBytes(), measure(() => new SslTracer({ objectPath: objectPath('ssl'), maxDataBytes: 4096, comm: 'tf-none', onEvents: () => undefined })), 'ssl-capture');
+  });
+
+  it('syscount, at several maxKeys', () => {
+    for (const maxKeys of [1024, 16_384, 262_144]) {
+      assertClose(syscountKernelBytes(maxKeys), measure(() => new SyscountTracer({ objectPath: objectPath('syscount'), pid: process.pid, maxKeys })), `syscount maxKeys=${maxKeys}`);
+    }
   });
 
   it('usdt', () => {

@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { MemleakMode, type StartRun } from '@tracefleet/proto';
 
 /**
  * Kernel memory a run's BPF maps take, estimated from its spec before anything is loaded, so the
@@ -114,16 +113,7 @@ function unwindPrivateBytes(): number {
   return mapBytes.percpuArray(11, 8) + mapBytes.percpuArray(1, 1056) + mapBytes.percpuArray(1024, 32) + 3 * MAP_OVERHEAD;
 }
 
-/** The estimate for a StartRun, by its spec (no spec: a cpu-profile, as Agent.createRun treats it). */
-export function estimateKernelBytes(start: StartRun): number {
-  switch (start.spec?.$case) {
-    case 'memleak':
-      return memleakKernelBytes(start.spec.value.maxAllocs || 1_000_000);
-    case 'usdt':
-      return usdtKernelBytes();
-    case 'sslCapture':
-      return sslCaptureKernelBytes();
-    default:
-      return cpuProfileKernelBytes();
-  }
+/** syscount.bpf.o: the (process, syscall) hash map (8 B keys, 24 B values), per-CPU counters, .rodata. */
+export function syscountKernelBytes(maxKeys: number): number {
+  return mapBytes.hash(maxKeys, 8, 24) + mapBytes.percpuArray(2, 8) + mapBytes.global();
 }
