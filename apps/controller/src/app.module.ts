@@ -47,13 +47,14 @@ import { NodeCertificatesService } from './enrollment/node-certificates.service'
 import { EnrollmentServer } from './enrollment/enrollment.server';
 import { EnrollmentTokensController } from './enrollment/enrollment-tokens.controller';
 import { NodeRevocationService } from './nodes/node-revocation.service';
+import { SyscountModule } from './syscount/syscount.module';
 
 @Module({})
 export class AppModule {
   static forEnv(env: ControllerEnv): DynamicModule {
     return {
       module: AppModule,
-      imports: [PrismaModule.forEnv(env)],
+      imports: [PrismaModule.forEnv(env), SyscountModule],
       controllers: [HealthController, NodesController, JobsController, ProfilesController, DiffController, UsdtController, MemleakController, SslController, IncidentsController, SchedulesController, OpenApiController, AuditController, EnrollmentTokensController],
       providers: [
         { provide: APP_GUARD, useClass: ApiTokenGuard },

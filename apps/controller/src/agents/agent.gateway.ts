@@ -363,7 +363,10 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
         this.runs.onFinished(s.nodeId, m.value);
         break;
       default:
-        this.log.warn(`agent ${s.nodeName} sent an unexpected ${m?.$case ?? 'empty'} message`);
+        // A registered job type's report (job-types/registry.ts), or nothing this controller knows.
+        if (!m || !this.runs.onTypeReport(s.nodeId, m.$case, m.value as { runId: string })) {
+          this.log.warn(`agent ${s.nodeName} sent an unexpected ${m?.$case ?? 'empty'} message`);
+        }
     }
   }
 }

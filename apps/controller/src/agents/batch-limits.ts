@@ -1,3 +1,4 @@
+import { JOB_TYPE_DEFS } from '../job-types/registry';
 import { envelopeFields, scanMessage, WireError, type ScanContext, type Shape, type Violation } from './wire-scan';
 
 /**
@@ -136,6 +137,11 @@ export const CAPS: Readonly<Record<number, MessageCaps>> = {
     totals: {},
   },
 };
+
+// The registered job types' reports (job-types/registry.ts) bring their own caps.
+for (const def of JOB_TYPE_DEFS) {
+  (CAPS as Record<number, MessageCaps>)[def.wire.field] = { type: def.wire.case, maxBytes: def.wire.maxBytes, shape: def.wire.shape as Shape, totals: {} };
+}
 
 /** Cumulative bytes one run may send over its session: far above a day of a busy cpu-profile run (see README). */
 export const MAX_RUN_BYTES = 4 * 1024 * 1024 * 1024;

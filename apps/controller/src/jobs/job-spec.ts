@@ -1,6 +1,7 @@
 import { BadRequestException } from '@nestjs/common';
 import { MemleakMode, type StartRun, type UsdtProbeRef } from '@tracefleet/proto';
 import type { CreateJobDto } from './dto/create-job.dto';
+import { JOB_TYPE_DEFS, jobTypeDef } from '../job-types/registry';
 import { compilePattern, MAX_TOTAL_PROGRAM_SIZE, PatternError } from '@tracefleet/redact';
 
 export function badField(field: string, why: string): never {
@@ -85,12 +86,15 @@ function onlyFor(dto: CreateJobDto, type: string, fields: readonly (keyof Create
 }
 
 /** Checks the fields that depend on the job type; returns the type-specific parameters to store. */
-export function typeParams(dto: CreateJobDto): { frequencyHz: number } | UsdtParams | MemleakParams | SslParams {
+export function typeParams(dto: CreateJobDto): { frequencyHz: number } | UsdtParams | MemleakParams | SslParams | object {
+  for (const def of JOB_TYPE_DEFS) if (dto.type !== def.name) onlyFor(dto, def.name, def.fields as readonly (keyof CreateJobDto)[]);
   if (dto.type !== 'usdt') onlyFor(dto, 'usdt', USDT_ONLY);
   if (dto.type !== 'memleak') onlyFor(dto, 'memleak', MEMLEAK_ONLY);
   if (dto.type !== 'ssl-capture') onlyFor(dto, 'ssl-capture', SSL_ONLY);
   if (dto.type !== 'usdt' && dto.type !== 'ssl-capture') onlyFor(dto, 'usdt and ssl-capture', EVENT_FIELDS);
   if (dto.type !== 'cpu-profile') onlyFor(dto, 'cpu-profile', ['frequencyHz']);
+  const registered = jobTypeDef(dto.type);
+  if (registered) return registered.params(dto as unknown as Record<string, unknown>);
   if (dto.type === 'cpu-profile') return { frequencyHz: dto.frequencyHz ?? 99 };
   if (dto.type === 'memleak') return memleakParams(dto);
   if (dto.type === 'ssl-capture') return sslParams(dto);
@@ -170,6 +174,8 @@ function probeRef(p: string): UsdtProbeRef {
 
 /** The StartRun spec for stored job parameters. */
 export function runSpec(type: string, params: Record<string, unknown>): StartRun['spec'] {
+  const registered = jobTypeDef(type);
+  if (registered) return registered.spec(params);
   if (type === 'cpu_profile') return { $case: 'cpuProfile', value: { frequencyHz: params.frequencyHz as number } };
   if (type === 'memleak') {
     const m = params as unknown as MemleakParams;

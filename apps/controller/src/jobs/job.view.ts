@@ -3,6 +3,7 @@ import type { SslRunReport } from '../ssl/ssl.service';
 import { unwindView, type UnwindRunStats } from '../runs/unwind-stats';
 import type { Scope } from '../auth/scopes';
 import { hideSecrets } from '../auth/secret-fields';
+import { jobTypeDef } from '../job-types/registry';
 
 /** An ssl-capture run's counters: the agent's SslReport, and what the controller stored or refused. */
 export interface SslRunView extends SslRunReport {
@@ -57,10 +58,11 @@ export interface JobView {
   runs: RunView[];
   /** ssl-capture: the runs' counters summed. */
   sslTotals?: Omit<SslRunView, 'noOpenssl' | 'attached' | 'reported'>;
+  /** Each registered job type (job-types/registry.ts) adds its own links (syscount: `syscount`). */
   links: {
     self: string;
-    flamegraphSvg: string;
-    flamegraphFolded: string;
+    flamegraphSvg?: string;
+    flamegraphFolded?: string;
     usdt?: string;
     usdtEvents?: string;
     memleak?: string;
@@ -128,8 +130,8 @@ export function toJobView(job: JobWithRuns): JobView {
     ...(job.type === 'ssl_capture' ? { sslTotals: sslTotals(runs.map((r) => r.ssl!)) } : {}),
     links: {
       self: base,
-      flamegraphSvg: `${base}/flamegraph.svg`,
-      flamegraphFolded: `${base}/flamegraph.folded`,
+      // A registered type says what it links to; the older types all have a flame graph.
+      ...(jobTypeDef(job.type)?.links(base) ?? { flamegraphSvg: `${base}/flamegraph.svg`, flamegraphFolded: `${base}/flamegraph.folded` }),
       ...(job.type === 'usdt' ? { usdt: `${base}/usdt`, usdtEvents: `${base}/usdt/events` } : {}),
       ...(job.type === 'memleak' ? { memleak: `${base}/memleak` } : {}),
       ...(job.type === 'ssl_capture' ? { sslEvents: `${base}/ssl-events`, sslEventsStream: `${base}/ssl-events/stream`, http: `${base}/http` } : {}),

@@ -22,7 +22,7 @@ import { toTarget } from './start-run';
 
 export { toTarget };
 
-const DB_JOB_TYPE = { 'cpu-profile': 'cpu_profile', usdt: 'usdt', memleak: 'memleak', 'ssl-capture': 'ssl_capture' } as const;
+const DB_JOB_TYPE = { 'cpu-profile': 'cpu_profile', usdt: 'usdt', memleak: 'memleak', 'ssl-capture': 'ssl_capture', syscount: 'syscount' } as const;
 
 /** Time allowed between POST and the agent starting, counted into the run deadline. */
 const DISPATCH_ALLOWANCE_SEC = 10;

@@ -22,7 +22,7 @@ export interface PolicyJob {
   redactionOff: boolean;
 }
 
-const JOB_TYPES = ['cpu-profile', 'usdt', 'memleak', 'ssl-capture'];
+const JOB_TYPES = ['cpu-profile', 'usdt', 'memleak', 'ssl-capture', 'syscount'];
 /** 1 TiB: the most the agent's own parser accepts. */
 const MAX_KERNEL_BYTES = 2 ** 40;
 

@@ -17,7 +17,12 @@ import { JOB_TYPE_FIELDS, SELECTOR_LIMITS, requestName, templateName } from './r
 import { nestRoutes, type NestRoute } from './routes';
 
 const doc = buildOpenApi();
-const controllers = (AppModule.forEnv({} as ControllerEnv).controllers ?? []) as Function[];
+const app = AppModule.forEnv({} as ControllerEnv);
+// AppModule's own controllers and those of the modules it imports (a job type's module, e.g. SyscountModule).
+const controllers = [
+  ...((app.controllers ?? []) as Function[]),
+  ...(app.imports ?? []).flatMap((m) => ('module' in (m as object) ? ((m as { controllers?: Function[] }).controllers ?? []) : ((Reflect.getMetadata('controllers', m) ?? []) as Function[]))),
+];
 const routes = nestRoutes(controllers);
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'options', 'head', 'trace'];
 const operations = Object.entries(doc.paths).flatMap(([path, item]) =>

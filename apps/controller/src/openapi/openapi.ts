@@ -30,10 +30,11 @@ const ERROR_TEXT: Record<keyof typeof ERROR_RESPONSES, string> = {
 const TAGS = {
   meta: 'Health and this document.',
   nodes: 'The fleet: agents registered on any replica.',
-  jobs: 'Tracing jobs: cpu-profile, usdt, memleak, ssl-capture.',
+  jobs: 'Tracing jobs: cpu-profile, usdt, memleak, ssl-capture, syscount.',
   profiles: 'Flame graphs, folded stacks, pprof, speedscope, differential graphs.',
   usdt: 'USDT probe results.',
   memleak: 'Outstanding allocations by stack.',
+  syscount: 'Syscall counts per process.',
   'ssl-capture': 'TLS plaintext: every route needs the ssl-capture scope.',
   incidents: 'Jobs started together, merged results.',
   schedules: 'Recurring incidents and their reports.',

@@ -4,6 +4,7 @@ import { MAX_SELECTOR_LIMIT, NAME_RE } from '../jobs/selector';
 import { CreateIncidentDto, DEFAULT_LEAD_MS } from '../incidents/dto/create-incident.dto';
 import { MAX_BUNDLE } from '../incidents/bundle';
 import { CreateScheduleDto, DEFAULT_KEEP_REPORTS } from '../schedules/dto/create-schedule.dto';
+import { SYSCOUNT, DEFAULT_MAX_KEYS } from '../syscount/syscount.type';
 import { arrayOf, ref, type Schema } from './build';
 import { dtoSchema } from './dto-schema';
 
@@ -17,6 +18,7 @@ export const JOB_TYPE_FIELDS: Record<JobTypeName, string[]> = {
   usdt: ['probes', 'binary', 'pairs', 'preset', 'maxEvents', 'slowestN', 'userStacks'],
   memleak: ['intervalSec', 'minAgeSec', 'sampleEvery', 'sampleBytes', 'maxAllocs', 'topN'],
   'ssl-capture': ['maxDataBytes', 'binaries', 'userStacks', 'maxEvents', 'maxTotalBytes', 'redactHeaders', 'redactPatterns', 'redaction', 'handshakes', 'retentionHours'],
+  syscount: [...SYSCOUNT.fields],
 };
 
 const presetList = Object.entries(PRESETS)
@@ -48,6 +50,7 @@ const FIELD_DOCS: Record<string, Schema> = {
   redaction: { description: 'Redaction on the agent, before plaintext leaves the node.', default: true },
   handshakes: { description: 'Also time SSL_do_handshake (events without data).', default: false },
   retentionHours: { description: 'Captured events are deleted this long after the job was created.', default: SSL_DEFAULTS.retentionHours },
+  maxKeys: { description: '(process, syscall) pairs counted per node; calls of pairs beyond are counted as uncounted.', default: DEFAULT_MAX_KEYS },
 };
 
 const TYPE_DOCS: Record<JobTypeName, string> = {
@@ -55,6 +58,7 @@ const TYPE_DOCS: Record<JobTypeName, string> = {
   usdt: 'USDT probes of a process or a binary: hits per probe, begin/end pair durations, captured events with arguments.',
   memleak: 'Outstanding allocations by stack, snapshotted every intervalSec (target all: the kernel\'s allocations).',
   'ssl-capture': 'TLS plaintext of OpenSSL calls, redacted on the agent. Needs the ssl-capture scope (TRACEFLEET_CAPTURE_TOKEN), to create and to read.',
+  syscount: 'Syscall counts per process (tracepoint raw_syscalls:sys_enter), merged across nodes.',
 };
 
 /** One job body per type, without `nodes` (incident and schedule templates). */

@@ -183,6 +183,13 @@ export function viewSchemas(): Record<string, Schema> {
       },
       { optional: ['byNode'] },
     ),
+    SyscountResults: obj({
+      jobId: uuid(),
+      totals: obj({ calls: decimal(), uncounted: decimal('Calls whose (process, syscall) pair a full kernel map refused (raise maxKeys).'), callsLeftOut: decimal(), entriesLeftOut: decimal('Smallest pairs an agent summed instead of sending (over 10,000 per node).') }),
+      bySyscall: arrayOf(obj({ nr: int('x86-64 syscall number.'), name: str('"syscall N" when the node did not know its name.'), count: decimal(), byNode: mapOf(decimal(), 'Calls per node.') })),
+      byProcess: arrayOf(obj({ node: str(), pid: int(), comm: str(), count: decimal(), top: arrayOf(obj({ name: str(), count: decimal() }), { description: 'Its five most frequent syscalls.' }) })),
+      nodes: arrayOf(obj({ node: str(), status: str(), calls: decimal(), uncounted: decimal(), entriesLeftOut: decimal(), callsLeftOut: decimal() })),
+    }),
     MemleakResults: obj({
       jobId: uuid(),
       mode: str(undefined, { enum: ['user', 'kernel'] }),

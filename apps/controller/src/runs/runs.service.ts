@@ -20,6 +20,7 @@ import { ACTIVE_RUN, TERMINAL_JOB, jobOutcome } from './run-status';
 import { withDbRetry } from '../prisma/transient';
 import { unwindStatsOf } from './unwind-stats';
 import { storableDate } from '../agents/sanitize';
+import { jobTypeOfReport } from '../job-types/registry';
 
 /** Attempts to store a batch (the first included) before it is counted as not stored. */
 const STORE_ATTEMPTS = 6;
@@ -136,6 +137,17 @@ export class RunsService {
       const run = await this.ownRun(nodeId, report.runId);
       if (run) await this.ssl.storeReport(run.id, report);
     });
+  }
+
+  /** A report of a registered job type (job-types/registry.ts): stored by its definition, in the run's order. */
+  onTypeReport(nodeId: string, msgCase: string, report: { runId: string }): boolean {
+    const def = jobTypeOfReport(msgCase);
+    if (!def) return false;
+    void this.enqueue(report.runId, async () => {
+      const run = await this.ownRun(nodeId, report.runId);
+      if (run) await withDbRetry(() => def.store(this.prisma, run, report as never), { attempts: STORE_ATTEMPTS, baseDelayMs: STORE_RETRY_BASE_MS });
+    });
+    return true;
   }
 
   onUsdtReport(nodeId: string, report: UsdtReport): void {

@@ -59,7 +59,7 @@ describe('CreateJobDto: ssl-capture fields', () => {
       [{ handshakes: 1 }, /^handshakes must be a boolean value$/],
       [{ retentionHours: 0 }, /^retentionHours must not be less than 1$/],
       [{ retentionHours: 721 }, /^retentionHours must not be greater than 720$/],
-      [{ type: 'ssl' }, /^type must be one of: cpu-profile, usdt, memleak, ssl-capture$/],
+      [{ type: 'ssl' }, /^type must be one of: cpu-profile, usdt, memleak, ssl-capture, syscount$/],
     ];
     for (const [over, re] of cases) {
       const got = await messages(ssl(over));

@@ -17,7 +17,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 
-export const JOB_TYPES = ['cpu-profile', 'usdt', 'memleak', 'ssl-capture'] as const;
+export const JOB_TYPES = ['cpu-profile', 'usdt', 'memleak', 'ssl-capture', 'syscount'] as const;
 export type JobTypeName = (typeof JOB_TYPES)[number];
 
 /** Hard ceiling checked by the DTO; TRACEFLEET_MAX_DURATION_SEC may set a lower one. */
@@ -175,6 +175,14 @@ export class CreateJobDto {
   @Min(1)
   @Max(1000)
   topN?: number;
+
+  // --- syscount (syscount/syscount.type.ts checks it again) ------------------
+  /** (process, syscall) pairs counted per node. */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(1 << 20)
+  maxKeys?: number;
 
   // --- ssl-capture (userStacks and maxEvents above apply too) ---------------
   /** Plaintext bytes kept per SSL_read/SSL_write call. */

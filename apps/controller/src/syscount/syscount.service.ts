@@ -1,0 +1,26 @@
+import { Injectable, NotFoundException } from '@nestjs/common';
+import { PrismaService } from '../prisma/prisma.service';
+import { mergeSyscount, type SyscountResults } from './syscount.view';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+@Injectable()
+export class SyscountService {
+  constructor(private readonly prisma: PrismaService) {}
+
+  /** The job's counts merged across its nodes (top N syscalls and processes). */
+  async results(jobId: string, topN: number): Promise<SyscountResults> {
+    const job = UUID.test(jobId) ? await this.prisma.job.findUnique({ where: { id: jobId }, select: { type: true } }) : null;
+    if (!job) throw new NotFoundException(`job ${jobId} not found`);
+    if (job.type !== 'syscount') throw new NotFoundException(`job ${jobId} is a ${job.type.replace('_', '-')} job, not syscount`);
+    const runs = await this.prisma.jobRun.findMany({
+      where: { jobId },
+      select: { status: true, syscountReport: true, node: { select: { name: true } }, syscountCounts: { select: { pid: true, nr: true, name: true, comm: true, count: true } } },
+    });
+    return mergeSyscount(
+      jobId,
+      runs.map((r) => ({ node: r.node.name, status: r.status, report: (r.syscountReport as Record<string, unknown> | null) ?? null, counts: r.syscountCounts })),
+      topN,
+    );
+  }
+}
