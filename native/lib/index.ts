@@ -75,8 +75,6 @@ export interface EventLayout {
     'pid' | 'tid' | 'cpu' | 'kernel_stack_bytes' | 'user_stack_bytes' | 'comm' | 'pad' | 'kernel_stack' | 'user_stack',
     number
   >;
-  TASK_COMM_LEN: number;
-  MAX_STACK_DEPTH: number;
   PROFILE_COUNTER_SAMPLES: number;
   PROFILE_COUNTER_DROPS: number;
   PROFILE_COUNTER_MAX: number;
@@ -161,15 +159,11 @@ export interface NativeAddon {
   Symbolizer: new (opts?: SymbolizerOptions) => NativeSymbolizer;
   safeOpenCheck(path: string, maxBytes?: number): SafeOpenCheck;
   PerfMapReader: new (pid: number, path: string, maxBytes: number) => NativePerfMapReader;
-  layout(): EventLayout;
   UsdtTracer: new (opts: WithNativeUnwinder<UsdtTracerOptions>) => NativeUsdtTracer;
-  usdtLayout(): UsdtEventLayout;
   MemleakTracer: new (opts: WithNativeUnwinder<MemleakOptions>) => NativeMemleakTracer;
-  memleakLayout(): MemleakLayout;
   SyscountTracer: new (opts: SyscountOptions) => NativeSyscountTracer;
-  syscountLayout(): SyscountLayout;
   SslTracer: new (opts: WithNativeUnwinder<SslTracerOptions>) => NativeSslTracer;
-  sslLayout(): SslEventLayout;
+  layouts(): Layouts;
   functionOffsets(path: string, names: string[]): Record<string, bigint>;
   Unwinder: new (opts: UnwinderOptions) => NativeUnwinder;
   unwindTable(path: string): UnwindTable;
@@ -274,11 +268,6 @@ export class Symbolizer {
   }
 }
 
-/** Layout of struct profile_event as compiled into the addon. */
-export function layout(): EventLayout {
-  return loadAddon().layout();
-}
-
 /**
  * USDT tracer: usdt.bpf.o attached to each requested probe, the probe index as attach cookie.
  * The constructor loads the program (the error carries the verifier log); start() attaches.
@@ -312,11 +301,6 @@ export class UsdtTracer {
   close(): void {
     this.#native.close();
   }
-}
-
-/** Layout of struct usdt_event as compiled into the addon. */
-export function usdtLayout(): UsdtEventLayout {
-  return loadAddon().usdtLayout();
 }
 
 /**
@@ -355,11 +339,6 @@ export class MemleakTracer {
   }
 }
 
-/** Layout of struct memleak_alloc as compiled into the addon. */
-export function memleakLayout(): MemleakLayout {
-  return loadAddon().memleakLayout();
-}
-
 /**
  * Syscall counts per process from the raw_syscalls:sys_enter tracepoint. The constructor loads the program
  * (errors carry the verifier log); start() attaches; read() returns every (process, syscall) pair counted so far.
@@ -388,10 +367,6 @@ export class SyscountTracer {
   close(): void {
     this.#native.close();
   }
-}
-
-export function syscountLayout(): SyscountLayout {
-  return loadAddon().syscountLayout();
 }
 
 /**
@@ -445,9 +420,18 @@ export class SslTracer {
   }
 }
 
-/** Layout of struct ssl_event (and struct ssl_call) as compiled into the addon. */
-export function sslLayout(): SslEventLayout {
-  return loadAddon().sslLayout();
+/** Every record layout and constant the addon was compiled with, by probe, and the limits they share (limits.h). */
+export interface Layouts {
+  limits: { TRACEFLEET_COMM_LEN: number; TRACEFLEET_MAX_STACK_DEPTH: number };
+  profile: EventLayout;
+  usdt: UsdtEventLayout;
+  memleak: MemleakLayout;
+  ssl: SslEventLayout;
+  syscount: SyscountLayout;
+}
+
+export function layouts(): Layouts {
+  return loadAddon().layouts();
 }
 
 /**

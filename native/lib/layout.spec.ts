@@ -6,12 +6,18 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { buildDir } from '@tracefleet/bpf';
 
-import { SSL_FUNCTIONS, layout, sslLayout, usdtLayout } from './index';
+import { SSL_FUNCTIONS, layouts } from './index';
+
+const layout = () => layouts().profile;
+const usdtLayout = () => layouts().usdt;
+const sslLayout = () => layouts().ssl;
 
 const readHeader = (file: string): string => fs.readFileSync(path.join(buildDir, '..', 'src', file), 'utf8');
-const profileHeader = readHeader('profile/profile.h');
-const usdtHeader = readHeader('usdt/usdt.h');
-const sslHeader = readHeader('ssl/ssl.h');
+// Each probe's header includes limits.h: its constants size the arrays of every record.
+const limitsHeader = readHeader('limits.h');
+const profileHeader = readHeader('profile/profile.h') + limitsHeader;
+const usdtHeader = readHeader('usdt/usdt.h') + limitsHeader;
+const sslHeader = readHeader('ssl/ssl.h') + limitsHeader;
 
 function defines(header: string): Map<string, number> {
   const values = new Map<string, number>();
@@ -53,11 +59,20 @@ test('struct profile_event in the addon matches profile.h', () => {
 test('size constants in the addon match profile.h', () => {
   const constants = defines(profileHeader);
   const actual = layout();
-  for (const name of ['TASK_COMM_LEN', 'MAX_STACK_DEPTH', 'PROFILE_COUNTER_SAMPLES', 'PROFILE_COUNTER_DROPS', 'PROFILE_COUNTER_MAX'] as const) {
+  for (const name of ['PROFILE_COUNTER_SAMPLES', 'PROFILE_COUNTER_DROPS', 'PROFILE_COUNTER_MAX'] as const) {
     assert.equal(actual[name], constants.get(name), name);
   }
-  assert.equal(actual.MAX_STACK_DEPTH, 127);
-  assert.equal(actual.TASK_COMM_LEN, 16);
+});
+
+test('the limits every probe shares have one name each, in limits.h and in the addon', () => {
+  const constants = defines(limitsHeader);
+  assert.deepEqual(layouts().limits, { TRACEFLEET_COMM_LEN: constants.get('TRACEFLEET_COMM_LEN'), TRACEFLEET_MAX_STACK_DEPTH: constants.get('TRACEFLEET_MAX_STACK_DEPTH') });
+  assert.deepEqual(layouts().limits, { TRACEFLEET_COMM_LEN: 16, TRACEFLEET_MAX_STACK_DEPTH: 127 });
+  // No probe header defines its own comm length or stack depth again.
+  for (const file of ['profile/profile.h', 'usdt/usdt.h', 'ssl/ssl.h', 'memleak/memleak.h', 'syscount/syscount.h', 'unwind/unwind.h', 'unwind/unwind.bpf.h', 'common.bpf.h']) {
+    const own = [...defines(readHeader(file)).keys()].filter((n) => /COMM_LEN|STACK_DEPTH|MAX_FRAMES/.test(n));
+    assert.deepEqual(own, [], `${file} defines ${own.join(', ')}`);
+  }
 });
 
 test('struct usdt_event in the addon matches usdt.h', () => {
@@ -75,7 +90,6 @@ test('size constants in the addon match usdt.h', () => {
     'USDT_MAX_PROBES',
     'USDT_MAX_ARGS',
     'USDT_STR_LEN',
-    'USDT_MAX_STACK_DEPTH',
     'USDT_NO_ARG',
     'USDT_COUNTER_OVER_BUDGET',
     'USDT_COUNTER_DROPS',
@@ -85,7 +99,6 @@ test('size constants in the addon match usdt.h', () => {
   assert.equal(actual.USDT_MAX_PROBES, 64);
   assert.equal(actual.USDT_MAX_ARGS, 12);
   assert.equal(actual.USDT_STR_LEN, 64);
-  assert.equal(actual.USDT_MAX_STACK_DEPTH, 127);
 });
 
 test('struct ssl_event and struct ssl_call in the addon match ssl.h', () => {
@@ -106,7 +119,6 @@ test('constants in the addon match ssl.h', () => {
   assert.ok(names.length >= 20, `only ${names.length} SSL_ constants found in ssl.h`);
   for (const name of names) assert.equal(actual[name], constants.get(name), name);
   assert.equal(actual.SSL_MAX_DATA, 16384);
-  assert.equal(actual.SSL_COMM_LEN, 16);
   assert.equal(actual.SSL_FN_DO_HANDSHAKE, 5);
   assert.equal(actual.SSL_MAX_DATA % actual.SSL_DATA_CHUNK, 0);
   // The facade's names are the SSL_FN_* ids in order, from 1.

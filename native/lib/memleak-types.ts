@@ -105,7 +105,6 @@ export interface MemleakSnapshot {
 export interface MemleakLayout {
   size: number;
   offsets: Record<'size' | 'ts_ns' | 'stack_id' | 'pad', number>;
-  MEMLEAK_MAX_STACK_DEPTH: number;
   MEMLEAK_DEFAULT_MAX_ALLOCS: number;
   MEMLEAK_STACK_MAP_ENTRIES: number;
   MEMLEAK_OVERFLOW_ID_BASE: number;

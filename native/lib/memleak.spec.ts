@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { buildDir } from '@tracefleet/bpf';
 
-import { MemleakTracer, Symbolizer, functionOffsets, memleakLayout, type MemleakSnapshot } from './index';
+import { MemleakTracer, Symbolizer, functionOffsets, layouts, type MemleakSnapshot } from './index';
 import {
   K,
   LEAKY_SOURCE,
@@ -44,7 +44,7 @@ test('memleak_alloc and the counter indices match memleak.h', () => {
   const header = fs.readFileSync(path.join(buildDir, '..', 'src', 'memleak', 'memleak.h'), 'utf8');
   const defines = new Map<string, number>();
   for (const [, name, value] of header.matchAll(/^#define\s+(MEMLEAK_\w+)\s+(\d+)/gm)) defines.set(name, Number(value));
-  const layout = memleakLayout();
+  const layout = layouts().memleak;
   for (const [name, value] of defines) assert.equal(layout[name as keyof typeof layout], value, name);
   assert.ok(defines.size >= 12, `only ${defines.size} MEMLEAK_ constants found in memleak.h`);
   const body = header.match(/struct memleak_alloc \{([^}]*)\};/)?.[1];
@@ -139,7 +139,7 @@ describe('MemleakTracer in user mode on a C program with known leaks', () => {
     checkExactRun(run);
     const ids = run.snapshot.stacks.map((g) => g.stackId);
     console.log(`stackMapEntries=1: stack ids ${ids.join(', ')}`);
-    assert.ok(ids.filter((id) => id >= memleakLayout().MEMLEAK_OVERFLOW_ID_BASE).length >= 4, `expected the leak sites in the overflow map, got ids ${ids.join(', ')}`);
+    assert.ok(ids.filter((id) => id >= layouts().memleak.MEMLEAK_OVERFLOW_ID_BASE).length >= 4, `expected the leak sites in the overflow map, got ids ${ids.join(', ')}`);
     assert.deepEqual(leakSummary(run), leakSummary(baseline ?? (await traceLeaky(leaky, dir, N, {}))));
   });
 

@@ -125,10 +125,8 @@ export interface SslEventLayout {
   >;
   callSize: number;
   callOffsets: Record<'ssl' | 'buf' | 'num' | 'lenptr' | 'ts_ns' | 'cookie' | 'depth' | 'pad', number>;
-  SSL_COMM_LEN: number;
   SSL_MAX_DATA: number;
   SSL_DATA_CHUNK: number;
-  SSL_MAX_STACK_DEPTH: number;
   SSL_MAX_CALLS: number;
   SSL_MAX_PIDS: number;
   SSL_MAX_EXCLUDED: number;

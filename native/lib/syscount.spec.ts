@@ -3,7 +3,7 @@ import { after, describe, test } from 'node:test';
 import * as fs from 'node:fs';
 import { objectPath } from '@tracefleet/bpf';
 
-import { SyscountTracer, syscountLayout, type SyscountReading } from './index';
+import { SyscountTracer, layouts, type SyscountReading } from './index';
 import { compileC, tempDir } from './spec-support';
 import { Target, ownBpfFds } from './usdt-spec-support';
 
@@ -120,7 +120,7 @@ describe('SyscountTracer (raw_syscalls:sys_enter, real kernel)', () => {
   });
 
   test('layout: 8-byte key, count then a 16-byte comm', () => {
-    const l = syscountLayout();
+    const l = layouts().syscount;
     assert.deepEqual([l.keySize, l.valueSize, l.countOffset, l.commOffset], [8, 24, 0, 8]);
   });
 });

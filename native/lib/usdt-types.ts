@@ -78,7 +78,6 @@ export interface UsdtEventLayout {
   USDT_MAX_PROBES: number;
   USDT_MAX_ARGS: number;
   USDT_STR_LEN: number;
-  USDT_MAX_STACK_DEPTH: number;
   USDT_NO_ARG: number;
   USDT_COUNTER_OVER_BUDGET: number;
   USDT_COUNTER_DROPS: number;

@@ -1,7 +1,7 @@
-// Module entry: the Profiler, Symbolizer, UsdtTracer, MemleakTracer, SyscountTracer and SslTracer classes; layout(), usdtLayout(),
-// memleakLayout() and sslLayout(), which let the tests compare the record layouts this addon was compiled against
-// with profile.h, usdt.h, memleak.h and ssl.h; functionOffsets(), where a function's uprobe goes in an ELF file;
-// and releaseMemory(), which hands the free pages of malloc's arenas back to the kernel.
+// Module entry: the Profiler, Symbolizer, UsdtTracer, MemleakTracer, SyscountTracer and SslTracer classes;
+// layouts(), which lets the tests compare the record layouts and constants this addon was compiled with against
+// the headers; functionOffsets(), where a function's uprobe goes in an ELF file; and releaseMemory(), which
+// hands the free pages of malloc's arenas back to the kernel.
 #include <malloc.h>
 #include <napi.h>
 
@@ -38,12 +38,27 @@ Napi::Value Layout(const Napi::CallbackInfo& info) {
   Napi::Object layout = Napi::Object::New(env);
   layout.Set("size", static_cast<uint32_t>(sizeof(profile_event)));
   layout.Set("offsets", offsets);
-  layout.Set("TASK_COMM_LEN", TASK_COMM_LEN);
-  layout.Set("MAX_STACK_DEPTH", MAX_STACK_DEPTH);
   layout.Set("PROFILE_COUNTER_SAMPLES", PROFILE_COUNTER_SAMPLES);
   layout.Set("PROFILE_COUNTER_DROPS", PROFILE_COUNTER_DROPS);
   layout.Set("PROFILE_COUNTER_MAX", PROFILE_COUNTER_MAX);
   return layout;
+}
+
+// Every record layout and constant this addon was compiled with, by probe, and the limits all share
+// (packages/bpf/src/limits.h): what native/lib/layout.spec.ts compares with the headers.
+Napi::Value Layouts(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object limits = Napi::Object::New(env);
+  limits.Set("TRACEFLEET_COMM_LEN", TRACEFLEET_COMM_LEN);
+  limits.Set("TRACEFLEET_MAX_STACK_DEPTH", TRACEFLEET_MAX_STACK_DEPTH);
+  Napi::Object all = Napi::Object::New(env);
+  all.Set("limits", limits);
+  all.Set("profile", Layout(info));
+  all.Set("usdt", UsdtLayout(info));
+  all.Set("memleak", MemleakLayout(info));
+  all.Set("ssl", SslLayout(info));
+  all.Set("syscount", SyscountLayout(info));
+  return all;
 }
 
 // glibc returns free heap memory to the kernel only from the top of an arena and only beyond a threshold that
@@ -56,14 +71,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Profiler", Profiler::Define(env));
   exports.Set("Symbolizer", Symbolizer::Define(env));
   exports.Set("UsdtTracer", UsdtTracer::Define(env));
-  exports.Set("usdtLayout", Napi::Function::New(env, UsdtLayout, "usdtLayout"));
-  exports.Set("layout", Napi::Function::New(env, Layout, "layout"));
   exports.Set("MemleakTracer", MemleakTracer::Define(env));
   exports.Set("SyscountTracer", SyscountTracer::Define(env));
-  exports.Set("syscountLayout", Napi::Function::New(env, SyscountLayout, "syscountLayout"));
-  exports.Set("memleakLayout", Napi::Function::New(env, MemleakLayout, "memleakLayout"));
   exports.Set("SslTracer", SslTracer::Define(env));
-  exports.Set("sslLayout", Napi::Function::New(env, SslLayout, "sslLayout"));
+  exports.Set("layouts", Napi::Function::New(env, Layouts, "layouts"));
   exports.Set("functionOffsets", Napi::Function::New(env, FunctionOffsetsJs, "functionOffsets"));
   exports.Set("Unwinder", Unwinder::Define(env));
   exports.Set("unwindTable", Napi::Function::New(env, UnwindTableJs, "unwindTable"));

@@ -6,4 +6,4 @@
 #include "memleak/memleak.h"
 
 static_assert(sizeof(struct memleak_alloc) == 24, "memleak_alloc must stay 24 bytes");
-static_assert(MEMLEAK_MAX_STACK_DEPTH <= 127, "deeper than the kernel's default perf_event_max_stack");
+static_assert(TRACEFLEET_MAX_STACK_DEPTH <= 127, "deeper than the kernel's default perf_event_max_stack");

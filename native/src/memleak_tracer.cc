@@ -76,7 +76,7 @@ MemleakTracer::MemleakTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   config.sampleEvery = args.Integer(opts, "sampleEvery", 1, kMaxSample, false, 1);
   config.sampleBytes = args.Integer(opts, "sampleBytes", 0, kMaxSample, false, 0);
   if (config.sampleEvery > 1 && config.sampleBytes > 0) args.Fail("options sampleEvery and sampleBytes exclude each other");
-  config.stackDepth = static_cast<uint32_t>(args.Integer(opts, "stackDepth", 1, MEMLEAK_MAX_STACK_DEPTH, false, MEMLEAK_MAX_STACK_DEPTH));
+  config.stackDepth = static_cast<uint32_t>(args.Integer(opts, "stackDepth", 1, TRACEFLEET_MAX_STACK_DEPTH, false, TRACEFLEET_MAX_STACK_DEPTH));
   config.stackMapEntries =
       static_cast<uint32_t>(args.Integer(opts, "stackMapEntries", 1, 1 << 20, false, MEMLEAK_STACK_MAP_ENTRIES));
 
@@ -194,7 +194,6 @@ Napi::Value MemleakLayout(const Napi::CallbackInfo& info) {
   layout.Set("size", static_cast<uint32_t>(sizeof(memleak_alloc)));
   layout.Set("offsets", offsets);
 #define CONSTANT(name) layout.Set(#name, static_cast<double>(name))
-  CONSTANT(MEMLEAK_MAX_STACK_DEPTH);
   CONSTANT(MEMLEAK_DEFAULT_MAX_ALLOCS);
   CONSTANT(MEMLEAK_STACK_MAP_ENTRIES);
   CONSTANT(MEMLEAK_OVERFLOW_ID_BASE);

@@ -67,7 +67,7 @@ ProfileSession::ProfileSession(const ProfileConfig& config)
 ProfileSession::~ProfileSession() = default;
 
 void ProfileSession::SetReadOnlyGlobals() {
-  char comm[TASK_COMM_LEN] = {};
+  char comm[TRACEFLEET_COMM_LEN] = {};
   std::memcpy(comm, config_.targetComm.data(), config_.targetComm.size());
   const bool filterComm = !config_.targetComm.empty();
   SetRodata(bpf_.Object(), bpf_.Name(),
@@ -129,13 +129,13 @@ int ProfileSession::OnEvent(void* ctx, void* data, size_t size) {
   sample.pid = event->pid;
   sample.tid = event->tid;
   sample.cpu = event->cpu;
-  sample.comm.assign(event->comm, strnlen(event->comm, TASK_COMM_LEN));
+  sample.comm.assign(event->comm, strnlen(event->comm, TRACEFLEET_COMM_LEN));
   auto frames = [](int32_t bytes, const __u64* stack, std::vector<uint64_t>& out, int32_t& error) {
     if (bytes < 0) {
       error = bytes;
       return;
     }
-    size_t count = std::min<size_t>(static_cast<size_t>(bytes) / sizeof(__u64), MAX_STACK_DEPTH);
+    size_t count = std::min<size_t>(static_cast<size_t>(bytes) / sizeof(__u64), TRACEFLEET_MAX_STACK_DEPTH);
     out.assign(stack, stack + count);
   };
   frames(event->kernel_stack_bytes, event->kernel_stack, sample.kernelStack, sample.kernelStackError);

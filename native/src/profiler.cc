@@ -55,7 +55,7 @@ Profiler::Profiler(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Profiler>(
   config.frequencyHz = static_cast<uint32_t>(args.Integer(opts, "frequencyHz", 1, 1000, true, 0));
   config.targetPid = static_cast<uint32_t>(args.Integer(opts, "targetPid", 0, UINT32_MAX, false, 0));
   config.targetComm = args.String(opts, "targetComm", false);
-  if (config.targetComm.size() > TASK_COMM_LEN - 1 || config.targetComm.find('\0') != std::string::npos) {
+  if (config.targetComm.size() > TRACEFLEET_COMM_LEN - 1 || config.targetComm.find('\0') != std::string::npos) {
     args.Fail("option targetComm must be at most 15 bytes without NUL (the kernel's comm length), got \"" +
               config.targetComm + "\"");
   }

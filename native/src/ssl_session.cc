@@ -80,8 +80,8 @@ SslSession::SslSession(const SslConfig& config) : config_(config), bpf_(config.o
 SslSession::~SslSession() = default;
 
 void SslSession::SetReadOnlyGlobals() {
-  char comm[SSL_COMM_LEN] = {};
-  std::memcpy(comm, config_.comm.data(), std::min<size_t>(config_.comm.size(), SSL_COMM_LEN - 1));
+  char comm[TRACEFLEET_COMM_LEN] = {};
+  std::memcpy(comm, config_.comm.data(), std::min<size_t>(config_.comm.size(), TRACEFLEET_COMM_LEN - 1));
   const uint32_t selfTgid = static_cast<uint32_t>(getpid());
   const bool filterComm = !config_.comm.empty();
   const bool filterPids = config_.filterPids;
@@ -232,7 +232,7 @@ int SslSession::OnEvent(void* ctx, void* data, size_t size) {
   SslRecord record;
   record.pid = event->pid;
   record.tid = event->tid;
-  record.comm.assign(event->comm, strnlen(event->comm, SSL_COMM_LEN));
+  record.comm.assign(event->comm, strnlen(event->comm, TRACEFLEET_COMM_LEN));
   record.fn = event->fn;
   record.attachId = event->attach_id;
   record.ret = event->ret;
@@ -249,7 +249,7 @@ int SslSession::OnEvent(void* ctx, void* data, size_t size) {
   } else {
     const size_t stackAt = (dataLen + 7) & ~size_t{7};
     const size_t available = room > stackAt ? room - stackAt : 0;
-    const size_t frames = std::min<size_t>(std::min<size_t>(event->stack_bytes, available) / sizeof(uint64_t), SSL_MAX_STACK_DEPTH);
+    const size_t frames = std::min<size_t>(std::min<size_t>(event->stack_bytes, available) / sizeof(uint64_t), TRACEFLEET_MAX_STACK_DEPTH);
     record.userStack.resize(frames);
     if (frames > 0) std::memcpy(record.userStack.data(), bytes + stackAt, frames * sizeof(uint64_t));
   }

@@ -113,8 +113,8 @@ SslTracer::SslTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SslTrace
   Napi::Value comm = opts.Get("comm");
   if (!comm.IsUndefined()) {
     config.comm = args.StringArg(comm, "option comm");
-    if (config.comm.empty() || config.comm.size() > SSL_COMM_LEN - 1) {
-      args.Fail("option comm must be 1.." + std::to_string(SSL_COMM_LEN - 1) + " bytes (the kernel's comm), got \"" + config.comm + "\"");
+    if (config.comm.empty() || config.comm.size() > TRACEFLEET_COMM_LEN - 1) {
+      args.Fail("option comm must be 1.." + std::to_string(TRACEFLEET_COMM_LEN - 1) + " bytes (the kernel's comm), got \"" + config.comm + "\"");
     }
   }
   Napi::Value exclude = opts.Get("excludePids");
@@ -258,10 +258,8 @@ Napi::Value SslLayout(const Napi::CallbackInfo& info) {
   layout.Set("callSize", static_cast<uint32_t>(sizeof(ssl_call)));
   layout.Set("callOffsets", callOffsets);
 #define CONSTANT(name) layout.Set(#name, static_cast<double>(name))
-  CONSTANT(SSL_COMM_LEN);
   CONSTANT(SSL_MAX_DATA);
   CONSTANT(SSL_DATA_CHUNK);
-  CONSTANT(SSL_MAX_STACK_DEPTH);
   CONSTANT(SSL_MAX_CALLS);
   CONSTANT(SSL_MAX_PIDS);
   CONSTANT(SSL_MAX_EXCLUDED);

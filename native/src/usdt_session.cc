@@ -131,7 +131,7 @@ int UsdtSession::OnEvent(void* ctx, void* data, size_t size) {
   if (event->user_stack_bytes < 0) {
     record.userStackError = event->user_stack_bytes;
   } else {
-    size_t frames = std::min<size_t>(static_cast<size_t>(event->user_stack_bytes) / sizeof(__u64), USDT_MAX_STACK_DEPTH);
+    size_t frames = std::min<size_t>(static_cast<size_t>(event->user_stack_bytes) / sizeof(__u64), TRACEFLEET_MAX_STACK_DEPTH);
     record.userStack.assign(event->user_stack, event->user_stack + frames);
   }
   self->queue_.Push(std::move(record));

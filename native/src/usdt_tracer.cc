@@ -180,7 +180,6 @@ Napi::Value UsdtLayout(const Napi::CallbackInfo& info) {
   layout.Set("USDT_MAX_PROBES", USDT_MAX_PROBES);
   layout.Set("USDT_MAX_ARGS", USDT_MAX_ARGS);
   layout.Set("USDT_STR_LEN", USDT_STR_LEN);
-  layout.Set("USDT_MAX_STACK_DEPTH", USDT_MAX_STACK_DEPTH);
   layout.Set("USDT_NO_ARG", USDT_NO_ARG);
   layout.Set("USDT_COUNTER_OVER_BUDGET", USDT_COUNTER_OVER_BUDGET);
   layout.Set("USDT_COUNTER_DROPS", USDT_COUNTER_DROPS);

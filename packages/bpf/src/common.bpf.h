@@ -2,7 +2,7 @@
 #ifndef TRACEFLEET_COMMON_BPF_H
 #define TRACEFLEET_COMMON_BPF_H
 
-#define TRACEFLEET_COMM_LEN 16 /* TASK_COMM_LEN */
+#include "limits.h"
 
 /* Adds one to this CPU's slot `index` of a per-CPU array of __u64 counters. */
 static __always_inline void count(void *counters, __u32 index)

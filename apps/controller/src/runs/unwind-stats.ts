@@ -14,7 +14,7 @@ export const UNWIND_COUNTERS: Readonly<Record<keyof UnwindStats, string>> = {
   cutNoMapping: 'Cut: the pc lies in no executable mapping known for the process (a refresh is asked for).',
   cutNoRow: "Cut: the pc's module has unwind tables but no row covers the pc.",
   cutExpression: 'Cut: the rule is a DWARF expression that is not one of the known cases (PLT, signal frame).',
-  cutDepth: 'Cut: MAX_STACK_DEPTH frames were taken and the stack goes on.',
+  cutDepth: 'Cut: TRACEFLEET_MAX_STACK_DEPTH (127) frames were taken and the stack goes on.',
   cutReadFault: 'Cut: reading the saved return address or rbp from the stack faulted.',
   unwindPending: "Cut: the process or the pc's module has no table yet (being built); the next samples get it.",
   cutInvalid: 'Cut: the frame is not plausible (the stack pointer did not move up, or rbp was needed but unknown).',

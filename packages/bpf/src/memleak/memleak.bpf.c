@@ -19,7 +19,7 @@ const volatile __u64 sample_every = 1; /* pick every Nth allocation seen on a CP
 const volatile __u64 sample_bytes = 0; /* pick the allocation that makes a CPU's byte count cross a multiple of this; 0 = off */
 const volatile __u64 page_size = 4096;
 const volatile __u64 possible_cpus = 1;
-const volatile __u32 stack_bytes = MEMLEAK_MAX_STACK_DEPTH * sizeof(__u64); /* the stack maps' value size */
+const volatile __u32 stack_bytes = TRACEFLEET_MAX_STACK_DEPTH * sizeof(__u64); /* the stack maps' value size */
 
 /* Which allocation call a thread is in. Its return probe takes only its own note, and a call of
  * another allocation function made inside it (glibc's malloc mmapping a big block, realloc(NULL, n)
@@ -66,7 +66,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
 	__uint(max_entries, MEMLEAK_STACK_MAP_ENTRIES);
 	__uint(key_size, sizeof(__u32));
-	__uint(value_size, MEMLEAK_MAX_STACK_DEPTH * sizeof(__u64)); /* resized to the asked depth before load */
+	__uint(value_size, TRACEFLEET_MAX_STACK_DEPTH * sizeof(__u64)); /* resized to the asked depth before load */
 } stack_traces SEC(".maps");
 
 /* Stacks that collided in stack_traces, by MEMLEAK_OVERFLOW_ID_BASE + 31-bit hash of the frames. */
@@ -74,11 +74,11 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, MEMLEAK_OVERFLOW_ENTRIES);
 	__type(key, __u32);
-	__uint(value_size, MEMLEAK_MAX_STACK_DEPTH * sizeof(__u64)); /* resized like stack_traces */
+	__uint(value_size, TRACEFLEET_MAX_STACK_DEPTH * sizeof(__u64)); /* resized like stack_traces */
 } stack_overflow SEC(".maps");
 
 struct stack_buf {
-	__u64 ips[MEMLEAK_MAX_STACK_DEPTH];
+	__u64 ips[TRACEFLEET_MAX_STACK_DEPTH];
 };
 
 struct {

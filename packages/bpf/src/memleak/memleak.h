@@ -3,7 +3,8 @@
 #ifndef TRACEFLEET_MEMLEAK_H
 #define TRACEFLEET_MEMLEAK_H
 
-#define MEMLEAK_MAX_STACK_DEPTH 127         /* the kernel's default perf_event_max_stack */
+#include "limits.h"
+
 #define MEMLEAK_DEFAULT_MAX_ALLOCS 1000000  /* live allocations; user space resizes before load */
 #define MEMLEAK_STACK_MAP_ENTRIES 16384     /* distinct stacks kept for the whole run */
 /* Stacks whose bucket in "stack_traces" holds another stack (its buckets are a hash of the frames:

@@ -17,7 +17,7 @@ static __always_inline long store_by_hash(struct stack_buf *buf, long n)
 		return n < 0 ? n : -1;
 	if (size > sizeof(buf->ips))
 		size = sizeof(buf->ips);
-	for (int i = 0; i < MEMLEAK_MAX_STACK_DEPTH; i++) {
+	for (int i = 0; i < TRACEFLEET_MAX_STACK_DEPTH; i++) {
 		if (i * sizeof(__u64) >= size)
 			break;
 		hash = (hash ^ buf->ips[i]) * 0x100000001b3ULL;

@@ -13,7 +13,7 @@ char LICENSE[] SEC("license") = "GPL";
 /* Set by user space before load; 0 / false means "no filter". */
 const volatile __u32 target_tgid = 0;
 const volatile bool filter_comm = false;
-const volatile char target_comm[TASK_COMM_LEN] = {};
+const volatile char target_comm[TRACEFLEET_COMM_LEN] = {};
 const volatile bool include_idle = false;
 
 struct {
@@ -34,7 +34,7 @@ int profile(struct bpf_perf_event_data *ctx)
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
 	__u32 tid = (__u32)id;
-	char comm[TASK_COMM_LEN];
+	char comm[TRACEFLEET_COMM_LEN];
 	struct profile_event *event;
 
 	if (tid == 0 && !include_idle)

@@ -3,8 +3,7 @@
 #ifndef TRACEFLEET_PROFILE_H
 #define TRACEFLEET_PROFILE_H
 
-#define TASK_COMM_LEN 16
-#define MAX_STACK_DEPTH 127
+#include "limits.h"
 
 /* Indices into the per-CPU "counters" array map. */
 #define PROFILE_COUNTER_SAMPLES 0 /* passed the filter */
@@ -18,10 +17,10 @@ struct profile_event {
 	/* bytes written by bpf_get_stack (multiple of 8), or a negative errno */
 	__s32 kernel_stack_bytes;
 	__s32 user_stack_bytes;
-	char comm[TASK_COMM_LEN];
+	char comm[TRACEFLEET_COMM_LEN];
 	__u32 pad;
-	__u64 kernel_stack[MAX_STACK_DEPTH]; /* leaf first */
-	__u64 user_stack[MAX_STACK_DEPTH];   /* leaf first */
+	__u64 kernel_stack[TRACEFLEET_MAX_STACK_DEPTH]; /* leaf first */
+	__u64 user_stack[TRACEFLEET_MAX_STACK_DEPTH];   /* leaf first */
 };
 
 #endif /* TRACEFLEET_PROFILE_H */

@@ -25,7 +25,7 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u32 self_tgid = 0;      /* the tracer's own process: never traced */
 const volatile bool filter_pids = false; /* a process passes if its tgid is in pid_filter ... */
 const volatile bool filter_comm = false; /* ... or its comm is target_comm; neither filter: every process */
-const volatile char target_comm[SSL_COMM_LEN] = {};
+const volatile char target_comm[TRACEFLEET_COMM_LEN] = {};
 const volatile __u32 max_data_bytes = 0; /* <= SSL_MAX_DATA */
 const volatile bool capture_stacks = false;
 
@@ -33,7 +33,7 @@ const volatile bool capture_stacks = false;
 struct ssl_scratch {
 	struct ssl_event event;
 	__u8 data[SSL_MAX_DATA];
-	__u64 stack[SSL_MAX_STACK_DEPTH];
+	__u64 stack[TRACEFLEET_MAX_STACK_DEPTH];
 };
 
 struct {
@@ -78,7 +78,7 @@ struct {
 
 static __always_inline bool wanted(__u32 tgid)
 {
-	char comm[SSL_COMM_LEN];
+	char comm[TRACEFLEET_COMM_LEN];
 
 	if (tgid == self_tgid || bpf_map_lookup_elem(&excluded, &tgid))
 		return false;
@@ -249,8 +249,8 @@ int ssl_return(struct pt_regs *ctx)
 	}
 	e->stack_bytes = stack_bytes;
 	barrier_var(stack);
-	if (stack > SSL_MAX_STACK_DEPTH * sizeof(__u64))
-		stack = SSL_MAX_STACK_DEPTH * sizeof(__u64);
+	if (stack > TRACEFLEET_MAX_STACK_DEPTH * sizeof(__u64))
+		stack = TRACEFLEET_MAX_STACK_DEPTH * sizeof(__u64);
 
 	size = sizeof(struct ssl_event) + offset + stack;
 	if (bpf_ringbuf_output(&events, s, size, ringbuf_wakeup_flags(&events)))

@@ -3,10 +3,10 @@
 #ifndef TRACEFLEET_SSL_H
 #define TRACEFLEET_SSL_H
 
-#define SSL_COMM_LEN 16
+#include "limits.h"
+
 #define SSL_MAX_DATA 16384         /* most plaintext bytes copied per call: one TLS record */
 #define SSL_DATA_CHUNK 4096        /* copied in SSL_MAX_DATA / SSL_DATA_CHUNK bounded reads */
-#define SSL_MAX_STACK_DEPTH 127
 #define SSL_MAX_CALLS 16384        /* threads inside a traced call at once (LRU) */
 #define SSL_MAX_PIDS 4096          /* entries of the tgid filter map */
 #define SSL_MAX_EXCLUDED 64        /* entries of the excluded-tgid map */
@@ -44,7 +44,7 @@ struct ssl_event {
 	__u64 length;     /* bytes moved: ret > 0 for SSL_read/SSL_write, the size_t at readbytes/written for _ex when ret == 1, else 0 */
 	__u32 pid;        /* tgid */
 	__u32 tid;
-	char comm[SSL_COMM_LEN];
+	char comm[TRACEFLEET_COMM_LEN];
 	__u32 fn;         /* SSL_FN_* */
 	__u32 attach_id;  /* the attachment (user space's id) whose return probe fired */
 	__u32 data_len;   /* plaintext bytes following the header */

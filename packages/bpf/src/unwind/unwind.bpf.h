@@ -10,9 +10,8 @@
 #define TRACEFLEET_UNWIND_BPF_H
 
 #include <bpf/bpf_core_read.h>
+#include "limits.h"
 #include "unwind/unwind.h"
-
-#define UNWIND_MAX_FRAMES 127
 
 const volatile bool unwind_enabled = false;
 
@@ -66,7 +65,7 @@ struct tf_unwind_state {
 	__u8 exact_pc; /* pc is where execution is (the leaf, or the interrupted frame of a signal), not a return address */
 	__u8 bp_known;
 	__u8 pad[6];
-	__u64 frames[UNWIND_MAX_FRAMES];
+	__u64 frames[TRACEFLEET_MAX_STACK_DEPTH];
 };
 
 struct {
@@ -303,7 +302,7 @@ static long unwind_step(__u32 index, void *ctx)
 	if (s->pc == 0)
 		return unwind_stop(UNWIND_STACKS_COMPLETE);
 	depth = s->depth;
-	if (depth >= UNWIND_MAX_FRAMES)
+	if (depth >= TRACEFLEET_MAX_STACK_DEPTH)
 		return unwind_stop(UNWIND_CUT_DEPTH);
 	s->frames[depth] = s->pc;
 	s->depth = depth + 1;
@@ -348,7 +347,7 @@ static long unwind_step(__u32 index, void *ctx)
 	return unwind_table_step(s, row, pc);
 }
 
-/* The current task's user stack, leaf first, into dst (UNWIND_MAX_FRAMES slots): bytes written
+/* The current task's user stack, leaf first, into dst (TRACEFLEET_MAX_STACK_DEPTH slots): bytes written
  * (a multiple of 8) or a negative errno, like bpf_get_stack(ctx, dst, size, BPF_F_USER_STACK). */
 static __always_inline long unwind_user_stack(void *ctx, __u64 *dst)
 {
@@ -358,7 +357,7 @@ static __always_inline long unwind_user_stack(void *ctx, __u64 *dst)
 	struct tf_unwind_state *s;
 
 	if (!unwind_enabled)
-		return bpf_get_stack(ctx, dst, UNWIND_MAX_FRAMES * sizeof(__u64), BPF_F_USER_STACK);
+		return bpf_get_stack(ctx, dst, TRACEFLEET_MAX_STACK_DEPTH * sizeof(__u64), BPF_F_USER_STACK);
 	s = bpf_map_lookup_elem(&unwind_scratch, &zero);
 	if (!s)
 		return -22; /* EINVAL: cannot happen, a per-CPU array always has its element */
@@ -378,8 +377,8 @@ static __always_inline long unwind_user_stack(void *ctx, __u64 *dst)
 	s->exact_pc = 1;
 	s->bp_known = 1;
 	unwind_count(UNWIND_STACKS);
-	bpf_loop(UNWIND_MAX_FRAMES + 1, unwind_step, NULL, 0);
-	if (bpf_probe_read_kernel(dst, UNWIND_MAX_FRAMES * sizeof(__u64), s->frames))
+	bpf_loop(TRACEFLEET_MAX_STACK_DEPTH + 1, unwind_step, NULL, 0);
+	if (bpf_probe_read_kernel(dst, TRACEFLEET_MAX_STACK_DEPTH * sizeof(__u64), s->frames))
 		return -14; /* EFAULT */
 	return (long)(s->depth & 255) * sizeof(__u64);
 }

@@ -3,10 +3,11 @@
 #ifndef TRACEFLEET_USDT_H
 #define TRACEFLEET_USDT_H
 
+#include "limits.h"
+
 #define USDT_MAX_PROBES 64      /* probe indices (attach cookies) are 0..63 */
 #define USDT_MAX_ARGS 12        /* libbpf's USDT_MAX_ARG_CNT */
 #define USDT_STR_LEN 64         /* at most 63 bytes of string plus a NUL */
-#define USDT_MAX_STACK_DEPTH 127
 #define USDT_NO_ARG 0xff        /* str_arg: no string; str_len_arg: NUL-terminated */
 
 /* Indices into the per-CPU "counters" array map (hits have their own map). */
@@ -26,7 +27,7 @@ struct usdt_event {
 	/* bytes written by bpf_get_stack (multiple of 8), a negative errno, or 0 without capture_stacks */
 	__s32 user_stack_bytes;
 	char str[USDT_STR_LEN]; /* NUL-terminated */
-	__u64 user_stack[USDT_MAX_STACK_DEPTH]; /* leaf first */
+	__u64 user_stack[TRACEFLEET_MAX_STACK_DEPTH]; /* leaf first */
 };
 
 #endif /* TRACEFLEET_USDT_H */
