@@ -3,16 +3,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  decodeInstruction,
-  Instruction,
-  kernelEmulatesNopl,
-  placeEntryProbe,
-  planEntrySite,
-  PlacementError,
-  readCodeAt,
-  readFunctionSymbols,
-} from './placement';
+import { decodeInstruction } from './x86-decode';
+import { Instruction, kernelEmulatesNopl } from './x86-isa';
+import { ElfError, readFunctionSymbols } from '../lib/elf';
+import { placeEntryProbe, planEntrySite, readCodeAt } from './placement';
 import { requireFile, requireTool, run } from './spec-tools';
 
 // These tests use the real kernel, the machine's real libc and libssl, and real tools. When one is
@@ -241,9 +235,9 @@ describe('readFunctionSymbols', () => {
   it('names what is wrong with a file that is not an x86-64 ELF', () => {
     const txt = path.join(handmade.dir, 'not-elf.txt');
     fs.writeFileSync(txt, 'hello');
-    assert.throws(() => readFunctionSymbols(txt), (e: unknown) => e instanceof PlacementError && e.code === 'ENOTELF');
-    assert.throws(() => readFunctionSymbols(path.join(handmade.dir, 'missing')), (e: unknown) => e instanceof PlacementError && e.code === 'EREAD');
-    assert.throws(() => placeEntryProbe(LIBC, 'no_such_function_here', ['rdi']), (e: unknown) => e instanceof PlacementError && e.code === 'ENOSYM');
+    assert.throws(() => readFunctionSymbols(txt), (e: unknown) => e instanceof ElfError && e.code === 'ENOTELF');
+    assert.throws(() => readFunctionSymbols(path.join(handmade.dir, 'missing')), (e: unknown) => e instanceof ElfError && e.code === 'EREAD');
+    assert.throws(() => placeEntryProbe(LIBC, 'no_such_function_here', ['rdi']), (e: unknown) => e instanceof ElfError && e.code === 'ENOSYM');
   });
 });
 

@@ -2,7 +2,7 @@ import type { SslFunctionName, SslProbeSpec, SslRawEvent, SslStats, SslTracer, S
 import { RunEventKind, SslDirection, SslFunction, type SslCaptureSpec, type SslEvent, type StartRun } from '@tracefleet/proto';
 import type { AgentConfig } from '../config';
 import { processExists } from '../host';
-import { PlacementError } from '../probes/placement';
+import type { ElfError } from '../lib/elf';
 import { placeSslProbes, type SslProbeSites } from '../probes/return-site';
 import { CaptureBudget, checkLimits } from './ssl/budget';
 import { FUNCTION, describeSites, directionOf, measureClockOffset, sslRingBytes } from './ssl/capture-helpers';
@@ -20,7 +20,7 @@ export interface SslNativeParts {
 
 /** What the run finds on the host; the real functions unless a test stands in. */
 export interface SslHostParts {
-  placeSslProbes(path: string, fns: string[]): Map<string, SslProbeSites | PlacementError>;
+  placeSslProbes(path: string, fns: string[]): Map<string, SslProbeSites | ElfError>;
   systemLibssl(): SslFile[];
 }
 
@@ -253,7 +253,7 @@ export class SslCaptureRun extends TracingRun {
       return;
     }
     const fns: string[] = [...SSL_DATA_FUNCTIONS, ...(this.spec.handshakes ? ['SSL_do_handshake'] : [])];
-    let sites: Map<string, SslProbeSites | PlacementError>;
+    let sites: Map<string, SslProbeSites | ElfError>;
     try {
       sites = this.host.placeSslProbes(file.openPath, fns);
     } catch (err) {

@@ -4,7 +4,8 @@
  */
 import * as fs from 'node:fs';
 import { type FileRefused, openRegular } from '../safe-file';
-import { errMessage, readProbesFromFd, UsdtElfError, type UsdtProbe } from './stapsdt';
+import { ElfError, errMessage } from '../lib/elf';
+import { readProbesFromFd, type UsdtProbe } from './stapsdt';
 
 /**
  * USDT probes of a running process: its executable and every file-backed ELF it
@@ -69,7 +70,7 @@ export function listProcessUsdt(pid: number): UsdtProbe[] {
       try {
         probes.push(...readProbesFromFd(fd, full, st));
       } catch (err) {
-        if (err instanceof UsdtElfError && (err.code === 'ENOTELF' || err.code === 'EUNSUPPORTED')) continue;
+        if (err instanceof ElfError && (err.code === 'ENOTELF' || err.code === 'EUNSUPPORTED')) continue;
         throw err;
       }
     } finally {

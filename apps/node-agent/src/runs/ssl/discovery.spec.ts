@@ -5,8 +5,8 @@ import { readFileSync, statSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { dynstrMentions } from '../../lib/elf';
 import {
-  dynstrMentions,
   fileKey,
   fullReads,
   inspectBinary,

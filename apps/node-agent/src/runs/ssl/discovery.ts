@@ -7,8 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { basename } from 'node:path';
-import { readFunctionSymbols } from '../../probes/placement';
-import { readAt, withRegularFile } from '../../safe-file';
+import { dynstrMentions, readFunctionSymbols } from '../../lib/elf';
 
 /** The functions a capture probes; SSL_read and SSL_write are required. */
 export const SSL_DATA_FUNCTIONS = ['SSL_read', 'SSL_write', 'SSL_read_ex', 'SSL_write_ex'] as const;
@@ -91,47 +90,9 @@ export function fileKey(st: Stats): string {
   return `${st.dev}:${st.ino}`;
 }
 
-/** A dynamic string table larger than this is not looked at cheaply (libc's is ~25 KiB, node's ~2 MiB). */
-const MAX_DYNSTR_BYTES = 64 * 1024 * 1024;
-const SHDR64_SIZE = 64;
-
-/**
- * Whether the dynamic string table of a 64-bit little-endian ELF holds any of `names`: a cheap
- * first look (a few KiB read) before parsing the symbols, so that libc, libjvm and the rest of a
- * host's executables are never parsed in full. Undefined when the file has no section headers
- * to go by. Paths come from traced processes' maps: opened through safe-file.ts (regular files only,
- * FileRefused otherwise), and every size read from the file is bounded before it is allocated.
- */
-export function dynstrMentions(path: string, names: readonly string[]): boolean | undefined {
-  return withRegularFile(path, undefined, ({ fd }) => {
-    const eh = readAt(fd, 0, 64);
-    if (eh.length < 64 || eh.readUInt32BE(0) !== 0x7f454c46) return false; // not ELF
-    if (eh[4] !== 2 || eh[5] !== 1) return undefined; // not ELF64 LE: let the full reader say why
-    const shoff = Number(eh.readBigUInt64LE(0x28));
-    const shentsize = eh.readUInt16LE(0x3a);
-    const shnum = eh.readUInt16LE(0x3c);
-    if (shoff === 0 || shnum === 0 || shentsize !== SHDR64_SIZE) return undefined;
-    const sh = readAt(fd, shoff, shnum * shentsize);
-    if (sh.length < shnum * shentsize) return undefined;
-    for (let i = 0; i < shnum; i++) {
-      const o = i * shentsize;
-      if (sh.readUInt32LE(o + 4) !== 11 /* SHT_DYNSYM */) continue;
-      const link = sh.readUInt32LE(o + 40);
-      if (link >= shnum) return undefined;
-      const so = link * shentsize;
-      const strOffset = sh.readBigUInt64LE(so + 24);
-      const strSize = sh.readBigUInt64LE(so + 32);
-      if (strSize > BigInt(MAX_DYNSTR_BYTES) || strOffset > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
-      const strtab = readAt(fd, Number(strOffset), Number(strSize));
-      return names.some((n) => strtab.includes(`\0${n}\0`, 0, 'latin1'));
-    }
-    return false; // no dynamic symbols: exports nothing
-  });
-}
-
 /**
  * Which SSL functions the file at `openPath` (stat'ed as `st`) defines; [] for a file without
- * them or that is not ELF. Throws only when the file cannot be read or is refused (FileRefused:
+ * them or that is not ELF. Throws only when the file cannot be read or is refused (ElfError:
  * not a regular file, e.g. a FIFO put where a mapped library was).
  */
 export function sslFunctionsOf(openPath: string, st: Stats = statSync(openPath)): string[] {
@@ -145,7 +106,8 @@ export function sslFunctionsOf(openPath: string, st: Stats = statSync(openPath))
       const syms = readFunctionSymbols(openPath);
       functions = ALL_FUNCTIONS.filter((f) => syms.has(f));
     } catch (err) {
-      if ((err as { code?: string }).code === 'EREAD') throw err;
+      const code = (err as { code?: string }).code;
+      if (code === 'EREAD' || code === 'EREFUSED') throw err;
       functions = []; // not an x86-64 ELF we can read: it holds nothing to probe
     }
   }
