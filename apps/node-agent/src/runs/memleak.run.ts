@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import type { MemleakSnapshot as NativeSnapshot, MemleakTracer, MemleakOptions, Symbolizer, UnwindCounters } from '@tracefleet/native';
 import { MemleakMode, type MemleakSpec, type StartRun } from '@tracefleet/proto';
 import type { AgentConfig } from '../config';
-import { ensureTracefs, pidsWithComm, processExists, readComm } from '../host';
+import { ensureTracefs } from '../host';
+import { pidsWithComm, processExists, procRootPath, readComm, readMaps } from '../lib/proc';
 import { placeEntryProbe } from '../probes/placement';
 import type { UnwindService } from '../unwind/unwind-service';
 import { StringTable } from './string-table';
@@ -15,26 +15,11 @@ export interface MemleakNativeParts {
   createSymbolizer(): Symbolizer;
 }
 
-interface Mapping {
-  path: string;
-  start: bigint;
-  exec: boolean;
-}
-
-function mappings(pid: number): Mapping[] {
-  return readFileSync(`/proc/${pid}/maps`, 'utf8')
-    .split('\n')
-    .flatMap((line) => {
-      const m = /^([0-9a-f]+)-[0-9a-f]+ (\S+) \S+ \S+ \d+\s+(\/.*)$/.exec(line);
-      return m ? [{ start: BigInt(`0x${m[1]}`), exec: m[2].includes('x'), path: m[3] }] : [];
-    });
-}
-
 /** The libc a process maps, as a path the agent can open from its own mount namespace. */
 export function libcOf(pid: number): string {
-  const libc = mappings(pid).find((m) => /\/libc(\.so\.6|-[\d.]+\.so)$/.test(m.path));
+  const libc = readMaps(pid).find((m) => !m.deleted && /\/libc(\.so\.6|-[\d.]+\.so)$/.test(m.path));
   if (!libc) throw new RunRejected(`pid ${pid} does not map glibc's libc.so.6 (static or another allocator?); user-mode memleak needs it`);
-  return `/proc/${pid}/root${libc.path}`;
+  return procRootPath(pid, libc.path);
 }
 
 /**
@@ -109,7 +94,7 @@ export class MemleakRun extends TracingRun {
 
   /** Reads the target's executable mappings into the symbolizer now, so stacks still resolve after it exits. */
   private warmSymbols(pid: number): void {
-    const addrs = mappings(pid).filter((m) => m.exec).map((m) => m.start);
+    const addrs = readMaps(pid).filter((m) => m.perms.includes('x')).map((m) => m.startAddr);
     if (addrs.length > 0) this.symbolizer!.symbolizeUser(pid, BigUint64Array.from(addrs));
   }
 

@@ -37,14 +37,16 @@ export function parseNotes(buf: Buffer, align: number, path: string, section: st
     const descsz = buf.readUInt32LE(off + 4);
     const type = buf.readUInt32LE(off + 8);
     const nameOff = off + 12;
-    const descOff = nameOff + alignUp(namesz, align);
+    // Name and descriptor each start at a multiple of the section's alignment (4, or 8 for
+    // .note.gnu.property); with 4 this is the usual "pad the name to 4 bytes".
+    const descOff = alignUp(nameOff + namesz, align);
     if (descOff + descsz > buf.length) {
       throw new ElfError('EMALFORMED', path, `malformed ${section}: note at offset ${off} overruns the section`);
     }
     // The owner name is NUL-terminated and namesz counts the NUL.
     const owner = buf.toString('latin1', nameOff, nameOff + Math.max(0, namesz - 1));
     out.push({ owner, type, desc: buf.subarray(descOff, descOff + descsz), offset: off });
-    off = descOff + alignUp(descsz, align);
+    off = alignUp(descOff + descsz, align);
   }
   return out;
 }

@@ -12,11 +12,10 @@ import {
   inspectBinary,
   isLibssl,
   parseLdconfig,
-  parseMaps,
   scanProcess,
   systemLibssl,
-  tgidOf,
 } from './discovery';
+import { parseMaps, tgidOf } from '../../lib/proc';
 
 const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
 const children: ChildProcess[] = [];

@@ -5,9 +5,10 @@
  * fleet of node processes costs one look at /usr/bin/node.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { realpathSync, statSync, type Stats } from 'node:fs';
 import { basename } from 'node:path';
 import { dynstrMentions, readFunctionSymbols } from '../../lib/elf';
+import { mappedFilePath, ProcError, readComm, readExe, readMaps, type MapEntry } from '../../lib/proc';
 
 /** The functions a capture probes; SSL_read and SSL_write are required. */
 export const SSL_DATA_FUNCTIONS = ['SSL_read', 'SSL_write', 'SSL_read_ex', 'SSL_write_ex'] as const;
@@ -37,28 +38,6 @@ export interface ProcessScan {
   gone?: boolean;
   /** it maps no file at all (a kernel thread): not worth listing */
   kernelThread?: boolean;
-}
-
-export interface Mapping {
-  start: string;
-  end: string;
-  perms: string;
-  inode: number;
-  path: string;
-  deleted: boolean;
-}
-
-const MAPS_LINE = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ (\d+)\s+(\/.*)$/;
-
-export function parseMaps(text: string): Mapping[] {
-  const out: Mapping[] = [];
-  for (const line of text.split('\n')) {
-    const m = MAPS_LINE.exec(line);
-    if (!m) continue;
-    const deleted = m[5].endsWith(' (deleted)');
-    out.push({ start: m[1], end: m[2], perms: m[3], inode: Number(m[4]), path: deleted ? m[5].slice(0, -' (deleted)'.length) : m[5], deleted });
-  }
-  return out;
 }
 
 const LIBSSL = /^libssl\.so(\.|$)/;
@@ -128,31 +107,6 @@ function missingRequired(functions: string[]): string {
 // Processes
 // ---------------------------------------------------------------------------
 
-export { listPids } from '../../host';
-
-export function readComm(pid: number): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trimEnd();
-  } catch {
-    return undefined;
-  }
-}
-
-/** The thread group (process) a pid or thread id belongs to; undefined when it is gone. */
-export function tgidOf(pid: number): number | undefined {
-  try {
-    const m = /^Tgid:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** A path of `pid`'s mount namespace as the agent can open it. */
-function openPathOf(pid: number, m: Mapping): string {
-  return m.deleted ? `/proc/${pid}/map_files/${m.start}-${m.end}` : `/proc/${pid}/root${m.path}`;
-}
-
 /**
  * The OpenSSL files `pid` maps: every libssl.so*, and every executable mapping (the main
  * program, other shared objects) that defines SSL_read and SSL_write. Never throws: a process
@@ -160,15 +114,16 @@ function openPathOf(pid: number, m: Mapping): string {
  */
 export function scanProcess(pid: number): ProcessScan {
   const comm = readComm(pid) ?? '?';
-  let maps: Mapping[];
+  let maps: MapEntry[];
   try {
-    maps = parseMaps(readFileSync(`/proc/${pid}/maps`, 'utf8'));
+    maps = readMaps(pid);
   } catch (err) {
-    return { pid, comm, files: [], gone: true, reason: `pid ${pid} (${comm}): cannot read its maps (${(err as Error).message})` };
+    const why = err instanceof ProcError ? err.detail : (err as Error).message;
+    return { pid, comm, files: [], gone: true, reason: `pid ${pid} (${comm}): cannot read its maps (${why})` };
   }
   let exe: string | undefined;
   try {
-    exe = readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, '');
+    exe = readExe(pid).replace(/ \(deleted\)$/, '');
   } catch {
     exe = undefined; // kernel threads have none
   }
@@ -185,7 +140,7 @@ export function scanProcess(pid: number): ProcessScan {
     if (seenPaths.has(id)) continue;
     seenPaths.add(id);
     libsslMapped ||= libssl;
-    const openPath = openPathOf(pid, m);
+    const openPath = mappedFilePath(pid, m);
     let st: Stats;
     let functions: string[];
     try {
