@@ -4,9 +4,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ElfError, readFunctionSymbols } from '../lib/elf';
-import { placeEntryProbe, readCodeAt } from './placement';
+import { placeEntryProbe, readCodeAt } from './entry-site';
+import { placeSslProbes, SslProbeSites } from './placement';
 import { Instruction } from './x86-isa';
-import { placeReturnProbe, placeSslProbes, planReturnSite, ReturnPlacement, SslProbeSites } from './return-site';
+import { placeReturnProbe, planReturnSite, ReturnPlacement } from './return-site';
 import { requireFile, requireTool, run } from './spec-tools';
 
 // Real files, real tools: when one is missing the test fails and says what is missing.

@@ -20,8 +20,8 @@
 import * as fs from 'node:fs';
 import { decodeInstruction } from './x86-decode';
 import { canonicalRegister, type DecodeOptions, type Gpr, type Instruction, kernelEmulatesNopl } from './x86-isa';
-import { ElfError, requireFunctionSymbol } from '../lib/elf';
-import { Placement, PlacementOptions, placeEntryProbe, readCodeAt } from './placement';
+import { requireFunctionSymbol } from '../lib/elf';
+import { type PlacementOptions, readCodeAt } from './entry-site';
 
 export type ReturnProbeKind = 'uprobe' | 'uretprobe';
 
@@ -428,37 +428,4 @@ export function placeReturnProbe(path: string, symbol: string, options: ReturnSi
     emulated: plan.emulated,
     reason,
   };
-}
-
-// ---------------------------------------------------------------------------
-// TLS capture: entry and return sites of SSL_read/SSL_write-like functions
-// ---------------------------------------------------------------------------
-
-export interface SslProbeSites {
-  fn: string;
-  /** reads ssl, buf, num (and the *_ex out-pointer) in %rdi, %rsi, %rdx, %rcx */
-  entry: Placement;
-  /** reads the return value in %rax */
-  ret: ReturnPlacement;
-}
-
-/** Argument registers the TLS capture reads at entry: ssl, buf, num, and *_ex's size_t *out. */
-export const SSL_ENTRY_REGS = ['rdi', 'rsi', 'rdx', 'rcx'];
-
-/**
- * Entry and return sites for each of `fns` (e.g. SSL_read, SSL_write, SSL_read_ex, SSL_write_ex)
- * in `path`. A function that cannot be placed (missing symbol, unreadable file) maps to its
- * ElfError, so one missing export does not stop the others.
- */
-export function placeSslProbes(path: string, fns: string[], options: ReturnSiteOptions = {}): Map<string, SslProbeSites | ElfError> {
-  const out = new Map<string, SslProbeSites | ElfError>();
-  for (const fn of fns) {
-    try {
-      out.set(fn, { fn, entry: placeEntryProbe(path, fn, SSL_ENTRY_REGS, options), ret: placeReturnProbe(path, fn, options) });
-    } catch (err) {
-      if (!(err instanceof ElfError)) throw err;
-      out.set(fn, err);
-    }
-  }
-  return out;
 }

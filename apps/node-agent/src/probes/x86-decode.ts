@@ -1,7 +1,7 @@
 /**
  * A small x86-64 decoder for the shapes found in function prologues and in the bodies
  * return-site.ts walks: lengths, AT&T text, registers written, and whether the kernel emulates the
- * instruction when a uprobe sits on it (see placement.ts for what was measured).
+ * instruction when a uprobe sits on it (see entry-site.ts for what was measured).
  */
 import {
   ALU,

@@ -3,7 +3,7 @@ import { MemleakMode, type MemleakSpec, type StartRun } from '@tracefleet/proto'
 import type { AgentConfig } from '../config';
 import { ensureTracefs } from '../host';
 import { pidsWithComm, processExists, procRootPath, readComm, readMaps } from '../lib/proc';
-import { placeEntryProbe } from '../probes/placement';
+import { placeAllocatorProbes } from '../probes/placement';
 import type { UnwindService } from '../unwind/unwind-service';
 import { StringTable } from './string-table';
 import { symbolizerNotes } from './symbolizer-notes';
@@ -62,11 +62,11 @@ export class MemleakRun extends TracingRun {
     } else {
       this.pid = this.resolvePid();
       const libc = libcOf(this.pid);
-      const free = placeEntryProbe(libc, 'free', ['rdi']);
+      const { free, entryOffsets } = placeAllocatorProbes(libc);
       this.root = readComm(this.pid) ?? `[pid ${this.pid}]`;
       this.warmSymbols(this.pid);
       const unwinder = await this.useUnwinder(this.native.unwind, [this.pid]);
-      this.tracer = this.native.createMemleak({ mode: 'user', pid: this.pid, libc, entryOffsets: { free: free.fileOffset }, unwinder, ...common });
+      this.tracer = this.native.createMemleak({ mode: 'user', pid: this.pid, libc, entryOffsets, unwinder, ...common });
       message = `tracking allocations of pid ${this.pid} (${this.root}) through ${libc}; free probed at +${free.delta} (${free.reason})`;
     }
     this.tracer.start();

@@ -4,7 +4,7 @@ import type { AgentConfig } from '../config';
 import type { ElfError } from '../lib/elf';
 import { MAX_COMM_BYTES } from '../lib/kernel-limits';
 import { listPids, processExists, readComm, tgidOf } from '../lib/proc';
-import { placeSslProbes, type SslProbeSites } from '../probes/return-site';
+import { placeSslProbes, type SslProbeSites } from '../probes/placement';
 import { CaptureBudget, checkLimits } from './ssl/budget';
 import { FUNCTION, describeSites, directionOf, measureClockOffset, sslRingBytes } from './ssl/capture-helpers';
 import { inspectBinary, scanProcess, SSL_DATA_FUNCTIONS, systemLibssl, type ProcessScan, type SslFile } from './ssl/discovery';

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { decodeInstruction } from './x86-decode';
 import { Instruction, kernelEmulatesNopl } from './x86-isa';
 import { ElfError, readFunctionSymbols } from '../lib/elf';
-import { placeEntryProbe, planEntrySite, readCodeAt } from './placement';
+import { placeEntryProbe, planEntrySite, readCodeAt } from './entry-site';
 import { requireFile, requireTool, run } from './spec-tools';
 
 // These tests use the real kernel, the machine's real libc and libssl, and real tools. When one is
