@@ -2,7 +2,7 @@
  * Function symbols of an ELF file (.dynsym and .symtab, with GNU symbol versions), and a cheap look
  * at the dynamic string table before parsing them.
  */
-import { cstringAt, ElfError, type ElfFile, type ElfSection, openElf, withElf } from './elf-file';
+import { cstringAt, ElfError, type ElfFile, type ElfSection, openElf, SHN_UNDEF, withElf } from './elf-file';
 
 export interface ElfSymbol {
   name: string;
@@ -24,7 +24,6 @@ const SHT_GNU_VERSYM = 0x6fffffff;
 const STT_FUNC = 2;
 const STT_GNU_IFUNC = 10;
 const STB_LOCAL = 0;
-const SHN_UNDEF = 0;
 const SHN_LORESERVE = 0xff00;
 const SYM64_SIZE = 24;
 
