@@ -4,7 +4,7 @@ import type { CheckTarget, ControllerMessage, ListUsdt, StartRun, UsdtListResult
 import type { AgentConfig } from './config';
 import { ControllerLink } from './link';
 import { NodeCredentials } from './identity';
-import { pidsWithComm, processExists, readComm } from './host';
+import { pidsWithComm, processExists, readComm } from './lib/proc';
 import { runTypeOf, type RunNativeParts } from './runs/registry';
 import type { TracingRun } from './runs/tracing-run';
 import { listProcessUsdt, readUsdtProbes, type UsdtProbe } from './usdt/stapsdt';

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { cpus, release } from 'node:os';
 import { objectPath } from '@tracefleet/bpf';
 
@@ -31,38 +31,6 @@ function objectBuilt(name: string): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-/** Every pid in /proc (processes; their threads are not listed there). */
-export function listPids(): number[] {
-  const pids: number[] = [];
-  for (const e of readdirSync('/proc')) {
-    const pid = Number(e);
-    if (Number.isInteger(pid) && pid > 0) pids.push(pid);
-  }
-  return pids;
-}
-
-export function processExists(pid: number): boolean {
-  return existsSync(`/proc/${pid}`);
-}
-
-/** Processes whose comm is exactly `comm`, leaving out `except` (e.g. the agent itself). */
-export function pidsWithComm(comm: string, except?: number): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    const pid = Number(entry);
-    if (Number.isInteger(pid) && pid !== except && readComm(pid) === comm) pids.push(pid);
-  }
-  return pids;
-}
-
-export function readComm(pid: number): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trimEnd();
-  } catch {
-    return undefined;
   }
 }
 

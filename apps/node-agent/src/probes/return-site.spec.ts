@@ -3,8 +3,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Instruction, PlacementError, placeEntryProbe, readCodeAt, readFunctionSymbols } from './placement';
-import { placeReturnProbe, placeSslProbes, planReturnSite, ReturnPlacement, SslProbeSites } from './return-site';
+import { ElfError, readFunctionSymbols } from '../lib/elf';
+import { placeEntryProbe, readCodeAt } from './entry-site';
+import { placeSslProbes, SslProbeSites } from './placement';
+import { Instruction } from './x86-isa';
+import { placeReturnProbe, planReturnSite, ReturnPlacement } from './return-site';
 import { requireFile, requireTool, run } from './spec-tools';
 
 // Real files, real tools: when one is missing the test fails and says what is missing.
@@ -269,7 +272,7 @@ describe('return sites in this machine libssl.so.3', () => {
           `jne at +56 and ret at +70, gdb shows:\n${shown}\nRe-derive the expected sites for this build instead of trusting these numbers.`,
       );
       const s = sites.get(name);
-      assert.ok(s && !(s instanceof PlacementError), `${name}: ${s instanceof Error ? s.message : 'missing'}`);
+      assert.ok(s && !(s instanceof ElfError), `${name}: ${s instanceof Error ? s.message : 'missing'}`);
       const entrySym = readFunctionSymbols(LIBSSL).get(name)!;
       assert.equal(s.ret.kind, 'uprobe', `${name}: ${s.ret.reason}`);
       assert.equal(s.ret.delta, 56, `${name}: ${s.ret.reason}`);
@@ -297,7 +300,7 @@ describe('return sites in this machine libssl.so.3', () => {
     const code = objdumpWhole(LIBSSL);
     for (const name of ['SSL_read_ex', 'SSL_write_ex']) {
       const s = sites.get(name) as SslProbeSites;
-      assert.ok(s && !(s instanceof PlacementError), name);
+      assert.ok(s && !(s instanceof ElfError), name);
       const sym = readFunctionSymbols(LIBSSL).get(name)!;
       const texts: string[] = [];
       for (let a = sym.vaddr; a < sym.vaddr + sym.size; a += BigInt(code.get(a)!.length)) texts.push(code.get(a)!.mnemonic);
@@ -350,9 +353,9 @@ describe('return sites in this machine libssl.so.3', () => {
   it('names a missing function instead of throwing', () => {
     const m = placeSslProbes(LIBSSL, ['SSL_read', 'SSL_no_such_function']);
     const e = m.get('SSL_no_such_function');
-    assert.ok(e instanceof PlacementError && e.code === 'ENOSYM');
-    assert.ok(!(m.get('SSL_read') instanceof PlacementError));
-    assert.throws(() => placeReturnProbe(LIBSSL, 'SSL_no_such_function'), (x: unknown) => x instanceof PlacementError && x.code === 'ENOSYM');
+    assert.ok(e instanceof ElfError && e.code === 'ENOSYM');
+    assert.ok(!(m.get('SSL_read') instanceof ElfError));
+    assert.throws(() => placeReturnProbe(LIBSSL, 'SSL_no_such_function'), (x: unknown) => x instanceof ElfError && x.code === 'ENOSYM');
   });
 });
 
@@ -365,7 +368,7 @@ describe('return sites in this machine node (static OpenSSL)', () => {
     const syms = readFunctionSymbols(NODE);
     for (const fn of SSL_FNS) {
       const s = sites.get(fn);
-      assert.ok(s && !(s instanceof PlacementError), `${fn}: ${s instanceof Error ? s.message : 'missing'}`);
+      assert.ok(s && !(s instanceof ElfError), `${fn}: ${s instanceof Error ? s.message : 'missing'}`);
       const sym = syms.get(fn)!;
       const code = objdumpRange(NODE, sym.vaddr, sym.vaddr + sym.size);
       t.diagnostic(`${fn}: entry +${s.entry.delta} ${s.entry.instruction}; return: ${s.ret.kind} +${s.ret.delta} ${s.ret.instruction} — ${s.ret.reason}`);

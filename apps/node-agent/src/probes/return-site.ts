@@ -10,7 +10,7 @@
  * a site.
  *
  * `planReturnSite` proves a site on the code of the whole function or refuses: it decodes every
- * instruction reachable from the entry with placement.ts's decoder and checks, on that graph,
+ * instruction reachable from the entry with x86-decode.ts's decoder and checks, on that graph,
  * that the site is emulated, lies on every path from the entry to every `ret`, is on no loop, and
  * that nothing from it to a `ret` writes the return register (a call counts as a write: %rax is
  * caller-saved). Anything the proof cannot see through (a tail call, an indirect jump, an
@@ -18,20 +18,10 @@
  * the end) makes it fall back to a uretprobe at the entry, with the reason.
  */
 import * as fs from 'node:fs';
-import {
-  canonicalRegister,
-  decodeInstruction,
-  DecodeOptions,
-  Gpr,
-  Instruction,
-  kernelEmulatesNopl,
-  Placement,
-  PlacementError,
-  PlacementOptions,
-  placeEntryProbe,
-  readCodeAt,
-  readFunctionSymbols,
-} from './placement';
+import { decodeInstruction } from './x86-decode';
+import { canonicalRegister, type DecodeOptions, type Gpr, type Instruction, kernelEmulatesNopl } from './x86-isa';
+import { requireFunctionSymbol } from '../lib/elf';
+import { type PlacementOptions, readCodeAt } from './entry-site';
 
 export type ReturnProbeKind = 'uprobe' | 'uretprobe';
 
@@ -407,11 +397,10 @@ const MAX_FUNCTION_BYTES = 1 << 20;
  * Where to read the return value of `symbol` in `path` (see `planReturnSite`): a plain uprobe on
  * an emulated return-path instruction, or a uretprobe at the entry with the reason.
  *
- * Throws PlacementError for an unreadable file, a non-x86-64 ELF or a missing symbol.
+ * Throws ElfError for an unreadable file, a non-x86-64 ELF or a missing symbol.
  */
 export function placeReturnProbe(path: string, symbol: string, options: ReturnSiteOptions = {}): ReturnPlacement {
-  const sym = readFunctionSymbols(path).get(symbol);
-  if (!sym) throw new PlacementError('ENOSYM', path, `no function symbol ${symbol}`);
+  const sym = requireFunctionSymbol(path, symbol);
   const base = { symbol, path, kind: 'uretprobe' as const, fileOffset: sym.fileOffset, delta: 0 };
   if (sym.size === 0n || sym.size > BigInt(MAX_FUNCTION_BYTES)) {
     const entry = decodeInstruction(readCodeAt(path, sym.fileOffset, 16), 0, { emulatesNopl: options.emulatesNopl ?? kernelEmulatesNopl() });
@@ -439,37 +428,4 @@ export function placeReturnProbe(path: string, symbol: string, options: ReturnSi
     emulated: plan.emulated,
     reason,
   };
-}
-
-// ---------------------------------------------------------------------------
-// TLS capture: entry and return sites of SSL_read/SSL_write-like functions
-// ---------------------------------------------------------------------------
-
-export interface SslProbeSites {
-  fn: string;
-  /** reads ssl, buf, num (and the *_ex out-pointer) in %rdi, %rsi, %rdx, %rcx */
-  entry: Placement;
-  /** reads the return value in %rax */
-  ret: ReturnPlacement;
-}
-
-/** Argument registers the TLS capture reads at entry: ssl, buf, num, and *_ex's size_t *out. */
-export const SSL_ENTRY_REGS = ['rdi', 'rsi', 'rdx', 'rcx'];
-
-/**
- * Entry and return sites for each of `fns` (e.g. SSL_read, SSL_write, SSL_read_ex, SSL_write_ex)
- * in `path`. A function that cannot be placed (missing symbol, unreadable file) maps to its
- * PlacementError, so one missing export does not stop the others.
- */
-export function placeSslProbes(path: string, fns: string[], options: ReturnSiteOptions = {}): Map<string, SslProbeSites | PlacementError> {
-  const out = new Map<string, SslProbeSites | PlacementError>();
-  for (const fn of fns) {
-    try {
-      out.set(fn, { fn, entry: placeEntryProbe(path, fn, SSL_ENTRY_REGS, options), ret: placeReturnProbe(path, fn, options) });
-    } catch (err) {
-      if (!(err instanceof PlacementError)) throw err;
-      out.set(fn, err);
-    }
-  }
-  return out;
 }

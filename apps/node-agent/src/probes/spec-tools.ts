@@ -1,4 +1,4 @@
-// Helpers shared by the probe specs (placement.spec.ts, return-site.spec.ts): real files and real
+// Helpers shared by the probe specs (entry-site.spec.ts, return-site.spec.ts): real files and real
 // tools, and a missing one fails the test naming it — never a skip.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';

@@ -1,7 +1,7 @@
 import type { Profiler, ProfilerStats, RawSample, Symbolizer, UnwindCounters, Unwinder } from '@tracefleet/native';
 import type { StartRun } from '@tracefleet/proto';
 import type { AgentConfig } from '../config';
-import { listPids, pidsWithComm, processExists } from '../host';
+import { listPids, pidsWithComm, processExists } from '../lib/proc';
 import type { UnwindService } from '../unwind/unwind-service';
 import { splitFolded, StackAggregator } from './aggregate';
 import { RunRejected, TracingRun, type MessageSink, type RunCounts } from './tracing-run';

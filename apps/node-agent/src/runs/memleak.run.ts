@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import type { MemleakSnapshot as NativeSnapshot, MemleakTracer, MemleakOptions, Symbolizer, UnwindCounters } from '@tracefleet/native';
 import { MemleakMode, type MemleakSpec, type StartRun } from '@tracefleet/proto';
 import type { AgentConfig } from '../config';
-import { ensureTracefs, pidsWithComm, processExists, readComm } from '../host';
-import { placeEntryProbe } from '../probes/placement';
+import { ensureTracefs } from '../host';
+import { pidsWithComm, processExists, procRootPath, readComm, readMaps } from '../lib/proc';
+import { placeAllocatorProbes } from '../probes/placement';
 import type { UnwindService } from '../unwind/unwind-service';
 import { StringTable } from './string-table';
 import { symbolizerNotes } from './symbolizer-notes';
@@ -15,26 +15,11 @@ export interface MemleakNativeParts {
   createSymbolizer(): Symbolizer;
 }
 
-interface Mapping {
-  path: string;
-  start: bigint;
-  exec: boolean;
-}
-
-function mappings(pid: number): Mapping[] {
-  return readFileSync(`/proc/${pid}/maps`, 'utf8')
-    .split('\n')
-    .flatMap((line) => {
-      const m = /^([0-9a-f]+)-[0-9a-f]+ (\S+) \S+ \S+ \d+\s+(\/.*)$/.exec(line);
-      return m ? [{ start: BigInt(`0x${m[1]}`), exec: m[2].includes('x'), path: m[3] }] : [];
-    });
-}
-
 /** The libc a process maps, as a path the agent can open from its own mount namespace. */
 export function libcOf(pid: number): string {
-  const libc = mappings(pid).find((m) => /\/libc(\.so\.6|-[\d.]+\.so)$/.test(m.path));
+  const libc = readMaps(pid).find((m) => !m.deleted && /\/libc(\.so\.6|-[\d.]+\.so)$/.test(m.path));
   if (!libc) throw new RunRejected(`pid ${pid} does not map glibc's libc.so.6 (static or another allocator?); user-mode memleak needs it`);
-  return `/proc/${pid}/root${libc.path}`;
+  return procRootPath(pid, libc.path);
 }
 
 /**
@@ -77,11 +62,11 @@ export class MemleakRun extends TracingRun {
     } else {
       this.pid = this.resolvePid();
       const libc = libcOf(this.pid);
-      const free = placeEntryProbe(libc, 'free', ['rdi']);
+      const { free, entryOffsets } = placeAllocatorProbes(libc);
       this.root = readComm(this.pid) ?? `[pid ${this.pid}]`;
       this.warmSymbols(this.pid);
       const unwinder = await this.useUnwinder(this.native.unwind, [this.pid]);
-      this.tracer = this.native.createMemleak({ mode: 'user', pid: this.pid, libc, entryOffsets: { free: free.fileOffset }, unwinder, ...common });
+      this.tracer = this.native.createMemleak({ mode: 'user', pid: this.pid, libc, entryOffsets, unwinder, ...common });
       message = `tracking allocations of pid ${this.pid} (${this.root}) through ${libc}; free probed at +${free.delta} (${free.reason})`;
     }
     this.tracer.start();
@@ -109,7 +94,7 @@ export class MemleakRun extends TracingRun {
 
   /** Reads the target's executable mappings into the symbolizer now, so stacks still resolve after it exits. */
   private warmSymbols(pid: number): void {
-    const addrs = mappings(pid).filter((m) => m.exec).map((m) => m.start);
+    const addrs = readMaps(pid).filter((m) => m.perms.includes('x')).map((m) => m.startAddr);
     if (addrs.length > 0) this.symbolizer!.symbolizeUser(pid, BigUint64Array.from(addrs));
   }
 

@@ -1,12 +1,13 @@
 import type { SslFunctionName, SslProbeSpec, SslRawEvent, SslStats, SslTracer, SslTracerOptions, Symbolizer, UnwindCounters } from '@tracefleet/native';
 import { RunEventKind, SslDirection, SslFunction, type SslCaptureSpec, type SslEvent, type StartRun } from '@tracefleet/proto';
 import type { AgentConfig } from '../config';
-import { processExists } from '../host';
-import { PlacementError } from '../probes/placement';
-import { placeSslProbes, type SslProbeSites } from '../probes/return-site';
+import type { ElfError } from '../lib/elf';
+import { MAX_COMM_BYTES } from '../lib/kernel-limits';
+import { listPids, processExists, readComm, tgidOf } from '../lib/proc';
+import { placeSslProbes, type SslProbeSites } from '../probes/placement';
 import { CaptureBudget, checkLimits } from './ssl/budget';
 import { FUNCTION, describeSites, directionOf, measureClockOffset, sslRingBytes } from './ssl/capture-helpers';
-import { inspectBinary, listPids, readComm, scanProcess, SSL_DATA_FUNCTIONS, systemLibssl, tgidOf, type ProcessScan, type SslFile } from './ssl/discovery';
+import { inspectBinary, scanProcess, SSL_DATA_FUNCTIONS, systemLibssl, type ProcessScan, type SslFile } from './ssl/discovery';
 import { compileRules, RedactionRuleError, Redactor } from './ssl/redact';
 import type { UnwindService } from '../unwind/unwind-service';
 import { StringTable } from './string-table';
@@ -20,7 +21,7 @@ export interface SslNativeParts {
 
 /** What the run finds on the host; the real functions unless a test stands in. */
 export interface SslHostParts {
-  placeSslProbes(path: string, fns: string[]): Map<string, SslProbeSites | PlacementError>;
+  placeSslProbes(path: string, fns: string[]): Map<string, SslProbeSites | ElfError>;
   systemLibssl(): SslFile[];
 }
 
@@ -141,8 +142,8 @@ export class SslCaptureRun extends TracingRun {
     } else if (kind?.$case === 'comm') {
       this.mode = 'comm';
       this.comm = kind.value;
-      if (Buffer.byteLength(this.comm) < 1 || Buffer.byteLength(this.comm) > 15) {
-        throw new RunRejected(`target comm "${this.comm}" must be 1 to 15 bytes (the kernel keeps at most 15)`);
+      if (Buffer.byteLength(this.comm) < 1 || Buffer.byteLength(this.comm) > MAX_COMM_BYTES) {
+        throw new RunRejected(`target comm "${this.comm}" must be 1 to ${MAX_COMM_BYTES} bytes (the kernel keeps at most ${MAX_COMM_BYTES})`);
       }
     } else if (kind?.$case === 'all') {
       this.mode = 'all';
@@ -253,7 +254,7 @@ export class SslCaptureRun extends TracingRun {
       return;
     }
     const fns: string[] = [...SSL_DATA_FUNCTIONS, ...(this.spec.handshakes ? ['SSL_do_handshake'] : [])];
-    let sites: Map<string, SslProbeSites | PlacementError>;
+    let sites: Map<string, SslProbeSites | ElfError>;
     try {
       sites = this.host.placeSslProbes(file.openPath, fns);
     } catch (err) {

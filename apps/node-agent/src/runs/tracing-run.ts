@@ -1,7 +1,7 @@
 import { RunEventKind, type AgentMessage, type StartRun, type UnwindStats } from '@tracefleet/proto';
 import type { AgentConfig } from '../config';
 import type { UnwindCounters, Unwinder } from '@tracefleet/native';
-import { processExists } from '../host';
+import { processExists } from '../lib/proc';
 import type { UnwindLease, UnwindService } from '../unwind/unwind-service';
 
 export interface MessageSink {

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import type { Symbolizer, UnwindCounters, UsdtAttachSpec, UsdtRawEvent, UsdtStats, UsdtTracer, UsdtTracerOptions } from '@tracefleet/native';
 import type { StartRun, UsdtEvent, UsdtSpec } from '@tracefleet/proto';
 import type { AgentConfig } from '../config';
-import { processExists } from '../host';
+import { processExists } from '../lib/proc';
 import { listProcessUsdt, readUsdtProbes, type UsdtProbe } from '../usdt/stapsdt';
 import type { UnwindService } from '../unwind/unwind-service';
 import { PairTracker } from './pairing';

@@ -4,7 +4,9 @@
  */
 import * as fs from 'node:fs';
 import { type FileRefused, openRegular } from '../safe-file';
-import { errMessage, readProbesFromFd, UsdtElfError, type UsdtProbe } from './stapsdt';
+import { ElfError, errMessage } from '../lib/elf';
+import { ProcError, procRootPath, readExe, readMaps } from '../lib/proc';
+import { readProbesFromFd, type UsdtProbe } from './stapsdt';
 
 /**
  * USDT probes of a running process: its executable and every file-backed ELF it
@@ -19,37 +21,25 @@ export function listProcessUsdt(pid: number): UsdtProbe[] {
   if (!Number.isInteger(pid) || pid <= 0) {
     throw new Error(`listProcessUsdt: invalid pid ${pid}`);
   }
-  const procDir = `/proc/${pid}`;
-  let maps: string;
-  try {
-    maps = fs.readFileSync(`${procDir}/maps`, 'utf8');
-  } catch (err) {
-    throw new Error(`cannot read the memory maps of pid ${pid} (${procDir}/maps): ${errMessage(err)}`);
-  }
-
+  const maps = readMaps(pid);
   const candidates: string[] = [];
   try {
-    candidates.push(fs.readlinkSync(`${procDir}/exe`));
+    candidates.push(readExe(pid));
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
     // Kernel threads have no executable; a vanished process shows up below.
-    if (code !== 'ENOENT') {
-      throw new Error(`cannot read the executable of pid ${pid} (${procDir}/exe): ${errMessage(err)}`);
-    }
+    if (!(err instanceof ProcError) || err.errno !== 'ENOENT') throw err;
   }
-  for (const line of maps.split('\n')) {
-    const p = mappedPath(line);
-    if (p !== undefined) candidates.push(p);
+  for (const m of maps) {
+    if (m.inode !== 0 && !m.deleted) candidates.push(m.path);
   }
 
-  const root = `${procDir}/root`;
   const seenPaths = new Set<string>();
   const seenInodes = new Set<string>();
   const probes: UsdtProbe[] = [];
   for (const p of candidates) {
     if (!p.startsWith('/') || p.endsWith(' (deleted)') || seenPaths.has(p)) continue;
     seenPaths.add(p);
-    const full = root + p;
+    const full = procRootPath(pid, p);
     let fd: number;
     let st: fs.Stats;
     try {
@@ -69,7 +59,7 @@ export function listProcessUsdt(pid: number): UsdtProbe[] {
       try {
         probes.push(...readProbesFromFd(fd, full, st));
       } catch (err) {
-        if (err instanceof UsdtElfError && (err.code === 'ENOTELF' || err.code === 'EUNSUPPORTED')) continue;
+        if (err instanceof ElfError && (err.code === 'ENOTELF' || err.code === 'EUNSUPPORTED')) continue;
         throw err;
       }
     } finally {
@@ -77,14 +67,4 @@ export function listProcessUsdt(pid: number): UsdtProbe[] {
     }
   }
   return probes;
-}
-
-/** The file path of a /proc/<pid>/maps line, or undefined for anonymous/special mappings. */
-function mappedPath(line: string): string | undefined {
-  // address perms offset dev inode [pathname] — pathname may contain spaces.
-  const m = /^\S+\s+\S+\s+\S+\s+\S+\s+(\d+)\s*(.*)$/.exec(line);
-  if (!m) return undefined;
-  if (m[1] === '0') return undefined;
-  const p = m[2];
-  return p.startsWith('/') ? p : undefined;
 }

@@ -5,7 +5,8 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { listProcessUsdt, parseProbeSpec, parseUsdtArgs, readUsdtProbes, UsdtElfError, UsdtProbe } from './stapsdt';
+import { ElfError } from '../lib/elf';
+import { listProcessUsdt, parseProbeSpec, parseUsdtArgs, readUsdtProbes, UsdtProbe } from './stapsdt';
 
 // These tests use real binaries and real tools. When one is missing they fail
 // and say what is missing; they never skip.
@@ -285,7 +286,7 @@ describe('USDT discovery in a C program built with <sys/sdt.h>', () => {
       ];
       for (const [p, kind] of cases) {
         assert.throws(() => readUsdtProbes(p), (e: unknown) => {
-          assert.ok(e instanceof UsdtElfError, String(e));
+          assert.ok(e instanceof ElfError, String(e));
           assert.equal(e.code, 'EREFUSED');
           assert.equal(e.message, `${p}: not a regular file (${kind}); not read for USDT probe discovery`);
           return true;
@@ -309,7 +310,7 @@ describe('USDT discovery in a C program built with <sys/sdt.h>', () => {
     const text = path.join(dir, 'not-elf.txt');
     fs.writeFileSync(text, 'hello, this is not an ELF file at all, just text\n'.repeat(4));
     assert.throws(() => readUsdtProbes(text), (e: unknown) => {
-      assert.ok(e instanceof UsdtElfError);
+      assert.ok(e instanceof ElfError);
       assert.equal(e.code, 'ENOTELF');
       assert.match(e.message, /not-elf\.txt: not an ELF file/);
       return true;

@@ -1,7 +1,7 @@
 // Small pure helpers of the ssl-capture run: names, sizes and the clock offset.
 import type { SslFunctionName } from '@tracefleet/native';
 import { SslDirection, SslFunction } from '@tracefleet/proto';
-import type { SslProbeSites } from '../../probes/return-site';
+import type { SslProbeSites } from '../../probes/placement';
 
 export const FUNCTION: Record<SslFunctionName, SslFunction> = {
   SSL_read: SslFunction.SSL_FUNCTION_READ,

@@ -5,18 +5,17 @@ import { readFileSync, statSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { dynstrMentions } from '../../lib/elf';
 import {
-  dynstrMentions,
   fileKey,
   fullReads,
   inspectBinary,
   isLibssl,
   parseLdconfig,
-  parseMaps,
   scanProcess,
   systemLibssl,
-  tgidOf,
 } from './discovery';
+import { parseMaps, tgidOf } from '../../lib/proc';
 
 const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
 const children: ChildProcess[] = [];

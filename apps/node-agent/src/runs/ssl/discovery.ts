@@ -5,10 +5,10 @@
  * fleet of node processes costs one look at /usr/bin/node.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { realpathSync, statSync, type Stats } from 'node:fs';
 import { basename } from 'node:path';
-import { readFunctionSymbols } from '../../probes/placement';
-import { readAt, withRegularFile } from '../../safe-file';
+import { dynstrMentions, readFunctionSymbols } from '../../lib/elf';
+import { mappedFilePath, ProcError, readComm, readExe, readMaps, type MapEntry } from '../../lib/proc';
 
 /** The functions a capture probes; SSL_read and SSL_write are required. */
 export const SSL_DATA_FUNCTIONS = ['SSL_read', 'SSL_write', 'SSL_read_ex', 'SSL_write_ex'] as const;
@@ -40,28 +40,6 @@ export interface ProcessScan {
   kernelThread?: boolean;
 }
 
-export interface Mapping {
-  start: string;
-  end: string;
-  perms: string;
-  inode: number;
-  path: string;
-  deleted: boolean;
-}
-
-const MAPS_LINE = /^([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ (\d+)\s+(\/.*)$/;
-
-export function parseMaps(text: string): Mapping[] {
-  const out: Mapping[] = [];
-  for (const line of text.split('\n')) {
-    const m = MAPS_LINE.exec(line);
-    if (!m) continue;
-    const deleted = m[5].endsWith(' (deleted)');
-    out.push({ start: m[1], end: m[2], perms: m[3], inode: Number(m[4]), path: deleted ? m[5].slice(0, -' (deleted)'.length) : m[5], deleted });
-  }
-  return out;
-}
-
 const LIBSSL = /^libssl\.so(\.|$)/;
 
 export function isLibssl(path: string): boolean {
@@ -91,47 +69,9 @@ export function fileKey(st: Stats): string {
   return `${st.dev}:${st.ino}`;
 }
 
-/** A dynamic string table larger than this is not looked at cheaply (libc's is ~25 KiB, node's ~2 MiB). */
-const MAX_DYNSTR_BYTES = 64 * 1024 * 1024;
-const SHDR64_SIZE = 64;
-
-/**
- * Whether the dynamic string table of a 64-bit little-endian ELF holds any of `names`: a cheap
- * first look (a few KiB read) before parsing the symbols, so that libc, libjvm and the rest of a
- * host's executables are never parsed in full. Undefined when the file has no section headers
- * to go by. Paths come from traced processes' maps: opened through safe-file.ts (regular files only,
- * FileRefused otherwise), and every size read from the file is bounded before it is allocated.
- */
-export function dynstrMentions(path: string, names: readonly string[]): boolean | undefined {
-  return withRegularFile(path, undefined, ({ fd }) => {
-    const eh = readAt(fd, 0, 64);
-    if (eh.length < 64 || eh.readUInt32BE(0) !== 0x7f454c46) return false; // not ELF
-    if (eh[4] !== 2 || eh[5] !== 1) return undefined; // not ELF64 LE: let the full reader say why
-    const shoff = Number(eh.readBigUInt64LE(0x28));
-    const shentsize = eh.readUInt16LE(0x3a);
-    const shnum = eh.readUInt16LE(0x3c);
-    if (shoff === 0 || shnum === 0 || shentsize !== SHDR64_SIZE) return undefined;
-    const sh = readAt(fd, shoff, shnum * shentsize);
-    if (sh.length < shnum * shentsize) return undefined;
-    for (let i = 0; i < shnum; i++) {
-      const o = i * shentsize;
-      if (sh.readUInt32LE(o + 4) !== 11 /* SHT_DYNSYM */) continue;
-      const link = sh.readUInt32LE(o + 40);
-      if (link >= shnum) return undefined;
-      const so = link * shentsize;
-      const strOffset = sh.readBigUInt64LE(so + 24);
-      const strSize = sh.readBigUInt64LE(so + 32);
-      if (strSize > BigInt(MAX_DYNSTR_BYTES) || strOffset > BigInt(Number.MAX_SAFE_INTEGER)) return undefined;
-      const strtab = readAt(fd, Number(strOffset), Number(strSize));
-      return names.some((n) => strtab.includes(`\0${n}\0`, 0, 'latin1'));
-    }
-    return false; // no dynamic symbols: exports nothing
-  });
-}
-
 /**
  * Which SSL functions the file at `openPath` (stat'ed as `st`) defines; [] for a file without
- * them or that is not ELF. Throws only when the file cannot be read or is refused (FileRefused:
+ * them or that is not ELF. Throws only when the file cannot be read or is refused (ElfError:
  * not a regular file, e.g. a FIFO put where a mapped library was).
  */
 export function sslFunctionsOf(openPath: string, st: Stats = statSync(openPath)): string[] {
@@ -145,7 +85,8 @@ export function sslFunctionsOf(openPath: string, st: Stats = statSync(openPath))
       const syms = readFunctionSymbols(openPath);
       functions = ALL_FUNCTIONS.filter((f) => syms.has(f));
     } catch (err) {
-      if ((err as { code?: string }).code === 'EREAD') throw err;
+      const code = (err as { code?: string }).code;
+      if (code === 'EREAD' || code === 'EREFUSED') throw err;
       functions = []; // not an x86-64 ELF we can read: it holds nothing to probe
     }
   }
@@ -166,31 +107,6 @@ function missingRequired(functions: string[]): string {
 // Processes
 // ---------------------------------------------------------------------------
 
-export { listPids } from '../../host';
-
-export function readComm(pid: number): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trimEnd();
-  } catch {
-    return undefined;
-  }
-}
-
-/** The thread group (process) a pid or thread id belongs to; undefined when it is gone. */
-export function tgidOf(pid: number): number | undefined {
-  try {
-    const m = /^Tgid:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** A path of `pid`'s mount namespace as the agent can open it. */
-function openPathOf(pid: number, m: Mapping): string {
-  return m.deleted ? `/proc/${pid}/map_files/${m.start}-${m.end}` : `/proc/${pid}/root${m.path}`;
-}
-
 /**
  * The OpenSSL files `pid` maps: every libssl.so*, and every executable mapping (the main
  * program, other shared objects) that defines SSL_read and SSL_write. Never throws: a process
@@ -198,15 +114,16 @@ function openPathOf(pid: number, m: Mapping): string {
  */
 export function scanProcess(pid: number): ProcessScan {
   const comm = readComm(pid) ?? '?';
-  let maps: Mapping[];
+  let maps: MapEntry[];
   try {
-    maps = parseMaps(readFileSync(`/proc/${pid}/maps`, 'utf8'));
+    maps = readMaps(pid);
   } catch (err) {
-    return { pid, comm, files: [], gone: true, reason: `pid ${pid} (${comm}): cannot read its maps (${(err as Error).message})` };
+    const why = err instanceof ProcError ? err.detail : (err as Error).message;
+    return { pid, comm, files: [], gone: true, reason: `pid ${pid} (${comm}): cannot read its maps (${why})` };
   }
   let exe: string | undefined;
   try {
-    exe = readlinkSync(`/proc/${pid}/exe`).replace(/ \(deleted\)$/, '');
+    exe = readExe(pid).replace(/ \(deleted\)$/, '');
   } catch {
     exe = undefined; // kernel threads have none
   }
@@ -223,7 +140,7 @@ export function scanProcess(pid: number): ProcessScan {
     if (seenPaths.has(id)) continue;
     seenPaths.add(id);
     libsslMapped ||= libssl;
-    const openPath = openPathOf(pid, m);
+    const openPath = mappedFilePath(pid, m);
     let st: Stats;
     let functions: string[];
     try {

@@ -1,7 +1,8 @@
 import type { SyscountReading, SyscountTracer, SyscountOptions } from '@tracefleet/native';
 import type { StartRun, SyscountEntry, SyscountSpec } from '@tracefleet/proto';
 import type { AgentConfig } from '../../config';
-import { ensureTracefs, processExists } from '../../host';
+import { ensureTracefs } from '../../host';
+import { processExists } from '../../lib/proc';
 import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
 import { syscallName } from './syscall-names';
 
