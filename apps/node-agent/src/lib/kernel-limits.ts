@@ -1,14 +1,13 @@
 /**
- * Kernel limits the agent's TypeScript relies on, named once. The BPF headers (packages/bpf) and the
- * addon's layout export (native EventLayout.TASK_COMM_LEN, .MAX_STACK_DEPTH) carry the same values
- * for the kernel side; native/lib/layout.spec.ts checks those against the compiled objects.
+ * Kernel limits the agent's TypeScript relies on, by the names packages/bpf/src/limits.h gives them for
+ * the BPF programs and the addon; kernel-limits.spec.ts checks these against the addon's layouts().limits.
  */
 
-/** TASK_COMM_LEN: a task's comm is at most 15 bytes and a NUL. */
-export const TASK_COMM_LEN = 16;
+/** A task's comm: at most 15 bytes and a NUL (the kernel's TASK_COMM_LEN). */
+export const TRACEFLEET_COMM_LEN = 16;
 
-/** The most bytes of a comm (TASK_COMM_LEN less the NUL). */
-export const MAX_COMM_BYTES = TASK_COMM_LEN - 1;
+/** The most bytes of a comm (TRACEFLEET_COMM_LEN less the NUL). */
+export const MAX_COMM_BYTES = TRACEFLEET_COMM_LEN - 1;
 
 /** Frames of one stack the BPF programs keep (the kernel's default perf_event_max_stack). */
-export const MAX_STACK_DEPTH = 127;
+export const TRACEFLEET_MAX_STACK_DEPTH = 127;

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { TRACEFLEET_MAX_STACK_DEPTH } from '../lib/kernel-limits';
 
 /**
  * Kernel memory a run's BPF maps take, estimated from its spec before anything is loaded, so the
@@ -71,7 +72,7 @@ export function usdtKernelBytes(): number {
 }
 
 /** memleak.bpf.c's constants (memleak.h) and the native tracer's defaults (memleak_tracer.cc). */
-const MEMLEAK = { allocKey: 8, allocValue: 24, stackMapEntries: 16384, overflowEntries: 16384, stackBytes: 127 * 8, counters: 7 * 8 } as const;
+const MEMLEAK = { allocKey: 8, allocValue: 24, stackMapEntries: 16384, overflowEntries: 16384, stackBytes: TRACEFLEET_MAX_STACK_DEPTH * 8, counters: 7 * 8 } as const;
 
 /**
  * memleak.bpf.c: "allocs" (maxAllocs entries of address → 24 B; preallocated in kernel mode: ~80 B per
@@ -92,7 +93,7 @@ export function memleakKernelBytes(maxAllocs: number): number {
 
 /** ssl.bpf.c (ssl.h): events ring buffer, calls in flight (LRU), pid filter, excluded pids, a per-CPU record scratch (header + 16 KiB + stack). */
 export function sslCaptureKernelBytes(): number {
-  const scratch = 64 + 16384 + 127 * 8;
+  const scratch = 64 + 16384 + TRACEFLEET_MAX_STACK_DEPTH * 8;
   return (
     mapBytes.ringbuf(RING_BYTES.ssl) +
     mapBytes.hash(16384, 8, 56) +
