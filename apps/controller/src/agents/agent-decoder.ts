@@ -1,6 +1,6 @@
 import { AgentLinkService, AgentMessage } from '@tracefleet/proto';
 import { checkAgentMessage, type CheckResult } from './batch-limits';
-import { sanitizeMessage } from './sanitize';
+import { sanitizeMessage } from '../common/sanitize';
 
 const CHECKED = Symbol('tracefleet.checked');
 

@@ -1,6 +1,6 @@
 import { MAX_RUN_BYTES, type CheckResult } from './batch-limits';
 import type { Violation } from './wire-scan';
-import { sanitizeString } from './sanitize';
+import { sanitizeString } from '../common/sanitize';
 
 /** Refused messages within ABUSE_WINDOW_MS that end a session: one is a bug worth a log line, five in a minute are abuse. */
 export const ABUSE_REFUSALS = 5;

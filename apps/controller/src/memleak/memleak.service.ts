@@ -3,7 +3,7 @@ import type { MemleakSnapshot as SnapshotMsg } from '@tracefleet/proto';
 import { PrismaService } from '../prisma/prisma.service';
 import { ProfilesService } from '../profiles/profiles.service';
 import { growth } from './growth';
-import { storableDate } from '../agents/sanitize';
+import { storableDate } from '../common/sanitize';
 
 export interface LeakStackView {
   frames: string[];

@@ -16,10 +16,10 @@ import { ProfilesService } from '../profiles/profiles.service';
 import { UsdtService } from '../usdt/usdt.service';
 import { MemleakService } from '../memleak/memleak.service';
 import { SslService } from '../ssl/ssl.service';
-import { ACTIVE_RUN, TERMINAL_JOB, jobOutcome } from './run-status';
+import { ACTIVE_RUN, TERMINAL_JOB, jobOutcome } from '../common/run-status';
 import { withDbRetry } from '../prisma/transient';
 import { unwindStatsOf } from './unwind-stats';
-import { storableDate } from '../agents/sanitize';
+import { storableDate } from '../common/sanitize';
 import { jobTypeOfReport } from '../job-types/registry';
 
 /** Attempts to store a batch (the first included) before it is counted as not stored. */

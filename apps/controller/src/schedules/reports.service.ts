@@ -4,7 +4,7 @@ import { PrismaService } from '../prisma/prisma.service';
 import { JobQueue } from '../queue/job-queue';
 import { parseFolded, renderFlameGraphSvg, toFolded, type StackCount } from '../profiles/flamegraph/flamegraph';
 import { diffFrameStyle } from '../profiles/flamegraph/diff';
-import { TERMINAL_JOB } from '../runs/run-status';
+import { TERMINAL_JOB } from '../common/run-status';
 import { IncidentsService } from '../incidents/incidents.service';
 import { incidentStatus } from '../incidents/incident.view';
 import { nodeBreakdown } from '../incidents/node-breakdown';

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Prisma } from '../generated/prisma/client';
 import { PrismaService } from '../prisma/prisma.service';
-import { TERMINAL_JOB } from '../runs/run-status';
+import { TERMINAL_JOB } from '../common/run-status';
 import { toEventView, type SslEventRow, type SslEventView } from './event-view';
 import { ConnectionParser, type ConnectionSummary } from './http-parse';
 import { encodeHttpCursor, type HttpQuery, type SslEventFilters, type SslEventPageQuery } from './ssl-query';

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AgentMessage } from '@tracefleet/proto';
 import { clampI64, I64_MAX, REPLACEMENT, sanitizeMessage, sanitizeString, storableDate } from './sanitize';
-import { checkOf, decodeChecked } from './agent-decoder';
+import { checkOf, decodeChecked } from '../agents/agent-decoder';
 
 const RUN = '0b8e2c55-1f55-4c6e-9d0e-3f4a5b6c7d8e';
 
