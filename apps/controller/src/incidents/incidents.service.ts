@@ -4,7 +4,7 @@ import { PrismaService } from '../prisma/prisma.service';
 import { ProfilesService } from '../profiles/profiles.service';
 import { renderFlameGraphSvg, toFolded } from '../profiles/flamegraph/flamegraph';
 import { JobsService, type JobPlan } from '../jobs/jobs.service';
-import { parseNodeSelector } from '../jobs/selector';
+import { parseNodeSelector } from '../nodes/selector';
 import type { CreateJobDto } from '../jobs/dto/create-job.dto';
 import { functionCounts, topFunctions, type FunctionCount } from '../schedules/top-functions';
 import { inTemplate } from './bundle';

@@ -15,7 +15,7 @@ import { NodeSelection, noMatchReason, type SkippedNode } from '../nodes/selecti
 import { JobQueue } from '../queue/job-queue';
 import { RunsService } from '../runs/runs.service';
 import type { CreateJobDto } from './dto/create-job.dto';
-import { parseNodeSelector, type NodeSelector } from './selector';
+import { parseNodeSelector, type NodeSelector } from '../nodes/selector';
 import { toJobView, type JobView } from './job.view';
 import { badField, typeParams } from './job-spec';
 import { toTarget } from './start-run';

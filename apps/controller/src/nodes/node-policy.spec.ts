@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseNodeSelector } from '../jobs/selector';
+import { parseNodeSelector } from './selector';
 import { policyFromRegister, policyRefusal, storedPolicy, type NodePolicy } from './node-policy';
 import { noMatchReason, selectFrom, type Candidate } from './selection';
 

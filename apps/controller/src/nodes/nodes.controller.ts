@@ -1,7 +1,7 @@
 import { BadRequestException, Controller, Delete, Get, NotFoundException, Param, Query, UnprocessableEntityException } from '@nestjs/common';
 import type { UsdtProbeInfo } from '@tracefleet/proto';
 import { AgentRouter } from '../agents/agent-router';
-import { NAME_RE, parseLabelSelectorString } from '../jobs/selector';
+import { NAME_RE, parseLabelSelectorString } from './selector';
 import type { NodeState } from './node-status';
 import { NodesService, type NodeFilter, type NodeView } from './nodes.service';
 import { NodeRevocationService, type NodeRevocation } from './node-revocation.service';

@@ -16,7 +16,7 @@ import { UsdtService } from '../usdt/usdt.service';
 import { MemleakService } from '../memleak/memleak.service';
 import { SslService } from '../ssl/ssl.service';
 import { RunsService } from '../runs/runs.service';
-import { parseNodeSelector } from '../jobs/selector';
+import { parseNodeSelector } from './selector';
 import { NodesService } from './nodes.service';
 import { NodeSelection, noMatchReason } from './selection';
 import { scratchDb, type ScratchDb } from '../testing/scratch-db';

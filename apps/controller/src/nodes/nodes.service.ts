@@ -3,7 +3,7 @@ import type { Register } from '@tracefleet/proto';
 import { ENV, type ControllerEnv } from '../config/env';
 import { PrismaService } from '../prisma/prisma.service';
 import { Prisma } from '../generated/prisma/client';
-import { matchesSelector, type NodeSelector } from '../jobs/selector';
+import { matchesSelector, type NodeSelector } from './selector';
 import { effectiveState, sweepTransition, type NodeState, type NodeThresholds } from './node-status';
 import { policyFromRegister, storedPolicy, type NodePolicy } from './node-policy';
 

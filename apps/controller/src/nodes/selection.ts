@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { ENV, type ControllerEnv } from '../config/env';
 import { PrismaService } from '../prisma/prisma.service';
 import { ACTIVE_RUN } from '../common/run-status';
-import { describeSelector, matchesSelector, type NodeSelector } from '../jobs/selector';
+import { describeSelector, matchesSelector, type NodeSelector } from './selector';
 import { effectiveState, type NodeState } from './node-status';
 import { policyRefusal, storedPolicy, type NodePolicy, type PolicyJob } from './node-policy';
 

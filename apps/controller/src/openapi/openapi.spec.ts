@@ -8,7 +8,7 @@ import { IS_PUBLIC } from '../auth/public.decorator';
 import { REQUIRED_SCOPES, SCOPE_BY_TARGET, type ScopeRule } from '../auth/scopes';
 import { CreateJobDto, JOB_TYPES } from '../jobs/dto/create-job.dto';
 import { typeParams } from '../jobs/job-spec';
-import { parseNodeSelector } from '../jobs/selector';
+import { parseNodeSelector } from '../nodes/selector';
 import type { Operation, Schema } from './build';
 import { dtoProperties, fieldSchema } from './dto-schema';
 import { buildOpenApi } from './openapi';

@@ -1,6 +1,6 @@
 import { CreateJobDto, JOB_TYPES, TargetDto, UsdtPairDto, type JobTypeName } from '../jobs/dto/create-job.dto';
 import { DEFAULT_MAX_EVENTS, DEFAULT_SLOWEST_N, PRESETS, SSL_DEFAULTS } from '../jobs/job-spec';
-import { MAX_SELECTOR_LIMIT, NAME_RE } from '../jobs/selector';
+import { MAX_SELECTOR_LIMIT, NAME_RE } from '../nodes/selector';
 import { CreateIncidentDto, DEFAULT_LEAD_MS } from '../incidents/dto/create-incident.dto';
 import { MAX_BUNDLE } from '../incidents/bundle';
 import { CreateScheduleDto, DEFAULT_KEEP_REPORTS } from '../schedules/dto/create-schedule.dto';
