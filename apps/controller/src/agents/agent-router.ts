@@ -6,7 +6,7 @@ import { PrismaService } from '../prisma/prisma.service';
 import { AgentCommandQueue, type AgentCommand } from '../queue/agent-commands';
 import { NodesService, type NodeRoute } from '../nodes/nodes.service';
 import { RunsService } from '../runs/runs.service';
-import { buildStartRun } from '../jobs/start-run';
+import { buildStartRun } from './start-run';
 import { AgentGateway } from './agent.gateway';
 
 /** Where a command for a node goes: this replica's own session, another replica's queue, or nowhere (and why). */

@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { BadRequestException } from '@nestjs/common';
 import type { CreateJobDto } from './dto/create-job.dto';
-import { typeParams, type SslParams } from './job-spec';
+import { typeParams } from './job-spec';
+import type { SslParams } from '../common/job-params';
 
 const ssl = (redactPatterns: string[]): CreateJobDto =>
   ({ type: 'ssl-capture', durationSec: 5, target: { all: true }, nodes: 'all', redactPatterns }) as CreateJobDto;

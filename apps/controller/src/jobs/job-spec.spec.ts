@@ -2,7 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { BadRequestException } from '@nestjs/common';
 import type { CreateJobDto } from './dto/create-job.dto';
-import { runSpec, typeParams, type SslParams, type UsdtParams } from './job-spec';
+import { typeParams } from './job-spec';
+import type { SslParams, UsdtParams } from '../common/job-params';
+import { runSpec } from '../agents/run-spec';
 
 const usdt = (over: Partial<CreateJobDto>): CreateJobDto =>
   ({ type: 'usdt', durationSec: 5, target: { pid: 1 }, nodes: 'all', ...over }) as CreateJobDto;

@@ -1,21 +1,11 @@
-import { BadRequestException } from '@nestjs/common';
-import { MemleakMode, type StartRun, type UsdtProbeRef } from '@tracefleet/proto';
 import type { CreateJobDto } from './dto/create-job.dto';
 import { JOB_TYPE_DEFS, jobTypeDef } from '../job-types/registry';
+import { badField } from '../common/bad-field';
+import type { MemleakParams, PairParam, SslParams, UsdtParams } from '../common/job-params';
 import { compilePattern, MAX_TOTAL_PROGRAM_SIZE, PatternError } from '@tracefleet/redact';
-
-export function badField(field: string, why: string): never {
-  throw new BadRequestException({ statusCode: 400, error: 'Bad Request', message: [`${field} ${why}`] });
-}
 
 export const DEFAULT_MAX_EVENTS = 10_000;
 export const DEFAULT_SLOWEST_N = 10;
-
-interface PairParam {
-  label: string;
-  begin: string;
-  end: string;
-}
 
 /** What a preset traces: the probes, and the begin/end pairs whose durations it measures. */
 export const PRESETS: Record<string, { probes: string[]; pairs: PairParam[] }> = {
@@ -32,17 +22,6 @@ export const PRESETS: Record<string, { probes: string[]; pairs: PairParam[] }> =
   },
 };
 
-/** The stored, normalized parameters of a usdt job (what dispatch turns into a UsdtSpec). */
-export interface UsdtParams {
-  probes: string[];
-  binary?: string;
-  pairs: PairParam[];
-  preset?: string;
-  maxEvents: number;
-  slowestN: number;
-  userStacks: boolean;
-}
-
 const USDT_ONLY = ['probes', 'binary', 'pairs', 'preset', 'slowestN'] as const;
 const MEMLEAK_ONLY = ['intervalSec', 'minAgeSec', 'sampleEvery', 'sampleBytes', 'maxAllocs', 'topN'] as const;
 const SSL_ONLY = ['maxDataBytes', 'binaries', 'maxTotalBytes', 'redactHeaders', 'redactPatterns', 'redaction', 'handshakes', 'retentionHours'] as const;
@@ -55,31 +34,6 @@ export const SSL_DEFAULTS = {
   maxTotalBytes: 64 * 1024 * 1024,
   retentionHours: 24,
 } as const;
-
-/** The stored, normalized parameters of an ssl-capture job. */
-export interface SslParams {
-  maxDataBytes: number;
-  binaries: string[];
-  userStacks: boolean;
-  maxEvents: number;
-  maxTotalBytes: number;
-  redactHeaders: string[];
-  redactPatterns: string[];
-  redaction: boolean;
-  handshakes: boolean;
-  retentionHours: number;
-}
-
-/** The stored, normalized parameters of a memleak job. */
-export interface MemleakParams {
-  mode: 'user' | 'kernel';
-  intervalSec: number;
-  minAgeSec: number;
-  sampleEvery: number;
-  sampleBytes: number;
-  maxAllocs: number;
-  topN: number;
-}
 
 function onlyFor(dto: CreateJobDto, type: string, fields: readonly (keyof CreateJobDto)[]): void {
   for (const f of fields) if (dto[f] !== undefined) badField(String(f), `applies only to ${type} jobs`);
@@ -164,62 +118,5 @@ function sslParams(dto: CreateJobDto): SslParams {
     redaction: dto.redaction ?? true,
     handshakes: dto.handshakes ?? false,
     retentionHours: dto.retentionHours ?? SSL_DEFAULTS.retentionHours,
-  };
-}
-
-function probeRef(p: string): UsdtProbeRef {
-  const [provider, name] = p.split(':');
-  return { provider, name };
-}
-
-/** The StartRun spec for stored job parameters. */
-export function runSpec(type: string, params: Record<string, unknown>): StartRun['spec'] {
-  const registered = jobTypeDef(type);
-  if (registered) return registered.spec(params);
-  if (type === 'cpu_profile') return { $case: 'cpuProfile', value: { frequencyHz: params.frequencyHz as number } };
-  if (type === 'memleak') {
-    const m = params as unknown as MemleakParams;
-    return {
-      $case: 'memleak',
-      value: {
-        mode: m.mode === 'kernel' ? MemleakMode.MEMLEAK_MODE_KERNEL : MemleakMode.MEMLEAK_MODE_USER,
-        intervalSec: m.intervalSec,
-        minAgeSec: m.minAgeSec,
-        sampleEvery: m.sampleEvery,
-        sampleBytes: BigInt(m.sampleBytes),
-        maxAllocs: m.maxAllocs,
-        topN: m.topN,
-      },
-    };
-  }
-  if (type === 'ssl_capture') {
-    const p = params as unknown as SslParams;
-    return {
-      $case: 'sslCapture',
-      value: {
-        maxDataBytes: p.maxDataBytes,
-        binaries: p.binaries,
-        userStacks: p.userStacks,
-        maxEvents: p.maxEvents,
-        maxTotalBytes: BigInt(p.maxTotalBytes),
-        redactHeaders: p.redactHeaders,
-        redactPatterns: p.redactPatterns,
-        redactionOff: !p.redaction,
-        handshakes: p.handshakes,
-      },
-    };
-  }
-  const u = params as unknown as UsdtParams;
-  return {
-    $case: 'usdt',
-    value: {
-      probes: u.probes.map(probeRef),
-      binary: u.binary ?? '',
-      pairs: u.pairs.map((p) => ({ label: p.label, begin: probeRef(p.begin), end: probeRef(p.end) })),
-      maxEvents: u.maxEvents,
-      slowestN: u.slowestN,
-      userStacks: u.userStacks,
-      preset: u.preset ?? '',
-    },
   };
 }

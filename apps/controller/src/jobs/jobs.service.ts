@@ -17,8 +17,9 @@ import { RunsService } from '../runs/runs.service';
 import type { CreateJobDto } from './dto/create-job.dto';
 import { parseNodeSelector, type NodeSelector } from '../nodes/selector';
 import { toJobView, type JobView } from './job.view';
-import { badField, typeParams } from './job-spec';
-import { toTarget } from './start-run';
+import { typeParams } from './job-spec';
+import { badField } from '../common/bad-field';
+import { toTarget } from '../agents/start-run';
 
 export { toTarget };
 

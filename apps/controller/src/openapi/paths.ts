@@ -1,4 +1,4 @@
-import { PID_MAX } from '../jobs/dto/create-job.dto';
+import { PID_MAX } from '../common/job-params';
 import { DiffQueryDto } from '../diff/dto/diff-query.dto';
 import { IncidentProfileQueryDto, PageQueryDto } from '../incidents/dto/list-query.dto';
 import { MAX_CONTAINS_BYTES, MAX_PAGE, SSL_DIRECTIONS } from '../ssl/ssl-query';

@@ -1,5 +1,5 @@
 import { getNextMillis } from 'bullmq';
-import { badField } from '../jobs/job-spec';
+import { badField } from '../common/bad-field';
 
 /** No schedule fires more often than this: each tick starts jobs on every selected node. */
 export const MIN_INTERVAL_MS = 5000;

@@ -1,5 +1,5 @@
 import { BadRequestException } from '@nestjs/common';
-import { PID_MAX } from '../jobs/dto/create-job.dto';
+import { PID_MAX } from '../common/job-params';
 
 export type SslDirectionName = 'read' | 'write' | 'handshake';
 export const SSL_DIRECTIONS: readonly SslDirectionName[] = ['read', 'write', 'handshake'];

@@ -2,7 +2,7 @@ import { BadRequestException, Injectable, Logger, NotFoundException } from '@nes
 import { SslDirection, SslFunction, type SslEvent as SslEventMsg, type SslEventBatch, type SslReport } from '@tracefleet/proto';
 import { PrismaService } from '../prisma/prisma.service';
 import { ProfilesService, type Tx } from '../profiles/profiles.service';
-import type { SslParams } from '../jobs/job-spec';
+import type { SslParams } from '../common/job-params';
 import { enforceLimits, type Limited, type SslLimits } from './limits';
 
 export const SSL_FUNCTION_NAMES: Record<number, string> = {

@@ -16,13 +16,13 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { PID_MAX } from '../../common/job-params';
 
 export const JOB_TYPES = ['cpu-profile', 'usdt', 'memleak', 'ssl-capture', 'syscount'] as const;
 export type JobTypeName = (typeof JOB_TYPES)[number];
 
 /** Hard ceiling checked by the DTO; TRACEFLEET_MAX_DURATION_SEC may set a lower one. */
 export const DURATION_CEILING_SEC = 86_400;
-export const PID_MAX = 4_194_304;
 
 export class TargetDto {
   @IsOptional()

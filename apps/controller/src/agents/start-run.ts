@@ -1,9 +1,10 @@
 import type { StartRun, Target } from '@tracefleet/proto';
-import type { TargetDto } from './dto/create-job.dto';
-import { badField, runSpec } from './job-spec';
+import { badField } from '../common/bad-field';
+import type { JobTarget } from '../common/job-params';
+import { runSpec } from './run-spec';
 
 /** Exactly one of pid, comm or all. */
-export function toTarget(t: TargetDto): Target {
+export function toTarget(t: JobTarget): Target {
   const given = (['pid', 'comm', 'all'] as const).filter((k) => t[k] !== undefined);
   if (given.length !== 1) badField('target', 'must have exactly one of pid, comm or all');
   if (t.pid !== undefined) return { kind: { $case: 'pid', value: t.pid } };
@@ -19,7 +20,7 @@ export function buildStartRun(
   job: { id: string; type: string; durationSec: number; params: unknown; startAt?: Date | null },
   runId: string,
 ): StartRun {
-  const params = job.params as Record<string, unknown> & { target: TargetDto };
+  const params = job.params as Record<string, unknown> & { target: JobTarget };
   return {
     jobId: job.id,
     runId,

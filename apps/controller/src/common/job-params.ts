@@ -1,0 +1,56 @@
+/**
+ * The stored, normalized parameters of each job type: jobs/ writes them (typeParams), agents/ turns
+ * them into a StartRun, ssl/ reads its own.
+ */
+
+/** The largest pid Linux hands out (PID_MAX_LIMIT on 64-bit). */
+export const PID_MAX = 4_194_304;
+
+/** Which processes a run traces: exactly one of pid, comm or all (the job's target). */
+export interface JobTarget {
+  pid?: number;
+  comm?: string;
+  all?: boolean;
+}
+
+export interface PairParam {
+  label: string;
+  begin: string;
+  end: string;
+}
+
+/** The stored, normalized parameters of a usdt job (what dispatch turns into a UsdtSpec). */
+export interface UsdtParams {
+  probes: string[];
+  binary?: string;
+  pairs: PairParam[];
+  preset?: string;
+  maxEvents: number;
+  slowestN: number;
+  userStacks: boolean;
+}
+
+/** The stored, normalized parameters of an ssl-capture job. */
+export interface SslParams {
+  maxDataBytes: number;
+  binaries: string[];
+  userStacks: boolean;
+  maxEvents: number;
+  maxTotalBytes: number;
+  redactHeaders: string[];
+  redactPatterns: string[];
+  redaction: boolean;
+  handshakes: boolean;
+  retentionHours: number;
+}
+
+/** The stored, normalized parameters of a memleak job. */
+export interface MemleakParams {
+  mode: 'user' | 'kernel';
+  intervalSec: number;
+  minAgeSec: number;
+  sampleEvery: number;
+  sampleBytes: number;
+  maxAllocs: number;
+  topN: number;
+}
