@@ -4,14 +4,14 @@ import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { PrismaModule } from './prisma/prisma.module';
 import { ApiTokenGuard } from './auth/api-token.guard';
 import { HealthController } from './health/health.controller';
-import { NodesController } from './nodes/nodes.controller';
+import { NodesController } from './agents/nodes.controller';
 import { NodesService } from './nodes/nodes.service';
 import { AgentGateway } from './agents/agent.gateway';
 import { BatchGuard } from './agents/batch-guard';
 import { AgentRouter } from './agents/agent-router';
 import { AgentCommandQueue } from './queue/agent-commands';
 import { NodeSelection } from './nodes/selection';
-import { NodeSweepService } from './nodes/node-sweep.service';
+import { NodeSweepService } from './agents/node-sweep.service';
 import { RunsService } from './runs/runs.service';
 import { ProfilesService } from './profiles/profiles.service';
 import { ProfilesController } from './profiles/profiles.controller';
@@ -46,7 +46,7 @@ import { FleetCaService } from './enrollment/fleet-ca.service';
 import { NodeCertificatesService } from './enrollment/node-certificates.service';
 import { EnrollmentServer } from './enrollment/enrollment.server';
 import { EnrollmentTokensController } from './enrollment/enrollment-tokens.controller';
-import { NodeRevocationService } from './nodes/node-revocation.service';
+import { NodeRevocationService } from './agents/node-revocation.service';
 import { SyscountModule } from './syscount/syscount.module';
 
 @Module({})

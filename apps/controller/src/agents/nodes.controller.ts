@@ -1,9 +1,9 @@
 import { BadRequestException, Controller, Delete, Get, NotFoundException, Param, Query, UnprocessableEntityException } from '@nestjs/common';
 import type { UsdtProbeInfo } from '@tracefleet/proto';
-import { AgentRouter } from '../agents/agent-router';
-import { NAME_RE, parseLabelSelectorString } from './selector';
-import type { NodeState } from './node-status';
-import { NodesService, type NodeFilter, type NodeView } from './nodes.service';
+import { AgentRouter } from './agent-router';
+import { NAME_RE, parseLabelSelectorString } from '../nodes/selector';
+import type { NodeState } from '../nodes/node-status';
+import { NodesService, type NodeFilter, type NodeView } from '../nodes/nodes.service';
 import { NodeRevocationService, type NodeRevocation } from './node-revocation.service';
 import { RequireScopes } from '../auth/scopes';
 import { Audit } from '../audit/audit.decorator';

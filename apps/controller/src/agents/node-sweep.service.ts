@@ -2,8 +2,8 @@ import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { ENV, type ControllerEnv } from '../config/env';
 import { JobQueue } from '../queue/job-queue';
 import { RunsService } from '../runs/runs.service';
-import { AgentRouter } from '../agents/agent-router';
-import { NodesService, type SweptNode } from './nodes.service';
+import { AgentRouter } from './agent-router';
+import { NodesService, type SweptNode } from '../nodes/nodes.service';
 
 /**
  * Node liveness across replicas: a BullMQ job scheduler runs the sweep every TRACEFLEET_NODE_SWEEP_MS

@@ -1,7 +1,7 @@
 import { Injectable, Logger, NotFoundException } from '@nestjs/common';
 import { PrismaService } from '../prisma/prisma.service';
 import { NodeCertificatesService } from '../enrollment/node-certificates.service';
-import { AgentRouter } from '../agents/agent-router';
+import { AgentRouter } from './agent-router';
 
 export interface NodeRevocation {
   name: string;
