@@ -6,7 +6,7 @@ import { renderFlameGraphSvg, toFolded } from '../profiles/flamegraph/flamegraph
 import { JobsService, type JobPlan } from '../jobs/jobs.service';
 import { parseNodeSelector } from '../nodes/selector';
 import type { CreateJobDto } from '../jobs/dto/create-job.dto';
-import { functionCounts, topFunctions, type FunctionCount } from '../schedules/top-functions';
+import { functionCounts, topFunctions, type FunctionCount } from '../profiles/top-functions';
 import { inTemplate } from './bundle';
 import { nodeBreakdown, type NodeStacks } from './node-breakdown';
 import { toIncidentView, type IncidentView } from './incident.view';

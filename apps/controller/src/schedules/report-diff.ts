@@ -1,5 +1,5 @@
 import type { StackCount } from '../profiles/flamegraph/flamegraph';
-import { functionCounts } from './top-functions';
+import { functionCounts } from '../profiles/top-functions';
 
 export interface FunctionChange {
   name: string;

@@ -1,5 +1,5 @@
 import type { Report } from '../generated/prisma/client';
-import type { TopFunctions } from './top-functions';
+import type { TopFunctions } from '../profiles/top-functions';
 import type { ReportDiff } from './report-diff';
 
 export interface ReportSummary {

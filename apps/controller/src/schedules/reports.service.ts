@@ -8,7 +8,7 @@ import { TERMINAL_JOB } from '../common/run-status';
 import { IncidentsService } from '../incidents/incidents.service';
 import { incidentStatus } from '../incidents/incident.view';
 import { nodeBreakdown } from '../incidents/node-breakdown';
-import { topFunctions } from './top-functions';
+import { topFunctions } from '../profiles/top-functions';
 import { reportDiff } from './report-diff';
 import { toReportSummary, toReportView, type ReportSummary, type ReportView } from './report.view';
 import { ReportRetentionService } from './report-retention.service';

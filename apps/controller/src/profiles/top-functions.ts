@@ -1,4 +1,4 @@
-import type { StackCount } from '../profiles/flamegraph/flamegraph';
+import type { StackCount } from './flamegraph/flamegraph';
 
 export interface FunctionCount {
   name: string;
