@@ -2,7 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { ControllerEnv } from './config/env';
 import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { PrismaModule } from './prisma/prisma.module';
-import { ApiTokenGuard } from './auth/api-token.guard';
+import { ApiTokenGuard } from './audit/api-token.guard';
 import { HealthController } from './health/health.controller';
 import { NodesController } from './agents/nodes.controller';
 import { NodesService } from './nodes/nodes.service';

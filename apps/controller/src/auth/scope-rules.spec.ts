@@ -7,7 +7,7 @@ import { Reflector } from '@nestjs/core';
 import type { ControllerEnv } from '../config/env';
 import { Audit } from '../audit/audit.decorator';
 import type { AuditService } from '../audit/audit.service';
-import { ApiTokenGuard } from './api-token.guard';
+import { ApiTokenGuard } from '../audit/api-token.guard';
 import { IDENTITY_KEY, RequireScopes, RequireScopesWhen, identify, scopeForbidden, type ScopedRequest } from './scopes';
 import { fingerprint } from './tokens';
 import { requestIdOf } from '../audit/request-id';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { ForbiddenException, UnauthorizedException, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { ControllerEnv } from '../config/env';
-import { ApiTokenGuard } from './api-token.guard';
+import { ApiTokenGuard } from '../audit/api-token.guard';
 import { Public } from './public.decorator';
 import { RequireScopes, RequireScopesWhen, SCOPES_KEY, missingScopes, scopesOf, type ScopedRequest } from './scopes';
 import { sslCaptureNeedsScope } from '../jobs/jobs.controller';

@@ -1,13 +1,13 @@
 import { Inject, Injectable, Optional, UnauthorizedException, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ENV, type ControllerEnv } from '../config/env';
-import { AUDIT_KEY, type AuditTarget } from '../audit/audit.decorator';
-import { AuditService } from '../audit/audit.service';
-import { requestIdOf } from '../audit/request-id';
+import { AUDIT_KEY, type AuditTarget } from './audit.decorator';
+import { AuditService } from './audit.service';
+import { requestIdOf } from './request-id';
 import type { Response } from 'express';
-import { IS_PUBLIC } from './public.decorator';
-import { IDENTITY_KEY, REQUIRED_SCOPES, SCOPES_KEY, identify, missingScopes, scopeForbidden, type ScopeRule, type ScopedRequest } from './scopes';
-import { bearer } from './tokens';
+import { IS_PUBLIC } from '../auth/public.decorator';
+import { IDENTITY_KEY, REQUIRED_SCOPES, SCOPES_KEY, identify, missingScopes, scopeForbidden, type ScopeRule, type ScopedRequest } from '../auth/scopes';
+import { bearer } from '../auth/tokens';
 
 /**
  * Every REST route needs a bearer token unless marked @Public(): TRACEFLEET_API_TOKEN (scope `jobs`)
