@@ -1,7 +1,7 @@
 import { Injectable, UnprocessableEntityException } from '@nestjs/common';
 import { mergeStacks, renderFlameGraphSvg } from '../profiles/flamegraph/flamegraph';
 import { diffFolded, diffFrameStyle } from '../profiles/flamegraph/diff';
-import { ProfileExportsService, type CpuProfile } from '../profiles/profile-exports.service';
+import { ProfileExportsService, type CpuProfile } from '../jobs/profile-exports.service';
 import type { DiffQueryDto } from './dto/diff-query.dto';
 
 /** Differential outputs between two CPU profile jobs (or two nodes of one). */

@@ -1,11 +1,11 @@
 import { Controller, Get, Header, Param, Query, StreamableFile } from '@nestjs/common';
-import { JobsService } from '../jobs/jobs.service';
-import { ProfilesService } from './profiles.service';
+import { JobsService } from './jobs.service';
+import { ProfilesService } from '../profiles/profiles.service';
 import { ProfileExportsService } from './profile-exports.service';
-import type { SpeedscopeFile } from './speedscope/speedscope';
-import { renderFlameGraphSvg, toFolded } from './flamegraph/flamegraph';
+import type { SpeedscopeFile } from '../profiles/speedscope/speedscope';
+import { renderFlameGraphSvg, toFolded } from '../profiles/flamegraph/flamegraph';
 import { ScopeByTarget, TokenScopes, missingScopes, scopeForbidden, type Scope } from '../auth/scopes';
-import type { JobView } from '../jobs/job.view';
+import type { JobView } from './job.view';
 
 const SSL_STACKS = 'the job is ssl-capture (its stacks are stacks of captured TLS calls)';
 

@@ -2,8 +2,8 @@ import 'reflect-metadata';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ForbiddenException } from '@nestjs/common';
-import type { JobsService } from '../jobs/jobs.service';
-import type { ProfilesService } from './profiles.service';
+import type { JobsService } from './jobs.service';
+import type { ProfilesService } from '../profiles/profiles.service';
 import type { ProfileExportsService } from './profile-exports.service';
 import { ProfilesController } from './profiles.controller';
 

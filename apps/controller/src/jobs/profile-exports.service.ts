@@ -1,9 +1,9 @@
 import { BadRequestException, Injectable, UnprocessableEntityException } from '@nestjs/common';
-import { JobsService } from '../jobs/jobs.service';
-import { ProfilesService } from './profiles.service';
-import type { StackCount } from './flamegraph/flamegraph';
-import { encodePprofGzip } from './pprof/pprof';
-import { toSpeedscope, type SpeedscopeFile } from './speedscope/speedscope';
+import { JobsService } from './jobs.service';
+import { ProfilesService } from '../profiles/profiles.service';
+import type { StackCount } from '../profiles/flamegraph/flamegraph';
+import { encodePprofGzip } from '../profiles/pprof/pprof';
+import { toSpeedscope, type SpeedscopeFile } from '../profiles/speedscope/speedscope';
 
 /** A CPU profile job's stored samples, checked to exist. */
 export interface CpuProfile {
