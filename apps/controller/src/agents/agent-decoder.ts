@@ -13,7 +13,7 @@ export function checkOf(msg: AgentMessage): CheckResult | undefined {
 
 /**
  * Decodes one AgentMessage only if it passes its caps (batch-limits.ts), then sanitises it
- * (sanitize.ts). A message over a cap becomes an empty AgentMessage carrying the check's result,
+ * (common/sanitize.ts). A message over a cap becomes an empty AgentMessage carrying the check's result,
  * so the session handler can refuse and count it; grpc-js would end the whole call on a throw.
  */
 export function decodeChecked(buf: Buffer): CheckedMessage {

@@ -155,7 +155,7 @@ export class JobsService implements OnModuleInit {
 
   /**
    * Queues a start for each pending run on the replica holding its node's session (that replica
-   * builds the StartRun: jobs/start-run.ts); a node without a session fails its run at once.
+   * builds the StartRun: agents/start-run.ts); a node without a session fails its run at once.
    */
   async dispatch(jobId: string): Promise<void> {
     const job = await this.prisma.job.findUnique({ where: { id: jobId }, include: { runs: { include: { node: { select: { name: true } } } } } });
