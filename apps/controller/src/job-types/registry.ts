@@ -10,7 +10,8 @@ type ReportCase = NonNullable<AgentMessage['msg']>['$case'];
  * adds one line to JOB_TYPE_DEFS; its REST routes are its own Nest module.
  *
  * Partial: syscount is the first type defined this way; cpu-profile, usdt, memleak and ssl-capture
- * still go through the per-type code in jobs/job-spec.ts, runs/runs.service.ts and agents/agent.gateway.ts.
+ * still go through the per-type code in jobs/job-spec.ts, agents/run-spec.ts, runs/runs.service.ts and
+ * agents/agent.gateway.ts.
  */
 export interface JobTypeDef {
   /** The REST name; the database enum value is the same with '_' for '-'. */
