@@ -48,13 +48,14 @@ import { EnrollmentServer } from './enrollment/enrollment.server';
 import { EnrollmentTokensController } from './enrollment/enrollment-tokens.controller';
 import { NodeRevocationService } from './agents/node-revocation.service';
 import { SyscountModule } from './syscount/syscount.module';
+import { ResultStoresModule } from './common/result-stores';
 
 @Module({})
 export class AppModule {
   static forEnv(env: ControllerEnv): DynamicModule {
     return {
       module: AppModule,
-      imports: [PrismaModule.forEnv(env), SyscountModule],
+      imports: [PrismaModule.forEnv(env), ResultStoresModule, SyscountModule],
       controllers: [HealthController, NodesController, JobsController, ProfilesController, DiffController, UsdtController, MemleakController, SslController, IncidentsController, SchedulesController, OpenApiController, AuditController, EnrollmentTokensController],
       providers: [
         { provide: APP_GUARD, useClass: ApiTokenGuard },

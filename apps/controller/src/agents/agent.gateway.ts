@@ -338,21 +338,6 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
       case 'usdtListResult':
         this.pending.get(m.value.requestId)?.(m.value);
         break;
-      case 'usdtEvents':
-        this.throttle(s, this.runs.onUsdtEvents(s.nodeId, m.value));
-        break;
-      case 'memleakSnapshot':
-        this.throttle(s, this.runs.onMemleakSnapshot(s.nodeId, m.value));
-        break;
-      case 'usdtReport':
-        this.runs.onUsdtReport(s.nodeId, m.value);
-        break;
-      case 'sslEvents':
-        this.throttle(s, this.runs.onSslEvents(s.nodeId, m.value));
-        break;
-      case 'sslReport':
-        this.runs.onSslReport(s.nodeId, m.value);
-        break;
       case 'runEvent':
         this.runs.onEvent(s.nodeId, m.value);
         break;
@@ -362,11 +347,12 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
       case 'runFinished':
         this.runs.onFinished(s.nodeId, m.value);
         break;
-      default:
-        // A registered job type's report (job-types/registry.ts), or nothing this controller knows.
-        if (!m || !this.runs.onTypeReport(s.nodeId, m.$case, m.value as { runId: string })) {
-          this.log.warn(`agent ${s.nodeName} sent an unexpected ${m?.$case ?? 'empty'} message`);
-        }
+      default: {
+        // A job type's results (each type's service registers where they go: common/result-stores.ts).
+        const stored = m ? this.runs.onResult(s.nodeId, m.$case, m.value as { runId: string; seq?: bigint }) : undefined;
+        if (stored) this.throttle(s, stored);
+        else this.log.warn(`agent ${s.nodeName} sent an unexpected ${m?.$case ?? 'empty'} message`);
+      }
     }
   }
 }

@@ -140,7 +140,7 @@ export const CAPS: Readonly<Record<number, MessageCaps>> = {
 
 // The registered job types' reports (job-types/registry.ts) bring their own caps.
 for (const def of JOB_TYPE_DEFS) {
-  (CAPS as Record<number, MessageCaps>)[def.wire.field] = { type: def.wire.case, maxBytes: def.wire.maxBytes, shape: def.wire.shape as Shape, totals: {} };
+  if (def.wire) (CAPS as Record<number, MessageCaps>)[def.wire.field] = { type: def.wire.case, maxBytes: def.wire.maxBytes, shape: def.wire.shape as Shape, totals: {} };
 }
 
 /** Cumulative bytes one run may send over its session: far above a day of a busy cpu-profile run (see README). */

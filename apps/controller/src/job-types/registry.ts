@@ -1,45 +1,56 @@
 import type { AgentMessage, StartRun } from '@tracefleet/proto';
-import type { PrismaClient } from '../generated/prisma/client';
+import type { JobRequest } from '../common/job-request';
+import type { JobRun } from '../generated/prisma/client';
+import type { Scope } from '../auth/scopes';
+import { MEMLEAK } from '../memleak/memleak.type';
+import { CPU_PROFILE } from '../profiles/cpu-profile.type';
+import { SSL_CAPTURE } from '../ssl/ssl-capture.type';
 import { SYSCOUNT } from '../syscount/syscount.type';
+import { USDT } from '../usdt/usdt.type';
 
-type ReportCase = NonNullable<AgentMessage['msg']>['$case'];
+type MessageCase = NonNullable<AgentMessage['msg']>['$case'];
 
 /**
  * One job type as the shared folders (jobs/, runs/, agents/, openapi/) see it. A type's own folder
- * defines it whole (its request fields and limits, StartRun part, wire caps, storage, view links) and
- * adds one line to JOB_TYPE_DEFS; its REST routes are its own Nest module.
- *
- * Partial: syscount is the first type defined this way; cpu-profile, usdt, memleak and ssl-capture
- * still go through the per-type code in jobs/job-spec.ts, agents/run-spec.ts, runs/runs.service.ts and
- * agents/agent.gateway.ts.
+ * defines it (its request fields and their type-dependent checks, the parameters stored, its StartRun
+ * part, its view links) and adds one line to JOB_TYPE_DEFS; its read routes are its own.
  */
 export interface JobTypeDef {
   /** The REST name; the database enum value is the same with '_' for '-'. */
   name: string;
-  /** Request fields only this type takes: other types refuse them ("applies only to ... jobs"). */
+  /** Request fields this type takes besides type, durationSec and target; other types refuse them. */
   fields: readonly string[];
-  /** Validates this type's request fields (BadRequestException naming the field); the parameters stored with the job. */
-  params(body: Record<string, unknown>): object;
+  /** Its OpenAPI part: what a request of this type is, and its fields' descriptions and defaults (JSON Schema). */
+  docs: { description: string; fields: Record<string, object> };
+  /** Checks what depends on the type (BadRequestException naming the field); the parameters stored with the job. */
+  params(body: JobRequest): object;
   /** The StartRun spec from the stored parameters. */
   spec(params: Record<string, unknown>): NonNullable<StartRun['spec']>;
-  /** Links the job view adds. */
+  /** Links the job view adds after `self`. */
   links(base: string): Record<string, string>;
-  /** Its agent report: the AgentMessage field and case, caps checked before decoding (agents/batch-limits.ts). */
-  wire: { field: number; case: ReportCase; maxBytes: number; shape: object };
-  /** Stores one report of a run; returns the entries stored (compared with RunFinished.samplesSent). */
-  store(prisma: PrismaClient, run: { id: string; jobId: string }, report: never): Promise<bigint>;
+  /** Fields this type adds to each run in GET /jobs/:id, and to the job (from its runs' views). */
+  view?: { run(r: JobRun): Record<string, unknown>; job?(runs: Record<string, unknown>[]): Record<string, unknown> };
+  /** The scope a token needs, besides `jobs`, to create this type's jobs or read their captured data. */
+  scope?: Scope;
+  /** The flame graph's title, subtitle and count name when its counts are not CPU samples. */
+  flameGraph?(job: { id: string; status: string; params: { durationSec?: number } }, where: string, total: bigint): { title: string; subtitle: string; countName: string };
+  /** A result message whose wire caps the type brings (agents/batch-limits.ts checks them before decoding). */
+  wire?: { field: number; case: MessageCase; maxBytes: number; shape: object };
 }
 
-/** The registered job types. */
-export const JOB_TYPE_DEFS: readonly JobTypeDef[] = [SYSCOUNT];
+/** The job types, in the order the API lists them. */
+export const JOB_TYPE_DEFS: readonly JobTypeDef[] = [CPU_PROFILE, USDT, MEMLEAK, SSL_CAPTURE, SYSCOUNT];
 
-/** The definition of a REST or database type name ('syscount'), if it is registered. */
+/** The definition of a REST or database type name ('ssl-capture' or 'ssl_capture'). */
 export function jobTypeDef(type: string): JobTypeDef | undefined {
   const name = type.replace(/_/g, '-');
   return JOB_TYPE_DEFS.find((d) => d.name === name);
 }
 
-/** The definition whose agent report has this message case. */
-export function jobTypeOfReport(msgCase: string): JobTypeDef | undefined {
-  return JOB_TYPE_DEFS.find((d) => d.wire.case === msgCase);
+/** The database enum value of a REST type name. */
+export const dbJobType = (name: string): string => name.replace(/-/g, '_');
+
+/** The types that take a request field, by name ("usdt and ssl-capture"), for the refusal of the others. */
+export function typesTaking(field: string): string[] {
+  return JOB_TYPE_DEFS.filter((d) => d.fields.includes(field)).map((d) => d.name);
 }

@@ -1,20 +1,9 @@
 import type { Job, JobRun } from '../generated/prisma/client';
-import type { SslRunReport } from '../ssl/ssl.service';
+import type { SslRunView, SslTotals } from '../ssl/ssl-run.view';
 import { unwindView, type UnwindRunStats } from '../runs/unwind-stats';
 import type { Scope } from '../auth/scopes';
 import { hideSecrets } from '../auth/secret-fields';
 import { jobTypeDef } from '../job-types/registry';
-
-/** An ssl-capture run's counters: the agent's SslReport, and what the controller stored or refused. */
-export interface SslRunView extends SslRunReport {
-  eventsStored: number;
-  attached: string[];
-  bytesStored: number;
-  /** Sent by the agent past the job's maxEvents / maxTotalBytes / maxDataBytes: counted, not stored. */
-  refusedByController: { events: number; bytes: number };
-  /** False until the agent's SslReport arrived (counters from the agent are zero until then). */
-  reported: boolean;
-}
 
 export interface RunView {
   node: string;
@@ -56,8 +45,8 @@ export interface JobView {
   selection: { selector: unknown; selected: string[]; skipped: { node: string; reason: string; code?: string }[]; skippedNotListed: number };
   totals: { samplesTaken: number; samplesDroppedKernel: number; samplesDroppedAgent: number; samplesLostTransit: number; samplesStored: number };
   runs: RunView[];
-  /** ssl-capture: the runs' counters summed. */
-  sslTotals?: Omit<SslRunView, 'noOpenssl' | 'attached' | 'reported'>;
+  /** ssl-capture: the runs' counters summed (a job type adds its own fields: job-types/registry.ts `view`). */
+  sslTotals?: SslTotals;
   /** Each registered job type (job-types/registry.ts) adds its own links (syscount: `syscount`). */
   links: {
     self: string;
@@ -82,6 +71,7 @@ type JobWithRuns = Job & { runs: (JobRun & { node: { name: string } })[] };
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
 export function toJobView(job: JobWithRuns): JobView {
+  const def = jobTypeDef(job.type);
   const runs: RunView[] = job.runs
     .map((r) => ({
       node: r.node.name,
@@ -101,7 +91,7 @@ export function toJobView(job: JobWithRuns): JobView {
       attached: r.attached,
       startedAt: iso(r.startedAt),
       finishedAt: iso(r.finishedAt),
-      ...(job.type === 'ssl_capture' ? { ssl: sslRunView(r) } : {}),
+      ...def?.view?.run(r),
     }))
     .sort((a, b) => a.node.localeCompare(b.node));
   const sum = (k: keyof RunView): number => runs.reduce((acc, r) => acc + (r[k] as number), 0);
@@ -127,11 +117,11 @@ export function toJobView(job: JobWithRuns): JobView {
       samplesStored: sum('samplesStored'),
     },
     runs,
-    ...(job.type === 'ssl_capture' ? { sslTotals: sslTotals(runs.map((r) => r.ssl!)) } : {}),
+    ...def?.view?.job?.(runs as unknown as Record<string, unknown>[]),
     links: {
       self: base,
-      // A registered type says what it links to; the older types all have a flame graph.
-      ...(jobTypeDef(job.type)?.links(base) ?? { flamegraphSvg: `${base}/flamegraph.svg`, flamegraphFolded: `${base}/flamegraph.folded` }),
+      // Each job type says what it links to (job-types/registry.ts).
+      ...def?.links(base),
       ...(job.type === 'usdt' ? { usdt: `${base}/usdt`, usdtEvents: `${base}/usdt/events` } : {}),
       ...(job.type === 'memleak' ? { memleak: `${base}/memleak` } : {}),
       ...(job.type === 'ssl_capture' ? { sslEvents: `${base}/ssl-events`, sslEventsStream: `${base}/ssl-events/stream`, http: `${base}/http` } : {}),
@@ -142,49 +132,4 @@ export function toJobView(job: JobWithRuns): JobView {
 function selectionOf(params: unknown): JobView['selection'] {
   const p = (params ?? {}) as { nodes?: unknown; selected?: string[]; skipped?: { node: string; reason: string; code?: string }[]; skippedNotListed?: number };
   return { selector: p.nodes ?? null, selected: p.selected ?? [], skipped: p.skipped ?? [], skippedNotListed: p.skippedNotListed ?? 0 };
-}
-
-function sslRunView(r: JobRun): SslRunView {
-  const rep = r.sslReport as unknown as Partial<SslRunReport> | null;
-  const n = (k: keyof Omit<SslRunReport, 'noOpenssl'>): number => Number(rep?.[k] ?? 0);
-  return {
-    eventsSeen: n('eventsSeen'),
-    eventsSent: n('eventsSent'),
-    eventsStored: Number(r.samplesReceived),
-    droppedKernel: n('droppedKernel'),
-    droppedAgent: n('droppedAgent'),
-    overBudget: n('overBudget'),
-    bytesOverBudget: n('bytesOverBudget'),
-    truncatedEvents: n('truncatedEvents'),
-    redactions: n('redactions'),
-    orphanReturns: n('orphanReturns'),
-    readErrors: n('readErrors'),
-    noOpenssl: rep?.noOpenssl ?? [],
-    attached: r.attached,
-    bytesStored: Number(r.sslBytesStored),
-    refusedByController: { events: Number(r.sslEventsRefused), bytes: Number(r.sslBytesRefused) },
-    reported: rep !== null,
-  };
-}
-
-function sslTotals(runs: SslRunView[]): NonNullable<JobView['sslTotals']> {
-  const sum = (k: keyof SslRunView): number => runs.reduce((a, r) => a + (r[k] as number), 0);
-  return {
-    eventsSeen: sum('eventsSeen'),
-    eventsSent: sum('eventsSent'),
-    eventsStored: sum('eventsStored'),
-    droppedKernel: sum('droppedKernel'),
-    droppedAgent: sum('droppedAgent'),
-    overBudget: sum('overBudget'),
-    bytesOverBudget: sum('bytesOverBudget'),
-    truncatedEvents: sum('truncatedEvents'),
-    redactions: sum('redactions'),
-    orphanReturns: sum('orphanReturns'),
-    readErrors: sum('readErrors'),
-    bytesStored: sum('bytesStored'),
-    refusedByController: {
-      events: runs.reduce((a, r) => a + r.refusedByController.events, 0),
-      bytes: runs.reduce((a, r) => a + r.refusedByController.bytes, 0),
-    },
-  };
 }

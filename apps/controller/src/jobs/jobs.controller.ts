@@ -5,6 +5,7 @@ import { CreateJobDto } from './dto/create-job.dto';
 import { JobsService } from './jobs.service';
 import { jobViewFor, type JobView } from './job.view';
 import { Audit } from '../audit/audit.decorator';
+import { jobTypeDef } from '../job-types/registry';
 
 @Controller('jobs')
 export class JobsController {
@@ -25,8 +26,12 @@ export class JobsController {
   }
 }
 
-/** Creating an ssl-capture job (TLS plaintext) needs the capture token; decided before validation so a 403 never leaks field rules. */
+/**
+ * Creating a job of a type with a scope (ssl-capture: TLS plaintext) needs that scope; decided before
+ * validation so a 403 never leaks field rules.
+ */
 export function sslCaptureNeedsScope(req: Request): Scope[] {
   const body = req.body as { type?: unknown } | undefined;
-  return body?.type === 'ssl-capture' ? ['ssl-capture'] : [];
+  const scope = typeof body?.type === 'string' ? jobTypeDef(body.type)?.scope : undefined;
+  return scope ? [scope] : [];
 }

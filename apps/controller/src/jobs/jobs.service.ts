@@ -20,10 +20,11 @@ import { toJobView, type JobView } from './job.view';
 import { typeParams } from './job-spec';
 import { badField } from '../common/bad-field';
 import { toTarget } from '../agents/start-run';
+import { dbJobType, jobTypeDef } from '../job-types/registry';
+import type { JobType } from '../generated/prisma/enums';
 
 export { toTarget };
 
-const DB_JOB_TYPE = { 'cpu-profile': 'cpu_profile', usdt: 'usdt', memleak: 'memleak', 'ssl-capture': 'ssl_capture', syscount: 'syscount' } as const;
 
 /** Time allowed between POST and the agent starting, counted into the run deadline. */
 const DISPATCH_ALLOWANCE_SEC = 10;
@@ -76,8 +77,9 @@ export class JobsService implements OnModuleInit {
   async plan(dto: CreateJobDto, scopes: readonly Scope[]): Promise<JobPlan> {
     // The guard already refuses ssl-capture without the scope; this keeps the rule next to the data it
     // protects. It also covers `redaction: false`, which only ssl-capture jobs accept.
-    if (dto.type === 'ssl-capture' && !scopes.includes('ssl-capture')) {
-      throw new ForbiddenException({ statusCode: 403, error: 'Forbidden', message: ['ssl-capture jobs need the ssl-capture scope (TRACEFLEET_CAPTURE_TOKEN)'] });
+    const scope = jobTypeDef(dto.type)?.scope;
+    if (scope && !scopes.includes(scope)) {
+      throw new ForbiddenException({ statusCode: 403, error: 'Forbidden', message: [`${dto.type} jobs need the ${scope} scope (TRACEFLEET_CAPTURE_TOKEN)`] });
     }
     if (dto.durationSec > this.env.maxDurationSec) badField('durationSec', `must not be greater than ${this.env.maxDurationSec}`);
     const target = toTarget(dto.target);
@@ -120,7 +122,7 @@ export class JobsService implements OnModuleInit {
         incidentId: link.incidentId,
         scheduleId: link.scheduleId,
         startAt: link.startAt,
-        type: DB_JOB_TYPE[dto.type],
+        type: dbJobType(dto.type) as JobType,
         durationSec: dto.durationSec,
         params: {
           type: dto.type,

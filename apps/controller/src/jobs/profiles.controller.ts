@@ -6,13 +6,15 @@ import type { SpeedscopeFile } from '../profiles/speedscope/speedscope';
 import { renderFlameGraphSvg, toFolded } from '../profiles/flamegraph/flamegraph';
 import { ScopeByTarget, TokenScopes, missingScopes, scopeForbidden, type Scope } from '../auth/scopes';
 import type { JobView } from './job.view';
+import { jobTypeDef } from '../job-types/registry';
 
 const SSL_STACKS = 'the job is ssl-capture (its stacks are stacks of captured TLS calls)';
 
 /** The stacks of an ssl-capture job come from its captured events: the same scope as reading them. */
 function checkStacksScope(job: JobView, scopes: readonly Scope[]): void {
-  const missing = missingScopes(scopes, job.type === 'ssl-capture' ? ['ssl-capture'] : []);
-  if (missing.length > 0) throw scopeForbidden(missing, scopes, `the stacks of ssl-capture job ${job.id}`);
+  const scope = jobTypeDef(job.type)?.scope;
+  const missing = missingScopes(scopes, scope ? [scope] : []);
+  if (missing.length > 0) throw scopeForbidden(missing, scopes, `the stacks of ${job.type} job ${job.id}`);
 }
 
 @Controller('jobs/:id')
@@ -33,20 +35,8 @@ export class ProfilesController {
     const p = job.params as { frequencyHz?: number; durationSec?: number };
     const total = stacks.reduce((a, s) => a + BigInt(s.count), 0n);
     const where = node ?? (job.runs.length === 1 ? job.runs[0].node : `${job.runs.length} nodes`);
-    if (job.type === 'memleak') {
-      return renderFlameGraphSvg(stacks, {
-        title: `Outstanding allocations · job ${id.slice(0, 8)}`,
-        subtitle: `${where} · ${total.toLocaleString('en-US')} bytes outstanding at the latest snapshot · ${job.status}`,
-        countName: 'bytes',
-      });
-    }
-    if (job.type === 'usdt') {
-      return renderFlameGraphSvg(stacks, {
-        title: `USDT probe stacks · job ${id.slice(0, 8)}`,
-        subtitle: `${where} · ${total.toLocaleString('en-US')} events with stacks · ${p.durationSec ?? '?'} s · ${job.status}`,
-        countName: 'events',
-      });
-    }
+    const titles = jobTypeDef(job.type)?.flameGraph?.({ id, status: job.status, params: p }, where, total);
+    if (titles) return renderFlameGraphSvg(stacks, titles);
     return renderFlameGraphSvg(stacks, {
       title: `CPU profile · job ${id.slice(0, 8)}`,
       subtitle: `${where} · ${total.toLocaleString('en-US')} samples · ${p.frequencyHz ?? '?'} Hz · ${p.durationSec ?? '?'} s · ${job.status}`,

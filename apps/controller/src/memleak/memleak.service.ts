@@ -4,6 +4,7 @@ import { PrismaService } from '../prisma/prisma.service';
 import { ProfilesService } from '../profiles/profiles.service';
 import { growth } from './growth';
 import { storableDate } from '../common/sanitize';
+import { ResultStores } from '../common/result-stores';
 
 export interface LeakStackView {
   frames: string[];
@@ -38,7 +39,10 @@ export class MemleakService {
   constructor(
     private readonly prisma: PrismaService,
     private readonly profiles: ProfilesService,
-  ) {}
+    stores: ResultStores,
+  ) {
+    stores.batch<SnapshotMsg>('memleakSnapshot', (run, snap) => this.storeSnapshot(run.jobId, run.id, snap));
+  }
 
   /** Stores a snapshot; the run's flame graph becomes this snapshot's outstanding bytes. Returns the stacks stored. */
   async storeSnapshot(jobId: string, runId: string, snap: SnapshotMsg): Promise<bigint> {

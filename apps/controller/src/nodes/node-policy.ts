@@ -1,4 +1,5 @@
 import type { AgentPolicy } from '@tracefleet/proto';
+import { JOB_TYPE_DEFS } from '../job-types/registry';
 
 /**
  * A node's own policy as it registered it (Register.policy), stored on the Node row and shown in
@@ -22,7 +23,7 @@ export interface PolicyJob {
   redactionOff: boolean;
 }
 
-const JOB_TYPES = ['cpu-profile', 'usdt', 'memleak', 'ssl-capture', 'syscount'];
+const JOB_TYPES = JOB_TYPE_DEFS.map((d) => d.name);
 /** 1 TiB: the most the agent's own parser accepts. */
 const MAX_KERNEL_BYTES = 2 ** 40;
 

@@ -12,14 +12,12 @@ import { PROTOCOL_VERSION, type Register } from '@tracefleet/proto';
 import type { ControllerEnv } from '../config/env';
 import { PrismaService } from '../prisma/prisma.service';
 import { ProfilesService } from '../profiles/profiles.service';
-import { UsdtService } from '../usdt/usdt.service';
-import { MemleakService } from '../memleak/memleak.service';
-import { SslService } from '../ssl/ssl.service';
 import { RunsService } from '../runs/runs.service';
 import { parseNodeSelector } from './selector';
 import { NodesService } from './nodes.service';
 import { NodeSelection, noMatchReason } from './selection';
 import { scratchDb, type ScratchDb } from '../testing/scratch-db';
+import { ingestServices } from '../testing/ingest-services';
 
 const DB = 'tracefleet_nodes_test';
 let db: ScratchDb;
@@ -61,7 +59,7 @@ describe('node registry (PostgreSQL)', { timeout: 120_000 }, () => {
     onA = new NodesService(env('rep-a'), prisma);
     onB = new NodesService(env('rep-b'), prisma);
     const profiles = new ProfilesService(prisma);
-    runs = new RunsService(prisma, profiles, new UsdtService(prisma, profiles), new MemleakService(prisma, profiles), new SslService(prisma, profiles));
+    runs = ingestServices(prisma, profiles).runs;
   });
 
   after(async () => {

@@ -1,10 +1,9 @@
 import { CreateJobDto, JOB_TYPES, TargetDto, UsdtPairDto, type JobTypeName } from '../jobs/dto/create-job.dto';
-import { DEFAULT_MAX_EVENTS, DEFAULT_SLOWEST_N, PRESETS, SSL_DEFAULTS } from '../jobs/job-spec';
 import { MAX_SELECTOR_LIMIT, NAME_RE } from '../nodes/selector';
 import { CreateIncidentDto, DEFAULT_LEAD_MS } from '../incidents/dto/create-incident.dto';
 import { MAX_BUNDLE } from '../incidents/bundle';
 import { CreateScheduleDto, DEFAULT_KEEP_REPORTS } from '../schedules/dto/create-schedule.dto';
-import { SYSCOUNT, DEFAULT_MAX_KEYS } from '../syscount/syscount.type';
+import { JOB_TYPE_DEFS, jobTypeDef } from '../job-types/registry';
 import { arrayOf, ref, type Schema } from './build';
 import { dtoSchema } from './dto-schema';
 
@@ -13,63 +12,19 @@ export const SELECTOR_LIMITS = { names: 10_000, expressions: 64, values: 256 } a
 
 const COMMON = ['type', 'durationSec', 'target'] as const;
 /** The fields each job type accepts besides the common ones (job-spec.ts refuses the others with a 400 naming the field). */
-export const JOB_TYPE_FIELDS: Record<JobTypeName, string[]> = {
-  'cpu-profile': ['frequencyHz'],
-  usdt: ['probes', 'binary', 'pairs', 'preset', 'maxEvents', 'slowestN', 'userStacks'],
-  memleak: ['intervalSec', 'minAgeSec', 'sampleEvery', 'sampleBytes', 'maxAllocs', 'topN'],
-  'ssl-capture': ['maxDataBytes', 'binaries', 'userStacks', 'maxEvents', 'maxTotalBytes', 'redactHeaders', 'redactPatterns', 'redaction', 'handshakes', 'retentionHours'],
-  syscount: [...SYSCOUNT.fields],
-};
+export const JOB_TYPE_FIELDS = Object.fromEntries(JOB_TYPE_DEFS.map((d) => [d.name, [...d.fields]])) as Record<JobTypeName, string[]>;
 
-const presetList = Object.entries(PRESETS)
-  .map(([name, p]) => `\`${name}\`: ${p.probes.join(', ')}`)
-  .join('; ');
-
-/** Descriptions and defaults per field; limits come from the DTO's decorators (dto-schema.ts). */
+/** Descriptions of the fields every job type has; each type documents its own (job-types/registry.ts `docs`). */
 const FIELD_DOCS: Record<string, Schema> = {
   durationSec: { description: 'Seconds to trace. The server may set a lower ceiling (TRACEFLEET_MAX_DURATION_SEC, default 3600): above it is a 400.' },
   target: { $ref: '#/components/schemas/Target' },
-  frequencyHz: { description: 'Samples per second per CPU.', default: 99 },
-  probes: { description: '"provider:probe" names (a preset adds its own; at most 64 in all).' },
-  binary: { description: 'Absolute path of the ELF file with the probes; required with target all. Without it the agent looks in the target pid\'s executable and mapped libraries.' },
-  pairs: { items: { $ref: '#/components/schemas/UsdtPair' }, description: 'Per-thread durations from begin to end (log2 histogram, slowest occurrences).' },
-  preset: { description: `Probes and pairs for a runtime's GC pauses: ${presetList}.` },
-  slowestN: { description: 'Slowest occurrences kept per pair.', default: DEFAULT_SLOWEST_N },
-  userStacks: { description: 'Capture the user stack at each event; stacks also form the job\'s flame graph.', default: false },
-  intervalSec: { description: 'Seconds between snapshots of outstanding allocations; at most durationSec.', default: 5 },
-  minAgeSec: { description: 'Only allocations at least this old count as outstanding.', default: 0 },
-  sampleEvery: { description: 'Trace every Nth allocation (results give the scale).', default: 1 },
-  sampleBytes: { description: 'Or trace by byte interval; not with sampleEvery.' },
-  maxAllocs: { description: 'Live allocations tracked per node; past it allocations are counted as untracked.', default: 1_000_000 },
-  topN: { description: 'Stacks kept per snapshot, by outstanding bytes.', default: 50 },
-  maxDataBytes: { description: 'Plaintext bytes kept per SSL_read/SSL_write call (the rest is counted as truncated).', default: SSL_DEFAULTS.maxDataBytes },
-  binaries: { description: 'Files to probe besides what the targets map: libssl.so.* or executables with OpenSSL linked in.' },
-  maxTotalBytes: { description: 'Plaintext bytes kept per node for the whole run; past it events carry no data.', default: SSL_DEFAULTS.maxTotalBytes },
-  redactHeaders: { description: 'Header names whose values are redacted on the agent, besides authorization, proxy-authorization, cookie and set-cookie.' },
-  redactPatterns: { description: 'RE2 regular expressions (linear-time matching: no backreferences, no lookaround; compiled to check them, a refused one is a 400 naming it and why, as is one matching the empty string); every match in the plaintext, read as UTF-8, is redacted on the agent.' },
-  redaction: { description: 'Redaction on the agent, before plaintext leaves the node.', default: true },
-  handshakes: { description: 'Also time SSL_do_handshake (events without data).', default: false },
-  retentionHours: { description: 'Captured events are deleted this long after the job was created.', default: SSL_DEFAULTS.retentionHours },
-  maxKeys: { description: '(process, syscall) pairs counted per node; calls of pairs beyond are counted as uncounted.', default: DEFAULT_MAX_KEYS },
-};
-
-const TYPE_DOCS: Record<JobTypeName, string> = {
-  'cpu-profile': 'Sampled on-CPU stacks (perf_event), symbolized on the node, stored per stack. Outputs: flame graph, folded, pprof, speedscope, diff.',
-  usdt: 'USDT probes of a process or a binary: hits per probe, begin/end pair durations, captured events with arguments.',
-  memleak: 'Outstanding allocations by stack, snapshotted every intervalSec (target all: the kernel\'s allocations).',
-  'ssl-capture': 'TLS plaintext of OpenSSL calls, redacted on the agent. Needs the ssl-capture scope (TRACEFLEET_CAPTURE_TOKEN), to create and to read.',
-  syscount: 'Syscall counts per process (tracepoint raw_syscalls:sys_enter), merged across nodes.',
 };
 
 /** One job body per type, without `nodes` (incident and schedule templates). */
 function template(type: JobTypeName): Schema {
-  const docs: Record<string, Schema> = { ...FIELD_DOCS, type: { const: type } };
-  if (type === 'usdt') docs.maxEvents = { description: 'Events kept with their arguments per node (0 = count only); every hit is counted in the kernel either way.', default: DEFAULT_MAX_EVENTS };
-  if (type === 'ssl-capture') {
-    // job-spec.ts: at least 1 for ssl-capture (the DTO allows 0 for usdt).
-    docs.maxEvents = { description: 'Events sent per node; past it calls are only counted (overBudget).', minimum: 1, default: SSL_DEFAULTS.maxEvents };
-  }
-  const s = dtoSchema(CreateJobDto, [...COMMON, ...JOB_TYPE_FIELDS[type]], docs, { description: TYPE_DOCS[type] });
+  const def = jobTypeDef(type)!;
+  const docs: Record<string, Schema> = { ...FIELD_DOCS, ...(def.docs.fields as Record<string, Schema>), type: { const: type } };
+  const s = dtoSchema(CreateJobDto, [...COMMON, ...JOB_TYPE_FIELDS[type]], docs, { description: def.docs.description });
   // `type` is validated with an enum; in one variant it is that one value.
   (s.properties as Record<string, Schema>).type = { type: 'string', const: type };
   return s;

@@ -4,12 +4,10 @@ import assert from 'node:assert/strict';
 import { AgentMessage } from '@tracefleet/proto';
 import type { PrismaService } from '../prisma/prisma.service';
 import { ProfilesService } from '../profiles/profiles.service';
-import { UsdtService } from '../usdt/usdt.service';
-import { MemleakService } from '../memleak/memleak.service';
-import { SslService } from '../ssl/ssl.service';
 import { RunsService } from './runs.service';
 import { decodeChecked } from '../agents/agent-decoder';
 import { scratchDb, type ScratchDb } from '../testing/scratch-db';
+import { ingestServices } from '../testing/ingest-services';
 
 // Its own database (with the pid): engineers run database specs side by side on one server.
 const DB = `tracefleet_hostile_ingest_${process.pid}`;
@@ -36,7 +34,7 @@ describe('hostile values in stored batches (PostgreSQL)', { timeout: 180_000 }, 
     db = await scratchDb(DB);
     prisma = db.prisma;
     const profiles = new ProfilesService(prisma);
-    runs = new RunsService(prisma, profiles, new UsdtService(prisma, profiles), new MemleakService(prisma, profiles), new SslService(prisma, profiles));
+    runs = ingestServices(prisma, profiles).runs;
     nodeId = (await prisma.node.create({ data: { name: 'n1', kernelRelease: '6.1', btf: true, protocolVersion: 1, capabilities: ['usdt'], agentVersion: 't' } })).id;
   });
 
@@ -62,7 +60,7 @@ describe('hostile values in stored batches (PostgreSQL)', { timeout: 180_000 }, 
     });
     assert.equal(m?.$case, 'usdtEvents');
     if (m?.$case !== 'usdtEvents') return;
-    await runs.onUsdtEvents(nodeId, m.value);
+    await runs.onResult(nodeId, 'usdtEvents', m.value);
     const rows = await prisma.usdtEvent.findMany({ where: { runId }, orderBy: { id: 'asc' } });
     assert.deepEqual(rows.map((r) => r.str), ['G1\uFFFDOld', 'Eden']);
     assert.equal(rows[0].pid, 2 ** 31 - 1);
@@ -100,7 +98,7 @@ describe('hostile values in stored batches (PostgreSQL)', { timeout: 180_000 }, 
       },
     });
     if (m?.$case !== 'memleakSnapshot') return assert.fail('not a snapshot');
-    await runs.onMemleakSnapshot(nodeId, m.value);
+    await runs.onResult(nodeId, 'memleakSnapshot', m.value);
     const run = await prisma.jobRun.findUniqueOrThrow({ where: { id: runId } });
     assert.equal(run.batchesNotStored, 0, run.storeError ?? '');
     assert.deepEqual(run.attached, ['libc\uFFFD.so']);

@@ -9,12 +9,10 @@ import assert from 'node:assert/strict';
 import type { ProfileBatch, UnwindStats } from '@tracefleet/proto';
 import { PrismaService } from '../prisma/prisma.service';
 import { ProfilesService, type RunProgress } from '../profiles/profiles.service';
-import { UsdtService } from '../usdt/usdt.service';
-import { MemleakService } from '../memleak/memleak.service';
-import { SslService } from '../ssl/ssl.service';
 import { toJobView } from '../jobs/job.view';
 import { RunsService } from './runs.service';
 import { scratchDb, type ScratchDb } from '../testing/scratch-db';
+import { ingestServices } from '../testing/ingest-services';
 
 const DB = 'tracefleet_ingest_test';
 let db: ScratchDb;
@@ -58,8 +56,7 @@ describe('profile batch storage (PostgreSQL)', { timeout: 180_000 }, () => {
     db = await scratchDb(DB);
     prisma = db.prisma;
     profiles = new ProfilesService(prisma);
-    const ssl = new SslService(prisma, profiles);
-    runs = new RunsService(prisma, profiles, new UsdtService(prisma, profiles), new MemleakService(prisma, profiles), ssl);
+    runs = ingestServices(prisma, profiles).runs;
     const node = await prisma.node.create({ data: { name: 'n1', kernelRelease: '6.1', btf: true, protocolVersion: 1, capabilities: ['cpu-profile'], agentVersion: 't' } });
     nodeId = node.id;
   });

@@ -1,26 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
-import {
-  RunEventKind,
-  type MemleakSnapshot,
-  type ProfileBatch,
-  type RunEvent,
-  type RunFinished,
-  type SslEventBatch,
-  type SslReport,
-  type UsdtEventBatch,
-  type UsdtReport,
-} from '@tracefleet/proto';
+import { RunEventKind, type ProfileBatch, type RunEvent, type RunFinished } from '@tracefleet/proto';
 import { PrismaService } from '../prisma/prisma.service';
 import type { Prisma } from '../generated/prisma/client';
 import { ProfilesService } from '../profiles/profiles.service';
-import { UsdtService } from '../usdt/usdt.service';
-import { MemleakService } from '../memleak/memleak.service';
-import { SslService } from '../ssl/ssl.service';
 import { ACTIVE_RUN, TERMINAL_JOB, jobOutcome } from '../common/run-status';
 import { withDbRetry } from '../prisma/transient';
 import { unwindStatsOf } from './unwind-stats';
 import { storableDate } from '../common/sanitize';
-import { jobTypeOfReport } from '../job-types/registry';
+import { ResultStores } from '../common/result-stores';
 
 /** Attempts to store a batch (the first included) before it is counted as not stored. */
 const STORE_ATTEMPTS = 6;
@@ -53,9 +40,7 @@ export class RunsService {
   constructor(
     private readonly prisma: PrismaService,
     private readonly profiles: ProfilesService,
-    private readonly usdt: UsdtService,
-    private readonly memleak: MemleakService,
-    private readonly ssl: SslService,
+    private readonly stores: ResultStores,
   ) {}
 
   onEvent(nodeId: string, ev: RunEvent): void {
@@ -120,40 +105,19 @@ export class RunsService {
     );
   }
 
-  onUsdtEvents(nodeId: string, batch: UsdtEventBatch): Promise<void> {
-    return this.applyBatch(nodeId, batch.runId, batch.seq, (run) => this.usdt.storeEvents(run.jobId, run.id, batch));
-  }
-
-  onMemleakSnapshot(nodeId: string, snap: MemleakSnapshot): Promise<void> {
-    return this.applyBatch(nodeId, snap.runId, snap.seq, (run) => this.memleak.storeSnapshot(run.jobId, run.id, snap));
-  }
-
-  onSslEvents(nodeId: string, batch: SslEventBatch): Promise<void> {
-    return this.applyBatch(nodeId, batch.runId, batch.seq, (run) => this.ssl.storeEvents(run.jobId, run.id, batch));
-  }
-
-  onSslReport(nodeId: string, report: SslReport): void {
-    this.enqueue(report.runId, async () => {
-      const run = await this.ownRun(nodeId, report.runId);
-      if (run) await this.ssl.storeReport(run.id, report);
-    });
-  }
-
-  /** A report of a registered job type (job-types/registry.ts): stored by its definition, in the run's order. */
-  onTypeReport(nodeId: string, msgCase: string, report: { runId: string }): boolean {
-    const def = jobTypeOfReport(msgCase);
-    if (!def) return false;
-    void this.enqueue(report.runId, async () => {
-      const run = await this.ownRun(nodeId, report.runId);
-      if (run) await withDbRetry(() => def.store(this.prisma, run, report as never), { attempts: STORE_ATTEMPTS, baseDelayMs: STORE_RETRY_BASE_MS });
-    });
-    return true;
-  }
-
-  onUsdtReport(nodeId: string, report: UsdtReport): void {
-    this.enqueue(report.runId, async () => {
-      const run = await this.ownRun(nodeId, report.runId);
-      if (run) await this.usdt.storeReport(run.jobId, run.id, report);
+  /**
+   * A job type's result (common/result-stores.ts): a numbered batch goes through applyBatch (order,
+   * duplicates, gaps, retries, counts), a report is stored in the run's order. Undefined when no type
+   * stores this message.
+   */
+  onResult<T extends { runId: string; seq?: bigint }>(nodeId: string, msgCase: string, msg: T): Promise<void> | undefined {
+    const batch = this.stores.batchStore(msgCase);
+    if (batch && msg.seq !== undefined) return this.applyBatch(nodeId, msg.runId, msg.seq, (run) => batch(run, msg as never));
+    const report = this.stores.reportStore(msgCase);
+    if (!report) return undefined;
+    return this.enqueue(msg.runId, async () => {
+      const run = await this.ownRun(nodeId, msg.runId);
+      if (run) await report(run, msg as never);
     });
   }
 

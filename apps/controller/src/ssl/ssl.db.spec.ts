@@ -12,22 +12,19 @@ import { SslDirection, SslFunction, type SslEvent, type SslEventBatch } from '@t
 import type { ControllerEnv } from '../config/env';
 import { PrismaService } from '../prisma/prisma.service';
 import { ProfilesService } from '../profiles/profiles.service';
-import { UsdtService } from '../usdt/usdt.service';
-import { MemleakService } from '../memleak/memleak.service';
 import { RunsService } from '../runs/runs.service';
 import { toJobView } from '../jobs/job.view';
-import { SslService } from './ssl.service';
 import { SslReadService } from './ssl-read.service';
 import { sweepExpired } from './ssl-retention.service';
 import { parseHttpQuery, parsePageQuery } from './ssl-query';
 import { scratchDb, type ScratchDb } from '../testing/scratch-db';
+import { ingestServices } from '../testing/ingest-services';
 
 const DB = 'tracefleet_ssl_test';
 let db: ScratchDb;
 
 let prisma: PrismaService;
 let runs: RunsService;
-let ssl: SslService;
 let read: SslReadService;
 let nodeId: string;
 let jobId: string;
@@ -61,7 +58,7 @@ function ev(over: Partial<SslEvent> & { text?: string }): SslEvent {
 
 async function send(events: SslEvent[], strings: string[] = []): Promise<void> {
   const batch: SslEventBatch = { runId, seq: ++seq, strings, events };
-  await runs.onSslEvents(nodeId, batch);
+  await runs.onResult(nodeId, 'sslEvents', batch);
 }
 
 describe('ssl-capture storage (PostgreSQL)', { timeout: 180_000 }, () => {
@@ -69,9 +66,8 @@ describe('ssl-capture storage (PostgreSQL)', { timeout: 180_000 }, () => {
     db = await scratchDb(DB);
     prisma = db.prisma;
     const profiles = new ProfilesService(prisma);
-    ssl = new SslService(prisma, profiles);
+    runs = ingestServices(prisma, profiles).runs;
     read = new SslReadService(prisma);
-    runs = new RunsService(prisma, profiles, new UsdtService(prisma, profiles), new MemleakService(prisma, profiles), ssl);
     const node = await prisma.node.create({ data: { name: 'n1', kernelRelease: '6.1', btf: true, protocolVersion: 1, capabilities: ['ssl-capture'], agentVersion: 't' } });
     nodeId = node.id;
     const job = await prisma.job.create({
@@ -202,7 +198,7 @@ describe('ssl-capture storage (PostgreSQL)', { timeout: 180_000 }, () => {
   });
 
   it('shows the report and the controller counters in the job view', async () => {
-    runs.onSslReport(nodeId, {
+    runs.onResult(nodeId, 'sslReport', {
       runId,
       eventsSeen: 20n,
       eventsSent: 11n,

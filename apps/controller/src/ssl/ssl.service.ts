@@ -4,6 +4,7 @@ import { PrismaService } from '../prisma/prisma.service';
 import { ProfilesService, type Tx } from '../profiles/profiles.service';
 import type { SslParams } from '../common/job-params';
 import { enforceLimits, type Limited, type SslLimits } from './limits';
+import { ResultStores } from '../common/result-stores';
 
 export const SSL_FUNCTION_NAMES: Record<number, string> = {
   [SslFunction.SSL_FUNCTION_READ]: 'SSL_read',
@@ -78,7 +79,11 @@ export class SslService {
   constructor(
     private readonly prisma: PrismaService,
     private readonly profiles: ProfilesService,
-  ) {}
+    stores: ResultStores,
+  ) {
+    stores.batch<SslEventBatch>('sslEvents', (run, batch) => this.storeEvents(run.jobId, run.id, batch));
+    stores.report<SslReport>('sslReport', (run, report) => this.storeReport(run.id, report));
+  }
 
   /** The job, if it exists and is an ssl-capture job: 404 / 400 otherwise. */
   async sslJob(id: string): Promise<{ id: string; status: string; reason: string | null; createdAt: Date; finishedAt: Date | null }> {

@@ -1,12 +1,20 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
 import { PrismaService } from '../prisma/prisma.service';
 import { mergeSyscount, type SyscountResults } from './syscount.view';
+import type { SyscountReport } from '@tracefleet/proto';
+import { ResultStores } from '../common/result-stores';
+import { SYSCOUNT } from './syscount.type';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 @Injectable()
 export class SyscountService {
-  constructor(private readonly prisma: PrismaService) {}
+  constructor(
+    private readonly prisma: PrismaService,
+    stores: ResultStores,
+  ) {
+    stores.report<SyscountReport>('syscountReport', async (run, report) => void (await SYSCOUNT.store(this.prisma, run, report)));
+  }
 
   /** The job's counts merged across its nodes (top N syscalls and processes). */
   async results(jobId: string, topN: number): Promise<SyscountResults> {

@@ -39,6 +39,14 @@ export const SYSCOUNT = {
   name: 'syscount',
   fields: ['maxKeys'] as const,
 
+  /** Its OpenAPI part: the description of its request and of its fields (limits come from the DTO's decorators). */
+  docs: {
+    description: 'Syscall counts per process (tracepoint raw_syscalls:sys_enter), merged across nodes.',
+    fields: {
+    maxKeys: { description: '(process, syscall) pairs counted per node; calls of pairs beyond are counted as uncounted.', default: DEFAULT_MAX_KEYS },
+    },
+  },
+
   params(body: { maxKeys?: unknown }): SyscountParams {
     const maxKeys = body.maxKeys ?? DEFAULT_MAX_KEYS;
     if (typeof maxKeys !== 'number' || !Number.isInteger(maxKeys) || maxKeys < 1 || maxKeys > MAX_KEYS) bad('maxKeys', `must be an integer in [1, ${MAX_KEYS}]`);

@@ -2,6 +2,7 @@ import { Injectable, NotFoundException } from '@nestjs/common';
 import type { UsdtEventBatch, UsdtReport } from '@tracefleet/proto';
 import { PrismaService } from '../prisma/prisma.service';
 import { ProfilesService } from '../profiles/profiles.service';
+import { ResultStores } from '../common/result-stores';
 
 export interface HistogramBucket {
   fromNs: string;
@@ -48,7 +49,11 @@ export class UsdtService {
   constructor(
     private readonly prisma: PrismaService,
     private readonly profiles: ProfilesService,
-  ) {}
+    stores: ResultStores,
+  ) {
+    stores.batch<UsdtEventBatch>('usdtEvents', (run, batch) => this.storeEvents(run.jobId, run.id, batch));
+    stores.report<UsdtReport>('usdtReport', (run, report) => this.storeReport(run.jobId, run.id, report));
+  }
 
   private async probeNames(jobId: string): Promise<string[]> {
     const job = await this.prisma.job.findUniqueOrThrow({ where: { id: jobId }, select: { params: true } });

@@ -1,0 +1,31 @@
+import 'reflect-metadata';
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { JOB_TYPES } from '../jobs/dto/create-job.dto';
+import { JobType } from '../generated/prisma/enums';
+import { JOB_TYPE_DEFS, dbJobType, jobTypeDef, typesTaking } from './registry';
+
+describe('job types registry', () => {
+  it('names every type the API validates and the database stores, once, in the same order', () => {
+    const names = JOB_TYPE_DEFS.map((d) => d.name);
+    assert.deepEqual(names, [...JOB_TYPES]);
+    assert.deepEqual(names.map(dbJobType), Object.values(JobType));
+    for (const n of names) assert.equal(jobTypeDef(dbJobType(n))?.name, n);
+    assert.equal(jobTypeDef('nope'), undefined);
+  });
+
+  it('every type has a StartRun spec of its own and documents each of its fields', () => {
+    const cases = new Set<string>();
+    for (const d of JOB_TYPE_DEFS) {
+      for (const f of d.fields) assert.ok(f in d.docs.fields, `${d.name}: field ${f} has no docs`);
+      assert.ok(d.docs.description.length > 20, `${d.name} has a description`);
+      cases.add(d.spec(d.params({ type: d.name, durationSec: 10, target: d.name === 'memleak' ? { pid: 1 } : d.name === 'usdt' ? { pid: 1 } : { all: true }, ...(d.name === 'usdt' ? { preset: 'python-gc' } : {}) }) as Record<string, unknown>).$case);
+    }
+    assert.equal(cases.size, JOB_TYPE_DEFS.length, 'one StartRun case per type');
+  });
+
+  it('says which types take a shared field', () => {
+    assert.deepEqual(typesTaking('maxEvents'), ['usdt', 'ssl-capture']);
+    assert.deepEqual(typesTaking('maxKeys'), ['syscount']);
+  });
+});

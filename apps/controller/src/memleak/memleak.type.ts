@@ -1,0 +1,63 @@
+import { MemleakMode, type StartRun } from '@tracefleet/proto';
+import { badField } from '../common/bad-field';
+import type { MemleakParams } from '../common/job-params';
+import type { JobRequest } from '../common/job-request';
+
+/** The memleak job type: outstanding allocations by stack, snapshotted every intervalSec. */
+export const MEMLEAK = {
+  name: 'memleak',
+  fields: ['intervalSec', 'minAgeSec', 'sampleEvery', 'sampleBytes', 'maxAllocs', 'topN'] as const,
+
+  /** Its OpenAPI part: the description of its request and of its fields (limits come from the DTO's decorators). */
+  docs: {
+    description: 'Outstanding allocations by stack, snapshotted every intervalSec (target all: the kernel\'s allocations).',
+    fields: {
+    intervalSec: { description: 'Seconds between snapshots of outstanding allocations; at most durationSec.', default: 5 },
+    minAgeSec: { description: 'Only allocations at least this old count as outstanding.', default: 0 },
+    sampleEvery: { description: 'Trace every Nth allocation (results give the scale).', default: 1 },
+    sampleBytes: { description: 'Or trace by byte interval; not with sampleEvery.' },
+    maxAllocs: { description: 'Live allocations tracked per node; past it allocations are counted as untracked.', default: 1_000_000 },
+    topN: { description: 'Stacks kept per snapshot, by outstanding bytes.', default: 50 },
+    },
+  },
+
+  params(dto: JobRequest): MemleakParams {
+    if (dto.sampleEvery !== undefined && dto.sampleBytes !== undefined) badField('sampleBytes', 'cannot be combined with sampleEvery');
+    const intervalSec = dto.intervalSec ?? 5;
+    if (intervalSec > dto.durationSec) badField('intervalSec', `must not be greater than durationSec (${dto.durationSec})`);
+    return {
+      // A process's allocations through its libc, or (target all) the kernel's allocations on the node.
+      mode: dto.target.all ? 'kernel' : 'user',
+      intervalSec,
+      minAgeSec: dto.minAgeSec ?? 0,
+      sampleEvery: dto.sampleEvery ?? 1,
+      sampleBytes: dto.sampleBytes ?? 0,
+      maxAllocs: dto.maxAllocs ?? 1_000_000,
+      topN: dto.topN ?? 50,
+    };
+  },
+
+  spec(params: Record<string, unknown>): NonNullable<StartRun['spec']> {
+    const m = params as unknown as MemleakParams;
+    return {
+      $case: 'memleak',
+      value: {
+        mode: m.mode === 'kernel' ? MemleakMode.MEMLEAK_MODE_KERNEL : MemleakMode.MEMLEAK_MODE_USER,
+        intervalSec: m.intervalSec,
+        minAgeSec: m.minAgeSec,
+        sampleEvery: m.sampleEvery,
+        sampleBytes: BigInt(m.sampleBytes),
+        maxAllocs: m.maxAllocs,
+        topN: m.topN,
+      },
+    };
+  },
+
+  flameGraph: (job: { id: string; status: string }, where: string, total: bigint) => ({
+    title: `Outstanding allocations · job ${job.id.slice(0, 8)}`,
+    subtitle: `${where} · ${total.toLocaleString('en-US')} bytes outstanding at the latest snapshot · ${job.status}`,
+    countName: 'bytes',
+  }),
+
+  links: (base: string): Record<string, string> => ({ flamegraphSvg: `${base}/flamegraph.svg`, flamegraphFolded: `${base}/flamegraph.folded`, memleak: `${base}/memleak` }),
+};

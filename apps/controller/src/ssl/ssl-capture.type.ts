@@ -1,0 +1,100 @@
+import type { StartRun } from '@tracefleet/proto';
+import { compilePattern, MAX_TOTAL_PROGRAM_SIZE, PatternError } from '@tracefleet/redact';
+import { badField } from '../common/bad-field';
+import type { SslParams } from '../common/job-params';
+import type { JobRequest } from '../common/job-request';
+import type { JobRun } from '../generated/prisma/client';
+import { sslRunView, sslTotals, type SslRunView } from './ssl-run.view';
+
+export const SSL_DEFAULTS = {
+  maxDataBytes: 4096,
+  maxEvents: 100_000,
+  maxTotalBytes: 64 * 1024 * 1024,
+  retentionHours: 24,
+} as const;
+
+/** The ssl-capture job type: TLS plaintext of OpenSSL calls, redacted on the agent; needs the ssl-capture scope. */
+export const SSL_CAPTURE = {
+  name: 'ssl-capture',
+  fields: ['maxDataBytes', 'binaries', 'userStacks', 'maxEvents', 'maxTotalBytes', 'redactHeaders', 'redactPatterns', 'redaction', 'handshakes', 'retentionHours'] as const,
+
+  /** Its OpenAPI part: the description of its request and of its fields (limits come from the DTO's decorators). */
+  docs: {
+    description: 'TLS plaintext of OpenSSL calls, redacted on the agent. Needs the ssl-capture scope (TRACEFLEET_CAPTURE_TOKEN), to create and to read.',
+    fields: {
+    maxDataBytes: { description: 'Plaintext bytes kept per SSL_read/SSL_write call (the rest is counted as truncated).', default: SSL_DEFAULTS.maxDataBytes },
+    binaries: { description: 'Files to probe besides what the targets map: libssl.so.* or executables with OpenSSL linked in.' },
+    userStacks: { description: 'Capture the user stack at each event; stacks also form the job\'s flame graph.', default: false },
+    maxTotalBytes: { description: 'Plaintext bytes kept per node for the whole run; past it events carry no data.', default: SSL_DEFAULTS.maxTotalBytes },
+    redactHeaders: { description: 'Header names whose values are redacted on the agent, besides authorization, proxy-authorization, cookie and set-cookie.' },
+    redactPatterns: { description: 'RE2 regular expressions (linear-time matching: no backreferences, no lookaround; compiled to check them, a refused one is a 400 naming it and why, as is one matching the empty string); every match in the plaintext, read as UTF-8, is redacted on the agent.' },
+    redaction: { description: 'Redaction on the agent, before plaintext leaves the node.', default: true },
+    handshakes: { description: 'Also time SSL_do_handshake (events without data).', default: false },
+    retentionHours: { description: 'Captured events are deleted this long after the job was created.', default: SSL_DEFAULTS.retentionHours },
+    // At least 1 for ssl-capture (the DTO allows 0 for usdt).
+    maxEvents: { description: 'Events sent per node; past it calls are only counted (overBudget).', minimum: 1, default: SSL_DEFAULTS.maxEvents },
+    },
+  },
+
+  params(dto: JobRequest): SslParams {
+    if (dto.maxEvents !== undefined && dto.maxEvents < 1) badField('maxEvents', 'must be at least 1 for ssl-capture jobs (every call is counted either way)');
+    const redactPatterns = dto.redactPatterns ?? [];
+    let instructions = 0;
+    redactPatterns.forEach((p, i) => {
+      try {
+        instructions += compilePattern(p).programSize();
+      } catch (err) {
+        if (err instanceof PatternError) badField(`redactPatterns[${i}]`, `"${p}" is refused: ${err.message}`);
+        throw err;
+      }
+    });
+    if (instructions > MAX_TOTAL_PROGRAM_SIZE) badField('redactPatterns', `compile to ${instructions} RE2 instructions in all (at most ${MAX_TOTAL_PROGRAM_SIZE}: every captured call goes through each pattern)`);
+    const lower = (dto.redactHeaders ?? []).map((h) => h.toLowerCase());
+    return {
+      maxDataBytes: dto.maxDataBytes ?? SSL_DEFAULTS.maxDataBytes,
+      binaries: [...new Set(dto.binaries ?? [])],
+      userStacks: dto.userStacks ?? false,
+      maxEvents: dto.maxEvents ?? SSL_DEFAULTS.maxEvents,
+      maxTotalBytes: dto.maxTotalBytes ?? SSL_DEFAULTS.maxTotalBytes,
+      redactHeaders: [...new Set(lower)],
+      redactPatterns,
+      redaction: dto.redaction ?? true,
+      handshakes: dto.handshakes ?? false,
+      retentionHours: dto.retentionHours ?? SSL_DEFAULTS.retentionHours,
+    };
+  },
+
+  spec(params: Record<string, unknown>): NonNullable<StartRun['spec']> {
+      const p = params as unknown as SslParams;
+      return {
+        $case: 'sslCapture',
+        value: {
+          maxDataBytes: p.maxDataBytes,
+          binaries: p.binaries,
+          userStacks: p.userStacks,
+          maxEvents: p.maxEvents,
+          maxTotalBytes: BigInt(p.maxTotalBytes),
+          redactHeaders: p.redactHeaders,
+          redactPatterns: p.redactPatterns,
+          redactionOff: !p.redaction,
+          handshakes: p.handshakes,
+        },
+      };
+  },
+
+  /** Captured plaintext: creating these jobs and reading what they captured needs the ssl-capture scope. */
+  scope: 'ssl-capture' as const,
+
+  view: {
+    run: (r: JobRun): Record<string, unknown> => ({ ssl: sslRunView(r) }),
+    job: (runs: Record<string, unknown>[]): Record<string, unknown> => ({ sslTotals: sslTotals(runs.map((r) => r.ssl as SslRunView)) }),
+  },
+
+  links: (base: string): Record<string, string> => ({
+    flamegraphSvg: `${base}/flamegraph.svg`,
+    flamegraphFolded: `${base}/flamegraph.folded`,
+    sslEvents: `${base}/ssl-events`,
+    sslEventsStream: `${base}/ssl-events/stream`,
+    http: `${base}/http`,
+  }),
+};

@@ -1,0 +1,18 @@
+import type { PrismaService } from '../prisma/prisma.service';
+import { ResultStores } from '../common/result-stores';
+import { MemleakService } from '../memleak/memleak.service';
+import type { ProfilesService } from '../profiles/profiles.service';
+import { RunsService } from '../runs/runs.service';
+import { SslService } from '../ssl/ssl.service';
+import { SyscountService } from '../syscount/syscount.service';
+import { UsdtService } from '../usdt/usdt.service';
+
+/** For the specs: RunsService with every job type's result stores registered, as Nest wires them. */
+export function ingestServices(prisma: PrismaService, profiles: ProfilesService) {
+  const stores = new ResultStores();
+  const usdt = new UsdtService(prisma, profiles, stores);
+  const memleak = new MemleakService(prisma, profiles, stores);
+  const ssl = new SslService(prisma, profiles, stores);
+  const syscount = new SyscountService(prisma, stores);
+  return { stores, usdt, memleak, ssl, syscount, runs: new RunsService(prisma, profiles, stores) };
+}
