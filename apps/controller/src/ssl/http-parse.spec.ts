@@ -1,6 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConnectionParser, H2_PREFACE, looksLikeStart, parseHead, summarizeConnection, type ConnectionSummary, type SslSegment } from './http-parse';
+import { H2_PREFACE } from './h2-stream';
+import { ConnectionParser, summarizeConnection, type ConnectionSummary, type SslSegment } from './http-parse';
+import { looksLikeStart, parseHead } from './http1-head';
 
 let clock = 1000n;
 /** A call that moved all of `text`, captured whole. */

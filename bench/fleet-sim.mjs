@@ -1,0 +1,194 @@
+// fleet's simulated agents: forked by fleet.mjs with TRACEFLEET_FLEET_SIM=1, each child runs a share of
+// the agents over the real gRPC protocol (AgentLink.Session through the generated ts-proto client) and
+// talks to the parent over IPC. Also the batch every agent sends, and the clock both sides measure with
+// (latencies subtract a child's timestamps from the parent's).
+import { once } from 'node:events';
+import { createRequire } from 'node:module';
+import { release } from 'node:os';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+// A realistic batch: 50 distinct stacks of depth 20 (root = the process name), counts adding up to
+// 400 samples (99 Hz × 4 CPUs × ~1 s, what one agent flushes per second on a busy 4-CPU node).
+export const STACKS = 50;
+export const DEPTH = 20;
+export const SAMPLES_PER_BATCH = 400;
+const RATE_BATCH_MS = 1000;
+
+export const now = () => performance.timeOrigin + performance.now();
+
+/** The synthetic profile every simulated node sends (one service across the fleet: the same frames). */
+export function syntheticBatch() {
+  let seed = 42;
+  const rand = (n) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const libs = ['libc.so.6', 'libssl.so.3', 'app', 'libz.so.1', 'libstdc++.so.6'];
+  const pool = Array.from({ length: 200 }, (_, i) =>
+    i % 10 === 9 ? `${['tcp_sendmsg', 'do_syscall_64', 'vfs_read', 'schedule', 'copy_user_generic'][i % 5]}_${i}_[k]` : `${libs[i % 5].split('.')[0]}::module_${i % 17}::function_${i}`,
+  );
+  const strings = ['sim-service', ...pool];
+  // A skewed distribution, as profiles are (a few hot paths), adding up to exactly SAMPLES_PER_BATCH.
+  const weights = Array.from({ length: STACKS }, () => 1 + (rand(4) === 0 ? rand(40) : rand(8)));
+  const total = weights.reduce((a, w) => a + w, 0);
+  const counts = weights.map((w) => Math.max(1, Math.floor((w / total) * SAMPLES_PER_BATCH)));
+  counts[weights.indexOf(Math.max(...weights))] += SAMPLES_PER_BATCH - counts.reduce((a, c) => a + c, 0);
+  const stacks = [];
+  for (let s = 0; s < STACKS; s++) {
+    // Stacks share prefixes as real call trees do: 5 groups of 10 with a common 8-frame trunk.
+    const trunk = Array.from({ length: 8 }, (_, d) => 1 + ((Math.floor(s / 10) * 8 + d) % 40));
+    const frames = [0, ...trunk];
+    while (frames.length < DEPTH) frames.push(1 + 40 + rand(160));
+    stacks.push({ frames, count: BigInt(counts[s]) });
+  }
+  if (counts.some((c) => c < 1) || counts.reduce((a, c) => a + c, 0) !== SAMPLES_PER_BATCH) throw new Error('synthetic counts do not add up');
+  return { strings, stacks };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Simulator (child process)
+
+async function simulator() {
+  const require = createRequire(join(root, 'apps/node-agent/package.json'));
+  const { credentials, Metadata } = require('@grpc/grpc-js');
+  const { AgentLinkClient, PROTOCOL_VERSION, RunEventKind } = require('@tracefleet/proto');
+  const { strings, stacks } = syntheticBatch();
+  const agents = [];
+  let mode = { kind: 'rate' };
+  const jobs = new Map(); // jobId → { starts: [{name, at}], batches, samples, firstBatchAt, lastBatchAt, finished }
+  const jobStats = (jobId) => {
+    let j = jobs.get(jobId);
+    if (!j) jobs.set(jobId, (j = { starts: [], batches: 0, samples: 0, firstBatchAt: null, lastBatchAt: null, finished: 0, stopped: 0 }));
+    return j;
+  };
+  const send = (msg) => process.send(msg);
+
+  function connect(a, addr, tls) {
+    // Its own subchannel: one TCP connection (and TLS handshake) per agent, as separate hosts would have;
+    // mutual TLS with the node certificate the parent enrolled for it.
+    const creds = credentials.createSsl(Buffer.from(tls.caPem), Buffer.from(tls.keyPem), Buffer.from(tls.certPem));
+    a.client = new AgentLinkClient(addr, creds, { 'grpc.use_local_subchannel_pool': 1, 'grpc.keepalive_time_ms': 15_000 });
+    a.call = a.client.session(new Metadata());
+    a.runs = new Map();
+    a.call.on('error', (err) => {
+      if (!a.closing) send({ ev: 'error', name: a.name, message: err.message });
+    });
+    a.call.on('end', () => {
+      if (!a.closing) send({ ev: 'error', name: a.name, message: 'stream ended by the controller' });
+    });
+    a.call.on('data', (msg) => {
+      const m = msg.msg;
+      if (m?.$case === 'registered') {
+        // Like the real agent's link: heartbeats are written without waiting for 'drain', so on a backed-up
+        // stream they queue behind the batches already written.
+        a.heartbeat = setInterval(() => {
+          if (!a.closing) a.call.write({ msg: { $case: 'heartbeat', value: { sentAtUnixMs: BigInt(Date.now()), runningRunIds: [...a.runs.keys()] } } });
+        }, m.value.heartbeatIntervalMs || 5000);
+        send({ ev: 'registered', name: a.name, at: now() });
+      } else if (m?.$case === 'startRun') {
+        const at = now();
+        jobStats(m.value.jobId).starts.push({ name: a.name, at });
+        void runProfile(a, m.value);
+      } else if (m?.$case === 'stopRun') {
+        const r = a.runs.get(m.value.runId);
+        if (r) r.stopped = true;
+      }
+    });
+    a.call.write({
+      msg: {
+        $case: 'register',
+        value: {
+          nodeName: a.name,
+          labels: a.labels,
+          kernelRelease: release(),
+          btf: true,
+          protocolVersion: PROTOCOL_VERSION,
+          capabilities: ['cpu-profile'],
+          agentVersion: 'fleet-sim',
+          cpus: 4,
+        },
+      },
+    });
+  }
+
+  /** Writes one message; resolves when the stream can take more (HTTP/2 flow control, the controller's pause). */
+  async function write(a, msg) {
+    if (a.closing) return false;
+    if (a.call.write(msg)) return false;
+    await once(a.call, 'drain');
+    return true;
+  }
+
+  async function runProfile(a, start) {
+    const runId = start.runId;
+    const stats = jobStats(start.jobId);
+    const run = { stopped: false };
+    a.runs.set(runId, run);
+    await write(a, { msg: { $case: 'runEvent', value: { runId, kind: RunEventKind.RUN_EVENT_KIND_STARTED, message: '', atUnixMs: BigInt(Date.now()) } } });
+    const end = now() + start.durationSec * 1000;
+    const flood = mode.kind === 'flood';
+    let seq = 0n;
+    let samples = 0n;
+    const batch = () => {
+      seq += 1n;
+      samples += BigInt(SAMPLES_PER_BATCH);
+      const t = now();
+      stats.firstBatchAt = Math.min(stats.firstBatchAt ?? t, t);
+      stats.lastBatchAt = Math.max(stats.lastBatchAt ?? t, t);
+      stats.batches += 1;
+      stats.samples += SAMPLES_PER_BATCH;
+      return { msg: { $case: 'profileBatch', value: { runId, seq, strings, stacks } } };
+    };
+    if (flood) {
+      while (!run.stopped && !a.closing && now() < end) await write(a, batch());
+    } else {
+      // One batch a second, on the second, like the real agent's flush timer (without its jitter).
+      const began = now();
+      for (let k = 1; k * RATE_BATCH_MS <= start.durationSec * 1000 && !run.stopped && !a.closing; k++) {
+        await new Promise((r) => setTimeout(r, Math.max(0, began + k * RATE_BATCH_MS - now())));
+        if (!run.stopped) await write(a, batch());
+      }
+    }
+    if (run.stopped) stats.stopped += 1;
+    await write(a, {
+      msg: {
+        $case: 'runFinished',
+        value: { runId, ok: true, reason: '', targetExited: false, samplesTaken: samples, samplesDroppedKernel: 0n, samplesDroppedAgent: 0n, samplesSent: samples, lastSeq: seq },
+      },
+    });
+    a.runs.delete(runId);
+    stats.finished += 1;
+  }
+
+  process.on('message', async (cmd) => {
+    if (cmd.cmd === 'connect') {
+      for (const { name, labels, tls } of cmd.agents) {
+        const a = { name, labels, closing: false };
+        agents.push(a);
+        connect(a, cmd.addr, tls);
+      }
+    } else if (cmd.cmd === 'mode') {
+      mode = cmd.mode;
+      send({ ev: 'mode', mode });
+    } else if (cmd.cmd === 'report') {
+      const j = jobs.get(cmd.jobId) ?? jobStats(cmd.jobId);
+      send({ ev: 'report', jobId: cmd.jobId, ...j });
+    } else if (cmd.cmd === 'close') {
+      for (const a of agents) {
+        a.closing = true;
+        clearInterval(a.heartbeat);
+        a.call?.end();
+      }
+      await Promise.race([Promise.all(agents.map((a) => (a.call && !a.call.destroyed ? once(a.call, 'close').catch(() => undefined) : undefined))), new Promise((r) => setTimeout(r, 5000))]);
+      for (const a of agents) a.client?.close();
+      send({ ev: 'closed', count: agents.length });
+      setTimeout(() => process.exit(0), 100);
+    }
+  });
+  // The bench process died: no orphaned agents holding connections.
+  process.on('disconnect', () => process.exit(0));
+  send({ ev: 'ready' });
+}
+
+if (process.env.TRACEFLEET_FLEET_SIM === '1') await simulator();
