@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AgentMessage } from '@tracefleet/proto';
 import { AGENT_MAX_MESSAGE_BYTES, AGENT_MAX_PROFILE_STACKS, AGENT_MAX_STRINGS, overAgentBounds } from './message-bounds';
-import { splitFolded, type FoldedBatch } from './runs/aggregate';
+import { splitFolded, type FoldedBatch } from './runs/cpu-profile/aggregate';
 import { boundedString, MAX_STRING_UNITS, StringTable } from './runs/string-table';
 
 const RUN = '0b8e2c55-1f55-4c6e-9d0e-3f4a5b6c7d8e';

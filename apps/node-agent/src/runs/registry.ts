@@ -1,13 +1,13 @@
 import type { StartRun } from '@tracefleet/proto';
 import type { AgentConfig } from '../config';
 import type { JobType } from '../policy';
-import { CpuProfileRun, type NativeParts } from './cpu-profile.run';
+import { CpuProfileRun, type NativeParts } from './cpu-profile/cpu-profile.run';
 import { cpuProfileKernelBytes, memleakKernelBytes, sslCaptureKernelBytes, syscountKernelBytes, usdtKernelBytes } from './kernel-memory';
-import { MemleakRun, type MemleakNativeParts } from './memleak.run';
-import { SslCaptureRun, type SslNativeParts } from './ssl-capture.run';
+import { MemleakRun, type MemleakNativeParts } from './memleak/memleak.run';
+import { SslCaptureRun, type SslNativeParts } from './ssl/ssl-capture.run';
 import { SyscountRun, type SyscountNativeParts } from './syscount/syscount.run';
 import type { MessageSink, TracingRun } from './tracing-run';
-import { UsdtRun, type UsdtNativeParts } from './usdt.run';
+import { UsdtRun, type UsdtNativeParts } from './usdt/usdt.run';
 
 /** What every run type needs from the native addon, together. */
 export type RunNativeParts = NativeParts & UsdtNativeParts & MemleakNativeParts & SslNativeParts & SyscountNativeParts;

@@ -1,13 +1,13 @@
 import type { Profiler, ProfilerStats, RawSample, Symbolizer, UnwindCounters, Unwinder } from '@tracefleet/native';
 import type { StartRun } from '@tracefleet/proto';
-import type { AgentConfig } from '../config';
-import { listPids, pidsWithComm, processExists } from '../lib/proc';
-import type { UnwindService } from '../unwind/unwind-service';
+import type { AgentConfig } from '../../config';
+import { listPids, pidsWithComm, processExists } from '../../lib/proc';
+import type { UnwindService } from '../../unwind/unwind-service';
 import { splitFolded, StackAggregator } from './aggregate';
-import { RunRejected, TracingRun, type MessageSink, type RunCounts } from './tracing-run';
-import { symbolizerNotes } from './symbolizer-notes';
+import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
+import { symbolizerNotes } from '../symbolizer-notes';
 
-export { RunRejected, type MessageSink } from './tracing-run';
+export { RunRejected, type MessageSink } from '../tracing-run';
 
 export interface NativeParts {
   createProfiler(opts: {

@@ -4,9 +4,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { SslProbeSpec, SslRawEvent, SslStats, SslTracer, SslTracerOptions, Symbolizer, UnwindCounters } from '@tracefleet/native';
 import { RunEventKind, SslDirection, SslFunction, type AgentMessage, type SslCaptureSpec, type SslEvent, type SslReport, type StartRun } from '@tracefleet/proto';
-import { loadConfig } from '../config';
+import { loadConfig } from '../../config';
 import { SslCaptureRun, type SslNativeParts } from './ssl-capture.run';
-import { REDACTED } from './ssl/redact';
+import { REDACTED } from './redact';
 
 const NO_UNWIND = Object.fromEntries(
   ['stacks', 'stacksComplete', 'framesTable', 'framesFp', 'cutNoMapping', 'cutNoRow', 'cutExpression', 'cutDepth', 'cutReadFault', 'unwindPending', 'cutInvalid'].map((k) => [k, 0n]),

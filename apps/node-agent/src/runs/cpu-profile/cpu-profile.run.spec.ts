@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Profiler, RawSample, Symbolizer } from '@tracefleet/native';
 import type { AgentMessage, StartRun } from '@tracefleet/proto';
-import { loadConfig } from '../config';
+import { loadConfig } from '../../config';
 import { CpuProfileRun, type NativeParts } from './cpu-profile.run';
 
 const cfg = { ...loadConfig({ TRACEFLEET_CA_CERT: '/fleet/ca.pem', TRACEFLEET_ENROLLMENT_TOKEN: 'x'.repeat(32), TRACEFLEET_NODE_NAME: 'n1' }), flushIntervalMs: 50 };

@@ -11,9 +11,9 @@ import * as tls from 'node:tls';
 import { objectPath } from '@tracefleet/bpf';
 import { SslTracer, Symbolizer } from '@tracefleet/native';
 import { SslDirection, SslFunction, type AgentMessage, type SslCaptureSpec, type SslEvent, type SslReport, type StartRun } from '@tracefleet/proto';
-import { loadConfig } from '../config';
+import { loadConfig } from '../../config';
 import { SslCaptureRun, type SslNativeParts } from './ssl-capture.run';
-import { REDACTED } from './ssl/redact';
+import { REDACTED } from './redact';
 
 const cfg = loadConfig({ TRACEFLEET_CA_CERT: '/fleet/ca.pem', TRACEFLEET_ENROLLMENT_TOKEN: 'x'.repeat(32), TRACEFLEET_NODE_NAME: 'n1' });
 const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';

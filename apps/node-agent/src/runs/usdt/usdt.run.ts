@@ -1,14 +1,14 @@
 import { existsSync } from 'node:fs';
 import type { Symbolizer, UnwindCounters, UsdtAttachSpec, UsdtRawEvent, UsdtStats, UsdtTracer, UsdtTracerOptions } from '@tracefleet/native';
 import type { StartRun, UsdtEvent, UsdtSpec } from '@tracefleet/proto';
-import type { AgentConfig } from '../config';
-import { processExists } from '../lib/proc';
-import { listProcessUsdt, readUsdtProbes, type UsdtProbe } from '../usdt/stapsdt';
-import type { UnwindService } from '../unwind/unwind-service';
+import type { AgentConfig } from '../../config';
+import { processExists } from '../../lib/proc';
+import { listProcessUsdt, readUsdtProbes, type UsdtProbe } from '../../usdt/stapsdt';
+import type { UnwindService } from '../../unwind/unwind-service';
 import { PairTracker } from './pairing';
-import { StringTable } from './string-table';
-import { symbolizerNotes } from './symbolizer-notes';
-import { RunRejected, TracingRun, type MessageSink, type RunCounts } from './tracing-run';
+import { StringTable } from '../string-table';
+import { symbolizerNotes } from '../symbolizer-notes';
+import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
 
 export interface UsdtNativeParts {
   createTracer(opts: Omit<UsdtTracerOptions, 'objectPath'>): UsdtTracer;

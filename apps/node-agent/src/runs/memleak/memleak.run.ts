@@ -1,13 +1,13 @@
 import type { MemleakSnapshot as NativeSnapshot, MemleakTracer, MemleakOptions, Symbolizer, UnwindCounters } from '@tracefleet/native';
 import { MemleakMode, type MemleakSpec, type StartRun } from '@tracefleet/proto';
-import type { AgentConfig } from '../config';
-import { ensureTracefs } from '../host';
-import { pidsWithComm, processExists, procRootPath, readComm, readMaps } from '../lib/proc';
-import { placeAllocatorProbes } from '../probes/placement';
-import type { UnwindService } from '../unwind/unwind-service';
-import { StringTable } from './string-table';
-import { symbolizerNotes } from './symbolizer-notes';
-import { RunRejected, TracingRun, type MessageSink, type RunCounts } from './tracing-run';
+import type { AgentConfig } from '../../config';
+import { ensureTracefs } from '../../host';
+import { pidsWithComm, processExists, procRootPath, readComm, readMaps } from '../../lib/proc';
+import { placeAllocatorProbes } from '../../probes/placement';
+import type { UnwindService } from '../../unwind/unwind-service';
+import { StringTable } from '../string-table';
+import { symbolizerNotes } from '../symbolizer-notes';
+import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
 
 export interface MemleakNativeParts {
   createMemleak(opts: Omit<MemleakOptions, 'objectPath'>): MemleakTracer;

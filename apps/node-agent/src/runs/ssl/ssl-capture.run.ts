@@ -1,17 +1,17 @@
 import type { SslFunctionName, SslProbeSpec, SslRawEvent, SslStats, SslTracer, SslTracerOptions, Symbolizer, UnwindCounters } from '@tracefleet/native';
 import { RunEventKind, SslDirection, SslFunction, type SslCaptureSpec, type SslEvent, type StartRun } from '@tracefleet/proto';
-import type { AgentConfig } from '../config';
-import type { ElfError } from '../lib/elf';
-import { MAX_COMM_BYTES } from '../lib/kernel-limits';
-import { listPids, processExists, readComm, tgidOf } from '../lib/proc';
-import { placeSslProbes, type SslProbeSites } from '../probes/placement';
-import { CaptureBudget, checkLimits } from './ssl/budget';
-import { FUNCTION, describeSites, directionOf, measureClockOffset, sslRingBytes } from './ssl/capture-helpers';
-import { inspectBinary, scanProcess, SSL_DATA_FUNCTIONS, systemLibssl, type ProcessScan, type SslFile } from './ssl/discovery';
-import { compileRules, RedactionRuleError, Redactor } from './ssl/redact';
-import type { UnwindService } from '../unwind/unwind-service';
-import { StringTable } from './string-table';
-import { RunRejected, TracingRun, type MessageSink, type RunCounts } from './tracing-run';
+import type { AgentConfig } from '../../config';
+import type { ElfError } from '../../lib/elf';
+import { MAX_COMM_BYTES } from '../../lib/kernel-limits';
+import { listPids, processExists, readComm, tgidOf } from '../../lib/proc';
+import { placeSslProbes, type SslProbeSites } from '../../probes/placement';
+import { CaptureBudget, checkLimits } from './budget';
+import { FUNCTION, describeSites, directionOf, measureClockOffset, sslRingBytes } from './capture-helpers';
+import { inspectBinary, scanProcess, SSL_DATA_FUNCTIONS, systemLibssl, type ProcessScan, type SslFile } from './discovery';
+import { compileRules, RedactionRuleError, Redactor } from './redact';
+import type { UnwindService } from '../../unwind/unwind-service';
+import { StringTable } from '../string-table';
+import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
 
 export interface SslNativeParts {
   createSslTracer(opts: Omit<SslTracerOptions, 'objectPath'>): SslTracer;

@@ -1,6 +1,6 @@
 import type { RawSample } from '@tracefleet/native';
-import { StringTable } from './string-table';
-import { AGENT_MAX_MESSAGE_BYTES, AGENT_MAX_PROFILE_STACKS, AGENT_MAX_STRINGS } from '../message-bounds';
+import { StringTable } from '../string-table';
+import { AGENT_MAX_MESSAGE_BYTES, AGENT_MAX_PROFILE_STACKS, AGENT_MAX_STRINGS } from '../../message-bounds';
 
 export interface FrameSymbolizer {
   symbolizeUser(pid: number, addrs: BigUint64Array): string[];
