@@ -13,22 +13,12 @@ import { AgentCommandQueue } from './queue/agent-commands';
 import { NodeSelection } from './nodes/selection';
 import { NodeSweepService } from './agents/node-sweep.service';
 import { RunsService } from './runs/runs.service';
-import { ProfilesService } from './profiles/profiles.service';
 import { ProfilesController } from './jobs/profiles.controller';
 import { ProfileExportsService } from './jobs/profile-exports.service';
 import { DiffController } from './diff/diff.controller';
 import { DiffService } from './diff/diff.service';
-import { JobQueue } from './queue/job-queue';
 import { JobsController } from './jobs/jobs.controller';
 import { JobsService } from './jobs/jobs.service';
-import { UsdtController } from './usdt/usdt.controller';
-import { UsdtService } from './usdt/usdt.service';
-import { MemleakController } from './memleak/memleak.controller';
-import { MemleakService } from './memleak/memleak.service';
-import { SslController } from './ssl/ssl.controller';
-import { SslService } from './ssl/ssl.service';
-import { SslReadService } from './ssl/ssl-read.service';
-import { SslRetentionService } from './ssl/ssl-retention.service';
 import { JobRetentionService } from './retention/job-retention';
 import { IncidentsController } from './incidents/incidents.controller';
 import { IncidentsService } from './incidents/incidents.service';
@@ -41,13 +31,16 @@ import { AuditController } from './audit/audit.controller';
 import { AuditService } from './audit/audit.service';
 import { AuditInterceptor } from './audit/audit.interceptor';
 import { AuditRetentionService } from './audit/audit-retention';
-import { StreamLimiter } from './auth/stream-limiter';
 import { FleetCaService } from './enrollment/fleet-ca.service';
 import { NodeCertificatesService } from './enrollment/node-certificates.service';
 import { EnrollmentServer } from './enrollment/enrollment.server';
 import { EnrollmentTokensController } from './enrollment/enrollment-tokens.controller';
 import { NodeRevocationService } from './agents/node-revocation.service';
 import { SyscountModule } from './syscount/syscount.module';
+import { UsdtModule } from './usdt/usdt.module';
+import { MemleakModule } from './memleak/memleak.module';
+import { SslModule } from './ssl/ssl.module';
+import { SharedModule } from './shared.module';
 import { ResultStoresModule } from './common/result-stores';
 
 @Module({})
@@ -55,14 +48,13 @@ export class AppModule {
   static forEnv(env: ControllerEnv): DynamicModule {
     return {
       module: AppModule,
-      imports: [PrismaModule.forEnv(env), ResultStoresModule, SyscountModule],
-      controllers: [HealthController, NodesController, JobsController, ProfilesController, DiffController, UsdtController, MemleakController, SslController, IncidentsController, SchedulesController, OpenApiController, AuditController, EnrollmentTokensController],
+      imports: [PrismaModule.forEnv(env), ResultStoresModule, SharedModule, UsdtModule, MemleakModule, SslModule, SyscountModule],
+      controllers: [HealthController, NodesController, JobsController, ProfilesController, DiffController, IncidentsController, SchedulesController, OpenApiController, AuditController, EnrollmentTokensController],
       providers: [
         { provide: APP_GUARD, useClass: ApiTokenGuard },
         { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
         AuditService,
         AuditRetentionService,
-        StreamLimiter,
         NodesService,
         FleetCaService,
         NodeCertificatesService,
@@ -75,16 +67,9 @@ export class AppModule {
         NodeSelection,
         NodeSweepService,
         RunsService,
-        ProfilesService,
         ProfileExportsService,
         DiffService,
-        UsdtService,
-        MemleakService,
-        SslService,
-        SslReadService,
-        SslRetentionService,
         JobRetentionService,
-        JobQueue,
         JobsService,
         IncidentsService,
         SchedulesService,

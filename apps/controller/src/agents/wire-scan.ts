@@ -6,24 +6,9 @@
  * pass over its bytes.
  */
 
-/** How one field of a message is checked. Fields not named in a shape are skipped (forward compatibility). */
-export interface FieldRule {
-  /** The field's name in messages and logs. */
-  name: string;
-  /** str: a string or bytes field (its length is checked); msg: a sub-message walked with `shape`; num: a scalar, packed or not. */
-  kind: 'str' | 'msg' | 'num';
-  /** str: bytes per occurrence. */
-  maxLen?: number;
-  /** Repeated fields: elements in one parent message (e.g. frames in one stack). */
-  maxPer?: number;
-  /** Elements counted across the whole message under this key (e.g. "events"), checked against the caps' totals. */
-  total?: string;
-  shape?: Shape;
-  /** str: keep this field's value in ScanContext.captured (a batch's run id). */
-  capture?: boolean;
-}
+import type { FieldRule, Shape } from '../common/wire-shape';
 
-export type Shape = Readonly<Record<number, FieldRule>>;
+export type { FieldRule, Shape };
 
 export interface Violation {
   /** What was over: "events per batch", "frames per stack", "string length", "message bytes", "malformed". */

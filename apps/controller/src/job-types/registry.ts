@@ -1,5 +1,6 @@
-import type { AgentMessage, StartRun } from '@tracefleet/proto';
+import type { StartRun } from '@tracefleet/proto';
 import type { JobRequest } from '../common/job-request';
+import type { FieldCaps } from '../common/wire-shape';
 import type { JobRun } from '../generated/prisma/client';
 import type { Scope } from '../auth/scopes';
 import { MEMLEAK } from '../memleak/memleak.type';
@@ -7,8 +8,6 @@ import { CPU_PROFILE } from '../profiles/cpu-profile.type';
 import { SSL_CAPTURE } from '../ssl/ssl-capture.type';
 import { SYSCOUNT } from '../syscount/syscount.type';
 import { USDT } from '../usdt/usdt.type';
-
-type MessageCase = NonNullable<AgentMessage['msg']>['$case'];
 
 /**
  * One job type as the shared folders (jobs/, runs/, agents/, openapi/) see it. A type's own folder
@@ -21,7 +20,12 @@ export interface JobTypeDef {
   /** Request fields this type takes besides type, durationSec and target; other types refuse them. */
   fields: readonly string[];
   /** Its OpenAPI part: what a request of this type is, and its fields' descriptions and defaults (JSON Schema). */
-  docs: { description: string; fields: Record<string, object> };
+  docs: {
+    description: string;
+    fields: Record<string, object>;
+    /** Its tag, a request example, its own read routes and their views, where the type writes them itself. */
+    openapi?: { tag: string; example: { summary: string; value: unknown }; paths: Record<string, object>; schemas: Record<string, object> };
+  };
   /** Checks what depends on the type (BadRequestException naming the field); the parameters stored with the job. */
   params(body: JobRequest): object;
   /** The StartRun spec from the stored parameters. */
@@ -34,8 +38,8 @@ export interface JobTypeDef {
   scope?: Scope;
   /** The flame graph's title, subtitle and count name when its counts are not CPU samples. */
   flameGraph?(job: { id: string; status: string; params: { durationSec?: number } }, where: string, total: bigint): { title: string; subtitle: string; countName: string };
-  /** A result message whose wire caps the type brings (agents/batch-limits.ts checks them before decoding). */
-  wire?: { field: number; case: MessageCase; maxBytes: number; shape: object };
+  /** Its result messages' caps, by AgentMessage field (agents/batch-limits.ts checks them before decoding). */
+  wire?: readonly FieldCaps[];
 }
 
 /** The job types, in the order the API lists them. */

@@ -2,6 +2,19 @@ import { MemleakMode, type StartRun } from '@tracefleet/proto';
 import { badField } from '../common/bad-field';
 import type { MemleakParams } from '../common/job-params';
 import type { JobRequest } from '../common/job-request';
+import { MAX_RECEIVE_MESSAGE_BYTES, frames, runIdField, strings, text, type FieldCaps, type Shape } from '../common/wire-shape';
+
+const MEMLEAK_STACK: Shape = { 1: frames() };
+/** Its snapshot's caps, checked before decoding (agents/batch-limits.ts); the agent sends topN <= 1,000 stacks per snapshot. */
+const WIRE: readonly FieldCaps[] = [
+  {
+    field: 10,
+    type: 'memleakSnapshot',
+    maxBytes: MAX_RECEIVE_MESSAGE_BYTES,
+    shape: { 1: runIdField, 5: strings, 6: { name: 'stacks', kind: 'msg', total: 'stacks', shape: MEMLEAK_STACK }, 15: { ...text('attached'), maxPer: 4096 } },
+    totals: { stacks: 2000, strings: 2000 * 256 },
+  },
+];
 
 /** The memleak job type: outstanding allocations by stack, snapshotted every intervalSec. */
 export const MEMLEAK = {
@@ -52,6 +65,8 @@ export const MEMLEAK = {
       },
     };
   },
+
+  wire: WIRE,
 
   flameGraph: (job: { id: string; status: string }, where: string, total: bigint) => ({
     title: `Outstanding allocations · job ${job.id.slice(0, 8)}`,

@@ -3,6 +3,7 @@ import { paths } from './paths';
 import { fleetPaths } from './paths-fleet';
 import { requestSchemas } from './request-schemas';
 import { viewSchemas } from './view-schemas';
+import { JOB_TYPE_DEFS } from '../job-types/registry';
 
 export interface OpenApiDocument {
   openapi: string;
@@ -30,11 +31,11 @@ const ERROR_TEXT: Record<keyof typeof ERROR_RESPONSES, string> = {
 const TAGS = {
   meta: 'Health and this document.',
   nodes: 'The fleet: agents registered on any replica.',
-  jobs: 'Tracing jobs: cpu-profile, usdt, memleak, ssl-capture, syscount.',
+  jobs: `Tracing jobs: ${JOB_TYPE_DEFS.map((d) => d.name).join(', ')}.`,
   profiles: 'Flame graphs, folded stacks, pprof, speedscope, differential graphs.',
   usdt: 'USDT probe results.',
   memleak: 'Outstanding allocations by stack.',
-  syscount: 'Syscall counts per process.',
+  ...Object.fromEntries(JOB_TYPE_DEFS.flatMap((d) => (d.docs.openapi ? [[d.name, d.docs.openapi.tag]] : []))),
   'ssl-capture': 'TLS plaintext: every route needs the ssl-capture scope.',
   incidents: 'Jobs started together, merged results.',
   schedules: 'Recurring incidents and their reports.',

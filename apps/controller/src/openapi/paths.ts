@@ -21,6 +21,7 @@ import {
   type PathItem,
 } from './build';
 import { fieldSchema } from './dto-schema';
+import { JOB_TYPE_DEFS } from '../job-types/registry';
 
 const dtoQuery = (dto: Function, name: string, description: string, required = false): Parameter => query(name, description, fieldSchema(dto, name), required);
 
@@ -54,7 +55,7 @@ const jobExamples = {
   'cpu-profile': { summary: 'A 10 s CPU profile of every process on every node', value: { type: 'cpu-profile', durationSec: 10, target: { all: true }, nodes: 'all' } },
   usdt: { summary: 'GC pauses of a JVM', value: { type: 'usdt', durationSec: 30, target: { pid: 4242 }, preset: 'jvm-gc', nodes: { labels: { role: 'web' } } } },
   memleak: { summary: 'Outstanding allocations of a process, every 10 s', value: { type: 'memleak', durationSec: 60, intervalSec: 10, target: { pid: 4242 }, nodes: 'all' } },
-  syscount: { summary: 'Syscalls of every nginx process for 10 s', value: { type: 'syscount', durationSec: 10, target: { comm: 'nginx' }, nodes: 'all' } },
+  ...Object.fromEntries(JOB_TYPE_DEFS.flatMap((d) => (d.docs.openapi ? [[d.name, d.docs.openapi.example]] : []))),
   'ssl-capture': {
     summary: 'TLS plaintext of curl (capture token)',
     value: { type: 'ssl-capture', durationSec: 30, target: { comm: 'curl' }, nodes: 'all', maxDataBytes: 4096, redactHeaders: ['x-api-key'], retentionHours: 24 },
@@ -215,15 +216,8 @@ export function paths(): Record<string, PathItem> {
         responses: { ...ok('Results.', ref('MemleakResults')), ...errors(400, 404) },
       }),
     },
-    '/jobs/{id}/syscount': {
-      get: op('token', {
-        operationId: 'syscountResults',
-        summary: 'Syscall counts merged across nodes: by syscall, by process, and per node',
-        tags: ['syscount'],
-        parameters: [jobId, query('top', 'Syscalls and processes listed.', { type: 'integer', minimum: 1, maximum: 1000, default: 50 })],
-        responses: { ...ok('Results.', ref('SyscountResults')), ...errors(400, 404) },
-      }),
-    },
+    // The job types that write their own routes (job-types/registry.ts docs.openapi).
+    ...(Object.assign({}, ...JOB_TYPE_DEFS.map((d) => d.docs.openapi?.paths ?? {})) as Record<string, PathItem>),
     '/jobs/{id}/ssl-events': {
       get: op('ssl-capture', {
         operationId: 'sslEvents',

@@ -1,4 +1,5 @@
 import { JOB_TYPES } from '../jobs/dto/create-job.dto';
+import { JOB_TYPE_DEFS } from '../job-types/registry';
 import { JobStatus, NodeStatus, ReportStatus, RunStatus, SslDirection } from '../generated/prisma/enums';
 import { SPEEDSCOPE_SCHEMA } from '../profiles/speedscope/speedscope';
 import { UNWIND_COUNTERS } from '../runs/unwind-stats';
@@ -8,6 +9,8 @@ const links = (description: string): Schema => mapOf(str(), `${description} Path
 const counts = (names: string[]): Record<string, Schema> => Object.fromEntries(names.map((n) => [n, int()]));
 
 /** The response shapes, from the views the controllers return (jobs/job.view.ts, nodes.service.ts, ...). */
+const typeSchemas = (): Record<string, Schema> => Object.assign({}, ...JOB_TYPE_DEFS.map((d) => d.docs.openapi?.schemas ?? {}));
+
 export function viewSchemas(): Record<string, Schema> {
   const sslCounters = {
     eventsSeen: int('Calls the probes saw (passed the in-kernel filters).'),
@@ -183,13 +186,8 @@ export function viewSchemas(): Record<string, Schema> {
       },
       { optional: ['byNode'] },
     ),
-    SyscountResults: obj({
-      jobId: uuid(),
-      totals: obj({ calls: decimal(), uncounted: decimal('Calls whose (process, syscall) pair a full kernel map refused (raise maxKeys).'), callsLeftOut: decimal(), entriesLeftOut: decimal('Smallest pairs an agent summed instead of sending (over 10,000 per node).') }),
-      bySyscall: arrayOf(obj({ nr: int('x86-64 syscall number.'), name: str('"syscall N" when the node did not know its name.'), count: decimal(), byNode: mapOf(decimal(), 'Calls per node.') })),
-      byProcess: arrayOf(obj({ node: str(), pid: int(), comm: str(), count: decimal(), top: arrayOf(obj({ name: str(), count: decimal() }), { description: 'Its five most frequent syscalls.' }) })),
-      nodes: arrayOf(obj({ node: str(), status: str(), calls: decimal(), uncounted: decimal(), entriesLeftOut: decimal(), callsLeftOut: decimal() })),
-    }),
+    // The job types that write their own views (job-types/registry.ts docs.openapi).
+    ...typeSchemas(),
     MemleakResults: obj({
       jobId: uuid(),
       mode: str(undefined, { enum: ['user', 'kernel'] }),

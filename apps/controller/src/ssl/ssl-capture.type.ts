@@ -3,6 +3,7 @@ import { compilePattern, MAX_TOTAL_PROGRAM_SIZE, PatternError } from '@traceflee
 import { badField } from '../common/bad-field';
 import type { SslParams } from '../common/job-params';
 import type { JobRequest } from '../common/job-request';
+import { MAX_RECEIVE_MESSAGE_BYTES, frames, runIdField, strings, text, type FieldCaps, type Shape } from '../common/wire-shape';
 import type { JobRun } from '../generated/prisma/client';
 import { sslRunView, sslTotals, type SslRunView } from './ssl-run.view';
 
@@ -12,6 +13,32 @@ export const SSL_DEFAULTS = {
   maxTotalBytes: 64 * 1024 * 1024,
   retentionHours: 24,
 } as const;
+
+const SSL_EVENT: Shape = {
+  3: { name: 'comm', kind: 'str', maxLen: 256 },
+  // maxDataBytes <= 16,384 plus "[REDACTED]" per redacted span: 64 KiB bounds any real capture.
+  12: { name: 'data', kind: 'str', maxLen: 64 * 1024 },
+  15: frames('stack'),
+  16: { name: 'binary', kind: 'str', maxLen: 4096 },
+};
+
+/** Its messages' caps, checked before decoding (agents/batch-limits.ts); the agent sends 1,000 events and about 1 MiB of plaintext per batch. */
+const WIRE: readonly FieldCaps[] = [
+  {
+    field: 11,
+    type: 'sslEvents',
+    maxBytes: MAX_RECEIVE_MESSAGE_BYTES,
+    shape: { 1: runIdField, 3: strings, 4: { name: 'events', kind: 'msg', total: 'events', shape: SSL_EVENT } },
+    totals: { events: 2000, strings: 100_000, frames: 2000 * 256 },
+  },
+  {
+    field: 12,
+    type: 'sslReport',
+    maxBytes: 1024 * 1024,
+    shape: { 1: runIdField, 12: { ...text('attached'), maxPer: 4096 }, 13: { ...text('noOpenssl'), maxPer: 4096 } },
+    totals: {},
+  },
+];
 
 /** The ssl-capture job type: TLS plaintext of OpenSSL calls, redacted on the agent; needs the ssl-capture scope. */
 export const SSL_CAPTURE = {
@@ -84,6 +111,8 @@ export const SSL_CAPTURE = {
 
   /** Captured plaintext: creating these jobs and reading what they captured needs the ssl-capture scope. */
   scope: 'ssl-capture' as const,
+
+  wire: WIRE,
 
   view: {
     run: (r: JobRun): Record<string, unknown> => ({ ssl: sslRunView(r) }),

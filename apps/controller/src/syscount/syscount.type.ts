@@ -1,6 +1,8 @@
 import { BadRequestException } from '@nestjs/common';
 import type { StartRun, SyscountReport } from '@tracefleet/proto';
 import type { PrismaClient } from '../generated/prisma/client';
+import { runIdField, type FieldCaps } from '../common/wire-shape';
+import { SYSCOUNT_OPENAPI } from './syscount.openapi';
 
 /** (process, syscall) pairs an agent's kernel map holds at most (SyscountTracer's maxKeys). */
 export const MAX_KEYS = 1 << 20;
@@ -42,6 +44,7 @@ export const SYSCOUNT = {
   /** Its OpenAPI part: the description of its request and of its fields (limits come from the DTO's decorators). */
   docs: {
     description: 'Syscall counts per process (tracepoint raw_syscalls:sys_enter), merged across nodes.',
+    openapi: SYSCOUNT_OPENAPI,
     fields: {
     maxKeys: { description: '(process, syscall) pairs counted per node; calls of pairs beyond are counted as uncounted.', default: DEFAULT_MAX_KEYS },
     },
@@ -62,15 +65,18 @@ export const SYSCOUNT = {
   },
 
   /** AgentMessage field 13: checked on the wire before it is decoded (agents/batch-limits.ts). */
-  wire: {
-    field: 13,
-    case: 'syscountReport' as const,
-    maxBytes: 4 * 1024 * 1024,
-    shape: {
-      1: { name: 'runId', kind: 'str', maxLen: 64, capture: true },
-      2: { name: 'entries', kind: 'msg', maxPer: MAX_REPORT_ENTRIES, shape: { 2: { name: 'comm', kind: 'str', maxLen: MAX_COMM_BYTES }, 4: { name: 'name', kind: 'str', maxLen: MAX_NAME_BYTES } } },
+  wire: [
+    {
+      field: 13,
+      type: 'syscountReport',
+      maxBytes: 4 * 1024 * 1024,
+      shape: {
+        1: runIdField,
+        2: { name: 'entries', kind: 'msg', maxPer: MAX_REPORT_ENTRIES, shape: { 2: { name: 'comm', kind: 'str', maxLen: MAX_COMM_BYTES }, 4: { name: 'name', kind: 'str', maxLen: MAX_NAME_BYTES } } },
+      },
+      totals: {},
     },
-  },
+  ] as readonly FieldCaps[],
 
   /**
    * Stores one run's report: its counts (a pair sent twice counts once: the last one stands) and its totals.

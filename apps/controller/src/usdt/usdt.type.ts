@@ -2,6 +2,7 @@ import type { StartRun, UsdtProbeRef } from '@tracefleet/proto';
 import { badField } from '../common/bad-field';
 import type { PairParam, UsdtParams } from '../common/job-params';
 import type { JobRequest } from '../common/job-request';
+import { MAX_RECEIVE_MESSAGE_BYTES, MAX_STACK_FRAMES, MAX_STRING_BYTES, frames, runIdField, strings, text, type FieldCaps, type Shape } from '../common/wire-shape';
 
 export const DEFAULT_MAX_EVENTS = 10_000;
 export const DEFAULT_SLOWEST_N = 10;
@@ -20,6 +21,48 @@ export const PRESETS: Record<string, { probes: string[]; pairs: PairParam[] }> =
     ],
   },
 };
+
+const USDT_EVENT: Shape = {
+  // USDT probes take at most 12 arguments (sys/sdt.h).
+  5: { name: 'args', kind: 'num', maxPer: 64 },
+  6: frames('stack'),
+  // The agent reads at most 63 bytes (USDT_STR_LEN).
+  7: { name: 'str', kind: 'str', maxLen: 1024 },
+};
+const USDT_OCCURRENCE: Shape = {
+  5: { name: 'beginArgs', kind: 'num', maxPer: 64 },
+  6: { name: 'stack', kind: 'str', maxLen: MAX_STRING_BYTES, maxPer: MAX_STACK_FRAMES, total: 'strings' },
+};
+const USDT_PAIR_REPORT: Shape = {
+  1: { name: 'label', kind: 'str', maxLen: 1024 },
+  // Log2 buckets of a u64 duration: 64.
+  4: { name: 'buckets', kind: 'num', maxPer: 128 },
+  // slowestN <= 1,000 (job DTO).
+  5: { name: 'slowest', kind: 'msg', maxPer: 2000, total: 'occurrences', shape: USDT_OCCURRENCE },
+};
+
+/** Its messages' caps, checked before decoding (agents/batch-limits.ts); the agent sends 5,000 events per batch (EVENTS_PER_BATCH). */
+const WIRE: readonly FieldCaps[] = [
+  {
+    field: 7,
+    type: 'usdtEvents',
+    maxBytes: MAX_RECEIVE_MESSAGE_BYTES,
+    shape: { 1: runIdField, 3: strings, 4: { name: 'events', kind: 'msg', total: 'events', shape: USDT_EVENT } },
+    totals: { events: 10_000, strings: 100_000, frames: 10_000 * 256 },
+  },
+  {
+    field: 8,
+    type: 'usdtReport',
+    maxBytes: 4 * 1024 * 1024,
+    shape: {
+      1: runIdField,
+      2: { name: 'probeCounts', kind: 'num', maxPer: 4096 },
+      6: { name: 'pairs', kind: 'msg', maxPer: 1024, shape: USDT_PAIR_REPORT },
+      7: { ...text('attached'), maxPer: 4096 },
+    },
+    totals: { occurrences: 20_000, strings: 200_000 },
+  },
+];
 
 const presetList = Object.entries(PRESETS)
   .map(([name, p]) => `\`${name}\`: ${p.probes.join(', ')}`)
@@ -96,6 +139,8 @@ export const USDT = {
     subtitle: `${where} · ${total.toLocaleString('en-US')} events with stacks · ${job.params.durationSec ?? '?'} s · ${job.status}`,
     countName: 'events',
   }),
+
+  wire: WIRE,
 
   links: (base: string): Record<string, string> => ({
     flamegraphSvg: `${base}/flamegraph.svg`,
