@@ -112,6 +112,7 @@ describe('SyscountTracer (raw_syscalls:sys_enter, real kernel)', () => {
     const o = objectPath('syscount');
     assert.throws(() => new SyscountTracer({ objectPath: o, comm: 'x'.repeat(16) }), /comm must be 1..15 bytes/);
     assert.throws(() => new SyscountTracer({ objectPath: o, comm: '' }), /comm must be 1..15 bytes/);
+    assert.throws(() => new SyscountTracer({ objectPath: o, comm: 'ab\0cd' }), /comm must be 1..15 bytes without NUL/);
     assert.throws(() => new SyscountTracer({ objectPath: o, pid: 1, comm: 'a' }), /exclude each other/);
     assert.throws(() => new SyscountTracer({ objectPath: o, pid: -1 }), TypeError);
     assert.throws(() => new SyscountTracer({ objectPath: o, maxKeys: 0 }), TypeError);

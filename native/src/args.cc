@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "limits.h"
+
 namespace tracefleet {
 namespace {
 
@@ -59,6 +61,16 @@ std::string Args::String(const Napi::Object& object, const char* name, bool requ
   Napi::Value value = object.Get(name);
   if (value.IsUndefined() && !required) return std::string();
   return StringArg(value, std::string("option ") + name);
+}
+
+std::string Args::Comm(const Napi::Object& object, const char* name) const {
+  if (object.Get(name).IsUndefined()) return std::string();
+  std::string comm = String(object, name, true);
+  if (comm.empty() || comm.size() > TRACEFLEET_COMM_LEN - 1 || comm.find('\0') != std::string::npos) {
+    Fail(std::string("option ") + name + " must be 1.." + std::to_string(TRACEFLEET_COMM_LEN - 1) +
+         " bytes without NUL (the kernel's comm), got \"" + comm + "\"");
+  }
+  return comm;
 }
 
 std::string Args::StringArg(const Napi::Value& value, const std::string& name) const {

@@ -23,6 +23,8 @@ class Args {
   Napi::Array Array(const Napi::Object& object, const char* name, uint32_t minLength, uint32_t maxLength) const;
 
   std::string String(const Napi::Object& object, const char* name, bool required) const;
+  // A comm to match in the kernel: missing → ""; else 1..15 bytes without NUL (TRACEFLEET_COMM_LEN less its NUL).
+  std::string Comm(const Napi::Object& object, const char* name) const;
   // Integer in [min, max]; missing → fallback (when not required).
   uint64_t Integer(const Napi::Object& object, const char* name, uint64_t min, uint64_t max, bool required,
                    uint64_t fallback) const;

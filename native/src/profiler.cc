@@ -54,12 +54,7 @@ Profiler::Profiler(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Profiler>(
   if (config.objectPath.empty()) args.Fail("option objectPath must not be empty");
   config.frequencyHz = static_cast<uint32_t>(args.Integer(opts, "frequencyHz", 1, 1000, true, 0));
   config.targetPid = static_cast<uint32_t>(args.Integer(opts, "targetPid", 0, UINT32_MAX, false, 0));
-  config.targetComm = args.String(opts, "targetComm", false);
-  if (config.targetComm.size() > TRACEFLEET_COMM_LEN - 1 || config.targetComm.find('\0') != std::string::npos) {
-    args.Fail("option targetComm must be at most 15 bytes without NUL (the kernel's comm length), got \"" +
-              config.targetComm + "\"");
-  }
-  if (opts.Has("targetComm") && config.targetComm.empty()) args.Fail("option targetComm must not be empty");
+  config.targetComm = args.Comm(opts, "targetComm");
   config.includeIdle = args.Boolean(opts, "includeIdle", false);
   config.ringBufferBytes = args.RingBufferBytes(opts, "ringBufferBytes", 4096, 4u << 20);
   config.maxQueuedSamples = args.Integer(opts, "maxQueuedSamples", 1, 1u << 24, false, 65536);

@@ -110,13 +110,7 @@ SslTracer::SslTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SslTrace
     config.filterPids = true;
     config.pids = Integers(args, pids, "option pids", 1, INT32_MAX, SSL_MAX_PIDS);
   }
-  Napi::Value comm = opts.Get("comm");
-  if (!comm.IsUndefined()) {
-    config.comm = args.StringArg(comm, "option comm");
-    if (config.comm.empty() || config.comm.size() > TRACEFLEET_COMM_LEN - 1) {
-      args.Fail("option comm must be 1.." + std::to_string(TRACEFLEET_COMM_LEN - 1) + " bytes (the kernel's comm), got \"" + config.comm + "\"");
-    }
-  }
+  config.comm = args.Comm(opts, "comm");
   Napi::Value exclude = opts.Get("excludePids");
   if (!exclude.IsUndefined()) config.excludePids = Integers(args, exclude, "option excludePids", 1, INT32_MAX, SSL_MAX_EXCLUDED);
   config.ringBufferBytes = args.RingBufferBytes(opts, "ringBufferBytes", 4096, 8u << 20);

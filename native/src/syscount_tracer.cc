@@ -24,7 +24,6 @@ namespace {
 constexpr const char* kUsage =
     "new SyscountTracer({ objectPath: string, pid?: integer, comm?: string (1..15 bytes, not with pid), "
     "maxKeys?: integer 1..1048576 })";
-constexpr uint32_t kCommLen = sizeof(syscount_value::comm);
 
 }  // namespace
 
@@ -38,8 +37,8 @@ SyscountSession::SyscountSession(const SyscountConfig& config) : name_(Basename(
     if (counts_ == nullptr || counters_ == nullptr) throw std::runtime_error(name_ + ": no counts/counters map (rebuild it)");
     const __u32 tgid = config.pid;
     const bool filterComm = !config.comm.empty();
-    char comm[kCommLen] = {};
-    std::memcpy(comm, config.comm.data(), std::min<size_t>(config.comm.size(), kCommLen - 1));
+    char comm[TRACEFLEET_COMM_LEN] = {};
+    std::memcpy(comm, config.comm.data(), std::min<size_t>(config.comm.size(), TRACEFLEET_COMM_LEN - 1));
     SetRodata(object_, name_, {{"target_tgid", &tgid, sizeof(tgid)}, {"filter_comm", &filterComm, sizeof(filterComm)},
                                {"target_comm", comm, sizeof(comm)}});
     int err = bpf_map__set_max_entries(counts_, config.maxKeys);
@@ -81,7 +80,7 @@ std::vector<SyscountEntry> SyscountSession::Read() const {
   // run reads after detaching for its final figures, so those are whole.
   while (bpf_map__get_next_key(counts_, prev, &next, sizeof(next)) == 0) {
     if (bpf_map__lookup_elem(counts_, &next, sizeof(next), &value, sizeof(value), 0) == 0) {
-      size_t len = strnlen(value.comm, kCommLen);
+      size_t len = strnlen(value.comm, TRACEFLEET_COMM_LEN);
       out.push_back({next.tgid, next.nr, value.count, std::string(value.comm, len)});
     }
     key = next;
@@ -108,11 +107,7 @@ SyscountTracer::SyscountTracer(const Napi::CallbackInfo& info) : Napi::ObjectWra
   config.objectPath = args.String(opts, "objectPath", true);
   if (config.objectPath.empty()) args.Fail("option objectPath must not be empty");
   config.pid = static_cast<uint32_t>(args.Integer(opts, "pid", 1, INT32_MAX, false, 0));
-  config.comm = args.String(opts, "comm", false);
-  if (!opts.Get("comm").IsUndefined() && (config.comm.empty() || config.comm.size() >= kCommLen)) {
-    args.Fail("option comm must be 1.." + std::to_string(kCommLen - 1) + " bytes, got " + std::to_string(config.comm.size()));
-  }
-  if (config.comm.find('\0') != std::string::npos) args.Fail("option comm must not contain NUL");
+  config.comm = args.Comm(opts, "comm");
   if (config.pid != 0 && !config.comm.empty()) args.Fail("options pid and comm exclude each other");
   config.maxKeys = static_cast<uint32_t>(args.Integer(opts, "maxKeys", 1, 1u << 20, false, SYSCOUNT_DEFAULT_MAX_KEYS));
   try {

@@ -1,4 +1,4 @@
-import type { JobTarget, PairParam } from './job-params';
+import type { JobTarget } from './job-params';
 
 /**
  * A job request as the job types read it (jobs/dto/create-job.dto.ts validates its fields' shapes and
@@ -38,5 +38,3 @@ export interface JobRequest {
   // syscount
   maxKeys?: number;
 }
-
-export type { PairParam };

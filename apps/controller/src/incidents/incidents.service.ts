@@ -10,8 +10,8 @@ import { functionCounts, topFunctions, type FunctionCount } from '../profiles/to
 import { inTemplate } from './bundle';
 import { nodeBreakdown, type NodeStacks } from './node-breakdown';
 import { toIncidentView, type IncidentView } from './incident.view';
+import { UUID_RE } from '../common/ids';
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export interface NewIncident {
   name?: string;

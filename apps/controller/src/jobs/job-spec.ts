@@ -1,7 +1,6 @@
 import type { CreateJobDto } from './dto/create-job.dto';
 import { JOB_TYPE_DEFS, jobTypeDef, typesTaking } from '../job-types/registry';
 import { badField } from '../common/bad-field';
-import type { JobRequest } from '../common/job-request';
 
 const COMMON = new Set(['type', 'durationSec', 'target', 'nodes']);
 
@@ -16,5 +15,5 @@ export function typeParams(dto: CreateJobDto): object {
     if (COMMON.has(field) || def.fields.includes(field)) continue;
     if ((dto as unknown as Record<string, unknown>)[field] !== undefined) badField(field, `applies only to ${typesTaking(field).join(' and ')} jobs`);
   }
-  return def.params(dto as unknown as JobRequest);
+  return def.params(dto);
 }

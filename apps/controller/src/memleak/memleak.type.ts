@@ -2,6 +2,7 @@ import { MemleakMode, type StartRun } from '@tracefleet/proto';
 import { badField } from '../common/bad-field';
 import type { MemleakParams } from '../common/job-params';
 import type { JobRequest } from '../common/job-request';
+import { flameGraphLinks } from '../profiles/flamegraph/links';
 import { MAX_RECEIVE_MESSAGE_BYTES, frames, runIdField, strings, text, type FieldCaps, type Shape } from '../common/wire-shape';
 
 const MEMLEAK_STACK: Shape = { 1: frames() };
@@ -74,5 +75,5 @@ export const MEMLEAK = {
     countName: 'bytes',
   }),
 
-  links: (base: string): Record<string, string> => ({ flamegraphSvg: `${base}/flamegraph.svg`, flamegraphFolded: `${base}/flamegraph.folded`, memleak: `${base}/memleak` }),
+  links: (base: string): Record<string, string> => ({ ...flameGraphLinks(base), memleak: `${base}/memleak` }),
 };

@@ -1,5 +1,6 @@
 import type { StartRun } from '@tracefleet/proto';
 import type { JobRequest } from '../common/job-request';
+import { flameGraphLinks } from './flamegraph/links';
 
 export const DEFAULT_FREQUENCY_HZ = 99;
 
@@ -17,5 +18,5 @@ export const CPU_PROFILE = {
   },
   params: (body: JobRequest): { frequencyHz: number } => ({ frequencyHz: body.frequencyHz ?? DEFAULT_FREQUENCY_HZ }),
   spec: (params: Record<string, unknown>): NonNullable<StartRun['spec']> => ({ $case: 'cpuProfile', value: { frequencyHz: params.frequencyHz as number } }),
-  links: (base: string): Record<string, string> => ({ flamegraphSvg: `${base}/flamegraph.svg`, flamegraphFolded: `${base}/flamegraph.folded` }),
+  links: (base: string): Record<string, string> => flameGraphLinks(base),
 };

@@ -12,8 +12,8 @@ import { topFunctions } from '../profiles/top-functions';
 import { reportDiff } from './report-diff';
 import { toReportSummary, toReportView, type ReportSummary, type ReportView } from './report.view';
 import { ReportRetentionService } from './report-retention.service';
+import { UUID_RE } from '../common/ids';
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Functions kept in a report, by self and by total samples. */
 export const REPORT_TOP_N = 20;
 /** How often a report whose jobs are still running is looked at again. */

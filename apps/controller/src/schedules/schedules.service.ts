@@ -11,8 +11,8 @@ import { checkCron } from './cron';
 import { DEFAULT_KEEP_REPORTS, type CreateScheduleDto } from './dto/create-schedule.dto';
 import { ReportsService } from './reports.service';
 import { toScheduleView, type ScheduleView } from './schedule.view';
+import { UUID_RE } from '../common/ids';
 
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const SCHEDULER_PREFIX = 'schedule:';
 /** A pending report this long past its jobs' deadline is given up, so a lost check cannot stall the schedule. */
 const STALE_GRACE_MS = 60_000;

@@ -3,6 +3,7 @@ import { compilePattern, MAX_TOTAL_PROGRAM_SIZE, PatternError } from '@traceflee
 import { badField } from '../common/bad-field';
 import type { SslParams } from '../common/job-params';
 import type { JobRequest } from '../common/job-request';
+import { flameGraphLinks } from '../profiles/flamegraph/links';
 import { MAX_RECEIVE_MESSAGE_BYTES, frames, runIdField, strings, text, type FieldCaps, type Shape } from '../common/wire-shape';
 import type { JobRun } from '../generated/prisma/client';
 import { sslRunView, sslTotals, type SslRunView } from './ssl-run.view';
@@ -120,8 +121,7 @@ export const SSL_CAPTURE = {
   },
 
   links: (base: string): Record<string, string> => ({
-    flamegraphSvg: `${base}/flamegraph.svg`,
-    flamegraphFolded: `${base}/flamegraph.folded`,
+    ...flameGraphLinks(base),
     sslEvents: `${base}/ssl-events`,
     sslEventsStream: `${base}/ssl-events/stream`,
     http: `${base}/http`,

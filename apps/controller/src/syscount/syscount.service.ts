@@ -4,8 +4,8 @@ import { mergeSyscount, type SyscountResults } from './syscount.view';
 import type { SyscountReport } from '@tracefleet/proto';
 import { ResultStores } from '../common/result-stores';
 import { SYSCOUNT } from './syscount.type';
+import { UUID_RE } from '../common/ids';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 @Injectable()
 export class SyscountService {
@@ -18,7 +18,7 @@ export class SyscountService {
 
   /** The job's counts merged across its nodes (top N syscalls and processes). */
   async results(jobId: string, topN: number): Promise<SyscountResults> {
-    const job = UUID.test(jobId) ? await this.prisma.job.findUnique({ where: { id: jobId }, select: { type: true } }) : null;
+    const job = UUID_RE.test(jobId) ? await this.prisma.job.findUnique({ where: { id: jobId }, select: { type: true } }) : null;
     if (!job) throw new NotFoundException(`job ${jobId} not found`);
     if (job.type !== 'syscount') throw new NotFoundException(`job ${jobId} is a ${job.type.replace('_', '-')} job, not syscount`);
     const runs = await this.prisma.jobRun.findMany({

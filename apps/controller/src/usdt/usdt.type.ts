@@ -2,6 +2,7 @@ import type { StartRun, UsdtProbeRef } from '@tracefleet/proto';
 import { badField } from '../common/bad-field';
 import type { PairParam, UsdtParams } from '../common/job-params';
 import type { JobRequest } from '../common/job-request';
+import { flameGraphLinks } from '../profiles/flamegraph/links';
 import { MAX_RECEIVE_MESSAGE_BYTES, MAX_STACK_FRAMES, MAX_STRING_BYTES, frames, runIdField, strings, text, type FieldCaps, type Shape } from '../common/wire-shape';
 
 export const DEFAULT_MAX_EVENTS = 10_000;
@@ -143,8 +144,7 @@ export const USDT = {
   wire: WIRE,
 
   links: (base: string): Record<string, string> => ({
-    flamegraphSvg: `${base}/flamegraph.svg`,
-    flamegraphFolded: `${base}/flamegraph.folded`,
+    ...flameGraphLinks(base),
     usdt: `${base}/usdt`,
     usdtEvents: `${base}/usdt/events`,
   }),

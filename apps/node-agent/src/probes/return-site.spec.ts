@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ElfError, readFunctionSymbols } from '../lib/elf';
-import { placeEntryProbe, readCodeAt } from './entry-site';
+import { readCodeAt } from './entry-site';
 import { placeSslProbes, SslProbeSites } from './placement';
 import { Instruction } from './x86-isa';
 import { placeReturnProbe, planReturnSite, ReturnPlacement } from './return-site';

@@ -17,7 +17,6 @@
  * encoding the decoder does not know, a branch into the middle of an instruction, code falling off
  * the end) makes it fall back to a uretprobe at the entry, with the reason.
  */
-import * as fs from 'node:fs';
 import { decodeInstruction } from './x86-decode';
 import { canonicalRegister, type DecodeOptions, type Gpr, type Instruction, kernelEmulatesNopl } from './x86-isa';
 import { requireFunctionSymbol } from '../lib/elf';

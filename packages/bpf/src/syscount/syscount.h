@@ -3,6 +3,8 @@
 #ifndef TRACEFLEET_SYSCOUNT_H
 #define TRACEFLEET_SYSCOUNT_H
 
+#include "limits.h"
+
 #define SYSCOUNT_DEFAULT_MAX_KEYS 16384 /* (process, syscall) pairs; user space resizes before load */
 
 /* Indices into the per-CPU "counters" array map. */
@@ -19,7 +21,7 @@ struct syscount_key {
 /* Value of the "counts" hash map. */
 struct syscount_value {
 	__u64 count;
-	char comm[16]; /* the process's comm when the pair was first seen */
+	char comm[TRACEFLEET_COMM_LEN]; /* the process's comm when the pair was first seen */
 };
 
 #endif /* TRACEFLEET_SYSCOUNT_H */

@@ -17,6 +17,7 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { PID_MAX } from '../../common/job-params';
+import type { JobRequest } from '../../common/job-request';
 
 export const JOB_TYPES = ['cpu-profile', 'usdt', 'memleak', 'ssl-capture', 'syscount'] as const;
 export type JobTypeName = (typeof JOB_TYPES)[number];
@@ -71,7 +72,7 @@ export class UsdtPairDto {
   end!: string;
 }
 
-export class CreateJobDto {
+export class CreateJobDto implements JobRequest {
   @IsIn(JOB_TYPES, { message: `type must be one of: ${JOB_TYPES.join(', ')}` })
   type!: JobTypeName;
 

@@ -43,7 +43,7 @@ export class MemleakRun extends TracingRun {
   }
 
   protected async open(): Promise<{ message: string; watchPid?: number }> {
-    const { spec, target } = this.start;
+    const { spec } = this.start;
     if (spec?.$case !== 'memleak') throw new RunRejected('this agent got a start message without a memleak spec');
     this.spec = spec.value;
     if (this.spec.intervalSec < 1) throw new RunRejected('intervalSec must be at least 1');

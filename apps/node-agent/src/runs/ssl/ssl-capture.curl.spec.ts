@@ -120,14 +120,6 @@ async function capture(target: StartRun['target'], s: Partial<SslCaptureSpec>, d
   return { events, report, finished: (fin as { value: Outcome['finished'] }).value };
 }
 
-function run(cmd: string, args: string[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(cmd, args, { stdio: 'ignore' });
-    c.on('error', reject);
-    c.on('exit', (code) => resolve(code ?? -1));
-  });
-}
-
 const text = (e: SslEvent) => Buffer.from(e.data).toString('latin1');
 
 describe('SslCaptureRun on the real kernel', () => {

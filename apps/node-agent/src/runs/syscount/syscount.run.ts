@@ -1,5 +1,5 @@
 import type { SyscountReading, SyscountTracer, SyscountOptions } from '@tracefleet/native';
-import type { StartRun, SyscountEntry, SyscountSpec } from '@tracefleet/proto';
+import type { StartRun, SyscountEntry } from '@tracefleet/proto';
 import type { AgentConfig } from '../../config';
 import { ensureTracefs } from '../../host';
 import { processExists } from '../../lib/proc';
@@ -20,7 +20,6 @@ export const MAX_REPORT_ENTRIES = 10_000;
 export class SyscountRun extends TracingRun {
   private tracer: SyscountTracer | undefined;
   private final: SyscountReading | undefined;
-  private spec!: SyscountSpec;
 
   constructor(start: StartRun, cfg: AgentConfig, sink: MessageSink, private readonly native: SyscountNativeParts, log: (msg: string) => void) {
     super(start, cfg, sink, log);
@@ -29,9 +28,8 @@ export class SyscountRun extends TracingRun {
   protected async open(): Promise<{ message: string; watchPid?: number }> {
     const { spec, target } = this.start;
     if (spec?.$case !== 'syscount') throw new RunRejected('this agent got a start message without a syscount spec');
-    this.spec = spec.value;
     const kind = target?.kind;
-    const maxKeys = this.spec.maxKeys || undefined;
+    const maxKeys = spec.value.maxKeys || undefined;
     let what: string;
     if (kind?.$case === 'pid') {
       if (!processExists(kind.value)) throw new RunRejected(`target pid ${kind.value} does not exist on node ${this.cfg.nodeName}`);
