@@ -52,6 +52,14 @@ describe('run admission', () => {
     admitted(new Admission(policy({ allowRedactionOff: true })).admit(ssl('s3', true)));
   });
 
+  it('syscount: a hostile maxKeys from a controller is refused by kernel memory before anything loads; the default is admitted', () => {
+    const syscount = (id: string, maxKeys: number): StartRun => start(id, { $case: 'syscount', value: { maxKeys } });
+    const a = new Admission(policy());
+    assert.equal(jobTypeOf(syscount('y', 0)), 'syscount');
+    assert.match(refused(a.admit(syscount('huge', 0xffff_ffff))), /kernel memory, over this node's policy \(maxKernelMemoryMb: 512\)/);
+    admitted(a.admit(syscount('default', 0)));
+  });
+
   it('refuses a duration over the policy', () => {
     assert.match(refused(new Admission(policy({ maxDurationSec: 60 })).admit(profile('p', 61))), /durationSec 61 is over this node's policy \(maxDurationSec: 60\)/);
   });
