@@ -103,9 +103,11 @@ function addressIn(pid: number, file: string, symbol: string, dynamic = false): 
   assert.fail(`pid ${pid} does not map offset 0x${fileOffset.toString(16)} of ${file}`);
 }
 
-/** Starts `sleep 30` and resolves once it runs sleep (before exec, the child still maps node). */
+/** Starts `sleep 120` and resolves once it runs sleep (before exec, the child still maps node). */
 async function startSleep(): Promise<ChildProcess> {
-  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+  // Long enough to outlive a slow test on a loaded machine (20 of them were once read after the first had
+  // exited at 30 s); every caller kills its children when it ends.
+  const child = spawn('sleep', ['120'], { stdio: 'ignore' });
   for (let i = 0; i < 1000; i++) {
     try {
       // exec has happened, the dynamic loader has mapped libc's text (its first mapping comes before the segments are
