@@ -1,40 +1,15 @@
 import type { JobTarget } from './job-params';
 
 /**
- * A job request as the job types read it (jobs/dto/create-job.dto.ts validates its fields' shapes and
- * limits first; each type's `params` checks what depends on the type). Fields a type does not take are
- * refused before its `params` runs.
+ * What every job request has. Each type's own fields are a class in its folder (<type>.dto.ts, whose
+ * decorators jobs/dto/create-job.dto.ts joins into the request DTO); the fields several types take are
+ * declared once, in common/job-fields.ts.
  */
-export interface JobRequest {
+export interface BaseJobRequest {
   type: string;
   durationSec: number;
   target: JobTarget;
-  frequencyHz?: number;
-  // usdt
-  probes?: string[];
-  binary?: string;
-  pairs?: { label?: string; begin: string; end: string }[];
-  preset?: string;
-  slowestN?: number;
-  // usdt and ssl-capture
-  maxEvents?: number;
-  userStacks?: boolean;
-  // memleak
-  intervalSec?: number;
-  minAgeSec?: number;
-  sampleEvery?: number;
-  sampleBytes?: number;
-  maxAllocs?: number;
-  topN?: number;
-  // ssl-capture
-  maxDataBytes?: number;
-  binaries?: string[];
-  maxTotalBytes?: number;
-  redactHeaders?: string[];
-  redactPatterns?: string[];
-  redaction?: boolean;
-  handshakes?: boolean;
-  retentionHours?: number;
-  // syscount
-  maxKeys?: number;
 }
+
+/** A job request as one type reads it: the common part and that type's fields (already checked for shape and limits). */
+export type JobRequest<Fields extends object = object> = BaseJobRequest & Fields;

@@ -19,6 +19,8 @@ export interface JobTypeDef {
   name: string;
   /** Request fields this type takes besides type, durationSec and target; other types refuse them. */
   fields: readonly string[];
+  /** The class whose class-validator decorators give its own fields' shapes and limits (<type>.dto.ts); the request DTO joins them. */
+  dto: new () => object;
   /** Its OpenAPI part: what a request of this type is, and its fields' descriptions and defaults (JSON Schema). */
   docs: {
     description: string;
@@ -42,8 +44,14 @@ export interface JobTypeDef {
   wire?: readonly FieldCaps[];
 }
 
+const DEFS = [CPU_PROFILE, USDT, MEMLEAK, SSL_CAPTURE, SYSCOUNT] as const;
+
 /** The job types, in the order the API lists them. */
-export const JOB_TYPE_DEFS: readonly JobTypeDef[] = [CPU_PROFILE, USDT, MEMLEAK, SSL_CAPTURE, SYSCOUNT];
+export const JOB_TYPE_DEFS: readonly JobTypeDef[] = DEFS;
+
+type Intersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
+/** Every type's own request fields in one object type (what jobs/dto/create-job.dto.ts joins). */
+export type JobTypeFields = Intersection<InstanceType<(typeof DEFS)[number]['dto']>>;
 
 /** The definition of a REST or database type name ('ssl-capture' or 'ssl_capture'). */
 export function jobTypeDef(type: string): JobTypeDef | undefined {

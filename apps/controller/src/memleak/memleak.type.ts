@@ -2,6 +2,7 @@ import { MemleakMode, type StartRun } from '@tracefleet/proto';
 import { badField } from '../common/bad-field';
 import type { MemleakParams } from '../common/job-params';
 import type { JobRequest } from '../common/job-request';
+import { MemleakFields } from './memleak.dto';
 import { flameGraphLinks } from '../profiles/flamegraph/links';
 import { MAX_RECEIVE_MESSAGE_BYTES, frames, runIdField, strings, text, type FieldCaps, type Shape } from '../common/wire-shape';
 
@@ -21,6 +22,8 @@ const WIRE: readonly FieldCaps[] = [
 export const MEMLEAK = {
   name: 'memleak',
   fields: ['intervalSec', 'minAgeSec', 'sampleEvery', 'sampleBytes', 'maxAllocs', 'topN'] as const,
+  /** Its fields' shapes and limits (the request DTO joins them). */
+  dto: MemleakFields,
 
   /** Its OpenAPI part: the description of its request and of its fields (limits come from the DTO's decorators). */
   docs: {
@@ -35,7 +38,7 @@ export const MEMLEAK = {
     },
   },
 
-  params(dto: JobRequest): MemleakParams {
+  params(dto: JobRequest<MemleakFields>): MemleakParams {
     if (dto.sampleEvery !== undefined && dto.sampleBytes !== undefined) badField('sampleBytes', 'cannot be combined with sampleEvery');
     const intervalSec = dto.intervalSec ?? 5;
     if (intervalSec > dto.durationSec) badField('intervalSec', `must not be greater than durationSec (${dto.durationSec})`);

@@ -1,4 +1,5 @@
-import { CreateJobDto, JOB_TYPES, TargetDto, UsdtPairDto, type JobTypeName } from '../jobs/dto/create-job.dto';
+import { CreateJobDto, JOB_TYPES, TargetDto, type JobTypeName } from '../jobs/dto/create-job.dto';
+import { UsdtPairDto } from '../usdt/usdt.dto';
 import { MAX_SELECTOR_LIMIT, NAME_RE } from '../nodes/selector';
 import { CreateIncidentDto, DEFAULT_LEAD_MS } from '../incidents/dto/create-incident.dto';
 import { MAX_BUNDLE } from '../incidents/bundle';

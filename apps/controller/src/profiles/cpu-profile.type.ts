@@ -1,5 +1,6 @@
 import type { StartRun } from '@tracefleet/proto';
 import type { JobRequest } from '../common/job-request';
+import { CpuProfileFields } from './cpu-profile.dto';
 import { flameGraphLinks } from './flamegraph/links';
 
 export const DEFAULT_FREQUENCY_HZ = 99;
@@ -8,6 +9,8 @@ export const DEFAULT_FREQUENCY_HZ = 99;
 export const CPU_PROFILE = {
   name: 'cpu-profile',
   fields: ['frequencyHz'] as const,
+  /** Its fields' shapes and limits (the request DTO joins them). */
+  dto: CpuProfileFields,
 
   /** Its OpenAPI part: the description of its request and of its fields (limits come from the DTO's decorators). */
   docs: {
@@ -16,7 +19,9 @@ export const CPU_PROFILE = {
     frequencyHz: { description: 'Samples per second per CPU.', default: 99 },
     },
   },
-  params: (body: JobRequest): { frequencyHz: number } => ({ frequencyHz: body.frequencyHz ?? DEFAULT_FREQUENCY_HZ }),
+  params(body: JobRequest<CpuProfileFields>): { frequencyHz: number } {
+    return { frequencyHz: body.frequencyHz ?? DEFAULT_FREQUENCY_HZ };
+  },
   spec: (params: Record<string, unknown>): NonNullable<StartRun['spec']> => ({ $case: 'cpuProfile', value: { frequencyHz: params.frequencyHz as number } }),
   links: (base: string): Record<string, string> => flameGraphLinks(base),
 };

@@ -3,6 +3,8 @@ import { compilePattern, MAX_TOTAL_PROGRAM_SIZE, PatternError } from '@traceflee
 import { badField } from '../common/bad-field';
 import type { SslParams } from '../common/job-params';
 import type { JobRequest } from '../common/job-request';
+import type { SharedJobFields } from '../common/job-fields';
+import { SslCaptureFields } from './ssl-capture.dto';
 import { flameGraphLinks } from '../profiles/flamegraph/links';
 import { MAX_RECEIVE_MESSAGE_BYTES, frames, runIdField, strings, text, type FieldCaps, type Shape } from '../common/wire-shape';
 import type { JobRun } from '../generated/prisma/client';
@@ -45,6 +47,8 @@ const WIRE: readonly FieldCaps[] = [
 export const SSL_CAPTURE = {
   name: 'ssl-capture',
   fields: ['maxDataBytes', 'binaries', 'userStacks', 'maxEvents', 'maxTotalBytes', 'redactHeaders', 'redactPatterns', 'redaction', 'handshakes', 'retentionHours'] as const,
+  /** Its own fields' shapes and limits (the request DTO joins them; maxEvents and userStacks are shared). */
+  dto: SslCaptureFields,
 
   /** Its OpenAPI part: the description of its request and of its fields (limits come from the DTO's decorators). */
   docs: {
@@ -64,7 +68,7 @@ export const SSL_CAPTURE = {
     },
   },
 
-  params(dto: JobRequest): SslParams {
+  params(dto: JobRequest<SslCaptureFields & SharedJobFields>): SslParams {
     if (dto.maxEvents !== undefined && dto.maxEvents < 1) badField('maxEvents', 'must be at least 1 for ssl-capture jobs (every call is counted either way)');
     const redactPatterns = dto.redactPatterns ?? [];
     let instructions = 0;

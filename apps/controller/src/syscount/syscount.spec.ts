@@ -46,7 +46,7 @@ describe('syscount job type', () => {
     const base = { type: 'syscount', durationSec: 5, target: { all: true }, nodes: 'all' } as unknown as CreateJobDto;
     assert.deepEqual(typeParams(base), { maxKeys: 16_384 });
     assert.deepEqual(typeParams({ ...base, maxKeys: 7 }), { maxKeys: 7 });
-    for (const bad of [0, -1, 1.5, 2 ** 20 + 1, '9'] as unknown[]) assert.throws(() => SYSCOUNT.params({ maxKeys: bad }), BadRequestException);
+    for (const bad of [0, -1, 1.5, 2 ** 20 + 1, '9'] as unknown[]) assert.throws(() => SYSCOUNT.params({ ...base, maxKeys: bad }), BadRequestException);
     assert.throws(() => typeParams({ ...base, frequencyHz: 99 }), (e: BadRequestException) => /frequencyHz applies only to cpu-profile/.test(JSON.stringify(e.getResponse())));
     assert.throws(() => typeParams({ ...base, type: 'memleak', maxKeys: 5 } as CreateJobDto), (e: BadRequestException) => /maxKeys applies only to syscount/.test(JSON.stringify(e.getResponse())));
     assert.deepEqual(SYSCOUNT.spec({ maxKeys: 7 }), { $case: 'syscount', value: { maxKeys: 7 } });

@@ -3,9 +3,9 @@ import type { StartRun, SyscountReport } from '@tracefleet/proto';
 import type { PrismaClient } from '../generated/prisma/client';
 import { runIdField, type FieldCaps } from '../common/wire-shape';
 import { SYSCOUNT_OPENAPI } from './syscount.openapi';
+import { MAX_KEYS, SyscountFields } from './syscount.dto';
+import type { JobRequest } from '../common/job-request';
 
-/** (process, syscall) pairs an agent's kernel map holds at most (SyscountTracer's maxKeys). */
-export const MAX_KEYS = 1 << 20;
 export const DEFAULT_MAX_KEYS = 16_384;
 /** Entries one SyscountReport may carry (the agent sends at most 10,000: syscount.run.ts). */
 export const MAX_REPORT_ENTRIES = 10_000;
@@ -40,6 +40,8 @@ function cleanComm(comm: string): string {
 export const SYSCOUNT = {
   name: 'syscount',
   fields: ['maxKeys'] as const,
+  /** Its fields' shapes and limits (the request DTO joins them). */
+  dto: SyscountFields,
 
   /** Its OpenAPI part: the description of its request and of its fields (limits come from the DTO's decorators). */
   docs: {
@@ -50,7 +52,8 @@ export const SYSCOUNT = {
     },
   },
 
-  params(body: { maxKeys?: unknown }): SyscountParams {
+  /** maxKeys is checked again here, for a caller that did not go through the DTO. */
+  params(body: JobRequest<{ maxKeys?: unknown }>): SyscountParams {
     const maxKeys = body.maxKeys ?? DEFAULT_MAX_KEYS;
     if (typeof maxKeys !== 'number' || !Number.isInteger(maxKeys) || maxKeys < 1 || maxKeys > MAX_KEYS) bad('maxKeys', `must be an integer in [1, ${MAX_KEYS}]`);
     return { maxKeys };

@@ -2,6 +2,8 @@ import type { StartRun, UsdtProbeRef } from '@tracefleet/proto';
 import { badField } from '../common/bad-field';
 import type { PairParam, UsdtParams } from '../common/job-params';
 import type { JobRequest } from '../common/job-request';
+import type { SharedJobFields } from '../common/job-fields';
+import { UsdtFields } from './usdt.dto';
 import { flameGraphLinks } from '../profiles/flamegraph/links';
 import { MAX_RECEIVE_MESSAGE_BYTES, MAX_STACK_FRAMES, MAX_STRING_BYTES, frames, runIdField, strings, text, type FieldCaps, type Shape } from '../common/wire-shape';
 
@@ -78,6 +80,8 @@ function probeRef(p: string): UsdtProbeRef {
 export const USDT = {
   name: 'usdt',
   fields: ['probes', 'binary', 'pairs', 'preset', 'maxEvents', 'slowestN', 'userStacks'] as const,
+  /** Its own fields' shapes and limits (the request DTO joins them; maxEvents and userStacks are shared). */
+  dto: UsdtFields,
 
   /** Its OpenAPI part: the description of its request and of its fields (limits come from the DTO's decorators). */
   docs: {
@@ -93,7 +97,7 @@ export const USDT = {
     },
   },
 
-  params(dto: JobRequest): UsdtParams {
+  params(dto: JobRequest<UsdtFields & SharedJobFields>): UsdtParams {
     if (dto.target.comm !== undefined) badField('target.comm', 'is not supported for usdt jobs; use target.pid, or target.all with binary');
     if (dto.target.all && !dto.binary) badField('binary', 'is required when target is all: it names the file whose probes to attach in every process');
     const preset = dto.preset ? PRESETS[dto.preset] : undefined;

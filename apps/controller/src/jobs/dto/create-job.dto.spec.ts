@@ -67,3 +67,24 @@ describe('CreateJobDto: ssl-capture fields', () => {
     }
   });
 });
+
+describe('CreateJobDto: joined from the common fields, the shared ones and each type\'s class', () => {
+  const base = { durationSec: 10, target: { pid: 1 }, nodes: 'all' };
+
+  it('validates nested classes of a type (usdt pairs) and the common target', async () => {
+    assert.deepEqual(await messages({ ...base, type: 'usdt', pairs: [{ begin: 'a:b', end: 'nope' }] }), ['pairs.0.end must be "provider:probe"']);
+    assert.deepEqual(await messages({ ...base, type: 'cpu-profile', target: { comm: 'x'.repeat(16) } }), [
+      'target.comm must be 1 to 15 printable characters (the kernel truncates names to 15)',
+    ]);
+  });
+
+  it('checks a shared field once, and refuses fields no type declares', async () => {
+    assert.deepEqual(await messages({ ...base, type: 'usdt', maxEvents: 1_000_001 }), ['maxEvents must not be greater than 1000000']);
+    assert.deepEqual(await messages({ ...base, type: 'syscount', maxKeys: 0, bogus: 1 }), ['property bogus should not exist', 'maxKeys must not be less than 1']);
+  });
+
+  it('names every registered type in the type check', async () => {
+    assert.deepEqual(await messages({ ...base, type: 'nope' }), ['type must be one of: cpu-profile, usdt, memleak, ssl-capture, syscount']);
+    assert.deepEqual(await messages({ ...base, type: 'memleak', frequencyHz: 99, intervalSec: 5 }), []);
+  });
+});

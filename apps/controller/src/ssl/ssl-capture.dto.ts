@@ -1,0 +1,69 @@
+import { ArrayMaxSize, IsArray, IsBoolean, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+
+export const SSL_MAX_DATA_BYTES = 16_384;
+export const SSL_MAX_BINARIES = 16;
+export const SSL_MAX_TOTAL_BYTES = 1 << 30;
+export const SSL_MAX_REDACT_HEADERS = 64;
+export const SSL_MAX_REDACT_PATTERNS = 32;
+export const SSL_MAX_PATTERN_LENGTH = 256;
+export const SSL_MAX_RETENTION_HOURS = 720;
+/** An HTTP header name: RFC 9110 token characters. */
+export const HEADER_NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,128}$/;
+
+/** The ssl-capture request fields besides maxEvents and userStacks (common/job-fields.ts): shapes and limits. */
+export class SslCaptureFields {
+  /** Plaintext bytes kept per SSL_read/SSL_write call. */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(SSL_MAX_DATA_BYTES)
+  maxDataBytes?: number;
+
+  /** Files to probe besides what the targets map: libssl.so.* or executables with OpenSSL linked in. */
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(SSL_MAX_BINARIES)
+  @IsString({ each: true })
+  @MaxLength(4096, { each: true })
+  @Matches(/^\/[^\0]*$/, { each: true, message: 'binaries must be absolute paths' })
+  binaries?: string[];
+
+  /** Plaintext bytes kept per node for the whole run. */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(SSL_MAX_TOTAL_BYTES)
+  maxTotalBytes?: number;
+
+  /** Header names whose values are redacted, besides authorization, proxy-authorization, cookie, set-cookie. */
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(SSL_MAX_REDACT_HEADERS)
+  @Matches(HEADER_NAME_RE, { each: true, message: 'redactHeaders must be header names (1 to 128 token characters, e.g. "x-api-key")' })
+  redactHeaders?: string[];
+
+  /** RE2 regular expressions (linear-time matching); every match in the plaintext is redacted. Compiled by the type's params with @tracefleet/redact, the agent's own checks. */
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(SSL_MAX_REDACT_PATTERNS)
+  @IsString({ each: true })
+  @MaxLength(SSL_MAX_PATTERN_LENGTH, { each: true, message: `redactPatterns must each be at most ${SSL_MAX_PATTERN_LENGTH} characters` })
+  redactPatterns?: string[];
+
+  /** Redaction on the agent (default true). false needs the ssl-capture scope. */
+  @IsOptional()
+  @IsBoolean()
+  redaction?: boolean;
+
+  /** Also time SSL_do_handshake. */
+  @IsOptional()
+  @IsBoolean()
+  handshakes?: boolean;
+
+  /** Hours the captured events are kept, counted from the job's creation. */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(SSL_MAX_RETENTION_HOURS)
+  retentionHours?: number;
+}
