@@ -41,7 +41,7 @@ export const SYSCOUNT = {
   name: 'syscount',
   fields: ['maxKeys'] as const,
 
-  /** Its OpenAPI part: the description of its request and of its fields (limits come from the DTO's decorators). */
+  /** Its OpenAPI part: the description of its request and of its fields (limits come from the DTO's decorators); the rest in syscount.openapi.ts. */
   docs: {
     description: 'Syscall counts per process (tracepoint raw_syscalls:sys_enter), merged across nodes.',
     openapi: SYSCOUNT_OPENAPI,
