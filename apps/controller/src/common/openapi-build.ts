@@ -65,6 +65,8 @@ export const query = (name: string, description: string, schema: Schema = { type
 
 export const jobId = pathParam('id', 'Job id (UUID); anything else is a 404.', { type: 'string', format: 'uuid' });
 export const nodeQuery = query('node', 'Only this node (default: all nodes merged).');
+/** A stored event's id, for keyset paging (a bigint, as decimal digits). */
+export const eventId: Schema = { type: 'string', pattern: '^[0-9]{1,19}$' };
 
 export const JSON_TYPE = 'application/json';
 export const SVG_TYPE = 'image/svg+xml';
@@ -120,4 +122,25 @@ export function op(access: Access, o: Omit<Operation, 'security' | 'x-tracefleet
   }
   out.responses = Object.fromEntries(Object.entries(out.responses).sort(([a], [b]) => a.localeCompare(b)));
   return out;
+}
+
+/**
+ * A job type's own part of the document (JobTypeDef.docs.openapi), written in its folder; openapi/
+ * merges the parts in registry order. Every part is optional.
+ */
+export interface JobTypeOpenApi {
+  /** The description of its tag (the tag is the type's name). */
+  tag?: string;
+  /** A POST /jobs example. */
+  example?: { summary: string; value: unknown };
+  /** What its job flame graph counts (GET /jobs/{id}/flamegraph.svg lists each type's). */
+  flameGraph?: string;
+  /** Its own read routes. */
+  paths?: Record<string, PathItem>;
+  /** The views its routes return, and those its run and job fields refer to. */
+  schemas?: Record<string, Schema>;
+  /** Fields its runs add to each run in GET /jobs/{id} (JobTypeDef.view.run); optional in the Run schema. */
+  runFields?: Record<string, Schema>;
+  /** Fields it adds to the job in GET /jobs/{id} (JobTypeDef.view.job); optional in the Job schema. */
+  jobFields?: Record<string, Schema>;
 }

@@ -3,6 +3,7 @@ import type { JobRequest } from '../common/job-request';
 import type { FieldCaps } from '../common/wire-shape';
 import type { JobRun } from '../generated/prisma/client';
 import type { Scope } from '../auth/scopes';
+import type { JobTypeOpenApi } from '../common/openapi-build';
 import { MEMLEAK } from '../memleak/memleak.type';
 import { CPU_PROFILE } from '../profiles/cpu-profile.type';
 import { SSL_CAPTURE } from '../ssl/ssl-capture.type';
@@ -25,8 +26,8 @@ export interface JobTypeDef {
   docs: {
     description: string;
     fields: Record<string, object>;
-    /** Its tag, a request example, its own read routes and their views, where the type writes them itself. */
-    openapi?: { tag: string; example: { summary: string; value: unknown }; paths: Record<string, object>; schemas: Record<string, object> };
+    /** Its tag, a request example, its own read routes, their views and its fields in the job view (`<type>.openapi.ts`). */
+    openapi?: JobTypeOpenApi;
   };
   /** Checks what depends on the type (BadRequestException naming the field); the parameters stored with the job. */
   params(body: JobRequest): object;

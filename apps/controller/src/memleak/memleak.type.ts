@@ -5,6 +5,7 @@ import type { JobRequest } from '../common/job-request';
 import { MemleakFields } from './memleak.dto';
 import { flameGraphLinks } from '../profiles/flamegraph/links';
 import { MAX_RECEIVE_MESSAGE_BYTES, frames, runIdField, strings, text, type FieldCaps, type Shape } from '../common/wire-shape';
+import { MEMLEAK_OPENAPI } from './memleak.openapi';
 
 const MEMLEAK_STACK: Shape = { 1: frames() };
 /** Its snapshot's caps, checked before decoding (agents/batch-limits.ts); the agent sends topN <= 1,000 stacks per snapshot. */
@@ -25,9 +26,10 @@ export const MEMLEAK = {
   /** Its fields' shapes and limits (the request DTO joins them). */
   dto: MemleakFields,
 
-  /** Its OpenAPI part: the description of its request and of its fields (limits come from the DTO's decorators). */
+  /** Its OpenAPI part: the description of its request and of its fields (limits come from the DTO's decorators); the rest in memleak.openapi.ts. */
   docs: {
     description: 'Outstanding allocations by stack, snapshotted every intervalSec (target all: the kernel\'s allocations).',
+    openapi: MEMLEAK_OPENAPI,
     fields: {
     intervalSec: { description: 'Seconds between snapshots of outstanding allocations; at most durationSec.', default: 5 },
     minAgeSec: { description: 'Only allocations at least this old count as outstanding.', default: 0 },

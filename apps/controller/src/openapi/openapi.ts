@@ -4,6 +4,7 @@ import { fleetPaths } from './paths-fleet';
 import { requestSchemas } from './request-schemas';
 import { viewSchemas } from './view-schemas';
 import { JOB_TYPE_DEFS } from '../job-types/registry';
+import { typeTags } from './type-parts';
 
 export interface OpenApiDocument {
   openapi: string;
@@ -33,10 +34,8 @@ const TAGS = {
   nodes: 'The fleet: agents registered on any replica.',
   jobs: `Tracing jobs: ${JOB_TYPE_DEFS.map((d) => d.name).join(', ')}.`,
   profiles: 'Flame graphs, folded stacks, pprof, speedscope, differential graphs.',
-  usdt: 'USDT probe results.',
-  memleak: 'Outstanding allocations by stack.',
-  ...Object.fromEntries(JOB_TYPE_DEFS.flatMap((d) => (d.docs.openapi ? [[d.name, d.docs.openapi.tag]] : []))),
-  'ssl-capture': 'TLS plaintext: every route needs the ssl-capture scope.',
+  // The job types' own tags (their <type>.openapi.ts).
+  ...typeTags(),
   incidents: 'Jobs started together, merged results.',
   schedules: 'Recurring incidents and their reports.',
   audit: 'Who did what: creations and deletions, refusals and denials, reads of captured plaintext.',

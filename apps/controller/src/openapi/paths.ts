@@ -1,9 +1,6 @@
 import { PID_MAX } from '../common/job-params';
 import { DiffQueryDto } from '../diff/dto/diff-query.dto';
 import { IncidentProfileQueryDto, PageQueryDto } from '../incidents/dto/list-query.dto';
-import { MAX_CONTAINS_BYTES, MAX_PAGE, SSL_DIRECTIONS } from '../ssl/ssl-query';
-import { STREAM_HEARTBEAT_MS, STREAM_POLL_MS } from '../ssl/ssl.controller';
-import { DEFAULT_STREAMS_PER_TOKEN } from '../auth/stream-limiter';
 import { AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT, AUDIT_OUTCOMES } from '../audit/audit-query';
 import {
   errors,
@@ -21,20 +18,9 @@ import {
   type PathItem,
 } from './build';
 import { fieldSchema } from './dto-schema';
-import { JOB_TYPE_DEFS } from '../job-types/registry';
+import { flameGraphCounts, typeExamples, typePaths } from './type-parts';
 
 const dtoQuery = (dto: Function, name: string, description: string, required = false): Parameter => query(name, description, fieldSchema(dto, name), required);
-
-const sslFilters: Parameter[] = [
-  query('node', 'Only this node.'),
-  query('pid', 'Only this process.', { type: 'integer', minimum: 1, maximum: PID_MAX }),
-];
-const sslEventFilters: Parameter[] = [
-  ...sslFilters,
-  query('direction', 'Only reads, writes or handshakes.', { type: 'string', enum: [...SSL_DIRECTIONS] }),
-  query('contains', 'The UTF-8 bytes of this text occur in the stored plaintext.', { type: 'string', minLength: 1, description: `At most ${MAX_CONTAINS_BYTES} bytes of UTF-8.` }),
-];
-const eventId = { type: 'string', pattern: '^[0-9]{1,19}$' };
 
 const profileTag = ['profiles'];
 const incidentId = pathParam('id', 'Incident id (UUID).', { type: 'string', format: 'uuid' });
@@ -50,17 +36,6 @@ const pageQuery = (what: string): Parameter[] => [
 ];
 
 const sslStacks = { scope: 'ssl-capture' as const, when: 'the job is ssl-capture (its stacks are stacks of captured TLS calls)' };
-
-const jobExamples = {
-  'cpu-profile': { summary: 'A 10 s CPU profile of every process on every node', value: { type: 'cpu-profile', durationSec: 10, target: { all: true }, nodes: 'all' } },
-  usdt: { summary: 'GC pauses of a JVM', value: { type: 'usdt', durationSec: 30, target: { pid: 4242 }, preset: 'jvm-gc', nodes: { labels: { role: 'web' } } } },
-  memleak: { summary: 'Outstanding allocations of a process, every 10 s', value: { type: 'memleak', durationSec: 60, intervalSec: 10, target: { pid: 4242 }, nodes: 'all' } },
-  ...Object.fromEntries(JOB_TYPE_DEFS.flatMap((d) => (d.docs.openapi ? [[d.name, d.docs.openapi.example]] : []))),
-  'ssl-capture': {
-    summary: 'TLS plaintext of curl (capture token)',
-    value: { type: 'ssl-capture', durationSec: 30, target: { comm: 'curl' }, nodes: 'all', maxDataBytes: 4096, redactHeaders: ['x-api-key'], retentionHours: 24 },
-  },
-};
 
 /** Every REST route under /api/v1, keyed by OpenAPI path (openapi.spec.ts checks this against Nest's routes). */
 export function paths(): Record<string, PathItem> {
@@ -111,7 +86,7 @@ export function paths(): Record<string, PathItem> {
           description:
             'Validates the request (400 naming the field), selects nodes (422 with the reason and `skipped` when none can run it), checks a pid target on them (400 when it exists on none), stores the job and one run per node, and dispatches. ssl-capture needs the ssl-capture scope (403).',
           tags: ['jobs'],
-          requestBody: jsonBody(ref('JobRequest'), jobExamples),
+          requestBody: jsonBody(ref('JobRequest'), typeExamples()),
           responses: {
             ...ok('Created: the job, queued, with its selection.', ref('Job'), undefined, '201'),
             ...errors(400),
@@ -134,7 +109,7 @@ export function paths(): Record<string, PathItem> {
       get: op(sslStacks, {
         operationId: 'jobFlameGraphSvg',
         summary: 'Interactive flame graph of a job',
-        description: 'cpu-profile: samples; usdt: event stacks; memleak: outstanding bytes at the latest snapshot; ssl-capture: call stacks (with userStacks).',
+        description: flameGraphCounts(),
         tags: profileTag,
         parameters: [jobId, nodeQuery],
         responses: { ...svg('The flame graph.'), ...errors(404) },
@@ -182,93 +157,8 @@ export function paths(): Record<string, PathItem> {
         responses: { ...ok('`path base_count target_count` per line.', { type: 'string' }, 'text/plain'), ...errors(400, 404, 422) },
       }),
     },
-    '/jobs/{id}/usdt': {
-      get: op('token', {
-        operationId: 'usdtResults',
-        summary: 'USDT results merged across nodes',
-        description: 'Hits per probe, per-pair count, mean, log2 histogram and slowest occurrences, with a per-node breakdown. 404 for a job of another type.',
-        tags: ['usdt'],
-        parameters: [jobId],
-        responses: { ...ok('Results.', ref('UsdtResults')), ...errors(404) },
-      }),
-    },
-    '/jobs/{id}/usdt/events': {
-      get: op('token', {
-        operationId: 'usdtEvents',
-        summary: 'Captured probe hits with arguments, oldest first',
-        tags: ['usdt'],
-        parameters: [
-          jobId,
-          query('node', 'Only this node.'),
-          query('probe', 'Only this "provider:probe".'),
-          query('limit', 'Events per page.', { type: 'integer', minimum: 1, maximum: 1000, default: 100 }),
-          query('after', 'The `next` of the previous page.', eventId),
-        ],
-        responses: { ...ok('A page of events.', ref('UsdtEventPage')), ...errors(400, 404) },
-      }),
-    },
-    '/jobs/{id}/memleak': {
-      get: op('token', {
-        operationId: 'memleakResults',
-        summary: 'Snapshots per node and top stacks by outstanding bytes, with growth; merged across nodes',
-        tags: ['memleak'],
-        parameters: [jobId, query('top', 'Stacks listed per node and merged.', { type: 'integer', minimum: 1, maximum: 1000, default: 50 })],
-        responses: { ...ok('Results.', ref('MemleakResults')), ...errors(400, 404) },
-      }),
-    },
-    // The job types that write their own routes (job-types/registry.ts docs.openapi).
-    ...(Object.assign({}, ...JOB_TYPE_DEFS.map((d) => d.docs.openapi?.paths ?? {})) as Record<string, PathItem>),
-    '/jobs/{id}/ssl-events': {
-      get: op('ssl-capture', {
-        operationId: 'sslEvents',
-        summary: 'Captured TLS plaintext events (keyset pages)',
-        description: '400 for a job of another type or a bad parameter (naming it). Events past the job\'s retention are never served.',
-        tags: ['ssl-capture'],
-        parameters: [
-          jobId,
-          ...sslEventFilters,
-          query('limit', 'Events per page.', { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 100 }),
-          query('order', 'Oldest or newest first.', { type: 'string', enum: ['oldest', 'newest'], default: 'oldest' }),
-          query('after', 'Events with a greater id (order=oldest paging: the previous nextCursor).', eventId),
-          query('before', 'Events with a smaller id (order=newest paging).', eventId),
-        ],
-        responses: { ...ok('A page of events.', ref('SslEventPage')), ...errors(400, 404) },
-      }),
-    },
-    '/jobs/{id}/ssl-events/stream': {
-      get: op('ssl-capture', {
-        operationId: 'sslEventStream',
-        summary: 'Server-Sent Events: every stored event and each new one',
-        description:
-          `\`event: ssl\` (id: the event id, data: an SslEvent as JSON) for each event; a \`: keepalive\` comment every ${STREAM_HEARTBEAT_MS / 1000} s when idle; ` +
-          '`event: status` (data: {"status","reason","finishedAt","eventsSent","lastEventId"}) when the job has ended, then the stream closes. ' +
-          `The controller polls PostgreSQL every ${STREAM_POLL_MS} ms, so any replica serves it. before, order and limit do not apply (400). ` +
-          `One token may hold at most TRACEFLEET_SSE_STREAMS_PER_TOKEN streams open at once (default ${DEFAULT_STREAMS_PER_TOKEN}, on each replica): past it 429. ` +
-          'Streams are closed (the connection ends) at controller shutdown.',
-        tags: ['ssl-capture'],
-        parameters: [
-          jobId,
-          ...sslEventFilters,
-          query('after', 'Start after this event id.', eventId),
-          { name: 'Last-Event-ID', in: 'header', description: 'What a reconnecting EventSource sends: resume after it (the `after` parameter wins).', schema: eventId },
-        ],
-        responses: { ...ok('The event stream.', { type: 'string' }, 'text/event-stream'), ...errors(400, 404, 429) },
-      }),
-    },
-    '/jobs/{id}/http': {
-      get: op('ssl-capture', {
-        operationId: 'sslHttp',
-        summary: 'HTTP/1.x exchanges and HTTP/2 frame headers per connection',
-        tags: ['ssl-capture'],
-        parameters: [
-          jobId,
-          ...sslFilters,
-          query('limit', 'Connections per page.', { type: 'integer', minimum: 1, maximum: MAX_PAGE, default: 100 }),
-          query('after', 'The nextCursor of the previous page.'),
-        ],
-        responses: { ...ok('Connections in time order.', ref('HttpSummaries')), ...errors(400, 404) },
-      }),
-    },
+    // The job types' own read routes (their <type>.openapi.ts, through job-types/registry.ts).
+    ...typePaths(),
     '/incidents': {
       post: op(
         { scope: 'ssl-capture', when: 'a template of the bundle is ssl-capture' },

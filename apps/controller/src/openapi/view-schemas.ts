@@ -1,32 +1,17 @@
 import { JOB_TYPES } from '../jobs/dto/create-job.dto';
-import { JOB_TYPE_DEFS } from '../job-types/registry';
-import { JobStatus, NodeStatus, ReportStatus, RunStatus, SslDirection } from '../generated/prisma/enums';
+import { JobStatus, NodeStatus, ReportStatus, RunStatus } from '../generated/prisma/enums';
 import { SPEEDSCOPE_SCHEMA } from '../profiles/speedscope/speedscope';
 import { UNWIND_COUNTERS } from '../runs/unwind-stats';
 import { arrayOf, bool, dateTime, decimal, int, mapOf, nullable, num, obj, ref, str, uuid, type Schema } from './build';
+import { typeJobFields, typeRunFields, typeSchemas } from './type-parts';
 
 const links = (description: string): Schema => mapOf(str(), `${description} Paths under /api/v1.`);
 const counts = (names: string[]): Record<string, Schema> => Object.fromEntries(names.map((n) => [n, int()]));
 
-/** The response shapes, from the views the controllers return (jobs/job.view.ts, nodes.service.ts, ...). */
-const typeSchemas = (): Record<string, Schema> => Object.assign({}, ...JOB_TYPE_DEFS.map((d) => d.docs.openapi?.schemas ?? {}));
-
+/** The response shapes, from the views the controllers return (jobs/job.view.ts, nodes.service.ts, ...); each job type writes its own. */
 export function viewSchemas(): Record<string, Schema> {
-  const sslCounters = {
-    eventsSeen: int('Calls the probes saw (passed the in-kernel filters).'),
-    eventsSent: int(),
-    eventsStored: int(),
-    droppedKernel: int('Ring buffer full.'),
-    droppedAgent: int('Bounded queues on the agent.'),
-    overBudget: int('Past maxEvents: counted only.'),
-    bytesOverBudget: int('Past maxTotalBytes: events without data.'),
-    truncatedEvents: int(),
-    redactions: int(),
-    orphanReturns: int(),
-    readErrors: int(),
-    bytesStored: int(),
-    refusedByController: obj({ events: int(), bytes: int() }, { description: "Sent by the agent past the job's limits: counted, not stored." }),
-  };
+  const runFields = typeRunFields();
+  const jobFields = typeJobFields();
   const sampleCounters = [
     'samplesTaken',
     'samplesDroppedKernel',
@@ -101,7 +86,6 @@ export function viewSchemas(): Record<string, Schema> {
         }),
       ),
     }),
-    SslRunCounters: obj({ ...sslCounters, noOpenssl: arrayOf(str()), attached: arrayOf(str()), reported: bool('False until the agent\'s SslReport arrived.') }),
     Run: obj(
       {
         node: str(),
@@ -122,9 +106,9 @@ export function viewSchemas(): Record<string, Schema> {
         attached: arrayOf(str()),
         startedAt: nullable(dateTime("The agent's STARTED time.")),
         finishedAt: nullable(dateTime()),
-        ssl: ref('SslRunCounters'),
+        ...runFields,
       },
-      { optional: ['ssl'] },
+      { optional: Object.keys(runFields) },
     ),
     Job: obj(
       {
@@ -148,143 +132,13 @@ export function viewSchemas(): Record<string, Schema> {
         selection: obj({ selector: {}, selected: arrayOf(str()), skipped: arrayOf(ref('SkippedNode')), skippedNotListed: int() }),
         totals: obj(counts(sampleCounters)),
         runs: arrayOf(ref('Run')),
-        sslTotals: obj(sslCounters, { description: 'ssl-capture: the runs\' counters summed.' }),
+        ...jobFields,
         links: links('Outputs of this job.'),
       },
-      { optional: ['sslTotals'] },
+      { optional: Object.keys(jobFields) },
     ),
-    UsdtResults: obj({
-      jobId: uuid(),
-      probes: arrayOf(obj({ probe: str(), count: int('Hits counted in the kernel.'), eventsCaptured: int(), byNode: mapOf(int()) })),
-      pairs: arrayOf(
-        obj({
-          label: str(),
-          count: int(),
-          totalNs: decimal(),
-          meanNs: decimal(),
-          unmatchedEnds: int(),
-          histogram: arrayOf(obj({ fromNs: decimal(), toNs: decimal(), count: int() }), { description: 'log2 buckets with a count.' }),
-          byNode: mapOf(int()),
-          slowest: arrayOf(obj({ node: str(), pid: int(), tid: int(), durationNs: decimal(), beginNs: decimal(), args: arrayOf(str()), stack: arrayOf(str()) })),
-        }),
-      ),
-      attached: mapOf(arrayOf(str()), 'Probes attached, per node.'),
-    }),
-    UsdtEventPage: obj({
-      events: arrayOf(obj({ id: decimal(), node: str(), probe: str(), pid: int(), tid: int(), tsNs: decimal(), args: arrayOf(decimal()), str: nullable(str('A string argument, e.g. a JVM pool name.')) })),
-      next: nullable(decimal('Pass as `after` for the next page; null on a short page.')),
-    }),
-    LeakStack: obj(
-      {
-        frames: arrayOf(str(), { description: 'Root first.' }),
-        bytes: decimal(),
-        count: int(),
-        oldestAgeMs: int(),
-        growthBytes: decimal('Change across the snapshots.'),
-        growing: bool(),
-        byNode: mapOf(decimal(), 'Merged only: bytes per node.'),
-      },
-      { optional: ['byNode'] },
-    ),
-    // The job types that write their own views (job-types/registry.ts docs.openapi).
+    // The job types' own views (their <type>.openapi.ts, through job-types/registry.ts).
     ...typeSchemas(),
-    MemleakResults: obj({
-      jobId: uuid(),
-      mode: str(undefined, { enum: ['user', 'kernel'] }),
-      sampled: bool(),
-      scale: num('Multiply sampled bytes and counts by this to estimate the whole.'),
-      note: nullable(str()),
-      nodes: arrayOf(
-        obj({
-          node: str(),
-          snapshots: arrayOf(
-            obj({ seq: int(), takenAt: dateTime(), final: bool(), totalBytes: decimal(), ...counts(['totalCount', 'allocsSeen', 'allocsTraced', 'untracked', 'stackErrors']) }),
-          ),
-          top: arrayOf(ref('LeakStack')),
-        }),
-      ),
-      merged: obj({ totalBytes: decimal(), top: arrayOf(ref('LeakStack')) }),
-    }),
-    SslEvent: obj({
-      id: decimal(),
-      node: str(),
-      pid: int(),
-      tid: int(),
-      comm: str(),
-      function: str('SSL_read, SSL_write, their _ex forms, SSL_do_handshake.'),
-      direction: str(undefined, { enum: Object.values(SslDirection) }),
-      ret: int(),
-      length: int('Plaintext bytes the call moved.'),
-      latencyNs: decimal(),
-      sslPtr: str('The SSL* (hex): one connection.'),
-      tsNs: decimal('Node monotonic clock.'),
-      at: dateTime(),
-      truncated: bool(),
-      redactions: int(),
-      binary: str(),
-      dataBase64: str('The stored (redacted) plaintext, exact.', { contentEncoding: 'base64' }),
-      text: str('The first 1 KiB as UTF-8; other bytes as ".".'),
-      stack: nullable(arrayOf(str(), { description: 'Root first, when the job captured user stacks.' })),
-    }),
-    SslEventPage: obj({
-      jobId: uuid(),
-      order: str(undefined, { enum: ['oldest', 'newest'] }),
-      events: arrayOf(ref('SslEvent')),
-      nextCursor: nullable(decimal('Pass as `after` (oldest) or `before` (newest); null on a short page.')),
-    }),
-    HttpConnection: {
-      type: 'object',
-      description: 'One connection (node, pid, sslPtr) in time order: HTTP/1.x exchanges, or HTTP/2 frame headers (HPACK not decoded), or unknown.',
-      properties: {
-        node: str(),
-        pid: int(),
-        comm: str(),
-        sslPtr: str(),
-        events: int(),
-        firstAt: dateTime(),
-        lastAt: dateTime(),
-        protocol: str(undefined, { enum: ['http/1.1', 'http/1.0', 'h2', 'unknown'] }),
-        role: nullable(str(undefined, { enum: ['client', 'server'] })),
-        bytes: obj({ read: int(), write: int() }),
-        unparsedBytes: int(),
-        notes: arrayOf(str()),
-        exchanges: arrayOf(ref('HttpExchange'), { description: 'HTTP/1.x.' }),
-        exchangesOmitted: int(),
-        frames: arrayOf(
-          obj({ direction: str(undefined, { enum: ['read', 'write'] }), type: str(), flags: int(), streamId: int(), length: int(), tsNs: decimal() }),
-          { description: 'h2.' },
-        ),
-        framesOmitted: int(),
-        frameCounts: mapOf(int()),
-      },
-      required: ['node', 'pid', 'comm', 'sslPtr', 'events', 'firstAt', 'lastAt', 'protocol', 'role', 'bytes', 'unparsedBytes', 'notes'],
-    },
-    HttpMessage: obj({
-      version: str(),
-      headers: mapOf(str(), 'Redacted values stay redacted.'),
-      headersComplete: bool(),
-      body: nullable(obj({ framing: str(undefined, { enum: ['none', 'content-length', 'chunked', 'until-close'] }), bytes: int(), complete: bool() })),
-      firstTsNs: decimal(),
-      lastTsNs: decimal(),
-    }),
-    HttpExchange: obj({
-      protocol: str(undefined, { enum: ['http/1.1', 'http/1.0'] }),
-      method: nullable(str()),
-      path: nullable(str()),
-      status: nullable(int()),
-      reason: nullable(str()),
-      interim: arrayOf(int(), { description: '1xx responses before the final one.' }),
-      request: nullable(ref('HttpMessage')),
-      response: nullable(ref('HttpMessage')),
-      latencyNs: nullable(decimal("From the request's last byte to the response's first.")),
-      complete: bool(),
-    }),
-    HttpSummaries: obj({
-      jobId: uuid(),
-      connections: arrayOf(ref('HttpConnection')),
-      nextCursor: nullable(str('Pass as `after` for the next connections.')),
-      scanned: obj({ events: int(), bytes: int() }),
-    }),
     Speedscope: obj(
       {
         $schema: str(undefined, { const: SPEEDSCOPE_SCHEMA }),

@@ -9,6 +9,7 @@ import { flameGraphLinks } from '../profiles/flamegraph/links';
 import { MAX_RECEIVE_MESSAGE_BYTES, frames, runIdField, strings, text, type FieldCaps, type Shape } from '../common/wire-shape';
 import type { JobRun } from '../generated/prisma/client';
 import { sslRunView, sslTotals, type SslRunView } from './ssl-run.view';
+import { SSL_CAPTURE_OPENAPI } from './ssl-capture.openapi';
 
 export const SSL_DEFAULTS = {
   maxDataBytes: 4096,
@@ -50,9 +51,10 @@ export const SSL_CAPTURE = {
   /** Its own fields' shapes and limits (the request DTO joins them; maxEvents and userStacks are shared). */
   dto: SslCaptureFields,
 
-  /** Its OpenAPI part: the description of its request and of its fields (limits come from the DTO's decorators). */
+  /** Its OpenAPI part: the description of its request and of its fields (limits come from the DTO's decorators); the rest in ssl-capture.openapi.ts. */
   docs: {
     description: 'TLS plaintext of OpenSSL calls, redacted on the agent. Needs the ssl-capture scope (TRACEFLEET_CAPTURE_TOKEN), to create and to read.',
+    openapi: SSL_CAPTURE_OPENAPI,
     fields: {
     maxDataBytes: { description: 'Plaintext bytes kept per SSL_read/SSL_write call (the rest is counted as truncated).', default: SSL_DEFAULTS.maxDataBytes },
     binaries: { description: 'Files to probe besides what the targets map: libssl.so.* or executables with OpenSSL linked in.' },

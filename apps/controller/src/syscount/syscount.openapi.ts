@@ -1,7 +1,7 @@
-import { arrayOf, decimal, errors, int, jobId, mapOf, obj, ok, op, query, ref, str, uuid, type PathItem, type Schema } from '../common/openapi-build';
+import { arrayOf, decimal, errors, int, jobId, mapOf, obj, ok, op, query, ref, str, uuid, type JobTypeOpenApi } from '../common/openapi-build';
 
 /** The syscount job type's part of the OpenAPI document: its tag, a request example, its read route and its view. */
-export const SYSCOUNT_OPENAPI: { tag: string; example: { summary: string; value: unknown }; paths: Record<string, PathItem>; schemas: Record<string, Schema> } = {
+export const SYSCOUNT_OPENAPI: JobTypeOpenApi = {
   tag: 'Syscall counts per process.',
   example: { summary: 'Syscalls of every nginx process for 10 s', value: { type: 'syscount', durationSec: 10, target: { comm: 'nginx' }, nodes: 'all' } },
   paths: {

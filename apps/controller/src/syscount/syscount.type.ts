@@ -43,7 +43,7 @@ export const SYSCOUNT = {
   /** Its fields' shapes and limits (the request DTO joins them). */
   dto: SyscountFields,
 
-  /** Its OpenAPI part: the description of its request and of its fields (limits come from the DTO's decorators). */
+  /** Its OpenAPI part: the description of its request and of its fields (limits come from the DTO's decorators); the rest in syscount.openapi.ts. */
   docs: {
     description: 'Syscall counts per process (tracepoint raw_syscalls:sys_enter), merged across nodes.',
     openapi: SYSCOUNT_OPENAPI,

@@ -6,6 +6,7 @@ import type { SharedJobFields } from '../common/job-fields';
 import { UsdtFields } from './usdt.dto';
 import { flameGraphLinks } from '../profiles/flamegraph/links';
 import { MAX_RECEIVE_MESSAGE_BYTES, MAX_STACK_FRAMES, MAX_STRING_BYTES, frames, runIdField, strings, text, type FieldCaps, type Shape } from '../common/wire-shape';
+import { USDT_OPENAPI } from './usdt.openapi';
 
 export const DEFAULT_MAX_EVENTS = 10_000;
 export const DEFAULT_SLOWEST_N = 10;
@@ -83,9 +84,10 @@ export const USDT = {
   /** Its own fields' shapes and limits (the request DTO joins them; maxEvents and userStacks are shared). */
   dto: UsdtFields,
 
-  /** Its OpenAPI part: the description of its request and of its fields (limits come from the DTO's decorators). */
+  /** Its OpenAPI part: the description of its request and of its fields (limits come from the DTO's decorators); the rest in usdt.openapi.ts. */
   docs: {
     description: 'USDT probes of a process or a binary: hits per probe, begin/end pair durations, captured events with arguments.',
+    openapi: USDT_OPENAPI,
     fields: {
     probes: { description: '"provider:probe" names (a preset adds its own; at most 64 in all).' },
     binary: { description: 'Absolute path of the ELF file with the probes; required with target all. Without it the agent looks in the target pid\'s executable and mapped libraries.' },
