@@ -139,6 +139,8 @@ export interface JobTypeOpenApi {
   paths?: Record<string, PathItem>;
   /** The views its routes return, and those its run and job fields refer to. */
   schemas?: Record<string, Schema>;
+  /** Request classes its fields nest (e.g. usdt's pairs), published as schemas built from their decorators like the request's. */
+  requestSchemas?: Record<string, { dto: Function; props: string[]; overrides?: Record<string, Schema> }>;
   /** Fields its runs add to each run in GET /jobs/{id} (JobTypeDef.view.run); optional in the Run schema. */
   runFields?: Record<string, Schema>;
   /** Fields it adds to the job in GET /jobs/{id} (JobTypeDef.view.job); optional in the Job schema. */

@@ -1,5 +1,4 @@
 import { CreateJobDto, JOB_TYPES, TargetDto, type JobTypeName } from '../jobs/dto/create-job.dto';
-import { UsdtPairDto } from '../usdt/usdt.dto';
 import { MAX_SELECTOR_LIMIT, NAME_RE } from '../nodes/selector';
 import { CreateIncidentDto, DEFAULT_LEAD_MS } from '../incidents/dto/create-incident.dto';
 import { MAX_BUNDLE } from '../incidents/bundle';
@@ -7,6 +6,7 @@ import { CreateScheduleDto, DEFAULT_KEEP_REPORTS } from '../schedules/dto/create
 import { JOB_TYPE_DEFS, jobTypeDef } from '../job-types/registry';
 import { arrayOf, ref, type Schema } from './build';
 import { dtoSchema } from './dto-schema';
+import { typeRequestSchemas } from './type-parts';
 
 /** Limits of the node selector that parseNodeSelector checks in code (selector.spec and openapi.spec keep them in step). */
 export const SELECTOR_LIMITS = { names: 10_000, expressions: 64, values: 256 } as const;
@@ -57,7 +57,7 @@ export function requestSchemas(): Record<string, Schema> {
     description: 'What to trace on each node: exactly one of pid, comm (processes started later count too) or all.',
     oneOf: ['pid', 'comm', 'all'].map((k) => dtoSchema(TargetDto, [k], {}, {})).map((s) => ({ ...s, required: Object.keys(s.properties as object) })),
   };
-  out.UsdtPair = dtoSchema(UsdtPairDto, ['label', 'begin', 'end'], { label: { description: 'Default "begin..end".' } });
+  for (const [name, s] of Object.entries(typeRequestSchemas())) out[name] = dtoSchema(s.dto, s.props, s.overrides ?? {});
   out.LabelExpression = {
     type: 'object',
     description: 'A Kubernetes set expression: In / NotIn need values (NotIn also holds for nodes without the key); Exists / DoesNotExist take none.',

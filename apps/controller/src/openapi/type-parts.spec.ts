@@ -8,7 +8,7 @@ import type { Operation } from './build';
 // silently keep the last one.
 describe("the job types' OpenAPI parts", () => {
   it('write no route, schema, run field or job field twice', () => {
-    for (const key of ['paths', 'schemas', 'runFields', 'jobFields'] as const) {
+    for (const key of ['paths', 'schemas', 'requestSchemas', 'runFields', 'jobFields'] as const) {
       const owner = new Map<string, string>();
       for (const d of JOB_TYPE_DEFS) {
         for (const name of Object.keys(d.docs.openapi?.[key] ?? {})) {

@@ -4,7 +4,7 @@ import type { JobTypeOpenApi, PathItem, Schema } from './build';
 /** The job types that write a part of the document (JobTypeDef.docs.openapi, in their folders), in registry order. */
 const parts = (): { name: string; part: JobTypeOpenApi }[] => JOB_TYPE_DEFS.flatMap((d) => (d.docs.openapi ? [{ name: d.name, part: d.docs.openapi }] : []));
 
-function merged<K extends 'paths' | 'schemas' | 'runFields' | 'jobFields'>(key: K): NonNullable<JobTypeOpenApi[K]> {
+function merged<K extends 'paths' | 'schemas' | 'runFields' | 'jobFields' | 'requestSchemas'>(key: K): NonNullable<JobTypeOpenApi[K]> {
   return Object.assign({}, ...parts().map(({ part }) => part[key] ?? {}));
 }
 
@@ -18,6 +18,8 @@ export const typeExamples = (): Record<string, { summary: string; value: unknown
 /** What each type's job flame graph counts, one sentence: "cpu-profile: samples; usdt: event stacks; ...". */
 export const flameGraphCounts = (): string => `${parts().flatMap(({ name, part }) => (part.flameGraph ? [`${name}: ${part.flameGraph}`] : [])).join('; ')}.`;
 
+/** Request classes the types' fields nest, by schema name. */
+export const typeRequestSchemas = (): NonNullable<JobTypeOpenApi['requestSchemas']> => merged('requestSchemas');
 /** The types' own read routes. */
 export const typePaths = (): Record<string, PathItem> => merged('paths');
 /** The views of the types' routes. */

@@ -1,5 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
+/** GET /jobs/:id/ssl-events/stream: how often it polls PostgreSQL, and the idle keepalive. */
+export const STREAM_POLL_MS = 500;
+export const STREAM_HEARTBEAT_MS = 15_000;
+
 /** Where a live stream reads from: the database, so it works whichever replica stored the events. */
 export interface SseSource<E extends { id: string }> {
   /** Up to `pageSize` events with id > after, oldest first. */

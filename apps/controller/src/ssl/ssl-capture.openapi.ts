@@ -24,7 +24,7 @@ import {
 } from '../common/openapi-build';
 import { SslDirection } from '../generated/prisma/enums';
 import { MAX_CONTAINS_BYTES, MAX_PAGE, SSL_DIRECTIONS } from './ssl-query';
-import { STREAM_HEARTBEAT_MS, STREAM_POLL_MS } from './ssl.controller';
+import { STREAM_HEARTBEAT_MS, STREAM_POLL_MS } from './sse';
 
 const sslFilters: Parameter[] = [
   query('node', 'Only this node.'),

@@ -7,10 +7,7 @@ import { Audit } from '../audit/audit.decorator';
 import { SslService } from './ssl.service';
 import { SslReadService, type HttpSummaries, type SslEventPage } from './ssl-read.service';
 import { parseHttpQuery, parsePageQuery, parseStreamQuery } from './ssl-query';
-import { pumpSse } from './sse';
-
-export const STREAM_POLL_MS = 500;
-export const STREAM_HEARTBEAT_MS = 15_000;
+import { STREAM_HEARTBEAT_MS, STREAM_POLL_MS, pumpSse } from './sse';
 const STREAM_PAGE = 500;
 
 /** What ssl-capture jobs captured. TLS plaintext: every route needs the ssl-capture scope (TRACEFLEET_CAPTURE_TOKEN). */

@@ -1,3 +1,4 @@
+import { UsdtPairDto } from './usdt.dto';
 import { arrayOf, decimal, errors, eventId, int, jobId, mapOf, nullable, obj, ok, op, query, ref, str, uuid, type JobTypeOpenApi } from '../common/openapi-build';
 
 /**
@@ -8,6 +9,7 @@ export const USDT_OPENAPI: JobTypeOpenApi = {
   tag: 'USDT probe results.',
   example: { summary: 'GC pauses of a JVM', value: { type: 'usdt', durationSec: 30, target: { pid: 4242 }, preset: 'jvm-gc', nodes: { labels: { role: 'web' } } } },
   flameGraph: 'event stacks',
+  requestSchemas: { UsdtPair: { dto: UsdtPairDto, props: ['label', 'begin', 'end'], overrides: { label: { description: 'Default "begin..end".' } } } },
   paths: {
     '/jobs/{id}/usdt': {
       get: op('token', {
