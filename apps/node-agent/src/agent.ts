@@ -1,11 +1,10 @@
-import { MemleakTracer, Profiler, SslTracer, Symbolizer, SyscountTracer, Unwinder, UsdtTracer, releaseMemory } from '@tracefleet/native';
-import { objectPath } from '@tracefleet/bpf';
+import { Symbolizer, Unwinder, releaseMemory } from '@tracefleet/native';
 import type { CheckTarget, ControllerMessage, ListUsdt, StartRun, UsdtListResult } from '@tracefleet/proto';
 import type { AgentConfig } from './config';
 import { ControllerLink } from './link';
 import { NodeCredentials } from './identity';
 import { pidsWithComm, processExists, readComm } from './lib/proc';
-import { runTypeOf, type RunNativeParts } from './runs/registry';
+import { realTracers, runTypeOf, type RunNativeParts } from './runs/registry';
 import type { TracingRun } from './runs/tracing-run';
 import { listProcessUsdt, readUsdtProbes, type UsdtProbe } from './usdt/stapsdt';
 import { existsSync } from 'node:fs';
@@ -21,11 +20,8 @@ type AllNativeParts = RunNativeParts & {
 
 function realNative(cfg: AgentConfig, log: (msg: string) => void): AllNativeParts {
   return {
-    createProfiler: (opts) => new Profiler({ objectPath: objectPath('profile'), ...opts }),
-    createTracer: (opts) => new UsdtTracer({ objectPath: objectPath('usdt'), ...opts }),
-    createMemleak: (opts) => new MemleakTracer({ objectPath: objectPath('memleak'), ...opts }),
-    createSslTracer: (opts) => new SslTracer({ objectPath: objectPath('ssl'), ...opts }),
-    createSyscount: (opts) => new SyscountTracer({ objectPath: objectPath('syscount'), ...opts }),
+    // Each job type's own tracer factories (its RunType's native()); below, what runs of several types share.
+    ...realTracers(),
     createSymbolizer: () => new Symbolizer({ perfMapMaxBytes: cfg.perfMapBytes }),
     unwind: cfg.unwind === 'tables' ? new UnwindService(() => new Unwinder({ maxTableBytes: cfg.unwindTableBytes }), log) : undefined,
     releaseMemory,

@@ -10,6 +10,7 @@ import type { AgentConfig } from './config';
 import { AGENT_VERSION, hostFacts } from './host';
 import { overAgentBounds } from './message-bounds';
 import { policyMessage } from './policy';
+import { BATCH_BOUNDS } from './runs/registry';
 import { untrustedServer, type NodeCredentials } from './identity';
 
 export interface LinkHandlers {
@@ -112,7 +113,7 @@ export class ControllerLink {
   async send(msg: AgentMessage): Promise<void> {
     const call = this.call;
     if (!call || !this.registered) throw new Error('not connected to the controller');
-    const over = overAgentBounds(msg);
+    const over = overAgentBounds(msg, BATCH_BOUNDS);
     if (over) throw new Error(`not sent: ${over}`);
     if (!call.write(msg)) await once(call, 'drain');
   }

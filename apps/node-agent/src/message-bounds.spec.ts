@@ -1,11 +1,14 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AgentMessage } from '@tracefleet/proto';
-import { AGENT_MAX_MESSAGE_BYTES, AGENT_MAX_PROFILE_STACKS, AGENT_MAX_STRINGS, overAgentBounds } from './message-bounds';
-import { splitFolded, type FoldedBatch } from './runs/cpu-profile/aggregate';
+import { AGENT_MAX_MESSAGE_BYTES, AGENT_MAX_STRINGS, overAgentBounds as overBounds } from './message-bounds';
+import { AGENT_MAX_PROFILE_STACKS, splitFolded, type FoldedBatch } from './runs/cpu-profile/aggregate';
+import { BATCH_BOUNDS } from './runs/registry';
 import { boundedString, MAX_STRING_UNITS, StringTable } from './runs/string-table';
 
 const RUN = '0b8e2c55-1f55-4c6e-9d0e-3f4a5b6c7d8e';
+/** With every run type's batches, as link.ts checks. */
+const overAgentBounds = (msg: AgentMessage): string | undefined => overBounds(msg, BATCH_BOUNDS);
 
 /** A flush of `n` distinct 256-frame stacks, each frame a distinct 200-byte name: the worst a busy host gives. */
 function hugeFlush(n: number): FoldedBatch {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { MemleakMode, type StartRun } from '@tracefleet/proto';
 import { Admission, jobTypeOf, staticRefusal, type Ticket } from './policy-admission';
 import { DEFAULT_POLICY, type AgentPolicy } from './policy';
-import { memleakKernelBytes } from './runs/kernel-memory';
+import { memleakKernelBytes } from './runs/memleak/memleak.type';
 
 const MIB = 1024 * 1024;
 const policy = (p: Partial<AgentPolicy> = {}): AgentPolicy => ({ ...DEFAULT_POLICY, source: 'test', ...p });

@@ -11,14 +11,14 @@ export function jobTypeOf(start: StartRun): JobType {
 
 /** What the policy says of one run on its own, whatever else runs: a reason to refuse, or undefined. */
 export function staticRefusal(policy: AgentPolicy, start: StartRun, kernelBytes: number): string | undefined {
-  const type = jobTypeOf(start);
+  const runType = runTypeOf(start);
+  const type = runType.jobType;
   if (!policy.allowJobTypes.includes(type)) {
     return `this node's policy does not run ${type} jobs (allowJobTypes: ${policy.allowJobTypes.join(', ') || 'none'})`;
   }
-  if (type === 'ssl-capture' && !policy.allowSslCapture) return "this node's policy does not allow TLS plaintext capture (allowSslCapture: false)";
-  if (start.spec?.$case === 'sslCapture' && start.spec.value.redactionOff && !policy.allowRedactionOff) {
-    return "this node's policy does not allow ssl-capture with redaction off (allowRedactionOff: false)";
-  }
+  // The checks of the type's own (its RunType's admit).
+  const own = runType.admit?.(start.spec?.value as never, policy);
+  if (own) return own;
   if (start.durationSec > policy.maxDurationSec) {
     return `durationSec ${start.durationSec} is over this node's policy (maxDurationSec: ${policy.maxDurationSec})`;
   }

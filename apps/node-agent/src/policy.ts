@@ -1,6 +1,9 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { AgentPolicy as PolicyMessage } from '@tracefleet/proto';
+import { JOB_TYPES, type JobType } from './runs/registry';
+
+export type { JobType } from './runs/registry';
 
 /**
  * What this node runs, whatever the controller asks. Read once at agent start from a local file and
@@ -22,9 +25,6 @@ export interface AgentPolicy {
   /** Where it came from, for the log: the file read (or "defaults") and the variables that overrode it. */
   source: string;
 }
-
-export const JOB_TYPES = ['cpu-profile', 'usdt', 'memleak', 'ssl-capture', 'syscount'] as const;
-export type JobType = (typeof JOB_TYPES)[number];
 
 export const DEFAULT_POLICY_PATH = '/etc/tracefleet/agent.yaml';
 /** A policy is a few lines; anything bigger is not one. */

@@ -1,20 +1,20 @@
 import { readFileSync } from 'node:fs';
-import { TRACEFLEET_MAX_STACK_DEPTH } from '../lib/kernel-limits';
 
 /**
  * Kernel memory a run's BPF maps take, estimated from its spec before anything is loaded, so the
  * agent can refuse a run that would push the node past its policy (policy.ts). The figures follow how
  * the kernel sizes each map type (what `bpftool map show` reports as bytes_memlock) and the map
- * definitions in packages/bpf/src/<probe>/*.bpf.c with the sizes the native tracers set before load;
- * kernel-memory.spec.ts loads the real objects and checks each estimate against the kernel's own
- * numbers. They are upper bounds: a user-mode memleak map is allocated as it fills, but may fill.
+ * definitions in packages/bpf/src/<probe>/*.bpf.c with the sizes the native tracers set before load.
+ * Each run type's estimate is its RunType's `kernelBytes`, in runs/<type>/<type>.type.ts, built with
+ * the helpers here; its <type>.type.spec.ts loads the real object and checks the estimate against the
+ * kernel's own numbers. They are upper bounds: a user-mode memleak map is allocated as it fills, but may fill.
  *
  * The unwind maps every tracer shares are not counted here: they belong to the node's UnwindService
  * and have their own limit (TRACEFLEET_AGENT_UNWIND_TABLE_MB).
  */
 
 /** Per-map overhead seen on top of the entries (the map struct, locks, extra per-CPU elements): at most ~3 KiB. */
-const MAP_OVERHEAD = 4096;
+export const MAP_OVERHEAD = 4096;
 /** struct htab_elem before the key (hash, LRU hash). */
 const HTAB_ELEM_HEADER = 48;
 /** struct stack_map_bucket before the frames. */
@@ -55,66 +55,10 @@ export const mapBytes = {
   ringbuf: (bytes: number): number => bytes + (bytes / PAGE) * 8 + 8 * PAGE + MAP_OVERHEAD,
 };
 
-/** Ring buffer sizes: the native tracers' defaults, which the agent's runs do not change. */
-export const RING_BYTES = { profile: 4 << 20, usdt: 4 << 20, ssl: 8 << 20 } as const;
-
-/** profile.bpf.o: events ring buffer, per-CPU counters, .rodata, and the unwinder's per-CPU scratch and counters. */
-export function cpuProfileKernelBytes(): number {
-  return mapBytes.ringbuf(RING_BYTES.profile) + mapBytes.percpuArray(2, 8) + mapBytes.global() + unwindPrivateBytes();
-}
-
-/** usdt.bpf.o: events ring buffer, hits per probe and counters (per-CPU), libbpf's USDT spec maps. */
-export function usdtKernelBytes(): number {
-  // libbpf's usdt.bpf.h: __bpf_usdt_specs (array of 256 specs of 208 B) and __bpf_usdt_ip_to_spec_id (hash, 4 × 256 ips).
-  const libbpfUsdt = 256 * 208 + MAP_OVERHEAD + mapBytes.hash(1024, 8, 4);
-  // Globals: .rodata, .bss and .kconfig (usdt.bpf.h reads LINUX_HAS_BPF_COOKIE).
-  return mapBytes.ringbuf(RING_BYTES.usdt) + mapBytes.percpuArray(64, 8) + mapBytes.percpuArray(2, 8) + libbpfUsdt + 3 * mapBytes.global() + unwindPrivateBytes();
-}
-
-/** memleak.bpf.c's constants (memleak.h) and the native tracer's defaults (memleak_tracer.cc). */
-const MEMLEAK = { allocKey: 8, allocValue: 24, stackMapEntries: 16384, overflowEntries: 16384, stackBytes: TRACEFLEET_MAX_STACK_DEPTH * 8, counters: 7 * 8 } as const;
-
-/**
- * memleak.bpf.c: "allocs" (maxAllocs entries of address → 24 B; preallocated in kernel mode: ~80 B per
- * entry plus 16 B per bucket, so 10 M entries take ~1.1 GB), the two stack maps (whole stacks per
- * entry, ~17 MB each), per-CPU scratch and counters, and per-thread task storage (small, not counted).
- */
-export function memleakKernelBytes(maxAllocs: number): number {
-  return (
-    mapBytes.hash(maxAllocs, MEMLEAK.allocKey, MEMLEAK.allocValue) +
-    mapBytes.stackTrace(MEMLEAK.stackMapEntries, MEMLEAK.stackBytes) +
-    mapBytes.hash(MEMLEAK.overflowEntries, 4, MEMLEAK.stackBytes) +
-    mapBytes.percpuArray(1, MEMLEAK.stackBytes) +
-    mapBytes.percpuArray(1, MEMLEAK.counters) +
-    mapBytes.global() +
-    unwindPrivateBytes()
-  );
-}
-
-/** ssl.bpf.c (ssl.h): events ring buffer, calls in flight (LRU), pid filter, excluded pids, a per-CPU record scratch (header + 16 KiB + stack). */
-export function sslCaptureKernelBytes(): number {
-  const scratch = 64 + 16384 + TRACEFLEET_MAX_STACK_DEPTH * 8;
-  return (
-    mapBytes.ringbuf(RING_BYTES.ssl) +
-    mapBytes.hash(16384, 8, 56) +
-    mapBytes.hash(4096, 4, 1) +
-    mapBytes.hash(64, 4, 1) +
-    mapBytes.percpuArray(1, scratch) +
-    mapBytes.percpuArray(5, 8) +
-    mapBytes.global() +
-    unwindPrivateBytes()
-  );
-}
-
 /**
  * What each object's own copy of unwind.bpf.h takes (counters, scratch, the row cache of 1024 slots of 32 bytes
  * per CPU, the placeholder maps replaced by the shared ones).
  */
-function unwindPrivateBytes(): number {
+export function unwindPrivateBytes(): number {
   return mapBytes.percpuArray(11, 8) + mapBytes.percpuArray(1, 1056) + mapBytes.percpuArray(1024, 32) + 3 * MAP_OVERHEAD;
-}
-
-/** syscount.bpf.o: the (process, syscall) hash map (8 B keys, 24 B values), per-CPU counters, .rodata. */
-export function syscountKernelBytes(maxKeys: number): number {
-  return mapBytes.hash(maxKeys, 8, 24) + mapBytes.percpuArray(2, 8) + mapBytes.global();
 }

@@ -1,43 +1,57 @@
 import type { StartRun } from '@tracefleet/proto';
-import type { AgentConfig } from '../config';
-import type { JobType } from '../policy';
-import { CpuProfileRun, type NativeParts } from './cpu-profile/cpu-profile.run';
-import { cpuProfileKernelBytes, memleakKernelBytes, sslCaptureKernelBytes, syscountKernelBytes, usdtKernelBytes } from './kernel-memory';
-import { MemleakRun, type MemleakNativeParts } from './memleak/memleak.run';
-import { SslCaptureRun, type SslNativeParts } from './ssl/ssl-capture.run';
-import { SyscountRun, type SyscountNativeParts } from './syscount/syscount.run';
-import type { MessageSink, TracingRun } from './tracing-run';
-import { UsdtRun, type UsdtNativeParts } from './usdt/usdt.run';
+import type { BatchBounds } from '../message-bounds';
+import { cpuProfileRunType } from './cpu-profile/cpu-profile.type';
+import { memleakRunType } from './memleak/memleak.type';
+import type { HostProbe, RunType, SharedNativeParts, SpecCase } from './run-type';
+import { sslCaptureRunType } from './ssl/ssl-capture.type';
+import { syscountRunType } from './syscount/syscount.type';
+import { usdtRunType } from './usdt/usdt.type';
 
-/** What every run type needs from the native addon, together. */
-export type RunNativeParts = NativeParts & UsdtNativeParts & MemleakNativeParts & SslNativeParts & SyscountNativeParts;
-
-export type SpecCase = NonNullable<StartRun['spec']>['$case'];
-type SpecOf<C extends SpecCase> = Extract<NonNullable<StartRun['spec']>, { $case: C }>['value'];
-
-/** One job type on the agent: its name in policies, its kernel memory, its run. */
-export interface RunType<C extends SpecCase = SpecCase> {
-  jobType: JobType;
-  /** The BPF maps' kernel memory for this spec (admission's estimate). */
-  kernelBytes(spec: SpecOf<C> | undefined): number;
-  create(start: StartRun, cfg: AgentConfig, sink: MessageSink, native: RunNativeParts, log: (msg: string) => void): TracingRun;
-}
+export type { SpecCase } from './run-type';
 
 /**
  * The agent's job types, by StartRun spec: the only place that names them all. A new type adds its
- * folder under runs/ and one line here (and its name in policy.ts's JOB_TYPES).
+ * folder under runs/ (its run and its `<type>.type.ts`) and one line here. The order is the order of
+ * the names in capabilities and in the default policy.
  */
-export const RUN_TYPES: { [C in SpecCase]: RunType<C> } = {
-  cpuProfile: { jobType: 'cpu-profile', kernelBytes: () => cpuProfileKernelBytes(), create: (...a) => new CpuProfileRun(...a) },
-  usdt: { jobType: 'usdt', kernelBytes: () => usdtKernelBytes(), create: (...a) => new UsdtRun(...a) },
-  memleak: { jobType: 'memleak', kernelBytes: (s) => memleakKernelBytes(s?.maxAllocs || 1_000_000), create: (...a) => new MemleakRun(...a) },
-  sslCapture: { jobType: 'ssl-capture', kernelBytes: () => sslCaptureKernelBytes(), create: (...a) => new SslCaptureRun(...a) },
-  syscount: { jobType: 'syscount', kernelBytes: (s) => syscountKernelBytes(s?.maxKeys || 16_384), create: (...a) => new SyscountRun(...a) },
-};
+export const RUN_TYPES = {
+  cpuProfile: cpuProfileRunType,
+  usdt: usdtRunType,
+  memleak: memleakRunType,
+  sslCapture: sslCaptureRunType,
+  syscount: syscountRunType,
+} satisfies { [C in SpecCase]: RunType<C> };
+
+type AnyRunType = (typeof RUN_TYPES)[SpecCase];
+const ALL: readonly AnyRunType[] = Object.values(RUN_TYPES);
+
+/** A job type's name, as policy files, capabilities and the controller name it. */
+export type JobType = AnyRunType['jobType'];
+
+/** Every job type's name, in registry order. */
+export const JOB_TYPES: readonly JobType[] = ALL.map((t) => t.jobType);
+
+type UnionToIntersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
+
+/** What every run type needs from the native addon, together. */
+export type RunNativeParts = UnionToIntersection<{ [C in SpecCase]: Parameters<(typeof RUN_TYPES)[C]['create']>[3] }[SpecCase]>;
+
+/** Every type's tracer factories on the real addon; agent.ts adds the shared parts. */
+export function realTracers(): Omit<RunNativeParts, keyof SharedNativeParts> {
+  return Object.assign({}, ...ALL.map((t) => t.native()));
+}
+
+/** The job types this host can run, in registry order (Register.capabilities). */
+export function capabilitiesOf(host: HostProbe): JobType[] {
+  return ALL.filter((t) => t.available(host)).map((t) => t.jobType);
+}
+
+/** Every type's result batches and their caps: what link.ts checks before sending (message-bounds.ts). */
+export const BATCH_BOUNDS: BatchBounds = Object.assign({}, ...ALL.map((t) => t.batches ?? {}));
 
 /** The run type of a StartRun (no spec: a cpu-profile, which is what the first agents were sent). */
-export function runTypeOf(start: StartRun): RunType {
-  return RUN_TYPES[start.spec?.$case ?? 'cpuProfile'] as RunType;
+export function runTypeOf(start: StartRun): RunType<SpecCase, JobType> {
+  return RUN_TYPES[start.spec?.$case ?? 'cpuProfile'] as RunType<SpecCase, JobType>;
 }
 
 /** The kernel-memory estimate for a StartRun, by its type. */

@@ -1,6 +1,9 @@
 import type { RawSample } from '@tracefleet/native';
 import { StringTable } from '../string-table';
-import { AGENT_MAX_MESSAGE_BYTES, AGENT_MAX_PROFILE_STACKS, AGENT_MAX_STRINGS } from '../../message-bounds';
+import { AGENT_MAX_MESSAGE_BYTES, AGENT_MAX_STRINGS } from '../../message-bounds';
+
+/** Stacks one profile batch carries at most (the controller's cap is 20,000; cpu-profile.type.ts has link.ts check it). */
+export const AGENT_MAX_PROFILE_STACKS = 10_000;
 
 export interface FrameSymbolizer {
   symbolizeUser(pid: number, addrs: BigUint64Array): string[];

@@ -1,7 +1,7 @@
 import type { MemleakSnapshot as NativeSnapshot, MemleakTracer, MemleakOptions, Symbolizer, UnwindCounters } from '@tracefleet/native';
 import { MemleakMode, type MemleakSpec, type StartRun } from '@tracefleet/proto';
 import type { AgentConfig } from '../../config';
-import { ensureTracefs } from '../../host';
+import { ensureTracefs } from '../../lib/tracefs';
 import { pidsWithComm, processExists, procRootPath, readComm, readMaps } from '../../lib/proc';
 import { placeAllocatorProbes } from '../../probes/placement';
 import type { UnwindService } from '../../unwind/unwind-service';

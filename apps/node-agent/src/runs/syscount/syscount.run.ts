@@ -1,7 +1,7 @@
 import type { SyscountReading, SyscountTracer, SyscountOptions } from '@tracefleet/native';
 import type { StartRun, SyscountEntry } from '@tracefleet/proto';
 import type { AgentConfig } from '../../config';
-import { ensureTracefs } from '../../host';
+import { ensureTracefs } from '../../lib/tracefs';
 import { processExists } from '../../lib/proc';
 import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
 import { syscallName } from './syscall-names';
