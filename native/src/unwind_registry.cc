@@ -50,11 +50,14 @@ struct ElfHandle {
 
 UnwindRegistry::UnwindRegistry(uint64_t maxTableBytes) : maxBytes_(maxTableBytes) { elf_version(EV_CURRENT); }
 
+// maps_ goes with the registry, so its entries are not deleted one by one: each delete from the
+// hash-of-maps waits for an RCU grace period in the kernel (~12 ms here), which held the agent's event loop
+// for 1.1 s when a whole-host run with 90 tables ended. Closing the outer map releases the inner ones
+// (bpftool: none of the 48 maps of a 45-table Unwinder is left 1.5 s after close()).
 UnwindRegistry::~UnwindRegistry() {
   std::lock_guard<std::mutex> lock(mu_);
-  for (const auto& [pid, keys] : procs_) maps_.DeleteProc(static_cast<uint32_t>(pid));
   for (auto& [key, table] : tables_) {
-    if (table->fd >= 0) maps_.DropTable(table->id, table->fd);
+    if (table->fd >= 0) close(table->fd);
   }
 }
 
