@@ -1,5 +1,5 @@
 // Prisma CLI configuration for the controller (Prisma 7 keeps the datasource URL here, not in
-// schema.prisma). Run the CLI through infra/prisma-offline/prisma.mjs: it works without network
+// the schema). Run the CLI through infra/prisma-offline/prisma.mjs: it works without network
 // access (see infra/prisma-offline/README.md).
 import path from 'node:path';
 import { defineConfig } from 'prisma/config';
@@ -9,7 +9,9 @@ import { defineConfig } from 'prisma/config';
 process.env.PRISMA_SCHEMA_ENGINE_BINARY ??= path.join(__dirname, '..', '..', 'infra', 'prisma-offline', 'schema-engine');
 
 export default defineConfig({
-  schema: path.join(__dirname, 'prisma', 'schema.prisma'),
+  // A multi-file schema: src/prisma/schema.prisma (generator, datasource, jobs, runs) and each folder's
+  // own <name>.prisma next to its code (src/syscount/syscount.prisma, ...).
+  schema: path.join(__dirname, 'src'),
   migrations: {
     path: path.join(__dirname, 'prisma', 'migrations'),
   },

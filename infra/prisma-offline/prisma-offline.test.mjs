@@ -1,6 +1,6 @@
 // prisma-offline against a real PostgreSQL (127.0.0.1:5432): applies the committed migrations to
 // a throwaway database through the wrapper, checks `migrate status`, the tables, that the
-// migrations match schema.prisma (`migrate diff` is empty), and a generated-client round trip.
+// migrations match the schema files (`migrate diff` is empty), and a generated-client round trip.
 // PostgreSQL being down is a failure that names it, never a skip.
 //
 //   node --test infra/prisma-offline/prisma-offline.test.mjs
@@ -24,7 +24,15 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = pins.REPO_ROOT;
 const WRAPPER = path.join(HERE, 'prisma.mjs');
 const CONFIG = pins.DEFAULT_CONFIG;
-const SCHEMA = path.join(ROOT, 'apps/controller/prisma/schema.prisma');
+// A multi-file schema: every .prisma file under the controller's src/ (the main one is src/prisma/schema.prisma).
+const SCHEMA = path.join(ROOT, 'apps/controller/src');
+const MAIN_SCHEMA = path.join(SCHEMA, 'prisma/schema.prisma');
+/** The text of every schema file, joined. */
+const schemaText = () =>
+  fs.readdirSync(SCHEMA, { recursive: true })
+    .filter((f) => String(f).endsWith('.prisma'))
+    .map((f) => fs.readFileSync(path.join(SCHEMA, String(f)), 'utf8'))
+    .join('\n');
 const MIGRATIONS = path.join(ROOT, 'apps/controller/prisma/migrations');
 const ADMIN_URL = process.env.PRISMA_OFFLINE_TEST_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const TEST_DB = process.env.PRISMA_OFFLINE_TEST_DB ?? 'tracefleet_test';
@@ -102,7 +110,7 @@ function migrationNames() {
 let shadowsBefore;
 
 before(async () => {
-  for (const f of [WRAPPER, pins.SHIM_PATH, CONFIG, SCHEMA, path.join(MIGRATIONS, 'migration_lock.toml')]) {
+  for (const f of [WRAPPER, pins.SHIM_PATH, CONFIG, MAIN_SCHEMA, path.join(MIGRATIONS, 'migration_lock.toml')]) {
     assert.ok(fs.existsSync(f), `${path.relative(ROOT, f)} is missing`);
   }
   assert.ok(migrationNames().length > 0, `no migrations in ${path.relative(ROOT, MIGRATIONS)}`);
@@ -148,9 +156,9 @@ test('migrate status says the database is up to date', { timeout: TIMEOUT }, asy
   assert.match(r.stdout, /Database schema is up to date!/, show(r));
 });
 
-test('every model of schema.prisma has its table', { timeout: TIMEOUT }, async () => {
-  const expected = modelTables(fs.readFileSync(SCHEMA, 'utf8'));
-  assert.ok(expected.length > 0, 'no models found in schema.prisma');
+test('every model of the schema files has its table', { timeout: TIMEOUT }, async () => {
+  const expected = modelTables(schemaText());
+  assert.ok(expected.length > 20, `only ${expected.length} models found in the schema files`);
   const present = await withClient(TEST_URL, async (c) => {
     const { rows } = await c.query(
       "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
@@ -162,13 +170,13 @@ test('every model of schema.prisma has its table', { timeout: TIMEOUT }, async (
   assert.ok(present.has('_prisma_migrations'), '_prisma_migrations is missing');
 });
 
-test('the committed migrations match schema.prisma (migrate diff is empty)', { timeout: TIMEOUT }, async () => {
+test('the committed migrations match the schema files (migrate diff is empty)', { timeout: TIMEOUT }, async () => {
   const args = ['migrate', 'diff', '--config', CONFIG, '--from-migrations', MIGRATIONS, '--to-schema', SCHEMA];
   const r = await prisma([...args, '--exit-code']);
   if (r.code === 2) {
     const script = await prisma([...args, '--script']);
     assert.fail(
-      'schema.prisma has changes that no migration contains. Create one with\n' +
+      'the schema files have changes that no migration contains. Create one with\n' +
         '  node infra/prisma-offline/prisma.mjs migrate dev --name <change>\n' +
         `Missing SQL:\n${script.stdout}`,
     );
