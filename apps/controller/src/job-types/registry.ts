@@ -3,6 +3,7 @@ import type { JobRequest } from '../common/job-request';
 import type { FieldCaps } from '../common/wire-shape';
 import type { JobRun } from '../generated/prisma/client';
 import type { Scope } from '../auth/scopes';
+import type { NodePolicy } from '../common/node-policy';
 import type { JobTypeOpenApi } from '../common/openapi-build';
 import { MEMLEAK } from '../memleak/memleak.type';
 import { CPU_PROFILE } from '../profiles/cpu-profile.type';
@@ -37,6 +38,8 @@ export interface JobTypeDef {
   links(base: string): Record<string, string>;
   /** Fields this type adds to each run in GET /jobs/:id, and to the job (from its runs' views). */
   view?: { run(r: JobRun): Record<string, unknown>; job?(runs: Record<string, unknown>[]): Record<string, unknown> };
+  /** Checks of its own against a node's registered policy (placement skips the node): the refusal in the agent's words, or undefined. */
+  nodePolicy?(params: Record<string, unknown>, policy: NodePolicy): string | undefined;
   /** The scope a token needs, besides `jobs`, to create this type's jobs or read their captured data. */
   scope?: Scope;
   /** The flame graph's title, subtitle and count name when its counts are not CPU samples. */

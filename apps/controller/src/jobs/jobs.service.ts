@@ -86,7 +86,7 @@ export class JobsService implements OnModuleInit {
     const selector = parseNodeSelector(dto.nodes);
     const specific = typeParams(dto);
 
-    const picked = await this.selection.selectNodes(selector, dto.type, { type: dto.type, durationSec: dto.durationSec, redactionOff: dto.redaction === false });
+    const picked = await this.selection.selectNodes(selector, dto.type, { type: dto.type, durationSec: dto.durationSec, params: specific as Record<string, unknown> });
     const { selected, skipped } = picked;
     if (selected.length === 0) {
       throw new UnprocessableEntityException({

@@ -12,7 +12,7 @@ const open: NodePolicy = {
   maxKernelMemoryBytes: 512 << 20,
   maxDurationSec: 3600,
 };
-const job = (type: string, over: { durationSec?: number; redactionOff?: boolean } = {}) => ({ type, durationSec: 10, redactionOff: false, ...over });
+const job = (type: string, over: { durationSec?: number; redactionOff?: boolean } = {}) => ({ type, durationSec: over.durationSec ?? 10, params: { redaction: !over.redactionOff } });
 
 describe('node policy', () => {
   it('stores what the agent registered, and null for an agent that sent none', () => {

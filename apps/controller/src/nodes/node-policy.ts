@@ -1,26 +1,15 @@
 import type { AgentPolicy } from '@tracefleet/proto';
-import { JOB_TYPE_DEFS } from '../job-types/registry';
+import type { NodePolicy } from '../common/node-policy';
+import { JOB_TYPE_DEFS, jobTypeDef } from '../job-types/registry';
 
-/**
- * A node's own policy as it registered it (Register.policy), stored on the Node row and shown in
- * GET /nodes/:name. The agent enforces it whatever it is sent (apps/node-agent/src/policy.ts); the
- * controller uses it to place jobs where they will be admitted, and to say why a node was skipped.
- */
-export interface NodePolicy {
-  allowJobTypes: string[];
-  allowSslCapture: boolean;
-  allowRedactionOff: boolean;
-  maxConcurrentRuns: number;
-  maxKernelMemoryBytes: number;
-  maxDurationSec: number;
-}
+export type { NodePolicy } from '../common/node-policy';
 
 /** What placement asks of a node's policy about one job. */
 export interface PolicyJob {
   type: string;
   durationSec: number;
-  /** ssl-capture with `redaction: false`. */
-  redactionOff: boolean;
+  /** The parameters its type stored (JobTypeDef.params): what the type's own `nodePolicy` check reads. */
+  params: Record<string, unknown>;
 }
 
 const JOB_TYPES = JOB_TYPE_DEFS.map((d) => d.name);
@@ -64,10 +53,8 @@ export function policyRefusal(policy: NodePolicy | null, job: PolicyJob): string
   if (!policy.allowJobTypes.includes(job.type)) {
     return `its policy does not run ${job.type} jobs (allowJobTypes: ${policy.allowJobTypes.join(', ') || 'none'})`;
   }
-  if (job.type === 'ssl-capture' && !policy.allowSslCapture) return 'its policy does not allow TLS plaintext capture (allowSslCapture: false)';
-  if (job.type === 'ssl-capture' && job.redactionOff && !policy.allowRedactionOff) {
-    return 'its policy does not allow ssl-capture with redaction off (allowRedactionOff: false)';
-  }
+  const own = jobTypeDef(job.type)?.nodePolicy?.(job.params, policy);
+  if (own) return own;
   if (job.durationSec > policy.maxDurationSec) return `durationSec ${job.durationSec} is over its policy (maxDurationSec: ${policy.maxDurationSec})`;
   return undefined;
 }

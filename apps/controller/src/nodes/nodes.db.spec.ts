@@ -185,13 +185,13 @@ describe('node registry (PostgreSQL)', { timeout: 120_000 }, () => {
     assert.deepEqual(view.policy, { ...policy, maxKernelMemoryBytes: 64 << 20 });
     const selection = new NodeSelection(env('rep-a'), prisma);
     const sel = parseNodeSelector({ names: ['pol-1'] });
-    const s = await selection.selectNodes(sel, 'ssl-capture', { type: 'ssl-capture', durationSec: 10, redactionOff: false });
+    const s = await selection.selectNodes(sel, 'ssl-capture', { type: 'ssl-capture', durationSec: 10, params: { redaction: true } });
     assert.deepEqual(s.selected, []);
     assert.deepEqual(s.skipped, [{ node: 'pol-1', code: 'policy', reason: "refused by the node's policy: its policy does not allow TLS plaintext capture (allowSslCapture: false)" }]);
-    const long = await selection.selectNodes(sel, 'cpu-profile', { type: 'cpu-profile', durationSec: 61, redactionOff: false });
+    const long = await selection.selectNodes(sel, 'cpu-profile', { type: 'cpu-profile', durationSec: 61, params: {} });
     assert.match(long.skipped[0].reason, /maxDurationSec: 60/);
     await onA.register(reg('pol-1', { pol: 'yes' }, ['cpu-profile', 'ssl-capture']), randomUUID());
     assert.equal((await onA.list({ namePrefix: 'pol-' }))[0].policy, null);
-    assert.deepEqual((await selection.selectNodes(sel, 'ssl-capture', { type: 'ssl-capture', durationSec: 10, redactionOff: false })).selected, ['pol-1']);
+    assert.deepEqual((await selection.selectNodes(sel, 'ssl-capture', { type: 'ssl-capture', durationSec: 10, params: { redaction: true } })).selected, ['pol-1']);
   });
 });

@@ -186,8 +186,8 @@ export class RunsService {
       const run = await this.ownRun(nodeId, fin.runId);
       if (!run) return;
       const fresh = await this.prisma.jobRun.findUniqueOrThrow({ where: { id: run.id } });
-      // Events the controller refused past an ssl-capture job's limits arrived: they are not lost in transit.
-      const arrived = fresh.samplesReceived + fresh.sslEventsRefused;
+      // Results the controller refused past the job's limits arrived: they are not lost in transit.
+      const arrived = fresh.samplesReceived + fresh.eventsRefused;
       const lost = fin.samplesSent > arrived ? fin.samplesSent - arrived : 0n;
       const notes: string[] = [];
       if (fin.reason) notes.push(fin.reason);

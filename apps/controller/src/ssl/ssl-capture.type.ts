@@ -4,6 +4,7 @@ import { badField } from '../common/bad-field';
 import type { SslParams } from '../common/job-params';
 import type { JobRequest } from '../common/job-request';
 import type { SharedJobFields } from '../common/job-fields';
+import type { NodePolicy } from '../common/node-policy';
 import { SslCaptureFields } from './ssl-capture.dto';
 import { flameGraphLinks } from '../profiles/flamegraph/links';
 import { MAX_RECEIVE_MESSAGE_BYTES, frames, runIdField, strings, text, type FieldCaps, type Shape } from '../common/wire-shape';
@@ -117,6 +118,13 @@ export const SSL_CAPTURE = {
   },
 
   /** Captured plaintext: creating these jobs and reading what they captured needs the ssl-capture scope. */
+  /** A node's policy must allow TLS capture, and redaction off when the job turns it off (the agent checks the same: its `admit`). */
+  nodePolicy(params: Record<string, unknown>, policy: NodePolicy): string | undefined {
+    if (!policy.allowSslCapture) return 'its policy does not allow TLS plaintext capture (allowSslCapture: false)';
+    if (params.redaction === false && !policy.allowRedactionOff) return 'its policy does not allow ssl-capture with redaction off (allowRedactionOff: false)';
+    return undefined;
+  },
+
   scope: 'ssl-capture' as const,
 
   wire: WIRE,

@@ -34,7 +34,7 @@ export function sslRunView(r: JobRun): SslRunView {
     noOpenssl: rep?.noOpenssl ?? [],
     attached: r.attached,
     bytesStored: Number(r.sslBytesStored),
-    refusedByController: { events: Number(r.sslEventsRefused), bytes: Number(r.sslBytesRefused) },
+    refusedByController: { events: Number(r.eventsRefused), bytes: Number(r.sslBytesRefused) },
     reported: rep !== null,
   };
 }

@@ -118,7 +118,7 @@ describe('ssl-capture storage (PostgreSQL)', { timeout: 180_000 }, () => {
     assert.equal(rows[0].expiresAt.getTime(), job.createdAt.getTime() + 2 * 3600_000);
     const run = await prisma.jobRun.findUniqueOrThrow({ where: { id: runId } });
     assert.equal(run.samplesReceived, 5n);
-    assert.equal(run.sslEventsRefused, 1n);
+    assert.equal(run.eventsRefused, 1n);
     assert.equal(run.sslBytesRefused, 50n);
     const stored = rows.reduce((a, r) => a + r.data.length, 0);
     assert.equal(run.sslBytesStored, BigInt(stored));
@@ -134,7 +134,7 @@ describe('ssl-capture storage (PostgreSQL)', { timeout: 180_000 }, () => {
     await send([0, 1, 2, 3, 4].map((i) => ev({ tsNs: BASE_TS + 100_000n + BigInt(i), pid: 300, text: 'y'.repeat(150) })));
     const run = await prisma.jobRun.findUniqueOrThrow({ where: { id: runId } });
     assert.equal(run.samplesReceived, 8n);
-    assert.equal(run.sslEventsRefused, 1n + 2n);
+    assert.equal(run.eventsRefused, 1n + 2n);
     assert.equal(run.sslBytesStored, 600n);
     assert.equal(run.sslBytesRefused, 50n + BigInt(5 * 150 - left));
     assert.equal(run.batchesReceived, 2);

@@ -138,7 +138,7 @@ export class SslService {
           where: { id: runId },
           data: {
             sslBytesStored: { increment: out.bytesKept },
-            ...(eventsRefused ? { sslEventsRefused: { increment: eventsRefused } } : {}),
+            ...(eventsRefused ? { eventsRefused: { increment: eventsRefused } } : {}),
             ...(out.bytesRefused ? { sslBytesRefused: { increment: out.bytesRefused } } : {}),
           },
         });
