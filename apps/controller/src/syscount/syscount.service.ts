@@ -23,11 +23,11 @@ export class SyscountService {
     if (job.type !== 'syscount') throw new NotFoundException(`job ${jobId} is a ${job.type.replace('_', '-')} job, not syscount`);
     const runs = await this.prisma.jobRun.findMany({
       where: { jobId },
-      select: { status: true, syscountReport: true, node: { select: { name: true } }, syscountCounts: { select: { pid: true, nr: true, name: true, comm: true, count: true } } },
+      select: { status: true, syscountTotals: { select: { totals: true } }, node: { select: { name: true } }, syscountCounts: { select: { pid: true, nr: true, name: true, comm: true, count: true } } },
     });
     return mergeSyscount(
       jobId,
-      runs.map((r) => ({ node: r.node.name, status: r.status, report: (r.syscountReport as Record<string, unknown> | null) ?? null, counts: r.syscountCounts })),
+      runs.map((r) => ({ node: r.node.name, status: r.status, report: (r.syscountTotals?.totals as Record<string, unknown> | undefined) ?? null, counts: r.syscountCounts })),
       topN,
     );
   }

@@ -14,12 +14,13 @@ const RUN = '11111111-2222-3333-4444-555555555555';
 
 /** A stand-in for Prisma that records what the store wrote. */
 function fakePrisma() {
-  const written: { rows: unknown[]; update?: unknown; deleted: number } = { rows: [], deleted: 0 };
+  const written: { rows: unknown[]; update?: unknown; totals?: unknown; deleted: number } = { rows: [], deleted: 0 };
   const prisma = {
     syscountCount: {
       deleteMany: () => (written.deleted++, 'delete'),
       createMany: (a: { data: unknown[] }) => ((written.rows = a.data), 'create'),
     },
+    syscountTotals: { upsert: (a: unknown) => ((written.totals = a), 'upsert') },
     jobRun: { update: (a: unknown) => ((written.update = a), 'update') },
     $transaction: async (ops: unknown[]) => ops,
   };
@@ -67,9 +68,11 @@ describe('syscount job type', () => {
       { runId: RUN, pid: 11, nr: 2, name: '', comm: 'b', count: 1n },
     ]);
     assert.equal(written.deleted, 1);
-    const update = written.update as { data: { syscountReport: { entriesRefused: number; calls: string }; samplesReceived: bigint } };
-    assert.equal(update.data.syscountReport.entriesRefused, 3);
-    assert.equal(update.data.syscountReport.calls, '10');
+    const totals = written.totals as { create: { totals: { entriesRefused: number; calls: string } }; update: { totals: unknown } };
+    assert.equal(totals.create.totals.entriesRefused, 3);
+    assert.equal(totals.create.totals.calls, '10');
+    assert.deepEqual(totals.update.totals, totals.create.totals);
+    const update = written.update as { data: { samplesReceived: bigint } };
     assert.equal(update.data.samplesReceived, 2n);
   });
 

@@ -101,7 +101,8 @@ export const SYSCOUNT = {
     await prisma.$transaction([
       prisma.syscountCount.deleteMany({ where: { runId: run.id } }),
       prisma.syscountCount.createMany({ data: [...rows.values()] }),
-      prisma.jobRun.update({ where: { id: run.id }, data: { syscountReport: totals, samplesReceived: BigInt(rows.size) } }),
+      prisma.syscountTotals.upsert({ where: { runId: run.id }, create: { runId: run.id, totals }, update: { totals } }),
+      prisma.jobRun.update({ where: { id: run.id }, data: { samplesReceived: BigInt(rows.size) } }),
     ]);
     return BigInt(rows.size);
   },
