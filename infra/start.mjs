@@ -8,24 +8,40 @@ const env = { ...process.env, ...readDotEnv() };
 const port = env.PORT || '8080';
 const base = `http://127.0.0.1:${port}`;
 
+/** How long a child has after SIGTERM (the agent ends its runs and detaches its probes) before it is killed. */
+const STOP_GRACE_MS = 10_000;
+
 const children = [];
+const alive = (c) => c.exitCode === null && c.signalCode === null;
 function run(name, script, extraEnv = {}) {
   const child = spawn(process.execPath, [script], { cwd: root, env: { ...env, ...extraEnv }, stdio: ['ignore', 'inherit', 'inherit'] });
   child.on('exit', (code, signal) => {
-    console.error(`[start] ${name} exited (${signal ?? code}); stopping the rest`);
+    if (!stopping) console.error(`[start] ${name} exited (${signal ?? code}); stopping the rest`);
     shutdown(code ?? 1);
   });
-  children.push(child);
+  children.push({ name, child });
   return child;
 }
 
+// Never exits before its children: a child still running past the grace (an agent busy in a long task,
+// or stopped) is killed, so nothing outlives `npm start` (the kernel detaches a killed agent's probes
+// with its file descriptors).
 let stopping = false;
 function shutdown(code) {
   if (stopping) return;
   stopping = true;
-  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
-  setTimeout(() => process.exit(code), 6000).unref();
-  Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.on('exit', r)) : null))).then(() => process.exit(code));
+  for (const { child } of children) if (alive(child)) child.kill('SIGTERM');
+  const hard = setTimeout(() => {
+    for (const { name, child } of children) {
+      if (!alive(child)) continue;
+      console.error(`[start] ${name} did not stop within ${STOP_GRACE_MS / 1000} s of SIGTERM: killing it`);
+      child.kill('SIGKILL');
+    }
+  }, STOP_GRACE_MS);
+  Promise.all(children.map(({ child }) => (alive(child) ? new Promise((r) => child.once('exit', r)) : null))).then(() => {
+    clearTimeout(hard);
+    process.exit(code);
+  });
 }
 process.on('SIGINT', () => shutdown(0));
 process.on('SIGTERM', () => shutdown(0));

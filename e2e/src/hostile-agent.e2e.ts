@@ -89,7 +89,7 @@ describe('a hostile agent cannot exhaust the controller or lose other data', { t
     call.write({
       msg: {
         $case: 'register',
-        value: { nodeName: hostileName, labels: { role: 'hostile' }, kernelRelease: '6.18', btf: true, protocolVersion: PROTOCOL_VERSION, capabilities: ['usdt'], agentVersion: 'hostile', cpus: 1 },
+        value: { nodeName: hostileName, labels: { role: 'hostile' }, kernelRelease: '6.18', btf: true, protocolVersion: PROTOCOL_VERSION, capabilities: ['usdt'], agentVersion: 'hostile', cpus: 1, instanceId: '' },
       },
     });
     await Promise.race([registered, ended.then((e) => Promise.reject(new Error(`hostile session ended before registering: ${e?.message}`)))]);

@@ -41,6 +41,8 @@ export class Agent {
     private readonly cfg: AgentConfig,
     private readonly log: (msg: string) => void = (m) => console.log(`[agent ${cfg.nodeName}] ${m}`),
     private readonly native: AllNativeParts = realNative(cfg, log),
+    /** The controller refused this agent for good (another agent holds its node name); main.ts stops the process. */
+    private readonly onRefused: (reason: string) => void = () => undefined,
   ) {
     this.identity = new NodeCredentials(cfg.identity, cfg.nodeName, log, () => this.link.controllerAddr);
     this.link = new ControllerLink(cfg, {
@@ -48,6 +50,7 @@ export class Agent {
       onSessionLost: (why) => {
         for (const run of this.runs.values()) run.stop(`controller link lost: ${why}`);
       },
+      onRefused: (why) => this.onRefused(why),
     }, log, this.identity);
     this.link.runningRunIds = () => [...this.runs.keys()];
     this.memory = new MemoryReleaser(native.releaseMemory ?? (() => false), log);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import {
@@ -17,6 +18,11 @@ export interface LinkHandlers {
   onMessage(msg: ControllerMessage): void;
   /** The session ended; runs bound to it can no longer deliver results. */
   onSessionLost(reason: string): void;
+  /**
+   * The controller refused this agent for good: another agent holds this node name's live session
+   * (ALREADY_EXISTS). The link stops retrying; the agent should stop and say why.
+   */
+  onRefused?(reason: string): void;
 }
 
 const BACKOFF_MIN_MS = 500;
@@ -65,6 +71,8 @@ export class ControllerLink {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private attempt = 0;
   private closing = false;
+  /** This agent process, in every Register: the controller tells a reconnect of it from a second agent with its name. */
+  readonly instanceId = randomUUID();
   runningRunIds: () => string[] = () => [];
 
   constructor(
@@ -148,6 +156,7 @@ export class ControllerLink {
           agentVersion: AGENT_VERSION,
           cpus: facts.cpus,
           policy: this.cfg.policy && policyMessage(this.cfg.policy),
+          instanceId: this.instanceId,
         },
       },
     });
@@ -176,7 +185,20 @@ export class ControllerLink {
       this.log(`controller link to ${addr} down (${why}); reconnecting to ${this.controllerAddr} in ${wait} ms`);
       this.reconnectTimer = setTimeout(() => this.connect(), wait);
     };
-    call.on('error', (err: ServiceError) => lost(linkFailure(addr, err)));
+    call.on('error', (err: ServiceError) => {
+      if (err.code === status.ALREADY_EXISTS && !this.closing) {
+        // Retrying would only take the name from the other agent, or be refused again.
+        ended = true;
+        this.registered = false;
+        this.call = undefined;
+        this.closing = true;
+        clearInterval(this.heartbeat);
+        this.log(`refused by the controller at ${addr}: ${err.details || err.message}`);
+        this.handlers.onRefused?.(err.details || err.message);
+        return;
+      }
+      lost(linkFailure(addr, err));
+    });
     call.on('end', () => lost('stream ended by the controller'));
   }
 

@@ -17,7 +17,12 @@ function main(): void {
     console.error('tracefleet agent: must run as root (loading BPF programs needs CAP_BPF and CAP_PERFMON)');
     process.exit(2);
   }
-  const agent = new Agent(cfg);
+  const log = (m: string): void => console.log(`[agent ${cfg.nodeName}] ${m}`);
+  // Refused for good (another agent holds this node name): stop, say why, exit 3 so a supervisor does not just restart it into the same refusal.
+  const agent: Agent = new Agent(cfg, log, undefined, (reason) => {
+    console.error(`tracefleet agent ${cfg.nodeName}: ${reason}`);
+    void agent.shutdown(1000).finally(() => process.exit(3));
+  });
   agent.start().catch((err: Error) => {
     console.error(`tracefleet agent ${cfg.nodeName}: ${err instanceof IdentityError ? err.message : err.stack}`);
     void agent.shutdown(1000).finally(() => process.exit(2));

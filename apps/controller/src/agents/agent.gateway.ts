@@ -20,6 +20,7 @@ import { EnrollError } from '../enrollment/bootstrap-token';
 import { peerIdentity } from '../enrollment/peer';
 import { renewalService } from '../enrollment/enrollment.server';
 import { NodesService } from '../nodes/nodes.service';
+import { DuplicateAgentError } from '../nodes/duplicate-agent';
 import { RunsService } from '../runs/runs.service';
 import { AgentCommandQueue } from '../queue/agent-commands';
 import { CheckedAgentLinkService } from './agent-decoder';
@@ -261,7 +262,9 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
     const refusal = await this.certs.refusal(peer);
     if (refusal) throw new EnrollError(status.PERMISSION_DENIED, refusal);
     const sessionId = randomUUID();
-    const { nodeId, previousReplicaId } = await this.nodes.register(reg, sessionId);
+    const { nodeId, previousReplicaId } = await this.nodes.register(reg, sessionId).catch((err: Error) => {
+      throw err instanceof DuplicateAgentError ? new EnrollError(status.ALREADY_EXISTS, err.message) : err;
+    });
     const previous = this.sessions.get(reg.nodeName);
     const session: AgentSession = { sessionId, nodeId, nodeName: reg.nodeName, facts: reg, peer, call, backlog: 0 };
     this.sessions.set(reg.nodeName, session);

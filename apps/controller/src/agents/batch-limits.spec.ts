@@ -83,6 +83,13 @@ describe('batch limits (checked before decoding)', () => {
     assert.equal(checkAgentMessage(snap(2001)).violation?.limit, 'stacks per message');
   });
 
+  it("refuses a Register whose instance id is longer than an agent's (a UUID), before it is decoded or stored", () => {
+    const reg = (instanceId: string) => enc({ msg: { $case: 'register', value: { nodeName: 'n', labels: {}, kernelRelease: 'k', btf: true, protocolVersion: 1, capabilities: [], agentVersion: 'v', cpus: 1, instanceId } } });
+    assert.equal(checkAgentMessage(reg('0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0')).violation, undefined);
+    assert.equal(checkAgentMessage(reg('x'.repeat(64))).violation, undefined);
+    assert.match(JSON.stringify(checkAgentMessage(reg('x'.repeat(65))).violation), /instanceId length/);
+  });
+
   it('counts frames sent unpacked (one varint field each) like packed ones', () => {
     // FoldedStack with 1,025 unpacked frames (field 1, wire type 0): a decoder accepts both forms.
     const frames = Buffer.alloc((MAX_STACK_FRAMES + 1) * 2, Buffer.from([0x08, 0x00]));

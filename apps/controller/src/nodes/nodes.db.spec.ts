@@ -15,6 +15,7 @@ import { ProfilesService } from '../profiles/profiles.service';
 import { RunsService } from '../runs/runs.service';
 import { parseNodeSelector } from './selector';
 import { NodesService } from './nodes.service';
+import { DuplicateAgentError } from './duplicate-agent';
 import { NodeSelection, noMatchReason } from './selection';
 import { scratchDb, type ScratchDb } from '../testing/scratch-db';
 import { ingestServices } from '../testing/ingest-services';
@@ -32,6 +33,7 @@ const reg = (nodeName: string, labels: Record<string, string>, capabilities = ['
   capabilities,
   agentVersion: 'test',
   cpus: 2,
+  instanceId: '',
 });
 
 let prisma: PrismaService;
@@ -176,6 +178,33 @@ describe('node registry (PostgreSQL)', { timeout: 120_000 }, () => {
     assert.deepEqual(limited.skipped.filter((k) => k.code === 'limit').length, 1);
     const filtered = await onB.list({ selector: { all: false, expressions: [{ key: 'zone', operator: 'Exists' }] }, capability: 'cpu-profile', status: ['connected'] });
     assert.deepEqual(filtered.map((n) => n.name), ['n3']);
+  });
+
+  it('refuses a second agent instance while the node is live, counts it on the node, and lets the same instance reconnect', async () => {
+    const first = { ...reg('dup-1', {}), instanceId: 'a1a1a1a1-0000-4000-8000-000000000001' };
+    const second = { ...first, instanceId: 'b2b2b2b2-0000-4000-8000-000000000002' };
+    const s1 = randomUUID();
+    const { nodeId } = await onA.register(first, s1);
+    await assert.rejects(onB.register(second, randomUUID()), (err: Error) => {
+      assert.ok(err instanceof DuplicateAgentError);
+      assert.match(err.message, /node dup-1 is already connected on replica rep-a from another agent \(instance a1a1a1a1/);
+      return true;
+    });
+    let row = await prisma.node.findUniqueOrThrow({ where: { id: nodeId } });
+    assert.equal(row.sessionId, s1, 'the first keeps its session');
+    assert.equal(row.instanceId, first.instanceId);
+    assert.equal(row.duplicatesRefused, 1);
+    assert.match(row.lastDuplicate ?? '', /instance b2b2b2b2/);
+    assert.equal((await onA.list({ namePrefix: 'dup-1' }))[0].duplicatesRefused, 1);
+    // The same instance reconnecting (its stream dropped) takes its session over, on any replica.
+    const s2 = randomUUID();
+    await onB.register(first, s2);
+    row = await prisma.node.findUniqueOrThrow({ where: { id: nodeId } });
+    assert.equal(row.sessionId, s2);
+    // Silent past the unreachable window (3 s here): the name is free for another instance.
+    await prisma.node.update({ where: { id: nodeId }, data: { lastSeenAt: new Date(Date.now() - 3000) } });
+    await onA.register(second, randomUUID());
+    assert.equal((await prisma.node.findUniqueOrThrow({ where: { id: nodeId } })).instanceId, second.instanceId);
   });
 
   it('stores the policy a node registers, shows it, places by it, and clears it when an agent sends none', async () => {

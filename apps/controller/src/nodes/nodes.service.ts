@@ -6,6 +6,7 @@ import { Prisma } from '../generated/prisma/client';
 import { matchesSelector, type NodeSelector } from './selector';
 import { effectiveState, sweepTransition, type NodeState, type NodeThresholds } from './node-status';
 import { policyFromRegister, storedPolicy, type NodePolicy } from './node-policy';
+import { DuplicateAgentError, duplicateRefusal, type LiveSession } from './duplicate-agent';
 
 export interface NodeView {
   id: string;
@@ -32,6 +33,10 @@ export interface NodeView {
   batchesRefused: number;
   lastRefusal: string | null;
   lastRefusalAt: string | null;
+  /** Registrations refused because another agent instance held its live session, and the last one's reason and time. */
+  duplicatesRefused: number;
+  lastDuplicate: string | null;
+  lastDuplicateAt: string | null;
 }
 
 export interface NodeFilter {
@@ -95,17 +100,30 @@ export class NodesService {
       statusChangedAt: now,
       replicaId: this.env.replicaId,
       sessionId,
+      instanceId: reg.instanceId,
       connectedAt: now,
       lastSeenAt: now,
     };
-    const before = await this.prisma.node.findUnique({ where: { name: reg.nodeName }, select: { replicaId: true } });
-    const node = await this.prisma.node.upsert({
-      where: { name: reg.nodeName },
-      create: { name: reg.nodeName, ...data },
-      update: data,
-      select: { id: true },
+    // The row is locked while it is read and written, so of two agents registering one name at once
+    // the second sees the first's session.
+    const result = await this.prisma.$transaction(async (tx) => {
+      const rows = await tx.$queryRaw<(LiveSession & { id: string })[]>`
+        SELECT "id", "status"::text AS "status", "sessionId"::text AS "sessionId", "instanceId", "replicaId", "lastSeenAt"
+        FROM "Node" WHERE "name" = ${reg.nodeName} FOR UPDATE`;
+      const before = rows[0];
+      const refused = duplicateRefusal(reg.nodeName, before, reg.instanceId, now.getTime(), this.thresholds.unreachableMs);
+      if (refused && before) return { refused, nodeId: before.id, previousReplicaId: null };
+      const node = await tx.node.upsert({ where: { name: reg.nodeName }, create: { name: reg.nodeName, ...data }, update: data, select: { id: true } });
+      return { refused: undefined, nodeId: node.id, previousReplicaId: before?.replicaId ?? null };
     });
-    return { nodeId: node.id, previousReplicaId: before?.replicaId ?? null };
+    if (result.refused) {
+      await this.prisma.node.update({
+        where: { id: result.nodeId },
+        data: { duplicatesRefused: { increment: 1 }, lastDuplicate: result.refused.slice(0, 500), lastDuplicateAt: new Date() },
+      });
+      throw new DuplicateAgentError(result.refused);
+    }
+    return { nodeId: result.nodeId, previousReplicaId: result.previousReplicaId };
   }
 
   /**
@@ -215,5 +233,8 @@ function toView(n: NodeRow, status: NodeState, now: number): NodeView {
     batchesRefused: n.batchesRefused,
     lastRefusal: n.lastRefusal,
     lastRefusalAt: n.lastRefusalAt?.toISOString() ?? null,
+    duplicatesRefused: n.duplicatesRefused,
+    lastDuplicate: n.lastDuplicate,
+    lastDuplicateAt: n.lastDuplicateAt?.toISOString() ?? null,
   };
 }

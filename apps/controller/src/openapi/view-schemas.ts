@@ -72,6 +72,9 @@ export function viewSchemas(): Record<string, Schema> {
       batchesRefused: int('Agent messages refused for breaking a batch limit (events, strings, string length, stack depth, bytes per run).'),
       lastRefusal: nullable(str('The last refused message: its type, run, the limit and the value.')),
       lastRefusalAt: nullable(dateTime()),
+      duplicatesRefused: int('Registrations refused because another agent instance (an orphan, a cloned VM) held its live session; that agent was told why and exits.'),
+      lastDuplicate: nullable(str('The last such refusal.')),
+      lastDuplicateAt: nullable(dateTime()),
     }),
     UsdtProbeList: obj({
       node: str(),
