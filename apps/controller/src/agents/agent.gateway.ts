@@ -26,6 +26,7 @@ import { AgentCommandQueue } from '../queue/agent-commands';
 import { CheckedAgentLinkService } from './agent-decoder';
 import { MAX_RECEIVE_MESSAGE_BYTES } from './batch-limits';
 import { BatchGuard } from './batch-guard';
+import { registrationFailure } from './registration-failure';
 
 type Call = ServerDuplexStream<AgentMessage, ControllerMessage>;
 
@@ -222,8 +223,10 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
             if (call.cancelled || call.destroyed) closed('ended during registration');
           },
           (err: Error) => {
-            if (err instanceof EnrollError) this.log.warn(`refused a registration from ${call.getPeer()}: ${err.message}`);
-            call.emit('error', { code: err instanceof EnrollError ? err.code : status.INVALID_ARGUMENT, details: err.message });
+            const f = registrationFailure(err);
+            if (f.refused) this.log.warn(`refused a registration from ${call.getPeer()}: ${err.message}`);
+            else this.log.error(`registration from ${call.getPeer()} failed: ${err.message}`);
+            call.emit('error', { code: f.code, details: f.details });
           },
         );
         return;
@@ -254,7 +257,7 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
 
   private async register(call: Call, reg: Register, peer: NodeIdentity): Promise<AgentSession> {
     if (reg.protocolVersion !== PROTOCOL_VERSION) {
-      throw new Error(`protocol version ${reg.protocolVersion} is not supported (controller speaks ${PROTOCOL_VERSION})`);
+      throw new EnrollError(status.FAILED_PRECONDITION, `protocol version ${reg.protocolVersion} is not supported (controller speaks ${PROTOCOL_VERSION})`);
     }
     if (reg.nodeName !== peer.nodeName) {
       throw new EnrollError(status.PERMISSION_DENIED, `the client certificate is for node ${peer.nodeName}; it cannot register as ${JSON.stringify(reg.nodeName.slice(0, 80))}`);

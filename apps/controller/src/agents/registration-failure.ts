@@ -1,0 +1,13 @@
+import { status } from '@grpc/grpc-js';
+import { EnrollError } from '../enrollment/bootstrap-token';
+
+/**
+ * What an agent is told when its Register is not taken: a refusal (EnrollError: the certificate, the
+ * protocol version, another agent holding the name) with its reason; anything else (the database,
+ * Redis) as UNAVAILABLE without the error's text, which stays in the controller's log, so internals
+ * do not reach agents and the agent retries with its backoff.
+ */
+export function registrationFailure(err: Error): { code: status; details: string; refused: boolean } {
+  if (err instanceof EnrollError) return { code: err.code, details: err.message, refused: true };
+  return { code: status.UNAVAILABLE, details: 'the controller could not record this registration (its log says why); retrying', refused: false };
+}
