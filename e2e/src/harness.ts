@@ -165,6 +165,8 @@ export interface Stack {
    * shows it connected with a session started after the spawn.
    */
   startAgent(nodeName?: string, labels?: string, grpcAddrs?: string[], env?: Record<string, string>): Promise<ChildProcess>;
+  /** Starts replica `index` again (same id, ports and environment) after a test killed it; resolves once it is healthy. */
+  restartReplica(index?: number): Promise<Replica>;
   /** The state directory the harness gives an agent of that name (its key and certificate). */
   agentStateDir(nodeName: string): string;
   /** Enrolls `nodeName` through Enrollment.Enroll with `token` (default the stack's TRACEFLEET_ENROLLMENT_TOKEN). */
@@ -199,6 +201,24 @@ function makeApi(base: string, apiToken: string): Api {
   };
 }
 
+function spawnController(env: NodeJS.ProcessEnv, label: string, logs: string[]): ChildProcess {
+  const controller = spawn(process.execPath, [join(ROOT, 'apps/controller/dist/main.js')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  capture(controller, label, logs);
+  killOnExit(controller);
+  return controller;
+}
+
+async function waitHealthy(r: Replica, logs: string[]): Promise<void> {
+  await waitFor(async () => {
+    if (r.controller.exitCode !== null) throw new Error(`controller ${r.id} exited (${r.controller.exitCode}):\n${logs.join('')}`);
+    try {
+      return (await fetch(`${r.base}/health`)).ok;
+    } catch {
+      return false;
+    }
+  }, 30_000, `controller ${r.id} health`);
+}
+
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   await requireServices();
   // The controller and the migrations connect as the tracefleet role, as in production.
@@ -218,6 +238,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   writeFileSync(caKeyFile, ca.keyPem, { mode: 0o600 });
   const logs: string[] = [];
   const replicas: Replica[] = [];
+  /** How each replica was started, to start it again (restartReplica). */
+  const replicaEnv = new Map<string, { env: NodeJS.ProcessEnv; label: string }>();
   let queuePrefix = '';
   for (let i = 0; i < (opts.replicas ?? 1); i++) {
     const port = await freePort();
@@ -228,45 +250,32 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     const id = `e2e-${String.fromCharCode(97 + i)}-${randomBytes(3).toString('hex')}`;
     const grpcAddr = `127.0.0.1:${grpcPort}`;
     const base = `http://127.0.0.1:${port}/api/v1`;
-    const controller = spawn(process.execPath, [join(ROOT, 'apps/controller/dist/main.js')], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        DATABASE_URL: databaseUrl,
-        REDIS_URL: redisUrl,
-        TRACEFLEET_API_TOKEN: apiToken,
-        TRACEFLEET_CAPTURE_TOKEN: captureToken,
-        TRACEFLEET_ENROLLMENT_TOKEN: enrollmentToken,
-        PORT: String(port),
-        TRACEFLEET_GRPC_ADDR: grpcAddr,
-        TRACEFLEET_ENROLL_ADDR: enrollAddr,
-        TRACEFLEET_CA_CERT: caCertFile,
-        TRACEFLEET_CA_KEY: caKeyFile,
-        // Bounded, and enough for every agent and hand-driven client a test file starts.
-        TRACEFLEET_ENROLLMENT_TOKEN_USES: '200',
-        TRACEFLEET_MAX_DURATION_SEC: String(opts.maxDurationSec ?? 600),
-        TRACEFLEET_RESULT_GRACE_SEC: '10',
-        TRACEFLEET_HEARTBEAT_MS: '1000',
-        TRACEFLEET_QUEUE_PREFIX: queuePrefix,
-        TRACEFLEET_REPLICA_ID: id,
-        ...opts.env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    capture(controller, (opts.replicas ?? 1) > 1 ? `controller ${id}` : 'controller', logs);
-    killOnExit(controller);
-    replicas.push({ id, base, grpcAddr, enrollAddr, controller, api: makeApi(base, apiToken) });
+    const controllerEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redisUrl,
+      TRACEFLEET_API_TOKEN: apiToken,
+      TRACEFLEET_CAPTURE_TOKEN: captureToken,
+      TRACEFLEET_ENROLLMENT_TOKEN: enrollmentToken,
+      PORT: String(port),
+      TRACEFLEET_GRPC_ADDR: grpcAddr,
+      TRACEFLEET_ENROLL_ADDR: enrollAddr,
+      TRACEFLEET_CA_CERT: caCertFile,
+      TRACEFLEET_CA_KEY: caKeyFile,
+      // Bounded, and enough for every agent and hand-driven client a test file starts.
+      TRACEFLEET_ENROLLMENT_TOKEN_USES: '200',
+      TRACEFLEET_MAX_DURATION_SEC: String(opts.maxDurationSec ?? 600),
+      TRACEFLEET_RESULT_GRACE_SEC: '10',
+      TRACEFLEET_HEARTBEAT_MS: '1000',
+      TRACEFLEET_QUEUE_PREFIX: queuePrefix,
+      TRACEFLEET_REPLICA_ID: id,
+      ...opts.env,
+    };
+    const label = (opts.replicas ?? 1) > 1 ? `controller ${id}` : 'controller';
+    replicaEnv.set(id, { env: controllerEnv, label });
+    replicas.push({ id, base, grpcAddr, enrollAddr, controller: spawnController(controllerEnv, label, logs), api: makeApi(base, apiToken) });
   }
-  for (const r of replicas) {
-    await waitFor(async () => {
-      if (r.controller.exitCode !== null) throw new Error(`controller ${r.id} exited (${r.controller.exitCode}):\n${logs.join('')}`);
-      try {
-        return (await fetch(`${r.base}/health`)).ok;
-      } catch {
-        return false;
-      }
-    }, 30_000, `controller ${r.id} health`);
-  }
+  for (const r of replicas) await waitHealthy(r, logs);
   const first = replicas[0];
   const api = first.api;
 
@@ -324,6 +333,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         );
       }, 20_000, `agent ${nodeName} to connect`);
       return agent;
+    },
+    async restartReplica(index = 0) {
+      const r = replicas[index];
+      if (r.controller.exitCode === null && r.controller.signalCode === null) throw new Error(`replica ${r.id} is still running; kill it first`);
+      const how = replicaEnv.get(r.id)!;
+      r.controller = spawnController(how.env, how.label, logs);
+      if (index === 0) stack.controller = r.controller;
+      await waitHealthy(r, logs);
+      return r;
     },
     agentStateDir(nodeName: string) {
       return join(pkiDir, 'agents', nodeName.replace(/[^A-Za-z0-9._-]/g, '_'));

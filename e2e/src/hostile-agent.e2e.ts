@@ -89,7 +89,7 @@ describe('a hostile agent cannot exhaust the controller or lose other data', { t
     call.write({
       msg: {
         $case: 'register',
-        value: { nodeName: hostileName, labels: { role: 'hostile' }, kernelRelease: '6.18', btf: true, protocolVersion: PROTOCOL_VERSION, capabilities: ['usdt'], agentVersion: 'hostile', cpus: 1, instanceId: '' },
+        value: { nodeName: hostileName, labels: { role: 'hostile' }, kernelRelease: '6.18', btf: true, protocolVersion: PROTOCOL_VERSION, capabilities: ['usdt'], agentVersion: 'hostile', cpus: 1, instanceId: '', heldRunIds: [] },
       },
     });
     await Promise.race([registered, ended.then((e) => Promise.reject(new Error(`hostile session ended before registering: ${e?.message}`)))]);
@@ -173,7 +173,7 @@ describe('a hostile agent cannot exhaust the controller or lose other data', { t
         },
       });
       s.write({ msg: { $case: 'usdtReport', value: { runId, probeCounts: [3n], eventsCaptured: 3n, eventsOverBudget: 0n, eventsDroppedKernel: 0n, pairs: [], attached: ['hostile:probe\u0000 in /bin/x'] } } });
-      s.write({ msg: { $case: 'runFinished', value: { runId, ok: true, reason: '', targetExited: false, samplesTaken: 3n, samplesDroppedKernel: 0n, samplesDroppedAgent: 0n, samplesSent: 3n, lastSeq: 1n } } });
+      s.write({ msg: { $case: 'runFinished', value: { runId, ok: true, reason: '', targetExited: false, samplesTaken: 3n, samplesDroppedKernel: 0n, samplesDroppedAgent: 0n, samplesSent: 3n, lastSeq: 1n, batchesSpooled: 0n, batchesOverflowed: 0n } } });
     });
     try {
       const res = await stack.api('POST', '/jobs', { type: 'usdt', durationSec: 2, target: { all: true }, binary: '/bin/true', probes: ['hostile:probe'], userStacks: true, nodes: { names: [hostileName] } });

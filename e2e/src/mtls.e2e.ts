@@ -40,7 +40,7 @@ function registerAs(stack: Stack, creds: ReturnType<Enrolled['credentials']>, no
       resolve({ ok: false, err });
     });
     call.write({
-      msg: { $case: 'register', value: { nodeName, labels: {}, kernelRelease: '6.18', btf: true, protocolVersion: PROTOCOL_VERSION, capabilities: ['cpu-profile'], agentVersion: 'mtls-e2e', cpus: 1, instanceId: '' } },
+      msg: { $case: 'register', value: { nodeName, labels: {}, kernelRelease: '6.18', btf: true, protocolVersion: PROTOCOL_VERSION, capabilities: ['cpu-profile'], agentVersion: 'mtls-e2e', cpus: 1, instanceId: '', heldRunIds: [] } },
     });
   });
 }

@@ -13,6 +13,7 @@ import { AgentCommandQueue } from './queue/agent-commands';
 import { NodeSelection } from './nodes/selection';
 import { NodeSweepService } from './agents/node-sweep.service';
 import { RunsService } from './runs/runs.service';
+import { RunHandover } from './runs/run-handover';
 import { ProfilesController } from './jobs/profiles.controller';
 import { ProfileExportsService } from './jobs/profile-exports.service';
 import { DiffController } from './diff/diff.controller';
@@ -67,6 +68,7 @@ export class AppModule {
         NodeSelection,
         NodeSweepService,
         RunsService,
+        RunHandover,
         ProfileExportsService,
         DiffService,
         JobRetentionService,

@@ -25,6 +25,8 @@ function harness(env: Record<string, string>) {
   internals.link.send = async (m) => {
     sent.push(m);
   };
+  // Registered: the outbox writes run messages through the link at once.
+  Object.defineProperty(internals.link, 'connected', { get: () => true });
   const finished = (runId: string): RunFinished | undefined =>
     sent.flatMap((m) => (m.msg?.$case === 'runFinished' && m.msg.value.runId === runId ? [m.msg.value] : []))[0];
   const start = (runId: string, over: Partial<StartRun> = {}): void =>

@@ -12,6 +12,7 @@ import { UnwindService } from './unwind/unwind-service';
 import { MemoryReleaser } from './memory';
 import { Admission } from './policy-admission';
 import { DEFAULT_POLICY, describePolicy } from './policy';
+import { Outbox } from './delivery/outbox';
 
 type AllNativeParts = RunNativeParts & {
     /** malloc_trim(0) once runs have ended (MemoryReleaser); absent: nothing is trimmed. */
@@ -32,6 +33,8 @@ function realNative(cfg: AgentConfig, log: (msg: string) => void): AllNativePart
 export class Agent {
   private readonly runs = new Map<string, TracingRun>();
   private readonly link: ControllerLink;
+  /** Every run message goes through it: kept until the controller acknowledges it, sent again after a reconnect. */
+  private readonly outbox: Outbox;
   private readonly identity: NodeCredentials;
   private readonly memory: MemoryReleaser;
   /** The node's policy: concurrent runs and kernel memory of running runs, counted here. */
@@ -47,12 +50,14 @@ export class Agent {
     this.identity = new NodeCredentials(cfg.identity, cfg.nodeName, log, () => this.link.controllerAddr);
     this.link = new ControllerLink(cfg, {
       onMessage: (msg) => this.onMessage(msg),
-      onSessionLost: (why) => {
-        for (const run of this.runs.values()) run.stop(`controller link lost: ${why}`);
-      },
+      onConnected: () => this.outbox.onConnected(),
+      // Runs go on without the link: the outbox keeps their results until a session acknowledges them.
+      onSessionLost: () => this.outbox.onDisconnected(),
       onRefused: (why) => this.onRefused(why),
     }, log, this.identity);
+    this.outbox = new Outbox(this.link, { memoryBytes: cfg.outboxBytes, spoolBytes: cfg.spoolBytes, spoolDir: cfg.spoolDir, log });
     this.link.runningRunIds = () => [...this.runs.keys()];
+    this.link.heldRunIds = () => [...new Set([...this.runs.keys(), ...this.outbox.heldRunIds()])];
     this.memory = new MemoryReleaser(native.releaseMemory ?? (() => false), log);
     const policy = cfg.policy ?? { ...DEFAULT_POLICY, source: 'defaults' };
     this.admission = new Admission(policy);
@@ -62,11 +67,17 @@ export class Agent {
   /** Gets the node's certificate (kept, or enrolled), then opens the link. Rejects with IdentityError when it cannot. */
   async start(): Promise<void> {
     await this.identity.ensure();
+    this.outbox.open();
     this.link.start();
   }
 
-  /** Stops every run (each detaches its probes) and closes the link, within deadlineMs. */
+  /**
+   * Stops every run (each detaches its probes), waits for the controller to acknowledge their last
+   * results, and closes the link, within deadlineMs. What is still unacknowledged then is lost with
+   * the process (the spool is not resumed by the next agent process yet).
+   */
   async shutdown(deadlineMs = 5000): Promise<void> {
+    const until = Date.now() + deadlineMs;
     const pending = [...this.runs.values()].map((run) => {
       run.stop('agent shutting down');
       return new Promise<void>((resolve) => {
@@ -79,6 +90,11 @@ export class Agent {
       });
     });
     await Promise.race([Promise.all(pending), new Promise((r) => setTimeout(r, deadlineMs))]);
+    if (!(await this.outbox.drained(Math.max(0, until - Date.now())))) {
+      const st = this.outbox.stats();
+      this.log(`shutting down with ${st.messages} run message(s) of ${st.runs} run(s) not acknowledged by the controller; they are lost`);
+    }
+    this.outbox.close();
     this.memory.close();
     this.identity.close();
     await this.link.close();
@@ -88,6 +104,9 @@ export class Agent {
     switch (msg.msg?.$case) {
       case 'startRun':
         this.startRun(msg.msg.value);
+        break;
+      case 'ack':
+        this.outbox.onAck(msg.msg.value.runId, msg.msg.value.delivery);
         break;
       case 'stopRun':
         this.runs.get(msg.msg.value.runId)?.stop(msg.msg.value.reason || 'stopped by the controller');
@@ -135,7 +154,7 @@ export class Agent {
   /** A run outside this node's policy fails here with the reason; nothing is loaded. */
   private refuseRun(start: StartRun, reason: string): void {
     this.log(`run ${start.runId} (job ${start.jobId}) refused: ${reason}`);
-    this.link
+    this.outbox
       .send({
         msg: {
           $case: 'runFinished',
@@ -150,6 +169,8 @@ export class Agent {
             samplesSent: 0n,
             lastSeq: 0n,
             unwind: undefined,
+            batchesSpooled: 0n,
+            batchesOverflowed: 0n,
           },
         },
       })
@@ -157,7 +178,7 @@ export class Agent {
   }
 
   private createRun(start: StartRun): TracingRun {
-    return runTypeOf(start).create(start, this.cfg, this.link, this.native, this.log);
+    return runTypeOf(start).create(start, this.cfg, this.outbox, this.native, this.log);
   }
 
   private checkTarget(req: CheckTarget): void {

@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { loadPolicy, PolicyError, type AgentPolicy } from './policy';
@@ -21,6 +22,12 @@ export interface AgentConfig {
   unwindTableBytes: number;
   /** The most of a traced process's /tmp/perf-PID.map the symbolizer reads, bytes (TRACEFLEET_AGENT_PERF_MAP_MB). */
   perfMapBytes: number;
+  /** Encoded bytes of unacknowledged run messages kept in memory (TRACEFLEET_AGENT_OUTBOX_MB)... */
+  outboxBytes: number;
+  /** ...then in spool files on disk up to this (TRACEFLEET_AGENT_SPOOL_MB); past it result batches are dropped and counted. */
+  spoolBytes: number;
+  /** Where the spool files go (TRACEFLEET_AGENT_SPOOL_DIR; default <state dir>/spool; 0700, files 0600: they hold captured data). */
+  spoolDir: string;
   /** What this node admits whatever the controller asks (policy.ts); loadConfig always sets it. */
   policy?: AgentPolicy;
 }
@@ -117,6 +124,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
     unwind: unwindMode(env.TRACEFLEET_AGENT_UNWIND),
     unwindTableBytes: intFrom(env, 'TRACEFLEET_AGENT_UNWIND_TABLE_MB', 256, 1, 65536) * 1024 * 1024,
     perfMapBytes: intFrom(env, 'TRACEFLEET_AGENT_PERF_MAP_MB', 64, 1, 4096) * 1024 * 1024,
+    // Results not yet acknowledged by the controller: in memory up to this, then on disk, then dropped (counted).
+    outboxBytes: intFrom(env, 'TRACEFLEET_AGENT_OUTBOX_MB', 64, 1, 65536) * 1024 * 1024,
+    spoolBytes: intFrom(env, 'TRACEFLEET_AGENT_SPOOL_MB', 1024, 0, 1_048_576) * 1024 * 1024,
+    spoolDir: env.TRACEFLEET_AGENT_SPOOL_DIR || join(env.TRACEFLEET_AGENT_STATE_DIR || '/var/lib/tracefleet/agent', 'spool'),
     policy,
   };
 }

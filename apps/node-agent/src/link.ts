@@ -16,7 +16,9 @@ import { untrustedServer, type NodeCredentials } from './identity';
 
 export interface LinkHandlers {
   onMessage(msg: ControllerMessage): void;
-  /** The session ended; runs bound to it can no longer deliver results. */
+  /** Registered on a new session: what was not acknowledged can be sent (again). */
+  onConnected?(): void;
+  /** The session ended: nothing can be sent until the next one (runs go on; the outbox keeps their results). */
   onSessionLost(reason: string): void;
   /**
    * The controller refused this agent for good: another agent holds this node name's live session
@@ -54,6 +56,25 @@ export function linkFailure(addr: string, err: Pick<ServiceError, 'code' | 'deta
   return what;
 }
 
+/** Waits for the stream's 'drain'; rejects when the stream closes or fails first (a writer never waits forever). */
+function drained(call: ClientDuplexStream<AgentMessage, ControllerMessage>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error): void => {
+      call.off('drain', onDrain);
+      call.off('close', onClose);
+      call.off('error', onError);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onDrain = (): void => done();
+    const onClose = (): void => done(new Error('the controller link closed'));
+    const onError = (err: Error): void => done(err);
+    call.on('drain', onDrain);
+    call.on('close', onClose);
+    call.on('error', onError);
+  });
+}
+
 /**
  * The agent's side of the AgentLink stream: registers, heartbeats, and reconnects with bounded
  * exponential backoff and jitter, moving through the controller replicas' addresses
@@ -74,6 +95,8 @@ export class ControllerLink {
   /** This agent process, in every Register: the controller tells a reconnect of it from a second agent with its name. */
   readonly instanceId = randomUUID();
   runningRunIds: () => string[] = () => [];
+  /** Runs this agent still holds (running, or with results not acknowledged), named in Register. */
+  heldRunIds: () => string[] = () => [];
 
   constructor(
     private readonly cfg: AgentConfig,
@@ -123,7 +146,7 @@ export class ControllerLink {
     if (!call || !this.registered) throw new Error('not connected to the controller');
     const over = overAgentBounds(msg, BATCH_BOUNDS);
     if (over) throw new Error(`not sent: ${over}`);
-    if (!call.write(msg)) await once(call, 'drain');
+    if (!call.write(msg)) await drained(call);
   }
 
   async close(): Promise<void> {
@@ -157,6 +180,7 @@ export class ControllerLink {
           cpus: facts.cpus,
           policy: this.cfg.policy && policyMessage(this.cfg.policy),
           instanceId: this.instanceId,
+          heldRunIds: this.heldRunIds(),
         },
       },
     });
@@ -166,6 +190,7 @@ export class ControllerLink {
         this.attempt = 0;
         this.log(`registered with ${addr} as ${this.cfg.nodeName} (node ${msg.msg.value.nodeId})`);
         this.startHeartbeat(call, msg.msg.value.heartbeatIntervalMs || 5000);
+        this.handlers.onConnected?.();
         return;
       }
       this.handlers.onMessage(msg);

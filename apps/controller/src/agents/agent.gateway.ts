@@ -22,6 +22,8 @@ import { renewalService } from '../enrollment/enrollment.server';
 import { NodesService } from '../nodes/nodes.service';
 import { DuplicateAgentError } from '../nodes/duplicate-agent';
 import { RunsService } from '../runs/runs.service';
+import { RunHandover } from '../runs/run-handover';
+import type { DeliveryOrigin } from '../runs/delivery';
 import { AgentCommandQueue } from '../queue/agent-commands';
 import { CheckedAgentLinkService } from './agent-decoder';
 import { MAX_RECEIVE_MESSAGE_BYTES } from './batch-limits';
@@ -41,6 +43,8 @@ export interface AgentSession {
   call: Call;
   /** Result batches received and not yet stored. */
   backlog: number;
+  /** Its messages' delivery: numbered (acknowledged) or not, and whether storage failed for them. */
+  origin: DeliveryOrigin;
 }
 
 const REGISTER_TIMEOUT_MS = 10_000;
@@ -82,6 +86,7 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
     @Inject(ENV) private readonly env: ControllerEnv,
     private readonly nodes: NodesService,
     private readonly runs: RunsService,
+    private readonly handover: RunHandover,
     private readonly commands: AgentCommandQueue,
     private readonly guard: BatchGuard,
     private readonly fleetCa: FleetCaService,
@@ -240,12 +245,11 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
       session = undefined;
       if (this.sessions.get(s.nodeName) === s) this.sessions.delete(s.nodeName);
       this.log.log(`agent ${s.nodeName} disconnected from replica ${this.env.replicaId}: ${why}`);
-      const reason = `agent ${s.nodeName} disconnected (${why})`;
-      // Only this session's runs: the node may already run others on a newer session (here or on another replica).
+      // Its runs go on: the agent keeps their results and sends them from its next session, here or on
+      // another replica (RunHandover); they fail only if it stays silent past TRACEFLEET_RUN_GRACE_MS.
       void this.nodes
         .sessionEnded(s.nodeId, s.sessionId, `session on replica ${this.env.replicaId} ended: ${why}`)
-        .catch((e) => this.log.error(`mark ${s.nodeName} unreachable: ${e}`))
-        .then(() => this.runs.failNodeRuns(s.nodeId, reason, { sessionId: s.sessionId }));
+        .catch((e) => this.log.error(`mark ${s.nodeName} unreachable: ${e}`));
     };
     call.on('end', () => {
       closed('stream ended');
@@ -269,16 +273,15 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
       throw err instanceof DuplicateAgentError ? new EnrollError(status.ALREADY_EXISTS, err.message) : err;
     });
     const previous = this.sessions.get(reg.nodeName);
-    const session: AgentSession = { sessionId, nodeId, nodeName: reg.nodeName, facts: reg, peer, call, backlog: 0 };
+    const session: AgentSession = { sessionId, nodeId, nodeName: reg.nodeName, facts: reg, peer, call, backlog: 0, origin: { acked: false } };
     this.sessions.set(reg.nodeName, session);
     // The same node reconnected before its old stream was noticed as dead (here, or on a replica that died).
     previous?.call.end();
-    const where = previousReplicaId && previousReplicaId !== this.env.replicaId ? `on replica ${previousReplicaId}` : 'earlier';
+    const where = `on replica ${this.env.replicaId}${previousReplicaId && previousReplicaId !== this.env.replicaId ? `, was on ${previousReplicaId}` : ''}`;
+    let ended: { runId: string; status: string }[] = [];
     try {
-      await this.runs.failNodeRuns(nodeId, `agent ${reg.nodeName} reconnected to replica ${this.env.replicaId}; runs of its session ${where} were lost`, {
-        notSessionId: sessionId,
-        startedOnly: true,
-      });
+      // Runs the agent still holds move to this session; started ones it does not hold were lost with its previous process.
+      ({ ended } = await this.handover.handOver(nodeId, reg.nodeName, sessionId, reg.heldRunIds, where));
       // Runs not started yet follow the node here: their start may be queued on a replica that is gone.
       for (const runId of await this.runs.pendingRunIds(nodeId)) {
         await this.commands.send(this.env.replicaId, { name: 'start-run', data: { runId, hops: 0 } }, `start-${runId}-${sessionId}`);
@@ -290,6 +293,9 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
     call.write({
       msg: { $case: 'registered', value: { nodeId, heartbeatIntervalMs: this.env.heartbeatIntervalMs } },
     });
+    // Runs that ended here while the agent was away (past the grace period, or their deadline): it stops them;
+    // the results it still sends for them are acknowledged and dropped.
+    for (const e of ended) call.write({ msg: { $case: 'stopRun', value: { runId: e.runId, reason: `the run already ended on the controller (${e.status})` } } });
     this.log.log(
       `agent ${reg.nodeName} registered on replica ${this.env.replicaId}${previousReplicaId && previousReplicaId !== this.env.replicaId ? ` (was on ${previousReplicaId})` : ''} ` +
         `(kernel ${reg.kernelRelease}, ${reg.capabilities.join(',') || 'no capabilities'})`,
@@ -326,15 +332,36 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  private throttle(s: AgentSession, stored: Promise<void>): void {
+  private throttle(s: AgentSession, stored: Promise<boolean>): void {
     if (++s.backlog >= BACKLOG_HIGH && !s.call.isPaused()) s.call.pause();
     void stored.finally(() => {
       if (--s.backlog <= BACKLOG_LOW && s.call.isPaused()) s.call.resume();
     });
   }
 
+  /**
+   * Once a numbered run message is applied, the agent is told it may forget it (Ack, by the run's
+   * delivery number). When storage failed for it, the session ends with UNAVAILABLE: the agent keeps
+   * everything not acknowledged and sends it again from its next session.
+   */
+  private acknowledge(s: AgentSession, runId: string, delivery: bigint | undefined, applied: Promise<boolean>): void {
+    if (delivery === undefined) return;
+    void applied.then((ok) => {
+      if (s.call.cancelled || s.call.destroyed || s.call.writableEnded) return;
+      if (ok) {
+        s.call.write({ msg: { $case: 'ack', value: { runId, delivery } } });
+      } else if (s.origin.unavailable && !s.origin.ended) {
+        s.origin.ended = true;
+        this.log.warn(`agent ${s.nodeName}: results could not be stored (${s.origin.unavailable}); ending its session, it will send them again`);
+        s.call.emit('error', { code: status.UNAVAILABLE, details: `the controller could not store results (${s.origin.unavailable}); send them again later` });
+      }
+    });
+  }
+
   private route(s: AgentSession, msg: AgentMessage): void {
     const m = msg.msg;
+    const delivery = msg.delivery;
+    if (delivery !== undefined) s.origin.acked = true;
     // Any message is a sign of life: behind a backlog of batches a heartbeat arrives late, the batches do not.
     this.heard.set(s.sessionId, s);
     switch (m?.$case) {
@@ -345,19 +372,25 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
         this.pending.get(m.value.requestId)?.(m.value);
         break;
       case 'runEvent':
-        this.runs.onEvent(s.nodeId, m.value);
+        this.acknowledge(s, m.value.runId, delivery, this.runs.onEvent(s.nodeId, m.value, s.origin));
         break;
-      case 'profileBatch':
-        this.throttle(s, this.runs.onBatch(s.nodeId, m.value));
+      case 'profileBatch': {
+        const stored = this.runs.onBatch(s.nodeId, m.value, s.origin);
+        this.throttle(s, stored);
+        this.acknowledge(s, m.value.runId, delivery, stored);
         break;
+      }
       case 'runFinished':
-        this.runs.onFinished(s.nodeId, m.value);
+        this.acknowledge(s, m.value.runId, delivery, this.runs.onFinished(s.nodeId, m.value, s.origin));
         break;
       default: {
         // A job type's results (each type's service registers where they go: common/result-stores.ts).
-        const stored = m ? this.runs.onResult(s.nodeId, m.$case, m.value as { runId: string; seq?: bigint }) : undefined;
-        if (stored) this.throttle(s, stored);
-        else this.log.warn(`agent ${s.nodeName} sent an unexpected ${m?.$case ?? 'empty'} message`);
+        const value = m?.value as { runId: string; seq?: bigint } | undefined;
+        const stored = m && value ? this.runs.onResult(s.nodeId, m.$case, value, s.origin) : undefined;
+        if (stored) {
+          this.throttle(s, stored);
+          this.acknowledge(s, value!.runId, delivery, stored);
+        } else this.log.warn(`agent ${s.nodeName} sent an unexpected ${m?.$case ?? 'empty'} message`);
       }
     }
   }

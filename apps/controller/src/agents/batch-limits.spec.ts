@@ -84,7 +84,7 @@ describe('batch limits (checked before decoding)', () => {
   });
 
   it("refuses a Register whose instance id is longer than an agent's (a UUID), before it is decoded or stored", () => {
-    const reg = (instanceId: string) => enc({ msg: { $case: 'register', value: { nodeName: 'n', labels: {}, kernelRelease: 'k', btf: true, protocolVersion: 1, capabilities: [], agentVersion: 'v', cpus: 1, instanceId } } });
+    const reg = (instanceId: string) => enc({ msg: { $case: 'register', value: { nodeName: 'n', labels: {}, kernelRelease: 'k', btf: true, protocolVersion: 1, capabilities: [], agentVersion: 'v', cpus: 1, instanceId, heldRunIds: [] } } });
     assert.equal(checkAgentMessage(reg('0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0')).violation, undefined);
     assert.equal(checkAgentMessage(reg('x'.repeat(64))).violation, undefined);
     assert.match(JSON.stringify(checkAgentMessage(reg('x'.repeat(65))).violation), /instanceId length/);
@@ -98,7 +98,7 @@ describe('batch limits (checked before decoding)', () => {
   });
 
   it('refuses small messages over their own type cap (reports, finished runs, heartbeats)', () => {
-    const reason = checkAgentMessage(enc({ msg: { $case: 'runFinished', value: { runId: RUN, ok: false, reason: 'x'.repeat(200 * 1024), targetExited: false, samplesTaken: 0n, samplesDroppedKernel: 0n, samplesDroppedAgent: 0n, samplesSent: 0n, lastSeq: 0n } } }));
+    const reason = checkAgentMessage(enc({ msg: { $case: 'runFinished', value: { runId: RUN, ok: false, reason: 'x'.repeat(200 * 1024), targetExited: false, samplesTaken: 0n, samplesDroppedKernel: 0n, samplesDroppedAgent: 0n, samplesSent: 0n, lastSeq: 0n, batchesSpooled: 0n, batchesOverflowed: 0n } } }));
     assert.equal(reason.violation?.limit, 'message bytes');
     const hb = checkAgentMessage(enc({ msg: { $case: 'heartbeat', value: { sentAtUnixMs: 1n, runningRunIds: Array.from({ length: 4097 }, () => RUN) } } }));
     assert.equal(hb.violation?.limit, 'runningRunIds per message');
@@ -122,6 +122,20 @@ describe('batch limits (checked before decoding)', () => {
     // A huge profile batch followed by a heartbeat: the decoder would decode both and keep the last.
     const two = Buffer.concat([envelope(4, emptyEvents(10)), enc({ msg: { $case: 'heartbeat', value: { sentAtUnixMs: 1n, runningRunIds: [] } } })]);
     assert.deepEqual(checkAgentMessage(two).violation, { limit: 'messages in one envelope', value: 2, max: 1 });
+  });
+
+  it("takes a message with its delivery number (acknowledged delivery), and refuses two numbers, a number of the wrong wire type, or any other bare number", () => {
+    const numbered = enc({ msg: { $case: 'profileBatch', value: { runId: RUN, seq: 1n, strings: ['a'], stacks: [{ frames: [0], count: 1n }] } }, delivery: 2n ** 64n - 1n });
+    assert.deepEqual(checkAgentMessage(numbered), { type: 'profileBatch', runId: RUN, bytes: numbered.length });
+    const body = envelope(4, Buffer.alloc(0));
+    const delivery = Buffer.concat([varint(20 * 8), varint(7)]);
+    assert.equal(checkAgentMessage(Buffer.concat([delivery, body])).type, 'profileBatch', 'the number may come first');
+    assert.match(checkAgentMessage(Buffer.concat([delivery, body, delivery])).violation?.limit ?? '', /^malformed \(envelope field with wire type 0\)/);
+    assert.match(checkAgentMessage(Buffer.concat([body, varint(21 * 8), varint(7)])).violation?.limit ?? '', /^malformed/);
+    assert.match(checkAgentMessage(Buffer.concat([body, varint(20 * 8 + 1), Buffer.alloc(8)])).violation?.limit ?? '', /^malformed/);
+    assert.match(checkAgentMessage(Buffer.concat([body, varint(20 * 8), Buffer.from([0x80, 0x80])])).violation?.limit ?? '', /^malformed/, 'a truncated number');
+    // As a length-delimited field it is a second message in the envelope.
+    assert.deepEqual(checkAgentMessage(Buffer.concat([body, envelope(20, Buffer.from([1]))])).violation, { limit: 'messages in one envelope', value: 2, max: 1 });
   });
 
   it('reads the run id the decoder keeps (the last one), wherever it is: the per-run byte budget cannot be dodged', () => {

@@ -19,7 +19,7 @@ export const CAPS: Readonly<Record<number, MessageCaps>> = {
   1: {
     type: 'register',
     maxBytes: 64 * 1024,
-    shape: { 1: { name: 'nodeName', kind: 'str', maxLen: 256 }, 2: { name: 'labels', kind: 'msg', maxPer: 256, shape: { 1: text('key'), 2: text('value') } }, 6: { name: 'capabilities', kind: 'str', maxLen: 256, maxPer: 256 }, 10: { name: 'instanceId', kind: 'str', maxLen: 64 } },
+    shape: { 1: { name: 'nodeName', kind: 'str', maxLen: 256 }, 2: { name: 'labels', kind: 'msg', maxPer: 256, shape: { 1: text('key'), 2: text('value') } }, 6: { name: 'capabilities', kind: 'str', maxLen: 256, maxPer: 256 }, 10: { name: 'instanceId', kind: 'str', maxLen: 64 }, 11: { ...id('heldRunIds'), maxPer: 4096 } },
     totals: {},
   },
   // The agent sends running run ids (one per active run).

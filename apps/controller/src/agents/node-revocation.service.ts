@@ -2,6 +2,7 @@ import { Injectable, Logger, NotFoundException } from '@nestjs/common';
 import { PrismaService } from '../prisma/prisma.service';
 import { NodeCertificatesService } from '../enrollment/node-certificates.service';
 import { AgentRouter } from './agent-router';
+import { RunsService } from '../runs/runs.service';
 
 export interface NodeRevocation {
   name: string;
@@ -26,6 +27,7 @@ export class NodeRevocationService {
     private readonly prisma: PrismaService,
     private readonly certs: NodeCertificatesService,
     private readonly router: AgentRouter,
+    private readonly runs: RunsService,
   ) {}
 
   async revoke(name: string): Promise<NodeRevocation> {
@@ -40,6 +42,8 @@ export class NodeRevocationService {
       await this.prisma.node.update({ where: { id: node.id }, data: { status: 'gone', statusReason: 'revoked', statusChangedAt: revokedAt, replicaId: null, sessionId: null } });
     }
     const sessionEnded = await this.router.endSession(name, node?.replicaId ?? null, reason);
+    // Its runs end now: a revoked agent cannot come back to deliver them.
+    if (node) await this.runs.failNodeRuns(node.id, reason);
     this.log.warn(`${reason}: ${certificatesRevoked} certificate(s) revoked${sessionEnded ? ', session ended' : ''}`);
     return { name, certificatesRevoked, sessionEnded, revokedAt: revokedAt.toISOString() };
   }

@@ -1,15 +1,16 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { ENV, type ControllerEnv } from '../config/env';
 import { JobQueue } from '../queue/job-queue';
-import { RunsService } from '../runs/runs.service';
 import { AgentRouter } from './agent-router';
 import { NodesService, type SweptNode } from '../nodes/nodes.service';
+import { RunHandover } from '../runs/run-handover';
 
 /**
  * Node liveness across replicas: a BullMQ job scheduler runs the sweep every TRACEFLEET_NODE_SWEEP_MS
  * on whichever replica takes it (one per tick fleet-wide, and it keeps running when a replica dies).
- * A node that fell silent becomes unreachable and its runs fail with the reason; the agent is
- * still told to stop them, in case it was only paused.
+ * A node that fell silent becomes unreachable (no new runs go to it); its runs go on until it has been
+ * silent past TRACEFLEET_RUN_GRACE_MS (its agent keeps their results meanwhile), then fail with the
+ * reason, and the agent is still told to stop them, in case it was only paused.
  */
 @Injectable()
 export class NodeSweepService implements OnModuleInit {
@@ -19,7 +20,7 @@ export class NodeSweepService implements OnModuleInit {
     @Inject(ENV) private readonly env: ControllerEnv,
     private readonly queue: JobQueue,
     private readonly nodes: NodesService,
-    private readonly runs: RunsService,
+    private readonly handover: RunHandover,
     private readonly router: AgentRouter,
   ) {}
 
@@ -29,11 +30,10 @@ export class NodeSweepService implements OnModuleInit {
 
   async sweep(now = Date.now()): Promise<SweptNode[]> {
     const swept = await this.nodes.sweep(now);
-    for (const n of swept) {
-      this.log.log(`node ${n.name}: ${n.from} → ${n.to} (${n.reason})`);
-      if (n.from !== 'connected') continue;
-      const failed = await this.runs.failNodeRuns(n.id, `node ${n.name} unreachable: ${n.reason}`);
-      for (const runId of failed) await this.router.stopRun(runId, n.name, `node was unreachable: ${n.reason}`).catch(() => undefined);
+    for (const n of swept) this.log.log(`node ${n.name}: ${n.from} → ${n.to} (${n.reason})`);
+    for (const r of await this.handover.failSilent(now, this.env.runGraceMs)) {
+      this.log.warn(`run ${r.runId} failed: ${r.reason}`);
+      await this.router.stopRun(r.runId, r.nodeName, r.reason).catch(() => undefined);
     }
     return swept;
   }

@@ -137,14 +137,25 @@ export function scanMessage(buf: Uint8Array, shape: Shape, ctx: ScanContext, pos
   return undefined;
 }
 
-/** The fields of an envelope (a message holding a oneof): numbers and where their bytes are. */
+/** AgentMessage.delivery: the one number an envelope may carry beside its message (agent.proto). */
+export const ENVELOPE_DELIVERY_FIELD = 20;
+
+/**
+ * The fields of an envelope (a message holding a oneof): numbers and where their bytes are. The only
+ * field that is not a message is the delivery number (a varint, at most once); anything else is malformed.
+ */
 export function envelopeFields(buf: Uint8Array): { field: number; start: number; end: number }[] {
   let pos = 0;
+  let numbers = 0;
   const out: { field: number; start: number; end: number }[] = [];
   while (pos < buf.length) {
     let key: number;
     [key, pos] = varint(buf, pos, buf.length);
     const wt = key & 7;
+    if (wt === WT_VARINT && Math.floor(key / 8) === ENVELOPE_DELIVERY_FIELD && numbers++ === 0) {
+      pos = skipVarint(buf, pos, buf.length);
+      continue;
+    }
     if (wt !== WT_LEN) throw new WireError(`envelope field with wire type ${wt}`);
     let len: number;
     [len, pos] = varint(buf, pos, buf.length);

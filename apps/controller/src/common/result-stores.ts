@@ -1,4 +1,7 @@
 import { Global, Injectable, Module } from '@nestjs/common';
+import type { Prisma } from '../generated/prisma/client';
+
+type Tx = Prisma.TransactionClient;
 
 /** The run a result belongs to, as runs/ found it (owned by the sending node). */
 export interface ResultRun {
@@ -6,8 +9,11 @@ export interface ResultRun {
   jobId: string;
 }
 
-/** Stores one numbered batch of a run; returns the samples or events kept (the run's samplesReceived). */
-export type BatchStore = (run: ResultRun, batch: never) => Promise<bigint>;
+/**
+ * Stores one numbered batch of a run inside `tx`, the transaction in which runs/ claimed the batch's seq
+ * (so a batch sent twice is stored once, even by two replicas); returns the samples or events kept.
+ */
+export type BatchStore = (run: ResultRun, batch: never, tx: Tx) => Promise<bigint>;
 /** Stores a run's one-off report (sent before RunFinished). */
 export type ReportStore = (run: ResultRun, report: never) => Promise<void>;
 
@@ -21,7 +27,7 @@ export class ResultStores {
   private readonly batches = new Map<string, BatchStore>();
   private readonly reports = new Map<string, ReportStore>();
 
-  batch<T>(msgCase: string, store: (run: ResultRun, batch: T) => Promise<bigint>): void {
+  batch<T>(msgCase: string, store: (run: ResultRun, batch: T, tx: Tx) => Promise<bigint>): void {
     if (this.batches.has(msgCase) || this.reports.has(msgCase)) throw new Error(`a store for ${msgCase} is registered twice`);
     this.batches.set(msgCase, store as BatchStore);
   }

@@ -40,8 +40,14 @@ export interface ControllerEnv {
   enrollmentTokenTtlHours: number;
   /** This controller process among the replicas sharing PostgreSQL and Redis (TRACEFLEET_REPLICA_ID, or generated at boot). */
   replicaId: string;
-  /** A node with no heartbeat for this long is unreachable (its runs fail)... */
+  /** A node with no heartbeat for this long is unreachable (no new runs are placed on it)... */
   nodeUnreachableMs: number;
+  /**
+   * A run whose agent has been silent this long fails (TRACEFLEET_RUN_GRACE_MS). Shorter silences (a
+   * replica restarting, a network cut) only delay its results: the agent keeps them and sends them when
+   * it is back.
+   */
+  runGraceMs: number;
   /** ...and gone after this long. */
   nodeGoneMs: number;
   /** How often some replica sweeps node liveness (a BullMQ job scheduler: one sweep per tick across replicas). */
@@ -130,6 +136,7 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): ControllerEnv {
     throw new EnvError(`TRACEFLEET_NODE_UNREACHABLE_MS=${nodeUnreachableMs} must be longer than TRACEFLEET_HEARTBEAT_MS=${heartbeatIntervalMs}`);
   }
   const nodeGoneMs = int(env, 'TRACEFLEET_NODE_GONE_MS', Math.max(600_000, 2 * nodeUnreachableMs), 300, 30 * 86_400_000);
+  const runGraceMs = int(env, 'TRACEFLEET_RUN_GRACE_MS', Math.max(60_000, nodeUnreachableMs), 200, 86_400_000);
   if (nodeGoneMs <= nodeUnreachableMs) throw new EnvError(`TRACEFLEET_NODE_GONE_MS=${nodeGoneMs} must be longer than TRACEFLEET_NODE_UNREACHABLE_MS=${nodeUnreachableMs}`);
   const grpcAddr = env.TRACEFLEET_GRPC_ADDR || '127.0.0.1:50051';
   const enrollAddr = env.TRACEFLEET_ENROLL_ADDR || '127.0.0.1:50052';
@@ -157,6 +164,7 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): ControllerEnv {
     enrollmentTokenTtlHours: int(env, 'TRACEFLEET_ENROLLMENT_TOKEN_TTL_HOURS', 168, 1, 8760),
     replicaId: replicaId(env),
     nodeUnreachableMs,
+    runGraceMs,
     nodeGoneMs,
     nodeSweepMs: int(env, 'TRACEFLEET_NODE_SWEEP_MS', Math.min(5000, Math.max(100, Math.floor(nodeUnreachableMs / 3))), 100, 600_000),
     dbPoolSize: int(env, 'TRACEFLEET_DB_POOL', 12, 4, 200),

@@ -20,6 +20,11 @@ export interface RunView {
   /** Batches that arrived but could not be stored after retries; their samples count as lost. */
   batchesNotStored: number;
   storeError: string | null;
+  /** Batches that arrived again after they were stored (resent after a lost acknowledgement): dropped, counted once. */
+  duplicatesDropped: number;
+  /** Result batches that waited in the agent's spool on disk, and those its full spool dropped. */
+  batchesSpooled: number;
+  batchesOverflowed: number;
   /** The agent's user-stack unwinding counters; null when the run took no user stacks (or its agent sent none). */
   unwind: UnwindRunStats | null;
   attached: string[];
@@ -86,6 +91,9 @@ export function toJobView(job: JobWithRuns): JobView {
       batchesReceived: r.batchesReceived,
       seqGaps: r.seqGaps,
       batchesNotStored: r.batchesNotStored,
+      duplicatesDropped: r.duplicatesDropped,
+      batchesSpooled: Number(r.batchesSpooled),
+      batchesOverflowed: Number(r.batchesOverflowed),
       storeError: r.storeError,
       unwind: unwindView(r.unwindStats),
       attached: r.attached,

@@ -172,11 +172,26 @@ export class JobsService implements OnModuleInit {
   }
 
   /** Past duration + grace, runs that never reported fail and their agents are told to stop. */
-  async deadline(jobId: string): Promise<void> {
+  async deadline(jobId: string, now = Date.now()): Promise<void> {
     const job = await this.prisma.job.findUnique({ where: { id: jobId }, select: { durationSec: true } });
     if (!job) return;
+    // Runs whose agent is away (no session) but within the run grace period are spared: the agent keeps
+    // their results and delivers them when it is back; the deadline looks again when the grace is over,
+    // and the node sweep fails them should the agent stay away.
+    const away = await this.prisma.jobRun.findMany({
+      where: {
+        jobId,
+        status: { in: ['pending', 'dispatched', 'running'] },
+        node: { OR: [{ sessionId: null }, { status: { not: 'connected' } }], lastSeenAt: { gte: new Date(now - this.env.runGraceMs) } },
+      },
+      select: { id: true },
+    });
+    if (away.length > 0) {
+      await this.queue.enqueue({ name: 'deadline', data: { jobId } }, { jobId: `deadline-${jobId}-${now}`, delayMs: this.env.runGraceMs });
+      this.log.warn(`job ${jobId}: deadline reached while ${away.length} run(s) wait for their agent to come back; looking again in ${this.env.runGraceMs} ms`);
+    }
     const waited = job.durationSec + DISPATCH_ALLOWANCE_SEC + this.env.resultGraceSec;
-    const expired = await this.runs.expireJob(jobId, `no result from the node within ${waited} s`);
+    const expired = await this.runs.expireJob(jobId, `no result from the node within ${waited} s`, away.map((r) => r.id));
     if (expired.length === 0) return;
     const runs = await this.prisma.jobRun.findMany({ where: { id: { in: expired } }, include: { node: true } });
     for (const r of runs) await this.router.stopRun(r.id, r.node.name, 'deadline passed').catch((e) => this.log.warn(`stop run ${r.id}: ${e}`));

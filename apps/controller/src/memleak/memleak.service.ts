@@ -1,7 +1,7 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
 import type { MemleakSnapshot as SnapshotMsg } from '@tracefleet/proto';
 import { PrismaService } from '../prisma/prisma.service';
-import { ProfilesService } from '../profiles/profiles.service';
+import { ProfilesService, type Tx } from '../profiles/profiles.service';
 import { growth } from './growth';
 import { storableDate } from '../common/sanitize';
 import { ResultStores } from '../common/result-stores';
@@ -41,12 +41,12 @@ export class MemleakService {
     private readonly profiles: ProfilesService,
     stores: ResultStores,
   ) {
-    stores.batch<SnapshotMsg>('memleakSnapshot', (run, snap) => this.storeSnapshot(run.jobId, run.id, snap));
+    stores.batch<SnapshotMsg>('memleakSnapshot', (run, snap, tx) => this.storeSnapshot(run.jobId, run.id, snap, tx));
   }
 
   /** Stores a snapshot; the run's flame graph becomes this snapshot's outstanding bytes. Returns the stacks stored. */
-  async storeSnapshot(jobId: string, runId: string, snap: SnapshotMsg): Promise<bigint> {
-    await this.prisma.$transaction(async (tx) => {
+  async storeSnapshot(jobId: string, runId: string, snap: SnapshotMsg, inTx?: Tx): Promise<bigint> {
+    const write = async (tx: Tx): Promise<void> => {
       const stackIds = await this.profiles.internStacks(tx, snap.strings, snap.stacks.map((s) => s.frames));
       const row = await tx.memleakSnapshot.create({
         data: {
@@ -79,7 +79,10 @@ export class MemleakService {
       });
       await this.profiles.addCounts(tx, jobId, runId, snap.strings, snap.stacks.map((s) => ({ frames: s.frames, count: s.bytes })), true);
       await tx.jobRun.update({ where: { id: runId }, data: { attached: snap.attached } });
-    }, { timeout: 60_000, maxWait: 30_000 });
+    };
+    // Inside the caller's transaction (runs/ claims the batch's seq in it), or in one of its own.
+    if (inTx) await write(inTx);
+    else await this.prisma.$transaction(write, { timeout: 60_000, maxWait: 30_000 });
     return BigInt(snap.stacks.length);
   }
 

@@ -34,6 +34,7 @@ const reg = (nodeName: string, labels: Record<string, string>, capabilities = ['
   agentVersion: 'test',
   cpus: 2,
   instanceId: '',
+  heldRunIds: [],
 });
 
 let prisma: PrismaService;

@@ -100,6 +100,9 @@ export function viewSchemas(): Record<string, Schema> {
         seqGaps: int('Batches that did not follow the previous one: lost in transit.'),
         batchesNotStored: int('Batches that arrived but could not be stored after retries; their samples count as lost and the job is partial.'),
         storeError: nullable(str('The last storage error of such a batch.')),
+        duplicatesDropped: int('Batches that arrived again after they were stored (the agent sends again what was not acknowledged when its link comes back): dropped, counted once.'),
+        batchesSpooled: int("Result batches that waited in the agent's spool on disk while the controller could not be reached."),
+        batchesOverflowed: int("Result batches the agent dropped because its spool was full (the oldest are kept); their samples count as lost."),
         unwind: nullable(
           obj(
             Object.fromEntries(Object.entries(UNWIND_COUNTERS).map(([k, description]) => [k, int(description)])),

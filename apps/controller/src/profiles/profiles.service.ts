@@ -118,10 +118,11 @@ export class ProfilesService {
   /**
    * Stores several batches of one run as one: counts summed per stack, then one statement adds them to
    * the run's profile and moves the run's batch counters (seq, batches, samples, gaps), so stored
-   * samples and counters never disagree. Returns the samples added. Outside any transaction: frame and
-   * stack rows are shared and kept whatever happens to this write.
+   * samples and counters never disagree. Returns the samples added, or null when the run's seq had
+   * already reached the batches' (they were stored before: nothing was written). Outside any
+   * transaction: frame and stack rows are shared and kept whatever happens to this write.
    */
-  async ingestBatches(jobId: string, runId: string, batches: ProfileBatch[], progress: RunProgress): Promise<bigint> {
+  async ingestBatches(jobId: string, runId: string, batches: ProfileBatch[], progress: RunProgress): Promise<bigint | null> {
     const byStack = new Map<number, bigint>();
     let total = 0n;
     for (const b of batches) {
@@ -132,27 +133,27 @@ export class ProfilesService {
         total += s.count;
       });
     }
-    if (byStack.size === 0) {
-      // Only empty batches: no profile row yet, just the counters.
-      await this.prisma.$executeRaw`
+    // The claim: the run's seq moves to the batches' last only if no writer stored that far already
+    // (a resend after a lost acknowledgement, or another replica still applying the agent's old
+    // session). Without it nothing else in the statement writes. The row lock orders concurrent claims.
+    const profileId = byStack.size === 0 ? null : await this.profileId(jobId, runId);
+    const [row] = await this.prisma.$queryRaw<{ claimed: number }[]>`
+      WITH claim AS (
         UPDATE "JobRun" SET "lastSeq" = ${String(progress.lastSeq)}::bigint, "batchesReceived" = "batchesReceived" + ${progress.batches},
-          "seqGaps" = "seqGaps" + ${progress.gaps}
-        WHERE "id" = ${runId}::uuid`;
-      return 0n;
-    }
-    const profileId = await this.profileId(jobId, runId);
-    await this.prisma.$executeRaw`
-      WITH s AS (
+          "samplesReceived" = "samplesReceived" + ${String(total)}::bigint, "seqGaps" = "seqGaps" + ${progress.gaps}
+        WHERE "id" = ${runId}::uuid AND "lastSeq" < ${String(progress.lastSeq)}::bigint
+        RETURNING 1
+      ), s AS (
         INSERT INTO "ProfileSample" ("profileId", "stackId", "count")
         SELECT ${profileId}::uuid, s, c FROM unnest(${[...byStack.keys()]}::int[], ${[...byStack.values()].map(String)}::bigint[]) AS t(s, c)
+        WHERE EXISTS (SELECT 1 FROM claim)
         ON CONFLICT ("profileId", "stackId") DO UPDATE SET "count" = "ProfileSample"."count" + EXCLUDED."count"
       ), p AS (
-        UPDATE "Profile" SET "totalSamples" = "totalSamples" + ${String(total)}::bigint WHERE "id" = ${profileId}::uuid
+        UPDATE "Profile" SET "totalSamples" = "totalSamples" + ${String(total)}::bigint
+        WHERE "id" = ${profileId}::uuid AND EXISTS (SELECT 1 FROM claim)
       )
-      UPDATE "JobRun" SET "lastSeq" = ${String(progress.lastSeq)}::bigint, "batchesReceived" = "batchesReceived" + ${progress.batches},
-        "samplesReceived" = "samplesReceived" + ${String(total)}::bigint, "seqGaps" = "seqGaps" + ${progress.gaps}
-      WHERE "id" = ${runId}::uuid`;
-    return total;
+      SELECT count(*)::int AS "claimed" FROM claim`;
+    return row.claimed > 0 ? total : null;
   }
 
   /** The run's profile row, created on first use. */

@@ -47,7 +47,7 @@ async function view(jobId: string) {
 }
 
 function finish(runId: string, samplesSent: number, lastSeq: number, unwind?: UnwindStats): Promise<void> {
-  runs.onFinished(nodeId, { runId, ok: true, reason: '', targetExited: false, samplesTaken: BigInt(samplesSent), samplesDroppedKernel: 0n, samplesDroppedAgent: 0n, samplesSent: BigInt(samplesSent), lastSeq: BigInt(lastSeq), unwind });
+  runs.onFinished(nodeId, { runId, ok: true, reason: '', targetExited: false, samplesTaken: BigInt(samplesSent), samplesDroppedKernel: 0n, samplesDroppedAgent: 0n, samplesSent: BigInt(samplesSent), lastSeq: BigInt(lastSeq), unwind, batchesSpooled: 0n, batchesOverflowed: 0n });
   return runs.settled(runId);
 }
 

@@ -2,12 +2,14 @@ import { Injectable, Logger } from '@nestjs/common';
 import { RunEventKind, type ProfileBatch, type RunEvent, type RunFinished } from '@tracefleet/proto';
 import { PrismaService } from '../prisma/prisma.service';
 import type { Prisma } from '../generated/prisma/client';
+import type { Tx } from '../profiles/profiles.service';
 import { ProfilesService } from '../profiles/profiles.service';
 import { ACTIVE_RUN, TERMINAL_JOB, jobOutcome } from '../common/run-status';
 import { withDbRetry } from '../prisma/transient';
 import { unwindStatsOf } from './unwind-stats';
 import { storableDate } from '../common/sanitize';
 import { ResultStores } from '../common/result-stores';
+import { leaveToAgent, StorageUnavailable, type DeliveryOrigin } from './delivery';
 
 /** Attempts to store a batch (the first included) before it is counted as not stored. */
 const STORE_ATTEMPTS = 6;
@@ -18,8 +20,9 @@ const MAX_COALESCED_BATCHES = 64;
 
 interface ProfileBuffer {
   nodeId: string;
+  origin: DeliveryOrigin | undefined;
   batches: ProfileBatch[];
-  stored: Promise<void>;
+  stored: Promise<boolean>;
 }
 
 /** The telling line of an error (Prisma puts the cause last). */
@@ -29,11 +32,15 @@ const errorSummary = (err: unknown): string => (err instanceof Error ? err.messa
  * A run's life on the controller side: what the agent reports (started,
  * batches, finished) and what the controller decides (node lost, deadline
  * passed). Messages of one run are applied strictly in arrival order.
+ *
+ * Each on* method resolves true once the message is applied for good (stored, a duplicate dropped, or
+ * refused and counted): the agent may then forget it (AgentGateway acknowledges it). False: it was not
+ * applied because storage is unavailable (the origin's session is ended; the agent sends it again).
  */
 @Injectable()
 export class RunsService {
   private readonly log = new Logger(RunsService.name);
-  private readonly chains = new Map<string, Promise<void>>();
+  private readonly chains = new Map<string, Promise<boolean>>();
   /** Per run: profile batches waiting for one write, until that write starts. */
   private readonly openBuffers = new Map<string, ProfileBuffer>();
 
@@ -43,8 +50,8 @@ export class RunsService {
     private readonly stores: ResultStores,
   ) {}
 
-  onEvent(nodeId: string, ev: RunEvent): void {
-    this.enqueue(ev.runId, async () => {
+  onEvent(nodeId: string, ev: RunEvent, origin?: DeliveryOrigin): Promise<boolean> {
+    return this.enqueue(ev.runId, origin, async () => {
       const run = await this.ownRun(nodeId, ev.runId);
       if (!run) return;
       if (ev.kind === RunEventKind.RUN_EVENT_KIND_STARTED) {
@@ -65,44 +72,58 @@ export class RunsService {
    * together and are stored as one write (counts summed per stack): under load a run's backlog costs
    * one statement instead of one per batch.
    */
-  onBatch(nodeId: string, batch: ProfileBatch): Promise<void> {
+  onBatch(nodeId: string, batch: ProfileBatch, origin?: DeliveryOrigin): Promise<boolean> {
     const open = this.openBuffers.get(batch.runId);
-    if (open && open.nodeId === nodeId && open.batches.length < MAX_COALESCED_BATCHES) {
+    if (open && open.nodeId === nodeId && open.origin === origin && open.batches.length < MAX_COALESCED_BATCHES) {
       open.batches.push(batch);
       return open.stored;
     }
-    const buffer: ProfileBuffer = { nodeId, batches: [batch], stored: Promise.resolve() };
+    const buffer: ProfileBuffer = { nodeId, origin, batches: [batch], stored: Promise.resolve(true) };
     this.openBuffers.set(batch.runId, buffer);
     buffer.stored = this.enqueue(
       batch.runId,
+      origin,
       () => {
         if (this.openBuffers.get(batch.runId) === buffer) this.openBuffers.delete(batch.runId);
-        return this.storeProfileBatches(nodeId, batch.runId, buffer.batches);
+        return this.storeProfileBatches(nodeId, batch.runId, buffer.batches, origin);
       },
       { keepBuffer: true },
     );
     return buffer.stored;
   }
 
-  private async storeProfileBatches(nodeId: string, runId: string, batches: ProfileBatch[]): Promise<void> {
+  private async storeProfileBatches(nodeId: string, runId: string, batches: ProfileBatch[], origin: DeliveryOrigin | undefined): Promise<void> {
     const run = await this.ownRun(nodeId, runId);
     if (!run) return;
     let lastSeq = run.lastSeq;
     let gaps = 0;
+    let duplicates = 0;
     const fresh: ProfileBatch[] = [];
     for (const b of batches) {
       if (b.seq <= lastSeq) {
-        this.log.warn(`run ${run.id}: duplicate batch seq ${b.seq} ignored`);
+        duplicates++;
         continue;
       }
       if (b.seq !== lastSeq + 1n) gaps++;
       lastSeq = b.seq;
       fresh.push(b);
     }
-    if (fresh.length === 0) return;
-    await this.stored(run.id, fresh.length, lastSeq, gaps, () =>
-      this.profiles.ingestBatches(run.jobId, run.id, fresh, { lastSeq, batches: fresh.length, gaps }),
-    );
+    if (fresh.length > 0) {
+      const added = await this.stored(run.id, fresh.length, lastSeq, gaps, origin, () =>
+        this.profiles.ingestBatches(run.jobId, run.id, fresh, { lastSeq, batches: fresh.length, gaps }),
+      );
+      if (added === null) duplicates += fresh.length; // another writer had stored them (its claim came first)
+    }
+    if (duplicates > 0) await this.countDuplicates(run.id, duplicates);
+  }
+
+  /** Batches that arrived again after they were stored: dropped, and counted on the run. */
+  private async countDuplicates(runId: string, n: number): Promise<void> {
+    this.log.warn(`run ${runId}: ${n} batch(es) that were already stored arrived again; dropped`);
+    await withDbRetry(() => this.prisma.jobRun.update({ where: { id: runId }, data: { duplicatesDropped: { increment: n } } }), {
+      attempts: STORE_ATTEMPTS,
+      baseDelayMs: STORE_RETRY_BASE_MS,
+    });
   }
 
   /**
@@ -110,42 +131,53 @@ export class RunsService {
    * duplicates, gaps, retries, counts), a report is stored in the run's order. Undefined when no type
    * stores this message.
    */
-  onResult<T extends { runId: string; seq?: bigint }>(nodeId: string, msgCase: string, msg: T): Promise<void> | undefined {
+  onResult<T extends { runId: string; seq?: bigint }>(nodeId: string, msgCase: string, msg: T, origin?: DeliveryOrigin): Promise<boolean> | undefined {
     const batch = this.stores.batchStore(msgCase);
-    if (batch && msg.seq !== undefined) return this.applyBatch(nodeId, msg.runId, msg.seq, (run) => batch(run, msg as never));
+    if (batch && msg.seq !== undefined) return this.applyBatch(nodeId, msg.runId, msg.seq, origin, (run, tx) => batch(run, msg as never, tx));
     const report = this.stores.reportStore(msgCase);
     if (!report) return undefined;
-    return this.enqueue(msg.runId, async () => {
+    return this.enqueue(msg.runId, origin, async () => {
       const run = await this.ownRun(nodeId, msg.runId);
       if (run) await report(run, msg as never);
     });
   }
 
   /**
-   * Stores one numbered batch of a run: a repeated seq is ignored, a skipped
-   * one is counted as a gap; `store` returns how many samples or events it kept.
+   * Stores one numbered batch of a run: a repeated seq is dropped and counted, a skipped one is counted
+   * as a gap; `store` writes inside the transaction that claims the seq and returns how many samples or
+   * events it kept. The claim (the run's seq moves only forward) makes a batch stored once whoever
+   * sends it again, and the counters move in the same transaction.
    */
-  private applyBatch(nodeId: string, runId: string, seq: bigint, store: (run: { id: string; jobId: string }) => Promise<bigint>): Promise<void> {
-    return this.enqueue(runId, async () => {
+  private applyBatch(
+    nodeId: string,
+    runId: string,
+    seq: bigint,
+    origin: DeliveryOrigin | undefined,
+    store: (run: { id: string; jobId: string }, tx: Tx) => Promise<bigint>,
+  ): Promise<boolean> {
+    return this.enqueue(runId, origin, async () => {
       const run = await this.ownRun(nodeId, runId);
       if (!run) return;
-      if (seq <= run.lastSeq) {
-        this.log.warn(`run ${run.id}: duplicate batch seq ${seq} ignored`);
-        return;
-      }
       const gaps = seq !== run.lastSeq + 1n ? 1 : 0;
-      // Only the store is retried: it is atomic, so a failed attempt left nothing behind. Retrying it
-      // together with the counters below would store the batch twice when only the counters failed.
-      const kept = await this.stored(run.id, 1, seq, gaps, () => store(run));
-      if (kept === undefined) return;
-      await withDbRetry(
-        () =>
-          this.prisma.jobRun.update({
-            where: { id: run.id },
-            data: { lastSeq: seq, batchesReceived: { increment: 1 }, samplesReceived: { increment: kept }, ...(gaps ? { seqGaps: { increment: gaps } } : {}) },
-          }),
-        { attempts: STORE_ATTEMPTS, baseDelayMs: STORE_RETRY_BASE_MS },
-      );
+      const kept =
+        seq <= run.lastSeq
+          ? null
+          : await this.stored(run.id, 1, seq, gaps, origin, () =>
+              this.prisma.$transaction(
+                async (tx) => {
+                  const claimed = await tx.$executeRaw`UPDATE "JobRun" SET "lastSeq" = ${String(seq)}::bigint WHERE "id" = ${run.id}::uuid AND "lastSeq" < ${String(seq)}::bigint`;
+                  if (claimed === 0) return null;
+                  const n = await store(run, tx);
+                  await tx.jobRun.update({
+                    where: { id: run.id },
+                    data: { batchesReceived: { increment: 1 }, samplesReceived: { increment: n }, ...(gaps ? { seqGaps: { increment: gaps } } : {}) },
+                  });
+                  return n;
+                },
+                { timeout: 120_000, maxWait: 30_000 },
+              ),
+            );
+      if (kept === null) await this.countDuplicates(run.id, 1);
     });
   }
 
@@ -156,7 +188,7 @@ export class RunsService {
    * and their samples show as lost when the run finishes, which makes the job partial. Returns what
    * `store` returned, or undefined when it never succeeded.
    */
-  private async stored(runId: string, batches: number, lastSeq: bigint, gaps: number, store: () => Promise<bigint>): Promise<bigint | undefined> {
+  private async stored<T>(runId: string, batches: number, lastSeq: bigint, gaps: number, origin: DeliveryOrigin | undefined, store: () => Promise<T>): Promise<T | undefined> {
     try {
       return await this.prisma.storeGate.run(() =>
         withDbRetry(store, {
@@ -168,6 +200,11 @@ export class RunsService {
       );
     } catch (err) {
       const why = errorSummary(err);
+      if (leaveToAgent(err, origin)) {
+        // The agent keeps them and sends them again (acknowledged delivery): nothing is lost or counted.
+        this.log.warn(`run ${runId}: ${batches} batch(es) up to seq ${lastSeq} not stored yet (${why}); left to the agent, which sends them again`);
+        throw new StorageUnavailable(`storing results failed: ${why}`);
+      }
       this.log.error(`run ${runId}: ${batches} batch(es) up to seq ${lastSeq} could not be stored: ${why}`);
       await withDbRetry(
         () =>
@@ -181,8 +218,8 @@ export class RunsService {
     }
   }
 
-  onFinished(nodeId: string, fin: RunFinished): void {
-    this.enqueue(fin.runId, async () => {
+  onFinished(nodeId: string, fin: RunFinished, origin?: DeliveryOrigin): Promise<boolean> {
+    return this.enqueue(fin.runId, origin, async () => {
       const run = await this.ownRun(nodeId, fin.runId);
       if (!run) return;
       const fresh = await this.prisma.jobRun.findUniqueOrThrow({ where: { id: run.id } });
@@ -193,6 +230,7 @@ export class RunsService {
       if (fin.reason) notes.push(fin.reason);
       if (fin.lastSeq !== fresh.lastSeq) notes.push(`agent sent ${fin.lastSeq} batches, ${fresh.batchesReceived} arrived`);
       if (fresh.batchesNotStored > 0) notes.push(`${fresh.batchesNotStored} batch(es) could not be stored (${fresh.storeError ?? 'database error'})`);
+      if (fin.batchesOverflowed > 0n) notes.push(`${fin.batchesOverflowed} batch(es) were dropped on the node: its spool was full while the controller could not be reached`);
       if (lost > 0n) notes.push(`${lost} sample(s) or event(s) sent by the agent were not stored`);
       const unwind = unwindStatsOf(fin.unwind);
       await this.prisma.jobRun.updateMany({
@@ -206,6 +244,8 @@ export class RunsService {
           samplesDroppedKernel: fin.samplesDroppedKernel || fresh.samplesDroppedKernel,
           samplesDroppedAgent: fin.samplesDroppedAgent || fresh.samplesDroppedAgent,
           samplesLostTransit: lost,
+          batchesSpooled: fin.batchesSpooled,
+          batchesOverflowed: fin.batchesOverflowed,
           // Absent: the column stays null (a run without user stacks has nothing to show).
           ...(unwind ? { unwindStats: unwind } : {}),
           finishedAt: new Date(),
@@ -227,12 +267,22 @@ export class RunsService {
     if (opts.notSessionId) where.AND = [{ sessionId: { not: null } }, { sessionId: { not: opts.notSessionId } }];
     const runs = await this.prisma.jobRun.findMany({ where, select: { id: true, jobId: true } });
     for (const r of runs) {
-      await this.enqueue(r.id, async () => {
+      await this.enqueue(r.id, undefined, async () => {
         await this.failRun(r.id, reason);
         await this.finalizeJob(r.jobId);
       });
     }
     return runs.map((r) => r.id);
+  }
+
+  /** These runs fail with the reason (those still active), and their jobs end once no run is active. */
+  async failRuns(runs: { id: string; jobId: string }[], reason: string): Promise<void> {
+    for (const r of runs) {
+      await this.enqueue(r.id, undefined, async () => {
+        await this.failRun(r.id, reason);
+        await this.finalizeJob(r.jobId);
+      });
+    }
   }
 
   /** Runs of a node waiting to be started. */
@@ -241,10 +291,10 @@ export class RunsService {
     return runs.map((r) => r.id);
   }
 
-  /** Runs still active past their deadline fail; returns the ids of those runs. */
-  async expireJob(jobId: string, reason: string): Promise<string[]> {
-    const runs = await this.prisma.jobRun.findMany({ where: { jobId, status: { in: [...ACTIVE_RUN] } }, select: { id: true } });
-    for (const r of runs) await this.enqueue(r.id, () => this.failRun(r.id, reason));
+  /** Runs still active past their deadline fail (not the `spared` ones); returns the ids of those runs. */
+  async expireJob(jobId: string, reason: string, spared: string[] = []): Promise<string[]> {
+    const runs = await this.prisma.jobRun.findMany({ where: { jobId, status: { in: [...ACTIVE_RUN] }, id: { notIn: spared } }, select: { id: true } });
+    for (const r of runs) await this.enqueue(r.id, undefined, () => this.failRun(r.id, reason));
     await this.finalizeJob(jobId);
     return runs.map((r) => r.id);
   }
@@ -276,14 +326,28 @@ export class RunsService {
 
   /**
    * Chains `work` after everything queued for the run. Any other message than a profile batch closes
-   * the run's open batch buffer, so batches arriving after it are stored after it too.
+   * the run's open batch buffer, so batches arriving after it are stored after it too. Resolves whether
+   * the work was applied for good (see the class comment): a failure storage may get over, from a
+   * session with acknowledged delivery, marks that session unavailable and skips the rest of its work.
    */
-  private enqueue(runId: string, work: () => Promise<void>, opts: { keepBuffer?: boolean } = {}): Promise<void> {
+  private enqueue(runId: string, origin: DeliveryOrigin | undefined, work: () => Promise<void>, opts: { keepBuffer?: boolean } = {}): Promise<boolean> {
     if (!opts.keepBuffer) this.openBuffers.delete(runId);
-    const prev = this.chains.get(runId) ?? Promise.resolve();
-    const next = prev
-      .then(work)
-      .catch((err: Error) => this.log.error(`run ${runId}: ${err.stack ?? err.message}`));
+    const prev = this.chains.get(runId) ?? Promise.resolve(true);
+    const next = prev.then(async () => {
+      if (origin?.unavailable) return false;
+      try {
+        await work();
+        return true;
+      } catch (err) {
+        if (leaveToAgent(err, origin)) {
+          origin!.unavailable ??= errorSummary(err);
+          return false;
+        }
+        // A definitive failure (a bug, a constraint): logged; the message is not asked for again.
+        this.log.error(`run ${runId}: ${(err as Error).stack ?? String(err)}`);
+        return true;
+      }
+    });
     this.chains.set(runId, next);
     void next.then(() => {
       if (this.chains.get(runId) === next) this.chains.delete(runId);

@@ -213,7 +213,7 @@ describe('ssl-capture storage (PostgreSQL)', { timeout: 180_000 }, () => {
       attached: ['SSL_read in /usr/lib/x86_64-linux-gnu/libssl.so.3'],
       noOpenssl: ['pid 7 (sleep): no libssl.so.* mapped'],
     });
-    runs.onFinished(nodeId, { runId, ok: true, reason: '', targetExited: false, samplesTaken: 0n, samplesDroppedKernel: 0n, samplesDroppedAgent: 0n, samplesSent: 11n, lastSeq: seq });
+    runs.onFinished(nodeId, { runId, ok: true, reason: '', targetExited: false, samplesTaken: 0n, samplesDroppedKernel: 0n, samplesDroppedAgent: 0n, samplesSent: 11n, lastSeq: seq, batchesSpooled: 0n, batchesOverflowed: 0n });
     await runs.settled(runId);
     const job = await prisma.job.findUniqueOrThrow({ where: { id: jobId }, include: { runs: { include: { node: { select: { name: true } } } } } });
     const view = toJobView(job);

@@ -81,7 +81,7 @@ export class SslService {
     private readonly profiles: ProfilesService,
     stores: ResultStores,
   ) {
-    stores.batch<SslEventBatch>('sslEvents', (run, batch) => this.storeEvents(run.jobId, run.id, batch));
+    stores.batch<SslEventBatch>('sslEvents', (run, batch, tx) => this.storeEvents(run.jobId, run.id, batch, tx));
     stores.report<SslReport>('sslReport', (run, report) => this.storeReport(run.id, report));
   }
 
@@ -112,10 +112,11 @@ export class SslService {
   }
 
   /** Stores a batch; returns how many events it kept. Over-budget and malformed events are counted on the run. */
-  async storeEvents(jobId: string, runId: string, batch: SslEventBatch): Promise<bigint> {
+  async storeEvents(jobId: string, runId: string, batch: SslEventBatch, inTx?: Tx): Promise<bigint> {
     if (batch.events.length === 0) return 0n;
     const job = await this.jobInfo(jobId);
-    const run = await this.prisma.jobRun.findUniqueOrThrow({
+    // In the caller's transaction the counters read are the ones its seq claim locked.
+    const run = await (inTx ?? this.prisma).jobRun.findUniqueOrThrow({
       where: { id: runId },
       select: { samplesReceived: true, sslBytesStored: true, node: { select: { name: true } } },
     });
@@ -130,8 +131,7 @@ export class SslService {
           (malformed ? `, ${malformed} event(s) with no direction or function` : ''),
       );
     }
-    await this.prisma.$transaction(
-      async (tx) => {
+    const write = async (tx: Tx): Promise<void> => {
         const stackIds = await this.stacks(tx, jobId, runId, batch, out.kept, job.userStacks);
         await this.insert(tx, jobId, runId, run.node.name, job.expiresAt, out.kept, stackIds);
         await tx.jobRun.update({
@@ -142,9 +142,9 @@ export class SslService {
             ...(out.bytesRefused ? { sslBytesRefused: { increment: out.bytesRefused } } : {}),
           },
         });
-      },
-      { timeout: 120_000, maxWait: 30_000 },
-    );
+      };
+    if (inTx) await write(inTx);
+    else await this.prisma.$transaction(write, { timeout: 120_000, maxWait: 30_000 });
     return BigInt(out.kept.length);
   }
 

@@ -1,7 +1,7 @@
 import { Injectable, NotFoundException } from '@nestjs/common';
 import type { UsdtEventBatch, UsdtReport } from '@tracefleet/proto';
 import { PrismaService } from '../prisma/prisma.service';
-import { ProfilesService } from '../profiles/profiles.service';
+import { ProfilesService, type Tx } from '../profiles/profiles.service';
 import { ResultStores } from '../common/result-stores';
 
 export interface HistogramBucket {
@@ -51,7 +51,7 @@ export class UsdtService {
     private readonly profiles: ProfilesService,
     stores: ResultStores,
   ) {
-    stores.batch<UsdtEventBatch>('usdtEvents', (run, batch) => this.storeEvents(run.jobId, run.id, batch));
+    stores.batch<UsdtEventBatch>('usdtEvents', (run, batch, tx) => this.storeEvents(run.jobId, run.id, batch, tx));
     stores.report<UsdtReport>('usdtReport', (run, report) => this.storeReport(run.jobId, run.id, report));
   }
 
@@ -61,12 +61,12 @@ export class UsdtService {
   }
 
   /** Stores a batch of captured events; their stacks also go into the job's flame graph, under the probe's name. */
-  async storeEvents(jobId: string, runId: string, batch: UsdtEventBatch): Promise<bigint> {
+  async storeEvents(jobId: string, runId: string, batch: UsdtEventBatch, inTx?: Tx): Promise<bigint> {
     const names = await this.probeNames(jobId);
     const probeOf = (i: number): string => names[i] ?? `probe#${i}`;
     if (batch.events.length === 0) return 0n;
     // One transaction, so a retry after a failed attempt never stores an event twice.
-    await this.prisma.$transaction(async (tx) => {
+    const write = async (tx: Tx): Promise<void> => {
       // One statement with array parameters: a 5,000-event batch is 7 parameters, not 35,000.
       const ev = batch.events;
       await tx.$executeRaw`
@@ -89,7 +89,10 @@ export class UsdtService {
         });
         await this.profiles.addCounts(tx, jobId, runId, strings, stacks, false);
       }
-    }, TX_OPTIONS);
+    };
+    // Inside the caller's transaction (runs/ claims the batch's seq in it), or in one of its own.
+    if (inTx) await write(inTx);
+    else await this.prisma.$transaction(write, TX_OPTIONS);
     return BigInt(batch.events.length);
   }
 

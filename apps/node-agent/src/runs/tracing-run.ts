@@ -204,6 +204,9 @@ export abstract class TracingRun {
           samplesSent: c.sent,
           lastSeq: this.seq,
           unwind,
+          // Set by the outbox (delivery/outbox.ts) when it queues this message.
+          batchesSpooled: 0n,
+          batchesOverflowed: 0n,
         },
       },
     });
