@@ -3,10 +3,20 @@
 // gRPC; the faults are real (SIGKILL of the controller process).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { buildC, parseFolded, sleep, startStack, waitFor, waitJob, type Stack } from './harness';
 
 const HZ = 99;
+
+/** The machine's PostgreSQL cluster, stopped and started as infra/setup.sh starts it. */
+function pgCtl(action: 'start' | 'stop'): void {
+  const version = readdirSync('/etc/postgresql').sort((a, b) => Number(a) - Number(b)).at(-1)!;
+  const args = ['--skip-systemctl-redirect', version, 'main', action, ...(action === 'stop' ? ['-m', 'fast'] : [])];
+  const r = spawnSync('pg_ctlcluster', args, { encoding: 'utf8' });
+  const already = /already running|is not running/.test(`${r.stdout}${r.stderr}`);
+  if (r.status !== 0 && !already) throw new Error(`pg_ctlcluster ${args.join(' ')}: ${r.stderr || r.stdout}`);
+}
 
 describe('acknowledged delivery: faults delay results, they do not lose them', () => {
   let stack: Stack;
@@ -20,6 +30,8 @@ describe('acknowledged delivery: faults delay results, they do not lose them', (
   });
 
   after(async () => {
+    // Whatever happened in a test, PostgreSQL is running again for the tests after this file.
+    pgCtl('start');
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     await stack?.stop();
   });
@@ -72,5 +84,40 @@ describe('acknowledged delivery: faults delay results, they do not lose them', (
     assert.equal(folded.status, 200);
     const total = parseFolded(folded.text).reduce((a, s) => a + s.count, 0);
     assert.equal(total, r.samplesStored);
+  });
+
+  it('PostgreSQL stopped for 30 s in the middle of a 20 s cpu-profile: the job completes with nothing lost', async () => {
+    const hot = busy();
+    await sleep(300);
+    const created = await stack.api('POST', '/jobs', { type: 'cpu-profile', durationSec: 20, frequencyHz: HZ, target: { pid: hot.pid }, nodes: { names: [stack.nodeName] } });
+    assert.equal(created.status, 201, created.text);
+    const id = created.json.id;
+    await running(id);
+    await sleep(3000);
+    pgCtl('stop');
+    const stoppedAt = Date.now();
+    try {
+      await sleep(30_000);
+    } finally {
+      pgCtl('start');
+    }
+    const startedAt = Date.now();
+    console.log(`# PostgreSQL stopped for ${startedAt - stoppedAt} ms`);
+    // The agent holds its results and comes back with its reconnect backoff; the job then completes.
+    const job = await waitJob(stack, id, 120_000);
+    const r = job.runs[0];
+    console.log(
+      `# ${Date.now() - startedAt} ms after PostgreSQL came back: ${job.status}; taken ${r.samplesTaken}, stored ${r.samplesStored}, lost ${r.samplesLostTransit}, ` +
+        `duplicates dropped ${r.duplicatesDropped}, batches ${r.batchesReceived}`,
+    );
+    assert.equal(job.status, 'completed', JSON.stringify(job));
+    assert.equal(r.reason, null);
+    assert.ok(r.samplesTaken > 0.8 * HZ * 20, `only ${r.samplesTaken} samples taken`);
+    assert.equal(r.samplesStored, r.samplesTaken - r.samplesDroppedKernel - r.samplesDroppedAgent, 'every sample the agent sent is stored, once');
+    assert.equal(r.samplesLostTransit, 0);
+    assert.equal(r.batchesNotStored, 0, 'nothing was counted as not stored: the agent kept it');
+    assert.equal(r.seqGaps, 0);
+    const folded = await stack.api('GET', `/jobs/${id}/flamegraph.folded`);
+    assert.equal(parseFolded(folded.text).reduce((a, s) => a + s.count, 0), r.samplesStored);
   });
 });

@@ -28,9 +28,25 @@ export class NodeSweepService implements OnModuleInit {
     this.queue.periodic('node-sweep', this.env.nodeSweepMs, () => this.sweep());
   }
 
+  /**
+   * Since when this replica has been able to hear agents without a break: from its first sweep, again
+   * after a sweep that failed (PostgreSQL down). Silence the controller itself caused (it was down, or
+   * could not record heartbeats) does not count against an agent: its runs fail only once this replica
+   * has listened for a whole grace period and the agent stayed silent through it.
+   */
+  private listeningSince: number | undefined;
+
   async sweep(now = Date.now()): Promise<SweptNode[]> {
-    const swept = await this.nodes.sweep(now);
+    let swept: SweptNode[];
+    try {
+      swept = await this.nodes.sweep(now);
+    } catch (err) {
+      this.listeningSince = undefined;
+      throw err;
+    }
+    this.listeningSince ??= now;
     for (const n of swept) this.log.log(`node ${n.name}: ${n.from} → ${n.to} (${n.reason})`);
+    if (now - this.listeningSince < this.env.runGraceMs) return swept;
     for (const r of await this.handover.failSilent(now, this.env.runGraceMs)) {
       this.log.warn(`run ${r.runId} failed: ${r.reason}`);
       await this.router.stopRun(r.runId, r.nodeName, r.reason).catch(() => undefined);
