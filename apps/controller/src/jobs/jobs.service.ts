@@ -20,15 +20,16 @@ import { toJobView, type JobView } from './job.view';
 import { typeParams } from './job-spec';
 import { badField } from '../common/bad-field';
 import { toTarget } from '../agents/start-run';
+import { DISPATCH_ALLOWANCE_SEC, deadlineAt } from './deadline';
 import { dbJobType, jobTypeDef } from '../job-types/registry';
 import type { JobType } from '../generated/prisma/enums';
 
 export { toTarget };
 
 
-/** Time allowed between POST and the agent starting, counted into the run deadline. */
-const DISPATCH_ALLOWANCE_SEC = 10;
 /** Skipped nodes stored with a job past this many are counted, not listed (a fleet may hold many gone nodes). */
+/** How long POST waits for Redis to take a job's tasks before it answers anyway (the job is stored). */
+const QUEUE_WAIT_MS = 2000;
 const MAX_SKIPPED_STORED = 200;
 
 /** What ties a job to an incident or a schedule tick (incidents/, schedules/). */
@@ -115,7 +116,6 @@ export class JobsService implements OnModuleInit {
   /** Stores a planned job with one run per node, and queues its dispatch and deadline. */
   async insert(plan: JobPlan, link: JobLink = {}): Promise<JobView> {
     const { dto, selector, specific, runNodes, skipped } = plan;
-    const leadMs = link.startAt ? Math.max(0, link.startAt.getTime() - Date.now()) : 0;
     const nodeRows = await this.prisma.node.findMany({ where: { name: { in: runNodes } }, select: { id: true } });
     const job = await this.prisma.job.create({
       data: {
@@ -137,11 +137,18 @@ export class JobsService implements OnModuleInit {
         runs: { create: nodeRows.map((n) => ({ nodeId: n.id })) },
       },
     });
-    await this.queue.enqueue({ name: 'dispatch', data: { jobId: job.id } }, { jobId: `dispatch-${job.id}` });
-    await this.queue.enqueue(
-      { name: 'deadline', data: { jobId: job.id } },
-      { jobId: `deadline-${job.id}`, delayMs: (dto.durationSec + DISPATCH_ALLOWANCE_SEC + this.env.resultGraceSec) * 1000 + leadMs },
+    // While Redis is unreachable the job is stored and answered at once; its tasks go to Redis when it is
+    // back (the client's queued command), or the reconciler queues them from the Job row (queue/reconcile.service.ts).
+    const queued = Promise.all([
+      this.queue.enqueue({ name: 'dispatch', data: { jobId: job.id } }, { jobId: `dispatch-${job.id}` }),
+      this.queue.enqueue({ name: 'deadline', data: { jobId: job.id } }, { jobId: `deadline-${job.id}`, delayMs: Math.max(0, deadlineAt(job, this.env.resultGraceSec) - Date.now()) }),
+    ]);
+    const failed = queued.then(
+      () => undefined,
+      (err: Error) => err.message,
     );
+    const outcome = await Promise.race([failed, new Promise<string>((r) => setTimeout(() => r(`Redis did not take it within ${QUEUE_WAIT_MS} ms`), QUEUE_WAIT_MS).unref())]);
+    if (outcome !== undefined) this.log.warn(`job ${job.id}: its dispatch is not queued yet (${outcome}); it is dispatched once Redis is back`);
     return this.get(job.id);
   }
 

@@ -16,7 +16,9 @@ export type QueueTask =
   /** Ended jobs past TRACEFLEET_JOB_RETENTION_DAYS, with their results. */
   | { name: 'job-retention'; data: Record<string, never> }
   /** Audit entries past TRACEFLEET_AUDIT_RETENTION_DAYS. */
-  | { name: 'audit-retention'; data: Record<string, never> };
+  | { name: 'audit-retention'; data: Record<string, never> }
+  /** What Redis lost, put back from PostgreSQL (queue/reconcile.service.ts). */
+  | { name: 'reconcile'; data: Record<string, never> };
 
 export type TaskName = QueueTask['name'];
 type DataOf<N extends TaskName> = Extract<QueueTask, { name: N }>['data'];
@@ -40,10 +42,48 @@ export class JobQueue implements OnApplicationBootstrap, OnModuleDestroy {
   private workerConnection: IORedis | undefined;
   private readonly handlers: { [N in TaskName]?: Handler<N> } = {};
   private readonly periodics: { name: PeriodicName; everyMs: number }[] = [];
+  private readonly reconnectListeners: (() => Promise<void>)[] = [];
+  /** The connection to Redis was lost since it was last ready: on 'ready', what Redis held may be gone. */
+  private lost = false;
 
   constructor(@Inject(ENV) private readonly env: ControllerEnv) {
     this.connection = new IORedis(env.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
     this.queue = new Queue(QUEUE_NAME, { connection: this.connection, prefix: env.queuePrefix });
+    // A Redis restart without persistence (or a flush) loses every queued task and scheduler: when the
+    // connection comes back, the periodic tasks are registered again and the listeners (the reconciler,
+    // queue/reconcile.service.ts) rebuild the rest from PostgreSQL.
+    this.connection.on('close', () => {
+      this.lost = true;
+    });
+    this.connection.on('ready', () => {
+      if (!this.lost) return;
+      this.lost = false;
+      this.log.warn('Redis connection is back: registering periodic tasks again and reconciling queued work from PostgreSQL');
+      void this.registerPeriodics()
+        .then(async () => {
+          for (const l of this.reconnectListeners) await l();
+        })
+        .catch((err: Error) => this.log.error(`reconciling after the Redis reconnect failed: ${err.message}`));
+    });
+  }
+
+  /** `listener` runs each time the Redis connection comes back after it was lost. */
+  onReconnect(listener: () => Promise<void>): void {
+    this.reconnectListeners.push(listener);
+  }
+
+  /**
+   * Queues the task unless BullMQ still holds one with its id (waiting, delayed, active or done); one
+   * that failed for good is replaced. True when it was queued.
+   */
+  async ensure(task: QueueTask, opts: { jobId: string; delayMs?: number }): Promise<boolean> {
+    const held = await this.queue.getJob(opts.jobId);
+    if (held) {
+      if ((await held.getState()) !== 'failed') return false;
+      await held.remove();
+    }
+    await this.enqueue(task, opts);
+    return true;
   }
 
   handle<N extends TaskName>(name: N, handler: Handler<N>): void {
@@ -109,6 +149,10 @@ export class JobQueue implements OnApplicationBootstrap, OnModuleDestroy {
     );
     this.worker.on('failed', (job, err) => this.log.error(`task ${job?.name} ${job?.id} failed: ${err.message}`));
     await this.worker.waitUntilReady();
+    await this.registerPeriodics();
+  }
+
+  private async registerPeriodics(): Promise<void> {
     for (const p of this.periodics) await this.repeat({ name: p.name, data: {} } as QueueTask, { schedulerId: p.name, everyMs: p.everyMs });
   }
 

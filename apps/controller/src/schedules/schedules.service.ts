@@ -50,11 +50,27 @@ export class SchedulesService implements OnModuleInit, OnApplicationBootstrap {
    * stored before its scheduler, so one created meanwhile by another replica is never mistaken for stale.
    */
   async onApplicationBootstrap(): Promise<void> {
+    await this.syncSchedulers(false);
+  }
+
+  /**
+   * The same, called by the reconciler (queue/reconcile.service.ts) when Redis comes back and every
+   * minute: with `onlyMissing`, schedulers Redis still holds are left as they are (upserting one again
+   * would move its next tick). Returns how many were registered.
+   */
+  async syncSchedulers(onlyMissing: boolean): Promise<number> {
     const inRedis = await this.queue.repeatIds(SCHEDULER_PREFIX);
+    const present = new Set(inRedis);
     const rows = await this.prisma.schedule.findMany({ select: { id: true, cron: true, everyMs: true } });
-    for (const r of rows) await this.register(r);
+    let registered = 0;
+    for (const r of rows) {
+      if (onlyMissing && present.has(schedulerId(r.id))) continue;
+      await this.register(r);
+      registered++;
+    }
     const known = new Set(rows.map((r) => schedulerId(r.id)));
     for (const k of inRedis) if (!known.has(k)) await this.queue.unrepeat(k);
+    return registered;
   }
 
   private register(s: { id: string; cron: string | null; everyMs: number | null }): Promise<void> {
