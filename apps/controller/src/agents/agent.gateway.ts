@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { Server, status, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { NodeIdentity } from '@tracefleet/pki';
 import {
@@ -48,6 +48,8 @@ export interface AgentSession {
 }
 
 const REGISTER_TIMEOUT_MS = 10_000;
+/** On SIGTERM, how long result writes under way may take before the sessions are ended anyway. */
+const DRAIN_MS = 10_000;
 /**
  * Result batches of one agent not yet stored: past HIGH the stream is paused, so HTTP/2 flow
  * control holds the agent's writes back (it waits for 'drain') instead of the controller
@@ -71,7 +73,7 @@ const KEEPALIVE_TIMEOUT_MS = 10_000;
  * these agents reach this replica through its queue (AgentRouter); `send` is the local last hop.
  */
 @Injectable()
-export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
+export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicationShutdown {
   private readonly log = new Logger(AgentGateway.name);
   private readonly sessions = new Map<string, AgentSession>();
   private readonly pending = new Map<string, (answer: unknown) => void>();
@@ -79,6 +81,8 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
   private readonly heard = new Map<string, AgentSession>();
   private heardTimer: NodeJS.Timeout | undefined;
   private flushing = false;
+  /** SIGTERM: new sessions are refused and live ones told to go to another replica. */
+  private draining = false;
   private server: Server | undefined;
   boundAddress = '';
 
@@ -112,6 +116,28 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
     this.heardTimer = setInterval(() => void this.flushHeard(), Math.min(1000, Math.max(50, Math.floor(this.env.heartbeatIntervalMs / 2))));
     this.heardTimer.unref();
     this.log.log(`agent link listening on ${this.boundAddress} (mutual TLS: node certificates of the fleet CA)`);
+  }
+
+  /**
+   * The drain on SIGTERM (Nest runs it before PostgreSQL and Redis are closed): refuse new sessions, stop
+   * reading the live ones (what they send next goes to another replica), let the writes already under way
+   * finish (acknowledged as usual), record the last signs of life, then end each session with UNAVAILABLE
+   * so its agent reconnects at once to another address and sends again what was not acknowledged.
+   */
+  async onModuleDestroy(): Promise<void> {
+    this.draining = true;
+    clearInterval(this.heardTimer);
+    const sessions = [...this.sessions.values()];
+    for (const s of sessions) s.call.pause();
+    const started = Date.now();
+    const settled = await this.runs.idle(DRAIN_MS);
+    await this.flushHeard();
+    for (const s of sessions) {
+      if (!s.call.cancelled && !s.call.destroyed) s.call.emit('error', { code: status.UNAVAILABLE, details: `controller replica ${this.env.replicaId} is shutting down; connect to another` });
+    }
+    this.log.log(
+      `drained: ${sessions.length} agent session(s) sent elsewhere; result writes under way ${settled ? `finished in ${Date.now() - started} ms` : `still running after ${DRAIN_MS} ms (their agents send them again)`}`,
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -206,6 +232,10 @@ export class AgentGateway implements OnModuleInit, OnApplicationShutdown {
       const e = err as EnrollError;
       this.log.warn(`refused an agent from ${call.getPeer()}: ${e.message}`);
       call.emit('error', { code: e.code ?? status.UNAUTHENTICATED, details: e.message });
+      return;
+    }
+    if (this.draining) {
+      call.emit('error', { code: status.UNAVAILABLE, details: `controller replica ${this.env.replicaId} is shutting down; connect to another` });
       return;
     }
     let session: AgentSession | undefined;

@@ -319,6 +319,12 @@ export class RunsService {
     });
   }
 
+  /** Waits until every message received so far (any run) has been applied; false when timeoutMs passed first. */
+  async idle(timeoutMs: number): Promise<boolean> {
+    const all = Promise.all([...this.chains.values()]).then(() => true);
+    return Promise.race([all, new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs).unref())]);
+  }
+
   /** Waits until every message received so far for the run has been applied. */
   async settled(runId: string): Promise<void> {
     await this.chains.get(runId);
