@@ -14,7 +14,8 @@ die() { printf '\033[31m[setup] %s\033[0m\n' "$*" >&2; exit 1; }
 APT_PACKAGES=(clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev systemtap-sdt-dev
   bpftrace gcc g++ make python3 python3.11 pkg-config postgresql redis-server redis-tools curl openssl libssl-dev ca-certificates
   openjdk-17-jdk-headless binutils libbpf-tools
-  linux-perf elfutils libdebuginfod-dev xz-utils)  # DWARF unwinding: perf and readelf are the tests' reference; debuginfod client for the addon; xz for MiniDebugInfo
+  linux-perf elfutils libdebuginfod-dev xz-utils  # DWARF unwinding: perf and readelf are the tests' reference; debuginfod client for the addon; xz for MiniDebugInfo
+  iproute2)  # network namespaces: the e2e cuts an agent's link (link-cut.e2e)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
