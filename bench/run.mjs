@@ -8,10 +8,11 @@ import { memleakBench } from './memleak.mjs';
 import { sslBench } from './ssl.mjs';
 import { fleetBench } from './fleet.mjs';
 import { unwindBench } from './unwind.mjs';
+import { chaosBench } from './chaos.mjs';
 
-const suites = { 'cpu-profile': cpuProfileBench, usdt: usdtBench, memleak: memleakBench, ssl: sslBench, fleet: fleetBench, unwind: unwindBench };
-// These start their own stack (fleet: simulated agents, no real one) and run after the shared one has stopped.
-const ownStack = new Set(['fleet']);
+const suites = { 'cpu-profile': cpuProfileBench, usdt: usdtBench, memleak: memleakBench, ssl: sslBench, fleet: fleetBench, unwind: unwindBench, chaos: chaosBench };
+// These start their own stack (fleet: simulated agents, no real one; chaos: its faults) and run after the shared one has stopped.
+const ownStack = new Set(['fleet', 'chaos']);
 const chosen = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 for (const name of chosen) if (!suites[name]) throw new Error(`unknown suite ${name}; have ${Object.keys(suites).join(', ')}`);
 

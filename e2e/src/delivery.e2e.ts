@@ -3,20 +3,11 @@
 // gRPC; the faults are real (SIGKILL of the controller process).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { buildC, parseFolded, sleep, startStack, waitFor, waitJob, type Stack } from './harness';
+import { pgCtl } from './faults';
 
 const HZ = 99;
-
-/** The machine's PostgreSQL cluster, stopped and started as infra/setup.sh starts it. */
-function pgCtl(action: 'start' | 'stop'): void {
-  const version = readdirSync('/etc/postgresql').sort((a, b) => Number(a) - Number(b)).at(-1)!;
-  const args = ['--skip-systemctl-redirect', version, 'main', action, ...(action === 'stop' ? ['-m', 'fast'] : [])];
-  const r = spawnSync('pg_ctlcluster', args, { encoding: 'utf8' });
-  const already = /already running|is not running/.test(`${r.stdout}${r.stderr}`);
-  if (r.status !== 0 && !already) throw new Error(`pg_ctlcluster ${args.join(' ')}: ${r.stderr || r.stdout}`);
-}
 
 describe('acknowledged delivery: faults delay results, they do not lose them', () => {
   let stack: Stack;

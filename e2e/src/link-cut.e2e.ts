@@ -5,52 +5,37 @@
 // Redis, gRPC (mutual TLS to the controller's address on the veth).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { buildC, freePort, parseFolded, sleep, startStack, waitFor, waitJob, type Stack } from './harness';
+import { NetnsLink } from './faults';
 
 const HZ = 49;
 const GRACE_MS = 30_000;
 
-function ip(args: string[]): void {
-  const r = spawnSync('ip', args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr || r.error}`);
-}
-
 describe("an agent's network link cut mid-job (its own network namespace)", () => {
   const tag = randomBytes(3).toString('hex');
-  const ns = `tf-${tag}`;
-  const hostIf = `tfh${tag}`;
-  // A /30 of its own per run of this file: 10.231.<0..255>.0.
-  const subnet = `10.231.${parseInt(tag.slice(0, 2), 16)}`;
-  const hostIp = `${subnet}.1`;
+  const link = new NetnsLink(tag);
+  const hostIp = link.hostIp;
   let stack: Stack;
   let hot: ChildProcess;
   let nodeName: string;
 
   before(async () => {
-    ip(['netns', 'add', ns]);
-    ip(['link', 'add', hostIf, 'type', 'veth', 'peer', 'name', `tfn${tag}`]);
-    ip(['link', 'set', `tfn${tag}`, 'netns', ns]);
-    ip(['addr', 'add', `${hostIp}/30`, 'dev', hostIf]);
-    ip(['link', 'set', hostIf, 'up']);
-    ip(['netns', 'exec', ns, 'ip', 'addr', 'add', `${subnet}.2/30`, 'dev', `tfn${tag}`]);
-    ip(['netns', 'exec', ns, 'ip', 'link', 'set', `tfn${tag}`, 'up']);
-    ip(['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
+    link.create();
     // The controller listens on the veth's host address (its certificate names it); the agent dials it.
     const grpc = `${hostIp}:${await freePort()}`;
     const enroll = `${hostIp}:${await freePort()}`;
     stack = await startStack({ agent: false, env: { TRACEFLEET_GRPC_ADDR: grpc, TRACEFLEET_ENROLL_ADDR: enroll, TRACEFLEET_RUN_GRACE_MS: String(GRACE_MS) } });
     nodeName = `cut-${tag}`;
-    await stack.startAgent(nodeName, 'role=netns', [grpc], { TRACEFLEET_ENROLL_ADDR: enroll }, { netns: ns });
+    await stack.startAgent(nodeName, 'role=netns', [grpc], { TRACEFLEET_ENROLL_ADDR: enroll }, { netns: link.ns });
     hot = spawn(buildC('hot'), ['0'], { stdio: 'ignore' });
   });
 
   after(async () => {
     if (hot && hot.exitCode === null) hot.kill('SIGKILL');
     await stack?.stop();
-    spawnSync('ip', ['link', 'del', hostIf]);
-    spawnSync('ip', ['netns', 'del', ns]);
+    link.remove();
   });
 
   async function start(durationSec: number): Promise<string> {
@@ -63,10 +48,10 @@ describe("an agent's network link cut mid-job (its own network namespace)", () =
   it('cut for 20 s in a 30 s job: the run completes after the link returns, nothing lost', async () => {
     const id = await start(30);
     await sleep(3000);
-    ip(['link', 'set', hostIf, 'down']);
+    link.cut();
     const cutAt = Date.now();
     await sleep(20_000);
-    ip(['link', 'set', hostIf, 'up']);
+    link.restore();
     const backAt = Date.now();
     console.log(`# link down for ${backAt - cutAt} ms`);
     const job = await waitJob(stack, id, 90_000);
@@ -85,7 +70,7 @@ describe("an agent's network link cut mid-job (its own network namespace)", () =
   it('cut past the grace period: the run fails with the reason; back again, the agent is told to stop it', async () => {
     const id = await start(60);
     await sleep(2000);
-    ip(['link', 'set', hostIf, 'down']);
+    link.cut();
     const cutAt = Date.now();
     try {
       const job = await waitJob(stack, id, GRACE_MS + 20_000);
@@ -95,7 +80,7 @@ describe("an agent's network link cut mid-job (its own network namespace)", () =
       assert.match(job.runs[0].reason, new RegExp(`^node ${nodeName} silent for \\d+ s .*past the run grace period of ${GRACE_MS / 1000} s \\(TRACEFLEET_RUN_GRACE_MS\\)$`));
       assert.ok(failedAfter >= GRACE_MS - 2000, `failed after only ${failedAfter} ms`);
     } finally {
-      ip(['link', 'set', hostIf, 'up']);
+      link.restore();
     }
     // Back, the agent names the run it still holds; the controller tells it to stop, and nothing more is stored for it.
     const told = new RegExp(`agent ${nodeName}: 0 run\\(s\\) continue on the new session, .* 1 already ended here`);

@@ -4,41 +4,26 @@
 // `redis-cli shutdown nosave` it without touching the machine's Redis.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { freePort, sleep, startStack, waitFor, waitJob, type Stack } from './harness';
+import { OwnRedis } from './faults';
 
 const EVERY_MS = 5000;
 
 describe('Redis restarted without its data (shutdown nosave) mid-schedule', () => {
   let stack: Stack;
-  let port: number;
-  let redis: ChildProcess | undefined;
+  let redis: OwnRedis;
   let scheduleId: string | undefined;
 
-  function startRedis(): ChildProcess {
-    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-    // A test that crashes does not leave it running.
-    const kill = (): void => void child.kill('SIGKILL');
-    process.once('exit', kill);
-    child.once('exit', () => process.removeListener('exit', kill));
-    return child;
-  }
-
-  async function redisUp(): Promise<void> {
-    await waitFor(async () => spawnSync('redis-cli', ['-p', String(port), 'ping'], { encoding: 'utf8' }).stdout?.trim() === 'PONG', 10_000, `redis on ${port}`);
-  }
-
   before(async () => {
-    port = await freePort();
-    redis = startRedis();
-    await redisUp();
-    stack = await startStack({ env: { REDIS_URL: `redis://127.0.0.1:${port}` } });
+    redis = new OwnRedis(await freePort());
+    await redis.start();
+    stack = await startStack({ env: { REDIS_URL: redis.url } });
   });
 
   after(async () => {
     if (scheduleId) await stack?.api('DELETE', `/schedules/${scheduleId}`).catch(() => undefined);
     await stack?.stop();
-    if (redis && redis.exitCode === null) redis.kill('SIGKILL');
+    redis?.kill();
   });
 
   const schedule = async (): Promise<{ ticks: number; lastTickAt: string | null }> => (await stack.api('GET', `/schedules/${scheduleId}`)).json;
@@ -55,9 +40,7 @@ describe('Redis restarted without its data (shutdown nosave) mid-schedule', () =
     scheduleId = created.json.id;
     await waitFor(async () => (await schedule()).ticks >= 1, 3 * EVERY_MS, 'a first tick');
 
-    const down = spawnSync('redis-cli', ['-p', String(port), 'shutdown', 'nosave'], { encoding: 'utf8' });
-    assert.ok(down.status === 0 || down.status === 1, `redis-cli shutdown: ${down.stderr}`);
-    await waitFor(async () => redis!.exitCode !== null || redis!.signalCode !== null, 10_000, 'redis to stop');
+    await redis.shutdownNosave();
     await sleep(1000);
 
     // POST while Redis is down: the job is stored and answered; its dispatch waits for Redis.
@@ -71,8 +54,7 @@ describe('Redis restarted without its data (shutdown nosave) mid-schedule', () =
     await sleep(2000);
     const ticksBefore = (await schedule()).ticks;
 
-    redis = startRedis();
-    await redisUp();
+    await redis.start();
     const backAt = Date.now();
     // The schedulers were lost with Redis' data: the reconciler registers them again from PostgreSQL.
     await waitFor(async () => (await schedule()).ticks > ticksBefore, 3 * EVERY_MS, 'a tick after Redis came back');

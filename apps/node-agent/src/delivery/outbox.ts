@@ -48,6 +48,8 @@ export interface OutboxStats {
   spooled: number;
   /** Result batches dropped since the outbox was made (the spool was full or could not be written). */
   overflowed: number;
+  /** The most bytes (memory and spool) held unacknowledged at once since the outbox was made. */
+  peakBytes: number;
 }
 
 /**
@@ -111,6 +113,8 @@ function isBatch(msg: AgentMessage): boolean {
   return typeof (msg.msg?.value as { seq?: unknown } | undefined)?.seq === 'bigint';
 }
 
+const kib = (bytes: number): string => (bytes / 1024).toFixed(1);
+
 function errText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
@@ -138,6 +142,9 @@ export class Outbox implements MessageSink {
   private onDisk = 0;
   private spooledTotal = 0;
   private overflowedTotal = 0;
+  private peakBytes = 0;
+  /** The most held at once since the last session began: logged when the next one begins. */
+  private outagePeakBytes = 0;
   private opened = false;
   private closed = false;
   private readonly waiters = new Set<(ok: boolean) => void>();
@@ -203,6 +210,14 @@ export class Outbox implements MessageSink {
 
   /** A session is registered: everything not acknowledged is written again, from each run's first unacknowledged message. */
   onConnected(): void {
+    const st = this.stats();
+    if (st.messages > 0) {
+      this.opts.log(
+        `outbox: ${st.messages} message(s) of ${st.runs} run(s) not acknowledged go again (${kib(st.memoryBytes)} KiB in memory, ` +
+          `${kib(st.spoolBytes)} KiB spooled; at most ${kib(this.outagePeakBytes)} KiB held since the last session began)`,
+      );
+    }
+    this.outagePeakBytes = this.inMemory + this.onDisk;
     this.session++;
     for (const run of this.runs.values()) run.unsent = 0;
     this.kick();
@@ -253,6 +268,7 @@ export class Outbox implements MessageSink {
       spoolBytes: this.onDisk,
       spooled: this.spooledTotal,
       overflowed: this.overflowedTotal,
+      peakBytes: this.peakBytes,
     };
   }
 
@@ -309,6 +325,9 @@ export class Outbox implements MessageSink {
       }
     }
     run.delivery = delivery;
+    const held = this.inMemory + this.onDisk;
+    if (held > this.peakBytes) this.peakBytes = held;
+    if (held > this.outagePeakBytes) this.outagePeakBytes = held;
     if (msg.msg?.$case === 'runFinished') run.finished = true;
     run.queue.push(entry);
     this.runs.set(runId, run);
