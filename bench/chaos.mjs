@@ -44,7 +44,8 @@ export async function chaosBench() {
     await local('a1');
     await local('a2');
     const cutNode = `${fleet}-ns`;
-    await stack.startAgent(cutNode, `fleet=${fleet}`, [`${link.hostIp}:${grpcPort}`], { TRACEFLEET_ENROLL_ADDR: `${link.hostIp}:${enrollPort}` }, { netns: link.ns });
+    // Its outbox keeps nothing in memory: every result batch goes through the spool on disk.
+    await stack.startAgent(cutNode, `fleet=${fleet}`, [`${link.hostIp}:${grpcPort}`], { TRACEFLEET_ENROLL_ADDR: `${link.hostIp}:${enrollPort}`, TRACEFLEET_AGENT_OUTBOX_MB: '0' }, { netns: link.ns });
     hot = spawn(buildC('hot'), ['0'], { stdio: 'ignore' });
 
     const faults = [
@@ -137,7 +138,8 @@ export async function chaosBench() {
       `## Faults mid-job (issue 15): nothing lost`,
       '',
       `\`npm run bench -- chaos\`: each fault injected ${FAULT_AT_MS / 1000} s into a ${JOB_SEC} s cpu-profile (${HZ} Hz, one busy process) on three agents`,
-      'of one controller replica (two agents on the host, one in its own network namespace). "Sent" is what the agents',
+      'of one controller replica (two agents on the host, one in its own network namespace whose outbox keeps nothing in memory:',
+      'all its batches go through its spool on disk). "Sent" is what the agents',
       'put in batches (taken − dropped in kernel/agent); "lost" = sent − stored. Recovery: from the end of the fault to',
       'the first batch stored (for the link row, of the cut agent). Outbox peak: the most one agent held unacknowledged',
       `(its log when it registers again). Machine: ${machine().cpus} CPUs, kernel ${machine().kernel}.`,

@@ -28,7 +28,8 @@ describe("an agent's network link cut mid-job (its own network namespace)", () =
     const enroll = `${hostIp}:${await freePort()}`;
     stack = await startStack({ agent: false, env: { TRACEFLEET_GRPC_ADDR: grpc, TRACEFLEET_ENROLL_ADDR: enroll, TRACEFLEET_RUN_GRACE_MS: String(GRACE_MS) } });
     nodeName = `cut-${tag}`;
-    await stack.startAgent(nodeName, 'role=netns', [grpc], { TRACEFLEET_ENROLL_ADDR: enroll }, { netns: link.ns });
+    // No outbox memory: every result batch goes through the spool on disk until it is acknowledged.
+    await stack.startAgent(nodeName, 'role=netns', [grpc], { TRACEFLEET_ENROLL_ADDR: enroll, TRACEFLEET_AGENT_OUTBOX_MB: '0' }, { netns: link.ns });
     hot = spawn(buildC('hot'), ['0'], { stdio: 'ignore' });
   });
 
@@ -56,13 +57,15 @@ describe("an agent's network link cut mid-job (its own network namespace)", () =
     console.log(`# link down for ${backAt - cutAt} ms`);
     const job = await waitJob(stack, id, 90_000);
     const r = job.runs[0];
-    console.log(`# ${Date.now() - backAt} ms after the link came back: ${job.status}; taken ${r.samplesTaken}, stored ${r.samplesStored}, duplicates dropped ${r.duplicatesDropped}`);
+    console.log(`# ${Date.now() - backAt} ms after the link came back: ${job.status}; taken ${r.samplesTaken}, stored ${r.samplesStored}, duplicates dropped ${r.duplicatesDropped}, batches spooled ${r.batchesSpooled}`);
     assert.equal(job.status, 'completed', JSON.stringify(job));
     assert.equal(r.reason, null);
     assert.ok(r.samplesTaken > 0.8 * HZ * 30, `only ${r.samplesTaken} samples taken`);
     assert.equal(r.samplesStored, r.samplesTaken - r.samplesDroppedKernel - r.samplesDroppedAgent, 'every sample the agent sent is stored, once');
     assert.equal(r.samplesLostTransit, 0);
     assert.equal(r.seqGaps, 0);
+    assert.ok(r.batchesSpooled >= r.batchesReceived, `every batch went through the spool (${r.batchesSpooled} of ${r.batchesReceived})`);
+    assert.equal(r.batchesOverflowed, 0);
     const folded = await stack.api('GET', `/jobs/${id}/flamegraph.folded`);
     assert.equal(parseFolded(folded.text).reduce((a, s) => a + s.count, 0), r.samplesStored);
   });

@@ -23,6 +23,17 @@ describe('agent config', () => {
     assert.throws(() => loadConfig({ ...base, TRACEFLEET_AGENT_MAX_FREQUENCY_HZ: '0' }), /TRACEFLEET_AGENT_MAX_FREQUENCY_HZ/);
     assert.throws(() => loadConfig({ ...base, TRACEFLEET_NODE_NAME: 'bad name' }), /TRACEFLEET_NODE_NAME/);
   });
+  it('bounds the results kept for the controller: memory, then the spool (never both 0), under the state directory by default', () => {
+    const base = { TRACEFLEET_CA_CERT: '/fleet/ca.pem', TRACEFLEET_NODE_NAME: 'n1', TRACEFLEET_AGENT_STATE_DIR: '/srv/tf' };
+    const d = loadConfig(base);
+    assert.deepEqual([d.outboxBytes, d.spoolBytes, d.spoolDir], [64 * 2 ** 20, 1024 * 2 ** 20, '/srv/tf/spool']);
+    assert.equal(loadConfig({ ...base, TRACEFLEET_AGENT_OUTBOX_MB: '0' }).outboxBytes, 0, 'every batch to the spool');
+    assert.equal(loadConfig({ ...base, TRACEFLEET_AGENT_SPOOL_MB: '0' }).spoolBytes, 0, 'memory only');
+    assert.throws(() => loadConfig({ ...base, TRACEFLEET_AGENT_OUTBOX_MB: '0', TRACEFLEET_AGENT_SPOOL_MB: '0' }), /both 0/);
+    assert.throws(() => loadConfig({ ...base, TRACEFLEET_AGENT_OUTBOX_MB: '-1' }), /TRACEFLEET_AGENT_OUTBOX_MB/);
+    assert.throws(() => loadConfig({ ...base, TRACEFLEET_AGENT_SPOOL_MB: '1e9' }), /TRACEFLEET_AGENT_SPOOL_MB/);
+    assert.equal(loadConfig({ ...base, TRACEFLEET_AGENT_SPOOL_DIR: '/var/spool/tf' }).spoolDir, '/var/spool/tf');
+  });
 });
 
 describe('controller addresses', () => {

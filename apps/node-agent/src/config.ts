@@ -75,6 +75,15 @@ export function parseControllerAddrs(text: string | undefined, variable = 'TRACE
   return [...new Set(addrs)];
 }
 
+/** TRACEFLEET_AGENT_SPOOL_MB; 0 with no outbox memory either would drop every result batch before it is sent. */
+function spoolMb(env: NodeJS.ProcessEnv): number {
+  const mb = intFrom(env, 'TRACEFLEET_AGENT_SPOOL_MB', 1024, 0, 1_048_576);
+  if (mb === 0 && intFrom(env, 'TRACEFLEET_AGENT_OUTBOX_MB', 64, 0, 65536) === 0) {
+    throw new ConfigError('TRACEFLEET_AGENT_OUTBOX_MB and TRACEFLEET_AGENT_SPOOL_MB are both 0: every result batch would be dropped before the controller acknowledged it');
+  }
+  return mb;
+}
+
 function intFrom(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number, max: number): number {
   const raw = env[name];
   if (raw === undefined || raw === '') return dflt;
@@ -125,8 +134,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
     unwindTableBytes: intFrom(env, 'TRACEFLEET_AGENT_UNWIND_TABLE_MB', 256, 1, 65536) * 1024 * 1024,
     perfMapBytes: intFrom(env, 'TRACEFLEET_AGENT_PERF_MAP_MB', 64, 1, 4096) * 1024 * 1024,
     // Results not yet acknowledged by the controller: in memory up to this, then on disk, then dropped (counted).
-    outboxBytes: intFrom(env, 'TRACEFLEET_AGENT_OUTBOX_MB', 64, 1, 65536) * 1024 * 1024,
-    spoolBytes: intFrom(env, 'TRACEFLEET_AGENT_SPOOL_MB', 1024, 0, 1_048_576) * 1024 * 1024,
+    // 0: every result batch goes to the spool until acknowledged (a node short of memory).
+    outboxBytes: intFrom(env, 'TRACEFLEET_AGENT_OUTBOX_MB', 64, 0, 65536) * 1024 * 1024,
+    spoolBytes: spoolMb(env) * 1024 * 1024,
     spoolDir: env.TRACEFLEET_AGENT_SPOOL_DIR || join(env.TRACEFLEET_AGENT_STATE_DIR || '/var/lib/tracefleet/agent', 'spool'),
     policy,
   };

@@ -212,12 +212,10 @@ export class ControllerLink {
     };
     call.on('error', (err: ServiceError) => {
       if (err.code === status.ALREADY_EXISTS && !this.closing) {
-        // Retrying would only take the name from the other agent, or be refused again.
-        ended = true;
-        this.registered = false;
-        this.call = undefined;
+        // Retrying would only take the name from the other agent, or be refused again: the usual
+        // teardown, without the reconnect.
         this.closing = true;
-        clearInterval(this.heartbeat);
+        lost('refused: another agent holds this node name');
         this.log(`refused by the controller at ${addr}: ${err.details || err.message}`);
         this.handlers.onRefused?.(err.details || err.message);
         return;
