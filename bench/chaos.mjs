@@ -20,10 +20,39 @@ const HZ = 99;
 
 export async function chaosBench() {
   const tag = randomBytes(3).toString('hex');
+  const rows = [];
+  const hot = spawn(buildC('hot'), ['0'], { stdio: 'ignore' });
+  try {
+    await oneReplica(tag, hot.pid, rows);
+    await rollingRestart(tag, hot.pid, rows);
+  } finally {
+    if (hot.exitCode === null) hot.kill('SIGKILL');
+  }
+  const table = [
+    `## Faults mid-job (issue 15): nothing lost`,
+    '',
+    `\`npm run bench -- chaos\`: each fault injected ${FAULT_AT_MS / 1000} s into a ${JOB_SEC} s cpu-profile (${HZ} Hz, one busy process) on three agents`,
+    'of one controller replica (two agents on the host, one in its own network namespace whose outbox keeps nothing in memory:',
+    'all its batches go through its spool on disk); the rolling restart on two replicas with three agents on the host.',
+    '"Sent" is what the agents put in batches (taken − dropped in kernel/agent); "lost" = sent − stored. Recovery: from the end of the fault to',
+    'the first batch stored (for the link row, of the cut agent). Outbox peak: the most one agent held unacknowledged',
+    `(its log when it registers again). Machine: ${machine().cpus} CPUs, kernel ${machine().kernel}.`,
+    '',
+    '| Fault | Job | Samples sent | Stored | Lost | Duplicates dropped | Recovery | Outbox peak | Spooled / dropped batches |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.fault} | ${r.status} | ${r.samplesSent} | ${r.samplesStored} | ${r.lost} | ${r.duplicatesDropped} | ${r.recoveryMs === null ? 'none in 120 s' : `${(r.recoveryMs / 1000).toFixed(1)} s`} | ${r.outboxPeakKiB} KiB | ${r.batchesSpooled} / ${r.batchesOverflowed} |`),
+  ].join('\n');
+  publish('chaos', { machine: machine(), jobSec: JOB_SEC, faultAtMs: FAULT_AT_MS, hz: HZ, rows }, table);
+}
+
+/**
+ * The faults on one replica with its own Redis: the controller listens on every address; two agents on the
+ * host, one in a network namespace (its outbox keeps nothing in memory: every batch goes through its spool).
+ */
+async function oneReplica(tag, pid, rows) {
   const link = new NetnsLink(tag);
   const redis = new OwnRedis(await freePort());
   let stack;
-  let hot;
   try {
     link.create();
     await redis.start();
@@ -44,116 +73,132 @@ export async function chaosBench() {
     await local('a1');
     await local('a2');
     const cutNode = `${fleet}-ns`;
-    // Its outbox keeps nothing in memory: every result batch goes through the spool on disk.
     await stack.startAgent(cutNode, `fleet=${fleet}`, [`${link.hostIp}:${grpcPort}`], { TRACEFLEET_ENROLL_ADDR: `${link.hostIp}:${enrollPort}`, TRACEFLEET_AGENT_OUTBOX_MB: '0' }, { netns: link.ns });
-    hot = spawn(buildC('hot'), ['0'], { stdio: 'ignore' });
-
+    const restartAfter = async (signal) => {
+      stack.controller.kill(signal);
+      await new Promise((r) => stack.controller.once('exit', r));
+      await sleep(5000);
+      await stack.restartReplica(0);
+    };
     const faults = [
-      { name: 'controller SIGKILL, started again after 5 s', nodes: 'all', inject: async () => {
-        stack.controller.kill('SIGKILL');
-        await new Promise((r) => stack.controller.once('exit', r));
-        await sleep(5000);
-        await stack.restartReplica(0);
-      } },
-      { name: 'controller SIGTERM (drain), started again after 5 s', nodes: 'all', inject: async () => {
-        stack.controller.kill('SIGTERM');
-        await new Promise((r) => stack.controller.once('exit', r));
-        await sleep(5000);
-        await stack.restartReplica(0);
-      } },
-      { name: 'PostgreSQL stopped for 30 s', nodes: 'all', inject: async () => {
-        pgCtl('stop');
-        try {
-          await sleep(30_000);
-        } finally {
-          pgCtl('start');
-        }
-      } },
-      { name: 'Redis shut down without saving, started again after 10 s', nodes: 'all', inject: async () => {
-        await redis.shutdownNosave();
-        await sleep(10_000);
-        await redis.start();
-      } },
-      { name: "one agent's network link down for 20 s", nodes: [cutNode], inject: async () => {
-        link.cut();
-        try {
-          await sleep(20_000);
-        } finally {
-          link.restore();
-        }
-      } },
+      { name: 'controller SIGKILL, started again after 5 s', nodes: 'all', inject: () => restartAfter('SIGKILL') },
+      { name: 'controller SIGTERM (drain), started again after 5 s', nodes: 'all', inject: () => restartAfter('SIGTERM') },
+      {
+        name: 'PostgreSQL stopped for 30 s',
+        nodes: 'all',
+        inject: async () => {
+          pgCtl('stop');
+          try {
+            await sleep(30_000);
+          } finally {
+            pgCtl('start');
+          }
+        },
+      },
+      {
+        name: 'Redis shut down without saving, started again after 10 s',
+        nodes: 'all',
+        inject: async () => {
+          await redis.shutdownNosave();
+          await sleep(10_000);
+          await redis.start();
+        },
+      },
+      {
+        name: "one agent's network link down for 20 s",
+        nodes: [cutNode],
+        inject: async () => {
+          link.cut();
+          try {
+            await sleep(20_000);
+          } finally {
+            link.restore();
+          }
+        },
+      },
     ];
-
-    const rows = [];
-    for (const f of faults) {
-      console.log(`[chaos] ${f.name}`);
-      const logFrom = stack.logs.length;
-      const created = await stack.api('POST', '/jobs', { type: 'cpu-profile', durationSec: JOB_SEC, frequencyHz: HZ, target: { pid: hot.pid }, nodes: { labels: { fleet } } });
-      if (created.status !== 201) throw new Error(`POST /jobs: ${created.status} ${created.text}`);
-      const id = created.json.id;
-      await waitFor(async () => (await stack.api('GET', `/jobs/${id}`)).json?.runs?.every((r) => r.status === 'running'), 20_000, 'runs to be running');
-      await sleep(FAULT_AT_MS);
-      const faultAt = Date.now();
-      await f.inject();
-      const faultEnd = Date.now();
-      const affected = (job) => job.runs.filter((r) => f.nodes === 'all' || f.nodes.includes(r.node));
-      const storedNow = async () => {
-        const res = await stack.api('GET', `/jobs/${id}`).catch(() => undefined);
-        return res?.status === 200 ? affected(res.json).reduce((a, r) => a + r.samplesStored, 0) : undefined;
-      };
-      let base;
-      for (let i = 0; i < 100 && base === undefined; i++) base = await storedNow() ?? (await sleep(100), undefined);
-      let recoveryMs;
-      while (recoveryMs === undefined && Date.now() - faultEnd < 120_000) {
-        const s = await storedNow();
-        if (s !== undefined && s > base) recoveryMs = Date.now() - faultEnd;
-        else await sleep(100);
-      }
-      const job = await waitJob(stack, id, 180_000);
-      const runs = job.runs;
-      const sum = (k) => runs.reduce((a, r) => a + (r[k] ?? 0), 0);
-      const sent = sum('samplesTaken') - sum('samplesDroppedKernel') - sum('samplesDroppedAgent');
-      const peaks = [...stack.logs.slice(logFrom).join('').matchAll(/at most ([\d.]+) KiB held since the last session began/g)].map((m) => Number(m[1]));
-      const row = {
-        fault: f.name,
-        faultMs: faultEnd - faultAt,
-        status: job.status,
-        samplesTaken: sum('samplesTaken'),
-        samplesSent: sent,
-        samplesStored: sum('samplesStored'),
-        lost: sent - sum('samplesStored'),
-        samplesLostTransit: sum('samplesLostTransit'),
-        duplicatesDropped: sum('duplicatesDropped'),
-        batchesSpooled: sum('batchesSpooled'),
-        batchesOverflowed: sum('batchesOverflowed'),
-        recoveryMs: recoveryMs ?? null,
-        outboxPeakKiB: peaks.length ? Math.max(...peaks) : 0,
-        reasons: runs.filter((r) => r.reason).map((r) => `${r.node}: ${r.reason}`),
-      };
-      console.log(`[chaos] ${JSON.stringify(row)}`);
-      rows.push(row);
-    }
-
-    const table = [
-      `## Faults mid-job (issue 15): nothing lost`,
-      '',
-      `\`npm run bench -- chaos\`: each fault injected ${FAULT_AT_MS / 1000} s into a ${JOB_SEC} s cpu-profile (${HZ} Hz, one busy process) on three agents`,
-      'of one controller replica (two agents on the host, one in its own network namespace whose outbox keeps nothing in memory:',
-      'all its batches go through its spool on disk). "Sent" is what the agents',
-      'put in batches (taken − dropped in kernel/agent); "lost" = sent − stored. Recovery: from the end of the fault to',
-      'the first batch stored (for the link row, of the cut agent). Outbox peak: the most one agent held unacknowledged',
-      `(its log when it registers again). Machine: ${machine().cpus} CPUs, kernel ${machine().kernel}.`,
-      '',
-      '| Fault | Job | Samples sent | Stored | Lost | Duplicates dropped | Recovery | Outbox peak | Spooled / dropped batches |',
-      '|---|---|---:|---:|---:|---:|---:|---:|---:|',
-      ...rows.map((r) => `| ${r.fault} | ${r.status} | ${r.samplesSent} | ${r.samplesStored} | ${r.lost} | ${r.duplicatesDropped} | ${r.recoveryMs === null ? 'none in 120 s' : `${(r.recoveryMs / 1000).toFixed(1)} s`} | ${r.outboxPeakKiB} KiB | ${r.batchesSpooled} / ${r.batchesOverflowed} |`),
-    ].join('\n');
-    publish('chaos', { machine: machine(), jobSec: JOB_SEC, faultAtMs: FAULT_AT_MS, hz: HZ, rows }, table);
+    for (const f of faults) rows.push(await measure(stack, fleet, pid, f));
   } finally {
     pgCtl('start');
-    if (hot && hot.exitCode === null) hot.kill('SIGKILL');
     await stack?.stop();
     redis.kill();
     link.remove();
   }
+}
+
+/** A rolling restart needs two replicas: a stack of its own, three agents on the host knowing both. */
+async function rollingRestart(tag, pid, rows) {
+  let stack;
+  try {
+    stack = await startStack({ replicas: 2, agent: false, env: { TRACEFLEET_RUN_GRACE_MS: '120000' } });
+    const [A, B] = stack.replicas;
+    const fleet = `chaos-roll-${tag}`;
+    await stack.startAgent(`${fleet}-r1`, `fleet=${fleet}`, [A.grpcAddr, B.grpcAddr]);
+    await stack.startAgent(`${fleet}-r2`, `fleet=${fleet}`, [A.grpcAddr, B.grpcAddr]);
+    await stack.startAgent(`${fleet}-r3`, `fleet=${fleet}`, [B.grpcAddr, A.grpcAddr]);
+    const restart = async (i) => {
+      const r = stack.replicas[i];
+      r.controller.kill('SIGTERM');
+      await new Promise((done) => (r.controller.exitCode !== null || r.controller.signalCode !== null ? done() : r.controller.once('exit', done)));
+      await stack.restartReplica(i);
+    };
+    const inject = async () => {
+      await restart(0);
+      await sleep(3000);
+      await restart(1);
+    };
+    rows.push(await measure(stack, fleet, pid, { name: 'rolling restart: replica A, then B (SIGTERM, started again)', nodes: 'all', inject }));
+  } finally {
+    await stack?.stop();
+  }
+}
+
+/** One fault in the middle of a job on every agent of `fleet`; what the job shows once it ends. */
+async function measure(stack, fleet, pid, f) {
+  console.log(`[chaos] ${f.name}`);
+  const logFrom = stack.logs.length;
+  const created = await stack.api('POST', '/jobs', { type: 'cpu-profile', durationSec: JOB_SEC, frequencyHz: HZ, target: { pid }, nodes: { labels: { fleet } } });
+  if (created.status !== 201) throw new Error(`POST /jobs: ${created.status} ${created.text}`);
+  const id = created.json.id;
+  await waitFor(async () => (await stack.api('GET', `/jobs/${id}`)).json?.runs?.every((r) => r.status === 'running'), 20_000, 'runs to be running');
+  await sleep(FAULT_AT_MS);
+  const faultAt = Date.now();
+  await f.inject();
+  const faultEnd = Date.now();
+  const affected = (job) => job.runs.filter((r) => f.nodes === 'all' || f.nodes.includes(r.node));
+  const storedNow = async () => {
+    const res = await stack.api('GET', `/jobs/${id}`).catch(() => undefined);
+    return res?.status === 200 ? affected(res.json).reduce((a, r) => a + r.samplesStored, 0) : undefined;
+  };
+  let base;
+  for (let i = 0; i < 100 && base === undefined; i++) base = await storedNow() ?? (await sleep(100), undefined);
+  let recoveryMs;
+  while (recoveryMs === undefined && Date.now() - faultEnd < 120_000) {
+    const s = await storedNow();
+    if (s !== undefined && s > base) recoveryMs = Date.now() - faultEnd;
+    else await sleep(100);
+  }
+  const job = await waitJob(stack, id, 180_000);
+  const runs = job.runs;
+  const sum = (k) => runs.reduce((a, r) => a + (r[k] ?? 0), 0);
+  const sent = sum('samplesTaken') - sum('samplesDroppedKernel') - sum('samplesDroppedAgent');
+  const peaks = [...stack.logs.slice(logFrom).join('').matchAll(/at most ([\d.]+) KiB held since the last session began/g)].map((m) => Number(m[1]));
+  const row = {
+    fault: f.name,
+    faultMs: faultEnd - faultAt,
+    status: job.status,
+    samplesTaken: sum('samplesTaken'),
+    samplesSent: sent,
+    samplesStored: sum('samplesStored'),
+    lost: sent - sum('samplesStored'),
+    samplesLostTransit: sum('samplesLostTransit'),
+    duplicatesDropped: sum('duplicatesDropped'),
+    batchesSpooled: sum('batchesSpooled'),
+    batchesOverflowed: sum('batchesOverflowed'),
+    recoveryMs: recoveryMs ?? null,
+    outboxPeakKiB: peaks.length ? Math.max(...peaks) : 0,
+    reasons: runs.filter((r) => r.reason).map((r) => `${r.node}: ${r.reason}`),
+  };
+  console.log(`[chaos] ${JSON.stringify(row)}`);
+  return row;
 }
