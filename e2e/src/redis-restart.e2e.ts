@@ -1,5 +1,5 @@
 // Redis restarted without its data, mid-schedule: PostgreSQL is the source of truth for what must happen,
-// so the controller rebuilds what Redis lost (queue/reconcile.service.ts) when its connection comes back.
+// so the controller rebuilds what Redis lost (schedules/reconcile.service.ts) when its connection comes back.
 // The stack gets a Redis of its own (a child process on a free port, no persistence), so that the test can
 // `redis-cli shutdown nosave` it without touching the machine's Redis.
 import { after, before, describe, it } from 'node:test';

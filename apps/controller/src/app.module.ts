@@ -25,7 +25,7 @@ import { IncidentsController } from './incidents/incidents.controller';
 import { IncidentsService } from './incidents/incidents.service';
 import { SchedulesController } from './schedules/schedules.controller';
 import { SchedulesService } from './schedules/schedules.service';
-import { ReconcileService } from './queue/reconcile.service';
+import { ReconcileService } from './schedules/reconcile.service';
 import { ReportsService } from './schedules/reports.service';
 import { ReportRetentionService } from './schedules/report-retention.service';
 import { OpenApiController } from './openapi/openapi.controller';

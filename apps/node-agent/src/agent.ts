@@ -54,6 +54,10 @@ export class Agent {
       // Runs go on without the link: the outbox keeps their results until a session acknowledges them.
       onSessionLost: () => this.outbox.onDisconnected(),
       onRefused: (why) => this.onRefused(why),
+      // Revoked: what the runs take could never be delivered. They stop (and detach) now.
+      onCredentialsRefused: (why) => {
+        for (const run of this.runs.values()) run.stop(`the controller refused this node's certificate (${why}); its results cannot be delivered`);
+      },
     }, log, this.identity);
     this.outbox = new Outbox(this.link, { memoryBytes: cfg.outboxBytes, spoolBytes: cfg.spoolBytes, spoolDir: cfg.spoolDir, log });
     this.link.runningRunIds = () => [...this.runs.keys()];

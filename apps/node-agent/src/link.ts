@@ -25,6 +25,11 @@ export interface LinkHandlers {
    * (ALREADY_EXISTS). The link stops retrying; the agent should stop and say why.
    */
   onRefused?(reason: string): void;
+  /**
+   * The controller refused this node's certificate (revoked, or not this fleet's): nothing can be
+   * delivered until the node enrolls again, so its runs should stop. The link keeps retrying.
+   */
+  onCredentialsRefused?(reason: string): void;
 }
 
 const BACKOFF_MIN_MS = 500;
@@ -220,6 +225,7 @@ export class ControllerLink {
         this.handlers.onRefused?.(err.details || err.message);
         return;
       }
+      if (err.code === status.PERMISSION_DENIED || err.code === status.UNAUTHENTICATED) this.handlers.onCredentialsRefused?.(err.details || err.message);
       lost(linkFailure(addr, err));
     });
     call.on('end', () => lost('stream ended by the controller'));

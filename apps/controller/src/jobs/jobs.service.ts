@@ -138,7 +138,7 @@ export class JobsService implements OnModuleInit {
       },
     });
     // While Redis is unreachable the job is stored and answered at once; its tasks go to Redis when it is
-    // back (the client's queued command), or the reconciler queues them from the Job row (queue/reconcile.service.ts).
+    // back (the client's queued command), or the reconciler queues them from the Job row (schedules/reconcile.service.ts).
     const queued = Promise.all([
       this.queue.enqueue({ name: 'dispatch', data: { jobId: job.id } }, { jobId: `dispatch-${job.id}` }),
       this.queue.enqueue({ name: 'deadline', data: { jobId: job.id } }, { jobId: `deadline-${job.id}`, delayMs: Math.max(0, deadlineAt(job, this.env.resultGraceSec) - Date.now()) }),

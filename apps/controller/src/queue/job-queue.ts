@@ -17,7 +17,7 @@ export type QueueTask =
   | { name: 'job-retention'; data: Record<string, never> }
   /** Audit entries past TRACEFLEET_AUDIT_RETENTION_DAYS. */
   | { name: 'audit-retention'; data: Record<string, never> }
-  /** What Redis lost, put back from PostgreSQL (queue/reconcile.service.ts). */
+  /** What Redis lost, put back from PostgreSQL (schedules/reconcile.service.ts). */
   | { name: 'reconcile'; data: Record<string, never> };
 
 export type TaskName = QueueTask['name'];
@@ -51,7 +51,7 @@ export class JobQueue implements OnApplicationBootstrap, OnModuleDestroy {
     this.queue = new Queue(QUEUE_NAME, { connection: this.connection, prefix: env.queuePrefix });
     // A Redis restart without persistence (or a flush) loses every queued task and scheduler: when the
     // connection comes back, the periodic tasks are registered again and the listeners (the reconciler,
-    // queue/reconcile.service.ts) rebuild the rest from PostgreSQL.
+    // schedules/reconcile.service.ts) rebuild the rest from PostgreSQL.
     this.connection.on('close', () => {
       this.lost = true;
     });

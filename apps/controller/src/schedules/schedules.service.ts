@@ -54,7 +54,7 @@ export class SchedulesService implements OnModuleInit, OnApplicationBootstrap {
   }
 
   /**
-   * The same, called by the reconciler (queue/reconcile.service.ts) when Redis comes back and every
+   * The same, called by the reconciler (schedules/reconcile.service.ts) when Redis comes back and every
    * minute: with `onlyMissing`, schedulers Redis still holds are left as they are (upserting one again
    * would move its next tick). Returns how many were registered.
    */

@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
 import { ENV, type ControllerEnv } from '../config/env';
 import { PrismaService } from '../prisma/prisma.service';
-import { SchedulesService } from '../schedules/schedules.service';
+import { SchedulesService } from './schedules.service';
 import { deadlineAt } from '../jobs/deadline';
-import { JobQueue } from './job-queue';
+import { JobQueue } from '../queue/job-queue';
 
 /** How often some replica reconciles (also catches tasks that failed while PostgreSQL was down). */
 const RECONCILE_EVERY_MS = 60_000;
@@ -22,6 +22,7 @@ export interface Reconciled {
  * with runs not started, and every active job's deadline (at once when it is overdue). It runs when a
  * replica starts, when its Redis connection comes back, and every minute on some replica. Every step is
  * idempotent (deterministic task ids; a task still in Redis is left alone), so replicas may run it at once.
+ * It lives with the schedules because it needs them and the jobs' deadline rule (folders import one way).
  */
 @Injectable()
 export class ReconcileService implements OnModuleInit, OnApplicationBootstrap {
