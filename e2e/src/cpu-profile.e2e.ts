@@ -1,10 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toFolded } from '@tracefleet/controller/dist/profiles/flamegraph/flamegraph';
 import { decodePprof, pprofStacks } from '@tracefleet/controller/dist/profiles/pprof/pprof-decode';
-import { FIXTURES, bpfFds, buildC, parseFolded, sleep, startStack, waitJob, type Stack } from './harness';
+import { FIXTURES, bpfFds, buildC, parseFolded, sleep, startStack, waitFor, waitJob, type Stack } from './harness';
 
 const HZ = 99;
 
@@ -102,6 +103,31 @@ describe('cpu-profile, end to end on the real kernel', () => {
     const named = stacks.filter((s) => s.frames.some((f) => f.includes('tracefleetBurnCpuInJs'))).reduce((a, s) => a + s.count, 0);
     const total = stacks.reduce((a, s) => a + s.count, 0);
     assert.ok(named > 0, `tracefleetBurnCpuInJs not in the profile:\n${folded.text.slice(0, 3000)}`);
+    assert.ok(named / total > 0.5, `tracefleetBurnCpuInJs in only ${named} of ${total} samples`);
+  });
+
+  it('names JS functions of node --perf-basic-prof in pid and mount namespaces of its own (a private /tmp)', async () => {
+    // pid 1 of its namespace, writing /tmp/perf-1.map into a tmpfs only it sees: the agent reads it through
+    // /proc/PID/root under the name its NSpid gives.
+    const script = `mount -t tmpfs tmpfs /tmp && exec ${process.execPath} --perf-basic-prof ${join(FIXTURES, 'burn.js')} 0`;
+    const outer = launch('unshare', ['--pid', '--mount', '--fork', '--kill-child', 'sh', '-c', script]);
+    let pid = 0;
+    await waitFor(async () => {
+      const children = readFileSync(`/proc/${outer.pid}/task/${outer.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+      pid = Number(children[0] ?? 0);
+      return pid > 0 && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'node';
+    }, 10_000, 'node to start in its namespaces');
+    assert.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^NSpid:\s+\d+\s+1$/m, 'pid 1 in its own pid namespace');
+    await sleep(1500); // let V8 compile the hot function and write its map
+    assert.ok(!existsSync(`/tmp/perf-${pid}.map`) && !existsSync('/tmp/perf-1.map'), 'the map is not in the host /tmp');
+    const created = await stack.api('POST', '/jobs', { type: 'cpu-profile', durationSec: 4, target: { pid }, nodes: 'all' });
+    assert.equal(created.status, 201, created.text);
+    const job = await waitJob(stack, created.json.id);
+    outer.kill('SIGKILL');
+    assert.equal(job.status, 'completed', JSON.stringify(job));
+    const stacks = parseFolded((await stack.api('GET', `/jobs/${job.id}/flamegraph.folded?node=${stack.nodeName}`)).text);
+    const named = stacks.filter((s) => s.frames.some((f) => f.includes('tracefleetBurnCpuInJs'))).reduce((a, s) => a + s.count, 0);
+    const total = stacks.reduce((a, s) => a + s.count, 0);
     assert.ok(named / total > 0.5, `tracefleetBurnCpuInJs in only ${named} of ${total} samples`);
   });
 

@@ -129,6 +129,8 @@ export interface PerfMapReaderStats {
   linesTooLong: number;
   bytesNotRead: number;
   refusal: string;
+  /** The file it reads: the one given, or the process's own map (through /proc/PID/root in another mount namespace). */
+  path: string;
 }
 
 interface NativePerfMapReader {
@@ -157,7 +159,7 @@ function nativeOptions<T extends { unwinder?: Unwinder }>(opts: T): WithNativeUn
 export interface NativeAddon {
   Profiler: new (opts: WithNativeUnwinder<ProfilerOptions>) => NativeProfiler;
   Symbolizer: new (opts?: SymbolizerOptions) => NativeSymbolizer;
-  safeOpenCheck(path: string, maxBytes?: number): SafeOpenCheck;
+  safeOpenCheck(path: string, maxBytes?: number, root?: string): SafeOpenCheck;
   PerfMapReader: new (pid: number, path: string, maxBytes: number) => NativePerfMapReader;
   UsdtTracer: new (opts: WithNativeUnwinder<UsdtTracerOptions>) => NativeUsdtTracer;
   MemleakTracer: new (opts: WithNativeUnwinder<MemleakOptions>) => NativeMemleakTracer;
@@ -454,11 +456,11 @@ export function releaseMemory(): boolean {
  * Whether the addon would open `path` for reading (safe_open.h): only a regular file of at most
  * maxBytes, checked on an O_PATH descriptor before any real open. For specs and diagnostics.
  */
-export function safeOpenCheck(path: string, maxBytes?: number): SafeOpenCheck {
-  return loadAddon().safeOpenCheck(path, maxBytes);
+export function safeOpenCheck(path: string, maxBytes?: number, root?: string): SafeOpenCheck {
+  return loadAddon().safeOpenCheck(path, maxBytes, root);
 }
 
-/** The symbolizer's reader of one perf map file, on its own (specs give it hostile files). */
+/** The symbolizer's reader of one perf map file, on its own (specs give it hostile files; '' reads the process's own map). */
 export function perfMapReader(pid: number, path: string, maxBytes: number): NativePerfMapReader {
   return new (loadAddon().PerfMapReader)(pid, path, maxBytes);
 }

@@ -6,9 +6,9 @@
 namespace tracefleet {
 namespace {
 
-constexpr const char* kCheckUsage = "safeOpenCheck(path: string, maxBytes?: integer)";
+constexpr const char* kCheckUsage = "safeOpenCheck(path: string, maxBytes?: integer, root?: string)";
 constexpr const char* kReaderUsage =
-    "new PerfMapReader(pid: integer, path: string, maxBytes: integer); reader.refresh(): boolean; "
+    "new PerfMapReader(pid: integer, path: string ('' for the process's own map), maxBytes: integer); reader.refresh(): boolean; "
     "reader.find(addr: bigint): string | null; reader.stats()";
 
 }  // namespace
@@ -18,7 +18,9 @@ Napi::Value SafeOpenCheckJs(const Napi::CallbackInfo& info) {
   Args args(env, kCheckUsage);
   std::string path = args.StringArg(info[0], "path");
   uint64_t maxBytes = info.Length() > 1 && !info[1].IsUndefined() ? args.IntegerArg(info[1], "maxBytes", 1, 1ULL << 50) : 0;
-  SafeOpenResult r = SafeOpenRegular(path, maxBytes);
+  // With a root: `path` resolved inside it, as the agent reads a file in a process's own mount namespace.
+  bool inRoot = info.Length() > 2 && !info[2].IsUndefined();
+  SafeOpenResult r = inRoot ? SafeOpenRegularInRoot(args.StringArg(info[2], "root"), path, maxBytes) : SafeOpenRegular(path, maxBytes);
   Napi::Object out = Napi::Object::New(env);
   out.Set("ok", r.ok());
   if (r.ok()) {
@@ -61,6 +63,7 @@ Napi::Value PerfMapReader::Stats(const Napi::CallbackInfo& info) {
   out.Set("linesTooLong", static_cast<double>(c.linesTooLong));
   out.Set("bytesNotRead", static_cast<double>(c.bytesNotRead));
   out.Set("refusal", map_->refusal());
+  out.Set("path", map_->path());
   return out;
 }
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -13,9 +14,57 @@
 
 namespace tracefleet {
 
-PerfMap::PerfMap(int pid, uint64_t maxBytes, std::string path)
-    : pid_(pid), maxBytes_(maxBytes), path_(path.empty() ? "/tmp/perf-" + std::to_string(pid) + ".map" : std::move(path)) {
+PerfMap::PerfMap(int pid, uint64_t maxBytes, std::string path) : pid_(pid), maxBytes_(maxBytes), path_(std::move(path)) {
   ReadUids();
+  if (path_.empty()) Locate();
+}
+
+namespace {
+
+// The pid the process has in its innermost pid namespace (the last NSpid field), or `pid` itself.
+int NamespacePid(int pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("NSpid:", 0) != 0) continue;
+    std::istringstream fields(line.substr(6));
+    long last = -1;
+    long v = 0;
+    while (fields >> v) last = v;
+    return last > 0 && last <= INT32_MAX ? static_cast<int>(last) : pid;
+  }
+  return pid;
+}
+
+bool SameMountNamespace(int pid) {
+  struct stat mine;
+  struct stat theirs;
+  if (stat("/proc/self/ns/mnt", &mine) != 0) return true;
+  if (stat(("/proc/" + std::to_string(pid) + "/ns/mnt").c_str(), &theirs) != 0) return true;  // gone: as the host sees it
+  return mine.st_dev == theirs.st_dev && mine.st_ino == theirs.st_ino;
+}
+
+}  // namespace
+
+// Where the process's JIT writes its map: its /tmp, named by its own pid. In the agent's mount namespace
+// that is /tmp/perf-<nspid>.map (read as before, also after the process exited); in another one, the
+// same name inside /proc/<pid>/root (the process's root, as it sees it; gone once it exits).
+void PerfMap::Locate() {
+  std::string name = "tmp/perf-" + std::to_string(NamespacePid(pid_)) + ".map";
+  if (SameMountNamespace(pid_)) {
+    path_ = "/" + name;
+    return;
+  }
+  root_ = "/proc/" + std::to_string(pid_) + "/root";
+  rel_ = name;
+  path_ = root_ + "/" + name;
+}
+
+bool PerfMap::StatMap(struct stat* st) const {
+  if (root_.empty()) return stat(path_.c_str(), st) == 0;
+  std::string error;
+  UniqueFd handle = OpenPathInRoot(root_, rel_, error);
+  return handle.valid() && fstat(handle.get(), st) == 0;
 }
 
 // The uids the process creates files with (fsuid, normally the effective uid) and runs as. Kept
@@ -73,7 +122,7 @@ void PerfMap::ParseLine(const std::string& line) {
 
 bool PerfMap::Refresh() {
   struct stat now;
-  if (stat(path_.c_str(), &now) != 0) {  // stat opens nothing; no map (yet): nothing refused
+  if (!StatMap(&now)) {  // an O_PATH handle at most; no map (yet): nothing refused
     seenValid_ = false;
     return true;
   }
@@ -90,7 +139,7 @@ bool PerfMap::Refresh() {
 }
 
 bool PerfMap::Read() {
-  SafeOpenResult file = SafeOpenRegular(path_);
+  SafeOpenResult file = root_.empty() ? SafeOpenRegular(path_) : SafeOpenRegularInRoot(root_, rel_);
   if (!file.ok()) {
     if (file.st.st_mode == 0) return true;  // gone since the stat: nothing refused
     refusal_ = path_ + ": " + file.error;

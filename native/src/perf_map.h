@@ -1,4 +1,6 @@
-// /tmp/perf-<pid>.map as written by JITs (node --perf-basic-prof): "START SIZE name", hex.
+// /tmp/perf-<pid>.map as written by JITs (node --perf-basic-prof): "START SIZE name", hex. A process in
+// a container writes it in its own /tmp, named by the pid it has in its own pid namespace: the map is
+// then read through /proc/<pid>/root (resolved inside that root) under the name NSpid gives.
 // The file is the traced process's word about its own code, in a world-writable directory: it is
 // read only when it is a regular file owned by the process's uid or root and not world-writable,
 // only up to maxBytes, in chunks, with lines of at most kMaxLineBytes (longer ones are skipped).
@@ -27,7 +29,8 @@ class PerfMap {
   static constexpr size_t kMaxBytesPerRefresh = 8 << 20;
   static constexpr uint64_t kDefaultMaxBytes = 64ULL << 20;
 
-  // path defaults to /tmp/perf-<pid>.map (tests name another file).
+  // path defaults to the process's own perf map (/tmp/perf-<pid>.map, or in its mount namespace as
+  // above); tests name another file.
   PerfMap(int pid, uint64_t maxBytes = kDefaultMaxBytes, std::string path = std::string());
 
   // Reads what was appended since the last call (from the start if the file was replaced or
@@ -50,6 +53,9 @@ class PerfMap {
   };
 
   bool Read();
+  // stat() of the map wherever it lives; false (errno set) when it is not there.
+  bool StatMap(struct stat* st) const;
+  void Locate();
   void Reset();
   bool Allowed(const struct stat& st);
   void ReadUids();
@@ -57,7 +63,10 @@ class PerfMap {
 
   int pid_;
   uint64_t maxBytes_;
-  std::string path_;
+  std::string path_;  // what the messages name
+  // Set when the process has a mount namespace of its own: the map is rel_ inside root_ (/proc/<pid>/root).
+  std::string root_;
+  std::string rel_;
   std::vector<uid_t> uids_;  // the process's real, effective, saved and filesystem uids
   bool identified_ = false;
   uint64_t dev_ = 0;

@@ -1,6 +1,8 @@
 #include "safe_open.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -62,17 +64,12 @@ std::string MiB(uint64_t bytes) {
 
 }  // namespace
 
-SafeOpenResult SafeOpenRegular(const std::string& path, uint64_t maxBytes) {
+namespace {
+
+// The checks after the O_PATH handle was opened (however it was): a regular file, within maxBytes, on no
+// pseudo file system; then opened for reading through /proc/self/fd (the same inode) and checked again.
+SafeOpenResult FromHandle(UniqueFd handle, uint64_t maxBytes) {
   SafeOpenResult r;
-  if (path.empty() || path.find('\0') != std::string::npos) {
-    r.error = "not a valid path";
-    return r;
-  }
-  UniqueFd handle(open(path.c_str(), O_PATH | O_CLOEXEC));
-  if (!handle.valid()) {
-    r.error = std::strerror(errno);
-    return r;
-  }
   if (fstat(handle.get(), &r.st) != 0) {
     r.error = std::strerror(errno);
     return r;
@@ -115,6 +112,53 @@ SafeOpenResult SafeOpenRegular(const std::string& path, uint64_t maxBytes) {
   r.st = st;
   r.fd = std::move(fd);
   return r;
+}
+
+}  // namespace
+
+SafeOpenResult SafeOpenRegular(const std::string& path, uint64_t maxBytes) {
+  if (path.empty() || path.find('\0') != std::string::npos) {
+    SafeOpenResult r;
+    r.error = "not a valid path";
+    return r;
+  }
+  UniqueFd handle(open(path.c_str(), O_PATH | O_CLOEXEC));
+  if (!handle.valid()) {
+    SafeOpenResult r;
+    r.error = std::strerror(errno);
+    return r;
+  }
+  return FromHandle(std::move(handle), maxBytes);
+}
+
+UniqueFd OpenPathInRoot(const std::string& root, const std::string& rel, std::string& error) {
+  if (rel.empty() || rel.find('\0') != std::string::npos || root.find('\0') != std::string::npos) {
+    error = "not a valid path";
+    return UniqueFd();
+  }
+  UniqueFd dir(open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.valid()) {
+    error = std::strerror(errno);
+    return UniqueFd();
+  }
+  struct open_how how = {};
+  how.flags = O_PATH | O_CLOEXEC;
+  // Every component, symbolic links included, resolves inside the process's root: a link in its /tmp
+  // to "/etc/..." names the container's /etc, never the agent's. No /proc magic links either.
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  int fd = static_cast<int>(syscall(SYS_openat2, dir.get(), rel.c_str(), &how, sizeof(how)));
+  if (fd < 0) {
+    error = std::strerror(errno);
+    return UniqueFd();
+  }
+  return UniqueFd(fd);
+}
+
+SafeOpenResult SafeOpenRegularInRoot(const std::string& root, const std::string& rel, uint64_t maxBytes) {
+  SafeOpenResult r;
+  UniqueFd handle = OpenPathInRoot(root, rel, r.error);
+  if (!handle.valid()) return r;
+  return FromHandle(std::move(handle), maxBytes);
 }
 
 }  // namespace tracefleet

@@ -56,4 +56,12 @@ const char* FileKind(mode_t mode);
 // which the path can be swapped) with O_RDONLY|O_NONBLOCK|O_NOCTTY|O_CLOEXEC, and fstat'ed again.
 SafeOpenResult SafeOpenRegular(const std::string& path, uint64_t maxBytes = 0);
 
+// The same for `rel` inside the directory `root` taken as the root of the lookup (openat2 with
+// RESOLVE_IN_ROOT: absolute symbolic links and ".." stay inside it; no /proc magic links): a file in a
+// traced process's own mount namespace, through /proc/PID/root, as that process would find it.
+SafeOpenResult SafeOpenRegularInRoot(const std::string& root, const std::string& rel, uint64_t maxBytes = 0);
+
+// The O_PATH handle of `rel` inside `root`, resolved as above (stat it with fstat); invalid with `error` set.
+UniqueFd OpenPathInRoot(const std::string& root, const std::string& rel, std::string& error);
+
 }  // namespace tracefleet
