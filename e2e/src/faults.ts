@@ -3,7 +3,7 @@
 // pair). Each undoes itself in the caller's cleanup.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
-import { waitFor } from './harness';
+import { redisCli, waitFor } from './harness';
 
 /** The machine's PostgreSQL cluster, stopped and started as infra/setup.sh starts it. */
 export function pgCtl(action: 'start' | 'stop'): void {
@@ -47,7 +47,7 @@ export class OwnRedis {
   }
 
   private cli(args: string[]): string {
-    return spawnSync('redis-cli', ['-p', String(this.port), ...args], { encoding: 'utf8' }).stdout ?? '';
+    return redisCli(this.url, args).out;
   }
 }
 

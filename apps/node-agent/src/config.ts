@@ -75,13 +75,17 @@ export function parseControllerAddrs(text: string | undefined, variable = 'TRACE
   return [...new Set(addrs)];
 }
 
-/** TRACEFLEET_AGENT_SPOOL_MB; 0 with no outbox memory either would drop every result batch before it is sent. */
-function spoolMb(env: NodeJS.ProcessEnv): number {
-  const mb = intFrom(env, 'TRACEFLEET_AGENT_SPOOL_MB', 1024, 0, 1_048_576);
-  if (mb === 0 && intFrom(env, 'TRACEFLEET_AGENT_OUTBOX_MB', 64, 0, 65536) === 0) {
+/**
+ * TRACEFLEET_AGENT_OUTBOX_MB and TRACEFLEET_AGENT_SPOOL_MB, in bytes. Outbox 0: every result batch goes to
+ * the spool until acknowledged (a node short of memory); both 0 would drop every batch before it is sent.
+ */
+function outboxLimits(env: NodeJS.ProcessEnv): { outboxBytes: number; spoolBytes: number } {
+  const outboxMb = intFrom(env, 'TRACEFLEET_AGENT_OUTBOX_MB', 64, 0, 65536);
+  const spoolMb = intFrom(env, 'TRACEFLEET_AGENT_SPOOL_MB', 1024, 0, 1_048_576);
+  if (outboxMb === 0 && spoolMb === 0) {
     throw new ConfigError('TRACEFLEET_AGENT_OUTBOX_MB and TRACEFLEET_AGENT_SPOOL_MB are both 0: every result batch would be dropped before the controller acknowledged it');
   }
-  return mb;
+  return { outboxBytes: outboxMb * 1024 * 1024, spoolBytes: spoolMb * 1024 * 1024 };
 }
 
 function intFrom(env: NodeJS.ProcessEnv, name: string, dflt: number, min: number, max: number): number {
@@ -134,9 +138,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
     unwindTableBytes: intFrom(env, 'TRACEFLEET_AGENT_UNWIND_TABLE_MB', 256, 1, 65536) * 1024 * 1024,
     perfMapBytes: intFrom(env, 'TRACEFLEET_AGENT_PERF_MAP_MB', 64, 1, 4096) * 1024 * 1024,
     // Results not yet acknowledged by the controller: in memory up to this, then on disk, then dropped (counted).
-    // 0: every result batch goes to the spool until acknowledged (a node short of memory).
-    outboxBytes: intFrom(env, 'TRACEFLEET_AGENT_OUTBOX_MB', 64, 0, 65536) * 1024 * 1024,
-    spoolBytes: spoolMb(env) * 1024 * 1024,
+    ...outboxLimits(env),
     spoolDir: env.TRACEFLEET_AGENT_SPOOL_DIR || join(env.TRACEFLEET_AGENT_STATE_DIR || '/var/lib/tracefleet/agent', 'spool'),
     policy,
   };

@@ -132,12 +132,15 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
     const started = Date.now();
     const settled = await this.runs.idle(DRAIN_MS);
     await this.flushHeard();
-    for (const s of sessions) {
-      if (!s.call.cancelled && !s.call.destroyed) s.call.emit('error', { code: status.UNAVAILABLE, details: `controller replica ${this.env.replicaId} is shutting down; connect to another` });
-    }
+    for (const s of sessions) if (!s.call.cancelled && !s.call.destroyed) this.sendElsewhere(s.call);
     this.log.log(
       `drained: ${sessions.length} agent session(s) sent elsewhere; result writes under way ${settled ? `finished in ${Date.now() - started} ms` : `still running after ${DRAIN_MS} ms (their agents send them again)`}`,
     );
+  }
+
+  /** Ends a stream with UNAVAILABLE: its agent reconnects at once to the next replica it knows. */
+  private sendElsewhere(call: Call): void {
+    call.emit('error', { code: status.UNAVAILABLE, details: `controller replica ${this.env.replicaId} is shutting down; connect to another` });
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -234,10 +237,7 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
       call.emit('error', { code: e.code ?? status.UNAUTHENTICATED, details: e.message });
       return;
     }
-    if (this.draining) {
-      call.emit('error', { code: status.UNAVAILABLE, details: `controller replica ${this.env.replicaId} is shutting down; connect to another` });
-      return;
-    }
+    if (this.draining) return this.sendElsewhere(call);
     let session: AgentSession | undefined;
     const timer = setTimeout(() => {
       if (!session) call.emit('error', { code: status.DEADLINE_EXCEEDED, details: 'no register message within 10 s' });

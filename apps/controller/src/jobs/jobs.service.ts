@@ -20,7 +20,8 @@ import { toJobView, type JobView } from './job.view';
 import { typeParams } from './job-spec';
 import { badField } from '../common/bad-field';
 import { toTarget } from '../agents/start-run';
-import { DISPATCH_ALLOWANCE_SEC, deadlineAt } from './deadline';
+import { DISPATCH_ALLOWANCE_SEC, jobTasks } from './job-tasks';
+import { ACTIVE_RUN } from '../common/run-status';
 import { dbJobType, jobTypeDef } from '../job-types/registry';
 import type { JobType } from '../generated/prisma/enums';
 
@@ -139,10 +140,8 @@ export class JobsService implements OnModuleInit {
     });
     // While Redis is unreachable the job is stored and answered at once; its tasks go to Redis when it is
     // back (the client's queued command), or the reconciler queues them from the Job row (schedules/reconcile.service.ts).
-    const queued = Promise.all([
-      this.queue.enqueue({ name: 'dispatch', data: { jobId: job.id } }, { jobId: `dispatch-${job.id}` }),
-      this.queue.enqueue({ name: 'deadline', data: { jobId: job.id } }, { jobId: `deadline-${job.id}`, delayMs: Math.max(0, deadlineAt(job, this.env.resultGraceSec) - Date.now()) }),
-    ]);
+    const { dispatch, deadline } = jobTasks(job, this.env.resultGraceSec, Date.now());
+    const queued = Promise.all([this.queue.enqueue(dispatch.task, dispatch.opts), this.queue.enqueue(deadline.task, deadline.opts)]);
     const failed = queued.then(
       () => undefined,
       (err: Error) => err.message,
@@ -188,7 +187,7 @@ export class JobsService implements OnModuleInit {
     const away = await this.prisma.jobRun.findMany({
       where: {
         jobId,
-        status: { in: ['pending', 'dispatched', 'running'] },
+        status: { in: [...ACTIVE_RUN] },
         node: { OR: [{ sessionId: null }, { status: { not: 'connected' } }], lastSeenAt: { gte: new Date(now - this.env.runGraceMs) } },
       },
       select: { id: true },

@@ -1,6 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { PrismaService } from '../prisma/prisma.service';
 import { RunsService } from './runs.service';
+import { ACTIVE_RUN } from '../common/run-status';
+import { UUID_RE } from '../common/ids';
 
 /** What became of a node's runs when its agent registered on a new session. */
 export interface Handover {
@@ -13,8 +15,6 @@ export interface Handover {
   /** Runs the agent holds that have ended here (failed past the grace period, deadline): it is told to stop them. */
   ended: { runId: string; status: string }[];
 }
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Runs outlive their agent's link (acknowledged delivery): a replica dying or the network dropping
@@ -32,32 +32,32 @@ export class RunHandover {
   ) {}
 
   async handOver(nodeId: string, nodeName: string, sessionId: string, heldRunIds: string[], where: string): Promise<Handover> {
-    const held = [...new Set(heldRunIds.filter((id) => UUID.test(id)))];
+    const held = [...new Set(heldRunIds.filter((id) => UUID_RE.test(id)))];
     const mine = await this.prisma.jobRun.findMany({
       where: { nodeId, OR: [{ id: { in: held } }, { status: { in: ['dispatched', 'running'] }, sessionId: { not: sessionId } }] },
       select: { id: true, jobId: true, status: true, sessionId: true },
     });
     const out: Handover = { kept: [], restarted: [], failed: [], ended: [] };
     const heldSet = new Set(held);
+    const lost: typeof mine = [];
     for (const r of mine) {
-      const active = r.status === 'pending' || r.status === 'dispatched' || r.status === 'running';
       if (heldSet.has(r.id)) {
-        if (!active) out.ended.push({ runId: r.id, status: r.status });
+        if (!(ACTIVE_RUN as readonly string[]).includes(r.status)) out.ended.push({ runId: r.id, status: r.status });
         else out.kept.push(r.id);
       } else if (r.status === 'dispatched') {
         out.restarted.push(r.id);
       } else if (r.status === 'running') {
         out.failed.push(r.id);
+        lost.push(r);
       }
     }
     // Held ids that are not this node's runs are ignored: an agent speaks only for its own runs.
     if (out.kept.length > 0) {
-      await this.prisma.jobRun.updateMany({ where: { id: { in: out.kept }, nodeId, status: { in: ['pending', 'dispatched', 'running'] } }, data: { sessionId } });
+      await this.prisma.jobRun.updateMany({ where: { id: { in: out.kept }, nodeId, status: { in: [...ACTIVE_RUN] } }, data: { sessionId } });
     }
     if (out.restarted.length > 0) {
       await this.prisma.jobRun.updateMany({ where: { id: { in: out.restarted }, nodeId, status: 'dispatched' }, data: { status: 'pending', sessionId: null } });
     }
-    const lost = mine.filter((r) => out.failed.includes(r.id));
     await this.runs.failRuns(lost, `agent ${nodeName} registered again (${where}) without these runs: the agent process that ran them is gone`);
     if (out.kept.length + out.restarted.length + out.failed.length + out.ended.length > 0) {
       this.log.log(
@@ -75,7 +75,7 @@ export class RunHandover {
   async failSilent(now: number, graceMs: number): Promise<{ runId: string; nodeName: string; reason: string }[]> {
     const cutoff = new Date(now - graceMs);
     const runs = await this.prisma.jobRun.findMany({
-      where: { status: { in: ['pending', 'dispatched', 'running'] }, node: { lastSeenAt: { lt: cutoff } } },
+      where: { status: { in: [...ACTIVE_RUN] }, node: { lastSeenAt: { lt: cutoff } } },
       select: { id: true, jobId: true, node: { select: { name: true, lastSeenAt: true } } },
     });
     const out: { runId: string; nodeName: string; reason: string }[] = [];

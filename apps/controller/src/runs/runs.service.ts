@@ -2,8 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { RunEventKind, type ProfileBatch, type RunEvent, type RunFinished } from '@tracefleet/proto';
 import { PrismaService } from '../prisma/prisma.service';
 import type { Prisma } from '../generated/prisma/client';
-import type { Tx } from '../profiles/profiles.service';
-import { ProfilesService } from '../profiles/profiles.service';
+import { ProfilesService, type Tx } from '../profiles/profiles.service';
 import { ACTIVE_RUN, TERMINAL_JOB, jobOutcome } from '../common/run-status';
 import { withDbRetry } from '../prisma/transient';
 import { unwindStatsOf } from './unwind-stats';
@@ -266,12 +265,7 @@ export class RunsService {
     if (opts.sessionId) where.sessionId = opts.sessionId;
     if (opts.notSessionId) where.AND = [{ sessionId: { not: null } }, { sessionId: { not: opts.notSessionId } }];
     const runs = await this.prisma.jobRun.findMany({ where, select: { id: true, jobId: true } });
-    for (const r of runs) {
-      await this.enqueue(r.id, undefined, async () => {
-        await this.failRun(r.id, reason);
-        await this.finalizeJob(r.jobId);
-      });
-    }
+    await this.failRuns(runs, reason);
     return runs.map((r) => r.id);
   }
 

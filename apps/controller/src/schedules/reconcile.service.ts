@@ -2,7 +2,8 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleI
 import { ENV, type ControllerEnv } from '../config/env';
 import { PrismaService } from '../prisma/prisma.service';
 import { SchedulesService } from './schedules.service';
-import { deadlineAt } from '../jobs/deadline';
+import { jobTasks } from '../jobs/job-tasks';
+import { TERMINAL_JOB } from '../common/run-status';
 import { JobQueue } from '../queue/job-queue';
 
 /** How often some replica reconciles (also catches tasks that failed while PostgreSQL was down). */
@@ -47,15 +48,15 @@ export class ReconcileService implements OnModuleInit, OnApplicationBootstrap {
   async reconcile(why: string, now = Date.now()): Promise<Reconciled> {
     const out: Reconciled = { schedulers: await this.schedules.syncSchedulers(true), dispatches: 0, deadlines: 0, overdue: 0 };
     const jobs = await this.prisma.job.findMany({
-      where: { status: { in: ['queued', 'running'] } },
+      where: { status: { notIn: [...TERMINAL_JOB] } },
       select: { id: true, createdAt: true, startAt: true, durationSec: true, runs: { where: { status: 'pending' }, select: { id: true }, take: 1 } },
     });
     for (const j of jobs) {
-      if (j.runs.length > 0 && (await this.queue.ensure({ name: 'dispatch', data: { jobId: j.id } }, { jobId: `dispatch-${j.id}` }))) out.dispatches++;
-      const delayMs = Math.max(0, deadlineAt(j, this.env.resultGraceSec) - now);
-      if (await this.queue.ensure({ name: 'deadline', data: { jobId: j.id } }, { jobId: `deadline-${j.id}`, delayMs })) {
+      const { dispatch, deadline } = jobTasks(j, this.env.resultGraceSec, now);
+      if (j.runs.length > 0 && (await this.queue.ensure(dispatch.task, dispatch.opts))) out.dispatches++;
+      if (await this.queue.ensure(deadline.task, deadline.opts)) {
         out.deadlines++;
-        if (delayMs === 0) out.overdue++;
+        if (deadline.opts.delayMs === 0) out.overdue++;
       }
     }
     if (out.schedulers + out.dispatches + out.deadlines > 0) {
