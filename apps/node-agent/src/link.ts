@@ -32,6 +32,8 @@ export interface LinkHandlers {
   onCredentialsRefused?(reason: string): void;
 }
 
+/** Held run ids one Register names at most: the controller's cap (agents/batch-limits.ts); runs past it are failed there as lost. */
+const MAX_HELD_RUNS = 4096;
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 
@@ -185,7 +187,7 @@ export class ControllerLink {
           cpus: facts.cpus,
           policy: this.cfg.policy && policyMessage(this.cfg.policy),
           instanceId: this.instanceId,
-          heldRunIds: this.heldRunIds(),
+          heldRunIds: this.heldRunIds().slice(0, MAX_HELD_RUNS),
         },
       },
     });

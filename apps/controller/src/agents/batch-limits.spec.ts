@@ -90,6 +90,14 @@ describe('batch limits (checked before decoding)', () => {
     assert.match(JSON.stringify(checkAgentMessage(reg('x'.repeat(65))).violation), /instanceId length/);
   });
 
+  it('refuses a Register naming more held runs than an agent could hold, or a held id longer than an id', () => {
+    const reg = (heldRunIds: string[]) => enc({ msg: { $case: 'register', value: { nodeName: 'n', labels: {}, kernelRelease: 'k', btf: true, protocolVersion: 1, capabilities: [], agentVersion: 'v', cpus: 1, instanceId: '', heldRunIds } } });
+    const id = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
+    assert.equal(checkAgentMessage(reg(Array(4096).fill(id))).violation, undefined);
+    assert.match(JSON.stringify(checkAgentMessage(reg(Array(4097).fill(id))).violation), /heldRunIds/);
+    assert.match(JSON.stringify(checkAgentMessage(reg(['x'.repeat(10_000)])).violation), /heldRunIds length/);
+  });
+
   it('counts frames sent unpacked (one varint field each) like packed ones', () => {
     // FoldedStack with 1,025 unpacked frames (field 1, wire type 0): a decoder accepts both forms.
     const frames = Buffer.alloc((MAX_STACK_FRAMES + 1) * 2, Buffer.from([0x08, 0x00]));

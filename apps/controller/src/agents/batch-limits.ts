@@ -16,9 +16,10 @@ const UNWIND: Shape = {};
 
 /** By AgentMessage field number (packages/proto/proto/tracefleet/v1/agent.proto). */
 export const CAPS: Readonly<Record<number, MessageCaps>> = {
+  // Up to 4096 held run ids (~38 bytes each), as a heartbeat carries as many running ones.
   1: {
     type: 'register',
-    maxBytes: 64 * 1024,
+    maxBytes: 256 * 1024,
     shape: { 1: { name: 'nodeName', kind: 'str', maxLen: 256 }, 2: { name: 'labels', kind: 'msg', maxPer: 256, shape: { 1: text('key'), 2: text('value') } }, 6: { name: 'capabilities', kind: 'str', maxLen: 256, maxPer: 256 }, 10: { name: 'instanceId', kind: 'str', maxLen: 64 }, 11: { ...id('heldRunIds'), maxPer: 4096 } },
     totals: {},
   },
