@@ -30,7 +30,8 @@ const LIBS = {
   node: '/usr/bin/node',
   libjvm: '/usr/lib/jvm/java-17-openjdk-amd64/lib/server/libjvm.so',
 };
-const PY_CHAIN = [/^(main|Py_BytesMain)$/, '_PyEval_EvalFrameDefault'];
+// The eval loop's frame (perf, and ours before Python frames) or the Python frame that takes its place (ours).
+const PY_CHAIN = [/^(main|Py_BytesMain)$/, /^(_PyEval_EvalFrameDefault|\S+ \(busy\.py:\d+\))$/];
 const CHAIN_C = ['main', 'tf_a', 'tf_b', 'tf_c'];
 const CHAIN_SORT = ['main', 'tf_sorter', /qsort/, 'tf_compare'];
 const OUTERMOST = [/^(main|__libc_start_main|__libc_start_call_main|_start)$/];

@@ -35,6 +35,8 @@ export interface ProfilerOptions {
   foldSamples?: boolean;
   /** Walk user stacks with this Unwinder's tables (frame pointers only without it). */
   unwinder?: Unwinder;
+  /** Read the Python frames of the processes given with setPythonProcess. Default false. */
+  python?: boolean;
   /** Called on the JS thread with batches of at most 1024 samples, about every 100 ms. */
   onSamples: (samples: RawSample[]) => void;
 }
@@ -51,8 +53,29 @@ export interface RawSample {
   /** 0 or a negative errno from bpf_get_stack. */
   kernelStackError: number;
   userStackError: number;
+  /**
+   * Python frames, innermost first: the code object's address, bit 0 (PY_FRAME_ENTRY) on the outermost frame of
+   * each C call of the eval loop. Empty unless the process was given with setPythonProcess.
+   */
+  pyFrames: BigUint64Array;
+  /** Python frames read (pyFrames.length), 0 for a process not given, or PY_ERR_NO_THREAD (-1) / PY_ERR_READ (-2). */
+  pyStatus: number;
+  /** The Python frame chain went on past TRACEFLEET_MAX_PY_FRAMES: the outermost frames are missing. */
+  pyTruncated: boolean;
   /** Samples this one stands for: 1, or more with foldSamples. */
   count: number;
+}
+
+/** How the profile program read Python frames (all zero with no Python process given). */
+export interface PythonCounters {
+  /** Samples of a Python process. */
+  stacks: bigint;
+  frames: bigint;
+  /** Samples of a thread with no Python thread state (a native thread, or one Python has not registered). */
+  noThread: bigint;
+  readFaults: bigint;
+  /** Samples with more Python frames than a sample carries. */
+  truncated: bigint;
 }
 
 export interface ProfilerStats {
@@ -66,13 +89,24 @@ export interface ProfilerStats {
   delivered: bigint;
   /** How user stacks were walked (all zero without an unwinder). */
   unwind: UnwindCounters;
+  python: PythonCounters;
 }
 
 /** sizeof/offsetof of struct profile_event and the constants the addon was compiled with. */
 export interface EventLayout {
   size: number;
   offsets: Record<
-    'pid' | 'tid' | 'cpu' | 'kernel_stack_bytes' | 'user_stack_bytes' | 'comm' | 'pad' | 'kernel_stack' | 'user_stack',
+    | 'pid'
+    | 'tid'
+    | 'cpu'
+    | 'kernel_stack_bytes'
+    | 'user_stack_bytes'
+    | 'comm'
+    | 'py_frames_count'
+    | 'py_truncated'
+    | 'kernel_stack'
+    | 'user_stack'
+    | 'py_frames',
     number
   >;
   PROFILE_COUNTER_SAMPLES: number;
@@ -85,6 +119,8 @@ interface NativeProfiler {
   stop(): Promise<ProfilerStats>;
   stats(): ProfilerStats;
   close(): void;
+  setPythonProcess(pid: number, layout: Buffer): void;
+  forgetPythonProcess(pid: number): void;
 }
 
 /** What the Symbolizer holds and how often its caches answered. */
@@ -228,6 +264,15 @@ export class Profiler {
   /** Frees every BPF and perf fd of this profiler; idempotent. */
   close(): void {
     this.#native.close();
+  }
+
+  /** Reads this process's Python frames from now on; `layout` is its struct py_proc (python.h). */
+  setPythonProcess(pid: number, layout: Buffer): void {
+    this.#native.setPythonProcess(pid, layout);
+  }
+
+  forgetPythonProcess(pid: number): void {
+    this.#native.forgetPythonProcess(pid);
   }
 }
 
@@ -426,6 +471,8 @@ export class SslTracer {
 export interface Layouts {
   limits: { TRACEFLEET_COMM_LEN: number; TRACEFLEET_MAX_STACK_DEPTH: number };
   profile: EventLayout;
+  /** struct py_proc (python.h), what setPythonProcess takes. */
+  python: { size: number; offsets: Record<string, number>; TRACEFLEET_MAX_PY_FRAMES: number; PY_COUNTER_MAX: number };
   usdt: UsdtEventLayout;
   memleak: MemleakLayout;
   ssl: SslEventLayout;

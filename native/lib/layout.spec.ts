@@ -15,7 +15,8 @@ const sslLayout = () => layouts().ssl;
 const readHeader = (file: string): string => fs.readFileSync(path.join(buildDir, '..', 'src', file), 'utf8');
 // Each probe's header includes limits.h: its constants size the arrays of every record.
 const limitsHeader = readHeader('limits.h');
-const profileHeader = readHeader('profile/profile.h') + limitsHeader;
+const pythonHeader = readHeader('python/python.h');
+const profileHeader = readHeader('profile/profile.h') + pythonHeader + limitsHeader;
 const usdtHeader = readHeader('usdt/usdt.h') + limitsHeader;
 const sslHeader = readHeader('ssl/ssl.h') + limitsHeader;
 
@@ -54,6 +55,16 @@ test('struct profile_event in the addon matches profile.h', () => {
   assert.deepEqual(actual.offsets, expected.offsets);
   assert.equal(actual.size, expected.size);
   assert.equal(actual.size % 8, 0);
+});
+
+test('struct py_proc in the addon matches python.h', () => {
+  const expected = structLayout(pythonHeader, 'python.h', 'py_proc');
+  const actual = layouts().python;
+  assert.deepEqual(actual.offsets, expected.offsets);
+  assert.equal(actual.size, expected.size);
+  const constants = defines(pythonHeader);
+  assert.equal(actual.TRACEFLEET_MAX_PY_FRAMES, constants.get('TRACEFLEET_MAX_PY_FRAMES'));
+  assert.equal(actual.PY_COUNTER_MAX, constants.get('PY_COUNTER_MAX'));
 });
 
 test('size constants in the addon match profile.h', () => {

@@ -31,9 +31,11 @@ Napi::Value Layout(const Napi::CallbackInfo& info) {
   OFFSET(kernel_stack_bytes);
   OFFSET(user_stack_bytes);
   OFFSET(comm);
-  OFFSET(pad);
+  OFFSET(py_frames_count);
+  OFFSET(py_truncated);
   OFFSET(kernel_stack);
   OFFSET(user_stack);
+  OFFSET(py_frames);
 #undef OFFSET
   Napi::Object layout = Napi::Object::New(env);
   layout.Set("size", static_cast<uint32_t>(sizeof(profile_event)));
@@ -41,6 +43,31 @@ Napi::Value Layout(const Napi::CallbackInfo& info) {
   layout.Set("PROFILE_COUNTER_SAMPLES", PROFILE_COUNTER_SAMPLES);
   layout.Set("PROFILE_COUNTER_DROPS", PROFILE_COUNTER_DROPS);
   layout.Set("PROFILE_COUNTER_MAX", PROFILE_COUNTER_MAX);
+  return layout;
+}
+
+// struct py_proc, the layout of one Python process's interpreter that the agent writes (python.h).
+Napi::Value PythonLayout(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object offsets = Napi::Object::New(env);
+#define OFFSET(field) offsets.Set(#field, static_cast<uint32_t>(offsetof(py_proc, field)))
+  OFFSET(interp_head);
+  OFFSET(interp_threads);
+  OFFSET(tstate_next);
+  OFFSET(tstate_thread_id);
+  OFFSET(tstate_frame);
+  OFFSET(cframe_frame);
+  OFFSET(frame_code);
+  OFFSET(frame_previous);
+  OFFSET(frame_flag);
+  OFFSET(model);
+  OFFSET(pad);
+#undef OFFSET
+  Napi::Object layout = Napi::Object::New(env);
+  layout.Set("size", static_cast<uint32_t>(sizeof(py_proc)));
+  layout.Set("offsets", offsets);
+  layout.Set("TRACEFLEET_MAX_PY_FRAMES", TRACEFLEET_MAX_PY_FRAMES);
+  layout.Set("PY_COUNTER_MAX", PY_COUNTER_MAX);
   return layout;
 }
 
@@ -54,6 +81,7 @@ Napi::Value Layouts(const Napi::CallbackInfo& info) {
   Napi::Object all = Napi::Object::New(env);
   all.Set("limits", limits);
   all.Set("profile", Layout(info));
+  all.Set("python", PythonLayout(info));
   all.Set("usdt", UsdtLayout(info));
   all.Set("memleak", MemleakLayout(info));
   all.Set("ssl", SslLayout(info));

@@ -55,8 +55,13 @@ ProfileSession::ProfileSession(const ProfileConfig& config)
   program_ = bpf_object__find_program_by_name(bpf_.Object(), "profile");
   events_ = bpf_object__find_map_by_name(bpf_.Object(), "events");
   counters_ = bpf_object__find_map_by_name(bpf_.Object(), "counters");
+  pyProcs_ = bpf_object__find_map_by_name(bpf_.Object(), "py_procs");
+  pyCounters_ = bpf_object__find_map_by_name(bpf_.Object(), "py_counters");
   if (program_ == nullptr || events_ == nullptr || counters_ == nullptr) {
     throw std::runtime_error(bpf_.Name() + ": not a profile object (needs program 'profile', maps 'events' and 'counters')");
+  }
+  if (config_.python && (pyProcs_ == nullptr || pyCounters_ == nullptr)) {
+    throw std::runtime_error(bpf_.Name() + ": cannot read Python frames (needs maps 'py_procs' and 'py_counters')");
   }
   SetReadOnlyGlobals();
   UseUnwindMaps(bpf_.Object(), bpf_.Name().c_str(), config_.unwind);
@@ -70,13 +75,15 @@ void ProfileSession::SetReadOnlyGlobals() {
   char comm[TRACEFLEET_COMM_LEN] = {};
   std::memcpy(comm, config_.targetComm.data(), config_.targetComm.size());
   const bool filterComm = !config_.targetComm.empty();
-  SetRodata(bpf_.Object(), bpf_.Name(),
-            {
-                {"target_tgid", &config_.targetPid, sizeof(config_.targetPid)},
-                {"filter_comm", &filterComm, sizeof(filterComm)},
-                {"target_comm", comm, sizeof(comm)},
-                {"include_idle", &config_.includeIdle, sizeof(config_.includeIdle)},
-            });
+  std::vector<RodataValue> values = {
+      {"target_tgid", &config_.targetPid, sizeof(config_.targetPid)},
+      {"filter_comm", &filterComm, sizeof(filterComm)},
+      {"target_comm", comm, sizeof(comm)},
+      {"include_idle", &config_.includeIdle, sizeof(config_.includeIdle)},
+  };
+  // Off by default in the object: only a Python-reading session needs the global.
+  if (config_.python) values.push_back({"python_enabled", &config_.python, sizeof(config_.python)});
+  SetRodata(bpf_.Object(), bpf_.Name(), values);
 }
 
 void ProfileSession::Attach() {
@@ -112,6 +119,25 @@ int ProfileSession::Poll(int timeoutMs) { return bpf_.Poll(timeoutMs); }
 
 int ProfileSession::Consume() { return bpf_.Consume(); }
 
+void ProfileSession::SetPythonProcess(uint32_t pid, const py_proc& proc) {
+  if (!config_.python || pyProcs_ == nullptr) throw std::runtime_error("this profiler was made without python: true");
+  if (bpf_map__update_elem(pyProcs_, &pid, sizeof(pid), &proc, sizeof(proc), BPF_ANY) != 0) {
+    throw std::runtime_error("write py_procs entry of pid " + std::to_string(pid) + ": " + std::strerror(errno));
+  }
+}
+
+void ProfileSession::ForgetPythonProcess(uint32_t pid) {
+  if (pyProcs_ == nullptr) return;
+  bpf_map__delete_elem(pyProcs_, &pid, sizeof(pid), 0);  // ENOENT: not there, nothing to do
+}
+
+std::vector<uint64_t> ProfileSession::ReadPythonCounters() const {
+  std::vector<uint64_t> out;
+  if (pyCounters_ == nullptr) return std::vector<uint64_t>(PY_COUNTER_MAX, 0);
+  for (uint32_t i = 0; i < PY_COUNTER_MAX; i++) out.push_back(SumPerCpu(pyCounters_, i, "py_counters map of " + bpf_.Name()));
+  return out;
+}
+
 KernelCounters ProfileSession::ReadCounters() const {
   KernelCounters totals;
   const std::string what = "counters map of " + bpf_.Name();
@@ -140,6 +166,11 @@ int ProfileSession::OnEvent(void* ctx, void* data, size_t size) {
   };
   frames(event->kernel_stack_bytes, event->kernel_stack, sample.kernelStack, sample.kernelStackError);
   frames(event->user_stack_bytes, event->user_stack, sample.userStack, sample.userStackError);
+  sample.pyStatus = event->py_frames_count;
+  if (event->py_frames_count > 0) {
+    sample.pyFrames.assign(event->py_frames, event->py_frames + std::min<size_t>(event->py_frames_count, TRACEFLEET_MAX_PY_FRAMES));
+  }
+  sample.pyTruncated = event->py_truncated != 0;
   if (!self->config_.foldSamples) {
     self->queue_.Push(std::move(sample));
     return 0;

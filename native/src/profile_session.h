@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "event_source.h"
+#include "profile_event.h"
 #include "ring_buffer_object.h"
 #include "sample_queue.h"
 #include "unwind_maps.h"
@@ -29,6 +30,7 @@ struct ProfileConfig {
   size_t maxQueuedSamples = 65536;
   bool foldSamples = false;  // identical samples waiting for JS become one with a count (FoldKey)
   UnwindFds unwind;  // valid: user stacks through the agent's unwind tables
+  bool python = false;  // read Python frames of the processes given with SetPythonProcess
 };
 
 struct KernelCounters {
@@ -56,6 +58,10 @@ class ProfileSession : public EventSource {
 
   KernelCounters ReadCounters() const;
   std::vector<uint64_t> ReadUnwind() const { return ReadUnwindCounters(bpf_.Object()); }
+  // The interpreter layout of a Python process (python.h), or none: its samples then carry no Python frames.
+  void SetPythonProcess(uint32_t pid, const py_proc& proc);
+  void ForgetPythonProcess(uint32_t pid);
+  std::vector<uint64_t> ReadPythonCounters() const;  // PY_COUNTER_* order
   SampleQueue& Queue() { return queue_; }
 
  private:
@@ -67,6 +73,8 @@ class ProfileSession : public EventSource {
   bpf_program* program_ = nullptr;
   bpf_map* events_ = nullptr;
   bpf_map* counters_ = nullptr;
+  bpf_map* pyProcs_ = nullptr;
+  bpf_map* pyCounters_ = nullptr;
   SampleQueue queue_;
 };
 

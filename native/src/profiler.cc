@@ -14,7 +14,11 @@ namespace {
 constexpr const char* kUsage =
     "new Profiler({ objectPath: string, frequencyHz: integer 1..1000, targetPid?: integer (0 = all), "
     "targetComm?: string of at most 15 bytes, includeIdle?: boolean, ringBufferBytes?: power of two >= 4096, "
-    "maxQueuedSamples?: integer >= 1, foldSamples?: boolean, unwinder?: Unwinder, onSamples: (samples: RawSample[]) => void })";
+    "maxQueuedSamples?: integer >= 1, foldSamples?: boolean, unwinder?: Unwinder, python?: boolean, "
+    "onSamples: (samples: RawSample[]) => void })";
+constexpr const char* kPythonUsage =
+    "profiler.setPythonProcess(pid: integer > 0, layout: Buffer of sizeof(struct py_proc) bytes); "
+    "profiler.forgetPythonProcess(pid: integer > 0)";
 
 Napi::Array SamplesToJs(Napi::Env env, const std::vector<Sample>& batch) {
   Napi::Array array = Napi::Array::New(env, batch.size());
@@ -29,6 +33,9 @@ Napi::Array SamplesToJs(Napi::Env env, const std::vector<Sample>& batch) {
     o.Set("userStack", Addresses(env, s.userStack));
     o.Set("kernelStackError", s.kernelStackError);
     o.Set("userStackError", s.userStackError);
+    o.Set("pyFrames", Addresses(env, s.pyFrames));
+    o.Set("pyStatus", s.pyStatus);
+    o.Set("pyTruncated", s.pyTruncated);
     o.Set("count", s.count);
     array.Set(static_cast<uint32_t>(i), o);
   }
@@ -40,7 +47,9 @@ Napi::Array SamplesToJs(Napi::Env env, const std::vector<Sample>& batch) {
 Napi::Function Profiler::Define(Napi::Env env) {
   return DefineClass(env, "Profiler",
                      {InstanceMethod<&Profiler::Start>("start"), InstanceMethod<&Profiler::Stop>("stop"),
-                      InstanceMethod<&Profiler::Stats>("stats"), InstanceMethod<&Profiler::Close>("close")});
+                      InstanceMethod<&Profiler::Stats>("stats"), InstanceMethod<&Profiler::Close>("close"),
+                      InstanceMethod<&Profiler::SetPythonProcess>("setPythonProcess"),
+                      InstanceMethod<&Profiler::ForgetPythonProcess>("forgetPythonProcess")});
 }
 
 Profiler::Profiler(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Profiler>(info), EventStream("Profiler") {
@@ -48,7 +57,7 @@ Profiler::Profiler(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Profiler>(
   if (!info.IsConstructCall()) args.Fail("Profiler must be called with new");
   Napi::Object opts = args.Object(info[0], "options");
   args.RejectUnknownKeys(opts, {"objectPath", "frequencyHz", "targetPid", "targetComm", "includeIdle",
-                                "ringBufferBytes", "maxQueuedSamples", "foldSamples", "unwinder", "onSamples"});
+                                "ringBufferBytes", "maxQueuedSamples", "foldSamples", "unwinder", "python", "onSamples"});
   ProfileConfig config;
   config.objectPath = args.String(opts, "objectPath", true);
   if (config.objectPath.empty()) args.Fail("option objectPath must not be empty");
@@ -60,6 +69,7 @@ Profiler::Profiler(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Profiler>(
   config.maxQueuedSamples = args.Integer(opts, "maxQueuedSamples", 1, 1u << 24, false, 65536);
   config.foldSamples = args.Boolean(opts, "foldSamples", false);
   config.unwind = Unwinder::FdsOf(info.Env(), opts.Get("unwinder"), kUsage);
+  config.python = args.Boolean(opts, "python", false);
   Napi::Function onSamples = args.Function(opts, "onSamples");
 
   std::unique_ptr<ProfileSession> session;
@@ -90,7 +100,41 @@ ProfilerStats Profiler::CurrentStats() const {
   stats.queueDrops = session_->Queue().Drops();
   stats.delivered = Delivered();
   stats.unwind = session_->ReadUnwind();
+  stats.python = session_->ReadPythonCounters();
   return stats;
+}
+
+namespace {
+uint32_t PidArg(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), kPythonUsage);
+  double pid = info[0].As<Napi::Number>().DoubleValue();
+  if (!(pid >= 1 && pid <= UINT32_MAX) || pid != static_cast<double>(static_cast<uint32_t>(pid))) {
+    throw Napi::TypeError::New(info.Env(), kPythonUsage);
+  }
+  return static_cast<uint32_t>(pid);
+}
+}  // namespace
+
+Napi::Value Profiler::SetPythonProcess(const Napi::CallbackInfo& info) {
+  uint32_t pid = PidArg(info);
+  if (info.Length() < 2 || !info[1].IsBuffer() || info[1].As<Napi::Buffer<uint8_t>>().Length() != sizeof(py_proc)) {
+    throw Napi::TypeError::New(info.Env(), kPythonUsage);
+  }
+  if (Closed()) throw Napi::Error::New(info.Env(), "setPythonProcess: the profiler is closed");
+  py_proc proc;
+  std::memcpy(&proc, info[1].As<Napi::Buffer<uint8_t>>().Data(), sizeof(proc));
+  try {
+    session_->SetPythonProcess(pid, proc);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), e.what());
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value Profiler::ForgetPythonProcess(const Napi::CallbackInfo& info) {
+  uint32_t pid = PidArg(info);
+  if (!Closed()) session_->ForgetPythonProcess(pid);
+  return info.Env().Undefined();
 }
 
 void Profiler::SaveFinalStats() noexcept {
@@ -111,6 +155,10 @@ Napi::Object Profiler::StatsToJs(Napi::Env env) {
   o.Set("queueDrops", Napi::BigInt::New(env, stats.queueDrops));
   o.Set("delivered", Napi::BigInt::New(env, stats.delivered));
   o.Set("unwind", UnwindCountersToJs(env, stats.unwind));
+  Napi::Object py = Napi::Object::New(env);
+  static const char* kNames[PY_COUNTER_MAX] = {"stacks", "frames", "noThread", "readFaults", "truncated"};
+  for (uint32_t i = 0; i < PY_COUNTER_MAX; i++) py.Set(kNames[i], Napi::BigInt::New(env, i < stats.python.size() ? stats.python[i] : 0));
+  o.Set("python", py);
   return o;
 }
 

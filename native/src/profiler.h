@@ -15,6 +15,7 @@ struct ProfilerStats {
   uint64_t queueDrops = 0;
   uint64_t delivered = 0;
   std::vector<uint64_t> unwind;  // UNWIND_* counters of the object
+  std::vector<uint64_t> python;  // PY_COUNTER_* counters of the object
 };
 
 class Profiler : public Napi::ObjectWrap<Profiler>, private EventStream {
@@ -28,6 +29,8 @@ class Profiler : public Napi::ObjectWrap<Profiler>, private EventStream {
   Napi::Value Stop(const Napi::CallbackInfo& info) { return StopStream(info); }
   Napi::Value Stats(const Napi::CallbackInfo& info) { return StatsOfStream(info); }
   Napi::Value Close(const Napi::CallbackInfo& info) { return CloseStream(info); }
+  Napi::Value SetPythonProcess(const Napi::CallbackInfo& info);
+  Napi::Value ForgetPythonProcess(const Napi::CallbackInfo& info);
 
   Napi::Value TakeBatch(Napi::Env env, size_t max, size_t& count) override;
   Napi::Object StatsToJs(Napi::Env env) override;

@@ -7,6 +7,7 @@
 #include "common.bpf.h"
 #include "ringbuf_wakeup.bpf.h"
 #include "unwind/unwind.bpf.h"
+#include "python/python.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -55,7 +56,7 @@ int profile(struct bpf_perf_event_data *ctx)
 	event->tid = tid;
 	event->cpu = bpf_get_smp_processor_id();
 	__builtin_memcpy(event->comm, comm, sizeof(comm));
-	event->pad = 0;
+	event->py_truncated = 0;
 	/* Interrupted in user mode (CS's privilege level 3): there is no kernel stack to walk, and
 	 * bpf_get_stack would return 0 bytes after setting up a callchain entry for nothing. A
 	 * whole-word load: the verifier refuses a narrower read of the context's registers. */
@@ -65,6 +66,7 @@ int profile(struct bpf_perf_event_data *ctx)
 		event->kernel_stack_bytes =
 			bpf_get_stack(ctx, event->kernel_stack, sizeof(event->kernel_stack), 0);
 	event->user_stack_bytes = unwind_user_stack(ctx, event->user_stack);
+	event->py_frames_count = python_frames(tgid, tid, event->py_frames, &event->py_truncated);
 	/* No wakeup per sample: at 999 Hz that was an irq_work in the sampled thread each time. */
 	bpf_ringbuf_submit(event, ringbuf_wakeup_flags(&events));
 	return 0;

@@ -1,8 +1,8 @@
 /**
- * Function symbols of an ELF file (.dynsym and .symtab, with GNU symbol versions), and a cheap look
- * at the dynamic string table before parsing them.
+ * Function symbols of an ELF file (.dynsym and .symtab, with GNU symbol versions), a cheap look at
+ * the dynamic string table before parsing them, and a search for named data symbols.
  */
-import { cstringAt, ElfError, type ElfFile, type ElfSection, openElf, SHN_UNDEF, withElf } from './elf-file';
+import { cstringAt, ElfError, type ElfFile, type ElfSection, openElf, SHN_UNDEF, SHT_NOBITS, withElf } from './elf-file';
 
 export interface ElfSymbol {
   name: string;
@@ -210,4 +210,62 @@ export function dynstrMentions(path: string, names: readonly string[]): boolean 
   } finally {
     elf.close();
   }
+}
+
+/** A data symbol (STT_OBJECT) defined by an ELF file. */
+export interface ElfObjectSymbol {
+  name: string;
+  /** link-time virtual address (st_value): add the load bias for the runtime address */
+  vaddr: bigint;
+  size: bigint;
+  table: 'dynsym' | 'symtab';
+  local: boolean;
+}
+
+const STT_OBJECT = 1;
+/** Symbols looked at per table at most: libpython's .symtab holds ~10k, the largest C++ binaries a few million. */
+const MAX_SEARCHED_SYMBOLS = 4 * 1024 * 1024;
+/** A symbol string table larger than this is a corrupt header (node's .strtab is ~10 MiB). */
+const MAX_SYMBOL_STRINGS = 64 * 1024 * 1024;
+/** Symbols read per chunk: the table itself is never held whole. */
+const SYMBOL_CHUNK = 4096;
+
+/**
+ * The data symbols (STT_OBJECT) named `names` that the open ELF file defines: .dynsym first, .symtab
+ * only for what .dynsym lacks or holds only as a local. A global or weak definition wins over a local
+ * one, .dynsym over .symtab. Names are compared as bytes, so no string is made per symbol of a large
+ * table. Throws ElfError (EMALFORMED for a table or string table out of bounds).
+ */
+export function findObjectSymbols(elf: ElfFile, names: readonly string[]): Map<string, ElfObjectSymbol> {
+  const out = new Map<string, ElfObjectSymbol>();
+  const wanted = names.map((n) => Buffer.from(n, 'latin1'));
+  const tables = [SHT_DYNSYM, SHT_SYMTAB].flatMap((t) => elf.sections.filter((s) => s.type === t));
+  for (const sec of tables) {
+    if (names.every((n) => out.get(n)?.local === false)) break;
+    const table = sec.type === SHT_DYNSYM ? 'dynsym' : 'symtab';
+    const strSec = elf.sections[sec.link];
+    if (!strSec || strSec.type === SHT_NOBITS) throw new ElfError('EMALFORMED', elf.path, `symbol table ${sec.index} has no string table`);
+    if (strSec.size > BigInt(MAX_SYMBOL_STRINGS)) throw new ElfError('EMALFORMED', elf.path, `malformed ELF: string table of symbol table ${sec.index} claims ${strSec.size} bytes`);
+    const entsize = Number(sec.entsize || BigInt(SYM64_SIZE));
+    if (entsize < SYM64_SIZE || entsize > 4 * SYM64_SIZE) throw new ElfError('EMALFORMED', elf.path, `symbol table ${sec.index} has ${entsize}-byte entries`);
+    const count = Number(sec.size / BigInt(entsize));
+    if (count > MAX_SEARCHED_SYMBOLS) throw new ElfError('EMALFORMED', elf.path, `malformed ELF: symbol table ${sec.index} claims ${count} symbols`);
+    const strtab = elf.sectionData(strSec, `string table of symbol table ${sec.index}`);
+    for (let first = 1; first < count; first += SYMBOL_CHUNK) {
+      const n = Math.min(SYMBOL_CHUNK, count - first);
+      const syms = elf.read(sec.offset + BigInt(first * entsize), n * entsize, `symbol table ${sec.index}`);
+      for (let i = 0; i < n; i++) {
+        const o = i * entsize;
+        if ((syms[o + 4] & 0xf) !== STT_OBJECT || syms.readUInt16LE(o + 6) === SHN_UNDEF) continue;
+        const nameOff = syms.readUInt32LE(o);
+        const k = wanted.findIndex((w) => nameOff + w.length < strtab.length && strtab[nameOff + w.length] === 0 && strtab.compare(w, 0, w.length, nameOff, nameOff + w.length) === 0);
+        if (k < 0) continue;
+        const local = syms[o + 4] >> 4 === STB_LOCAL;
+        const prev = out.get(names[k]);
+        if (prev && (!prev.local || local)) continue;
+        out.set(names[k], { name: names[k], vaddr: syms.readBigUInt64LE(o + 8), size: syms.readBigUInt64LE(o + 16), table, local });
+      }
+    }
+  }
+  return out;
 }

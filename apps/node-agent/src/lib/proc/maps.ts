@@ -64,7 +64,8 @@ export function readMaps(pid: number): MapEntry[] {
  * namespace), or /proc/PID/map_files for a deleted file.
  */
 export function mappedFilePath(pid: number, m: MapEntry): string {
-  return m.deleted ? procPath(pid, `map_files/${m.start}-${m.end}`) : procRootPath(pid, m.path);
+  // map_files names carry no leading zeros, where maps pads addresses to 8 digits (a non-PIE executable at 00400000).
+  return m.deleted ? procPath(pid, `map_files/${m.startAddr.toString(16)}-${m.endAddr.toString(16)}`) : procRootPath(pid, m.path);
 }
 
 /** `path` of `pid`'s mount namespace as the agent can open it. */

@@ -13,6 +13,9 @@ function sample(pid: number, user: number[], kernel: number[] = [], comm = 'app'
     kernelStack: BigUint64Array.from(kernel.map(BigInt)),
     userStackError: 0,
     kernelStackError: 0,
+    pyFrames: new BigUint64Array(),
+    pyStatus: 0,
+    pyTruncated: false,
     count,
   };
 }

@@ -10,6 +10,11 @@ export interface FrameSymbolizer {
   symbolizeKernel(addrs: BigUint64Array): string[];
 }
 
+/** Puts a sample's Python frames (RawSample.pyFrames) into its symbolized user stack (root first). */
+export interface PythonFramer {
+  frames(s: RawSample, userRootFirst: string[]): string[];
+}
+
 export interface FoldedBatch {
   /** String table; stacks index into it. */
   strings: string[];
@@ -37,7 +42,7 @@ export class StackAggregator {
 
   add(samples: RawSample[]): void {
     for (const s of samples) {
-      const key = `${s.pid}/${s.comm}/${s.userStackError}/${s.userStack.join(',')}|${s.kernelStack.join(',')}`;
+      const key = `${s.pid}/${s.comm}/${s.userStackError}/${s.userStack.join(',')}|${s.kernelStack.join(',')}|${s.pyStatus}/${s.pyTruncated}/${s.pyFrames.join(',')}`;
       const hit = this.pending.get(key);
       if (hit) {
         hit.count += s.count;
@@ -54,12 +59,12 @@ export class StackAggregator {
   }
 
   /** Symbolizes and folds everything added since the previous drain. */
-  drain(symbolizer: FrameSymbolizer): FoldedBatch {
+  drain(symbolizer: FrameSymbolizer, python?: PythonFramer): FoldedBatch {
     const table = new StringTable();
     const byPath = new Map<string, { frames: number[]; count: number }>();
     let samples = 0;
     for (const { sample, count } of this.pending.values()) {
-      const frames = foldFrames(sample, symbolizer).map((f) => table.intern(f));
+      const frames = foldFrames(sample, symbolizer, python).map((f) => table.intern(f));
       const key = frames.join(',');
       const hit = byPath.get(key);
       if (hit) hit.count += count;
@@ -71,11 +76,12 @@ export class StackAggregator {
   }
 }
 
-/** Root first: the process name, its user frames, then the kernel frames above them. */
-export function foldFrames(s: RawSample, symbolizer: FrameSymbolizer): string[] {
+/** Root first: the process name, its user frames (Python's in place of the eval loop's), then the kernel frames above them. */
+export function foldFrames(s: RawSample, symbolizer: FrameSymbolizer, python?: PythonFramer): string[] {
   const frames = [s.comm || `[pid ${s.pid}]`];
-  if (s.userStack.length > 0) {
-    frames.push(...symbolizer.symbolizeUser(s.pid, s.userStack).reverse());
+  if (s.userStack.length > 0 || s.pyFrames.length > 0) {
+    const user = s.userStack.length > 0 ? symbolizer.symbolizeUser(s.pid, s.userStack).reverse() : [];
+    frames.push(...(python && s.pyFrames.length > 0 ? python.frames(s, user) : user));
   } else if (s.userStackError !== 0) {
     // A user stack was expected but could not be read (e.g. -EFAULT on a page that is not resident).
     frames.push(`[user stack unreadable: errno ${-s.userStackError}]`);

@@ -8,7 +8,7 @@ import { CpuProfileRun, type NativeParts } from './cpu-profile.run';
 const cfg = { ...loadConfig({ TRACEFLEET_CA_CERT: '/fleet/ca.pem', TRACEFLEET_ENROLLMENT_TOKEN: 'x'.repeat(32), TRACEFLEET_NODE_NAME: 'n1' }), flushIntervalMs: 50 };
 
 function sample(): RawSample {
-  return { pid: process.pid, tid: process.pid, cpu: 0, comm: 'app', userStack: BigUint64Array.of(1n, 2n), kernelStack: new BigUint64Array(), userStackError: 0, kernelStackError: 0, count: 1 };
+  return { pid: process.pid, tid: process.pid, cpu: 0, comm: 'app', userStack: BigUint64Array.of(1n, 2n), kernelStack: new BigUint64Array(), userStackError: 0, kernelStackError: 0, pyFrames: new BigUint64Array(), pyStatus: 0, pyTruncated: false, count: 1 };
 }
 
 /** A stand-in for the native addon: emits `perTick` samples every 10 ms while started. */

@@ -6,6 +6,7 @@ import type { UnwindService } from '../../unwind/unwind-service';
 import { splitFolded, StackAggregator } from './aggregate';
 import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
 import { symbolizerNotes } from '../symbolizer-notes';
+import { PythonFrames } from './python-frames';
 
 export { RunRejected, type MessageSink } from '../tracing-run';
 
@@ -16,6 +17,7 @@ export interface NativeParts {
     targetComm?: string;
     foldSamples?: boolean;
     unwinder?: Unwinder;
+    python?: boolean;
     onSamples: (s: RawSample[]) => void;
   }): Profiler;
   createSymbolizer(): Symbolizer;
@@ -30,6 +32,7 @@ export class CpuProfileRun extends TracingRun {
   private stats: ProfilerStats | undefined;
   private samplesSent = 0;
   private readonly agg: StackAggregator;
+  private python: PythonFrames | undefined;
 
   constructor(start: StartRun, cfg: AgentConfig, sink: MessageSink, private readonly native: NativeParts, log: (msg: string) => void) {
     super(start, cfg, sink, log);
@@ -46,8 +49,16 @@ export class CpuProfileRun extends TracingRun {
       // Identical samples arrive as one with a count: the JS thread's work follows distinct stacks, not the rate.
       foldSamples: true,
       unwinder,
-      onSamples: (samples) => this.agg.add(samples),
+      python: true,
+      onSamples: (samples) => {
+        // A process met for the first time (started after the job began, or not named) is looked at now:
+        // its next samples carry Python frames if it runs CPython.
+        this.python?.seeSamples(samples);
+        this.agg.add(samples);
+      },
     });
+    this.python = new PythonFrames(this.profiler);
+    this.python.see(named);
     this.profiler.start();
     if (unwinder && !spec.targetPid && !spec.targetComm) {
       // A whole-host profile starts at once; meanwhile every running process gets its tables, rather than each
@@ -76,7 +87,7 @@ export class CpuProfileRun extends TracingRun {
 
   protected async flush(): Promise<void> {
     if (this.agg.size === 0 || !this.symbolizer) return;
-    const drained = this.agg.drain(this.symbolizer);
+    const drained = this.agg.drain(this.symbolizer, this.python);
     this.samplesSent += drained.samples;
     // One flush may hold more stacks than one batch may carry (message-bounds.ts).
     for (const batch of splitFolded(drained)) {
@@ -109,7 +120,8 @@ export class CpuProfileRun extends TracingRun {
   }
 
   protected override notes(): string[] {
-    return symbolizerNotes(this.symbolizer);
+    const stats = this.stats ?? this.profiler?.stats();
+    return [...(this.python?.notes(stats?.python) ?? []), ...symbolizerNotes(this.symbolizer)];
   }
 
   protected override unwindCounters(): UnwindCounters | undefined {
@@ -119,5 +131,6 @@ export class CpuProfileRun extends TracingRun {
   protected release(): void {
     this.profiler?.close();
     this.symbolizer?.close();
+    this.python?.close();
   }
 }

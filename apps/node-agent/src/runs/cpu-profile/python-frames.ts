@@ -1,0 +1,103 @@
+import type { PythonCounters, RawSample } from '@tracefleet/native';
+import { PythonNames } from '../python/code-names';
+import { detectPython, type PythonDetection } from '../python/detect';
+import { mergePythonFrames } from '../python/merge';
+import type { PythonFramer } from './aggregate';
+
+/** What the run needs of its profiler: where a Python process's interpreter layout goes. */
+export interface PythonLayoutSink {
+  setPythonProcess(pid: number, layout: Buffer): void;
+}
+
+/** Processes looked at per run at most: beyond it new ones are profiled natively and counted. */
+const MAX_PROCESSES = 65_536;
+
+/**
+ * Python frames for one cpu-profile run: which sampled processes run CPython (detect.ts), their interpreters'
+ * layouts in the profile program's py_procs map, and the names of their code objects (code-names.ts) put in
+ * place of the eval loop's frames (merge.ts). A process is looked at once, when it is named as the target or
+ * when its first samples arrive (a process started after the job began, an exec); samples taken before that
+ * carry no Python frames.
+ */
+export class PythonFrames implements PythonFramer {
+  private readonly seen = new Map<number, PythonDetection['kind'] | 'error'>();
+  private readonly versions = new Map<string, number>();
+  private readonly unsupported = new Map<string, { reason: string; pids: number[] }>();
+  private errors = 0;
+  private lastError = '';
+  private notLookedAt = 0;
+
+  constructor(
+    private readonly sink: PythonLayoutSink,
+    private readonly names = new PythonNames(),
+    private readonly detect: (pid: number) => PythonDetection = detectPython,
+  ) {}
+
+  /** Looks at the processes of these pids (or samples) that were not looked at before. */
+  see(pids: Iterable<number>): void {
+    for (const pid of pids) {
+      if (this.seen.has(pid)) continue;
+      if (this.seen.size >= MAX_PROCESSES) {
+        this.notLookedAt++;
+        continue;
+      }
+      this.seen.set(pid, this.lookAt(pid));
+    }
+  }
+
+  seeSamples(samples: RawSample[]): void {
+    for (const s of samples) if (!this.seen.has(s.pid)) this.see([s.pid]);
+  }
+
+  private lookAt(pid: number): PythonDetection['kind'] | 'error' {
+    let found: PythonDetection;
+    try {
+      found = this.detect(pid);
+      if (found.kind === 'python') {
+        this.names.addProcess(pid, found);
+        this.sink.setPythonProcess(pid, found.pyProc);
+        this.versions.set(found.version, (this.versions.get(found.version) ?? 0) + 1);
+      } else if (found.kind === 'unsupported') {
+        const u = this.unsupported.get(found.version) ?? { reason: found.reason, pids: [] };
+        if (u.pids.length < 5) u.pids.push(pid);
+        this.unsupported.set(found.version, u);
+      }
+      return found.kind;
+    } catch (err) {
+      // A process gone meanwhile, or an interpreter this agent could not read: profiled natively, counted.
+      this.errors++;
+      this.lastError = err instanceof Error ? err.message : String(err);
+      return 'error';
+    }
+  }
+
+  frames(s: RawSample, userRootFirst: string[]): string[] {
+    return mergePythonFrames(userRootFirst, s.pyFrames, s.pyTruncated, (word) => this.names.name(s.pid, word));
+  }
+
+  /** What the run's user should know: which interpreters got Python frames, which did not and why. */
+  notes(counters: PythonCounters | undefined): string[] {
+    const notes: string[] = [];
+    const processes = [...this.versions.values()].reduce((a, n) => a + n, 0);
+    if (processes > 0) {
+      const versions = [...this.versions.entries()].map(([v, n]) => (n > 1 ? `${v} ×${n}` : v)).join(', ');
+      let line = `python: ${processes} process(es) (${versions}) with Python frames`;
+      if (counters && counters.stacks > 0n) {
+        line += `; of their ${counters.stacks} samples ${counters.noThread} were of threads without a Python thread state`;
+        if (counters.readFaults > 0n) line += `, ${counters.readFaults} cut by a read fault`;
+        if (counters.truncated > 0n) line += `, ${counters.truncated} deeper than 128 Python frames (outermost left out)`;
+      }
+      const names = this.names.stats();
+      if (names.failed > 0) line += `; ${names.failed} code object(s) unreadable`;
+      notes.push(line);
+    }
+    for (const [, u] of this.unsupported) notes.push(`${u.reason} (pid ${u.pids.join(', ')})`);
+    if (this.errors > 0) notes.push(`python: ${this.errors} process(es) could not be read for Python frames, profiled natively (latest: ${this.lastError})`);
+    if (this.notLookedAt > 0) notes.push(`python: ${this.notLookedAt} process(es) past ${MAX_PROCESSES} not looked at for Python frames`);
+    return notes;
+  }
+
+  close(): void {
+    this.names.close();
+  }
+}
