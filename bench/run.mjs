@@ -9,8 +9,9 @@ import { sslBench } from './ssl.mjs';
 import { fleetBench } from './fleet.mjs';
 import { unwindBench } from './unwind.mjs';
 import { chaosBench } from './chaos.mjs';
+import { pythonBench } from './python.mjs';
 
-const suites = { 'cpu-profile': cpuProfileBench, usdt: usdtBench, memleak: memleakBench, ssl: sslBench, fleet: fleetBench, unwind: unwindBench, chaos: chaosBench };
+const suites = { 'cpu-profile': cpuProfileBench, usdt: usdtBench, memleak: memleakBench, ssl: sslBench, fleet: fleetBench, unwind: unwindBench, python: pythonBench, chaos: chaosBench };
 // These start their own stack (fleet: simulated agents, no real one; chaos: its faults) and run after the shared one has stopped.
 const ownStack = new Set(['fleet', 'chaos']);
 const chosen = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { toFolded } from '@tracefleet/controller/dist/profiles/flamegraph/flamegraph';
 import { decodePprof, pprofStacks } from '@tracefleet/controller/dist/profiles/pprof/pprof-decode';
@@ -97,6 +97,7 @@ describe('cpu-profile, end to end on the real kernel', () => {
     assert.equal(created.status, 201, created.text);
     const job = await waitJob(stack, created.json.id);
     burner.kill('SIGKILL');
+    rmSync(`/tmp/perf-${burner.pid}.map`, { force: true }); // V8 leaves its map behind
     assert.equal(job.status, 'completed', JSON.stringify(job));
     const folded = await stack.api('GET', `/jobs/${job.id}/flamegraph.folded?node=${stack.nodeName}`);
     const stacks = parseFolded(folded.text);

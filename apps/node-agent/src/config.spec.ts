@@ -37,6 +37,13 @@ describe('agent config', () => {
 });
 
 describe('controller addresses', () => {
+  it('reads Python frames unless TRACEFLEET_AGENT_PYTHON_FRAMES is off, and names a bad value', () => {
+    const base = { TRACEFLEET_CA_CERT: '/fleet/ca.pem', TRACEFLEET_NODE_NAME: 'n1' };
+    assert.equal(loadConfig(base).pythonFrames, true);
+    assert.equal(loadConfig({ ...base, TRACEFLEET_AGENT_PYTHON_FRAMES: 'off' }).pythonFrames, false);
+    assert.equal(loadConfig({ ...base, TRACEFLEET_AGENT_PYTHON_FRAMES: 'on' }).pythonFrames, true);
+    assert.throws(() => loadConfig({ ...base, TRACEFLEET_AGENT_PYTHON_FRAMES: 'yes' }), /TRACEFLEET_AGENT_PYTHON_FRAMES: "yes" is not one of on, off/);
+  });
   it('takes one address or a comma-separated list of replicas, in order', () => {
     assert.deepEqual(parseControllerAddrs(undefined), ['127.0.0.1:50051']);
     assert.deepEqual(parseControllerAddrs('10.0.0.1:50051, ctl-b.example:50051,[::1]:7000'), ['10.0.0.1:50051', 'ctl-b.example:50051', '[::1]:7000']);

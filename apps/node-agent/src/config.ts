@@ -20,6 +20,10 @@ export interface AgentConfig {
   unwind: 'tables' | 'fp';
   /** Kernel memory the node's unwind tables may take, bytes. */
   unwindTableBytes: number;
+  /** CPU profiles read CPython frames from the interpreters' memory (TRACEFLEET_AGENT_PYTHON_FRAMES=off turns it off). */
+  pythonFrames: boolean;
+  /** CPU profiles ask HotSpot JVMs for perf maps (TRACEFLEET_AGENT_JAVA_PERF_MAPS=off turns it off). */
+  javaPerfMaps: boolean;
   /** The most of a traced process's /tmp/perf-PID.map the symbolizer reads, bytes (TRACEFLEET_AGENT_PERF_MAP_MB). */
   perfMapBytes: number;
   /** Encoded bytes of unacknowledged run messages kept in memory (TRACEFLEET_AGENT_OUTBOX_MB)... */
@@ -104,6 +108,13 @@ function unwindMode(raw: string | undefined): 'tables' | 'fp' {
   throw new ConfigError(`TRACEFLEET_AGENT_UNWIND: "${raw}" is not one of tables, fp`);
 }
 
+function onOff(name: string, raw: string | undefined, fallback: boolean): boolean {
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'on') return true;
+  if (raw === 'off') return false;
+  throw new ConfigError(`${name}: "${raw}" is not one of on, off`);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
   const enrollmentToken = env.TRACEFLEET_ENROLLMENT_TOKEN || undefined;
   if (enrollmentToken !== undefined && !/^[\x21-\x7e]{16,256}$/.test(enrollmentToken)) {
@@ -136,6 +147,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
     flushIntervalMs: intFrom(env, 'TRACEFLEET_AGENT_FLUSH_MS', 1000, 50, 60_000),
     unwind: unwindMode(env.TRACEFLEET_AGENT_UNWIND),
     unwindTableBytes: intFrom(env, 'TRACEFLEET_AGENT_UNWIND_TABLE_MB', 256, 1, 65536) * 1024 * 1024,
+    pythonFrames: onOff('TRACEFLEET_AGENT_PYTHON_FRAMES', env.TRACEFLEET_AGENT_PYTHON_FRAMES, true),
+    javaPerfMaps: onOff('TRACEFLEET_AGENT_JAVA_PERF_MAPS', env.TRACEFLEET_AGENT_JAVA_PERF_MAPS, true),
     perfMapBytes: intFrom(env, 'TRACEFLEET_AGENT_PERF_MAP_MB', 64, 1, 4096) * 1024 * 1024,
     // Results not yet acknowledged by the controller: in memory up to this, then on disk, then dropped (counted).
     ...outboxLimits(env),

@@ -7,6 +7,7 @@ import { splitFolded, StackAggregator } from './aggregate';
 import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
 import { symbolizerNotes } from '../symbolizer-notes';
 import { PythonFrames } from './python-frames';
+import { JavaPerfMaps } from '../java/perf-maps';
 
 export { RunRejected, type MessageSink } from '../tracing-run';
 
@@ -33,6 +34,7 @@ export class CpuProfileRun extends TracingRun {
   private samplesSent = 0;
   private readonly agg: StackAggregator;
   private python: PythonFrames | undefined;
+  private java: JavaPerfMaps | undefined;
 
   constructor(start: StartRun, cfg: AgentConfig, sink: MessageSink, private readonly native: NativeParts, log: (msg: string) => void) {
     super(start, cfg, sink, log);
@@ -49,16 +51,25 @@ export class CpuProfileRun extends TracingRun {
       // Identical samples arrive as one with a count: the JS thread's work follows distinct stacks, not the rate.
       foldSamples: true,
       unwinder,
-      python: true,
+      python: this.cfg.pythonFrames,
       onSamples: (samples) => {
         // A process met for the first time (started after the job began, or not named) is looked at now:
         // its next samples carry Python frames if it runs CPython.
         this.python?.seeSamples(samples);
+        this.java?.see(samples.map((s) => s.pid));
         this.agg.add(samples);
       },
     });
-    this.python = new PythonFrames(this.profiler);
-    this.python.see(named);
+    if (this.cfg.pythonFrames) {
+      this.python = new PythonFrames(this.profiler);
+      this.python.see(named);
+    }
+    if (this.cfg.javaPerfMaps) {
+      this.java = new JavaPerfMaps();
+      this.java.see(spec.targetPid || spec.targetComm ? named : listPids());
+      // A named JVM's map is there before the first flush names its samples.
+      await this.java.refresh(true);
+    }
     this.profiler.start();
     if (unwinder && !spec.targetPid && !spec.targetComm) {
       // A whole-host profile starts at once; meanwhile every running process gets its tables, rather than each
@@ -87,6 +98,7 @@ export class CpuProfileRun extends TracingRun {
 
   protected async flush(): Promise<void> {
     if (this.agg.size === 0 || !this.symbolizer) return;
+    await this.java?.refresh();
     const drained = this.agg.drain(this.symbolizer, this.python);
     this.samplesSent += drained.samples;
     // One flush may hold more stacks than one batch may carry (message-bounds.ts).
@@ -107,6 +119,8 @@ export class CpuProfileRun extends TracingRun {
 
   protected async stopTracing(): Promise<void> {
     this.stats = await this.profiler!.stop();
+    // Methods compiled since the last map: the last flush names them too.
+    await this.java?.refresh(true);
   }
 
   protected counts(): RunCounts {
@@ -121,7 +135,7 @@ export class CpuProfileRun extends TracingRun {
 
   protected override notes(): string[] {
     const stats = this.stats ?? this.profiler?.stats();
-    return [...(this.python?.notes(stats?.python) ?? []), ...symbolizerNotes(this.symbolizer)];
+    return [...(this.python?.notes(stats?.python) ?? []), ...(this.java?.notes() ?? []), ...symbolizerNotes(this.symbolizer)];
   }
 
   protected override unwindCounters(): UnwindCounters | undefined {
