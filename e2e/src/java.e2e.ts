@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { FIXTURES, WORK, parseFolded, startStack, waitJob, type Stack as StackApi } from './harness';
+import { FIXTURES, WORK, parseFolded, startStack, waitFor, waitJob, type Stack as StackApi } from './harness';
 import { chainShare, startFixture, topStacks, type Stack } from './unwind-support';
 
 const JAVA_HOME = '/usr/lib/jvm/java-17-openjdk-amd64';
@@ -40,8 +40,8 @@ describe('Java JIT frames in CPU profiles, end to end on the real kernel', () =>
     return child;
   }
 
-  async function profile(pid: number, durationSec: number): Promise<{ job: any; stacks: Stack[] }> {
-    const created = await stack.api('POST', '/jobs', { type: 'cpu-profile', durationSec, frequencyHz: 99, target: { pid }, nodes: { names: [stack.nodeName] } });
+  async function profile(pid: number, durationSec: number, extra: object = {}): Promise<{ job: any; stacks: Stack[] }> {
+    const created = await stack.api('POST', '/jobs', { type: 'cpu-profile', durationSec, frequencyHz: 99, target: { pid }, nodes: { names: [stack.nodeName] }, ...extra });
     assert.equal(created.status, 201, created.text);
     const job = await waitJob(stack, created.json.id);
     assert.equal(job.status, 'completed', JSON.stringify(job));
@@ -74,6 +74,43 @@ describe('Java JIT frames in CPU profiles, end to end on the real kernel', () =>
     rmSync(`/tmp/perf-${child.pid}.map`, { force: true });
     const share = chainShare(stacks, [HOT]);
     assert.ok(share >= 0.5, `HotLoop.hotMethod in ${(share * 100).toFixed(1)} %:\n${topStacks(stacks)}\n${job.runs[0].reason}`);
+  });
+
+  it('javaPerfMaps: false leaves the JVM alone: no map asked for, no names', async () => {
+    const jvm = await launch(['-Xmx128m', '-cp', WORK, 'HotLoop']);
+    const { job, stacks } = await profile(jvm.pid!, 3, { javaPerfMaps: false });
+    const mapWritten = existsSync(`/tmp/perf-${jvm.pid}.map`);
+    jvm.kill('SIGKILL');
+    rmSync(`/tmp/perf-${jvm.pid}.map`, { force: true });
+    assert.equal(mapWritten, false, 'the JVM was asked for a map');
+    assert.equal(chainShare(stacks, [HOT]), 0);
+    assert.doesNotMatch(job.runs[0].reason ?? '', /java:/);
+  });
+
+  it('an incident runs the jvm-gc USDT preset and a CPU profile of the same JVM together', async () => {
+    const jvm = await launch(['-Xmx128m', '-cp', WORK, 'HotLoop', '400']);
+    const created = await stack.api('POST', '/incidents', {
+      name: 'jvm incident',
+      nodes: { names: [stack.nodeName] },
+      bundle: [
+        { type: 'cpu-profile', durationSec: 5, frequencyHz: 99, target: { pid: jvm.pid } },
+        { type: 'usdt', durationSec: 5, preset: 'jvm-gc', target: { pid: jvm.pid } },
+      ],
+    });
+    assert.equal(created.status, 201, created.text);
+    let inc: any;
+    await waitFor(async () => {
+      inc = (await stack.api('GET', `/incidents/${created.json.id}`)).json;
+      return inc.status !== 'running';
+    }, 60_000, 'the incident to end');
+    jvm.kill('SIGKILL');
+    rmSync(`/tmp/perf-${jvm.pid}.map`, { force: true });
+    assert.equal(inc.status, 'completed', JSON.stringify(inc, null, 1));
+    const [cpu, usdt] = inc.jobs;
+    const stacks = parseFolded((await stack.api('GET', `/jobs/${cpu.id}/flamegraph.folded`)).text);
+    assert.ok(chainShare(stacks, [HOT]) >= 0.5, `hotMethod in ${(chainShare(stacks, [HOT]) * 100).toFixed(1)} %:\n${topStacks(stacks)}`);
+    const gc = (await stack.api('GET', `/jobs/${usdt.id}/usdt`)).json.pairs.find((p: { label: string }) => p.label === 'gc');
+    assert.ok(gc && gc.count >= 5, `GC pauses seen: ${JSON.stringify(gc)}`);
   });
 
   it('profiles a JVM that refuses attach without JIT names, and says why', async () => {

@@ -80,7 +80,7 @@ describe('mutual TLS between agents and controllers', { timeout: 300_000 }, () =
           call.write({
             msg: {
               $case: 'startRun',
-              value: { runId: 'rogue-run', jobId: 'rogue-job', durationSec: 30, target: { kind: { $case: 'pid', value: hot.pid! } }, spec: { $case: 'cpuProfile', value: { frequencyHz: 99 } }, startAtUnixMs: 0n },
+              value: { runId: 'rogue-run', jobId: 'rogue-job', durationSec: 30, target: { kind: { $case: 'pid', value: hot.pid! } }, spec: { $case: 'cpuProfile', value: { frequencyHz: 99, skipJavaPerfMaps: false, skipPythonFrames: false } }, startAtUnixMs: 0n },
             },
           });
         });

@@ -33,7 +33,7 @@ function harness(env: Record<string, string>) {
     internals.onMessage({
       msg: {
         $case: 'startRun',
-        value: { jobId: 'j', runId, durationSec: 5, target: { kind: { $case: 'all', value: true } }, spec: { $case: 'cpuProfile', value: { frequencyHz: 99 } }, startAtUnixMs: 0n, ...over },
+        value: { jobId: 'j', runId, durationSec: 5, target: { kind: { $case: 'all', value: true } }, spec: { $case: 'cpuProfile', value: { frequencyHz: 99, skipJavaPerfMaps: false, skipPythonFrames: false } }, startAtUnixMs: 0n, ...over },
       },
     });
   const stop = (runId: string): void => internals.onMessage({ msg: { $case: 'stopRun', value: { runId, reason: 'test' } } });

@@ -11,7 +11,7 @@ const policy = (p: Partial<AgentPolicy> = {}): AgentPolicy => ({ ...DEFAULT_POLI
 function start(runId: string, spec: StartRun['spec'], durationSec = 10): StartRun {
   return { jobId: 'j', runId, durationSec, target: { kind: { $case: 'all', value: true } }, spec, startAtUnixMs: 0n };
 }
-const profile = (id: string, d?: number): StartRun => start(id, { $case: 'cpuProfile', value: { frequencyHz: 99 } }, d);
+const profile = (id: string, d?: number): StartRun => start(id, { $case: 'cpuProfile', value: { frequencyHz: 99, skipJavaPerfMaps: false, skipPythonFrames: false } }, d);
 const memleak = (id: string, maxAllocs: number): StartRun =>
   start(id, { $case: 'memleak', value: { mode: MemleakMode.MEMLEAK_MODE_KERNEL, intervalSec: 5, minAgeSec: 0, sampleEvery: 1, sampleBytes: 0n, maxAllocs, topN: 50 } });
 const ssl = (id: string, redactionOff = false): StartRun =>

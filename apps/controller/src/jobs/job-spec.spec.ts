@@ -44,6 +44,14 @@ describe('typeParams', () => {
     assert.deepEqual(spec.value.probes[0], { provider: 'hotspot', name: 'gc__begin' });
     assert.equal(spec.value.pairs.length, 2);
   });
+  it('cpu-profile: runtime names on by default, each turned off on its own; a stored job without them reads them', () => {
+    const c = (over: Partial<CreateJobDto>): CreateJobDto => ({ type: 'cpu-profile', durationSec: 5, target: { all: true }, nodes: 'all', ...over }) as CreateJobDto;
+    assert.deepEqual(typeParams(c({})), { frequencyHz: 99, javaPerfMaps: true, pythonFrames: true });
+    const spec = runSpec('cpu-profile', typeParams(c({ javaPerfMaps: false })) as unknown as Record<string, unknown>);
+    assert.deepEqual(spec, { $case: 'cpuProfile', value: { frequencyHz: 99, skipJavaPerfMaps: true, skipPythonFrames: false } });
+    assert.deepEqual(runSpec('cpu-profile', { frequencyHz: 49 }), { $case: 'cpuProfile', value: { frequencyHz: 49, skipJavaPerfMaps: false, skipPythonFrames: false } });
+    rejects(usdt({ probes: ['a:b'], pythonFrames: false } as Partial<CreateJobDto>), /pythonFrames applies only to cpu-profile/);
+  });
   it('checks ssl-capture fields and fills defaults', () => {
     const s = (over: Partial<CreateJobDto>): CreateJobDto => ({ type: 'ssl-capture', durationSec: 10, target: { comm: 'curl' }, nodes: 'all', ...over }) as CreateJobDto;
     assert.deepEqual(typeParams(s({})), {

@@ -1,4 +1,4 @@
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsBoolean, IsInt, IsOptional, Max, Min } from 'class-validator';
 
 /** The cpu-profile request fields: shapes and limits (the ValidationPipe checks them; the OpenAPI document reads them). */
 export class CpuProfileFields {
@@ -7,4 +7,12 @@ export class CpuProfileFields {
   @Min(1)
   @Max(1000)
   frequencyHz?: number;
+
+  @IsOptional()
+  @IsBoolean()
+  javaPerfMaps?: boolean;
+
+  @IsOptional()
+  @IsBoolean()
+  pythonFrames?: boolean;
 }

@@ -83,6 +83,11 @@ describe('CreateJobDto: joined from the common fields, the shared ones and each 
     assert.deepEqual(await messages({ ...base, type: 'syscount', maxKeys: 0, bogus: 1 }), ['property bogus should not exist', 'maxKeys must not be less than 1']);
   });
 
+  it('takes the cpu-profile runtime switches as booleans only', async () => {
+    assert.deepEqual(await messages({ ...base, type: 'cpu-profile', javaPerfMaps: false, pythonFrames: true }), []);
+    assert.deepEqual(await messages({ ...base, type: 'cpu-profile', javaPerfMaps: 'no', pythonFrames: 0 }), ['javaPerfMaps must be a boolean value', 'pythonFrames must be a boolean value']);
+  });
+
   it('names every registered type in the type check', async () => {
     assert.deepEqual(await messages({ ...base, type: 'nope' }), ['type must be one of: cpu-profile, usdt, memleak, ssl-capture, syscount']);
     assert.deepEqual(await messages({ ...base, type: 'memleak', frequencyHz: 99, intervalSec: 5 }), []);

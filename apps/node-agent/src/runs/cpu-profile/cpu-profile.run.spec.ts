@@ -13,9 +13,10 @@ function sample(): RawSample {
 
 /** A stand-in for the native addon: emits `perTick` samples every 10 ms while started. */
 function fakeNative(perTick: number, opts: { failStart?: boolean } = {}) {
-  const state = { closed: 0, symbolizerClosed: 0, seen: 0 };
+  const state = { closed: 0, symbolizerClosed: 0, seen: 0, python: undefined as boolean | undefined };
   const parts: NativeParts = {
     createProfiler(o) {
+      state.python = o.python;
       let timer: NodeJS.Timeout | undefined;
       const stats = () => ({ samplesSeen: BigInt(state.seen), kernelDrops: 2n, queueDrops: 1n, delivered: BigInt(state.seen) });
       return {
@@ -57,7 +58,7 @@ function start(over: Partial<StartRun> = {}): StartRun {
     runId: 'r',
     durationSec: 1,
     target: { kind: { $case: 'pid', value: process.pid } },
-    spec: { $case: 'cpuProfile', value: { frequencyHz: 99 } },
+    spec: { $case: 'cpuProfile', value: { frequencyHz: 99, skipJavaPerfMaps: false, skipPythonFrames: false } },
     startAtUnixMs: 0n,
     ...over,
   };
@@ -69,6 +70,20 @@ function sink() {
 }
 
 describe('CpuProfileRun', () => {
+  it('reads Python frames unless the job or the node turns them off', async () => {
+    const cases: Array<[boolean, boolean, boolean]> = [
+      [false, true, true],
+      [true, true, false],
+      [false, false, false],
+    ];
+    for (const [skip, nodeOn, expected] of cases) {
+      const { parts, state } = fakeNative(1);
+      const spec = { $case: 'cpuProfile' as const, value: { frequencyHz: 99, skipJavaPerfMaps: true, skipPythonFrames: skip } };
+      await new CpuProfileRun(start({ spec }), { ...cfg, pythonFrames: nodeOn }, sink(), parts, () => {}).run();
+      assert.equal(state.python, expected, `skip ${skip}, node ${nodeOn}`);
+    }
+  });
+
   it('streams numbered batches and finishes with counts that add up', async () => {
     const { parts, state } = fakeNative(3);
     const out = sink();
@@ -109,7 +124,7 @@ describe('CpuProfileRun', () => {
   it('refuses what is past the agent\'s own limits or names no live target', async () => {
     const cases: [Partial<StartRun>, RegExp][] = [
       [{ durationSec: cfg.maxDurationSec + 1 }, /durationSec .* outside this agent's limit/],
-      [{ spec: { $case: 'cpuProfile', value: { frequencyHz: 5000 } } }, /frequencyHz 5000/],
+      [{ spec: { $case: 'cpuProfile', value: { frequencyHz: 5000, skipJavaPerfMaps: false, skipPythonFrames: false } } }, /frequencyHz 5000/],
       [{ target: { kind: { $case: 'pid', value: 4_000_000 } } }, /pid 4000000 does not exist on node n1/],
       [{ target: undefined }, /names no target/],
     ];

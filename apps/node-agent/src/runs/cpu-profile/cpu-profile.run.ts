@@ -34,6 +34,8 @@ export class CpuProfileRun extends TracingRun {
   private samplesSent = 0;
   private readonly agg: StackAggregator;
   private python: PythonFrames | undefined;
+  private pythonOn = false;
+  private javaOn = false;
   private java: JavaPerfMaps | undefined;
 
   constructor(start: StartRun, cfg: AgentConfig, sink: MessageSink, private readonly native: NativeParts, log: (msg: string) => void) {
@@ -51,7 +53,7 @@ export class CpuProfileRun extends TracingRun {
       // Identical samples arrive as one with a count: the JS thread's work follows distinct stacks, not the rate.
       foldSamples: true,
       unwinder,
-      python: this.cfg.pythonFrames,
+      python: this.pythonOn,
       onSamples: (samples) => {
         // A process met for the first time (started after the job began, or not named) is looked at now:
         // its next samples carry Python frames if it runs CPython.
@@ -60,11 +62,11 @@ export class CpuProfileRun extends TracingRun {
         this.agg.add(samples);
       },
     });
-    if (this.cfg.pythonFrames) {
+    if (this.pythonOn) {
       this.python = new PythonFrames(this.profiler);
       this.python.see(named);
     }
-    if (this.cfg.javaPerfMaps) {
+    if (this.javaOn) {
       this.java = new JavaPerfMaps();
       this.java.see(spec.targetPid || spec.targetComm ? named : listPids());
       // A named JVM's map is there before the first flush names its samples.
@@ -80,6 +82,9 @@ export class CpuProfileRun extends TracingRun {
   }
 
   private validate(): { frequencyHz: number; targetPid?: number; targetComm?: string } {
+    const { pythonFrames, javaPerfMaps } = this.runtimes();
+    this.pythonOn = pythonFrames;
+    this.javaOn = javaPerfMaps;
     const { spec, target } = this.start;
     if (spec?.$case !== 'cpuProfile') throw new RunRejected('this agent got a start message without a cpu-profile spec');
     const frequencyHz = spec.value.frequencyHz;
@@ -94,6 +99,12 @@ export class CpuProfileRun extends TracingRun {
     if (kind?.$case === 'comm') return { frequencyHz, targetComm: kind.value };
     if (kind?.$case === 'all') return { frequencyHz };
     throw new RunRejected('the start message names no target');
+  }
+
+  /** Runtime names: on unless the node's setting or the job turns them off. */
+  private runtimes(): { pythonFrames: boolean; javaPerfMaps: boolean } {
+    const spec = this.start.spec?.$case === 'cpuProfile' ? this.start.spec.value : undefined;
+    return { pythonFrames: this.cfg.pythonFrames && !spec?.skipPythonFrames, javaPerfMaps: this.cfg.javaPerfMaps && !spec?.skipJavaPerfMaps };
   }
 
   protected async flush(): Promise<void> {

@@ -86,7 +86,7 @@ describe('SyscountRun', () => {
     const fin = gone.sent.at(-1)?.msg;
     assert.ok(fin?.$case === 'runFinished' && !fin.value.ok);
     assert.match(fin.value.reason, /does not exist/);
-    const wrong = await run({ ...start({ kind: { $case: 'all', value: true } }), spec: { $case: 'cpuProfile', value: { frequencyHz: 99 } } }, { entries: [], calls: 0n, uncounted: 0n });
+    const wrong = await run({ ...start({ kind: { $case: 'all', value: true } }), spec: { $case: 'cpuProfile', value: { frequencyHz: 99, skipJavaPerfMaps: false, skipPythonFrames: false } } }, { entries: [], calls: 0n, uncounted: 0n });
     const fin2 = wrong.sent.at(-1)?.msg;
     assert.ok(fin2?.$case === 'runFinished' && !fin2.value.ok);
     assert.match(fin2.value.reason, /without a syscount spec/);
