@@ -7,10 +7,10 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { FIXTURES, parseFolded, sleep, startStack, waitJob, type Stack as StackApi } from './harness';
+import { FIXTURES, WORK, parseFolded, sleep, startStack, waitJob, type Stack as StackApi } from './harness';
 import { DEBIAN_PYTHON, chainShare, startFixture, topStacks, type Stack } from './unwind-support';
 
 const APP = join(FIXTURES, 'python', 'app.py');
@@ -97,6 +97,35 @@ describe('Python frames in CPU profiles, end to end on the real kernel', () => {
     // Its first samples may come before the agent read its interpreter (at most one delivery, ~100 ms).
     const share = chainShare(mine, [PY_MAIN, G, F]);
     assert.ok(share >= 0.8, `main → g → f in ${(share * 100).toFixed(1)} %:\n${topStacks(mine)}`);
+  });
+
+  it('survives a hostile "python3.11": a thread list that loops, a frame chain that loops into a fake code object', async () => {
+    const dir = join(WORK, 'hostile-python');
+    mkdirSync(dir, { recursive: true });
+    const bin = join(dir, 'python3.11'); // the name the agent looks for
+    const cc = spawnSync('gcc', ['-O1', '-g', '-rdynamic', '-pthread', '-o', bin, join(FIXTURES, 'python', 'fake_python.c')], { encoding: 'utf8' });
+    assert.equal(cc.status, 0, cc.stderr);
+
+    const cycle = await launch(bin, ['cycle']);
+    const ring = await profile({ pid: cycle.pid }, 3);
+    cycle.kill('SIGKILL');
+    assert.ok(total(ring.stacks) > 100, `only ${total(ring.stacks)} samples:\n${topStacks(ring.stacks)}`);
+    assert.match(ring.job.runs[0].reason ?? '', /python: 1 process\(es\) \(3\.11\.2\).*of their \d+ samples [1-9]\d* were of threads without a Python thread state/, JSON.stringify(ring.job.runs[0]));
+
+    const loop = await launch(bin, ['frames']);
+    const frames = await profile({ pid: loop.pid }, 3);
+    loop.kill('SIGKILL');
+    assert.ok(total(frames.stacks) > 100, `only ${total(frames.stacks)} samples`);
+    const reason = frames.job.runs[0].reason ?? '';
+    assert.match(reason, /deeper than 128 Python frames/, reason);
+    assert.match(reason, /1 code object\(s\) unreadable/, reason);
+    // Nothing named from the fake code object: only placeholders, at most 128 per stack.
+    const pyFrames = frames.stacks.flatMap((s) => s.frames.filter((f) => f.startsWith('[python code')));
+    assert.ok(pyFrames.length > 0 && pyFrames.every((f) => /^\[python code 0x[0-9a-f]+: not a code object\]$/.test(f)), pyFrames.slice(0, 3).join(' | '));
+    assert.ok(frames.stacks.every((s) => s.frames.length <= 1 + 127 + 128 + 127), 'a stack longer than its parts allow');
+
+    // The agent is unharmed: the next job runs as before.
+    await expectNamedFrames(DEBIAN_PYTHON);
   });
 
   it('profiles a CPython without a known frame layout natively and says why (pyenv 3.7)', async () => {
