@@ -17,6 +17,7 @@
         "src/memleak_tracer.cc",
         "src/perf_map.cc",
         "src/proc_maps.cc",
+        "src/python_maps.cc",
         "src/profile_session.cc",
         "src/ring_buffer_object.cc",
         "src/profiler.cc",

@@ -12,6 +12,8 @@ export * from './usdt-types';
 export * from './memleak-types';
 export * from './syscount-types';
 export * from './ssl-types';
+export * from './python-types';
+import type { PythonCounters, PythonFrameFields } from './python-types';
 
 export interface ProfilerOptions {
   /** Path to profile.bpf.o (`objectPath('profile')` from @tracefleet/bpf). */
@@ -41,7 +43,7 @@ export interface ProfilerOptions {
   onSamples: (samples: RawSample[]) => void;
 }
 
-export interface RawSample {
+export interface RawSample extends PythonFrameFields {
   pid: number;
   tid: number;
   cpu: number;
@@ -53,30 +55,10 @@ export interface RawSample {
   /** 0 or a negative errno from bpf_get_stack. */
   kernelStackError: number;
   userStackError: number;
-  /**
-   * Python frames, innermost first: the code object's address, bit 0 (PY_FRAME_ENTRY) on the outermost frame of
-   * each C call of the eval loop. Empty unless the process was given with setPythonProcess.
-   */
-  pyFrames: BigUint64Array;
-  /** Python frames read (pyFrames.length), 0 for a process not given, or PY_ERR_NO_THREAD (-1) / PY_ERR_READ (-2). */
-  pyStatus: number;
-  /** The Python frame chain went on past TRACEFLEET_MAX_PY_FRAMES: the outermost frames are missing. */
-  pyTruncated: boolean;
   /** Samples this one stands for: 1, or more with foldSamples. */
   count: number;
 }
 
-/** How the profile program read Python frames (all zero with no Python process given). */
-export interface PythonCounters {
-  /** Samples of a Python process. */
-  stacks: bigint;
-  frames: bigint;
-  /** Samples of a thread with no Python thread state (a native thread, or one Python has not registered). */
-  noThread: bigint;
-  readFaults: bigint;
-  /** Samples with more Python frames than a sample carries. */
-  truncated: bigint;
-}
 
 export interface ProfilerStats {
   /** Samples that passed the in-kernel filter, summed over CPUs. */
@@ -347,6 +329,15 @@ export class UsdtTracer {
   /** Frees every BPF and perf fd of this tracer; idempotent. */
   close(): void {
     this.#native.close();
+  }
+
+  /** With python and captureStacks: reads this process's Python frames from now on (struct py_proc, python.h). */
+  setPythonProcess(pid: number, layout: Buffer): void {
+    this.#native.setPythonProcess(pid, layout);
+  }
+
+  forgetPythonProcess(pid: number): void {
+    this.#native.forgetPythonProcess(pid);
   }
 }
 

@@ -17,7 +17,7 @@ const readHeader = (file: string): string => fs.readFileSync(path.join(buildDir,
 const limitsHeader = readHeader('limits.h');
 const pythonHeader = readHeader('python/python.h');
 const profileHeader = readHeader('profile/profile.h') + pythonHeader + limitsHeader;
-const usdtHeader = readHeader('usdt/usdt.h') + limitsHeader;
+const usdtHeader = readHeader('usdt/usdt.h') + readHeader('python/python.h') + limitsHeader;
 const sslHeader = readHeader('ssl/ssl.h') + limitsHeader;
 
 function defines(header: string): Map<string, number> {

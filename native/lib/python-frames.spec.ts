@@ -49,8 +49,9 @@ describe('Profiler: Python frames', () => {
     fs.writeFileSync(script, SCRIPT);
     const child = await runUntilReady(PYTHON, [script]);
     const samples: import('./index').RawSample[] = [];
-    const profiler = new Profiler({ objectPath: profileObject(), frequencyHz: 99, targetPid: child.pid!, python: true, onSamples: (s) => samples.push(...s) });
+    let profiler: Profiler | undefined;
     try {
+      profiler = new Profiler({ objectPath: profileObject(), frequencyHz: 99, targetPid: child.pid!, python: true, onSamples: (s) => samples.push(...s) });
       profiler.setPythonProcess(child.pid!, debianPython311Layout());
       profiler.start();
       await new Promise((r) => setTimeout(r, 1500));
@@ -69,7 +70,7 @@ describe('Profiler: Python frames', () => {
       assert.equal(stats.python.frames, BigInt(withFrames.length * 3));
       assert.equal(stats.python.readFaults, 0n);
     } finally {
-      profiler.close();
+      profiler?.close();
       child.kill('SIGKILL');
     }
   });
@@ -77,8 +78,9 @@ describe('Profiler: Python frames', () => {
   test('a process not given, or given a layout that leads nowhere, costs no frames and is counted', async () => {
     const child = await runUntilReady(PYTHON, ['-c', 'print("ready", flush=True)\nwhile True: pass']);
     const samples: import('./index').RawSample[] = [];
-    const profiler = new Profiler({ objectPath: profileObject(), frequencyHz: 99, targetPid: child.pid!, python: true, onSamples: (s) => samples.push(...s) });
+    let profiler: Profiler | undefined;
     try {
+      profiler = new Profiler({ objectPath: profileObject(), frequencyHz: 99, targetPid: child.pid!, python: true, onSamples: (s) => samples.push(...s) });
       // A hostile or stale layout: interp_head points at the zero page.
       const bad = debianPython311Layout();
       bad.writeBigUInt64LE(0x10n, 0);
@@ -90,7 +92,7 @@ describe('Profiler: Python frames', () => {
       assert.ok(samples.every((s) => s.pyStatus === -2 && s.pyFrames.length === 0), `statuses: ${samples.map((s) => s.pyStatus)}`);
       assert.equal(stats.python.readFaults, BigInt(samples.length));
     } finally {
-      profiler.close();
+      profiler?.close();
       child.kill('SIGKILL');
     }
   });
@@ -99,7 +101,7 @@ describe('Profiler: Python frames', () => {
     const withPython = new Profiler({ objectPath: profileObject(), frequencyHz: 99, python: true, onSamples: () => {} });
     const without = new Profiler({ objectPath: profileObject(), frequencyHz: 99, onSamples: () => {} });
     try {
-      const usage = /profiler\.setPythonProcess\(pid: integer > 0, layout: Buffer/;
+      const usage = /tracer\.setPythonProcess\(pid: integer > 0, layout: Buffer/;
       assert.throws(() => withPython.setPythonProcess(0, Buffer.alloc(32)), usage);
       assert.throws(() => withPython.setPythonProcess(1.5, Buffer.alloc(32)), usage);
       assert.throws(() => withPython.setPythonProcess(2 ** 33, Buffer.alloc(32)), usage);

@@ -1,5 +1,6 @@
 // Types of the USDT tracer's facade (UsdtTracer in index.ts): options, events, stats, layout.
 import type { UnwindCounters, Unwinder } from './unwind';
+import type { PythonCounters, PythonFrameFields, PythonLayoutSink } from './python-types';
 
 export interface UsdtAttachSpec {
   /** Binary or shared library holding the probe (e.g. /usr/bin/python3.11, .../libjvm.so). */
@@ -32,10 +33,12 @@ export interface UsdtTracerOptions {
   /** Called on the JS thread with batches of at most 1024 events, about every 100 ms. */
   /** Walk captured user stacks with this Unwinder's tables (frame pointers only without it). */
   unwinder?: Unwinder;
+  /** With captureStacks: read the Python frames of the processes given with setPythonProcess. Default false. */
+  python?: boolean;
   onEvents: (events: UsdtRawEvent[]) => void;
 }
 
-export interface UsdtRawEvent {
+export interface UsdtRawEvent extends PythonFrameFields {
   probe: number;
   pid: number;
   tid: number;
@@ -66,13 +69,27 @@ export interface UsdtStats {
   delivered: bigint;
   /** How captured user stacks were walked (all zero without an unwinder). */
   unwind: UnwindCounters;
+  python: PythonCounters;
 }
 
 /** sizeof/offsetof of struct usdt_event and the constants of usdt.h the addon was compiled with. */
 export interface UsdtEventLayout {
   size: number;
   offsets: Record<
-    'ts_ns' | 'probe' | 'pid' | 'tid' | 'argc' | 'args' | 'str_len' | 'user_stack_bytes' | 'str' | 'user_stack',
+    | 'ts_ns'
+    | 'probe'
+    | 'pid'
+    | 'tid'
+    | 'argc'
+    | 'args'
+    | 'str_len'
+    | 'user_stack_bytes'
+    | 'str'
+    | 'user_stack'
+    | 'py_frames_count'
+    | 'py_truncated'
+    | 'pad'
+    | 'py_frames',
     number
   >;
   USDT_MAX_PROBES: number;
@@ -84,7 +101,7 @@ export interface UsdtEventLayout {
   USDT_COUNTER_MAX: number;
 }
 
-export interface NativeUsdtTracer {
+export interface NativeUsdtTracer extends PythonLayoutSink {
   start(): void;
   stop(): Promise<UsdtStats>;
   stats(): UsdtStats;

@@ -55,14 +55,10 @@ ProfileSession::ProfileSession(const ProfileConfig& config)
   program_ = bpf_object__find_program_by_name(bpf_.Object(), "profile");
   events_ = bpf_object__find_map_by_name(bpf_.Object(), "events");
   counters_ = bpf_object__find_map_by_name(bpf_.Object(), "counters");
-  pyProcs_ = bpf_object__find_map_by_name(bpf_.Object(), "py_procs");
-  pyCounters_ = bpf_object__find_map_by_name(bpf_.Object(), "py_counters");
   if (program_ == nullptr || events_ == nullptr || counters_ == nullptr) {
     throw std::runtime_error(bpf_.Name() + ": not a profile object (needs program 'profile', maps 'events' and 'counters')");
   }
-  if (config_.python && (pyProcs_ == nullptr || pyCounters_ == nullptr)) {
-    throw std::runtime_error(bpf_.Name() + ": cannot read Python frames (needs maps 'py_procs' and 'py_counters')");
-  }
+  python_.Find(bpf_.Object(), bpf_.Name(), config_.python);
   SetReadOnlyGlobals();
   UseUnwindMaps(bpf_.Object(), bpf_.Name().c_str(), config_.unwind);
   bpf_.Load(events_, config_.ringBufferBytes, OnEvent, this);
@@ -118,25 +114,6 @@ void ProfileSession::Detach() { bpf_.DestroyLinks(); }
 int ProfileSession::Poll(int timeoutMs) { return bpf_.Poll(timeoutMs); }
 
 int ProfileSession::Consume() { return bpf_.Consume(); }
-
-void ProfileSession::SetPythonProcess(uint32_t pid, const py_proc& proc) {
-  if (!config_.python || pyProcs_ == nullptr) throw std::runtime_error("this profiler was made without python: true");
-  if (bpf_map__update_elem(pyProcs_, &pid, sizeof(pid), &proc, sizeof(proc), BPF_ANY) != 0) {
-    throw std::runtime_error("write py_procs entry of pid " + std::to_string(pid) + ": " + std::strerror(errno));
-  }
-}
-
-void ProfileSession::ForgetPythonProcess(uint32_t pid) {
-  if (pyProcs_ == nullptr) return;
-  bpf_map__delete_elem(pyProcs_, &pid, sizeof(pid), 0);  // ENOENT: not there, nothing to do
-}
-
-std::vector<uint64_t> ProfileSession::ReadPythonCounters() const {
-  std::vector<uint64_t> out;
-  if (pyCounters_ == nullptr) return std::vector<uint64_t>(PY_COUNTER_MAX, 0);
-  for (uint32_t i = 0; i < PY_COUNTER_MAX; i++) out.push_back(SumPerCpu(pyCounters_, i, "py_counters map of " + bpf_.Name()));
-  return out;
-}
 
 KernelCounters ProfileSession::ReadCounters() const {
   KernelCounters totals;

@@ -8,6 +8,7 @@
 
 #include "event_source.h"
 #include "profile_event.h"
+#include "python_maps.h"
 #include "ring_buffer_object.h"
 #include "sample_queue.h"
 #include "unwind_maps.h"
@@ -58,10 +59,9 @@ class ProfileSession : public EventSource {
 
   KernelCounters ReadCounters() const;
   std::vector<uint64_t> ReadUnwind() const { return ReadUnwindCounters(bpf_.Object()); }
-  // The interpreter layout of a Python process (python.h), or none: its samples then carry no Python frames.
-  void SetPythonProcess(uint32_t pid, const py_proc& proc);
-  void ForgetPythonProcess(uint32_t pid);
-  std::vector<uint64_t> ReadPythonCounters() const;  // PY_COUNTER_* order
+  // Where the interpreter layouts of Python processes go (python.h); a process without one has no Python frames.
+  PythonMaps& Python() { return python_; }
+  const PythonMaps& Python() const { return python_; }
   SampleQueue& Queue() { return queue_; }
 
  private:
@@ -73,8 +73,7 @@ class ProfileSession : public EventSource {
   bpf_program* program_ = nullptr;
   bpf_map* events_ = nullptr;
   bpf_map* counters_ = nullptr;
-  bpf_map* pyProcs_ = nullptr;
-  bpf_map* pyCounters_ = nullptr;
+  PythonMaps python_;
   SampleQueue queue_;
 };
 

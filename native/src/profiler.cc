@@ -16,9 +16,7 @@ constexpr const char* kUsage =
     "targetComm?: string of at most 15 bytes, includeIdle?: boolean, ringBufferBytes?: power of two >= 4096, "
     "maxQueuedSamples?: integer >= 1, foldSamples?: boolean, unwinder?: Unwinder, python?: boolean, "
     "onSamples: (samples: RawSample[]) => void })";
-constexpr const char* kPythonUsage =
-    "profiler.setPythonProcess(pid: integer > 0, layout: Buffer of sizeof(struct py_proc) bytes); "
-    "profiler.forgetPythonProcess(pid: integer > 0)";
+
 
 Napi::Array SamplesToJs(Napi::Env env, const std::vector<Sample>& batch) {
   Napi::Array array = Napi::Array::New(env, batch.size());
@@ -100,41 +98,16 @@ ProfilerStats Profiler::CurrentStats() const {
   stats.queueDrops = session_->Queue().Drops();
   stats.delivered = Delivered();
   stats.unwind = session_->ReadUnwind();
-  stats.python = session_->ReadPythonCounters();
+  stats.python = session_->Python().ReadCounters();
   return stats;
 }
 
-namespace {
-uint32_t PidArg(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), kPythonUsage);
-  double pid = info[0].As<Napi::Number>().DoubleValue();
-  if (!(pid >= 1 && pid <= UINT32_MAX) || pid != static_cast<double>(static_cast<uint32_t>(pid))) {
-    throw Napi::TypeError::New(info.Env(), kPythonUsage);
-  }
-  return static_cast<uint32_t>(pid);
-}
-}  // namespace
-
 Napi::Value Profiler::SetPythonProcess(const Napi::CallbackInfo& info) {
-  uint32_t pid = PidArg(info);
-  if (info.Length() < 2 || !info[1].IsBuffer() || info[1].As<Napi::Buffer<uint8_t>>().Length() != sizeof(py_proc)) {
-    throw Napi::TypeError::New(info.Env(), kPythonUsage);
-  }
-  if (Closed()) throw Napi::Error::New(info.Env(), "setPythonProcess: the profiler is closed");
-  py_proc proc;
-  std::memcpy(&proc, info[1].As<Napi::Buffer<uint8_t>>().Data(), sizeof(proc));
-  try {
-    session_->SetPythonProcess(pid, proc);
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(info.Env(), e.what());
-  }
-  return info.Env().Undefined();
+  return SetPythonProcessJs(info, Closed() ? nullptr : &session_->Python());
 }
 
 Napi::Value Profiler::ForgetPythonProcess(const Napi::CallbackInfo& info) {
-  uint32_t pid = PidArg(info);
-  if (!Closed()) session_->ForgetPythonProcess(pid);
-  return info.Env().Undefined();
+  return ForgetPythonProcessJs(info, Closed() ? nullptr : &session_->Python());
 }
 
 void Profiler::SaveFinalStats() noexcept {
@@ -155,10 +128,7 @@ Napi::Object Profiler::StatsToJs(Napi::Env env) {
   o.Set("queueDrops", Napi::BigInt::New(env, stats.queueDrops));
   o.Set("delivered", Napi::BigInt::New(env, stats.delivered));
   o.Set("unwind", UnwindCountersToJs(env, stats.unwind));
-  Napi::Object py = Napi::Object::New(env);
-  static const char* kNames[PY_COUNTER_MAX] = {"stacks", "frames", "noThread", "readFaults", "truncated"};
-  for (uint32_t i = 0; i < PY_COUNTER_MAX; i++) py.Set(kNames[i], Napi::BigInt::New(env, i < stats.python.size() ? stats.python[i] : 0));
-  o.Set("python", py);
+  o.Set("python", PythonCountersToJs(env, stats.python));
   return o;
 }
 

@@ -30,6 +30,7 @@ UsdtSession::UsdtSession(const UsdtConfig& config)
   if (program_ == nullptr || events_ == nullptr || hits_ == nullptr || counters_ == nullptr) {
     throw std::runtime_error(bpf_.Name() + ": not a usdt object (needs program 'usdt_hit', maps 'events', 'hits' and 'counters')");
   }
+  python_.Find(bpf_.Object(), bpf_.Name(), config_.python);
   SetReadOnlyGlobals();
   UseUnwindMaps(bpf_.Object(), bpf_.Name().c_str(), config_.unwind);
   bpf_.Load(events_, config_.ringBufferBytes, OnEvent, this);
@@ -48,14 +49,15 @@ void UsdtSession::SetReadOnlyGlobals() {
     if (spec.strLenArg != kNoArg) strLenArg[spec.probe] = static_cast<uint8_t>(spec.strLenArg);
   }
   const bool captureStacks = config_.captureStacks;
-  SetRodata(bpf_.Object(), bpf_.Name(),
-            {
-                {"target_tgid", &config_.pid, sizeof(config_.pid)},
-                {"max_events", &config_.maxEvents, sizeof(config_.maxEvents)},
-                {"capture_stacks", &captureStacks, sizeof(captureStacks)},
-                {"str_arg", strArg, sizeof(strArg)},
-                {"str_len_arg", strLenArg, sizeof(strLenArg)},
-            });
+  std::vector<RodataValue> values = {
+      {"target_tgid", &config_.pid, sizeof(config_.pid)},
+      {"max_events", &config_.maxEvents, sizeof(config_.maxEvents)},
+      {"capture_stacks", &captureStacks, sizeof(captureStacks)},
+      {"str_arg", strArg, sizeof(strArg)},
+      {"str_len_arg", strLenArg, sizeof(strLenArg)},
+  };
+  if (config_.python) values.push_back({"python_enabled", &config_.python, sizeof(config_.python)});
+  SetRodata(bpf_.Object(), bpf_.Name(), values);
 }
 
 void UsdtSession::Attach() {
@@ -134,6 +136,11 @@ int UsdtSession::OnEvent(void* ctx, void* data, size_t size) {
     size_t frames = std::min<size_t>(static_cast<size_t>(event->user_stack_bytes) / sizeof(__u64), TRACEFLEET_MAX_STACK_DEPTH);
     record.userStack.assign(event->user_stack, event->user_stack + frames);
   }
+  record.pyStatus = event->py_frames_count;
+  if (event->py_frames_count > 0) {
+    record.pyFrames.assign(event->py_frames, event->py_frames + std::min<size_t>(event->py_frames_count, TRACEFLEET_MAX_PY_FRAMES));
+  }
+  record.pyTruncated = event->py_truncated != 0;
   self->queue_.Push(std::move(record));
   return 0;
 }

@@ -10,6 +10,7 @@
 #include "bounded_queue.h"
 #include "event_source.h"
 #include "ring_buffer_object.h"
+#include "python_maps.h"
 #include "unwind_maps.h"
 
 struct bpf_object;
@@ -40,6 +41,7 @@ struct UsdtConfig {
   uint32_t ringBufferBytes = 4u << 20;
   size_t maxQueuedEvents = 65536;
   UnwindFds unwind;  // valid: user stacks through the agent's unwind tables
+  bool python = false;  // with captureStacks: read Python frames of the processes given (PythonMaps)
 };
 
 struct UsdtRecord {
@@ -53,6 +55,9 @@ struct UsdtRecord {
   int32_t strError = 0;  // negative errno when the probe has a string argument that could not be read
   int32_t userStackError = 0;
   std::vector<uint64_t> userStack;
+  std::vector<uint64_t> pyFrames;  // innermost first (python.h)
+  int32_t pyStatus = 0;
+  bool pyTruncated = false;
 };
 
 using UsdtQueue = BoundedQueue<UsdtRecord>;
@@ -82,6 +87,8 @@ class UsdtSession : public EventSource {
 
   UsdtCounters ReadCounters() const;
   std::vector<uint64_t> ReadUnwind() const { return ReadUnwindCounters(bpf_.Object()); }
+  PythonMaps& Python() { return python_; }
+  const PythonMaps& Python() const { return python_; }
   UsdtQueue& Queue() { return queue_; }
 
  private:
@@ -96,6 +103,7 @@ class UsdtSession : public EventSource {
   bpf_map* events_ = nullptr;
   bpf_map* hits_ = nullptr;
   bpf_map* counters_ = nullptr;
+  PythonMaps python_;
   UsdtQueue queue_;
 };
 

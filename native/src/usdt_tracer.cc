@@ -16,7 +16,7 @@ constexpr const char* kUsage =
     "new UsdtTracer({ objectPath: string, pid?: integer (0 = every process that maps the file), "
     "probes: Array of 1..64 { path: string, provider: string, name: string, probe: integer 0..63, "
     "strArg?: integer 0..11, strLenArg?: integer 0..11 }, maxEvents: integer 0..10000000, captureStacks?: boolean, "
-    "ringBufferBytes?: power of two >= 4096, maxQueuedEvents?: integer >= 1, unwinder?: Unwinder, onEvents: (events: UsdtRawEvent[]) => void })";
+    "ringBufferBytes?: power of two >= 4096, maxQueuedEvents?: integer >= 1, unwinder?: Unwinder, python?: boolean, onEvents: (events: UsdtRawEvent[]) => void })";
 constexpr uint64_t kMaxEvents = 10'000'000;
 
 UsdtProbeSpec ProbeSpec(const Args& args, const Napi::Value& value, uint32_t index) {
@@ -60,6 +60,9 @@ Napi::Array EventsToJs(Napi::Env env, const std::vector<UsdtRecord>& batch) {
     if (r.strError != 0) o.Set("strError", r.strError);
     o.Set("userStack", Addresses(env, r.userStack));
     o.Set("userStackError", r.userStackError);
+    o.Set("pyFrames", Addresses(env, r.pyFrames));
+    o.Set("pyStatus", r.pyStatus);
+    o.Set("pyTruncated", r.pyTruncated);
     array.Set(static_cast<uint32_t>(i), o);
   }
   return array;
@@ -70,7 +73,9 @@ Napi::Array EventsToJs(Napi::Env env, const std::vector<UsdtRecord>& batch) {
 Napi::Function UsdtTracer::Define(Napi::Env env) {
   return DefineClass(env, "UsdtTracer",
                      {InstanceMethod<&UsdtTracer::Start>("start"), InstanceMethod<&UsdtTracer::Stop>("stop"),
-                      InstanceMethod<&UsdtTracer::Stats>("stats"), InstanceMethod<&UsdtTracer::Close>("close")});
+                      InstanceMethod<&UsdtTracer::Stats>("stats"), InstanceMethod<&UsdtTracer::Close>("close"),
+                      InstanceMethod<&UsdtTracer::SetPythonProcess>("setPythonProcess"),
+                      InstanceMethod<&UsdtTracer::ForgetPythonProcess>("forgetPythonProcess")});
 }
 
 UsdtTracer::UsdtTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UsdtTracer>(info), EventStream("UsdtTracer") {
@@ -78,7 +83,7 @@ UsdtTracer::UsdtTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UsdtTr
   if (!info.IsConstructCall()) args.Fail("UsdtTracer must be called with new");
   Napi::Object opts = args.Object(info[0], "options");
   args.RejectUnknownKeys(opts, {"objectPath", "pid", "probes", "maxEvents", "captureStacks", "ringBufferBytes",
-                                "maxQueuedEvents", "unwinder", "onEvents"});
+                                "maxQueuedEvents", "unwinder", "python", "onEvents"});
   UsdtConfig config;
   config.objectPath = args.String(opts, "objectPath", true);
   if (config.objectPath.empty()) args.Fail("option objectPath must not be empty");
@@ -104,6 +109,7 @@ UsdtTracer::UsdtTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UsdtTr
   config.ringBufferBytes = args.RingBufferBytes(opts, "ringBufferBytes", 4096, 4u << 20);
   config.maxQueuedEvents = args.Integer(opts, "maxQueuedEvents", 1, 1u << 24, false, 65536);
   config.unwind = Unwinder::FdsOf(info.Env(), opts.Get("unwinder"), kUsage);
+  config.python = args.Boolean(opts, "python", false);
   Napi::Function onEvents = args.Function(opts, "onEvents");
 
   std::unique_ptr<UsdtSession> session;
@@ -132,6 +138,7 @@ UsdtTracerStats UsdtTracer::CurrentStats() const {
   stats.queueDrops = session_->Queue().Drops();
   stats.delivered = Delivered();
   stats.unwind = session_->ReadUnwind();
+  stats.python = session_->Python().ReadCounters();
   return stats;
 }
 
@@ -156,7 +163,16 @@ Napi::Object UsdtTracer::StatsToJs(Napi::Env env) {
   o.Set("queueDrops", Napi::BigInt::New(env, stats.queueDrops));
   o.Set("delivered", Napi::BigInt::New(env, stats.delivered));
   o.Set("unwind", UnwindCountersToJs(env, stats.unwind));
+  o.Set("python", PythonCountersToJs(env, stats.python));
   return o;
+}
+
+Napi::Value UsdtTracer::SetPythonProcess(const Napi::CallbackInfo& info) {
+  return SetPythonProcessJs(info, Closed() ? nullptr : &session_->Python());
+}
+
+Napi::Value UsdtTracer::ForgetPythonProcess(const Napi::CallbackInfo& info) {
+  return ForgetPythonProcessJs(info, Closed() ? nullptr : &session_->Python());
 }
 
 Napi::Value UsdtLayout(const Napi::CallbackInfo& info) {
@@ -173,6 +189,10 @@ Napi::Value UsdtLayout(const Napi::CallbackInfo& info) {
   OFFSET(user_stack_bytes);
   OFFSET(str);
   OFFSET(user_stack);
+  OFFSET(py_frames_count);
+  OFFSET(py_truncated);
+  OFFSET(pad);
+  OFFSET(py_frames);
 #undef OFFSET
   Napi::Object layout = Napi::Object::New(env);
   layout.Set("size", static_cast<uint32_t>(sizeof(usdt_event)));

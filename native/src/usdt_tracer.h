@@ -19,6 +19,7 @@ struct UsdtTracerStats {
   uint64_t queueDrops = 0;
   uint64_t delivered = 0;
   std::vector<uint64_t> unwind;  // UNWIND_* counters of the object
+  std::vector<uint64_t> python;  // PY_COUNTER_* counters of the object
 };
 
 class UsdtTracer : public Napi::ObjectWrap<UsdtTracer>, private EventStream {
@@ -31,6 +32,8 @@ class UsdtTracer : public Napi::ObjectWrap<UsdtTracer>, private EventStream {
   Napi::Value Start(const Napi::CallbackInfo& info) { return StartStream(info); }
   Napi::Value Stop(const Napi::CallbackInfo& info) { return StopStream(info); }
   Napi::Value Stats(const Napi::CallbackInfo& info) { return StatsOfStream(info); }
+  Napi::Value SetPythonProcess(const Napi::CallbackInfo& info);
+  Napi::Value ForgetPythonProcess(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info) { return CloseStream(info); }
 
   Napi::Value TakeBatch(Napi::Env env, size_t max, size_t& count) override;

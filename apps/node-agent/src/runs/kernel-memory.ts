@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { PY_COUNTER_MAX, PY_MAX_PROCS, PY_MAX_THREADS, PY_PROC_SIZE, TRACEFLEET_MAX_PY_FRAMES } from './python/layout';
 
 /**
  * Kernel memory a run's BPF maps take, estimated from its spec before anything is loaded, so the
@@ -61,4 +62,13 @@ export const mapBytes = {
  */
 export function unwindPrivateBytes(): number {
   return mapBytes.percpuArray(11, 8) + mapBytes.percpuArray(1, 1056) + mapBytes.percpuArray(1024, 32) + 3 * MAP_OVERHEAD;
+}
+
+/**
+ * What each object's copy of python.bpf.h takes (profile, usdt): py_procs (allocated as filled; counted full),
+ * the thread-state cache (LRU, preallocated), counters and the per-CPU walk scratch (struct py_walk).
+ */
+export function pythonPrivateBytes(): number {
+  const walk = PY_PROC_SIZE + 40 + 8 * TRACEFLEET_MAX_PY_FRAMES;
+  return mapBytes.hash(PY_MAX_PROCS, 4, PY_PROC_SIZE) + mapBytes.hash(PY_MAX_THREADS, 4, 8) + mapBytes.percpuArray(PY_COUNTER_MAX, 8) + mapBytes.percpuArray(1, walk);
 }

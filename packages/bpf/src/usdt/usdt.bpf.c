@@ -8,6 +8,7 @@
 #include "common.bpf.h"
 #include "ringbuf_wakeup.bpf.h"
 #include "unwind/unwind.bpf.h"
+#include "python/python.bpf.h"
 
 _Static_assert((USDT_MAX_PROBES & (USDT_MAX_PROBES - 1)) == 0, "USDT_MAX_PROBES must be a power of two");
 _Static_assert((USDT_STR_LEN & (USDT_STR_LEN - 1)) == 0, "USDT_STR_LEN must be a power of two");
@@ -129,10 +130,15 @@ int usdt_hit(struct pt_regs *ctx)
 		event->args[i] = value;
 	}
 	read_string(ctx, event, probe);
-	if (capture_stacks)
+	event->py_truncated = 0;
+	event->pad = 0;
+	if (capture_stacks) {
 		event->user_stack_bytes = unwind_user_stack(ctx, event->user_stack);
-	else
+		event->py_frames_count = python_frames(tgid, (__u32)id, event->py_frames, &event->py_truncated);
+	} else {
 		event->user_stack_bytes = 0;
+		event->py_frames_count = 0;
+	}
 	bpf_ringbuf_submit(event, ringbuf_wakeup_flags(&events));
 	return 0;
 }

@@ -4,6 +4,7 @@
 #define TRACEFLEET_USDT_H
 
 #include "limits.h"
+#include "python/python.h"
 
 #define USDT_MAX_PROBES 64      /* probe indices (attach cookies) are 0..63 */
 #define USDT_MAX_ARGS 12        /* libbpf's USDT_MAX_ARG_CNT */
@@ -28,6 +29,11 @@ struct usdt_event {
 	__s32 user_stack_bytes;
 	char str[USDT_STR_LEN]; /* NUL-terminated */
 	__u64 user_stack[TRACEFLEET_MAX_STACK_DEPTH]; /* leaf first */
+	/* With capture_stacks: Python frames (python.h), as in profile_event. */
+	__s16 py_frames_count;
+	__u16 py_truncated;
+	__u32 pad;
+	__u64 py_frames[TRACEFLEET_MAX_PY_FRAMES];
 };
 
 #endif /* TRACEFLEET_USDT_H */

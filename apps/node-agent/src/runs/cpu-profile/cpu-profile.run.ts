@@ -6,7 +6,7 @@ import type { UnwindService } from '../../unwind/unwind-service';
 import { splitFolded, StackAggregator } from './aggregate';
 import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
 import { symbolizerNotes } from '../symbolizer-notes';
-import { PythonFrames } from './python-frames';
+import { PythonFrames } from '../python/python-frames';
 import { JavaPerfMaps } from '../java/perf-maps';
 
 export { RunRejected, type MessageSink } from '../tracing-run';

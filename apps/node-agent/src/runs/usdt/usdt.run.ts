@@ -8,6 +8,7 @@ import type { UnwindService } from '../../unwind/unwind-service';
 import { PairTracker } from './pairing';
 import { StringTable } from '../string-table';
 import { symbolizerNotes } from '../symbolizer-notes';
+import { PythonFrames } from '../python/python-frames';
 import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
 
 export interface UsdtNativeParts {
@@ -25,9 +26,9 @@ const STRING_ARGS: Record<string, [number, number]> = {
   'hotspot:mem__pool__gc__end': [2, 3],
 };
 
-/** Ring buffer bytes for a budget of maxEvents (each record is ~1.2 KiB): enough for bursts, 4 to 64 MiB. */
+/** Ring buffer bytes for a budget of maxEvents (each record is ~2.2 KiB with its user stack and Python frames): enough for bursts, 4 to 64 MiB. */
 export function ringBytesFor(maxEvents: number): number {
-  const want = Math.max(maxEvents, 1) * 1280;
+  const want = Math.max(maxEvents, 1) * 2304;
   let bytes = 4 << 20;
   while (bytes < want && bytes < 64 << 20) bytes *= 2;
   return bytes;
@@ -42,6 +43,7 @@ const MAX_PENDING_EVENTS = 200_000;
 export class UsdtRun extends TracingRun {
   private tracer: UsdtTracer | undefined;
   private symbolizer: Symbolizer | undefined;
+  private python: PythonFrames | undefined;
   private stats: UsdtStats | undefined;
   private pending: UsdtRawEvent[] = [];
   private pendingDropped = 0n;
@@ -90,8 +92,16 @@ export class UsdtRun extends TracingRun {
       maxEvents: this.spec.maxEvents,
       ringBufferBytes: ringBytesFor(this.spec.maxEvents),
       captureStacks: this.spec.userStacks,
-      onEvents: (events) => this.onEvents(events),
+      python: this.spec.userStacks && this.cfg.pythonFrames,
+      onEvents: (events) => {
+        this.python?.seeSamples(events);
+        this.onEvents(events);
+      },
     });
+    if (this.spec.userStacks && this.cfg.pythonFrames) {
+      this.python = new PythonFrames(this.tracer);
+      if (pid) this.python.see([pid]);
+    }
     this.tracer.start();
     this.attached = attach.map((a) => `${a.provider}:${a.name} in ${a.path}${pid ? ` (pid ${pid})` : ' (every process)'}`);
     return { message: `attached ${this.attached.join('; ')}`, watchPid: pid };
@@ -144,8 +154,10 @@ export class UsdtRun extends TracingRun {
   }
 
   private stackOf(e: UsdtRawEvent): string[] | undefined {
-    if (!this.symbolizer || e.userStack.length === 0) return undefined;
-    return this.symbolizer.symbolizeUser(e.pid, e.userStack).reverse();
+    if (!this.symbolizer || (e.userStack.length === 0 && e.pyFrames.length === 0)) return undefined;
+    const user = e.userStack.length > 0 ? this.symbolizer.symbolizeUser(e.pid, e.userStack).reverse() : [];
+    // Python's frames in place of the eval loop's (runs/python/merge.ts).
+    return this.python && e.pyFrames.length > 0 ? this.python.frames(e, user) : user;
   }
 
   protected async flush(): Promise<void> {
@@ -202,7 +214,8 @@ export class UsdtRun extends TracingRun {
   }
 
   protected override notes(): string[] {
-    return symbolizerNotes(this.symbolizer);
+    const stats = this.stats ?? this.tracer?.stats();
+    return [...(this.python?.notes(stats?.python) ?? []), ...symbolizerNotes(this.symbolizer)];
   }
 
   protected override unwindCounters(): UnwindCounters | undefined {
@@ -212,5 +225,6 @@ export class UsdtRun extends TracingRun {
   protected release(): void {
     this.tracer?.close();
     this.symbolizer?.close();
+    this.python?.close();
   }
 }

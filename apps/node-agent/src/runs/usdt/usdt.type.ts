@@ -1,6 +1,6 @@
 import { UsdtTracer } from '@tracefleet/native';
 import { objectPath } from '@tracefleet/bpf';
-import { MAP_OVERHEAD, mapBytes, unwindPrivateBytes } from '../kernel-memory';
+import { MAP_OVERHEAD, mapBytes, pythonPrivateBytes, unwindPrivateBytes } from '../kernel-memory';
 import type { RunType } from '../run-type';
 import { UsdtRun, type UsdtNativeParts } from './usdt.run';
 
@@ -15,7 +15,7 @@ export function usdtKernelBytes(): number {
   // libbpf's usdt.bpf.h: __bpf_usdt_specs (array of 256 specs of 208 B) and __bpf_usdt_ip_to_spec_id (hash, 4 × 256 ips).
   const libbpfUsdt = 256 * 208 + MAP_OVERHEAD + mapBytes.hash(1024, 8, 4);
   // Globals: .rodata, .bss and .kconfig (usdt.bpf.h reads LINUX_HAS_BPF_COOKIE).
-  return mapBytes.ringbuf(RING_BYTES) + mapBytes.percpuArray(64, 8) + mapBytes.percpuArray(2, 8) + libbpfUsdt + 3 * mapBytes.global() + unwindPrivateBytes();
+  return mapBytes.ringbuf(RING_BYTES) + mapBytes.percpuArray(64, 8) + mapBytes.percpuArray(2, 8) + libbpfUsdt + 3 * mapBytes.global() + unwindPrivateBytes() + pythonPrivateBytes();
 }
 
 export const usdtRunType: RunType<'usdt', 'usdt', UsdtNativeParts> = {

@@ -1,25 +1,27 @@
-import type { PythonCounters, RawSample } from '@tracefleet/native';
-import { PythonNames } from '../python/code-names';
-import { detectPython, type PythonDetection } from '../python/detect';
-import { mergePythonFrames } from '../python/merge';
-import type { PythonFramer } from './aggregate';
+import type { PythonCounters, PythonFrameFields } from '@tracefleet/native';
+import { PythonNames } from './code-names';
+import { detectPython, type PythonDetection } from './detect';
+import { mergePythonFrames } from './merge';
 
-/** What the run needs of its profiler: where a Python process's interpreter layout goes. */
+/** What a run needs of its tracer: where a Python process's interpreter layout goes. */
 export interface PythonLayoutSink {
   setPythonProcess(pid: number, layout: Buffer): void;
 }
+
+/** A sample or event with Python frames, of process `pid`. */
+export type WithPythonFrames = PythonFrameFields & { pid: number };
 
 /** Processes looked at per run at most: beyond it new ones are profiled natively and counted. */
 const MAX_PROCESSES = 65_536;
 
 /**
- * Python frames for one cpu-profile run: which sampled processes run CPython (detect.ts), their interpreters'
+ * Python frames for one run (cpu-profile; usdt with userStacks): which sampled processes run CPython (detect.ts), their interpreters'
  * layouts in the profile program's py_procs map, and the names of their code objects (code-names.ts) put in
  * place of the eval loop's frames (merge.ts). A process is looked at once, when it is named as the target or
  * when its first samples arrive (a process started after the job began, an exec); samples taken before that
  * carry no Python frames.
  */
-export class PythonFrames implements PythonFramer {
+export class PythonFrames {
   private readonly seen = new Map<number, PythonDetection['kind'] | 'error'>();
   private readonly versions = new Map<string, number>();
   private readonly unsupported = new Map<string, { reason: string; pids: number[] }>();
@@ -45,7 +47,7 @@ export class PythonFrames implements PythonFramer {
     }
   }
 
-  seeSamples(samples: RawSample[]): void {
+  seeSamples(samples: { pid: number }[]): void {
     for (const s of samples) if (!this.seen.has(s.pid)) this.see([s.pid]);
   }
 
@@ -71,7 +73,7 @@ export class PythonFrames implements PythonFramer {
     }
   }
 
-  frames(s: RawSample, userRootFirst: string[]): string[] {
+  frames(s: WithPythonFrames, userRootFirst: string[]): string[] {
     return mergePythonFrames(userRootFirst, s.pyFrames, s.pyTruncated, (word) => this.names.name(s.pid, word));
   }
 

@@ -1,0 +1,39 @@
+// The Python-frame maps of a loaded object that includes python.bpf.h (profile, usdt): where the agent
+// writes a process's interpreter layout, and the counters of the frames read. Shared by the tracers'
+// sessions and their JS faces.
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "profile_event.h"
+
+struct bpf_map;
+struct bpf_object;
+
+namespace tracefleet {
+
+class PythonMaps {
+ public:
+  // Finds py_procs and py_counters in the object; throws naming the object when `enabled` and they are missing.
+  void Find(bpf_object* object, const std::string& objectName, bool enabled);
+  void Set(uint32_t pid, const py_proc& proc);  // throws when not enabled or the update fails
+  void Forget(uint32_t pid);                    // nothing to do when absent
+  std::vector<uint64_t> ReadCounters() const;   // PY_COUNTER_* order; zeros without the maps
+
+ private:
+  bool enabled_ = false;
+  std::string name_;
+  bpf_map* procs_ = nullptr;
+  bpf_map* counters_ = nullptr;
+};
+
+// JS: tracer.setPythonProcess(pid, layout: Buffer) / forgetPythonProcess(pid). `maps` is null once closed.
+Napi::Value SetPythonProcessJs(const Napi::CallbackInfo& info, PythonMaps* maps);
+Napi::Value ForgetPythonProcessJs(const Napi::CallbackInfo& info, PythonMaps* maps);
+Napi::Object PythonCountersToJs(Napi::Env env, const std::vector<uint64_t>& counters);
+
+}  // namespace tracefleet
