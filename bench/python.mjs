@@ -10,7 +10,7 @@
 // columns are left out and the report says so. Every process started here is ended here.
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
-import { profileProgStats, sysctl } from './unwind-host.mjs';
+import { profileBpfTime, sysctl } from './unwind-host.mjs';
 import { harness, machine, median, publish, root, run, sleep, startAgentWithEnv, startJob, stopAgent, waitJob } from './lib.mjs';
 
 const PYTHON = '/usr/bin/python3.11';
@@ -108,21 +108,14 @@ export async function pythonBench(stack) {
     sysctl('kernel.bpf_stats_enabled', 1);
     const bpf = { measures: "run_time_ns / run_cnt of the agent's BPF program 'profile' (bpftool prog show, kernel.bpf_stats_enabled=1) over 5 s of a 999 Hz cpu-profile job by pid on the workload; run_cnt counts every CPU-clock sample on every CPU (other processes' are filtered out first); nsPerWorkloadSample puts all that time on the workload's own samples" };
     for (const mode of MODES) {
-      const w = track(startWorkload(12));
-      await sleep(300);
-      const id = await startJob(stack, { type: 'cpu-profile', durationSec: 8, frequencyHz: 999, target: { pid: w.pid }, nodes: { names: [nodes[mode]] } });
-      await sleep(1000);
-      const a = profileProgStats(agentPids[mode]);
-      const t0 = performance.now();
-      await sleep(5000);
-      const b = profileProgStats(agentPids[mode]);
-      const windowSec = (performance.now() - t0) / 1000;
-      const { job } = await stacksOf(stack, id);
-      await w.done;
-      const runCnt = b.runCnt - a.runCnt;
-      const runTimeNs = b.runTimeNs - a.runTimeNs;
-      const workloadSamples = (job.totals.samplesTaken / 8) * windowSec;
-      bpf[mode] = { windowSec, runCnt, runTimeNs, nsPerRun: runTimeNs / runCnt, workloadSamples, nsPerWorkloadSample: runTimeNs / workloadSamples };
+      const { job, ...m } = await profileBpfTime({
+        agentPid: agentPids[mode],
+        workload: track(startWorkload(12)),
+        startProfile: (pid) => startJob(stack, { type: 'cpu-profile', durationSec: 8, frequencyHz: 999, target: { pid }, nodes: { names: [nodes[mode]] } }),
+        finish: async (id) => (await stacksOf(stack, id)).job,
+        sleep,
+      });
+      bpf[mode] = m;
     }
     results.bpfTime = bpf;
   } finally {

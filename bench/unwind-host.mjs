@@ -128,3 +128,26 @@ export function nginxVersion() {
   const r = spawnSync('nginx', ['-v'], { encoding: 'utf8' });
   return /nginx\/([\w.]+)/.exec(r.stderr)?.[1] ?? '?';
 }
+/**
+ * BPF time of an agent's 'profile' program over 5 s of a 999 Hz cpu-profile job by pid on a running workload
+ * (kernel.bpf_stats_enabled must be on). `startProfile(pid)` posts an 8 s job and resolves with its id once
+ * running; `finish(id)` waits for it and resolves with the job. run_cnt counts every CPU-clock sample on every
+ * CPU (other processes' are filtered out first); nsPerWorkloadSample puts all that time on the workload's own
+ * samples (samplesTaken of the job / 8 s × window).
+ */
+export async function profileBpfTime({ agentPid, workload, startProfile, finish, sleep }) {
+  await sleep(300);
+  const id = await startProfile(workload.pid);
+  await sleep(1000);
+  const a = profileProgStats(agentPid);
+  const t0 = performance.now();
+  await sleep(5000);
+  const b = profileProgStats(agentPid);
+  const windowSec = (performance.now() - t0) / 1000;
+  const job = await finish(id);
+  await workload.done;
+  const runCnt = b.runCnt - a.runCnt;
+  const runTimeNs = b.runTimeNs - a.runTimeNs;
+  const workloadSamples = (job.totals.samplesTaken / 8) * windowSec;
+  return { job, windowSec, runCnt, runTimeNs, nsPerRun: runTimeNs / runCnt, workloadSamples, nsPerWorkloadSample: runTimeNs / workloadSamples };
+}

@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureDebianTools, writeNginxConfig } from './nginx.mjs';
-import { LOAD, childrenOf, freePort, killIfComm, nginxVersion, outermostByComm, procStatus, profileProgStats, sysctl } from './unwind-host.mjs';
+import { LOAD, childrenOf, freePort, killIfComm, nginxVersion, outermostByComm, procStatus, profileBpfTime, sysctl } from './unwind-host.mjs';
 import { SHARE_SEC, WHOLE_SEC, renderUnwind } from './unwind-report.mjs';
 import { overheadPart, workloadCpu } from './unwind-overhead.mjs';
 import { WORK, gcc, harness, machine, median, publish, root, run, sleep, startAgentWithEnv, startJob, stopAgent, waitFor, waitJob } from './lib.mjs';
@@ -288,22 +288,14 @@ export async function unwindBench(stack) {
         measures: 'run_time_ns / run_cnt of the agent\'s BPF program \'profile\' (bpftool prog show, kernel.bpf_stats_enabled=1) over 5 s of a 999 Hz cpu-profile job on the FP-less workload (by pid, tables built before sampling); run_cnt counts every CPU-clock sample on both CPUs, the filtered-out ones of other processes included; nsPerWorkloadSample puts all that time on the workload\'s own samples (samplesTaken of the job / 8 s × window)',
       };
       for (const mode of ['tables', 'fp']) {
-        const w = startWorkload(bin, 12);
-        await sleep(300);
-        const id = await profile(stack, nodes[mode], { pid: w.pid }, 8, 999);
-        await sleep(1000);
-        const a = profileProgStats(agentPids[mode]);
-        const t0 = performance.now();
-        await sleep(5000);
-        const b = profileProgStats(agentPids[mode]);
-        const windowSec = (performance.now() - t0) / 1000;
-        const { job } = await profileStacks(stack, id);
-        await w.done;
-        const runCnt = b.runCnt - a.runCnt;
-        const runTimeNs = b.runTimeNs - a.runTimeNs;
-        // The workload's own samples in the window, at the rate the job took them over its 8 s.
-        const workloadSamples = (job.totals.samplesTaken / 8) * windowSec;
-        bpf[mode] = { windowSec, runCnt, runTimeNs, nsPerRun: runTimeNs / runCnt, workloadSamples, nsPerWorkloadSample: runTimeNs / workloadSamples, unwind: job.runs[0].unwind };
+        const { job, ...m } = await profileBpfTime({
+          agentPid: agentPids[mode],
+          workload: startWorkload(bin, 12),
+          startProfile: (pid) => profile(stack, nodes[mode], { pid }, 8, 999),
+          finish: async (id) => (await profileStacks(stack, id)).job,
+          sleep,
+        });
+        bpf[mode] = { ...m, unwind: job.runs[0].unwind };
       }
       sysctl('kernel.bpf_stats_enabled', statsOld);
       statsOld = undefined;
