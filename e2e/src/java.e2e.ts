@@ -6,9 +6,10 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FIXTURES, WORK, parseFolded, startStack, waitFor, waitJob, type Stack as StackApi } from './harness';
+import { FIXTURES, parseFolded, startStack, waitFor, waitJob, type Stack as StackApi } from './harness';
 import { chainShare, startFixture, topStacks, type Stack } from './unwind-support';
 
 const JAVA_HOME = '/usr/lib/jvm/java-17-openjdk-amd64';
@@ -19,12 +20,16 @@ const total = (stacks: Stack[]): number => stacks.reduce((a, s) => a + s.count, 
 describe('Java JIT frames in CPU profiles, end to end on the real kernel', () => {
   let stack: StackApi;
   const children: ChildProcess[] = [];
+  // The classes in a directory of their own that every user can read (the JVM of user nobody loads them too;
+  // e2e/.work may be 0700).
+  const classes = mkdtempSync(join(tmpdir(), 'tf-java-e2e-'));
+  chmodSync(classes, 0o755);
 
   before(async () => {
     for (const f of [`${JAVA_HOME}/bin/java`, `${JAVA_HOME}/bin/javac`]) {
       if (!existsSync(f)) throw new Error(`${f} is missing: npm run setup installs openjdk-17`);
     }
-    const javac = spawnSync(`${JAVA_HOME}/bin/javac`, ['-d', WORK, join(FIXTURES, 'HotLoop.java')], { encoding: 'utf8' });
+    const javac = spawnSync(`${JAVA_HOME}/bin/javac`, ['-d', classes, join(FIXTURES, 'HotLoop.java')], { encoding: 'utf8' });
     if (javac.status !== 0) throw new Error(`javac HotLoop.java failed: ${javac.stderr}`);
     stack = await startStack();
   });
@@ -32,6 +37,7 @@ describe('Java JIT frames in CPU profiles, end to end on the real kernel', () =>
   after(async () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     await stack?.stop();
+    rmSync(classes, { recursive: true, force: true });
   });
 
   async function launch(args: string[]): Promise<ChildProcess> {
@@ -51,7 +57,7 @@ describe('Java JIT frames in CPU profiles, end to end on the real kernel', () =>
   }
 
   it('names a JIT-compiled hot method in ≥ 50 % of samples, from the perf map the JVM wrote when asked', async () => {
-    const jvm = await launch(['-Xmx128m', '-cp', WORK, 'HotLoop']);
+    const jvm = await launch(['-Xmx128m', '-cp', classes, 'HotLoop']);
     const { job, stacks } = await profile(jvm.pid!, 4);
     // The map is in the JVM's /tmp under its pid, written by the JVM itself.
     assert.ok(existsSync(`/tmp/perf-${jvm.pid}.map`), 'the JVM wrote no perf map');
@@ -67,7 +73,7 @@ describe('Java JIT frames in CPU profiles, end to end on the real kernel', () =>
   });
 
   it("asks a JVM of another user (nobody) the same way: the JVM accepts root, and its map is its user's", async () => {
-    const child = await startFixture('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', `${JAVA_HOME}/bin/java`, '-Xmx128m', '-cp', WORK, 'HotLoop'], 'ready', 20_000);
+    const child = await startFixture('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', `${JAVA_HOME}/bin/java`, '-Xmx128m', '-cp', classes, 'HotLoop'], 'ready', 20_000);
     children.push(child);
     const { job, stacks } = await profile(child.pid!, 3);
     child.kill('SIGKILL');
@@ -77,7 +83,7 @@ describe('Java JIT frames in CPU profiles, end to end on the real kernel', () =>
   });
 
   it('javaPerfMaps: false leaves the JVM alone: no map asked for, no names', async () => {
-    const jvm = await launch(['-Xmx128m', '-cp', WORK, 'HotLoop']);
+    const jvm = await launch(['-Xmx128m', '-cp', classes, 'HotLoop']);
     const { job, stacks } = await profile(jvm.pid!, 3, { javaPerfMaps: false });
     const mapWritten = existsSync(`/tmp/perf-${jvm.pid}.map`);
     jvm.kill('SIGKILL');
@@ -88,7 +94,7 @@ describe('Java JIT frames in CPU profiles, end to end on the real kernel', () =>
   });
 
   it('an incident runs the jvm-gc USDT preset and a CPU profile of the same JVM together', async () => {
-    const jvm = await launch(['-Xmx128m', '-cp', WORK, 'HotLoop', '400']);
+    const jvm = await launch(['-Xmx128m', '-cp', classes, 'HotLoop', '400']);
     const created = await stack.api('POST', '/incidents', {
       name: 'jvm incident',
       nodes: { names: [stack.nodeName] },
@@ -114,7 +120,7 @@ describe('Java JIT frames in CPU profiles, end to end on the real kernel', () =>
   });
 
   it('profiles a JVM that refuses attach without JIT names, and says why', async () => {
-    const jvm = await launch(['-Xmx128m', '-XX:+DisableAttachMechanism', '-cp', WORK, 'HotLoop']);
+    const jvm = await launch(['-Xmx128m', '-XX:+DisableAttachMechanism', '-cp', classes, 'HotLoop']);
     const { job, stacks } = await profile(jvm.pid!, 3);
     jvm.kill('SIGKILL');
     assert.ok(total(stacks) > 100, `only ${total(stacks)} samples`);
