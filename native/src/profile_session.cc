@@ -143,11 +143,7 @@ int ProfileSession::OnEvent(void* ctx, void* data, size_t size) {
   };
   frames(event->kernel_stack_bytes, event->kernel_stack, sample.kernelStack, sample.kernelStackError);
   frames(event->user_stack_bytes, event->user_stack, sample.userStack, sample.userStackError);
-  sample.pyStatus = event->py_frames_count;
-  if (event->py_frames_count > 0) {
-    sample.pyFrames.assign(event->py_frames, event->py_frames + std::min<size_t>(event->py_frames_count, TRACEFLEET_MAX_PY_FRAMES));
-  }
-  sample.pyTruncated = event->py_truncated != 0;
+  CopyPythonFrames(*event, sample);
   if (!self->config_.foldSamples) {
     self->queue_.Push(std::move(sample));
     return 0;

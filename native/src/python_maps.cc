@@ -6,6 +6,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "args.h"
 #include "ring_buffer_object.h"
 
 namespace tracefleet {
@@ -16,12 +17,7 @@ constexpr const char* kUsage =
     "tracer.forgetPythonProcess(pid: integer > 0)";
 
 uint32_t PidArg(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsNumber()) throw Napi::TypeError::New(info.Env(), kUsage);
-  double pid = info[0].As<Napi::Number>().DoubleValue();
-  if (!(pid >= 1 && pid <= UINT32_MAX) || pid != static_cast<double>(static_cast<uint32_t>(pid))) {
-    throw Napi::TypeError::New(info.Env(), kUsage);
-  }
-  return static_cast<uint32_t>(pid);
+  return static_cast<uint32_t>(Args(info.Env(), kUsage).IntegerArg(info[0], "pid", 1, UINT32_MAX));
 }
 
 }  // namespace
@@ -57,7 +53,7 @@ std::vector<uint64_t> PythonMaps::ReadCounters() const {
 Napi::Value SetPythonProcessJs(const Napi::CallbackInfo& info, PythonMaps* maps) {
   uint32_t pid = PidArg(info);
   if (info.Length() < 2 || !info[1].IsBuffer() || info[1].As<Napi::Buffer<uint8_t>>().Length() != sizeof(py_proc)) {
-    throw Napi::TypeError::New(info.Env(), kUsage);
+    Args(info.Env(), kUsage).Fail("layout must be a Buffer of " + std::to_string(sizeof(py_proc)) + " bytes");
   }
   if (maps == nullptr) throw Napi::Error::New(info.Env(), "setPythonProcess: the tracer is closed");
   py_proc proc;

@@ -5,6 +5,7 @@
 
 #include <napi.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -30,6 +31,16 @@ class PythonMaps {
   bpf_map* procs_ = nullptr;
   bpf_map* counters_ = nullptr;
 };
+
+// A record's Python frames from its event (profile_event, usdt_event: the same py_* fields), within the bound.
+template <typename Event, typename Record>
+void CopyPythonFrames(const Event& event, Record& record) {
+  record.pyStatus = event.py_frames_count;
+  if (event.py_frames_count > 0) {
+    record.pyFrames.assign(event.py_frames, event.py_frames + std::min<size_t>(event.py_frames_count, TRACEFLEET_MAX_PY_FRAMES));
+  }
+  record.pyTruncated = event.py_truncated != 0;
+}
 
 // JS: tracer.setPythonProcess(pid, layout: Buffer) / forgetPythonProcess(pid). `maps` is null once closed.
 Napi::Value SetPythonProcessJs(const Napi::CallbackInfo& info, PythonMaps* maps);

@@ -136,11 +136,7 @@ int UsdtSession::OnEvent(void* ctx, void* data, size_t size) {
     size_t frames = std::min<size_t>(static_cast<size_t>(event->user_stack_bytes) / sizeof(__u64), TRACEFLEET_MAX_STACK_DEPTH);
     record.userStack.assign(event->user_stack, event->user_stack + frames);
   }
-  record.pyStatus = event->py_frames_count;
-  if (event->py_frames_count > 0) {
-    record.pyFrames.assign(event->py_frames, event->py_frames + std::min<size_t>(event->py_frames_count, TRACEFLEET_MAX_PY_FRAMES));
-  }
-  record.pyTruncated = event->py_truncated != 0;
+  CopyPythonFrames(*event, record);
   self->queue_.Push(std::move(record));
   return 0;
 }

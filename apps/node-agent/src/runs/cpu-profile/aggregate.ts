@@ -1,5 +1,6 @@
 import type { RawSample } from '@tracefleet/native';
 import { StringTable } from '../string-table';
+import { userFramesOf, type PythonFramer } from '../python/python-frames';
 import { AGENT_MAX_MESSAGE_BYTES, AGENT_MAX_STRINGS } from '../../message-bounds';
 
 /** Stacks one profile batch carries at most (the controller's cap is 20,000; cpu-profile.type.ts has link.ts check it). */
@@ -8,11 +9,6 @@ export const AGENT_MAX_PROFILE_STACKS = 10_000;
 export interface FrameSymbolizer {
   symbolizeUser(pid: number, addrs: BigUint64Array): string[];
   symbolizeKernel(addrs: BigUint64Array): string[];
-}
-
-/** Puts a sample's Python frames (RawSample.pyFrames) into its symbolized user stack (root first). */
-export interface PythonFramer {
-  frames(s: RawSample, userRootFirst: string[]): string[];
 }
 
 export interface FoldedBatch {
@@ -80,8 +76,7 @@ export class StackAggregator {
 export function foldFrames(s: RawSample, symbolizer: FrameSymbolizer, python?: PythonFramer): string[] {
   const frames = [s.comm || `[pid ${s.pid}]`];
   if (s.userStack.length > 0 || s.pyFrames.length > 0) {
-    const user = s.userStack.length > 0 ? symbolizer.symbolizeUser(s.pid, s.userStack).reverse() : [];
-    frames.push(...(python && s.pyFrames.length > 0 ? python.frames(s, user) : user));
+    frames.push(...userFramesOf(s, symbolizer, python));
   } else if (s.userStackError !== 0) {
     // A user stack was expected but could not be read (e.g. -EFAULT on a page that is not resident).
     frames.push(`[user stack unreadable: errno ${-s.userStackError}]`);

@@ -34,8 +34,6 @@ export class CpuProfileRun extends TracingRun {
   private samplesSent = 0;
   private readonly agg: StackAggregator;
   private python: PythonFrames | undefined;
-  private pythonOn = false;
-  private javaOn = false;
   private java: JavaPerfMaps | undefined;
 
   constructor(start: StartRun, cfg: AgentConfig, sink: MessageSink, private readonly native: NativeParts, log: (msg: string) => void) {
@@ -45,6 +43,7 @@ export class CpuProfileRun extends TracingRun {
 
   protected async open(): Promise<{ message: string; watchPid?: number }> {
     const spec = this.validate();
+    const { pythonFrames, javaPerfMaps } = this.runtimes();
     this.symbolizer = this.native.createSymbolizer();
     const named = spec.targetPid ? [spec.targetPid] : spec.targetComm ? pidsWithComm(spec.targetComm, process.pid) : [];
     const unwinder = await this.useUnwinder(this.native.unwind, named);
@@ -53,7 +52,7 @@ export class CpuProfileRun extends TracingRun {
       // Identical samples arrive as one with a count: the JS thread's work follows distinct stacks, not the rate.
       foldSamples: true,
       unwinder,
-      python: this.pythonOn,
+      python: pythonFrames,
       onSamples: (samples) => {
         // A process met for the first time (started after the job began, or not named) is looked at now:
         // its next samples carry Python frames if it runs CPython.
@@ -62,11 +61,11 @@ export class CpuProfileRun extends TracingRun {
         this.agg.add(samples);
       },
     });
-    if (this.pythonOn) {
+    if (pythonFrames) {
       this.python = new PythonFrames(this.profiler);
       this.python.see(named);
     }
-    if (this.javaOn) {
+    if (javaPerfMaps) {
       this.java = new JavaPerfMaps();
       this.java.see(spec.targetPid || spec.targetComm ? named : listPids());
       // A named JVM's map is there before the first flush names its samples.
@@ -82,9 +81,6 @@ export class CpuProfileRun extends TracingRun {
   }
 
   private validate(): { frequencyHz: number; targetPid?: number; targetComm?: string } {
-    const { pythonFrames, javaPerfMaps } = this.runtimes();
-    this.pythonOn = pythonFrames;
-    this.javaOn = javaPerfMaps;
     const { spec, target } = this.start;
     if (spec?.$case !== 'cpuProfile') throw new RunRejected('this agent got a start message without a cpu-profile spec');
     const frequencyHz = spec.value.frequencyHz;

@@ -103,3 +103,19 @@ export class PythonFrames {
     this.names.close();
   }
 }
+
+/** What a stack's folding needs of PythonFrames (specs give a stand-in). */
+export type PythonFramer = Pick<PythonFrames, 'frames'>;
+
+/**
+ * A stack's user frames, root first: the native ones symbolized, with the Python frames in place of the eval
+ * loop's when the stack has some (cpu-profile samples, usdt events).
+ */
+export function userFramesOf(
+  s: WithPythonFrames & { userStack: BigUint64Array },
+  symbolizer: { symbolizeUser(pid: number, addrs: BigUint64Array): string[] },
+  python?: PythonFramer,
+): string[] {
+  const user = s.userStack.length > 0 ? symbolizer.symbolizeUser(s.pid, s.userStack).reverse() : [];
+  return python && s.pyFrames.length > 0 ? python.frames(s, user) : user;
+}

@@ -8,7 +8,7 @@ import type { UnwindService } from '../../unwind/unwind-service';
 import { PairTracker } from './pairing';
 import { StringTable } from '../string-table';
 import { symbolizerNotes } from '../symbolizer-notes';
-import { PythonFrames } from '../python/python-frames';
+import { PythonFrames, userFramesOf } from '../python/python-frames';
 import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
 
 export interface UsdtNativeParts {
@@ -84,6 +84,7 @@ export class UsdtRun extends TracingRun {
       this.spec.slowestN,
     );
     if (this.spec.userStacks) this.symbolizer = this.native.createSymbolizer();
+    const readPython = this.spec.userStacks && this.cfg.pythonFrames;
     const unwinder = this.spec.userStacks ? await this.useUnwinder(this.native.unwind, pid ? [pid] : []) : undefined;
     this.tracer = this.native.createTracer({
       unwinder,
@@ -92,13 +93,13 @@ export class UsdtRun extends TracingRun {
       maxEvents: this.spec.maxEvents,
       ringBufferBytes: ringBytesFor(this.spec.maxEvents),
       captureStacks: this.spec.userStacks,
-      python: this.spec.userStacks && this.cfg.pythonFrames,
+      python: readPython,
       onEvents: (events) => {
         this.python?.seeSamples(events);
         this.onEvents(events);
       },
     });
-    if (this.spec.userStacks && this.cfg.pythonFrames) {
+    if (readPython) {
       this.python = new PythonFrames(this.tracer);
       if (pid) this.python.see([pid]);
     }
@@ -155,9 +156,7 @@ export class UsdtRun extends TracingRun {
 
   private stackOf(e: UsdtRawEvent): string[] | undefined {
     if (!this.symbolizer || (e.userStack.length === 0 && e.pyFrames.length === 0)) return undefined;
-    const user = e.userStack.length > 0 ? this.symbolizer.symbolizeUser(e.pid, e.userStack).reverse() : [];
-    // Python's frames in place of the eval loop's (runs/python/merge.ts).
-    return this.python && e.pyFrames.length > 0 ? this.python.frames(e, user) : user;
+    return userFramesOf(e, this.symbolizer, this.python);
   }
 
   protected async flush(): Promise<void> {
