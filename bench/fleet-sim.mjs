@@ -40,7 +40,7 @@ export function syntheticBatch() {
     const trunk = Array.from({ length: 8 }, (_, d) => 1 + ((Math.floor(s / 10) * 8 + d) % 40));
     const frames = [0, ...trunk];
     while (frames.length < DEPTH) frames.push(1 + 40 + rand(160));
-    stacks.push({ frames, count: BigInt(counts[s]) });
+    stacks.push({ frames, count: BigInt(counts[s]), origin: 0 });
   }
   if (counts.some((c) => c < 1) || counts.reduce((a, c) => a + c, 0) !== SAMPLES_PER_BATCH) throw new Error('synthetic counts do not add up');
   return { strings, stacks };
@@ -138,7 +138,7 @@ async function simulator() {
       stats.lastBatchAt = Math.max(stats.lastBatchAt ?? t, t);
       stats.batches += 1;
       stats.samples += SAMPLES_PER_BATCH;
-      return { msg: { $case: 'profileBatch', value: { runId, seq, strings, stacks } } };
+      return { msg: { $case: 'profileBatch', value: { runId, seq, strings, stacks, origins: [] } } };
     };
     if (flood) {
       while (!run.stopped && !a.closing && now() < end) await write(a, batch());

@@ -131,7 +131,7 @@ export async function fleetBench() {
   let workers;
   const { AgentMessage } = createRequire(join(root, 'apps/node-agent/package.json'))('@tracefleet/proto');
   const { strings, stacks } = syntheticBatch();
-  const batchBytes = AgentMessage.encode({ msg: { $case: 'profileBatch', value: { runId: '00000000-0000-0000-0000-000000000000', seq: 1n, strings, stacks } } }).finish().length;
+  const batchBytes = AgentMessage.encode({ msg: { $case: 'profileBatch', value: { runId: '00000000-0000-0000-0000-000000000000', seq: 1n, strings, stacks, origins: [] } } }).finish().length;
   const results = {
     date: new Date().toISOString(),
     machine: machine(),

@@ -15,7 +15,8 @@ APT_PACKAGES=(clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev syst
   bpftrace gcc g++ make python3 python3.11 pkg-config postgresql redis-server redis-tools curl openssl libssl-dev ca-certificates
   openjdk-17-jdk-headless binutils libbpf-tools
   linux-perf elfutils libdebuginfod-dev xz-utils  # DWARF unwinding: perf and readelf are the tests' reference; debuginfod client for the addon; xz for MiniDebugInfo
-  iproute2)  # network namespaces: the e2e cuts an agent's link (link-cut.e2e)
+  iproute2  # network namespaces: the e2e cuts an agent's link (link-cut.e2e)
+  docker.io mmdebstrap)  # containers: the e2e profiles Python and Node services in Docker containers, on an image built offline
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -41,6 +42,15 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no --dir /var/lib/redis --logfile /var/log/redis/tracefleet.log
   for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break; sleep 0.2; done
   redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || die "Redis did not start on 127.0.0.1:6379"
+fi
+
+# Docker's engine, for the container e2e: where no engine answers (no systemd here), start Debian's dockerd.
+if ! docker info >/dev/null 2>&1; then
+  say "starting dockerd"
+  mkdir -p /var/log/tracefleet
+  setsid -f dockerd >>/var/log/tracefleet/dockerd.log 2>&1 </dev/null
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
+  docker info >/dev/null 2>&1 || die "dockerd did not start: see /var/log/tracefleet/dockerd.log"
 fi
 
 # --- .env ----------------------------------------------------------------------

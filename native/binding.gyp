@@ -27,6 +27,7 @@
         "src/ssl_tracer.cc",
         "src/symbol_names.cc",
         "src/symbolizer.cc",
+        "src/target_set.cc",
         "src/syscount_tracer.cc",
         "src/unwind_maps.cc",
         "src/unwind_registry.cc",

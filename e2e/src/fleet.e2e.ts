@@ -107,7 +107,7 @@ describe('a fleet: three agents, two controller replicas', { timeout: 300_000 },
     assert.deepEqual(found.json.selection.selected, [N1, N2]);
     const missing = await post(A, { durationSec: 1, target: { pid: 4_000_000 }, nodes: prod });
     assert.equal(missing.status, 400, missing.text);
-    assert.match(missing.text, new RegExp(`target.pid process 4000000 does not exist on any selected node \\(${N1}, ${N2}\\)`));
+    assert.match(missing.text, new RegExp(`target.pid process 4000000 does not exist on any selected node \\(${N1}: pid 4000000 does not exist; ${N2}: pid 4000000 does not exist\\)`));
     const direct = await B.api('GET', `/nodes/${N1}/usdt?binary=/usr/bin/python3.11`);
     const relayed = await A.api('GET', `/nodes/${N1}/usdt?binary=/usr/bin/python3.11`);
     assert.equal(relayed.status, 200, relayed.text);

@@ -116,9 +116,9 @@ describe('a hostile agent cannot exhaust the controller or lose other data', { t
     const overCaps: [string, AgentMessage][] = [
       ['usdt events', { msg: { $case: 'usdtEvents', value: { runId, seq: 1n, strings: [], events: Array.from({ length: 10_001 }, () => usdtEvent()) } } }],
       ['ssl events', { msg: { $case: 'sslEvents', value: { runId, seq: 2n, strings: [], events: Array.from({ length: 2001 }, sslEvent) } } }],
-      ['profile stacks', { msg: { $case: 'profileBatch', value: { runId, seq: 3n, strings: [], stacks: Array.from({ length: 20_001 }, () => ({ frames: [], count: 1n })) } } }],
-      ['string length', { msg: { $case: 'profileBatch', value: { runId, seq: 4n, strings: ['x'.repeat(8193)], stacks: [] } } }],
-      ['stack depth', { msg: { $case: 'profileBatch', value: { runId, seq: 5n, strings: ['a'], stacks: [{ frames: Array(1025).fill(0), count: 1n }] } } }],
+      ['profile stacks', { msg: { $case: 'profileBatch', value: { runId, seq: 3n, strings: [], stacks: Array.from({ length: 20_001 }, () => ({ frames: [], count: 1n, origin: 0 })), origins: [] } } }],
+      ['string length', { msg: { $case: 'profileBatch', value: { runId, seq: 4n, strings: ['x'.repeat(8193)], stacks: [], origins: [] } } }],
+      ['stack depth', { msg: { $case: 'profileBatch', value: { runId, seq: 5n, strings: ['a'], stacks: [{ frames: Array(1025).fill(0), count: 1n, origin: 0 }], origins: [] } } }],
     ];
     for (const [, m] of overCaps) first.call.write(m);
     const why1 = await Promise.race([first.ended, sleep(20_000).then(() => 'still open' as const)]);

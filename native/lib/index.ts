@@ -14,6 +14,7 @@ export * from './syscount-types';
 export * from './ssl-types';
 export * from './python-types';
 export * from './profiler-types';
+export * from './target-types';
 import type { EventLayout, NativeProfiler, ProfilerOptions, ProfilerStats } from './profiler-types';
 
 /** What the Symbolizer holds and how often its caches answered. */
@@ -167,6 +168,15 @@ export class Profiler {
   forgetPythonProcess(pid: number): void {
     this.#native.forgetPythonProcess(pid);
   }
+
+  /** With targetPids: samples this process (tgid) from now on. */
+  addTargetPid(pid: number): void {
+    this.#native.addTargetPid(pid);
+  }
+
+  removeTargetPid(pid: number): void {
+    this.#native.removeTargetPid(pid);
+  }
 }
 
 /**
@@ -250,6 +260,15 @@ export class UsdtTracer {
   forgetPythonProcess(pid: number): void {
     this.#native.forgetPythonProcess(pid);
   }
+
+  /** With targetPids: traces this process's hits (tgid) from now on. */
+  addTargetPid(pid: number): void {
+    this.#native.addTargetPid(pid);
+  }
+
+  removeTargetPid(pid: number): void {
+    this.#native.removeTargetPid(pid);
+  }
 }
 
 /**
@@ -312,6 +331,15 @@ export class SyscountTracer {
     this.#native.stop();
   }
 
+  /** With targetPids: counts this process's calls (tgid) from now on. */
+  addTargetPid(pid: number): void {
+    this.#native.addTargetPid(pid);
+  }
+
+  removeTargetPid(pid: number): void {
+    this.#native.removeTargetPid(pid);
+  }
+
   /** Frees every BPF fd of this tracer; idempotent. */
   close(): void {
     this.#native.close();
@@ -371,7 +399,7 @@ export class SslTracer {
 
 /** Every record layout and constant the addon was compiled with, by probe, and the limits they share (limits.h). */
 export interface Layouts {
-  limits: { TRACEFLEET_COMM_LEN: number; TRACEFLEET_MAX_STACK_DEPTH: number };
+  limits: { TRACEFLEET_COMM_LEN: number; TRACEFLEET_MAX_STACK_DEPTH: number; TRACEFLEET_MAX_TARGET_PIDS: number };
   profile: EventLayout;
   /** struct py_proc (python.h), what setPythonProcess takes. */
   python: { size: number; offsets: Record<string, number>; TRACEFLEET_MAX_PY_FRAMES: number; PY_COUNTER_MAX: number };

@@ -77,8 +77,12 @@ test('size constants in the addon match profile.h', () => {
 
 test('the limits every probe shares have one name each, in limits.h and in the addon', () => {
   const constants = defines(limitsHeader);
-  assert.deepEqual(layouts().limits, { TRACEFLEET_COMM_LEN: constants.get('TRACEFLEET_COMM_LEN'), TRACEFLEET_MAX_STACK_DEPTH: constants.get('TRACEFLEET_MAX_STACK_DEPTH') });
-  assert.deepEqual(layouts().limits, { TRACEFLEET_COMM_LEN: 16, TRACEFLEET_MAX_STACK_DEPTH: 127 });
+  assert.deepEqual(layouts().limits, {
+    TRACEFLEET_COMM_LEN: constants.get('TRACEFLEET_COMM_LEN'),
+    TRACEFLEET_MAX_STACK_DEPTH: constants.get('TRACEFLEET_MAX_STACK_DEPTH'),
+    TRACEFLEET_MAX_TARGET_PIDS: constants.get('TRACEFLEET_MAX_TARGET_PIDS'),
+  });
+  assert.deepEqual(layouts().limits, { TRACEFLEET_COMM_LEN: 16, TRACEFLEET_MAX_STACK_DEPTH: 127, TRACEFLEET_MAX_TARGET_PIDS: 16384 });
   // No probe header defines its own comm length or stack depth again.
   for (const file of ['profile/profile.h', 'usdt/usdt.h', 'ssl/ssl.h', 'memleak/memleak.h', 'syscount/syscount.h', 'unwind/unwind.h', 'unwind/unwind.bpf.h', 'common.bpf.h']) {
     const own = [...defines(readHeader(file)).keys()].filter((n) => /COMM_LEN|STACK_DEPTH|MAX_FRAMES/.test(n));

@@ -1,5 +1,6 @@
 // Types of the memleak tracer's facade (MemleakTracer in index.ts): options, snapshots, layout.
 import type { UnwindCounters, Unwinder } from './unwind';
+import type { TargetCgroupOption } from './target-types';
 
 export type MemleakFunction =
   | 'malloc'
@@ -15,7 +16,11 @@ export type MemleakFunction =
   | 'free'
   | 'munmap';
 
-export interface MemleakOptions {
+/**
+ * targetCgroup (either mode): only allocations made by tasks of that cgroup subtree are recorded; frees are matched
+ * whichever task makes them (in kernel mode a kworker may free what the target allocated).
+ */
+export interface MemleakOptions extends TargetCgroupOption {
   /** Path to memleak.bpf.o (`objectPath('memleak')` from @tracefleet/bpf). */
   objectPath: string;
   /** 'user': one process's libc allocator through uprobes; 'kernel': the kmem/percpu tracepoints (needs tracefs mounted). */

@@ -1,8 +1,9 @@
 // Types of the CPU profiler's facade (Profiler in index.ts): options, samples, stats, layout.
 import type { UnwindCounters, Unwinder } from './unwind';
 import type { PythonCounters, PythonFrameFields } from './python-types';
+import type { TargetOptions, TargetPidSink } from './target-types';
 
-export interface ProfilerOptions {
+export interface ProfilerOptions extends TargetOptions {
   /** Path to profile.bpf.o (`objectPath('profile')` from @tracefleet/bpf). */
   objectPath: string;
   /** Samples per second per CPU, 1..1000. */
@@ -83,7 +84,7 @@ export interface EventLayout {
   PROFILE_COUNTER_MAX: number;
 }
 
-export interface NativeProfiler {
+export interface NativeProfiler extends TargetPidSink {
   start(): void;
   stop(): Promise<ProfilerStats>;
   stats(): ProfilerStats;

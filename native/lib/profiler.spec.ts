@@ -215,8 +215,18 @@ const volatile __u32 target_tgid = 0;
 const volatile bool filter_comm = false;
 const volatile char target_comm[16] = {};
 const volatile bool include_idle = false;
+const volatile __u64 target_cgroup_id = 0;
+const volatile __u32 target_cgroup_level = 0;
+const volatile bool filter_target_pids = false;
 
 struct { __uint(type, BPF_MAP_TYPE_RINGBUF); __uint(max_entries, 4096); } events SEC(".maps");
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u8);
+} target_pids SEC(".maps");
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, 2);
@@ -228,7 +238,7 @@ SEC("perf_event")
 int profile(struct bpf_perf_event_data *ctx) {
   __u32 key = bpf_get_smp_processor_id();
   __u64 *value = bpf_map_lookup_elem(&counters, &key);
-  *value += target_tgid + filter_comm + target_comm[0] + include_idle;
+  *value += target_tgid + filter_comm + target_comm[0] + include_idle + target_cgroup_id + target_cgroup_level + filter_target_pids;
   return 0;
 }
 `;

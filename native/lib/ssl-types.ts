@@ -1,5 +1,6 @@
 // Types of the TLS tracer's facade (SslTracer in index.ts): probes, options, events, stats, layout.
 import type { UnwindCounters, Unwinder } from './unwind';
+import type { TargetCgroupOption } from './target-types';
 
 export type SslFunctionName = 'SSL_read' | 'SSL_write' | 'SSL_read_ex' | 'SSL_write_ex' | 'SSL_do_handshake';
 
@@ -26,7 +27,8 @@ export interface SslProbeSpec {
   pid?: number;
 }
 
-export interface SslTracerOptions {
+/** targetCgroup: only processes of that cgroup subtree, ANDed with pids / comm (which OR with each other). */
+export interface SslTracerOptions extends TargetCgroupOption {
   /** Path to ssl.bpf.o (`objectPath('ssl')` from @tracefleet/bpf). */
   objectPath: string;
   /** Plaintext bytes copied per call, 0..16384; a call that moved more is marked `truncated`. */

@@ -1,6 +1,7 @@
 // Types of the syscall counter's facade (SyscountTracer in index.ts).
+import type { TargetOptions, TargetPidSink } from './target-types';
 
-export interface SyscountOptions {
+export interface SyscountOptions extends TargetOptions {
   /** Path to syscount.bpf.o (`objectPath('syscount')` from @tracefleet/bpf). */
   objectPath: string;
   /** Count one process only (its tgid). */
@@ -28,7 +29,7 @@ export interface SyscountReading {
   uncounted: bigint;
 }
 
-export interface NativeSyscountTracer {
+export interface NativeSyscountTracer extends TargetPidSink {
   start(): void;
   read(): SyscountReading;
   stop(): void;

@@ -7,4 +7,6 @@ import './memleak.spec';
 import './profiler.spec';
 import './ssl.spec';
 import './symbolizer.spec';
+import './target.spec';
+import './target-tracers.spec';
 import './usdt.spec';

@@ -1,6 +1,7 @@
 // Types of the USDT tracer's facade (UsdtTracer in index.ts): options, events, stats, layout.
 import type { UnwindCounters, Unwinder } from './unwind';
 import type { PythonCounters, PythonFrameFields, PythonLayoutSink } from './python-types';
+import type { TargetOptions, TargetPidSink } from './target-types';
 
 export interface UsdtAttachSpec {
   /** Binary or shared library holding the probe (e.g. /usr/bin/python3.11, .../libjvm.so). */
@@ -15,7 +16,7 @@ export interface UsdtAttachSpec {
   strLenArg?: number;
 }
 
-export interface UsdtTracerOptions {
+export interface UsdtTracerOptions extends TargetOptions {
   /** Path to usdt.bpf.o (`objectPath('usdt')` from @tracefleet/bpf). */
   objectPath: string;
   /** Attach for this process only, and filter its tgid in the kernel; undefined/0 = every process that maps the file. */
@@ -57,7 +58,7 @@ export interface UsdtRawEvent extends PythonFrameFields {
 }
 
 export interface UsdtStats {
-  /** Hits that passed the pid filter, per probe index (up to the highest index in use), summed over CPUs. */
+  /** Hits that passed the pid and target filters, per probe index (up to the highest index in use), summed over CPUs. */
   hits: bigint[];
   /** Hits after maxEvents events were taken. */
   overBudget: bigint;
@@ -101,7 +102,7 @@ export interface UsdtEventLayout {
   USDT_COUNTER_MAX: number;
 }
 
-export interface NativeUsdtTracer extends PythonLayoutSink {
+export interface NativeUsdtTracer extends PythonLayoutSink, TargetPidSink {
   start(): void;
   stop(): Promise<UsdtStats>;
   stats(): UsdtStats;

@@ -78,6 +78,7 @@ Napi::Value Layouts(const Napi::CallbackInfo& info) {
   Napi::Object limits = Napi::Object::New(env);
   limits.Set("TRACEFLEET_COMM_LEN", TRACEFLEET_COMM_LEN);
   limits.Set("TRACEFLEET_MAX_STACK_DEPTH", TRACEFLEET_MAX_STACK_DEPTH);
+  limits.Set("TRACEFLEET_MAX_TARGET_PIDS", TRACEFLEET_MAX_TARGET_PIDS);
   Napi::Object all = Napi::Object::New(env);
   all.Set("limits", limits);
   all.Set("profile", Layout(info));

@@ -5,7 +5,6 @@
 #include "limits.h"
 
 namespace tracefleet {
-namespace {
 
 std::string Describe(const Napi::Value& value) {
   if (value.IsUndefined()) return "undefined";
@@ -23,8 +22,6 @@ std::string Describe(const Napi::Value& value) {
   if (value.IsTypedArray()) return "a typed array";
   return "an object";
 }
-
-}  // namespace
 
 void Args::Fail(const std::string& what) const {
   throw Napi::TypeError::New(env_, what + ". Usage: " + usage_);

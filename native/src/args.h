@@ -9,6 +9,9 @@
 
 namespace tracefleet {
 
+// A JS value as an error message shows it: 12, "text", a bigint, an object, ...
+std::string Describe(const Napi::Value& value);
+
 class Args {
  public:
   Args(Napi::Env env, const char* usage) : env_(env), usage_(usage) {}

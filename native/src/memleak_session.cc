@@ -248,16 +248,17 @@ void MemleakSession::SetReadOnlyGlobals() {
   if (cpus <= 0) throw std::runtime_error("count possible CPUs: " + std::string(std::strerror(-cpus)));
   const uint64_t possibleCpus = static_cast<uint64_t>(cpus);
   const uint32_t stackBytes = config_.stackDepth * sizeof(uint64_t);
-  SetRodata(object_, objectName_,
-            {
-                {"target_tgid", &targetTgid, sizeof(targetTgid)},
-                {"kernel_mode", &kernelMode, sizeof(kernelMode)},
-                {"sample_every", &config_.sampleEvery, sizeof(config_.sampleEvery)},
-                {"sample_bytes", &config_.sampleBytes, sizeof(config_.sampleBytes)},
-                {"page_size", &pageBytes, sizeof(pageBytes)},
-                {"possible_cpus", &possibleCpus, sizeof(possibleCpus)},
-                {"stack_bytes", &stackBytes, sizeof(stackBytes)},
-            });
+  std::vector<RodataValue> values = {
+      {"target_tgid", &targetTgid, sizeof(targetTgid)},
+      {"kernel_mode", &kernelMode, sizeof(kernelMode)},
+      {"sample_every", &config_.sampleEvery, sizeof(config_.sampleEvery)},
+      {"sample_bytes", &config_.sampleBytes, sizeof(config_.sampleBytes)},
+      {"page_size", &pageBytes, sizeof(pageBytes)},
+      {"possible_cpus", &possibleCpus, sizeof(possibleCpus)},
+      {"stack_bytes", &stackBytes, sizeof(stackBytes)},
+  };
+  AddTargetRodata(config_.target, false, values);  // memleak.bpf.c has the cgroup filter only
+  SetRodata(object_, objectName_, values);
 }
 
 void MemleakSession::Attach() {

@@ -10,6 +10,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "target_set.h"
 #include "unwind_maps.h"
 
 struct bpf_object;
@@ -33,6 +34,7 @@ struct MemleakConfig {
   // Buckets (and entries) of the stack_traces map; stacks that collide there go to stack_overflow.
   uint32_t stackMapEntries = 16384;
   UnwindFds unwind;  // valid (user mode): user stacks through the agent's unwind tables
+  TargetConfig target;  // the job's cgroup (target.bpf.h; no pid set here): allocations of other tasks are left out
 };
 
 // The functions user mode probes, in attach order.

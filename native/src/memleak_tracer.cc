@@ -10,6 +10,7 @@
 #include "elf_function_offsets.h"
 #include "js_values.h"
 #include "memleak_layout.h"
+#include "target_set.h"
 
 namespace tracefleet {
 namespace {
@@ -18,7 +19,8 @@ constexpr const char* kUsage =
     "new MemleakTracer({ objectPath: string, mode: 'user' | 'kernel', pid?: integer (user mode, required), "
     "libc?: string (user mode), entryOffsets?: { [function]: bigint file offset } (user mode), "
     "maxAllocs?: integer 1..67108864, sampleEvery?: integer >= 1, sampleBytes?: integer >= 0 (not with sampleEvery > 1), "
-    "stackDepth?: integer 1..127, stackMapEntries?: integer 1..1048576, unwinder?: Unwinder (user mode) })";
+    "stackDepth?: integer 1..127, stackMapEntries?: integer 1..1048576, unwinder?: Unwinder (user mode), "
+    TRACEFLEET_TARGET_CGROUP_USAGE " })";
 constexpr uint64_t kMaxAllocs = 1u << 26;
 constexpr uint64_t kMaxSample = 1ull << 40;
 
@@ -42,7 +44,7 @@ MemleakTracer::MemleakTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   if (!info.IsConstructCall()) args.Fail("MemleakTracer must be called with new");
   Napi::Object opts = args.Object(info[0], "options");
   args.RejectUnknownKeys(opts, {"objectPath", "mode", "pid", "libc", "entryOffsets", "maxAllocs", "sampleEvery", "sampleBytes",
-                                "stackDepth", "stackMapEntries", "unwinder"});
+                                "stackDepth", "stackMapEntries", "unwinder", "targetCgroup"});
   MemleakConfig config;
   config.objectPath = args.String(opts, "objectPath", true);
   if (config.objectPath.empty()) args.Fail("option objectPath must not be empty");
@@ -80,6 +82,7 @@ MemleakTracer::MemleakTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   config.stackMapEntries =
       static_cast<uint32_t>(args.Integer(opts, "stackMapEntries", 1, 1 << 20, false, MEMLEAK_STACK_MAP_ENTRIES));
 
+  config.target = TargetOptions(args, opts, false);
   config.unwind = Unwinder::FdsOf(env, opts.Get("unwinder"), kUsage);
   if (config.kernelMode && config.unwind.Valid()) args.Fail("option unwinder is for mode 'user' only");
   try {

@@ -59,6 +59,7 @@ ProfileSession::ProfileSession(const ProfileConfig& config)
     throw std::runtime_error(bpf_.Name() + ": not a profile object (needs program 'profile', maps 'events' and 'counters')");
   }
   python_.Find(bpf_.Object(), bpf_.Name(), config_.python);
+  targets_.Prepare(bpf_.Object(), bpf_.Name(), config_.target.pidSet);
   SetReadOnlyGlobals();
   UseUnwindMaps(bpf_.Object(), bpf_.Name().c_str(), config_.unwind);
   bpf_.Load(events_, config_.ringBufferBytes, OnEvent, this);
@@ -77,6 +78,7 @@ void ProfileSession::SetReadOnlyGlobals() {
       {"target_comm", comm, sizeof(comm)},
       {"include_idle", &config_.includeIdle, sizeof(config_.includeIdle)},
   };
+  AddTargetRodata(config_.target, true, values);
   // Off by default in the object: only a Python-reading session needs the global.
   if (config_.python) values.push_back({"python_enabled", &config_.python, sizeof(config_.python)});
   SetRodata(bpf_.Object(), bpf_.Name(), values);

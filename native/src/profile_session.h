@@ -11,6 +11,7 @@
 #include "python_maps.h"
 #include "ring_buffer_object.h"
 #include "sample_queue.h"
+#include "target_set.h"
 #include "unwind_maps.h"
 
 struct bpf_object;
@@ -32,6 +33,7 @@ struct ProfileConfig {
   bool foldSamples = false;  // identical samples waiting for JS become one with a count (FoldKey)
   UnwindFds unwind;  // valid: user stacks through the agent's unwind tables
   bool python = false;  // read Python frames of the processes given with SetPythonProcess
+  TargetConfig target;  // the job's cgroup and pid set (target.bpf.h); both off by default
 };
 
 struct KernelCounters {
@@ -62,6 +64,8 @@ class ProfileSession : public EventSource {
   // Where the interpreter layouts of Python processes go (python.h); a process without one has no Python frames.
   PythonMaps& Python() { return python_; }
   const PythonMaps& Python() const { return python_; }
+  // The job's pid set (with config.target.pidSet).
+  TargetPids& Targets() { return targets_; }
   SampleQueue& Queue() { return queue_; }
 
  private:
@@ -74,6 +78,7 @@ class ProfileSession : public EventSource {
   bpf_map* events_ = nullptr;
   bpf_map* counters_ = nullptr;
   PythonMaps python_;
+  TargetPids targets_;
   SampleQueue queue_;
 };
 

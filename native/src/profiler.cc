@@ -15,7 +15,7 @@ constexpr const char* kUsage =
     "new Profiler({ objectPath: string, frequencyHz: integer 1..1000, targetPid?: integer (0 = all), "
     "targetComm?: string of at most 15 bytes, includeIdle?: boolean, ringBufferBytes?: power of two >= 4096, "
     "maxQueuedSamples?: integer >= 1, foldSamples?: boolean, unwinder?: Unwinder, python?: boolean, "
-    "onSamples: (samples: RawSample[]) => void })";
+    TRACEFLEET_TARGET_CGROUP_USAGE ", " TRACEFLEET_TARGET_PIDS_USAGE ", onSamples: (samples: RawSample[]) => void })";
 
 
 Napi::Array SamplesToJs(Napi::Env env, const std::vector<Sample>& batch) {
@@ -47,7 +47,9 @@ Napi::Function Profiler::Define(Napi::Env env) {
                      {InstanceMethod<&Profiler::Start>("start"), InstanceMethod<&Profiler::Stop>("stop"),
                       InstanceMethod<&Profiler::Stats>("stats"), InstanceMethod<&Profiler::Close>("close"),
                       InstanceMethod<&Profiler::SetPythonProcess>("setPythonProcess"),
-                      InstanceMethod<&Profiler::ForgetPythonProcess>("forgetPythonProcess")});
+                      InstanceMethod<&Profiler::ForgetPythonProcess>("forgetPythonProcess"),
+                      InstanceMethod<&Profiler::AddTargetPid>("addTargetPid"),
+                      InstanceMethod<&Profiler::RemoveTargetPid>("removeTargetPid")});
 }
 
 Profiler::Profiler(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Profiler>(info), EventStream("Profiler") {
@@ -55,7 +57,8 @@ Profiler::Profiler(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Profiler>(
   if (!info.IsConstructCall()) args.Fail("Profiler must be called with new");
   Napi::Object opts = args.Object(info[0], "options");
   args.RejectUnknownKeys(opts, {"objectPath", "frequencyHz", "targetPid", "targetComm", "includeIdle",
-                                "ringBufferBytes", "maxQueuedSamples", "foldSamples", "unwinder", "python", "onSamples"});
+                                "ringBufferBytes", "maxQueuedSamples", "foldSamples", "unwinder", "python", "targetCgroup",
+                                "targetPids", "onSamples"});
   ProfileConfig config;
   config.objectPath = args.String(opts, "objectPath", true);
   if (config.objectPath.empty()) args.Fail("option objectPath must not be empty");
@@ -68,6 +71,7 @@ Profiler::Profiler(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Profiler>(
   config.foldSamples = args.Boolean(opts, "foldSamples", false);
   config.unwind = Unwinder::FdsOf(info.Env(), opts.Get("unwinder"), kUsage);
   config.python = args.Boolean(opts, "python", false);
+  config.target = TargetOptions(args, opts, true);
   Napi::Function onSamples = args.Function(opts, "onSamples");
 
   std::unique_ptr<ProfileSession> session;
@@ -108,6 +112,14 @@ Napi::Value Profiler::SetPythonProcess(const Napi::CallbackInfo& info) {
 
 Napi::Value Profiler::ForgetPythonProcess(const Napi::CallbackInfo& info) {
   return ForgetPythonProcessJs(info, Closed() ? nullptr : &session_->Python());
+}
+
+Napi::Value Profiler::AddTargetPid(const Napi::CallbackInfo& info) {
+  return AddTargetPidJs(info, Closed() ? nullptr : &session_->Targets(), "Profiler");
+}
+
+Napi::Value Profiler::RemoveTargetPid(const Napi::CallbackInfo& info) {
+  return RemoveTargetPidJs(info, Closed() ? nullptr : &session_->Targets(), "Profiler");
 }
 
 void Profiler::SaveFinalStats() noexcept {

@@ -31,6 +31,8 @@ class Profiler : public Napi::ObjectWrap<Profiler>, private EventStream {
   Napi::Value Close(const Napi::CallbackInfo& info) { return CloseStream(info); }
   Napi::Value SetPythonProcess(const Napi::CallbackInfo& info);
   Napi::Value ForgetPythonProcess(const Napi::CallbackInfo& info);
+  Napi::Value AddTargetPid(const Napi::CallbackInfo& info);
+  Napi::Value RemoveTargetPid(const Napi::CallbackInfo& info);
 
   Napi::Value TakeBatch(Napi::Env env, size_t max, size_t& count) override;
   Napi::Object StatsToJs(Napi::Env env) override;

@@ -86,15 +86,16 @@ void SslSession::SetReadOnlyGlobals() {
   const bool filterComm = !config_.comm.empty();
   const bool filterPids = config_.filterPids;
   const bool captureStacks = config_.captureStacks;
-  SetRodata(bpf_.Object(), bpf_.Name(),
-            {
-                {"self_tgid", &selfTgid, sizeof(selfTgid)},
-                {"filter_pids", &filterPids, sizeof(filterPids)},
-                {"filter_comm", &filterComm, sizeof(filterComm)},
-                {"target_comm", comm, sizeof(comm)},
-                {"max_data_bytes", &config_.maxDataBytes, sizeof(config_.maxDataBytes)},
-                {"capture_stacks", &captureStacks, sizeof(captureStacks)},
-            });
+  std::vector<RodataValue> values = {
+      {"self_tgid", &selfTgid, sizeof(selfTgid)},
+      {"filter_pids", &filterPids, sizeof(filterPids)},
+      {"filter_comm", &filterComm, sizeof(filterComm)},
+      {"target_comm", comm, sizeof(comm)},
+      {"max_data_bytes", &config_.maxDataBytes, sizeof(config_.maxDataBytes)},
+      {"capture_stacks", &captureStacks, sizeof(captureStacks)},
+  };
+  AddTargetRodata(config_.target, false, values);  // ssl.bpf.c has the cgroup filter only
+  SetRodata(bpf_.Object(), bpf_.Name(), values);
 }
 
 void SslSession::FillMaps() {

@@ -11,6 +11,7 @@
 #include "bounded_queue.h"
 #include "event_source.h"
 #include "ring_buffer_object.h"
+#include "target_set.h"
 #include "unwind_maps.h"
 
 struct bpf_program;
@@ -44,7 +45,9 @@ struct SslConfig {
   std::string comm;         // empty: no comm filter
   std::vector<uint32_t> excludePids;
   uint32_t ringBufferBytes = 8u << 20;
-  size_t maxQueuedEvents = 65536;  UnwindFds unwind;  // valid: user stacks through the agent's unwind tables
+  size_t maxQueuedEvents = 65536;
+  UnwindFds unwind;  // valid: user stacks through the agent's unwind tables
+  TargetConfig target;  // the job's cgroup (target.bpf.h; the pid set here is pids), ANDed with the filters above
 };
 
 struct SslRecord {

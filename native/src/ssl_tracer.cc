@@ -16,7 +16,8 @@ namespace {
 constexpr const char* kUsage =
     "new SslTracer({ objectPath: string, maxDataBytes: integer 0..16384, captureStacks?: boolean, "
     "pids?: integer[] (tgids, up to 4096), comm?: string of 1..15 bytes, excludePids?: integer[] (up to 64), "
-    "ringBufferBytes?: power of two >= 4096, maxQueuedEvents?: integer >= 1, unwinder?: Unwinder, onEvents: (events: SslRawEvent[]) => void })";
+    "ringBufferBytes?: power of two >= 4096, maxQueuedEvents?: integer >= 1, unwinder?: Unwinder, "
+    TRACEFLEET_TARGET_CGROUP_USAGE ", onEvents: (events: SslRawEvent[]) => void })";
 constexpr const char* kAttachUsage =
     "tracer.attach(probes: Array of { path: string, fn: 'SSL_read' | 'SSL_write' | 'SSL_read_ex' | 'SSL_write_ex' | "
     "'SSL_do_handshake', entryOffset: bigint, returnKind: 'uretprobe' | 'uprobe', returnOffset: bigint, pid?: integer (-1 = "
@@ -99,7 +100,7 @@ SslTracer::SslTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SslTrace
   if (!info.IsConstructCall()) args.Fail("SslTracer must be called with new");
   Napi::Object opts = args.Object(info[0], "options");
   args.RejectUnknownKeys(opts, {"objectPath", "maxDataBytes", "captureStacks", "pids", "comm", "excludePids", "ringBufferBytes",
-                                "maxQueuedEvents", "unwinder", "onEvents"});
+                                "maxQueuedEvents", "unwinder", "targetCgroup", "onEvents"});
   SslConfig config;
   config.objectPath = args.String(opts, "objectPath", true);
   if (config.objectPath.empty()) args.Fail("option objectPath must not be empty");
@@ -116,6 +117,7 @@ SslTracer::SslTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SslTrace
   config.ringBufferBytes = args.RingBufferBytes(opts, "ringBufferBytes", 4096, 8u << 20);
   config.maxQueuedEvents = args.Integer(opts, "maxQueuedEvents", 1, 1u << 24, false, 65536);
   config.unwind = Unwinder::FdsOf(info.Env(), opts.Get("unwinder"), kUsage);
+  config.target = TargetOptions(args, opts, false);
   Napi::Function onEvents = args.Function(opts, "onEvents");
   filterPids_ = config.filterPids;
 

@@ -23,7 +23,7 @@ namespace {
 
 constexpr const char* kUsage =
     "new SyscountTracer({ objectPath: string, pid?: integer, comm?: string (1..15 bytes, not with pid), "
-    "maxKeys?: integer 1..1048576 })";
+    "maxKeys?: integer 1..1048576, " TRACEFLEET_TARGET_CGROUP_USAGE ", " TRACEFLEET_TARGET_PIDS_USAGE " })";
 
 }  // namespace
 
@@ -39,8 +39,12 @@ SyscountSession::SyscountSession(const SyscountConfig& config) : name_(Basename(
     const bool filterComm = !config.comm.empty();
     char comm[TRACEFLEET_COMM_LEN] = {};
     std::memcpy(comm, config.comm.data(), std::min<size_t>(config.comm.size(), TRACEFLEET_COMM_LEN - 1));
-    SetRodata(object_, name_, {{"target_tgid", &tgid, sizeof(tgid)}, {"filter_comm", &filterComm, sizeof(filterComm)},
-                               {"target_comm", comm, sizeof(comm)}});
+    std::vector<RodataValue> values = {{"target_tgid", &tgid, sizeof(tgid)},
+                                       {"filter_comm", &filterComm, sizeof(filterComm)},
+                                       {"target_comm", comm, sizeof(comm)}};
+    AddTargetRodata(config.target, true, values);
+    SetRodata(object_, name_, values);
+    targets_.Prepare(object_, name_, config.target.pidSet);
     int err = bpf_map__set_max_entries(counts_, config.maxKeys);
     if (err) throw std::runtime_error(LibbpfError("size the counts map of " + name_, err, log));
     err = bpf_object__load(object_);
@@ -94,7 +98,9 @@ uint64_t SyscountSession::Counter(uint32_t index) const { return SumPerCpu(count
 Napi::Function SyscountTracer::Define(Napi::Env env) {
   return DefineClass(env, "SyscountTracer",
                      {InstanceMethod<&SyscountTracer::Start>("start"), InstanceMethod<&SyscountTracer::Read>("read"),
-                      InstanceMethod<&SyscountTracer::Stop>("stop"), InstanceMethod<&SyscountTracer::Close>("close")});
+                      InstanceMethod<&SyscountTracer::Stop>("stop"), InstanceMethod<&SyscountTracer::Close>("close"),
+                      InstanceMethod<&SyscountTracer::AddTargetPid>("addTargetPid"),
+                      InstanceMethod<&SyscountTracer::RemoveTargetPid>("removeTargetPid")});
 }
 
 SyscountTracer::SyscountTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SyscountTracer>(info) {
@@ -102,7 +108,7 @@ SyscountTracer::SyscountTracer(const Napi::CallbackInfo& info) : Napi::ObjectWra
   Args args(env, kUsage);
   if (!info.IsConstructCall()) args.Fail("SyscountTracer must be called with new");
   Napi::Object opts = args.Object(info[0], "options");
-  args.RejectUnknownKeys(opts, {"objectPath", "pid", "comm", "maxKeys"});
+  args.RejectUnknownKeys(opts, {"objectPath", "pid", "comm", "maxKeys", "targetCgroup", "targetPids"});
   SyscountConfig config;
   config.objectPath = args.String(opts, "objectPath", true);
   if (config.objectPath.empty()) args.Fail("option objectPath must not be empty");
@@ -110,6 +116,7 @@ SyscountTracer::SyscountTracer(const Napi::CallbackInfo& info) : Napi::ObjectWra
   config.comm = args.Comm(opts, "comm");
   if (config.pid != 0 && !config.comm.empty()) args.Fail("options pid and comm exclude each other");
   config.maxKeys = static_cast<uint32_t>(args.Integer(opts, "maxKeys", 1, 1u << 20, false, SYSCOUNT_DEFAULT_MAX_KEYS));
+  config.target = TargetOptions(args, opts, true);
   try {
     session_ = std::make_unique<SyscountSession>(config);
   } catch (const std::exception& e) {
@@ -169,6 +176,14 @@ Napi::Value SyscountTracer::Stop(const Napi::CallbackInfo& info) {
 Napi::Value SyscountTracer::Close(const Napi::CallbackInfo& info) {
   session_.reset();
   return info.Env().Undefined();
+}
+
+Napi::Value SyscountTracer::AddTargetPid(const Napi::CallbackInfo& info) {
+  return AddTargetPidJs(info, session_.get() ? &session_->Targets() : nullptr, "SyscountTracer");
+}
+
+Napi::Value SyscountTracer::RemoveTargetPid(const Napi::CallbackInfo& info) {
+  return RemoveTargetPidJs(info, session_.get() ? &session_->Targets() : nullptr, "SyscountTracer");
 }
 
 Napi::Value SyscountLayout(const Napi::CallbackInfo& info) {

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "target_set.h"
+
 struct bpf_object;
 struct bpf_map;
 struct bpf_link;
@@ -21,6 +23,7 @@ struct SyscountConfig {
   uint32_t pid = 0;   // 0: not one process
   std::string comm;   // empty: any comm
   uint32_t maxKeys = 0;
+  TargetConfig target;  // the job's cgroup and pid set (target.bpf.h); both off by default
 };
 
 struct SyscountEntry {
@@ -42,6 +45,7 @@ class SyscountSession {
   void Detach();
   std::vector<SyscountEntry> Read() const;
   uint64_t Counter(uint32_t index) const;
+  TargetPids& Targets() { return targets_; }
 
  private:
   std::string name_;
@@ -49,6 +53,7 @@ class SyscountSession {
   bpf_map* counts_ = nullptr;
   bpf_map* counters_ = nullptr;
   bpf_link* link_ = nullptr;
+  TargetPids targets_;
 };
 
 class SyscountTracer : public Napi::ObjectWrap<SyscountTracer> {
@@ -61,6 +66,8 @@ class SyscountTracer : public Napi::ObjectWrap<SyscountTracer> {
   Napi::Value Read(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value AddTargetPid(const Napi::CallbackInfo& info);
+  Napi::Value RemoveTargetPid(const Napi::CallbackInfo& info);
   SyscountSession& Open(Napi::Env env, const char* method);
 
   std::unique_ptr<SyscountSession> session_;  // null once closed

@@ -31,6 +31,7 @@ UsdtSession::UsdtSession(const UsdtConfig& config)
     throw std::runtime_error(bpf_.Name() + ": not a usdt object (needs program 'usdt_hit', maps 'events', 'hits' and 'counters')");
   }
   python_.Find(bpf_.Object(), bpf_.Name(), config_.python);
+  targets_.Prepare(bpf_.Object(), bpf_.Name(), config_.target.pidSet);
   SetReadOnlyGlobals();
   UseUnwindMaps(bpf_.Object(), bpf_.Name().c_str(), config_.unwind);
   bpf_.Load(events_, config_.ringBufferBytes, OnEvent, this);
@@ -56,6 +57,7 @@ void UsdtSession::SetReadOnlyGlobals() {
       {"str_arg", strArg, sizeof(strArg)},
       {"str_len_arg", strLenArg, sizeof(strLenArg)},
   };
+  AddTargetRodata(config_.target, true, values);
   if (config_.python) values.push_back({"python_enabled", &config_.python, sizeof(config_.python)});
   SetRodata(bpf_.Object(), bpf_.Name(), values);
 }

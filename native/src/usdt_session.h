@@ -11,6 +11,7 @@
 #include "event_source.h"
 #include "ring_buffer_object.h"
 #include "python_maps.h"
+#include "target_set.h"
 #include "unwind_maps.h"
 
 struct bpf_object;
@@ -42,6 +43,7 @@ struct UsdtConfig {
   size_t maxQueuedEvents = 65536;
   UnwindFds unwind;  // valid: user stacks through the agent's unwind tables
   bool python = false;  // with captureStacks: read Python frames of the processes given (PythonMaps)
+  TargetConfig target;  // the job's cgroup and pid set (target.bpf.h); both off by default
 };
 
 struct UsdtRecord {
@@ -89,6 +91,8 @@ class UsdtSession : public EventSource {
   std::vector<uint64_t> ReadUnwind() const { return ReadUnwindCounters(bpf_.Object()); }
   PythonMaps& Python() { return python_; }
   const PythonMaps& Python() const { return python_; }
+  // The job's pid set (with config.target.pidSet).
+  TargetPids& Targets() { return targets_; }
   UsdtQueue& Queue() { return queue_; }
 
  private:
@@ -104,6 +108,7 @@ class UsdtSession : public EventSource {
   bpf_map* hits_ = nullptr;
   bpf_map* counters_ = nullptr;
   PythonMaps python_;
+  TargetPids targets_;
   UsdtQueue queue_;
 };
 

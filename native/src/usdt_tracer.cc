@@ -16,7 +16,8 @@ constexpr const char* kUsage =
     "new UsdtTracer({ objectPath: string, pid?: integer (0 = every process that maps the file), "
     "probes: Array of 1..64 { path: string, provider: string, name: string, probe: integer 0..63, "
     "strArg?: integer 0..11, strLenArg?: integer 0..11 }, maxEvents: integer 0..10000000, captureStacks?: boolean, "
-    "ringBufferBytes?: power of two >= 4096, maxQueuedEvents?: integer >= 1, unwinder?: Unwinder, python?: boolean, onEvents: (events: UsdtRawEvent[]) => void })";
+    "ringBufferBytes?: power of two >= 4096, maxQueuedEvents?: integer >= 1, unwinder?: Unwinder, python?: boolean, "
+    TRACEFLEET_TARGET_CGROUP_USAGE ", " TRACEFLEET_TARGET_PIDS_USAGE ", onEvents: (events: UsdtRawEvent[]) => void })";
 constexpr uint64_t kMaxEvents = 10'000'000;
 
 UsdtProbeSpec ProbeSpec(const Args& args, const Napi::Value& value, uint32_t index) {
@@ -75,7 +76,9 @@ Napi::Function UsdtTracer::Define(Napi::Env env) {
                      {InstanceMethod<&UsdtTracer::Start>("start"), InstanceMethod<&UsdtTracer::Stop>("stop"),
                       InstanceMethod<&UsdtTracer::Stats>("stats"), InstanceMethod<&UsdtTracer::Close>("close"),
                       InstanceMethod<&UsdtTracer::SetPythonProcess>("setPythonProcess"),
-                      InstanceMethod<&UsdtTracer::ForgetPythonProcess>("forgetPythonProcess")});
+                      InstanceMethod<&UsdtTracer::ForgetPythonProcess>("forgetPythonProcess"),
+                      InstanceMethod<&UsdtTracer::AddTargetPid>("addTargetPid"),
+                      InstanceMethod<&UsdtTracer::RemoveTargetPid>("removeTargetPid")});
 }
 
 UsdtTracer::UsdtTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UsdtTracer>(info), EventStream("UsdtTracer") {
@@ -83,7 +86,7 @@ UsdtTracer::UsdtTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UsdtTr
   if (!info.IsConstructCall()) args.Fail("UsdtTracer must be called with new");
   Napi::Object opts = args.Object(info[0], "options");
   args.RejectUnknownKeys(opts, {"objectPath", "pid", "probes", "maxEvents", "captureStacks", "ringBufferBytes",
-                                "maxQueuedEvents", "unwinder", "python", "onEvents"});
+                                "maxQueuedEvents", "unwinder", "python", "targetCgroup", "targetPids", "onEvents"});
   UsdtConfig config;
   config.objectPath = args.String(opts, "objectPath", true);
   if (config.objectPath.empty()) args.Fail("option objectPath must not be empty");
@@ -110,6 +113,7 @@ UsdtTracer::UsdtTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<UsdtTr
   config.maxQueuedEvents = args.Integer(opts, "maxQueuedEvents", 1, 1u << 24, false, 65536);
   config.unwind = Unwinder::FdsOf(info.Env(), opts.Get("unwinder"), kUsage);
   config.python = args.Boolean(opts, "python", false);
+  config.target = TargetOptions(args, opts, true);
   Napi::Function onEvents = args.Function(opts, "onEvents");
 
   std::unique_ptr<UsdtSession> session;
@@ -173,6 +177,14 @@ Napi::Value UsdtTracer::SetPythonProcess(const Napi::CallbackInfo& info) {
 
 Napi::Value UsdtTracer::ForgetPythonProcess(const Napi::CallbackInfo& info) {
   return ForgetPythonProcessJs(info, Closed() ? nullptr : &session_->Python());
+}
+
+Napi::Value UsdtTracer::AddTargetPid(const Napi::CallbackInfo& info) {
+  return AddTargetPidJs(info, Closed() ? nullptr : &session_->Targets(), "UsdtTracer");
+}
+
+Napi::Value UsdtTracer::RemoveTargetPid(const Napi::CallbackInfo& info) {
+  return RemoveTargetPidJs(info, Closed() ? nullptr : &session_->Targets(), "UsdtTracer");
 }
 
 Napi::Value UsdtLayout(const Napi::CallbackInfo& info) {

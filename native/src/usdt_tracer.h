@@ -34,6 +34,8 @@ class UsdtTracer : public Napi::ObjectWrap<UsdtTracer>, private EventStream {
   Napi::Value Stats(const Napi::CallbackInfo& info) { return StatsOfStream(info); }
   Napi::Value SetPythonProcess(const Napi::CallbackInfo& info);
   Napi::Value ForgetPythonProcess(const Napi::CallbackInfo& info);
+  Napi::Value AddTargetPid(const Napi::CallbackInfo& info);
+  Napi::Value RemoveTargetPid(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info) { return CloseStream(info); }
 
   Napi::Value TakeBatch(Napi::Env env, size_t max, size_t& count) override;

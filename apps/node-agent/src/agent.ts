@@ -13,6 +13,7 @@ import { MemoryReleaser } from './memory';
 import { Admission } from './policy-admission';
 import { DEFAULT_POLICY, describePolicy } from './policy';
 import { Outbox } from './delivery/outbox';
+import { GroupTarget } from './runs/group-target';
 
 type AllNativeParts = RunNativeParts & {
     /** malloc_trim(0) once runs have ended (MemoryReleaser); absent: nothing is trimmed. */
@@ -198,6 +199,14 @@ export class Agent {
       detail = found ? `${pids.length} process(es) named ${kind.value}` : `no process named ${kind.value} is running`;
     } else if (kind?.$case === 'all') {
       found = true;
+    } else if (kind?.$case === 'cgroup' || kind?.$case === 'container') {
+      try {
+        const group = GroupTarget.from(req.target, this.cfg.nodeName)!;
+        found = true;
+        detail = `${group.describe()}: ${group.pids().length} process(es)`;
+      } catch (err) {
+        detail = (err as Error).message;
+      }
     }
     this.link
       .send({ msg: { $case: 'targetCheckResult', value: { requestId: req.requestId, found, detail } } })

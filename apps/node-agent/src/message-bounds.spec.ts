@@ -40,7 +40,7 @@ describe('what the agent sends stays under the controller caps', () => {
     for (const p of parts) {
       assert.ok(p.stacks.length <= AGENT_MAX_PROFILE_STACKS);
       assert.ok(p.strings.length <= AGENT_MAX_STRINGS);
-      const msg: AgentMessage = { msg: { $case: 'profileBatch', value: { runId: RUN, seq: 1n, strings: p.strings, stacks: p.stacks.map((s) => ({ frames: s.frames, count: BigInt(s.count) })) } } };
+      const msg: AgentMessage = { msg: { $case: 'profileBatch', value: { runId: RUN, seq: 1n, strings: p.strings, stacks: p.stacks.map((s) => ({ frames: s.frames, count: BigInt(s.count), origin: 0 })), origins: [] } } };
       assert.equal(overAgentBounds(msg), undefined);
       assert.ok(AgentMessage.encode(msg).finish().length <= AGENT_MAX_MESSAGE_BYTES);
       samples += p.samples;
@@ -55,7 +55,7 @@ describe('what the agent sends stays under the controller caps', () => {
   });
 
   it('refuses to send a batch over the bounds (strings, stacks, bytes), and lets other messages through', () => {
-    const batch = (strings: string[], stacks = 0): AgentMessage => ({ msg: { $case: 'profileBatch', value: { runId: RUN, seq: 1n, strings, stacks: Array.from({ length: stacks }, () => ({ frames: [0], count: 1n })) } } });
+    const batch = (strings: string[], stacks = 0): AgentMessage => ({ msg: { $case: 'profileBatch', value: { runId: RUN, seq: 1n, strings, stacks: Array.from({ length: stacks }, () => ({ frames: [0], count: 1n, origin: 0 })), origins: [] } } });
     assert.match(overAgentBounds(batch(Array(AGENT_MAX_STRINGS + 1).fill('a'))) ?? '', /strings/);
     assert.match(overAgentBounds(batch(['a'], AGENT_MAX_PROFILE_STACKS + 1)) ?? '', /stacks/);
     assert.match(overAgentBounds(batch(Array(1000).fill('x'.repeat(5000)))) ?? '', /bytes/);

@@ -5,5 +5,6 @@
 
 #define TRACEFLEET_COMM_LEN 16         /* the kernel's TASK_COMM_LEN: comm with its NUL */
 #define TRACEFLEET_MAX_STACK_DEPTH 127 /* frames per stack: the kernel's default perf_event_max_stack */
+#define TRACEFLEET_MAX_TARGET_PIDS 16384 /* processes in a job's pid set (target.bpf.h's target_pids) */
 
 #endif /* TRACEFLEET_LIMITS_H */

@@ -12,7 +12,8 @@ const sslEvent = (over: Partial<SslEvent> = {}): SslEvent => ({
   pid: 1, tid: 1, comm: 'curl', function: 1, direction: 1, ret: 5n, length: 5n, latencyNs: 1n, sslPtr: 1n, tsNs: 1n, atUnixNs: 1n,
   data: new Uint8Array(0), truncated: false, redactions: 0, stack: [], binary: '/usr/lib/libssl.so.3', ...over,
 });
-const profile = (stacks: { frames: number[]; count: bigint }[], strings: string[]): Buffer => enc({ msg: { $case: 'profileBatch', value: { runId: RUN, seq: 1n, strings, stacks } } });
+const profile = (stacks: { frames: number[]; count: bigint }[], strings: string[]): Buffer =>
+  enc({ msg: { $case: 'profileBatch', value: { runId: RUN, seq: 1n, strings, stacks: stacks.map((s) => ({ ...s, origin: 0 })), origins: [] } } });
 
 /** Hand-written wire bytes: an envelope field `field` (length-delimited) around `body`. */
 function envelope(field: number, body: Buffer): Buffer {
@@ -133,7 +134,7 @@ describe('batch limits (checked before decoding)', () => {
   });
 
   it("takes a message with its delivery number (acknowledged delivery), and refuses two numbers, a number of the wrong wire type, or any other bare number", () => {
-    const numbered = enc({ msg: { $case: 'profileBatch', value: { runId: RUN, seq: 1n, strings: ['a'], stacks: [{ frames: [0], count: 1n }] } }, delivery: 2n ** 64n - 1n });
+    const numbered = enc({ msg: { $case: 'profileBatch', value: { runId: RUN, seq: 1n, strings: ['a'], stacks: [{ frames: [0], count: 1n, origin: 0 }], origins: [] } }, delivery: 2n ** 64n - 1n });
     assert.deepEqual(checkAgentMessage(numbered), { type: 'profileBatch', runId: RUN, bytes: numbered.length });
     const body = envelope(4, Buffer.alloc(0));
     const delivery = Buffer.concat([varint(20 * 8), varint(7)]);

@@ -2,13 +2,20 @@ import type { StartRun, Target } from '@tracefleet/proto';
 import { badField } from '../common/bad-field';
 import type { JobTarget } from '../common/job-params';
 import { runSpec } from './run-spec';
+import { cgroupPathError } from '../common/cgroup-path';
 
-/** Exactly one of pid, comm or all. */
+/** Exactly one of pid, comm, all, cgroup or container. */
 export function toTarget(t: JobTarget): Target {
-  const given = (['pid', 'comm', 'all'] as const).filter((k) => t[k] !== undefined);
-  if (given.length !== 1) badField('target', 'must have exactly one of pid, comm or all');
+  const given = (['pid', 'comm', 'all', 'cgroup', 'container'] as const).filter((k) => t[k] !== undefined);
+  if (given.length !== 1) badField('target', 'must have exactly one of pid, comm, all, cgroup or container');
   if (t.pid !== undefined) return { kind: { $case: 'pid', value: t.pid } };
   if (t.comm !== undefined) return { kind: { $case: 'comm', value: t.comm } };
+  if (t.cgroup !== undefined) {
+    const err = cgroupPathError(t.cgroup);
+    if (err) badField('target.cgroup', err);
+    return { kind: { $case: 'cgroup', value: t.cgroup } };
+  }
+  if (t.container !== undefined) return { kind: { $case: 'container', value: t.container } };
   return { kind: { $case: 'all', value: true } };
 }
 

@@ -6,11 +6,13 @@
 /** The largest pid Linux hands out (PID_MAX_LIMIT on 64-bit). */
 export const PID_MAX = 4_194_304;
 
-/** Which processes a run traces: exactly one of pid, comm or all (the job's target). */
+/** Which processes a run traces: exactly one of pid, comm, all, cgroup or container (the job's target). */
 export interface JobTarget {
   pid?: number;
   comm?: string;
   all?: boolean;
+  cgroup?: string;
+  container?: string;
 }
 
 export interface PairParam {

@@ -100,14 +100,18 @@ export class JobsService implements OnModuleInit {
     }
 
     let runNodes = selected;
-    if (target.kind?.$case === 'pid') {
+    // A pid, container or cgroup names something on a node: nodes without it are skipped (with the agent's reason).
+    const kind = target.kind;
+    if (kind?.$case === 'pid' || kind?.$case === 'container' || kind?.$case === 'cgroup') {
       const answers = await this.router.checkTarget(selected, target);
       runNodes = selected.filter((n) => answers.get(n)?.found);
       for (const n of selected) {
         if (!answers.get(n)?.found) skipped.push({ node: n, code: 'target', reason: answers.get(n)?.detail ?? 'did not answer the target check' });
       }
       if (runNodes.length === 0) {
-        badField('target.pid', `process ${target.kind.value} does not exist on any selected node (${selected.join(', ')})`);
+        const what = kind.$case === 'pid' ? `process ${kind.value} does not exist` : `${kind.$case} ${kind.value} was not found`;
+        const reasons = selected.map((n) => `${n}: ${answers.get(n)?.detail ?? 'did not answer'}`);
+        badField(`target.${kind.$case}`, `${what} on any selected node (${reasons.slice(0, 5).join('; ')}${reasons.length > 5 ? '; ...' : ''})`);
       }
     }
 

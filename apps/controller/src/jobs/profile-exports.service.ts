@@ -1,9 +1,10 @@
 import { BadRequestException, Injectable, UnprocessableEntityException } from '@nestjs/common';
 import { JobsService } from './jobs.service';
 import { ProfilesService } from '../profiles/profiles.service';
-import type { StackCount } from '../profiles/flamegraph/flamegraph';
+import type { LabelledStack } from '../profiles/profiles.service';
 import { encodePprofGzip } from '../profiles/pprof/pprof';
 import { toSpeedscope, type SpeedscopeFile } from '../profiles/speedscope/speedscope';
+import type { OriginFilter } from '../profiles/origins';
 
 /** A CPU profile job's stored samples, checked to exist. */
 export interface CpuProfile {
@@ -14,7 +15,7 @@ export interface CpuProfile {
   startedAt: string | null;
   finishedAt: string | null;
   /** Nodes with samples, by name (only the asked-for node with `?node=`). */
-  nodes: { node: string; stacks: StackCount[] }[];
+  nodes: { node: string; stacks: LabelledStack[] }[];
   total: bigint;
 }
 
@@ -30,16 +31,17 @@ export class ProfileExportsService {
    * Loads a CPU profile job's samples. Unknown job or node → 404; another job type, or no
    * samples (yet) → 422 saying which.
    */
-  async cpuProfile(jobId: string, node?: string): Promise<CpuProfile> {
+  async cpuProfile(jobId: string, node?: string, filter: OriginFilter = {}): Promise<CpuProfile> {
     if (node !== undefined && (typeof node !== 'string' || node === '')) throw new BadRequestException('node must be one node name');
     const job = await this.jobs.get(jobId);
     if (job.type !== 'cpu-profile') {
       throw new UnprocessableEntityException(`job ${jobId} is a ${job.type} job: this output is only for cpu-profile jobs`);
     }
-    const nodes = await this.profiles.stacksByNode(jobId, node);
+    const nodes = await this.profiles.stacksByNode(jobId, node, filter);
     const total = nodes.reduce((a, n) => n.stacks.reduce((b, s) => b + BigInt(s.count), a), 0n);
     if (total === 0n) {
-      throw new UnprocessableEntityException(`job ${jobId} has no samples${node === undefined ? '' : ` on node ${node}`} (status ${job.status})`);
+      const where = [node === undefined ? '' : ` on node ${node}`, filter.container ? ` in container ${filter.container}` : '', filter.cgroup ? ` in cgroup ${filter.cgroup}` : ''];
+      throw new UnprocessableEntityException(`job ${jobId} has no samples${where.join('')} (status ${job.status})`);
     }
     const p = (job.params ?? {}) as { frequencyHz?: unknown; durationSec?: unknown };
     return {
@@ -55,8 +57,8 @@ export class ProfileExportsService {
   }
 
   /** Gzipped pprof protobuf; samples carry a node label. */
-  async pprof(jobId: string, node?: string): Promise<Buffer> {
-    const prof = await this.cpuProfile(jobId, node);
+  async pprof(jobId: string, node?: string, filter: OriginFilter = {}): Promise<Buffer> {
+    const prof = await this.cpuProfile(jobId, node, filter);
     const start = prof.startedAt === null ? undefined : Date.parse(prof.startedAt);
     const end = prof.finishedAt === null ? undefined : Date.parse(prof.finishedAt);
     const durationMs = start !== undefined && end !== undefined && end >= start ? end - start : prof.durationSec !== undefined ? prof.durationSec * 1000 : undefined;
@@ -74,8 +76,8 @@ export class ProfileExportsService {
   }
 
   /** speedscope JSON: one profile per node, preceded by all nodes merged when there are several. */
-  async speedscope(jobId: string, node?: string): Promise<SpeedscopeFile> {
-    const prof = await this.cpuProfile(jobId, node);
+  async speedscope(jobId: string, node?: string, filter: OriginFilter = {}): Promise<SpeedscopeFile> {
+    const prof = await this.cpuProfile(jobId, node, filter);
     const hz = prof.frequencyHz === undefined ? '' : ` · ${prof.frequencyHz} Hz`;
     return toSpeedscope({ name: `tracefleet cpu-profile ${prof.id.slice(0, 8)}${hz}`, nodes: prof.nodes, merged: node === undefined });
   }

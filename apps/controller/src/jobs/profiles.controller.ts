@@ -7,6 +7,15 @@ import { renderFlameGraphSvg, toFolded } from '../profiles/flamegraph/flamegraph
 import { ScopeByTarget, TokenScopes, missingScopes, scopeForbidden, type Scope } from '../auth/scopes';
 import type { JobView } from './job.view';
 import { jobTypeDef } from '../job-types/registry';
+import { originQuery } from '../profiles/origins';
+
+/** The query of every stack output: one node, and the samples of one container or cgroup (origins.ts). */
+interface StacksQuery {
+  node?: string;
+  container?: string;
+  cgroup?: string;
+  groupBy?: string;
+}
 
 const SSL_STACKS = 'the job is ssl-capture (its stacks are stacks of captured TLS calls)';
 
@@ -28,10 +37,12 @@ export class ProfilesController {
   @Get('flamegraph.svg')
   @Header('Content-Type', 'image/svg+xml; charset=utf-8')
   @ScopeByTarget('ssl-capture', SSL_STACKS)
-  async svg(@Param('id') id: string, @TokenScopes() scopes: Scope[], @Query('node') node?: string): Promise<string> {
+  async svg(@Param('id') id: string, @TokenScopes() scopes: Scope[], @Query() q: StacksQuery = {}): Promise<string> {
+    const { node } = q;
+    const { filter, groupBy } = originQuery(q);
     const job = await this.jobs.get(id);
     checkStacksScope(job, scopes);
-    const stacks = await this.profiles.stacks(id, node);
+    const stacks = await this.profiles.stacks(id, node, filter, groupBy);
     const p = job.params as { frequencyHz?: number; durationSec?: number };
     const total = stacks.reduce((a, s) => a + BigInt(s.count), 0n);
     const where = node ?? (job.runs.length === 1 ? job.runs[0].node : `${job.runs.length} nodes`);
@@ -46,20 +57,22 @@ export class ProfilesController {
   @Get('flamegraph.folded')
   @Header('Content-Type', 'text/plain; charset=utf-8')
   @ScopeByTarget('ssl-capture', SSL_STACKS)
-  async folded(@Param('id') id: string, @TokenScopes() scopes: Scope[], @Query('node') node?: string): Promise<string> {
+  async folded(@Param('id') id: string, @TokenScopes() scopes: Scope[], @Query() q: StacksQuery = {}): Promise<string> {
+    const { filter, groupBy } = originQuery(q);
     checkStacksScope(await this.jobs.get(id), scopes);
-    return toFolded(await this.profiles.stacks(id, node));
+    return toFolded(await this.profiles.stacks(id, q.node, filter, groupBy));
   }
 
   @Get('profile.pprof')
-  async pprof(@Param('id') id: string, @Query('node') node?: string): Promise<StreamableFile> {
-    const gz = await this.exports.pprof(id, node);
+  async pprof(@Param('id') id: string, @Query() q: StacksQuery = {}): Promise<StreamableFile> {
+    const { node } = q;
+    const gz = await this.exports.pprof(id, node, originQuery(q).filter);
     const name = `tracefleet-${id.slice(0, 8)}${node === undefined ? '' : `-${node.replace(/[^A-Za-z0-9._-]/g, '_')}`}.pb.gz`;
     return new StreamableFile(gz, { type: 'application/octet-stream', disposition: `attachment; filename="${name}"` });
   }
 
   @Get('profile.speedscope.json')
-  async speedscope(@Param('id') id: string, @Query('node') node?: string): Promise<SpeedscopeFile> {
-    return this.exports.speedscope(id, node);
+  async speedscope(@Param('id') id: string, @Query() q: StacksQuery = {}): Promise<SpeedscopeFile> {
+    return this.exports.speedscope(id, q.node, originQuery(q).filter);
   }
 }

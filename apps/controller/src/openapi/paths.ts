@@ -23,6 +23,11 @@ import { flameGraphCounts, typeExamples, typePaths } from './type-parts';
 const dtoQuery = (dto: Function, name: string, description: string, required = false): Parameter => query(name, description, fieldSchema(dto, name), required);
 
 const profileTag = ['profiles'];
+const originQueries = [
+  query('container', 'Only the samples of this container: its id or a prefix of it (4 to 64 lowercase hex digits).', { type: 'string', pattern: '^[0-9a-f]{4,64}$' }),
+  query('cgroup', 'Only the samples of this cgroup and the cgroups below it (an absolute cgroup path).', { type: 'string', maxLength: 4096 }),
+];
+const groupByQuery = query('groupBy', 'One root frame per container, pod or cgroup above its stacks.', { type: 'string', enum: ['container', 'pod', 'cgroup'] });
 const incidentId = pathParam('id', 'Incident id (UUID).', { type: 'string', format: 'uuid' });
 const scheduleId = pathParam('id', 'Schedule id (UUID).', { type: 'string', format: 'uuid' });
 const reportId = pathParam('reportId', 'Report id (UUID) of this schedule.', { type: 'string', format: 'uuid' });
@@ -111,20 +116,21 @@ export function paths(): Record<string, PathItem> {
         summary: 'Interactive flame graph of a job',
         description: flameGraphCounts(),
         tags: profileTag,
-        parameters: [jobId, nodeQuery],
-        responses: { ...svg('The flame graph.'), ...errors(404) },
+        parameters: [jobId, nodeQuery, ...originQueries, groupByQuery],
+        responses: { ...svg('The flame graph.'), ...errors(400, 404) },
       }),
     },
     '/jobs/{id}/flamegraph.folded': {
-      get: op(sslStacks, { operationId: 'jobFolded', summary: 'Folded stacks of a job', tags: profileTag, parameters: [jobId, nodeQuery], responses: { ...folded('Folded stacks.'), ...errors(404) } }),
+      get: op(sslStacks, { operationId: 'jobFolded', summary: 'Folded stacks of a job', tags: profileTag, parameters: [jobId, nodeQuery, ...originQueries, groupByQuery], responses: { ...folded('Folded stacks.'), ...errors(400, 404) } }),
     },
     '/jobs/{id}/profile.pprof': {
       get: op('token', {
         operationId: 'jobPprof',
         summary: 'Gzipped pprof of a cpu-profile job',
-        description: 'Sample types samples/count and cpu/nanoseconds; each sample labelled `node`. Another job type, or no samples yet: 422.',
+        description:
+          'Sample types samples/count and cpu/nanoseconds; each sample labelled `node` and, where the agent knew them, `cgroup`, `container` and `pod_uid`. Another job type, or no samples yet: 422.',
         tags: profileTag,
-        parameters: [jobId, nodeQuery],
+        parameters: [jobId, nodeQuery, ...originQueries],
         responses: { ...ok('profile.proto, gzipped (an attachment).', { type: 'string', format: 'binary' }, 'application/octet-stream'), ...errors(400, 404, 422) },
       }),
     },
@@ -134,7 +140,7 @@ export function paths(): Record<string, PathItem> {
         summary: 'speedscope file of a cpu-profile job',
         description: 'One sampled profile per node, preceded by all nodes merged when there are several. Another job type, or no samples yet: 422.',
         tags: profileTag,
-        parameters: [jobId, nodeQuery],
+        parameters: [jobId, nodeQuery, ...originQueries],
         responses: { ...ok('A speedscope file.', ref('Speedscope')), ...errors(400, 404, 422) },
       }),
     },

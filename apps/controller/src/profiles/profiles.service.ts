@@ -5,11 +5,16 @@ import type { Prisma } from '../generated/prisma/client';
 import { BoundedMap } from './bounded-map';
 import { frameKey, frameKind, stackKey } from './frame-keys';
 import type { StackCount } from './flamegraph/flamegraph';
+import { groupFrame, likeEscape, originKey, sanitizeOrigin, type OriginFilter, type OriginGrouping, type OriginLabels } from './origins';
 
 const MAX_FRAME_NAME = 4096;
 const MAX_CACHED_FRAMES = 200_000;
 const MAX_CACHED_STACKS = 200_000;
 const MAX_CACHED_PROFILES = 20_000;
+const MAX_CACHED_ORIGINS = 50_000;
+
+/** A stored stack's count with where its samples ran (stacksByNode: for pprof labels). */
+export type LabelledStack = StackCount & { origin?: OriginLabels };
 
 /** What a set of batches moves on their run: the last seq taken, how many batches, how many skipped ahead. */
 export interface RunProgress {
@@ -35,6 +40,33 @@ export class ProfilesService {
   private readonly stackIds = new BoundedMap<string, number>(MAX_CACHED_STACKS);
   /** Profile ids by run id, for runs whose profile exists. */
   private readonly profileIds = new BoundedMap<string, string>(MAX_CACHED_PROFILES);
+  /** Origin ids by their labels (JSON); Origin rows never change and are never deleted. */
+  private readonly originIds = new BoundedMap<string, number>(MAX_CACHED_ORIGINS);
+
+  /**
+   * The Origin row id of each batch origin (index + 1 in the batch's terms: ids[0] is for origin 1), made
+   * safe first (sanitizeOrigin); an empty origin is 0, "not known".
+   */
+  async internOrigins(tx: Tx, origins: { cgroup: string; containerId: string; podUid: string }[]): Promise<number[]> {
+    const labels = origins.map((o) => sanitizeOrigin(o));
+    const items = labels.map((l) => (l === undefined ? undefined : JSON.stringify([l.cgroup, l.containerId ?? null, l.podUid ?? null])));
+    const wanted = [...new Set(items.filter((i): i is string => i !== undefined))];
+    const parse = (item: string): OriginLabels => {
+      const [cgroup, containerId, podUid] = JSON.parse(item) as [string, string | null, string | null];
+      return { cgroup, containerId: containerId ?? undefined, podUid: podUid ?? undefined };
+    };
+    const ids = await this.ids(tx, wanted, this.originIds, tx === this.prisma, (item) => originKey(parse(item)), async (rows) => {
+      const keys = rows.map((r) => r.key);
+      const parsed = rows.map((r) => parse(r.item));
+      await tx.$executeRaw`
+        INSERT INTO "Origin" ("key", "cgroup", "containerId", "podUid")
+        SELECT * FROM unnest(${keys}::text[], ${parsed.map((p) => p.cgroup)}::text[], ${parsed.map((p) => p.containerId ?? null)}::text[],
+          ${parsed.map((p) => p.podUid ?? null)}::text[])
+        ON CONFLICT ("key") DO NOTHING`;
+      return tx.$queryRaw<{ id: number; key: string }[]>`SELECT "id", "key" FROM "Origin" WHERE "key" = ANY(${keys}::text[])`;
+    });
+    return items.map((i) => (i === undefined ? 0 : ids.get(i)!));
+  }
 
   /**
    * Stores each distinct frame name and call path once; returns the stack id of each path.
@@ -123,16 +155,21 @@ export class ProfilesService {
    * transaction: frame and stack rows are shared and kept whatever happens to this write.
    */
   async ingestBatches(jobId: string, runId: string, batches: ProfileBatch[], progress: RunProgress): Promise<bigint | null> {
-    const byStack = new Map<number, bigint>();
+    // Counts per "stackId/originId".
+    const byStack = new Map<string, bigint>();
     let total = 0n;
     for (const b of batches) {
       if (b.stacks.length === 0) continue;
+      for (const s of b.stacks) if (s.origin > b.origins.length) throw new Error(`a stack names origin ${s.origin} of ${b.origins.length}`);
       const ids = await this.internStacks(this.prisma, b.strings, b.stacks.map((s) => s.frames));
+      const origins = await this.internOrigins(this.prisma, b.origins);
       b.stacks.forEach((s, i) => {
-        byStack.set(ids[i], (byStack.get(ids[i]) ?? 0n) + s.count);
+        const key = `${ids[i]}/${s.origin === 0 ? 0 : origins[s.origin - 1]}`;
+        byStack.set(key, (byStack.get(key) ?? 0n) + s.count);
         total += s.count;
       });
     }
+    const keys = [...byStack.keys()].map((k) => k.split('/').map(Number));
     // The claim: the run's seq moves to the batches' last only if no writer stored that far already
     // (a resend after a lost acknowledgement, or another replica still applying the agent's old
     // session). Without it nothing else in the statement writes. The row lock orders concurrent claims.
@@ -144,10 +181,11 @@ export class ProfilesService {
         WHERE "id" = ${runId}::uuid AND "lastSeq" < ${String(progress.lastSeq)}::bigint
         RETURNING 1
       ), s AS (
-        INSERT INTO "ProfileSample" ("profileId", "stackId", "count")
-        SELECT ${profileId}::uuid, s, c FROM unnest(${[...byStack.keys()]}::int[], ${[...byStack.values()].map(String)}::bigint[]) AS t(s, c)
+        INSERT INTO "ProfileSample" ("profileId", "stackId", "originId", "count")
+        SELECT ${profileId}::uuid, s, o, c
+        FROM unnest(${keys.map((k) => k[0])}::int[], ${keys.map((k) => k[1])}::int[], ${[...byStack.values()].map(String)}::bigint[]) AS t(s, o, c)
         WHERE EXISTS (SELECT 1 FROM claim)
-        ON CONFLICT ("profileId", "stackId") DO UPDATE SET "count" = "ProfileSample"."count" + EXCLUDED."count"
+        ON CONFLICT ("profileId", "stackId", "originId") DO UPDATE SET "count" = "ProfileSample"."count" + EXCLUDED."count"
       ), p AS (
         UPDATE "Profile" SET "totalSamples" = "totalSamples" + ${String(total)}::bigint
         WHERE "id" = ${profileId}::uuid AND EXISTS (SELECT 1 FROM claim)
@@ -193,60 +231,91 @@ export class ProfilesService {
       await tx.$executeRaw`
         INSERT INTO "ProfileSample" ("profileId", "stackId", "count")
         SELECT ${profile.id}::uuid, s, c FROM unnest(${ids}::int[], ${counts}::bigint[]) AS t(s, c)
-        ON CONFLICT ("profileId", "stackId") DO UPDATE SET "count" = "ProfileSample"."count" + EXCLUDED."count"`;
+        ON CONFLICT ("profileId", "stackId", "originId") DO UPDATE SET "count" = "ProfileSample"."count" + EXCLUDED."count"`;
     }
     await tx.profile.update({ where: { id: profile.id }, data: { totalSamples: replace ? total : { increment: total } } });
     return total;
   }
 
-  /** Stacks of a job, summed over its nodes (or one node), root first. */
-  async stacks(jobId: string, nodeName?: string): Promise<StackCount[]> {
+  /**
+   * Stacks of a job, summed over its nodes (or one node), root first; only the samples of the `filter`'s
+   * container / cgroup, and with `groupBy` under one root frame per container, pod or cgroup.
+   */
+  async stacks(jobId: string, nodeName?: string, filter: OriginFilter = {}, groupBy?: OriginGrouping): Promise<StackCount[]> {
+    await this.checkJobNode(jobId, nodeName);
+    const w = originWhere(filter);
+    const rows = await this.prisma.$queryRaw<{ frameIds: number[]; originId: number; count: bigint }[]>`
+      SELECT s."frameIds", (CASE WHEN ${groupBy !== undefined}::boolean THEN ps."originId" ELSE 0 END) AS "originId", SUM(ps."count")::bigint AS "count"
+      FROM "ProfileSample" ps
+      JOIN "Profile" p ON p."id" = ps."profileId"
+      JOIN "JobRun" r ON r."id" = p."runId"
+      JOIN "Node" n ON n."id" = r."nodeId"
+      JOIN "Stack" s ON s."id" = ps."stackId"
+      LEFT JOIN "Origin" o ON o."id" = ps."originId"
+      WHERE p."jobId" = ${jobId}::uuid AND (${nodeName ?? null}::text IS NULL OR n."name" = ${nodeName ?? null}::text)
+        AND (${w.container}::text IS NULL OR o."containerId" LIKE ${w.container}::text)
+        AND (${w.cgroup}::text IS NULL OR o."cgroup" = ${w.cgroup}::text OR o."cgroup" LIKE ${w.below}::text)
+      GROUP BY s."id", 2`;
+    const nameById = await this.frameNames(rows);
+    const framesOf = (r: { frameIds: number[] }): string[] => r.frameIds.map((id) => nameById.get(id) ?? `[frame ${id}]`);
+    if (groupBy === undefined) return rows.map((r) => ({ frames: framesOf(r), count: BigInt(r.count) }));
+    const origins = await this.originLabels(rows.map((r) => r.originId));
+    const merged = new Map<string, StackCount>();
+    for (const r of rows) {
+      const frames = [groupFrame(groupBy, origins.get(r.originId)), ...framesOf(r)];
+      const key = frames.join('\0');
+      const hit = merged.get(key);
+      if (hit) hit.count = BigInt(hit.count) + BigInt(r.count);
+      else merged.set(key, { frames, count: BigInt(r.count) });
+    }
+    return [...merged.values()];
+  }
+
+  private async checkJobNode(jobId: string, nodeName?: string): Promise<void> {
     const job = await this.prisma.job.findUnique({ where: { id: jobId }, select: { id: true } });
     if (!job) throw new NotFoundException(`job ${jobId} not found`);
     if (nodeName !== undefined) {
       const run = await this.prisma.jobRun.findFirst({ where: { jobId, node: { name: nodeName } }, select: { id: true } });
       if (!run) throw new NotFoundException(`job ${jobId} has no run on node ${nodeName}`);
     }
-    const rows = await this.prisma.$queryRaw<{ frameIds: number[]; count: bigint }[]>`
-      SELECT s."frameIds", SUM(ps."count")::bigint AS "count"
-      FROM "ProfileSample" ps
-      JOIN "Profile" p ON p."id" = ps."profileId"
-      JOIN "JobRun" r ON r."id" = p."runId"
-      JOIN "Node" n ON n."id" = r."nodeId"
-      JOIN "Stack" s ON s."id" = ps."stackId"
-      WHERE p."jobId" = ${jobId}::uuid AND (${nodeName ?? null}::text IS NULL OR n."name" = ${nodeName ?? null}::text)
-      GROUP BY s."id"`;
-    const nameById = await this.frameNames(rows);
-    return rows.map((r) => ({ frames: r.frameIds.map((id) => nameById.get(id) ?? `[frame ${id}]`), count: BigInt(r.count) }));
+  }
+
+  /** Labels of Origin rows by id (0 and unknown ids have none). */
+  private async originLabels(ids: number[]): Promise<Map<number, OriginLabels>> {
+    const wanted = [...new Set(ids.filter((id) => id > 0))];
+    if (wanted.length === 0) return new Map();
+    const rows = await this.prisma.origin.findMany({ where: { id: { in: wanted } } });
+    return new Map(rows.map((o) => [o.id, { cgroup: o.cgroup, containerId: o.containerId ?? undefined, podUid: o.podUid ?? undefined }]));
   }
 
   /**
    * Stacks of a job per node (or of one node), root first, nodes by name. Nodes whose run
    * stored no samples are left out.
    */
-  async stacksByNode(jobId: string, nodeName?: string): Promise<{ node: string; stacks: StackCount[] }[]> {
-    const job = await this.prisma.job.findUnique({ where: { id: jobId }, select: { id: true } });
-    if (!job) throw new NotFoundException(`job ${jobId} not found`);
-    if (nodeName !== undefined) {
-      const run = await this.prisma.jobRun.findFirst({ where: { jobId, node: { name: nodeName } }, select: { id: true } });
-      if (!run) throw new NotFoundException(`job ${jobId} has no run on node ${nodeName}`);
-    }
-    const rows = await this.prisma.$queryRaw<{ node: string; frameIds: number[]; count: bigint }[]>`
-      SELECT n."name" AS "node", s."frameIds", ps."count"
+  async stacksByNode(jobId: string, nodeName?: string, filter: OriginFilter = {}): Promise<{ node: string; stacks: LabelledStack[] }[]> {
+    await this.checkJobNode(jobId, nodeName);
+    const w = originWhere(filter);
+    const rows = await this.prisma.$queryRaw<{ node: string; frameIds: number[]; originId: number; count: bigint }[]>`
+      SELECT n."name" AS "node", s."frameIds", ps."originId", ps."count"
       FROM "ProfileSample" ps
       JOIN "Profile" p ON p."id" = ps."profileId"
       JOIN "JobRun" r ON r."id" = p."runId"
       JOIN "Node" n ON n."id" = r."nodeId"
       JOIN "Stack" s ON s."id" = ps."stackId"
+      LEFT JOIN "Origin" o ON o."id" = ps."originId"
       WHERE p."jobId" = ${jobId}::uuid AND (${nodeName ?? null}::text IS NULL OR n."name" = ${nodeName ?? null}::text)
         AND ps."count" > 0
-      ORDER BY n."name", s."id"`;
+        AND (${w.container}::text IS NULL OR o."containerId" LIKE ${w.container}::text)
+        AND (${w.cgroup}::text IS NULL OR o."cgroup" = ${w.cgroup}::text OR o."cgroup" LIKE ${w.below}::text)
+      ORDER BY n."name", s."id", ps."originId"`;
     const nameById = await this.frameNames(rows);
-    const byNode = new Map<string, StackCount[]>();
+    const origins = await this.originLabels(rows.map((r) => r.originId));
+    const byNode = new Map<string, LabelledStack[]>();
     for (const r of rows) {
       let stacks = byNode.get(r.node);
       if (stacks === undefined) byNode.set(r.node, (stacks = []));
-      stacks.push({ frames: r.frameIds.map((id) => nameById.get(id) ?? `[frame ${id}]`), count: BigInt(r.count) });
+      const origin = origins.get(r.originId);
+      stacks.push({ frames: r.frameIds.map((id) => nameById.get(id) ?? `[frame ${id}]`), count: BigInt(r.count), ...(origin ? { origin } : {}) });
     }
     return [...byNode].map(([node, stacks]) => ({ node, stacks }));
   }
@@ -258,4 +327,13 @@ export class ProfilesService {
       : [];
     return new Map(frames.map((f) => [f.id, f.name]));
   }
+}
+
+/** The SQL parameters of an origin filter: a LIKE prefix for the container, the cgroup and a LIKE for below it. */
+function originWhere(f: OriginFilter): { container: string | null; cgroup: string | null; below: string | null } {
+  return {
+    container: f.container === undefined ? null : `${likeEscape(f.container)}%`,
+    cgroup: f.cgroup ?? null,
+    below: f.cgroup === undefined ? null : f.cgroup === '/' ? '/%' : `${likeEscape(f.cgroup)}/%`,
+  };
 }

@@ -24,7 +24,7 @@ let runs: RunsService;
 let nodeId: string;
 
 const STRINGS = ['app', 'main', 'hot'];
-const batch = (runId: string, seq: number, n = 2): ProfileBatch => ({ runId, seq: BigInt(seq), strings: STRINGS, stacks: [{ frames: [0, 1, 2], count: BigInt(n) }] });
+const batch = (runId: string, seq: number, n = 2): ProfileBatch => ({ runId, seq: BigInt(seq), strings: STRINGS, stacks: [{ frames: [0, 1, 2], count: BigInt(n), origin: 0 }], origins: [] });
 const usdt = (runId: string, seq: number): UsdtEventBatch => ({
   runId,
   seq: BigInt(seq),

@@ -28,9 +28,10 @@ function batch(runId: string, seq: number, counts: [number, number] = [3, 1]): P
     seq: BigInt(seq),
     strings: STRINGS,
     stacks: [
-      { frames: [0, 1, 2, 3], count: BigInt(counts[0]) },
-      { frames: [0, 1, 2, 4, 5], count: BigInt(counts[1]) },
+      { frames: [0, 1, 2, 3], count: BigInt(counts[0]), origin: 0 },
+      { frames: [0, 1, 2, 4, 5], count: BigInt(counts[1]), origin: 0 },
     ],
+    origins: [],
   };
 }
 
@@ -125,7 +126,7 @@ describe('profile batch storage (PostgreSQL)', { timeout: 180_000 }, () => {
     const { jobId, runId } = await newRun();
     await runs.onBatch(nodeId, batch(runId, 1));
     // A stack that names string 99 of 6: storing it fails the same way every time.
-    await runs.onBatch(nodeId, { runId, seq: 2n, strings: STRINGS, stacks: [{ frames: [0, 99], count: 7n }] });
+    await runs.onBatch(nodeId, { runId, seq: 2n, strings: STRINGS, stacks: [{ frames: [0, 99], count: 7n, origin: 0 }], origins: [] });
     await runs.onBatch(nodeId, batch(runId, 3));
     await finish(runId, 4 + 7 + 4, 3);
     const v = await view(jobId);
@@ -171,5 +172,53 @@ describe('profile batch storage (PostgreSQL)', { timeout: 180_000 }, () => {
     await finish(without.runId, 4, 1);
     assert.equal((await prisma.jobRun.findUniqueOrThrow({ where: { id: without.runId } })).unwindStats, null);
     assert.equal((await view(without.jobId)).runs[0].unwind, null);
+  });
+
+  it('keeps where samples ran (origins): filters and groups by container and cgroup, and refuses hostile origins', async () => {
+    const { jobId, runId } = await newRun();
+    const A = 'a'.repeat(64);
+    const B = 'b'.repeat(64);
+    const POD = '0f0e0d0c-0b0a-4908-8706-050403020100';
+    await runs.onBatch(nodeId, {
+      runId,
+      seq: 1n,
+      strings: STRINGS,
+      stacks: [
+        { frames: [0, 1, 2, 3], count: 5n, origin: 1 },
+        { frames: [0, 1, 2, 3], count: 2n, origin: 2 },
+        { frames: [0, 1, 2, 4, 5], count: 3n, origin: 3 },
+        { frames: [0, 1, 2, 4, 5], count: 1n, origin: 0 },
+      ],
+      origins: [
+        { cgroup: `/kubepods/besteffort/pod${POD}/${A}`, containerId: A, podUid: POD },
+        { cgroup: `/docker/${B}`, containerId: B, podUid: '' },
+        // hostile: a bidi override in the path, a container id that is not one, a pod uid that is not one
+        { cgroup: '/system.slice/x\u202e.service', containerId: 'not-hex', podUid: '../../etc' },
+      ],
+    });
+    const all = await profiles.stacks(jobId);
+    assert.equal(all.reduce((a, s) => a + BigInt(s.count), 0n), 11n);
+    const onlyA = await profiles.stacks(jobId, undefined, { container: 'aaaa' });
+    assert.deepEqual(onlyA.map((s) => [s.frames.at(-1), s.count]), [['hot_a', 5n]]);
+    const underDocker = await profiles.stacks(jobId, undefined, { cgroup: '/docker' });
+    assert.deepEqual(underDocker.map((s) => [s.frames.at(-1), s.count]), [['hot_a', 2n]]);
+    assert.equal((await profiles.stacks(jobId, undefined, { cgroup: '/dock' })).length, 0, '/dock is not a parent of /docker/...');
+    assert.equal((await profiles.stacks(jobId, undefined, { cgroup: '/' })).reduce((a, s) => a + BigInt(s.count), 0n), 10n, 'the sample of no known origin is in no cgroup');
+    // LIKE wildcards in a filter are literal.
+    assert.equal((await profiles.stacks(jobId, undefined, { cgroup: '/%' })).length, 0);
+    const grouped = await profiles.stacks(jobId, undefined, {}, 'container');
+    const roots = Object.fromEntries(grouped.map((s) => [`${s.frames[0]}|${s.frames.at(-1)}`, s.count]));
+    assert.deepEqual(roots, { [`container ${A.slice(0, 12)}|hot_a`]: 5n, [`container ${B.slice(0, 12)}|hot_a`]: 2n, '[no container]|memcpy_[k]': 4n });
+    const byNode = await profiles.stacksByNode(jobId);
+    const labelled = byNode[0].stacks.map((s) => s.origin);
+    assert.ok(labelled.some((o) => o?.containerId === A && o.podUid === POD && o.cgroup.endsWith(A)));
+    const hostile = labelled.find((o) => o?.cgroup.startsWith('/system.slice'));
+    assert.deepEqual(hostile, { cgroup: '/system.slice/x\\u202e.service', containerId: undefined, podUid: undefined });
+    // A stack that names an origin the batch does not have is not stored (counted as not stored, like a bad frame index).
+    await runs.onBatch(nodeId, { runId, seq: 2n, strings: STRINGS, stacks: [{ frames: [0, 1], count: 1n, origin: 9 }], origins: [] });
+    await finish(runId, 12, 2);
+    const v = await view(jobId);
+    assert.equal(v.runs[0].batchesNotStored, 1);
+    assert.match(v.runs[0].storeError ?? '', /origin 9 of 0/);
   });
 });

@@ -102,6 +102,9 @@ export const USDT = {
   params(dto: JobRequest<UsdtFields & SharedJobFields>): UsdtParams {
     if (dto.target.comm !== undefined) badField('target.comm', 'is not supported for usdt jobs; use target.pid, or target.all with binary');
     if (dto.target.all && !dto.binary) badField('binary', 'is required when target is all: it names the file whose probes to attach in every process');
+    if ((dto.target.cgroup !== undefined || dto.target.container !== undefined) && !dto.binary) {
+      badField('binary', `is required when target is ${dto.target.cgroup !== undefined ? 'cgroup' : 'container'}: it names the file whose probes to attach in the target's processes`);
+    }
     const preset = dto.preset ? PRESETS[dto.preset] : undefined;
     const probes = [...new Set([...(preset?.probes ?? []), ...(dto.probes ?? [])])];
     const pairs: PairParam[] = [...(preset?.pairs ?? [])];

@@ -17,7 +17,7 @@ function event(runId: string, message = 'started'): AgentMessage {
 /** A result batch of about `size` + 60 encoded bytes. */
 function batch(runId: string, seq: bigint, size = 100): AgentMessage {
   return {
-    msg: { $case: 'profileBatch', value: { runId, seq, strings: ['f'.repeat(size)], stacks: [{ frames: [0, 0], count: seq }] } },
+    msg: { $case: 'profileBatch', value: { runId, seq, strings: ['f'.repeat(size)], stacks: [{ frames: [0, 0], count: seq, origin: 0 }], origins: [] } },
   };
 }
 

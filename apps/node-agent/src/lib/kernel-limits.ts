@@ -11,3 +11,6 @@ export const MAX_COMM_BYTES = TRACEFLEET_COMM_LEN - 1;
 
 /** Frames of one stack the BPF programs keep (the kernel's default perf_event_max_stack). */
 export const TRACEFLEET_MAX_STACK_DEPTH = 127;
+
+/** Processes a run's target pid set holds at most (target.bpf.h's target_pids map, for cgroup v1 targets). */
+export const TRACEFLEET_MAX_TARGET_PIDS = 16_384;

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { PY_COUNTER_MAX, PY_MAX_PROCS, PY_MAX_THREADS, PY_PROC_SIZE, TRACEFLEET_MAX_PY_FRAMES } from './python/layout';
+import { TRACEFLEET_MAX_TARGET_PIDS } from '../lib/kernel-limits';
 
 /**
  * Kernel memory a run's BPF maps take, estimated from its spec before anything is loaded, so the
@@ -71,4 +72,18 @@ export function unwindPrivateBytes(): number {
 export function pythonPrivateBytes(): number {
   const walk = PY_PROC_SIZE + 40 + 8 * TRACEFLEET_MAX_PY_FRAMES;
   return mapBytes.hash(PY_MAX_PROCS, 4, PY_PROC_SIZE) + mapBytes.hash(PY_MAX_THREADS, 4, 8) + mapBytes.percpuArray(PY_COUNTER_MAX, 8) + mapBytes.percpuArray(1, walk);
+}
+
+
+/**
+ * What each object's copy of target.bpf.h's pid set takes (profile, usdt, syscount; ssl and memleak have none).
+ * With targetPids, a hash of up to TRACEFLEET_MAX_TARGET_PIDS tgids, allocated as the agent adds them (counted full:
+ * the bucket array, then per tgid the element header, the 4-byte key and 1-byte value each rounded to 8, and the
+ * free-list node of an element that is not preallocated). Without it the tracer shrinks the map to one entry before
+ * load: a map's overhead, no more. The cgroup filter is two read-only globals: no map of its own.
+ */
+export function targetPidsBytes(pidSet: boolean): number {
+  if (!pidSet) return MAP_OVERHEAD;
+  const n = TRACEFLEET_MAX_TARGET_PIDS;
+  return pow2(n) * 16 + n * (HTAB_ELEM_HEADER + round8(4) + round8(1) + 8) + MAP_OVERHEAD;
 }

@@ -1,5 +1,6 @@
 import type { StartRun } from '@tracefleet/proto';
 import type { BatchBounds } from '../message-bounds';
+import { targetPidsBytes } from './kernel-memory';
 import { cpuProfileRunType } from './cpu-profile/cpu-profile.type';
 import { memleakRunType } from './memleak/memleak.type';
 import type { HostProbe, RunType, SharedNativeParts, SpecCase } from './run-type';
@@ -54,7 +55,15 @@ export function runTypeOf(start: StartRun): RunType<SpecCase, JobType> {
   return RUN_TYPES[start.spec?.$case ?? 'cpuProfile'] as RunType<SpecCase, JobType>;
 }
 
-/** The kernel-memory estimate for a StartRun, by its type. */
+/** Types whose programs keep a target pid set (target.bpf.h) for cgroup and container targets on cgroup v1. */
+const PID_SET_TYPES: ReadonlySet<SpecCase> = new Set<SpecCase>(['cpuProfile', 'usdt', 'syscount']);
+
+/**
+ * The kernel-memory estimate for a StartRun, by its type. A cgroup or container target may need the pid set
+ * (where the target has no cgroup v2 cgroup, known only when the run opens): counted at its full size.
+ */
 export function estimateKernelBytes(start: StartRun): number {
-  return runTypeOf(start).kernelBytes(start.spec?.value as never);
+  const group = start.target?.kind?.$case === 'cgroup' || start.target?.kind?.$case === 'container';
+  const pidSet = group && PID_SET_TYPES.has(start.spec?.$case ?? 'cpuProfile');
+  return runTypeOf(start).kernelBytes(start.spec?.value as never) + (pidSet ? targetPidsBytes(true) - targetPidsBytes(false) : 0);
 }

@@ -9,6 +9,9 @@
 #include <bpf/bpf_core_read.h>
 #include "memleak/memleak.h"
 #include "memleak/core_fixes.bpf.h"
+/* The job's cgroup only: user mode follows one process, kernel mode takes no pid set. */
+#define TRACEFLEET_TARGET_CGROUP_ONLY
+#include "target.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -160,9 +163,14 @@ static __always_inline void forget(__u64 addr)
 		count(c, MEMLEAK_COUNTER_FREES_MATCHED, 1);
 }
 
+static __always_inline __u32 current_tgid(void)
+{
+	return bpf_get_current_pid_tgid() >> 32;
+}
+
 static __always_inline bool is_target(void)
 {
-	return (__u32)(bpf_get_current_pid_tgid() >> 32) == target_tgid;
+	return current_tgid() == target_tgid;
 }
 
 /* ---- user mode ---- */
@@ -176,7 +184,7 @@ static __always_inline bool alloc_enter(enum alloc_fn fn, __u64 size, __u64 memp
 {
 	struct pending_alloc *note;
 
-	if (!is_target())
+	if (!is_target() || !target_admits(target_tgid))
 		return false;
 	note = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!note) {
@@ -389,9 +397,11 @@ int BPF_KPROBE(munmap_enter, void *addr)
 
 /* ---- kernel mode ---- */
 
+/* Only allocations are checked against the job's target: what the target allocated may be freed by
+ * any task (a kworker, an RCU callback), and a free of an address never recorded costs one lookup. */
 static __always_inline int kernel_alloc(void *ctx, __u64 addr, __u64 size)
 {
-	if (!kernel_mode || !sample(cpu_counters(), size))
+	if (!kernel_mode || !target_admits(current_tgid()) || !sample(cpu_counters(), size))
 		return 0;
 	record(ctx, addr, size, 0);
 	return 0;

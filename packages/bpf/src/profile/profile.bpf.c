@@ -5,6 +5,7 @@
 #include <bpf/bpf_helpers.h>
 #include "profile/profile.h"
 #include "common.bpf.h"
+#include "target.bpf.h"
 #include "ringbuf_wakeup.bpf.h"
 #include "unwind/unwind.bpf.h"
 #include "python/python.bpf.h"
@@ -44,6 +45,8 @@ int profile(struct bpf_perf_event_data *ctx)
 		return 0;
 	bpf_get_current_comm(comm, sizeof(comm));
 	if (filter_comm && !comm_equal(comm, target_comm))
+		return 0;
+	if (!target_admits(tgid))
 		return 0;
 
 	count(&counters, PROFILE_COUNTER_SAMPLES);

@@ -10,6 +10,9 @@
 #include <bpf/bpf_tracing.h>
 #include "ssl/ssl.h"
 #include "common.bpf.h"
+/* The job's cgroup only: the tgid filter here is pid_filter, which ORs with the comm filter. */
+#define TRACEFLEET_TARGET_CGROUP_ONLY
+#include "target.bpf.h"
 #include "ringbuf_wakeup.bpf.h"
 #include "unwind/unwind.bpf.h"
 
@@ -81,6 +84,8 @@ static __always_inline bool wanted(__u32 tgid)
 	char comm[TRACEFLEET_COMM_LEN];
 
 	if (tgid == self_tgid || bpf_map_lookup_elem(&excluded, &tgid))
+		return false;
+	if (!target_admits(tgid))
 		return false;
 	if (!filter_pids && !filter_comm)
 		return true;

@@ -5,6 +5,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "common.bpf.h"
+#include "target.bpf.h"
 #include "syscount/syscount.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -43,6 +44,8 @@ int on_sys_enter(struct trace_event_raw_sys_enter *ctx)
 		return 0;
 	bpf_get_current_comm(fresh.comm, sizeof(fresh.comm));
 	if (filter_comm && !comm_equal(fresh.comm, target_comm))
+		return 0;
+	if (!target_admits(key.tgid))
 		return 0;
 	key.nr = nr;
 	count(&counters, SYSCOUNT_COUNTER_CALLS);

@@ -6,6 +6,7 @@
 #include <bpf/usdt.bpf.h>
 #include "usdt/usdt.h"
 #include "common.bpf.h"
+#include "target.bpf.h"
 #include "ringbuf_wakeup.bpf.h"
 #include "unwind/unwind.bpf.h"
 #include "python/python.bpf.h"
@@ -101,6 +102,8 @@ int usdt_hit(struct pt_regs *ctx)
 	int argc;
 
 	if (target_tgid && tgid != target_tgid)
+		return 0;
+	if (!target_admits(tgid))
 		return 0;
 	if (probe >= USDT_MAX_PROBES)
 		return 0; /* user space never sets such a cookie */

@@ -1,6 +1,6 @@
 import { IntersectionType } from '@nestjs/mapped-types';
 import { Type } from 'class-transformer';
-import { Equals, IsDefined, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, ValidateNested } from 'class-validator';
+import { Equals, IsDefined, IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateNested } from 'class-validator';
 import { SharedJobFields } from '../../common/job-fields';
 import { PID_MAX } from '../../common/job-params';
 import type { BaseJobRequest } from '../../common/job-request';
@@ -28,6 +28,18 @@ export class TargetDto {
   @IsOptional()
   @Equals(true, { message: 'all must be true when given' })
   all?: boolean;
+
+  /** A cgroup path: its processes and those of the cgroups below it (checked by cgroupPathError). */
+  @IsOptional()
+  @IsString()
+  @MaxLength(4096)
+  cgroup?: string;
+
+  /** A container id or a prefix of one. */
+  @IsOptional()
+  @IsString()
+  @Matches(/^[0-9a-f]{4,64}$/, { message: 'container must be a container id or a prefix of one: 4 to 64 lowercase hex digits' })
+  container?: string;
 }
 
 /** What every job request has. */

@@ -5,10 +5,12 @@
  * One Function and one Location per distinct frame name (the name is all we keep; kernel
  * frames keep their "_[k]" suffix, JIT frames "_[j]"), one Mapping that says functions are
  * already symbolized (so pprof does not try to symbolize addresses we do not have), one
- * Sample per (node, stack) labelled node=NAME, locations leaf first as pprof requires.
+ * Sample per (node, stack, origin) labelled node=NAME and, where the agent knew them, cgroup=PATH,
+ * container=ID and pod_uid=UID; locations leaf first as pprof requires.
  */
 import { gzipSync } from 'node:zlib';
 import type { StackCount } from '../flamegraph/flamegraph';
+import type { OriginLabels } from '../origins';
 import { ProtoWriter } from './proto-writer';
 
 /** Field numbers of profile.proto. */
@@ -38,7 +40,7 @@ export const PPROF = {
 
 export interface PprofInput {
   /** Stacks (root first) per node; each sample is labelled with its node. */
-  nodes: { node: string; stacks: StackCount[] }[];
+  nodes: { node: string; stacks: (StackCount & { origin?: OriginLabels })[] }[];
   /** Sampling frequency: adds a cpu/nanoseconds value (count × 1e9 / hz) and the period. */
   frequencyHz?: number;
   /** When the profile started, ns since the Unix epoch. */
@@ -76,8 +78,8 @@ export function encodePprof(input: PprofInput): Uint8Array {
   const locationOf = new Map<string, number>();
   const frameNames: string[] = [];
   const nodeKey = str('node');
+  const originKeys = { cgroup: str('cgroup'), container: str('container'), pod: str('pod_uid') };
   for (const { node, stacks } of input.nodes) {
-    const nodeStr = str(node);
     for (const s of stacks) {
       const count = BigInt(s.count);
       if (count === 0n) continue;
@@ -96,7 +98,16 @@ export function encodePprof(input: PprofInput): Uint8Array {
       w.message(P.sample, (m) => {
         m.packed(PPROF.sample.locationId, ids);
         m.packed(PPROF.sample.value, values);
-        m.message(PPROF.sample.label, (l) => l.uint64(PPROF.label.key, nodeKey).uint64(PPROF.label.str, nodeStr));
+        const label = (key: number, value: string): void => {
+          const v = str(value);
+          m.message(PPROF.sample.label, (l) => l.uint64(PPROF.label.key, key).uint64(PPROF.label.str, v));
+        };
+        label(nodeKey, node);
+        if (s.origin) {
+          label(originKeys.cgroup, s.origin.cgroup);
+          if (s.origin.containerId) label(originKeys.container, s.origin.containerId);
+          if (s.origin.podUid) label(originKeys.pod, s.origin.podUid);
+        }
       });
     }
   }

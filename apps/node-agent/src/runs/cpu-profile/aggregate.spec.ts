@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RawSample } from '@tracefleet/native';
-import { StackAggregator, type FrameSymbolizer } from './aggregate';
+import { originTable, splitFolded, StackAggregator, type FrameSymbolizer } from './aggregate';
 
 function sample(pid: number, user: number[], kernel: number[] = [], comm = 'app', count = 1): RawSample {
   return {
@@ -76,5 +76,23 @@ describe('StackAggregator', () => {
     agg.add([s]);
     const batch = agg.drain(fakeSymbolizer);
     assert.deepEqual(batch.strings, ['app', '[user stack unreadable: errno 14]']);
+  });
+
+  it('labels stacks with where their process ran: same frames in two containers stay apart, same container merges', () => {
+    const agg = new StackAggregator(100);
+    agg.add([sample(7, [1, 2, 3]), sample(8, [1, 2, 3]), sample(9, [1, 2, 3]), sample(10, [1, 2, 3])]);
+    const a = { cgroup: '/docker/a', containerId: 'a'.repeat(64) };
+    // pids 7 and 8 in container a (distinct objects, equal labels), 9 elsewhere, 10 not known (exited)
+    const origins: Record<number, object | undefined> = { 7: { ...a }, 8: { ...a }, 9: { cgroup: '/system.slice/x.service' } };
+    const batch = agg.drain(fakeSymbolizer, undefined, (pid) => origins[pid] as never);
+    assert.deepEqual(
+      batch.stacks.map((s) => [s.count, s.origin?.cgroup]).sort(),
+      [[1, '/system.slice/x.service'], [1, undefined], [2, '/docker/a']].sort(),
+    );
+    const [only] = splitFolded(batch);
+    const { origins: table, index } = originTable(only.stacks);
+    assert.equal(table.length, 2);
+    assert.deepEqual(table.find((o) => o.cgroup === '/docker/a'), { cgroup: '/docker/a', containerId: 'a'.repeat(64), podUid: '' });
+    only.stacks.forEach((s, i) => assert.equal(index[i] === 0 ? undefined : table[index[i] - 1].cgroup, s.origin?.cgroup));
   });
 });

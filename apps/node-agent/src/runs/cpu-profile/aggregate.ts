@@ -2,6 +2,7 @@ import type { RawSample } from '@tracefleet/native';
 import { StringTable } from '../string-table';
 import { userFramesOf, type PythonFramer } from '../python/python-frames';
 import { AGENT_MAX_MESSAGE_BYTES, AGENT_MAX_STRINGS } from '../../message-bounds';
+import type { Origin } from '../../lib/proc';
 
 /** Stacks one profile batch carries at most (the controller's cap is 20,000; cpu-profile.type.ts has link.ts check it). */
 export const AGENT_MAX_PROFILE_STACKS = 10_000;
@@ -11,10 +12,17 @@ export interface FrameSymbolizer {
   symbolizeKernel(addrs: BigUint64Array): string[];
 }
 
+export interface FoldedStack {
+  frames: number[];
+  count: number;
+  /** Where the samples' process ran (its cgroup, container, pod); undefined when not known. */
+  origin?: Origin;
+}
+
 export interface FoldedBatch {
   /** String table; stacks index into it. */
   strings: string[];
-  stacks: { frames: number[]; count: number }[];
+  stacks: FoldedStack[];
   samples: number;
 }
 
@@ -54,17 +62,21 @@ export class StackAggregator {
     return this.pending.size;
   }
 
-  /** Symbolizes and folds everything added since the previous drain. */
-  drain(symbolizer: FrameSymbolizer, python?: PythonFramer): FoldedBatch {
+  /** Symbolizes and folds everything added since the previous drain; `originOf` labels each process's stacks. */
+  drain(symbolizer: FrameSymbolizer, python?: PythonFramer, originOf: (pid: number) => Origin | undefined = () => undefined): FoldedBatch {
     const table = new StringTable();
-    const byPath = new Map<string, { frames: number[]; count: number }>();
+    const byPath = new Map<string, FoldedStack>();
+    const originKeys = new Map<string, number>();
     let samples = 0;
     for (const { sample, count } of this.pending.values()) {
       const frames = foldFrames(sample, symbolizer, python).map((f) => table.intern(f));
-      const key = frames.join(',');
+      const origin = originOf(sample.pid);
+      let ok = origin === undefined ? 0 : originKeys.get(originKey(origin));
+      if (ok === undefined) originKeys.set(originKey(origin!), (ok = originKeys.size + 1));
+      const key = `${ok}|${frames.join(',')}`;
       const hit = byPath.get(key);
       if (hit) hit.count += count;
-      else byPath.set(key, { frames, count });
+      else byPath.set(key, { frames, count, ...(origin ? { origin } : {}) });
       samples += count;
     }
     this.pending.clear();
@@ -113,10 +125,29 @@ export function splitFolded(batch: FoldedBatch, limits = { stacks: AGENT_MAX_PRO
       cur = { strings: table.strings, stacks: [], samples: 0 };
       bytes = 0;
     }
-    cur.stacks.push({ frames: names.map((n) => table.intern(n)), count: st.count });
+    cur.stacks.push({ frames: names.map((n) => table.intern(n)), count: st.count, ...(st.origin ? { origin: st.origin } : {}) });
     cur.samples += st.count;
     bytes += size;
   }
   if (cur.stacks.length > 0 || out.length === 0) out.push(cur);
   return out;
 }
+
+/** A batch's origins table and each stack's index + 1 into it (0: not known), as ProfileBatch carries them. */
+export function originTable(stacks: FoldedStack[]): { origins: { cgroup: string; containerId: string; podUid: string }[]; index: number[] } {
+  const byOrigin = new Map<string, number>();
+  const origins: { cgroup: string; containerId: string; podUid: string }[] = [];
+  const index = stacks.map((s) => {
+    if (!s.origin) return 0;
+    const key = originKey(s.origin);
+    let i = byOrigin.get(key);
+    if (i === undefined) {
+      origins.push({ cgroup: s.origin.cgroup, containerId: s.origin.containerId ?? '', podUid: s.origin.podUid ?? '' });
+      byOrigin.set(key, (i = origins.length));
+    }
+    return i;
+  });
+  return { origins, index };
+}
+
+const originKey = (o: Origin): string => `${o.cgroup}\0${o.containerId ?? ''}\0${o.podUid ?? ''}`;

@@ -1,9 +1,10 @@
 import type { Profiler, ProfilerStats, RawSample, Symbolizer, UnwindCounters, Unwinder } from '@tracefleet/native';
 import type { StartRun } from '@tracefleet/proto';
 import type { AgentConfig } from '../../config';
-import { listPids, pidsWithComm, processExists } from '../../lib/proc';
+import { listPids, OriginCache, pidsWithComm, processExists } from '../../lib/proc';
 import type { UnwindService } from '../../unwind/unwind-service';
-import { splitFolded, StackAggregator } from './aggregate';
+import { originTable, splitFolded, StackAggregator } from './aggregate';
+import { GroupTarget, type GroupTargetFilter } from '../group-target';
 import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
 import { symbolizerNotes } from '../symbolizer-notes';
 import { PythonFrames } from '../python/python-frames';
@@ -20,7 +21,7 @@ export interface NativeParts {
     unwinder?: Unwinder;
     python?: boolean;
     onSamples: (s: RawSample[]) => void;
-  }): Profiler;
+  } & GroupTargetFilter): Profiler;
   createSymbolizer(): Symbolizer;
   /** The node's unwind tables; without it user stacks are walked by frame pointer only. */
   unwind?: UnwindService;
@@ -35,6 +36,9 @@ export class CpuProfileRun extends TracingRun {
   private readonly agg: StackAggregator;
   private python: PythonFrames | undefined;
   private java: JavaPerfMaps | undefined;
+  private group: GroupTarget | undefined;
+  /** Where each sampled process runs: the labels of its stacks. */
+  private readonly origins = new OriginCache();
 
   constructor(start: StartRun, cfg: AgentConfig, sink: MessageSink, private readonly native: NativeParts, log: (msg: string) => void) {
     super(start, cfg, sink, log);
@@ -42,13 +46,15 @@ export class CpuProfileRun extends TracingRun {
   }
 
   protected async open(): Promise<{ message: string; watchPid?: number }> {
-    const spec = this.validate();
+    const { group, ...spec } = this.validate();
+    this.group = group;
     const { pythonFrames, javaPerfMaps } = this.runtimes();
     this.symbolizer = this.native.createSymbolizer();
-    const named = spec.targetPid ? [spec.targetPid] : spec.targetComm ? pidsWithComm(spec.targetComm, process.pid) : [];
+    const named = spec.targetPid ? [spec.targetPid] : spec.targetComm ? pidsWithComm(spec.targetComm, process.pid) : group ? group.pids() : [];
     const unwinder = await this.useUnwinder(this.native.unwind, named);
     this.profiler = this.native.createProfiler({
       ...spec,
+      ...group?.filter,
       // Identical samples arrive as one with a count: the JS thread's work follows distinct stacks, not the rate.
       foldSamples: true,
       unwinder,
@@ -67,20 +73,28 @@ export class CpuProfileRun extends TracingRun {
     }
     if (javaPerfMaps) {
       this.java = new JavaPerfMaps();
-      this.java.see(spec.targetPid || spec.targetComm ? named : listPids());
+      this.java.see(spec.targetPid || spec.targetComm || group ? named : listPids());
       // A named JVM's map is there before the first flush names its samples.
       await this.java.refresh(true);
     }
+    // A pid-set target (cgroup v1) fills the profiler's set before the first sample, then follows the processes
+    // that join; each newcomer gets its unwind tables and runtime names as a named process would.
+    group?.follow(this.profiler, (pids) => {
+      this.python?.see(pids);
+      this.java?.see(pids);
+      if (unwinder) void this.useUnwinder(this.native.unwind, pids).catch(() => undefined);
+    });
     this.profiler.start();
     if (unwinder && !spec.targetPid && !spec.targetComm) {
       // A whole-host profile starts at once; meanwhile every running process gets its tables, rather than each
       // waiting for a miss (samples taken before are counted as unwindPending).
       void this.useUnwinder(this.native.unwind, listPids()).catch(() => undefined);
     }
-    return { message: `sampling at ${spec.frequencyHz} Hz for ${this.start.durationSec} s`, watchPid: spec.targetPid };
+    const of = group ? ` of ${group.describe()} (${named.length} processes now)` : '';
+    return { message: `sampling${of} at ${spec.frequencyHz} Hz for ${this.start.durationSec} s`, watchPid: spec.targetPid };
   }
 
-  private validate(): { frequencyHz: number; targetPid?: number; targetComm?: string } {
+  private validate(): { frequencyHz: number; targetPid?: number; targetComm?: string; group?: GroupTarget } {
     const { spec, target } = this.start;
     if (spec?.$case !== 'cpuProfile') throw new RunRejected('this agent got a start message without a cpu-profile spec');
     const frequencyHz = spec.value.frequencyHz;
@@ -94,6 +108,8 @@ export class CpuProfileRun extends TracingRun {
     }
     if (kind?.$case === 'comm') return { frequencyHz, targetComm: kind.value };
     if (kind?.$case === 'all') return { frequencyHz };
+    const group = GroupTarget.from(target, this.cfg.nodeName);
+    if (group) return { frequencyHz, group };
     throw new RunRejected('the start message names no target');
   }
 
@@ -106,10 +122,11 @@ export class CpuProfileRun extends TracingRun {
   protected async flush(): Promise<void> {
     if (this.agg.size === 0 || !this.symbolizer) return;
     await this.java?.refresh();
-    const drained = this.agg.drain(this.symbolizer, this.python);
+    const drained = this.agg.drain(this.symbolizer, this.python, (pid) => this.origins.originOf(pid));
     this.samplesSent += drained.samples;
     // One flush may hold more stacks than one batch may carry (message-bounds.ts).
     for (const batch of splitFolded(drained)) {
+      const { origins, index } = originTable(batch.stacks);
       await this.sink.send({
         msg: {
           $case: 'profileBatch',
@@ -117,7 +134,8 @@ export class CpuProfileRun extends TracingRun {
             runId: this.runId,
             seq: this.nextSeq(),
             strings: batch.strings,
-            stacks: batch.stacks.map((s) => ({ frames: s.frames, count: BigInt(s.count) })),
+            stacks: batch.stacks.map((s, i) => ({ frames: s.frames, count: BigInt(s.count), origin: index[i] })),
+            origins,
           },
         },
       });
@@ -142,7 +160,7 @@ export class CpuProfileRun extends TracingRun {
 
   protected override notes(): string[] {
     const stats = this.stats ?? this.profiler?.stats();
-    return [...(this.python?.notes(stats?.python) ?? []), ...(this.java?.notes() ?? []), ...symbolizerNotes(this.symbolizer)];
+    return [...(this.group?.notes() ?? []), ...(this.python?.notes(stats?.python) ?? []), ...(this.java?.notes() ?? []), ...symbolizerNotes(this.symbolizer)];
   }
 
   protected override unwindCounters(): UnwindCounters | undefined {
@@ -150,6 +168,7 @@ export class CpuProfileRun extends TracingRun {
   }
 
   protected release(): void {
+    this.group?.close();
     this.profiler?.close();
     this.symbolizer?.close();
     this.python?.close();

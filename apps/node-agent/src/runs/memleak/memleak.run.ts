@@ -8,6 +8,7 @@ import type { UnwindService } from '../../unwind/unwind-service';
 import { StringTable } from '../string-table';
 import { symbolizerNotes } from '../symbolizer-notes';
 import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
+import { GroupTarget } from '../group-target';
 
 export interface MemleakNativeParts {
   createMemleak(opts: Omit<MemleakOptions, 'objectPath'>): MemleakTracer;
@@ -89,7 +90,17 @@ export class MemleakRun extends TracingRun {
       }
       return pids[0];
     }
-    throw new RunRejected('a user-mode memleak run needs a target pid or comm');
+    // A cgroup or container: its one process (a container's service); with several, the user names one.
+    const group = GroupTarget.from(this.start.target, this.cfg.nodeName);
+    if (group) {
+      const pids = group.pids().filter((p) => p !== process.pid);
+      if (pids.length !== 1) {
+        const which = pids.length === 0 ? 'no process' : `${pids.length} processes (pids ${pids.slice(0, 10).join(', ')})`;
+        throw new RunRejected(`${group.describe()} holds ${which} on node ${this.cfg.nodeName}: a memleak run traces one process; give target.pid`);
+      }
+      return pids[0];
+    }
+    throw new RunRejected('a user-mode memleak run needs a target pid, comm, cgroup or container');
   }
 
   /** Reads the target's executable mappings into the symbolizer now, so stacks still resolve after it exits. */

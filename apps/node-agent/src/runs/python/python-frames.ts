@@ -2,10 +2,12 @@ import type { PythonCounters, PythonFrameFields } from '@tracefleet/native';
 import { PythonNames } from './code-names';
 import { detectPython, type PythonDetection } from './detect';
 import { mergePythonFrames } from './merge';
+import { readComm } from '../../lib/proc';
 
 /** What a run needs of its tracer: where a Python process's interpreter layout goes. */
 export interface PythonLayoutSink {
   setPythonProcess(pid: number, layout: Buffer): void;
+  forgetPythonProcess?(pid: number): void;
 }
 
 /** A sample or event with Python frames, of process `pid`. */
@@ -13,16 +15,20 @@ export type WithPythonFrames = PythonFrameFields & { pid: number };
 
 /** Processes looked at per run at most: beyond it new ones are profiled natively and counted. */
 const MAX_PROCESSES = 65_536;
+/** Thread names remembered per process as not being an exec (past it, /proc is read again for those). */
+const MAX_THREAD_COMMS = 64;
 
 /**
  * Python frames for one run (cpu-profile; usdt with userStacks): which sampled processes run CPython (detect.ts), their interpreters'
  * layouts in the profile program's py_procs map, and the names of their code objects (code-names.ts) put in
- * place of the eval loop's frames (merge.ts). A process is looked at once, when it is named as the target or
- * when its first samples arrive (a process started after the job began, an exec); samples taken before that
- * carry no Python frames.
+ * place of the eval loop's frames (merge.ts). A process is looked at when it is named as the target or when
+ * its first samples arrive (a process started after the job began), and again when its samples carry another
+ * comm than it had then (an exec: a fork of a shell or of a container runtime becoming python3); samples
+ * taken before that carry no Python frames.
  */
 export class PythonFrames {
-  private readonly seen = new Map<number, PythonDetection['kind'] | 'error'>();
+  /** pid → what it was found to be, and its comm then. */
+  private readonly seen = new Map<number, { kind: PythonDetection['kind'] | 'error'; comm: string | undefined; threadComms?: Set<string> }>();
   private readonly versions = new Map<string, number>();
   private readonly unsupported = new Map<string, { reason: string; pids: number[] }>();
   private errors = 0;
@@ -43,12 +49,31 @@ export class PythonFrames {
         this.notLookedAt++;
         continue;
       }
-      this.seen.set(pid, this.lookAt(pid));
+      this.seen.set(pid, { comm: readComm(pid), kind: this.lookAt(pid) });
     }
   }
 
-  seeSamples(samples: { pid: number }[]): void {
-    for (const s of samples) if (!this.seen.has(s.pid)) this.see([s.pid]);
+  /** Looks at the processes of these samples met for the first time, or since an exec (another comm). */
+  seeSamples(samples: { pid: number; comm?: string }[]): void {
+    for (const s of samples) {
+      const known = this.seen.get(s.pid);
+      if (known !== undefined && s.comm !== undefined && known.comm !== undefined && s.comm !== known.comm && !known.threadComms?.has(s.comm)) {
+        // A sample's comm is its thread's: a thread that named itself is no exec. The process's own comm says.
+        const now = readComm(s.pid);
+        if (now === undefined) continue; // gone: nothing to look at
+        if (now === known.comm) {
+          known.threadComms ??= new Set();
+          if (known.threadComms.size < MAX_THREAD_COMMS) known.threadComms.add(s.comm);
+          continue;
+        }
+        this.seen.delete(s.pid);
+        if (known.kind === 'python') {
+          this.names.forget(s.pid);
+          this.sink.forgetPythonProcess?.(s.pid);
+        }
+      } else if (known !== undefined) continue;
+      this.see([s.pid]);
+    }
   }
 
   private lookAt(pid: number): PythonDetection['kind'] | 'error' {

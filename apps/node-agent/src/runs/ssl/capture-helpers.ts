@@ -1,5 +1,6 @@
 // Small pure helpers of the ssl-capture run: names, sizes and the clock offset.
-import type { SslFunctionName } from '@tracefleet/native';
+import type { SslFunctionName, SslRawEvent } from '@tracefleet/native';
+import type { SslFile } from './discovery';
 import { SslDirection, SslFunction } from '@tracefleet/proto';
 import type { SslProbeSites } from '../../probes/placement';
 
@@ -42,4 +43,20 @@ export function measureClockOffset(): bigint {
   const wall = BigInt(Date.now()) * 1_000_000n;
   const after = process.hrtime.bigint();
   return wall - (before + after) / 2n;
+}
+
+/** An event made ready to send. */
+export interface Prepared {
+  raw: SslRawEvent;
+  data: Buffer;
+  truncated: boolean;
+  redactions: number;
+  /** Named as the event arrives: a short-lived client may be gone (its maps with it) by the next flush. */
+  stack: string[];
+}
+
+/** A file probed, with the ids of its attachments. */
+export interface Attached {
+  file: SslFile;
+  ids: number[];
 }

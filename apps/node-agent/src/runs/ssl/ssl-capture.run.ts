@@ -6,7 +6,8 @@ import { MAX_COMM_BYTES } from '../../lib/kernel-limits';
 import { listPids, processExists, readComm, tgidOf } from '../../lib/proc';
 import { placeSslProbes, type SslProbeSites } from '../../probes/placement';
 import { CaptureBudget, checkLimits } from './budget';
-import { FUNCTION, describeSites, directionOf, measureClockOffset, sslRingBytes } from './capture-helpers';
+import { FUNCTION, describeSites, directionOf, measureClockOffset, sslRingBytes, type Attached, type Prepared } from './capture-helpers';
+import { GroupTarget, pidListSink } from '../group-target';
 import { inspectBinary, scanProcess, SSL_DATA_FUNCTIONS, systemLibssl, type ProcessScan, type SslFile } from './discovery';
 import { compileRules, RedactionRuleError, Redactor } from './redact';
 import type { UnwindService } from '../../unwind/unwind-service';
@@ -43,21 +44,6 @@ const MAX_WARNINGS = 20;
 /** Memory the native queue may hold (each queued event holds its data). */
 const NATIVE_QUEUE_BYTES = 64 << 20;
 
-
-interface Prepared {
-  raw: SslRawEvent;
-  data: Buffer;
-  truncated: boolean;
-  redactions: number;
-  /** Named as the event arrives: a short-lived client may be gone (its maps with it) by the next flush. */
-  stack: string[];
-}
-
-interface Attached {
-  file: SslFile;
-  ids: number[];
-}
-
 /**
  * One ssl-capture run: find where OpenSSL lives for the target (and keep looking while it runs),
  * put an entry and a return probe on each of SSL_read/SSL_write(_ex) there, and stream the
@@ -69,7 +55,8 @@ export class SslCaptureRun extends TracingRun {
   private symbolizer: Symbolizer | undefined;
   private redactor: Redactor | undefined;
   private budget!: CaptureBudget;
-  private mode: 'pid' | 'comm' | 'all' = 'all';
+  private mode: 'pid' | 'comm' | 'all' | 'group' = 'all';
+  private group: GroupTarget | undefined;
   private tgid: number | undefined;
   private comm: string | undefined;
   private clockOffsetNs = 0n;
@@ -147,16 +134,19 @@ export class SslCaptureRun extends TracingRun {
       }
     } else if (kind?.$case === 'all') {
       this.mode = 'all';
+    } else if ((this.group = GroupTarget.from(target, this.cfg.nodeName))) {
+      this.mode = 'group';
     } else {
       throw new RunRejected('the start message names no target');
     }
     if (this.mode !== 'pid') {
       // What is seen here is scanned now; whatever starts later, by the rescans.
+      const members = this.group?.memberSet();
       for (const pid of listPids()) {
         const comm = readComm(pid);
         if (pid === process.pid || comm === undefined) continue;
         this.seen.set(pid, comm);
-        if (this.mode === 'all' || comm === this.comm) initial.push(scanProcess(pid));
+        if (members ? members.has(pid) : this.mode === 'all' || comm === this.comm) initial.push(scanProcess(pid));
       }
     }
 
@@ -185,6 +175,8 @@ export class SslCaptureRun extends TracingRun {
       captureStacks: this.spec.userStacks,
       ...(this.mode === 'pid' ? { pids: [this.tgid!] } : {}),
       ...(this.mode === 'comm' ? { comm: this.comm } : {}),
+      // A group: the kernel compares cgroup ids (v2), or keeps the pid set the group's scans give (v1).
+      ...(this.group?.filter.targetCgroup ? { targetCgroup: this.group.filter.targetCgroup } : this.group ? { pids: [] } : {}),
       // The agent's own gRPC may run over node's static OpenSSL: never trace it.
       excludePids: [process.pid],
       ringBufferBytes: sslRingBytes(maxDataBytes, this.spec.userStacks),
@@ -193,6 +185,7 @@ export class SslCaptureRun extends TracingRun {
     });
     if (this.spec.userStacks) this.symbolizer = this.native.createSymbolizer();
     this.clockOffsetNs = measureClockOffset();
+    this.group?.follow(pidListSink((pids) => this.tracer!.setPids(pids)));
     this.tracer.start();
 
     // A file the job names must work; of the files found, those that work are enough.
@@ -210,7 +203,7 @@ export class SslCaptureRun extends TracingRun {
       throw new RunRejected(`no OpenSSL file could be probed for this target on node ${this.cfg.nodeName}${why}`);
     }
     this.lastRescan = Date.now();
-    const who = this.mode === 'pid' ? `pid ${this.tgid}` : this.mode === 'comm' ? `processes named ${this.comm}` : 'every process';
+    const who = this.mode === 'pid' ? `pid ${this.tgid}` : this.mode === 'comm' ? `processes named ${this.comm}` : this.group ? `the processes of ${this.group.describe()}` : 'every process';
     const paths = [...this.files.values()].map((a) => a.file.path);
     return {
       message: `capturing TLS plaintext of ${who} (up to ${maxDataBytes} bytes per call, redaction ${this.redactor ? 'on' : 'OFF'}) through ${paths.join(', ')}`,
@@ -317,13 +310,14 @@ export class SslCaptureRun extends TracingRun {
       return;
     }
     const alive = new Set<number>();
+    const members = this.group?.memberSet();
     for (const pid of listPids()) {
       alive.add(pid);
       if (pid === process.pid) continue;
       const comm = readComm(pid);
       if (comm === undefined || this.seen.get(pid) === comm) continue;
       this.seen.set(pid, comm);
-      if (this.mode === 'comm' && comm !== this.comm) continue;
+      if ((this.mode === 'comm' && comm !== this.comm) || (members && !members.has(pid))) continue;
       this.adoptScan(scanProcess(pid));
     }
     for (const pid of this.seen.keys()) if (!alive.has(pid)) this.seen.delete(pid);
@@ -487,7 +481,12 @@ export class SslCaptureRun extends TracingRun {
     return (this.stats ?? this.tracer?.stats())?.unwind;
   }
 
+  protected override notes(): string[] {
+    return this.group?.notes() ?? [];
+  }
+
   protected release(): void {
+    this.group?.close();
     const ids = [...this.files.values()].flatMap((a) => a.ids);
     try {
       if (ids.length) this.tracer?.detach(ids);

@@ -5,6 +5,7 @@ import { ensureTracefs } from '../../lib/tracefs';
 import { processExists } from '../../lib/proc';
 import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
 import { syscallName } from './syscall-names';
+import { GroupTarget } from '../group-target';
 
 export interface SyscountNativeParts {
   createSyscount(opts: Omit<SyscountOptions, 'objectPath'>): SyscountTracer;
@@ -20,6 +21,7 @@ export const MAX_REPORT_ENTRIES = 10_000;
 export class SyscountRun extends TracingRun {
   private tracer: SyscountTracer | undefined;
   private final: SyscountReading | undefined;
+  private group: GroupTarget | undefined;
 
   constructor(start: StartRun, cfg: AgentConfig, sink: MessageSink, private readonly native: SyscountNativeParts, log: (msg: string) => void) {
     super(start, cfg, sink, log);
@@ -41,12 +43,16 @@ export class SyscountRun extends TracingRun {
     } else if (kind?.$case === 'all') {
       this.tracer = this.native.createSyscount({ maxKeys });
       what = 'every process';
+    } else if ((this.group = GroupTarget.from(target, this.cfg.nodeName))) {
+      this.tracer = this.native.createSyscount({ maxKeys, ...this.group.filter });
+      this.group.follow(this.tracer);
+      what = `the processes of ${this.group.describe()}`;
     } else {
-      throw new RunRejected('a syscount run needs a target: a pid, a comm, or all');
+      throw new RunRejected('a syscount run needs a target: a pid, a comm, all, a cgroup or a container');
     }
     ensureTracefs();
     this.tracer.start();
-    return { message: `counting syscalls of ${what} (tracepoint raw_syscalls:sys_enter)`, watchPid: kind.$case === 'pid' ? kind.value : undefined };
+    return { message: `counting syscalls of ${what} (tracepoint raw_syscalls:sys_enter)`, watchPid: kind?.$case === 'pid' ? kind.value : undefined };
   }
 
   protected async flush(): Promise<void> {
@@ -87,13 +93,14 @@ export class SyscountRun extends TracingRun {
   protected override notes(): string[] {
     const r = this.final;
     if (!r) return [];
-    const notes: string[] = [];
+    const notes: string[] = [...(this.group?.notes() ?? [])];
     if (r.uncounted > 0n) notes.push(`${r.uncounted} syscalls not counted: the kernel map of (process, syscall) pairs was full (maxKeys)`);
     if (r.entries.length > MAX_REPORT_ENTRIES) notes.push(`${r.entries.length - MAX_REPORT_ENTRIES} smallest (process, syscall) counts summed as left out`);
     return notes;
   }
 
   protected release(): void {
+    this.group?.close();
     this.tracer?.close();
   }
 }

@@ -10,6 +10,7 @@ import { StringTable } from '../string-table';
 import { symbolizerNotes } from '../symbolizer-notes';
 import { PythonFrames, userFramesOf } from '../python/python-frames';
 import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
+import { GroupTarget } from '../group-target';
 
 export interface UsdtNativeParts {
   createTracer(opts: Omit<UsdtTracerOptions, 'objectPath'>): UsdtTracer;
@@ -44,6 +45,7 @@ export class UsdtRun extends TracingRun {
   private tracer: UsdtTracer | undefined;
   private symbolizer: Symbolizer | undefined;
   private python: PythonFrames | undefined;
+  private group: GroupTarget | undefined;
   private stats: UsdtStats | undefined;
   private pending: UsdtRawEvent[] = [];
   private pendingDropped = 0n;
@@ -66,11 +68,18 @@ export class UsdtRun extends TracingRun {
     if (kind?.$case === 'pid') {
       pid = kind.value;
       if (!processExists(pid)) throw new RunRejected(`target pid ${pid} does not exist on node ${this.cfg.nodeName}`);
+    } else if ((this.group = GroupTarget.from(target, this.cfg.nodeName))) {
+      if (!this.spec.binary) throw new RunRejected(`a usdt run on ${this.group.describe()} needs a binary`);
     } else if (kind?.$case !== 'all') {
-      throw new RunRejected('a usdt run needs a target pid, or all processes with a binary');
+      throw new RunRejected('a usdt run needs a target pid, or all processes, a cgroup or a container with a binary');
     }
     const names = this.spec.probes.map((p) => `${p.provider}:${p.name}`);
-    const found = this.resolve(names, pid);
+    const groupPids = this.group?.pids() ?? [];
+    // A group's binary is a path in its processes' own filesystem (a container's image): reached through one
+    // of them. The uprobe lands on the file's inode, so it fires in every process that maps that file; the
+    // kernel keeps the group's only (target.bpf.h).
+    const root = this.group ? this.groupRoot(groupPids) : '';
+    const found = this.resolve(names, pid, root);
     const attach: UsdtAttachSpec[] = found.map((probe, i) => {
       const str = STRING_ARGS[names[i]];
       return { path: probe.path, provider: probe.provider, name: probe.name, probe: i, ...(str ? { strArg: str[0], strLenArg: str[1] } : {}) };
@@ -94,6 +103,7 @@ export class UsdtRun extends TracingRun {
       ringBufferBytes: ringBytesFor(this.spec.maxEvents),
       captureStacks: this.spec.userStacks,
       python: readPython,
+      ...this.group?.filter,
       onEvents: (events) => {
         this.python?.seeSamples(events);
         this.onEvents(events);
@@ -101,16 +111,25 @@ export class UsdtRun extends TracingRun {
     });
     if (readPython) {
       this.python = new PythonFrames(this.tracer);
-      if (pid) this.python.see([pid]);
+      this.python.see(pid ? [pid] : groupPids);
     }
+    this.group?.follow(this.tracer, (pids) => this.python?.see(pids));
     this.tracer.start();
-    this.attached = attach.map((a) => `${a.provider}:${a.name} in ${a.path}${pid ? ` (pid ${pid})` : ' (every process)'}`);
+    const who = pid ? ` (pid ${pid})` : this.group ? ` (the processes of ${this.group.describe()})` : ' (every process)';
+    this.attached = attach.map((a) => `${a.provider}:${a.name} in ${a.path}${who}`);
     return { message: `attached ${this.attached.join('; ')}`, watchPid: pid };
   }
 
-  /** Finds each probe in the job's binary, or in the files the target maps; names the probe and where it looked. */
-  private resolve(names: string[], pid: number | undefined): UsdtProbe[] {
-    const binary = this.spec.binary;
+  /** The root of a group's filesystem: /proc/PID/root of one of its processes that still runs. */
+  private groupRoot(pids: number[]): string {
+    const live = pids.find((p) => processExists(p));
+    if (live === undefined) throw new RunRejected(`${this.group!.describe()} has no process on node ${this.cfg.nodeName} to find binary ${this.spec.binary} in`);
+    return `/proc/${live}/root`;
+  }
+
+  /** Finds each probe in the job's binary (under `root`), or in the files the target maps; names the probe and where it looked. */
+  private resolve(names: string[], pid: number | undefined, root = ''): UsdtProbe[] {
+    const binary = this.spec.binary ? `${root}${this.spec.binary}` : undefined;
     let available: UsdtProbe[];
     let where: string;
     if (binary) {
@@ -214,7 +233,7 @@ export class UsdtRun extends TracingRun {
 
   protected override notes(): string[] {
     const stats = this.stats ?? this.tracer?.stats();
-    return [...(this.python?.notes(stats?.python) ?? []), ...symbolizerNotes(this.symbolizer)];
+    return [...(this.group?.notes() ?? []), ...(this.python?.notes(stats?.python) ?? []), ...symbolizerNotes(this.symbolizer)];
   }
 
   protected override unwindCounters(): UnwindCounters | undefined {
@@ -222,6 +241,7 @@ export class UsdtRun extends TracingRun {
   }
 
   protected release(): void {
+    this.group?.close();
     this.tracer?.close();
     this.symbolizer?.close();
     this.python?.close();

@@ -1,0 +1,185 @@
+/**
+ * Containers and cgroups (issue 16), end to end on the real kernel with Docker's engine: a Python and a Node
+ * service each in its own container; `{"container": id}` profiles only that one, with its frames named (Python
+ * functions read from the interpreter, JIT-compiled JS from the perf map inside the container) and pprof
+ * samples labelled with the container; a process started in the container after the job began is followed;
+ * a whole-host profile filters and groups by container; `{"cgroup": path}` profiles a process put in a cgroup
+ * the test made (cgroup v2: the kernel compares cgroup ids; cgroup v1: the agent's pid set) and nothing else;
+ * targets that name nothing are refused naming the field.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { decodePprof, pprofStacks } from '@tracefleet/controller/dist/profiles/pprof/pprof-decode';
+import { buildC, parseFolded, sleep, startStack, waitFor, waitJob, type Stack as StackApi } from './harness';
+import { chainShare, topStacks, type Stack } from './unwind-support';
+import { containerPid, docker, ensureImage, removeAll, requireDocker, runContainer } from './containers';
+
+const PY_MAIN = /^(main|Py_BytesMain|Py_RunMain)$/;
+const G = /^g \(app\.py:\d+\)$/;
+const F = /^f \(app\.py:\d+\)$/;
+const JS_FN = 'tracefleetBurnCpuInJs';
+const V1_CPU = '/sys/fs/cgroup/cpu';
+
+const total = (stacks: Stack[]): number => stacks.reduce((a, s) => a + s.count, 0);
+const share = (stacks: Stack[], pred: (s: Stack) => boolean): number => stacks.filter(pred).reduce((a, s) => a + s.count, 0) / Math.max(1, total(stacks));
+
+/** The mount point of the cgroup v2 hierarchy (this host mounts it beside the v1 ones), from mountinfo. */
+function cgroup2Mount(): string {
+  const line = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').find((l) => l.split(' - ')[1]?.startsWith('cgroup2 '));
+  assert.ok(line, 'no cgroup2 hierarchy is mounted: this test needs one (mount -t cgroup2 none DIR)');
+  return line.split(' ')[4];
+}
+
+describe('containers and cgroups as targets, and the labels of samples', () => {
+  let stack: StackApi;
+  let py = '';
+  let js = '';
+  const children: ChildProcess[] = [];
+  const cgroups: string[] = [];
+  const tag = `${process.pid}-${Date.now().toString(36)}`;
+
+  before(async () => {
+    requireDocker();
+    ensureImage();
+    stack = await startStack();
+    py = runContainer(`tf-e2e-py-${tag}`, ['python3', '/fx/python/app.py', '0']);
+    js = runContainer(`tf-e2e-js-${tag}`, ['node', '--perf-basic-prof', '/fx/burn.js', '0']);
+    await sleep(1500); // V8 compiles the hot function and writes /tmp/perf-1.map inside its container
+  });
+
+  after(async () => {
+    removeAll();
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await sleep(200);
+    for (const dir of cgroups.reverse()) if (existsSync(dir)) rmdirSync(dir);
+    await stack?.stop();
+  });
+
+  async function profile(target: object, durationSec: number, whileRunning?: () => Promise<void>): Promise<any> {
+    const created = await stack.api('POST', '/jobs', { type: 'cpu-profile', durationSec, frequencyHz: 99, target, nodes: { names: [stack.nodeName] } });
+    assert.equal(created.status, 201, created.text);
+    await whileRunning?.();
+    const job = await waitJob(stack, created.json.id);
+    assert.equal(job.status, 'completed', JSON.stringify(job));
+    return job;
+  }
+
+  async function folded(jobId: string, query = ''): Promise<Stack[]> {
+    const res = await stack.api('GET', `/jobs/${jobId}/flamegraph.folded${query}`);
+    assert.equal(res.status, 200, res.text);
+    return parseFolded(res.text);
+  }
+
+  async function pprofSamples(jobId: string, query = ''): Promise<ReturnType<typeof pprofStacks>> {
+    const res = await fetch(`${stack.base}/jobs/${jobId}/profile.pprof${query}`, { headers: { authorization: `Bearer ${stack.apiToken}` } });
+    assert.equal(res.status, 200, await res.clone().text());
+    return pprofStacks(decodePprof(new Uint8Array(await res.arrayBuffer())));
+  }
+
+  it('{"container": id} profiles only the Python service, its functions by name, and pprof labels the container', async () => {
+    const job = await profile({ container: py.slice(0, 12) }, 4);
+    const stacks = await folded(job.id);
+    assert.ok(total(stacks) > 150, `only ${total(stacks)} samples:\n${topStacks(stacks)}`);
+    assert.equal(share(stacks, (s) => s.frames[0] === 'python3'), 1, `a process other than the container's python3:\n${topStacks(stacks)}`);
+    const named = chainShare(stacks, [PY_MAIN, G, F]);
+    assert.ok(named >= 0.9, `main → g → f in ${(named * 100).toFixed(1)} % of samples:\n${topStacks(stacks)}`);
+    const samples = await pprofSamples(job.id);
+    for (const s of samples) {
+      assert.equal(s.labels.container, py, `a sample without the container label: ${JSON.stringify(s.labels)}`);
+      assert.match(s.labels.cgroup ?? '', new RegExp(py), JSON.stringify(s.labels));
+    }
+    console.log(`# container ${py.slice(0, 12)}: ${total(stacks)} samples, ${(named * 100).toFixed(1)} % main → g → f; labels ${JSON.stringify(samples[0].labels)}; run notes: ${job.runs[0].reason}`);
+  });
+
+  it('{"container": id} of a Node service names its JIT-compiled JS function from the perf map inside the container', async () => {
+    const job = await profile({ container: js }, 4);
+    const stacks = await folded(job.id);
+    assert.equal(share(stacks, (s) => s.frames[0] === 'node'), 1, `a process other than the container's node:\n${topStacks(stacks)}`);
+    const named = share(stacks, (s) => s.frames.some((f) => f.includes(JS_FN)));
+    assert.ok(named > 0.5, `${JS_FN} in only ${(named * 100).toFixed(1)} % of samples:\n${topStacks(stacks)}`);
+    for (const s of await pprofSamples(job.id)) assert.equal(s.labels.container, js, JSON.stringify(s.labels));
+  });
+
+  it('follows a process started in the container after the job began', async () => {
+    const late = 'def late_work():\n  while True: sum(range(1000))\nlate_work()\n';
+    const job = await profile({ container: py }, 5, async () => {
+      await sleep(1500);
+      docker(['exec', '-d', py, 'python3', '-c', late]);
+    });
+    const stacks = await folded(job.id);
+    const lateShare = share(stacks, (s) => s.frames.some((f) => /^late_work \(<string>:\d+\)$/.test(f)));
+    assert.ok(lateShare > 0.1, `the late process is in ${(lateShare * 100).toFixed(1)} % of samples:\n${topStacks(stacks)}`);
+    // docker exec's runc init runs in the container's cgroup before it becomes python3: it may be sampled too.
+    const others = [...new Set(stacks.map((s) => s.frames[0]))].filter((r) => r !== 'python3' && !/^runc/.test(r));
+    assert.deepEqual(others, [], `processes outside the container:\n${topStacks(stacks.filter((s) => others.includes(s.frames[0])))}`);
+  });
+
+  it('filters and groups a whole-host profile by container (?container=, ?groupBy=container)', async () => {
+    const job = await profile({ all: true }, 3);
+    const onlyPy = await folded(job.id, `?container=${py.slice(0, 8)}`);
+    assert.ok(total(onlyPy) > 50, topStacks(onlyPy));
+    assert.equal(share(onlyPy, (s) => s.frames[0] === 'python3'), 1, topStacks(onlyPy));
+    const grouped = await folded(job.id, '?groupBy=container');
+    const roots = new Set(grouped.map((s) => s.frames[0]));
+    for (const id of [py, js]) assert.ok(roots.has(`container ${id.slice(0, 12)}`), `no root for ${id.slice(0, 12)}: ${[...roots].join(', ')}`);
+    assert.ok(roots.has('[no container]'), [...roots].join(', '));
+    const jsOnly = grouped.filter((s) => s.frames[0] === `container ${js.slice(0, 12)}`);
+    assert.ok(jsOnly.every((s) => s.frames[1] === 'node'), topStacks(jsOnly));
+    const bad = await stack.api('GET', `/jobs/${job.id}/flamegraph.folded?container=XYZ`);
+    assert.equal(bad.status, 400, bad.text);
+    assert.match(bad.text, /container must be/);
+  });
+
+  /** A busy C process and a busy Python one; `place` puts the C one's pid into a cgroup the test made. */
+  async function cgroupCase(dir: string, cgroupPath: string, expectNote: RegExp): Promise<void> {
+    const hot = spawn(buildC('hot'), ['0'], { stdio: 'ignore' });
+    const other = spawn('python3.11', [join(__dirname, '..', 'fixtures', 'python', 'app.py'), '0'], { stdio: 'ignore' });
+    children.push(hot, other);
+    mkdirSync(dir);
+    cgroups.push(dir);
+    writeFileSync(join(dir, 'cgroup.procs'), String(hot.pid));
+    await waitFor(async () => readFileSync(`/proc/${hot.pid}/cgroup`, 'utf8').includes(cgroupPath), 5000, 'the process to join the cgroup');
+    const job = await profile({ cgroup: cgroupPath }, 3);
+    hot.kill('SIGKILL');
+    other.kill('SIGKILL');
+    const stacks = await folded(job.id);
+    assert.ok(total(stacks) > 30, `only ${total(stacks)} samples:\n${topStacks(stacks)}`);
+    assert.equal(share(stacks, (s) => s.frames[0] === 'hot'), 1, `a process outside ${cgroupPath}:\n${topStacks(stacks)}`);
+    assert.match(job.runs[0].reason ?? '', expectNote, JSON.stringify(job.runs[0]));
+    for (const s of await pprofSamples(job.id)) assert.equal(s.labels.cgroup, cgroupPath, JSON.stringify(s.labels));
+    const byCgroup = await folded(job.id, `?cgroup=${encodeURIComponent(cgroupPath)}`);
+    assert.equal(total(byCgroup), total(stacks));
+    console.log(`# cgroup ${cgroupPath}: ${total(stacks)} samples, all of it; run notes: ${job.runs[0].reason}`);
+  }
+
+  it('{"cgroup": path} of a cgroup v2 cgroup the test made: that process and nothing else, filtered in the kernel', async () => {
+    const name = `tf-e2e-${tag}`;
+    await cgroupCase(join(cgroup2Mount(), name), `/${name}`, /filtered in the kernel by its cgroup id/);
+  });
+
+  it('{"cgroup": path} of a cgroup v1 cgroup: followed by the agent\'s pid set', async () => {
+    const name = `tf-e2e-v1-${tag}`;
+    await cgroupCase(join(V1_CPU, name), `/${name}`, /cgroup v1 cgroup: its processes are followed by a \/proc scan/);
+  });
+
+  it('refuses targets that name nothing here, or are malformed, naming the field', async () => {
+    const post = (target: object) => stack.api('POST', '/jobs', { type: 'cpu-profile', durationSec: 2, target, nodes: { names: [stack.nodeName] } });
+    const cases: [object, RegExp][] = [
+      [{ container: 'deadbeef0000' }, /target\.container container deadbeef0000 was not found.*no running container has an id starting with deadbeef0000/],
+      [{ cgroup: `/tf-e2e-missing-${tag}` }, /target\.cgroup cgroup \/tf-e2e-missing-.* was not found.*no cgroup/],
+      [{ container: 'XYZ' }, /container must be a container id or a prefix/],
+      [{ cgroup: '/a/../b' }, /target\.cgroup must not hold empty/],
+      [{ cgroup: 'relative' }, /target\.cgroup must be an absolute cgroup path/],
+      [{ cgroup: '/x', pid: 1 }, /target must have exactly one of pid, comm, all, cgroup or container/],
+    ];
+    for (const [target, msg] of cases) {
+      const res = await post(target);
+      assert.equal(res.status, 400, `${JSON.stringify(target)}: ${res.text}`);
+      assert.match(res.text, msg, JSON.stringify(target));
+    }
+    assert.equal(containerPid(py) > 0, true);
+  });
+});
