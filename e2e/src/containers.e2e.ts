@@ -10,11 +10,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decodePprof, pprofStacks } from '@tracefleet/controller/dist/profiles/pprof/pprof-decode';
-import { buildC, parseFolded, sleep, startStack, waitFor, waitJob, type Stack as StackApi } from './harness';
+import { buildC, freePort, parseFolded, sleep, startRunningJob, startStack, waitFor, waitForLibc, waitJob, type Stack as StackApi } from './harness';
 import { chainShare, topStacks, type Stack } from './unwind-support';
+import { selfSignedCert } from './processes';
 import { containerPid, docker, ensureImage, removeAll, requireDocker, runContainer } from './containers';
 
 const PY_MAIN = /^(main|Py_BytesMain|Py_RunMain)$/;
@@ -164,6 +165,99 @@ describe('containers and cgroups as targets, and the labels of samples', () => {
     const name = `tf-e2e-v1-${tag}`;
     await cgroupCase(join(V1_CPU, name), `/${name}`, /cgroup v1 cgroup: its processes are followed by a \/proc scan/);
   });
+
+  it('usdt, syscount and memleak take a container target too: only its processes count', async () => {
+    const K = 5;
+    // python-gc USDT: K collections in the container and K in a twin on the host, both through a python3.11 with
+    // the same probes; the job on the container counts K.
+    const gcC = runContainer(`tf-e2e-gc-${tag}`, ['python3.11', '/fx/gc_loop.py', String(K), '/tmp/go']);
+    const hostGo = join(__dirname, '..', '.work', `gc-${tag}.go`);
+    const twin = spawn('python3.11', [join(__dirname, '..', 'fixtures', 'gc_loop.py'), String(K), hostGo], { stdio: 'ignore' });
+    children.push(twin);
+    await sleep(1000);
+    const usdt = await startRunningJob(stack, { type: 'usdt', durationSec: 4, target: { container: gcC }, binary: '/usr/bin/python3.11', preset: 'python-gc', nodes: { names: [stack.nodeName] } });
+    docker(['exec', gcC, 'touch', '/tmp/go']);
+    writeFileSync(hostGo, '');
+    const usdtJob = await waitJob(stack, usdt);
+    twin.kill('SIGKILL');
+    assert.equal(usdtJob.status, 'completed', JSON.stringify(usdtJob));
+    const gc = (await stack.api('GET', `/jobs/${usdt}/usdt`)).json.pairs.find((p: { label: string }) => p.label === 'gc');
+    assert.equal(gc?.count, K, `the container's ${K} collections, not the host twin's: ${JSON.stringify(gc)}; ${usdtJob.runs[0].reason}`);
+
+    // syscount: every counted process is one of the Python service's container.
+    // A process started in the container meanwhile makes 1000 getppid calls (the busy service makes almost none:
+    // its clock reads go through the vDSO); the host's own getppid callers are not counted.
+    const sc = await profileLike({ type: 'syscount', durationSec: 3, target: { container: py } }, async () => {
+      await sleep(1000);
+      docker(['exec', py, 'python3', '-c', 'import os, time\nfor _ in range(1000): os.getppid()\ntime.sleep(0.5)']);
+    });
+    const r = (await stack.api('GET', `/jobs/${sc.id}/syscount?top=50`)).json;
+    const getppid = r.bySyscall.find((x: { name: string }) => x.name === 'getppid');
+    assert.ok(getppid && Number(getppid.count) >= 1000 && Number(getppid.count) < 1100, JSON.stringify(r.bySyscall.slice(0, 5)));
+    const procs = r.byProcess as { pid: number; comm: string }[];
+    for (const p of procs) {
+      const cg = existsSync(`/proc/${p.pid}/cgroup`) ? readFileSync(`/proc/${p.pid}/cgroup`, 'utf8') : py; // the exec'd one has exited
+      assert.match(cg, new RegExp(py), `pid ${p.pid} (${p.comm}) is not in the container`);
+    }
+
+    // memleak: the container's one process, a C program built here (same glibc as the image's).
+    const leak = buildC('leak');
+    const leakC = runContainer(`tf-e2e-leak-${tag}`, ['/work/leak', 'basic', String(K), '/tmp/go'], [[leak, '/work/leak']]);
+    await waitForLibc(containerPid(leakC));
+    const ml = await startRunningJob(stack, { type: 'memleak', durationSec: 4, intervalSec: 1, target: { container: leakC.slice(0, 12) }, nodes: { names: [stack.nodeName] } });
+    docker(['exec', leakC, 'touch', '/tmp/go']);
+    const mlJob = await waitJob(stack, ml);
+    assert.equal(mlJob.status, 'completed', JSON.stringify(mlJob));
+    const top = (await stack.api('GET', `/jobs/${ml}/memleak`)).json.merged.top as { frames: string[]; bytes: string }[];
+    const leaked = top.filter((s) => s.frames.includes('leak_here')).reduce((a, s) => a + Number(s.bytes), 0);
+    assert.equal(leaked, K * 4096, JSON.stringify(top.slice(0, 3)));
+    // Two processes in the container: memleak follows one, so it asks which.
+    docker(['exec', '-d', leakC, 'sleep', '30']);
+    await sleep(300);
+    const two = await stack.api('POST', '/jobs', { type: 'memleak', durationSec: 2, intervalSec: 1, target: { container: leakC }, nodes: { names: [stack.nodeName] } });
+    assert.equal(two.status, 201, two.text);
+    const refused = await waitJob(stack, two.json.id);
+    assert.equal(refused.status, 'failed');
+    assert.match(refused.runs[0].reason, /holds 2 processes .* a memleak run traces one process; give target\.pid/);
+  });
+
+  it('ssl-capture takes a container target: the container\'s TLS plaintext, not the host\'s', async () => {
+    const K = 4;
+    const certDir = mkdtempSync(join(__dirname, '..', '.work', 'tls-'));
+    chmodSync(certDir, 0o755);
+    const { cert, key } = selfSignedCert(certDir);
+    chmodSync(key, 0o644); // read by the container's root only; the directory is removed after the test
+    const tlsC = runContainer(`tf-e2e-tls-${tag}`, ['python3', '/fx/tls_pair.py', '/c/cert.pem', '/c/key.pem', '8443', 'in-container', String(K), '/tmp/go'], [[certDir, '/c']]);
+    const hostGo = join(certDir, 'go');
+    const twin = spawn('python3.11', [join(__dirname, '..', 'fixtures', 'tls_pair.py'), cert, key, String(await freePort()), 'on-host', String(K), hostGo], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(twin);
+    let twinOut = '';
+    twin.stdout!.on('data', (d) => (twinOut += d));
+    await sleep(1000);
+    const id = await startRunningJob(stack, { type: 'ssl-capture', durationSec: 4, maxDataBytes: 4096, target: { container: tlsC }, nodes: { names: [stack.nodeName] } }, stack.captureToken);
+    docker(['exec', tlsC, 'touch', '/tmp/go']);
+    writeFileSync(hostGo, '');
+    const job = await waitJob(stack, id);
+    twin.kill('SIGKILL');
+    rmSync(certDir, { recursive: true, force: true });
+    assert.match(twinOut, /done/, 'the host twin made its requests while the job ran');
+    assert.equal(job.status, 'completed', JSON.stringify(job));
+    const res = await stack.api('GET', `/jobs/${id}/ssl-events?order=oldest&limit=1000`, undefined, stack.captureToken);
+    assert.equal(res.status, 200, res.text);
+    const texts = (res.json.events as { dataBase64: string; direction: string }[]).map((e) => `${e.direction} ${Buffer.from(e.dataBase64, 'base64').toString('latin1')}`);
+    const requests = texts.filter((t) => /^write GET \/in-container-\d+ /.test(t));
+    assert.equal(requests.length, K, texts.slice(0, 10).join('\n---\n'));
+    assert.equal(texts.filter((t) => t.includes('/on-host-')).length, 0, 'the host twin\'s traffic was captured');
+  });
+
+  async function profileLike(body: Record<string, unknown>, whileRunning?: () => Promise<void>): Promise<any> {
+    const created = await stack.api('POST', '/jobs', { ...body, nodes: { names: [stack.nodeName] } });
+    assert.equal(created.status, 201, created.text);
+    await whileRunning?.();
+    const job = await waitJob(stack, created.json.id);
+    assert.equal(job.status, 'completed', JSON.stringify(job));
+    return job;
+  }
 
   it('refuses targets that name nothing here, or are malformed, naming the field', async () => {
     const post = (target: object) => stack.api('POST', '/jobs', { type: 'cpu-profile', durationSec: 2, target, nodes: { names: [stack.nodeName] } });

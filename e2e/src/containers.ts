@@ -47,9 +47,13 @@ export function ensureImage(): string {
 
 const started: string[] = [];
 
-/** Starts a detached container of the runtime image (no network, e2e/fixtures read-only at /fx); its full id. */
-export function runContainer(name: string, cmd: string[]): string {
-  const id = docker(['run', '-d', '--rm', '--network', 'none', '--name', name, '-v', `${join(WORK, '..', 'fixtures')}:/fx:ro`, IMAGE, ...cmd]);
+/**
+ * Starts a detached container of the runtime image (no network, e2e/fixtures read-only at /fx, and `mounts`
+ * as host:container pairs, read-only); its full id.
+ */
+export function runContainer(name: string, cmd: string[], mounts: [string, string][] = []): string {
+  const volumes = [[join(WORK, '..', 'fixtures'), '/fx'], ...mounts].flatMap(([h, c]) => ['-v', `${h}:${c}:ro`]);
+  const id = docker(['run', '-d', '--rm', '--network', 'none', '--name', name, ...volumes, IMAGE, ...cmd]);
   assert.match(id, /^[0-9a-f]{64}$/, `docker run gave ${id}`);
   started.push(id);
   return id;
