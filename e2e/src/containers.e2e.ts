@@ -183,6 +183,9 @@ describe('containers and cgroups as targets, and the labels of samples', () => {
     assert.equal(usdtJob.status, 'completed', JSON.stringify(usdtJob));
     const gc = (await stack.api('GET', `/jobs/${usdt}/usdt`)).json.pairs.find((p: { label: string }) => p.label === 'gc');
     assert.equal(gc?.count, K, `the container's ${K} collections, not the host twin's: ${JSON.stringify(gc)}; ${usdtJob.runs[0].reason}`);
+    const starts = (await stack.api('GET', `/jobs/${usdt}/usdt/events?probe=python:gc__start&limit=100`)).json.events as { container: string; cgroup: string }[];
+    assert.equal(starts.length, K);
+    for (const e of starts) assert.equal(e.container, gcC, `an event without its container: ${JSON.stringify(e)}`);
 
     // syscount: every counted process is one of the Python service's container.
     // A process started in the container meanwhile makes 1000 getppid calls (the busy service makes almost none:
@@ -211,6 +214,10 @@ describe('containers and cgroups as targets, and the labels of samples', () => {
     const top = (await stack.api('GET', `/jobs/${ml}/memleak`)).json.merged.top as { frames: string[]; bytes: string }[];
     const leaked = top.filter((s) => s.frames.includes('leak_here')).reduce((a, s) => a + Number(s.bytes), 0);
     assert.equal(leaked, K * 4096, JSON.stringify(top.slice(0, 3)));
+    // Its stacks carry the container: the flame graph filtered by it holds them all.
+    const all = await folded(ml);
+    assert.ok(total(all) > 0);
+    assert.equal(total(await folded(ml, `?container=${leakC.slice(0, 12)}`)), total(all));
     // Two processes in the container: memleak follows one, so it asks which.
     docker(['exec', '-d', leakC, 'sleep', '30']);
     await sleep(300);
@@ -244,6 +251,7 @@ describe('containers and cgroups as targets, and the labels of samples', () => {
     assert.equal(job.status, 'completed', JSON.stringify(job));
     const res = await stack.api('GET', `/jobs/${id}/ssl-events?order=oldest&limit=1000`, undefined, stack.captureToken);
     assert.equal(res.status, 200, res.text);
+    for (const e of res.json.events as { container: string }[]) assert.equal(e.container, tlsC, 'an event without its container label');
     const texts = (res.json.events as { dataBase64: string; direction: string }[]).map((e) => `${e.direction} ${Buffer.from(e.dataBase64, 'base64').toString('latin1')}`);
     const requests = texts.filter((t) => /^write GET \/in-container-\d+ /.test(t));
     assert.equal(requests.length, K, texts.slice(0, 10).join('\n---\n'));

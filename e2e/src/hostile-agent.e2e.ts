@@ -114,8 +114,8 @@ describe('a hostile agent cannot exhaust the controller or lose other data', { t
     const first = await connect();
     const runId = randomUUID();
     const overCaps: [string, AgentMessage][] = [
-      ['usdt events', { msg: { $case: 'usdtEvents', value: { runId, seq: 1n, strings: [], events: Array.from({ length: 10_001 }, () => usdtEvent()) } } }],
-      ['ssl events', { msg: { $case: 'sslEvents', value: { runId, seq: 2n, strings: [], events: Array.from({ length: 2001 }, sslEvent) } } }],
+      ['usdt events', { msg: { $case: 'usdtEvents', value: { runId, seq: 1n, strings: [], events: Array.from({ length: 10_001 }, () => usdtEvent()), origins: [] } } }],
+      ['ssl events', { msg: { $case: 'sslEvents', value: { runId, seq: 2n, strings: [], events: Array.from({ length: 2001 }, sslEvent), origins: [] } } }],
       ['profile stacks', { msg: { $case: 'profileBatch', value: { runId, seq: 3n, strings: [], stacks: Array.from({ length: 20_001 }, () => ({ frames: [], count: 1n, origin: 0 })), origins: [] } } }],
       ['string length', { msg: { $case: 'profileBatch', value: { runId, seq: 4n, strings: ['x'.repeat(8193)], stacks: [], origins: [] } } }],
       ['stack depth', { msg: { $case: 'profileBatch', value: { runId, seq: 5n, strings: ['a'], stacks: [{ frames: Array(1025).fill(0), count: 1n, origin: 0 }], origins: [] } } }],
@@ -169,6 +169,7 @@ describe('a hostile agent cannot exhaust the controller or lose other data', { t
             seq: 1n,
             strings: ['main', 'pause\u0000loop'],
             events: [usdtEvent({ str: 'G1\u0000Old Gen', stack: [0, 1], args: [-1n] }), usdtEvent({ str: 'Eden', tsNs: 2n }), usdtEvent({ str: '\u0000', tsNs: 3n })],
+            origins: [],
           },
         },
       });

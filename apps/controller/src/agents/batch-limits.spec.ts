@@ -7,7 +7,7 @@ const RUN = '0b8e2c55-1f55-4c6e-9d0e-3f4a5b6c7d8e';
 const enc = (m: AgentMessage): Buffer => Buffer.from(AgentMessage.encode(m).finish());
 
 const usdtEvent = (over: Partial<UsdtEvent> = {}): UsdtEvent => ({ probe: 0, pid: 1, tid: 1, tsNs: 1n, args: [], stack: [], str: '', ...over });
-const usdt = (events: UsdtEvent[], strings: string[] = []): Buffer => enc({ msg: { $case: 'usdtEvents', value: { runId: RUN, seq: 1n, strings, events } } });
+const usdt = (events: UsdtEvent[], strings: string[] = []): Buffer => enc({ msg: { $case: 'usdtEvents', value: { runId: RUN, seq: 1n, strings, events, origins: [] } } });
 const sslEvent = (over: Partial<SslEvent> = {}): SslEvent => ({
   pid: 1, tid: 1, comm: 'curl', function: 1, direction: 1, ret: 5n, length: 5n, latencyNs: 1n, sslPtr: 1n, tsNs: 1n, atUnixNs: 1n,
   data: new Uint8Array(0), truncated: false, redactions: 0, stack: [], binary: '/usr/lib/libssl.so.3', ...over,
@@ -39,7 +39,7 @@ describe('batch limits (checked before decoding)', () => {
     assert.equal(u.violation, undefined);
     assert.equal(u.type, 'usdtEvents');
     assert.equal(u.runId, RUN);
-    const s = checkAgentMessage(enc({ msg: { $case: 'sslEvents', value: { runId: RUN, seq: 1n, strings, events: Array.from({ length: 1000 }, () => sslEvent({ data: new Uint8Array(1024), stack: stack.slice(0, 127) })) } } }));
+    const s = checkAgentMessage(enc({ msg: { $case: 'sslEvents', value: { runId: RUN, seq: 1n, strings, events: Array.from({ length: 1000 }, () => sslEvent({ data: new Uint8Array(1024), stack: stack.slice(0, 127) })), origins: [] } } }));
     assert.equal(s.violation, undefined);
     const p = checkAgentMessage(profile(Array.from({ length: 10_000 }, () => ({ frames: stack, count: 3n })), strings));
     assert.equal(p.violation, undefined);
@@ -59,7 +59,7 @@ describe('batch limits (checked before decoding)', () => {
   it('refuses one event, string, stack or frame over each cap, and passes exactly at it', () => {
     assert.equal(checkAgentMessage(usdt(Array.from({ length: 10_000 }, () => usdtEvent()))).violation, undefined);
     assert.equal(checkAgentMessage(usdt(Array.from({ length: 10_001 }, () => usdtEvent()))).violation?.limit, 'events per message');
-    const ssl = (n: number): Buffer => enc({ msg: { $case: 'sslEvents', value: { runId: RUN, seq: 1n, strings: [], events: Array.from({ length: n }, () => sslEvent()) } } });
+    const ssl = (n: number): Buffer => enc({ msg: { $case: 'sslEvents', value: { runId: RUN, seq: 1n, strings: [], events: Array.from({ length: n }, () => sslEvent()), origins: [] } } });
     assert.equal(checkAgentMessage(ssl(2000)).violation, undefined);
     assert.equal(checkAgentMessage(ssl(2001)).violation?.limit, 'events per message');
     assert.equal(checkAgentMessage(profile([], Array.from({ length: 100_001 }, () => 'a'))).violation?.limit, 'strings per message');
@@ -72,7 +72,7 @@ describe('batch limits (checked before decoding)', () => {
     assert.deepEqual(checkAgentMessage(profile([{ frames: Array(MAX_STACK_FRAMES + 1).fill(0), count: 1n }], ['a'])).violation, { limit: 'frames per message', value: MAX_STACK_FRAMES + 1, max: MAX_STACK_FRAMES });
     assert.equal(checkAgentMessage(usdt([usdtEvent({ stack: Array(MAX_STACK_FRAMES + 1).fill(1) })])).violation?.limit, 'stack per message');
     assert.equal(checkAgentMessage(usdt([usdtEvent({ str: 'x'.repeat(1025) })])).violation?.limit, 'str length');
-    assert.equal(checkAgentMessage(enc({ msg: { $case: 'sslEvents', value: { runId: RUN, seq: 1n, strings: [], events: [sslEvent({ data: new Uint8Array(64 * 1024 + 1) })] } } })).violation?.limit, 'data length');
+    assert.equal(checkAgentMessage(enc({ msg: { $case: 'sslEvents', value: { runId: RUN, seq: 1n, strings: [], events: [sslEvent({ data: new Uint8Array(64 * 1024 + 1) })], origins: [] } } })).violation?.limit, 'data length');
     const snap = (stacks: number): Buffer =>
       enc({
         msg: {

@@ -40,6 +40,7 @@ describe('string and number sanitiser', () => {
           seq: 2n ** 64n - 1n,
           strings: ['main', 'f\u0000oo'],
           events: [{ probe: 0, pid: 1, tid: 1, tsNs: 2n ** 64n - 1n, args: [2n ** 63n, -1n], stack: [0, 1], str: 'pool\u0000name\uD800' }],
+          origins: [],
         },
       },
     };

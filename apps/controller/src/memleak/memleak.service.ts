@@ -77,7 +77,9 @@ export class MemleakService {
       await tx.memleakStackStat.createMany({
         data: [...merged].map(([stackId, m]) => ({ snapshotId: row.id, stackId, bytes: m.bytes, count: m.count, oldestAgeMs: m.oldest })),
       });
-      await this.profiles.addCounts(tx, jobId, runId, snap.strings, snap.stacks.map((s) => ({ frames: s.frames, count: s.bytes })), true);
+      // The traced process's origin labels the run's flame-graph stacks (filters and pprof labels by container).
+      const [originId] = snap.origin ? await this.profiles.internOrigins(tx, [snap.origin]) : [0];
+      await this.profiles.addCounts(tx, jobId, runId, snap.strings, snap.stacks.map((s) => ({ frames: s.frames, count: s.bytes, originId })), true);
       await tx.jobRun.update({ where: { id: runId }, data: { attached: snap.attached } });
     };
     // Inside the caller's transaction (runs/ claims the batch's seq in it), or in one of its own.

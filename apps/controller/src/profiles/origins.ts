@@ -77,3 +77,8 @@ export function groupFrame(groupBy: OriginGrouping, o: OriginLabels | undefined)
 export function likeEscape(s: string): string {
   return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
+
+/** How an event's origin reads in the API: its cgroup, container id and pod uid, null where not known. */
+export function originView(o: OriginLabels | undefined): { cgroup: string | null; container: string | null; podUid: string | null } {
+  return { cgroup: o?.cgroup ?? null, container: o?.containerId ?? null, podUid: o?.podUid ?? null };
+}

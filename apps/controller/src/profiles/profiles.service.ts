@@ -215,22 +215,24 @@ export class ProfilesService {
    * Adds counts per stack to the run's profile, or with `replace` makes them the profile
    * (memleak: the latest snapshot's outstanding bytes). Returns the total added.
    */
-  async addCounts(tx: Tx, jobId: string, runId: string, strings: string[], stacks: { frames: number[]; count: bigint }[], replace: boolean): Promise<bigint> {
+  async addCounts(tx: Tx, jobId: string, runId: string, strings: string[], stacks: { frames: number[]; count: bigint; originId?: number }[], replace: boolean): Promise<bigint> {
     const profile = await tx.profile.upsert({ where: { runId }, create: { jobId, runId }, update: {}, select: { id: true } });
     if (replace) await tx.profileSample.deleteMany({ where: { profileId: profile.id } });
     const stackIds = await this.internStacks(tx, strings, stacks.map((s) => s.frames));
-    const byStack = new Map<number, bigint>();
+    // Counts per "stackId/originId" (origin 0: not known).
+    const byStack = new Map<string, bigint>();
     let total = 0n;
     stacks.forEach((s, i) => {
-      byStack.set(stackIds[i], (byStack.get(stackIds[i]) ?? 0n) + s.count);
+      const key = `${stackIds[i]}/${s.originId ?? 0}`;
+      byStack.set(key, (byStack.get(key) ?? 0n) + s.count);
       total += s.count;
     });
-    const ids = [...byStack.keys()];
+    const keys = [...byStack.keys()].map((k) => k.split('/').map(Number));
     const counts = [...byStack.values()].map(String);
-    if (ids.length > 0) {
+    if (keys.length > 0) {
       await tx.$executeRaw`
-        INSERT INTO "ProfileSample" ("profileId", "stackId", "count")
-        SELECT ${profile.id}::uuid, s, c FROM unnest(${ids}::int[], ${counts}::bigint[]) AS t(s, c)
+        INSERT INTO "ProfileSample" ("profileId", "stackId", "originId", "count")
+        SELECT ${profile.id}::uuid, s, o, c FROM unnest(${keys.map((k) => k[0])}::int[], ${keys.map((k) => k[1])}::int[], ${counts}::bigint[]) AS t(s, o, c)
         ON CONFLICT ("profileId", "stackId", "originId") DO UPDATE SET "count" = "ProfileSample"."count" + EXCLUDED."count"`;
     }
     await tx.profile.update({ where: { id: profile.id }, data: { totalSamples: replace ? total : { increment: total } } });
@@ -281,7 +283,7 @@ export class ProfilesService {
   }
 
   /** Labels of Origin rows by id (0 and unknown ids have none). */
-  private async originLabels(ids: number[]): Promise<Map<number, OriginLabels>> {
+  async originLabels(ids: number[]): Promise<Map<number, OriginLabels>> {
     const wanted = [...new Set(ids.filter((id) => id > 0))];
     if (wanted.length === 0) return new Map();
     const rows = await this.prisma.origin.findMany({ where: { id: { in: wanted } } });

@@ -30,6 +30,7 @@ const usdt = (runId: string, seq: number): UsdtEventBatch => ({
   seq: BigInt(seq),
   strings: [],
   events: [{ probe: 0, pid: 1, tid: 1, tsNs: BigInt(seq), args: [], stack: [], str: '' }],
+  origins: [],
 });
 
 async function newRun(type: 'cpu_profile' | 'usdt' = 'cpu_profile', status: 'running' | 'dispatched' | 'pending' = 'running', sessionId?: string) {

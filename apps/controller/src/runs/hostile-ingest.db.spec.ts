@@ -55,6 +55,7 @@ describe('hostile values in stored batches (PostgreSQL)', { timeout: 180_000 }, 
             { probe: 0, pid: 0xffffffff, tid: 0xffffffff, tsNs: U64_MAX, args: [-1n, 2n ** 63n - 1n], stack: [0, 1], str: 'G1\u0000Old' },
             { probe: 0, pid: 42, tid: 43, tsNs: 5n, args: [], stack: [], str: 'Eden' },
           ],
+          origins: [],
         },
       },
     });

@@ -22,6 +22,10 @@ export interface SslEventView {
   text: string;
   /** Root first, when the job captured user stacks. */
   stack: string[] | null;
+  /** Where the process ran: its cgroup, container id and Kubernetes pod uid; null where not known. */
+  cgroup: string | null;
+  container: string | null;
+  podUid: string | null;
 }
 
 export interface SslEventRow {
@@ -43,6 +47,9 @@ export interface SslEventRow {
   redactions: number;
   binary: string;
   frameIds: number[] | null;
+  cgroup: string | null;
+  container: string | null;
+  podUid: string | null;
 }
 
 export const PREVIEW_BYTES = 1024;
@@ -78,5 +85,8 @@ export function toEventView(r: SslEventRow, frameName: (id: number) => string): 
     dataBase64: data.toString('base64'),
     text: printable(data),
     stack: r.frameIds ? r.frameIds.map(frameName) : null,
+    cgroup: r.cgroup ?? null,
+    container: r.container ?? null,
+    podUid: r.podUid ?? null,
   };
 }

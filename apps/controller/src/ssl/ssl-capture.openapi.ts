@@ -139,6 +139,9 @@ export const SSL_CAPTURE_OPENAPI: JobTypeOpenApi = {
       dataBase64: str('The stored (redacted) plaintext, exact.', { contentEncoding: 'base64' }),
       text: str('The first 1 KiB as UTF-8; other bytes as ".".'),
       stack: nullable(arrayOf(str(), { description: 'Root first, when the job captured user stacks.' })),
+      cgroup: nullable(str('The cgroup the process ran in; null where not known.')),
+      container: nullable(str('Its container id, when the cgroup path names one.')),
+      podUid: nullable(str('Its Kubernetes pod uid, when the cgroup path names one.')),
     }),
     SslEventPage: obj({
       jobId: uuid(),

@@ -38,7 +38,8 @@ export const HTTP_SCAN_EVENTS = 200_000;
 export const HTTP_SCAN_BYTES = 256 * 1024 * 1024;
 
 const EVENT_COLUMNS = Prisma.sql`e."id", e."nodeName", e."pid", e."tid", e."comm", e."function", e."direction"::text AS "direction", e."ret", e."length",
-  e."latencyNs", e."sslPtr", e."tsNs", e."at", e."data", e."truncated", e."redactions", e."binary", s."frameIds"`;
+  e."latencyNs", e."sslPtr", e."tsNs", e."at", e."data", e."truncated", e."redactions", e."binary", s."frameIds",
+  o."cgroup", o."containerId" AS "container", o."podUid"`;
 
 /** Reads stored ssl-capture events: pages, the live stream's polls, HTTP summaries. Expired events are never served. */
 @Injectable()
@@ -58,7 +59,7 @@ export class SslReadService {
   private async rows(where: Prisma.Sql[], desc: boolean, limit: number): Promise<SslEventView[]> {
     const rows = await this.prisma.$queryRaw<SslEventRow[]>`
       SELECT ${EVENT_COLUMNS}
-      FROM "SslEvent" e LEFT JOIN "Stack" s ON s."id" = e."stackId"
+      FROM "SslEvent" e LEFT JOIN "Stack" s ON s."id" = e."stackId" LEFT JOIN "Origin" o ON o."id" = e."originId"
       WHERE ${Prisma.join(where, ' AND ')}
       ORDER BY e."id" ${desc ? Prisma.raw('DESC') : Prisma.raw('ASC')}
       LIMIT ${limit}::int`;

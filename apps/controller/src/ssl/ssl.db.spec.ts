@@ -57,7 +57,7 @@ function ev(over: Partial<SslEvent> & { text?: string }): SslEvent {
 }
 
 async function send(events: SslEvent[], strings: string[] = []): Promise<void> {
-  const batch: SslEventBatch = { runId, seq: ++seq, strings, events };
+  const batch: SslEventBatch = { runId, seq: ++seq, strings, events, origins: [] };
   await runs.onResult(nodeId, 'sslEvents', batch);
 }
 

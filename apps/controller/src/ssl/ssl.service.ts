@@ -132,8 +132,11 @@ export class SslService {
       );
     }
     const write = async (tx: Tx): Promise<void> => {
-        const stackIds = await this.stacks(tx, jobId, runId, batch, out.kept, job.userStacks);
-        await this.insert(tx, jobId, runId, run.node.name, job.expiresAt, out.kept, stackIds);
+        const originIds = await this.profiles.internOrigins(tx, batch.origins);
+        // An origin index the batch does not have is "not known" (the event itself is good).
+        const originOf = (e: SslEventMsg): number => (e.origin && e.origin <= originIds.length ? originIds[e.origin - 1] : 0);
+        const stackIds = await this.stacks(tx, jobId, runId, batch, out.kept, job.userStacks, originOf);
+        await this.insert(tx, jobId, runId, run.node.name, job.expiresAt, out.kept, stackIds, originOf);
         await tx.jobRun.update({
           where: { id: runId },
           data: {
@@ -153,7 +156,15 @@ export class SslService {
    * stacks, adds them to the run's flame graph under the function name. Events whose stack names a
    * string the batch does not have keep no stack.
    */
-  private async stacks(tx: Tx, jobId: string, runId: string, batch: SslEventBatch, kept: Limited<SslEventMsg>[], userStacks: boolean): Promise<(number | null)[]> {
+  private async stacks(
+    tx: Tx,
+    jobId: string,
+    runId: string,
+    batch: SslEventBatch,
+    kept: Limited<SslEventMsg>[],
+    userStacks: boolean,
+    originOf: (e: SslEventMsg) => number,
+  ): Promise<(number | null)[]> {
     const n = batch.strings.length;
     const usable = kept.map((k) => k.event.stack.length > 0 && k.event.stack.every((f) => f < n));
     const paths = kept.filter((_, i) => usable[i]).map((k) => k.event.stack);
@@ -168,7 +179,7 @@ export class SslService {
           const fn = SSL_FUNCTION_NAMES[k.event.function] ?? 'SSL';
           let r = root.get(fn);
           if (r === undefined) root.set(fn, (r = strings.push(fn) - 1));
-          return { frames: [r, ...k.event.stack], count: 1n };
+          return { frames: [r, ...k.event.stack], count: 1n, originId: originOf(k.event) };
         });
       await this.profiles.addCounts(tx, jobId, runId, strings, stacks, false);
     }
@@ -176,7 +187,16 @@ export class SslService {
     return usable.map((u) => (u ? ids[next++] : null));
   }
 
-  private async insert(tx: Tx, jobId: string, runId: string, node: string, expiresAt: Date, kept: Limited<SslEventMsg>[], stackIds: (number | null)[]): Promise<void> {
+  private async insert(
+    tx: Tx,
+    jobId: string,
+    runId: string,
+    node: string,
+    expiresAt: Date,
+    kept: Limited<SslEventMsg>[],
+    stackIds: (number | null)[],
+    originOf: (e: SslEventMsg) => number,
+  ): Promise<void> {
     for (let start = 0; start < kept.length; ) {
       let end = start;
       let bytes = 0;
@@ -187,9 +207,9 @@ export class SslService {
       // One statement with array parameters per chunk: 16 parameters, whatever the row count.
       await tx.$executeRaw`
         INSERT INTO "SslEvent" ("jobId", "runId", "nodeName", "pid", "tid", "comm", "function", "direction", "ret", "length", "latencyNs",
-                                "sslPtr", "tsNs", "at", "data", "truncated", "redactions", "stackId", "binary", "expiresAt")
+                                "sslPtr", "tsNs", "at", "data", "truncated", "redactions", "stackId", "binary", "originId", "expiresAt")
         SELECT ${jobId}::uuid, ${runId}::uuid, ${node}, pid, tid, comm, fn, dir::"SslDirection", ret, len, lat,
-               ptr, ts, 'epoch'::timestamptz + at_us * interval '1 microsecond', decode(d, 'base64'), tr, red, sid, bin, ${expiresAt}::timestamptz
+               ptr, ts, 'epoch'::timestamptz + at_us * interval '1 microsecond', decode(d, 'base64'), tr, red, sid, bin, o, ${expiresAt}::timestamptz
         FROM unnest(
           ${rows.map((k) => Math.min(k.event.pid, I32_MAX))}::int[], ${rows.map((k) => Math.min(k.event.tid, I32_MAX))}::int[],
           ${rows.map((k) => text(k.event.comm, 64))}::text[], ${rows.map((k) => SSL_FUNCTION_NAMES[k.event.function] ?? `function#${k.event.function}`)}::text[],
@@ -199,8 +219,8 @@ export class SslService {
           ${rows.map((k) => i64(k.event.atUnixNs > 0n ? k.event.atUnixNs / 1000n : nowUs))}::bigint[],
           ${rows.map((k) => Buffer.from(k.data.buffer, k.data.byteOffset, k.data.byteLength).toString('base64'))}::text[],
           ${rows.map((k) => k.truncated)}::bool[], ${rows.map((k) => Math.min(k.event.redactions, I32_MAX))}::int[],
-          ${sids}::int[], ${rows.map((k) => text(k.event.binary, 4096))}::text[]
-        ) AS t(pid, tid, comm, fn, dir, ret, len, lat, ptr, ts, at_us, d, tr, red, sid, bin)`;
+          ${sids}::int[], ${rows.map((k) => text(k.event.binary, 4096))}::text[], ${rows.map((k) => originOf(k.event))}::int[]
+        ) AS t(pid, tid, comm, fn, dir, ret, len, lat, ptr, ts, at_us, d, tr, red, sid, bin, o)`;
       start = end;
     }
   }

@@ -56,7 +56,7 @@ export const USDT_OPENAPI: JobTypeOpenApi = {
       attached: mapOf(arrayOf(str()), 'Probes attached, per node.'),
     }),
     UsdtEventPage: obj({
-      events: arrayOf(obj({ id: decimal(), node: str(), probe: str(), pid: int(), tid: int(), tsNs: decimal(), args: arrayOf(decimal()), str: nullable(str('A string argument, e.g. a JVM pool name.')) })),
+      events: arrayOf(obj({ id: decimal(), node: str(), probe: str(), pid: int(), tid: int(), tsNs: decimal(), args: arrayOf(decimal()), str: nullable(str('A string argument, e.g. a JVM pool name.')), cgroup: nullable(str('The cgroup the process ran in; null where not known.')), container: nullable(str('Its container id, when the cgroup path names one.')), podUid: nullable(str('Its Kubernetes pod uid, when the cgroup path names one.')) })),
       next: nullable(decimal('Pass as `after` for the next page; null on a short page.')),
     }),
   },

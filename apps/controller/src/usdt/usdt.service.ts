@@ -2,6 +2,7 @@ import { Injectable, NotFoundException } from '@nestjs/common';
 import type { UsdtEventBatch, UsdtReport } from '@tracefleet/proto';
 import { PrismaService } from '../prisma/prisma.service';
 import { ProfilesService, type Tx } from '../profiles/profiles.service';
+import { originView } from '../profiles/origins';
 import { ResultStores } from '../common/result-stores';
 
 export interface HistogramBucket {
@@ -67,14 +68,18 @@ export class UsdtService {
     if (batch.events.length === 0) return 0n;
     // One transaction, so a retry after a failed attempt never stores an event twice.
     const write = async (tx: Tx): Promise<void> => {
-      // One statement with array parameters: a 5,000-event batch is 7 parameters, not 35,000.
+      // One statement with array parameters: a 5,000-event batch is 8 parameters, not 40,000.
       const ev = batch.events;
+      const originIds = await this.profiles.internOrigins(tx, batch.origins);
+      // An origin index the batch does not have is "not known" (the event itself is good).
+      const originOf = (e: (typeof ev)[number]): number => (e.origin && e.origin <= originIds.length ? originIds[e.origin - 1] : 0);
       await tx.$executeRaw`
-        INSERT INTO "UsdtEvent" ("runId", "probe", "pid", "tid", "tsNs", "args", "str")
-        SELECT ${runId}::uuid, p, pid, tid, ts, a::bigint[], NULLIF(s, '')
+        INSERT INTO "UsdtEvent" ("runId", "probe", "pid", "tid", "tsNs", "args", "str", "originId")
+        SELECT ${runId}::uuid, p, pid, tid, ts, a::bigint[], NULLIF(s, ''), o
         FROM unnest(${ev.map((e) => probeOf(e.probe))}::text[], ${ev.map((e) => Math.min(e.pid, I32_MAX))}::int[], ${ev.map((e) => Math.min(e.tid, I32_MAX))}::int[],
-                    ${ev.map((e) => e.tsNs.toString())}::bigint[], ${ev.map((e) => `{${e.args.join(',')}}`)}::text[], ${ev.map((e) => e.str)}::text[])
-          AS t(p, pid, tid, ts, a, s)`;
+                    ${ev.map((e) => e.tsNs.toString())}::bigint[], ${ev.map((e) => `{${e.args.join(',')}}`)}::text[], ${ev.map((e) => e.str)}::text[],
+                    ${ev.map(originOf)}::int[])
+          AS t(p, pid, tid, ts, a, s, o)`;
       const withStacks = batch.events.filter((e) => e.stack.length > 0);
       if (withStacks.length > 0) {
         const strings = [...batch.strings];
@@ -85,7 +90,7 @@ export class UsdtService {
             root = strings.push(probeOf(e.probe)) - 1;
             probeString.set(e.probe, root);
           }
-          return { frames: [root, ...e.stack], count: 1n };
+          return { frames: [root, ...e.stack], count: 1n, originId: originOf(e) };
         });
         await this.profiles.addCounts(tx, jobId, runId, strings, stacks, false);
       }
@@ -191,8 +196,10 @@ export class UsdtService {
       orderBy: { id: 'asc' },
       take: q.limit,
     });
+    const origins = await this.profiles.originLabels(rows.map((e) => e.originId));
     return {
       events: rows.map((e) => ({
+        ...originView(origins.get(e.originId)),
         id: e.id.toString(),
         node: e.run.node.name,
         probe: e.probe,

@@ -22,7 +22,7 @@ function batch(runId: string, seq: bigint, size = 100): AgentMessage {
 }
 
 function usdtBatch(runId: string, seq: bigint): AgentMessage {
-  return { msg: { $case: 'usdtEvents', value: { runId, seq, strings: ['u'.repeat(100)], events: [] } } };
+  return { msg: { $case: 'usdtEvents', value: { runId, seq, strings: ['u'.repeat(100)], events: [], origins: [] } } };
 }
 
 function finished(runId: string): AgentMessage {

@@ -3,6 +3,8 @@ import { StringTable } from '../string-table';
 import { userFramesOf, type PythonFramer } from '../python/python-frames';
 import { AGENT_MAX_MESSAGE_BYTES, AGENT_MAX_STRINGS } from '../../message-bounds';
 import type { Origin } from '../../lib/proc';
+import type { Origin as ProtoOrigin } from '@tracefleet/proto';
+import { OriginTable } from '../origin-table';
 
 /** Stacks one profile batch carries at most (the controller's cap is 20,000; cpu-profile.type.ts has link.ts check it). */
 export const AGENT_MAX_PROFILE_STACKS = 10_000;
@@ -134,20 +136,10 @@ export function splitFolded(batch: FoldedBatch, limits = { stacks: AGENT_MAX_PRO
 }
 
 /** A batch's origins table and each stack's index + 1 into it (0: not known), as ProfileBatch carries them. */
-export function originTable(stacks: FoldedStack[]): { origins: { cgroup: string; containerId: string; podUid: string }[]; index: number[] } {
-  const byOrigin = new Map<string, number>();
-  const origins: { cgroup: string; containerId: string; podUid: string }[] = [];
-  const index = stacks.map((s) => {
-    if (!s.origin) return 0;
-    const key = originKey(s.origin);
-    let i = byOrigin.get(key);
-    if (i === undefined) {
-      origins.push({ cgroup: s.origin.cgroup, containerId: s.origin.containerId ?? '', podUid: s.origin.podUid ?? '' });
-      byOrigin.set(key, (i = origins.length));
-    }
-    return i;
-  });
-  return { origins, index };
+export function originTable(stacks: FoldedStack[]): { origins: ProtoOrigin[]; index: number[] } {
+  const table = new OriginTable();
+  const index = stacks.map((s) => table.index(s.origin));
+  return { origins: table.list, index };
 }
 
 const originKey = (o: Origin): string => `${o.cgroup}\0${o.containerId ?? ''}\0${o.podUid ?? ''}`;

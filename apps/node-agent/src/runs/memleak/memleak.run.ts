@@ -2,7 +2,7 @@ import type { MemleakSnapshot as NativeSnapshot, MemleakTracer, MemleakOptions, 
 import { MemleakMode, type MemleakSpec, type StartRun } from '@tracefleet/proto';
 import type { AgentConfig } from '../../config';
 import { ensureTracefs } from '../../lib/tracefs';
-import { pidsWithComm, processExists, procRootPath, readComm, readMaps } from '../../lib/proc';
+import { OriginCache, pidsWithComm, processExists, procRootPath, readComm, readMaps, type Origin } from '../../lib/proc';
 import { placeAllocatorProbes } from '../../probes/placement';
 import type { UnwindService } from '../../unwind/unwind-service';
 import { StringTable } from '../string-table';
@@ -32,6 +32,8 @@ export class MemleakRun extends TracingRun {
   private symbolizer: Symbolizer | undefined;
   private spec!: MemleakSpec;
   private pid: number | undefined;
+  /** Where the traced process runs (user mode), read once at the start: every snapshot carries it. */
+  private origin: { cgroup: string; containerId: string; podUid: string } | undefined;
   private root = 'kernel';
   private nextSnapshotAt = 0;
   private stacksSent = 0n;
@@ -65,6 +67,8 @@ export class MemleakRun extends TracingRun {
       const libc = libcOf(this.pid);
       const { free, entryOffsets } = placeAllocatorProbes(libc);
       this.root = readComm(this.pid) ?? `[pid ${this.pid}]`;
+      const o: Origin | undefined = new OriginCache().originOf(this.pid);
+      if (o) this.origin = { cgroup: o.cgroup, containerId: o.containerId ?? '', podUid: o.podUid ?? '' };
       this.warmSymbols(this.pid);
       const unwinder = await this.useUnwinder(this.native.unwind, [this.pid]);
       this.tracer = this.native.createMemleak({ mode: 'user', pid: this.pid, libc, entryOffsets, unwinder, ...common });
@@ -165,6 +169,7 @@ export class MemleakRun extends TracingRun {
           stackErrors: c.stackErrors,
           scale: this.spec.sampleEvery > 1 ? this.spec.sampleEvery : c.allocsTraced > 0n ? Number(c.allocsSeen) / Number(c.allocsTraced) : 1,
           attached: snap.attached,
+          origin: this.origin,
         },
       },
     });

@@ -1,7 +1,9 @@
 // Small pure helpers of the ssl-capture run: names, sizes and the clock offset.
 import type { SslFunctionName, SslRawEvent } from '@tracefleet/native';
 import type { SslFile } from './discovery';
-import { SslDirection, SslFunction } from '@tracefleet/proto';
+import type { Origin } from '../../lib/proc';
+import type { StringTable } from '../string-table';
+import { SslDirection, SslFunction, type SslEvent } from '@tracefleet/proto';
 import type { SslProbeSites } from '../../probes/placement';
 
 export const FUNCTION: Record<SslFunctionName, SslFunction> = {
@@ -53,10 +55,36 @@ export interface Prepared {
   redactions: number;
   /** Named as the event arrives: a short-lived client may be gone (its maps with it) by the next flush. */
   stack: string[];
+  /** Where its process runs, read as the event arrives for the same reason. */
+  origin: Origin | undefined;
 }
 
 /** A file probed, with the ids of its attachments. */
 export interface Attached {
   file: SslFile;
   ids: number[];
+}
+
+/** The SslEvent of a prepared call: frames interned into the batch's `table`, `origin` its index + 1 into the batch's origins. */
+export function toSslEvent(p: Prepared, table: StringTable, origin: number, clockOffsetNs: bigint, binary: string): SslEvent {
+  const e = p.raw;
+  return {
+    pid: e.pid,
+    tid: e.tid,
+    comm: e.comm,
+    function: FUNCTION[e.fn] ?? SslFunction.SSL_FUNCTION_UNSPECIFIED,
+    direction: directionOf(e.fn),
+    ret: BigInt(e.ret),
+    length: BigInt(Math.max(0, e.length)),
+    latencyNs: BigInt(Math.max(0, Math.round(e.latencyNs))),
+    sslPtr: e.ssl,
+    tsNs: e.tsNs,
+    atUnixNs: e.tsNs + clockOffsetNs,
+    data: p.data,
+    truncated: p.truncated,
+    redactions: p.redactions,
+    stack: p.stack.map((f) => table.intern(f)),
+    binary,
+    origin,
+  };
 }

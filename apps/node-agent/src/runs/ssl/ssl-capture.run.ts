@@ -1,12 +1,13 @@
 import type { SslFunctionName, SslProbeSpec, SslRawEvent, SslStats, SslTracer, SslTracerOptions, Symbolizer, UnwindCounters } from '@tracefleet/native';
-import { RunEventKind, SslDirection, SslFunction, type SslCaptureSpec, type SslEvent, type StartRun } from '@tracefleet/proto';
+import { RunEventKind, SslDirection, type SslCaptureSpec, type SslEvent, type StartRun } from '@tracefleet/proto';
 import type { AgentConfig } from '../../config';
 import type { ElfError } from '../../lib/elf';
 import { MAX_COMM_BYTES } from '../../lib/kernel-limits';
-import { listPids, processExists, readComm, tgidOf } from '../../lib/proc';
+import { listPids, OriginCache, processExists, readComm, tgidOf } from '../../lib/proc';
 import { placeSslProbes, type SslProbeSites } from '../../probes/placement';
 import { CaptureBudget, checkLimits } from './budget';
-import { FUNCTION, describeSites, directionOf, measureClockOffset, sslRingBytes, type Attached, type Prepared } from './capture-helpers';
+import { describeSites, directionOf, measureClockOffset, sslRingBytes, toSslEvent, type Attached, type Prepared } from './capture-helpers';
+import { OriginTable } from '../origin-table';
 import { GroupTarget, pidListSink } from '../group-target';
 import { inspectBinary, scanProcess, SSL_DATA_FUNCTIONS, systemLibssl, type ProcessScan, type SslFile } from './discovery';
 import { compileRules, RedactionRuleError, Redactor } from './redact';
@@ -57,6 +58,7 @@ export class SslCaptureRun extends TracingRun {
   private budget!: CaptureBudget;
   private mode: 'pid' | 'comm' | 'all' | 'group' = 'all';
   private group: GroupTarget | undefined;
+  private readonly origins = new OriginCache();
   private tgid: number | undefined;
   private comm: string | undefined;
   private clockOffsetNs = 0n;
@@ -355,7 +357,7 @@ export class SslCaptureRun extends TracingRun {
     const taken = this.budget.takeBytes(data);
     this.redactions += BigInt(redactions);
     const stack = this.symbolizer && e.userStack.length > 0 ? this.symbolizer.symbolizeUser(e.pid, e.userStack).reverse() : [];
-    return { raw: e, data: taken.data, truncated: e.truncated || e.readError || taken.cut, redactions, stack };
+    return { raw: e, data: taken.data, truncated: e.truncated || e.readError || taken.cut, redactions, stack, origin: this.origins.originOf(e.pid) };
   }
 
   /** Calls lost in the kernel or the native queue: h2 frame positions are unknown from here. */
@@ -405,32 +407,11 @@ export class SslCaptureRun extends TracingRun {
   private async sendBatch(batch: Prepared[]): Promise<void> {
     if (batch.length === 0) return;
     const table = new StringTable();
-    const events: SslEvent[] = batch.map((p) => this.toEvent(p, table));
+    const origins = new OriginTable();
+    const events: SslEvent[] = batch.map((p) => toSslEvent(p, table, origins.index(p.origin), this.clockOffsetNs, this.byAttachId.get(p.raw.attachId)?.path ?? ''));
     this.sent += BigInt(events.length);
     for (const e of events) if (e.truncated) this.truncatedSent++;
-    await this.sink.send({ msg: { $case: 'sslEvents', value: { runId: this.runId, seq: this.nextSeq(), strings: table.strings, events } } });
-  }
-
-  private toEvent(p: Prepared, table: StringTable): SslEvent {
-    const e = p.raw;
-    return {
-      pid: e.pid,
-      tid: e.tid,
-      comm: e.comm,
-      function: FUNCTION[e.fn] ?? SslFunction.SSL_FUNCTION_UNSPECIFIED,
-      direction: directionOf(e.fn),
-      ret: BigInt(e.ret),
-      length: BigInt(Math.max(0, e.length)),
-      latencyNs: BigInt(Math.max(0, Math.round(e.latencyNs))),
-      sslPtr: e.ssl,
-      tsNs: e.tsNs,
-      atUnixNs: e.tsNs + this.clockOffsetNs,
-      data: p.data,
-      truncated: p.truncated,
-      redactions: p.redactions,
-      stack: p.stack.map((f) => table.intern(f)),
-      binary: this.byAttachId.get(e.attachId)?.path ?? '',
-    };
+    await this.sink.send({ msg: { $case: 'sslEvents', value: { runId: this.runId, seq: this.nextSeq(), strings: table.strings, events, origins: origins.list } } });
   }
 
   protected async stopTracing(): Promise<void> {

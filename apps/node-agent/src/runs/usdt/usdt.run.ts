@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import type { Symbolizer, UnwindCounters, UsdtAttachSpec, UsdtRawEvent, UsdtStats, UsdtTracer, UsdtTracerOptions } from '@tracefleet/native';
 import type { StartRun, UsdtEvent, UsdtSpec } from '@tracefleet/proto';
 import type { AgentConfig } from '../../config';
-import { processExists } from '../../lib/proc';
+import { OriginCache, processExists } from '../../lib/proc';
 import { listProcessUsdt, readUsdtProbes, type UsdtProbe } from '../../usdt/stapsdt';
 import type { UnwindService } from '../../unwind/unwind-service';
 import { PairTracker } from './pairing';
@@ -11,6 +11,7 @@ import { symbolizerNotes } from '../symbolizer-notes';
 import { PythonFrames, userFramesOf } from '../python/python-frames';
 import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
 import { GroupTarget } from '../group-target';
+import { OriginTable } from '../origin-table';
 
 export interface UsdtNativeParts {
   createTracer(opts: Omit<UsdtTracerOptions, 'objectPath'>): UsdtTracer;
@@ -46,6 +47,8 @@ export class UsdtRun extends TracingRun {
   private symbolizer: Symbolizer | undefined;
   private python: PythonFrames | undefined;
   private group: GroupTarget | undefined;
+  /** Where each process runs: its events' labels (read when its first event arrives, before it may exit). */
+  private readonly origins = new OriginCache();
   private stats: UsdtStats | undefined;
   private pending: UsdtRawEvent[] = [];
   private pendingDropped = 0n;
@@ -152,6 +155,7 @@ export class UsdtRun extends TracingRun {
 
   private onEvents(events: UsdtRawEvent[]): void {
     for (const e of events) {
+      this.origins.originOf(e.pid);
       this.pairs.add({ probe: e.probe, pid: e.pid, tid: e.tid, tsNs: e.tsNs, args: [...e.args], str: e.str, stack: this.stackOf(e) });
     }
     const room = MAX_PENDING_EVENTS - this.pending.length;
@@ -186,6 +190,7 @@ export class UsdtRun extends TracingRun {
   /** One UsdtEventBatch: a bounded message, so that one busy second never becomes one huge write. */
   private async sendBatch(events: UsdtRawEvent[]): Promise<void> {
     const table = new StringTable();
+    const origins = new OriginTable();
     const out: UsdtEvent[] = events.map((e) => ({
       probe: e.probe,
       pid: e.pid,
@@ -194,9 +199,10 @@ export class UsdtRun extends TracingRun {
       args: [...e.args],
       stack: (this.stackOf(e) ?? []).map((f) => table.intern(f)),
       str: e.str ?? '',
+      origin: origins.index(this.origins.originOf(e.pid)),
     }));
     this.sent += BigInt(out.length);
-    await this.sink.send({ msg: { $case: 'usdtEvents', value: { runId: this.runId, seq: this.nextSeq(), strings: table.strings, events: out } } });
+    await this.sink.send({ msg: { $case: 'usdtEvents', value: { runId: this.runId, seq: this.nextSeq(), strings: table.strings, events: out, origins: origins.list } } });
   }
 
   protected async stopTracing(): Promise<void> {
