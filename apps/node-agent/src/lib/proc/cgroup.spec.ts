@@ -12,7 +12,6 @@ import {
   ProcError,
   processMatchesCgroup,
   processMatchesContainer,
-  readCgroup,
   readProcessCgroups,
   resolveContainer,
   validateCgroupTarget,
@@ -295,7 +294,6 @@ describe('lib/proc/cgroup: scans and the origin cache', () => {
       else expected.v1.push({ controllers, path });
     }
     assert.deepEqual(readProcessCgroups(process.pid), expected);
-    assert.equal(readCgroup(process.pid), expected.v2);
     assert.deepEqual(new OriginCache().originOf(process.pid), originOf(expected));
     assert.equal(new OriginCache().originOf(4_000_000), undefined);
     assert.throws(() => readProcessCgroups(4_000_000), (e: unknown) => {

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readlinkSync } from 'node:fs';
-import { listPids, namespaceId, ProcError, readCgroup, readComm, readExe, readMaps } from '.';
+import { listPids, namespaceId, ProcError, readComm, readExe, readMaps, readProcessCgroups } from '.';
 
 describe('lib/proc', () => {
   it('reads this process: pid, comm, executable, maps, cgroup and namespaces', () => {
@@ -11,7 +11,7 @@ describe('lib/proc', () => {
     const maps = readMaps(process.pid);
     assert.ok(maps.some((m) => m.path === process.execPath && m.perms.includes('x') && m.startAddr < m.endAddr));
     const cg = readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'));
-    assert.equal(readCgroup(process.pid), cg?.slice(3));
+    assert.equal(readProcessCgroups(process.pid).v2, cg?.slice(3));
     assert.equal(`mnt:[${namespaceId(process.pid, 'mnt')}]`, readlinkSync('/proc/self/ns/mnt'));
   });
 

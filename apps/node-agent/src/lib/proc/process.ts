@@ -64,19 +64,6 @@ export function readExe(pid: number): string {
   }
 }
 
-/** The process's cgroup v2 path ("/system.slice/x.service"); undefined on a v1-only host. ProcError when unreadable. */
-export function readCgroup(pid: number): string | undefined {
-  const path = procPath(pid, 'cgroup');
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw procReadError(pid, 'the cgroup', path, err);
-  }
-  const line = text.split('\n').find((l) => l.startsWith('0::'));
-  return line === undefined ? undefined : line.slice(3);
-}
-
 export type NamespaceKind = 'cgroup' | 'ipc' | 'mnt' | 'net' | 'pid' | 'time' | 'user' | 'uts';
 
 /** The inode number that identifies the process's namespace of `kind` (as in "mnt:[4026531841]"); ProcError when unreadable. */
