@@ -10,8 +10,9 @@ import { fleetBench } from './fleet.mjs';
 import { unwindBench } from './unwind.mjs';
 import { chaosBench } from './chaos.mjs';
 import { pythonBench } from './python.mjs';
+import { targetBench } from './target.mjs';
 
-const suites = { 'cpu-profile': cpuProfileBench, usdt: usdtBench, memleak: memleakBench, ssl: sslBench, fleet: fleetBench, unwind: unwindBench, python: pythonBench, chaos: chaosBench };
+const suites = { 'cpu-profile': cpuProfileBench, usdt: usdtBench, memleak: memleakBench, ssl: sslBench, fleet: fleetBench, unwind: unwindBench, python: pythonBench, target: targetBench, chaos: chaosBench };
 // These start their own stack (fleet: simulated agents, no real one; chaos: its faults) and run after the shared one has stopped.
 const ownStack = new Set(['fleet', 'chaos']);
 const chosen = process.argv.slice(2).filter((a) => !a.startsWith('-'));
