@@ -284,6 +284,19 @@ describe('lib/proc/cgroup: scans and the origin cache', () => {
     assert.throws(() => new OriginCache({ maxEntries: Number.NaN }), RangeError);
   });
 
+  it('OriginCache reads a pid again under a comm not seen for it (an exec into a container), once per comm', () => {
+    let v2 = '/system.slice/containerd.service';
+    const reads: number[] = [];
+    const cache = new OriginCache({ read: (pid) => (reads.push(pid), { v2, v1: [] }) });
+    assert.equal(cache.originOf(7, 'runc:[2:INIT]')?.cgroup, '/system.slice/containerd.service');
+    v2 = `/kubepods/besteffort/pod0f0e0d0c-0b0a-4908-8706-050403020100/${ID}`;
+    assert.equal(cache.originOf(7, 'runc:[2:INIT]')?.containerId, undefined, 'the same comm: cached');
+    assert.equal(cache.originOf(7, 'python3')?.containerId, ID, 'after the exec: read again');
+    assert.equal(cache.originOf(7, 'python3')?.containerId, ID);
+    assert.equal(cache.originOf(7)?.containerId, ID, 'no comm: what is known');
+    assert.deepEqual(reads, [7, 7]);
+  });
+
   it('reads this process, and a vanished one, from /proc', () => {
     const text = readFileSync('/proc/self/cgroup', 'utf8');
     const expected: ProcessCgroups = { v1: [] };

@@ -278,13 +278,16 @@ export interface OriginCacheOptions {
   read?: ReadCgroups;
 }
 
+/** Comms remembered per process (its threads' names, and what it was before an exec). */
+const MAX_COMMS = 64;
+
 /**
- * The origin of each pid, read from /proc once per process. Callers forget a pid when it exits (or
- * execs: a runtime moves a freshly forked process into the container's cgroup before the exec, so
- * an origin read in that window names the runtime's cgroup).
+ * The origin of each pid, read from /proc once per process, and again when it shows up under a comm not seen
+ * for it before: an exec (a runtime forks, moves the child into the container's cgroup, then execs, so an
+ * origin read before that names the runtime's cgroup) or a thread that named itself (read once more, cheap).
  */
 export class OriginCache {
-  private readonly entries = new Map<number, Origin>();
+  private readonly entries = new Map<number, { origin: Origin; comms: Set<string> }>();
   private readonly maxEntries: number;
   private readonly read: ReadCgroups;
 
@@ -296,21 +299,26 @@ export class OriginCache {
   }
 
   /** undefined when the process is gone or unreadable (not remembered: the next call tries again). */
-  originOf(pid: number): Origin | undefined {
+  originOf(pid: number, comm?: string): Origin | undefined {
     const cached = this.entries.get(pid);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined && (comm === undefined || cached.comms.has(comm))) return cached.origin;
     let origin: Origin;
     try {
       origin = originOf(this.read(pid));
     } catch (err) {
-      if (err instanceof ProcError) return undefined;
+      if (err instanceof ProcError) return cached?.origin;
       throw err;
+    }
+    if (cached !== undefined) {
+      cached.origin = origin;
+      if (cached.comms.size < MAX_COMMS) cached.comms.add(comm!);
+      return origin;
     }
     if (this.entries.size >= this.maxEntries) {
       const oldest = this.entries.keys().next();
       if (!oldest.done) this.entries.delete(oldest.value);
     }
-    this.entries.set(pid, origin);
+    this.entries.set(pid, { origin, comms: new Set(comm === undefined ? [] : [comm]) });
     return origin;
   }
 

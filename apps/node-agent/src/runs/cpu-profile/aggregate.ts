@@ -65,14 +65,14 @@ export class StackAggregator {
   }
 
   /** Symbolizes and folds everything added since the previous drain; `originOf` labels each process's stacks. */
-  drain(symbolizer: FrameSymbolizer, python?: PythonFramer, originOf: (pid: number) => Origin | undefined = () => undefined): FoldedBatch {
+  drain(symbolizer: FrameSymbolizer, python?: PythonFramer, originOf: (pid: number, comm: string) => Origin | undefined = () => undefined): FoldedBatch {
     const table = new StringTable();
     const byPath = new Map<string, FoldedStack>();
     const originKeys = new Map<string, number>();
     let samples = 0;
     for (const { sample, count } of this.pending.values()) {
       const frames = foldFrames(sample, symbolizer, python).map((f) => table.intern(f));
-      const origin = originOf(sample.pid);
+      const origin = originOf(sample.pid, sample.comm);
       let ok = origin === undefined ? 0 : originKeys.get(originKey(origin));
       if (ok === undefined) originKeys.set(originKey(origin!), (ok = originKeys.size + 1));
       const key = `${ok}|${frames.join(',')}`;

@@ -122,7 +122,7 @@ export class CpuProfileRun extends TracingRun {
   protected async flush(): Promise<void> {
     if (this.agg.size === 0 || !this.symbolizer) return;
     await this.java?.refresh();
-    const drained = this.agg.drain(this.symbolizer, this.python, (pid) => this.origins.originOf(pid));
+    const drained = this.agg.drain(this.symbolizer, this.python, (pid, comm) => this.origins.originOf(pid, comm));
     this.samplesSent += drained.samples;
     // One flush may hold more stacks than one batch may carry (message-bounds.ts).
     for (const batch of splitFolded(drained)) {

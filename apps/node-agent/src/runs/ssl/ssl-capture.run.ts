@@ -357,7 +357,7 @@ export class SslCaptureRun extends TracingRun {
     const taken = this.budget.takeBytes(data);
     this.redactions += BigInt(redactions);
     const stack = this.symbolizer && e.userStack.length > 0 ? this.symbolizer.symbolizeUser(e.pid, e.userStack).reverse() : [];
-    return { raw: e, data: taken.data, truncated: e.truncated || e.readError || taken.cut, redactions, stack, origin: this.origins.originOf(e.pid) };
+    return { raw: e, data: taken.data, truncated: e.truncated || e.readError || taken.cut, redactions, stack, origin: this.origins.originOf(e.pid, e.comm) };
   }
 
   /** Calls lost in the kernel or the native queue: h2 frame positions are unknown from here. */
