@@ -13,6 +13,7 @@
         "src/file_checks_js.cc",
         "src/kernel_symbols.cc",
         "src/libbpf_log.cc",
+        "src/memleak_python.cc",
         "src/memleak_session.cc",
         "src/memleak_tracer.cc",
         "src/perf_map.cc",

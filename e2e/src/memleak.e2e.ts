@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { WORK, buildC, startRunningJob, startStack, waitForLibc, waitJob, type Stack } from './harness';
+import { FIXTURES, WORK, buildC, startRunningJob, startStack, waitFor, waitForLibc, waitJob, type Stack } from './harness';
 
 const S = 4096;
+const PYTHON = '/usr/bin/python3.11';
 
 interface LeakStack {
   frames: string[];
@@ -80,6 +81,37 @@ describe('memleak jobs, end to end on the real kernel', () => {
     const svg = await stack.api('GET', `/jobs/${job.id}/flamegraph.svg`);
     assert.match(svg.text, /leak_here/);
     assert.match(svg.text, /bytes/);
+  });
+
+  it("names the Python function that keeps allocating: main → <module> → hoard (hoard.py) holds the leaked bytes", async () => {
+    const go = join(WORK, `hoard-${process.pid}.go`);
+    rmSync(go, { force: true });
+    const prog = spawn(PYTHON, [join(FIXTURES, 'python', 'hoard.py'), go], { stdio: ['ignore', 'pipe', 'inherit'] });
+    children.push(prog);
+    let out = '';
+    prog.stdout!.on('data', (d) => (out += d));
+    await waitFor(async () => out.includes('ready'), 10_000, 'the python hoarder');
+    await waitForLibc(prog.pid!);
+    const id = await startRunningJob(stack, { type: 'memleak', target: { pid: prog.pid }, durationSec: 5, intervalSec: 1 });
+    writeFileSync(go, '');
+    const job = await waitJob(stack, id, 60_000);
+    prog.kill('SIGKILL');
+    rmSync(go, { force: true });
+    assert.equal(job.status, 'completed', JSON.stringify(job));
+    assert.match(out, /leaked \d+00/);
+    assert.match(job.runs[0].reason ?? '', /python: 1 process\(es\) \(3\.11\.\d+\) with Python frames/, JSON.stringify(job.runs[0]));
+    const leaks = (await stack.api('GET', `/jobs/${id}/memleak`)).json;
+    const top: LeakStack[] = leaks.merged.top;
+    const total = Number(leaks.merged.totalBytes);
+    const hoard = (f: string): boolean => /^hoard \(hoard\.py:\d+\)$/.test(f);
+    const named = top.filter((s) => {
+      const main = s.frames.findIndex((f) => f === 'main' || f === 'Py_BytesMain');
+      const module = s.frames.findIndex((f) => /^<module> \(hoard\.py:\d+\)$/.test(f));
+      return main >= 0 && module > main && s.frames.findIndex(hoard) > module;
+    });
+    const leaked = sum(named);
+    assert.ok(leaked >= 20 * 100 * S, `${leaked} bytes under main → <module> → hoard:\n${top.slice(0, 5).map((s) => `${s.bytes} ${s.frames.join(';')}`).join('\n')}`);
+    assert.ok(leaked / total >= 0.8, `${leaked} of ${total} outstanding bytes under hoard:\n${top.slice(0, 5).map((s) => `${s.bytes} ${s.frames.join(';')}`).join('\n')}`);
   });
 
   it('attributes calloc, realloc and posix_memalign leaks to their own functions with exact sizes', async () => {

@@ -270,7 +270,7 @@ describe('ssl-capture jobs, end to end on the real kernel', () => {
     checkExchange(events, client.pid!, path, line, { write: 'SSL_write_ex', read: 'SSL_read_ex' });
   });
 
-  it('userStacks: the stack of every captured call reaches Debian python3.11\'s main (no frame pointers there)', async () => {
+  it('userStacks: the stack of every captured call reaches Debian python3.11\'s main (no frame pointers there), then the Python function that made it, by name', async () => {
     const m = marker();
     const go = join(dir, `pystacks-${m}.go`);
     const client = launch(PYTHON, [join(FIXTURES, 'https_client.py'), '127.0.0.1', String(port), `/s/${m}`, go, '3', '50']);
@@ -284,14 +284,18 @@ describe('ssl-capture jobs, end to end on the real kernel', () => {
     assert.equal(folded.status, 200, folded.text);
     const lines = folded.text.split('\n').filter(Boolean).map((l) => ({ frames: l.slice(0, l.lastIndexOf(' ')).split(';'), count: Number(l.slice(l.lastIndexOf(' ') + 1)) }));
     const total = lines.reduce((a, l) => a + l.count, 0);
+    // The eval loop's frames give their place to Python's (read at the return probe): main → <module> → fetch_page.
+    const fetchPage = /^fetch_page \(https_client\.py:\d+\)$/;
     const whole = lines
       .filter(({ frames }) => {
         const main = frames.findIndex((f) => f === 'main' || f === 'Py_BytesMain');
-        return main >= 0 && frames.indexOf('_PyEval_EvalFrameDefault', main) > main;
+        const module = frames.findIndex((f) => /^<module> \(https_client\.py:\d+\)$/.test(f));
+        return main >= 0 && module > main && frames.findIndex((f) => fetchPage.test(f)) > module;
       })
       .reduce((a, l) => a + l.count, 0);
     assert.ok(total >= 6, `only ${total} call stacks:\n${folded.text.slice(0, 2000)}`);
-    assert.ok(whole / total >= 0.9, `${whole} of ${total} call stacks reach main through the interpreter:\n${folded.text.slice(0, 3000)}`);
+    assert.ok(whole / total >= 0.9, `${whole} of ${total} call stacks reach main, then <module> → fetch_page:\n${folded.text.slice(0, 3000)}`);
+    assert.match(job.runs[0].reason ?? '', /python: 1 process\(es\) \(3\.11\.\d+\) with Python frames/, JSON.stringify(job.runs[0]));
     assert.ok(job.runs[0].unwind?.framesTable > 0, JSON.stringify(job.runs[0].unwind));
   });
 

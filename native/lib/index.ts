@@ -301,6 +301,15 @@ export class MemleakTracer {
     this.#native.stop();
   }
 
+  /** With python (user mode): reads this process's Python frames from now on (struct py_proc, python.h). */
+  setPythonProcess(pid: number, layout: Buffer): void {
+    this.#native.setPythonProcess(pid, layout);
+  }
+
+  forgetPythonProcess(pid: number): void {
+    this.#native.forgetPythonProcess(pid);
+  }
+
   /** Frees every BPF and perf fd of this tracer; idempotent. */
   close(): void {
     this.#native.close();
@@ -380,6 +389,15 @@ export class SslTracer {
   /** Adds, then removes tgids of the in-kernel filter; only for a tracer created with option pids. */
   setPids(add: number[], remove?: number[]): void {
     this.#native.setPids(add, remove);
+  }
+
+  /** With python and captureStacks: reads this process's Python frames from now on (struct py_proc, python.h). */
+  setPythonProcess(pid: number, layout: Buffer): void {
+    this.#native.setPythonProcess(pid, layout);
+  }
+
+  forgetPythonProcess(pid: number): void {
+    this.#native.forgetPythonProcess(pid);
   }
 
   /** Detaches everything, drains the ring buffer, delivers the last batch, then resolves with final stats; idempotent. */

@@ -1,6 +1,7 @@
 // Types of the memleak tracer's facade (MemleakTracer in index.ts): options, snapshots, layout.
 import type { UnwindCounters, Unwinder } from './unwind';
 import type { TargetCgroupOption } from './target-types';
+import type { PythonCounters, PythonFrameFields, PythonLayoutSink } from './python-types';
 
 export type MemleakFunction =
   | 'malloc'
@@ -47,6 +48,12 @@ export interface MemleakOptions extends TargetCgroupOption {
   stackMapEntries?: number;
   /** User mode: walk allocation stacks with this Unwinder's tables (frame pointers only without it). */
   unwinder?: Unwinder;
+  /**
+   * User mode: read each picked allocation's Python frames at the call (the process given with setPythonProcess)
+   * and keep each distinct chain once in the kernel (py_stacks: up to 4,096 chains of 1,032 bytes, allocated as they
+   * come). Default false.
+   */
+  python?: boolean;
 }
 
 /** One live tracked allocation (the grouped form is MemleakSnapshot.stacks). */
@@ -56,7 +63,8 @@ export interface MemleakAllocation {
   tsNs: bigint;
 }
 
-export interface MemleakStack {
+/** One group per native stack and Python chain (pyFrames: empty without python or outside Python code). */
+export interface MemleakStack extends PythonFrameFields {
   /** Key in the kernel stack map; negative: bpf_get_stackid's errno (the stacks are then empty). */
   stackId: number;
   bytes: bigint;
@@ -67,6 +75,8 @@ export interface MemleakStack {
   userStack: BigUint64Array;
   /** Leaf first (kernel mode). */
   kernelStack: BigUint64Array;
+  /** Key of the Python chain in the kernel's py_stacks; 0: none. */
+  pyStackId: number;
 }
 
 export interface MemleakCounters {
@@ -85,6 +95,10 @@ export interface MemleakCounters {
   untracked: bigint;
   /** bpf_get_stackid failures (stack map full, hash collision, unreadable stack). */
   stackErrors: bigint;
+  /** Allocations whose Python frames were read but not kept: the chain map was full. */
+  pyStackErrors: bigint;
+  /** How Python frames were read (all zero without python). */
+  python: PythonCounters;
   /** How allocation stacks were walked (all zero without an unwinder). */
   unwind: UnwindCounters;
 }
@@ -97,6 +111,8 @@ export interface MemleakSnapshot {
    * this snapshot and the previous one are removed, so long runs do not fill it with freed stacks.
    */
   stackMapEntries: number;
+  /** Python chains kept in the kernel (trimmed like the stacks); 0 without python. */
+  pyStackEntries: number;
   /** Outstanding allocations grouped by stack id, most bytes first. */
   stacks: MemleakStack[];
   counters: MemleakCounters;
@@ -109,11 +125,12 @@ export interface MemleakSnapshot {
 /** sizeof/offsetof of struct memleak_alloc and the constants of memleak.h the addon was compiled with. */
 export interface MemleakLayout {
   size: number;
-  offsets: Record<'size' | 'ts_ns' | 'stack_id' | 'pad', number>;
+  offsets: Record<'size' | 'ts_ns' | 'stack_id' | 'py_stack_id', number>;
   MEMLEAK_DEFAULT_MAX_ALLOCS: number;
   MEMLEAK_STACK_MAP_ENTRIES: number;
   MEMLEAK_OVERFLOW_ID_BASE: number;
   MEMLEAK_OVERFLOW_ENTRIES: number;
+  MEMLEAK_PY_STACK_ENTRIES: number;
   MEMLEAK_COUNTER_ALLOCS_SEEN: number;
   MEMLEAK_COUNTER_ALLOCS_TRACED: number;
   MEMLEAK_COUNTER_FREES: number;
@@ -121,10 +138,11 @@ export interface MemleakLayout {
   MEMLEAK_COUNTER_UNTRACKED: number;
   MEMLEAK_COUNTER_STACK_ERRORS: number;
   MEMLEAK_COUNTER_BYTES_SEEN: number;
+  MEMLEAK_COUNTER_PY_STACK_ERRORS: number;
   MEMLEAK_COUNTER_MAX: number;
 }
 
-export interface NativeMemleakTracer {
+export interface NativeMemleakTracer extends PythonLayoutSink {
   start(): void;
   snapshot(minAgeNs?: bigint): MemleakSnapshot;
   stop(): void;

@@ -2,15 +2,14 @@
 // here (the agent finds it from the interpreter's ELF file: apps/node-agent/src/runs/python/detect.ts), and the
 // checks at setPythonProcess's boundary.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, describe, test } from 'node:test';
 
 import { Profiler } from './index';
+import { PYTHON, debianPython311Layout } from './python-spec-support';
 import { profileObject, runUntilReady, tempDir } from './spec-support';
 
-const PYTHON = '/usr/bin/python3.11';
 const SCRIPT = `
 def f(n):
     x = 0
@@ -25,19 +24,6 @@ def g():
 print("ready", flush=True)
 g()
 `;
-
-/** struct py_proc of Debian's python3.11 (non-PIE, _PyRuntime in the binary): CPython 3.11's offsets. */
-function debianPython311Layout(): Buffer {
-  const syms = execFileSync('readelf', ['--dyn-syms', '-W', PYTHON], { encoding: 'utf8' });
-  const m = /^\s*\d+:\s+([0-9a-f]+)\s+\S+\s+OBJECT\s+GLOBAL\s+DEFAULT\s+\d+\s+_PyRuntime$/m.exec(syms);
-  assert.ok(m, `_PyRuntime not in ${PYTHON}'s .dynsym`);
-  const b = Buffer.alloc(32);
-  b.writeBigUInt64LE(BigInt(`0x${m[1]}`) + 40n, 0); // &_PyRuntime.interpreters.head
-  // threads.head, next, thread_id, cframe, current_frame, f_code, previous, is_entry
-  [16, 8, 152, 56, 8, 32, 48, 68].forEach((v, i) => b.writeUInt16LE(v, 8 + 2 * i));
-  b.writeUInt8(2, 24); // PY_MODEL_IS_ENTRY
-  return b;
-}
 
 describe('Profiler: Python frames', () => {
   const dir = tempDir('python-frames');

@@ -1,4 +1,4 @@
-/** What the tracers that read Python frames (Profiler, UsdtTracer) share: python.h on the JS side. */
+/** What the tracers that read Python frames (Profiler, UsdtTracer, SslTracer, MemleakTracer) share: python.h on the JS side. */
 
 /** A sample's or event's Python frames (empty unless its process was given with setPythonProcess). */
 export interface PythonFrameFields {

@@ -1,6 +1,7 @@
 // Types of the TLS tracer's facade (SslTracer in index.ts): probes, options, events, stats, layout.
 import type { UnwindCounters, Unwinder } from './unwind';
 import type { TargetCgroupOption } from './target-types';
+import type { PythonCounters, PythonFrameFields, PythonLayoutSink } from './python-types';
 
 export type SslFunctionName = 'SSL_read' | 'SSL_write' | 'SSL_read_ex' | 'SSL_write_ex' | 'SSL_do_handshake';
 
@@ -44,7 +45,7 @@ export interface SslTracerOptions extends TargetCgroupOption {
   comm?: string;
   /** Never traced (up to 64). The tracer's own process is never traced either. */
   excludePids?: number[];
-  /** Ring buffer size, a power of two >= 4096 (a record is 88 bytes + data + stack). Default 8 MiB. */
+  /** Ring buffer size, a power of two >= 4096 (a record is 88 bytes + data + stack + Python frames). Default 8 MiB. */
   ringBufferBytes?: number;
   /**
    * Bound of the native queue between the poll thread and JS; overflow is counted (queueDrops). Default 65536.
@@ -54,10 +55,15 @@ export interface SslTracerOptions extends TargetCgroupOption {
   /** Called on the JS thread with batches of at most 1024 events, about every 100 ms. */
   /** Walk captured user stacks with this Unwinder's tables (frame pointers only without it). */
   unwinder?: Unwinder;
+  /**
+   * With captureStacks: read the Python frames of the processes given with setPythonProcess at the return (the
+   * caller's frames are still current there), up to 128 more words per record. Default false.
+   */
+  python?: boolean;
   onEvents: (events: SslRawEvent[]) => void;
 }
 
-export interface SslRawEvent {
+export interface SslRawEvent extends PythonFrameFields {
   pid: number;
   tid: number;
   comm: string;
@@ -103,6 +109,8 @@ export interface SslStats {
   readErrors: bigint;
   /** How captured user stacks were walked (all zero without an unwinder). */
   unwind: UnwindCounters;
+  /** How Python frames were read (all zero without python or without a process given). */
+  python: PythonCounters;
 }
 
 /** sizeof/offsetof of struct ssl_event and struct ssl_call and the constants of ssl.h the addon was compiled with. */
@@ -122,7 +130,8 @@ export interface SslEventLayout {
     | 'data_len'
     | 'flags'
     | 'stack_bytes'
-    | 'pad',
+    | 'py_frames_count'
+    | 'py_truncated',
     number
   >;
   callSize: number;
@@ -150,7 +159,7 @@ export interface SslEventLayout {
   SSL_COUNTER_MAX: number;
 }
 
-export interface NativeSslTracer {
+export interface NativeSslTracer extends PythonLayoutSink {
   start(): void;
   attach(probes: SslProbeSpec[]): number[];
   detach(ids: number[]): void;

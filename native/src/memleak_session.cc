@@ -142,6 +142,7 @@ MemleakSession::MemleakSession(const MemleakConfig& config) : config_(config), o
     }
     err = bpf_map__set_max_entries(stacks_, config_.stackMapEntries);
     if (err) throw std::runtime_error(LibbpfError("set size of the stack map of " + objectName_, err, log));
+    python_.Prepare(object_, objectName_, config_.python && !config_.kernelMode);
     SetReadOnlyGlobals();
     if (!config_.kernelMode) UseUnwindMaps(object_, objectName_.c_str(), config_.unwind);
 
@@ -257,6 +258,8 @@ void MemleakSession::SetReadOnlyGlobals() {
       {"possible_cpus", &possibleCpus, sizeof(possibleCpus)},
       {"stack_bytes", &stackBytes, sizeof(stackBytes)},
   };
+  const bool python = config_.python && !config_.kernelMode;
+  if (python) values.push_back({"python_enabled", &python, sizeof(python)});
   AddTargetRodata(config_.target, false, values);  // memleak.bpf.c has the cgroup filter only
   SetRodata(object_, objectName_, values);
 }
@@ -374,26 +377,32 @@ MemleakSnapshotData MemleakSession::Snapshot(uint64_t minAgeNs) const {
   if (object_ == nullptr) throw std::runtime_error(objectName_ + " is closed");
   MemleakSnapshotData snapshot;
   snapshot.nowNs = MonotonicNs();
-  std::unordered_map<int32_t, MemleakStack> groups;
+  // One group per native stack and Python chain.
+  std::unordered_map<uint64_t, MemleakStack> groups;
   std::unordered_set<int32_t> referenced;
+  std::unordered_set<uint32_t> referencedPy;
   ForEachAllocation([&](uint64_t, const memleak_alloc& a) {
     referenced.insert(a.stack_id);
+    if (a.py_stack_id != 0) referencedPy.insert(a.py_stack_id);
     if (minAgeNs > 0 && (a.ts_ns > snapshot.nowNs || snapshot.nowNs - a.ts_ns < minAgeNs)) return;
-    MemleakStack& g = groups[a.stack_id];
+    MemleakStack& g = groups[(static_cast<uint64_t>(static_cast<uint32_t>(a.stack_id)) << 32) | a.py_stack_id];
     g.stackId = a.stack_id;
+    g.pyStackId = a.py_stack_id;
     g.oldestNs = g.count == 0 ? a.ts_ns : std::min<uint64_t>(g.oldestNs, a.ts_ns);
     g.bytes += a.size;
     g.count++;
   });
   snapshot.stacks.reserve(groups.size());
-  for (auto& [id, group] : groups) {
-    group.frames = ReadStack(id);
+  for (auto& [key, group] : groups) {
+    group.frames = ReadStack(group.stackId);
+    python_.Read(group.pyStackId, group);
     snapshot.stacks.push_back(std::move(group));
   }
   std::sort(snapshot.stacks.begin(), snapshot.stacks.end(), [](const MemleakStack& a, const MemleakStack& b) {
-    return a.bytes != b.bytes ? a.bytes > b.bytes : a.stackId < b.stackId;
+    return a.bytes != b.bytes ? a.bytes > b.bytes : a.stackId != b.stackId ? a.stackId < b.stackId : a.pyStackId < b.pyStackId;
   });
   snapshot.stackMapEntries = TrimStacks(referenced);
+  snapshot.pyStackEntries = python_.Trim(referencedPy);
   return snapshot;
 }
 
@@ -463,6 +472,7 @@ MemleakCounters MemleakSession::ReadCounters() const {
   totals.freesMatched = sums[MEMLEAK_COUNTER_FREES_MATCHED];
   totals.untracked = sums[MEMLEAK_COUNTER_UNTRACKED];
   totals.stackErrors = sums[MEMLEAK_COUNTER_STACK_ERRORS];
+  totals.pyStackErrors = sums[MEMLEAK_COUNTER_PY_STACK_ERRORS];
   return totals;
 }
 

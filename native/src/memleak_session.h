@@ -10,6 +10,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "memleak_python.h"
 #include "target_set.h"
 #include "unwind_maps.h"
 
@@ -34,6 +35,7 @@ struct MemleakConfig {
   // Buckets (and entries) of the stack_traces map; stacks that collide there go to stack_overflow.
   uint32_t stackMapEntries = 16384;
   UnwindFds unwind;  // valid (user mode): user stacks through the agent's unwind tables
+  bool python = false;  // user mode: read the Python frames of each allocation (the process given with setPythonProcess)
   TargetConfig target;  // the job's cgroup (target.bpf.h; no pid set here): allocations of other tasks are left out
 };
 
@@ -46,6 +48,11 @@ struct MemleakStack {
   uint64_t count = 0;
   uint64_t oldestNs = 0;
   std::vector<uint64_t> frames;  // leaf first; user frames in user mode, kernel frames in kernel mode
+  // The Python frames the allocations were made under (python.h): one group per native stack and Python chain.
+  uint32_t pyStackId = 0;          // key in py_stacks; 0: none
+  std::vector<uint64_t> pyFrames;  // innermost first
+  int32_t pyStatus = 0;            // frames, 0 for none, or a PY_ERR_*
+  bool pyTruncated = false;
 };
 
 struct MemleakCounters {
@@ -55,11 +62,13 @@ struct MemleakCounters {
   uint64_t freesMatched = 0;
   uint64_t untracked = 0;
   uint64_t stackErrors = 0;
+  uint64_t pyStackErrors = 0;  // Python frames read but not kept: py_stacks full
 };
 
 struct MemleakSnapshotData {
   uint64_t nowNs = 0;
   uint32_t stackMapEntries = 0;  // stacks kept in the kernel's stack map after trimming
+  uint32_t pyStackEntries = 0;   // Python chains kept in py_stacks after trimming
   std::vector<MemleakStack> stacks;  // most bytes first
 };
 
@@ -82,6 +91,8 @@ class MemleakSession {
   MemleakSnapshotData Snapshot(uint64_t minAgeNs) const;
   MemleakCounters ReadCounters() const;
   std::vector<uint64_t> ReadUnwind() const { return ReadUnwindCounters(object_); }
+  PythonMaps& Python() { return python_.Maps(); }
+  std::vector<uint64_t> ReadPython() const { return python_.Maps().ReadCounters(); }
 
   bool KernelMode() const { return config_.kernelMode; }
   // "malloc in <libc> @0x98930 (entry, return)", "tracepoint kmem/kmalloc", ...: what the last Attach() attached.
@@ -121,6 +132,7 @@ class MemleakSession {
   std::vector<bpf_link*> links_;
   std::vector<std::string> attached_;
   std::vector<std::string> skipped_;
+  MemleakPython python_;
   // Stack ids no live allocation referenced at the previous snapshot (see TrimStacks).
   mutable std::unordered_set<int32_t> unreferencedBefore_;
 };

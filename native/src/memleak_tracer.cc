@@ -19,7 +19,7 @@ constexpr const char* kUsage =
     "new MemleakTracer({ objectPath: string, mode: 'user' | 'kernel', pid?: integer (user mode, required), "
     "libc?: string (user mode), entryOffsets?: { [function]: bigint file offset } (user mode), "
     "maxAllocs?: integer 1..67108864, sampleEvery?: integer >= 1, sampleBytes?: integer >= 0 (not with sampleEvery > 1), "
-    "stackDepth?: integer 1..127, stackMapEntries?: integer 1..1048576, unwinder?: Unwinder (user mode), "
+    "stackDepth?: integer 1..127, stackMapEntries?: integer 1..1048576, unwinder?: Unwinder (user mode), python?: boolean (user mode), "
     TRACEFLEET_TARGET_CGROUP_USAGE " })";
 constexpr uint64_t kMaxAllocs = 1u << 26;
 constexpr uint64_t kMaxSample = 1ull << 40;
@@ -35,7 +35,9 @@ Napi::Array Strings(Napi::Env env, const std::vector<std::string>& items) {
 Napi::Function MemleakTracer::Define(Napi::Env env) {
   return DefineClass(env, "MemleakTracer",
                      {InstanceMethod<&MemleakTracer::Start>("start"), InstanceMethod<&MemleakTracer::Snapshot>("snapshot"),
-                      InstanceMethod<&MemleakTracer::Stop>("stop"), InstanceMethod<&MemleakTracer::Close>("close")});
+                      InstanceMethod<&MemleakTracer::Stop>("stop"), InstanceMethod<&MemleakTracer::Close>("close"),
+                      InstanceMethod<&MemleakTracer::SetPythonProcess>("setPythonProcess"),
+                      InstanceMethod<&MemleakTracer::ForgetPythonProcess>("forgetPythonProcess")});
 }
 
 MemleakTracer::MemleakTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<MemleakTracer>(info) {
@@ -44,7 +46,7 @@ MemleakTracer::MemleakTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   if (!info.IsConstructCall()) args.Fail("MemleakTracer must be called with new");
   Napi::Object opts = args.Object(info[0], "options");
   args.RejectUnknownKeys(opts, {"objectPath", "mode", "pid", "libc", "entryOffsets", "maxAllocs", "sampleEvery", "sampleBytes",
-                                "stackDepth", "stackMapEntries", "unwinder", "targetCgroup"});
+                                "stackDepth", "stackMapEntries", "unwinder", "python", "targetCgroup"});
   MemleakConfig config;
   config.objectPath = args.String(opts, "objectPath", true);
   if (config.objectPath.empty()) args.Fail("option objectPath must not be empty");
@@ -52,7 +54,7 @@ MemleakTracer::MemleakTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   if (mode != "user" && mode != "kernel") args.Fail("option mode must be 'user' or 'kernel', got \"" + mode + "\"");
   config.kernelMode = mode == "kernel";
   if (config.kernelMode) {
-    for (const char* userOnly : {"pid", "libc", "entryOffsets"}) {
+    for (const char* userOnly : {"pid", "libc", "entryOffsets", "python"}) {
       if (!opts.Get(userOnly).IsUndefined()) args.Fail(std::string("option ") + userOnly + " is for mode 'user' only");
     }
   } else {
@@ -85,6 +87,7 @@ MemleakTracer::MemleakTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   config.target = TargetOptions(args, opts, false);
   config.unwind = Unwinder::FdsOf(env, opts.Get("unwinder"), kUsage);
   if (config.kernelMode && config.unwind.Valid()) args.Fail("option unwinder is for mode 'user' only");
+  config.python = args.Boolean(opts, "python", false);
   try {
     session_ = std::make_unique<MemleakSession>(config);
   } catch (const std::exception& e) {
@@ -114,11 +117,12 @@ Napi::Value MemleakTracer::Snapshot(const Napi::CallbackInfo& info) {
   MemleakSession& session = Open(env, "snapshot");
   MemleakSnapshotData data;
   MemleakCounters counters;
-  std::vector<uint64_t> unwind;
+  std::vector<uint64_t> unwind, python;
   try {
     data = session.Snapshot(minAgeNs);
     counters = session.ReadCounters();
     unwind = session.ReadUnwind();
+    python = session.ReadPython();
   } catch (const std::exception& e) {
     throw Napi::Error::New(env, std::string("MemleakTracer.snapshot(): ") + e.what());
   }
@@ -134,6 +138,10 @@ Napi::Value MemleakTracer::Snapshot(const Napi::CallbackInfo& info) {
     o.Set("oldestNs", Napi::BigInt::New(env, s.oldestNs));
     o.Set("userStack", Addresses(env, kernel ? none : s.frames));
     o.Set("kernelStack", Addresses(env, kernel ? s.frames : none));
+    o.Set("pyStackId", s.pyStackId);
+    o.Set("pyFrames", Addresses(env, s.pyFrames));
+    o.Set("pyStatus", s.pyStatus);
+    o.Set("pyTruncated", s.pyTruncated);
     stacks.Set(static_cast<uint32_t>(i), o);
   }
   Napi::Object c = Napi::Object::New(env);
@@ -143,11 +151,14 @@ Napi::Value MemleakTracer::Snapshot(const Napi::CallbackInfo& info) {
   c.Set("freesMatched", Napi::BigInt::New(env, counters.freesMatched));
   c.Set("untracked", Napi::BigInt::New(env, counters.untracked));
   c.Set("stackErrors", Napi::BigInt::New(env, counters.stackErrors));
+  c.Set("pyStackErrors", Napi::BigInt::New(env, counters.pyStackErrors));
   c.Set("unwind", UnwindCountersToJs(env, unwind));
+  c.Set("python", PythonCountersToJs(env, python));
 
   Napi::Object result = Napi::Object::New(env);
   result.Set("nowNs", Napi::BigInt::New(env, data.nowNs));
   result.Set("stackMapEntries", Napi::Number::New(env, data.stackMapEntries));
+  result.Set("pyStackEntries", Napi::Number::New(env, data.pyStackEntries));
   result.Set("stacks", stacks);
   result.Set("counters", c);
   result.Set("attached", Strings(env, session.AttachedProbes()));
@@ -163,6 +174,14 @@ Napi::Value MemleakTracer::Stop(const Napi::CallbackInfo& info) {
 Napi::Value MemleakTracer::Close(const Napi::CallbackInfo& info) {
   session_.reset();
   return info.Env().Undefined();
+}
+
+Napi::Value MemleakTracer::SetPythonProcess(const Napi::CallbackInfo& info) {
+  return SetPythonProcessJs(info, session_ ? &session_->Python() : nullptr);
+}
+
+Napi::Value MemleakTracer::ForgetPythonProcess(const Napi::CallbackInfo& info) {
+  return ForgetPythonProcessJs(info, session_ ? &session_->Python() : nullptr);
 }
 
 Napi::Value FunctionOffsetsJs(const Napi::CallbackInfo& info) {
@@ -191,7 +210,7 @@ Napi::Value MemleakLayout(const Napi::CallbackInfo& info) {
   OFFSET(size);
   OFFSET(ts_ns);
   OFFSET(stack_id);
-  OFFSET(pad);
+  OFFSET(py_stack_id);
 #undef OFFSET
   Napi::Object layout = Napi::Object::New(env);
   layout.Set("size", static_cast<uint32_t>(sizeof(memleak_alloc)));
@@ -201,6 +220,7 @@ Napi::Value MemleakLayout(const Napi::CallbackInfo& info) {
   CONSTANT(MEMLEAK_STACK_MAP_ENTRIES);
   CONSTANT(MEMLEAK_OVERFLOW_ID_BASE);
   CONSTANT(MEMLEAK_OVERFLOW_ENTRIES);
+  CONSTANT(MEMLEAK_PY_STACK_ENTRIES);
   CONSTANT(MEMLEAK_COUNTER_ALLOCS_SEEN);
   CONSTANT(MEMLEAK_COUNTER_ALLOCS_TRACED);
   CONSTANT(MEMLEAK_COUNTER_FREES);
@@ -208,6 +228,7 @@ Napi::Value MemleakLayout(const Napi::CallbackInfo& info) {
   CONSTANT(MEMLEAK_COUNTER_UNTRACKED);
   CONSTANT(MEMLEAK_COUNTER_STACK_ERRORS);
   CONSTANT(MEMLEAK_COUNTER_BYTES_SEEN);
+  CONSTANT(MEMLEAK_COUNTER_PY_STACK_ERRORS);
   CONSTANT(MEMLEAK_COUNTER_MAX);
 #undef CONSTANT
   return layout;

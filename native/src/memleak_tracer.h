@@ -21,6 +21,8 @@ class MemleakTracer : public Napi::ObjectWrap<MemleakTracer> {
   Napi::Value Snapshot(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info);
+  Napi::Value SetPythonProcess(const Napi::CallbackInfo& info);
+  Napi::Value ForgetPythonProcess(const Napi::CallbackInfo& info);
   MemleakSession& Open(Napi::Env env, const char* method);
 
   std::unique_ptr<MemleakSession> session_;  // null once closed

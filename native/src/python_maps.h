@@ -1,4 +1,4 @@
-// The Python-frame maps of a loaded object that includes python.bpf.h (profile, usdt): where the agent
+// The Python-frame maps of a loaded object that includes python.bpf.h (profile, usdt, ssl, memleak): where the agent
 // writes a process's interpreter layout, and the counters of the frames read. Shared by the tracers'
 // sessions and their JS faces.
 #pragma once

@@ -70,6 +70,7 @@ SslSession::SslSession(const SslConfig& config) : config_(config), bpf_(config.o
                              ": not an ssl object (needs programs 'ssl_entry' and 'ssl_return', maps 'events', 'calls', "
                              "'pid_filter', 'excluded' and 'counters')");
   }
+  python_.Find(object, bpf_.Name(), config_.python);
   SetReadOnlyGlobals();
   UseUnwindMaps(bpf_.Object(), bpf_.Name().c_str(), config_.unwind);
   bpf_.Load(events_, config_.ringBufferBytes, OnEvent, this);
@@ -94,6 +95,7 @@ void SslSession::SetReadOnlyGlobals() {
       {"max_data_bytes", &config_.maxDataBytes, sizeof(config_.maxDataBytes)},
       {"capture_stacks", &captureStacks, sizeof(captureStacks)},
   };
+  if (config_.python) values.push_back({"python_enabled", &config_.python, sizeof(config_.python)});
   AddTargetRodata(config_.target, false, values);  // ssl.bpf.c has the cgroup filter only
   SetRodata(bpf_.Object(), bpf_.Name(), values);
 }
@@ -245,14 +247,25 @@ int SslSession::OnEvent(void* ctx, void* data, size_t size) {
   record.data.assign(bytes, bytes + dataLen);
   record.truncated = (event->flags & SSL_FLAG_TRUNCATED) != 0;
   record.readError = (event->flags & SSL_FLAG_READ_ERROR) != 0;
+  const size_t stackAt = (dataLen + 7) & ~size_t{7};
+  size_t pyAt = stackAt;
   if (event->stack_bytes < 0) {
     record.userStackError = event->stack_bytes;
   } else {
-    const size_t stackAt = (dataLen + 7) & ~size_t{7};
     const size_t available = room > stackAt ? room - stackAt : 0;
     const size_t frames = std::min<size_t>(std::min<size_t>(event->stack_bytes, available) / sizeof(uint64_t), TRACEFLEET_MAX_STACK_DEPTH);
     record.userStack.resize(frames);
     if (frames > 0) std::memcpy(record.userStack.data(), bytes + stackAt, frames * sizeof(uint64_t));
+    pyAt += frames * sizeof(uint64_t);
+  }
+  // The Python frames follow the stack (the record may be cut short only by a mismatched object).
+  record.pyStatus = event->py_frames_count;
+  record.pyTruncated = event->py_truncated != 0;
+  if (event->py_frames_count > 0) {
+    const size_t available = room > pyAt ? (room - pyAt) / sizeof(uint64_t) : 0;
+    const size_t frames = std::min<size_t>(std::min<size_t>(event->py_frames_count, available), TRACEFLEET_MAX_PY_FRAMES);
+    record.pyFrames.resize(frames);
+    if (frames > 0) std::memcpy(record.pyFrames.data(), bytes + pyAt, frames * sizeof(uint64_t));
   }
   self->queue_.Push(std::move(record));
   return 0;

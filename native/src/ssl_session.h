@@ -10,6 +10,7 @@
 
 #include "bounded_queue.h"
 #include "event_source.h"
+#include "python_maps.h"
 #include "ring_buffer_object.h"
 #include "target_set.h"
 #include "unwind_maps.h"
@@ -47,6 +48,7 @@ struct SslConfig {
   uint32_t ringBufferBytes = 8u << 20;
   size_t maxQueuedEvents = 65536;
   UnwindFds unwind;  // valid: user stacks through the agent's unwind tables
+  bool python = false;  // with captureStacks: read Python frames of the processes given (PythonMaps)
   TargetConfig target;  // the job's cgroup (target.bpf.h; the pid set here is pids), ANDed with the filters above
 };
 
@@ -66,6 +68,9 @@ struct SslRecord {
   bool readError = false;
   int32_t userStackError = 0;
   std::vector<uint64_t> userStack;
+  std::vector<uint64_t> pyFrames;  // innermost first (python.h)
+  int32_t pyStatus = 0;
+  bool pyTruncated = false;
 };
 
 using SslQueue = BoundedQueue<SslRecord>;
@@ -109,6 +114,8 @@ class SslSession : public EventSource {
   SslCounters ReadCounters() const;
   std::vector<uint64_t> ReadUnwind() const { return ReadUnwindCounters(bpf_.Object()); }
   SslQueue& Queue() { return queue_; }
+  PythonMaps& Python() { return python_; }
+  const PythonMaps& Python() const { return python_; }
 
  private:
   struct Attachment {
@@ -135,6 +142,7 @@ class SslSession : public EventSource {
   std::map<uint32_t, Attachment> attachments_;
   uint32_t nextId_ = 1;
   SslQueue queue_;
+  PythonMaps python_;
 };
 
 }  // namespace tracefleet

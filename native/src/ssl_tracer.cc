@@ -16,7 +16,7 @@ namespace {
 constexpr const char* kUsage =
     "new SslTracer({ objectPath: string, maxDataBytes: integer 0..16384, captureStacks?: boolean, "
     "pids?: integer[] (tgids, up to 4096), comm?: string of 1..15 bytes, excludePids?: integer[] (up to 64), "
-    "ringBufferBytes?: power of two >= 4096, maxQueuedEvents?: integer >= 1, unwinder?: Unwinder, "
+    "ringBufferBytes?: power of two >= 4096, maxQueuedEvents?: integer >= 1, unwinder?: Unwinder, python?: boolean, "
     TRACEFLEET_TARGET_CGROUP_USAGE ", onEvents: (events: SslRawEvent[]) => void })";
 constexpr const char* kAttachUsage =
     "tracer.attach(probes: Array of { path: string, fn: 'SSL_read' | 'SSL_write' | 'SSL_read_ex' | 'SSL_write_ex' | "
@@ -80,6 +80,9 @@ Napi::Array EventsToJs(Napi::Env env, const std::vector<SslRecord>& batch) {
     o.Set("readError", r.readError);
     o.Set("userStack", Addresses(env, r.userStack));
     o.Set("userStackError", r.userStackError);
+    o.Set("pyFrames", Addresses(env, r.pyFrames));
+    o.Set("pyStatus", r.pyStatus);
+    o.Set("pyTruncated", r.pyTruncated);
     array.Set(static_cast<uint32_t>(i), o);
   }
   return array;
@@ -91,6 +94,8 @@ Napi::Function SslTracer::Define(Napi::Env env) {
   return DefineClass(env, "SslTracer",
                      {InstanceMethod<&SslTracer::Start>("start"), InstanceMethod<&SslTracer::Attach>("attach"),
                       InstanceMethod<&SslTracer::Detach>("detach"), InstanceMethod<&SslTracer::SetPids>("setPids"),
+                      InstanceMethod<&SslTracer::SetPythonProcess>("setPythonProcess"),
+                      InstanceMethod<&SslTracer::ForgetPythonProcess>("forgetPythonProcess"),
                       InstanceMethod<&SslTracer::Stop>("stop"), InstanceMethod<&SslTracer::Stats>("stats"),
                       InstanceMethod<&SslTracer::Close>("close")});
 }
@@ -100,7 +105,7 @@ SslTracer::SslTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SslTrace
   if (!info.IsConstructCall()) args.Fail("SslTracer must be called with new");
   Napi::Object opts = args.Object(info[0], "options");
   args.RejectUnknownKeys(opts, {"objectPath", "maxDataBytes", "captureStacks", "pids", "comm", "excludePids", "ringBufferBytes",
-                                "maxQueuedEvents", "unwinder", "targetCgroup", "onEvents"});
+                                "maxQueuedEvents", "unwinder", "python", "targetCgroup", "onEvents"});
   SslConfig config;
   config.objectPath = args.String(opts, "objectPath", true);
   if (config.objectPath.empty()) args.Fail("option objectPath must not be empty");
@@ -117,6 +122,7 @@ SslTracer::SslTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SslTrace
   config.ringBufferBytes = args.RingBufferBytes(opts, "ringBufferBytes", 4096, 8u << 20);
   config.maxQueuedEvents = args.Integer(opts, "maxQueuedEvents", 1, 1u << 24, false, 65536);
   config.unwind = Unwinder::FdsOf(info.Env(), opts.Get("unwinder"), kUsage);
+  config.python = args.Boolean(opts, "python", false);
   config.target = TargetOptions(args, opts, false);
   Napi::Function onEvents = args.Function(opts, "onEvents");
   filterPids_ = config.filterPids;
@@ -191,6 +197,7 @@ SslTracerStats SslTracer::CurrentStats() const {
   stats.queueDrops = session_->Queue().Drops();
   stats.delivered = Delivered();
   stats.unwind = session_->ReadUnwind();
+  stats.python = session_->Python().ReadCounters();
   return stats;
 }
 
@@ -215,7 +222,16 @@ Napi::Object SslTracer::StatsToJs(Napi::Env env) {
   o.Set("nested", Napi::BigInt::New(env, stats.kernel.nested));
   o.Set("readErrors", Napi::BigInt::New(env, stats.kernel.readErrors));
   o.Set("unwind", UnwindCountersToJs(env, stats.unwind));
+  o.Set("python", PythonCountersToJs(env, stats.python));
   return o;
+}
+
+Napi::Value SslTracer::SetPythonProcess(const Napi::CallbackInfo& info) {
+  return SetPythonProcessJs(info, Closed() ? nullptr : &session_->Python());
+}
+
+Napi::Value SslTracer::ForgetPythonProcess(const Napi::CallbackInfo& info) {
+  return ForgetPythonProcessJs(info, Closed() ? nullptr : &session_->Python());
 }
 
 Napi::Value SslLayout(const Napi::CallbackInfo& info) {
@@ -235,7 +251,8 @@ Napi::Value SslLayout(const Napi::CallbackInfo& info) {
   OFFSET(data_len);
   OFFSET(flags);
   OFFSET(stack_bytes);
-  OFFSET(pad);
+  OFFSET(py_frames_count);
+  OFFSET(py_truncated);
 #undef OFFSET
   Napi::Object callOffsets = Napi::Object::New(env);
 #define OFFSET(field) callOffsets.Set(#field, static_cast<uint32_t>(offsetof(ssl_call, field)))

@@ -17,6 +17,7 @@ struct SslTracerStats {
   uint64_t queueDrops = 0;
   uint64_t delivered = 0;
   std::vector<uint64_t> unwind;  // UNWIND_* counters of the object
+  std::vector<uint64_t> python;  // PY_COUNTER_* counters of the object
 };
 
 class SslTracer : public Napi::ObjectWrap<SslTracer>, private EventStream {
@@ -30,6 +31,8 @@ class SslTracer : public Napi::ObjectWrap<SslTracer>, private EventStream {
   Napi::Value Attach(const Napi::CallbackInfo& info);
   Napi::Value Detach(const Napi::CallbackInfo& info);
   Napi::Value SetPids(const Napi::CallbackInfo& info);
+  Napi::Value SetPythonProcess(const Napi::CallbackInfo& info);
+  Napi::Value ForgetPythonProcess(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info) { return StopStream(info); }
   Napi::Value Stats(const Napi::CallbackInfo& info) { return StatsOfStream(info); }
   Napi::Value Close(const Napi::CallbackInfo& info) { return CloseStream(info); }

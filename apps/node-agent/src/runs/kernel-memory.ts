@@ -66,12 +66,18 @@ export function unwindPrivateBytes(): number {
 }
 
 /**
- * What each object's copy of python.bpf.h takes (profile, usdt): py_procs (allocated as filled; counted full),
+ * What each object's copy of python.bpf.h takes (profile, usdt, ssl; memleak in user mode): py_procs (allocated as filled; counted full),
  * the thread-state cache (LRU, preallocated), counters and the per-CPU walk scratch (struct py_walk).
  */
 export function pythonPrivateBytes(): number {
   const walk = PY_PROC_SIZE + 40 + 8 * TRACEFLEET_MAX_PY_FRAMES;
   return mapBytes.hash(PY_MAX_PROCS, 4, PY_PROC_SIZE) + mapBytes.hash(PY_MAX_THREADS, 4, 8) + mapBytes.percpuArray(PY_COUNTER_MAX, 8) + mapBytes.percpuArray(1, walk);
+}
+
+/** python.bpf.h's maps in an object that reads no Python frames and shrinks py_procs and py_threads to one entry (memleak). */
+export function pythonShrunkBytes(): number {
+  const walk = PY_PROC_SIZE + 40 + 8 * TRACEFLEET_MAX_PY_FRAMES;
+  return mapBytes.hash(1, 4, PY_PROC_SIZE) + mapBytes.hash(1, 4, 8) + mapBytes.percpuArray(PY_COUNTER_MAX, 8) + mapBytes.percpuArray(1, walk);
 }
 
 

@@ -139,6 +139,7 @@ static __always_inline bool sample(struct counters *c, __u64 size)
 }
 
 #include "memleak/stacks.bpf.h"
+#include "memleak/python.bpf.h"
 
 static __always_inline void record(void *ctx, __u64 addr, __u64 size, __u64 stack_flags)
 {
@@ -150,6 +151,7 @@ static __always_inline void record(void *ctx, __u64 addr, __u64 size, __u64 stac
 	info.size = size;
 	info.ts_ns = bpf_ktime_get_ns();
 	info.stack_id = stack_id;
+	info.py_stack_id = memleak_py_stack_id();
 	if (bpf_map_update_elem(&allocs, &addr, &info, BPF_ANY))
 		count(cpu_counters(), MEMLEAK_COUNTER_UNTRACKED, 1);
 }

@@ -8,6 +8,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
 #include "ssl/ssl.h"
 #include "common.bpf.h"
 /* The job's cgroup only: the tgid filter here is pid_filter, which ORs with the comm filter. */
@@ -15,6 +16,7 @@
 #include "target.bpf.h"
 #include "ringbuf_wakeup.bpf.h"
 #include "unwind/unwind.bpf.h"
+#include "python/python.bpf.h"
 
 _Static_assert(SSL_MAX_DATA % SSL_DATA_CHUNK == 0, "SSL_MAX_DATA must be whole chunks");
 _Static_assert(SSL_MAX_DATA % 8 == 0, "the stack after the data must stay 8-byte aligned");
@@ -32,11 +34,13 @@ const volatile char target_comm[TRACEFLEET_COMM_LEN] = {};
 const volatile __u32 max_data_bytes = 0; /* <= SSL_MAX_DATA */
 const volatile bool capture_stacks = false;
 
-/* The record is built here, then copied to the ring at its real length. */
+/* The record is built here, then copied to the ring at its real length. The stack and the Python
+ * frames follow the data wherever it ends: stack and py are the room they need after a full data. */
 struct ssl_scratch {
 	struct ssl_event event;
 	__u8 data[SSL_MAX_DATA];
 	__u64 stack[TRACEFLEET_MAX_STACK_DEPTH];
+	__u64 py[TRACEFLEET_MAX_PY_FRAMES];
 };
 
 struct {
@@ -182,7 +186,8 @@ int ssl_return(struct pt_regs *ctx)
 	struct ssl_scratch *s;
 	struct ssl_event *e;
 	__u64 ssl, buf, lenptr, start, length, size;
-	__u64 want, got, offset, stack = 0;
+	__u64 want, got, offset, stack = 0, py_at, py = 0;
+	__s32 py_count = 0;
 	__u32 zero = 0, fn;
 	bool failed = false;
 	long stack_bytes = 0;
@@ -226,7 +231,7 @@ int ssl_return(struct pt_regs *ctx)
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	e->fn = fn;
 	e->attach_id = cookie >> SSL_COOKIE_FN_BITS;
-	e->pad = 0;
+	e->py_truncated = 0;
 
 	length = moved(fn, e->ret, lenptr, &failed);
 	e->length = length;
@@ -257,7 +262,22 @@ int ssl_return(struct pt_regs *ctx)
 	if (stack > TRACEFLEET_MAX_STACK_DEPTH * sizeof(__u64))
 		stack = TRACEFLEET_MAX_STACK_DEPTH * sizeof(__u64);
 
-	size = sizeof(struct ssl_event) + offset + stack;
+	/* Python frames right after the stack: at the return the caller's Python frames are still the
+	 * thread's current ones, so they name the Python code that made the call. */
+	py_at = offset + stack;
+	barrier_var(py_at);
+	if (py_at > SSL_MAX_DATA + TRACEFLEET_MAX_STACK_DEPTH * sizeof(__u64))
+		py_at = SSL_MAX_DATA + TRACEFLEET_MAX_STACK_DEPTH * sizeof(__u64);
+	if (capture_stacks)
+		py_count = python_frames(e->pid, e->tid, (__u64 *)&s->data[py_at], &e->py_truncated);
+	e->py_frames_count = py_count;
+	if (py_count > 0)
+		py = (__u64)py_count * sizeof(__u64);
+	barrier_var(py);
+	if (py > TRACEFLEET_MAX_PY_FRAMES * sizeof(__u64))
+		py = TRACEFLEET_MAX_PY_FRAMES * sizeof(__u64);
+
+	size = sizeof(struct ssl_event) + py_at + py;
 	if (bpf_ringbuf_output(&events, s, size, ringbuf_wakeup_flags(&events)))
 		count(&counters, SSL_COUNTER_KERNEL_DROPS);
 	return 0;

@@ -4,6 +4,7 @@
 #define TRACEFLEET_SSL_H
 
 #include "limits.h"
+#include "python/python.h"
 
 #define SSL_MAX_DATA 16384         /* most plaintext bytes copied per call: one TLS record */
 #define SSL_DATA_CHUNK 4096        /* copied in SSL_MAX_DATA / SSL_DATA_CHUNK bounded reads */
@@ -34,8 +35,9 @@
 #define SSL_COUNTER_MAX 5
 
 /* One ring buffer record is this header, then data_len plaintext bytes, then (padding the data to
- * a multiple of 8) stack_bytes bytes of user stack: leaf first __u64 addresses. Records are only as
- * long as that, so a 100-byte call does not take 16 KiB of ring. */
+ * a multiple of 8) stack_bytes bytes of user stack: leaf first __u64 addresses, then py_frames_count
+ * (when > 0) Python frame words (python.h: innermost first, code object | PY_FRAME_ENTRY). Records are
+ * only as long as that, so a 100-byte call does not take 16 KiB of ring. */
 struct ssl_event {
 	__u64 ts_ns;      /* bpf_ktime_get_ns at the return */
 	__u64 latency_ns; /* return - entry */
@@ -50,7 +52,11 @@ struct ssl_event {
 	__u32 data_len;   /* plaintext bytes following the header */
 	__u32 flags;      /* SSL_FLAG_* */
 	__s32 stack_bytes; /* user stack bytes after the data (multiple of 8), a negative errno, or 0 without capture */
-	__u32 pad;
+	/* With capture_stacks and python_enabled: Python frames after the stack (python.h), their number, 0 for
+	 * a process that is not a known Python process, or a PY_ERR_*; py_truncated: the chain went on past
+	 * the last slot. */
+	__s16 py_frames_count;
+	__u16 py_truncated;
 };
 
 /* Value of the "calls" LRU hash (key: pid_tgid): what the entry probe hands to the return probe

@@ -9,6 +9,7 @@ import { StringTable } from '../string-table';
 import { symbolizerNotes } from '../symbolizer-notes';
 import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
 import { GroupTarget } from '../group-target';
+import { PythonFrames, userFramesOf } from '../python/python-frames';
 
 export interface MemleakNativeParts {
   createMemleak(opts: Omit<MemleakOptions, 'objectPath'>): MemleakTracer;
@@ -30,6 +31,7 @@ export function libcOf(pid: number): string {
 export class MemleakRun extends TracingRun {
   private tracer: MemleakTracer | undefined;
   private symbolizer: Symbolizer | undefined;
+  private python: PythonFrames | undefined;
   private spec!: MemleakSpec;
   private pid: number | undefined;
   /** Where the traced process runs (user mode), read once at the start: every snapshot carries it. */
@@ -71,7 +73,10 @@ export class MemleakRun extends TracingRun {
       if (o) this.origin = { cgroup: o.cgroup, containerId: o.containerId ?? '', podUid: o.podUid ?? '' };
       this.warmSymbols(this.pid);
       const unwinder = await this.useUnwinder(this.native.unwind, [this.pid]);
-      this.tracer = this.native.createMemleak({ mode: 'user', pid: this.pid, libc, entryOffsets, unwinder, ...common });
+      const python = this.cfg.pythonFrames;
+      this.tracer = this.native.createMemleak({ mode: 'user', pid: this.pid, libc, entryOffsets, unwinder, python, ...common });
+      // Python frames are read at each allocation (and kept per distinct chain in the kernel), named at snapshots.
+      if (python) (this.python = new PythonFrames(this.tracer)).see([this.pid]);
       message = `tracking allocations of pid ${this.pid} (${this.root}) through ${libc}; free probed at +${free.delta} (${free.reason})`;
     }
     this.tracer.start();
@@ -138,7 +143,7 @@ export class MemleakRun extends TracingRun {
     const top = [...snap.stacks].sort((a, b) => (b.bytes > a.bytes ? 1 : b.bytes < a.bytes ? -1 : 0)).slice(0, this.spec.topN);
     const stacks = top.map((s) => {
       const frames = [this.root];
-      if (s.userStack.length > 0 && this.pid !== undefined) frames.push(...this.symbolizer!.symbolizeUser(this.pid, s.userStack).reverse());
+      if (this.pid !== undefined) frames.push(...userFramesOf({ ...s, pid: this.pid }, this.symbolizer!, this.python));
       if (s.kernelStack.length > 0) frames.push(...this.symbolizer!.symbolizeKernel(s.kernelStack).reverse());
       if (frames.length === 1) frames.push(s.stackId < 0 ? `[stack lost: errno ${-s.stackId}]` : '[no stack]');
       return {
@@ -181,7 +186,9 @@ export class MemleakRun extends TracingRun {
   }
 
   protected override notes(): string[] {
-    return symbolizerNotes(this.symbolizer);
+    const c = this.last?.counters;
+    const lost = c && c.pyStackErrors > 0n ? [`python: ${c.pyStackErrors} allocation(s) without their Python frames (the kernel's chain map was full)`] : [];
+    return [...(this.python?.notes(c?.python) ?? []), ...lost, ...symbolizerNotes(this.symbolizer)];
   }
 
   protected override unwindCounters(): UnwindCounters | undefined {
@@ -191,5 +198,6 @@ export class MemleakRun extends TracingRun {
   protected release(): void {
     this.tracer?.close();
     this.symbolizer?.close();
+    this.python?.close();
   }
 }

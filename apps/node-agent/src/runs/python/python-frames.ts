@@ -19,9 +19,9 @@ const MAX_PROCESSES = 65_536;
 const MAX_THREAD_COMMS = 64;
 
 /**
- * Python frames for one run (cpu-profile; usdt with userStacks): which sampled processes run CPython (detect.ts), their interpreters'
- * layouts in the profile program's py_procs map, and the names of their code objects (code-names.ts) put in
- * place of the eval loop's frames (merge.ts). A process is looked at when it is named as the target or when
+ * Python frames for one run (cpu-profile; usdt and ssl-capture with userStacks; memleak in user mode): which
+ * sampled processes run CPython (detect.ts), their interpreters' layouts in the program's py_procs map, and
+ * the names of their code objects (code-names.ts) put in place of the eval loop's frames (merge.ts). A process is looked at when it is named as the target or when
  * its first samples arrive (a process started after the job began), and again when its samples carry another
  * comm than it had then (an exec: a fork of a shell or of a container runtime becoming python3); samples
  * taken before that carry no Python frames.
@@ -134,7 +134,7 @@ export type PythonFramer = Pick<PythonFrames, 'frames'>;
 
 /**
  * A stack's user frames, root first: the native ones symbolized, with the Python frames in place of the eval
- * loop's when the stack has some (cpu-profile samples, usdt events).
+ * loop's when the stack has some (cpu-profile samples, usdt and ssl-capture events, memleak stacks).
  */
 export function userFramesOf(
   s: WithPythonFrames & { userStack: BigUint64Array },

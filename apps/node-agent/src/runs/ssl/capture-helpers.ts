@@ -20,9 +20,9 @@ export function directionOf(fn: SslFunctionName): SslDirection {
   return SslDirection.SSL_DIRECTION_HANDSHAKE;
 }
 
-/** Ring buffer for a per-call capture of maxDataBytes: room for a burst of ~256 full records, 4 to 32 MiB. */
+/** Ring buffer for a per-call capture of maxDataBytes: room for a burst of ~256 full records (stacks: user stack and Python frames), 4 to 32 MiB. */
 export function sslRingBytes(maxDataBytes: number, stacks: boolean): number {
-  const want = 256 * (maxDataBytes + 88 + (stacks ? 1024 : 0));
+  const want = 256 * (maxDataBytes + 88 + (stacks ? 2048 : 0));
   let bytes = 4 << 20;
   while (bytes < want && bytes < 32 << 20) bytes *= 2;
   return bytes;

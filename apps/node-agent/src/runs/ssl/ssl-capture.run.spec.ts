@@ -42,8 +42,11 @@ interface FakeState {
   closed: number;
   stopped: number;
   symbolizerClosed: number;
+  pythonPids?: number[];
   tracer?: FakeTracer;
 }
+
+const NO_PYTHON = { stacks: 0n, frames: 0n, noThread: 0n, readFaults: 0n, truncated: 0n };
 
 type FakeTracer = SslTracer & { emit(events: SslRawEvent[]): void; kernelDrops: bigint };
 
@@ -72,12 +75,16 @@ function fakeNative(script: (t: FakeTracer, ids: () => number[]) => void = () =>
           state.detached.push(ids);
         },
         setPids() {},
+        setPythonProcess(pid: number) {
+          (state.pythonPids ??= []).push(pid);
+        },
+        forgetPythonProcess() {},
         emit(events: SslRawEvent[]) {
           seen += BigInt(events.length);
           opts.onEvents(events);
         },
         stats(): SslStats {
-          return { eventsSeen: seen + t.kernelDrops, kernelDrops: t.kernelDrops, queueDrops: 1n, delivered: seen, orphanReturns: 2n, nested: 0n, readErrors: 0n, unwind: NO_UNWIND };
+          return { eventsSeen: seen + t.kernelDrops, kernelDrops: t.kernelDrops, queueDrops: 1n, delivered: seen, orphanReturns: 2n, nested: 0n, readErrors: 0n, unwind: NO_UNWIND, python: NO_PYTHON };
         },
         async stop() {
           state.stopped++;
@@ -119,6 +126,9 @@ function raw(over: Partial<SslRawEvent> & { data?: Buffer }): SslRawEvent {
     readError: false,
     userStack: new BigUint64Array(),
     userStackError: 0,
+    pyFrames: new BigUint64Array(),
+    pyStatus: 0,
+    pyTruncated: false,
     ...over,
     data,
   };
@@ -267,6 +277,21 @@ describe('SslCaptureRun (fake tracer, real discovery and placement)', () => {
     assert.deepEqual(b.events[0].stack.map((i) => b.strings[i]), ['f3', 'f2', 'f1']);
     assert.equal(state.opts!.captureStacks, true);
     assert.equal(state.symbolizerClosed, 1);
+  });
+
+  it('with userStacks reads Python frames of a Python target (its layout given before start), unless the agent turns them off', async () => {
+    const pid = python.pid!;
+    const { parts, state } = fakeNative((t) => t.emit([raw({ pid, userStack: BigUint64Array.of(1n) })]));
+    await new SslCaptureRun(startRun({ kind: { $case: 'pid', value: pid } }, { userStacks: true }), cfg, sink(), parts, () => {}).run();
+    assert.equal(state.opts!.python, true);
+    assert.deepEqual(state.pythonPids, [pid]);
+    const off = fakeNative((t) => t.emit([raw({ pid })]));
+    await new SslCaptureRun(startRun({ kind: { $case: 'pid', value: pid } }, { userStacks: true }), { ...cfg, pythonFrames: false }, sink(), off.parts, () => {}).run();
+    assert.equal(off.state.opts!.python, false);
+    assert.equal(off.state.pythonPids, undefined);
+    const noStacks = fakeNative((t) => t.emit([raw({ pid })]));
+    await new SslCaptureRun(startRun({ kind: { $case: 'pid', value: pid } }), cfg, sink(), noStacks.parts, () => {}).run();
+    assert.equal(noStacks.state.opts!.python, false);
   });
 
   it('names a stack as its event arrives, not at the next flush (a short-lived client is gone by then)', async () => {

@@ -12,6 +12,7 @@ import { GroupTarget, pidListSink } from '../group-target';
 import { inspectBinary, scanProcess, SSL_DATA_FUNCTIONS, systemLibssl, type ProcessScan, type SslFile } from './discovery';
 import { compileRules, RedactionRuleError, Redactor } from './redact';
 import type { UnwindService } from '../../unwind/unwind-service';
+import { PythonFrames, userFramesOf } from '../python/python-frames';
 import { StringTable } from '../string-table';
 import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
 
@@ -54,6 +55,7 @@ export class SslCaptureRun extends TracingRun {
   private spec!: SslCaptureSpec;
   private tracer: SslTracer | undefined;
   private symbolizer: Symbolizer | undefined;
+  private python: PythonFrames | undefined;
   private redactor: Redactor | undefined;
   private budget!: CaptureBudget;
   private mode: 'pid' | 'comm' | 'all' | 'group' = 'all';
@@ -171,10 +173,12 @@ export class SslCaptureRun extends TracingRun {
     // 'all' gets tables process by process as samples miss; a pid or comm target before attaching.
     const named = this.mode === 'all' ? [] : initial.map((scan) => scan.pid);
     const unwinder = this.spec.userStacks ? await this.useUnwinder(this.native.unwind, named) : undefined;
+    const readPython = this.spec.userStacks && this.cfg.pythonFrames;
     this.tracer = this.native.createSslTracer({
       unwinder,
       maxDataBytes,
       captureStacks: this.spec.userStacks,
+      python: readPython,
       ...(this.mode === 'pid' ? { pids: [this.tgid!] } : {}),
       ...(this.mode === 'comm' ? { comm: this.comm } : {}),
       // A group: the kernel compares cgroup ids (v2), or keeps the pid set the group's scans give (v1).
@@ -186,6 +190,8 @@ export class SslCaptureRun extends TracingRun {
       onEvents: (events) => this.onEvents(events),
     });
     if (this.spec.userStacks) this.symbolizer = this.native.createSymbolizer();
+    // Processes found later get their layout as their first events arrive (onEvents).
+    if (readPython) (this.python = new PythonFrames(this.tracer)).see(named);
     this.clockOffsetNs = measureClockOffset();
     this.group?.follow(pidListSink((pids) => this.tracer!.setPids(pids)));
     this.tracer.start();
@@ -327,6 +333,7 @@ export class SslCaptureRun extends TracingRun {
 
   private onEvents(events: SslRawEvent[]): void {
     this.checkLosses();
+    this.python?.seeSamples(events);
     for (const e of events) {
       if (this.pending.length >= MAX_PENDING_EVENTS || this.pendingBytes >= MAX_PENDING_BYTES) {
         this.pendingDropped++;
@@ -356,7 +363,7 @@ export class SslCaptureRun extends TracingRun {
     }
     const taken = this.budget.takeBytes(data);
     this.redactions += BigInt(redactions);
-    const stack = this.symbolizer && e.userStack.length > 0 ? this.symbolizer.symbolizeUser(e.pid, e.userStack).reverse() : [];
+    const stack = this.symbolizer ? userFramesOf(e, this.symbolizer, this.python) : [];
     return { raw: e, data: taken.data, truncated: e.truncated || e.readError || taken.cut, redactions, stack, origin: this.origins.originOf(e.pid, e.comm) };
   }
 
@@ -463,7 +470,7 @@ export class SslCaptureRun extends TracingRun {
   }
 
   protected override notes(): string[] {
-    return this.group?.notes() ?? [];
+    return [...(this.group?.notes() ?? []), ...(this.python?.notes((this.stats ?? this.tracer?.stats())?.python) ?? [])];
   }
 
   protected release(): void {
@@ -476,5 +483,6 @@ export class SslCaptureRun extends TracingRun {
     }
     this.tracer?.close();
     this.symbolizer?.close();
+    this.python?.close();
   }
 }

@@ -1,7 +1,8 @@
 import { SslTracer } from '@tracefleet/native';
 import { objectPath } from '@tracefleet/bpf';
 import { TRACEFLEET_MAX_STACK_DEPTH } from '../../lib/kernel-limits';
-import { mapBytes, unwindPrivateBytes } from '../kernel-memory';
+import { mapBytes, pythonPrivateBytes, unwindPrivateBytes } from '../kernel-memory';
+import { TRACEFLEET_MAX_PY_FRAMES } from '../python/layout';
 import type { RunType } from '../run-type';
 import { SslCaptureRun, type SslNativeParts } from './ssl-capture.run';
 
@@ -11,9 +12,12 @@ import { SslCaptureRun, type SslNativeParts } from './ssl-capture.run';
  */
 const RING_BYTES = 8 << 20;
 
-/** ssl.bpf.c (ssl.h): events ring buffer, calls in flight (LRU), pid filter, excluded pids, a per-CPU record scratch (header + 16 KiB + stack). */
+/**
+ * ssl.bpf.c (ssl.h): events ring buffer, calls in flight (LRU), pid filter, excluded pids, a per-CPU record scratch
+ * (header + 16 KiB + stack + Python frames), and python.bpf.h's maps (the callers' Python frames with userStacks).
+ */
 export function sslCaptureKernelBytes(): number {
-  const scratch = 64 + 16384 + TRACEFLEET_MAX_STACK_DEPTH * 8;
+  const scratch = 64 + 16384 + TRACEFLEET_MAX_STACK_DEPTH * 8 + TRACEFLEET_MAX_PY_FRAMES * 8;
   return (
     mapBytes.ringbuf(RING_BYTES) +
     mapBytes.hash(16384, 8, 56) +
@@ -22,7 +26,8 @@ export function sslCaptureKernelBytes(): number {
     mapBytes.percpuArray(1, scratch) +
     mapBytes.percpuArray(5, 8) +
     mapBytes.global() +
-    unwindPrivateBytes()
+    unwindPrivateBytes() +
+    pythonPrivateBytes()
   );
 }
 
