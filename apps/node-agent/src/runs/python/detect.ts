@@ -14,6 +14,7 @@ import { basename } from 'node:path';
 import { type DwarfMemberQuery, type DwarfStructOffsets, dwarfStructOffsets } from '@tracefleet/native';
 import { ElfError, type ElfFile, errMessage, findObjectSymbols, openElf } from '../../lib/elf';
 import { processExists, procPath, readMaps, type MapEntry } from '../../lib/proc';
+import { DEBUG_OFFSETS_313, type DebugOffsets, parseDebugOffsets } from './debug-offsets';
 import { dwarfQueries, layoutFromDwarf, type LayoutSource } from './dwarf-layout';
 import { encodePyProc, layoutFor, type PyLayout, SUPPORTED_VERSIONS } from './layout';
 import { type MemoryReader, readProcessMemory } from './memory';
@@ -321,7 +322,13 @@ export function detectPython(pid: number, options: DetectOptions = {}): PythonDe
   if (!table) return unsupported(version, `no frame layout for this version (supported: ${SUPPORTED_VERSIONS})`);
   if (bias === undefined) return unsupported(version, `${path} is mapped where none of its loadable segments is`);
   if (f.runtime === undefined) return unsupported(version, `${path} defines no _PyRuntime`);
-  const { layout, source } = layoutFromDwarf(table, dwarfOf(interp, minor, options.structOffsets ?? nativeStructOffsets));
+  // 3.13 keeps its own offsets at the start of _PyRuntime: the running build's, where the file has no DWARF.
+  let debugOffsets: DebugOffsets | undefined;
+  if (major === 3 && minor === 13) {
+    const hex = hexAt ? hexAt.readBigUInt64LE(0) : f.pyVersionInFile;
+    debugOffsets = parseDebugOffsets(readMemory(pid, f.runtime + bias, DEBUG_OFFSETS_313.size), hex);
+  }
+  const { layout, source } = layoutFromDwarf(table, dwarfOf(interp, minor, options.structOffsets ?? nativeStructOffsets), debugOffsets);
   const interpHeadAddr = f.runtime + bias + BigInt(layout.runtimeInterpHead);
   return {
     kind: 'python',

@@ -7,8 +7,9 @@
  *
  * Where the offsets come from: the interpreter file's own DWARF when it has some (dwarf-layout.ts,
  * through the addon's dwarfStructOffsets: libpython3.X.so of pyenv and source builds, or a separate
- * debug file by build-id or .gnu_debuglink), field by field; else, and for fields DWARF cannot give,
- * the table below. Its offsets were measured with gdb on pyenv's builds (3.8.18, 3.9.18, 3.10.13,
+ * debug file by build-id or .gnu_debuglink), field by field; for 3.13 without DWARF, the
+ * _Py_DebugOffsets the process keeps at the start of _PyRuntime (debug-offsets.ts); else, and for
+ * fields neither can give, the table below. Its offsets were measured with gdb on pyenv's builds (3.8.18, 3.9.18, 3.10.13,
  * 3.11.7, 3.12.1, 3.13.0, debug info in libpython3.X.so.1.0) and are used for every release of the
  * minor series, picked by the exact version read from the binary: CPython avoids changing these
  * structs within one. dwarf-layout.spec.ts checks the table against those builds' DWARF;
