@@ -41,6 +41,8 @@ export type DwarfStructOffsets =
     };
 
 export interface DwarfStructOffsetsOptions {
+  /** where a process sees the file when `path` is another way in (/proc/PID/map_files/...): its .gnu_debuglink file is looked for beside it */
+  seenAs?: string;
   /** the largest ELF file read (default 1 GiB) */
   maxBytes?: number;
   /** compile units looked at, at most (default 100,000) */

@@ -144,6 +144,14 @@ int main(void) { return (int)sizeof(global); }
     assert.deepEqual(members(r), { 'Outer.in.c': 16, 'outer.in.bits.wide': 24, 'Outer.y': 36, 'inner.bits': 16, 'Outer.': 0 });
     assert.equal(r.members[1].ok && r.members[1].bitOffset, 24 * 8 + 3);
     assert.equal(r.members[4].ok && r.members[4].size, 40);
+    // Opened by another path (as through /proc/PID/map_files), the debuglink is looked for beside where it is seen.
+    const other = path.join(dir, 'elsewhere');
+    fs.mkdirSync(other);
+    fs.copyFileSync(exe, path.join(other, 'linked'));
+    const away = dwarfStructOffsets(path.join(other, 'linked'), [{ struct: 'Outer', member: 'y' }]);
+    assert.ok(!away.ok && away.noDebugInfo, JSON.stringify(away));
+    const seen = dwarfStructOffsets(path.join(other, 'linked'), [{ struct: 'Outer', member: 'y' }], { seenAs: exe });
+    assert.ok(seen.ok && seen.debugFile === `${exe}.debug` && seen.members[0].ok && seen.members[0].offset === 36, JSON.stringify(seen));
   });
 
   test('a stripped file whose debuglink names a missing file: no debug info', () => {

@@ -217,8 +217,10 @@ std::string BaseName(const std::string& path) {
 
 }  // namespace
 
-StructOffsets FindStructOffsets(const std::string& path, const std::vector<MemberQuery>& queries, const StructOffsetsLimits& limits) {
+StructOffsets FindStructOffsets(const StructOffsetsFile& where, const std::vector<MemberQuery>& queries, const StructOffsetsLimits& limits) {
   StructOffsets out;
+  const std::string& path = where.path;
+  const std::string& seenAs = where.seenAs.empty() ? path : where.seenAs;
   SafeOpenResult file = SafeOpenRegular(path, limits.maxBytes);
   if (!file.ok()) {
     out.error = "open " + path + ": " + file.error;
@@ -231,7 +233,8 @@ StructOffsets FindStructOffsets(const std::string& path, const std::vector<Membe
   }
   int fd = file.fd.Release();
   dwfl_report_begin(dwfl.get());
-  Dwfl_Module* mod = dwfl_report_elf(dwfl.get(), BaseName(path).c_str(), path.c_str(), fd, 0, true);
+  // The file name is what SafeFindDebuginfo looks for a .gnu_debuglink file beside.
+  Dwfl_Module* mod = dwfl_report_elf(dwfl.get(), BaseName(seenAs).c_str(), seenAs.c_str(), fd, 0, true);
   dwfl_report_end(dwfl.get(), nullptr, nullptr);
   if (mod == nullptr) {  // libdwfl did not take the descriptor
     close(fd);
@@ -291,7 +294,7 @@ namespace {
 
 constexpr const char* kUsage =
     "dwarfStructOffsets(path: string, queries: {struct: string, member?: string}[], "
-    "options?: {maxBytes?: integer, maxCompileUnits?: integer, timeoutMs?: integer})";
+    "options?: {seenAs?: string, maxBytes?: integer, maxCompileUnits?: integer, timeoutMs?: integer})";
 
 }  // namespace
 
@@ -312,14 +315,16 @@ Napi::Value DwarfStructOffsetsJs(const Napi::CallbackInfo& info) {
     queries.push_back(std::move(query));
   }
   StructOffsetsLimits limits;
+  StructOffsetsFile file{path, ""};
   if (info.Length() > 2 && !info[2].IsUndefined()) {
     Napi::Object o = args.Object(info[2], "options");
-    args.RejectUnknownKeys(o, {"maxBytes", "maxCompileUnits", "timeoutMs"});
+    args.RejectUnknownKeys(o, {"seenAs", "maxBytes", "maxCompileUnits", "timeoutMs"});
+    file.seenAs = args.String(o, "seenAs", false);
     limits.maxBytes = args.Integer(o, "maxBytes", 1, 1ULL << 40, false, limits.maxBytes);
     limits.maxUnits = static_cast<uint32_t>(args.Integer(o, "maxCompileUnits", 1, 1U << 24, false, limits.maxUnits));
     limits.timeoutMs = static_cast<uint32_t>(args.Integer(o, "timeoutMs", 1, 600000, false, limits.timeoutMs));
   }
-  StructOffsets r = FindStructOffsets(path, queries, limits);
+  StructOffsets r = FindStructOffsets(file, queries, limits);
   Napi::Object out = Napi::Object::New(env);
   out.Set("ok", r.error.empty());
   out.Set("compileUnits", r.units);

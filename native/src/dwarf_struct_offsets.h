@@ -36,6 +36,11 @@ struct StructOffsetsLimits {
   uint32_t timeoutMs = 5000;       // for the whole search
 };
 
+struct StructOffsetsFile {
+  std::string path;    // opened (a /proc/PID/map_files entry reaches the very inode a process maps)
+  std::string seenAs;  // where the process sees it: .gnu_debuglink names a file beside it ("": path)
+};
+
 struct StructOffsets {
   std::string error;         // the file could not be read, or has no DWARF; then members is empty
   bool noDebugInfo = false;  // the error is that the file (and any separate debug file) has no DWARF
@@ -45,9 +50,9 @@ struct StructOffsets {
 };
 
 // Never throws for what the file holds: every failure is an error in the answer.
-StructOffsets FindStructOffsets(const std::string& path, const std::vector<MemberQuery>& queries, const StructOffsetsLimits& limits);
+StructOffsets FindStructOffsets(const StructOffsetsFile& file, const std::vector<MemberQuery>& queries, const StructOffsetsLimits& limits);
 
-// dwarfStructOffsets(path: string, queries: {struct: string, member?: string}[], options?: {maxBytes?, maxCompileUnits?, timeoutMs?})
+// dwarfStructOffsets(path: string, queries: {struct: string, member?: string}[], options?: {seenAs?, maxBytes?, maxCompileUnits?, timeoutMs?})
 Napi::Value DwarfStructOffsetsJs(const Napi::CallbackInfo& info);
 
 }  // namespace tracefleet

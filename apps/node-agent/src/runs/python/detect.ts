@@ -48,7 +48,7 @@ export interface DetectOptions {
   /** the process's memory (default: /proc/PID/mem) */
   readMemory?: MemoryReader;
   /** struct offsets from an ELF file's DWARF (default: the addon's dwarfStructOffsets) */
-  structOffsets?: (path: string, queries: DwarfMemberQuery[]) => DwarfStructOffsets;
+  structOffsets?: (path: string, queries: DwarfMemberQuery[], seenAs: string) => DwarfStructOffsets;
 }
 
 // python3.11, python3.7m, libpython3.11.so.1.0, libpython3.13t.so.1.0; not libpython3.so (the stable-ABI shim).
@@ -242,9 +242,9 @@ function candidatesOf(pid: number, maps: MapEntry[]): Candidate[] {
 /** DWARF searches give up after this long: an interpreter's takes ~0.1-0.7 s (libpython3.13 is the slowest here). */
 const DWARF_TIMEOUT_MS = 5000;
 
-function nativeStructOffsets(path: string, queries: DwarfMemberQuery[]): DwarfStructOffsets {
+function nativeStructOffsets(path: string, queries: DwarfMemberQuery[], seenAs: string): DwarfStructOffsets {
   try {
-    return dwarfStructOffsets(path, queries, { maxBytes: MAX_ELF_BYTES, timeoutMs: DWARF_TIMEOUT_MS });
+    return dwarfStructOffsets(path, queries, { seenAs, maxBytes: MAX_ELF_BYTES, timeoutMs: DWARF_TIMEOUT_MS });
   } catch (err) {
     return { ok: false, error: `DWARF not read: ${errMessage(err)}`, noDebugInfo: false, compileUnits: 0 };
   }
@@ -255,7 +255,8 @@ function dwarfOf(c: Candidate, minor: number, read: NonNullable<DetectOptions['s
   c.facts.dwarf ??= new Map();
   let answer = c.facts.dwarf.get(minor);
   if (!answer) {
-    answer = read(c.openPath, dwarfQueries(minor).map((q) => q.query));
+    // The process's path, for a .gnu_debuglink file beside it (on this host's file system, as the symbolizer looks).
+    answer = read(c.openPath, dwarfQueries(minor).map((q) => q.query), c.map.path.replace(/ \(deleted\)$/, ''));
     if (!answer.ok) answer = { ...answer, error: answer.error.split(c.openPath).join(c.map.path) };
     else if (answer.debugFile === c.openPath) answer = { ...answer, debugFile: c.map.path };
     c.facts.dwarf.set(minor, answer);
