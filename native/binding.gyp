@@ -6,6 +6,7 @@
         "src/addon.cc",
         "src/args.cc",
         "src/debuginfo_fetch.cc",
+        "src/dwarf_struct_offsets.cc",
         "src/elf_file.cc",
         "src/elf_function_offsets.cc",
         "src/event_stream.cc",

@@ -5,6 +5,7 @@ import type { NativeUnwinder, Unwinder, UnwinderOptions, UnwindTable } from './u
 import type { MemleakLayout, MemleakOptions, MemleakSnapshot, NativeMemleakTracer } from './memleak-types';
 import type { NativeSyscountTracer, SyscountLayout, SyscountOptions, SyscountReading } from './syscount-types';
 import type { NativeSslTracer, SslEventLayout, SslProbeSpec, SslStats, SslTracerOptions } from './ssl-types';
+import type { NativeDwarf } from './dwarf-types';
 import type { NativeUsdtTracer, UsdtEventLayout, UsdtStats, UsdtTracerOptions } from './usdt-types';
 
 export * from './unwind';
@@ -15,6 +16,7 @@ export * from './ssl-types';
 export * from './python-types';
 export * from './profiler-types';
 export * from './target-types';
+export * from './dwarf-types';
 import type { EventLayout, NativeProfiler, ProfilerOptions, ProfilerStats } from './profiler-types';
 
 /** What the Symbolizer holds and how often its caches answered. */
@@ -86,7 +88,7 @@ function nativeOptions<T extends { unwinder?: Unwinder }>(opts: T): WithNativeUn
   return unwinder ? { ...rest, unwinder: unwinder.handle } : rest;
 }
 
-export interface NativeAddon {
+export interface NativeAddon extends NativeDwarf {
   Profiler: new (opts: WithNativeUnwinder<ProfilerOptions>) => NativeProfiler;
   Symbolizer: new (opts?: SymbolizerOptions) => NativeSymbolizer;
   safeOpenCheck(path: string, maxBytes?: number, root?: string): SafeOpenCheck;

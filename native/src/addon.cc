@@ -1,12 +1,14 @@
 // Module entry: the Profiler, Symbolizer, UsdtTracer, MemleakTracer, SyscountTracer and SslTracer classes;
 // layouts(), which lets the tests compare the record layouts and constants this addon was compiled with against
-// the headers; functionOffsets(), where a function's uprobe goes in an ELF file; and releaseMemory(), which
-// hands the free pages of malloc's arenas back to the kernel.
+// the headers; functionOffsets(), where a function's uprobe goes in an ELF file; releaseMemory(), which
+// hands the free pages of malloc's arenas back to the kernel; and dwarfStructOffsets(), struct member offsets from an
+// ELF file's DWARF.
 #include <malloc.h>
 #include <napi.h>
 
 #include <cstddef>
 
+#include "dwarf_struct_offsets.h"
 #include "file_checks_js.h"
 #include "libbpf_log.h"
 #include "memleak_tracer.h"
@@ -106,6 +108,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("layouts", Napi::Function::New(env, Layouts, "layouts"));
   exports.Set("functionOffsets", Napi::Function::New(env, FunctionOffsetsJs, "functionOffsets"));
   exports.Set("Unwinder", Unwinder::Define(env));
+  exports.Set("dwarfStructOffsets", Napi::Function::New(env, DwarfStructOffsetsJs, "dwarfStructOffsets"));
   exports.Set("unwindTable", Napi::Function::New(env, UnwindTableJs, "unwindTable"));
   exports.Set("releaseMemory", Napi::Function::New(env, ReleaseMemory, "releaseMemory"));
   exports.Set("safeOpenCheck", Napi::Function::New(env, SafeOpenCheckJs, "safeOpenCheck"));

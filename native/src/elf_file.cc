@@ -99,8 +99,10 @@ int BindingRank(const GElf_Sym& sym) {
 
 }  // namespace
 
+Dwfl* BeginSafeDwfl() { return dwfl_begin(&kCallbacks); }
+
 ElfFile::ElfFile(int fd, const std::string& path, std::string name) : name_(std::move(name)) {
-  dwfl_ = dwfl_begin(&kCallbacks);
+  dwfl_ = BeginSafeDwfl();
   if (dwfl_ == nullptr) {
     close(fd);
     return;

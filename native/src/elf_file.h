@@ -14,6 +14,11 @@ struct Dwfl_Module;
 
 namespace tracefleet {
 
+// A libdwfl session whose separate debuginfo is found only through SafeOpenRegular (build-id under
+// /usr/lib/debug, a .gnu_debuglink without '/', debuginfod's cache): what every Dwfl of the addon uses.
+// nullptr when libdwfl cannot start one.
+Dwfl* BeginSafeDwfl();
+
 class ElfFile {
  public:
   // Takes fd (an open descriptor of the file, or of a memfd holding an in-memory image) in

@@ -11,8 +11,11 @@
  */
 import { statSync, type Stats } from 'node:fs';
 import { basename } from 'node:path';
+import { type DwarfMemberQuery, type DwarfStructOffsets, dwarfStructOffsets } from '@tracefleet/native';
 import { ElfError, type ElfFile, errMessage, findObjectSymbols, openElf } from '../../lib/elf';
 import { processExists, procPath, readMaps, type MapEntry } from '../../lib/proc';
+import { DEBUG_OFFSETS_313, type DebugOffsets, parseDebugOffsets } from './debug-offsets';
+import { dwarfQueries, layoutFromDwarf, type LayoutSource } from './dwarf-layout';
 import { encodePyProc, layoutFor, type PyLayout, SUPPORTED_VERSIONS } from './layout';
 import { type MemoryReader, readProcessMemory } from './memory';
 
@@ -22,6 +25,8 @@ export interface PythonProcess {
   version: string;
   minor: number;
   layout: PyLayout;
+  /** where the layout's offsets came from: the interpreter file's DWARF, the table, or both (dwarf-layout.ts) */
+  layoutSource: LayoutSource;
   /** struct py_proc for the profile program's py_procs map */
   pyProc: Buffer;
   /** runtime address of _PyRuntime.interpreters.head */
@@ -42,6 +47,8 @@ export type PythonDetection =
 export interface DetectOptions {
   /** the process's memory (default: /proc/PID/mem) */
   readMemory?: MemoryReader;
+  /** struct offsets from an ELF file's DWARF (default: the addon's dwarfStructOffsets) */
+  structOffsets?: (path: string, queries: DwarfMemberQuery[], seenAs: string) => DwarfStructOffsets;
 }
 
 // python3.11, python3.7m, libpython3.11.so.1.0, libpython3.13t.so.1.0; not libpython3.so (the stable-ABI shim).
@@ -85,6 +92,8 @@ interface FileFacts {
   loads: { offset: bigint; vaddr: bigint; filesz: bigint; memsz: bigint }[];
   /** why the file could not be read */
   error?: string;
+  /** the answers of its DWARF (or that it has none), by the minor version they were asked for */
+  dwarf?: Map<number, DwarfStructOffsets>;
 }
 
 const facts = new Map<string, FileFacts>();
@@ -230,6 +239,31 @@ function candidatesOf(pid: number, maps: MapEntry[]): Candidate[] {
   return out;
 }
 
+/** DWARF searches give up after this long: an interpreter's takes ~0.1-0.7 s (libpython3.13 is the slowest here). */
+const DWARF_TIMEOUT_MS = 5000;
+
+function nativeStructOffsets(path: string, queries: DwarfMemberQuery[], seenAs: string): DwarfStructOffsets {
+  try {
+    return dwarfStructOffsets(path, queries, { seenAs, maxBytes: MAX_ELF_BYTES, timeoutMs: DWARF_TIMEOUT_MS });
+  } catch (err) {
+    return { ok: false, error: `DWARF not read: ${errMessage(err)}`, noDebugInfo: false, compileUnits: 0 };
+  }
+}
+
+/** The candidate file's DWARF answers for Python 3.`minor`, read once per file (and minor); errors name the file as the process maps it. */
+function dwarfOf(c: Candidate, minor: number, read: NonNullable<DetectOptions['structOffsets']>): DwarfStructOffsets {
+  c.facts.dwarf ??= new Map();
+  let answer = c.facts.dwarf.get(minor);
+  if (!answer) {
+    // The process's path, for a .gnu_debuglink file beside it (on this host's file system, as the symbolizer looks).
+    answer = read(c.openPath, dwarfQueries(minor).map((q) => q.query), c.map.path.replace(/ \(deleted\)$/, ''));
+    if (!answer.ok) answer = { ...answer, error: answer.error.split(c.openPath).join(c.map.path) };
+    else if (answer.debugFile === c.openPath) answer = { ...answer, debugFile: c.map.path };
+    c.facts.dwarf.set(minor, answer);
+  }
+  return answer;
+}
+
 /** The first mapping of the candidate's file whose bias makes sense (maps list a file's mappings in address order). */
 function biasOf(c: Candidate, maps: MapEntry[]): bigint | undefined {
   for (const m of maps) {
@@ -285,16 +319,24 @@ export function detectPython(pid: number, options: DetectOptions = {}): PythonDe
 
   if (name.flags.includes('t')) return unsupported(version, 'a free-threaded build (objects are laid out differently)');
   if (name.flags.includes('d')) return unsupported(version, 'a debug build (its layouts were not measured)');
-  const layout = layoutFor(major, minor);
-  if (!layout) return unsupported(version, `no frame layout for this version (supported: ${SUPPORTED_VERSIONS})`);
+  const table = layoutFor(major, minor);
+  if (!table) return unsupported(version, `no frame layout for this version (supported: ${SUPPORTED_VERSIONS})`);
   if (bias === undefined) return unsupported(version, `${path} is mapped where none of its loadable segments is`);
   if (f.runtime === undefined) return unsupported(version, `${path} defines no _PyRuntime`);
+  // 3.13 keeps its own offsets at the start of _PyRuntime: the running build's, where the file has no DWARF.
+  let debugOffsets: DebugOffsets | undefined;
+  if (major === 3 && minor === 13) {
+    const hex = hexAt ? hexAt.readBigUInt64LE(0) : f.pyVersionInFile;
+    debugOffsets = parseDebugOffsets(readMemory(pid, f.runtime + bias, DEBUG_OFFSETS_313.size), hex);
+  }
+  const { layout, source } = layoutFromDwarf(table, dwarfOf(interp, minor, options.structOffsets ?? nativeStructOffsets), debugOffsets);
   const interpHeadAddr = f.runtime + bias + BigInt(layout.runtimeInterpHead);
   return {
     kind: 'python',
     version,
     minor,
     layout,
+    layoutSource: source,
     pyProc: encodePyProc(layout, interpHeadAddr),
     interpHeadAddr,
     codeType: f.codeType! + bias,

@@ -5,11 +5,17 @@
  * offsets of struct py_proc; user space turns the code objects it reports into names with the
  * code and string offsets kept here.
  *
- * Offsets were measured with gdb on pyenv's builds (3.8.18, 3.9.18, 3.10.13, 3.11.7, 3.12.1,
- * 3.13.0, debug info in libpython3.X.so.1.0) and are used for every release of the minor series:
- * CPython avoids changing these structs within one. detect.spec.ts walks live processes of each of
- * those builds and of Debian's 3.11.2 (no debug info) with them. Debug (`d`) and free-threaded (`t`)
- * builds lay objects out differently and are not covered (detect.ts).
+ * Where the offsets come from: the interpreter file's own DWARF when it has some (dwarf-layout.ts,
+ * through the addon's dwarfStructOffsets: libpython3.X.so of pyenv and source builds, or a separate
+ * debug file by build-id or .gnu_debuglink), field by field; for 3.13 without DWARF, the
+ * _Py_DebugOffsets the process keeps at the start of _PyRuntime (debug-offsets.ts); else, and for
+ * fields neither can give, the table below. Its offsets were measured with gdb on pyenv's builds (3.8.18, 3.9.18, 3.10.13,
+ * 3.11.7, 3.12.1, 3.13.0, debug info in libpython3.X.so.1.0) and are used for every release of the
+ * minor series, picked by the exact version read from the binary: CPython avoids changing these
+ * structs within one. dwarf-layout.spec.ts checks the table against those builds' DWARF;
+ * detect.spec.ts walks live processes of each of them and of Debian's 3.11.2 (no debug info: the
+ * table alone). Where DWARF and the table disagree DWARF is used and the run's notes say so. Debug
+ * (`d`) and free-threaded (`t`) builds lay objects out differently and are not covered (detect.ts).
  */
 
 export const TRACEFLEET_MAX_PY_FRAMES = 128;

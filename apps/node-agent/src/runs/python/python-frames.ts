@@ -1,6 +1,8 @@
 import type { PythonCounters, PythonFrameFields } from '@tracefleet/native';
 import { PythonNames } from './code-names';
+import { basename } from 'node:path';
 import { detectPython, type PythonDetection } from './detect';
+import { describeLayoutSource } from './dwarf-layout';
 import { mergePythonFrames } from './merge';
 import { readComm } from '../../lib/proc';
 
@@ -17,6 +19,8 @@ export type WithPythonFrames = PythonFrameFields & { pid: number };
 const MAX_PROCESSES = 65_536;
 /** Thread names remembered per process as not being an exec (past it, /proc is read again for those). */
 const MAX_THREAD_COMMS = 64;
+/** Interpreter files (and versions) whose layout's origin the notes tell, at most. */
+const MAX_LAYOUT_NOTES = 16;
 
 /**
  * Python frames for one run (cpu-profile; usdt and ssl-capture with userStacks; memleak in user mode): which
@@ -30,6 +34,8 @@ export class PythonFrames {
   /** pid → what it was found to be, and its comm then. */
   private readonly seen = new Map<number, { kind: PythonDetection['kind'] | 'error'; comm: string | undefined; threadComms?: Set<string> }>();
   private readonly versions = new Map<string, number>();
+  /** "version file" → where its layout came from, as notes say it */
+  private readonly layoutNotes = new Map<string, string[]>();
   private readonly unsupported = new Map<string, { reason: string; pids: number[] }>();
   private errors = 0;
   private lastError = '';
@@ -84,6 +90,10 @@ export class PythonFrames {
         this.names.addProcess(pid, found);
         this.sink.setPythonProcess(pid, found.pyProc);
         this.versions.set(found.version, (this.versions.get(found.version) ?? 0) + 1);
+        const key = `${found.version} ${found.path}`;
+        if (!this.layoutNotes.has(key) && this.layoutNotes.size < MAX_LAYOUT_NOTES) {
+          this.layoutNotes.set(key, describeLayoutSource(found.version, basename(found.path), found.layoutSource));
+        }
       } else if (found.kind === 'unsupported') {
         const u = this.unsupported.get(found.version) ?? { reason: found.reason, pids: [] };
         if (u.pids.length < 5) u.pids.push(pid);
@@ -117,6 +127,7 @@ export class PythonFrames {
       const names = this.names.stats();
       if (names.failed > 0) line += `; ${names.failed} code object(s) unreadable`;
       notes.push(line);
+      for (const lines of this.layoutNotes.values()) notes.push(...lines);
     }
     for (const [, u] of this.unsupported) notes.push(`${u.reason} (pid ${u.pids.join(', ')})`);
     if (this.errors > 0) notes.push(`python: ${this.errors} process(es) could not be read for Python frames, profiled natively (latest: ${this.lastError})`);
