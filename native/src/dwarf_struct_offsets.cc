@@ -226,6 +226,8 @@ StructOffsets FindStructOffsets(const StructOffsetsFile& where, const std::vecto
     out.error = "open " + path + ": " + file.error;
     return out;
   }
+  // Called on Node's JS thread (the agent's detect): local debug files only, never a debuginfod download.
+  LocalDebuginfoOnly localOnly;
   std::unique_ptr<Dwfl, DwflDeleter> dwfl(BeginSafeDwfl());
   if (!dwfl) {
     out.error = std::string("libdwfl: ") + dwfl_errmsg(-1);

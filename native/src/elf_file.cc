@@ -18,6 +18,9 @@ namespace {
 
 char* debuginfoPath = nullptr;
 
+// Set on a thread that must not wait for the network (LocalDebuginfoOnly): debuginfod is not asked there.
+thread_local bool tLocalDebuginfoOnly = false;
+
 int Accept(SafeOpenResult file, const std::string& path, char** debuginfoFileName) {
   if (!file.ok()) return -1;
   *debuginfoFileName = strdup(path.c_str());
@@ -53,7 +56,7 @@ int SafeFindDebuginfo(Dwfl_Module* mod, void**, const char*, Dwarf_Addr, const c
     }
   }
   const char* urls = std::getenv("DEBUGINFOD_URLS");
-  if (idLen > 0 && urls != nullptr && urls[0] != '\0') {
+  if (idLen > 0 && urls != nullptr && urls[0] != '\0' && !tLocalDebuginfoOnly) {
     // FetchDebuginfo (on the pool, at table build) filled debuginfod's cache: this finds it there.
     debuginfod_client* client = debuginfod_begin();
     if (client == nullptr) return -1;
@@ -100,6 +103,9 @@ int BindingRank(const GElf_Sym& sym) {
 }  // namespace
 
 Dwfl* BeginSafeDwfl() { return dwfl_begin(&kCallbacks); }
+
+LocalDebuginfoOnly::LocalDebuginfoOnly() : previous_(tLocalDebuginfoOnly) { tLocalDebuginfoOnly = true; }
+LocalDebuginfoOnly::~LocalDebuginfoOnly() { tLocalDebuginfoOnly = previous_; }
 
 ElfFile::ElfFile(int fd, const std::string& path, std::string name) : name_(std::move(name)) {
   dwfl_ = BeginSafeDwfl();

@@ -19,6 +19,19 @@ namespace tracefleet {
 // nullptr when libdwfl cannot start one.
 Dwfl* BeginSafeDwfl();
 
+// While one lives, Dwfls of this thread look for separate debuginfo on local disk only: no debuginfod
+// query, which may wait for the network (callers on Node's JS thread).
+class LocalDebuginfoOnly {
+ public:
+  LocalDebuginfoOnly();
+  ~LocalDebuginfoOnly();
+  LocalDebuginfoOnly(const LocalDebuginfoOnly&) = delete;
+  LocalDebuginfoOnly& operator=(const LocalDebuginfoOnly&) = delete;
+
+ private:
+  bool previous_;
+};
+
 class ElfFile {
  public:
   // Takes fd (an open descriptor of the file, or of a memfd holding an in-memory image) in
