@@ -197,6 +197,10 @@ describe('containers and cgroups as targets, and the labels of samples', () => {
     const starts = (await stack.api('GET', `/jobs/${usdt}/usdt/events?probe=python:gc__start&limit=100`)).json.events as { container: string; cgroup: string }[];
     assert.equal(starts.length, K);
     for (const e of starts) assert.equal(e.container, gcC, `an event without its container: ${JSON.stringify(e)}`);
+    const byContainer = (c: string) => stack.api('GET', `/jobs/${usdt}/usdt/events?probe=python:gc__start&limit=100&container=${c}`);
+    assert.equal((await byContainer(gcC.slice(0, 12))).json.events.length, K);
+    assert.equal((await byContainer(py.slice(0, 12))).json.events.length, 0, 'no event of another container');
+    assert.equal((await byContainer('XYZ')).status, 400);
 
     // syscount: every counted process is one of the Python service's container.
     // A process started in the container meanwhile makes 1000 getppid calls (the busy service makes almost none:
@@ -267,6 +271,10 @@ describe('containers and cgroups as targets, and the labels of samples', () => {
     const requests = texts.filter((t) => /^write GET \/in-container-\d+ /.test(t));
     assert.equal(requests.length, K, texts.slice(0, 10).join('\n---\n'));
     assert.equal(texts.filter((t) => t.includes('/on-host-')).length, 0, 'the host twin\'s traffic was captured');
+    const filtered = async (q: string) => (await stack.api('GET', `/jobs/${id}/ssl-events?limit=1000&${q}`, undefined, stack.captureToken)).json.events.length;
+    assert.equal(await filtered(`container=${tlsC.slice(0, 12)}`), res.json.events.length);
+    assert.equal(await filtered(`container=${py.slice(0, 12)}`), 0);
+    assert.equal(await filtered(`cgroup=${encodeURIComponent('/docker')}`), res.json.events.length);
   });
 
   async function profileLike(body: Record<string, unknown>, whileRunning?: () => Promise<void>): Promise<any> {

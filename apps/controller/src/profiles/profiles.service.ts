@@ -282,6 +282,16 @@ export class ProfilesService {
     }
   }
 
+  /** Ids of the Origin rows an origin filter keeps (events store an origin id). */
+  async originIdsMatching(filter: OriginFilter): Promise<number[]> {
+    const w = originWhere(filter);
+    const rows = await this.prisma.$queryRaw<{ id: number }[]>`
+      SELECT o."id" FROM "Origin" o
+      WHERE (${w.container}::text IS NULL OR o."containerId" LIKE ${w.container}::text)
+        AND (${w.cgroup}::text IS NULL OR o."cgroup" = ${w.cgroup}::text OR o."cgroup" LIKE ${w.below}::text)`;
+    return rows.map((r) => r.id);
+  }
+
   /** Labels of Origin rows by id (0 and unknown ids have none). */
   async originLabels(ids: number[]): Promise<Map<number, OriginLabels>> {
     const wanted = [...new Set(ids.filter((id) => id > 0))];

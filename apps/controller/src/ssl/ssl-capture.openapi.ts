@@ -34,6 +34,8 @@ const sslEventFilters: Parameter[] = [
   ...sslFilters,
   query('direction', 'Only reads, writes or handshakes.', { type: 'string', enum: [...SSL_DIRECTIONS] }),
   query('contains', 'The UTF-8 bytes of this text occur in the stored plaintext.', { type: 'string', minLength: 1, description: `At most ${MAX_CONTAINS_BYTES} bytes of UTF-8.` }),
+  query('container', 'Only events of this container: its id or a prefix (4 to 64 lowercase hex digits).', { type: 'string', pattern: '^[0-9a-f]{4,64}$' }),
+  query('cgroup', 'Only events of processes in this cgroup or below it.', { type: 'string', maxLength: 4096 }),
 ];
 
 /** A run's counters (ssl-run.view.ts); the job's sslTotals sums them. */

@@ -1,5 +1,6 @@
 import { BadRequestException } from '@nestjs/common';
 import { PID_MAX } from '../common/job-params';
+import { originQuery } from '../profiles/origins';
 
 export type SslDirectionName = 'read' | 'write' | 'handshake';
 export const SSL_DIRECTIONS: readonly SslDirectionName[] = ['read', 'write', 'handshake'];
@@ -11,6 +12,9 @@ export interface SslEventFilters {
   direction?: SslDirectionName;
   /** UTF-8 bytes that must occur in the plaintext. */
   contains?: Buffer;
+  /** Only events of this container (id prefix) / cgroup and below (origins.ts). */
+  container?: string;
+  cgroup?: string;
 }
 
 export interface SslEventPageQuery extends SslEventFilters {
@@ -84,6 +88,9 @@ export function parseFilters(q: Raw): SslEventFilters {
     if (bytes.length === 0 || bytes.length > MAX_CONTAINS_BYTES) badParam('contains', `must be 1 to ${MAX_CONTAINS_BYTES} bytes of UTF-8 text`);
     out.contains = bytes;
   }
+  const { filter } = originQuery({ container: q.container, cgroup: q.cgroup });
+  if (filter.container !== undefined) out.container = filter.container;
+  if (filter.cgroup !== undefined) out.cgroup = filter.cgroup;
   return out;
 }
 

@@ -5,6 +5,7 @@ import { TERMINAL_JOB } from '../common/run-status';
 import { toEventView, type SslEventRow, type SslEventView } from './event-view';
 import { ConnectionParser, type ConnectionSummary } from './http-parse';
 import { encodeHttpCursor, type HttpQuery, type SslEventFilters, type SslEventPageQuery } from './ssl-query';
+import { likeEscape } from '../profiles/origins';
 
 export interface SslEventPage {
   jobId: string;
@@ -53,6 +54,12 @@ export class SslReadService {
     if (f.direction !== undefined) c.push(Prisma.sql`e."direction" = ${f.direction}::"SslDirection"`);
     // A parameter, decoded in SQL: any bytes, nothing to escape (position() has no wildcards).
     if (f.contains !== undefined) c.push(Prisma.sql`position(decode(${f.contains.toString('base64')}, 'base64') in e."data") > 0`);
+    // Origins by a subquery, so every reader of these conditions works without joining Origin.
+    if (f.container !== undefined) c.push(Prisma.sql`e."originId" IN (SELECT "id" FROM "Origin" WHERE "containerId" LIKE ${`${likeEscape(f.container)}%`})`);
+    if (f.cgroup !== undefined) {
+      const below = f.cgroup === '/' ? '/%' : `${likeEscape(f.cgroup)}/%`;
+      c.push(Prisma.sql`e."originId" IN (SELECT "id" FROM "Origin" WHERE "cgroup" = ${f.cgroup} OR "cgroup" LIKE ${below})`);
+    }
     return c;
   }
 

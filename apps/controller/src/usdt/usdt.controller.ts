@@ -1,5 +1,6 @@
 import { BadRequestException, Controller, Get, Param, Query } from '@nestjs/common';
 import { UsdtService, type UsdtResults } from './usdt.service';
+import { originQuery } from '../profiles/origins';
 
 @Controller('jobs/:id/usdt')
 export class UsdtController {
@@ -19,11 +20,14 @@ export class UsdtController {
     @Query('probe') probe?: string,
     @Query('limit') limit = '100',
     @Query('after') after?: string,
+    @Query('container') container?: string,
+    @Query('cgroup') cgroup?: string,
   ) {
     await this.usdt.results(id); // 404s for unknown or non-usdt jobs
     const n = Number(limit);
     if (!Number.isInteger(n) || n < 1 || n > 1000) throw new BadRequestException({ statusCode: 400, message: ['limit must be an integer in [1, 1000]'] });
     if (after !== undefined && !/^\d{1,19}$/.test(after)) throw new BadRequestException({ statusCode: 400, message: ['after must be an event id'] });
-    return this.usdt.events(id, { node, probe, limit: n, afterId: after === undefined ? undefined : BigInt(after) });
+    const { filter } = originQuery({ container, cgroup });
+    return this.usdt.events(id, { node, probe, limit: n, afterId: after === undefined ? undefined : BigInt(after), origin: filter });
   }
 }

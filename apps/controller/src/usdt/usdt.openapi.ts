@@ -32,6 +32,8 @@ export const USDT_OPENAPI: JobTypeOpenApi = {
           query('probe', 'Only this "provider:probe".'),
           query('limit', 'Events per page.', { type: 'integer', minimum: 1, maximum: 1000, default: 100 }),
           query('after', 'The `next` of the previous page.', eventId),
+          query('container', 'Only events of this container: its id or a prefix (4 to 64 lowercase hex digits).', { type: 'string', pattern: '^[0-9a-f]{4,64}$' }),
+          query('cgroup', 'Only events of processes in this cgroup or below it.', { type: 'string', maxLength: 4096 }),
         ],
         responses: { ...ok('A page of events.', ref('UsdtEventPage')), ...errors(400, 404) },
       }),

@@ -2,7 +2,7 @@ import { Injectable, NotFoundException } from '@nestjs/common';
 import type { UsdtEventBatch, UsdtReport } from '@tracefleet/proto';
 import { PrismaService } from '../prisma/prisma.service';
 import { ProfilesService, type Tx } from '../profiles/profiles.service';
-import { originView } from '../profiles/origins';
+import { originView, type OriginFilter } from '../profiles/origins';
 import { ResultStores } from '../common/result-stores';
 
 export interface HistogramBucket {
@@ -185,9 +185,11 @@ export class UsdtService {
     };
   }
 
-  async events(jobId: string, q: { node?: string; probe?: string; limit: number; afterId?: bigint }) {
+  async events(jobId: string, q: { node?: string; probe?: string; limit: number; afterId?: bigint; origin?: OriginFilter }) {
+    const origins = q.origin && (q.origin.container !== undefined || q.origin.cgroup !== undefined) ? await this.profiles.originIdsMatching(q.origin) : undefined;
     const rows = await this.prisma.usdtEvent.findMany({
       where: {
+        ...(origins ? { originId: { in: origins } } : {}),
         run: { jobId, ...(q.node ? { node: { name: q.node } } : {}) },
         ...(q.probe ? { probe: q.probe } : {}),
         ...(q.afterId !== undefined ? { id: { gt: q.afterId } } : {}),
@@ -196,10 +198,10 @@ export class UsdtService {
       orderBy: { id: 'asc' },
       take: q.limit,
     });
-    const origins = await this.profiles.originLabels(rows.map((e) => e.originId));
+    const labels = await this.profiles.originLabels(rows.map((e) => e.originId));
     return {
       events: rows.map((e) => ({
-        ...originView(origins.get(e.originId)),
+        ...originView(labels.get(e.originId)),
         id: e.id.toString(),
         node: e.run.node.name,
         probe: e.probe,

@@ -29,7 +29,9 @@ describe('PythonFrames', () => {
     // The stand-in says "python" for the first program, "none" for what it execs.
     const detect = (p: number): PythonDetection => {
       looked.push(comm(p));
-      return looked.length === 1 ? ({ kind: 'python', version: '3.11.2' } as unknown as PythonDetection) : { kind: 'none' };
+      if (looked.length > 1) return { kind: 'none' };
+      const layoutSource = { from: 'table', fromDwarf: [], fromDebugOffsets: [], fromTable: [], disagreements: [], why: 'no debug info' };
+      return { kind: 'python', version: '3.11.2', path: '/usr/bin/python3.11', layoutSource } as unknown as PythonDetection;
     };
     const frames = new PythonFrames({ setPythonProcess: () => undefined, forgetPythonProcess: (p) => forgotten.push(p) }, { addProcess: () => undefined, forget: () => undefined, close: () => undefined, stats: () => ({ failed: 0 }) } as unknown as PythonNames, detect);
     frames.seeSamples([{ pid, comm: 'sh' }, { pid, comm: 'sh' }]);
