@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { profileBpfTime, sysctl } from './unwind-host.mjs';
 import { WORK, gcc, harness, machine, median, publish, root, run, sleep, startJob, waitJob } from './lib.mjs';
 
-const ROUNDS = 3;
+const ROUNDS = 5;
 const KINDS = ['pid', 'cgroup-v2', 'cgroup-v1', 'all'];
 
 function cgroup2Mount() {
