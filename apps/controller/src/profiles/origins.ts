@@ -82,3 +82,12 @@ export function likeEscape(s: string): string {
 export function originView(o: OriginLabels | undefined): { cgroup: string | null; container: string | null; podUid: string | null } {
   return { cgroup: o?.cgroup ?? null, container: o?.containerId ?? null, podUid: o?.podUid ?? null };
 }
+
+/** The SQL parameters of an origin filter: a LIKE prefix for the container, the cgroup and a LIKE for below it. */
+export function originWhere(f: OriginFilter): { container: string | null; cgroup: string | null; below: string | null } {
+  return {
+    container: f.container === undefined ? null : `${likeEscape(f.container)}%`,
+    cgroup: f.cgroup ?? null,
+    below: f.cgroup === undefined ? null : f.cgroup === '/' ? '/%' : `${likeEscape(f.cgroup)}/%`,
+  };
+}

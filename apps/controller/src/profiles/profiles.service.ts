@@ -5,7 +5,7 @@ import type { Prisma } from '../generated/prisma/client';
 import { BoundedMap } from './bounded-map';
 import { frameKey, frameKind, stackKey } from './frame-keys';
 import type { StackCount } from './flamegraph/flamegraph';
-import { groupFrame, likeEscape, originKey, sanitizeOrigin, type OriginFilter, type OriginGrouping, type OriginLabels } from './origins';
+import { groupFrame, originKey, originWhere, sanitizeOrigin, type OriginFilter, type OriginGrouping, type OriginLabels } from './origins';
 
 const MAX_FRAME_NAME = 4096;
 const MAX_CACHED_FRAMES = 200_000;
@@ -341,11 +341,3 @@ export class ProfilesService {
   }
 }
 
-/** The SQL parameters of an origin filter: a LIKE prefix for the container, the cgroup and a LIKE for below it. */
-function originWhere(f: OriginFilter): { container: string | null; cgroup: string | null; below: string | null } {
-  return {
-    container: f.container === undefined ? null : `${likeEscape(f.container)}%`,
-    cgroup: f.cgroup ?? null,
-    below: f.cgroup === undefined ? null : f.cgroup === '/' ? '/%' : `${likeEscape(f.cgroup)}/%`,
-  };
-}

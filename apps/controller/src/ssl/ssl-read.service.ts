@@ -5,7 +5,7 @@ import { TERMINAL_JOB } from '../common/run-status';
 import { toEventView, type SslEventRow, type SslEventView } from './event-view';
 import { ConnectionParser, type ConnectionSummary } from './http-parse';
 import { encodeHttpCursor, type HttpQuery, type SslEventFilters, type SslEventPageQuery } from './ssl-query';
-import { likeEscape } from '../profiles/origins';
+import { originWhere } from '../profiles/origins';
 
 export interface SslEventPage {
   jobId: string;
@@ -55,11 +55,9 @@ export class SslReadService {
     // A parameter, decoded in SQL: any bytes, nothing to escape (position() has no wildcards).
     if (f.contains !== undefined) c.push(Prisma.sql`position(decode(${f.contains.toString('base64')}, 'base64') in e."data") > 0`);
     // Origins by a subquery, so every reader of these conditions works without joining Origin.
-    if (f.container !== undefined) c.push(Prisma.sql`e."originId" IN (SELECT "id" FROM "Origin" WHERE "containerId" LIKE ${`${likeEscape(f.container)}%`})`);
-    if (f.cgroup !== undefined) {
-      const below = f.cgroup === '/' ? '/%' : `${likeEscape(f.cgroup)}/%`;
-      c.push(Prisma.sql`e."originId" IN (SELECT "id" FROM "Origin" WHERE "cgroup" = ${f.cgroup} OR "cgroup" LIKE ${below})`);
-    }
+    const o = originWhere(f);
+    if (o.container !== null) c.push(Prisma.sql`e."originId" IN (SELECT "id" FROM "Origin" WHERE "containerId" LIKE ${o.container})`);
+    if (o.cgroup !== null) c.push(Prisma.sql`e."originId" IN (SELECT "id" FROM "Origin" WHERE "cgroup" = ${o.cgroup} OR "cgroup" LIKE ${o.below})`);
     return c;
   }
 

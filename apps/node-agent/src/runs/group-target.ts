@@ -13,7 +13,6 @@ import {
   containerRefProblem,
   findCgroupProcesses,
   findContainerProcesses,
-  readProcessCgroups,
   resolveContainer,
   validateCgroupTarget,
   validateContainerRef,
@@ -87,20 +86,16 @@ export class GroupTarget {
   private static container(ref: string, nodeName: string): GroupTarget {
     const bad = validateContainerRef(ref);
     if (bad) throw new RunRejected(bad);
-    const { ids } = resolveContainer(ref);
+    const { ids, processes } = resolveContainer(ref);
     const problem = containerRefProblem(ref, ids);
     if (problem) throw new RunRejected(`${problem} on node ${nodeName}`);
     const id = ids[0];
     const scanNow = (): ProcessScan => findContainerProcesses(id);
     // The container's own cgroup v2 cgroup, when all its processes are in one that the kernel can compare.
     const v2Paths = new Set<string>();
-    for (const p of scanNow().processes) {
-      try {
-        const v2 = readProcessCgroups(p.pid).v2;
-        v2Paths.add(v2 !== undefined && v2 !== '/' && v2.includes(id) ? v2 : '');
-      } catch {
-        // exited since the scan
-      }
+    for (const { cgroups } of processes) {
+      const v2 = cgroups.v2;
+      v2Paths.add(v2 !== undefined && v2 !== '/' && v2.includes(id) ? v2 : '');
     }
     const [path] = [...v2Paths];
     const v2 = v2Paths.size === 1 && path !== '' ? cgroupV2Id(path) : undefined;

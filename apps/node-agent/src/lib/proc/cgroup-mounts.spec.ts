@@ -192,7 +192,8 @@ describe('lib/proc/cgroup-mounts: a real cgroup2 cgroup', { skip: notRoot }, () 
   it('finds exactly the process in the cgroup and in the container', () => {
     const pid = sleeper?.pid as number;
     const inCgroup = findCgroupProcesses(`/${name}`);
-    assert.deepEqual(inCgroup.processes, [{ pid, origin: { cgroup: `/${name}/${scope}`, containerId } }]);
+    assert.deepEqual(inCgroup.processes.map((p) => ({ pid: p.pid, origin: p.origin })), [{ pid, origin: { cgroup: `/${name}/${scope}`, containerId } }]);
+    assert.equal(inCgroup.processes[0].cgroups.v2, `/${name}/${scope}`, 'with the cgroups its origin was read from');
     assert.deepEqual(findCgroupProcesses(`/${name}/${scope}`).processes.map((p) => p.pid), [pid]);
     assert.deepEqual(findCgroupProcesses(`/${name}-absent`).processes, []);
     assert.deepEqual(findContainerProcesses(containerId.slice(0, 12)).processes.map((p) => p.pid), [pid]);

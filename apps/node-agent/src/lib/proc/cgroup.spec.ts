@@ -244,15 +244,17 @@ describe('lib/proc/cgroup: scans and the origin cache', () => {
     assert.equal(byCgroup.unreadable, 1);
     const byContainer = findContainerProcesses(ID, [...table.keys(), 7], read);
     assert.deepEqual(byContainer.processes, [
-      { pid: 2, origin: { cgroup: `/system.slice/docker-${ID}.scope`, containerId: ID } },
-      { pid: 6, origin: { cgroup: `/system.slice/docker-${ID}.scope/child`, containerId: ID } },
+      { pid: 2, origin: { cgroup: `/system.slice/docker-${ID}.scope`, containerId: ID }, cgroups: { v2: `/system.slice/docker-${ID}.scope`, v1: [] } },
+      { pid: 6, origin: { cgroup: `/system.slice/docker-${ID}.scope/child`, containerId: ID }, cgroups: { v2: `/system.slice/docker-${ID}.scope/child`, v1: [] } },
     ]);
     assert.throws(() => findCgroupProcesses('/', [1], () => { throw new TypeError('bug'); }), TypeError);
   });
 
   it('resolveContainer gives distinct ids so that callers can refuse an ambiguous prefix', () => {
     const prefix = ID.slice(0, 12);
-    assert.deepEqual(resolveContainer(prefix, table.keys(), read), { ids: [ID2, ID].sort(), unreadable: 1 });
+    const resolved = resolveContainer(prefix, table.keys(), read);
+    assert.deepEqual({ ids: resolved.ids, unreadable: resolved.unreadable }, { ids: [ID2, ID].sort(), unreadable: 1 });
+    assert.deepEqual(resolved.processes.map((p) => p.pid), [2, 5, 6], 'with the processes they were found in');
     assert.deepEqual(resolveContainer(ID.slice(0, 13), table.keys(), read).ids, [ID]);
     assert.deepEqual(resolveContainer('ffff', table.keys(), read).ids, []);
     assert.equal(containerRefProblem(prefix, [ID2, ID].sort()), `prefix ${prefix} matches 2 containers: ${[ID2, ID].sort().join(', ')}`);

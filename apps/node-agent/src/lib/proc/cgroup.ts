@@ -215,6 +215,8 @@ export function validateContainerRef(ref: string): string | undefined {
 export interface ProcessOrigin {
   pid: number;
   origin: Origin;
+  /** what its origin was read from */
+  cgroups: ProcessCgroups;
 }
 
 export interface ProcessScan {
@@ -239,7 +241,7 @@ function scan(pids: Iterable<number>, read: ReadCgroups, match: (c: ProcessCgrou
       continue;
     }
     const origin = originOf(c);
-    if (match(c, origin)) out.processes.push({ pid, origin });
+    if (match(c, origin)) out.processes.push({ pid, origin, cgroups: c });
   }
   return out;
 }
@@ -254,11 +256,11 @@ export function findCgroupProcesses(target: string, pids: Iterable<number> = lis
   return scan(pids, read, (c) => processMatchesCgroup(c, target));
 }
 
-/** The distinct full ids, sorted, of running containers whose id starts with `ref`. */
-export function resolveContainer(ref: string, pids: Iterable<number> = listPids(), read: ReadCgroups = readProcessCgroups): { ids: string[]; unreadable: number } {
-  const { processes, unreadable } = findContainerProcesses(ref, pids, read);
-  const ids = [...new Set(processes.map((p) => p.origin.containerId as string))].sort();
-  return { ids, unreadable };
+/** The distinct full ids, sorted, of running containers whose id starts with `ref`, and their processes. */
+export function resolveContainer(ref: string, pids: Iterable<number> = listPids(), read: ReadCgroups = readProcessCgroups): { ids: string[] } & ProcessScan {
+  const scan = findContainerProcesses(ref, pids, read);
+  const ids = [...new Set(scan.processes.map((p) => p.origin.containerId as string))].sort();
+  return { ids, ...scan };
 }
 
 const LISTED_IDS = 5;

@@ -4,7 +4,7 @@ import { userFramesOf, type PythonFramer } from '../python/python-frames';
 import { AGENT_MAX_MESSAGE_BYTES, AGENT_MAX_STRINGS } from '../../message-bounds';
 import type { Origin } from '../../lib/proc';
 import type { Origin as ProtoOrigin } from '@tracefleet/proto';
-import { OriginTable } from '../origin-table';
+import { originKey, OriginTable } from '../origin-table';
 
 /** Stacks one profile batch carries at most (the controller's cap is 20,000; cpu-profile.type.ts has link.ts check it). */
 export const AGENT_MAX_PROFILE_STACKS = 10_000;
@@ -68,14 +68,11 @@ export class StackAggregator {
   drain(symbolizer: FrameSymbolizer, python?: PythonFramer, originOf: (pid: number, comm: string) => Origin | undefined = () => undefined): FoldedBatch {
     const table = new StringTable();
     const byPath = new Map<string, FoldedStack>();
-    const originKeys = new Map<string, number>();
     let samples = 0;
     for (const { sample, count } of this.pending.values()) {
       const frames = foldFrames(sample, symbolizer, python).map((f) => table.intern(f));
       const origin = originOf(sample.pid, sample.comm);
-      let ok = origin === undefined ? 0 : originKeys.get(originKey(origin));
-      if (ok === undefined) originKeys.set(originKey(origin!), (ok = originKeys.size + 1));
-      const key = `${ok}|${frames.join(',')}`;
+      const key = `${origin === undefined ? '' : originKey(origin)}|${frames.join(',')}`;
       const hit = byPath.get(key);
       if (hit) hit.count += count;
       else byPath.set(key, { frames, count, ...(origin ? { origin } : {}) });
@@ -141,5 +138,3 @@ export function originTable(stacks: FoldedStack[]): { origins: ProtoOrigin[]; in
   const index = stacks.map((s) => table.index(s.origin));
   return { origins: table.list, index };
 }
-
-const originKey = (o: Origin): string => `${o.cgroup}\0${o.containerId ?? ''}\0${o.podUid ?? ''}`;
