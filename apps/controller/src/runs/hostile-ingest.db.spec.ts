@@ -52,10 +52,11 @@ describe('hostile values in stored batches (PostgreSQL)', { timeout: 180_000 }, 
           seq: 1n,
           strings: ['main', 'gc\u0000loop'],
           events: [
-            { probe: 0, pid: 0xffffffff, tid: 0xffffffff, tsNs: U64_MAX, args: [-1n, 2n ** 63n - 1n], stack: [0, 1], str: 'G1\u0000Old' },
-            { probe: 0, pid: 42, tid: 43, tsNs: 5n, args: [], stack: [], str: 'Eden' },
+            // an origin index past the batch's origins, and one whose origin names a container id that is none
+            { probe: 0, pid: 0xffffffff, tid: 0xffffffff, tsNs: U64_MAX, args: [-1n, 2n ** 63n - 1n], stack: [0, 1], str: 'G1\u0000Old', origin: 99 },
+            { probe: 0, pid: 42, tid: 43, tsNs: 5n, args: [], stack: [], str: 'Eden', origin: 1 },
           ],
-          origins: [],
+          origins: [{ cgroup: '/docker/x\u0000\u202e', containerId: "'; DROP TABLE \"Origin\"; --", podUid: '' }],
         },
       },
     });
@@ -66,6 +67,9 @@ describe('hostile values in stored batches (PostgreSQL)', { timeout: 180_000 }, 
     assert.deepEqual(rows.map((r) => r.str), ['G1\uFFFDOld', 'Eden']);
     assert.equal(rows[0].pid, 2 ** 31 - 1);
     assert.equal(rows[0].tsNs, 2n ** 63n - 1n);
+    assert.equal(rows[0].originId, 0, 'an origin the batch does not have is not known');
+    const origin = await prisma.origin.findUniqueOrThrow({ where: { id: rows[1].originId } });
+    assert.deepEqual([origin.cgroup, origin.containerId], ['/docker/x\uFFFD\\u202e', null], 'NUL replaced, bidi escaped, a container id that is none dropped');
     const run = await prisma.jobRun.findUniqueOrThrow({ where: { id: runId } });
     assert.equal(run.batchesNotStored, 0, run.storeError ?? '');
     assert.equal(run.samplesReceived, 2n);
