@@ -21,7 +21,7 @@ import { typeParams } from './job-spec';
 import { badField } from '../common/bad-field';
 import { toTarget } from '../agents/start-run';
 import { DISPATCH_ALLOWANCE_SEC, jobTasks } from './job-tasks';
-import { ACTIVE_RUN } from '../common/run-status';
+import { awayRunIds } from './away-runs';
 import { dbJobType, jobTypeDef } from '../job-types/registry';
 import type { JobType } from '../generated/prisma/enums';
 
@@ -185,23 +185,16 @@ export class JobsService implements OnModuleInit {
   async deadline(jobId: string, now = Date.now()): Promise<void> {
     const job = await this.prisma.job.findUnique({ where: { id: jobId }, select: { durationSec: true } });
     if (!job) return;
-    // Runs whose agent is away (no session) but within the run grace period are spared: the agent keeps
+    // Runs whose agent is away (away-runs.ts) but within the run grace period are spared: the agent keeps
     // their results and delivers them when it is back; the deadline looks again when the grace is over,
     // and the node sweep fails them should the agent stay away.
-    const away = await this.prisma.jobRun.findMany({
-      where: {
-        jobId,
-        status: { in: [...ACTIVE_RUN] },
-        node: { OR: [{ sessionId: null }, { status: { not: 'connected' } }], lastSeenAt: { gte: new Date(now - this.env.runGraceMs) } },
-      },
-      select: { id: true },
-    });
+    const away = await awayRunIds(this.prisma, jobId, now, this.env);
     if (away.length > 0) {
       await this.queue.enqueue({ name: 'deadline', data: { jobId } }, { jobId: `deadline-${jobId}-${now}`, delayMs: this.env.runGraceMs });
       this.log.warn(`job ${jobId}: deadline reached while ${away.length} run(s) wait for their agent to come back; looking again in ${this.env.runGraceMs} ms`);
     }
     const waited = job.durationSec + DISPATCH_ALLOWANCE_SEC + this.env.resultGraceSec;
-    const expired = await this.runs.expireJob(jobId, `no result from the node within ${waited} s`, away.map((r) => r.id));
+    const expired = await this.runs.expireJob(jobId, `no result from the node within ${waited} s`, away);
     if (expired.length === 0) return;
     const runs = await this.prisma.jobRun.findMany({ where: { id: { in: expired } }, include: { node: true } });
     for (const r of runs) await this.router.stopRun(r.id, r.node.name, 'deadline passed').catch((e) => this.log.warn(`stop run ${r.id}: ${e}`));
