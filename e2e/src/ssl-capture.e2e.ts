@@ -11,6 +11,7 @@ const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
 const NODE = '/usr/bin/node';
 const PYTHON = '/usr/bin/python3.11';
 const CURL = '/usr/bin/curl';
+const WGET = '/usr/bin/wget';
 
 interface ServerLine {
   method: string;
@@ -26,6 +27,7 @@ interface SslEventView {
   pid: number;
   comm: string;
   function: string;
+  library: string;
   direction: string;
   ret: number;
   length: number;
@@ -47,8 +49,8 @@ describe('ssl-capture jobs, end to end on the real kernel', () => {
   const launch = (cmd: string, args: string[]): Launched => launchCollecting(children, cmd, args);
 
   before(async () => {
-    for (const f of [LIBSSL, NODE, PYTHON, CURL]) {
-      if (!existsSync(f)) throw new Error(`${f} is missing: npm run setup installs curl, nodejs, python3.11 and OpenSSL 3`);
+    for (const f of [LIBSSL, NODE, PYTHON, CURL, WGET]) {
+      if (!existsSync(f)) throw new Error(`${f} is missing: npm run setup installs curl, wget, nodejs, python3.11 and OpenSSL 3`);
     }
     mkdirSync(dir, { recursive: true });
     const cert = selfSignedCert(dir);
@@ -235,6 +237,62 @@ describe('ssl-capture jobs, end to end on the real kernel', () => {
     assert.equal((await stack.api('GET', `/jobs/${id}/ssl-events`, undefined, null)).status, 401);
   });
 
+  it('wget (GnuTLS) started after the job began: request line and response body through gnutls_record_send/recv, Authorization redacted, the library named per event and per connection', async () => {
+    const m = marker();
+    const path = `/w/${m}`;
+    const secret = `tf-secret-${randomBytes(12).toString('hex')}`;
+    const id = await startJob({ durationSec: 5, target: { comm: 'wget' } });
+    const wget = spawnSync(WGET, ['-q', '-O', '-', '--no-check-certificate', '--tries=1', '--timeout=10', `--header=Authorization: Bearer ${secret}`, `https://127.0.0.1:${port}${path}`], {
+      encoding: 'utf8',
+    });
+    assert.equal(wget.status, 0, wget.stderr);
+    assert.equal(wget.stdout, `response-for-${m}\n`);
+    const line = await served(path);
+    const job = await waitJob(stack, id, 30_000);
+    assert.equal(job.status, 'completed', JSON.stringify(job.runs));
+    assert.ok(JSON.stringify(job.runs[0].ssl?.attached ?? []).includes('gnutls_record_recv in '), `attached: ${JSON.stringify(job.runs[0].ssl)}`);
+
+    const events = await allEvents(id);
+    const mine = events.filter((e) => e.comm === 'wget' && e.direction !== 'handshake');
+    const writes = mine.filter((e) => e.direction === 'write' && text(e).startsWith(`GET ${path} HTTP/1.1\r\n`));
+    assert.equal(writes.length, 1, JSON.stringify(mine.map((e) => [e.function, e.direction, e.length, text(e).slice(0, 40)])));
+    const write = writes[0];
+    assert.equal(write.function, 'gnutls_record_send');
+    assert.equal(write.library, 'gnutls');
+    assert.match(write.binary, /\/libgnutls\.so\.30/);
+    assert.equal(write.length, line.requestLength, 'gnutls_record_send moved exactly the bytes the server received');
+    assert.match(text(write), /\r\nAuthorization: \[REDACTED\]\r\n/i);
+    assert.ok(!text(write).includes(secret));
+    // What wget read on that connection is the server's response, byte for byte, whatever sizes it asked for.
+    const reads = mine.filter((e) => e.direction === 'read' && e.pid === write.pid && e.ret > 0);
+    assert.ok(reads.length >= 1 && reads.every((e) => e.function === 'gnutls_record_recv' && e.library === 'gnutls'), JSON.stringify(reads.map((e) => [e.function, e.length])));
+    const response = reads.map(text).join('');
+    assert.equal(reads.reduce((a, e) => a + e.length, 0), line.responseLength, 'gnutls_record_recv moved exactly the bytes the server sent');
+    assert.match(response, /^HTTP\/1\.1 200 OK\r\n/);
+    assert.ok(response.endsWith(`\r\n\r\nresponse-for-${m}\n`), response);
+    const [found] = await dumpContains([secret]);
+    assert.ok(!found, 'the raw Authorization value is in the database');
+
+    const http = await capture(`/jobs/${id}/http`);
+    assert.equal(http.status, 200, http.text);
+    const conn = http.json.connections.find((c: { pid: number }) => c.pid === write.pid);
+    assert.ok(conn, JSON.stringify(http.json).slice(0, 2000));
+    assert.equal(conn.library, 'gnutls');
+    assert.equal(conn.exchanges?.[0]?.path, path);
+    assert.equal(conn.exchanges?.[0]?.status, 200);
+  });
+
+  it('a process whose TLS library is not covered (NSS): the run says which, by pid', async () => {
+    const nss = launch(PYTHON, ['-c', 'import ctypes,sys,time; ctypes.CDLL("libnss3.so"); print("ready", flush=True); time.sleep(30)']);
+    await waitFor(async () => nss.output().includes('ready'), 10_000, 'the NSS process');
+    const res = await capture('/jobs', 'POST', { type: 'ssl-capture', durationSec: 2, target: { pid: nss.pid }, nodes: 'all' });
+    assert.equal(res.status, 201, res.text);
+    const job = await waitJob(stack, res.json.id, 20_000);
+    assert.equal(job.status, 'failed');
+    assert.match(job.runs[0].reason, new RegExp(`pid ${nss.pid} \\(python3.11\\): .*it uses NSS \\(\\S*libnss3\\.so\\), which ssl-capture does not cover`));
+    nss.kill('SIGKILL');
+  });
+
   it('a Node.js HTTPS client (OpenSSL linked statically into /usr/bin/node), by pid', async () => {
     const m = marker();
     const path = `/n/${m}`;
@@ -319,7 +377,7 @@ describe('ssl-capture jobs, end to end on the real kernel', () => {
     assert.equal(noSsl.status, 201, noSsl.text);
     const nj = await waitJob(stack, noSsl.json.id, 20_000);
     assert.equal(nj.status, 'failed');
-    assert.match(nj.runs[0].reason, new RegExp(`pid ${sleeper.pid}.*(no libssl|OpenSSL)`, 'i'));
+    assert.match(nj.runs[0].reason, new RegExp(`pid ${sleeper.pid}.*(no TLS library|OpenSSL)`, 'i'));
     sleeper.kill('SIGKILL');
   });
 

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { objectPath } from '@tracefleet/bpf';
 
-import { SSL_FUNCTIONS, SslTracer, functionOffsets, type SslFunctionName, type SslRawEvent, type SslStats, type SslTracerOptions } from './index';
+import { OPENSSL_FUNCTIONS, SslTracer, functionOffsets, type SslFunctionName, type SslRawEvent, type SslStats, type SslTracerOptions } from './index';
 import { compileC, traceWhileWith } from './spec-support';
 import { Target, requireFile } from './usdt-spec-support';
 
@@ -188,8 +188,8 @@ export class Client {
 
 /** Entry offsets of the functions in libssl.so.3; fails naming any that is missing. */
 export function sslOffsets(file = LIBSSL): Record<SslFunctionName, bigint> {
-  const found = functionOffsets(file, [...SSL_FUNCTIONS]);
-  for (const name of SSL_FUNCTIONS) assert.equal(typeof found[name], 'bigint', `${file} has no ${name}`);
+  const found = functionOffsets(file, [...OPENSSL_FUNCTIONS]);
+  for (const name of OPENSSL_FUNCTIONS) assert.equal(typeof found[name], 'bigint', `${file} has no ${name}`);
   return found as Record<SslFunctionName, bigint>;
 }
 

@@ -3,13 +3,31 @@ import type { UnwindCounters, Unwinder } from './unwind';
 import type { TargetCgroupOption } from './target-types';
 import type { PythonCounters, PythonFrameFields, PythonLayoutSink } from './python-types';
 
-export type SslFunctionName = 'SSL_read' | 'SSL_write' | 'SSL_read_ex' | 'SSL_write_ex' | 'SSL_do_handshake';
+export type SslFunctionName =
+  | 'SSL_read'
+  | 'SSL_write'
+  | 'SSL_read_ex'
+  | 'SSL_write_ex'
+  | 'SSL_do_handshake'
+  | 'gnutls_record_recv'
+  | 'gnutls_record_send';
 
 /** The functions SslTracer can probe, in the order of their ids in ssl.h (SSL_FN_READ = 1, ...). */
-export const SSL_FUNCTIONS: readonly SslFunctionName[] = ['SSL_read', 'SSL_write', 'SSL_read_ex', 'SSL_write_ex', 'SSL_do_handshake'];
+export const SSL_FUNCTIONS: readonly SslFunctionName[] = [
+  'SSL_read',
+  'SSL_write',
+  'SSL_read_ex',
+  'SSL_write_ex',
+  'SSL_do_handshake',
+  'gnutls_record_recv',
+  'gnutls_record_send',
+];
+
+/** OpenSSL's functions of SSL_FUNCTIONS (what libssl.so.3 defines). */
+export const OPENSSL_FUNCTIONS: readonly SslFunctionName[] = SSL_FUNCTIONS.filter((f) => f.startsWith('SSL_'));
 
 export interface SslProbeSpec {
-  /** File to probe: libssl.so.3, a binary with OpenSSL linked in; may be a /proc/PID/root/... path. */
+  /** File to probe: libssl.so.3, libgnutls.so.30, a binary with OpenSSL linked in; may be a /proc/PID/root/... path. */
   path: string;
   fn: SslFunctionName;
   /**
@@ -147,6 +165,8 @@ export interface SslEventLayout {
   SSL_FN_READ_EX: number;
   SSL_FN_WRITE_EX: number;
   SSL_FN_DO_HANDSHAKE: number;
+  SSL_FN_GNUTLS_RECV: number;
+  SSL_FN_GNUTLS_SEND: number;
   SSL_FN_MAX: number;
   SSL_COOKIE_FN_BITS: number;
   SSL_FLAG_TRUNCATED: number;

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { SSL_FUNCTIONS, SslTracer, type SslFunctionName, type SslProbeSpec, type SslRawEvent, type SslStats, type SslTracerOptions } from './index';
+import { OPENSSL_FUNCTIONS, SslTracer, type SslFunctionName, type SslProbeSpec, type SslRawEvent, type SslStats, type SslTracerOptions } from './index';
 import {
   Client,
   LIBSSL,
@@ -25,7 +25,7 @@ import { ownBpfFds } from './usdt-spec-support';
 const COMM = 'tfsslclient';
 
 /** Entry probe and uretprobe on each function's first instruction in libssl.so.3. */
-const uretprobes = (fns: readonly SslFunctionName[] = SSL_FUNCTIONS, pid?: number): SslProbeSpec[] => {
+const uretprobes = (fns: readonly SslFunctionName[] = OPENSSL_FUNCTIONS, pid?: number): SslProbeSpec[] => {
   const offsets = sslOffsets();
   return fns.map((fn) => ({ path: LIBSSL, fn, entryOffset: offsets[fn], returnKind: 'uretprobe', returnOffset: offsets[fn], pid }));
 };

@@ -25,7 +25,8 @@ struct NamedFunction {
 constexpr NamedFunction kFunctions[] = {
     {SSL_FN_READ, "SSL_read"},       {SSL_FN_WRITE, "SSL_write"},
     {SSL_FN_READ_EX, "SSL_read_ex"}, {SSL_FN_WRITE_EX, "SSL_write_ex"},
-    {SSL_FN_DO_HANDSHAKE, "SSL_do_handshake"},
+    {SSL_FN_DO_HANDSHAKE, "SSL_do_handshake"}, {SSL_FN_GNUTLS_RECV, "gnutls_record_recv"},
+    {SSL_FN_GNUTLS_SEND, "gnutls_record_send"},
 };
 
 uint64_t Cookie(uint32_t id, uint32_t fn) { return (static_cast<uint64_t>(id) << SSL_COOKIE_FN_BITS) | fn; }

@@ -20,7 +20,7 @@ constexpr const char* kUsage =
     TRACEFLEET_TARGET_CGROUP_USAGE ", onEvents: (events: SslRawEvent[]) => void })";
 constexpr const char* kAttachUsage =
     "tracer.attach(probes: Array of { path: string, fn: 'SSL_read' | 'SSL_write' | 'SSL_read_ex' | 'SSL_write_ex' | "
-    "'SSL_do_handshake', entryOffset: bigint, returnKind: 'uretprobe' | 'uprobe', returnOffset: bigint, pid?: integer (-1 = "
+    "'SSL_do_handshake' | 'gnutls_record_recv' | 'gnutls_record_send', entryOffset: bigint, returnKind: 'uretprobe' | 'uprobe', returnOffset: bigint, pid?: integer (-1 = "
     "every process) })";
 constexpr const char* kDetachUsage = "tracer.detach(ids: integer[])";
 constexpr const char* kSetPidsUsage = "tracer.setPids(add: integer[], remove?: integer[])";
@@ -282,6 +282,8 @@ Napi::Value SslLayout(const Napi::CallbackInfo& info) {
   CONSTANT(SSL_FN_READ_EX);
   CONSTANT(SSL_FN_WRITE_EX);
   CONSTANT(SSL_FN_DO_HANDSHAKE);
+  CONSTANT(SSL_FN_GNUTLS_RECV);
+  CONSTANT(SSL_FN_GNUTLS_SEND);
   CONSTANT(SSL_FN_MAX);
   CONSTANT(SSL_COOKIE_FN_BITS);
   CONSTANT(SSL_FLAG_TRUNCATED);

@@ -1,3 +1,12 @@
+/** The TLS library a traced function belongs to (the stored function name says it). */
+export type TlsLibrary = 'openssl' | 'gnutls' | 'unknown';
+
+export function tlsLibraryOf(fn: string): TlsLibrary {
+  if (fn.startsWith('SSL_')) return 'openssl';
+  if (fn.startsWith('gnutls_')) return 'gnutls';
+  return 'unknown';
+}
+
 /** One stored event as the API shows it. */
 export interface SslEventView {
   id: string;
@@ -6,6 +15,8 @@ export interface SslEventView {
   tid: number;
   comm: string;
   function: string;
+  /** Which TLS library the call went through. */
+  library: TlsLibrary;
   direction: string;
   ret: number;
   length: number;
@@ -72,6 +83,7 @@ export function toEventView(r: SslEventRow, frameName: (id: number) => string): 
     tid: r.tid,
     comm: r.comm,
     function: r.function,
+    library: tlsLibraryOf(r.function),
     direction: r.direction,
     ret: Number(r.ret),
     length: Number(r.length),

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Prisma } from '../generated/prisma/client';
 import { PrismaService } from '../prisma/prisma.service';
 import { TERMINAL_JOB } from '../common/run-status';
-import { toEventView, type SslEventRow, type SslEventView } from './event-view';
+import { tlsLibraryOf, toEventView, type SslEventRow, type SslEventView, type TlsLibrary } from './event-view';
 import { ConnectionParser, type ConnectionSummary } from './http-parse';
 import { encodeHttpCursor, type HttpQuery, type SslEventFilters, type SslEventPageQuery } from './ssl-query';
 import { originWhere } from '../profiles/origins';
@@ -20,6 +20,7 @@ export type HttpConnection = {
   pid: number;
   comm: string;
   sslPtr: string;
+  library: TlsLibrary;
   events: number;
   firstAt: string;
   lastAt: string;
@@ -107,7 +108,7 @@ export class SslReadService {
     const base = this.conditions(jobId, { node: q.node, pid: q.pid });
     const connections: HttpConnection[] = [];
     let pos: { node: string; pid: number; sslPtr: string; tsNs: bigint; id: bigint } | undefined;
-    let open: { node: string; pid: number; sslPtr: string; comm: string; events: number; firstAt: Date; lastAt: Date; parser: ConnectionParser } | undefined;
+    let open: { node: string; pid: number; sslPtr: string; comm: string; library: TlsLibrary; events: number; firstAt: Date; lastAt: Date; parser: ConnectionParser } | undefined;
     let scannedEvents = 0;
     let scannedBytes = 0;
     let more = false;
@@ -124,8 +125,8 @@ export class SslReadService {
       const where = [...base];
       if (pos) where.push(Prisma.sql`(e."nodeName", e."pid", e."sslPtr", e."tsNs", e."id") > (${pos.node}, ${pos.pid}::int, ${pos.sslPtr}, ${pos.tsNs.toString()}::bigint, ${pos.id.toString()}::bigint)`);
       else if (q.after) where.push(Prisma.sql`(e."nodeName", e."pid", e."sslPtr") > (${q.after.node}, ${q.after.pid}::int, ${q.after.sslPtr})`);
-      const rows = await this.prisma.$queryRaw<{ id: bigint; nodeName: string; pid: number; sslPtr: string; comm: string; direction: string; length: bigint; truncated: boolean; tsNs: bigint; at: Date; data: Uint8Array }[]>`
-        SELECT e."id", e."nodeName", e."pid", e."sslPtr", e."comm", e."direction"::text AS "direction", e."length", e."truncated", e."tsNs", e."at", e."data"
+      const rows = await this.prisma.$queryRaw<{ id: bigint; nodeName: string; pid: number; sslPtr: string; comm: string; function: string; direction: string; length: bigint; truncated: boolean; tsNs: bigint; at: Date; data: Uint8Array }[]>`
+        SELECT e."id", e."nodeName", e."pid", e."sslPtr", e."comm", e."function", e."direction"::text AS "direction", e."length", e."truncated", e."tsNs", e."at", e."data"
         FROM "SslEvent" e
         WHERE ${Prisma.join(where, ' AND ')}
         ORDER BY e."nodeName", e."pid", e."sslPtr", e."tsNs", e."id"
@@ -138,7 +139,7 @@ export class SslReadService {
             break walk;
           }
         }
-        open ??= { node: r.nodeName, pid: r.pid, sslPtr: r.sslPtr, comm: r.comm, events: 0, firstAt: r.at, lastAt: r.at, parser: new ConnectionParser() };
+        open ??= { node: r.nodeName, pid: r.pid, sslPtr: r.sslPtr, comm: r.comm, library: tlsLibraryOf(r.function), events: 0, firstAt: r.at, lastAt: r.at, parser: new ConnectionParser() };
         open.events++;
         open.lastAt = r.at;
         open.parser.push({ direction: r.direction as 'read' | 'write' | 'handshake', data: r.data, length: Number(r.length), truncated: r.truncated, tsNs: r.tsNs });

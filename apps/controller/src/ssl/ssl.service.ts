@@ -12,6 +12,8 @@ export const SSL_FUNCTION_NAMES: Record<number, string> = {
   [SslFunction.SSL_FUNCTION_READ_EX]: 'SSL_read_ex',
   [SslFunction.SSL_FUNCTION_WRITE_EX]: 'SSL_write_ex',
   [SslFunction.SSL_FUNCTION_DO_HANDSHAKE]: 'SSL_do_handshake',
+  [SslFunction.SSL_FUNCTION_GNUTLS_RECORD_RECV]: 'gnutls_record_recv',
+  [SslFunction.SSL_FUNCTION_GNUTLS_RECORD_SEND]: 'gnutls_record_send',
 };
 
 /** The direction of an event; from its function when the agent left it unspecified. Undefined: malformed. */
@@ -27,9 +29,11 @@ export function directionOf(e: Pick<SslEventMsg, 'direction' | 'function'>): 're
   switch (e.function) {
     case SslFunction.SSL_FUNCTION_READ:
     case SslFunction.SSL_FUNCTION_READ_EX:
+    case SslFunction.SSL_FUNCTION_GNUTLS_RECORD_RECV:
       return 'read';
     case SslFunction.SSL_FUNCTION_WRITE:
     case SslFunction.SSL_FUNCTION_WRITE_EX:
+    case SslFunction.SSL_FUNCTION_GNUTLS_RECORD_SEND:
       return 'write';
     case SslFunction.SSL_FUNCTION_DO_HANDSHAKE:
       return 'handshake';

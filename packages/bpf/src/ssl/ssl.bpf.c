@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-/* TLS plaintext: uprobes on OpenSSL's SSL_read/SSL_write(_ex)/SSL_do_handshake. ssl_entry notes
+/* TLS plaintext: uprobes on OpenSSL's SSL_read/SSL_write(_ex)/SSL_do_handshake and GnuTLS's
+ * gnutls_record_recv/gnutls_record_send (same argument order: connection, buffer, size). ssl_entry notes
  * the call's arguments per thread; ssl_return, at the function's return (a uretprobe) or at a site
  * every return path passes with the return value in %rax (a plain uprobe), sends one record with
  * the bytes the call moved. Both are attached by user space with the attach cookie
@@ -162,6 +163,8 @@ static __always_inline __u64 moved(__u32 fn, __s64 ret, __u64 lenptr, bool *fail
 	switch (fn) {
 	case SSL_FN_READ:
 	case SSL_FN_WRITE:
+	case SSL_FN_GNUTLS_RECV:
+	case SSL_FN_GNUTLS_SEND:
 		return ret > 0 ? (__u64)ret : 0;
 	case SSL_FN_READ_EX:
 	case SSL_FN_WRITE_EX:
@@ -225,7 +228,11 @@ int ssl_return(struct pt_regs *ctx)
 	e->ts_ns = bpf_ktime_get_ns();
 	e->latency_ns = e->ts_ns - start;
 	e->ssl = ssl;
-	e->ret = (__s64)(int)PT_REGS_RC(ctx);
+	/* OpenSSL returns int (the upper half of %rax is garbage), GnuTLS ssize_t. */
+	if (fn == SSL_FN_GNUTLS_RECV || fn == SSL_FN_GNUTLS_SEND)
+		e->ret = (__s64)PT_REGS_RC(ctx);
+	else
+		e->ret = (__s64)(int)PT_REGS_RC(ctx);
 	e->pid = id >> 32;
 	e->tid = (__u32)id;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));

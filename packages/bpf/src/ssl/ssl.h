@@ -19,7 +19,9 @@
 #define SSL_FN_READ_EX 3
 #define SSL_FN_WRITE_EX 4
 #define SSL_FN_DO_HANDSHAKE 5
-#define SSL_FN_MAX 6
+#define SSL_FN_GNUTLS_RECV 6 /* gnutls_record_recv(session, data, size): ssize_t, like SSL_read */
+#define SSL_FN_GNUTLS_SEND 7 /* gnutls_record_send(session, data, size) */
+#define SSL_FN_MAX 8
 #define SSL_COOKIE_FN_BITS 8
 
 /* ssl_event.flags */
@@ -41,9 +43,9 @@
 struct ssl_event {
 	__u64 ts_ns;      /* bpf_ktime_get_ns at the return */
 	__u64 latency_ns; /* return - entry */
-	__u64 ssl;        /* the SSL * argument */
-	__s64 ret;        /* the function's int return value, sign-extended */
-	__u64 length;     /* bytes moved: ret > 0 for SSL_read/SSL_write, the size_t at readbytes/written for _ex when ret == 1, else 0 */
+	__u64 ssl;        /* the SSL * (gnutls_session_t) argument: the connection */
+	__s64 ret;        /* the return value: OpenSSL's int sign-extended, GnuTLS's ssize_t whole */
+	__u64 length;     /* bytes moved: ret > 0 for SSL_read/SSL_write and gnutls_record_recv/send, the size_t at readbytes/written for _ex when ret == 1, else 0 */
 	__u32 pid;        /* tgid */
 	__u32 tid;
 	char comm[TRACEFLEET_COMM_LEN];

@@ -12,11 +12,13 @@ export const FUNCTION: Record<SslFunctionName, SslFunction> = {
   SSL_read_ex: SslFunction.SSL_FUNCTION_READ_EX,
   SSL_write_ex: SslFunction.SSL_FUNCTION_WRITE_EX,
   SSL_do_handshake: SslFunction.SSL_FUNCTION_DO_HANDSHAKE,
+  gnutls_record_recv: SslFunction.SSL_FUNCTION_GNUTLS_RECORD_RECV,
+  gnutls_record_send: SslFunction.SSL_FUNCTION_GNUTLS_RECORD_SEND,
 };
 
 export function directionOf(fn: SslFunctionName): SslDirection {
-  if (fn === 'SSL_read' || fn === 'SSL_read_ex') return SslDirection.SSL_DIRECTION_READ;
-  if (fn === 'SSL_write' || fn === 'SSL_write_ex') return SslDirection.SSL_DIRECTION_WRITE;
+  if (fn === 'SSL_read' || fn === 'SSL_read_ex' || fn === 'gnutls_record_recv') return SslDirection.SSL_DIRECTION_READ;
+  if (fn === 'SSL_write' || fn === 'SSL_write_ex' || fn === 'gnutls_record_send') return SslDirection.SSL_DIRECTION_WRITE;
   return SslDirection.SSL_DIRECTION_HANDSHAKE;
 }
 
@@ -28,15 +30,15 @@ export function sslRingBytes(maxDataBytes: number, stacks: boolean): number {
   return bytes;
 }
 
-/** "SSL_read in /usr/lib/x86_64-linux-gnu/libssl.so.3: entry +22 (js rel8), return +56 (jne rel32)" */
-export function describeSites(path: string, s: SslProbeSites): string {
+/** "SSL_read in /usr/lib/x86_64-linux-gnu/libssl.so.3 (OpenSSL): entry +22 (js rel8), return +56 (jne rel32)" */
+export function describeSites(path: string, s: SslProbeSites, label?: string): string {
   const entry = `entry +${s.entry.delta} (${s.entry.instruction}${s.entry.emulated ? '' : ', single-stepped'})`;
   // The fallback's reason (why no return site was proven) is long: the agent's log has it.
   const ret =
     s.ret.kind === 'uprobe'
       ? `return +${s.ret.delta} (${s.ret.instruction})`
       : `return by uretprobe at +${s.ret.delta} (${s.ret.instruction}${s.ret.emulated ? '' : ', single-stepped'})`;
-  return `${s.fn} in ${path}: ${entry}, ${ret}`;
+  return `${s.fn} in ${path}${label ? ` (${label})` : ''}: ${entry}, ${ret}`;
 }
 
 /** CLOCK_MONOTONIC (bpf_ktime_get_ns, process.hrtime) to the wall clock, in ns, measured once per run. */

@@ -16,6 +16,38 @@ import {
   systemLibssl,
 } from './discovery';
 import { parseMaps, tgidOf } from '../../lib/proc';
+import { isGoExecutable, uncoveredTls } from './uncovered';
+
+/** An ELF64 LE x86-64 header, a null section, the named one and a section name table. */
+function fakeElfWithSection(name: string): Buffer {
+  const names = Buffer.from(`\0${name}\0.shstrtab\0`, 'latin1');
+  const shoff = 64 + 64; // header, then 64 bytes of section data
+  const buf = Buffer.alloc(shoff + 3 * 64 + names.length);
+  buf.write('\x7fELF', 0, 'latin1');
+  buf[4] = 2; // ELFCLASS64
+  buf[5] = 1; // little endian
+  buf[6] = 1; // version
+  buf.writeUInt16LE(2, 16); // ET_EXEC
+  buf.writeUInt16LE(62, 18); // EM_X86_64
+  buf.writeUInt32LE(1, 20);
+  buf.writeBigUInt64LE(BigInt(shoff), 40);
+  buf.writeUInt16LE(64, 52); // e_ehsize
+  buf.writeUInt16LE(64, 58); // e_shentsize
+  buf.writeUInt16LE(3, 60); // e_shnum
+  buf.writeUInt16LE(2, 62); // e_shstrndx
+  const sec = (i: number, nameOff: number, type: number, off: number, size: number): void => {
+    const o = shoff + i * 64;
+    buf.writeUInt32LE(nameOff, o);
+    buf.writeUInt32LE(type, o + 4);
+    buf.writeBigUInt64LE(BigInt(off), o + 24);
+    buf.writeBigUInt64LE(BigInt(size), o + 32);
+  };
+  sec(1, 1, 1, 64, 16); // PROGBITS
+  const strOff = shoff + 3 * 64;
+  sec(2, 2 + name.length, 3, strOff, names.length); // STRTAB
+  names.copy(buf, strOff);
+  return buf;
+}
 
 const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
 const children: ChildProcess[] = [];
@@ -94,7 +126,8 @@ describe('files named by path', () => {
     const hit = sys.filter((f) => f.key === fileKey(statSync(LIBSSL)));
     assert.equal(hit.length, 1, JSON.stringify(sys));
     assert.equal(hit[0].path, LIBSSL);
-    assert.equal(hit[0].kind, 'libssl');
+    assert.equal(hit[0].kind, 'library');
+    assert.equal(hit[0].library, 'openssl');
     assert.ok(hit[0].functions.includes('SSL_read_ex') && hit[0].functions.includes('SSL_do_handshake'));
   });
 
@@ -114,7 +147,7 @@ describe('scanProcess on real processes', () => {
     await mapped(c, /\/sleep$/m);
     const s = scanProcess(c.pid!);
     assert.equal(s.files.length, 0);
-    assert.equal(s.reason, `pid ${c.pid} (sleep): no libssl.so.* mapped and /usr/bin/sleep exports no SSL_read`);
+    assert.equal(s.reason, `pid ${c.pid} (sleep): no TLS library mapped (libssl.so.*, libgnutls.so.*) and /usr/bin/sleep exports no SSL_read`);
   });
 
   it('finds node\'s static OpenSSL in the executable, reading the file once for many processes', async () => {
@@ -143,7 +176,7 @@ describe('scanProcess on real processes', () => {
     const c = start('/usr/bin/python3.11', ['-c', 'import ssl,time; time.sleep(20)']);
     await mapped(c, /libssl\.so/);
     const s = scanProcess(c.pid!);
-    const f = s.files.find((x) => x.kind === 'libssl');
+    const f = s.files.find((x) => x.kind === 'library');
     assert.ok(f, JSON.stringify(s));
     assert.equal(f.path, LIBSSL);
     assert.equal(f.openPath, `/proc/${c.pid}/root${LIBSSL}`);
@@ -162,8 +195,51 @@ describe('scanProcess on real processes', () => {
       const c = start('curl', ['-sk', '--max-time', '20', `https://127.0.0.1:${port}/`]);
       await mapped(c, /libssl\.so/);
       const s = scanProcess(c.pid!);
-      assert.deepEqual(s.files.map((f) => [f.path, f.kind]), [[LIBSSL, 'libssl']]);
+      // Debian's curl links OpenSSL; libgnutls comes in too, through librtmp: both are probed, the one curl calls reports.
+      assert.deepEqual(
+        s.files.filter((f) => f.library === 'openssl').map((f) => [f.path, f.kind]),
+        [[LIBSSL, 'library']],
+      );
     });
+  });
+
+  describe('wget (GnuTLS)', () => {
+    let server: Server;
+    after(() => server?.close());
+    it('finds the libgnutls wget links, as GnuTLS with its record functions', async () => {
+      server = createServer(() => {});
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const port = (server.address() as { port: number }).port;
+      const c = start('wget', ['-q', '-O', '/dev/null', '--timeout=20', '--tries=1', '--no-check-certificate', `https://127.0.0.1:${port}/`]);
+      await mapped(c, /libgnutls\.so/);
+      const s = scanProcess(c.pid!);
+      const f = s.files.find((x) => x.library === 'gnutls');
+      assert.ok(f, JSON.stringify(s));
+      assert.equal(f.kind, 'library');
+      assert.match(f.path, /\/libgnutls\.so\.30(\.[\d.]+)?$/);
+      assert.deepEqual(f.functions, ['gnutls_record_recv', 'gnutls_record_send']);
+    });
+  });
+
+  it('names a TLS library it does not cover: NSS loaded into a process', async () => {
+    const c = start('/usr/bin/python3.11', ['-c', 'import ctypes,time; ctypes.CDLL("libnss3.so"); time.sleep(20)']);
+    await mapped(c, /libnss3\.so/);
+    const s = scanProcess(c.pid!);
+    assert.equal(s.files.length, 0, JSON.stringify(s));
+    assert.match(s.reason ?? '', new RegExp(`^pid ${c.pid} \\(python3.11\\): no TLS library mapped .*; it uses NSS \\(/\\S+/libnss3\\.so\\), which ssl-capture does not cover$`));
+  });
+
+  it('names a Go program as using Go\'s crypto/tls, from its sections; a C program is not one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tf-go-'));
+    const fake = join(dir, 'goapp');
+    // A minimal ELF64 x86-64 with a .go.buildinfo section: what marks a Go executable.
+    writeFileSync(fake, fakeElfWithSection('.go.buildinfo'));
+    assert.equal(isGoExecutable(fake), true);
+    assert.equal(isGoExecutable('/usr/bin/sleep'), false);
+    assert.equal(isGoExecutable(join(dir, 'missing')), false);
+    writeFileSync(join(dir, 'text'), 'not an ELF file');
+    assert.equal(isGoExecutable(join(dir, 'text')), false);
+    assert.equal(uncoveredTls(process.pid, [], undefined), undefined);
   });
 
   it('comes back "gone" for a process that no longer exists', () => {

@@ -1,19 +1,63 @@
 /**
- * Where OpenSSL lives: the files a process maps that define SSL_read/SSL_write (a libssl.so.*, or
- * an executable with OpenSSL linked in statically, such as node), the system's libssl, and files
- * a job names. Files are told apart by (st_dev, st_ino) and read at most once per version, so a
- * fleet of node processes costs one look at /usr/bin/node.
+ * Where the TLS libraries live: the files a process maps that define a covered library's record
+ * functions (OpenSSL's libssl.so.*, GnuTLS's libgnutls.so.*, or an executable with OpenSSL linked in
+ * statically, such as node), the system's copies of those libraries, and files a job names. Files
+ * are told apart by (st_dev, st_ino) and read at most once per version, so a fleet of node
+ * processes costs one look at /usr/bin/node. A process using a TLS library that is not covered
+ * (NSS, Go's crypto/tls, a JVM's JSSE, ...) is named with it.
  */
 import { execFileSync } from 'node:child_process';
 import { realpathSync, statSync, type Stats } from 'node:fs';
 import { basename } from 'node:path';
 import { dynstrMentions, readFunctionSymbols } from '../../lib/elf';
 import { mappedFilePath, ProcError, readComm, readExe, readMaps, type MapEntry } from '../../lib/proc';
+import { uncoveredTls } from './uncovered';
 
-/** The functions a capture probes; SSL_read and SSL_write are required. */
-export const SSL_DATA_FUNCTIONS = ['SSL_read', 'SSL_write', 'SSL_read_ex', 'SSL_write_ex'] as const;
-const REQUIRED = ['SSL_read', 'SSL_write'];
-const ALL_FUNCTIONS = [...SSL_DATA_FUNCTIONS, 'SSL_do_handshake'];
+export type TlsLibrary = 'openssl' | 'gnutls';
+
+interface LibraryDef {
+  library: TlsLibrary;
+  /** its name in messages */
+  label: string;
+  /** the shared object's file name */
+  soname: RegExp;
+  /** what such a file must define to be probed */
+  required: readonly string[];
+  /** the functions a capture probes (required first) */
+  data: readonly string[];
+  /** probed only when the job asks for handshakes */
+  handshake?: string;
+}
+
+/** The libraries a capture covers, in the order a file defining several is taken as one of them. */
+export const TLS_LIBRARIES: readonly LibraryDef[] = [
+  {
+    library: 'openssl',
+    label: 'OpenSSL',
+    soname: /^libssl\.so(\.|$)/,
+    required: ['SSL_read', 'SSL_write'],
+    data: ['SSL_read', 'SSL_write', 'SSL_read_ex', 'SSL_write_ex'],
+    handshake: 'SSL_do_handshake',
+  },
+  {
+    library: 'gnutls',
+    label: 'GnuTLS',
+    soname: /^libgnutls\.so(\.|$)/,
+    required: ['gnutls_record_recv', 'gnutls_record_send'],
+    data: ['gnutls_record_recv', 'gnutls_record_send'],
+  },
+];
+
+const DEF = new Map(TLS_LIBRARIES.map((d) => [d.library, d]));
+
+export function libraryDef(library: TlsLibrary): LibraryDef {
+  return DEF.get(library)!;
+}
+
+/** OpenSSL's data functions (SSL_read and SSL_write are required). */
+export const SSL_DATA_FUNCTIONS = libraryDef('openssl').data;
+const ALL_FUNCTIONS = TLS_LIBRARIES.flatMap((d) => [...d.data, ...(d.handshake ? [d.handshake] : [])]);
+const ANY_REQUIRED = TLS_LIBRARIES.flatMap((d) => d.required);
 
 export interface SslFile {
   /** `${dev}:${ino}`: one file, whatever path or process it is seen through */
@@ -22,17 +66,19 @@ export interface SslFile {
   path: string;
   /** a path the agent can open: through /proc/PID/root for another mount namespace, /proc/PID/map_files for a deleted file */
   openPath: string;
-  kind: 'libssl' | 'executable';
-  /** which of SSL_read, SSL_write, SSL_read_ex, SSL_write_ex, SSL_do_handshake the file defines */
+  /** the library's shared object, or an executable (or other object) with it linked in */
+  kind: 'library' | 'executable';
+  library: TlsLibrary;
+  /** which of the library's functions (TLS_LIBRARIES) the file defines */
   functions: string[];
 }
 
 export interface ProcessScan {
   pid: number;
   comm: string;
-  /** OpenSSL files the process maps (each has SSL_read and SSL_write) */
+  /** TLS library files the process maps (each defines its library's required functions) */
   files: SslFile[];
-  /** why `files` is empty, e.g. "pid 123 (sleep): no libssl.so.* mapped and /usr/bin/sleep exports no SSL_read" */
+  /** why `files` is empty, e.g. "pid 123 (sleep): no TLS library mapped (libssl.so.*, libgnutls.so.*) and /usr/bin/sleep exports no SSL_read" */
   reason?: string;
   /** the process was gone before it could be read */
   gone?: boolean;
@@ -40,10 +86,19 @@ export interface ProcessScan {
   kernelThread?: boolean;
 }
 
-const LIBSSL = /^libssl\.so(\.|$)/;
+/** The covered library whose shared object `path` names, if any. */
+export function libraryOfPath(path: string): TlsLibrary | undefined {
+  const name = basename(path);
+  return TLS_LIBRARIES.find((d) => d.soname.test(name))?.library;
+}
 
 export function isLibssl(path: string): boolean {
-  return LIBSSL.test(basename(path));
+  return libraryOfPath(path) === 'openssl';
+}
+
+/** The library whose required functions `functions` holds, first in TLS_LIBRARIES order. */
+export function libraryOf(functions: readonly string[]): TlsLibrary | undefined {
+  return TLS_LIBRARIES.find((d) => d.required.every((f) => functions.includes(f)))?.library;
 }
 
 // ---------------------------------------------------------------------------
@@ -70,8 +125,8 @@ export function fileKey(st: Stats): string {
 }
 
 /**
- * Which SSL functions the file at `openPath` (stat'ed as `st`) defines; [] for a file without
- * them or that is not ELF. Throws only when the file cannot be read or is refused (ElfError:
+ * Which functions of the covered TLS libraries the file at `openPath` (stat'ed as `st`) defines; []
+ * for a file without them or that is not ELF. Throws only when the file cannot be read or is refused (ElfError:
  * not a regular file, e.g. a FIFO put where a mapped library was).
  */
 export function sslFunctionsOf(openPath: string, st: Stats = statSync(openPath)): string[] {
@@ -79,7 +134,7 @@ export function sslFunctionsOf(openPath: string, st: Stats = statSync(openPath))
   const hit = facts.get(key);
   if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit.functions;
   let functions: string[] = [];
-  if (dynstrMentions(openPath, REQUIRED) !== false) {
+  if (dynstrMentions(openPath, ANY_REQUIRED) !== false) {
     elfReads++;
     try {
       const syms = readFunctionSymbols(openPath);
@@ -95,12 +150,20 @@ export function sslFunctionsOf(openPath: string, st: Stats = statSync(openPath))
   return functions;
 }
 
-function hasRequired(functions: string[]): boolean {
-  return REQUIRED.every((f) => functions.includes(f));
+/** The functions of `library` that `functions` does not have, e.g. "SSL_read and SSL_write". */
+function missingRequired(functions: string[], library: TlsLibrary): string {
+  return libraryDef(library)
+    .required.filter((f) => !functions.includes(f))
+    .join(' and ');
 }
 
-function missingRequired(functions: string[]): string {
-  return REQUIRED.filter((f) => !functions.includes(f)).join(' and ');
+/** The file's library and its functions, when it defines a covered library's required ones. */
+function asTlsFile(key: string, path: string, openPath: string, functions: string[], soname: TlsLibrary | undefined): SslFile | undefined {
+  const library = libraryOf(functions);
+  if (!library) return undefined;
+  const def = libraryDef(library);
+  const mine = functions.filter((f) => def.data.includes(f) || f === def.handshake);
+  return { key, path, openPath, kind: soname === library ? 'library' : 'executable', library, functions: mine };
 }
 
 // ---------------------------------------------------------------------------
@@ -108,9 +171,10 @@ function missingRequired(functions: string[]): string {
 // ---------------------------------------------------------------------------
 
 /**
- * The OpenSSL files `pid` maps: every libssl.so*, and every executable mapping (the main
- * program, other shared objects) that defines SSL_read and SSL_write. Never throws: a process
- * that vanished comes back `gone`, one without OpenSSL with the reason.
+ * The TLS library files `pid` maps: every libssl.so* and libgnutls.so*, and every executable
+ * mapping (the main program, other shared objects) that defines a covered library's functions.
+ * Never throws: a process that vanished comes back `gone`, one without a covered library with the
+ * reason, naming a TLS library it uses that is not covered.
  */
 export function scanProcess(pid: number): ProcessScan {
   const comm = readComm(pid) ?? '?';
@@ -132,14 +196,14 @@ export function scanProcess(pid: number): ProcessScan {
   const files = new Map<string, SslFile>();
   const notes: string[] = [];
   const seenPaths = new Set<string>();
-  let libsslMapped = false;
+  let libraryMapped = false;
   for (const m of maps) {
-    const libssl = isLibssl(m.path);
-    if (!libssl && !m.perms.includes('x')) continue;
+    const soname = libraryOfPath(m.path);
+    if (!soname && !m.perms.includes('x')) continue;
     const id = `${m.path}\0${m.inode}`;
     if (seenPaths.has(id)) continue;
     seenPaths.add(id);
-    libsslMapped ||= libssl;
+    libraryMapped ||= soname !== undefined;
     const openPath = mappedFilePath(pid, m);
     let st: Stats;
     let functions: string[];
@@ -147,21 +211,21 @@ export function scanProcess(pid: number): ProcessScan {
       st = statSync(openPath);
       functions = sslFunctionsOf(openPath, st);
     } catch (err) {
-      if (libssl) notes.push(`${m.path} cannot be read (${(err as Error).message})`);
+      if (soname) notes.push(`${m.path} cannot be read (${(err as Error).message})`);
       continue;
     }
     const key = fileKey(st);
     if (files.has(key)) continue;
-    if (hasRequired(functions)) {
-      files.set(key, { key, path: m.path, openPath, kind: libssl ? 'libssl' : 'executable', functions });
-    } else if (libssl) {
-      notes.push(`${m.path} defines no ${missingRequired(functions)}`);
-    }
+    const file = asTlsFile(key, m.path, openPath, functions, soname);
+    if (file) files.set(key, file);
+    else if (soname) notes.push(`${m.path} defines no ${missingRequired(functions, soname)}`);
   }
   if (files.size > 0) return { pid, comm, files: [...files.values()] };
   const exeText = exe ? `${exe} exports no SSL_read` : 'it has no executable';
-  const head = libsslMapped ? notes.join('; ') : 'no libssl.so.* mapped';
-  return { pid, comm, files: [], reason: `pid ${pid} (${comm}): ${head} and ${exeText}` };
+  const head = libraryMapped ? notes.join('; ') : 'no TLS library mapped (libssl.so.*, libgnutls.so.*)';
+  const uncovered = uncoveredTls(pid, maps, exe);
+  const tail = uncovered ? `; it uses ${uncovered}, which ssl-capture does not cover` : '';
+  return { pid, comm, files: [], reason: `pid ${pid} (${comm}): ${head} and ${exeText}${tail}` };
 }
 
 // ---------------------------------------------------------------------------
@@ -184,8 +248,13 @@ export function inspectBinary(path: string): SslFile {
   } catch (err) {
     throw new Error(`binary ${path}: cannot be read (${(err as Error).message})`);
   }
-  if (!hasRequired(functions)) throw new Error(`binary ${path}: exports no ${missingRequired(functions)} (not OpenSSL, or a build without symbols)`);
-  return { key: fileKey(st), path, openPath: path, kind: isLibssl(path) ? 'libssl' : 'executable', functions };
+  const file = asTlsFile(fileKey(st), path, path, functions, libraryOfPath(path));
+  if (!file) {
+    const soname = libraryOfPath(path);
+    const missing = soname ? missingRequired(functions, soname) : missingRequired(functions, 'openssl');
+    throw new Error(`binary ${path}: exports no ${missing} (not OpenSSL or GnuTLS, or a build without symbols)`);
+  }
+  return file;
 }
 
 const FALLBACK_LIBSSL = [
@@ -199,17 +268,19 @@ const FALLBACK_LIBSSL = [
   '/usr/local/lib/libssl.so.3',
 ];
 
-/** libssl.so.N entries of `ldconfig -p` for x86-64 (libssl3.so is NSS, not OpenSSL). */
+const FALLBACK_LIBGNUTLS = ['/usr/lib/x86_64-linux-gnu/libgnutls.so.30', '/lib/x86_64-linux-gnu/libgnutls.so.30', '/usr/lib64/libgnutls.so.30'];
+
+/** libssl.so.N and libgnutls.so.N entries of `ldconfig -p` for x86-64 (libssl3.so is NSS, not OpenSSL). */
 export function parseLdconfig(text: string): string[] {
   const out: string[] = [];
   for (const line of text.split('\n')) {
-    const m = /^\s*(libssl\.so[.\d]*)\s+\(([^)]*)\)\s+=>\s+(\S+)/.exec(line);
+    const m = /^\s*((?:libssl|libgnutls)\.so[.\d]*)\s+\(([^)]*)\)\s+=>\s+(\S+)/.exec(line);
     if (m && m[2].includes('x86-64')) out.push(m[3]);
   }
   return out;
 }
 
-/** The host's OpenSSL libssl files (deduplicated by inode), as they are seen by the agent. */
+/** The host's libssl and libgnutls files (deduplicated by inode), as they are seen by the agent. */
 export function systemLibssl(): SslFile[] {
   let listed: string[] = [];
   try {
@@ -218,7 +289,7 @@ export function systemLibssl(): SslFile[] {
     listed = []; // no ldconfig: the usual places below
   }
   const out = new Map<string, SslFile>();
-  for (const candidate of [...listed, ...FALLBACK_LIBSSL]) {
+  for (const candidate of [...listed, ...FALLBACK_LIBSSL, ...FALLBACK_LIBGNUTLS]) {
     let path: string;
     let st: Stats;
     try {
@@ -230,8 +301,8 @@ export function systemLibssl(): SslFile[] {
     const key = fileKey(st);
     if (out.has(key)) continue;
     try {
-      const functions = sslFunctionsOf(path, st);
-      if (hasRequired(functions)) out.set(key, { key, path, openPath: path, kind: 'libssl', functions });
+      const file = asTlsFile(key, path, path, sslFunctionsOf(path, st), libraryOfPath(path));
+      if (file) out.set(key, file);
     } catch {
       continue;
     }

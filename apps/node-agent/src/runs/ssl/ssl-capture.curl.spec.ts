@@ -177,7 +177,7 @@ describe('SslCaptureRun on the real kernel', () => {
 
     assert.ok(report.redactions >= 1n);
     assert.ok(report.eventsSent >= BigInt(mine.length));
-    assert.ok(report.attached.some((a) => a.startsWith(`SSL_read in ${LIBSSL}: entry +`)), report.attached.join('\n'));
+    assert.ok(report.attached.some((a) => a.startsWith(`SSL_read in ${LIBSSL} (OpenSSL): entry +`)), report.attached.join('\n'));
     assert.equal(finished.samplesSent, report.eventsSent);
   });
 
@@ -193,7 +193,7 @@ describe('SslCaptureRun on the real kernel', () => {
     const { events, report, finished } = await capture({ kind: { $case: 'pid', value: child.pid! } }, {}, () => new Promise((r) => child.on('exit', r)));
     assert.ok(finished.ok, finished.reason);
     assert.equal(probeFds(), baseline, 'probes left attached after the run');
-    assert.ok(report.attached.some((a) => a.startsWith('SSL_write in /usr/bin/node: ')), report.attached.join('\n'));
+    assert.ok(report.attached.some((a) => a.startsWith('SSL_write in /usr/bin/node (OpenSSL): ')), report.attached.join('\n'));
     assert.ok(events.every((e) => e.pid === child.pid && e.binary === '/usr/bin/node'));
     const request = server.requests.find((r) => r.includes(path))!;
     const writes = events.filter((e) => e.direction === SslDirection.SSL_DIRECTION_WRITE && e.length > 0n);

@@ -225,7 +225,7 @@ describe('SslCaptureRun (fake tracer, real discovery and placement)', () => {
     assert.equal(report.orphanReturns, 2n);
     assert.equal(report.droppedAgent, 1n);
     assert.equal(report.attached.length, 4);
-    assert.match(report.attached[0], new RegExp(`^SSL_read in ${LIBSSL.replace(/\./g, '\\.')}: entry \\+\\d+ \\(.+\\), return `));
+    assert.match(report.attached[0], new RegExp(`^SSL_read in ${LIBSSL.replace(/\./g, '\\.')} \\(OpenSSL\\): entry \\+\\d+ \\(.+\\), return `));
     assert.ok(finished?.ok, show(finished));
     assert.equal(finished.samplesSent, 1502n);
     assert.equal(finished.samplesTaken, 1502n);
@@ -313,7 +313,7 @@ describe('SslCaptureRun (fake tracer, real discovery and placement)', () => {
     const sleeper = await startProcess('sleep', ['30'], /sleep/);
     const cases: [StartRun, RegExp][] = [
       [startRun({ kind: { $case: 'pid', value: python.pid! } }, { maxDataBytes: 20000 }), /maxDataBytes 20000 is outside this agent's limit \[1, 16384\]/],
-      [startRun({ kind: { $case: 'pid', value: sleeper.pid! } }), new RegExp(`^pid ${sleeper.pid} \\(sleep\\): no libssl.so.\\* mapped and /usr/bin/sleep exports no SSL_read$`)],
+      [startRun({ kind: { $case: 'pid', value: sleeper.pid! } }), new RegExp(`^pid ${sleeper.pid} \\(sleep\\): no TLS library mapped \\(libssl.so.\\*, libgnutls.so.\\*\\) and /usr/bin/sleep exports no SSL_read$`)],
       [startRun({ kind: { $case: 'pid', value: python.pid! } }, { binaries: ['/nope/libssl.so.3'] }), /^binary \/nope\/libssl.so.3: does not exist$/],
       [startRun({ kind: { $case: 'all', value: true } }, { binaries: ['/usr/bin/sleep'] }), /binary \/usr\/bin\/sleep: exports no SSL_read/],
       [startRun({ kind: { $case: 'pid', value: python.pid! } }, { redactPatterns: ['(x'] }), /^redactPatterns\[0\] "\(x": missing closing \)/],
@@ -340,7 +340,7 @@ describe('SslCaptureRun (fake tracer, real discovery and placement)', () => {
     await new SslCaptureRun(startRun({ kind: { $case: 'pid', value: python.pid! } }), cfg, out, parts, () => {}).run();
     const { finished } = results(out.sent);
     assert.ok(finished && !finished.ok, show(finished));
-    assert.match(finished.reason, /no OpenSSL file could be probed .*attach uprobe SSL_read entry in \/proc\/\d+\/root\/usr\/lib\/x86_64-linux-gnu\/libssl\.so\.3 @0x[0-9a-f]+: Invalid argument/);
+    assert.match(finished.reason, /no TLS library file could be probed .*attach uprobe SSL_read entry in \/proc\/\d+\/root\/usr\/lib\/x86_64-linux-gnu\/libssl\.so\.3 @0x[0-9a-f]+: Invalid argument/);
     assert.equal(state.closed, 1);
   });
 
@@ -368,7 +368,7 @@ describe('SslCaptureRun (fake tracer, real discovery and placement)', () => {
     assert.ok(finished?.ok, show(finished));
     assert.deepEqual(state.attached.map((a) => a[0].path), ['/usr/bin/node', `/proc/${late.pid}/root${LIBSSL}`]);
     assert.equal(report!.noOpenssl.length, 1);
-    assert.match(report!.noOpenssl[0], new RegExp(`^pid ${late.pid} \\(python3.11\\): no libssl`));
+    assert.match(report!.noOpenssl[0], new RegExp(`^pid ${late.pid} \\(python3.11\\): no TLS library mapped`));
   });
 
   it('comm target: a process that takes the name after the start gets its own OpenSSL probed', async () => {
@@ -383,8 +383,13 @@ describe('SslCaptureRun (fake tracer, real discovery and placement)', () => {
     const { report, finished } = results(out.sent);
     assert.ok(finished?.ok, show(finished));
     const late = children.at(-1)!;
-    assert.deepEqual(state.attached.map((a) => a[0].path), [LIBSSL, `/proc/${late.pid}/root/usr/bin/node`]);
-    assert.ok(report!.attached.some((a) => a.startsWith('SSL_read in /usr/bin/node: entry +0')), report!.attached.join('\n'));
+    // The system's libssl and libgnutls are probed from the start; then the late process's own copy.
+    assert.deepEqual(
+      state.attached.map((a) => a[0].path).filter((p) => !/\/libgnutls\.so\./.test(p)),
+      [LIBSSL, `/proc/${late.pid}/root/usr/bin/node`],
+    );
+    assert.ok(state.attached.some((a) => a[0].fn === 'gnutls_record_recv'), JSON.stringify(state.attached.map((a) => a[0].fn)));
+    assert.ok(report!.attached.some((a) => a.startsWith('SSL_read in /usr/bin/node (OpenSSL): entry +0')), report!.attached.join('\n'));
   });
 
   it('comm target: the comm filter in the kernel, the system libssl, and who has no OpenSSL', async () => {
@@ -397,6 +402,6 @@ describe('SslCaptureRun (fake tracer, real discovery and placement)', () => {
     assert.equal(state.opts!.comm, 'sleep');
     assert.equal(state.opts!.pids, undefined);
     assert.ok(state.attached.some((a) => a[0].path === LIBSSL && a.length === 5 && a[4].fn === 'SSL_do_handshake'));
-    assert.ok(report!.noOpenssl.some((r) => r.startsWith(`pid ${s1.pid} (sleep): no libssl.so.* mapped`)), show(report!.noOpenssl));
+    assert.ok(report!.noOpenssl.some((r) => r.startsWith(`pid ${s1.pid} (sleep): no TLS library mapped`)), show(report!.noOpenssl));
   });
 });

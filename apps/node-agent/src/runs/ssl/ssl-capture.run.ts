@@ -9,7 +9,7 @@ import { CaptureBudget, checkLimits } from './budget';
 import { describeSites, directionOf, measureClockOffset, sslRingBytes, toSslEvent, type Attached, type Prepared } from './capture-helpers';
 import { OriginTable } from '../origin-table';
 import { GroupTarget, pidListSink } from '../group-target';
-import { inspectBinary, scanProcess, SSL_DATA_FUNCTIONS, systemLibssl, type ProcessScan, type SslFile } from './discovery';
+import { inspectBinary, libraryDef, scanProcess, systemLibssl, type ProcessScan, type SslFile } from './discovery';
 import { compileRules, RedactionRuleError, Redactor } from './redact';
 import type { UnwindService } from '../../unwind/unwind-service';
 import { PythonFrames, userFramesOf } from '../python/python-frames';
@@ -32,7 +32,7 @@ const realHost: SslHostParts = { placeSslProbes, systemLibssl };
 
 /** Events are sent about this often, and as soon as a batch is full. */
 const FLUSH_MS = 200;
-/** Processes are looked at again this often for new OpenSSL files. */
+/** Processes are looked at again this often for new TLS library files. */
 const RESCAN_MS = 500;
 const BATCH_EVENTS = 1000;
 const BATCH_BYTES = 1 << 20;
@@ -47,7 +47,7 @@ const MAX_WARNINGS = 20;
 const NATIVE_QUEUE_BYTES = 64 << 20;
 
 /**
- * One ssl-capture run: find where OpenSSL lives for the target (and keep looking while it runs),
+ * One ssl-capture run: find where the TLS libraries (OpenSSL, GnuTLS) live for the target (and keep looking while it runs),
  * put an entry and a return probe on each of SSL_read/SSL_write(_ex) there, and stream the
  * plaintext of each call, redacted and within the job's budgets, then report the counts.
  */
@@ -164,7 +164,7 @@ export class SslCaptureRun extends TracingRun {
     if (this.mode === 'pid') {
       const scan = initial[0];
       if (scan.files.length === 0) {
-        if (binaries.length === 0) throw new RunRejected(scan.reason ?? `pid ${this.tgid}: no OpenSSL found`);
+        if (binaries.length === 0) throw new RunRejected(scan.reason ?? `pid ${this.tgid}: no TLS library found`);
         this.noteNoOpenssl(scan);
       }
     }
@@ -208,7 +208,7 @@ export class SslCaptureRun extends TracingRun {
     if (this.files.size === 0) {
       const reasons = [...this.failures, ...this.noOpenssl];
       const why = reasons.length ? `: ${reasons.slice(0, 3).join('; ')}${reasons.length > 3 ? '; ...' : ''}` : '';
-      throw new RunRejected(`no OpenSSL file could be probed for this target on node ${this.cfg.nodeName}${why}`);
+      throw new RunRejected(`no TLS library file could be probed for this target on node ${this.cfg.nodeName}${why}`);
     }
     this.lastRescan = Date.now();
     const who = this.mode === 'pid' ? `pid ${this.tgid}` : this.mode === 'comm' ? `processes named ${this.comm}` : this.group ? `the processes of ${this.group.describe()}` : 'every process';
@@ -226,7 +226,7 @@ export class SslCaptureRun extends TracingRun {
     else this.noOpensslMore++;
   }
 
-  /** Attaches the OpenSSL files a process maps that are not attached yet, or notes that it has none. */
+  /** Attaches the TLS library files a process maps that are not attached yet, or notes that it has none. */
   private adoptScan(scan: ProcessScan): void {
     if (scan.files.length === 0) {
       if (!scan.kernelThread) this.noteNoOpenssl(scan);
@@ -250,11 +250,12 @@ export class SslCaptureRun extends TracingRun {
     };
     if (this.files.size >= MAX_FILES) {
       this.failedFiles.add(file.key);
-      if (this.capped.length === 0) this.warn(`more than ${MAX_FILES} distinct OpenSSL files: ${file.path} and later ones are not probed`);
+      if (this.capped.length === 0) this.warn(`more than ${MAX_FILES} distinct TLS library files: ${file.path} and later ones are not probed`);
       this.capped.push(file.path);
       return;
     }
-    const fns: string[] = [...SSL_DATA_FUNCTIONS, ...(this.spec.handshakes ? ['SSL_do_handshake'] : [])];
+    const def = libraryDef(file.library);
+    const fns: string[] = [...def.data, ...(this.spec.handshakes && def.handshake ? [def.handshake] : [])];
     let sites: Map<string, SslProbeSites | ElfError>;
     try {
       sites = this.host.placeSslProbes(file.openPath, fns);
@@ -268,7 +269,7 @@ export class SslCaptureRun extends TracingRun {
       const s = sites.get(fn);
       if (!s || s instanceof Error) {
         const why = s ? s.message.replace(`${file.openPath}: `, '') : 'not placed';
-        if (fn === 'SSL_read' || fn === 'SSL_write') return fail(`${fn} in ${file.path} cannot be probed: ${why}`);
+        if (def.required.includes(fn)) return fail(`${fn} in ${file.path} cannot be probed: ${why}`);
         skipped.push(`${fn} in ${file.path}: not probed (${why})`);
         continue;
       }
@@ -283,7 +284,7 @@ export class SslCaptureRun extends TracingRun {
         returnOffset: s.ret.fileOffset,
         ...(this.mode === 'pid' ? { pid: this.tgid! } : {}),
       });
-      text.push(describeSites(file.path, s));
+      text.push(describeSites(file.path, s, def.label));
     }
     let ids: number[];
     try {
@@ -306,7 +307,7 @@ export class SslCaptureRun extends TracingRun {
   }
 
   /**
-   * New processes of the target (and the target's newly loaded libraries) get their OpenSSL files
+   * New processes of the target (and the target's newly loaded libraries) get their TLS library files
    * probed. For comm and all targets only new pids, and pids whose comm changed (an exec), are
    * read: a process already looked at that loads a private libssl later is not seen (the system
    * libssl, probed from the start, covers the usual case).
@@ -428,7 +429,7 @@ export class SslCaptureRun extends TracingRun {
   protected override async report(): Promise<void> {
     const s = this.stats!;
     const noOpenssl = [...this.noOpenssl];
-    if (this.noOpensslMore > 0) noOpenssl.push(`... and ${this.noOpensslMore} more processes without OpenSSL`);
+    if (this.noOpensslMore > 0) noOpenssl.push(`... and ${this.noOpensslMore} more processes without a covered TLS library`);
     const attached = [...this.attachedText];
     if (this.capped.length > 0) attached.push(`not probed (over the ${MAX_FILES}-file cap): ${this.capped.slice(0, 20).join(', ')}${this.capped.length > 20 ? ` and ${this.capped.length - 20} more` : ''}`);
     await this.sink.send({
