@@ -10,7 +10,9 @@ export type SslFunctionName =
   | 'SSL_write_ex'
   | 'SSL_do_handshake'
   | 'gnutls_record_recv'
-  | 'gnutls_record_send';
+  | 'gnutls_record_send'
+  | 'crypto/tls.(*Conn).Read'
+  | 'crypto/tls.(*Conn).Write';
 
 /** The functions SslTracer can probe, in the order of their ids in ssl.h (SSL_FN_READ = 1, ...). */
 export const SSL_FUNCTIONS: readonly SslFunctionName[] = [
@@ -21,6 +23,8 @@ export const SSL_FUNCTIONS: readonly SslFunctionName[] = [
   'SSL_do_handshake',
   'gnutls_record_recv',
   'gnutls_record_send',
+  'crypto/tls.(*Conn).Read',
+  'crypto/tls.(*Conn).Write',
 ];
 
 /** OpenSSL's functions of SSL_FUNCTIONS (what libssl.so.3 defines). */
@@ -42,6 +46,11 @@ export interface SslProbeSpec {
    */
   returnKind: 'uretprobe' | 'uprobe';
   returnOffset: bigint;
+  /**
+   * More plain-uprobe return sites (returnKind 'uprobe' only), up to 64: Go's crypto/tls functions take one on each
+   * `ret` (their return values are in registers there; a uretprobe would corrupt a Go stack that moves).
+   */
+  moreReturns?: bigint[];
   /** Attach for this process only; undefined or -1: every process that maps the file. */
   pid?: number;
 }
@@ -167,6 +176,8 @@ export interface SslEventLayout {
   SSL_FN_DO_HANDSHAKE: number;
   SSL_FN_GNUTLS_RECV: number;
   SSL_FN_GNUTLS_SEND: number;
+  SSL_FN_GO_READ: number;
+  SSL_FN_GO_WRITE: number;
   SSL_FN_MAX: number;
   SSL_COOKIE_FN_BITS: number;
   SSL_FLAG_TRUNCATED: number;

@@ -26,7 +26,8 @@ constexpr NamedFunction kFunctions[] = {
     {SSL_FN_READ, "SSL_read"},       {SSL_FN_WRITE, "SSL_write"},
     {SSL_FN_READ_EX, "SSL_read_ex"}, {SSL_FN_WRITE_EX, "SSL_write_ex"},
     {SSL_FN_DO_HANDSHAKE, "SSL_do_handshake"}, {SSL_FN_GNUTLS_RECV, "gnutls_record_recv"},
-    {SSL_FN_GNUTLS_SEND, "gnutls_record_send"},
+    {SSL_FN_GNUTLS_SEND, "gnutls_record_send"}, {SSL_FN_GO_READ, "crypto/tls.(*Conn).Read"},
+    {SSL_FN_GO_WRITE, "crypto/tls.(*Conn).Write"},
 };
 
 uint64_t Cookie(uint32_t id, uint32_t fn) { return (static_cast<uint64_t>(id) << SSL_COOKIE_FN_BITS) | fn; }
@@ -60,15 +61,17 @@ SslSession::SslSession(const SslConfig& config) : config_(config), bpf_(config.o
   bpf_object* object = bpf_.Object();
   entry_ = bpf_object__find_program_by_name(object, "ssl_entry");
   return_ = bpf_object__find_program_by_name(object, "ssl_return");
+  goEntry_ = bpf_object__find_program_by_name(object, "go_tls_entry");
+  goReturn_ = bpf_object__find_program_by_name(object, "go_tls_return");
   events_ = bpf_object__find_map_by_name(object, "events");
   calls_ = bpf_object__find_map_by_name(object, "calls");
   pidFilter_ = bpf_object__find_map_by_name(object, "pid_filter");
   excluded_ = bpf_object__find_map_by_name(object, "excluded");
   counters_ = bpf_object__find_map_by_name(object, "counters");
-  if (entry_ == nullptr || return_ == nullptr || events_ == nullptr || calls_ == nullptr || pidFilter_ == nullptr ||
+  if (entry_ == nullptr || return_ == nullptr || goEntry_ == nullptr || goReturn_ == nullptr || events_ == nullptr || calls_ == nullptr || pidFilter_ == nullptr ||
       excluded_ == nullptr || counters_ == nullptr) {
     throw std::runtime_error(bpf_.Name() +
-                             ": not an ssl object (needs programs 'ssl_entry' and 'ssl_return', maps 'events', 'calls', "
+                             ": not an ssl object (needs programs 'ssl_entry', 'ssl_return', 'go_tls_entry' and 'go_tls_return', maps 'events', 'calls', "
                              "'pid_filter', 'excluded' and 'counters')");
   }
   python_.Find(object, bpf_.Name(), config_.python);
@@ -125,12 +128,14 @@ void SslSession::UpdatePids(const std::vector<uint32_t>& add, const std::vector<
   }
 }
 
-bpf_link* SslSession::AttachOne(const SslProbeSpec& spec, uint32_t id, bool entry) {
+bpf_link* SslSession::AttachOne(const SslProbeSpec& spec, uint32_t id, bool entry, uint64_t returnOffset) {
   LibbpfLogCapture log;
+  const bool go = spec.fn == SSL_FN_GO_READ || spec.fn == SSL_FN_GO_WRITE;
   const bool retprobe = !entry && spec.uretprobe;
-  const uint64_t offset = entry ? spec.entryOffset : spec.returnOffset;
+  const uint64_t offset = entry ? spec.entryOffset : returnOffset;
   LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = Cookie(id, spec.fn), .retprobe = retprobe);
-  bpf_link* link = bpf_program__attach_uprobe_opts(entry ? entry_ : return_, spec.pid, spec.path.c_str(), offset, &opts);
+  bpf_program* program = go ? (entry ? goEntry_ : goReturn_) : (entry ? entry_ : return_);
+  bpf_link* link = bpf_program__attach_uprobe_opts(program, spec.pid, spec.path.c_str(), offset, &opts);
   if (link != nullptr) return link;
   int err = errno;
   std::string step = std::string("attach ") + (retprobe ? "uretprobe " : "uprobe ") + SslFunctionName(spec.fn) +
@@ -149,13 +154,17 @@ std::vector<uint32_t> SslSession::AttachProbes(const std::vector<SslProbeSpec>& 
     for (const SslProbeSpec& spec : specs) {
       const uint32_t id = nextId_++;
       Attachment a;
-      // Return probe first: every call the entry probe notes then has a return that takes the note.
-      a.ret = AttachOne(spec, id, false);
-      bpf_.AddLink(a.ret);
+      // Return probes first: every call the entry probe notes then has a return that takes the note.
       try {
-        a.entry = AttachOne(spec, id, true);
+        a.rets.push_back(AttachOne(spec, id, false, spec.returnOffset));
+        bpf_.AddLink(a.rets.back());
+        for (uint64_t offset : spec.moreReturns) {
+          a.rets.push_back(AttachOne(spec, id, false, offset));
+          bpf_.AddLink(a.rets.back());
+        }
+        a.entry = AttachOne(spec, id, true, 0);
       } catch (...) {
-        bpf_.DestroyLink(a.ret);
+        for (bpf_link* link : a.rets) bpf_.DestroyLink(link);
         throw;
       }
       bpf_.AddLink(a.entry);
@@ -172,7 +181,7 @@ std::vector<uint32_t> SslSession::AttachProbes(const std::vector<SslProbeSpec>& 
 void SslSession::DestroyAttachment(const Attachment& a) {
   // Entry first, so no call is noted that its return probe would not take.
   bpf_.DestroyLink(a.entry);
-  bpf_.DestroyLink(a.ret);
+  for (bpf_link* link : a.rets) bpf_.DestroyLink(link);
 }
 
 void SslSession::DetachProbes(const std::vector<uint32_t>& ids) {
@@ -194,11 +203,14 @@ void SslSession::Detach() {
 
 // Best effort: a note that survives (the map changing under the walk) only costs that thread up to
 // SSL_NEST_MAX_AGE_NS of calls counted as nested.
-void SslSession::ForgetCalls(const std::vector<uint32_t>& ids) {
-  const int fd = bpf_map__fd(calls_);
-  std::vector<uint64_t> stale;
-  uint64_t key = 0, next = 0;
-  const uint64_t* prev = nullptr;
+namespace {
+
+// Deletes the entries of a calls map (any key type) whose saved cookie names one of `ids`.
+template <typename Key>
+void ForgetIn(int fd, const std::vector<uint32_t>& ids) {
+  std::vector<Key> stale;
+  Key key{}, next{};
+  const Key* prev = nullptr;
   while (bpf_map_get_next_key(fd, prev, &next) == 0) {
     ssl_call call;
     if (bpf_map_lookup_elem(fd, &next, &call) == 0) {
@@ -208,7 +220,15 @@ void SslSession::ForgetCalls(const std::vector<uint32_t>& ids) {
     key = next;
     prev = &key;
   }
-  for (uint64_t k : stale) bpf_map_delete_elem(fd, &k);
+  for (const Key& k : stale) bpf_map_delete_elem(fd, &k);
+}
+
+}  // namespace
+
+void SslSession::ForgetCalls(const std::vector<uint32_t>& ids) {
+  ForgetIn<uint64_t>(bpf_map__fd(calls_), ids);
+  bpf_map* goCalls = bpf_object__find_map_by_name(bpf_.Object(), "go_calls");
+  if (goCalls != nullptr) ForgetIn<ssl_go_key>(bpf_map__fd(goCalls), ids);
 }
 
 int SslSession::Poll(int timeoutMs) { return bpf_.Poll(timeoutMs); }

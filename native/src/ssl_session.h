@@ -34,6 +34,7 @@ struct SslProbeSpec {
   uint64_t entryOffset = 0;   // file offset where %rdi/%rsi/%rdx/%rcx still hold the arguments
   bool uretprobe = true;      // return probe kind: a uretprobe (returnOffset = the function's entry) or a plain uprobe
   uint64_t returnOffset = 0;  // plain uprobe: a site every return path passes with the return value in %rax
+  std::vector<uint64_t> moreReturns;  // plain uprobes: more return sites (Go: each ret of the function)
   int pid = -1;               // -1: every process that maps the file
 };
 
@@ -120,13 +121,13 @@ class SslSession : public EventSource {
  private:
   struct Attachment {
     bpf_link* entry = nullptr;
-    bpf_link* ret = nullptr;
+    std::vector<bpf_link*> rets;
   };
 
   static int OnEvent(void* ctx, void* data, size_t size);
   void SetReadOnlyGlobals();
   void FillMaps();
-  bpf_link* AttachOne(const SslProbeSpec& spec, uint32_t id, bool entry);
+  bpf_link* AttachOne(const SslProbeSpec& spec, uint32_t id, bool entry, uint64_t returnOffset);
   void DestroyAttachment(const Attachment& a);
   void ForgetCalls(const std::vector<uint32_t>& ids);
 
@@ -134,6 +135,8 @@ class SslSession : public EventSource {
   RingBufferObject bpf_;
   bpf_program* entry_ = nullptr;
   bpf_program* return_ = nullptr;
+  bpf_program* goEntry_ = nullptr;  // Go's crypto/tls (SSL_FN_GO_*): register ABI, calls keyed by goroutine
+  bpf_program* goReturn_ = nullptr;
   bpf_map* events_ = nullptr;
   bpf_map* calls_ = nullptr;
   bpf_map* pidFilter_ = nullptr;

@@ -20,11 +20,13 @@ constexpr const char* kUsage =
     TRACEFLEET_TARGET_CGROUP_USAGE ", onEvents: (events: SslRawEvent[]) => void })";
 constexpr const char* kAttachUsage =
     "tracer.attach(probes: Array of { path: string, fn: 'SSL_read' | 'SSL_write' | 'SSL_read_ex' | 'SSL_write_ex' | "
-    "'SSL_do_handshake' | 'gnutls_record_recv' | 'gnutls_record_send', entryOffset: bigint, returnKind: 'uretprobe' | 'uprobe', returnOffset: bigint, pid?: integer (-1 = "
+    "'SSL_do_handshake' | 'gnutls_record_recv' | 'gnutls_record_send' | 'crypto/tls.(*Conn).Read' | 'crypto/tls.(*Conn).Write', "
+    "entryOffset: bigint, returnKind: 'uretprobe' | 'uprobe', returnOffset: bigint, moreReturns?: bigint[] (up to 64), pid?: integer (-1 = "
     "every process) })";
 constexpr const char* kDetachUsage = "tracer.detach(ids: integer[])";
 constexpr const char* kSetPidsUsage = "tracer.setPids(add: integer[], remove?: integer[])";
 constexpr uint32_t kMaxProbesPerCall = 4096;
+constexpr uint32_t kMaxReturnSites = 64;
 
 std::vector<uint32_t> Integers(const Args& args, const Napi::Value& value, const std::string& name, uint64_t min, uint64_t max,
                                size_t maxCount) {
@@ -41,7 +43,7 @@ std::vector<uint32_t> Integers(const Args& args, const Napi::Value& value, const
 SslProbeSpec ProbeSpec(const Args& args, const Napi::Value& value, uint32_t index) {
   const std::string where = "probes[" + std::to_string(index) + "]";
   Napi::Object entry = args.Object(value, where.c_str());
-  args.RejectUnknownKeys(entry, {"path", "fn", "entryOffset", "returnKind", "returnOffset", "pid"}, where + ".");
+  args.RejectUnknownKeys(entry, {"path", "fn", "entryOffset", "returnKind", "returnOffset", "moreReturns", "pid"}, where + ".");
   SslProbeSpec spec;
   spec.path = args.StringArg(entry.Get("path"), where + ".path");
   if (spec.path.empty()) args.Fail(where + ".path must not be empty");
@@ -53,6 +55,18 @@ SslProbeSpec ProbeSpec(const Args& args, const Napi::Value& value, uint32_t inde
   if (kind != "uretprobe" && kind != "uprobe") args.Fail(where + ".returnKind must be 'uretprobe' or 'uprobe', got \"" + kind + "\"");
   spec.uretprobe = kind == "uretprobe";
   spec.returnOffset = args.BigIntArg(entry.Get("returnOffset"), where + ".returnOffset");
+  Napi::Value more = entry.Get("moreReturns");
+  if (!more.IsUndefined()) {
+    if (!more.IsArray()) args.Fail(where + ".moreReturns must be an array of bigint file offsets");
+    Napi::Array list = more.As<Napi::Array>();
+    if (list.Length() > kMaxReturnSites) args.Fail(where + ".moreReturns must have at most " + std::to_string(kMaxReturnSites) + " offsets");
+    if (list.Length() > 0 && spec.uretprobe) args.Fail(where + ".moreReturns needs returnKind 'uprobe' (a uretprobe has one site: the entry)");
+    for (uint32_t i = 0; i < list.Length(); i++) {
+      spec.moreReturns.push_back(args.BigIntArg(list.Get(i), where + ".moreReturns[" + std::to_string(i) + "]"));
+    }
+  }
+  const bool go = spec.fn == SSL_FN_GO_READ || spec.fn == SSL_FN_GO_WRITE;
+  if (go && spec.uretprobe) args.Fail(where + ": " + fn + " cannot return through a uretprobe (it corrupts Go stacks that move); give returnKind 'uprobe' on its ret sites");
   Napi::Value pid = entry.Get("pid");
   if (!pid.IsUndefined() && !(pid.IsNumber() && pid.As<Napi::Number>().DoubleValue() == -1)) {
     spec.pid = static_cast<int>(args.IntegerArg(pid, (where + ".pid").c_str(), 1, INT32_MAX));
@@ -284,6 +298,8 @@ Napi::Value SslLayout(const Napi::CallbackInfo& info) {
   CONSTANT(SSL_FN_DO_HANDSHAKE);
   CONSTANT(SSL_FN_GNUTLS_RECV);
   CONSTANT(SSL_FN_GNUTLS_SEND);
+  CONSTANT(SSL_FN_GO_READ);
+  CONSTANT(SSL_FN_GO_WRITE);
   CONSTANT(SSL_FN_MAX);
   CONSTANT(SSL_COOKIE_FN_BITS);
   CONSTANT(SSL_FLAG_TRUNCATED);

@@ -14,6 +14,8 @@ describe('TLS functions of the events', () => {
       [SslFunction.SSL_FUNCTION_DO_HANDSHAKE, 'SSL_do_handshake', 'handshake', 'openssl'],
       [SslFunction.SSL_FUNCTION_GNUTLS_RECORD_RECV, 'gnutls_record_recv', 'read', 'gnutls'],
       [SslFunction.SSL_FUNCTION_GNUTLS_RECORD_SEND, 'gnutls_record_send', 'write', 'gnutls'],
+      [SslFunction.SSL_FUNCTION_GO_TLS_READ, 'crypto/tls.(*Conn).Read', 'read', 'go'],
+      [SslFunction.SSL_FUNCTION_GO_TLS_WRITE, 'crypto/tls.(*Conn).Write', 'write', 'go'],
     ];
     for (const [fn, name, dir, lib] of cases) {
       assert.equal(SSL_FUNCTION_NAMES[fn], name);

@@ -1,9 +1,10 @@
 /** The TLS library a traced function belongs to (the stored function name says it). */
-export type TlsLibrary = 'openssl' | 'gnutls' | 'unknown';
+export type TlsLibrary = 'openssl' | 'gnutls' | 'go' | 'unknown';
 
 export function tlsLibraryOf(fn: string): TlsLibrary {
   if (fn.startsWith('SSL_')) return 'openssl';
   if (fn.startsWith('gnutls_')) return 'gnutls';
+  if (fn.startsWith('crypto/tls.')) return 'go';
   return 'unknown';
 }
 

@@ -14,6 +14,8 @@ export const SSL_FUNCTION_NAMES: Record<number, string> = {
   [SslFunction.SSL_FUNCTION_DO_HANDSHAKE]: 'SSL_do_handshake',
   [SslFunction.SSL_FUNCTION_GNUTLS_RECORD_RECV]: 'gnutls_record_recv',
   [SslFunction.SSL_FUNCTION_GNUTLS_RECORD_SEND]: 'gnutls_record_send',
+  [SslFunction.SSL_FUNCTION_GO_TLS_READ]: 'crypto/tls.(*Conn).Read',
+  [SslFunction.SSL_FUNCTION_GO_TLS_WRITE]: 'crypto/tls.(*Conn).Write',
 };
 
 /** The direction of an event; from its function when the agent left it unspecified. Undefined: malformed. */
@@ -30,10 +32,12 @@ export function directionOf(e: Pick<SslEventMsg, 'direction' | 'function'>): 're
     case SslFunction.SSL_FUNCTION_READ:
     case SslFunction.SSL_FUNCTION_READ_EX:
     case SslFunction.SSL_FUNCTION_GNUTLS_RECORD_RECV:
+    case SslFunction.SSL_FUNCTION_GO_TLS_READ:
       return 'read';
     case SslFunction.SSL_FUNCTION_WRITE:
     case SslFunction.SSL_FUNCTION_WRITE_EX:
     case SslFunction.SSL_FUNCTION_GNUTLS_RECORD_SEND:
+    case SslFunction.SSL_FUNCTION_GO_TLS_WRITE:
       return 'write';
     case SslFunction.SSL_FUNCTION_DO_HANDSHAKE:
       return 'handshake';

@@ -309,6 +309,18 @@ FN hm_long
   jmp 1f
 1: ret
 .size hm_long, .-hm_long
+FN hm_gocode
+  movups %xmm15,0x38(%rsp)
+  movups 0x10(%rdi),%xmm1
+  xorps %xmm15,%xmm15
+  movsd (%rax),%xmm2
+  movss %xmm3,0x8(%rsp)
+  lock cmpxchg %edi,0x158(%rsi)
+  lock xadd %rax,(%rdi)
+  bt $3,%rdx
+  bt %rcx,%rdx
+  ret
+.size hm_gocode, .-hm_gocode
 FN hm_csnop
   .byte 0x66,0x2e,0x0f,0x1f,0x84,0,0,0,0,0
   ret
@@ -422,7 +434,7 @@ describe('placeEntryProbe on hand-made functions', () => {
   it('decodes the hand-made functions the way objdump does', () => {
     const syms = readFunctionSymbols(handmade.exe);
     const objdump = objdumpAll(handmade.exe);
-    for (const name of ['hm_movrdi', 'hm_partial', 'hm_endbr', 'hm_ret', 'hm_rsp', 'hm_nopl', 'hm_syscall', 'hm_long']) {
+    for (const name of ['hm_movrdi', 'hm_partial', 'hm_endbr', 'hm_ret', 'hm_rsp', 'hm_nopl', 'hm_syscall', 'hm_long', 'hm_gocode']) {
       const s = syms.get(name)!;
       const code = readCodeAt(handmade.exe, s.fileOffset, Number(s.size));
       for (let off = 0; off < code.length; ) {
@@ -432,6 +444,26 @@ describe('placeEntryProbe on hand-made functions', () => {
         off += r.insn.length;
       }
     }
+  });
+});
+
+describe('decoding what Go code holds: SSE moves, lock-prefixed read-modify-writes, bt', () => {
+  it('decodes lock cmpxchg/xadd as never probeable, with the registers they write; refuses lock without a memory destination', () => {
+    const one = (...bytes: number[]) => decodeInstruction(Uint8Array.from(bytes), 0, { emulatesNopl: true });
+    const cmpxchg = one(0xf0, 0x0f, 0xb1, 0xbe, 0x58, 0x01, 0x00, 0x00); // lock cmpxchg %edi,0x158(%rsi)
+    assert.ok(cmpxchg.ok, !cmpxchg.ok ? cmpxchg.reason : '');
+    assert.equal(cmpxchg.insn.text, 'lock cmpxchg %edi,0x158(%rsi)');
+    assert.equal(cmpxchg.insn.probeable, false);
+    assert.deepEqual(cmpxchg.insn.writes, ['rax']);
+    assert.equal(cmpxchg.insn.writesMemory, true);
+    const xadd = one(0xf0, 0x48, 0x0f, 0xc1, 0x07); // lock xadd %rax,(%rdi)
+    assert.ok(xadd.ok && !xadd.insn.probeable && xadd.insn.writes.includes('rax'));
+    const bad = one(0xf0, 0x48, 0x01, 0xc0); // lock add %rax,%rax: #UD
+    assert.ok(!bad.ok && /lock prefix/.test(bad.reason), JSON.stringify(bad));
+    const twice = one(0xf0, 0xf0, 0x0f, 0xb1, 0x3e);
+    assert.ok(!twice.ok, 'a repeated lock prefix is refused');
+    const movups = one(0x44, 0x0f, 0x11, 0x7c, 0x24, 0x38); // movups %xmm15,0x38(%rsp)
+    assert.ok(movups.ok && movups.insn.writes.length === 0 && movups.insn.writesMemory && movups.insn.probeable);
   });
 });
 

@@ -5,9 +5,9 @@
  * the cheapest entry site that keeps them intact and return-site.ts for a return site that reads
  * %rax without a uretprobe. Runs take the file offsets from here and compute none themselves.
  */
-import { ElfError } from '../lib/elf';
-import { type Placement, placeEntryProbe, type PlacementOptions } from './entry-site';
-import { placeReturnProbe, type ReturnPlacement, type ReturnSiteOptions } from './return-site';
+import { ElfError, requireFunctionSymbol } from '../lib/elf';
+import { type Placement, placeEntryProbe, type PlacementOptions, readCodeAt } from './entry-site';
+import { placeReturnProbe, sweepRets, type ReturnPlacement, type ReturnSiteOptions } from './return-site';
 
 export type { Placement, PlacementOptions } from './entry-site';
 export type { ReturnPlacement, ReturnSiteOptions } from './return-site';
@@ -46,6 +46,55 @@ export interface SslProbeSites {
   entry: Placement;
   /** reads the return value in %rax */
   ret: ReturnPlacement;
+  /** more return sites, file offsets (Go: every ret after the first) */
+  moreReturns?: bigint[];
+}
+
+/** Registers Go's crypto/tls entry probe reads (register ABI): receiver, buffer, length, and %r14 = the goroutine. */
+export const GO_TLS_ENTRY_REGS = ['rax', 'rbx', 'rcx', 'r14'];
+/** Return sites one Go function may take (the addon's bound). */
+const MAX_GO_RETS = 64;
+const MAX_GO_FUNCTION_BYTES = 1 << 20;
+
+export function isGoTlsFunction(fn: string): boolean {
+  return fn.startsWith('crypto/tls.');
+}
+
+/**
+ * A Go function: the entry site, and a plain uprobe on each of its `ret`s (return-site.ts's linear
+ * sweep: Go's compiler puts no data in a function's code). A uretprobe is no fallback here: it rewrites the return address on a
+ * goroutine stack the runtime may move or copy, which crashes the program; a function whose rets
+ * cannot all be found is refused. Throws ElfError.
+ */
+function placeGoTlsProbes(path: string, fn: string, options: ReturnSiteOptions): SslProbeSites {
+  const entry = placeEntryProbe(path, fn, GO_TLS_ENTRY_REGS, options);
+  const sym = requireFunctionSymbol(path, fn);
+  if (sym.size === 0n || sym.size > BigInt(MAX_GO_FUNCTION_BYTES)) {
+    throw new ElfError('EUNSUPPORTED', path, `${fn}: its code cannot be walked for its ret sites (size ${sym.size}); a Go function takes no uretprobe, so it is not probed`);
+  }
+  const plan = sweepRets(readCodeAt(path, sym.fileOffset, Number(sym.size)), options);
+  if ('refusal' in plan) {
+    throw new ElfError('EUNSUPPORTED', path, `${fn}: its ret sites cannot all be found (${plan.refusal}); a Go function takes no uretprobe, so it is not probed`);
+  }
+  if (plan.rets.length > MAX_GO_RETS) {
+    throw new ElfError('EUNSUPPORTED', path, `${fn}: ${plan.rets.length} ret sites, over the ${MAX_GO_RETS} one function may take`);
+  }
+  const [first, ...rest] = plan.rets;
+  return {
+    fn,
+    entry,
+    ret: {
+      symbol: fn,
+      path,
+      kind: 'uprobe',
+      fileOffset: sym.fileOffset + BigInt(first),
+      delta: first,
+      instruction: 'ret',
+      emulated: false,
+      reason: `a plain uprobe on each of the function's ${plan.rets.length} ret instruction(s) (${plan.rets.map((r) => `+${r}`).join(', ')}, by a linear sweep of its code): n is in %rax there`,
+    },
+    moreReturns: rest.map((r) => sym.fileOffset + BigInt(r)),
+  };
 }
 
 /** Argument registers the TLS capture reads at entry: ssl, buf, num, and *_ex's size_t *out. */
@@ -60,7 +109,7 @@ export function placeSslProbes(path: string, fns: string[], options: ReturnSiteO
   const out = new Map<string, SslProbeSites | ElfError>();
   for (const fn of fns) {
     try {
-      out.set(fn, { fn, entry: placeEntryProbe(path, fn, SSL_ENTRY_REGS, options), ret: placeReturnProbe(path, fn, options) });
+      out.set(fn, isGoTlsFunction(fn) ? placeGoTlsProbes(path, fn, options) : { fn, entry: placeEntryProbe(path, fn, SSL_ENTRY_REGS, options), ret: placeReturnProbe(path, fn, options) });
     } catch (err) {
       if (!(err instanceof ElfError)) throw err;
       out.set(fn, err);

@@ -7,7 +7,7 @@ import { ElfError, readFunctionSymbols } from '../lib/elf';
 import { readCodeAt } from './entry-site';
 import { placeSslProbes, SslProbeSites } from './placement';
 import { Instruction } from './x86-isa';
-import { placeReturnProbe, planReturnSite, ReturnPlacement } from './return-site';
+import { placeReturnProbe, planReturnSite, ReturnPlacement, sweepRets } from './return-site';
 import { requireFile, requireTool, run } from './spec-tools';
 
 // Real files, real tools: when one is missing the test fails and says what is missing.
@@ -638,6 +638,23 @@ function raxAtSites(exe: string, wheres: string[], args: string[], afterMain: bo
   assert.ok(/exited normally/.test(out), `the program did not exit normally under gdb:\n${out}`);
   return { hits, returned };
 }
+
+describe('sweepRets: every ret of a function whose code holds only instructions (Go)', () => {
+  const code = (...b: number[]) => Uint8Array.from(b);
+  it('finds each ret, those no jump reaches included, and none inside another instruction', () => {
+    // mov %rax,%rdi; je +1; ret; ret (after the jump target: reached only by a runtime resume); mov $0xc3,%eax; ret
+    const c = code(0x48, 0x89, 0xc7, 0x74, 0x01, 0xc3, 0xc3, 0xb8, 0xc3, 0x00, 0x00, 0x00, 0xc3);
+    assert.deepEqual(sweepRets(c, { emulatesNopl: true }), { rets: [5, 6, 12] });
+  });
+  it('refuses, with the reason, code it cannot decode or without a ret', () => {
+    const bad = sweepRets(code(0x48, 0x89, 0xc7, 0x0f, 0x0d, 0x00), { emulatesNopl: true });
+    assert.ok('refusal' in bad && /cannot decode the instruction at \+3/.test(bad.refusal), JSON.stringify(bad));
+    assert.deepEqual(sweepRets(code(0x90, 0x90), { emulatesNopl: true }), { refusal: 'the function has no ret' });
+    assert.deepEqual(sweepRets(code(), { emulatesNopl: true }), { refusal: 'no code' });
+    // An instruction running past the end of the function's bytes is not a ret found.
+    assert.ok('refusal' in sweepRets(code(0xc3, 0xb8, 0xc3), { emulatesNopl: true }));
+  });
+});
 
 describe('runtime check with gdb', () => {
   it('f() built -O2 -fstack-protector-all: the site is hit once per call with the return value in %eax', (t) => {

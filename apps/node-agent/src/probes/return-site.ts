@@ -389,6 +389,26 @@ export function planReturnSite(code: Uint8Array, options: ReturnSiteOptions = {}
   };
 }
 
+/**
+ * Every `ret` in one whole function's code, by a linear sweep from its entry to its end, or why the
+ * sweep could not go through (an instruction the decoder does not know). Only for code that holds
+ * nothing but instructions, as Go's compiler emits (a `ret` reached only when the runtime resumes a
+ * recovered panic at the function's deferreturn is found too, where a walk of the jumps misses it).
+ * Pure: no I/O.
+ */
+export function sweepRets(code: Uint8Array, options: Pick<ReturnSiteOptions, 'emulatesNopl'> = {}): { rets: number[] } | { refusal: string } {
+  if (!code.length) return { refusal: 'no code' };
+  const opts: DecodeOptions = { emulatesNopl: options.emulatesNopl ?? kernelEmulatesNopl() };
+  const rets: number[] = [];
+  for (let o = 0; o < code.length; ) {
+    const r = decodeInstruction(code, o, opts);
+    if (!r.ok) return { refusal: `cannot decode the instruction at +${o}: ${r.reason}` };
+    if (r.insn.kind === 'ret') rets.push(o);
+    o += r.insn.length;
+  }
+  return rets.length ? { rets } : { refusal: 'the function has no ret' };
+}
+
 /** Largest function read whole for the proof. */
 const MAX_FUNCTION_BYTES = 1 << 20;
 

@@ -46,8 +46,9 @@ export function decodeInstruction(code: Uint8Array, offset: number, options: Dec
     return v;
   };
 
+  let locked = false;
   const run = (): Instruction => {
-    // Legacy prefixes.
+    // Legacy prefixes; `lock` apart: its instruction is decoded (for code walks), never probed.
     const prefixes: number[] = [];
     for (;;) {
       if (p >= code.length) throw new Unknown('instruction runs past the end of the available bytes');
@@ -57,9 +58,14 @@ export function decodeInstruction(code: Uint8Array, offset: number, options: Dec
         p++;
         continue;
       }
+      if (b === 0xf0 && !locked) {
+        locked = true;
+        p++;
+        continue;
+      }
       if (b === 0x26 || b === 0x2e || b === 0x36 || b === 0x3e || b === 0xf0) {
         throw new Unknown(
-          `prefix 0x${b.toString(16)} (${b === 0xf0 ? 'lock' : 'segment override / branch hint'}): ` +
+          `prefix 0x${b.toString(16)} (${b === 0xf0 ? 'repeated lock' : 'segment override / branch hint'}): ` +
             'the kernel refuses uprobes on such instructions and this decoder does not model them',
         );
       }
@@ -125,7 +131,6 @@ export function decodeInstruction(code: Uint8Array, offset: number, options: Dec
         writesMemory: kind === 'call',
       });
     };
-
     // --- one-byte opcodes ---------------------------------------------------
     if (op < 0x40 && (op & 7) < 6) {
       plainPrefixes('ALU op');
@@ -355,7 +360,6 @@ export function decodeInstruction(code: Uint8Array, offset: number, options: Dec
       }
       throw new Unknown(`0xff /${sub} (far call/jmp)`);
     }
-
     // --- two-byte opcodes (0f xx) -------------------------------------------
     if (op === 0x0f) {
       const op2 = byte();
@@ -418,6 +422,33 @@ export function decodeInstruction(code: Uint8Array, offset: number, options: Dec
         return insn({ mnemonic: 'movaps', text: `movaps ${xmm},${other}`, writesMemory: !m.isReg });
       }
 
+      // SSE moves and xorps between xmm registers and memory (Go zeroes with %xmm15): no general register written.
+      if (op2 === 0x10 || op2 === 0x11 || op2 === 0x57) {
+        const sse = prefixes.filter((b) => b !== 0x64 && b !== 0x65);
+        if (sse.length > 1 || (op2 === 0x57 && (hasF2 || hasF3))) throw new Unknown(`0f ${op2.toString(16)} with prefixes this decoder does not know`);
+        const m = modrm();
+        if (m.isReg && seg) throw new Unknown('segment prefix on an instruction without a memory operand');
+        const mn = op2 === 0x57 ? (has66 ? 'xorpd' : 'xorps') : hasF3 ? 'movss' : hasF2 ? 'movsd' : has66 ? 'movupd' : 'movups';
+        const [xmm, other] = [`%xmm${m.reg}`, m.isReg ? `%xmm${m.rm}` : m.memText];
+        return op2 === 0x11 ? insn({ mnemonic: mn, text: `${mn} ${xmm},${other}`, writesMemory: !m.isReg }) : insn({ mnemonic: mn, text: `${mn} ${other},${xmm}` });
+      }
+
+      // cmpxchg (writes E and the accumulator) and xadd (writes E and G), usually under lock.
+      if (op2 === 0xb0 || op2 === 0xb1 || op2 === 0xc0 || op2 === 0xc1) {
+        plainPrefixes(op2 < 0xc0 ? 'cmpxchg' : 'xadd');
+        const [size, m, mn]: [Size, ModRM, string] = [op2 & 1 ? opsize : 8, modrm(), op2 < 0xc0 ? 'cmpxchg' : 'xadd'];
+        const [e, also]: [{ text: string; reg?: Gpr }, Gpr] = [rmOperand(m, size), op2 < 0xc0 ? 'rax' : regFamily(m.reg, size, hasRex)];
+        return insn({ mnemonic: mn, text: `${mn} %${regName(m.reg, size, hasRex)},${e.text}`, ...writeTo(e), writes: [...(e.reg ? [e.reg] : []), also] });
+      }
+
+      // bt r, r/m and bt $imm8, r/m (0f ba /4): flags only.
+      if (op2 === 0xa3 || (op2 === 0xba && ((code[p] >> 3) & 7) === 4)) {
+        plainPrefixes('bt');
+        const m = modrm();
+        const e = rmOperand(m, opsize);
+        return insn({ mnemonic: 'bt', text: `bt ${op2 === 0xa3 ? `%${regName(m.reg, opsize, hasRex)}` : immText(s8(), 8)},${e.text}` });
+      }
+
       if (op2 >= 0x90 && op2 <= 0x9f) {
         plainPrefixes('setcc');
         const m = modrm();
@@ -454,7 +485,11 @@ export function decodeInstruction(code: Uint8Array, offset: number, options: Dec
     throw new Unknown(`opcode ${op.toString(16).padStart(2, '0')} is not in the supported subset`);
   };
   try {
-    return { ok: true, insn: run() };
+    const insn = run();
+    if (!locked) return { ok: true, insn };
+    // lock is valid only on a read-modify-write of memory; the kernel refuses a uprobe there.
+    if (!insn.writesMemory || insn.kind !== 'other') throw new Unknown(`lock prefix on \`${insn.text}\` (no memory destination)`);
+    return { ok: true, insn: { ...insn, text: `lock ${insn.text}`, emulated: false, probeable: false } };
   } catch (err) {
     if (err instanceof Unknown) {
       const shown = Array.from(code.subarray(offset, Math.min(code.length, offset + 8)), (b) => b.toString(16).padStart(2, '0')).join(' ');

@@ -5,7 +5,10 @@
  * every return path passes with the return value in %rax (a plain uprobe), sends one record with
  * the bytes the call moved. Both are attached by user space with the attach cookie
  * (attachment id << SSL_COOKIE_FN_BITS | function id), so one object serves every function in every
- * library and process. */
+ * library and process. Go's crypto/tls.(*Conn).Read/Write have their own pair: go_tls_entry reads Go's
+ * register ABI (receiver %rax, buffer %rbx, length %rcx) and keys the call by goroutine; go_tls_return
+ * is a plain uprobe on each of the function's ret instructions (a uretprobe would corrupt a Go stack
+ * that moves). */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -55,6 +58,13 @@ struct {
 	__type(key, __u64); /* pid_tgid */
 	__type(value, struct ssl_call);
 } calls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SSL_MAX_CALLS);
+	__type(key, struct ssl_go_key);
+	__type(value, struct ssl_call);
+} go_calls SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -165,6 +175,8 @@ static __always_inline __u64 moved(__u32 fn, __s64 ret, __u64 lenptr, bool *fail
 	case SSL_FN_WRITE:
 	case SSL_FN_GNUTLS_RECV:
 	case SSL_FN_GNUTLS_SEND:
+	case SSL_FN_GO_READ:
+	case SSL_FN_GO_WRITE:
 		return ret > 0 ? (__u64)ret : 0;
 	case SSL_FN_READ_EX:
 	case SSL_FN_WRITE_EX:
@@ -180,46 +192,19 @@ static __always_inline __u64 moved(__u32 fn, __s64 ret, __u64 lenptr, bool *fail
 	}
 }
 
-SEC("uprobe")
-int ssl_return(struct pt_regs *ctx)
+/* Builds and sends the record of one call whose entry was noted (what ssl_return and go_tls_return share). */
+static __always_inline int emit(struct pt_regs *ctx, __u64 id, __u64 cookie, __u64 ssl, __u64 buf, __u64 lenptr, __u64 start)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u64 cookie = bpf_get_attach_cookie(ctx);
-	struct ssl_call *saved = bpf_map_lookup_elem(&calls, &id);
 	struct ssl_scratch *s;
 	struct ssl_event *e;
-	__u64 ssl, buf, lenptr, start, length, size;
+	__u64 length, size;
 	__u64 want, got, offset, stack = 0, py_at, py = 0;
 	__s32 py_count = 0;
 	__u32 zero = 0, fn;
 	bool failed = false;
 	long stack_bytes = 0;
 
-	if (!saved) {
-		/* A call that began before its entry probe was attached, or an unmatched site. */
-		if (wanted(id >> 32))
-			count(&counters, SSL_COUNTER_ORPHAN_RETURNS);
-		return 0;
-	}
-	if (saved->depth > 0) {
-		saved->depth--;
-		return 0;
-	}
-	if ((saved->cookie ^ cookie) & FN_MASK) {
-		/* The return of another function than the saved call's (whose entry probe came too late
-		 * to note it): the saved call's own return is still to come. The attachment may differ:
-		 * two attachments of one function in one file (by two paths, or with and without a pid)
-		 * both fire, the inner one counted as nested, and whichever return comes last records it. */
-		count(&counters, SSL_COUNTER_ORPHAN_RETURNS);
-		return 0;
-	}
-	ssl = saved->ssl;
-	buf = saved->buf;
-	lenptr = saved->lenptr;
-	start = saved->ts_ns;
-	bpf_map_delete_elem(&calls, &id);
 	count(&counters, SSL_COUNTER_EVENTS_SEEN);
-
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
 		return 0; /* cannot happen: one element per CPU */
@@ -228,8 +213,8 @@ int ssl_return(struct pt_regs *ctx)
 	e->ts_ns = bpf_ktime_get_ns();
 	e->latency_ns = e->ts_ns - start;
 	e->ssl = ssl;
-	/* OpenSSL returns int (the upper half of %rax is garbage), GnuTLS ssize_t. */
-	if (fn == SSL_FN_GNUTLS_RECV || fn == SSL_FN_GNUTLS_SEND)
+	/* OpenSSL returns int (the upper half of %rax is garbage), GnuTLS ssize_t, Go int. */
+	if (fn == SSL_FN_GNUTLS_RECV || fn == SSL_FN_GNUTLS_SEND || fn == SSL_FN_GO_READ || fn == SSL_FN_GO_WRITE)
 		e->ret = (__s64)PT_REGS_RC(ctx);
 	else
 		e->ret = (__s64)(int)PT_REGS_RC(ctx);
@@ -288,4 +273,86 @@ int ssl_return(struct pt_regs *ctx)
 	if (bpf_ringbuf_output(&events, s, size, ringbuf_wakeup_flags(&events)))
 		count(&counters, SSL_COUNTER_KERNEL_DROPS);
 	return 0;
+}
+
+SEC("uprobe")
+int ssl_return(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	struct ssl_call *saved = bpf_map_lookup_elem(&calls, &id);
+	__u64 ssl, buf, lenptr, start;
+
+	if (!saved) {
+		/* A call that began before its entry probe was attached, or an unmatched site. */
+		if (wanted(id >> 32))
+			count(&counters, SSL_COUNTER_ORPHAN_RETURNS);
+		return 0;
+	}
+	if (saved->depth > 0) {
+		saved->depth--;
+		return 0;
+	}
+	if ((saved->cookie ^ cookie) & FN_MASK) {
+		/* The return of another function than the saved call's (whose entry probe came too late
+		 * to note it): the saved call's own return is still to come. The attachment may differ:
+		 * two attachments of one function in one file (by two paths, or with and without a pid)
+		 * both fire, the inner one counted as nested, and whichever return comes last records it. */
+		count(&counters, SSL_COUNTER_ORPHAN_RETURNS);
+		return 0;
+	}
+	ssl = saved->ssl;
+	buf = saved->buf;
+	lenptr = saved->lenptr;
+	start = saved->ts_ns;
+	bpf_map_delete_elem(&calls, &id);
+	return emit(ctx, id, cookie, ssl, buf, lenptr, start);
+}
+
+/* Go: the receiver, the slice's pointer and length in %rax, %rbx, %rcx; %r14 is the goroutine. A
+ * second entry of one call (the stack-growth path jumps back to the entry) notes the same
+ * arguments again; Read and Write do not nest on a goroutine, so there is no depth to keep. */
+SEC("uprobe")
+int go_tls_entry(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct ssl_go_key key = {};
+	struct ssl_call call = {};
+
+	if (!wanted(id >> 32))
+		return 0;
+	key.tgid = id >> 32;
+	key.g = ctx->r14;
+	call.ssl = ctx->ax;
+	call.buf = ctx->bx;
+	call.num = ctx->cx;
+	call.ts_ns = bpf_ktime_get_ns();
+	call.cookie = bpf_get_attach_cookie(ctx);
+	bpf_map_update_elem(&go_calls, &key, &call, BPF_ANY);
+	return 0;
+}
+
+/* On each ret of the function: n in %rax (the bytes moved). */
+SEC("uprobe")
+int go_tls_return(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	struct ssl_go_key key = {};
+	struct ssl_call *saved;
+	__u64 ssl, buf, start;
+
+	key.tgid = id >> 32;
+	key.g = ctx->r14;
+	saved = bpf_map_lookup_elem(&go_calls, &key);
+	if (!saved || ((saved->cookie ^ cookie) & FN_MASK)) {
+		if (wanted(id >> 32))
+			count(&counters, SSL_COUNTER_ORPHAN_RETURNS);
+		return 0;
+	}
+	ssl = saved->ssl;
+	buf = saved->buf;
+	start = saved->ts_ns;
+	bpf_map_delete_elem(&go_calls, &key);
+	return emit(ctx, id, cookie, ssl, buf, 0, start);
 }

@@ -21,7 +21,9 @@
 #define SSL_FN_DO_HANDSHAKE 5
 #define SSL_FN_GNUTLS_RECV 6 /* gnutls_record_recv(session, data, size): ssize_t, like SSL_read */
 #define SSL_FN_GNUTLS_SEND 7 /* gnutls_record_send(session, data, size) */
-#define SSL_FN_MAX 8
+#define SSL_FN_GO_READ 8     /* crypto/tls.(*Conn).Read(b []byte) (n int, err error), Go's register ABI */
+#define SSL_FN_GO_WRITE 9    /* crypto/tls.(*Conn).Write */
+#define SSL_FN_MAX 10
 #define SSL_COOKIE_FN_BITS 8
 
 /* ssl_event.flags */
@@ -59,6 +61,14 @@ struct ssl_event {
 	 * the last slot. */
 	__s16 py_frames_count;
 	__u16 py_truncated;
+};
+
+/* Key of the "go_calls" LRU hash: a goroutine (its g, %r14 in Go's register ABI) of a process. A
+ * goroutine parked in Read may resume on another thread, so the thread cannot key its call. */
+struct ssl_go_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 g;
 };
 
 /* Value of the "calls" LRU hash (key: pid_tgid): what the entry probe hands to the return probe

@@ -14,11 +14,13 @@ export const FUNCTION: Record<SslFunctionName, SslFunction> = {
   SSL_do_handshake: SslFunction.SSL_FUNCTION_DO_HANDSHAKE,
   gnutls_record_recv: SslFunction.SSL_FUNCTION_GNUTLS_RECORD_RECV,
   gnutls_record_send: SslFunction.SSL_FUNCTION_GNUTLS_RECORD_SEND,
+  'crypto/tls.(*Conn).Read': SslFunction.SSL_FUNCTION_GO_TLS_READ,
+  'crypto/tls.(*Conn).Write': SslFunction.SSL_FUNCTION_GO_TLS_WRITE,
 };
 
 export function directionOf(fn: SslFunctionName): SslDirection {
-  if (fn === 'SSL_read' || fn === 'SSL_read_ex' || fn === 'gnutls_record_recv') return SslDirection.SSL_DIRECTION_READ;
-  if (fn === 'SSL_write' || fn === 'SSL_write_ex' || fn === 'gnutls_record_send') return SslDirection.SSL_DIRECTION_WRITE;
+  if (fn === 'SSL_read' || fn === 'SSL_read_ex' || fn === 'gnutls_record_recv' || fn === 'crypto/tls.(*Conn).Read') return SslDirection.SSL_DIRECTION_READ;
+  if (fn === 'SSL_write' || fn === 'SSL_write_ex' || fn === 'gnutls_record_send' || fn === 'crypto/tls.(*Conn).Write') return SslDirection.SSL_DIRECTION_WRITE;
   return SslDirection.SSL_DIRECTION_HANDSHAKE;
 }
 
@@ -36,7 +38,7 @@ export function describeSites(path: string, s: SslProbeSites, label?: string): s
   // The fallback's reason (why no return site was proven) is long: the agent's log has it.
   const ret =
     s.ret.kind === 'uprobe'
-      ? `return +${s.ret.delta} (${s.ret.instruction})`
+      ? `return +${s.ret.delta} (${s.ret.instruction})${s.moreReturns?.length ? ` and ${s.moreReturns.length} more ret site(s)` : ''}`
       : `return by uretprobe at +${s.ret.delta} (${s.ret.instruction}${s.ret.emulated ? '' : ', single-stepped'})`;
   return `${s.fn} in ${path}${label ? ` (${label})` : ''}: ${entry}, ${ret}`;
 }

@@ -11,16 +11,16 @@ import { realpathSync, statSync, type Stats } from 'node:fs';
 import { basename } from 'node:path';
 import { dynstrMentions, readFunctionSymbols } from '../../lib/elf';
 import { mappedFilePath, ProcError, readComm, readExe, readMaps, type MapEntry } from '../../lib/proc';
-import { uncoveredTls } from './uncovered';
+import { isGoExecutable, uncoveredTls } from './uncovered';
 
-export type TlsLibrary = 'openssl' | 'gnutls';
+export type TlsLibrary = 'openssl' | 'gnutls' | 'go';
 
 interface LibraryDef {
   library: TlsLibrary;
   /** its name in messages */
   label: string;
-  /** the shared object's file name */
-  soname: RegExp;
+  /** the shared object's file name (none: linked into executables only) */
+  soname?: RegExp;
   /** what such a file must define to be probed */
   required: readonly string[];
   /** the functions a capture probes (required first) */
@@ -45,6 +45,12 @@ export const TLS_LIBRARIES: readonly LibraryDef[] = [
     soname: /^libgnutls\.so(\.|$)/,
     required: ['gnutls_record_recv', 'gnutls_record_send'],
     data: ['gnutls_record_recv', 'gnutls_record_send'],
+  },
+  {
+    library: 'go',
+    label: "Go's crypto/tls",
+    required: ['crypto/tls.(*Conn).Read', 'crypto/tls.(*Conn).Write'],
+    data: ['crypto/tls.(*Conn).Read', 'crypto/tls.(*Conn).Write'],
   },
 ];
 
@@ -89,7 +95,7 @@ export interface ProcessScan {
 /** The covered library whose shared object `path` names, if any. */
 export function libraryOfPath(path: string): TlsLibrary | undefined {
   const name = basename(path);
-  return TLS_LIBRARIES.find((d) => d.soname.test(name))?.library;
+  return TLS_LIBRARIES.find((d) => d.soname?.test(name))?.library;
 }
 
 export function isLibssl(path: string): boolean {
@@ -134,7 +140,8 @@ export function sslFunctionsOf(openPath: string, st: Stats = statSync(openPath))
   const hit = facts.get(key);
   if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit.functions;
   let functions: string[] = [];
-  if (dynstrMentions(openPath, ANY_REQUIRED) !== false) {
+  // Go programs are static: no dynamic symbols, but a .symtab with crypto/tls's methods unless stripped.
+  if (dynstrMentions(openPath, ANY_REQUIRED) !== false || isGoExecutable(openPath)) {
     elfReads++;
     try {
       const syms = readFunctionSymbols(openPath);
@@ -223,6 +230,7 @@ export function scanProcess(pid: number): ProcessScan {
   if (files.size > 0) return { pid, comm, files: [...files.values()] };
   const exeText = exe ? `${exe} exports no SSL_read` : 'it has no executable';
   const head = libraryMapped ? notes.join('; ') : 'no TLS library mapped (libssl.so.*, libgnutls.so.*)';
+  // A Go program here has no crypto/tls symbols: stripped, or built without crypto/tls.
   const uncovered = uncoveredTls(pid, maps, exe);
   const tail = uncovered ? `; it uses ${uncovered}, which ssl-capture does not cover` : '';
   return { pid, comm, files: [], reason: `pid ${pid} (${comm}): ${head} and ${exeText}${tail}` };

@@ -282,6 +282,7 @@ export class SslCaptureRun extends TracingRun {
         entryOffset: s.entry.fileOffset,
         returnKind: s.ret.kind,
         returnOffset: s.ret.fileOffset,
+        ...(s.moreReturns?.length ? { moreReturns: s.moreReturns } : {}),
         ...(this.mode === 'pid' ? { pid: this.tgid! } : {}),
       });
       text.push(describeSites(file.path, s, def.label));

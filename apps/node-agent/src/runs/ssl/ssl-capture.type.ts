@@ -13,7 +13,7 @@ import { SslCaptureRun, type SslNativeParts } from './ssl-capture.run';
 const RING_BYTES = 8 << 20;
 
 /**
- * ssl.bpf.c (ssl.h): events ring buffer, calls in flight (LRU), pid filter, excluded pids, a per-CPU record scratch
+ * ssl.bpf.c (ssl.h): events ring buffer, calls in flight (LRU, by thread; go_calls: Go's, by goroutine), pid filter, excluded pids, a per-CPU record scratch
  * (header + 16 KiB + stack + Python frames), and python.bpf.h's maps (the callers' Python frames with userStacks).
  */
 export function sslCaptureKernelBytes(): number {
@@ -21,6 +21,7 @@ export function sslCaptureKernelBytes(): number {
   return (
     mapBytes.ringbuf(RING_BYTES) +
     mapBytes.hash(16384, 8, 56) +
+    mapBytes.hash(16384, 16, 56) +
     mapBytes.hash(4096, 4, 1) +
     mapBytes.hash(64, 4, 1) +
     mapBytes.percpuArray(1, scratch) +
@@ -33,7 +34,7 @@ export function sslCaptureKernelBytes(): number {
 
 export const sslCaptureRunType: RunType<'sslCapture', 'ssl-capture', SslNativeParts> = {
   jobType: 'ssl-capture',
-  // Uprobes on OpenSSL (found per target at run time) and the ssl.bpf.o object.
+  // Uprobes on OpenSSL, GnuTLS and Go's crypto/tls (found per target at run time) and the ssl.bpf.o object.
   available: (host) => host.btf && host.objectBuilt('ssl'),
   kernelBytes: () => sslCaptureKernelBytes(),
   // Plaintext leaves the node only where its owner said so (policy.ts's allowSslCapture, allowRedactionOff).

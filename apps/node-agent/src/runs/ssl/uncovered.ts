@@ -1,9 +1,9 @@
 /**
  * TLS libraries ssl-capture does not cover, recognised so that a run names them instead of saying
  * only "no OpenSSL": NSS (Firefox, some Red Hat tools), wolfSSL, Mbed TLS, a JVM (its TLS is JSSE,
- * in Java code) and Go programs (crypto/tls is compiled into the executable). Read from what the
- * process maps; a Go executable is told by its `.go.buildinfo` / `.gopclntab` section, read once
- * per file version.
+ * in Java code), and Go programs without crypto/tls symbols (stripped: the methods cannot be found).
+ * Read from what the process maps; a Go executable is told by its `.go.buildinfo` / `.gopclntab`
+ * section, read once per file version.
  */
 import { statSync } from 'node:fs';
 import { basename } from 'node:path';
@@ -60,6 +60,8 @@ export function uncoveredTls(pid: number, maps: readonly MapEntry[], exe: string
     const k = KNOWN.find((x) => x.soname.test(name));
     if (k) return `${k.name} (${m.path})`;
   }
-  if (exe && isGoExecutable(procRootPath(pid, exe))) return `Go's crypto/tls (${exe} is a Go program)`;
+  if (exe && isGoExecutable(procRootPath(pid, exe))) {
+    return `Go's crypto/tls without symbols (${exe} is a Go program with no crypto/tls.(*Conn).Read in its symbol table: stripped, or no TLS)`;
+  }
   return undefined;
 }
