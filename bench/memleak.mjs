@@ -1,6 +1,6 @@
 // memleak: slowdown of an allocation-heavy program with and without tracing — Tracefleet at
-// full tracing, Tracefleet sampling 1 in 64, and a bpftrace script doing the same accounting —
-// all in the same run.
+// full tracing (malloc at its entry and return, and at its ret sites only), Tracefleet sampling 1 in
+// 64, and a bpftrace script doing the same accounting — all in the same run.
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WORK, gcc, interrupt, machine, median, publish, root, run, startBpftrace, startJob, waitJob } from './lib.mjs';
@@ -24,6 +24,7 @@ export async function memleakBench(stack) {
   const results = { date: new Date().toISOString(), machine: machine(), pairs: N };
   const plain = [];
   const full = [];
+  const returns = [];
   const sampled = [];
   const bpftrace = [];
   for (let round = 0; round < 3; round++) {
@@ -31,6 +32,9 @@ export async function memleakBench(stack) {
     const f = await pairs(bin, (pid) => startJob(stack, { type: 'memleak', durationSec: 120, intervalSec: 60, target: { pid } }));
     full.push(f.ns);
     await waitJob(stack, f.handle, 150_000);
+    const r = await pairs(bin, (pid) => startJob(stack, { type: 'memleak', durationSec: 120, intervalSec: 60, mallocProbe: 'returns', target: { pid } }));
+    returns.push(r.ns);
+    await waitJob(stack, r.handle, 150_000);
     const s = await pairs(bin, (pid) => startJob(stack, { type: 'memleak', durationSec: 120, intervalSec: 60, sampleEvery: 64, target: { pid } }));
     sampled.push(s.ns);
     await waitJob(stack, s.handle, 150_000);
@@ -45,13 +49,15 @@ export async function memleakBench(stack) {
     await interrupt(b.handle, 'bpftrace').catch(() => undefined);
   }
   const base = median(plain);
-  results.nsPerPair = { plain, full, sampled, bpftrace };
+  results.nsPerPair = { plain, full, returns, sampled, bpftrace };
   results.slowdown = {
     tracefleetFull: median(full) / base,
+    tracefleetReturnsOnly: median(returns) / base,
     tracefleetSampled64: median(sampled) / base,
     bpftrace: median(bpftrace) / base,
   };
   results.fullOverBpftraceCost = (median(full) - base) / (median(bpftrace) - base);
+  results.returnsOverBpftraceCost = (median(returns) - base) / (median(bpftrace) - base);
   const x = results.slowdown;
   publish(
     'memleak',
@@ -63,10 +69,11 @@ Run ${results.date} on ${results.machine.cpus} CPUs, kernel ${results.machine.ke
 | tracing | ns per pair | slowdown |
 |---|---|---|
 | none | ${base.toFixed(1)} | 1× |
-| Tracefleet, every allocation | ${median(full).toFixed(1)} | ${x.tracefleetFull.toFixed(1)}× |
+| Tracefleet, every allocation (malloc: emulated entry probe + uretprobe; 3 traps per pair) | ${median(full).toFixed(1)} | ${x.tracefleetFull.toFixed(1)}× |
+| Tracefleet, every allocation, \`mallocProbe: "returns"\` (a probe on each of malloc's ret sites, single-stepped; 2 traps per pair) | ${median(returns).toFixed(1)} | ${x.tracefleetReturnsOnly.toFixed(1)}× |
 | Tracefleet, 1 in 64 allocations | ${median(sampled).toFixed(1)} | ${x.tracefleetSampled64.toFixed(1)}× |
 | bpftrace (uprobe + uretprobe malloc, uprobe free, same accounting) | ${median(bpftrace).toFixed(1)} | ${x.bpftrace.toFixed(1)}× |
 
-Tracefleet's added cost per pair at full tracing is ${(results.fullOverBpftraceCost * 100).toFixed(0)} % of bpftrace's.`,
+Tracefleet's added cost per pair at full tracing is ${(results.fullOverBpftraceCost * 100).toFixed(0)} % of bpftrace's (${(results.returnsOverBpftraceCost * 100).toFixed(0)} % with malloc at its ret sites only).`,
   );
 }

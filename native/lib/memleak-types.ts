@@ -36,6 +36,12 @@ export interface MemleakOptions extends TargetCgroupOption {
    * emulates costs ~20× less than one it single-steps); the return probes of allocation functions stay on the symbol.
    */
   entryOffsets?: Partial<Record<MemleakFunction, bigint>>;
+  /**
+   * User mode: malloc's `ret` sites (file offsets, 1 to 64): a plain uprobe on each and no entry probe, one trap per
+   * call instead of two. The size is then read from glibc's chunk header: the usable size, 8 to 23 bytes over the
+   * request (up to a page over for a chunk mmap()ed on its own).
+   */
+  mallocReturns?: bigint[];
   /** Live allocations the kernel map holds, 1..2^26; inserts beyond count as `untracked`. Default 1,000,000. */
   maxAllocs?: number;
   /** Trace every Nth allocation seen on each CPU. Default 1 (all). */

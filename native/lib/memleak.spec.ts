@@ -175,6 +175,42 @@ describe('MemleakTracer in user mode on a C program with known leaks', () => {
     );
   });
 
+  test('malloc probed on its ret sites only (no entry probe): the same counts, leak_here at glibc\'s usable size', async () => {
+    // malloc's ret instructions, from nm and objdump (libc's code is mapped at its file offsets).
+    const sym = /^([0-9a-f]+) ([0-9a-f]+) T malloc@@/m.exec(execFileSync('nm', ['-D', '-S', libc], { encoding: 'utf8' }));
+    assert.ok(sym, `no malloc in nm -D -S ${libc}`);
+    const [start, size] = [BigInt(`0x${sym[1]}`), BigInt(`0x${sym[2]}`)];
+    assert.equal(functionOffsets(libc, ['malloc']).malloc, start, 'malloc is at its file offset');
+    const dis = execFileSync('objdump', ['-d', '--no-show-raw-insn', `--start-address=0x${start.toString(16)}`, `--stop-address=0x${(start + size).toString(16)}`, libc], { encoding: 'utf8' });
+    const rets = [...dis.matchAll(/^\s*([0-9a-f]+):\s+ret\b/gm)].map((m) => BigInt(`0x${m[1]}`));
+    assert.ok(rets.length >= 1, dis.slice(0, 2000));
+    const run = await traceLeaky(leaky, dir, N, { libc, mallocReturns: rets });
+    const c = run.snapshot.counters;
+    assert.equal(c.allocsSeen, BigInt(ALLOCS));
+    assert.equal(c.freesMatched, BigInt(FREES), 'every free found its block: malloc recorded the pointer it returned');
+    assert.equal(c.untracked, 0n);
+    assert.equal(liveCount(run.snapshot), LEAKS);
+    const usable = (n: number): bigint => BigInt(Math.max(32, (n + 8 + 15) & ~15) - 8);
+    const summary = leakSummary(run);
+    assert.deepEqual(summary.leak_here, { bytes: BigInt(K) * usable(S), count: K }, 'malloc(S): the usable size of its chunk');
+    // The other functions keep their entry probes: exact sizes.
+    assert.deepEqual(summary.calloc_leak, { bytes: BigInt(K * 800), count: K });
+    assert.deepEqual(summary.realloc_leak, { bytes: BigInt(K * 3000), count: K });
+    assert.match(run.snapshot.attached.find((a) => a.startsWith('malloc in ')) ?? '', /\(returns only, size from the chunk header: @0x/);
+    const reference = baseline ?? (await traceLeaky(leaky, dir, N, {}));
+    console.log(`per malloc/free pair: entry + uretprobe ${perPairUs(reference.churnNs)} µs, ret sites only ${perPairUs(run.churnNs)} µs (${rets.length} ret sites)`);
+  });
+
+  test('mallocReturns: hostile values are refused, naming the option', () => {
+    const make = (mallocReturns: unknown, mode: 'user' | 'kernel' = 'user') => () =>
+      new MemleakTracer({ objectPath: memleakObject(), mode, ...(mode === 'user' ? { pid: process.pid, libc } : {}), mallocReturns } as never);
+    assert.throws(make([]), /option mallocReturns must hold 1 to 64 offsets/);
+    assert.throws(make(Array.from({ length: 65 }, () => 1n)), /option mallocReturns must hold 1 to 64 offsets/);
+    assert.throws(make('0x10'), /option mallocReturns must be an array/);
+    assert.throws(make([-1n]), /mallocReturns\[0\]/);
+    assert.throws(make([1n], 'kernel'), /option mallocReturns is for mode 'user' only/);
+  });
+
   test('sampleEvery=64 traces 1 in 64 allocations and keeps 1 or 2 of the 100 leak_here leaks', async () => {
     const run = await traceLeaky(leaky, dir, N, { sampleEvery: 64 });
     const c = run.snapshot.counters;

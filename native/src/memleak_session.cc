@@ -203,12 +203,21 @@ void MemleakSession::PlanUserSites() {
       continue;
     }
     byEntry[site.entryOffset] = f.name;
+    if (site.function == "malloc" && !config_.mallocReturns.empty()) {
+      bpf_program__set_autoload(site.entry, false);
+      bpf_program__set_autoload(site.exit, false);
+      site.entry = bpf_object__find_program_by_name(object_, "malloc_return");
+      if (site.entry == nullptr) throw std::runtime_error(objectName_ + ": no program malloc_return (rebuild it)");
+      site.exit = nullptr;
+      site.returnsOnly = config_.mallocReturns;
+    }
     sites_.push_back(site);
   }
   for (const KernelTracepoint& tp : kKernelTracepoints) {
     bpf_program* program = bpf_object__find_program_by_name(object_, tp.program);
     if (program) bpf_program__set_autoload(program, false);
   }
+  if (config_.mallocReturns.empty()) bpf_program__set_autoload(bpf_object__find_program_by_name(object_, "malloc_return"), false);
 }
 
 void MemleakSession::PlanKernelSites() {
@@ -295,6 +304,15 @@ void MemleakSession::AttachUser() {
     links_.push_back(link);
   };
   for (const Site& site : sites_) {
+    if (!site.returnsOnly.empty()) {
+      std::string at;
+      for (uint64_t offset : site.returnsOnly) {
+        attach(site, site.entry, offset, false);
+        at += (at.empty() ? "" : ", ") + Hex(offset);
+      }
+      attached_.push_back(site.function + " in " + config_.libc + " (returns only, size from the chunk header: @" + at + ")");
+      continue;
+    }
     // Return probe first: every call the entry probe notes then has a return that takes the note
     // (a call already under way when only its entry probe existed would leave a stale one).
     if (site.exit) attach(site, site.exit, site.exitOffset, true);

@@ -28,6 +28,7 @@ struct MemleakConfig {
   uint32_t pid = 0;                            // user mode: the target process
   std::string libc;                            // user mode: empty = the libc.so the process maps
   std::map<std::string, uint64_t> entryOffsets;  // function → file offset of its entry probe
+  std::vector<uint64_t> mallocReturns;  // malloc's ret sites: a plain uprobe on each, no entry probe (size from the chunk header)
   uint32_t maxAllocs = 1000000;
   uint64_t sampleEvery = 1;
   uint64_t sampleBytes = 0;
@@ -107,6 +108,7 @@ class MemleakSession {
     bpf_program* exit = nullptr;  // user mode allocation functions only
     uint64_t entryOffset = 0;
     uint64_t exitOffset = 0;
+    std::vector<uint64_t> returnsOnly;  // plain uprobes running `entry` at each (malloc_return): no entry probe
   };
 
   void PlanUserSites();

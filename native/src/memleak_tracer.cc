@@ -18,6 +18,7 @@ namespace {
 constexpr const char* kUsage =
     "new MemleakTracer({ objectPath: string, mode: 'user' | 'kernel', pid?: integer (user mode, required), "
     "libc?: string (user mode), entryOffsets?: { [function]: bigint file offset } (user mode), "
+    "mallocReturns?: bigint[] (user mode: malloc's ret sites, up to 64; no entry probe, sizes from the chunk header), "
     "maxAllocs?: integer 1..67108864, sampleEvery?: integer >= 1, sampleBytes?: integer >= 0 (not with sampleEvery > 1), "
     "stackDepth?: integer 1..127, stackMapEntries?: integer 1..1048576, unwinder?: Unwinder (user mode), python?: boolean (user mode), "
     TRACEFLEET_TARGET_CGROUP_USAGE " })";
@@ -45,7 +46,7 @@ MemleakTracer::MemleakTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   Args args(env, kUsage);
   if (!info.IsConstructCall()) args.Fail("MemleakTracer must be called with new");
   Napi::Object opts = args.Object(info[0], "options");
-  args.RejectUnknownKeys(opts, {"objectPath", "mode", "pid", "libc", "entryOffsets", "maxAllocs", "sampleEvery", "sampleBytes",
+  args.RejectUnknownKeys(opts, {"objectPath", "mode", "pid", "libc", "entryOffsets", "mallocReturns", "maxAllocs", "sampleEvery", "sampleBytes",
                                 "stackDepth", "stackMapEntries", "unwinder", "python", "targetCgroup"});
   MemleakConfig config;
   config.objectPath = args.String(opts, "objectPath", true);
@@ -54,7 +55,7 @@ MemleakTracer::MemleakTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   if (mode != "user" && mode != "kernel") args.Fail("option mode must be 'user' or 'kernel', got \"" + mode + "\"");
   config.kernelMode = mode == "kernel";
   if (config.kernelMode) {
-    for (const char* userOnly : {"pid", "libc", "entryOffsets", "python"}) {
+    for (const char* userOnly : {"pid", "libc", "entryOffsets", "mallocReturns", "python"}) {
       if (!opts.Get(userOnly).IsUndefined()) args.Fail(std::string("option ") + userOnly + " is for mode 'user' only");
     }
   } else {
@@ -74,6 +75,13 @@ MemleakTracer::MemleakTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
         }
         config.entryOffsets[name] = args.BigIntArg(table.Get(name), "option entryOffsets." + name);
       }
+    }
+    Napi::Value returns = opts.Get("mallocReturns");
+    if (!returns.IsUndefined()) {
+      if (!returns.IsArray()) args.Fail("option mallocReturns must be an array of bigint file offsets");
+      Napi::Array list = returns.As<Napi::Array>();
+      if (list.Length() == 0 || list.Length() > 64) args.Fail("option mallocReturns must hold 1 to 64 offsets");
+      for (uint32_t i = 0; i < list.Length(); i++) config.mallocReturns.push_back(args.BigIntArg(list.Get(i), "option mallocReturns[" + std::to_string(i) + "]"));
     }
   }
   config.maxAllocs = static_cast<uint32_t>(args.Integer(opts, "maxAllocs", 1, kMaxAllocs, false, MEMLEAK_DEFAULT_MAX_ALLOCS));

@@ -55,4 +55,6 @@ export interface MemleakParams {
   sampleBytes: number;
   maxAllocs: number;
   topN: number;
+  /** How malloc is probed (user mode): 'entry' (entry probe + uretprobe, exact sizes) or 'returns' (its ret sites only: one trap, chunk-header sizes). Absent in jobs from before it: 'entry'. */
+  mallocProbe?: 'entry' | 'returns';
 }

@@ -30,7 +30,14 @@ describe('typeParams', () => {
   });
   it('checks memleak fields', () => {
     const m = (over: Partial<CreateJobDto>): CreateJobDto => ({ type: 'memleak', durationSec: 10, target: { pid: 1 }, nodes: 'all', ...over }) as CreateJobDto;
-    assert.deepEqual(typeParams(m({})), { mode: 'user', intervalSec: 5, minAgeSec: 0, sampleEvery: 1, sampleBytes: 0, maxAllocs: 1_000_000, topN: 50 });
+    assert.deepEqual(typeParams(m({})), { mode: 'user', intervalSec: 5, minAgeSec: 0, sampleEvery: 1, sampleBytes: 0, maxAllocs: 1_000_000, topN: 50, mallocProbe: 'entry' });
+    const returns = typeParams(m({ mallocProbe: 'returns' } as Partial<CreateJobDto>));
+    assert.equal((returns as { mallocProbe: string }).mallocProbe, 'returns');
+    const spec = runSpec('memleak', returns as unknown as Record<string, unknown>);
+    assert.equal(spec?.$case === 'memleak' && spec.value.mallocReturnsOnly, true);
+    const entry = runSpec('memleak', typeParams(m({})) as unknown as Record<string, unknown>);
+    assert.equal(entry?.$case === 'memleak' && entry.value.mallocReturnsOnly, undefined, 'the default sends nothing new');
+    rejects(m({ mallocProbe: 'returns', target: { all: true } } as Partial<CreateJobDto>), /mallocProbe is for user mode/);
     assert.equal((typeParams(m({ target: { all: true } })) as { mode: string }).mode, 'kernel');
     rejects(m({ intervalSec: 20 }), /intervalSec must not be greater than durationSec/);
     rejects(m({ sampleEvery: 4, sampleBytes: 4096 }), /sampleBytes cannot be combined/);

@@ -1,4 +1,4 @@
-import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, Max, Min } from 'class-validator';
 
 /** The memleak request fields: shapes and limits. */
 export class MemleakFields {
@@ -42,4 +42,9 @@ export class MemleakFields {
   @Min(1)
   @Max(1000)
   topN?: number;
+
+  /** How malloc is probed: at its entry and return (exact sizes), or at its ret sites only (sizes from the chunk header). */
+  @IsOptional()
+  @IsIn(['entry', 'returns'])
+  mallocProbe?: 'entry' | 'returns';
 }

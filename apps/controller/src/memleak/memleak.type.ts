@@ -22,7 +22,7 @@ const WIRE: readonly FieldCaps[] = [
 /** The memleak job type: outstanding allocations by stack, snapshotted every intervalSec. */
 export const MEMLEAK = {
   name: 'memleak',
-  fields: ['intervalSec', 'minAgeSec', 'sampleEvery', 'sampleBytes', 'maxAllocs', 'topN'] as const,
+  fields: ['intervalSec', 'minAgeSec', 'sampleEvery', 'sampleBytes', 'maxAllocs', 'topN', 'mallocProbe'] as const,
   /** Its fields' shapes and limits (the request DTO joins them). */
   dto: MemleakFields,
 
@@ -37,11 +37,19 @@ export const MEMLEAK = {
     sampleBytes: { description: 'Or trace by byte interval; not with sampleEvery.' },
     maxAllocs: { description: 'Live allocations tracked per node; past it allocations are counted as untracked.', default: 1_000_000 },
     topN: { description: 'Stacks kept per snapshot, by outstanding bytes.', default: 50 },
+    mallocProbe: {
+      description:
+        "User mode: 'entry' probes malloc at its entry and return (exact sizes); 'returns' only at its ret instructions (one trap per call, " +
+        'sizes read from the chunk header: the usable size, 8 to 23 bytes over the request, a page at most for an mmap()ed chunk). ' +
+        "On kernels that single-step ret (not emulated) 'returns' costs more per call than 'entry'; see BENCHMARKS.md.",
+      default: 'entry',
+    },
     },
   },
 
   params(dto: JobRequest<MemleakFields>): MemleakParams {
     if (dto.sampleEvery !== undefined && dto.sampleBytes !== undefined) badField('sampleBytes', 'cannot be combined with sampleEvery');
+    if (dto.mallocProbe !== undefined && dto.target.all) badField('mallocProbe', 'is for user mode (a process target) only');
     const intervalSec = dto.intervalSec ?? 5;
     if (intervalSec > dto.durationSec) badField('intervalSec', `must not be greater than durationSec (${dto.durationSec})`);
     return {
@@ -53,6 +61,7 @@ export const MEMLEAK = {
       sampleBytes: dto.sampleBytes ?? 0,
       maxAllocs: dto.maxAllocs ?? 1_000_000,
       topN: dto.topN ?? 50,
+      mallocProbe: dto.mallocProbe ?? 'entry',
     };
   },
 
@@ -68,6 +77,7 @@ export const MEMLEAK = {
         sampleBytes: BigInt(m.sampleBytes),
         maxAllocs: m.maxAllocs,
         topN: m.topN,
+        ...(m.mallocProbe === 'returns' ? { mallocReturnsOnly: true } : {}),
       },
     };
   },

@@ -7,7 +7,7 @@
  */
 import { ElfError, requireFunctionSymbol } from '../lib/elf';
 import { type Placement, placeEntryProbe, type PlacementOptions, readCodeAt } from './entry-site';
-import { placeReturnProbe, sweepRets, type ReturnPlacement, type ReturnSiteOptions } from './return-site';
+import { placeReturnProbe, sweepRets, walkRets, type ReturnPlacement, type ReturnSiteOptions } from './return-site';
 
 export type { Placement, PlacementOptions } from './entry-site';
 export type { ReturnPlacement, ReturnSiteOptions } from './return-site';
@@ -28,12 +28,32 @@ export interface AllocatorProbes {
    * places them at their symbols.
    */
   entryOffsets: { free: bigint };
+  /**
+   * malloc's ret sites (file offsets), every one the code walk reaches: a plain uprobe on each, no
+   * entry probe (one trap per call), the size read from the chunk header. Absent when the walk cannot
+   * prove it found them all (`mallocReturnsRefused` says why): malloc then has its entry probe and a
+   * uretprobe.
+   */
+  mallocReturns?: bigint[];
+  mallocReturnsRefused?: string;
 }
+
+/** Most ret sites malloc may take (the addon's bound). */
+const MAX_MALLOC_RETS = 64;
 
 /** The memleak probes of the libc at `libc` (a path the agent can open). Throws ElfError. */
 export function placeAllocatorProbes(libc: string, options: PlacementOptions = {}): AllocatorProbes {
   const free = placeEntryProbe(libc, 'free', FREE_ENTRY_REGS, options);
-  return { free, entryOffsets: { free: free.fileOffset } };
+  const malloc = requireFunctionSymbol(libc, 'malloc');
+  let plan: ReturnType<typeof walkRets> = { refusal: `malloc has ${malloc.size === 0n ? 'no size in the symbol table' : `${malloc.size} bytes`}` };
+  if (malloc.size > 0n && malloc.size <= BigInt(MAX_GO_FUNCTION_BYTES)) plan = walkRets(readCodeAt(libc, malloc.fileOffset, Number(malloc.size)), options);
+  if ('rets' in plan && plan.rets.length > MAX_MALLOC_RETS) plan = { refusal: `${plan.rets.length} ret sites, over ${MAX_MALLOC_RETS}` };
+  if (malloc.type === 'ifunc') plan = { refusal: 'malloc is an IFUNC (its symbol is the resolver)' };
+  return {
+    free,
+    entryOffsets: { free: free.fileOffset },
+    ...('rets' in plan ? { mallocReturns: plan.rets.map((r) => malloc.fileOffset + BigInt(r)) } : { mallocReturnsRefused: plan.refusal }),
+  };
 }
 
 // ---------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ElfError, readFunctionSymbols } from '../lib/elf';
 import { readCodeAt } from './entry-site';
-import { placeSslProbes, SslProbeSites } from './placement';
+import { placeAllocatorProbes, placeSslProbes, SslProbeSites } from './placement';
 import { Instruction } from './x86-isa';
 import { placeReturnProbe, planReturnSite, ReturnPlacement, sweepRets } from './return-site';
 import { requireFile, requireTool, run } from './spec-tools';
@@ -653,6 +653,22 @@ describe('sweepRets: every ret of a function whose code holds only instructions 
     assert.deepEqual(sweepRets(code(), { emulatesNopl: true }), { refusal: 'no code' });
     // An instruction running past the end of the function's bytes is not a ret found.
     assert.ok('refusal' in sweepRets(code(0xc3, 0xb8, 0xc3), { emulatesNopl: true }));
+  });
+});
+
+describe("malloc's ret sites in this machine's libc (memleak's mallocProbe 'returns')", () => {
+  it('are every ret objdump shows between malloc and its end, as file offsets', () => {
+    const libc = '/usr/lib/x86_64-linux-gnu/libc.so.6';
+    requireFile(libc, 'libc6');
+    const sym = /^([0-9a-f]+) ([0-9a-f]+) T malloc@@/m.exec(run(requireTool('nm', 'binutils'), ['-D', '-S', libc]));
+    assert.ok(sym, 'no malloc in nm -D -S');
+    const [start, size] = [BigInt(`0x${sym[1]}`), BigInt(`0x${sym[2]}`)];
+    const dis = run(requireTool('objdump', 'binutils'), ['-d', '--no-show-raw-insn', `--start-address=0x${start.toString(16)}`, `--stop-address=0x${(start + size).toString(16)}`, libc]);
+    const rets = [...dis.matchAll(/^\s*([0-9a-f]+):\s+ret\b/gm)].map((m) => BigInt(`0x${m[1]}`));
+    const probes = placeAllocatorProbes(libc);
+    assert.equal(probes.mallocReturnsRefused, undefined);
+    // libc's code is mapped at its file offsets, so objdump's addresses are the offsets.
+    assert.deepEqual(probes.mallocReturns, rets);
   });
 });
 

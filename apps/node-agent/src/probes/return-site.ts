@@ -390,6 +390,22 @@ export function planReturnSite(code: Uint8Array, options: ReturnSiteOptions = {}
 }
 
 /**
+ * Every `ret` reachable from the entry of one whole function's code, by the walk planReturnSite
+ * makes, or why they cannot all be known (a jump out of the function, an indirect jump, an
+ * undecodable instruction... could hide a return). Pure: no I/O.
+ */
+export function walkRets(code: Uint8Array, options: Pick<ReturnSiteOptions, 'emulatesNopl' | 'maxReachable'> = {}): { rets: number[] } | { refusal: string } {
+  if (!code.length) return { refusal: 'no code' };
+  try {
+    const g = buildGraph(code, { emulatesNopl: options.emulatesNopl ?? kernelEmulatesNopl() }, options.maxReachable ?? 20_000);
+    return g.rets.length ? { rets: g.rets } : { refusal: 'no ret is reachable (the function never returns normally)' };
+  } catch (err) {
+    if (err instanceof Refusal) return { refusal: err.message };
+    throw err;
+  }
+}
+
+/**
  * Every `ret` in one whole function's code, by a linear sweep from its entry to its end, or why the
  * sweep could not go through (an instruction the decoder does not know). Only for code that holds
  * nothing but instructions, as Go's compiler emits (a `ret` reached only when the runtime resumes a

@@ -22,6 +22,7 @@ import {
   type Size,
   Unknown,
 } from './x86-isa';
+import { decodeMore0f, decodeXchg, type MoreContext } from './x86-decode-more';
 
 /**
  * Decode one instruction at `offset` of `code`. Returns `{ ok: false }` with a reason for anything
@@ -113,6 +114,8 @@ export function decodeInstruction(code: Uint8Array, offset: number, options: Dec
     const plainPrefixes = (what: string): void => {
       if (!onlyPrefixes(0x66, 0x64, 0x65) || n66 > 1) throw new Unknown(`${what} with rep/repne or repeated prefixes`);
     };
+
+    const ctx: MoreContext = { code, at: () => p, byte, s8, modrm, insn, rmOperand, writeTo, plainPrefixes, prefixes, has66, hasF2, hasF3, seg, hasRex, opsize };
 
     // Relative branches: the kernel emulates them (refuses them with a 66 prefix).
     const branch = (mnemonic: string, kind: 'jcc' | 'jmp' | 'call', rel: bigint, width: 8 | 32): Instruction => {
@@ -235,6 +238,8 @@ export function decodeInstruction(code: Uint8Array, offset: number, options: Dec
         writes: [regFamily(m.reg, opsize, hasRex)],
       });
     }
+
+    if (op === 0x86 || op === 0x87) return decodeXchg(ctx, op);
 
     if (op === 0x90) {
       if (hasRex) throw new Unknown('0x90 with REX (REX.B makes it xchg with r8)');
@@ -422,32 +427,8 @@ export function decodeInstruction(code: Uint8Array, offset: number, options: Dec
         return insn({ mnemonic: 'movaps', text: `movaps ${xmm},${other}`, writesMemory: !m.isReg });
       }
 
-      // SSE moves and xorps between xmm registers and memory (Go zeroes with %xmm15): no general register written.
-      if (op2 === 0x10 || op2 === 0x11 || op2 === 0x57) {
-        const sse = prefixes.filter((b) => b !== 0x64 && b !== 0x65);
-        if (sse.length > 1 || (op2 === 0x57 && (hasF2 || hasF3))) throw new Unknown(`0f ${op2.toString(16)} with prefixes this decoder does not know`);
-        const m = modrm();
-        if (m.isReg && seg) throw new Unknown('segment prefix on an instruction without a memory operand');
-        const mn = op2 === 0x57 ? (has66 ? 'xorpd' : 'xorps') : hasF3 ? 'movss' : hasF2 ? 'movsd' : has66 ? 'movupd' : 'movups';
-        const [xmm, other] = [`%xmm${m.reg}`, m.isReg ? `%xmm${m.rm}` : m.memText];
-        return op2 === 0x11 ? insn({ mnemonic: mn, text: `${mn} ${xmm},${other}`, writesMemory: !m.isReg }) : insn({ mnemonic: mn, text: `${mn} ${other},${xmm}` });
-      }
-
-      // cmpxchg (writes E and the accumulator) and xadd (writes E and G), usually under lock.
-      if (op2 === 0xb0 || op2 === 0xb1 || op2 === 0xc0 || op2 === 0xc1) {
-        plainPrefixes(op2 < 0xc0 ? 'cmpxchg' : 'xadd');
-        const [size, m, mn]: [Size, ModRM, string] = [op2 & 1 ? opsize : 8, modrm(), op2 < 0xc0 ? 'cmpxchg' : 'xadd'];
-        const [e, also]: [{ text: string; reg?: Gpr }, Gpr] = [rmOperand(m, size), op2 < 0xc0 ? 'rax' : regFamily(m.reg, size, hasRex)];
-        return insn({ mnemonic: mn, text: `${mn} %${regName(m.reg, size, hasRex)},${e.text}`, ...writeTo(e), writes: [...(e.reg ? [e.reg] : []), also] });
-      }
-
-      // bt r, r/m and bt $imm8, r/m (0f ba /4): flags only.
-      if (op2 === 0xa3 || (op2 === 0xba && ((code[p] >> 3) & 7) === 4)) {
-        plainPrefixes('bt');
-        const m = modrm();
-        const e = rmOperand(m, opsize);
-        return insn({ mnemonic: 'bt', text: `bt ${op2 === 0xa3 ? `%${regName(m.reg, opsize, hasRex)}` : immText(s8(), 8)},${e.text}` });
-      }
+      const more = decodeMore0f(ctx, op2);
+      if (more) return more;
 
       if (op2 >= 0x90 && op2 <= 0x9f) {
         plainPrefixes('setcc');

@@ -44,18 +44,20 @@ static __always_inline long overflow_stack_id(void *ctx, __u64 stack_flags)
 	return store_by_hash(buf, bpf_get_stack(ctx, buf->ips, size, stack_flags));
 }
 
-static __always_inline long memleak_stack_id(void *ctx, __u64 stack_flags)
+/* at_ret: the probe is on a ret instruction (malloc_return): the stack as the ret leaves it, the
+ * caller first (unwind_user_stack_at); kept by hash, as stack_traces would key it by the ret's walk. */
+static __always_inline long memleak_stack_id(void *ctx, __u64 stack_flags, bool at_ret)
 {
 	__u32 zero = 0;
 	struct stack_buf *buf;
 	long stack_id;
 
-	if (unwind_enabled && !kernel_mode) {
+	if ((unwind_enabled || at_ret) && !kernel_mode) {
 		/* stack_traces is keyed by frame-pointer walks only: unwound stacks go by hash. */
 		buf = bpf_map_lookup_elem(&stack_scratch, &zero);
 		if (!buf)
 			return -1;
-		return store_by_hash(buf, unwind_user_stack(ctx, buf->ips));
+		return store_by_hash(buf, unwind_user_stack_at(ctx, buf->ips, at_ret));
 	}
 	stack_id = bpf_get_stackid(ctx, &stack_traces, stack_flags);
 	if (stack_id == -17 /* EEXIST: the bucket holds another stack */)

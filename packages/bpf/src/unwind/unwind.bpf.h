@@ -348,16 +348,26 @@ static long unwind_step(__u32 index, void *ctx)
 }
 
 /* The current task's user stack, leaf first, into dst (TRACEFLEET_MAX_STACK_DEPTH slots): bytes written
- * (a multiple of 8) or a negative errno, like bpf_get_stack(ctx, dst, size, BPF_F_USER_STACK). */
-static __always_inline long unwind_user_stack(void *ctx, __u64 *dst)
+ * (a multiple of 8) or a negative errno, like bpf_get_stack(ctx, dst, size, BPF_F_USER_STACK).
+ * at_ret: the probe sits on a ret instruction; the stack is taken as the ret leaves it (the caller's
+ * pc popped from the stack, the leaf the caller), as a uretprobe would see it. */
+static __always_inline long unwind_user_stack_at(void *ctx, __u64 *dst, bool at_ret)
 {
 	__u32 zero = 0;
 	struct task_struct *task;
 	struct pt_regs *regs;
 	struct tf_unwind_state *s;
+	__u64 ret_pc = 0;
+	long n;
 
-	if (!unwind_enabled)
-		return bpf_get_stack(ctx, dst, TRACEFLEET_MAX_STACK_DEPTH * sizeof(__u64), BPF_F_USER_STACK);
+	if (!unwind_enabled) {
+		n = bpf_get_stack(ctx, dst, TRACEFLEET_MAX_STACK_DEPTH * sizeof(__u64), BPF_F_USER_STACK);
+		/* Frame pointers: the ret's function kept the caller's %rbp, so the walk goes on from the
+		 * caller's frame; only the leaf (the ret itself) becomes the caller's pc. */
+		if (at_ret && n > 0 && !bpf_probe_read_user(&ret_pc, sizeof(ret_pc), (const void *)PT_REGS_SP((struct pt_regs *)ctx)))
+			dst[0] = ret_pc;
+		return n;
+	}
 	s = bpf_map_lookup_elem(&unwind_scratch, &zero);
 	if (!s)
 		return -22; /* EINVAL: cannot happen, a per-CPU array always has its element */
@@ -375,12 +385,24 @@ static __always_inline long unwind_user_stack(void *ctx, __u64 *dst)
 	__builtin_memset(s->frames, 0, sizeof(s->frames));
 	s->depth = 0;
 	s->exact_pc = 1;
+	if (at_ret) {
+		if (bpf_probe_read_user(&ret_pc, sizeof(ret_pc), (const void *)s->sp))
+			return -14; /* EFAULT */
+		s->pc = ret_pc;
+		s->sp += 8;
+		s->exact_pc = 0; /* a return address: its call is the instruction before */
+	}
 	s->bp_known = 1;
 	unwind_count(UNWIND_STACKS);
 	bpf_loop(TRACEFLEET_MAX_STACK_DEPTH + 1, unwind_step, NULL, 0);
 	if (bpf_probe_read_kernel(dst, TRACEFLEET_MAX_STACK_DEPTH * sizeof(__u64), s->frames))
 		return -14; /* EFAULT */
 	return (long)(s->depth & 255) * sizeof(__u64);
+}
+
+static __always_inline long unwind_user_stack(void *ctx, __u64 *dst)
+{
+	return unwind_user_stack_at(ctx, dst, false);
 }
 
 #endif /* TRACEFLEET_UNWIND_BPF_H */

@@ -32,6 +32,8 @@ export class MemleakRun extends TracingRun {
   private tracer: MemleakTracer | undefined;
   private symbolizer: Symbolizer | undefined;
   private python: PythonFrames | undefined;
+  /** How malloc is probed (return sites only, or entry + uretprobe), for the run's notes. */
+  private mallocNote: string | undefined;
   private spec!: MemleakSpec;
   private pid: number | undefined;
   /** Where the traced process runs (user mode), read once at the start: every snapshot carries it. */
@@ -67,14 +69,22 @@ export class MemleakRun extends TracingRun {
     } else {
       this.pid = this.resolvePid();
       const libc = libcOf(this.pid);
-      const { free, entryOffsets } = placeAllocatorProbes(libc);
+      const { free, entryOffsets, mallocReturns, mallocReturnsRefused } = placeAllocatorProbes(libc);
       this.root = readComm(this.pid) ?? `[pid ${this.pid}]`;
       const o: Origin | undefined = new OriginCache().originOf(this.pid);
       if (o) this.origin = { cgroup: o.cgroup, containerId: o.containerId ?? '', podUid: o.podUid ?? '' };
       this.warmSymbols(this.pid);
       const unwinder = await this.useUnwinder(this.native.unwind, [this.pid]);
       const python = this.cfg.pythonFrames;
-      this.tracer = this.native.createMemleak({ mode: 'user', pid: this.pid, libc, entryOffsets, unwinder, python, ...common });
+      // Return sites only when the job asks: a ret is single-stepped (not emulated) on the kernels seen so far,
+      // so one such trap costs more than the emulated entry probe and the uretprobe together (BENCHMARKS.md).
+      const returnsOnly = this.spec.mallocReturnsOnly === true && mallocReturns !== undefined;
+      this.tracer = this.native.createMemleak({ mode: 'user', pid: this.pid, libc, entryOffsets, ...(returnsOnly ? { mallocReturns } : {}), unwinder, python, ...common });
+      this.mallocNote = returnsOnly
+        ? `malloc: a probe on each of its ${mallocReturns.length} ret sites and none at its entry (one trap per call); its sizes are usable sizes from the chunk header, 8 to 23 bytes over the request (a page at most for a chunk mmap()ed on its own)`
+        : this.spec.mallocReturnsOnly
+          ? `malloc: entry probe and uretprobe, exact sizes: mallocProbe 'returns' was asked, but its ret sites are not all proven (${mallocReturnsRefused})`
+          : undefined;
       // Python frames are read at each allocation (and kept per distinct chain in the kernel), named at snapshots.
       if (python) (this.python = new PythonFrames(this.tracer)).see([this.pid]);
       message = `tracking allocations of pid ${this.pid} (${this.root}) through ${libc}; free probed at +${free.delta} (${free.reason})`;
@@ -186,6 +196,11 @@ export class MemleakRun extends TracingRun {
   }
 
   protected override notes(): string[] {
+    if (this.mallocNote) return [this.mallocNote, ...this.moreNotes()];
+    return this.moreNotes();
+  }
+
+  private moreNotes(): string[] {
     const c = this.last?.counters;
     const lost = c && c.pyStackErrors > 0n ? [`python: ${c.pyStackErrors} allocation(s) without their Python frames (the kernel's chain map was full)`] : [];
     return [...(this.python?.notes(c?.python) ?? []), ...lost, ...symbolizerNotes(this.symbolizer)];
