@@ -32,6 +32,7 @@ interface SslEventView {
   ret: number;
   length: number;
   latencyNs: string;
+  at: string;
   truncated: boolean;
   redactions: number;
   binary: string;
@@ -310,6 +311,47 @@ describe('ssl-capture jobs, end to end on the real kernel', () => {
     assert.match(write.binary, /\/usr\/bin\/node$/);
     assert.ok(events.every((e) => e.pid === client.pid));
     assert.ok(JSON.stringify(job.runs[0].ssl).includes('/usr/bin/node'), `attached: ${JSON.stringify(job.runs[0].ssl)}`);
+  });
+
+  it('a duty cycle (500 ms in every 3000 ms): calls are captured only inside the windows, and the run gives the fraction attached', async () => {
+    const m = marker();
+    const go = join(dir, `duty-${m}.go`);
+    const client = launch(NODE, [join(FIXTURES, 'https_client.js'), `https://127.0.0.1:${port}/d/${m}`, go, '70', '100']);
+    await waitFor(async () => client.output().includes('ready'), 10_000, 'the node client');
+    const id = await startJob({ durationSec: 7, target: { pid: client.pid }, dutyOnMs: 500, dutyPeriodMs: 3000 });
+    writeFileSync(go, '');
+    const job = await waitJob(stack, id, 30_000);
+    assert.equal(job.status, 'completed', JSON.stringify(job.runs));
+    const made = (client.output().match(/^ok \d+ /gm) ?? []).length;
+    const writes = (await allEvents(id, `&pid=${client.pid}`)).filter((e) => e.direction === 'write' && text(e).startsWith(`GET /d/${m} `));
+    const note = /duty cycle: probes attached 500 ms in every 3000 ms, ([\d.]+)% of the ([\d.]+) s run in (\d+) window\(s\).*taking them out took (\d+) ms a window/.exec(job.runs[0].reason ?? '');
+    assert.ok(note, JSON.stringify(job.runs[0]));
+    // Attached: the window, plus the time the kernel takes to remove the probes (counted as attached).
+    const [fraction, runSec, windows, outMs] = [Number(note[1]) / 100, Number(note[2]), Number(note[3]), Number(note[4])];
+    console.log(`# duty cycle: ${note[0]}; ${writes.length} of ${made} requests captured`);
+    assert.ok(fraction >= 0.5 / 3 && fraction <= (windows * (500 + outMs + 150)) / (runSec * 1000), `attached ${note[1]}%: ${job.runs[0].reason}`);
+    assert.ok(windows >= 3, `${windows} windows in 7 s`);
+    assert.ok(writes.length >= 3 && writes.length < 0.75 * made, `${writes.length} requests captured of ${made} made`);
+    const times = writes.map((e) => Date.parse(e.at)).sort((a, b) => a - b);
+    const shown = times.map((t) => t - times[0]).join(', ');
+    const bursts: number[][] = [];
+    for (const t of times) (bursts.length && t - bursts.at(-1)!.at(-1)! < 1200 ? bursts.at(-1)! : (bursts.push([]), bursts.at(-1)!)).push(t);
+    assert.ok(bursts.length >= 2, `captures in ${bursts.length} burst(s): ${shown}`);
+    for (const b of bursts) assert.ok(b.at(-1)! - b[0] <= 500 + outMs + 300, `a burst ${b.at(-1)! - b[0]} ms long (window 500 ms, removal ${outMs} ms): ${shown}`);
+    for (let i = 1; i < bursts.length; i++) assert.ok(Math.abs(bursts[i][0] - bursts[i - 1][0] - 3000) <= 400, `bursts ${bursts[i][0] - bursts[i - 1][0]} ms apart, the period is 3000 ms: ${shown}`);
+    client.kill('SIGKILL');
+
+    // Both duty cycle fields, or neither; the window shorter than the period, the period within the job.
+    for (const [extra, re] of [
+      [{ dutyOnMs: 500 }, /dutyPeriodMs is needed/],
+      [{ dutyOnMs: 2000, dutyPeriodMs: 2000 }, /dutyOnMs must be less than dutyPeriodMs/],
+      [{ dutyOnMs: 500, dutyPeriodMs: 9000 }, /dutyPeriodMs must be at most durationSec/],
+      [{ dutyOnMs: 50, dutyPeriodMs: 1000 }, /dutyOnMs must not be less than 100/],
+    ] as [Record<string, unknown>, RegExp][]) {
+      const res = await capture('/jobs', 'POST', { type: 'ssl-capture', durationSec: 5, target: { all: true }, nodes: 'all', ...extra });
+      assert.equal(res.status, 400, `${JSON.stringify(extra)} → ${res.status} ${res.text}`);
+      assert.match(JSON.stringify(res.json.message), re);
+    }
   });
 
   it('a Python 3 ssl client (libssl.so.3 through SSL_read_ex/SSL_write_ex), by pid', async () => {

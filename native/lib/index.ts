@@ -388,6 +388,15 @@ export class SslTracer {
     this.#native.detach(ids);
   }
 
+  /**
+   * detach() on a worker thread: the kernel waits for an RCU grace period for each uprobe it removes (about
+   * 0.1 s each on this kernel), which would stall the JS thread. Until the promise settles, attach, detach,
+   * detachAsync, stop and close throw.
+   */
+  detachAsync(ids: number[]): Promise<void> {
+    return this.#native.detachAsync(ids);
+  }
+
   /** Adds, then removes tgids of the in-kernel filter; only for a tracer created with option pids. */
   setPids(add: number[], remove?: number[]): void {
     this.#native.setPids(add, remove);

@@ -194,6 +194,11 @@ export interface NativeSslTracer extends PythonLayoutSink {
   start(): void;
   attach(probes: SslProbeSpec[]): number[];
   detach(ids: number[]): void;
+  /**
+   * detach() on a worker thread: the kernel waits for an RCU grace period per uprobe it removes (~0.1 s
+   * each), which would stall the JS thread. Until the promise settles, attach, detach, stop and close throw.
+   */
+  detachAsync(ids: number[]): Promise<void>;
   setPids(add: number[], remove?: number[]): void;
   stop(): Promise<SslStats>;
   stats(): SslStats;

@@ -58,6 +58,11 @@ void RingBufferObject::DestroyLink(bpf_link* link) {
   bpf_link__destroy(link);
 }
 
+void RingBufferObject::ReleaseLink(bpf_link* link) {
+  auto it = std::find(links_.begin(), links_.end(), link);
+  if (it != links_.end()) links_.erase(it);
+}
+
 int RingBufferObject::Poll(int timeoutMs) { return ring_buffer__poll(ringBuffer_, timeoutMs); }
 
 int RingBufferObject::Consume() { return ring_buffer__consume(ringBuffer_); }

@@ -38,6 +38,8 @@ class RingBufferObject {
   void DestroyLinks();
   // Destroys one link added with AddLink (a tracer that detaches some attachments and keeps the rest).
   void DestroyLink(bpf_link* link);
+  // Forgets `link` without destroying it: the caller destroys it (SslSession detaches links concurrently).
+  void ReleaseLink(bpf_link* link);
 
   int Poll(int timeoutMs);
   int Consume();

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <thread>
 
 #include "libbpf_log.h"
 #include "rodata.h"
@@ -192,6 +193,27 @@ void SslSession::DetachProbes(const std::vector<uint32_t>& ids) {
     DestroyAttachment(it->second);
     attachments_.erase(it);
     gone.push_back(id);
+  }
+  if (!gone.empty()) ForgetCalls(gone);
+}
+
+void SslSession::DetachProbesConcurrently(const std::vector<uint32_t>& ids) {
+  std::vector<bpf_link*> links;
+  std::vector<uint32_t> gone;
+  for (uint32_t id : ids) {
+    auto it = attachments_.find(id);
+    if (it == attachments_.end()) continue;
+    links.push_back(it->second.entry);
+    links.insert(links.end(), it->second.rets.begin(), it->second.rets.end());
+    attachments_.erase(it);
+    gone.push_back(id);
+  }
+  for (bpf_link* link : links) bpf_.ReleaseLink(link);
+  constexpr size_t kAtOnce = 64;
+  for (size_t start = 0; start < links.size(); start += kAtOnce) {
+    std::vector<std::thread> threads;
+    for (size_t i = start; i < std::min(links.size(), start + kAtOnce); i++) threads.emplace_back([link = links[i]] { bpf_link__destroy(link); });
+    for (std::thread& t : threads) t.join();
   }
   if (!gone.empty()) ForgetCalls(gone);
 }

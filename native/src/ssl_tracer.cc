@@ -24,6 +24,7 @@ constexpr const char* kAttachUsage =
     "entryOffset: bigint, returnKind: 'uretprobe' | 'uprobe', returnOffset: bigint, moreReturns?: bigint[] (up to 64), pid?: integer (-1 = "
     "every process) })";
 constexpr const char* kDetachUsage = "tracer.detach(ids: integer[])";
+constexpr const char* kDetachAsyncUsage = "tracer.detachAsync(ids: integer[]): Promise<void>";
 constexpr const char* kSetPidsUsage = "tracer.setPids(add: integer[], remove?: integer[])";
 constexpr uint32_t kMaxProbesPerCall = 4096;
 constexpr uint32_t kMaxReturnSites = 64;
@@ -107,7 +108,7 @@ Napi::Array EventsToJs(Napi::Env env, const std::vector<SslRecord>& batch) {
 Napi::Function SslTracer::Define(Napi::Env env) {
   return DefineClass(env, "SslTracer",
                      {InstanceMethod<&SslTracer::Start>("start"), InstanceMethod<&SslTracer::Attach>("attach"),
-                      InstanceMethod<&SslTracer::Detach>("detach"), InstanceMethod<&SslTracer::SetPids>("setPids"),
+                      InstanceMethod<&SslTracer::Detach>("detach"), InstanceMethod<&SslTracer::DetachAsync>("detachAsync"), InstanceMethod<&SslTracer::SetPids>("setPids"),
                       InstanceMethod<&SslTracer::SetPythonProcess>("setPythonProcess"),
                       InstanceMethod<&SslTracer::ForgetPythonProcess>("forgetPythonProcess"),
                       InstanceMethod<&SslTracer::Stop>("stop"), InstanceMethod<&SslTracer::Stats>("stats"),
@@ -160,6 +161,7 @@ Napi::Value SslTracer::Attach(const Napi::CallbackInfo& info) {
   std::vector<SslProbeSpec> specs;
   for (uint32_t i = 0; i < probes.Length(); i++) specs.push_back(ProbeSpec(args, probes.Get(i), i));
   RequireNotStopped(env, "attach");
+  RequireIdle(env, "attach");
   std::vector<uint32_t> ids;
   try {
     ids = session_->AttachProbes(specs);
@@ -175,8 +177,69 @@ Napi::Value SslTracer::Detach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Args args(env, kDetachUsage);
   std::vector<uint32_t> ids = Integers(args, info[0], "ids", 0, UINT32_MAX, SIZE_MAX);
+  RequireIdle(env, "detach");
   if (!Closed()) session_->DetachProbes(ids);  // once closed, everything is detached already
   return env.Undefined();
+}
+
+void SslTracer::RequireIdle(Napi::Env env, const char* what) const {
+  if (detaching_) throw Napi::Error::New(env, std::string("SslTracer.") + what + "(): a detachAsync() is still running; await it first");
+}
+
+// Unregistering a uprobe waits for an RCU grace period in the kernel (~0.1 s each, measured on 6.18):
+// detaching a file's probes that way would stall the JS thread. The worker does it on the libuv pool;
+// the tracer refuses every other probe change, stop and close until it is done.
+class SslDetachWorker : public Napi::AsyncWorker {
+ public:
+  SslDetachWorker(Napi::Env env, SslTracer* tracer, std::vector<uint32_t> ids)
+      : Napi::AsyncWorker(env), tracer_(tracer), ids_(std::move(ids)), deferred_(Napi::Promise::Deferred::New(env)) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      tracer_->session_->DetachProbesConcurrently(ids_);
+    } catch (const std::exception& e) {
+      SetError(e.what());
+    }
+  }
+
+  void OnOK() override {
+    Done();
+    deferred_.Resolve(Env().Undefined());
+  }
+
+  void OnError(const Napi::Error& e) override {
+    Done();
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  void Done() {
+    tracer_->detaching_ = false;
+    tracer_->Unref();
+  }
+
+  SslTracer* tracer_;
+  std::vector<uint32_t> ids_;
+  Napi::Promise::Deferred deferred_;
+};
+
+Napi::Value SslTracer::DetachAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Args args(env, kDetachAsyncUsage);
+  std::vector<uint32_t> ids = Integers(args, info[0], "ids", 0, UINT32_MAX, SIZE_MAX);
+  RequireIdle(env, "detachAsync");
+  if (Closed() || ids.empty()) {
+    Napi::Promise::Deferred done = Napi::Promise::Deferred::New(env);
+    done.Resolve(env.Undefined());
+    return done.Promise();
+  }
+  auto* worker = new SslDetachWorker(env, this, std::move(ids));
+  detaching_ = true;
+  Ref();  // the tracer outlives the worker
+  worker->Queue();
+  return worker->Promise();
 }
 
 Napi::Value SslTracer::SetPids(const Napi::CallbackInfo& info) {

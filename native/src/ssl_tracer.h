@@ -30,12 +30,21 @@ class SslTracer : public Napi::ObjectWrap<SslTracer>, private EventStream {
   Napi::Value Start(const Napi::CallbackInfo& info) { return StartStream(info); }
   Napi::Value Attach(const Napi::CallbackInfo& info);
   Napi::Value Detach(const Napi::CallbackInfo& info);
+  Napi::Value DetachAsync(const Napi::CallbackInfo& info);
+  // Throws while a detachAsync() runs: nothing else may touch the probes, stop or close meanwhile.
+  void RequireIdle(Napi::Env env, const char* what) const;
   Napi::Value SetPids(const Napi::CallbackInfo& info);
   Napi::Value SetPythonProcess(const Napi::CallbackInfo& info);
   Napi::Value ForgetPythonProcess(const Napi::CallbackInfo& info);
-  Napi::Value Stop(const Napi::CallbackInfo& info) { return StopStream(info); }
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    RequireIdle(info.Env(), "stop");
+    return StopStream(info);
+  }
   Napi::Value Stats(const Napi::CallbackInfo& info) { return StatsOfStream(info); }
-  Napi::Value Close(const Napi::CallbackInfo& info) { return CloseStream(info); }
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    RequireIdle(info.Env(), "close");
+    return CloseStream(info);
+  }
 
   Napi::Value TakeBatch(Napi::Env env, size_t max, size_t& count) override;
   Napi::Object StatsToJs(Napi::Env env) override;
@@ -47,6 +56,8 @@ class SslTracer : public Napi::ObjectWrap<SslTracer>, private EventStream {
   SslSession* session_ = nullptr;  // owned by EventStream; gone once closed
   bool filterPids_ = false;
   SslTracerStats finalStats_;      // valid once closed
+  bool detaching_ = false;         // a detachAsync() runs on a worker thread
+  friend class SslDetachWorker;
 };
 
 // sizeof/offsetof of struct ssl_event and struct ssl_call and the constants of ssl.h this addon was built with.

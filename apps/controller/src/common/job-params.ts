@@ -44,6 +44,9 @@ export interface SslParams {
   redaction: boolean;
   handshakes: boolean;
   retentionHours: number;
+  /** Duty cycle (both set or neither): probes attached dutyOnMs in every dutyPeriodMs. */
+  dutyOnMs?: number;
+  dutyPeriodMs?: number;
 }
 
 /** The stored, normalized parameters of a memleak job. */

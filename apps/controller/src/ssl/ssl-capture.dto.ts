@@ -60,6 +60,19 @@ export class SslCaptureFields {
   @IsBoolean()
   handshakes?: boolean;
 
+  /** Duty cycle: probes attached for dutyOnMs at the start of every dutyPeriodMs (both or neither). */
+  @IsOptional()
+  @IsInt()
+  @Min(100)
+  @Max(3_600_000)
+  dutyOnMs?: number;
+
+  @IsOptional()
+  @IsInt()
+  @Min(200)
+  @Max(3_600_000)
+  dutyPeriodMs?: number;
+
   /** Hours the captured events are kept, counted from the job's creation. */
   @IsOptional()
   @IsInt()

@@ -48,7 +48,7 @@ const WIRE: readonly FieldCaps[] = [
 /** The ssl-capture job type: TLS plaintext of OpenSSL calls, redacted on the agent; needs the ssl-capture scope. */
 export const SSL_CAPTURE = {
   name: 'ssl-capture',
-  fields: ['maxDataBytes', 'binaries', 'userStacks', 'maxEvents', 'maxTotalBytes', 'redactHeaders', 'redactPatterns', 'redaction', 'handshakes', 'retentionHours'] as const,
+  fields: ['maxDataBytes', 'binaries', 'userStacks', 'maxEvents', 'maxTotalBytes', 'redactHeaders', 'redactPatterns', 'redaction', 'handshakes', 'retentionHours', 'dutyOnMs', 'dutyPeriodMs'] as const,
   /** Its own fields' shapes and limits (the request DTO joins them; maxEvents and userStacks are shared). */
   dto: SslCaptureFields,
 
@@ -66,6 +66,8 @@ export const SSL_CAPTURE = {
     redaction: { description: 'Redaction on the agent, before plaintext leaves the node.', default: true },
     handshakes: { description: 'Also time SSL_do_handshake (events without data).', default: false },
     retentionHours: { description: 'Captured events are deleted this long after the job was created.', default: SSL_DEFAULTS.retentionHours },
+    dutyOnMs: { description: 'Duty cycle, with dutyPeriodMs: the probes are attached for dutyOnMs at the start of every dutyPeriodMs and taken out for the rest, so calls outside the windows cost nothing; the run\'s notes give the fraction attached (scale counts and rates by it). Absent: attached throughout.' },
+    dutyPeriodMs: { description: 'Duty cycle period, more than dutyOnMs and at most durationSec.' },
     // At least 1 for ssl-capture (the DTO allows 0 for usdt).
     maxEvents: { description: 'Events sent per node; past it calls are only counted (overBudget).', minimum: 1, default: SSL_DEFAULTS.maxEvents },
     },
@@ -84,6 +86,11 @@ export const SSL_CAPTURE = {
       }
     });
     if (instructions > MAX_TOTAL_PROGRAM_SIZE) badField('redactPatterns', `compile to ${instructions} RE2 instructions in all (at most ${MAX_TOTAL_PROGRAM_SIZE}: every captured call goes through each pattern)`);
+    if ((dto.dutyOnMs === undefined) !== (dto.dutyPeriodMs === undefined)) badField(dto.dutyOnMs === undefined ? 'dutyOnMs' : 'dutyPeriodMs', 'is needed with the other duty cycle field');
+    if (dto.dutyOnMs !== undefined && dto.dutyPeriodMs !== undefined) {
+      if (dto.dutyOnMs >= dto.dutyPeriodMs) badField('dutyOnMs', `must be less than dutyPeriodMs (${dto.dutyPeriodMs})`);
+      if (dto.dutyPeriodMs > dto.durationSec * 1000) badField('dutyPeriodMs', `must be at most durationSec (${dto.durationSec} s)`);
+    }
     const lower = (dto.redactHeaders ?? []).map((h) => h.toLowerCase());
     return {
       maxDataBytes: dto.maxDataBytes ?? SSL_DEFAULTS.maxDataBytes,
@@ -96,6 +103,7 @@ export const SSL_CAPTURE = {
       redaction: dto.redaction ?? true,
       handshakes: dto.handshakes ?? false,
       retentionHours: dto.retentionHours ?? SSL_DEFAULTS.retentionHours,
+      ...(dto.dutyOnMs !== undefined && dto.dutyPeriodMs !== undefined ? { dutyOnMs: dto.dutyOnMs, dutyPeriodMs: dto.dutyPeriodMs } : {}),
     };
   },
 
@@ -113,6 +121,7 @@ export const SSL_CAPTURE = {
           redactPatterns: p.redactPatterns,
           redactionOff: !p.redaction,
           handshakes: p.handshakes,
+          ...(p.dutyOnMs && p.dutyPeriodMs ? { dutyOnMs: p.dutyOnMs, dutyPeriodMs: p.dutyPeriodMs } : {}),
         },
       };
   },

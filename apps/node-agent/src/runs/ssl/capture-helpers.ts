@@ -1,6 +1,5 @@
 // Small pure helpers of the ssl-capture run: names, sizes and the clock offset.
 import type { SslFunctionName, SslRawEvent } from '@tracefleet/native';
-import type { SslFile } from './discovery';
 import type { Origin } from '../../lib/proc';
 import type { StringTable } from '../string-table';
 import { SslDirection, SslFunction, type SslEvent } from '@tracefleet/proto';
@@ -61,12 +60,6 @@ export interface Prepared {
   stack: string[];
   /** Where its process runs, read as the event arrives for the same reason. */
   origin: Origin | undefined;
-}
-
-/** A file probed, with the ids of its attachments. */
-export interface Attached {
-  file: SslFile;
-  ids: number[];
 }
 
 /** The SslEvent of a prepared call: frames interned into the batch's `table`, `origin` its index + 1 into the batch's origins. */

@@ -1,4 +1,4 @@
-import type { SslFunctionName, SslProbeSpec, SslRawEvent, SslStats, SslTracer, SslTracerOptions, Symbolizer, UnwindCounters } from '@tracefleet/native';
+import type { SslRawEvent, SslStats, SslTracer, SslTracerOptions, Symbolizer, UnwindCounters } from '@tracefleet/native';
 import { RunEventKind, SslDirection, type SslCaptureSpec, type SslEvent, type StartRun } from '@tracefleet/proto';
 import type { AgentConfig } from '../../config';
 import type { ElfError } from '../../lib/elf';
@@ -6,10 +6,12 @@ import { MAX_COMM_BYTES } from '../../lib/kernel-limits';
 import { listPids, OriginCache, processExists, readComm, tgidOf } from '../../lib/proc';
 import { placeSslProbes, type SslProbeSites } from '../../probes/placement';
 import { CaptureBudget, checkLimits } from './budget';
-import { describeSites, directionOf, measureClockOffset, sslRingBytes, toSslEvent, type Attached, type Prepared } from './capture-helpers';
+import { directionOf, measureClockOffset, sslRingBytes, toSslEvent, type Prepared } from './capture-helpers';
+import { ProbeFailure, SslProbeSet } from './probe-set';
+import { DutyCycle } from './duty-cycle';
 import { OriginTable } from '../origin-table';
 import { GroupTarget, pidListSink } from '../group-target';
-import { inspectBinary, libraryDef, scanProcess, systemLibssl, type ProcessScan, type SslFile } from './discovery';
+import { inspectBinary, scanProcess, systemLibssl, type ProcessScan, type SslFile } from './discovery';
 import { compileRules, RedactionRuleError, Redactor } from './redact';
 import type { UnwindService } from '../../unwind/unwind-service';
 import { PythonFrames, userFramesOf } from '../python/python-frames';
@@ -39,8 +41,7 @@ const BATCH_BYTES = 1 << 20;
 /** What the agent holds between sends (the link applies backpressure); past it events are dropped and counted. */
 const MAX_PENDING_EVENTS = 20_000;
 const MAX_PENDING_BYTES = 64 << 20;
-/** Distinct files probed per run: every attachment is a pair of uprobes per function. */
-export const MAX_FILES = 64;
+export { MAX_FILES } from './probe-set';
 const MAX_NO_OPENSSL = 100;
 const MAX_WARNINGS = 20;
 /** Memory the native queue may hold (each queued event holds its data). */
@@ -65,14 +66,10 @@ export class SslCaptureRun extends TracingRun {
   private comm: string | undefined;
   private clockOffsetNs = 0n;
 
-  private readonly files = new Map<string, Attached>();
-  private readonly failedFiles = new Set<string>();
-  private readonly byAttachId = new Map<number, { path: string; fn: SslFunctionName }>();
-  private readonly attachedText: string[] = [];
+  private probes: SslProbeSet | undefined;
+  private duty: DutyCycle | undefined;
   private readonly noOpenssl: string[] = [];
   private noOpensslMore = 0;
-  private capped: string[] = [];
-  private readonly failures: string[] = [];
   private readonly notedPids = new Set<number>();
   /** warnings raised before the STARTED event goes out wait for the first flush */
   private heldWarnings: string[] | undefined = [];
@@ -195,9 +192,21 @@ export class SslCaptureRun extends TracingRun {
     this.clockOffsetNs = measureClockOffset();
     this.group?.follow(pidListSink((pids) => this.tracer!.setPids(pids)));
     this.tracer.start();
+    this.probes = new SslProbeSet(this.tracer, {
+      place: (path, fns) => this.host.placeSslProbes(path, fns),
+      handshakes: this.spec.handshakes,
+      ...(this.mode === 'pid' ? { pid: this.tgid! } : {}),
+      warn: (m) => this.warn(m),
+      log: (m) => this.log(`run ${this.runId}: ${m}`),
+    });
 
     // A file the job names must work; of the files found, those that work are enough.
-    for (const f of binaries) this.attachFile(f, true);
+    try {
+      for (const f of binaries) this.attachFile(f, true);
+    } catch (err) {
+      if (err instanceof ProbeFailure) throw new RunRejected(err.message);
+      throw err;
+    }
     if (this.mode === 'pid') {
       for (const f of initial[0].files) this.attachFile(f, false);
     } else {
@@ -205,16 +214,20 @@ export class SslCaptureRun extends TracingRun {
       for (const f of this.host.systemLibssl()) this.attachFile(f, false);
       for (const scan of initial) this.adoptScan(scan);
     }
-    if (this.files.size === 0) {
-      const reasons = [...this.failures, ...this.noOpenssl];
+    if (this.probes.size === 0) {
+      const reasons = [...this.probes.failures, ...this.noOpenssl];
       const why = reasons.length ? `: ${reasons.slice(0, 3).join('; ')}${reasons.length > 3 ? '; ...' : ''}` : '';
       throw new RunRejected(`no TLS library file could be probed for this target on node ${this.cfg.nodeName}${why}`);
     }
     this.lastRescan = Date.now();
     const who = this.mode === 'pid' ? `pid ${this.tgid}` : this.mode === 'comm' ? `processes named ${this.comm}` : this.group ? `the processes of ${this.group.describe()}` : 'every process';
-    const paths = [...this.files.values()].map((a) => a.file.path);
+    const paths = this.probes.paths();
+    const on = this.spec.dutyOnMs ?? 0;
+    const period = this.spec.dutyPeriodMs ?? 0;
+    if (on > 0 && period > on) (this.duty = new DutyCycle(on, period, this.probes)).start();
+    const cycle = this.duty ? `, probes attached ${on} ms in every ${period} ms` : '';
     return {
-      message: `capturing TLS plaintext of ${who} (up to ${maxDataBytes} bytes per call, redaction ${this.redactor ? 'on' : 'OFF'}) through ${paths.join(', ')}`,
+      message: `capturing TLS plaintext of ${who} (up to ${maxDataBytes} bytes per call, redaction ${this.redactor ? 'on' : 'OFF'}${cycle}) through ${paths.join(', ')}`,
       watchPid: this.tgid,
     };
   }
@@ -235,69 +248,8 @@ export class SslCaptureRun extends TracingRun {
     for (const f of scan.files) this.attachFile(f, false);
   }
 
-  /**
-   * Puts the probe pairs on one file for every process that maps it (the kernel filter picks the
-   * target). `fatal`: a failure fails the run; otherwise it is reported and the file not retried.
-   */
   private attachFile(file: SslFile, fatal: boolean): void {
-    if (this.files.has(file.key) || this.failedFiles.has(file.key)) return;
-    const fail = (why: string): void => {
-      this.failedFiles.add(file.key);
-      if (fatal) throw new RunRejected(why);
-      this.failures.push(why);
-      this.attachedText.push(`not probed: ${why}`);
-      this.warn(why);
-    };
-    if (this.files.size >= MAX_FILES) {
-      this.failedFiles.add(file.key);
-      if (this.capped.length === 0) this.warn(`more than ${MAX_FILES} distinct TLS library files: ${file.path} and later ones are not probed`);
-      this.capped.push(file.path);
-      return;
-    }
-    const def = libraryDef(file.library);
-    const fns: string[] = [...def.data, ...(this.spec.handshakes && def.handshake ? [def.handshake] : [])];
-    let sites: Map<string, SslProbeSites | ElfError>;
-    try {
-      sites = this.host.placeSslProbes(file.openPath, fns);
-    } catch (err) {
-      return fail(`${file.path}: cannot place probes (${(err as Error).message})`);
-    }
-    const specs: SslProbeSpec[] = [];
-    const text: string[] = [];
-    const skipped: string[] = [];
-    for (const fn of fns) {
-      const s = sites.get(fn);
-      if (!s || s instanceof Error) {
-        const why = s ? s.message.replace(`${file.openPath}: `, '') : 'not placed';
-        if (def.required.includes(fn)) return fail(`${fn} in ${file.path} cannot be probed: ${why}`);
-        skipped.push(`${fn} in ${file.path}: not probed (${why})`);
-        continue;
-      }
-      // A pid target: the uprobes go into that process only (the kernel filters uprobes by mm, so
-      // all its threads), and every other process using the same libssl runs untouched. comm and
-      // all targets need every mapper of the file (processes started later included).
-      specs.push({
-        path: file.openPath,
-        fn: fn as SslFunctionName,
-        entryOffset: s.entry.fileOffset,
-        returnKind: s.ret.kind,
-        returnOffset: s.ret.fileOffset,
-        ...(s.moreReturns?.length ? { moreReturns: s.moreReturns } : {}),
-        ...(this.mode === 'pid' ? { pid: this.tgid! } : {}),
-      });
-      text.push(describeSites(file.path, s, def.label));
-    }
-    let ids: number[];
-    try {
-      ids = this.tracer!.attach(specs);
-    } catch (err) {
-      return fail(`${file.path}: ${(err as Error).message}`);
-    }
-    ids.forEach((id, i) => this.byAttachId.set(id, { path: file.path, fn: specs[i].fn }));
-    this.files.set(file.key, { file, ids });
-    this.attachedText.push(...text, ...skipped);
-    this.log(`run ${this.runId}: probing ${file.path}: ${text.join('; ')}`);
-    for (const [fn, site] of sites) if (!(site instanceof Error) && site.ret.kind === 'uretprobe') this.log(`run ${this.runId}: ${fn} in ${file.path} returns through a uretprobe: ${site.ret.reason}`);
+    this.probes!.add(file, fatal);
   }
 
   private warn(message: string): void {
@@ -417,13 +369,15 @@ export class SslCaptureRun extends TracingRun {
     if (batch.length === 0) return;
     const table = new StringTable();
     const origins = new OriginTable();
-    const events: SslEvent[] = batch.map((p) => toSslEvent(p, table, origins.index(p.origin), this.clockOffsetNs, this.byAttachId.get(p.raw.attachId)?.path ?? ''));
+    const events: SslEvent[] = batch.map((p) => toSslEvent(p, table, origins.index(p.origin), this.clockOffsetNs, this.probes?.pathOf(p.raw.attachId) ?? ''));
     this.sent += BigInt(events.length);
     for (const e of events) if (e.truncated) this.truncatedSent++;
     await this.sink.send({ msg: { $case: 'sslEvents', value: { runId: this.runId, seq: this.nextSeq(), strings: table.strings, events, origins: origins.list } } });
   }
 
   protected async stopTracing(): Promise<void> {
+    await this.duty?.stop();
+    await this.probes?.settled();
     this.stats = await this.tracer!.stop();
   }
 
@@ -431,8 +385,7 @@ export class SslCaptureRun extends TracingRun {
     const s = this.stats!;
     const noOpenssl = [...this.noOpenssl];
     if (this.noOpensslMore > 0) noOpenssl.push(`... and ${this.noOpensslMore} more processes without a covered TLS library`);
-    const attached = [...this.attachedText];
-    if (this.capped.length > 0) attached.push(`not probed (over the ${MAX_FILES}-file cap): ${this.capped.slice(0, 20).join(', ')}${this.capped.length > 20 ? ` and ${this.capped.length - 20} more` : ''}`);
+    const attached = this.probes?.report() ?? [];
     await this.sink.send({
       msg: {
         $case: 'sslReport',
@@ -472,19 +425,24 @@ export class SslCaptureRun extends TracingRun {
   }
 
   protected override notes(): string[] {
-    return [...(this.group?.notes() ?? []), ...(this.python?.notes((this.stats ?? this.tracer?.stats())?.python) ?? [])];
+    return [...(this.duty ? [this.duty.note()] : []), ...(this.group?.notes() ?? []), ...(this.python?.notes((this.stats ?? this.tracer?.stats())?.python) ?? [])];
   }
 
   protected release(): void {
     this.group?.close();
-    const ids = [...this.files.values()].flatMap((a) => a.ids);
-    try {
-      if (ids.length) this.tracer?.detach(ids);
-    } catch (err) {
-      this.log(`run ${this.runId}: detach failed (closing frees the probes anyway): ${(err as Error).message}`);
-    }
-    this.tracer?.close();
-    this.symbolizer?.close();
-    this.python?.close();
+    this.duty?.halt();
+    const close = (): void => {
+      try {
+        this.probes?.detachAll();
+      } catch (err) {
+        this.log(`run ${this.runId}: detach failed (closing frees the probes anyway): ${(err as Error).message}`);
+      }
+      this.tracer?.close();
+      this.symbolizer?.close();
+      this.python?.close();
+    };
+    // A duty cycle's pause may still be taking probes out on a worker thread: close once it is done.
+    if (this.probes?.busy) void this.probes.settled().then(close);
+    else close();
   }
 }

@@ -1,0 +1,114 @@
+/**
+ * A duty-cycled capture: the probes are attached for `onMs` at the start of every `periodMs` and
+ * taken out for the rest, so calls outside the windows cost the traced process nothing at all (no
+ * trap). Windows are laid on the run's start (no drift from timer lateness); the time actually
+ * attached is measured, and the run's notes give the fraction so counts and rates can be scaled.
+ */
+export interface Pausable {
+  pause(): Promise<void>;
+  resume(): Promise<void>;
+}
+
+export class DutyCycle {
+  private readonly startedAt = Date.now();
+  private timer: NodeJS.Timeout | undefined;
+  private attachedSince: number | undefined;
+  private attachedMs = 0;
+  private windows = 0;
+  private stoppedAt: number | undefined;
+  private stopping = false;
+  private failure: string | undefined;
+  /** time taking the probes out took, summed over the windows */
+  private pauseMs = 0;
+  private pauses = 0;
+  /** the window change under way */
+  private changing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly onMs: number,
+    private readonly periodMs: number,
+    private readonly probes: Pausable,
+  ) {
+    if (!(onMs > 0 && periodMs > onMs)) throw new Error(`a duty cycle needs 0 < onMs < periodMs (got ${onMs} in ${periodMs})`);
+  }
+
+  /** The probes are attached now: the first window is open. */
+  start(): void {
+    this.open();
+  }
+
+  private open(): void {
+    this.attachedSince = Date.now();
+    this.windows++;
+    const closeAt = this.startedAt + (this.windows - 1) * this.periodMs + this.onMs;
+    this.timer = setTimeout(() => this.close(), Math.max(0, closeAt - Date.now()));
+    this.timer.unref();
+  }
+
+  /** The probes stay attached (and are counted so) until the kernel has taken the last one out. */
+  private close(): void {
+    this.changing = (async () => {
+      const t0 = Date.now();
+      await this.act(() => this.probes.pause());
+      this.pauseMs += Date.now() - t0;
+      this.pauses++;
+      this.account();
+      if (this.stopping) return;
+      const openAt = this.startedAt + this.windows * this.periodMs;
+      this.timer = setTimeout(() => {
+        this.changing = (async () => {
+          await this.act(() => this.probes.resume());
+          if (!this.stopping) this.open();
+        })();
+      }, Math.max(0, openAt - Date.now()));
+      this.timer.unref();
+    })();
+  }
+
+  private async act(fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      this.failure ??= (err as Error).message;
+    }
+  }
+
+  private account(): void {
+    if (this.attachedSince === undefined) return;
+    this.attachedMs += Date.now() - this.attachedSince;
+    this.attachedSince = undefined;
+  }
+
+  /** No more windows, once the change under way is done; the probes stay as they are (the run detaches them). */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.halt();
+    await this.changing;
+    clearTimeout(this.timer);
+    this.account();
+    this.stoppedAt = Date.now();
+  }
+
+  /** No new window change from now on (a change under way finishes by itself). */
+  halt(): void {
+    this.stopping = true;
+    clearTimeout(this.timer);
+  }
+
+  /** Time attached over the run so far, 0..1. */
+  fraction(): number {
+    const end = this.stoppedAt ?? Date.now();
+    const open = this.attachedSince !== undefined ? end - this.attachedSince : 0;
+    const total = end - this.startedAt;
+    return total > 0 ? Math.min(1, (this.attachedMs + open) / total) : 1;
+  }
+
+  note(): string {
+    const f = this.fraction();
+    const total = ((this.stoppedAt ?? Date.now()) - this.startedAt) / 1000;
+    const scale = f > 0 ? ` (scale counts and rates by ${(1 / f).toFixed(2)}×)` : '';
+    const failed = this.failure ? `; a window change failed: ${this.failure}` : '';
+    const out = this.pauses ? `; taking them out took ${Math.round(this.pauseMs / this.pauses)} ms a window (the kernel waits for an RCU grace period per uprobe), counted as attached` : '';
+    return `duty cycle: probes attached ${this.onMs} ms in every ${this.periodMs} ms, ${(100 * f).toFixed(1)}% of the ${total.toFixed(1)} s run in ${this.windows} window(s)${scale}${out}${failed}`;
+  }
+}
