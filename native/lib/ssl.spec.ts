@@ -397,6 +397,34 @@ describe('SslTracer resources and lifecycle', () => {
     ...patch,
   });
 
+  test('detachAsync() takes the probes out off the JS thread; meanwhile attach, detach, stop and close refuse', async () => {
+    const before = ownBpfFds();
+    const tracer = new SslTracer(options());
+    tracer.start();
+    const ids = tracer.attach(uretprobes(['SSL_read', 'SSL_write']));
+    assert.ok(links(ownBpfFds()) - links(before) >= 4);
+    const t0 = Date.now();
+    const pending = tracer.detachAsync(ids);
+    const busy = /a detachAsync\(\) is still running; await it first/;
+    assert.throws(() => tracer.attach(uretprobes(['SSL_read'])), busy);
+    assert.throws(() => tracer.detach(ids), busy);
+    assert.throws(() => tracer.close(), busy);
+    await assert.rejects(async () => tracer.detachAsync(ids), busy);
+    let ticks = 0;
+    const tick = setInterval(() => ticks++, 10);
+    await pending;
+    clearInterval(tick);
+    console.log(`detachAsync of 2 entry probes and 2 uretprobes: ${Date.now() - t0} ms, the JS thread ran ${ticks} timer ticks meanwhile`);
+    assert.equal(links(ownBpfFds()) - links(before), 0, 'every link is gone');
+    // Attachments come back as before; ids already gone are ignored.
+    const again = tracer.attach(uretprobes(['SSL_read']));
+    await tracer.detachAsync([...again, ...ids, 9999]);
+    assert.equal(links(ownBpfFds()) - links(before), 0);
+    await tracer.stop();
+    tracer.close();
+    assert.deepEqual(ownBpfFds(), before);
+  });
+
   test('close() after stop() leaves no BPF or perf_event fds', async () => {
     const before = ownBpfFds();
     const tracer = new SslTracer(options());
