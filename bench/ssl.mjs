@@ -1,7 +1,8 @@
 // TLS capture: requests/s of a local nginx (HTTPS, one worker, keep-alive) under wrk, with no
 // tracing, with a Tracefleet ssl-capture job on the nginx process, and with bpftrace doing the
 // same capture (uprobe + uretprobe on SSL_read/SSL_write, copying the buffer), 1 KiB and 64 KiB
-// responses, all in this run. Also: events/s the capture sustained and what it dropped (counted).
+// responses, all in this run. Also: events/s the capture sustained and what it dropped (counted), and
+// a duty-cycled capture of the first 256 bytes of each call (probes attached 600 ms in every 6000 ms).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureDebianTools, writeNginxConfig } from './nginx.mjs';
@@ -43,6 +44,8 @@ export async function sslBench(stack) {
       const plain = [];
       const ours = [];
       const bpftrace = [];
+      const duty = [];
+      const dutyJobs = [];
       const jobs = [];
       for (let round = 0; round < ROUNDS; round++) {
         plain.push(await wrk(url));
@@ -55,13 +58,20 @@ export async function sslBench(stack) {
         const run0 = job.runs[0];
         jobs.push({ id, status: job.status, seconds, ssl: run0.ssl, totals: job.totals, placement: run0.ssl?.attached });
 
+        // Duty-cycled, 256 bytes per call: the windows start with the job, so the job starts with wrk.
+        const dutyId = await startJob(stack, { type: 'ssl-capture', durationSec: SECONDS + 2, target: { pid }, maxDataBytes: 256, maxEvents: 1_000_000, dutyOnMs: 600, dutyPeriodMs: 6000 }, stack.captureToken);
+        duty.push(await wrk(url));
+        const dj = await waitJob(stack, dutyId, 120_000);
+        const note = /duty cycle: [^;]*?([\d.]+)% of the ([\d.]+) s run[^;]*(?:; taking them out took (\d+) ms a window)?/.exec(dj.runs[0].reason ?? '');
+        dutyJobs.push({ id: dutyId, status: dj.status, attachedPercent: note ? Number(note[1]) : null, removalMs: note?.[3] ? Number(note[3]) : null, ssl: dj.runs[0].ssl });
+
         const bt = await startBpftrace(bpftraceScript(pid));
         bpftrace.push(await wrk(url));
         await interrupt(bt, 'bpftrace').catch(() => undefined);
       }
       const base = median(plain);
       const loss = (xs) => 1 - median(xs) / base;
-      results.sizes[size] = { rps: { plain, ours, bpftrace }, loss: { tracefleet: loss(ours), bpftrace: loss(bpftrace) }, jobs };
+      results.sizes[size] = { rps: { plain, ours, duty, bpftrace }, loss: { tracefleet: loss(ours), duty: loss(duty), bpftrace: loss(bpftrace) }, jobs, dutyJobs };
     }
   } finally {
     nginx.child.kill('SIGQUIT');
@@ -74,6 +84,12 @@ export async function sslBench(stack) {
     const seen = Number(j.ssl?.eventsSeen ?? 0);
     return `| ${size === '1k' ? '1 KiB' : '64 KiB'} | ${median(s.rps.plain).toFixed(0)} | ${median(s.rps.ours).toFixed(0)} (−${(100 * s.loss.tracefleet).toFixed(1)} %) | ${median(s.rps.bpftrace).toFixed(0)} (−${(100 * s.loss.bpftrace).toFixed(1)} %) | ${(s.loss.tracefleet / s.loss.bpftrace).toFixed(2)} | ${(seen / j.seconds).toFixed(0)} events/s; dropped kernel ${j.ssl?.droppedKernel ?? '?'}, agent ${j.ssl?.droppedAgent ?? '?'}, over budget ${j.ssl?.overBudget ?? '?'} |`;
   };
+  const dutyRow = (size) => {
+    const s = results.sizes[size];
+    const attached = s.dutyJobs.map((j) => j.attachedPercent).filter((x) => x !== null);
+    const removal = s.dutyJobs.map((j) => j.removalMs).filter((x) => x !== null);
+    return `| ${size === '1k' ? '1 KiB' : '64 KiB'} | ${median(s.rps.plain).toFixed(0)} | ${median(s.rps.duty).toFixed(0)} (−${(100 * s.loss.duty).toFixed(1)} %) | ${attached.length ? median(attached).toFixed(1) : '?'} % | ${removal.length ? median(removal).toFixed(0) : '?'} ms |`;
+  };
   publish(
     'ssl',
     results,
@@ -85,6 +101,13 @@ Run ${results.date} on ${results.machine.cpus} CPUs, kernel ${results.machine.ke
 |---|---|---|---|---|---|
 ${row('1k')}
 ${row('64k')}
+
+Duty-cycled capture of the first 256 bytes of each call (\`maxDataBytes: 256, dutyOnMs: 600, dutyPeriodMs: 6000\`, a 10 % duty cycle on paper), same rounds. The time attached is the job's own measure: it counts the kernel's removal of the probes (an RCU grace period per uprobe) as attached, so the effective duty cycle is higher than 10 %.
+
+| response | requests/s untraced | duty-cycled, 256 B per call | time attached | removal per window |
+|---|---|---|---|---|
+${dutyRow('1k')}
+${dutyRow('64k')}
 
 Where the probes went (per binary, verified by disassembly): ${(results.sizes['1k'].jobs[0].placement ?? []).join('; ')}.`,
   );

@@ -31,6 +31,22 @@ describe('DutyCycle', () => {
     assert.equal(log.length, before, 'nothing changes after stop()');
   });
 
+  it('tick() makes an overdue change at once when the event loop held its timer back, and only once', async () => {
+    const log: string[] = [];
+    const d = new DutyCycle(100, 1000, { pause: async () => void log.push('pause'), resume: async () => void log.push('resume') });
+    d.start();
+    // Block the event loop past the window's end: the timer cannot fire, a batch of events arrives.
+    const until = Date.now() + 250;
+    while (Date.now() < until);
+    d.tick();
+    assert.deepEqual(log, ['pause'], 'the overdue close happened in tick()');
+    d.tick();
+    await sleep(50);
+    assert.deepEqual(log, ['pause'], 'the timer of that change does not fire it again, nor does a second tick');
+    await d.stop();
+    assert.ok(d.fraction() < 0.95);
+  });
+
   it('names a failing window change instead of throwing, and refuses a window that is not shorter than the period', async () => {
     const d = new DutyCycle(50, 100, { pause: async () => Promise.reject(new Error('detach failed: EBUSY')), resume: async () => undefined });
     d.start();

@@ -3,6 +3,9 @@
  * taken out for the rest, so calls outside the windows cost the traced process nothing at all (no
  * trap). Windows are laid on the run's start (no drift from timer lateness); the time actually
  * attached is measured, and the run's notes give the fraction so counts and rates can be scaled.
+ * A timer makes each change; tick(), called with every batch of events, makes an overdue one: a
+ * flood of events can hold the event loop's timers back for seconds (measured: a window meant to
+ * last 600 ms stayed open 96 % of the run under 160,000 events/s).
  */
 export interface Pausable {
   pause(): Promise<void>;
@@ -23,6 +26,8 @@ export class DutyCycle {
   private pauses = 0;
   /** the window change under way */
   private changing: Promise<void> = Promise.resolve();
+  /** the next change: when, and what */
+  private next: { at: number; run: () => void } | undefined;
 
   constructor(
     private readonly onMs: number,
@@ -41,8 +46,26 @@ export class DutyCycle {
     this.attachedSince = Date.now();
     this.windows++;
     const closeAt = this.startedAt + (this.windows - 1) * this.periodMs + this.onMs;
-    this.timer = setTimeout(() => this.close(), Math.max(0, closeAt - Date.now()));
+    this.schedule(closeAt, () => this.close());
+  }
+
+  private schedule(at: number, run: () => void): void {
+    const next = { at, run };
+    this.next = next;
+    this.timer = setTimeout(() => this.fire(next), Math.max(0, at - Date.now()));
     this.timer.unref();
+  }
+
+  private fire(next: { at: number; run: () => void }): void {
+    if (this.next !== next || this.stopping) return;
+    this.next = undefined;
+    clearTimeout(this.timer);
+    next.run();
+  }
+
+  /** Makes the next change now if it is due (its timer may be held back by a busy event loop). */
+  tick(now = Date.now()): void {
+    if (this.next && now >= this.next.at) this.fire(this.next);
   }
 
   /** The probes stay attached (and are counted so) until the kernel has taken the last one out. */
@@ -55,13 +78,12 @@ export class DutyCycle {
       this.account();
       if (this.stopping) return;
       const openAt = this.startedAt + this.windows * this.periodMs;
-      this.timer = setTimeout(() => {
+      this.schedule(openAt, () => {
         this.changing = (async () => {
           await this.act(() => this.probes.resume());
           if (!this.stopping) this.open();
         })();
-      }, Math.max(0, openAt - Date.now()));
-      this.timer.unref();
+      });
     })();
   }
 

@@ -286,6 +286,7 @@ export class SslCaptureRun extends TracingRun {
   }
 
   private onEvents(events: SslRawEvent[]): void {
+    this.duty?.tick();
     this.checkLosses();
     this.python?.seeSamples(events);
     for (const e of events) {
