@@ -66,14 +66,16 @@ SslSession::SslSession(const SslConfig& config) : config_(config), bpf_(config.o
   goReturn_ = bpf_object__find_program_by_name(object, "go_tls_return");
   events_ = bpf_object__find_map_by_name(object, "events");
   calls_ = bpf_object__find_map_by_name(object, "calls");
+  goCalls_ = bpf_object__find_map_by_name(object, "go_calls");
   pidFilter_ = bpf_object__find_map_by_name(object, "pid_filter");
   excluded_ = bpf_object__find_map_by_name(object, "excluded");
   counters_ = bpf_object__find_map_by_name(object, "counters");
-  if (entry_ == nullptr || return_ == nullptr || goEntry_ == nullptr || goReturn_ == nullptr || events_ == nullptr || calls_ == nullptr || pidFilter_ == nullptr ||
+  if (entry_ == nullptr || return_ == nullptr || goEntry_ == nullptr || goReturn_ == nullptr || events_ == nullptr || calls_ == nullptr ||
+      goCalls_ == nullptr || pidFilter_ == nullptr ||
       excluded_ == nullptr || counters_ == nullptr) {
     throw std::runtime_error(bpf_.Name() +
                              ": not an ssl object (needs programs 'ssl_entry', 'ssl_return', 'go_tls_entry' and 'go_tls_return', maps 'events', 'calls', "
-                             "'pid_filter', 'excluded' and 'counters')");
+                             "'go_calls', 'pid_filter', 'excluded' and 'counters')");
   }
   python_.Find(object, bpf_.Name(), config_.python);
   SetReadOnlyGlobals();
@@ -131,7 +133,7 @@ void SslSession::UpdatePids(const std::vector<uint32_t>& add, const std::vector<
 
 bpf_link* SslSession::AttachOne(const SslProbeSpec& spec, uint32_t id, bool entry, uint64_t returnOffset) {
   LibbpfLogCapture log;
-  const bool go = spec.fn == SSL_FN_GO_READ || spec.fn == SSL_FN_GO_WRITE;
+  const bool go = IsGoFunction(spec.fn);
   const bool retprobe = !entry && spec.uretprobe;
   const uint64_t offset = entry ? spec.entryOffset : returnOffset;
   LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = Cookie(id, spec.fn), .retprobe = retprobe);
@@ -179,25 +181,7 @@ std::vector<uint32_t> SslSession::AttachProbes(const std::vector<SslProbeSpec>& 
   return ids;
 }
 
-void SslSession::DestroyAttachment(const Attachment& a) {
-  // Entry first, so no call is noted that its return probe would not take.
-  bpf_.DestroyLink(a.entry);
-  for (bpf_link* link : a.rets) bpf_.DestroyLink(link);
-}
-
 void SslSession::DetachProbes(const std::vector<uint32_t>& ids) {
-  std::vector<uint32_t> gone;
-  for (uint32_t id : ids) {
-    auto it = attachments_.find(id);
-    if (it == attachments_.end()) continue;
-    DestroyAttachment(it->second);
-    attachments_.erase(it);
-    gone.push_back(id);
-  }
-  if (!gone.empty()) ForgetCalls(gone);
-}
-
-void SslSession::DetachProbesConcurrently(const std::vector<uint32_t>& ids) {
   std::vector<bpf_link*> links;
   std::vector<uint32_t> gone;
   for (uint32_t id : ids) {
@@ -209,6 +193,8 @@ void SslSession::DetachProbesConcurrently(const std::vector<uint32_t>& ids) {
     gone.push_back(id);
   }
   for (bpf_link* link : links) bpf_.ReleaseLink(link);
+  // No order among the links: a call noted by an entry probe whose return probe went first is
+  // forgotten below with the rest of these attachments' notes.
   constexpr size_t kAtOnce = 64;
   for (size_t start = 0; start < links.size(); start += kAtOnce) {
     std::vector<std::thread> threads;
@@ -249,8 +235,7 @@ void ForgetIn(int fd, const std::vector<uint32_t>& ids) {
 
 void SslSession::ForgetCalls(const std::vector<uint32_t>& ids) {
   ForgetIn<uint64_t>(bpf_map__fd(calls_), ids);
-  bpf_map* goCalls = bpf_object__find_map_by_name(bpf_.Object(), "go_calls");
-  if (goCalls != nullptr) ForgetIn<ssl_go_key>(bpf_map__fd(goCalls), ids);
+  ForgetIn<ssl_go_key>(bpf_map__fd(goCalls_), ids);
 }
 
 int SslSession::Poll(int timeoutMs) { return bpf_.Poll(timeoutMs); }

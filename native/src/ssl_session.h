@@ -12,6 +12,7 @@
 #include "event_source.h"
 #include "python_maps.h"
 #include "ring_buffer_object.h"
+#include "ssl_event.h"
 #include "target_set.h"
 #include "unwind_maps.h"
 
@@ -25,6 +26,8 @@ namespace tracefleet {
 uint32_t SslFunctionId(const std::string& name);
 // The name of an SSL_FN_* id ("SSL_read", ...); "unknown" otherwise.
 const char* SslFunctionName(uint32_t fn);
+// Go's crypto/tls functions: their own programs (register ABI, calls keyed by goroutine), never a uretprobe.
+inline bool IsGoFunction(uint32_t fn) { return fn == SSL_FN_GO_READ || fn == SSL_FN_GO_WRITE; }
 // "SSL_read, SSL_write, ..." for messages.
 std::string SslFunctionList();
 
@@ -99,12 +102,11 @@ class SslSession : public EventSource {
 
   // Attaches each spec's return probe, then its entry probe; returns one id per spec. On a failure
   // detaches what this call attached and throws naming the function, the file, the offset and the errno.
-  // DetachProbes with every link destroyed on its own thread at once: the kernel's wait for an RCU grace
-  // period per uprobe then overlaps (one wait for the lot instead of one per link). Not with other calls.
-  void DetachProbesConcurrently(const std::vector<uint32_t>& ids);
   std::vector<uint32_t> AttachProbes(const std::vector<SslProbeSpec>& specs);
   // Detaches the given attachments (unknown or already detached ids are ignored) and forgets calls
-  // they had noted, so a stale note cannot pass for an outer call of its thread.
+  // they had noted, so a stale note cannot pass for an outer call of its thread. Every link is destroyed
+  // on its own thread at once: the kernel's waits for an RCU grace period per uprobe then overlap in
+  // part. Callable from a worker thread (SslTracer.detachAsync) while nothing else touches the probes.
   void DetachProbes(const std::vector<uint32_t>& ids);
   size_t Attachments() const { return attachments_.size(); }
 
@@ -131,7 +133,6 @@ class SslSession : public EventSource {
   void SetReadOnlyGlobals();
   void FillMaps();
   bpf_link* AttachOne(const SslProbeSpec& spec, uint32_t id, bool entry, uint64_t returnOffset);
-  void DestroyAttachment(const Attachment& a);
   void ForgetCalls(const std::vector<uint32_t>& ids);
 
   SslConfig config_;
@@ -142,6 +143,7 @@ class SslSession : public EventSource {
   bpf_program* goReturn_ = nullptr;
   bpf_map* events_ = nullptr;
   bpf_map* calls_ = nullptr;
+  bpf_map* goCalls_ = nullptr;  // go_calls: Go's calls, keyed by (tgid, goroutine)
   bpf_map* pidFilter_ = nullptr;
   bpf_map* excluded_ = nullptr;
   bpf_map* counters_ = nullptr;

@@ -66,8 +66,7 @@ SslProbeSpec ProbeSpec(const Args& args, const Napi::Value& value, uint32_t inde
       spec.moreReturns.push_back(args.BigIntArg(list.Get(i), where + ".moreReturns[" + std::to_string(i) + "]"));
     }
   }
-  const bool go = spec.fn == SSL_FN_GO_READ || spec.fn == SSL_FN_GO_WRITE;
-  if (go && spec.uretprobe) args.Fail(where + ": " + fn + " cannot return through a uretprobe (it corrupts Go stacks that move); give returnKind 'uprobe' on its ret sites");
+  if (IsGoFunction(spec.fn) && spec.uretprobe) args.Fail(where + ": " + fn + " cannot return through a uretprobe (it corrupts Go stacks that move); give returnKind 'uprobe' on its ret sites");
   Napi::Value pid = entry.Get("pid");
   if (!pid.IsUndefined() && !(pid.IsNumber() && pid.As<Napi::Number>().DoubleValue() == -1)) {
     spec.pid = static_cast<int>(args.IntegerArg(pid, (where + ".pid").c_str(), 1, INT32_MAX));
@@ -198,7 +197,7 @@ class SslDetachWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     try {
-      tracer_->session_->DetachProbesConcurrently(ids_);
+      tracer_->session_->DetachProbes(ids_);
     } catch (const std::exception& e) {
       SetError(e.what());
     }

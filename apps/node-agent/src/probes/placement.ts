@@ -5,9 +5,9 @@
  * the cheapest entry site that keeps them intact and return-site.ts for a return site that reads
  * %rax without a uretprobe. Runs take the file offsets from here and compute none themselves.
  */
-import { ElfError, requireFunctionSymbol } from '../lib/elf';
-import { type Placement, placeEntryProbe, type PlacementOptions, readCodeAt } from './entry-site';
-import { placeReturnProbe, sweepRets, walkRets, type ReturnPlacement, type ReturnSiteOptions } from './return-site';
+import { ElfError } from '../lib/elf';
+import { type Placement, placeEntryProbe, type PlacementOptions } from './entry-site';
+import { placeReturnProbe, retSitesOf, type ReturnPlacement, type ReturnSiteOptions } from './return-site';
 
 export type { Placement, PlacementOptions } from './entry-site';
 export type { ReturnPlacement, ReturnSiteOptions } from './return-site';
@@ -29,31 +29,28 @@ export interface AllocatorProbes {
    */
   entryOffsets: { free: bigint };
   /**
-   * malloc's ret sites (file offsets), every one the code walk reaches: a plain uprobe on each, no
-   * entry probe (one trap per call), the size read from the chunk header. Absent when the walk cannot
-   * prove it found them all (`mallocReturnsRefused` says why): malloc then has its entry probe and a
-   * uretprobe.
+   * With `mallocReturns` asked for: malloc's ret sites (file offsets), every one the code walk reaches:
+   * a plain uprobe on each, no entry probe (one trap per call), the size read from the chunk header.
+   * Absent when the walk cannot prove it found them all (`mallocReturnsRefused` says why): malloc then
+   * has its entry probe and a uretprobe.
    */
   mallocReturns?: bigint[];
   mallocReturnsRefused?: string;
 }
 
-/** Most ret sites malloc may take (the addon's bound). */
-const MAX_MALLOC_RETS = 64;
+/** Most return sites one function may take (the addon's bound, for malloc and Go's functions alike). */
+const MAX_RETS = 64;
 
-/** The memleak probes of the libc at `libc` (a path the agent can open). Throws ElfError. */
-export function placeAllocatorProbes(libc: string, options: PlacementOptions = {}): AllocatorProbes {
+/**
+ * The memleak probes of the libc at `libc` (a path the agent can open); malloc's ret sites only when
+ * `mallocReturns` asks for them (memleak's mallocProbe "returns"). Throws ElfError.
+ */
+export function placeAllocatorProbes(libc: string, options: PlacementOptions & { mallocReturns?: boolean } = {}): AllocatorProbes {
   const free = placeEntryProbe(libc, 'free', FREE_ENTRY_REGS, options);
-  const malloc = requireFunctionSymbol(libc, 'malloc');
-  let plan: ReturnType<typeof walkRets> = { refusal: `malloc has ${malloc.size === 0n ? 'no size in the symbol table' : `${malloc.size} bytes`}` };
-  if (malloc.size > 0n && malloc.size <= BigInt(MAX_GO_FUNCTION_BYTES)) plan = walkRets(readCodeAt(libc, malloc.fileOffset, Number(malloc.size)), options);
-  if ('rets' in plan && plan.rets.length > MAX_MALLOC_RETS) plan = { refusal: `${plan.rets.length} ret sites, over ${MAX_MALLOC_RETS}` };
-  if (malloc.type === 'ifunc') plan = { refusal: 'malloc is an IFUNC (its symbol is the resolver)' };
-  return {
-    free,
-    entryOffsets: { free: free.fileOffset },
-    ...('rets' in plan ? { mallocReturns: plan.rets.map((r) => malloc.fileOffset + BigInt(r)) } : { mallocReturnsRefused: plan.refusal }),
-  };
+  const probes: AllocatorProbes = { free, entryOffsets: { free: free.fileOffset } };
+  if (!options.mallocReturns) return probes;
+  const plan = retSitesOf(libc, 'malloc', 'walk', MAX_RETS, options);
+  return { ...probes, ...('rets' in plan ? { mallocReturns: plan.rets } : { mallocReturnsRefused: plan.refusal }) };
 }
 
 // ---------------------------------------------------------------------------
@@ -72,9 +69,6 @@ export interface SslProbeSites {
 
 /** Registers Go's crypto/tls entry probe reads (register ABI): receiver, buffer, length, and %r14 = the goroutine. */
 export const GO_TLS_ENTRY_REGS = ['rax', 'rbx', 'rcx', 'r14'];
-/** Return sites one Go function may take (the addon's bound). */
-const MAX_GO_RETS = 64;
-const MAX_GO_FUNCTION_BYTES = 1 << 20;
 
 export function isGoTlsFunction(fn: string): boolean {
   return fn.startsWith('crypto/tls.');
@@ -88,17 +82,11 @@ export function isGoTlsFunction(fn: string): boolean {
  */
 function placeGoTlsProbes(path: string, fn: string, options: ReturnSiteOptions): SslProbeSites {
   const entry = placeEntryProbe(path, fn, GO_TLS_ENTRY_REGS, options);
-  const sym = requireFunctionSymbol(path, fn);
-  if (sym.size === 0n || sym.size > BigInt(MAX_GO_FUNCTION_BYTES)) {
-    throw new ElfError('EUNSUPPORTED', path, `${fn}: its code cannot be walked for its ret sites (size ${sym.size}); a Go function takes no uretprobe, so it is not probed`);
-  }
-  const plan = sweepRets(readCodeAt(path, sym.fileOffset, Number(sym.size)), options);
+  const plan = retSitesOf(path, fn, 'sweep', MAX_RETS, options);
   if ('refusal' in plan) {
     throw new ElfError('EUNSUPPORTED', path, `${fn}: its ret sites cannot all be found (${plan.refusal}); a Go function takes no uretprobe, so it is not probed`);
   }
-  if (plan.rets.length > MAX_GO_RETS) {
-    throw new ElfError('EUNSUPPORTED', path, `${fn}: ${plan.rets.length} ret sites, over the ${MAX_GO_RETS} one function may take`);
-  }
+  const { deltas } = plan;
   const [first, ...rest] = plan.rets;
   return {
     fn,
@@ -107,13 +95,13 @@ function placeGoTlsProbes(path: string, fn: string, options: ReturnSiteOptions):
       symbol: fn,
       path,
       kind: 'uprobe',
-      fileOffset: sym.fileOffset + BigInt(first),
-      delta: first,
+      fileOffset: first,
+      delta: deltas[0],
       instruction: 'ret',
       emulated: false,
-      reason: `a plain uprobe on each of the function's ${plan.rets.length} ret instruction(s) (${plan.rets.map((r) => `+${r}`).join(', ')}, by a linear sweep of its code): n is in %rax there`,
+      reason: `a plain uprobe on each of the function's ${deltas.length} ret instruction(s) (${deltas.map((d) => `+${d}`).join(', ')}, by a linear sweep of its code): n is in %rax there`,
     },
-    moreReturns: rest.map((r) => sym.fileOffset + BigInt(r)),
+    moreReturns: rest,
   };
 }
 

@@ -665,8 +665,9 @@ describe("malloc's ret sites in this machine's libc (memleak's mallocProbe 'retu
     const [start, size] = [BigInt(`0x${sym[1]}`), BigInt(`0x${sym[2]}`)];
     const dis = run(requireTool('objdump', 'binutils'), ['-d', '--no-show-raw-insn', `--start-address=0x${start.toString(16)}`, `--stop-address=0x${(start + size).toString(16)}`, libc]);
     const rets = [...dis.matchAll(/^\s*([0-9a-f]+):\s+ret\b/gm)].map((m) => BigInt(`0x${m[1]}`));
-    const probes = placeAllocatorProbes(libc);
+    const probes = placeAllocatorProbes(libc, { mallocReturns: true });
     assert.equal(probes.mallocReturnsRefused, undefined);
+    assert.equal(placeAllocatorProbes(libc).mallocReturns, undefined, 'not walked unless asked for');
     // libc's code is mapped at its file offsets, so objdump's addresses are the offsets.
     assert.deepEqual(probes.mallocReturns, rets);
   });

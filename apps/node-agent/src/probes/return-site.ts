@@ -429,6 +429,31 @@ export function sweepRets(code: Uint8Array, options: Pick<ReturnSiteOptions, 'em
 const MAX_FUNCTION_BYTES = 1 << 20;
 
 /**
+ * Every `ret` of `symbol` in `path`, as file offsets and as bytes past the entry, found by `how`
+ * (walkRets: the code walk, for compiled C; sweepRets: a linear sweep, for Go), at most `maxRets`
+ * of them; or why not. Throws ElfError
+ * for an unreadable file or a missing symbol.
+ */
+export function retSitesOf(
+  path: string,
+  symbol: string,
+  how: 'walk' | 'sweep',
+  maxRets: number,
+  options: Pick<ReturnSiteOptions, 'emulatesNopl' | 'maxReachable'> = {},
+): { rets: bigint[]; deltas: number[] } | { refusal: string } {
+  const sym = requireFunctionSymbol(path, symbol);
+  if (sym.type === 'ifunc') return { refusal: `${symbol} is an IFUNC (its symbol is the resolver)` };
+  if (sym.size === 0n || sym.size > BigInt(MAX_FUNCTION_BYTES)) {
+    return { refusal: `${symbol} has ${sym.size === 0n ? 'no size in the symbol table' : `${sym.size} bytes (over ${MAX_FUNCTION_BYTES})`}, so its code cannot be walked` };
+  }
+  const code = readCodeAt(path, sym.fileOffset, Number(sym.size));
+  const plan = how === 'walk' ? walkRets(code, options) : sweepRets(code, options);
+  if ('refusal' in plan) return plan;
+  if (plan.rets.length > maxRets) return { refusal: `${plan.rets.length} ret sites, over the ${maxRets} one function may take` };
+  return { rets: plan.rets.map((r) => sym.fileOffset + BigInt(r)), deltas: plan.rets };
+}
+
+/**
  * Where to read the return value of `symbol` in `path` (see `planReturnSite`): a plain uprobe on
  * an emulated return-path instruction, or a uretprobe at the entry with the reason.
  *

@@ -69,7 +69,7 @@ export class MemleakRun extends TracingRun {
     } else {
       this.pid = this.resolvePid();
       const libc = libcOf(this.pid);
-      const { free, entryOffsets, mallocReturns, mallocReturnsRefused } = placeAllocatorProbes(libc);
+      const { free, entryOffsets, mallocReturns, mallocReturnsRefused } = placeAllocatorProbes(libc, { mallocReturns: this.spec.mallocReturnsOnly === true });
       this.root = readComm(this.pid) ?? `[pid ${this.pid}]`;
       const o: Origin | undefined = new OriginCache().originOf(this.pid);
       if (o) this.origin = { cgroup: o.cgroup, containerId: o.containerId ?? '', podUid: o.podUid ?? '' };
@@ -78,11 +78,10 @@ export class MemleakRun extends TracingRun {
       const python = this.cfg.pythonFrames;
       // Return sites only when the job asks: a ret is single-stepped (not emulated) on the kernels seen so far,
       // so one such trap costs more than the emulated entry probe and the uretprobe together (BENCHMARKS.md).
-      const returnsOnly = this.spec.mallocReturnsOnly === true && mallocReturns !== undefined;
-      this.tracer = this.native.createMemleak({ mode: 'user', pid: this.pid, libc, entryOffsets, ...(returnsOnly ? { mallocReturns } : {}), unwinder, python, ...common });
-      this.mallocNote = returnsOnly
+      this.tracer = this.native.createMemleak({ mode: 'user', pid: this.pid, libc, entryOffsets, ...(mallocReturns ? { mallocReturns } : {}), unwinder, python, ...common });
+      this.mallocNote = mallocReturns
         ? `malloc: a probe on each of its ${mallocReturns.length} ret sites and none at its entry (one trap per call); its sizes are usable sizes from the chunk header, 8 to 23 bytes over the request (a page at most for a chunk mmap()ed on its own)`
-        : this.spec.mallocReturnsOnly
+        : mallocReturnsRefused !== undefined
           ? `malloc: entry probe and uretprobe, exact sizes: mallocProbe 'returns' was asked, but its ret sites are not all proven (${mallocReturnsRefused})`
           : undefined;
       // Python frames are read at each allocation (and kept per distinct chain in the kernel), named at snapshots.

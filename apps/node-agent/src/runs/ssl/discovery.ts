@@ -60,8 +60,6 @@ export function libraryDef(library: TlsLibrary): LibraryDef {
   return DEF.get(library)!;
 }
 
-/** OpenSSL's data functions (SSL_read and SSL_write are required). */
-export const SSL_DATA_FUNCTIONS = libraryDef('openssl').data;
 const ALL_FUNCTIONS = TLS_LIBRARIES.flatMap((d) => [...d.data, ...(d.handshake ? [d.handshake] : [])]);
 const ANY_REQUIRED = TLS_LIBRARIES.flatMap((d) => d.required);
 

@@ -106,7 +106,6 @@ export class DutyCycle {
     if (this.stopping) return;
     this.halt();
     await this.changing;
-    clearTimeout(this.timer);
     this.account();
     this.stoppedAt = Date.now();
   }

@@ -151,9 +151,7 @@ export class SslProbeSet {
   async pause(): Promise<void> {
     if (this.paused) return;
     this.paused = true;
-    const ids = [...this.probed.values()].flatMap((p) => p.ids);
-    for (const p of this.probed.values()) p.ids = [];
-    this.detaching = this.tracer.detachAsync(ids).finally(() => (this.detaching = undefined));
+    this.detaching = this.tracer.detachAsync(this.takeIds()).finally(() => (this.detaching = undefined));
     await this.detaching;
   }
 
@@ -188,8 +186,14 @@ export class SslProbeSet {
 
   /** Detaches every attachment (pause, and the run's end). */
   detachAll(): void {
+    const ids = this.takeIds();
+    if (ids.length) this.tracer.detach(ids);
+  }
+
+  /** Every attachment id, each file left with none. */
+  private takeIds(): number[] {
     const ids = [...this.probed.values()].flatMap((p) => p.ids);
     for (const p of this.probed.values()) p.ids = [];
-    if (ids.length) this.tracer.detach(ids);
+    return ids;
   }
 }
