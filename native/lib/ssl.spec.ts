@@ -529,6 +529,11 @@ describe('SslTracer resources and lifecycle', () => {
         ['probes[1].pid', { ...good, pid: 0 }],
         ['probes[1].pid', { ...good, pid: -2 }],
         ['unknown option probes[1].offset', { ...good, offset: 1n }],
+        ['probes[1].moreReturns must be an array', { ...good, returnKind: 'uprobe', moreReturns: 5n }],
+        ['probes[1].moreReturns must have at most 64', { ...good, returnKind: 'uprobe', moreReturns: Array.from({ length: 65 }, () => good.returnOffset) }],
+        ['probes[1].moreReturns[0]', { ...good, returnKind: 'uprobe', moreReturns: [-1n] }],
+        ["probes[1].moreReturns needs returnKind 'uprobe'", { ...good, moreReturns: [good.returnOffset] }],
+        ['cannot return through a uretprobe', { ...good, fn: 'crypto/tls.(*Conn).Read' }],
       ];
       for (const [field, spec] of specs) {
         assert.throws(
