@@ -26,6 +26,24 @@ export function gcc(src, out, flags = []) {
   return out;
 }
 
+/**
+ * What one uprobe trap costs on this machine (bench/uprobe-traps.sh --brief): an emulated one (a jcc)
+ * and a single-stepped one, in ns. Machines of one kind differ by 10× here, so the uprobe benches print
+ * it beside their tables. Measured once per bench run.
+ */
+let traps;
+export function trapCost() {
+  if (traps) return traps;
+  const r = spawnSync('bash', [join(root, 'bench/uprobe-traps.sh'), '--brief', '200000'], { encoding: 'utf8' });
+  const emulatedNs = Number(/^emulated (-?\d+)$/m.exec(r.stdout)?.[1]);
+  const singleSteppedNs = Number(/^single-stepped (-?\d+)$/m.exec(r.stdout)?.[1]);
+  if (r.status !== 0 || !Number.isFinite(emulatedNs) || !Number.isFinite(singleSteppedNs)) throw new Error(`bench/uprobe-traps.sh --brief failed: ${r.stderr}${r.stdout}`);
+  return (traps = { emulatedNs, singleSteppedNs });
+}
+
+export const trapLine = (t) =>
+  `Trap cost of this machine, same run (\`bash bench/uprobe-traps.sh --brief\`): an emulated uprobe ${(t.emulatedNs / 1000).toFixed(2)} µs, a single-stepped one ${(t.singleSteppedNs / 1000).toFixed(1)} µs.`;
+
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Runs a command to completion; resolves with its stdout (rejects with its output on failure). */

@@ -3,7 +3,7 @@
 // 64, and a bpftrace script doing the same accounting — all in the same run.
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { WORK, gcc, interrupt, machine, median, publish, root, run, startBpftrace, startJob, waitJob } from './lib.mjs';
+import { WORK, gcc, interrupt, machine, median, publish, trapCost, trapLine, root, run, startBpftrace, startJob, waitJob } from './lib.mjs';
 
 const N = 500_000;
 const LIBC = '/lib/x86_64-linux-gnu/libc.so.6';
@@ -21,7 +21,7 @@ async function pairs(bin, attach) {
 
 export async function memleakBench(stack) {
   const bin = gcc(join(root, 'bench/workloads/malloc_free.c'), join(WORK, 'malloc_free'));
-  const results = { date: new Date().toISOString(), machine: machine(), pairs: N };
+  const results = { date: new Date().toISOString(), machine: machine(), traps: trapCost(), pairs: N };
   const plain = [];
   const full = [];
   const returns = [];
@@ -64,7 +64,7 @@ export async function memleakBench(stack) {
     results,
     `## memleak (user mode)
 
-Run ${results.date} on ${results.machine.cpus} CPUs, kernel ${results.machine.kernel}; raw figures in bench/results/memleak.json. ${N.toLocaleString('en-US')} malloc/free pairs, median of 3; slowdown = ns per pair traced / untraced.
+Run ${results.date} on ${results.machine.cpus} CPUs, kernel ${results.machine.kernel}; raw figures in bench/results/memleak.json. ${trapLine(results.traps)} ${N.toLocaleString('en-US')} malloc/free pairs, median of 3; slowdown = ns per pair traced / untraced.
 
 | tracing | ns per pair | slowdown |
 |---|---|---|

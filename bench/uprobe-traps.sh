@@ -7,13 +7,20 @@
 # probes use and the single-stepped one bpftrace's `free` probe uses do not get cheaper or dearer
 # together from one VM to the next.
 #
-# Usage (root): bash bench/uprobe-traps.sh [pairs]
-# Diagnostic only, not part of `npm run bench`: tracefs uprobes fire in every process that runs
-# this libc's malloc/free while it measures, so run it on a quiet machine.
+# Usage (root): bash bench/uprobe-traps.sh [--brief] [pairs]
+# The whole table is a diagnostic, not part of `npm run bench`: tracefs uprobes fire in every
+# process that runs this libc's malloc/free while it measures, so run it on a quiet machine.
+# --brief: only the cost of one emulated and one single-stepped trap, as two lines "emulated NS" and
+# "single-stepped NS" (ns per trap, the untraced pair subtracted): the uprobe benches print them.
 set -euo pipefail
+BRIEF=0
+if [ "${1:-}" = --brief ]; then BRIEF=1; shift; fi
 PAIRS=${1:-300000}
 LIBC=/lib/x86_64-linux-gnu/libc.so.6
 T=/sys/kernel/tracing
+MOUNTED=0
+# tracefs is not always mounted: mount it for the measure, and take it out again after.
+if [ ! -e "$T/uprobe_events" ] && mount -t tracefs nodev "$T" 2>/dev/null; then MOUNTED=1; fi
 [ -w "$T/uprobe_events" ] || T=/sys/kernel/debug/tracing
 [ -w "$T/uprobe_events" ] || { echo "uprobe-traps: no writable tracefs uprobe_events (root, tracefs mounted?)" >&2; exit 1; }
 WORK=$(mktemp -d)
@@ -24,7 +31,12 @@ drop_ours() {
   local d
   for d in $(grep -o '^[pr]:tftrap/[^ ]*' "$T/uprobe_events" || true); do echo "-:${d#?:}" >> "$T/uprobe_events"; done
 }
-cleanup() { drop_ours 2>/dev/null || true; echo "$TRACING_ON" > "$T/tracing_on"; rm -rf "$WORK"; }
+cleanup() {
+  drop_ours 2>/dev/null || true
+  echo "$TRACING_ON" > "$T/tracing_on"
+  rm -rf "$WORK"
+  if [ "$MOUNTED" = 1 ]; then umount /sys/kernel/tracing || true; fi
+}
 trap cleanup EXIT
 
 gcc -O2 -fno-omit-frame-pointer -o "$WORK/mf" "$(dirname "$0")/workloads/malloc_free.c"
@@ -65,6 +77,15 @@ time_pairs() { # label probe-definitions...
 }
 
 echo 0 > "$T/tracing_on" # events fire but nothing is recorded: the trap and its dispatch only
+if [ "$BRIEF" = 1 ]; then
+  ns() { time_pairs x "$@" | awk -F'|' '{gsub(/ /, "", $3); print $3}'; }
+  NONE=$(ns)
+  EMULATED=$(ns "p:tftrap/f $LIBC:$FREE3")
+  STEPPED=$(ns "p:tftrap/f0 $LIBC:$FREE")
+  echo "emulated $(awk -v a="$EMULATED" -v b="$NONE" 'BEGIN { printf "%.0f", a - b }')"
+  echo "single-stepped $(awk -v a="$STEPPED" -v b="$NONE" 'BEGIN { printf "%.0f", a - b }')"
+  exit 0
+fi
 echo "uprobe traps on $(uname -r), $LIBC, $PAIRS pairs (ns per malloc/free pair: median of 3 runs, and the runs)"
 echo "| probes | ns per pair | runs |"
 echo "|---|---|---|"

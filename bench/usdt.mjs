@@ -3,7 +3,7 @@
 // seen by the jvm-gc preset vs libbpf-tools javagc on the same JVM at the same time.
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { WORK, gcc, interrupt, machine, median, publish, root, run, sleep, startBpftrace, startJob, waitFor, waitJob } from './lib.mjs';
+import { WORK, gcc, interrupt, machine, median, publish, trapCost, trapLine, root, run, sleep, startBpftrace, startJob, waitFor, waitJob } from './lib.mjs';
 
 const N = 1_000_000;
 const JAVA = '/usr/lib/jvm/java-17-openjdk-amd64/bin/java';
@@ -21,7 +21,7 @@ async function loop(bin, attach) {
 
 export async function usdtBench(stack) {
   const bin = gcc(join(root, 'bench/workloads/usdt_loop.c'), join(WORK, 'usdt_loop'));
-  const results = { date: new Date().toISOString(), machine: machine(), hits: N };
+  const results = { date: new Date().toISOString(), machine: machine(), traps: trapCost(), hits: N };
   const plain = [];
   const countOnly = [];
   const capture = [];
@@ -102,7 +102,7 @@ export async function usdtBench(stack) {
     results,
     `## USDT probes
 
-Run ${results.date} on ${results.machine.cpus} CPUs, kernel ${results.machine.kernel}; raw figures in bench/results/usdt.json. Cost per hit = loop ns/iteration traced − untraced (median of 3 runs of ${N.toLocaleString('en-US')} hits).
+Run ${results.date} on ${results.machine.cpus} CPUs, kernel ${results.machine.kernel}; raw figures in bench/results/usdt.json. ${trapLine(results.traps)} Cost per hit = loop ns/iteration traced − untraced (median of 3 runs of ${N.toLocaleString('en-US')} hits).
 
 | measure | figure |
 |---|---|

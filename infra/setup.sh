@@ -16,7 +16,7 @@ APT_PACKAGES=(clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev syst
   openjdk-17-jdk-headless binutils libbpf-tools
   linux-perf elfutils libdebuginfod-dev xz-utils  # DWARF unwinding: perf and readelf are the tests' reference; debuginfod client for the addon; xz for MiniDebugInfo
   iproute2  # network namespaces: the e2e cuts an agent's link (link-cut.e2e)
-  wget libgnutls30 libnss3  # TLS libraries: ssl-capture's GnuTLS e2e (Debian's wget), and NSS as a library it names but does not cover
+  wget libgnutls30 libnss3 libnss3-dev libnspr4-dev  # TLS libraries: the GnuTLS e2e (Debian's wget), the NSS client the tests build
   golang-go  # ssl-capture's Go crypto/tls e2e builds a Go HTTPS client and server
   docker.io mmdebstrap)  # containers: the e2e profiles Python and Node services in Docker containers, on an image built offline
 missing=()

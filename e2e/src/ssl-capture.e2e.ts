@@ -283,15 +283,44 @@ describe('ssl-capture jobs, end to end on the real kernel', () => {
     assert.equal(conn.exchanges?.[0]?.status, 200);
   });
 
-  it('a process whose TLS library is not covered (NSS): the run says which, by pid', async () => {
-    const nss = launch(PYTHON, ['-c', 'import ctypes,sys,time; ctypes.CDLL("libnss3.so"); print("ready", flush=True); time.sleep(30)']);
-    await waitFor(async () => nss.output().includes('ready'), 10_000, 'the NSS process');
-    const res = await capture('/jobs', 'POST', { type: 'ssl-capture', durationSec: 2, target: { pid: nss.pid }, nodes: 'all' });
+  it('an NSS client (PR_Write/PR_Recv through libnspr4.so on its SSL layer), by pid: request and response with exact lengths, its plain-file PR_Write not captured', async () => {
+    const flags = (pkg: string) => execFileSync('pkg-config', [pkg, 'nss'], { encoding: 'utf8' }).trim().split(/\s+/);
+    const bin = join(dir, 'tfnssclient');
+    execFileSync('gcc', ['-O1', '-g', ...flags('--cflags'), '-o', bin, join(FIXTURES, 'nss_client.c'), ...flags('--libs')], { stdio: 'inherit' });
+    const m = marker();
+    const path = `/nss/${m}`;
+    const client = spawn(bin, [String(port), path, join(dir, `scratch-${m}`)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    children.push(client);
+    let out = '';
+    client.stdout!.on('data', (d) => (out += d));
+    await waitFor(async () => out.includes('ready'), 10_000, 'the NSS client');
+    const id = await startJob({ durationSec: 4, target: { pid: client.pid } });
+    client.stdin!.end('go\n');
+    await waitFor(async () => out.includes('\ndone '), 10_000, 'the NSS client to finish');
+    const line = await served(path);
+    const job = await waitJob(stack, id, 30_000);
+    assert.ok(['completed', 'partial'].includes(job.status), JSON.stringify(job.runs));
+    assert.ok(job.runs[0].ssl.attached.some((a: string) => /^PR_Write in \S+\/libnspr4\.so \(NSS\)/.test(a)), job.runs[0].ssl.attached.join('\n'));
+    const events = await allEvents(id);
+    assert.ok(events.every((e) => e.library === 'nss' && e.pid === client.pid), JSON.stringify(events.map((e) => [e.function, e.library, e.pid])));
+    assert.ok(!events.some((e) => text(e).includes('/plain-file-not-tls')), 'a PR_Write to a plain file was captured');
+    const writes = events.filter((e) => e.direction === 'write');
+    assert.deepEqual(writes.map((e) => [e.function, text(e).split('\r\n')[0], e.length]), [['PR_Write', `GET ${path} HTTP/1.1`, line.requestLength]]);
+    const reads = events.filter((e) => e.direction === 'read' && e.length > 0);
+    assert.deepEqual(reads.map((e) => [e.function, e.length]), [['PR_Recv', line.responseLength]]);
+    assert.ok(text(reads[0]).endsWith(line.body));
+  });
+
+  it('a process whose TLS library is not covered (a JVM: JSSE): the run says which, by pid', async () => {
+    writeFileSync(join(dir, 'Sleep.java'), 'public class Sleep { public static void main(String[] a) throws Exception { System.out.println("ready"); Thread.sleep(30000); } }');
+    const jvm = launch('/usr/lib/jvm/java-17-openjdk-amd64/bin/java', [join(dir, 'Sleep.java')]);
+    await waitFor(async () => jvm.output().includes('ready'), 30_000, 'the JVM');
+    const res = await capture('/jobs', 'POST', { type: 'ssl-capture', durationSec: 2, target: { pid: jvm.pid }, nodes: 'all' });
     assert.equal(res.status, 201, res.text);
     const job = await waitJob(stack, res.json.id, 20_000);
     assert.equal(job.status, 'failed');
-    assert.match(job.runs[0].reason, new RegExp(`pid ${nss.pid} \\(python3.11\\): .*it uses NSS \\(\\S*libnss3\\.so\\), which ssl-capture does not cover`));
-    nss.kill('SIGKILL');
+    assert.match(job.runs[0].reason, new RegExp(`pid ${jvm.pid} \\(java\\): .*it uses a JVM's TLS \\(JSSE, implemented in Java\\) \\(\\S*libjvm\\.so\\), which ssl-capture does not cover`));
+    jvm.kill('SIGKILL');
   });
 
   it('a Node.js HTTPS client (OpenSSL linked statically into /usr/bin/node), by pid', async () => {
@@ -352,6 +381,50 @@ describe('ssl-capture jobs, end to end on the real kernel', () => {
       assert.equal(res.status, 400, `${JSON.stringify(extra)} → ${res.status} ${res.text}`);
       assert.match(JSON.stringify(res.json.message), re);
     }
+  });
+
+  it('headers only with a prefix filter: heads kept, bodies skipped in the kernel and carried as skippedBytes, another connection filtered out; /http still frames both exchanges', async () => {
+    const m = marker();
+    const first = `/keep/${m}-1?size=40000`;
+    const second = `/keep/${m}-2`;
+    const dropped = `/drop/${m}-3`;
+    const id = await startJob({ durationSec: 6, target: { comm: 'curl' }, mode: 'headers', filter: { prefixes: ['GET /keep/'] } });
+    // One curl, two requests on one keep-alive connection; then another curl whose connection never matches.
+    const keep = spawnSync(CURL, ['-sk', '--http1.1', '-o', '/dev/null', '-o', '/dev/null', `https://127.0.0.1:${port}${first}`, `https://127.0.0.1:${port}${second}`], { encoding: 'utf8' });
+    assert.equal(keep.status, 0, keep.stderr);
+    const drop = spawnSync(CURL, ['-sk', '--http1.1', `https://127.0.0.1:${port}${dropped}`], { encoding: 'utf8' });
+    assert.equal(drop.status, 0, drop.stderr);
+    const [line1, line2] = [await served(first), await served(second)];
+    await served(dropped);
+    const job = await waitJob(stack, id, 30_000);
+    assert.equal(job.status, 'completed', JSON.stringify(job.runs));
+
+    const events = await allEvents(id);
+    assert.ok(!events.some((e) => text(e).includes('/drop/') || text(e).includes(`response-for-${m}-3`)), 'the filtered connection was captured');
+    const reqs = events.filter((e) => e.direction === 'write');
+    assert.deepEqual(reqs.map((e) => text(e).split('\r\n')[0]), [`GET ${first} HTTP/1.1`, `GET ${second} HTTP/1.1`]);
+    assert.deepEqual(reqs.map((e) => e.length), [line1.requestLength, line2.requestLength]);
+    const reads = events.filter((e) => e.direction === 'read');
+    assert.equal(reads.length, 2, `read events: ${JSON.stringify(reads.map((e) => [e.length, text(e).slice(0, 30)]))}`);
+    for (const r of reads) {
+      assert.match(text(r), /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\n$/, 'a kept read holds the head and nothing after it');
+    }
+    assert.equal(reads[0].truncated, true, 'the first response head was cut from its body');
+    // The bytes of the first response past its first SSL_read were skipped in the kernel, and are carried by the next head.
+    const carried = reads[1] as SslEventView & { skippedBytes?: number | string; skippedCalls?: number };
+    assert.equal(reads[0].length + Number(carried.skippedBytes), line1.responseLength, `first read ${reads[0].length} + skipped ${carried.skippedBytes} vs ${line1.responseLength} sent`);
+    assert.ok(Number(carried.skippedCalls) >= 2, `skipped calls ${carried.skippedCalls}`);
+    assert.equal(reads[1].length, line2.responseLength);
+
+    const run = job.runs[0];
+    assert.ok(Number(run.ssl.filteredCalls) >= 2, `filteredCalls ${JSON.stringify(run.ssl)}`);
+    assert.ok(Number(run.ssl.skippedCalls) >= 2, `skippedCalls ${JSON.stringify(run.ssl)}`);
+
+    // The HTTP view frames both exchanges through the skipped body.
+    const http = await capture(`/jobs/${id}/http`);
+    assert.equal(http.status, 200, http.text);
+    const summary = JSON.stringify(http.json);
+    assert.ok(summary.includes(first) && summary.includes(second), summary.slice(0, 3000));
   });
 
   it('a Python 3 ssl client (libssl.so.3 through SSL_read_ex/SSL_write_ex), by pid', async () => {

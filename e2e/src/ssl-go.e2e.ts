@@ -106,6 +106,28 @@ describe('ssl-capture of Go programs (crypto/tls), end to end on the real kernel
     assert.equal(again.stdout, `response-for-after-${m}\nok 1\n`);
   });
 
+  it('a port filter on Go programs: the socket found through *tls.Conn (net.TCPConn) admits the server\'s port; another port captures nothing', async () => {
+    const m = randomBytes(6).toString('hex');
+    const id = await startRunningJob(stack, { type: 'ssl-capture', durationSec: 4, target: { comm: COMM }, filter: { ports: [port] } }, stack.captureToken);
+    assert.equal(request(`/p/${m}`, 'Bearer x').status, 0);
+    const job = await waitJob(stack, id, 30_000);
+    assert.equal(job.status, 'completed', JSON.stringify(job.runs));
+    const res = await capture(`/jobs/${id}/ssl-events?order=oldest&limit=1000`);
+    const events = (res.json.events as EventView[]).filter((e) => e.comm === COMM);
+    // The client's peer port and the server's local port are both `port`: all four calls pass.
+    const show = JSON.stringify(events.map((e) => [e.pid, e.direction, text(e).slice(0, 30)]));
+    assert.ok(events.some((e) => e.direction === 'write' && text(e).startsWith(`GET /p/${m} `)), show);
+    assert.ok(events.some((e) => e.direction === 'read' && e.pid === server.pid && text(e).startsWith(`GET /p/${m} `)), show);
+    assert.equal(job.runs[0].ssl.noSocketCalls, 0, JSON.stringify(job.runs[0].ssl));
+
+    const other = await startRunningJob(stack, { type: 'ssl-capture', durationSec: 4, target: { comm: COMM }, filter: { ports: [port === 1 ? 2 : port - 1] } }, stack.captureToken);
+    assert.equal(request(`/q/${m}`, 'Bearer x').status, 0);
+    const otherJob = await waitJob(stack, other, 30_000);
+    const none = await capture(`/jobs/${other}/ssl-events?order=oldest&limit=1000`);
+    assert.equal((none.json.events as EventView[]).filter((e) => e.comm === COMM).length, 0, JSON.stringify(none.json.events));
+    assert.ok(otherJob.runs[0].ssl.filteredCalls >= 4, JSON.stringify(otherJob.runs[0].ssl));
+  });
+
   it('a stripped Go program: the run names Go\'s crypto/tls without symbols, and fails for a pid target', async () => {
     const stripped = join(dir, 'tfgostrip');
     const strip = spawnSync('strip', ['-o', stripped, bin], { encoding: 'utf8' });

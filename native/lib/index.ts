@@ -402,6 +402,11 @@ export class SslTracer {
     this.#native.setPids(add, remove);
   }
 
+  /** Where `pid` maps NSS's libssl3.so: see NativeSslTracer.setNssLayer. */
+  setNssLayer(pid: number, lo: bigint, hi: bigint): void {
+    this.#native.setNssLayer(pid, lo, hi);
+  }
+
   /** With python and captureStacks: reads this process's Python frames from now on (struct py_proc, python.h). */
   setPythonProcess(pid: number, layout: Buffer): void {
     this.#native.setPythonProcess(pid, layout);

@@ -137,7 +137,7 @@ test('constants in the addon match ssl.h', () => {
   assert.equal(actual.SSL_FN_DO_HANDSHAKE, 5);
   assert.equal(actual.SSL_MAX_DATA % actual.SSL_DATA_CHUNK, 0);
   // The facade's names are the SSL_FN_* ids in order, from 1.
-  const ids = ['SSL_FN_READ', 'SSL_FN_WRITE', 'SSL_FN_READ_EX', 'SSL_FN_WRITE_EX', 'SSL_FN_DO_HANDSHAKE', 'SSL_FN_GNUTLS_RECV', 'SSL_FN_GNUTLS_SEND', 'SSL_FN_GO_READ', 'SSL_FN_GO_WRITE'].map((name) => actual[name]);
+  const ids = ['SSL_FN_READ', 'SSL_FN_WRITE', 'SSL_FN_READ_EX', 'SSL_FN_WRITE_EX', 'SSL_FN_DO_HANDSHAKE', 'SSL_FN_GNUTLS_RECV', 'SSL_FN_GNUTLS_SEND', 'SSL_FN_GO_READ', 'SSL_FN_GO_WRITE', 'SSL_FN_NSS_READ', 'SSL_FN_NSS_WRITE', 'SSL_FN_NSS_RECV', 'SSL_FN_NSS_SEND'].map((name) => actual[name]);
   assert.deepEqual(ids, SSL_FUNCTIONS.map((_, k) => k + 1));
   assert.equal(actual.SSL_FN_MAX, SSL_FUNCTIONS.length + 1);
 });

@@ -12,7 +12,11 @@ export type SslFunctionName =
   | 'gnutls_record_recv'
   | 'gnutls_record_send'
   | 'crypto/tls.(*Conn).Read'
-  | 'crypto/tls.(*Conn).Write';
+  | 'crypto/tls.(*Conn).Write'
+  | 'PR_Read'
+  | 'PR_Write'
+  | 'PR_Recv'
+  | 'PR_Send';
 
 /** The functions SslTracer can probe, in the order of their ids in ssl.h (SSL_FN_READ = 1, ...). */
 export const SSL_FUNCTIONS: readonly SslFunctionName[] = [
@@ -25,6 +29,10 @@ export const SSL_FUNCTIONS: readonly SslFunctionName[] = [
   'gnutls_record_send',
   'crypto/tls.(*Conn).Read',
   'crypto/tls.(*Conn).Write',
+  'PR_Read',
+  'PR_Write',
+  'PR_Recv',
+  'PR_Send',
 ];
 
 /** OpenSSL's functions of SSL_FUNCTIONS (what libssl.so.3 defines). */
@@ -72,7 +80,7 @@ export interface SslTracerOptions extends TargetCgroupOption {
   comm?: string;
   /** Never traced (up to 64). The tracer's own process is never traced either. */
   excludePids?: number[];
-  /** Ring buffer size, a power of two >= 4096 (a record is 88 bytes + data + stack + Python frames). Default 8 MiB. */
+  /** Ring buffer size, a power of two >= 4096 (a record is 104 bytes + data + stack + Python frames). Default 8 MiB. */
   ringBufferBytes?: number;
   /**
    * Bound of the native queue between the poll thread and JS; overflow is counted (queueDrops). Default 65536.
@@ -87,6 +95,24 @@ export interface SslTracerOptions extends TargetCgroupOption {
    * caller's frames are still current there), up to 128 more words per record. Default false.
    */
   python?: boolean;
+  /**
+   * Content filter (up to 16, 1..16 bytes each, no NUL): a connection (pid, ssl) is recorded from its first call whose
+   * plaintext starts with one of these; the calls before, and all calls of connections that never match, are counted
+   * (`filtered`) and never copied. Handshakes pass.
+   */
+  prefixes?: Buffer[];
+  /**
+   * Headers only (non-empty; same limits): a call is recorded only when its plaintext starts with one of these; the
+   * others are counted (`skipped`) and summed into the connection's next record of the same direction.
+   */
+  messageStarts?: Buffer[];
+  /**
+   * Port filter (up to 16 ports, 1..65535): a connection is recorded when its socket's local or peer port is one of
+   * these. Its socket is learnt from the first read/write/send/recv syscall inside one of its calls (syscall
+   * tracepoints, attached for this only; Go: from its *net.TCPConn); until then its calls are `filtered` (and counted
+   * in `noSocket`).
+   */
+  ports?: number[];
   onEvents: (events: SslRawEvent[]) => void;
 }
 
@@ -117,6 +143,9 @@ export interface SslRawEvent extends PythonFrameFields {
   userStack: BigUint64Array;
   /** 0 or a negative errno from bpf_get_stack. */
   userStackError: number;
+  /** messageStarts: calls of this connection and direction skipped since its previous record, and their bytes. */
+  skippedCalls: number;
+  skippedBytes: number;
 }
 
 export interface SslStats {
@@ -134,6 +163,12 @@ export interface SslStats {
   nested: bigint;
   /** Events with readError. */
   readErrors: bigint;
+  /** Calls of connections the content filter (prefixes) has not admitted: not copied, not in eventsSeen. */
+  filtered: bigint;
+  /** messageStarts: calls that started no message: not copied, not in eventsSeen. */
+  skipped: bigint;
+  /** ports: calls filtered because their connection's socket was not known yet (also in filtered). */
+  noSocket: bigint;
   /** How captured user stacks were walked (all zero without an unwinder). */
   unwind: UnwindCounters;
   /** How Python frames were read (all zero without python or without a process given). */
@@ -158,11 +193,14 @@ export interface SslEventLayout {
     | 'flags'
     | 'stack_bytes'
     | 'py_frames_count'
-    | 'py_truncated',
+    | 'py_truncated'
+    | 'skipped_calls'
+    | 'pad'
+    | 'skipped_bytes',
     number
   >;
   callSize: number;
-  callOffsets: Record<'ssl' | 'buf' | 'num' | 'lenptr' | 'ts_ns' | 'cookie' | 'depth' | 'pad', number>;
+  callOffsets: Record<'ssl' | 'buf' | 'num' | 'lenptr' | 'ts_ns' | 'cookie' | 'depth' | 'sock_fd', number>;
   SSL_MAX_DATA: number;
   SSL_DATA_CHUNK: number;
   SSL_MAX_CALLS: number;
@@ -178,6 +216,11 @@ export interface SslEventLayout {
   SSL_FN_GNUTLS_SEND: number;
   SSL_FN_GO_READ: number;
   SSL_FN_GO_WRITE: number;
+  SSL_FN_NSS_READ: number;
+  SSL_FN_NSS_WRITE: number;
+  SSL_FN_NSS_RECV: number;
+  SSL_FN_NSS_SEND: number;
+  SSL_MAX_NSS: number;
   SSL_FN_MAX: number;
   SSL_COOKIE_FN_BITS: number;
   SSL_FLAG_TRUNCATED: number;
@@ -187,7 +230,14 @@ export interface SslEventLayout {
   SSL_COUNTER_ORPHAN_RETURNS: number;
   SSL_COUNTER_NESTED: number;
   SSL_COUNTER_READ_ERRORS: number;
+  SSL_COUNTER_FILTERED: number;
+  SSL_COUNTER_SKIPPED: number;
   SSL_COUNTER_MAX: number;
+  SSL_MAX_CONNS: number;
+  SSL_MAX_PREFIXES: number;
+  SSL_PREFIX_BYTES: number;
+  SSL_MAX_PORTS: number;
+  SSL_COUNTER_NO_SOCKET: number;
 }
 
 export interface NativeSslTracer extends PythonLayoutSink {
@@ -200,6 +250,12 @@ export interface NativeSslTracer extends PythonLayoutSink {
    */
   detachAsync(ids: number[]): Promise<void>;
   setPids(add: number[], remove?: number[]): void;
+  /**
+   * Where `pid` maps NSS's libssl3.so ([lo, hi), the addresses of its mappings): PR_Read/PR_Write/PR_Recv/PR_Send on
+   * a descriptor whose methods table lies there are TLS (an NSS SSL layer); on others (files, plain sockets), and in
+   * processes never given, they are ignored. lo = hi = 0n forgets the pid. Up to 4096 processes.
+   */
+  setNssLayer(pid: number, lo: bigint, hi: bigint): void;
   stop(): Promise<SslStats>;
   stats(): SslStats;
   close(): void;

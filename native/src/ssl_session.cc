@@ -28,7 +28,9 @@ constexpr NamedFunction kFunctions[] = {
     {SSL_FN_READ_EX, "SSL_read_ex"}, {SSL_FN_WRITE_EX, "SSL_write_ex"},
     {SSL_FN_DO_HANDSHAKE, "SSL_do_handshake"}, {SSL_FN_GNUTLS_RECV, "gnutls_record_recv"},
     {SSL_FN_GNUTLS_SEND, "gnutls_record_send"}, {SSL_FN_GO_READ, "crypto/tls.(*Conn).Read"},
-    {SSL_FN_GO_WRITE, "crypto/tls.(*Conn).Write"},
+    {SSL_FN_GO_WRITE, "crypto/tls.(*Conn).Write"}, {SSL_FN_NSS_READ, "PR_Read"},
+    {SSL_FN_NSS_WRITE, "PR_Write"}, {SSL_FN_NSS_RECV, "PR_Recv"},
+    {SSL_FN_NSS_SEND, "PR_Send"},
 };
 
 uint64_t Cookie(uint32_t id, uint32_t fn) { return (static_cast<uint64_t>(id) << SSL_COOKIE_FN_BITS) | fn; }
@@ -55,6 +57,11 @@ std::string SslFunctionList() {
   return list;
 }
 
+namespace {
+// ssl.bpf.c's tracepoints on the syscalls a TLS library moves bytes through (the port filter).
+constexpr const char* kSyscallPrograms[] = {"fd_read", "fd_write", "fd_readv", "fd_writev", "fd_recvfrom", "fd_sendto", "fd_recvmsg", "fd_sendmsg"};
+}  // namespace
+
 SslSession::SslSession(const SslConfig& config) : config_(config), bpf_(config.objectPath), queue_(config.maxQueuedEvents) {
   if (config_.maxDataBytes > SSL_MAX_DATA) {
     throw std::runtime_error("maxDataBytes " + std::to_string(config_.maxDataBytes) + " is above " + std::to_string(SSL_MAX_DATA));
@@ -78,10 +85,47 @@ SslSession::SslSession(const SslConfig& config) : config_(config), bpf_(config.o
                              "'go_calls', 'pid_filter', 'excluded' and 'counters')");
   }
   python_.Find(object, bpf_.Name(), config_.python);
+  bpf_map* conns = bpf_object__find_map_by_name(object, "conns");
+  nssLayers_ = bpf_object__find_map_by_name(object, "nss_layers");
+  if (conns == nullptr || nssLayers_ == nullptr) throw std::runtime_error(bpf_.Name() + ": not an ssl object (no map 'conns' or 'nss_layers')");
+  // Only the content filter and headers-only mode remember connections.
+  if (config_.prefixes.empty() && config_.messageStarts.empty() && config_.ports.empty()) bpf_map__set_max_entries(conns, 1);
+  // The port filter's syscall tracepoints: loaded only for it.
+  std::vector<bpf_program*> syscalls;
+  for (const char* name : kSyscallPrograms) {
+    bpf_program* program = bpf_object__find_program_by_name(object, name);
+    if (program == nullptr) throw std::runtime_error(bpf_.Name() + ": not an ssl object (no program '" + name + "')");
+    bpf_program__set_autoload(program, !config_.ports.empty());
+    syscalls.push_back(program);
+  }
   SetReadOnlyGlobals();
   UseUnwindMaps(bpf_.Object(), bpf_.Name().c_str(), config_.unwind);
   bpf_.Load(events_, config_.ringBufferBytes, OnEvent, this);
   FillMaps();
+  if (!config_.ports.empty()) {
+    for (bpf_program* program : syscalls) {
+      LibbpfLogCapture log;
+      bpf_link* link = bpf_program__attach(program);
+      if (link == nullptr) throw std::runtime_error(LibbpfError(std::string("attach ") + bpf_program__section_name(program), errno, log));
+      bpf_.AddLink(link);
+    }
+  }
+}
+
+static std::vector<ssl_prefix> PrefixTable(const std::vector<std::vector<uint8_t>>& strings, const char* name) {
+  if (strings.size() > SSL_MAX_PREFIXES) throw std::runtime_error(std::string(name) + ": at most " + std::to_string(SSL_MAX_PREFIXES) + " byte strings");
+  std::vector<ssl_prefix> table(SSL_MAX_PREFIXES);
+  for (size_t i = 0; i < strings.size(); i++) {
+    const std::vector<uint8_t>& bytes = strings[i];
+    if (bytes.empty() || bytes.size() > SSL_PREFIX_BYTES) throw std::runtime_error(std::string(name) + "[" + std::to_string(i) + "] must be 1 to " + std::to_string(SSL_PREFIX_BYTES) + " bytes");
+    if (std::find(bytes.begin(), bytes.end(), 0) != bytes.end()) throw std::runtime_error(std::string(name) + "[" + std::to_string(i) + "] must not hold a NUL byte");
+    // Little-endian words, as the kernel loads the call's first 16 bytes.
+    for (size_t b = 0; b < bytes.size(); b++) {
+      table[i].value[b / 8] |= static_cast<uint64_t>(bytes[b]) << (8 * (b % 8));
+      table[i].mask[b / 8] |= uint64_t{0xff} << (8 * (b % 8));
+    }
+  }
+  return table;
 }
 
 // bpf_ destroys the links, then frees the ring buffer and closes the object.
@@ -103,6 +147,23 @@ void SslSession::SetReadOnlyGlobals() {
       {"capture_stacks", &captureStacks, sizeof(captureStacks)},
   };
   if (config_.python) values.push_back({"python_enabled", &config_.python, sizeof(config_.python)});
+  // Zero-filled when unused; the kernel reads only the first *_count entries.
+  prefixTable_ = PrefixTable(config_.prefixes, "prefixes");
+  startTable_ = PrefixTable(config_.messageStarts, "messageStarts");
+  prefixCount_ = static_cast<uint32_t>(config_.prefixes.size());
+  startCount_ = static_cast<uint32_t>(config_.messageStarts.size());
+  headersOnly_ = !config_.messageStarts.empty();
+  values.push_back({"prefix_count", &prefixCount_, sizeof(prefixCount_)});
+  values.push_back({"prefixes", prefixTable_.data(), sizeof(ssl_prefix) * SSL_MAX_PREFIXES});
+  values.push_back({"headers_only", &headersOnly_, sizeof(headersOnly_)});
+  values.push_back({"start_count", &startCount_, sizeof(startCount_)});
+  values.push_back({"starts", startTable_.data(), sizeof(ssl_prefix) * SSL_MAX_PREFIXES});
+  if (config_.ports.size() > SSL_MAX_PORTS) throw std::runtime_error("ports: at most " + std::to_string(SSL_MAX_PORTS));
+  portTable_.assign(SSL_MAX_PORTS, 0);
+  std::copy(config_.ports.begin(), config_.ports.end(), portTable_.begin());
+  portCount_ = static_cast<uint32_t>(config_.ports.size());
+  values.push_back({"port_count", &portCount_, sizeof(portCount_)});
+  values.push_back({"ports", portTable_.data(), sizeof(uint16_t) * SSL_MAX_PORTS});
   AddTargetRodata(config_.target, false, values);  // ssl.bpf.c has the cgroup filter only
   SetRodata(bpf_.Object(), bpf_.Name(), values);
 }
@@ -129,6 +190,18 @@ void SslSession::UpdatePids(const std::vector<uint32_t>& add, const std::vector<
     int err = bpf_map__delete_elem(pidFilter_, &pid, sizeof(pid), 0);
     if (err && err != -ENOENT) throw std::runtime_error("remove pid " + std::to_string(pid) + " from the pid filter: " + std::strerror(-err));
   }
+}
+
+void SslSession::SetNssLayer(uint32_t pid, uint64_t lo, uint64_t hi) {
+  if (lo == hi) {
+    int err = bpf_map__delete_elem(nssLayers_, &pid, sizeof(pid), 0);
+    if (err && err != -ENOENT) throw std::runtime_error("forget pid " + std::to_string(pid) + " in the NSS map: " + std::strerror(-err));
+    return;
+  }
+  ssl_nss_range range{lo, hi};
+  int err = bpf_map__update_elem(nssLayers_, &pid, sizeof(pid), &range, sizeof(range), BPF_ANY);
+  if (err == -E2BIG) throw std::runtime_error("add pid " + std::to_string(pid) + " to the NSS map: it is full (" + std::to_string(SSL_MAX_NSS) + " processes)");
+  if (err) throw std::runtime_error("add pid " + std::to_string(pid) + " to the NSS map: " + std::strerror(-err));
 }
 
 bpf_link* SslSession::AttachOne(const SslProbeSpec& spec, uint32_t id, bool entry, uint64_t returnOffset) {
@@ -250,6 +323,9 @@ SslCounters SslSession::ReadCounters() const {
   c.orphanReturns = SumPerCpu(counters_, SSL_COUNTER_ORPHAN_RETURNS, what);
   c.nested = SumPerCpu(counters_, SSL_COUNTER_NESTED, what);
   c.readErrors = SumPerCpu(counters_, SSL_COUNTER_READ_ERRORS, what);
+  c.filtered = SumPerCpu(counters_, SSL_COUNTER_FILTERED, what);
+  c.skipped = SumPerCpu(counters_, SSL_COUNTER_SKIPPED, what);
+  c.noSocket = SumPerCpu(counters_, SSL_COUNTER_NO_SOCKET, what);
   return c;
 }
 
@@ -275,6 +351,8 @@ int SslSession::OnEvent(void* ctx, void* data, size_t size) {
   record.data.assign(bytes, bytes + dataLen);
   record.truncated = (event->flags & SSL_FLAG_TRUNCATED) != 0;
   record.readError = (event->flags & SSL_FLAG_READ_ERROR) != 0;
+  record.skippedCalls = event->skipped_calls;
+  record.skippedBytes = event->skipped_bytes;
   const size_t stackAt = (dataLen + 7) & ~size_t{7};
   size_t pyAt = stackAt;
   if (event->stack_bytes < 0) {

@@ -54,6 +54,12 @@ struct SslConfig {
   UnwindFds unwind;  // valid: user stacks through the agent's unwind tables
   bool python = false;  // with captureStacks: read Python frames of the processes given (PythonMaps)
   TargetConfig target;  // the job's cgroup (target.bpf.h; the pid set here is pids), ANDed with the filters above
+  // Content filter: a connection is recorded from its first call starting with one of these (1..16 bytes, no NUL).
+  std::vector<std::vector<uint8_t>> prefixes;
+  // Headers only (non-empty): a call is recorded only when it starts with one of these; the rest are summed.
+  std::vector<std::vector<uint8_t>> messageStarts;
+  // Port filter: a connection is recorded when its socket's local or peer port is one of these (up to 16).
+  std::vector<uint16_t> ports;
 };
 
 struct SslRecord {
@@ -75,6 +81,8 @@ struct SslRecord {
   std::vector<uint64_t> pyFrames;  // innermost first (python.h)
   int32_t pyStatus = 0;
   bool pyTruncated = false;
+  uint32_t skippedCalls = 0;
+  uint64_t skippedBytes = 0;
 };
 
 using SslQueue = BoundedQueue<SslRecord>;
@@ -85,6 +93,9 @@ struct SslCounters {
   uint64_t orphanReturns = 0;
   uint64_t nested = 0;
   uint64_t readErrors = 0;
+  uint64_t filtered = 0;
+  uint64_t skipped = 0;
+  uint64_t noSocket = 0;
 };
 
 class SslSession : public EventSource {
@@ -112,6 +123,9 @@ class SslSession : public EventSource {
 
   // Adds then removes tgids of the filter map; throws when the map is full.
   void UpdatePids(const std::vector<uint32_t>& add, const std::vector<uint32_t>& remove);
+  // Where `pid` maps NSS's libssl3.so: PR_Read and friends on descriptors whose methods lie in [lo, hi) are
+  // TLS. lo == hi forgets the pid.
+  void SetNssLayer(uint32_t pid, uint64_t lo, uint64_t hi);
 
   int Poll(int timeoutMs) override;
   int Consume() override;
@@ -146,11 +160,20 @@ class SslSession : public EventSource {
   bpf_map* goCalls_ = nullptr;  // go_calls: Go's calls, keyed by (tgid, goroutine)
   bpf_map* pidFilter_ = nullptr;
   bpf_map* excluded_ = nullptr;
+  bpf_map* nssLayers_ = nullptr;
   bpf_map* counters_ = nullptr;
   std::map<uint32_t, Attachment> attachments_;
   uint32_t nextId_ = 1;
   SslQueue queue_;
   PythonMaps python_;
+  // Read-only globals of the content filter and headers-only mode (SetReadOnlyGlobals).
+  std::vector<ssl_prefix> prefixTable_;
+  std::vector<ssl_prefix> startTable_;
+  uint32_t prefixCount_ = 0;
+  uint32_t startCount_ = 0;
+  bool headersOnly_ = false;
+  uint32_t portCount_ = 0;
+  std::vector<uint16_t> portTable_;
 };
 
 }  // namespace tracefleet

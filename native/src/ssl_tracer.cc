@@ -17,6 +17,8 @@ constexpr const char* kUsage =
     "new SslTracer({ objectPath: string, maxDataBytes: integer 0..16384, captureStacks?: boolean, "
     "pids?: integer[] (tgids, up to 4096), comm?: string of 1..15 bytes, excludePids?: integer[] (up to 64), "
     "ringBufferBytes?: power of two >= 4096, maxQueuedEvents?: integer >= 1, unwinder?: Unwinder, python?: boolean, "
+    "prefixes?: Buffer[] (up to 16, 1..16 bytes, no NUL), messageStarts?: Buffer[] (the same; non-empty: headers only), "
+    "ports?: integer[] (1..65535, up to 16), "
     TRACEFLEET_TARGET_CGROUP_USAGE ", onEvents: (events: SslRawEvent[]) => void })";
 constexpr const char* kAttachUsage =
     "tracer.attach(probes: Array of { path: string, fn: 'SSL_read' | 'SSL_write' | 'SSL_read_ex' | 'SSL_write_ex' | "
@@ -26,6 +28,7 @@ constexpr const char* kAttachUsage =
 constexpr const char* kDetachUsage = "tracer.detach(ids: integer[])";
 constexpr const char* kDetachAsyncUsage = "tracer.detachAsync(ids: integer[]): Promise<void>";
 constexpr const char* kSetPidsUsage = "tracer.setPids(add: integer[], remove?: integer[])";
+constexpr const char* kSetNssLayerUsage = "tracer.setNssLayer(pid: integer, lo: bigint, hi: bigint) (lo = hi = 0n forgets the pid)";
 constexpr uint32_t kMaxProbesPerCall = 4096;
 constexpr uint32_t kMaxReturnSites = 64;
 
@@ -74,6 +77,26 @@ SslProbeSpec ProbeSpec(const Args& args, const Napi::Value& value, uint32_t inde
   return spec;
 }
 
+// Byte strings of the content filter or headers-only mode; the session checks their sizes and bytes.
+std::vector<std::vector<uint8_t>> ByteStrings(const Args& args, const Napi::Value& value, const std::string& name) {
+  std::vector<std::vector<uint8_t>> out;
+  if (value.IsUndefined()) return out;
+  if (!value.IsArray()) args.Fail(name + " must be an array of Buffers");
+  Napi::Array array = value.As<Napi::Array>();
+  if (array.Length() > SSL_MAX_PREFIXES) args.Fail(name + " must have at most " + std::to_string(SSL_MAX_PREFIXES) + " elements, got " + std::to_string(array.Length()));
+  for (uint32_t i = 0; i < array.Length(); i++) {
+    Napi::Value v = array.Get(i);
+    if (!v.IsBuffer()) args.Fail(name + "[" + std::to_string(i) + "] must be a Buffer");
+    Napi::Buffer<uint8_t> b = v.As<Napi::Buffer<uint8_t>>();
+    if (b.Length() < 1 || b.Length() > SSL_PREFIX_BYTES) args.Fail(name + "[" + std::to_string(i) + "] must be 1 to " + std::to_string(SSL_PREFIX_BYTES) + " bytes, got " + std::to_string(b.Length()));
+    out.emplace_back(b.Data(), b.Data() + b.Length());
+    for (uint8_t byte : out.back()) {
+      if (byte == 0) args.Fail(name + "[" + std::to_string(i) + "] must not hold a NUL byte");
+    }
+  }
+  return out;
+}
+
 Napi::Array EventsToJs(Napi::Env env, const std::vector<SslRecord>& batch) {
   Napi::Array array = Napi::Array::New(env, batch.size());
   for (size_t i = 0; i < batch.size(); i++) {
@@ -97,6 +120,8 @@ Napi::Array EventsToJs(Napi::Env env, const std::vector<SslRecord>& batch) {
     o.Set("pyFrames", Addresses(env, r.pyFrames));
     o.Set("pyStatus", r.pyStatus);
     o.Set("pyTruncated", r.pyTruncated);
+    o.Set("skippedCalls", r.skippedCalls);
+    o.Set("skippedBytes", static_cast<double>(r.skippedBytes));
     array.Set(static_cast<uint32_t>(i), o);
   }
   return array;
@@ -108,6 +133,7 @@ Napi::Function SslTracer::Define(Napi::Env env) {
   return DefineClass(env, "SslTracer",
                      {InstanceMethod<&SslTracer::Start>("start"), InstanceMethod<&SslTracer::Attach>("attach"),
                       InstanceMethod<&SslTracer::Detach>("detach"), InstanceMethod<&SslTracer::DetachAsync>("detachAsync"), InstanceMethod<&SslTracer::SetPids>("setPids"),
+                      InstanceMethod<&SslTracer::SetNssLayer>("setNssLayer"),
                       InstanceMethod<&SslTracer::SetPythonProcess>("setPythonProcess"),
                       InstanceMethod<&SslTracer::ForgetPythonProcess>("forgetPythonProcess"),
                       InstanceMethod<&SslTracer::Stop>("stop"), InstanceMethod<&SslTracer::Stats>("stats"),
@@ -119,7 +145,7 @@ SslTracer::SslTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SslTrace
   if (!info.IsConstructCall()) args.Fail("SslTracer must be called with new");
   Napi::Object opts = args.Object(info[0], "options");
   args.RejectUnknownKeys(opts, {"objectPath", "maxDataBytes", "captureStacks", "pids", "comm", "excludePids", "ringBufferBytes",
-                                "maxQueuedEvents", "unwinder", "python", "targetCgroup", "onEvents"});
+                                "maxQueuedEvents", "unwinder", "python", "targetCgroup", "prefixes", "messageStarts", "ports", "onEvents"});
   SslConfig config;
   config.objectPath = args.String(opts, "objectPath", true);
   if (config.objectPath.empty()) args.Fail("option objectPath must not be empty");
@@ -138,6 +164,12 @@ SslTracer::SslTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SslTrace
   config.unwind = Unwinder::FdsOf(info.Env(), opts.Get("unwinder"), kUsage);
   config.python = args.Boolean(opts, "python", false);
   config.target = TargetOptions(args, opts, false);
+  config.prefixes = ByteStrings(args, opts.Get("prefixes"), "option prefixes");
+  config.messageStarts = ByteStrings(args, opts.Get("messageStarts"), "option messageStarts");
+  Napi::Value ports = opts.Get("ports");
+  if (!ports.IsUndefined()) {
+    for (uint32_t port : Integers(args, ports, "option ports", 1, 65535, SSL_MAX_PORTS)) config.ports.push_back(static_cast<uint16_t>(port));
+  }
   Napi::Function onEvents = args.Function(opts, "onEvents");
   filterPids_ = config.filterPids;
 
@@ -260,6 +292,22 @@ Napi::Value SslTracer::SetPids(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+Napi::Value SslTracer::SetNssLayer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Args args(env, kSetNssLayerUsage);
+  const uint32_t pid = static_cast<uint32_t>(args.IntegerArg(info[0], "pid", 1, INT32_MAX));
+  const uint64_t lo = args.BigIntArg(info[1], "lo");
+  const uint64_t hi = args.BigIntArg(info[2], "hi");
+  if (lo > hi) args.Fail("lo must not be above hi");
+  if (Closed()) throw Napi::Error::New(env, "SslTracer.setNssLayer(): this SslTracer is closed");
+  try {
+    session_->SetNssLayer(pid, lo, hi);
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, std::string("SslTracer.setNssLayer(): ") + e.what());
+  }
+  return env.Undefined();
+}
+
 Napi::Value SslTracer::TakeBatch(Napi::Env env, size_t max, size_t& count) {
   std::vector<SslRecord> batch;
   count = session_->Queue().PopBatch(batch, max);
@@ -297,6 +345,9 @@ Napi::Object SslTracer::StatsToJs(Napi::Env env) {
   o.Set("orphanReturns", Napi::BigInt::New(env, stats.kernel.orphanReturns));
   o.Set("nested", Napi::BigInt::New(env, stats.kernel.nested));
   o.Set("readErrors", Napi::BigInt::New(env, stats.kernel.readErrors));
+  o.Set("filtered", Napi::BigInt::New(env, stats.kernel.filtered));
+  o.Set("skipped", Napi::BigInt::New(env, stats.kernel.skipped));
+  o.Set("noSocket", Napi::BigInt::New(env, stats.kernel.noSocket));
   o.Set("unwind", UnwindCountersToJs(env, stats.unwind));
   o.Set("python", PythonCountersToJs(env, stats.python));
   return o;
@@ -329,6 +380,9 @@ Napi::Value SslLayout(const Napi::CallbackInfo& info) {
   OFFSET(stack_bytes);
   OFFSET(py_frames_count);
   OFFSET(py_truncated);
+  OFFSET(skipped_calls);
+  OFFSET(pad);
+  OFFSET(skipped_bytes);
 #undef OFFSET
   Napi::Object callOffsets = Napi::Object::New(env);
 #define OFFSET(field) callOffsets.Set(#field, static_cast<uint32_t>(offsetof(ssl_call, field)))
@@ -339,7 +393,7 @@ Napi::Value SslLayout(const Napi::CallbackInfo& info) {
   OFFSET(ts_ns);
   OFFSET(cookie);
   OFFSET(depth);
-  OFFSET(pad);
+  OFFSET(sock_fd);
 #undef OFFSET
   Napi::Object layout = Napi::Object::New(env);
   layout.Set("size", static_cast<uint32_t>(sizeof(ssl_event)));
@@ -371,7 +425,19 @@ Napi::Value SslLayout(const Napi::CallbackInfo& info) {
   CONSTANT(SSL_COUNTER_ORPHAN_RETURNS);
   CONSTANT(SSL_COUNTER_NESTED);
   CONSTANT(SSL_COUNTER_READ_ERRORS);
+  CONSTANT(SSL_COUNTER_FILTERED);
+  CONSTANT(SSL_COUNTER_SKIPPED);
   CONSTANT(SSL_COUNTER_MAX);
+  CONSTANT(SSL_MAX_CONNS);
+  CONSTANT(SSL_MAX_PREFIXES);
+  CONSTANT(SSL_PREFIX_BYTES);
+  CONSTANT(SSL_MAX_PORTS);
+  CONSTANT(SSL_FN_NSS_READ);
+  CONSTANT(SSL_FN_NSS_WRITE);
+  CONSTANT(SSL_FN_NSS_RECV);
+  CONSTANT(SSL_FN_NSS_SEND);
+  CONSTANT(SSL_MAX_NSS);
+  CONSTANT(SSL_COUNTER_NO_SOCKET);
 #undef CONSTANT
   return layout;
 }

@@ -34,6 +34,7 @@ class SslTracer : public Napi::ObjectWrap<SslTracer>, private EventStream {
   // Throws while a detachAsync() runs: nothing else may touch the probes, stop or close meanwhile.
   void RequireIdle(Napi::Env env, const char* what) const;
   Napi::Value SetPids(const Napi::CallbackInfo& info);
+  Napi::Value SetNssLayer(const Napi::CallbackInfo& info);
   Napi::Value SetPythonProcess(const Napi::CallbackInfo& info);
   Napi::Value ForgetPythonProcess(const Napi::CallbackInfo& info);
   Napi::Value Stop(const Napi::CallbackInfo& info) {

@@ -17,7 +17,7 @@ const memleak = (id: string, maxAllocs: number): StartRun =>
 const ssl = (id: string, redactionOff = false): StartRun =>
   start(id, {
     $case: 'sslCapture',
-    value: { maxDataBytes: 4096, binaries: [], userStacks: false, maxEvents: 1000, maxTotalBytes: 1n << 20n, redactHeaders: [], redactPatterns: [], redactionOff, handshakes: false },
+    value: { maxDataBytes: 4096, binaries: [], userStacks: false, maxEvents: 1000, maxTotalBytes: 1n << 20n, redactHeaders: [], redactPatterns: [], redactionOff, handshakes: false, filterPrefixes: [], filterPorts: [] },
   });
 
 function admitted(r: Ticket | { refused: string }): Ticket {

@@ -47,6 +47,10 @@ export interface SslParams {
   /** Duty cycle (both set or neither): probes attached dutyOnMs in every dutyPeriodMs. */
   dutyOnMs?: number;
   dutyPeriodMs?: number;
+  /** headers: only calls that start an HTTP/1 message, their head only. Absent in jobs from before it: full. */
+  mode?: 'full' | 'headers';
+  /** Content filter; absent when the job captures every connection. */
+  filter?: { http: boolean; prefixes: string[]; ports?: number[] };
 }
 
 /** The stored, normalized parameters of a memleak job. */

@@ -72,6 +72,7 @@ describe('typeParams', () => {
       redaction: true,
       handshakes: false,
       retentionHours: 24,
+      mode: 'full',
     });
     const p = typeParams(s({ redactHeaders: ['X-Api-Key', 'x-api-key'], binaries: ['/a', '/a'], redactPatterns: ['token=\\w+'] })) as SslParams;
     assert.deepEqual(p.redactHeaders, ['x-api-key']);
@@ -108,6 +109,8 @@ describe('typeParams', () => {
       redactPatterns: [],
       redactionOff: true,
       handshakes: false,
+      filterPrefixes: [],
+      filterPorts: [],
     });
   });
 });

@@ -1,10 +1,11 @@
 /** The TLS library a traced function belongs to (the stored function name says it). */
-export type TlsLibrary = 'openssl' | 'gnutls' | 'go' | 'unknown';
+export type TlsLibrary = 'openssl' | 'gnutls' | 'go' | 'nss' | 'unknown';
 
 export function tlsLibraryOf(fn: string): TlsLibrary {
   if (fn.startsWith('SSL_')) return 'openssl';
   if (fn.startsWith('gnutls_')) return 'gnutls';
   if (fn.startsWith('crypto/tls.')) return 'go';
+  if (fn.startsWith('PR_')) return 'nss';
   return 'unknown';
 }
 
@@ -28,6 +29,9 @@ export interface SslEventView {
   truncated: boolean;
   redactions: number;
   binary: string;
+  /** Headers-only jobs, only when above 0: bytes and calls of this connection and direction skipped in the kernel since its previous kept event; they came before data. */
+  skippedBytes?: number;
+  skippedCalls?: number;
   /** The stored plaintext, exact. */
   dataBase64: string;
   /** The first PREVIEW_BYTES of it as text: UTF-8, with control and undecodable bytes shown as ".". */
@@ -58,6 +62,8 @@ export interface SslEventRow {
   truncated: boolean;
   redactions: number;
   binary: string;
+  skippedBytes: bigint;
+  skippedCalls: number;
   frameIds: number[] | null;
   cgroup: string | null;
   container: string | null;
@@ -95,6 +101,8 @@ export function toEventView(r: SslEventRow, frameName: (id: number) => string): 
     truncated: r.truncated,
     redactions: r.redactions,
     binary: r.binary,
+    ...(r.skippedBytes > 0n ? { skippedBytes: Number(r.skippedBytes) } : {}),
+    ...(r.skippedCalls > 0 ? { skippedCalls: r.skippedCalls } : {}),
     dataBase64: data.toString('base64'),
     text: printable(data),
     stack: r.frameIds ? r.frameIds.map(frameName) : null,

@@ -35,7 +35,9 @@ export class H2Stream {
     this.remaining = withPreface ? H2_PREFACE.length : 0;
   }
 
-  push(data: Buffer, hole: number, ts: bigint): void {
+  /** `skip` uncaptured bytes came before data (headers-only capture), `hole` uncaptured bytes after it (a truncated call). */
+  push(data: Buffer, hole: number, ts: bigint, skip = 0): void {
+    if (skip > 0) this.gap(skip);
     let off = 0;
     while (off < data.length && this.phase !== 'lost') {
       if (this.phase === 'preface' || this.phase === 'payload') {
@@ -61,15 +63,20 @@ export class H2Stream {
       this.unparsed(data.length - off + hole);
       return;
     }
-    if (hole > 0) {
-      if ((this.phase === 'payload' || this.phase === 'preface') && hole <= this.remaining) {
-        this.remaining -= hole;
-        if (this.remaining === 0) this.phase = 'header';
-      } else {
-        this.note(`${this.direction}: uncaptured bytes broke HTTP/2 framing; later frames in this direction are not reported`);
-        this.unparsed(hole);
-        this.phase = 'lost';
-      }
+    if (hole > 0) this.gap(hole);
+  }
+
+  /** n uncaptured bytes: skipped inside a payload, else the framing is lost. */
+  private gap(n: number): void {
+    if (this.phase === 'lost') {
+      this.unparsed(n);
+    } else if ((this.phase === 'payload' || this.phase === 'preface') && n <= this.remaining) {
+      this.remaining -= n;
+      if (this.remaining === 0) this.phase = 'header';
+    } else {
+      this.note(`${this.direction}: uncaptured bytes broke HTTP/2 framing; later frames in this direction are not reported`);
+      this.unparsed(n);
+      this.phase = 'lost';
     }
   }
 }

@@ -8,24 +8,40 @@
  * order), messages split across events. HTTP/2: recognized by the client preface; reported as
  * frame headers (no HPACK decoding). A call whose plaintext was truncated leaves a hole of
  * (length − captured) bytes: bodies count across it, anything else re-synchronizes at the next
- * event that starts a message. The agent's redaction replaces spans by "[REDACTED]", which changes
- * the data's length: harmless in heads (framing comes from header values it leaves alone unless a
- * job pattern matches them), but a body pattern shifts Content-Length framing until the next call
- * that starts a message, and the hole of a truncated, redacted call is off by the difference.
+ * event that starts a message. A headers-only capture keeps only calls that start a message and
+ * reports the bytes of the calls it skipped in between on the next kept one: a hole before its data
+ * (a body's rest, counted against its framing). The agent's redaction replaces spans by
+ * "[REDACTED]", which changes the data's length: harmless in heads (framing comes from header values
+ * it leaves alone unless a job pattern matches them), but a body pattern shifts Content-Length
+ * framing until the next call that starts a message, and the hole of a truncated, redacted call is
+ * off by the difference (with headers only, the next kept call ends the body whatever the count).
  */
 
 import { H2Stream, isH2Preface } from './h2-stream';
-import { DEFAULT_PARSE_LIMITS, type Common, type ConnectionSummary, type H2Frame, type HttpExchange, type HttpMessageSummary, type ParseLimits, type Role, type SslSegment } from './http-types';
+import {
+  DEFAULT_PARSE_LIMITS,
+  type Common,
+  type ConnectionSummary,
+  type H2Frame,
+  type HttpExchange,
+  type HttpMessageSummary,
+  type ParseLimits,
+  type ParseOptions,
+  type Role,
+  type SslSegment,
+} from './http-types';
 import { CRLF, looksLikeStart, type MessageKind } from './http1-head';
 import { H1Stream, type Message, type StreamHost } from './http1-stream';
 
-export type { BodySize, ConnectionSummary, H2Frame, HttpExchange, HttpMessageSummary, ParseLimits, Role, SslEventDirection, SslSegment } from './http-types';
+export type { BodySize, ConnectionSummary, H2Frame, HttpExchange, HttpMessageSummary, ParseLimits, ParseOptions, Role, SslEventDirection, SslSegment } from './http-types';
 export { DEFAULT_PARSE_LIMITS } from './http-types';
 
 interface PendingSegment {
   direction: 'read' | 'write';
   data: Buffer;
   hole: number;
+  /** Uncaptured bytes before data (headers-only capture). */
+  skip: number;
   ts: bigint;
 }
 
@@ -52,9 +68,13 @@ export class ConnectionParser implements StreamHost {
   private readonly notes = new Set<string>();
   private unparsedBytes = 0;
   private readonly bytes = { read: 0, write: 0 };
+  private readonly skipped = { calls: 0, bytes: 0 };
   private readonly limits: ParseLimits;
 
-  constructor(limits: Partial<ParseLimits> = {}) {
+  constructor(
+    limits: Partial<ParseLimits> = {},
+    private readonly opts: ParseOptions = {},
+  ) {
     this.limits = { ...DEFAULT_PARSE_LIMITS, ...limits };
   }
 
@@ -62,15 +82,18 @@ export class ConnectionParser implements StreamHost {
     if (seg.direction === 'handshake') return;
     const data = Buffer.from(seg.data.buffer, seg.data.byteOffset, seg.data.byteLength);
     const hole = seg.truncated ? Math.max(0, seg.length - data.length) : 0;
-    if (data.length + hole === 0) return;
-    this.bytes[seg.direction] += data.length + hole;
-    const p: PendingSegment = { direction: seg.direction, data, hole, ts: seg.tsNs };
+    const skip = Math.max(0, seg.skippedBytes ?? 0);
+    this.skipped.calls += Math.max(0, seg.skippedCalls ?? 0);
+    this.skipped.bytes += skip;
+    if (data.length + hole + skip === 0) return;
+    this.bytes[seg.direction] += data.length + hole + skip;
+    const p: PendingSegment = { direction: seg.direction, data, hole, skip, ts: seg.tsNs };
     if (this.protocol === 'unknown') {
       if (!this.detect(p)) {
         this.pending.push(p);
         if (this.pending.length > this.limits.maxPending) {
           const old = this.pending.shift()!;
-          this.unparsed(old.data.length + old.hole);
+          this.unparsed(old.skip + old.data.length + old.hole);
         }
         return;
       }
@@ -95,7 +118,7 @@ export class ConnectionParser implements StreamHost {
       // Calls before the preface in its own direction are not HTTP/2 framing.
       this.pending = this.pending.filter((q) => {
         if (q.direction !== pre) return true;
-        this.unparsed(q.data.length + q.hole);
+        this.unparsed(q.skip + q.data.length + q.hole);
         return false;
       });
       return true;
@@ -107,14 +130,14 @@ export class ConnectionParser implements StreamHost {
     this.protocol = 'http1';
     this.role = role;
     const reqDir = role === 'client' ? 'write' : 'read';
-    const mk = (d: 'read' | 'write'): H1Stream => new H1Stream(d === reqDir ? 'request' : 'response', this, this.limits);
+    const mk = (d: 'read' | 'write'): H1Stream => new H1Stream(d === reqDir ? 'request' : 'response', this, this.limits, this.opts.headersOnly);
     this.h1 = { read: mk('read'), write: mk('write') };
     return true;
   }
 
   private feed(p: PendingSegment): void {
-    if (this.h1) this.h1[p.direction].push(p.data, p.hole, p.ts);
-    else if (this.h2) this.h2[p.direction].push(p.data, p.hole, p.ts);
+    if (this.h1) this.h1[p.direction].push(p.data, p.hole, p.ts, p.skip);
+    else if (this.h2) this.h2[p.direction].push(p.data, p.hole, p.ts, p.skip);
   }
 
   // --- StreamHost ---------------------------------------------------------------------
@@ -183,9 +206,12 @@ export class ConnectionParser implements StreamHost {
   summary(): ConnectionSummary {
     this.h1?.read.finish();
     this.h1?.write.finish();
-    for (const p of this.pending) this.unparsed(p.data.length + p.hole);
+    for (const p of this.pending) this.unparsed(p.skip + p.data.length + p.hole);
     this.pending = [];
-    const common: Common = { role: this.role, bytes: { ...this.bytes }, unparsedBytes: this.unparsedBytes, notes: [...this.notes] };
+    const notes = [...this.notes];
+    // Past the notes' bound too: it says what the capture left out.
+    if (this.skipped.calls > 0 || this.skipped.bytes > 0) notes.push(`headers-only capture: ${this.skipped.calls} calls, ${this.skipped.bytes} bytes of bodies were not captured`);
+    const common: Common = { role: this.role, bytes: { ...this.bytes }, unparsedBytes: this.unparsedBytes, notes };
     if (this.protocol === 'h2') {
       return { protocol: 'h2', ...common, frames: this.frames, framesOmitted: this.framesOmitted, frameCounts: this.frameCounts };
     }
@@ -230,8 +256,8 @@ function toExchange(e: Ex): HttpExchange {
 }
 
 /** Summarizes one connection's events (in time order). */
-export function summarizeConnection(events: Iterable<SslSegment>, limits?: Partial<ParseLimits>): ConnectionSummary {
-  const p = new ConnectionParser(limits);
+export function summarizeConnection(events: Iterable<SslSegment>, limits?: Partial<ParseLimits>, opts?: ParseOptions): ConnectionSummary {
+  const p = new ConnectionParser(limits, opts);
   for (const e of events) p.push(e);
   return p.summary();
 }

@@ -13,6 +13,9 @@ export interface SslSegment {
   length: number;
   truncated: boolean;
   tsNs: bigint;
+  /** Headers-only capture: bytes and calls of this direction skipped in the kernel before this call. */
+  skippedBytes?: number;
+  skippedCalls?: number;
 }
 
 export type Role = 'client' | 'server';
@@ -78,6 +81,12 @@ export interface ParseLimits {
   maxFrames: number;
   /** Segments held while the protocol is not yet known. */
   maxPending: number;
+}
+
+/** How the connection was captured. */
+export interface ParseOptions {
+  /** mode headers: every kept call starts an HTTP/1 message; the calls between were skipped. */
+  headersOnly?: boolean;
 }
 
 export const DEFAULT_PARSE_LIMITS: ParseLimits = { maxHeadBytes: 64 * 1024, maxExchanges: 1000, maxFrames: 1000, maxPending: 64 };

@@ -1,6 +1,7 @@
 /**
  * One direction of an HTTP/1 connection: message framing (start line, head, then a body delimited
- * by Content-Length, chunked encoding or the close), across calls and the holes truncated calls leave.
+ * by Content-Length, chunked encoding or the close), across calls and the holes truncated calls leave
+ * after their data and calls skipped by a headers-only capture leave before it.
  */
 
 import type { BodySize, ParseLimits } from './http-types';
@@ -41,15 +42,21 @@ export class H1Stream {
     readonly kind: MessageKind,
     private readonly host: StreamHost,
     private readonly limits: ParseLimits,
+    /** Every call the capture kept starts a message (the kernel skipped the others). */
+    private readonly headersOnly = false,
   ) {}
 
   opaque(): void {
     this.mode = 'opaque';
   }
 
-  push(data: Buffer, hole: number, ts: bigint): void {
+  /** `skip` uncaptured bytes came before data (headers-only capture), `hole` uncaptured bytes after it (a truncated call). */
+  push(data: Buffer, hole: number, ts: bigint, skip = 0): void {
     let off = 0;
     if (this.mode === 'opaque') return;
+    // The skipped calls' times are not known: they do not move lastTs.
+    if (skip > 0) this.hole(skip, undefined, 'calls skipped by the headers-only capture');
+    if (this.headersOnly && this.mode === 'body' && looksLikeStart(data, this.kind)) this.bodyEnded();
     if (this.mode === 'sync') {
       if (!looksLikeStart(data, this.kind)) {
         this.host.unparsed(data.length + hole);
@@ -78,7 +85,7 @@ export class H1Stream {
         break;
       }
     }
-    if (hole > 0) this.hole(hole, ts);
+    if (hole > 0) this.hole(hole, ts, 'truncated calls');
   }
 
   private pushHead(data: Buffer, off: number, ts: bigint): number {
@@ -236,7 +243,8 @@ export class H1Stream {
     }
   }
 
-  private hole(n: number, ts: bigint): void {
+  /** n uncaptured bytes; ts: of the call they belong to, undefined when not known. */
+  private hole(n: number, ts: bigint | undefined, why: string): void {
     const cur = this.cur;
     if (this.mode === 'sync' || this.mode === 'opaque') {
       this.host.unparsed(n);
@@ -244,13 +252,13 @@ export class H1Stream {
     }
     if (this.mode === 'idle' || this.mode === 'head') {
       if (this.mode === 'head' && cur) this.emitPartial();
-      this.host.note('plaintext was not captured (truncated calls); parsing resumed at the next call that starts a message');
+      this.host.note(`plaintext was not captured (${why}); parsing resumed at the next call that starts a message`);
       this.host.unparsed(n);
       this.reset('sync');
       return;
     }
     const b = this.body!;
-    cur!.lastTs = ts;
+    if (ts !== undefined) cur!.lastTs = ts;
     if (b.framing === 'until-close') {
       cur!.body!.bytes += n;
     } else if (b.framing === 'content-length') {
@@ -276,6 +284,16 @@ export class H1Stream {
     }
   }
 
+  /**
+   * Headers-only capture: a kept call starts a message, so the body before it has ended even when its
+   * count says otherwise (redaction changes a head's length, so the hole after it is off by as much).
+   */
+  private bodyEnded(): void {
+    const cur = this.cur!;
+    if (cur.body?.framing === 'content-length') cur.body.complete = true;
+    this.done(undefined);
+  }
+
   /** The body's framing cannot be followed: the message ends incomplete, parsing waits for a new message. */
   private lost(why: string, ret: number): number {
     this.host.note(`${this.kind} body: ${why}; parsing resumed at the next call that starts a message`);
@@ -284,9 +302,9 @@ export class H1Stream {
     return ret;
   }
 
-  private done(ts: bigint): void {
+  private done(ts: bigint | undefined): void {
     const cur = this.cur!;
-    cur.lastTs = ts;
+    if (ts !== undefined) cur.lastTs = ts;
     this.host.onDone(this.kind, cur);
     this.cur = undefined;
     this.body = undefined;

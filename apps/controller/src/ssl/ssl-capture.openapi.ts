@@ -24,6 +24,7 @@ import {
 } from '../common/openapi-build';
 import { SslDirection } from '../generated/prisma/enums';
 import { MAX_CONTAINS_BYTES, MAX_PAGE, SSL_DIRECTIONS } from './ssl-query';
+import { SSL_HTTP_PREFIXES, SSL_MAX_FILTER_PORTS, SSL_MAX_FILTER_PREFIXES, SSL_MAX_PREFIX_BYTES, SslCaptureFilter } from './ssl-capture.dto';
 import { STREAM_HEARTBEAT_MS, STREAM_POLL_MS } from './sse';
 
 const sslFilters: Parameter[] = [
@@ -51,6 +52,9 @@ const sslCounters: Record<string, Schema> = {
   redactions: int(),
   orphanReturns: int(),
   readErrors: int(),
+  filteredCalls: int('Calls of connections the content filter did not admit: counted, not copied.'),
+  skippedCalls: int('mode headers: calls that started no HTTP/1 message, skipped in the kernel.'),
+  noSocketCalls: int('filter.ports: calls filtered before their connection\'s socket was known (also in filteredCalls).'),
   bytesStored: int(),
   refusedByController: obj({ events: int(), bytes: int() }, { description: "Sent by the agent past the job's limits: counted, not stored." }),
 };
@@ -66,6 +70,25 @@ export const SSL_CAPTURE_OPENAPI: JobTypeOpenApi = {
     value: { type: 'ssl-capture', durationSec: 30, target: { comm: 'curl' }, nodes: 'all', maxDataBytes: 4096, redactHeaders: ['x-api-key'], retentionHours: 24 },
   },
   flameGraph: 'call stacks (with userStacks)',
+  requestSchemas: {
+    SslCaptureFilter: {
+      dto: SslCaptureFilter,
+      props: ['http', 'prefixes', 'ports'],
+      overrides: {
+        http: { description: `Only connections that carry HTTP: adds ${SSL_HTTP_PREFIXES.map((p) => JSON.stringify(p)).join(', ')}.`, default: false },
+        prefixes: {
+          description: `A connection is captured from its first call whose plaintext starts with one of these. At most ${SSL_MAX_FILTER_PREFIXES} in all; with http, at most ${SSL_MAX_FILTER_PREFIXES - SSL_HTTP_PREFIXES.length}.`,
+          items: { type: 'string', minLength: 1, maxLength: SSL_MAX_PREFIX_BYTES, description: `1 to ${SSL_MAX_PREFIX_BYTES} bytes of UTF-8, no NUL; compared as bytes, case-sensitive.` },
+        },
+        ports: {
+          description:
+            `Only connections whose socket's local or peer port is one of these (at most ${SSL_MAX_FILTER_PORTS}). The socket is learnt from the first read/write/send/recv syscall ` +
+            'inside one of the connection\'s calls (Go: from its *net.TCPConn); until then its calls are filtered (noSocketCalls).',
+          items: { type: 'integer', minimum: 1, maximum: 65535 },
+        },
+      },
+    },
+  },
   paths: {
     '/jobs/{id}/ssl-events': {
       get: op('ssl-capture', {
@@ -127,8 +150,8 @@ export const SSL_CAPTURE_OPENAPI: JobTypeOpenApi = {
       pid: int(),
       tid: int(),
       comm: str(),
-      function: str('SSL_read, SSL_write, their _ex forms, SSL_do_handshake (OpenSSL); gnutls_record_recv, gnutls_record_send (GnuTLS); crypto/tls.(*Conn).Read, crypto/tls.(*Conn).Write (Go).'),
-      library: str('The TLS library of the call.', { enum: ['openssl', 'gnutls', 'go', 'unknown'] }),
+      function: str('SSL_read, SSL_write, their _ex forms, SSL_do_handshake (OpenSSL); gnutls_record_recv, gnutls_record_send (GnuTLS); crypto/tls.(*Conn).Read, crypto/tls.(*Conn).Write (Go); PR_Read, PR_Write, PR_Recv, PR_Send (NSS).'),
+      library: str('The TLS library of the call.', { enum: ['openssl', 'gnutls', 'go', 'nss', 'unknown'] }),
       direction: str(undefined, { enum: Object.values(SslDirection) }),
       ret: int(),
       length: int('Plaintext bytes the call moved.'),
@@ -139,13 +162,15 @@ export const SSL_CAPTURE_OPENAPI: JobTypeOpenApi = {
       truncated: bool(),
       redactions: int(),
       binary: str(),
+      skippedBytes: int('mode headers, only when above 0: plaintext bytes of this connection and direction skipped in the kernel since its previous kept event; they came before data.'),
+      skippedCalls: int('mode headers, only when above 0: the calls those bytes were moved by.'),
       dataBase64: str('The stored (redacted) plaintext, exact.', { contentEncoding: 'base64' }),
       text: str('The first 1 KiB as UTF-8; other bytes as ".".'),
       stack: nullable(arrayOf(str(), { description: 'Root first, when the job captured user stacks.' })),
       cgroup: nullable(str('The cgroup the process ran in; null where not known.')),
       container: nullable(str('Its container id, when the cgroup path names one.')),
       podUid: nullable(str('Its Kubernetes pod uid, when the cgroup path names one.')),
-    }),
+    }, { optional: ['skippedBytes', 'skippedCalls'] }),
     SslEventPage: obj({
       jobId: uuid(),
       order: str(undefined, { enum: ['oldest', 'newest'] }),
@@ -160,7 +185,7 @@ export const SSL_CAPTURE_OPENAPI: JobTypeOpenApi = {
         pid: int(),
         comm: str(),
         sslPtr: str(),
-        library: str('The TLS library of its calls.', { enum: ['openssl', 'gnutls', 'go', 'unknown'] }),
+        library: str('The TLS library of its calls.', { enum: ['openssl', 'gnutls', 'go', 'nss', 'unknown'] }),
         events: int(),
         firstAt: dateTime(),
         lastAt: dateTime(),
@@ -168,7 +193,7 @@ export const SSL_CAPTURE_OPENAPI: JobTypeOpenApi = {
         role: nullable(str(undefined, { enum: ['client', 'server'] })),
         bytes: obj({ read: int(), write: int() }),
         unparsedBytes: int(),
-        notes: arrayOf(str()),
+        notes: arrayOf(str(), { description: 'What the summary could not follow, e.g. "headers-only capture: 12 calls, 65536 bytes of bodies were not captured".' }),
         exchanges: arrayOf(ref('HttpExchange'), { description: 'HTTP/1.x.' }),
         exchangesOmitted: int(),
         frames: arrayOf(

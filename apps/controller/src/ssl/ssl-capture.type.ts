@@ -5,7 +5,7 @@ import type { SslParams } from '../common/job-params';
 import type { JobRequest } from '../common/job-request';
 import type { SharedJobFields } from '../common/job-fields';
 import type { NodePolicy } from '../common/node-policy';
-import { SslCaptureFields } from './ssl-capture.dto';
+import { SSL_HTTP_PREFIXES, SSL_MAX_FILTER_PREFIXES, SSL_MAX_PREFIX_BYTES, SslCaptureFields } from './ssl-capture.dto';
 import { flameGraphLinks } from '../profiles/flamegraph/links';
 import { MAX_RECEIVE_MESSAGE_BYTES, frames, runIdField, strings, text, type FieldCaps, type Shape } from '../common/wire-shape';
 import type { JobRun } from '../generated/prisma/client';
@@ -14,6 +14,8 @@ import { SSL_CAPTURE_OPENAPI } from './ssl-capture.openapi';
 
 export const SSL_DEFAULTS = {
   maxDataBytes: 4096,
+  /** maxDataBytes with mode headers: a head, not a body. */
+  headersMaxDataBytes: 1024,
   maxEvents: 100_000,
   maxTotalBytes: 64 * 1024 * 1024,
   retentionHours: 24,
@@ -45,10 +47,32 @@ const WIRE: readonly FieldCaps[] = [
   },
 ];
 
+/** The filter as stored: prefixes checked one by one (the 400 names the index), deduplicated; undefined when it filters nothing. */
+export function filterParams(f: SslCaptureFields['filter']): SslParams['filter'] {
+  if (!f) return undefined;
+  const prefixes = f.prefixes ?? [];
+  prefixes.forEach((p, i) => {
+    const field = `filter.prefixes[${i}]`;
+    const bytes = Buffer.byteLength(p, 'utf8');
+    if (bytes === 0) badField(field, `is empty; a prefix is 1 to ${SSL_MAX_PREFIX_BYTES} bytes of UTF-8`);
+    if (/\p{Cs}/u.test(p)) badField(field, 'holds a lone UTF-16 surrogate: not text that UTF-8 can encode');
+    if (bytes > SSL_MAX_PREFIX_BYTES) badField(field, `is ${bytes} bytes in UTF-8; at most ${SSL_MAX_PREFIX_BYTES}`);
+    if (p.includes('\0')) badField(field, 'contains a NUL character; prefixes must not');
+  });
+  const http = f.http ?? false;
+  const room = SSL_MAX_FILTER_PREFIXES - SSL_HTTP_PREFIXES.length;
+  if (http && prefixes.length > room) {
+    badField('filter.prefixes', `has ${prefixes.length} prefixes; with filter.http at most ${room} (it adds ${SSL_HTTP_PREFIXES.length} of the ${SSL_MAX_FILTER_PREFIXES} the kernel compares)`);
+  }
+  const ports = [...new Set(f.ports ?? [])];
+  if (!http && prefixes.length === 0 && ports.length === 0) return undefined;
+  return { http, prefixes: [...new Set(prefixes)], ...(ports.length ? { ports } : {}) };
+}
+
 /** The ssl-capture job type: TLS plaintext of OpenSSL calls, redacted on the agent; needs the ssl-capture scope. */
 export const SSL_CAPTURE = {
   name: 'ssl-capture',
-  fields: ['maxDataBytes', 'binaries', 'userStacks', 'maxEvents', 'maxTotalBytes', 'redactHeaders', 'redactPatterns', 'redaction', 'handshakes', 'retentionHours', 'dutyOnMs', 'dutyPeriodMs'] as const,
+  fields: ['maxDataBytes', 'binaries', 'userStacks', 'maxEvents', 'maxTotalBytes', 'redactHeaders', 'redactPatterns', 'redaction', 'handshakes', 'retentionHours', 'dutyOnMs', 'dutyPeriodMs', 'mode', 'filter'] as const,
   /** Its own fields' shapes and limits (the request DTO joins them; maxEvents and userStacks are shared). */
   dto: SslCaptureFields,
 
@@ -57,7 +81,7 @@ export const SSL_CAPTURE = {
     description: 'TLS plaintext of OpenSSL calls, redacted on the agent. Needs the ssl-capture scope (TRACEFLEET_CAPTURE_TOKEN), to create and to read.',
     openapi: SSL_CAPTURE_OPENAPI,
     fields: {
-    maxDataBytes: { description: 'Plaintext bytes kept per SSL_read/SSL_write call (the rest is counted as truncated).', default: SSL_DEFAULTS.maxDataBytes },
+    maxDataBytes: { description: `Plaintext bytes kept per SSL_read/SSL_write call (the rest is counted as truncated). With mode headers the default is ${SSL_DEFAULTS.headersMaxDataBytes}.`, default: SSL_DEFAULTS.maxDataBytes },
     binaries: { description: 'Files to probe besides what the targets map: libssl.so.* or executables with OpenSSL linked in.' },
     userStacks: { description: 'Capture the user stack at each event; stacks also form the job\'s flame graph.', default: false },
     maxTotalBytes: { description: 'Plaintext bytes kept per node for the whole run; past it events carry no data.', default: SSL_DEFAULTS.maxTotalBytes },
@@ -70,6 +94,18 @@ export const SSL_CAPTURE = {
     dutyPeriodMs: { description: 'Duty cycle period, more than dutyOnMs and at most durationSec.' },
     // At least 1 for ssl-capture (the DTO allows 0 for usdt).
     maxEvents: { description: 'Events sent per node; past it calls are only counted (overBudget).', minimum: 1, default: SSL_DEFAULTS.maxEvents },
+    mode: {
+      description:
+        'full: the plaintext of every call (up to maxDataBytes). headers: only calls whose plaintext starts an HTTP/1 request or response are copied, ' +
+        'and only their head; other calls are skipped in the kernel and counted on the next kept event of their connection and direction (skippedBytes, skippedCalls).',
+      default: 'full',
+    },
+    filter: {
+      $ref: '#/components/schemas/SslCaptureFilter',
+      description:
+        'In-kernel filter: a connection is captured from its first call whose plaintext starts with one of the prefixes (filter.http adds the HTTP ones), ' +
+        'and only if its socket has one of the ports (local or peer); calls of other connections are only counted (filteredCalls). Absent: every connection.',
+    },
     },
   },
 
@@ -92,8 +128,10 @@ export const SSL_CAPTURE = {
       if (dto.dutyPeriodMs > dto.durationSec * 1000) badField('dutyPeriodMs', `must be at most durationSec (${dto.durationSec} s)`);
     }
     const lower = (dto.redactHeaders ?? []).map((h) => h.toLowerCase());
+    const mode = dto.mode ?? 'full';
+    const filter = filterParams(dto.filter);
     return {
-      maxDataBytes: dto.maxDataBytes ?? SSL_DEFAULTS.maxDataBytes,
+      maxDataBytes: dto.maxDataBytes ?? (mode === 'headers' ? SSL_DEFAULTS.headersMaxDataBytes : SSL_DEFAULTS.maxDataBytes),
       binaries: [...new Set(dto.binaries ?? [])],
       userStacks: dto.userStacks ?? false,
       maxEvents: dto.maxEvents ?? SSL_DEFAULTS.maxEvents,
@@ -104,6 +142,8 @@ export const SSL_CAPTURE = {
       handshakes: dto.handshakes ?? false,
       retentionHours: dto.retentionHours ?? SSL_DEFAULTS.retentionHours,
       ...(dto.dutyOnMs !== undefined && dto.dutyPeriodMs !== undefined ? { dutyOnMs: dto.dutyOnMs, dutyPeriodMs: dto.dutyPeriodMs } : {}),
+      mode,
+      ...(filter ? { filter } : {}),
     };
   },
 
@@ -122,6 +162,11 @@ export const SSL_CAPTURE = {
           redactionOff: !p.redaction,
           handshakes: p.handshakes,
           ...(p.dutyOnMs && p.dutyPeriodMs ? { dutyOnMs: p.dutyOnMs, dutyPeriodMs: p.dutyPeriodMs } : {}),
+          filterPrefixes: (p.filter?.prefixes ?? []).map((s) => new Uint8Array(Buffer.from(s, 'utf8'))),
+          filterPorts: p.filter?.ports ?? [],
+          // Only when set: a job without them sends what it sent before.
+          ...(p.filter?.http ? { filterHttp: true } : {}),
+          ...(p.mode === 'headers' ? { headersOnly: true } : {}),
         },
       };
   },

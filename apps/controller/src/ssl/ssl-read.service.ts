@@ -34,13 +34,31 @@ export interface HttpSummaries {
   scanned: { events: number; bytes: number };
 }
 
+/** What the HTTP summaries read of a stored event. */
+interface HttpRow {
+  id: bigint;
+  nodeName: string;
+  pid: number;
+  sslPtr: string;
+  comm: string;
+  function: string;
+  direction: string;
+  length: bigint;
+  truncated: boolean;
+  tsNs: bigint;
+  at: Date;
+  data: Uint8Array;
+  skippedBytes: bigint;
+  skippedCalls: number;
+}
+
 const HTTP_PAGE = 500;
 /** What one /http request reads at most; past it the connection in progress is summarized as far as read. */
 export const HTTP_SCAN_EVENTS = 200_000;
 export const HTTP_SCAN_BYTES = 256 * 1024 * 1024;
 
 const EVENT_COLUMNS = Prisma.sql`e."id", e."nodeName", e."pid", e."tid", e."comm", e."function", e."direction"::text AS "direction", e."ret", e."length",
-  e."latencyNs", e."sslPtr", e."tsNs", e."at", e."data", e."truncated", e."redactions", e."binary", s."frameIds",
+  e."latencyNs", e."sslPtr", e."tsNs", e."at", e."data", e."truncated", e."redactions", e."binary", e."skippedBytes", e."skippedCalls", s."frameIds",
   o."cgroup", o."containerId" AS "container", o."podUid"`;
 
 /** Reads stored ssl-capture events: pages, the live stream's polls, HTTP summaries. Expired events are never served. */
@@ -106,6 +124,8 @@ export class SslReadService {
    */
   async http(jobId: string, q: HttpQuery): Promise<HttpSummaries> {
     const base = this.conditions(jobId, { node: q.node, pid: q.pid });
+    const job = await this.prisma.job.findUnique({ where: { id: jobId }, select: { params: true } });
+    const headersOnly = (job?.params as { mode?: string } | null)?.mode === 'headers';
     const connections: HttpConnection[] = [];
     let pos: { node: string; pid: number; sslPtr: string; tsNs: bigint; id: bigint } | undefined;
     let open: { node: string; pid: number; sslPtr: string; comm: string; library: TlsLibrary; events: number; firstAt: Date; lastAt: Date; parser: ConnectionParser } | undefined;
@@ -125,8 +145,9 @@ export class SslReadService {
       const where = [...base];
       if (pos) where.push(Prisma.sql`(e."nodeName", e."pid", e."sslPtr", e."tsNs", e."id") > (${pos.node}, ${pos.pid}::int, ${pos.sslPtr}, ${pos.tsNs.toString()}::bigint, ${pos.id.toString()}::bigint)`);
       else if (q.after) where.push(Prisma.sql`(e."nodeName", e."pid", e."sslPtr") > (${q.after.node}, ${q.after.pid}::int, ${q.after.sslPtr})`);
-      const rows = await this.prisma.$queryRaw<{ id: bigint; nodeName: string; pid: number; sslPtr: string; comm: string; function: string; direction: string; length: bigint; truncated: boolean; tsNs: bigint; at: Date; data: Uint8Array }[]>`
-        SELECT e."id", e."nodeName", e."pid", e."sslPtr", e."comm", e."function", e."direction"::text AS "direction", e."length", e."truncated", e."tsNs", e."at", e."data"
+      const rows = await this.prisma.$queryRaw<HttpRow[]>`
+        SELECT e."id", e."nodeName", e."pid", e."sslPtr", e."comm", e."function", e."direction"::text AS "direction", e."length", e."truncated", e."tsNs", e."at", e."data",
+               e."skippedBytes", e."skippedCalls"
         FROM "SslEvent" e
         WHERE ${Prisma.join(where, ' AND ')}
         ORDER BY e."nodeName", e."pid", e."sslPtr", e."tsNs", e."id"
@@ -139,10 +160,18 @@ export class SslReadService {
             break walk;
           }
         }
-        open ??= { node: r.nodeName, pid: r.pid, sslPtr: r.sslPtr, comm: r.comm, library: tlsLibraryOf(r.function), events: 0, firstAt: r.at, lastAt: r.at, parser: new ConnectionParser() };
+        open ??= { node: r.nodeName, pid: r.pid, sslPtr: r.sslPtr, comm: r.comm, library: tlsLibraryOf(r.function), events: 0, firstAt: r.at, lastAt: r.at, parser: new ConnectionParser({}, { headersOnly }) };
         open.events++;
         open.lastAt = r.at;
-        open.parser.push({ direction: r.direction as 'read' | 'write' | 'handshake', data: r.data, length: Number(r.length), truncated: r.truncated, tsNs: r.tsNs });
+        open.parser.push({
+          direction: r.direction as 'read' | 'write' | 'handshake',
+          data: r.data,
+          length: Number(r.length),
+          truncated: r.truncated,
+          tsNs: r.tsNs,
+          skippedBytes: Number(r.skippedBytes),
+          skippedCalls: r.skippedCalls,
+        });
         scannedEvents++;
         scannedBytes += r.data.length;
         pos = { node: r.nodeName, pid: r.pid, sslPtr: r.sslPtr, tsNs: r.tsNs, id: r.id };

@@ -235,6 +235,10 @@ describe('ssl-capture storage (PostgreSQL)', { timeout: 180_000 }, () => {
       redactions: 4,
       orphanReturns: 1,
       readErrors: 0,
+      // An agent from before the content filter sends neither.
+      filteredCalls: 0,
+      skippedCalls: 0,
+      noSocketCalls: 0,
       noOpenssl: ['pid 7 (sleep): no libssl.so.* mapped'],
       attached: ['SSL_read in /usr/lib/x86_64-linux-gnu/libssl.so.3'],
       bytesStored: 600,
@@ -259,5 +263,98 @@ describe('ssl-capture storage (PostgreSQL)', { timeout: 180_000 }, () => {
     await prisma.sslEvent.updateMany({ where: { jobId }, data: { expiresAt: new Date(Date.now() - 1000) } });
     assert.equal((await sweepExpired(prisma)).deleted, keep);
     assert.equal(await prisma.sslEvent.count(), 0);
+  });
+
+  it('headers-only jobs: skipped bytes and calls stored (bounded), shown, counted into HTTP bodies; the report\'s new counters', async () => {
+    const job = await prisma.job.create({
+      data: {
+        type: 'ssl_capture',
+        durationSec: 10,
+        status: 'running',
+        params: { type: 'ssl-capture', mode: 'headers', maxEvents: 100, maxTotalBytes: 100_000, maxDataBytes: 1024, userStacks: false, retentionHours: 2, target: { all: true } },
+        runs: { create: [{ nodeId, status: 'running' }] },
+      },
+      include: { runs: true },
+    });
+    const run = job.runs[0].id;
+    const t = (n: number): bigint => BASE_TS + BigInt(n) * 1000n;
+    const read = { direction: SslDirection.SSL_DIRECTION_READ, function: SslFunction.SSL_FUNCTION_READ };
+    const head = 'HTTP/1.1 200 OK\r\nContent-Length: 65536\r\n\r\n';
+    const grown = 'HTTP/1.1 200 OK\r\nContent-Length: 100\r\nX-Api-Key: [REDACTED]\r\n\r\n';
+    const events = [
+      ev({ tsNs: t(1), text: 'GET /big HTTP/1.1\r\nHost: h\r\n\r\n' }),
+      { ...ev({ tsNs: t(2), ...read, text: head }), length: BigInt(head.length + 1000), truncated: true },
+      ev({ tsNs: t(3), text: 'GET /next HTTP/1.1\r\nHost: h\r\n\r\n' }),
+      ev({ tsNs: t(4), ...read, text: 'HTTP/1.1 204 No Content\r\n\r\n', skippedBytes: 64_536n, skippedCalls: 4 }),
+      // Past what the columns and the views hold: kept at their bounds, the batch not refused.
+      ev({ tsNs: t(5), pid: 400, text: 'GET / HTTP/1.1\r\n\r\n', skippedBytes: (1n << 64n) - 1n, skippedCalls: 2 ** 32 - 1 }),
+      // Redaction made this head 10 bytes longer; the job's mode lets the next kept head end its body.
+      ev({ tsNs: t(6), pid: 500, text: 'GET /a HTTP/1.1\r\n\r\n' }),
+      { ...ev({ tsNs: t(7), pid: 500, ...read, text: grown }), length: BigInt(grown.length - 10 + 100), truncated: true },
+      ev({ tsNs: t(8), pid: 500, text: 'GET /b HTTP/1.1\r\n\r\n' }),
+      ev({ tsNs: t(9), pid: 500, ...read, text: 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n' }),
+    ];
+    await runs.onResult(nodeId, 'sslEvents', { runId: run, seq: 1n, strings: [], events, origins: [] } satisfies SslEventBatch);
+    const rows = await prisma.sslEvent.findMany({ where: { jobId: job.id }, orderBy: { id: 'asc' } });
+    assert.deepEqual(
+      rows.map((r) => [r.skippedBytes, r.skippedCalls]),
+      [
+        [0n, 0],
+        [0n, 0],
+        [0n, 0],
+        [64_536n, 4],
+        [BigInt(Number.MAX_SAFE_INTEGER), 2 ** 31 - 1],
+        [0n, 0],
+        [0n, 0],
+        [0n, 0],
+        [0n, 0],
+      ],
+    );
+    const page = await new SslReadService(prisma).events(job.id, parsePageQuery({}));
+    assert.equal('skippedBytes' in page.events[0] || 'skippedCalls' in page.events[0], false, 'absent when 0');
+    assert.deepEqual([page.events[3].skippedBytes, page.events[3].skippedCalls], [64_536, 4]);
+    assert.deepEqual([page.events[4].skippedBytes, page.events[4].skippedCalls], [Number.MAX_SAFE_INTEGER, 2 ** 31 - 1]);
+
+    const h = await new SslReadService(prisma).http(job.id, parseHttpQuery({ pid: '100' }));
+    const c = h.connections[0];
+    assert.equal(c.protocol, 'http/1.1');
+    if (c.protocol !== 'http/1.1') return;
+    assert.deepEqual(c.exchanges.map((x) => [x.path, x.status, x.complete]), [
+      ['/big', 200, true],
+      ['/next', 204, true],
+    ]);
+    assert.deepEqual(c.exchanges[0].response?.body, { framing: 'content-length', bytes: 65536, complete: true });
+    assert.deepEqual(c.notes, ['headers-only capture: 4 calls, 64536 bytes of bodies were not captured']);
+    const g = (await new SslReadService(prisma).http(job.id, parseHttpQuery({ pid: '500' }))).connections[0];
+    assert.ok(g.protocol === 'http/1.1');
+    assert.deepEqual(g.exchanges.map((x) => [x.path, x.status, x.complete]), [
+      ['/a', 200, true],
+      ['/b', 404, true],
+    ]);
+
+    await runs.onResult(nodeId, 'sslReport', {
+      runId: run,
+      eventsSeen: 9n,
+      eventsSent: 5n,
+      droppedKernel: 0n,
+      droppedAgent: 0n,
+      overBudget: 0n,
+      bytesOverBudget: 0n,
+      truncatedEvents: 1n,
+      redactions: 0n,
+      orphanReturns: 0n,
+      readErrors: 0n,
+      attached: [],
+      noOpenssl: [],
+      filteredCalls: 70n,
+      skippedCalls: (1n << 64n) - 1n,
+    });
+    await runs.settled(run);
+    const stored = await prisma.job.findUniqueOrThrow({ where: { id: job.id }, include: { runs: { include: { node: { select: { name: true } } } } } });
+    const view = toJobView(stored);
+    assert.equal(view.runs[0].ssl?.filteredCalls, 70);
+    assert.equal(view.runs[0].ssl?.skippedCalls, Number.MAX_SAFE_INTEGER);
+    assert.equal(view.sslTotals?.filteredCalls, 70);
+    assert.deepEqual((view.params as { mode?: string }).mode, 'headers');
   });
 });

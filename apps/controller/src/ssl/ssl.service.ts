@@ -16,6 +16,10 @@ export const SSL_FUNCTION_NAMES: Record<number, string> = {
   [SslFunction.SSL_FUNCTION_GNUTLS_RECORD_SEND]: 'gnutls_record_send',
   [SslFunction.SSL_FUNCTION_GO_TLS_READ]: 'crypto/tls.(*Conn).Read',
   [SslFunction.SSL_FUNCTION_GO_TLS_WRITE]: 'crypto/tls.(*Conn).Write',
+  [SslFunction.SSL_FUNCTION_NSS_PR_READ]: 'PR_Read',
+  [SslFunction.SSL_FUNCTION_NSS_PR_WRITE]: 'PR_Write',
+  [SslFunction.SSL_FUNCTION_NSS_PR_RECV]: 'PR_Recv',
+  [SslFunction.SSL_FUNCTION_NSS_PR_SEND]: 'PR_Send',
 };
 
 /** The direction of an event; from its function when the agent left it unspecified. Undefined: malformed. */
@@ -33,11 +37,15 @@ export function directionOf(e: Pick<SslEventMsg, 'direction' | 'function'>): 're
     case SslFunction.SSL_FUNCTION_READ_EX:
     case SslFunction.SSL_FUNCTION_GNUTLS_RECORD_RECV:
     case SslFunction.SSL_FUNCTION_GO_TLS_READ:
+    case SslFunction.SSL_FUNCTION_NSS_PR_READ:
+    case SslFunction.SSL_FUNCTION_NSS_PR_RECV:
       return 'read';
     case SslFunction.SSL_FUNCTION_WRITE:
     case SslFunction.SSL_FUNCTION_WRITE_EX:
     case SslFunction.SSL_FUNCTION_GNUTLS_RECORD_SEND:
     case SslFunction.SSL_FUNCTION_GO_TLS_WRITE:
+    case SslFunction.SSL_FUNCTION_NSS_PR_WRITE:
+    case SslFunction.SSL_FUNCTION_NSS_PR_SEND:
       return 'write';
     case SslFunction.SSL_FUNCTION_DO_HANDSHAKE:
       return 'handshake';
@@ -49,6 +57,8 @@ const I64_MAX = (1n << 63n) - 1n;
 const I32_MAX = 2 ** 31 - 1;
 /** u64 protocol fields into int8 columns (a value past 2^63 is an agent bug; it must not fail the batch). */
 const i64 = (v: bigint): string => (v > I64_MAX ? I64_MAX : v < -I64_MAX - 1n ? -I64_MAX - 1n : v).toString();
+/** Counts a view reads as numbers: past 2^53 they would lose precision (no real run reaches it). */
+const safe = (v: bigint | undefined): bigint => (v === undefined || v < 0n ? 0n : v > BigInt(Number.MAX_SAFE_INTEGER) ? BigInt(Number.MAX_SAFE_INTEGER) : v);
 /** PostgreSQL text cannot hold NUL. */
 const text = (s: string, max: number): string => s.replace(/\0/g, '').slice(0, max);
 
@@ -75,6 +85,12 @@ export interface SslRunReport {
   redactions: number;
   orphanReturns: number;
   readErrors: number;
+  /** Calls of connections the content filter did not admit (0 in reports from before it). */
+  filteredCalls: number;
+  /** Headers-only jobs: calls skipped in the kernel (0 in reports from before it). */
+  skippedCalls: number;
+  /** filter.ports: calls filtered before their socket was known (0 in reports from before it). */
+  noSocketCalls: number;
   noOpenssl: string[];
 }
 
@@ -212,12 +228,12 @@ export class SslService {
       const rows = kept.slice(start, end);
       const sids = stackIds.slice(start, end);
       const nowUs = BigInt(Date.now()) * 1000n;
-      // One statement with array parameters per chunk: 16 parameters, whatever the row count.
+      // One statement with array parameters per chunk: 18 parameters, whatever the row count.
       await tx.$executeRaw`
         INSERT INTO "SslEvent" ("jobId", "runId", "nodeName", "pid", "tid", "comm", "function", "direction", "ret", "length", "latencyNs",
-                                "sslPtr", "tsNs", "at", "data", "truncated", "redactions", "stackId", "binary", "originId", "expiresAt")
+                                "sslPtr", "tsNs", "at", "data", "truncated", "redactions", "stackId", "binary", "originId", "skippedBytes", "skippedCalls", "expiresAt")
         SELECT ${jobId}::uuid, ${runId}::uuid, ${node}, pid, tid, comm, fn, dir::"SslDirection", ret, len, lat,
-               ptr, ts, 'epoch'::timestamptz + at_us * interval '1 microsecond', decode(d, 'base64'), tr, red, sid, bin, o, ${expiresAt}::timestamptz
+               ptr, ts, 'epoch'::timestamptz + at_us * interval '1 microsecond', decode(d, 'base64'), tr, red, sid, bin, o, sb, sc, ${expiresAt}::timestamptz
         FROM unnest(
           ${rows.map((k) => Math.min(k.event.pid, I32_MAX))}::int[], ${rows.map((k) => Math.min(k.event.tid, I32_MAX))}::int[],
           ${rows.map((k) => text(k.event.comm, 64))}::text[], ${rows.map((k) => SSL_FUNCTION_NAMES[k.event.function] ?? `function#${k.event.function}`)}::text[],
@@ -227,8 +243,9 @@ export class SslService {
           ${rows.map((k) => i64(k.event.atUnixNs > 0n ? k.event.atUnixNs / 1000n : nowUs))}::bigint[],
           ${rows.map((k) => Buffer.from(k.data.buffer, k.data.byteOffset, k.data.byteLength).toString('base64'))}::text[],
           ${rows.map((k) => k.truncated)}::bool[], ${rows.map((k) => Math.min(k.event.redactions, I32_MAX))}::int[],
-          ${sids}::int[], ${rows.map((k) => text(k.event.binary, 4096))}::text[], ${rows.map((k) => originOf(k.event))}::int[]
-        ) AS t(pid, tid, comm, fn, dir, ret, len, lat, ptr, ts, at_us, d, tr, red, sid, bin, o)`;
+          ${sids}::int[], ${rows.map((k) => text(k.event.binary, 4096))}::text[], ${rows.map((k) => originOf(k.event))}::int[],
+          ${rows.map((k) => safe(k.event.skippedBytes).toString())}::bigint[], ${rows.map((k) => Math.min(k.event.skippedCalls ?? 0, I32_MAX))}::int[]
+        ) AS t(pid, tid, comm, fn, dir, ret, len, lat, ptr, ts, at_us, d, tr, red, sid, bin, o, sb, sc)`;
       start = end;
     }
   }
@@ -246,6 +263,9 @@ export class SslService {
       redactions: Number(r.redactions),
       orphanReturns: Number(r.orphanReturns),
       readErrors: Number(r.readErrors),
+      filteredCalls: Number(safe(r.filteredCalls)),
+      skippedCalls: Number(safe(r.skippedCalls)),
+      noSocketCalls: Number(safe(r.noSocketCalls)),
       noOpenssl: r.noOpenssl.slice(0, 256).map((s) => text(s, 1024)),
     };
     await this.prisma.jobRun.update({

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
-/* TLS plaintext: uprobes on OpenSSL's SSL_read/SSL_write(_ex)/SSL_do_handshake and GnuTLS's
- * gnutls_record_recv/gnutls_record_send (same argument order: connection, buffer, size). ssl_entry notes
+/* TLS plaintext: uprobes on OpenSSL's SSL_read/SSL_write(_ex)/SSL_do_handshake, GnuTLS's
+ * gnutls_record_recv/gnutls_record_send and NSPR's PR_Read/PR_Write/PR_Recv/PR_Send on NSS SSL layer
+ * descriptors (same argument order: connection, buffer, size). ssl_entry notes
  * the call's arguments per thread; ssl_return, at the function's return (a uretprobe) or at a site
  * every return path passes with the return value in %rax (a plain uprobe), sends one record with
  * the bytes the call moved. Both are attached by user space with the attach cookie
@@ -8,7 +9,8 @@
  * library and process. Go's crypto/tls.(*Conn).Read/Write have their own pair: go_tls_entry reads Go's
  * register ABI (receiver %rax, buffer %rbx, length %rcx) and keys the call by goroutine; go_tls_return
  * is a plain uprobe on each of the function's ret instructions (a uretprobe would corrupt a Go stack
- * that moves). */
+ * that moves). With a port filter, tracepoints on the read/write/send/recv syscalls note which socket
+ * a traced call reached; the connection's ports are looked up once, through the task's fd table. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -75,6 +77,13 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SSL_MAX_NSS);
+	__type(key, __u32);
+	__type(value, struct ssl_nss_range);
+} nss_layers SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, SSL_MAX_EXCLUDED);
 	__type(key, __u32);
 	__type(value, __u8);
@@ -94,6 +103,9 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
+/* The port filter, the content filter and headers-only mode: admitted() and the fd tracepoints. */
+#include "ssl/filter.bpf.h"
+
 static __always_inline bool wanted(__u32 tgid)
 {
 	char comm[TRACEFLEET_COMM_LEN];
@@ -112,14 +124,34 @@ static __always_inline bool wanted(__u32 tgid)
 	return comm_equal(comm, target_comm);
 }
 
+static __always_inline bool is_nss(__u32 fn)
+{
+	return fn >= SSL_FN_NSS_READ && fn <= SSL_FN_NSS_SEND;
+}
+
+/* NSPR's I/O functions serve every descriptor: only those whose methods table lies in the process's
+ * libssl3.so (an NSS SSL layer) are TLS. */
+static __always_inline bool nss_ssl_layer(__u32 tgid, void *fd)
+{
+	struct ssl_nss_range *range = bpf_map_lookup_elem(&nss_layers, &tgid);
+	__u64 methods = 0;
+
+	if (!range || bpf_probe_read_user(&methods, sizeof(methods), fd))
+		return false;
+	return methods >= range->lo && methods < range->hi;
+}
+
 SEC("uprobe")
 int BPF_KPROBE(ssl_entry, void *ssl, void *buf, __u64 num, void *lenptr)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u64 now = bpf_ktime_get_ns();
+	__u64 cookie = bpf_get_attach_cookie(ctx);
 	struct ssl_call *outer, call = {};
 
 	if (!wanted(id >> 32))
+		return 0;
+	if (is_nss(cookie & FN_MASK) && !nss_ssl_layer(id >> 32, ssl))
 		return 0;
 	outer = bpf_map_lookup_elem(&calls, &id);
 	if (outer && now - outer->ts_ns < SSL_NEST_MAX_AGE_NS) {
@@ -134,7 +166,7 @@ int BPF_KPROBE(ssl_entry, void *ssl, void *buf, __u64 num, void *lenptr)
 	call.num = num;
 	call.lenptr = (__u64)lenptr;
 	call.ts_ns = now;
-	call.cookie = bpf_get_attach_cookie(ctx);
+	call.cookie = cookie;
 	bpf_map_update_elem(&calls, &id, &call, BPF_ANY);
 	return 0;
 }
@@ -177,6 +209,10 @@ static __always_inline __u64 moved(__u32 fn, __s64 ret, __u64 lenptr, bool *fail
 	case SSL_FN_GNUTLS_SEND:
 	case SSL_FN_GO_READ:
 	case SSL_FN_GO_WRITE:
+	case SSL_FN_NSS_READ:
+	case SSL_FN_NSS_WRITE:
+	case SSL_FN_NSS_RECV:
+	case SSL_FN_NSS_SEND:
 		return ret > 0 ? (__u64)ret : 0;
 	case SSL_FN_READ_EX:
 	case SSL_FN_WRITE_EX:
@@ -193,7 +229,7 @@ static __always_inline __u64 moved(__u32 fn, __s64 ret, __u64 lenptr, bool *fail
 }
 
 /* Builds and sends the record of one call whose entry was noted (what ssl_return and go_tls_return share). */
-static __always_inline int emit(struct pt_regs *ctx, __u64 id, __u64 cookie, __u64 ssl, __u64 buf, __u64 lenptr, __u64 start)
+static __always_inline int emit(struct pt_regs *ctx, __u64 id, __u64 cookie, __u64 ssl, __u64 buf, __u64 lenptr, __u64 start, __u32 sock_fd)
 {
 	struct ssl_scratch *s;
 	struct ssl_event *e;
@@ -204,7 +240,6 @@ static __always_inline int emit(struct pt_regs *ctx, __u64 id, __u64 cookie, __u
 	bool failed = false;
 	long stack_bytes = 0;
 
-	count(&counters, SSL_COUNTER_EVENTS_SEEN);
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
 		return 0; /* cannot happen: one element per CPU */
@@ -213,7 +248,7 @@ static __always_inline int emit(struct pt_regs *ctx, __u64 id, __u64 cookie, __u
 	e->ts_ns = bpf_ktime_get_ns();
 	e->latency_ns = e->ts_ns - start;
 	e->ssl = ssl;
-	/* OpenSSL returns int (the upper half of %rax is garbage), GnuTLS ssize_t, Go int. */
+	/* OpenSSL and NSPR return int (the upper half of %rax is garbage), GnuTLS ssize_t, Go int. */
 	if (fn == SSL_FN_GNUTLS_RECV || fn == SSL_FN_GNUTLS_SEND || fn == SSL_FN_GO_READ || fn == SSL_FN_GO_WRITE)
 		e->ret = (__s64)PT_REGS_RC(ctx);
 	else
@@ -227,6 +262,9 @@ static __always_inline int emit(struct pt_regs *ctx, __u64 id, __u64 cookie, __u
 
 	length = moved(fn, e->ret, lenptr, &failed);
 	e->length = length;
+	if (!admitted(e, buf, sock_fd))
+		return 0;
+	count(&counters, SSL_COUNTER_EVENTS_SEEN);
 	want = length < max_data_bytes ? length : max_data_bytes;
 	if (want > SSL_MAX_DATA)
 		want = SSL_MAX_DATA;
@@ -282,6 +320,7 @@ int ssl_return(struct pt_regs *ctx)
 	__u64 cookie = bpf_get_attach_cookie(ctx);
 	struct ssl_call *saved = bpf_map_lookup_elem(&calls, &id);
 	__u64 ssl, buf, lenptr, start;
+	__u32 sock_fd;
 
 	if (!saved) {
 		/* A call that began before its entry probe was attached, or an unmatched site. */
@@ -305,8 +344,9 @@ int ssl_return(struct pt_regs *ctx)
 	buf = saved->buf;
 	lenptr = saved->lenptr;
 	start = saved->ts_ns;
+	sock_fd = saved->sock_fd;
 	bpf_map_delete_elem(&calls, &id);
-	return emit(ctx, id, cookie, ssl, buf, lenptr, start);
+	return emit(ctx, id, cookie, ssl, buf, lenptr, start, sock_fd);
 }
 
 /* Go: the receiver, the slice's pointer and length in %rax, %rbx, %rcx; %r14 is the goroutine. A
@@ -326,6 +366,8 @@ int go_tls_entry(struct pt_regs *ctx)
 	call.ssl = ctx->ax;
 	call.buf = ctx->bx;
 	call.num = ctx->cx;
+	if (port_count > 0)
+		call.sock_fd = go_conn_fd(ctx->ax);
 	call.ts_ns = bpf_ktime_get_ns();
 	call.cookie = bpf_get_attach_cookie(ctx);
 	bpf_map_update_elem(&go_calls, &key, &call, BPF_ANY);
@@ -341,6 +383,7 @@ int go_tls_return(struct pt_regs *ctx)
 	struct ssl_go_key key = {};
 	struct ssl_call *saved;
 	__u64 ssl, buf, start;
+	__u32 sock_fd;
 
 	key.tgid = id >> 32;
 	key.g = ctx->r14;
@@ -353,6 +396,7 @@ int go_tls_return(struct pt_regs *ctx)
 	ssl = saved->ssl;
 	buf = saved->buf;
 	start = saved->ts_ns;
+	sock_fd = saved->sock_fd;
 	bpf_map_delete_elem(&go_calls, &key);
-	return emit(ctx, id, cookie, ssl, buf, 0, start);
+	return emit(ctx, id, cookie, ssl, buf, 0, start, sock_fd);
 }

@@ -9,6 +9,7 @@
 #ifndef TRACEFLEET_UNWIND_BPF_H
 #define TRACEFLEET_UNWIND_BPF_H
 
+#include <bpf/bpf_tracing.h> /* PT_REGS_SP */
 #include <bpf/bpf_core_read.h>
 #include "limits.h"
 #include "unwind/unwind.h"

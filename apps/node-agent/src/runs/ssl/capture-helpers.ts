@@ -15,17 +15,21 @@ export const FUNCTION: Record<SslFunctionName, SslFunction> = {
   gnutls_record_send: SslFunction.SSL_FUNCTION_GNUTLS_RECORD_SEND,
   'crypto/tls.(*Conn).Read': SslFunction.SSL_FUNCTION_GO_TLS_READ,
   'crypto/tls.(*Conn).Write': SslFunction.SSL_FUNCTION_GO_TLS_WRITE,
+  PR_Read: SslFunction.SSL_FUNCTION_NSS_PR_READ,
+  PR_Write: SslFunction.SSL_FUNCTION_NSS_PR_WRITE,
+  PR_Recv: SslFunction.SSL_FUNCTION_NSS_PR_RECV,
+  PR_Send: SslFunction.SSL_FUNCTION_NSS_PR_SEND,
 };
 
 export function directionOf(fn: SslFunctionName): SslDirection {
-  if (fn === 'SSL_read' || fn === 'SSL_read_ex' || fn === 'gnutls_record_recv' || fn === 'crypto/tls.(*Conn).Read') return SslDirection.SSL_DIRECTION_READ;
-  if (fn === 'SSL_write' || fn === 'SSL_write_ex' || fn === 'gnutls_record_send' || fn === 'crypto/tls.(*Conn).Write') return SslDirection.SSL_DIRECTION_WRITE;
+  if (fn === 'SSL_read' || fn === 'SSL_read_ex' || fn === 'gnutls_record_recv' || fn === 'crypto/tls.(*Conn).Read' || fn === 'PR_Read' || fn === 'PR_Recv') return SslDirection.SSL_DIRECTION_READ;
+  if (fn === 'SSL_write' || fn === 'SSL_write_ex' || fn === 'gnutls_record_send' || fn === 'crypto/tls.(*Conn).Write' || fn === 'PR_Write' || fn === 'PR_Send') return SslDirection.SSL_DIRECTION_WRITE;
   return SslDirection.SSL_DIRECTION_HANDSHAKE;
 }
 
 /** Ring buffer for a per-call capture of maxDataBytes: room for a burst of ~256 full records (stacks: user stack and Python frames), 4 to 32 MiB. */
 export function sslRingBytes(maxDataBytes: number, stacks: boolean): number {
-  const want = 256 * (maxDataBytes + 88 + (stacks ? 2048 : 0));
+  const want = 256 * (maxDataBytes + 104 + (stacks ? 2048 : 0));
   let bytes = 4 << 20;
   while (bytes < want && bytes < 32 << 20) bytes *= 2;
   return bytes;
@@ -83,5 +87,6 @@ export function toSslEvent(p: Prepared, table: StringTable, origin: number, cloc
     stack: p.stack.map((f) => table.intern(f)),
     binary,
     origin,
+    ...(e.skippedCalls > 0 ? { skippedCalls: e.skippedCalls, skippedBytes: BigInt(Math.max(0, e.skippedBytes)) } : {}),
   };
 }

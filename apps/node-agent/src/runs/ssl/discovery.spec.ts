@@ -147,7 +147,7 @@ describe('scanProcess on real processes', () => {
     await mapped(c, /\/sleep$/m);
     const s = scanProcess(c.pid!);
     assert.equal(s.files.length, 0);
-    assert.equal(s.reason, `pid ${c.pid} (sleep): no TLS library mapped (libssl.so.*, libgnutls.so.*) and /usr/bin/sleep exports no SSL_read`);
+    assert.equal(s.reason, `pid ${c.pid} (sleep): no TLS library mapped (libssl.so.*, libgnutls.so.*, NSS) and /usr/bin/sleep exports no SSL_read`);
   });
 
   it('finds node\'s static OpenSSL in the executable, reading the file once for many processes', async () => {
@@ -221,12 +221,37 @@ describe('scanProcess on real processes', () => {
     });
   });
 
-  it('names a TLS library it does not cover: NSS loaded into a process', async () => {
-    const c = start('/usr/bin/python3.11', ['-c', 'import ctypes,time; ctypes.CDLL("libnss3.so"); time.sleep(20)']);
-    await mapped(c, /libnss3\.so/);
+  it('NSS: libnspr4.so is the file probed, with the span of libssl3.so; NSPR and libnss3 without libssl3.so are no TLS', async () => {
+    const tls = start('/usr/bin/python3.11', ['-c', 'import ctypes,time; ctypes.CDLL("libssl3.so"); time.sleep(20)']);
+    await mapped(tls, /libssl3\.so/);
+    const s = scanProcess(tls.pid!);
+    const f = s.files.find((x) => x.library === 'nss');
+    assert.ok(f, JSON.stringify(s, (_k, v) => (typeof v === 'bigint' ? String(v) : v)));
+    assert.match(f.path, /\/libnspr4\.so$/);
+    assert.equal(f.kind, 'library');
+    assert.deepEqual(f.functions, ['PR_Read', 'PR_Write', 'PR_Recv', 'PR_Send']);
+    const spans = readFileSync(`/proc/${tls.pid}/maps`, 'utf8')
+      .split('\n')
+      .filter((l) => l.endsWith('/libssl3.so'))
+      .map((l) => l.split(' ')[0].split('-').map((h) => BigInt(`0x${h}`)));
+    assert.deepEqual(s.nssLayer, { lo: spans[0][0], hi: spans.at(-1)![1] });
+
+    const crypto = start('/usr/bin/python3.11', ['-c', 'import ctypes,time; ctypes.CDLL("libnss3.so"); time.sleep(20)']);
+    await mapped(crypto, /libnss3\.so/);
+    const c = scanProcess(crypto.pid!);
+    assert.equal(c.files.length, 0, JSON.stringify(c));
+    assert.equal(c.nssLayer, undefined);
+    assert.match(c.reason ?? '', new RegExp(`^pid ${crypto.pid} \\(python3.11\\): \\S+/libnspr4\\.so is NSPR without NSS's libssl3\\.so \\(no NSS TLS\\) and /usr/bin/python3.11 exports no SSL_read$`));
+  });
+
+  it('names a TLS library it does not cover: a JVM (JSSE)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tf-jvm-'));
+    writeFileSync(join(dir, 'Sleep.java'), 'public class Sleep { public static void main(String[] a) throws Exception { Thread.sleep(20000); } }');
+    const c = start('java', ['-Xshare:auto', join(dir, 'Sleep.java')]);
+    await mapped(c, /libjvm\.so/, 20_000);
     const s = scanProcess(c.pid!);
     assert.equal(s.files.length, 0, JSON.stringify(s));
-    assert.match(s.reason ?? '', new RegExp(`^pid ${c.pid} \\(python3.11\\): no TLS library mapped .*; it uses NSS \\(/\\S+/libnss3\\.so\\), which ssl-capture does not cover$`));
+    assert.match(s.reason ?? '', /; it uses a JVM's TLS \(JSSE, implemented in Java\) \(\S+\/libjvm\.so\), which ssl-capture does not cover$/);
   });
 
   it('names a Go program as using Go\'s crypto/tls, from its sections; a C program is not one', () => {

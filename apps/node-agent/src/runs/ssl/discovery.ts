@@ -1,10 +1,10 @@
 /**
  * Where the TLS libraries live: the files a process maps that define a covered library's record
  * functions (OpenSSL's libssl.so.*, GnuTLS's libgnutls.so.*, or an executable with OpenSSL linked in
- * statically, such as node), the system's copies of those libraries, and files a job names. Files
- * are told apart by (st_dev, st_ino) and read at most once per version, so a fleet of node
- * processes costs one look at /usr/bin/node. A process using a TLS library that is not covered
- * (NSS, Go's crypto/tls, a JVM's JSSE, ...) is named with it.
+ * statically, such as node), NSS's libnspr4.so next to its libssl3.so, the system's copies of those
+ * libraries, and files a job names. Files are told apart by (st_dev, st_ino) and read at most once per
+ * version, so a fleet of node processes costs one look at /usr/bin/node. A process using a TLS library
+ * that is not covered (wolfSSL, a JVM's JSSE, a stripped Go program, ...) is named with it.
  */
 import { execFileSync } from 'node:child_process';
 import { realpathSync, statSync, type Stats } from 'node:fs';
@@ -13,7 +13,7 @@ import { dynstrMentions, readFunctionSymbols } from '../../lib/elf';
 import { mappedFilePath, ProcError, readComm, readExe, readMaps, type MapEntry } from '../../lib/proc';
 import { isGoExecutable, uncoveredTls } from './uncovered';
 
-export type TlsLibrary = 'openssl' | 'gnutls' | 'go';
+export type TlsLibrary = 'openssl' | 'gnutls' | 'go' | 'nss';
 
 interface LibraryDef {
   library: TlsLibrary;
@@ -52,7 +52,20 @@ export const TLS_LIBRARIES: readonly LibraryDef[] = [
     required: ['crypto/tls.(*Conn).Read', 'crypto/tls.(*Conn).Write'],
     data: ['crypto/tls.(*Conn).Read', 'crypto/tls.(*Conn).Write'],
   },
+  {
+    // NSS's SSL layer is reached through NSPR's I/O functions, which serve every descriptor: the
+    // kernel keeps the calls on descriptors whose methods table lies in the process's libssl3.so
+    // (ProcessScan.nssLayer). A process mapping NSPR without libssl3.so has no NSS TLS.
+    library: 'nss',
+    label: 'NSS',
+    soname: /^libnspr4\.so$/,
+    required: ['PR_Read', 'PR_Write'],
+    data: ['PR_Read', 'PR_Write', 'PR_Recv', 'PR_Send'],
+  },
 ];
+
+/** NSS's SSL library, whose mappings tell its descriptors apart (not OpenSSL's libssl.so.N). */
+const NSS_SSL = /^libssl3\.so$/;
 
 const DEF = new Map(TLS_LIBRARIES.map((d) => [d.library, d]));
 
@@ -82,12 +95,14 @@ export interface ProcessScan {
   comm: string;
   /** TLS library files the process maps (each defines its library's required functions) */
   files: SslFile[];
-  /** why `files` is empty, e.g. "pid 123 (sleep): no TLS library mapped (libssl.so.*, libgnutls.so.*) and /usr/bin/sleep exports no SSL_read" */
+  /** why `files` is empty, e.g. "pid 123 (sleep): no TLS library mapped (libssl.so.*, libgnutls.so.*, NSS) and /usr/bin/sleep exports no SSL_read" */
   reason?: string;
   /** the process was gone before it could be read */
   gone?: boolean;
   /** it maps no file at all (a kernel thread): not worth listing */
   kernelThread?: boolean;
+  /** NSS: the addresses [lo, hi) of the process's libssl3.so mappings (SslTracer.setNssLayer) */
+  nssLayer?: { lo: bigint; hi: bigint };
 }
 
 /** The covered library whose shared object `path` names, if any. */
@@ -202,6 +217,7 @@ export function scanProcess(pid: number): ProcessScan {
   const notes: string[] = [];
   const seenPaths = new Set<string>();
   let libraryMapped = false;
+  const nssLayer = nssLayerOf(maps);
   for (const m of maps) {
     const soname = libraryOfPath(m.path);
     if (!soname && !m.perms.includes('x')) continue;
@@ -222,16 +238,32 @@ export function scanProcess(pid: number): ProcessScan {
     const key = fileKey(st);
     if (files.has(key)) continue;
     const file = asTlsFile(key, m.path, openPath, functions, soname);
+    if (file?.library === 'nss' && !nssLayer) {
+      notes.push(`${m.path} is NSPR without NSS's libssl3.so (no NSS TLS)`);
+      continue;
+    }
     if (file) files.set(key, file);
     else if (soname) notes.push(`${m.path} defines no ${missingRequired(functions, soname)}`);
   }
-  if (files.size > 0) return { pid, comm, files: [...files.values()] };
+  if (files.size > 0) return { pid, comm, files: [...files.values()], ...(nssLayer && [...files.values()].some((f) => f.library === 'nss') ? { nssLayer } : {}) };
   const exeText = exe ? `${exe} exports no SSL_read` : 'it has no executable';
-  const head = libraryMapped ? notes.join('; ') : 'no TLS library mapped (libssl.so.*, libgnutls.so.*)';
+  const head = libraryMapped ? notes.join('; ') : 'no TLS library mapped (libssl.so.*, libgnutls.so.*, NSS)';
   // A Go program here has no crypto/tls symbols: stripped, or built without crypto/tls.
   const uncovered = uncoveredTls(pid, maps, exe);
   const tail = uncovered ? `; it uses ${uncovered}, which ssl-capture does not cover` : '';
   return { pid, comm, files: [], reason: `pid ${pid} (${comm}): ${head} and ${exeText}${tail}` };
+}
+
+/** The span of the process's libssl3.so (NSS) mappings, or undefined when it maps none. */
+export function nssLayerOf(maps: readonly MapEntry[]): { lo: bigint; hi: bigint } | undefined {
+  let lo: bigint | undefined;
+  let hi = 0n;
+  for (const m of maps) {
+    if (!NSS_SSL.test(basename(m.path))) continue;
+    if (lo === undefined || m.startAddr < lo) lo = m.startAddr;
+    if (m.endAddr > hi) hi = m.endAddr;
+  }
+  return lo === undefined ? undefined : { lo, hi };
 }
 
 // ---------------------------------------------------------------------------

@@ -414,6 +414,15 @@ export class Redactor {
     }
   }
 
+  /**
+   * Headers only: calls of one direction were skipped in the kernel and the next one starts an HTTP/1
+   * message, so nothing carried from before it (a header line cut at the end of the last head) applies.
+   */
+  skipped(pid: number, ssl: bigint, direction: Direction): void {
+    const c = this.conns.get(`${pid}:${ssl}`);
+    if (c) c[direction] = newDirection();
+  }
+
   private connection(pid: number, ssl: bigint): Connection {
     const key = `${pid}:${ssl}`;
     let c = this.conns.get(key);

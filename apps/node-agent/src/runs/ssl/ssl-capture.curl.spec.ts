@@ -92,6 +92,8 @@ async function capture(target: StartRun['target'], s: Partial<SslCaptureSpec>, d
     },
   };
   const spec: SslCaptureSpec = {
+    filterPrefixes: [],
+    filterPorts: [],
     maxDataBytes: 4096,
     binaries: [],
     userStacks: false,

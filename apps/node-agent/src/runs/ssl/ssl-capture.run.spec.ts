@@ -84,7 +84,7 @@ function fakeNative(script: (t: FakeTracer, ids: () => number[]) => void = () =>
           opts.onEvents(events);
         },
         stats(): SslStats {
-          return { eventsSeen: seen + t.kernelDrops, kernelDrops: t.kernelDrops, queueDrops: 1n, delivered: seen, orphanReturns: 2n, nested: 0n, readErrors: 0n, unwind: NO_UNWIND, python: NO_PYTHON };
+          return { eventsSeen: seen + t.kernelDrops, kernelDrops: t.kernelDrops, queueDrops: 1n, delivered: seen, orphanReturns: 2n, nested: 0n, readErrors: 0n, filtered: 0n, skipped: 0n, noSocket: 0n, unwind: NO_UNWIND, python: NO_PYTHON };
         },
         async stop() {
           state.stopped++;
@@ -129,6 +129,8 @@ function raw(over: Partial<SslRawEvent> & { data?: Buffer }): SslRawEvent {
     pyFrames: new BigUint64Array(),
     pyStatus: 0,
     pyTruncated: false,
+    skippedCalls: 0,
+    skippedBytes: 0,
     ...over,
     data,
   };
@@ -136,6 +138,8 @@ function raw(over: Partial<SslRawEvent> & { data?: Buffer }): SslRawEvent {
 
 function spec(over: Partial<SslCaptureSpec> = {}): SslCaptureSpec {
   return {
+    filterPrefixes: [],
+    filterPorts: [],
     maxDataBytes: 4096,
     binaries: [],
     userStacks: false,
@@ -313,7 +317,7 @@ describe('SslCaptureRun (fake tracer, real discovery and placement)', () => {
     const sleeper = await startProcess('sleep', ['30'], /sleep/);
     const cases: [StartRun, RegExp][] = [
       [startRun({ kind: { $case: 'pid', value: python.pid! } }, { maxDataBytes: 20000 }), /maxDataBytes 20000 is outside this agent's limit \[1, 16384\]/],
-      [startRun({ kind: { $case: 'pid', value: sleeper.pid! } }), new RegExp(`^pid ${sleeper.pid} \\(sleep\\): no TLS library mapped \\(libssl.so.\\*, libgnutls.so.\\*\\) and /usr/bin/sleep exports no SSL_read$`)],
+      [startRun({ kind: { $case: 'pid', value: sleeper.pid! } }), new RegExp(`^pid ${sleeper.pid} \\(sleep\\): no TLS library mapped \\(libssl.so.\\*, libgnutls.so.\\*, NSS\\) and /usr/bin/sleep exports no SSL_read$`)],
       [startRun({ kind: { $case: 'pid', value: python.pid! } }, { binaries: ['/nope/libssl.so.3'] }), /^binary \/nope\/libssl.so.3: does not exist$/],
       [startRun({ kind: { $case: 'all', value: true } }, { binaries: ['/usr/bin/sleep'] }), /binary \/usr\/bin\/sleep: exports no SSL_read/],
       [startRun({ kind: { $case: 'pid', value: python.pid! } }, { redactPatterns: ['(x'] }), /^redactPatterns\[0\] "\(x": missing closing \)/],
@@ -390,6 +394,51 @@ describe('SslCaptureRun (fake tracer, real discovery and placement)', () => {
     );
     assert.ok(state.attached.some((a) => a[0].fn === 'gnutls_record_recv'), JSON.stringify(state.attached.map((a) => a[0].fn)));
     assert.ok(report!.attached.some((a) => a.startsWith('SSL_read in /usr/bin/node (OpenSSL): entry +0')), report!.attached.join('\n'));
+  });
+
+  it('headers only with the HTTP filter: the kernel gets the prefixes and message starts; a head is cut after its blank line; skipped counts pass through', async () => {
+    const pid = python.pid!;
+    const head = 'HTTP/1.1 200 OK\r\nContent-Length: 5000\r\nSet-Cookie: id=s3cret\r\n\r\n';
+    const { parts, state } = fakeNative((t, ids) => {
+      const [readId] = ids();
+      t.emit([raw({ pid, fn: 'SSL_read', attachId: readId, data: Buffer.from(head + 'x'.repeat(200), 'latin1'), length: head.length + 4000, truncated: true, skippedCalls: 3, skippedBytes: 70_000 })]);
+    });
+    const out = sink();
+    const prefix = Buffer.from('GET /api/');
+    await new SslCaptureRun(startRun({ kind: { $case: 'pid', value: pid } }, { filterPrefixes: [prefix], filterHttp: true, headersOnly: true }), cfg, out, parts, () => {}).run();
+    const { events, report, finished, runEvents } = results(out.sent);
+    assert.ok(finished?.ok, show(finished));
+    assert.equal(state.opts!.prefixes!.length, 12);
+    assert.deepEqual(state.opts!.prefixes![0], prefix);
+    assert.ok(state.opts!.prefixes!.some((p) => p.toString() === 'PRI * HTTP/2.0'));
+    assert.deepEqual(state.opts!.messageStarts!.map((p) => p.toString()), ['GET ', 'POST ', 'PUT ', 'DELETE ', 'HEAD ', 'OPTIONS ', 'PATCH ', 'CONNECT ', 'TRACE ', 'HTTP/1.']);
+    assert.match(runEvents[0].message, /HTTP connections only, connections starting with "GET \/api\/", HTTP\/1 message heads only/);
+    assert.equal(events.length, 1);
+    const [e] = events;
+    assert.equal(Buffer.from(e.data).toString('latin1'), head.replace('id=s3cret', REDACTED));
+    assert.equal(e.truncated, true);
+    assert.equal(e.skippedCalls, 3);
+    assert.equal(e.skippedBytes, 70_000n);
+    assert.equal(report!.filteredCalls, 0n);
+    assert.equal(report!.skippedCalls, 0n);
+  });
+
+  it('refuses a content filter the kernel cannot hold, naming it', async () => {
+    const pid = python.pid!;
+    for (const [over, why] of [
+      [{ filterPrefixes: [Buffer.alloc(17, 0x41)] }, /filterPrefixes\[0\] is 17 bytes/],
+      [{ filterPrefixes: [Buffer.from('a\0b')] }, /filterPrefixes\[0\] holds a NUL byte/],
+      [{ filterPrefixes: [Buffer.alloc(0)] }, /filterPrefixes\[0\] is 0 bytes/],
+      [{ filterPrefixes: Array.from({ length: 6 }, (_, i) => Buffer.from(`p${i}`)), filterHttp: true }, /17 byte strings \(6 given \+ 11 for filterHttp\); the kernel compares at most 16/],
+    ] as Array<[Partial<SslCaptureSpec>, RegExp]>) {
+      const { parts, state } = fakeNative();
+      const out = sink();
+      await new SslCaptureRun(startRun({ kind: { $case: 'pid', value: pid } }, over), cfg, out, parts, () => {}).run();
+      const { finished } = results(out.sent);
+      assert.equal(finished?.ok, false);
+      assert.match(finished!.reason, why);
+      assert.equal(state.opts, undefined, 'no tracer was made');
+    }
   });
 
   it('comm target: the comm filter in the kernel, the system libssl, and who has no OpenSSL', async () => {

@@ -13,6 +13,7 @@ import { OriginTable } from '../origin-table';
 import { GroupTarget, pidListSink } from '../group-target';
 import { inspectBinary, scanProcess, systemLibssl, type ProcessScan, type SslFile } from './discovery';
 import { compileRules, RedactionRuleError, Redactor } from './redact';
+import { headOf, kernelFilter, type KernelFilter } from './content-filter';
 import type { UnwindService } from '../../unwind/unwind-service';
 import { PythonFrames, userFramesOf } from '../python/python-frames';
 import { StringTable } from '../string-table';
@@ -59,6 +60,7 @@ export class SslCaptureRun extends TracingRun {
   private python: PythonFrames | undefined;
   private redactor: Redactor | undefined;
   private budget!: CaptureBudget;
+  private filter!: KernelFilter;
   private mode: 'pid' | 'comm' | 'all' | 'group' = 'all';
   private group: GroupTarget | undefined;
   private readonly origins = new OriginCache();
@@ -71,6 +73,8 @@ export class SslCaptureRun extends TracingRun {
   private readonly noOpenssl: string[] = [];
   private noOpensslMore = 0;
   private readonly notedPids = new Set<number>();
+  /** processes given to setNssLayer (forgotten when they exit) */
+  private readonly nssPids = new Set<number>();
   /** warnings raised before the STARTED event goes out wait for the first flush */
   private heldWarnings: string[] | undefined = [];
   private warnings = 0;
@@ -110,6 +114,9 @@ export class SslCaptureRun extends TracingRun {
     const limit = checkLimits(this.spec);
     if (limit) throw new RunRejected(limit);
     this.budget = new CaptureBudget(this.spec.maxEvents, this.spec.maxTotalBytes);
+    const filter = kernelFilter(this.spec);
+    if (typeof filter === 'string') throw new RunRejected(filter);
+    this.filter = filter;
     if (!this.spec.redactionOff) {
       try {
         this.redactor = new Redactor(compileRules(this.spec.redactHeaders, this.spec.redactPatterns));
@@ -182,6 +189,9 @@ export class SslCaptureRun extends TracingRun {
       ...(this.group?.filter.targetCgroup ? { targetCgroup: this.group.filter.targetCgroup } : this.group ? { pids: [] } : {}),
       // The agent's own gRPC may run over node's static OpenSSL: never trace it.
       excludePids: [process.pid],
+      ...(filter.prefixes.length ? { prefixes: filter.prefixes } : {}),
+      ...(filter.messageStarts.length ? { messageStarts: filter.messageStarts } : {}),
+      ...(filter.ports.length ? { ports: filter.ports } : {}),
       ringBufferBytes: sslRingBytes(maxDataBytes, this.spec.userStacks),
       maxQueuedEvents: Math.max(1024, Math.min(65536, Math.floor(NATIVE_QUEUE_BYTES / (maxDataBytes + 1024)))),
       onEvents: (events) => this.onEvents(events),
@@ -208,6 +218,7 @@ export class SslCaptureRun extends TracingRun {
       throw err;
     }
     if (this.mode === 'pid') {
+      this.noteNss(initial[0]);
       for (const f of initial[0].files) this.attachFile(f, false);
     } else {
       // Processes started later map the system libssl too: covered from the first moment.
@@ -226,8 +237,9 @@ export class SslCaptureRun extends TracingRun {
     const period = this.spec.dutyPeriodMs ?? 0;
     if (on > 0 && period > on) (this.duty = new DutyCycle(on, period, this.probes)).start();
     const cycle = this.duty ? `, probes attached ${on} ms in every ${period} ms` : '';
+    const kept = filter.describe ? `, ${filter.describe}` : '';
     return {
-      message: `capturing TLS plaintext of ${who} (up to ${maxDataBytes} bytes per call, redaction ${this.redactor ? 'on' : 'OFF'}${cycle}) through ${paths.join(', ')}`,
+      message: `capturing TLS plaintext of ${who} (up to ${maxDataBytes} bytes per call${kept}, redaction ${this.redactor ? 'on' : 'OFF'}${cycle}) through ${paths.join(', ')}`,
       watchPid: this.tgid,
     };
   }
@@ -245,7 +257,19 @@ export class SslCaptureRun extends TracingRun {
       if (!scan.kernelThread) this.noteNoOpenssl(scan);
       return;
     }
+    this.noteNss(scan);
     for (const f of scan.files) this.attachFile(f, false);
+  }
+
+  /** NSS: where the process maps libssl3.so, so that the kernel keeps PR_Read and friends on its SSL descriptors only. */
+  private noteNss(scan: ProcessScan): void {
+    if (!scan.nssLayer || !this.tracer) return;
+    try {
+      this.tracer.setNssLayer(scan.pid, scan.nssLayer.lo, scan.nssLayer.hi);
+      this.nssPids.add(scan.pid);
+    } catch (err) {
+      this.warn(`pid ${scan.pid}: its NSS connections cannot be captured: ${(err as Error).message}`);
+    }
   }
 
   private attachFile(file: SslFile, fatal: boolean): void {
@@ -268,7 +292,11 @@ export class SslCaptureRun extends TracingRun {
   private rescan(): void {
     if (this.mode === 'pid') {
       // libraries loaded since (Python imports ssl on first use)
-      if (this.tgid !== undefined && processExists(this.tgid)) for (const f of scanProcess(this.tgid).files) this.attachFile(f, false);
+      if (this.tgid !== undefined && processExists(this.tgid)) {
+        const scan = scanProcess(this.tgid);
+        this.noteNss(scan);
+        for (const f of scan.files) this.attachFile(f, false);
+      }
       return;
     }
     const alive = new Set<number>();
@@ -283,6 +311,11 @@ export class SslCaptureRun extends TracingRun {
       this.adoptScan(scanProcess(pid));
     }
     for (const pid of this.seen.keys()) if (!alive.has(pid)) this.seen.delete(pid);
+    for (const pid of this.nssPids) {
+      if (alive.has(pid)) continue;
+      this.nssPids.delete(pid);
+      this.tracer?.setNssLayer(pid, 0n, 0n);
+    }
   }
 
   private onEvents(events: SslRawEvent[]): void {
@@ -308,8 +341,13 @@ export class SslCaptureRun extends TracingRun {
   private prepare(e: SslRawEvent): Prepared {
     let data = e.data;
     let redactions = 0;
+    let cut = false;
+    const dir = directionOf(e.fn);
+    if (this.filter.messageStarts.length > 0 && dir !== SslDirection.SSL_DIRECTION_HANDSHAKE) {
+      ({ data, cut } = headOf(data));
+      if (e.skippedCalls > 0) this.redactor?.skipped(e.pid, e.ssl, dir === SslDirection.SSL_DIRECTION_READ ? 'read' : 'write');
+    }
     if (data.length > 0 && this.redactor && !this.budget.bytesExhausted) {
-      const dir = directionOf(e.fn);
       if (dir !== SslDirection.SSL_DIRECTION_HANDSHAKE) {
         const r = this.redactor.redact({ pid: e.pid, ssl: e.ssl, direction: dir === SslDirection.SSL_DIRECTION_READ ? 'read' : 'write', data, length: e.length });
         data = r.data;
@@ -319,7 +357,7 @@ export class SslCaptureRun extends TracingRun {
     const taken = this.budget.takeBytes(data);
     this.redactions += BigInt(redactions);
     const stack = this.symbolizer ? userFramesOf(e, this.symbolizer, this.python) : [];
-    return { raw: e, data: taken.data, truncated: e.truncated || e.readError || taken.cut, redactions, stack, origin: this.origins.originOf(e.pid, e.comm) };
+    return { raw: e, data: taken.data, truncated: e.truncated || e.readError || taken.cut || cut, redactions, stack, origin: this.origins.originOf(e.pid, e.comm) };
   }
 
   /** Calls lost in the kernel or the native queue: h2 frame positions are unknown from here. */
@@ -402,6 +440,9 @@ export class SslCaptureRun extends TracingRun {
           redactions: this.redactions,
           orphanReturns: s.orphanReturns,
           readErrors: s.readErrors,
+          filteredCalls: s.filtered,
+          skippedCalls: s.skipped,
+          noSocketCalls: s.noSocket,
           attached,
           noOpenssl,
         },

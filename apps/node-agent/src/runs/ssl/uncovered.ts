@@ -1,6 +1,6 @@
 /**
  * TLS libraries ssl-capture does not cover, recognised so that a run names them instead of saying
- * only "no OpenSSL": NSS (Firefox, some Red Hat tools), wolfSSL, Mbed TLS, a JVM (its TLS is JSSE,
+ * only "no OpenSSL": wolfSSL, Mbed TLS, a JVM (its TLS is JSSE,
  * in Java code), and Go programs without crypto/tls symbols (stripped: the methods cannot be found).
  * Read from what the process maps; a Go executable is told by its `.go.buildinfo` / `.gopclntab`
  * section, read once per file version.
@@ -16,8 +16,6 @@ interface Known {
 }
 
 const KNOWN: readonly Known[] = [
-  { soname: /^libssl3\.so$/, name: 'NSS' },
-  { soname: /^libnss3\.so$/, name: 'NSS' },
   { soname: /^libwolfssl\.so(\.|$)/, name: 'wolfSSL' },
   { soname: /^libmbedtls\.so(\.|$)/, name: 'Mbed TLS' },
   { soname: /^libjvm\.so$/, name: "a JVM's TLS (JSSE, implemented in Java)" },
@@ -51,7 +49,7 @@ export function isGoExecutable(openPath: string): boolean {
 
 /**
  * The TLS library `pid` uses that ssl-capture does not cover, named with the file that shows it
- * ("NSS (/usr/lib/x86_64-linux-gnu/libssl3.so)", "Go's crypto/tls (/usr/local/bin/app is a Go
+ * ("wolfSSL (/usr/lib/x86_64-linux-gnu/libwolfssl.so.35)", "Go's crypto/tls (/usr/local/bin/app is a Go
  * program)"), or undefined when none is seen.
  */
 export function uncoveredTls(pid: number, maps: readonly MapEntry[], exe: string | undefined): string | undefined {
