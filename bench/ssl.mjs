@@ -75,6 +75,8 @@ export async function sslBench(stack) {
       const dutyJobs = [];
       const headers = [];
       const headersJobs = [];
+      const kernelOnly = [];
+      const kernelOnlyJobs = [];
       const jobs = [];
       let breakdown;
       for (let round = 0; round < ROUNDS; round++) {
@@ -110,6 +112,13 @@ export async function sslBench(stack) {
         const run0 = job.runs[0];
         jobs.push({ id, status: job.status, seconds, ssl: run0.ssl, totals: job.totals, placement: run0.ssl?.attached });
 
+        // Every call trapped and looked at in the kernel, none admitted (a prefix no call starts with): the
+        // cost of the traps and the BPF programs without the agent's and the controller's work.
+        const kernelId = await startJob(stack, { type: 'ssl-capture', durationSec: SECONDS + 2, target: { pid }, filter: { prefixes: ['TF-NO-MATCH'] }, maxEvents: 1_000_000 }, stack.captureToken);
+        kernelOnly.push(await wrk(url));
+        const kj = await waitJob(stack, kernelId, 120_000);
+        kernelOnlyJobs.push({ id: kernelId, status: kj.status, ssl: kj.runs[0].ssl });
+
         // Headers only, always attached: what the kernel filter alone saves.
         const headersId = await startJob(stack, { type: 'ssl-capture', durationSec: SECONDS + 2, target: { pid }, mode: 'headers', maxEvents: 1_000_000 }, stack.captureToken);
         headers.push(await wrk(url));
@@ -131,9 +140,10 @@ export async function sslBench(stack) {
       const loss = (xs) => 1 - median(xs) / base;
       breakdown.addedNsPerRequest = 1e9 / median(ours) - 1e9 / base;
       results.sizes[size] = {
-        rps: { plain, ours, headers, duty, bpftrace },
-        loss: { tracefleet: loss(ours), headers: loss(headers), duty: loss(duty), bpftrace: loss(bpftrace) },
+        rps: { plain, ours, kernelOnly, headers, duty, bpftrace },
+        loss: { tracefleet: loss(ours), kernelOnly: loss(kernelOnly), headers: loss(headers), duty: loss(duty), bpftrace: loss(bpftrace) },
         jobs,
+        kernelOnlyJobs,
         headersJobs,
         dutyJobs,
         breakdown,
@@ -161,9 +171,11 @@ export async function sslBench(stack) {
   };
   const us = (ns) => (ns / 1000).toFixed(2);
   const breakdownRow = (size) => {
-    const b = results.sizes[size].breakdown;
+    const s = results.sizes[size];
+    const b = s.breakdown;
     const traps = (b.entryRuns + b.returnRuns) / b.requests;
-    return `| ${label(size)} | ${us(b.addedNsPerRequest)} | ${traps.toFixed(2)} | ${us(traps * results.traps.emulatedNs)} | ${us(b.bpfNs / b.requests)} (${(b.bpfNs / (b.entryRuns + b.returnRuns)).toFixed(0)} ns a run) | ${us(b.agentNsPerRequest)} | ${us(b.nginxNsPerRequest)} | ${(100 * b.machineBusyShare).toFixed(0)} % |`;
+    const k = s.kernelOnlyJobs.at(-1)?.ssl ?? {};
+    return `| ${label(size)} | ${us(b.addedNsPerRequest)} | ${median(s.rps.kernelOnly).toFixed(0)} (−${(100 * s.loss.kernelOnly).toFixed(1)} %; ${k.filteredCalls ?? '?'} calls filtered, ${k.eventsSeen ?? '?'} admitted) | ${traps.toFixed(2)} | ${us(traps * results.traps.emulatedNs)} | ${us(b.bpfNs / b.requests)} (${(b.bpfNs / (b.entryRuns + b.returnRuns)).toFixed(0)} ns a run) | ${us(b.agentNsPerRequest)} | ${us(b.nginxNsPerRequest)} | ${(100 * b.machineBusyShare).toFixed(0)} % |`;
   };
   publish(
     'ssl',
@@ -184,10 +196,10 @@ Headers only (\`mode: "headers"\`: the kernel copies a call only when it starts 
 ${dutyRow('1k')}
 ${dutyRow('64k')}
 
-Where the time of a full capture goes (the last round of each size, \`kernel.bpf_stats_enabled=1\` during it), in µs per request. Added: 1/(requests/s traced) − 1/(requests/s untraced), nginx's lost time per request. Traps: BPF program runs per request (entry + return probes); their cost at this machine's emulated trap cost. BPF: the programs' own run time (bpf_stats). Agent and nginx: their CPU time per request. Busy: the machine's CPUs busy during the round (wrk, nginx, agent, controller, PostgreSQL share ${results.machine.cpus} CPUs).
+Where the time of a full capture goes (the last round of each size, \`kernel.bpf_stats_enabled=1\` during it), in µs per request. Added: 1/(requests/s traced) − 1/(requests/s untraced), nginx's lost time per request. Kernel only: the same probes with a content filter no call passes (\`filter: {prefixes: ["TF-NO-MATCH"]}\`): every call traps and runs the programs, nothing reaches the ring, the agent or the controller. Traps: BPF program runs per request (entry + return probes); their cost at this machine's emulated trap cost. BPF: the programs' own run time (bpf_stats). Agent and nginx: their CPU time per request. Busy: the machine's CPUs busy during the round (wrk, nginx, agent, controller, PostgreSQL share ${results.machine.cpus} CPUs).
 
-| response | added per request | traps per request | traps' cost | BPF programs | agent CPU | nginx CPU | machine busy |
-|---|---|---|---|---|---|---|---|
+| response | added per request | requests/s, kernel only | traps per request | traps' cost | BPF programs | agent CPU | nginx CPU | machine busy |
+|---|---|---|---|---|---|---|---|---|
 ${breakdownRow('1k')}
 ${breakdownRow('64k')}
 

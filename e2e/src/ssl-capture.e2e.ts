@@ -311,6 +311,28 @@ describe('ssl-capture jobs, end to end on the real kernel', () => {
     assert.ok(text(reads[0]).endsWith(line.body));
   });
 
+  it('OpenSSL linked in statically and not exported (as BoringSSL is in Envoy), by pid: found through .symtab, request and response captured', async () => {
+    const bin = join(dir, 'tfstatictls');
+    const lib = '/usr/lib/x86_64-linux-gnu';
+    execFileSync('gcc', ['-O1', '-o', bin, join(FIXTURES, 'static_tls_client.c'), `${lib}/libssl.a`, `${lib}/libcrypto.a`, '-ldl', '-pthread'], { stdio: 'inherit' });
+    const m = marker();
+    const path = `/static/${m}`;
+    const client = spawn(bin, [String(port), path], { stdio: ['pipe', 'pipe', 'inherit'] });
+    children.push(client);
+    let out = '';
+    client.stdout!.on('data', (d) => (out += d));
+    await waitFor(async () => out.includes('ready'), 10_000, 'the static TLS client');
+    const id = await startJob({ durationSec: 3, target: { pid: client.pid } });
+    client.stdin!.end('go\n');
+    await waitFor(async () => out.includes('\ndone'), 10_000, 'the static TLS client to finish');
+    const line = await served(path);
+    const job = await waitJob(stack, id, 30_000);
+    assert.ok(['completed', 'partial'].includes(job.status), JSON.stringify(job.runs));
+    const events = await allEvents(id);
+    assert.ok(events.every((e) => e.binary === bin && e.library === 'openssl'), JSON.stringify(events.map((e) => [e.binary, e.library])));
+    checkExchange(events, client.pid!, path, line, { write: 'SSL_write', read: 'SSL_read' });
+  });
+
   it('a process whose TLS library is not covered (a JVM: JSSE): the run says which, by pid', async () => {
     writeFileSync(join(dir, 'Sleep.java'), 'public class Sleep { public static void main(String[] a) throws Exception { System.out.println("ready"); Thread.sleep(30000); } }');
     const jvm = launch('/usr/lib/jvm/java-17-openjdk-amd64/bin/java', [join(dir, 'Sleep.java')]);

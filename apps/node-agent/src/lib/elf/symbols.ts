@@ -187,6 +187,18 @@ export function requireFunctionSymbol(path: string, name: string): ElfSymbol {
  * ElfError EREAD/EREFUSED when the file cannot be opened (not a regular file: safe-file.ts).
  */
 export function dynstrMentions(path: string, names: readonly string[]): boolean | undefined {
+  return stringTableMentions(path, names, SHT_DYNSYM);
+}
+
+/**
+ * The same look in the string table of .symtab: functions linked in statically and not exported (an
+ * OpenSSL-API library such as BoringSSL inside Envoy). False also for a stripped file (no .symtab).
+ */
+export function symstrMentions(path: string, names: readonly string[]): boolean | undefined {
+  return stringTableMentions(path, names, SHT_SYMTAB);
+}
+
+function stringTableMentions(path: string, names: readonly string[], type: number): boolean | undefined {
   let elf: ElfFile;
   try {
     elf = openElf(path);
@@ -198,11 +210,11 @@ export function dynstrMentions(path: string, names: readonly string[]): boolean 
   }
   try {
     if (elf.sections.length === 0) return undefined;
-    const dynsym = elf.sections.find((s) => s.type === SHT_DYNSYM);
-    if (!dynsym) return false; // no dynamic symbols: exports nothing
-    const strSec = elf.sections[dynsym.link];
+    const symbols = elf.sections.find((s) => s.type === type);
+    if (!symbols) return false; // no such table: it names nothing
+    const strSec = elf.sections[symbols.link];
     if (!strSec || strSec.size > BigInt(MAX_DYNSTR_BYTES)) return undefined;
-    const strtab = elf.readClipped(strSec.offset, strSec.size, 'dynamic string table');
+    const strtab = elf.readClipped(strSec.offset, strSec.size, type === SHT_DYNSYM ? 'dynamic string table' : 'symbol string table');
     return names.some((n) => strtab.includes(`\0${n}\0`, 0, 'latin1'));
   } catch (err) {
     if (err instanceof ElfError && err.code === 'EMALFORMED') return undefined;

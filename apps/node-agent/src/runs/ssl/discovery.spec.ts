@@ -1,6 +1,6 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync, mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -242,6 +242,34 @@ describe('scanProcess on real processes', () => {
     assert.equal(c.files.length, 0, JSON.stringify(c));
     assert.equal(c.nssLayer, undefined);
     assert.match(c.reason ?? '', new RegExp(`^pid ${crypto.pid} \\(python3.11\\): \\S+/libnspr4\\.so is NSPR without NSS's libssl3\\.so \\(no NSS TLS\\) and /usr/bin/python3.11 exports no SSL_read$`));
+  });
+
+  it('OpenSSL linked statically, not exported (as BoringSSL is in Envoy): found through .symtab; stripped, named with its version text', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tf-static-'));
+    const src = join(dir, 'static.c');
+    writeFileSync(
+      src,
+      '#include <openssl/ssl.h>\n#include <unistd.h>\nint main(void) { SSL_CTX *c = SSL_CTX_new(TLS_client_method()); SSL *s = SSL_new(c); char b[4]; if (SSL_read(s, b, 0) > 0) SSL_write(s, b, 0); sleep(20); return 0; }\n',
+    );
+    const bin = join(dir, 'tfstaticssl');
+    const lib = '/usr/lib/x86_64-linux-gnu';
+    execFileSync('gcc', ['-O1', '-o', bin, src, `${lib}/libssl.a`, `${lib}/libcrypto.a`, '-ldl', '-pthread'], { stdio: 'inherit' });
+    assert.equal(dynstrMentions(bin, ['SSL_read']), false, 'the test program must not export or import SSL_read');
+    const c = start(bin, []);
+    await mapped(c, /tfstaticssl/);
+    const s = scanProcess(c.pid!);
+    const f = s.files.find((x) => x.library === 'openssl');
+    assert.ok(f, JSON.stringify(s));
+    assert.equal(f.kind, 'executable');
+    assert.ok(f.functions.includes('SSL_read') && f.functions.includes('SSL_write'), f.functions.join(' '));
+
+    const stripped = join(dir, 'tfstripssl');
+    execFileSync('strip', ['-o', stripped, bin]);
+    const d = start(stripped, []);
+    await mapped(d, /tfstripssl/);
+    const t = scanProcess(d.pid!);
+    assert.equal(t.files.length, 0, JSON.stringify(t));
+    assert.match(t.reason ?? '', /it uses an OpenSSL-API library linked in statically without symbols \(\S+tfstripssl holds "[^"]*ssl\/ssl_lib\.c": OpenSSL or BoringSSL, but no symbol names SSL_read\), which ssl-capture does not cover$/);
   });
 
   it('names a TLS library it does not cover: a JVM (JSSE)', async () => {

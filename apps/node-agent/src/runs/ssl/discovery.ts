@@ -9,7 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { realpathSync, statSync, type Stats } from 'node:fs';
 import { basename } from 'node:path';
-import { dynstrMentions, readFunctionSymbols } from '../../lib/elf';
+import { dynstrMentions, readFunctionSymbols, symstrMentions } from '../../lib/elf';
 import { mappedFilePath, ProcError, readComm, readExe, readMaps, type MapEntry } from '../../lib/proc';
 import { isGoExecutable, uncoveredTls } from './uncovered';
 
@@ -154,7 +154,8 @@ export function sslFunctionsOf(openPath: string, st: Stats = statSync(openPath))
   if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs) return hit.functions;
   let functions: string[] = [];
   // Go programs are static: no dynamic symbols, but a .symtab with crypto/tls's methods unless stripped.
-  if (dynstrMentions(openPath, ANY_REQUIRED) !== false || isGoExecutable(openPath)) {
+  // So is an OpenSSL-API library linked into an executable without exporting it (BoringSSL in Envoy).
+  if (dynstrMentions(openPath, ANY_REQUIRED) !== false || isGoExecutable(openPath) || symstrMentions(openPath, ANY_REQUIRED) === true) {
     elfReads++;
     try {
       const syms = readFunctionSymbols(openPath);

@@ -1,6 +1,6 @@
 /**
  * TLS libraries ssl-capture does not cover, recognised so that a run names them instead of saying
- * only "no OpenSSL": wolfSSL, Mbed TLS, a JVM (its TLS is JSSE,
+ * only "no OpenSSL": wolfSSL, Mbed TLS, an OpenSSL-API library (OpenSSL, BoringSSL) linked statically without symbols, a JVM (its TLS is JSSE,
  * in Java code), and Go programs without crypto/tls symbols (stripped: the methods cannot be found).
  * Read from what the process maps; a Go executable is told by its `.go.buildinfo` / `.gopclntab`
  * section, read once per file version.
@@ -61,5 +61,52 @@ export function uncoveredTls(pid: number, maps: readonly MapEntry[], exe: string
   if (exe && isGoExecutable(procRootPath(pid, exe))) {
     return `Go's crypto/tls without symbols (${exe} is a Go program with no crypto/tls.(*Conn).Read in its symbol table: stripped, or no TLS)`;
   }
+  const version = exe ? opensslVersionIn(procRootPath(pid, exe)) : undefined;
+  if (version) {
+    return `an OpenSSL-API library linked in statically without symbols (${exe} holds "${version}": OpenSSL or BoringSSL, but no symbol names SSL_read)`;
+  }
   return undefined;
+}
+
+/** .rodata read at most this far for a version string: a large static program (Envoy) has tens of MiB. */
+const MAX_RODATA_BYTES = 256 * 1024 * 1024;
+const RODATA_CHUNK = 8 * 1024 * 1024;
+const versionCache = new Map<string, string | null>();
+
+/**
+ * A mark of an OpenSSL-API library linked into an executable, from its .rodata: the source path its
+ * error macros keep ("../ssl/ssl_lib.c" in OpenSSL, "…/ssl/ssl_lib.cc" in BoringSSL: linked with SSL_read
+ * itself) or the version text ("OpenSSL 1.1.1 (compatible; BoringSSL)"). Read once per file version;
+ * undefined for none or an unreadable file.
+ */
+export function opensslVersionIn(openPath: string): string | undefined {
+  let key: string;
+  try {
+    const st = statSync(openPath);
+    key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return undefined;
+  }
+  const hit = versionCache.get(key);
+  if (hit !== undefined) return hit ?? undefined;
+  let found: string | null = null;
+  try {
+    found = withElf(openPath, { purpose: 'TLS library discovery' }, (elf) => {
+      const rodata = elf.sectionNames().find((s) => s.name === '.rodata');
+      if (!rodata) return null;
+      const end = rodata.size < BigInt(MAX_RODATA_BYTES) ? rodata.size : BigInt(MAX_RODATA_BYTES);
+      // Chunks overlap by the longest text looked for, so one cut between two is still seen.
+      for (let at = 0n; at < end; at += BigInt(RODATA_CHUNK - 64)) {
+        const n = end - at < BigInt(RODATA_CHUNK) ? end - at : BigInt(RODATA_CHUNK);
+        const m = /OpenSSL \d\.\d+\.\d+[ -~]{0,48}|[ -~]{0,64}\bssl\/ssl_lib\.cc?(?![ -~])/.exec(elf.readClipped(rodata.offset + at, n, '.rodata').toString('latin1'));
+        if (m) return m[0].trim();
+      }
+      return null;
+    });
+  } catch {
+    found = null; // not ELF, or not readable: nothing to say about it
+  }
+  if (versionCache.size >= MAX_CACHED) versionCache.delete(versionCache.keys().next().value!);
+  versionCache.set(key, found);
+  return found ?? undefined;
 }
