@@ -42,6 +42,11 @@ export interface JobTypeDef {
   nodePolicy?(params: Record<string, unknown>, policy: NodePolicy): string | undefined;
   /** The scope a token needs, besides `jobs`, to create this type's jobs or read their captured data. */
   scope?: Scope;
+  /**
+   * The capability a node must have registered to run a job with these parameters: the type's name, or
+   * "<type>:<feature>" when they use what older agents would ignore (default: the name).
+   */
+  capability?(params: Record<string, unknown>): string;
   /** The flame graph's title, subtitle and count name when its counts are not CPU samples. */
   flameGraph?(job: { id: string; status: string; params: { durationSec?: number } }, where: string, total: bigint): { title: string; subtitle: string; countName: string };
   /** Its result messages' caps, by AgentMessage field (agents/batch-limits.ts checks them before decoding). */

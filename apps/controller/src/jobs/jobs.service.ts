@@ -88,13 +88,15 @@ export class JobsService implements OnModuleInit {
     const selector = parseNodeSelector(dto.nodes);
     const specific = typeParams(dto);
 
-    const picked = await this.selection.selectNodes(selector, dto.type, { type: dto.type, durationSec: dto.durationSec, params: specific as Record<string, unknown> });
+    // What the nodes must have registered: the type, or one of its features older agents would ignore.
+    const capability = jobTypeDef(dto.type)?.capability?.(specific as Record<string, unknown>) ?? dto.type;
+    const picked = await this.selection.selectNodes(selector, capability, { type: dto.type, durationSec: dto.durationSec, params: specific as Record<string, unknown> });
     const { selected, skipped } = picked;
     if (selected.length === 0) {
       throw new UnprocessableEntityException({
         statusCode: 422,
         error: 'Unprocessable Entity',
-        message: [`nodes: ${noMatchReason(selector, picked, dto.type)}`],
+        message: [`nodes: ${noMatchReason(selector, picked, capability)}`],
         skipped: skipped.slice(0, MAX_SKIPPED_STORED),
       });
     }

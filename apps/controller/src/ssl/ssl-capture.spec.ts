@@ -9,6 +9,8 @@ import { CreateJobDto } from '../jobs/dto/create-job.dto';
 import { typeParams } from '../jobs/job-spec';
 import { runSpec } from '../agents/run-spec';
 import type { SslParams } from '../common/job-params';
+import { selectFrom, type Candidate } from '../nodes/selection';
+import { SSL_CAPTURE } from './ssl-capture.type';
 
 const pipe = new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true });
 
@@ -160,5 +162,21 @@ describe('ssl-capture filter and mode: stored params and the StartRun spec', () 
     assert.deepEqual(httpOnly.filter, { http: true, prefixes: [] });
     assert.deepEqual(spec(httpOnly).filterPrefixes, []);
     assert.equal(spec(httpOnly).filterHttp, true);
+  });
+});
+
+describe('ssl-capture filter and mode: only agents that apply them get the job', () => {
+  it('a filter or headers mode needs ssl-capture:filters; an older agent is skipped with the reason', async () => {
+    const need = async (over: Record<string, unknown>) => SSL_CAPTURE.capability(await post(over) as unknown as Record<string, unknown>);
+    assert.equal(await need({}), 'ssl-capture');
+    assert.equal(await need({ mode: 'full' }), 'ssl-capture');
+    assert.equal(await need({ mode: 'headers' }), 'ssl-capture:filters');
+    assert.equal(await need({ filter: { http: true } }), 'ssl-capture:filters');
+    assert.equal(await need({ filter: { ports: [443] } }), 'ssl-capture:filters');
+    const node = (name: string, capabilities: string[]): Candidate => ({ name, labels: {}, capabilities, state: 'connected' });
+    const s = selectFrom([node('new', ['ssl-capture', 'ssl-capture:filters']), node('old', ['ssl-capture'])], { all: true }, 'ssl-capture:filters');
+    assert.deepEqual(s.selected, ['new']);
+    assert.deepEqual(s.skipped, [{ node: 'old', code: 'capability', reason: 'cannot run ssl-capture:filters (capabilities: ssl-capture)' }]);
+    assert.deepEqual(selectFrom([node('old', ['ssl-capture'])], { all: true }, 'ssl-capture').selected, ['old'], 'a job without them still runs on it');
   });
 });

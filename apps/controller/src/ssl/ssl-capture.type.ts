@@ -147,6 +147,12 @@ export const SSL_CAPTURE = {
     };
   },
 
+  /** A filter or headers mode needs an agent that applies them: an older one would capture whole calls of every connection. */
+  capability(params: Record<string, unknown>): string {
+    const p = params as unknown as SslParams;
+    return p.filter || p.mode === 'headers' ? 'ssl-capture:filters' : 'ssl-capture';
+  },
+
   spec(params: Record<string, unknown>): NonNullable<StartRun['spec']> {
       const p = params as unknown as SslParams;
       return {

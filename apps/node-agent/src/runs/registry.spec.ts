@@ -15,15 +15,17 @@ describe('run type registry', () => {
   });
 
   it('capabilities: each type by its own prerequisites, in registry order', () => {
-    assert.deepEqual(capabilitiesOf(host()), ALL);
+    // ssl-capture's filters and headers mode follow it: the controller sends jobs using them only to agents that list it.
+    const withFeatures = ALL.flatMap((t) => (t === 'ssl-capture' ? [t, 'ssl-capture:filters'] : [t]));
+    assert.deepEqual(capabilitiesOf(host()), withFeatures);
     assert.deepEqual(capabilitiesOf(host({ btf: false })), [], 'nothing loads without BTF');
-    assert.deepEqual(capabilitiesOf(host({ exists: (p) => p !== '/proc/kallsyms' })), ['usdt', 'memleak', 'ssl-capture', 'syscount']);
+    assert.deepEqual(capabilitiesOf(host({ exists: (p) => p !== '/proc/kallsyms' })), ['usdt', 'memleak', 'ssl-capture', 'ssl-capture:filters', 'syscount']);
     assert.deepEqual(capabilitiesOf(host({ objectBuilt: (n) => n !== 'ssl' })), ['cpu-profile', 'usdt', 'memleak', 'syscount']);
     assert.deepEqual(capabilitiesOf(host({ objectBuilt: () => false })), ['cpu-profile', 'usdt', 'memleak']);
   });
 
   it('this node (BTF, /proc/kallsyms, every object built) lists every type', () => {
-    assert.deepEqual(hostFacts().capabilities, ALL);
+    assert.deepEqual(hostFacts().capabilities, ALL.flatMap((t) => (t === 'ssl-capture' ? [t, 'ssl-capture:filters'] : [t])));
   });
 
   it('the real tracer factories: one per type, nothing loaded until called', () => {

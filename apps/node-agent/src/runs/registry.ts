@@ -42,9 +42,9 @@ export function realTracers(): Omit<RunNativeParts, keyof SharedNativeParts> {
   return Object.assign({}, ...ALL.map((t) => t.native()));
 }
 
-/** The job types this host can run, in registry order (Register.capabilities). */
-export function capabilitiesOf(host: HostProbe): JobType[] {
-  return ALL.filter((t) => t.available(host)).map((t) => t.jobType);
+/** The job types this host can run, in registry order, each followed by its features ("ssl-capture:filters"): Register.capabilities. */
+export function capabilitiesOf(host: HostProbe): string[] {
+  return ALL.filter((t) => t.available(host)).flatMap((t) => [t.jobType, ...(t.features ?? []).map((f) => `${t.jobType}:${f}`)]);
 }
 
 /** Every type's result batches and their caps: what link.ts checks before sending (message-bounds.ts). */

@@ -35,6 +35,11 @@ export interface RunType<C extends SpecCase = SpecCase, J extends string = strin
   jobType: J;
   /** Whether this node can run it (host.ts lists it in Register.capabilities only then). */
   available(host: HostProbe): boolean;
+  /**
+   * Features of the type this agent has that older agents lack, listed in Register.capabilities as
+   * "<jobType>:<feature>": the controller sends jobs that need one only to nodes that list it.
+   */
+  features?: readonly string[];
   /** The BPF maps' kernel memory for this spec (admission's estimate; checked against bpftool in its spec). */
   kernelBytes(spec: SpecOf<C> | undefined): number;
   /** The node policy's checks of this type's own (policy-admission.ts): a reason to refuse, or undefined. */

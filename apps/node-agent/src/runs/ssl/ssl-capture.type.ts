@@ -36,6 +36,8 @@ export const sslCaptureRunType: RunType<'sslCapture', 'ssl-capture', SslNativePa
   jobType: 'ssl-capture',
   // Uprobes on OpenSSL, GnuTLS and Go's crypto/tls (found per target at run time) and the ssl.bpf.o object.
   available: (host) => host.btf && host.objectBuilt('ssl'),
+  // An agent from before these would capture whole calls of every connection from a job that asks for less.
+  features: ['filters'],
   kernelBytes: () => sslCaptureKernelBytes(),
   // Plaintext leaves the node only where its owner said so (policy.ts's allowSslCapture, allowRedactionOff).
   admit: (spec, policy) => {
