@@ -88,7 +88,7 @@ SslSession::SslSession(const SslConfig& config) : config_(config), bpf_(config.o
   bpf_map* conns = bpf_object__find_map_by_name(object, "conns");
   nssLayers_ = bpf_object__find_map_by_name(object, "nss_layers");
   if (conns == nullptr || nssLayers_ == nullptr) throw std::runtime_error(bpf_.Name() + ": not an ssl object (no map 'conns' or 'nss_layers')");
-  // Only the content filter and headers-only mode remember connections.
+  // Only the port filter, the content filter and headers-only mode remember connections.
   if (config_.prefixes.empty() && config_.messageStarts.empty() && config_.ports.empty()) bpf_map__set_max_entries(conns, 1);
   // The port filter's syscall tracepoints: loaded only for it.
   std::vector<bpf_program*> syscalls;
@@ -147,23 +147,23 @@ void SslSession::SetReadOnlyGlobals() {
       {"capture_stacks", &captureStacks, sizeof(captureStacks)},
   };
   if (config_.python) values.push_back({"python_enabled", &config_.python, sizeof(config_.python)});
-  // Zero-filled when unused; the kernel reads only the first *_count entries.
-  prefixTable_ = PrefixTable(config_.prefixes, "prefixes");
-  startTable_ = PrefixTable(config_.messageStarts, "messageStarts");
-  prefixCount_ = static_cast<uint32_t>(config_.prefixes.size());
-  startCount_ = static_cast<uint32_t>(config_.messageStarts.size());
-  headersOnly_ = !config_.messageStarts.empty();
-  values.push_back({"prefix_count", &prefixCount_, sizeof(prefixCount_)});
-  values.push_back({"prefixes", prefixTable_.data(), sizeof(ssl_prefix) * SSL_MAX_PREFIXES});
-  values.push_back({"headers_only", &headersOnly_, sizeof(headersOnly_)});
-  values.push_back({"start_count", &startCount_, sizeof(startCount_)});
-  values.push_back({"starts", startTable_.data(), sizeof(ssl_prefix) * SSL_MAX_PREFIXES});
+  // Zero-filled when unused; the kernel reads only the first *_count entries. SetRodata copies the values.
+  const std::vector<ssl_prefix> prefixes = PrefixTable(config_.prefixes, "prefixes");
+  const std::vector<ssl_prefix> starts = PrefixTable(config_.messageStarts, "messageStarts");
+  const uint32_t prefixCount = static_cast<uint32_t>(config_.prefixes.size());
+  const uint32_t startCount = static_cast<uint32_t>(config_.messageStarts.size());
+  const bool headersOnly = !config_.messageStarts.empty();
   if (config_.ports.size() > SSL_MAX_PORTS) throw std::runtime_error("ports: at most " + std::to_string(SSL_MAX_PORTS));
-  portTable_.assign(SSL_MAX_PORTS, 0);
-  std::copy(config_.ports.begin(), config_.ports.end(), portTable_.begin());
-  portCount_ = static_cast<uint32_t>(config_.ports.size());
-  values.push_back({"port_count", &portCount_, sizeof(portCount_)});
-  values.push_back({"ports", portTable_.data(), sizeof(uint16_t) * SSL_MAX_PORTS});
+  std::vector<uint16_t> ports(SSL_MAX_PORTS, 0);
+  std::copy(config_.ports.begin(), config_.ports.end(), ports.begin());
+  const uint32_t portCount = static_cast<uint32_t>(config_.ports.size());
+  values.push_back({"prefix_count", &prefixCount, sizeof(prefixCount)});
+  values.push_back({"prefixes", prefixes.data(), sizeof(ssl_prefix) * SSL_MAX_PREFIXES});
+  values.push_back({"headers_only", &headersOnly, sizeof(headersOnly)});
+  values.push_back({"start_count", &startCount, sizeof(startCount)});
+  values.push_back({"starts", starts.data(), sizeof(ssl_prefix) * SSL_MAX_PREFIXES});
+  values.push_back({"port_count", &portCount, sizeof(portCount)});
+  values.push_back({"ports", ports.data(), sizeof(uint16_t) * SSL_MAX_PORTS});
   AddTargetRodata(config_.target, false, values);  // ssl.bpf.c has the cgroup filter only
   SetRodata(bpf_.Object(), bpf_.Name(), values);
 }

@@ -166,14 +166,6 @@ class SslSession : public EventSource {
   uint32_t nextId_ = 1;
   SslQueue queue_;
   PythonMaps python_;
-  // Read-only globals of the content filter and headers-only mode (SetReadOnlyGlobals).
-  std::vector<ssl_prefix> prefixTable_;
-  std::vector<ssl_prefix> startTable_;
-  uint32_t prefixCount_ = 0;
-  uint32_t startCount_ = 0;
-  bool headersOnly_ = false;
-  uint32_t portCount_ = 0;
-  std::vector<uint16_t> portTable_;
 };
 
 }  // namespace tracefleet

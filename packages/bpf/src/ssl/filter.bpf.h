@@ -23,7 +23,7 @@ const volatile struct ssl_prefix starts[SSL_MAX_PREFIXES] = {};
 const volatile __u32 port_count = 0;
 const volatile __u16 ports[SSL_MAX_PORTS] = {};
 
-/* Sized to 1 by user space when neither the content filter nor headers-only mode is on. */
+/* Sized to 1 by user space when neither the port filter, the content filter nor headers-only mode is on. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, SSL_MAX_CONNS);
@@ -80,13 +80,22 @@ static __always_inline __u16 port_state(__u32 fd)
 	return 2;
 }
 
+/* A new connection's entry, with what is already known of it; NULL if it cannot be kept. */
+static __always_inline struct ssl_conn *remember(const struct ssl_conn_key *key, __u16 port, __u16 admitted)
+{
+	struct ssl_conn fresh = {.admitted = admitted, .port = port};
+
+	bpf_map_update_elem(&conns, key, &fresh, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&conns, key);
+}
+
 /* The port filter, the content filter and headers-only mode: whether the call is recorded. A call
  * that is not is counted (and, headers only, summed into its connection) and never copied. A
  * recorded call takes the bytes skipped before it into e. */
 static __always_inline bool admitted(struct ssl_event *e, __u64 buf, __u32 sock_fd)
 {
 	struct ssl_conn_key key = {};
-	struct ssl_conn fresh = {}, *conn;
+	struct ssl_conn *conn;
 	__u64 head[2] = {}, n;
 	__u16 port;
 	int dir;
@@ -108,14 +117,10 @@ static __always_inline bool admitted(struct ssl_event *e, __u64 buf, __u32 sock_
 				count(&counters, SSL_COUNTER_FILTERED);
 				return false;
 			}
-			if (conn) {
+			if (conn)
 				conn->port = port;
-			} else {
-				fresh.port = port;
-				bpf_map_update_elem(&conns, &key, &fresh, BPF_NOEXIST);
-				conn = bpf_map_lookup_elem(&conns, &key);
-				fresh.port = 0;
-			}
+			else
+				conn = remember(&key, port, 0);
 		}
 		if (port != 1) {
 			count(&counters, SSL_COUNTER_FILTERED);
@@ -136,23 +141,17 @@ static __always_inline bool admitted(struct ssl_event *e, __u64 buf, __u32 sock_
 			count(&counters, SSL_COUNTER_FILTERED);
 			return false;
 		}
-		if (conn) {
+		if (conn)
 			conn->admitted = 1;
-		} else {
-			fresh.admitted = 1;
-			bpf_map_update_elem(&conns, &key, &fresh, BPF_NOEXIST);
-			conn = bpf_map_lookup_elem(&conns, &key);
-			fresh.admitted = 0;
-		}
+		else
+			conn = remember(&key, 0, 1);
 	}
 	if (!headers_only)
 		return true;
-	if (!conn) {
-		bpf_map_update_elem(&conns, &key, &fresh, BPF_NOEXIST);
-		conn = bpf_map_lookup_elem(&conns, &key);
-		if (!conn)
-			return true; /* cannot remember it: record the call */
-	}
+	if (!conn)
+		conn = remember(&key, 0, 0);
+	if (!conn)
+		return true; /* cannot remember it: record the call */
 	dir = reads(e->fn) ? 0 : 1;
 	if (e->length == 0 || !starts_with_one(head, starts, start_count)) {
 		__sync_fetch_and_add(&conn->skipped_bytes[dir], e->length);
