@@ -23,7 +23,7 @@ import {
   type LeakSite,
   type LeakyRun,
 } from './memleak-spec-support';
-import { compileC, sleep, tempDir } from './spec-support';
+import { compileC, ensureTracefs, sleep, tempDir } from './spec-support';
 import { Target, ownBpfFds } from './usdt-spec-support';
 
 const N = 200_000;
@@ -411,11 +411,7 @@ describe('MemleakTracer in user mode on a C program with known leaks', () => {
 
 describe('MemleakTracer in kernel mode', () => {
   before(() => {
-    // libbpf reads tracepoint ids from tracefs, which these machines do not mount at boot.
-    if (!fs.existsSync(TRACEFS_EVENTS)) {
-      console.log(`${TRACEFS_EVENTS} missing: mounting tracefs at /sys/kernel/tracing`);
-      execFileSync('mount', ['-t', 'tracefs', 'tracefs', '/sys/kernel/tracing']);
-    }
+    ensureTracefs();
     assert.ok(fs.existsSync(TRACEFS_EVENTS), `${TRACEFS_EVENTS} is missing: kernel mode needs tracefs mounted`);
   });
 

@@ -9,6 +9,20 @@ import { Profiler, type ProfilerOptions, type ProfilerStats, type RawSample } fr
 
 export const profileObject = (): string => objectPath('profile');
 
+const TRACEFS_EVENTS = '/sys/kernel/tracing/events';
+
+/**
+ * Tracepoint attachment: libbpf reads tracepoint ids from tracefs, which these machines do not mount at
+ * boot (the agent mounts it at a run's start, lib/tracefs.ts). Mounts it when missing; fails naming it.
+ */
+export function ensureTracefs(): void {
+  if (!fs.existsSync(TRACEFS_EVENTS)) {
+    console.log(`${TRACEFS_EVENTS} missing: mounting tracefs at /sys/kernel/tracing`);
+    execFileSync('mount', ['-t', 'tracefs', 'tracefs', '/sys/kernel/tracing']);
+  }
+  if (!fs.existsSync(TRACEFS_EVENTS)) throw new Error(`${TRACEFS_EVENTS} is missing: tracepoints need tracefs mounted`);
+}
+
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `tracefleet-${prefix}-`));
 }

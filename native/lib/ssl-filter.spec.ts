@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { OPENSSL_FUNCTIONS, SslTracer, type SslProbeSpec, type SslRawEvent, type SslTracerOptions } from './index';
 import { Client, LIBSSL, buildClient, makeCertificate, sslObject, sslOffsets, startServer, traceWhile, type Server } from './ssl-spec-support';
-import { tempDir } from './spec-support';
+import { ensureTracefs, tempDir } from './spec-support';
 
 const HTTP1_STARTS = ['GET ', 'POST ', 'PUT ', 'DELETE ', 'HEAD ', 'OPTIONS ', 'PATCH ', 'CONNECT ', 'TRACE ', 'HTTP/1.'].map((s) => Buffer.from(s));
 
@@ -103,6 +103,7 @@ describe('SslTracer content filter and headers-only mode, on real TLS clients', 
   });
 
   test('ports: connections to the port asked for are captured, those to another port are filtered (learnt from the syscalls)', async () => {
+    ensureTracefs(); // the syscall tracepoints' ids come from tracefs, as the agent's runs mount it
     const second = await startServer(makeCertificate(dir));
     try {
       const keep = new Client(client, server.port, `/port-keep-${process.pid}`, { out: path.join(dir, `out-${++runs}`) });

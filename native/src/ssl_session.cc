@@ -106,7 +106,12 @@ SslSession::SslSession(const SslConfig& config) : config_(config), bpf_(config.o
     for (bpf_program* program : syscalls) {
       LibbpfLogCapture log;
       bpf_link* link = bpf_program__attach(program);
-      if (link == nullptr) throw std::runtime_error(LibbpfError(std::string("attach ") + bpf_program__section_name(program), errno, log));
+      if (link == nullptr) {
+        const int err = errno;
+        std::string message = LibbpfError(std::string("attach ") + bpf_program__section_name(program), err, log);
+        if (err == ENOENT) message += "\n(libbpf reads tracepoint ids from tracefs: mount -t tracefs tracefs /sys/kernel/tracing)";
+        throw std::runtime_error(message);
+      }
       bpf_.AddLink(link);
     }
   }

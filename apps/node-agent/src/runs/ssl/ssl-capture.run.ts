@@ -14,6 +14,7 @@ import { GroupTarget, pidListSink } from '../group-target';
 import { inspectBinary, scanProcess, systemLibssl, type ProcessScan, type SslFile } from './discovery';
 import { compileRules, RedactionRuleError, Redactor } from './redact';
 import { headOf, kernelFilter, type KernelFilter } from './content-filter';
+import { ensureTracefs } from '../../lib/tracefs';
 import type { UnwindService } from '../../unwind/unwind-service';
 import { PythonFrames, userFramesOf } from '../python/python-frames';
 import { StringTable } from '../string-table';
@@ -177,6 +178,8 @@ export class SslCaptureRun extends TracingRun {
     // 'all' gets tables process by process as samples miss; a pid or comm target before attaching.
     const named = this.mode === 'all' ? [] : initial.map((scan) => scan.pid);
     const unwinder = this.spec.userStacks ? await this.useUnwinder(this.native.unwind, named) : undefined;
+    // The port filter's syscall tracepoints: libbpf reads their ids from tracefs.
+    if (filter.ports.length > 0) ensureTracefs();
     const readPython = this.spec.userStacks && this.cfg.pythonFrames;
     this.tracer = this.native.createSslTracer({
       unwinder,
