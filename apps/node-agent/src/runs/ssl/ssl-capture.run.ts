@@ -221,8 +221,7 @@ export class SslCaptureRun extends TracingRun {
       throw err;
     }
     if (this.mode === 'pid') {
-      this.noteNss(initial[0]);
-      for (const f of initial[0].files) this.attachFile(f, false);
+      this.adoptScan(initial[0]);
     } else {
       // Processes started later map the system libssl too: covered from the first moment.
       for (const f of this.host.systemLibssl()) this.attachFile(f, false);
@@ -254,7 +253,7 @@ export class SslCaptureRun extends TracingRun {
     else this.noOpensslMore++;
   }
 
-  /** Attaches the TLS library files a process maps that are not attached yet, or notes that it has none. */
+  /** Attaches the TLS library files a process maps that are not attached yet (NSS: with its libssl3.so span), or notes that it has none. */
   private adoptScan(scan: ProcessScan): void {
     if (scan.files.length === 0) {
       if (!scan.kernelThread) this.noteNoOpenssl(scan);
@@ -295,11 +294,7 @@ export class SslCaptureRun extends TracingRun {
   private rescan(): void {
     if (this.mode === 'pid') {
       // libraries loaded since (Python imports ssl on first use)
-      if (this.tgid !== undefined && processExists(this.tgid)) {
-        const scan = scanProcess(this.tgid);
-        this.noteNss(scan);
-        for (const f of scan.files) this.attachFile(f, false);
-      }
+      if (this.tgid !== undefined && processExists(this.tgid)) this.adoptScan(scanProcess(this.tgid));
       return;
     }
     const alive = new Set<number>();
@@ -346,13 +341,14 @@ export class SslCaptureRun extends TracingRun {
     let redactions = 0;
     let cut = false;
     const dir = directionOf(e.fn);
+    const side = dir === SslDirection.SSL_DIRECTION_READ ? 'read' : 'write';
     if (this.filter.messageStarts.length > 0 && dir !== SslDirection.SSL_DIRECTION_HANDSHAKE) {
       ({ data, cut } = headOf(data));
-      if (e.skippedCalls > 0) this.redactor?.skipped(e.pid, e.ssl, dir === SslDirection.SSL_DIRECTION_READ ? 'read' : 'write');
+      if (e.skippedCalls > 0) this.redactor?.skipped(e.pid, e.ssl, side);
     }
     if (data.length > 0 && this.redactor && !this.budget.bytesExhausted) {
       if (dir !== SslDirection.SSL_DIRECTION_HANDSHAKE) {
-        const r = this.redactor.redact({ pid: e.pid, ssl: e.ssl, direction: dir === SslDirection.SSL_DIRECTION_READ ? 'read' : 'write', data, length: e.length });
+        const r = this.redactor.redact({ pid: e.pid, ssl: e.ssl, direction: side, data, length: e.length });
         data = r.data;
         redactions = r.redactions;
       }

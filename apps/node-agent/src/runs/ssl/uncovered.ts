@@ -7,7 +7,7 @@
  */
 import { statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { withElf } from '../../lib/elf';
+import { withElf, type ElfFile } from '../../lib/elf';
 import { procRootPath, type MapEntry } from '../../lib/proc';
 
 interface Known {
@@ -25,26 +25,33 @@ const GO_SECTIONS = new Set(['.go.buildinfo', '.gopclntab', '.note.go.buildid'])
 const MAX_CACHED = 1024;
 const goCache = new Map<string, boolean>();
 
-/** Whether the ELF file at `openPath` is a Go program; false for anything unreadable. */
-export function isGoExecutable(openPath: string): boolean {
+/**
+ * What `look` finds in the ELF file at `openPath`, worked out once per file version (dev, inode,
+ * size, mtime) and kept in `cache`; `none` for a file that is gone, not ELF or not readable.
+ */
+function perFileVersion<T>(cache: Map<string, T>, openPath: string, none: T, look: (elf: ElfFile) => T): T {
   let key: string;
   try {
     const st = statSync(openPath);
     key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
   } catch {
-    return false;
+    return none;
   }
-  const hit = goCache.get(key);
-  if (hit !== undefined) return hit;
-  let go = false;
+  if (cache.has(key)) return cache.get(key)!;
+  let found = none;
   try {
-    go = withElf(openPath, { purpose: 'TLS library discovery' }, (elf) => elf.sectionNames().some((s) => GO_SECTIONS.has(s.name)));
+    found = withElf(openPath, { purpose: 'TLS library discovery' }, look);
   } catch {
-    go = false; // not ELF, or not readable: nothing to say about it
+    found = none; // not ELF, or not readable: nothing to say about it
   }
-  if (goCache.size >= MAX_CACHED) goCache.delete(goCache.keys().next().value!);
-  goCache.set(key, go);
-  return go;
+  if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value!);
+  cache.set(key, found);
+  return found;
+}
+
+/** Whether the ELF file at `openPath` is a Go program; false for anything unreadable. */
+export function isGoExecutable(openPath: string): boolean {
+  return perFileVersion(goCache, openPath, false, (elf) => elf.sectionNames().some((s) => GO_SECTIONS.has(s.name)));
 }
 
 /**
@@ -71,7 +78,7 @@ export function uncoveredTls(pid: number, maps: readonly MapEntry[], exe: string
 /** .rodata read at most this far for a version string: a large static program (Envoy) has tens of MiB. */
 const MAX_RODATA_BYTES = 256 * 1024 * 1024;
 const RODATA_CHUNK = 8 * 1024 * 1024;
-const versionCache = new Map<string, string | null>();
+const versionCache = new Map<string, string | undefined>();
 
 /**
  * A mark of an OpenSSL-API library linked into an executable, from its .rodata: the source path its
@@ -80,33 +87,19 @@ const versionCache = new Map<string, string | null>();
  * undefined for none or an unreadable file.
  */
 export function opensslVersionIn(openPath: string): string | undefined {
-  let key: string;
-  try {
-    const st = statSync(openPath);
-    key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
-  } catch {
+  return perFileVersion(versionCache, openPath, undefined, (elf) => {
+    const sections = elf.sectionNames();
+    // With a symbol table, a linked-in SSL_read would have been named there: only stripped files are read.
+    if (sections.some((s) => s.name === '.symtab')) return undefined;
+    const rodata = sections.find((s) => s.name === '.rodata');
+    if (!rodata) return undefined;
+    const end = rodata.size < BigInt(MAX_RODATA_BYTES) ? rodata.size : BigInt(MAX_RODATA_BYTES);
+    // Chunks overlap by the longest text looked for, so one cut between two is still seen.
+    for (let at = 0n; at < end; at += BigInt(RODATA_CHUNK - 64)) {
+      const n = end - at < BigInt(RODATA_CHUNK) ? end - at : BigInt(RODATA_CHUNK);
+      const m = /OpenSSL \d\.\d+\.\d+[ -~]{0,48}|[ -~]{0,64}\bssl\/ssl_lib\.cc?(?![ -~])/.exec(elf.readClipped(rodata.offset + at, n, '.rodata').toString('latin1'));
+      if (m) return m[0].trim();
+    }
     return undefined;
-  }
-  const hit = versionCache.get(key);
-  if (hit !== undefined) return hit ?? undefined;
-  let found: string | null = null;
-  try {
-    found = withElf(openPath, { purpose: 'TLS library discovery' }, (elf) => {
-      const rodata = elf.sectionNames().find((s) => s.name === '.rodata');
-      if (!rodata) return null;
-      const end = rodata.size < BigInt(MAX_RODATA_BYTES) ? rodata.size : BigInt(MAX_RODATA_BYTES);
-      // Chunks overlap by the longest text looked for, so one cut between two is still seen.
-      for (let at = 0n; at < end; at += BigInt(RODATA_CHUNK - 64)) {
-        const n = end - at < BigInt(RODATA_CHUNK) ? end - at : BigInt(RODATA_CHUNK);
-        const m = /OpenSSL \d\.\d+\.\d+[ -~]{0,48}|[ -~]{0,64}\bssl\/ssl_lib\.cc?(?![ -~])/.exec(elf.readClipped(rodata.offset + at, n, '.rodata').toString('latin1'));
-        if (m) return m[0].trim();
-      }
-      return null;
-    });
-  } catch {
-    found = null; // not ELF, or not readable: nothing to say about it
-  }
-  if (versionCache.size >= MAX_CACHED) versionCache.delete(versionCache.keys().next().value!);
-  versionCache.set(key, found);
-  return found ?? undefined;
+  });
 }
