@@ -16,7 +16,7 @@ import {
   systemLibssl,
 } from './discovery';
 import { parseMaps, tgidOf } from '../../lib/proc';
-import { isGoExecutable, uncoveredTls } from './uncovered';
+import { isGoExecutable, opensslVersionIn, uncoveredTls } from './uncovered';
 
 /** An ELF64 LE x86-64 header, a null section, the named one and a section name table. */
 function fakeElfWithSection(name: string): Buffer {
@@ -270,6 +270,27 @@ describe('scanProcess on real processes', () => {
     const t = scanProcess(d.pid!);
     assert.equal(t.files.length, 0, JSON.stringify(t));
     assert.match(t.reason ?? '', /it uses an OpenSSL-API library linked in statically without symbols \(\S+tfstripssl holds "[^"]*ssl\/ssl_lib\.c": OpenSSL or BoringSSL, but no symbol names SSL_read\), which ssl-capture does not cover$/);
+  });
+
+  it('hostile .rodata of a stripped executable: a section claiming more than the file holds, binary bytes around the mark, no mark', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tf-rodata-'));
+    const shoff = 128;
+    const elf = (content: Buffer, size: bigint): string => {
+      const buf = fakeElfWithSection('.rodata');
+      content.copy(buf, 64, 0, Math.min(content.length, 64));
+      buf.writeBigUInt64LE(size, shoff + 64 + 32); // section 1's sh_size
+      const f = join(dir, `x${Math.random().toString(36).slice(2)}`);
+      writeFileSync(f, buf);
+      return f;
+    };
+    const mark = Buffer.concat([Buffer.from([0xff, 0x00, 0x07]), Buffer.from('../ssl/ssl_lib.c', 'latin1'), Buffer.from([0x00, 0x80])]);
+    assert.equal(opensslVersionIn(elf(mark, 64n)), '../ssl/ssl_lib.c');
+    // A size past the end of the file (and past the 256 MiB read bound) is clipped to what is there.
+    assert.equal(opensslVersionIn(elf(mark, 1n << 60n)), '../ssl/ssl_lib.c');
+    assert.equal(opensslVersionIn(elf(Buffer.from('ssl/ssl_lib.cpp and OpenSSL x.y', 'latin1'), 64n)), undefined);
+    assert.equal(opensslVersionIn(join(dir, 'missing')), undefined);
+    writeFileSync(join(dir, 'text'), 'OpenSSL 3.0.0 in a file that is not ELF');
+    assert.equal(opensslVersionIn(join(dir, 'text')), undefined);
   });
 
   it('names a TLS library it does not cover: a JVM (JSSE)', async () => {
