@@ -81,17 +81,20 @@ describe('ssl-capture of Go programs (crypto/tls), end to end on the real kernel
     const events = (res.json.events as EventView[]).filter((e) => e.comm === COMM);
     const show = JSON.stringify(events.map((e) => [e.pid, e.function, e.direction, e.length, text(e).slice(0, 30)]));
     assert.ok(events.length > 0 && events.every((e) => e.library === 'go'), show);
-    const requests = events.filter((e) => text(e).startsWith(`GET ${path} HTTP/1.1\r\n`));
-    const writes = requests.filter((e) => e.direction === 'write' && e.function === 'crypto/tls.(*Conn).Write');
-    const reads = requests.filter((e) => e.direction === 'read' && e.function === 'crypto/tls.(*Conn).Read');
-    // Two requests: written by the client, read by the server.
+    const writes = events.filter((e) => text(e).startsWith(`GET ${path} HTTP/1.1\r\n`) && e.direction === 'write' && e.function === 'crypto/tls.(*Conn).Write');
+    // Two requests: written by the client, one call each, read by the server. Go's net/http may read the
+    // first byte of a keep-alive connection's next request on its own (its background read), so the
+    // server's side is checked on the bytes of its Read calls in order, not call by call.
     assert.equal(writes.length, 2, show);
-    assert.equal(reads.length, 2, show);
-    assert.notEqual(writes[0].pid, reads[0].pid, 'the client wrote the request, the server read it');
-    assert.equal(reads[0].pid, server.pid);
-    for (const e of requests) {
+    assert.notEqual(writes[0].pid, server.pid, 'the client wrote the request');
+    const serverReads = events.filter((e) => e.pid === server.pid && e.direction === 'read' && e.function === 'crypto/tls.(*Conn).Read');
+    const received = serverReads.map(text).join('').split(`GET ${path} HTTP/1.1\r\n`).slice(1);
+    assert.equal(received.length, 2, show);
+    for (const r of received) assert.match(r, /(^|\r\n)Authorization: \[REDACTED\]\r\n/i, r);
+    assert.ok(serverReads.reduce((n, e) => n + e.redactions, 0) >= 2, show);
+    assert.ok(!events.some((e) => text(e).includes(secret)), 'the secret left the node');
+    for (const e of writes) {
       assert.match(text(e), /\r\nAuthorization: \[REDACTED\]\r\n/i, text(e));
-      assert.ok(!text(e).includes(secret), 'the secret left the node');
       assert.ok(e.length >= text(e).length - e.redactions * 10 && e.redactions >= 1, `length ${e.length}, redactions ${e.redactions}`);
     }
     // The responses: written by the server, read by the client, the body whole.
