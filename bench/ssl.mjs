@@ -3,13 +3,14 @@
 // same capture (uprobe + uretprobe on SSL_read/SSL_write, copying the buffer), 1 KiB and 64 KiB
 // responses, all in this run. Also: events/s the capture sustained and what it dropped (counted);
 // headers-only capture (the kernel copies only calls that start an HTTP/1 message) always attached and
-// at a 10 % duty cycle (600 ms in every 6000 ms); and where the time of a full capture goes (traps,
+// at a 10 % duty cycle (600 ms in every 6000 ms), with the agent's uprobe_multi links and, from a second agent
+// on the same machine, with one perf-event uprobe per offset; and where the time of a full capture goes (traps,
 // BPF program time from kernel.bpf_stats_enabled, the agent's and nginx's CPU).
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureDebianTools, writeNginxConfig } from './nginx.mjs';
-import { WORK, interrupt, machine, median, publish, run, sleep, startBpftrace, startJob, trapCost, trapLine, waitFor, waitJob } from './lib.mjs';
+import { WORK, interrupt, machine, median, publish, run, sleep, startAgentWithEnv, startBpftrace, startJob, stopAgent, trapCost, trapLine, waitFor, waitJob } from './lib.mjs';
 
 /** CPU ticks (utime + stime, all threads) of a process. */
 const ticksOf = (pid) => {
@@ -64,7 +65,12 @@ export async function sslBench(stack) {
   await waitFor(async () => existsSync(join(dir, 'nginx.pid')), 10_000, 'nginx to start');
   const pid = nginx.child.pid;
   const results = { date: new Date().toISOString(), machine: machine(), traps: trapCost(), seconds: SECONDS, rounds: ROUNDS, sizes: {} };
+  // A second agent links its uprobes one perf-event uprobe per offset (TRACEFLEET_AGENT_UPROBE_LINKS): every job
+  // names its node while it runs.
+  const nodes = { multi: stack.nodeName, perOffset: `${stack.nodeName}-peroffset` };
+  const on = (node = nodes.multi) => ({ nodes: { names: [node] } });
   try {
+    await startAgentWithEnv(stack, nodes.perOffset, { TRACEFLEET_AGENT_UPROBE_LINKS: 'per-offset' }, 'role=bench-peroffset');
     for (const size of ['1k', '64k']) {
       const url = `https://127.0.0.1:${port}/${size}.txt`;
       await wrk(url); // warm-up
@@ -73,6 +79,8 @@ export async function sslBench(stack) {
       const bpftrace = [];
       const duty = [];
       const dutyJobs = [];
+      const dutyPerOffset = [];
+      const dutyPerOffsetJobs = [];
       const headers = [];
       const headersJobs = [];
       const kernelOnly = [];
@@ -82,7 +90,7 @@ export async function sslBench(stack) {
       for (let round = 0; round < ROUNDS; round++) {
         plain.push(await wrk(url));
 
-        const id = await startJob(stack, { type: 'ssl-capture', durationSec: SECONDS + 2, target: { pid }, maxDataBytes: 4096, maxEvents: 1_000_000, maxTotalBytes: 1 << 30 }, stack.captureToken);
+        const id = await startJob(stack, { type: 'ssl-capture', durationSec: SECONDS + 2, target: { pid }, maxDataBytes: 4096, maxEvents: 1_000_000, maxTotalBytes: 1 << 30, ...on() }, stack.captureToken);
         // The last round of each size also measures where the time goes: BPF run time (bpf_stats) and CPU per process.
         const measure = round === ROUNDS - 1;
         if (measure) writeFileSync('/proc/sys/kernel/bpf_stats_enabled', '1');
@@ -114,23 +122,27 @@ export async function sslBench(stack) {
 
         // Every call trapped and looked at in the kernel, none admitted (a prefix no call starts with): the
         // cost of the traps and the BPF programs without the agent's and the controller's work.
-        const kernelId = await startJob(stack, { type: 'ssl-capture', durationSec: SECONDS + 2, target: { pid }, filter: { prefixes: ['TF-NO-MATCH'] }, maxEvents: 1_000_000 }, stack.captureToken);
+        const kernelId = await startJob(stack, { type: 'ssl-capture', durationSec: SECONDS + 2, target: { pid }, filter: { prefixes: ['TF-NO-MATCH'] }, maxEvents: 1_000_000, ...on() }, stack.captureToken);
         kernelOnly.push(await wrk(url));
         const kj = await waitJob(stack, kernelId, 120_000);
         kernelOnlyJobs.push({ id: kernelId, status: kj.status, ssl: kj.runs[0].ssl });
 
         // Headers only, always attached: what the kernel filter alone saves.
-        const headersId = await startJob(stack, { type: 'ssl-capture', durationSec: SECONDS + 2, target: { pid }, mode: 'headers', maxEvents: 1_000_000 }, stack.captureToken);
+        const headersId = await startJob(stack, { type: 'ssl-capture', durationSec: SECONDS + 2, target: { pid }, mode: 'headers', maxEvents: 1_000_000, ...on() }, stack.captureToken);
         headers.push(await wrk(url));
         const hj = await waitJob(stack, headersId, 120_000);
         headersJobs.push({ id: headersId, status: hj.status, ssl: hj.runs[0].ssl });
 
         // Headers only at a 10 % duty cycle: the windows start with the job, so the job starts with wrk.
-        const dutyId = await startJob(stack, { type: 'ssl-capture', durationSec: SECONDS + 2, target: { pid }, mode: 'headers', maxEvents: 1_000_000, dutyOnMs: 600, dutyPeriodMs: 6000 }, stack.captureToken);
-        duty.push(await wrk(url));
-        const dj = await waitJob(stack, dutyId, 120_000);
-        const note = /duty cycle: [^;]*?([\d.]+)% of the ([\d.]+) s run[^;]*(?:; taking them out took (\d+) ms a window)?/.exec(dj.runs[0].reason ?? '');
-        dutyJobs.push({ id: dutyId, status: dj.status, attachedPercent: note ? Number(note[1]) : null, removalMs: note?.[3] ? Number(note[3]) : null, ssl: dj.runs[0].ssl });
+        // The same with the second agent's perf-event uprobes, one per offset.
+        for (const [node, rps, notes] of [[nodes.multi, duty, dutyJobs], [nodes.perOffset, dutyPerOffset, dutyPerOffsetJobs]]) {
+          const dutyId = await startJob(stack, { type: 'ssl-capture', durationSec: SECONDS + 2, target: { pid }, mode: 'headers', maxEvents: 1_000_000, dutyOnMs: 600, dutyPeriodMs: 6000, ...on(node) }, stack.captureToken);
+          rps.push(await wrk(url));
+          const dj = await waitJob(stack, dutyId, 120_000);
+          const note = /duty cycle: [^;]*?([\d.]+)% of the ([\d.]+) s run[^;]*(?:; taking them out took (\d+) ms a window)?/.exec(dj.runs[0].reason ?? '');
+          const links = /\((uprobe_multi links|perf-event uprobes): the kernel waits/.exec(dj.runs[0].reason ?? '')?.[1] ?? null;
+          notes.push({ id: dutyId, node, status: dj.status, links, attachedPercent: note ? Number(note[1]) : null, removalMs: note?.[3] ? Number(note[3]) : null, ssl: dj.runs[0].ssl });
+        }
 
         const bt = await startBpftrace(bpftraceScript(pid));
         bpftrace.push(await wrk(url));
@@ -140,16 +152,18 @@ export async function sslBench(stack) {
       const loss = (xs) => 1 - median(xs) / base;
       breakdown.addedNsPerRequest = 1e9 / median(ours) - 1e9 / base;
       results.sizes[size] = {
-        rps: { plain, ours, kernelOnly, headers, duty, bpftrace },
-        loss: { tracefleet: loss(ours), kernelOnly: loss(kernelOnly), headers: loss(headers), duty: loss(duty), bpftrace: loss(bpftrace) },
+        rps: { plain, ours, kernelOnly, headers, duty, dutyPerOffset, bpftrace },
+        loss: { tracefleet: loss(ours), kernelOnly: loss(kernelOnly), headers: loss(headers), duty: loss(duty), dutyPerOffset: loss(dutyPerOffset), bpftrace: loss(bpftrace) },
         jobs,
         kernelOnlyJobs,
         headersJobs,
         dutyJobs,
+        dutyPerOffsetJobs,
         breakdown,
       };
     }
   } finally {
+    await stopAgent(stack, nodes.perOffset);
     writeFileSync('/proc/sys/kernel/bpf_stats_enabled', '0');
     nginx.child.kill('SIGQUIT');
     await sleep(500);
@@ -164,10 +178,13 @@ export async function sslBench(stack) {
   const label = (size) => (size === '1k' ? '1 KiB' : '64 KiB');
   const dutyRow = (size) => {
     const s = results.sizes[size];
-    const attached = s.dutyJobs.map((j) => j.attachedPercent).filter((x) => x !== null);
-    const removal = s.dutyJobs.map((j) => j.removalMs).filter((x) => x !== null);
+    const of = (jobs, key) => {
+      const xs = jobs.map((j) => j[key]).filter((x) => x !== null);
+      return xs.length ? median(xs).toFixed(key === 'attachedPercent' ? 1 : 0) : '?';
+    };
     const h = s.headersJobs.at(-1)?.ssl ?? {};
-    return `| ${label(size)} | ${median(s.rps.plain).toFixed(0)} | ${median(s.rps.headers).toFixed(0)} (−${(100 * s.loss.headers).toFixed(1)} %) | ${median(s.rps.duty).toFixed(0)} (−${(100 * s.loss.duty).toFixed(1)} %) | ${attached.length ? median(attached).toFixed(1) : '?'} % | ${removal.length ? median(removal).toFixed(0) : '?'} ms | ${h.eventsSeen ?? '?'} kept, ${h.skippedCalls ?? '?'} skipped |`;
+    const cell = (rps, lost) => `${median(rps).toFixed(0)} (−${(100 * lost).toFixed(1)} %)`;
+    return `| ${label(size)} | ${median(s.rps.plain).toFixed(0)} | ${cell(s.rps.headers, s.loss.headers)} | ${cell(s.rps.duty, s.loss.duty)}; ${of(s.dutyJobs, 'attachedPercent')} % attached, removal ${of(s.dutyJobs, 'removalMs')} ms | ${cell(s.rps.dutyPerOffset, s.loss.dutyPerOffset)}; ${of(s.dutyPerOffsetJobs, 'attachedPercent')} % attached, removal ${of(s.dutyPerOffsetJobs, 'removalMs')} ms | ${h.eventsSeen ?? '?'} kept, ${h.skippedCalls ?? '?'} skipped |`;
   };
   const us = (ns) => (ns / 1000).toFixed(2);
   const breakdownRow = (size) => {
@@ -189,10 +206,10 @@ Run ${results.date} on ${results.machine.cpus} CPUs, kernel ${results.machine.ke
 ${row('1k')}
 ${row('64k')}
 
-Headers only (\`mode: "headers"\`: the kernel copies a call only when it starts an HTTP/1 message, the agent keeps its head; every other call is counted and skipped before any copy), always attached and at a 10 % duty cycle (\`dutyOnMs: 600, dutyPeriodMs: 6000\`), same rounds. The time attached is the job's own measure: it counts the kernel's removal of the probes (an RCU grace period per uprobe) as attached. Calls kept and skipped: the last always-attached round.
+Headers only (\`mode: "headers"\`: the kernel copies a call only when it starts an HTTP/1 message, the agent keeps its head; every other call is counted and skipped before any copy), always attached and at a 10 % duty cycle (\`dutyOnMs: 600, dutyPeriodMs: 6000\`), same rounds. At the duty cycle, twice: the agent's default uprobe_multi links (one link per file, program and probe kind: the kernel waits for its RCU grace periods once per link when a pause takes them out), and a second agent on this machine with \`TRACEFLEET_AGENT_UPROBE_LINKS=per-offset\` (one perf-event uprobe per offset, a wait per offset). The time attached is the job's own measure: it counts the kernel's removal of the probes as attached. Calls kept and skipped: the last always-attached round.
 
-| response | requests/s untraced | headers only | headers only, 10 % duty | time attached | removal per window | calls |
-|---|---|---|---|---|---|---|
+| response | requests/s untraced | headers only | headers only, 10 % duty, uprobe_multi links | the same, perf-event links | calls |
+|---|---|---|---|---|---|
 ${dutyRow('1k')}
 ${dutyRow('64k')}
 

@@ -35,6 +35,7 @@
         "src/unwind_registry.cc",
         "src/unwind_table.cc",
         "src/unwinder.cc",
+        "src/uprobe_multi.cc",
         "src/user_symbols.cc",
         "src/usdt_session.cc",
         "src/usdt_tracer.cc"

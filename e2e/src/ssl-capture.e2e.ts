@@ -377,6 +377,7 @@ describe('ssl-capture jobs, end to end on the real kernel', () => {
     const writes = (await allEvents(id, `&pid=${client.pid}`)).filter((e) => e.direction === 'write' && text(e).startsWith(`GET /d/${m} `));
     const note = /duty cycle: probes attached 500 ms in every 3000 ms, ([\d.]+)% of the ([\d.]+) s run in (\d+) window\(s\).*taking them out took (\d+) ms a window/.exec(job.runs[0].reason ?? '');
     assert.ok(note, JSON.stringify(job.runs[0]));
+    assert.match(job.runs[0].reason ?? '', /\(uprobe_multi links: the kernel waits/, 'this kernel (6.6+) links the probes through uprobe_multi');
     // Attached: the window, plus the time the kernel takes to remove the probes (counted as attached).
     const [fraction, runSec, windows, outMs] = [Number(note[1]) / 100, Number(note[2]), Number(note[3]), Number(note[4])];
     console.log(`# duty cycle: ${note[0]}; ${writes.length} of ${made} requests captured`);

@@ -376,21 +376,30 @@ export class SslTracer {
 
   /**
    * Attaches each spec's return probe, then its entry probe, and returns one id per spec (for detach() and
-   * SslRawEvent.attachId). When one fails it throws naming the function, the file, the offset and the errno
+   * SslRawEvent.attachId). With uprobe_multi links (linkKind) one link carries every offset of a file, program and
+   * probe kind. When one fails it throws naming the functions, the file, the offsets and the errno
    * ("attach uprobe SSL_read entry in /usr/lib/.../libssl.so.3 @0x35430: ...") and detaches what this call attached.
    */
   attach(probes: SslProbeSpec[]): number[] {
     return this.#native.attach(probes);
   }
 
-  /** Detaches the given attachments; ids already detached (or never issued) are ignored. */
+  /**
+   * Detaches the given attachments; ids already detached (or never issued) are ignored. Ids of one attach() call
+   * share links: those not given are attached again at once under the same ids.
+   */
   detach(ids: number[]): void {
     this.#native.detach(ids);
   }
 
+  /** How uprobes are linked: 'uprobe_multi' (one link per file, program and probe kind) or 'perf_event' (one per offset). */
+  get linkKind(): 'uprobe_multi' | 'perf_event' {
+    return this.#native.linkKind();
+  }
+
   /**
-   * detach() on a worker thread: the kernel waits for an RCU grace period for each uprobe it removes (about
-   * 0.1 s each on this kernel), which would stall the JS thread. Until the promise settles, attach, detach,
+   * detach() on a worker thread: the kernel waits for RCU grace periods for each link it removes (about
+   * 0.07 s each on this kernel), which would stall the JS thread. Until the promise settles, attach, detach,
    * detachAsync, stop and close throw.
    */
   detachAsync(ids: number[]): Promise<void> {

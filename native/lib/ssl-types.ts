@@ -113,6 +113,12 @@ export interface SslTracerOptions extends TargetCgroupOption {
    * in `noSocket`).
    */
   ports?: number[];
+  /**
+   * One perf-event uprobe per offset, even where the kernel has uprobe_multi links (Linux 6.6+; by default every
+   * attach() call then takes one link per file, program and probe kind, and a detach waits for the kernel's RCU
+   * grace periods once per link rather than once per offset). For comparing the two in a bench.
+   */
+  perOffsetLinks?: boolean;
   onEvents: (events: SslRawEvent[]) => void;
 }
 
@@ -245,10 +251,11 @@ export interface NativeSslTracer extends PythonLayoutSink {
   attach(probes: SslProbeSpec[]): number[];
   detach(ids: number[]): void;
   /**
-   * detach() on a worker thread: the kernel waits for an RCU grace period per uprobe it removes (~0.1 s
-   * each), which would stall the JS thread. Until the promise settles, attach, detach, stop and close throw.
+   * detach() on a worker thread: the kernel waits for RCU grace periods once per link it removes (~0.07 s
+   * each here), which would stall the JS thread. Until the promise settles, attach, detach, stop and close throw.
    */
   detachAsync(ids: number[]): Promise<void>;
+  linkKind(): 'uprobe_multi' | 'perf_event';
   setPids(add: number[], remove?: number[]): void;
   /**
    * Where `pid` maps NSS's libssl3.so ([lo, hi), the addresses of its mappings): PR_Read/PR_Write/PR_Recv/PR_Send on

@@ -8,12 +8,14 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <functional>
 #include <thread>
 
 #include "libbpf_log.h"
 #include "rodata.h"
 #include "ssl_event.h"
 #include "symbol_names.h"
+#include "uprobe_multi.h"
 
 namespace tracefleet {
 namespace {
@@ -32,6 +34,8 @@ constexpr NamedFunction kFunctions[] = {
     {SSL_FN_NSS_WRITE, "PR_Write"}, {SSL_FN_NSS_RECV, "PR_Recv"},
     {SSL_FN_NSS_SEND, "PR_Send"},
 };
+
+constexpr int ENOTSUPP_ERRNO = 524;  // the kernel's ENOTSUPP: an instruction uprobes cannot take
 
 uint64_t Cookie(uint32_t id, uint32_t fn) { return (static_cast<uint64_t>(id) << SSL_COOKIE_FN_BITS) | fn; }
 
@@ -100,6 +104,13 @@ SslSession::SslSession(const SslConfig& config) : config_(config), bpf_(config.o
   }
   SetReadOnlyGlobals();
   UseUnwindMaps(bpf_.Object(), bpf_.Name().c_str(), config_.unwind);
+  multi_ = !config_.perOffsetLinks && UprobeMultiSupported();
+  if (multi_) {
+    // A program loaded for uprobe_multi links cannot be put on a perf-event uprobe: all four go one way.
+    for (bpf_program* program : {entry_, return_, goEntry_, goReturn_}) {
+      bpf_program__set_expected_attach_type(program, static_cast<bpf_attach_type>(kAttachUprobeMulti));
+    }
+  }
   bpf_.Load(events_, config_.ringBufferBytes, OnEvent, this);
   FillMaps();
   if (!config_.ports.empty()) {
@@ -133,8 +144,13 @@ static std::vector<ssl_prefix> PrefixTable(const std::vector<std::vector<uint8_t
   return table;
 }
 
-// bpf_ destroys the links, then frees the ring buffer and closes the object.
-SslSession::~SslSession() = default;
+// The uprobe_multi links are closed here; bpf_ then destroys its links, frees the ring buffer and
+// closes the object.
+SslSession::~SslSession() {
+  for (const Group& g : groups_) {
+    for (int fd : g.fds) close(fd);
+  }
+}
 
 void SslSession::SetReadOnlyGlobals() {
   char comm[TRACEFLEET_COMM_LEN] = {};
@@ -209,82 +225,155 @@ void SslSession::SetNssLayer(uint32_t pid, uint64_t lo, uint64_t hi) {
   if (err) throw std::runtime_error("add pid " + std::to_string(pid) + " to the NSS map: " + std::strerror(-err));
 }
 
-bpf_link* SslSession::AttachOne(const SslProbeSpec& spec, uint32_t id, bool entry, uint64_t returnOffset) {
-  LibbpfLogCapture log;
-  const bool go = IsGoFunction(spec.fn);
-  const bool retprobe = !entry && spec.uretprobe;
-  const uint64_t offset = entry ? spec.entryOffset : returnOffset;
-  LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = Cookie(id, spec.fn), .retprobe = retprobe);
-  bpf_program* program = go ? (entry ? goEntry_ : goReturn_) : (entry ? entry_ : return_);
-  bpf_link* link = bpf_program__attach_uprobe_opts(program, spec.pid, spec.path.c_str(), offset, &opts);
-  if (link != nullptr) return link;
-  int err = errno;
-  std::string step = std::string("attach ") + (retprobe ? "uretprobe " : "uprobe ") + SslFunctionName(spec.fn) +
-                     (entry ? " entry" : " return") + " in " + spec.path + " @" + Hex(offset);
-  if (spec.pid >= 0) step += " for pid " + std::to_string(spec.pid);
-  std::string message = LibbpfError(step, err, log);
-  if ((err == EINVAL || err == -EINVAL) && access(spec.path.c_str(), F_OK) == 0) {
-    message += "\n(the kernel refuses an offset beyond the end of the file or not at an instruction it can probe)";
+// The offsets one link takes: a program, a file and a pid, uretprobes or not, with a cookie and a name each.
+struct SslSession::LinkPlan {
+  bpf_program* program = nullptr;
+  std::string path;
+  int pid = -1;
+  bool retprobe = false;
+  std::vector<uint64_t> offsets;
+  std::vector<uint64_t> cookies;
+  std::vector<std::string> names;  // "SSL_read return" per offset
+};
+
+size_t SslSession::Attachments() const {
+  size_t n = 0;
+  for (const Group& g : groups_) n += g.ids.size();
+  return n;
+}
+
+void SslSession::AttachPlan(const LinkPlan& plan, Group& group) {
+  auto fail = [&](size_t i, int err, LibbpfLogCapture* log) {
+    std::string step = std::string("attach ") + (plan.retprobe ? "uretprobe " : "uprobe ");
+    if (plan.offsets.size() == 1) i = 0;  // one offset is named as a perf-event uprobe's failure is
+    if (i < plan.offsets.size()) {
+      step += plan.names[i] + " in " + plan.path + " @" + Hex(plan.offsets[i]);
+    } else {
+      std::string all;
+      for (size_t k = 0; k < plan.offsets.size(); k++) all += (k ? ", " : "") + plan.names[k] + " @" + Hex(plan.offsets[k]);
+      step += "link (" + all + ") in " + plan.path;
+    }
+    if (plan.pid >= 0) step += " for pid " + std::to_string(plan.pid);
+    std::string message = log ? LibbpfError(step, err, *log) : step + ": " + std::strerror(err);
+    if ((err == EINVAL || err == ENOTSUPP_ERRNO) && access(plan.path.c_str(), F_OK) == 0) {
+      message += "\n(the kernel refuses an offset beyond the end of the file or not at an instruction it can probe)";
+    }
+    throw std::runtime_error(message);
+  };
+  if (multi_) {
+    const int fd = CreateUprobeMultiLink(bpf_program__fd(plan.program), plan.path, plan.offsets, plan.cookies, plan.retprobe, plan.pid);
+    if (fd < 0) fail(plan.offsets.size(), -fd, nullptr);
+    group.fds.push_back(fd);
+    return;
   }
-  throw std::runtime_error(message);
+  for (size_t i = 0; i < plan.offsets.size(); i++) {
+    LibbpfLogCapture log;
+    LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = plan.cookies[i], .retprobe = plan.retprobe);
+    bpf_link* link = bpf_program__attach_uprobe_opts(plan.program, plan.pid, plan.path.c_str(), plan.offsets[i], &opts);
+    if (link == nullptr) fail(i, errno, &log);
+    bpf_.AddLink(link);
+    group.links.push_back(link);
+  }
+}
+
+SslSession::Group SslSession::AttachGroup(const std::vector<SslProbeSpec>& specs, const std::vector<uint32_t>& ids) {
+  // Return probes first: every call an entry probe notes then has a return that takes the note.
+  std::vector<LinkPlan> returns, entries;
+  auto planIn = [](std::vector<LinkPlan>& plans, bpf_program* program, const SslProbeSpec& spec, bool retprobe) -> LinkPlan& {
+    for (LinkPlan& p : plans) {
+      if (p.program == program && p.path == spec.path && p.pid == spec.pid && p.retprobe == retprobe) return p;
+    }
+    plans.push_back(LinkPlan{program, spec.path, spec.pid, retprobe, {}, {}, {}});
+    return plans.back();
+  };
+  for (size_t i = 0; i < specs.size(); i++) {
+    const SslProbeSpec& spec = specs[i];
+    const bool go = IsGoFunction(spec.fn);
+    const uint64_t cookie = Cookie(ids[i], spec.fn);
+    const std::string name = SslFunctionName(spec.fn);
+    LinkPlan& ret = planIn(returns, go ? goReturn_ : return_, spec, spec.uretprobe);
+    std::vector<uint64_t> returnOffsets{spec.returnOffset};
+    returnOffsets.insert(returnOffsets.end(), spec.moreReturns.begin(), spec.moreReturns.end());
+    for (uint64_t offset : returnOffsets) {
+      ret.offsets.push_back(offset);
+      ret.cookies.push_back(cookie);
+      ret.names.push_back(name + " return");
+    }
+    LinkPlan& entry = planIn(entries, go ? goEntry_ : entry_, spec, false);
+    entry.offsets.push_back(spec.entryOffset);
+    entry.cookies.push_back(cookie);
+    entry.names.push_back(name + " entry");
+  }
+  Group group{ids, specs, {}, {}};
+  try {
+    for (const LinkPlan& plan : returns) AttachPlan(plan, group);
+    for (const LinkPlan& plan : entries) AttachPlan(plan, group);
+  } catch (...) {
+    for (bpf_link* link : group.links) bpf_.ReleaseLink(link);
+    CloseLinks(group.links, group.fds);
+    throw;
+  }
+  return group;
 }
 
 std::vector<uint32_t> SslSession::AttachProbes(const std::vector<SslProbeSpec>& specs) {
+  if (specs.empty()) return {};
   std::vector<uint32_t> ids;
-  try {
-    for (const SslProbeSpec& spec : specs) {
-      const uint32_t id = nextId_++;
-      Attachment a;
-      // Return probes first: every call the entry probe notes then has a return that takes the note.
-      try {
-        a.rets.push_back(AttachOne(spec, id, false, spec.returnOffset));
-        bpf_.AddLink(a.rets.back());
-        for (uint64_t offset : spec.moreReturns) {
-          a.rets.push_back(AttachOne(spec, id, false, offset));
-          bpf_.AddLink(a.rets.back());
-        }
-        a.entry = AttachOne(spec, id, true, 0);
-      } catch (...) {
-        for (bpf_link* link : a.rets) bpf_.DestroyLink(link);
-        throw;
-      }
-      bpf_.AddLink(a.entry);
-      attachments_[id] = a;
-      ids.push_back(id);
-    }
-  } catch (...) {
-    DetachProbes(ids);
-    throw;
-  }
+  for (size_t i = 0; i < specs.size(); i++) ids.push_back(nextId_++);
+  groups_.push_back(AttachGroup(specs, ids));
   return ids;
+}
+
+// Each link on its own thread: the kernel's waits for RCU grace periods then overlap in part.
+void SslSession::CloseLinks(std::vector<bpf_link*> links, std::vector<int> fds) {
+  constexpr size_t kAtOnce = 64;
+  std::vector<std::function<void()>> work;
+  for (bpf_link* link : links) work.emplace_back([link] { bpf_link__destroy(link); });
+  for (int fd : fds) work.emplace_back([fd] { close(fd); });
+  for (size_t start = 0; start < work.size(); start += kAtOnce) {
+    std::vector<std::thread> threads;
+    for (size_t i = start; i < std::min(work.size(), start + kAtOnce); i++) threads.emplace_back(work[i]);
+    for (std::thread& t : threads) t.join();
+  }
 }
 
 void SslSession::DetachProbes(const std::vector<uint32_t>& ids) {
   std::vector<bpf_link*> links;
-  std::vector<uint32_t> gone;
-  for (uint32_t id : ids) {
-    auto it = attachments_.find(id);
-    if (it == attachments_.end()) continue;
-    links.push_back(it->second.entry);
-    links.insert(links.end(), it->second.rets.begin(), it->second.rets.end());
-    attachments_.erase(it);
-    gone.push_back(id);
+  std::vector<int> fds;
+  std::vector<uint32_t> gone, keptIds;
+  std::vector<SslProbeSpec> keptSpecs;
+  auto asked = [&ids](uint32_t id) { return std::find(ids.begin(), ids.end(), id) != ids.end(); };
+  for (auto it = groups_.begin(); it != groups_.end();) {
+    if (std::none_of(it->ids.begin(), it->ids.end(), asked)) {
+      ++it;
+      continue;
+    }
+    for (bpf_link* link : it->links) bpf_.ReleaseLink(link);
+    links.insert(links.end(), it->links.begin(), it->links.end());
+    fds.insert(fds.end(), it->fds.begin(), it->fds.end());
+    for (size_t i = 0; i < it->ids.size(); i++) {
+      if (asked(it->ids[i])) {
+        gone.push_back(it->ids[i]);
+      } else {
+        keptIds.push_back(it->ids[i]);
+        keptSpecs.push_back(it->specs[i]);
+      }
+    }
+    it = groups_.erase(it);
   }
-  for (bpf_link* link : links) bpf_.ReleaseLink(link);
   // No order among the links: a call noted by an entry probe whose return probe went first is
   // forgotten below with the rest of these attachments' notes.
-  constexpr size_t kAtOnce = 64;
-  for (size_t start = 0; start < links.size(); start += kAtOnce) {
-    std::vector<std::thread> threads;
-    for (size_t i = start; i < std::min(links.size(), start + kAtOnce); i++) threads.emplace_back([link = links[i]] { bpf_link__destroy(link); });
-    for (std::thread& t : threads) t.join();
-  }
+  CloseLinks(links, fds);
   if (!gone.empty()) ForgetCalls(gone);
+  if (!keptIds.empty()) groups_.push_back(AttachGroup(keptSpecs, keptIds));
 }
 
 void SslSession::Detach() {
+  std::vector<int> fds;
+  for (const Group& g : groups_) fds.insert(fds.end(), g.fds.begin(), g.fds.end());
+  groups_.clear();
+  CloseLinks({}, fds);
   bpf_.DestroyLinks();
-  attachments_.clear();
 }
 
 // Best effort: a note that survives (the map changing under the walk) only costs that thread up to

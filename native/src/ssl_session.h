@@ -60,6 +60,8 @@ struct SslConfig {
   std::vector<std::vector<uint8_t>> messageStarts;
   // Port filter: a connection is recorded when its socket's local or peer port is one of these (up to 16).
   std::vector<uint16_t> ports;
+  // One uprobe per link (perf-event uprobes through libbpf) even where the kernel has uprobe_multi links.
+  bool perOffsetLinks = false;
 };
 
 struct SslRecord {
@@ -111,15 +113,20 @@ class SslSession : public EventSource {
   // Detaches every attachment.
   void Detach() override;
 
-  // Attaches each spec's return probe, then its entry probe; returns one id per spec. On a failure
-  // detaches what this call attached and throws naming the function, the file, the offset and the errno.
+  // Attaches every spec's return probes, then the entry probes; returns one id per spec. Where the kernel
+  // has uprobe_multi links (uprobe_multi.h), one link per (file, pid, program, uretprobe or not) carries
+  // all of this call's offsets; else one libbpf link per offset. On a failure detaches what this call
+  // attached and throws naming the functions, the file, the offsets and the errno.
   std::vector<uint32_t> AttachProbes(const std::vector<SslProbeSpec>& specs);
   // Detaches the given attachments (unknown or already detached ids are ignored) and forgets calls
-  // they had noted, so a stale note cannot pass for an outer call of its thread. Every link is destroyed
-  // on its own thread at once: the kernel's waits for an RCU grace period per uprobe then overlap in
-  // part. Callable from a worker thread (SslTracer.detachAsync) while nothing else touches the probes.
+  // they had noted, so a stale note cannot pass for an outer call of its thread. Ids attached by the
+  // same AttachProbes call share links: the ones not asked for are attached again at once, under the
+  // same ids (their probes are out meanwhile). Links are closed each on its own thread.
+  // Callable from a worker thread (SslTracer.detachAsync) while nothing else touches the probes.
   void DetachProbes(const std::vector<uint32_t>& ids);
-  size_t Attachments() const { return attachments_.size(); }
+  size_t Attachments() const;
+  // "uprobe_multi" or "perf_event": how uprobes are linked.
+  const char* LinkKind() const { return multi_ ? "uprobe_multi" : "perf_event"; }
 
   // Adds then removes tgids of the filter map; throws when the map is full.
   void UpdatePids(const std::vector<uint32_t>& add, const std::vector<uint32_t>& remove);
@@ -138,15 +145,21 @@ class SslSession : public EventSource {
   const PythonMaps& Python() const { return python_; }
 
  private:
-  struct Attachment {
-    bpf_link* entry = nullptr;
-    std::vector<bpf_link*> rets;
+  // One AttachProbes call: its ids, its specs (a partial detach attaches the rest again) and its links.
+  struct Group {
+    std::vector<uint32_t> ids;
+    std::vector<SslProbeSpec> specs;
+    std::vector<bpf_link*> links;  // perf-event links (bpf_ owns them until released)
+    std::vector<int> fds;          // uprobe_multi links
   };
+  struct LinkPlan;
 
   static int OnEvent(void* ctx, void* data, size_t size);
   void SetReadOnlyGlobals();
   void FillMaps();
-  bpf_link* AttachOne(const SslProbeSpec& spec, uint32_t id, bool entry, uint64_t returnOffset);
+  Group AttachGroup(const std::vector<SslProbeSpec>& specs, const std::vector<uint32_t>& ids);
+  void AttachPlan(const LinkPlan& plan, Group& group);
+  void CloseLinks(std::vector<bpf_link*> links, std::vector<int> fds);
   void ForgetCalls(const std::vector<uint32_t>& ids);
 
   SslConfig config_;
@@ -162,7 +175,8 @@ class SslSession : public EventSource {
   bpf_map* excluded_ = nullptr;
   bpf_map* nssLayers_ = nullptr;
   bpf_map* counters_ = nullptr;
-  std::map<uint32_t, Attachment> attachments_;
+  std::vector<Group> groups_;
+  bool multi_ = false;  // uprobe_multi links
   uint32_t nextId_ = 1;
   SslQueue queue_;
   PythonMaps python_;

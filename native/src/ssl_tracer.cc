@@ -18,7 +18,7 @@ constexpr const char* kUsage =
     "pids?: integer[] (tgids, up to 4096), comm?: string of 1..15 bytes, excludePids?: integer[] (up to 64), "
     "ringBufferBytes?: power of two >= 4096, maxQueuedEvents?: integer >= 1, unwinder?: Unwinder, python?: boolean, "
     "prefixes?: Buffer[] (up to 16, 1..16 bytes, no NUL), messageStarts?: Buffer[] (the same; non-empty: headers only), "
-    "ports?: integer[] (1..65535, up to 16), "
+    "ports?: integer[] (1..65535, up to 16), perOffsetLinks?: boolean, "
     TRACEFLEET_TARGET_CGROUP_USAGE ", onEvents: (events: SslRawEvent[]) => void })";
 constexpr const char* kAttachUsage =
     "tracer.attach(probes: Array of { path: string, fn: 'SSL_read' | 'SSL_write' | 'SSL_read_ex' | 'SSL_write_ex' | "
@@ -137,6 +137,7 @@ Napi::Function SslTracer::Define(Napi::Env env) {
                       InstanceMethod<&SslTracer::SetPythonProcess>("setPythonProcess"),
                       InstanceMethod<&SslTracer::ForgetPythonProcess>("forgetPythonProcess"),
                       InstanceMethod<&SslTracer::Stop>("stop"), InstanceMethod<&SslTracer::Stats>("stats"),
+                      InstanceMethod<&SslTracer::LinkKind>("linkKind"),
                       InstanceMethod<&SslTracer::Close>("close")});
 }
 
@@ -145,7 +146,7 @@ SslTracer::SslTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SslTrace
   if (!info.IsConstructCall()) args.Fail("SslTracer must be called with new");
   Napi::Object opts = args.Object(info[0], "options");
   args.RejectUnknownKeys(opts, {"objectPath", "maxDataBytes", "captureStacks", "pids", "comm", "excludePids", "ringBufferBytes",
-                                "maxQueuedEvents", "unwinder", "python", "targetCgroup", "prefixes", "messageStarts", "ports", "onEvents"});
+                                "maxQueuedEvents", "unwinder", "python", "targetCgroup", "prefixes", "messageStarts", "ports", "perOffsetLinks", "onEvents"});
   SslConfig config;
   config.objectPath = args.String(opts, "objectPath", true);
   if (config.objectPath.empty()) args.Fail("option objectPath must not be empty");
@@ -170,6 +171,7 @@ SslTracer::SslTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SslTrace
   if (!ports.IsUndefined()) {
     for (uint32_t port : Integers(args, ports, "option ports", 1, 65535, SSL_MAX_PORTS)) config.ports.push_back(static_cast<uint16_t>(port));
   }
+  config.perOffsetLinks = args.Boolean(opts, "perOffsetLinks", false);
   Napi::Function onEvents = args.Function(opts, "onEvents");
   filterPids_ = config.filterPids;
 
@@ -180,8 +182,11 @@ SslTracer::SslTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SslTrace
     throw Napi::Error::New(info.Env(), e.what());
   }
   session_ = session.get();
+  linkKind_ = session_->LinkKind();
   Open(std::move(session), onEvents);
 }
+
+Napi::Value SslTracer::LinkKind(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), linkKind_); }
 
 Napi::Value SslTracer::Attach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -42,6 +42,8 @@ class SslTracer : public Napi::ObjectWrap<SslTracer>, private EventStream {
     return StopStream(info);
   }
   Napi::Value Stats(const Napi::CallbackInfo& info) { return StatsOfStream(info); }
+  // How the session links uprobes: "uprobe_multi" or "perf_event" (SslSession::LinkKind).
+  Napi::Value LinkKind(const Napi::CallbackInfo& info);
   Napi::Value Close(const Napi::CallbackInfo& info) {
     RequireIdle(info.Env(), "close");
     return CloseStream(info);
@@ -57,6 +59,7 @@ class SslTracer : public Napi::ObjectWrap<SslTracer>, private EventStream {
   SslSession* session_ = nullptr;  // owned by EventStream; gone once closed
   bool filterPids_ = false;
   SslTracerStats finalStats_;      // valid once closed
+  std::string linkKind_;
   bool detaching_ = false;         // a detachAsync() runs on a worker thread
   friend class SslDetachWorker;
 };

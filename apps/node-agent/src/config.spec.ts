@@ -44,6 +44,14 @@ describe('controller addresses', () => {
     assert.equal(loadConfig({ ...base, TRACEFLEET_AGENT_PYTHON_FRAMES: 'on' }).pythonFrames, true);
     assert.throws(() => loadConfig({ ...base, TRACEFLEET_AGENT_PYTHON_FRAMES: 'yes' }), /TRACEFLEET_AGENT_PYTHON_FRAMES: "yes" is not one of on, off/);
   });
+  it('links uprobes through uprobe_multi unless TRACEFLEET_AGENT_UPROBE_LINKS is per-offset, and names a bad value', () => {
+    const base = { TRACEFLEET_CA_CERT: '/fleet/ca.pem', TRACEFLEET_NODE_NAME: 'n1' };
+    assert.equal(loadConfig(base).uprobeLinks, 'multi');
+    assert.equal(loadConfig({ ...base, TRACEFLEET_AGENT_UPROBE_LINKS: 'per-offset' }).uprobeLinks, 'per-offset');
+    for (const bad of ['MULTI', 'perf_event', 'multi ', '1']) {
+      assert.throws(() => loadConfig({ ...base, TRACEFLEET_AGENT_UPROBE_LINKS: bad }), new RegExp(`TRACEFLEET_AGENT_UPROBE_LINKS: "${bad}" is not one of multi, per-offset`));
+    }
+  });
   it('takes one address or a comma-separated list of replicas, in order', () => {
     assert.deepEqual(parseControllerAddrs(undefined), ['127.0.0.1:50051']);
     assert.deepEqual(parseControllerAddrs('10.0.0.1:50051, ctl-b.example:50051,[::1]:7000'), ['10.0.0.1:50051', 'ctl-b.example:50051', '[::1]:7000']);

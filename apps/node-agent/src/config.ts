@@ -18,6 +18,12 @@ export interface AgentConfig {
   flushIntervalMs: number;
   /** 'tables': user stacks through .eh_frame unwind tables (frame pointer where a module has none); 'fp': frame pointers only. */
   unwind: 'tables' | 'fp';
+  /**
+   * How ssl-capture links its uprobes: 'multi' (default) uses one uprobe_multi link per file, program and probe kind
+   * where the kernel has them (Linux 6.6+), else one perf-event uprobe per offset; 'per-offset' always the latter
+   * (TRACEFLEET_AGENT_UPROBE_LINKS; a bench compares the two).
+   */
+  uprobeLinks: 'multi' | 'per-offset';
   /** Kernel memory the node's unwind tables may take, bytes. */
   unwindTableBytes: number;
   /** CPU profiles read CPython frames from the interpreters' memory (TRACEFLEET_AGENT_PYTHON_FRAMES=off turns it off). */
@@ -108,6 +114,12 @@ function unwindMode(raw: string | undefined): 'tables' | 'fp' {
   throw new ConfigError(`TRACEFLEET_AGENT_UNWIND: "${raw}" is not one of tables, fp`);
 }
 
+function uprobeLinks(raw: string | undefined): 'multi' | 'per-offset' {
+  if (raw === undefined || raw === '' || raw === 'multi') return 'multi';
+  if (raw === 'per-offset') return 'per-offset';
+  throw new ConfigError(`TRACEFLEET_AGENT_UPROBE_LINKS: "${raw}" is not one of multi, per-offset`);
+}
+
 function onOff(name: string, raw: string | undefined, fallback: boolean): boolean {
   if (raw === undefined || raw === '') return fallback;
   if (raw === 'on') return true;
@@ -146,6 +158,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
     maxStacksPerFlush: intFrom(env, 'TRACEFLEET_AGENT_MAX_STACKS', 200_000, 1000, 10_000_000),
     flushIntervalMs: intFrom(env, 'TRACEFLEET_AGENT_FLUSH_MS', 1000, 50, 60_000),
     unwind: unwindMode(env.TRACEFLEET_AGENT_UNWIND),
+    uprobeLinks: uprobeLinks(env.TRACEFLEET_AGENT_UPROBE_LINKS),
     unwindTableBytes: intFrom(env, 'TRACEFLEET_AGENT_UNWIND_TABLE_MB', 256, 1, 65536) * 1024 * 1024,
     pythonFrames: onOff('TRACEFLEET_AGENT_PYTHON_FRAMES', env.TRACEFLEET_AGENT_PYTHON_FRAMES, true),
     javaPerfMaps: onOff('TRACEFLEET_AGENT_JAVA_PERF_MAPS', env.TRACEFLEET_AGENT_JAVA_PERF_MAPS, true),

@@ -10,6 +10,8 @@
 export interface Pausable {
   pause(): Promise<void>;
   resume(): Promise<void>;
+  /** how the probes are linked (SslTracer.linkKind): what a pause waits for */
+  readonly linkKind?: 'uprobe_multi' | 'perf_event';
 }
 
 export class DutyCycle {
@@ -129,7 +131,8 @@ export class DutyCycle {
     const total = ((this.stoppedAt ?? Date.now()) - this.startedAt) / 1000;
     const scale = f > 0 ? ` (scale counts and rates by ${(1 / f).toFixed(2)}×)` : '';
     const failed = this.failure ? `; a window change failed: ${this.failure}` : '';
-    const out = this.pauses ? `; taking them out took ${Math.round(this.pauseMs / this.pauses)} ms a window (the kernel waits for an RCU grace period per uprobe), counted as attached` : '';
+    const wait = this.probes.linkKind === 'uprobe_multi' ? 'uprobe_multi links: the kernel waits for RCU grace periods once per link' : 'perf-event uprobes: the kernel waits for RCU grace periods once per uprobe';
+    const out = this.pauses ? `; taking them out took ${Math.round(this.pauseMs / this.pauses)} ms a window (${wait}), counted as attached` : '';
     return `duty cycle: probes attached ${this.onMs} ms in every ${this.periodMs} ms, ${(100 * f).toFixed(1)}% of the ${total.toFixed(1)} s run in ${this.windows} window(s)${scale}${out}${failed}`;
   }
 }

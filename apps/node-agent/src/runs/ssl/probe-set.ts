@@ -49,6 +49,11 @@ export class SslProbeSet {
     private readonly o: ProbeSetOptions,
   ) {}
 
+  /** How the tracer links its uprobes (what a pause waits for). */
+  get linkKind(): 'uprobe_multi' | 'perf_event' {
+    return this.tracer.linkKind;
+  }
+
   get size(): number {
     return this.probed.size;
   }
@@ -146,7 +151,7 @@ export class SslProbeSet {
 
   /**
    * Takes every probe out (the off part of a duty cycle), off the JS thread: the kernel waits for an
-   * RCU grace period per uprobe it removes. Events already in the ring still arrive.
+   * RCU grace periods once per link it removes (per uprobe without uprobe_multi links). Events already in the ring still arrive.
    */
   async pause(): Promise<void> {
     if (this.paused) return;

@@ -196,6 +196,7 @@ export class SslCaptureRun extends TracingRun {
       ...(filter.messageStarts.length ? { messageStarts: filter.messageStarts } : {}),
       ...(filter.ports.length ? { ports: filter.ports } : {}),
       ringBufferBytes: sslRingBytes(maxDataBytes, this.spec.userStacks),
+      perOffsetLinks: this.cfg.uprobeLinks === 'per-offset',
       maxQueuedEvents: Math.max(1024, Math.min(65536, Math.floor(NATIVE_QUEUE_BYTES / (maxDataBytes + 1024)))),
       onEvents: (events) => this.onEvents(events),
     });
@@ -241,7 +242,7 @@ export class SslCaptureRun extends TracingRun {
     const cycle = this.duty ? `, probes attached ${on} ms in every ${period} ms` : '';
     const kept = filter.describe ? `, ${filter.describe}` : '';
     return {
-      message: `capturing TLS plaintext of ${who} (up to ${maxDataBytes} bytes per call${kept}, redaction ${this.redactor ? 'on' : 'OFF'}${cycle}) through ${paths.join(', ')}`,
+      message: `capturing TLS plaintext of ${who} (up to ${maxDataBytes} bytes per call${kept}, redaction ${this.redactor ? 'on' : 'OFF'}${cycle}) through ${paths.join(', ')} (${this.tracer.linkKind} uprobe links)`,
       watchPid: this.tgid,
     };
   }
