@@ -42,6 +42,12 @@ export interface MemleakOptions extends TargetCgroupOption {
    * request (up to a page over for a chunk mmap()ed on its own).
    */
   mallocReturns?: bigint[];
+  /**
+   * User mode, with `unwinder`: more of malloc's return sites (file offsets, 1 to 64), emulated instructions inside its
+   * frame after which %rax is final (return-cover.ts): attached like mallocReturns; the stack is walked from there
+   * with the unwinder and malloc's own frame dropped.
+   */
+  mallocInside?: bigint[];
   /** Live allocations the kernel map holds, 1..2^26; inserts beyond count as `untracked`. Default 1,000,000. */
   maxAllocs?: number;
   /** Trace every Nth allocation seen on each CPU. Default 1 (all). */

@@ -209,6 +209,10 @@ describe('MemleakTracer in user mode on a C program with known leaks', () => {
     assert.throws(make('0x10'), /option mallocReturns must be an array/);
     assert.throws(make([-1n]), /mallocReturns\[0\]/);
     assert.throws(make([1n], 'kernel'), /option mallocReturns is for mode 'user' only/);
+    const inside = (mallocInside: unknown) => () => new MemleakTracer({ objectPath: memleakObject(), mode: 'user', pid: process.pid, libc, mallocInside } as never);
+    assert.throws(inside([1n]), /option mallocInside needs option unwinder/);
+    assert.throws(inside([]), /option mallocInside must hold 1 to 64 offsets/);
+    assert.throws(inside([-1n]), /mallocInside\[0\]/);
   });
 
   test('sampleEvery=64 traces 1 in 64 allocations and keeps 1 or 2 of the 100 leak_here leaks', async () => {

@@ -203,13 +203,14 @@ void MemleakSession::PlanUserSites() {
       continue;
     }
     byEntry[site.entryOffset] = f.name;
-    if (site.function == "malloc" && !config_.mallocReturns.empty()) {
+    if (site.function == "malloc" && config_.MallocAtReturns()) {
       bpf_program__set_autoload(site.entry, false);
       bpf_program__set_autoload(site.exit, false);
       site.entry = bpf_object__find_program_by_name(object_, "malloc_return");
       if (site.entry == nullptr) throw std::runtime_error(objectName_ + ": no program malloc_return (rebuild it)");
       site.exit = nullptr;
       site.returnsOnly = config_.mallocReturns;
+      site.insideOnly = config_.mallocInside;
     }
     sites_.push_back(site);
   }
@@ -217,7 +218,7 @@ void MemleakSession::PlanUserSites() {
     bpf_program* program = bpf_object__find_program_by_name(object_, tp.program);
     if (program) bpf_program__set_autoload(program, false);
   }
-  if (config_.mallocReturns.empty()) bpf_program__set_autoload(bpf_object__find_program_by_name(object_, "malloc_return"), false);
+  if (!config_.MallocAtReturns()) bpf_program__set_autoload(bpf_object__find_program_by_name(object_, "malloc_return"), false);
 }
 
 void MemleakSession::PlanKernelSites() {
@@ -292,8 +293,8 @@ void MemleakSession::Attach() {
 void MemleakSession::AttachUser() {
   LibbpfLogCapture log;
   const pid_t pid = static_cast<pid_t>(config_.pid);
-  auto attach = [&](const Site& site, bpf_program* program, uint64_t offset, bool retprobe) {
-    LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe);
+  auto attach = [&](const Site& site, bpf_program* program, uint64_t offset, bool retprobe, uint64_t cookie = 0) {
+    LIBBPF_OPTS(bpf_uprobe_opts, opts, .bpf_cookie = cookie, .retprobe = retprobe);
     bpf_link* link = bpf_program__attach_uprobe_opts(program, pid, config_.libc.c_str(), offset, &opts);
     if (link == nullptr) {
       int err = errno;
@@ -304,13 +305,15 @@ void MemleakSession::AttachUser() {
     links_.push_back(link);
   };
   for (const Site& site : sites_) {
-    if (!site.returnsOnly.empty()) {
+    if (!site.returnsOnly.empty() || !site.insideOnly.empty()) {
       std::string at;
-      for (uint64_t offset : site.returnsOnly) {
-        attach(site, site.entry, offset, false);
-        at += (at.empty() ? "" : ", ") + Hex(offset);
-      }
-      attached_.push_back(site.function + " in " + config_.libc + " (returns only, size from the chunk header: @" + at + ")");
+      auto add = [&](uint64_t offset, uint64_t cookie) {
+        attach(site, site.entry, offset, false, cookie);
+        at += (at.empty() ? "@" : ", @") + Hex(offset) + (cookie ? " (inside)" : "");
+      };
+      for (uint64_t offset : site.returnsOnly) add(offset, 0);
+      for (uint64_t offset : site.insideOnly) add(offset, 1);
+      attached_.push_back(site.function + " in " + config_.libc + " (returns only, size from the chunk header: " + at + ")");
       continue;
     }
     // Return probe first: every call the entry probe notes then has a return that takes the note

@@ -29,6 +29,8 @@ struct MemleakConfig {
   std::string libc;                            // user mode: empty = the libc.so the process maps
   std::map<std::string, uint64_t> entryOffsets;  // function → file offset of its entry probe
   std::vector<uint64_t> mallocReturns;  // malloc's ret sites: a plain uprobe on each, no entry probe (size from the chunk header)
+  std::vector<uint64_t> mallocInside;   // with mallocReturns: emulated return sites inside malloc's frame (needs `unwind`)
+  bool MallocAtReturns() const { return !mallocReturns.empty() || !mallocInside.empty(); }
   uint32_t maxAllocs = 1000000;
   uint64_t sampleEvery = 1;
   uint64_t sampleBytes = 0;
@@ -109,6 +111,7 @@ class MemleakSession {
     uint64_t entryOffset = 0;
     uint64_t exitOffset = 0;
     std::vector<uint64_t> returnsOnly;  // plain uprobes running `entry` at each (malloc_return): no entry probe
+    std::vector<uint64_t> insideOnly;   // the same inside malloc's frame (attach cookie 1)
   };
 
   void PlanUserSites();

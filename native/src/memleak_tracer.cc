@@ -19,6 +19,7 @@ constexpr const char* kUsage =
     "new MemleakTracer({ objectPath: string, mode: 'user' | 'kernel', pid?: integer (user mode, required), "
     "libc?: string (user mode), entryOffsets?: { [function]: bigint file offset } (user mode), "
     "mallocReturns?: bigint[] (user mode: malloc's ret sites, up to 64; no entry probe, sizes from the chunk header), "
+    "mallocInside?: bigint[] (with unwinder: malloc's emulated return sites inside its frame, up to 64), "
     "maxAllocs?: integer 1..67108864, sampleEvery?: integer >= 1, sampleBytes?: integer >= 0 (not with sampleEvery > 1), "
     "stackDepth?: integer 1..127, stackMapEntries?: integer 1..1048576, unwinder?: Unwinder (user mode), python?: boolean (user mode), "
     TRACEFLEET_TARGET_CGROUP_USAGE " })";
@@ -46,7 +47,7 @@ MemleakTracer::MemleakTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   Args args(env, kUsage);
   if (!info.IsConstructCall()) args.Fail("MemleakTracer must be called with new");
   Napi::Object opts = args.Object(info[0], "options");
-  args.RejectUnknownKeys(opts, {"objectPath", "mode", "pid", "libc", "entryOffsets", "mallocReturns", "maxAllocs", "sampleEvery", "sampleBytes",
+  args.RejectUnknownKeys(opts, {"objectPath", "mode", "pid", "libc", "entryOffsets", "mallocReturns", "mallocInside", "maxAllocs", "sampleEvery", "sampleBytes",
                                 "stackDepth", "stackMapEntries", "unwinder", "python", "targetCgroup"});
   MemleakConfig config;
   config.objectPath = args.String(opts, "objectPath", true);
@@ -55,7 +56,7 @@ MemleakTracer::MemleakTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   if (mode != "user" && mode != "kernel") args.Fail("option mode must be 'user' or 'kernel', got \"" + mode + "\"");
   config.kernelMode = mode == "kernel";
   if (config.kernelMode) {
-    for (const char* userOnly : {"pid", "libc", "entryOffsets", "mallocReturns", "python"}) {
+    for (const char* userOnly : {"pid", "libc", "entryOffsets", "mallocReturns", "mallocInside", "python"}) {
       if (!opts.Get(userOnly).IsUndefined()) args.Fail(std::string("option ") + userOnly + " is for mode 'user' only");
     }
   } else {
@@ -76,12 +77,15 @@ MemleakTracer::MemleakTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
         config.entryOffsets[name] = args.BigIntArg(table.Get(name), "option entryOffsets." + name);
       }
     }
-    Napi::Value returns = opts.Get("mallocReturns");
-    if (!returns.IsUndefined()) {
-      if (!returns.IsArray()) args.Fail("option mallocReturns must be an array of bigint file offsets");
-      Napi::Array list = returns.As<Napi::Array>();
-      if (list.Length() == 0 || list.Length() > 64) args.Fail("option mallocReturns must hold 1 to 64 offsets");
-      for (uint32_t i = 0; i < list.Length(); i++) config.mallocReturns.push_back(args.BigIntArg(list.Get(i), "option mallocReturns[" + std::to_string(i) + "]"));
+    for (const char* name : {"mallocReturns", "mallocInside"}) {
+      Napi::Value value = opts.Get(name);
+      if (value.IsUndefined()) continue;
+      const std::string option = std::string("option ") + name;
+      if (!value.IsArray()) args.Fail(option + " must be an array of bigint file offsets");
+      Napi::Array list = value.As<Napi::Array>();
+      if (list.Length() == 0 || list.Length() > 64) args.Fail(option + " must hold 1 to 64 offsets");
+      std::vector<uint64_t>& out = std::string(name) == "mallocReturns" ? config.mallocReturns : config.mallocInside;
+      for (uint32_t i = 0; i < list.Length(); i++) out.push_back(args.BigIntArg(list.Get(i), option + "[" + std::to_string(i) + "]"));
     }
   }
   config.maxAllocs = static_cast<uint32_t>(args.Integer(opts, "maxAllocs", 1, kMaxAllocs, false, MEMLEAK_DEFAULT_MAX_ALLOCS));
@@ -95,6 +99,7 @@ MemleakTracer::MemleakTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   config.target = TargetOptions(args, opts, false);
   config.unwind = Unwinder::FdsOf(env, opts.Get("unwinder"), kUsage);
   if (config.kernelMode && config.unwind.Valid()) args.Fail("option unwinder is for mode 'user' only");
+  if (!config.mallocInside.empty() && !config.unwind.Valid()) args.Fail("option mallocInside needs option unwinder (the stack is walked from inside malloc's frame)");
   config.python = args.Boolean(opts, "python", false);
   try {
     session_ = std::make_unique<MemleakSession>(config);

@@ -8,6 +8,7 @@
 import { ElfError } from '../lib/elf';
 import { type Placement, placeEntryProbe, type PlacementOptions } from './entry-site';
 import { placeReturnProbe, retSitesOf, type ReturnPlacement, type ReturnSiteOptions } from './return-site';
+import { returnCoverOf } from './return-cover';
 
 export type { Placement, PlacementOptions } from './entry-site';
 export type { ReturnPlacement, ReturnSiteOptions } from './return-site';
@@ -35,6 +36,10 @@ export interface AllocatorProbes {
    * has its entry probe and a uretprobe.
    */
   mallocReturns?: bigint[];
+  /** With `inside`: sites of malloc's that are emulated instructions inside its frame (return-cover.ts), probed like the rets */
+  mallocInside?: bigint[];
+  /** the sites, for the run's note: "+343 `jne <+752>`", "+256 `ret`" */
+  mallocSites?: string[];
   mallocReturnsRefused?: string;
 }
 
@@ -42,15 +47,24 @@ export interface AllocatorProbes {
 const MAX_RETS = 64;
 
 /**
- * The memleak probes of the libc at `libc` (a path the agent can open); malloc's ret sites only when
- * `mallocReturns` asks for them (memleak's mallocProbe "returns"). Throws ElfError.
+ * The memleak probes of the libc at `libc` (a path the agent can open); malloc's return sites only when
+ * `mallocReturns` asks for them (memleak's mallocProbe "returns"): with `inside` (the agent's unwind tables
+ * walk the stack), emulated sites inside malloc's frame where return-cover.ts proves a set, else its rets.
+ * Throws ElfError.
  */
-export function placeAllocatorProbes(libc: string, options: PlacementOptions & { mallocReturns?: boolean } = {}): AllocatorProbes {
+export function placeAllocatorProbes(libc: string, options: PlacementOptions & { mallocReturns?: boolean; inside?: boolean } = {}): AllocatorProbes {
   const free = placeEntryProbe(libc, 'free', FREE_ENTRY_REGS, options);
   const probes: AllocatorProbes = { free, entryOffsets: { free: free.fileOffset } };
   if (!options.mallocReturns) return probes;
+  const cover = options.inside ? returnCoverOf(libc, 'malloc', MAX_RETS, options) : undefined;
+  if (cover && 'offsets' in cover && cover.atRet.includes(false)) {
+    const pick = (atRet: boolean): bigint[] => cover.offsets.filter((_, i) => cover.atRet[i] === atRet);
+    const rets = pick(true);
+    return { ...probes, ...(rets.length ? { mallocReturns: rets } : {}), mallocInside: pick(false), mallocSites: cover.sites };
+  }
   const plan = retSitesOf(libc, 'malloc', 'walk', MAX_RETS, options);
-  return { ...probes, ...('rets' in plan ? { mallocReturns: plan.rets } : { mallocReturnsRefused: plan.refusal }) };
+  if (!('rets' in plan)) return { ...probes, mallocReturnsRefused: plan.refusal };
+  return { ...probes, mallocReturns: plan.rets, mallocSites: plan.deltas.map((d) => `+${d} \`ret\``) };
 }
 
 // ---------------------------------------------------------------------------

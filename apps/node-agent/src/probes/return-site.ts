@@ -60,7 +60,7 @@ export interface ReturnSitePlan {
 /** Registers a call may change (System V AMD64: caller-saved), besides %rsp. */
 const CALL_CLOBBERS: ReadonlySet<Gpr> = new Set<Gpr>(['rax', 'rcx', 'rdx', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11']);
 
-function show(insn: Instruction): string {
+export function show(insn: Instruction): string {
   return `+${insn.offset} \`${insn.text}\``;
 }
 
@@ -69,12 +69,12 @@ function isCall(insn: Instruction): boolean {
 }
 
 /** Whether executing `insn` may change `reg` (a call: per the calling convention). */
-function mayWrite(insn: Instruction, reg: Gpr): boolean {
+export function mayWrite(insn: Instruction, reg: Gpr): boolean {
   if (insn.writes.includes(reg)) return true;
   return isCall(insn) && CALL_CLOBBERS.has(reg);
 }
 
-interface Graph {
+export interface Graph {
   insns: Map<number, Instruction>;
   succ: Map<number, number[]>;
   rets: number[];
@@ -82,13 +82,13 @@ interface Graph {
   noreturn: Map<number, string>;
 }
 
-class Refusal extends Error {}
+export class Refusal extends Error {}
 
 /**
  * Every instruction reachable from offset 0, with control-flow edges. Throws Refusal with the
  * reason when the function leaves the proof's reach.
  */
-function buildGraph(code: Uint8Array, decodeOpts: DecodeOptions, maxReachable: number): Graph {
+export function buildGraph(code: Uint8Array, decodeOpts: DecodeOptions, maxReachable: number, neverReturns?: (call: Instruction) => string | undefined): Graph {
   const insns = new Map<number, Instruction>();
   const succ = new Map<number, number[]>();
   const rets: number[] = [];
@@ -154,7 +154,8 @@ function buildGraph(code: Uint8Array, decodeOpts: DecodeOptions, maxReachable: n
         if (insn.kind === 'call' && inside(insn.target!)) {
           throw new Refusal(`${show(insn)} calls into the function's own body (not a plain call)`);
         }
-        const why = paddingToEnd(next);
+        // A call the caller proved not to return (return-cover.ts), or one the function ends with.
+        const why = (insn.kind === 'call' ? neverReturns?.(insn) : undefined) ?? paddingToEnd(next);
         if (why !== undefined) {
           // A compiler ends a function with a call only when the callee does not return
           // (__stack_chk_fail, abort): otherwise the next function's code would run.
@@ -183,7 +184,7 @@ function buildGraph(code: Uint8Array, decodeOpts: DecodeOptions, maxReachable: n
 }
 
 /** Offsets reachable from `from` (included) without passing `blocked`. */
-function reach(g: Graph, from: number[], blocked?: number): Set<number> {
+export function reach(g: Graph, from: number[], blocked?: number): Set<number> {
   const seen = new Set<number>();
   const stack = from.filter((o) => o !== blocked);
   while (stack.length) {
@@ -202,7 +203,7 @@ function predecessors(g: Graph): Map<number, number[]> {
 }
 
 /** Offsets from which a ret is reachable. */
-function canReachRet(g: Graph): Set<number> {
+export function canReachRet(g: Graph): Set<number> {
   const pred = predecessors(g);
   const seen = new Set<number>();
   const stack = [...g.rets];

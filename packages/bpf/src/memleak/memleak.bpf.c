@@ -141,10 +141,10 @@ static __always_inline bool sample(struct counters *c, __u64 size)
 #include "memleak/stacks.bpf.h"
 #include "memleak/python.bpf.h"
 
-static __always_inline void record(void *ctx, __u64 addr, __u64 size, __u64 stack_flags, bool at_ret)
+static __always_inline void record(void *ctx, __u64 addr, __u64 size, __u64 stack_flags, int where)
 {
 	struct memleak_alloc info = {};
-	long stack_id = memleak_stack_id(ctx, stack_flags, at_ret);
+	long stack_id = memleak_stack_id(ctx, stack_flags, where);
 
 	if (stack_id < 0)
 		count(cpu_counters(), MEMLEAK_COUNTER_STACK_ERRORS, 1);
@@ -185,7 +185,7 @@ static __always_inline int kernel_alloc(void *ctx, __u64 addr, __u64 size)
 {
 	if (!kernel_mode || !target_admits(current_tgid()) || !sample(cpu_counters(), size))
 		return 0;
-	record(ctx, addr, size, 0, false);
+	record(ctx, addr, size, 0, MEMLEAK_AT_CALL);
 	return 0;
 }
 

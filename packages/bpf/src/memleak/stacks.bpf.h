@@ -44,20 +44,29 @@ static __always_inline long overflow_stack_id(void *ctx, __u64 stack_flags)
 	return store_by_hash(buf, bpf_get_stack(ctx, buf->ips, size, stack_flags));
 }
 
-/* at_ret: the probe is on a ret instruction (malloc_return): the stack as the ret leaves it, the
- * caller first (unwind_user_stack_at); kept by hash, as stack_traces would key it by the ret's walk. */
-static __always_inline long memleak_stack_id(void *ctx, __u64 stack_flags, bool at_ret)
+/* Where a user stack is taken: MEMLEAK_AT_CALL, an entry probe or a uretprobe (the registers as the
+ * call site has them); MEMLEAK_AT_RET, a probe on a ret instruction (malloc_return): the stack as the
+ * ret leaves it, the caller first (unwind_user_stack_at); MEMLEAK_INSIDE, an emulated instruction
+ * inside the allocator's frame (malloc_return on a site of return-cover.ts): walked with the agent's
+ * unwind tables from there, the allocator's own frame dropped, so the caller comes first as well.
+ * Stacks walked here are kept by hash, as stack_traces would key them by a frame-pointer walk. */
+#define MEMLEAK_AT_CALL 0
+#define MEMLEAK_AT_RET 1
+#define MEMLEAK_INSIDE 2
+
+static __always_inline long memleak_stack_id(void *ctx, __u64 stack_flags, int where)
 {
 	__u32 zero = 0;
 	struct stack_buf *buf;
-	long stack_id;
+	long stack_id, n;
 
-	if ((unwind_enabled || at_ret) && !kernel_mode) {
+	if ((unwind_enabled || where != MEMLEAK_AT_CALL) && !kernel_mode) {
 		/* stack_traces is keyed by frame-pointer walks only: unwound stacks go by hash. */
 		buf = bpf_map_lookup_elem(&stack_scratch, &zero);
 		if (!buf)
 			return -1;
-		return store_by_hash(buf, unwind_user_stack_at(ctx, buf->ips, at_ret));
+		n = unwind_user_stack_from(ctx, buf->ips, where == MEMLEAK_AT_RET, where == MEMLEAK_INSIDE);
+		return store_by_hash(buf, n);
 	}
 	stack_id = bpf_get_stackid(ctx, &stack_traces, stack_flags);
 	if (stack_id == -17 /* EEXIST: the bucket holds another stack */)

@@ -60,7 +60,7 @@ static __always_inline int alloc_exit(struct pt_regs *ctx, enum alloc_fn fn)
 	}
 	if (addr == 0 || (fn == FN_MMAP && addr == (__u64)-1))
 		return 0;
-	record(ctx, addr, size, BPF_F_USER_STACK, false);
+	record(ctx, addr, size, BPF_F_USER_STACK, MEMLEAK_AT_CALL);
 	return 0;
 }
 
@@ -231,8 +231,10 @@ int BPF_KPROBE(munmap_enter, void *addr)
 #define MEMLEAK_CHUNK_FLAGS 7ULL
 #define MEMLEAK_CHUNK_MMAPPED 2ULL
 
-/* malloc with a plain uprobe on each of its ret instructions and no entry probe: one trap per call
- * instead of two. The size is not known there, so it is read from the chunk header: the usable size
+/* malloc with a plain uprobe on each of its return sites and no entry probe: one trap per call
+ * instead of two. A site is a ret instruction (cookie 0) or an emulated instruction inside malloc's
+ * frame after which %rax is final (cookie 1: return-cover.ts; the stack is walked with the agent's
+ * unwind tables, malloc's own frame dropped). The size is not known there, so it is read from the chunk header: the usable size
  * (what malloc_usable_size says), which is the request rounded up to the chunk granule, 8 to 23 bytes
  * more (a page more at most for a chunk mmap()ed on its own). A malloc inside another traced
  * allocation call (realloc(NULL, n) enters malloc's code) is that call's and is not recorded twice. */
@@ -258,7 +260,7 @@ int malloc_return(struct pt_regs *ctx)
 	size = (head & ~MEMLEAK_CHUNK_FLAGS) - (head & MEMLEAK_CHUNK_MMAPPED ? 16 : 8);
 	if (!sample(cpu_counters(), size))
 		return 0;
-	record(ctx, addr, size, BPF_F_USER_STACK, true);
+	record(ctx, addr, size, BPF_F_USER_STACK, bpf_get_attach_cookie(ctx) ? MEMLEAK_INSIDE : MEMLEAK_AT_RET);
 	return 0;
 }
 

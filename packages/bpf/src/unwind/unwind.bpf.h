@@ -351,8 +351,10 @@ static long unwind_step(__u32 index, void *ctx)
 /* The current task's user stack, leaf first, into dst (TRACEFLEET_MAX_STACK_DEPTH slots): bytes written
  * (a multiple of 8) or a negative errno, like bpf_get_stack(ctx, dst, size, BPF_F_USER_STACK).
  * at_ret: the probe sits on a ret instruction; the stack is taken as the ret leaves it (the caller's
- * pc popped from the stack, the leaf the caller), as a uretprobe would see it. */
-static __always_inline long unwind_user_stack_at(void *ctx, __u64 *dst, bool at_ret)
+ * pc popped from the stack, the leaf the caller), as a uretprobe would see it. drop_leaf (with the
+ * tables only): the probe sits inside a function's frame; the walk starts there and that function's
+ * frame is left out, so the caller comes first too. */
+static __always_inline long unwind_user_stack_from(void *ctx, __u64 *dst, bool at_ret, bool drop_leaf)
 {
 	__u32 zero = 0;
 	struct task_struct *task;
@@ -396,9 +398,20 @@ static __always_inline long unwind_user_stack_at(void *ctx, __u64 *dst, bool at_
 	s->bp_known = 1;
 	unwind_count(UNWIND_STACKS);
 	bpf_loop(TRACEFLEET_MAX_STACK_DEPTH + 1, unwind_step, NULL, 0);
+	if (drop_leaf) {
+		if (bpf_probe_read_kernel(dst, (TRACEFLEET_MAX_STACK_DEPTH - 1) * sizeof(__u64), &s->frames[1]))
+			return -14; /* EFAULT */
+		dst[TRACEFLEET_MAX_STACK_DEPTH - 1] = 0;
+		return s->depth > 1 ? (long)((s->depth - 1) & 255) * sizeof(__u64) : 0;
+	}
 	if (bpf_probe_read_kernel(dst, TRACEFLEET_MAX_STACK_DEPTH * sizeof(__u64), s->frames))
 		return -14; /* EFAULT */
 	return (long)(s->depth & 255) * sizeof(__u64);
+}
+
+static __always_inline long unwind_user_stack_at(void *ctx, __u64 *dst, bool at_ret)
+{
+	return unwind_user_stack_from(ctx, dst, at_ret, false);
 }
 
 static __always_inline long unwind_user_stack(void *ctx, __u64 *dst)

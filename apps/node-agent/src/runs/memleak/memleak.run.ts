@@ -69,18 +69,21 @@ export class MemleakRun extends TracingRun {
     } else {
       this.pid = this.resolvePid();
       const libc = libcOf(this.pid);
-      const { free, entryOffsets, mallocReturns, mallocReturnsRefused } = placeAllocatorProbes(libc, { mallocReturns: this.spec.mallocReturnsOnly === true });
       this.root = readComm(this.pid) ?? `[pid ${this.pid}]`;
       const o: Origin | undefined = new OriginCache().originOf(this.pid);
       if (o) this.origin = { cgroup: o.cgroup, containerId: o.containerId ?? '', podUid: o.podUid ?? '' };
       this.warmSymbols(this.pid);
       const unwinder = await this.useUnwinder(this.native.unwind, [this.pid]);
       const python = this.cfg.pythonFrames;
-      // Return sites only when the job asks: a ret is single-stepped (not emulated) on the kernels seen so far,
-      // so one such trap costs more than the emulated entry probe and the uretprobe together (BENCHMARKS.md).
-      this.tracer = this.native.createMemleak({ mode: 'user', pid: this.pid, libc, entryOffsets, ...(mallocReturns ? { mallocReturns } : {}), unwinder, python, ...common });
-      this.mallocNote = mallocReturns
-        ? `malloc: a probe on each of its ${mallocReturns.length} ret sites and none at its entry (one trap per call); its sizes are usable sizes from the chunk header, 8 to 23 bytes over the request (a page at most for a chunk mmap()ed on its own)`
+      // Return sites only when the job asks: a ret is single-stepped (not emulated) on the kernels seen so far; the
+      // emulated sites inside malloc's frame (return-cover.ts) need the unwind tables to walk the stack from there.
+      const placed = placeAllocatorProbes(libc, { mallocReturns: this.spec.mallocReturnsOnly === true, inside: unwinder !== undefined });
+      const { free, entryOffsets, mallocReturns, mallocInside, mallocSites, mallocReturnsRefused } = placed;
+      const returns = { ...(mallocReturns ? { mallocReturns } : {}), ...(mallocInside ? { mallocInside } : {}) };
+      this.tracer = this.native.createMemleak({ mode: 'user', pid: this.pid, libc, entryOffsets, ...returns, unwinder, python, ...common });
+      const emulated = mallocInside?.length ?? 0;
+      this.mallocNote = mallocSites
+        ? `malloc: a probe on each of its ${mallocSites.length} return sites (${mallocSites.join(', ')}; ${emulated} emulated, ${mallocSites.length - emulated} a single-stepped ret) and none at its entry (one trap per call); its sizes are usable sizes from the chunk header, 8 to 23 bytes over the request (a page at most for a chunk mmap()ed on its own)`
         : mallocReturnsRefused !== undefined
           ? `malloc: entry probe and uretprobe, exact sizes: mallocProbe 'returns' was asked, but its ret sites are not all proven (${mallocReturnsRefused})`
           : undefined;
