@@ -70,7 +70,7 @@ Run ${results.date} on ${results.machine.cpus} CPUs, kernel ${results.machine.ke
 | tracing | ns per pair | slowdown |
 |---|---|---|
 | none | ${base.toFixed(1)} | 1× |
-| Tracefleet, every allocation (malloc: emulated entry probe + uretprobe; 3 traps per pair) | ${median(full).toFixed(1)} | ${x.tracefleetFull.toFixed(1)}× |
+| Tracefleet, every allocation (malloc: emulated entry probe + uretprobe, one breakpoint at its entry and the return through the kernel's uretprobe syscall, not a trap, on x86-64 from Linux 6.11; free: emulated entry probe. 2 traps and a syscall per pair) | ${median(full).toFixed(1)} | ${x.tracefleetFull.toFixed(1)}× |
 | Tracefleet, every allocation, \`mallocProbe: "returns"\` (a probe on each of malloc's return sites, none at its entry; 2 traps per pair: ${results.returnsSites}) | ${median(returns).toFixed(1)} | ${x.tracefleetReturnsOnly.toFixed(1)}× |
 | Tracefleet, 1 in 64 allocations | ${median(sampled).toFixed(1)} | ${x.tracefleetSampled64.toFixed(1)}× |
 | bpftrace (uprobe + uretprobe malloc, uprobe free, same accounting) | ${median(bpftrace).toFixed(1)} | ${x.bpftrace.toFixed(1)}× |
