@@ -20,6 +20,8 @@ import { DiffController } from './diff/diff.controller';
 import { DiffService } from './diff/diff.service';
 import { JobsController } from './jobs/jobs.controller';
 import { JobsService } from './jobs/jobs.service';
+import { JobsListController } from './jobs/jobs-list.controller';
+import { JobsListService } from './jobs/jobs-list.service';
 import { JobRetentionService } from './retention/job-retention';
 import { IncidentsController } from './incidents/incidents.controller';
 import { IncidentsService } from './incidents/incidents.service';
@@ -51,7 +53,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [PrismaModule.forEnv(env), ResultStoresModule, SharedModule, UsdtModule, MemleakModule, SslModule, SyscountModule],
-      controllers: [HealthController, NodesController, JobsController, ProfilesController, DiffController, IncidentsController, SchedulesController, OpenApiController, AuditController, EnrollmentTokensController],
+      controllers: [HealthController, NodesController, JobsController, JobsListController, ProfilesController, DiffController, IncidentsController, SchedulesController, OpenApiController, AuditController, EnrollmentTokensController],
       providers: [
         { provide: APP_GUARD, useClass: ApiTokenGuard },
         { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
@@ -74,6 +76,7 @@ export class AppModule {
         DiffService,
         JobRetentionService,
         JobsService,
+        JobsListService,
         IncidentsService,
         SchedulesService,
         ReconcileService,

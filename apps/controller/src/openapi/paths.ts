@@ -1,6 +1,7 @@
 import { PID_MAX } from '../common/job-params';
 import { DiffQueryDto } from '../diff/dto/diff-query.dto';
 import { IncidentProfileQueryDto, PageQueryDto } from '../incidents/dto/list-query.dto';
+import { LIST_JOBS_DEFAULT_LIMIT, ListJobsQueryDto, TIME_RE } from '../jobs/dto/list-jobs.dto';
 import { AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT, AUDIT_OUTCOMES } from '../audit/audit-query';
 import {
   errors,
@@ -38,6 +39,19 @@ const incidentProfileQuery = [
 const pageQuery = (what: string): Parameter[] => [
   { ...dtoQuery(PageQueryDto, 'limit', `${what} per page.`), schema: { ...fieldSchema(PageQueryDto, 'limit'), default: 20 } },
   dtoQuery(PageQueryDto, 'before', 'The nextCursor of the previous page.'),
+];
+const jobTime = (name: string, description: string): Parameter =>
+  query(name, `${description} An ISO 8601 date (UTC midnight) or date-time with its zone.`, { type: 'string', pattern: TIME_RE.source, example: '2026-12-03T20:00:00Z' });
+const jobListQuery = [
+  dtoQuery(ListJobsQueryDto, 'status', 'Only jobs in this state.'),
+  dtoQuery(ListJobsQueryDto, 'type', 'Only jobs of this type.'),
+  dtoQuery(ListJobsQueryDto, 'node', 'Only jobs with a run on this node.'),
+  dtoQuery(ListJobsQueryDto, 'incident', 'Only the jobs of this incident.'),
+  dtoQuery(ListJobsQueryDto, 'schedule', 'Only the jobs this schedule\'s ticks created.'),
+  jobTime('createdAfter', 'Only jobs created strictly after this time.'),
+  jobTime('createdBefore', 'Only jobs created strictly before this time.'),
+  { ...dtoQuery(ListJobsQueryDto, 'limit', 'Jobs per page.'), schema: { ...fieldSchema(ListJobsQueryDto, 'limit'), default: LIST_JOBS_DEFAULT_LIMIT } },
+  dtoQuery(ListJobsQueryDto, 'before', 'The nextCursor of the previous page.'),
 ];
 
 const sslStacks = { scope: 'ssl-capture' as const, when: 'the job is ssl-capture (its stacks are stacks of captured TLS calls)' };
@@ -99,6 +113,16 @@ export function paths(): Record<string, PathItem> {
           },
         },
       ),
+      get: op('token', {
+        operationId: 'listJobs',
+        summary: 'Jobs, newest first, by state, type, node, incident, schedule or creation time',
+        description:
+          'Filters are ANDed; unknown parameters are a 400. Ordered by createdAt, then id, both descending: paging with `before` neither skips nor repeats jobs created in the same millisecond. ' +
+          'A `before` that names no job (deleted by retention since) is a 404. Summaries carry no params: GET /jobs/{id} has them, for either token.',
+        tags: ['jobs'],
+        parameters: jobListQuery,
+        responses: { ...ok('A page.', ref('JobList')), ...errors(400, 404) },
+      }),
     },
     '/jobs/{id}': {
       get: op('token', {

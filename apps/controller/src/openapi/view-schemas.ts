@@ -143,6 +143,25 @@ export function viewSchemas(): Record<string, Schema> {
       },
       { optional: Object.keys(jobFields) },
     ),
+    JobSummary: obj({
+      id: uuid(),
+      type: str(undefined, { enum: [...JOB_TYPES] }),
+      status: str(undefined, { enum: Object.values(JobStatus) }),
+      reason: nullable(str()),
+      createdAt: dateTime(),
+      startedAt: nullable(dateTime()),
+      finishedAt: nullable(dateTime()),
+      durationSec: int(),
+      incidentId: nullable(uuid()),
+      scheduleId: nullable(uuid()),
+      nodes: arrayOf(str(), { description: 'The nodes it has runs on, by name.' }),
+      runs: obj(counts(Object.values(RunStatus)), { description: 'Its runs by status.' }),
+      links: obj({ self: str() }, { description: 'Paths under /api/v1; the outputs are in GET /jobs/{id}.' }),
+    }),
+    JobList: obj({
+      jobs: arrayOf(ref('JobSummary'), { description: 'Newest first (createdAt, then id).' }),
+      nextCursor: nullable(uuid('Pass as `before` for older jobs; null on the last page.')),
+    }),
     // The job types' own views (their <type>.openapi.ts, through job-types/registry.ts).
     ...typeSchemas(),
     Speedscope: obj(
