@@ -1,11 +1,12 @@
 /**
- * GET /jobs on a real stack (controller, two agents, PostgreSQL, Redis): real jobs that complete, fail
+ * GET /jobs and POST /jobs/:id/stop on a real stack (controller, two agents, PostgreSQL, Redis): real jobs that complete, fail
  * on their node, or belong to an incident, found again by filters and paged one at a time. The e2e
  * database outlives runs, so every assertion is scoped to this stack's node names or its jobs' ids.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { startStack, waitJob, type Stack } from './harness';
 
 describe('GET /jobs: filters and cursor pages over real jobs', () => {
@@ -114,9 +115,56 @@ describe('GET /jobs: filters and cursor pages over real jobs', () => {
     assert.deepEqual(await idsOf(`node=${n1}&before=${ids.incidentJob}`), [ids.profile]);
   });
 
+  it('POST /jobs/:id/stop ends a running cpu-profile `stopped` with what it captured, names the token, and refuses what cannot stop', async () => {
+    const busy: ChildProcess = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+    try {
+      const created = await stack.api('POST', '/jobs', { type: 'cpu-profile', durationSec: 60, frequencyHz: 99, target: { pid: busy.pid }, nodes: { names: [n1] } });
+      assert.equal(created.status, 201, created.text);
+      const id: string = created.json.id;
+      // Running, with samples stored (the agent flushes about every second).
+      let before = 0;
+      for (let i = 0; i < 100 && before === 0; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        const j = (await stack.api('GET', `/jobs/${id}`)).json;
+        before = j.status === 'running' ? j.totals.samplesStored : 0;
+      }
+      assert.ok(before > 0, 'the job ran and stored samples before the stop');
+      const t0 = Date.now();
+      const stop = await stack.api('POST', `/jobs/${id}/stop`);
+      assert.equal(stop.status, 202, stop.text);
+      assert.equal(stop.json.id, id);
+      let job = stop.json;
+      while (job.status !== 'stopped' && Date.now() - t0 < 20_000) {
+        await new Promise((r) => setTimeout(r, 50));
+        job = (await stack.api('GET', `/jobs/${id}`)).json;
+      }
+      console.log(`# stop: the job ended ${job.status} ${Date.now() - t0} ms after POST /stop, ${job.totals.samplesStored} samples stored (${before} before)`);
+      assert.equal(job.status, 'stopped', JSON.stringify(job));
+      assert.equal(job.stoppedBy, 'api');
+      assert.match(job.reason ?? '', /^stopped by the api token/);
+      assert.equal(job.runs[0].status, 'completed', 'the run ended normally, with its results');
+      assert.match(job.runs[0].reason ?? '', /stopped early: stopped by the api token/);
+      assert.ok(job.totals.samplesStored >= before, `${job.totals.samplesStored} samples stored after the stop, ${before} before`);
+      const folded = await stack.api('GET', `/jobs/${id}/flamegraph.folded`);
+      assert.equal(folded.status, 200, folded.text);
+      assert.ok(folded.text.trim().length > 0, 'the flame graph holds what was captured');
+      assert.ok((await list(`status=stopped&node=${n1}`)).jobs.some((j: { id: string }) => j.id === id));
+      // An ended job cannot be stopped again; unknown ids and no token are refused.
+      const again = await stack.api('POST', `/jobs/${id}/stop`);
+      assert.equal(again.status, 409, again.text);
+      assert.match(again.text, /has already ended \(stopped\)/);
+      assert.equal((await stack.api('POST', `/jobs/${ids.profile}/stop`)).status, 409);
+      assert.equal((await stack.api('POST', `/jobs/${randomUUID()}/stop`)).status, 404);
+      assert.equal((await stack.api('POST', '/jobs/not-a-job/stop')).status, 404);
+      assert.equal((await stack.api('POST', `/jobs/${id}/stop`, undefined, null)).status, 401);
+    } finally {
+      busy.kill('SIGKILL');
+    }
+  });
+
   it('answers hostile queries with a 400 naming the field, an unknown cursor with a 404, and no token with a 401', async () => {
     for (const [query, re] of [
-      ['status=done', /status must be one of: queued, running, completed, partial, failed/],
+      ['status=done', /status must be one of: queued, running, completed, partial, failed, stopped/],
       ['type=x', /type must be one of: cpu-profile, usdt, memleak, ssl-capture, syscount/],
       ['type=cpu_profile', /type must be one of/],
       ['limit=0', /limit must not be less than 1/],

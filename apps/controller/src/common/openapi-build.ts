@@ -85,6 +85,7 @@ export const ERROR_RESPONSES = {
   401: 'Unauthorized',
   403: 'Forbidden',
   404: 'NotFound',
+  409: 'Conflict',
   422: 'Unprocessable',
   429: 'TooManyRequests',
 } as const;

@@ -45,12 +45,12 @@ export interface IncidentView {
 
 const ACTIVE_JOB = ['queued', 'running'];
 
-/** running while any job is; completed when all completed; partial when some did; failed otherwise. */
+/** running while any job is; completed when all completed; partial when some did or were stopped (they keep what they captured); failed otherwise. */
 export function incidentStatus(jobs: { status: string }[]): string {
   if (jobs.length === 0) return 'failed';
   if (jobs.some((j) => ACTIVE_JOB.includes(j.status))) return 'running';
   if (jobs.every((j) => j.status === 'completed')) return 'completed';
-  if (jobs.some((j) => j.status === 'completed' || j.status === 'partial')) return 'partial';
+  if (jobs.some((j) => j.status === 'completed' || j.status === 'partial' || j.status === 'stopped')) return 'partial';
   return 'failed';
 }
 

@@ -38,6 +38,8 @@ export interface JobView {
   type: string;
   status: string;
   reason: string | null;
+  /** The token (api or capture) that stopped the job (POST /jobs/:id/stop); null otherwise. */
+  stoppedBy: string | null;
   params: unknown;
   createdAt: string;
   startedAt: string | null;
@@ -109,6 +111,7 @@ export function toJobView(job: JobWithRuns): JobView {
     type: job.type.replace('_', '-'),
     status: job.status,
     reason: job.reason,
+    stoppedBy: job.stoppedBy,
     params: job.params,
     createdAt: job.createdAt.toISOString(),
     startedAt: iso(job.startedAt),

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
 import type { Request } from 'express';
-import { RequireScopesWhen, TokenScopes, type Scope } from '../auth/scopes';
+import { RequireScopesWhen, Token, TokenScopes, type Scope, type TokenIdentity } from '../auth/scopes';
 import { CreateJobDto } from './dto/create-job.dto';
 import { JobsService } from './jobs.service';
 import { jobViewFor, type JobView } from './job.view';
@@ -17,6 +17,17 @@ export class JobsController {
   @Audit('job.create', 'job', 'result')
   async create(@Body() dto: CreateJobDto, @TokenScopes() scopes: Scope[]): Promise<JobView> {
     return jobViewFor(await this.jobs.create(dto, scopes), scopes);
+  }
+
+  /**
+   * Either token (stopping takes nothing away from the capture scope): the runs end now and keep what they
+   * captured; the job ends `stopped` with `stoppedBy` once they have. 202 with the job as it is.
+   */
+  @Post(':id/stop')
+  @HttpCode(202)
+  @Audit('job.stop', 'job')
+  async stop(@Param('id') id: string, @Token() token: TokenIdentity | undefined, @TokenScopes() scopes: Scope[]): Promise<JobView> {
+    return jobViewFor(await this.jobs.stop(id, token?.name ?? 'unknown'), scopes);
   }
 
   /** Either token; `params.redactPatterns` only with the ssl-capture scope (else `redactPatternsHidden`: how many). */

@@ -1,4 +1,5 @@
 import {
+  ConflictException,
   Inject,
   Injectable,
   Logger,
@@ -23,6 +24,7 @@ import { toTarget } from '../agents/start-run';
 import { DISPATCH_ALLOWANCE_SEC, jobTasks } from './job-tasks';
 import { awayRunIds } from './away-runs';
 import { dbJobType, jobTypeDef } from '../job-types/registry';
+import { ACTIVE_RUN, TERMINAL_JOB } from '../common/run-status';
 import type { JobType } from '../generated/prisma/enums';
 
 export { toTarget };
@@ -165,6 +167,27 @@ export class JobsService implements OnModuleInit {
     });
     if (!job) throw new NotFoundException(`job ${id} not found`);
     return toJobView(job);
+  }
+
+  /**
+   * POST /jobs/:id/stop: every live run is told to end now (its agent finishes it normally, with what it
+   * captured, TracingRun.stop); a run not yet dispatched fails as stopped. The job ends `stopped`, naming
+   * the token, once its runs have ended (RunsService.finalizeJob). Asking again changes nothing; a job
+   * that has ended → 409.
+   */
+  async stop(id: string, by: string): Promise<JobView> {
+    if (!/^[0-9a-f-]{36}$/i.test(id)) throw new NotFoundException(`job ${id} not found`);
+    const job = await this.prisma.job.findUnique({ where: { id }, select: { status: true } });
+    if (!job) throw new NotFoundException(`job ${id} not found`);
+    if ((TERMINAL_JOB as readonly string[]).includes(job.status)) throw new ConflictException(`job ${id} has already ended (${job.status})`);
+    await this.prisma.job.updateMany({ where: { id, stoppedBy: null }, data: { stoppedBy: by } });
+    const runs = await this.prisma.jobRun.findMany({ where: { jobId: id, status: { in: [...ACTIVE_RUN] } }, include: { node: { select: { name: true } } } });
+    for (const r of runs) {
+      if (r.status === 'pending') await this.runs.failRun(r.id, `stopped by the ${by} token before it started`);
+      else await this.router.stopRun(r.id, r.node.name, `stopped by the ${by} token`).catch((e) => this.log.warn(`stop run ${r.id}: ${e}`));
+    }
+    await this.runs.finalizeJob(id);
+    return this.get(id);
   }
 
   /**

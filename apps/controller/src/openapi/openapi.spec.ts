@@ -83,7 +83,8 @@ describe('the OpenAPI document', () => {
       for (const p of op.parameters ?? []) if (p.in === 'path') assert.equal(p.required, true, `${where}: ${p.name} is required`);
       const names = (op.parameters ?? []).map((p) => `${p.in}:${p.name}`);
       assert.equal(new Set(names).size, names.length, `${where}: no parameter twice`);
-      if (method === 'post') assert.ok(op.requestBody, `${where} documents its body`);
+      // An action on what the path names (stop) takes no body.
+      if (method === 'post' && !path.endsWith('/stop')) assert.ok(op.requestBody, `${where} documents its body`);
     }
   });
 

@@ -25,6 +25,7 @@ const ERROR_TEXT: Record<keyof typeof ERROR_RESPONSES, string> = {
   401: 'No bearer token, or an unknown one.',
   403: 'The token lacks a scope the request needs (ssl-capture: TRACEFLEET_CAPTURE_TOKEN); the message names it.',
   404: 'No such job, node, incident, schedule or report (or a job of another type, where the output is type-specific).',
+  409: 'The request does not fit the state it acts on (stopping a job that has ended); the message says why.',
   422: 'Well-formed but cannot be done: no node can run it, no samples yet, a node did not answer; the message says why.',
   429: 'This token already holds as many open event streams as it may (TRACEFLEET_SSE_STREAMS_PER_TOKEN, default 4); the message says so. Close one first.',
 };

@@ -134,6 +134,18 @@ export function paths(): Record<string, PathItem> {
         responses: { ...ok('The job.', ref('Job')), ...errors(404) },
       }),
     },
+    '/jobs/{id}/stop': {
+      post: op('token', {
+        operationId: 'stopJob',
+        summary: 'Stop a job: its runs end now and keep what they captured',
+        description:
+          'Either token. Each running run is told to end now; its agent finishes it with what it captured. A run not yet started fails as stopped. ' +
+          'The job ends `stopped`, with `stoppedBy`, once its runs have ended. Asking again changes nothing; a job that has ended answers 409.',
+        tags: ['jobs'],
+        parameters: [jobId],
+        responses: { '202': { description: 'The job as it is (still running until its runs have ended).', content: { 'application/json': { schema: ref('Job') } } }, ...errors(404, 409) },
+      }),
+    },
     '/jobs/{id}/flamegraph.svg': {
       get: op(sslStacks, {
         operationId: 'jobFlameGraphSvg',

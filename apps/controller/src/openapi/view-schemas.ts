@@ -120,8 +120,9 @@ export function viewSchemas(): Record<string, Schema> {
       {
         id: uuid(),
         type: str(undefined, { enum: [...JOB_TYPES] }),
-        status: str('queued → running → completed, partial (some nodes failed) or failed.', { enum: Object.values(JobStatus) }),
+        status: str('queued → running → completed, partial (some nodes failed), failed, or stopped (POST /jobs/{id}/stop: what the runs captured is kept).', { enum: Object.values(JobStatus) }),
         reason: nullable(str()),
+        stoppedBy: nullable(str('The token (api or capture) that stopped the job with POST /jobs/{id}/stop.')),
         params: {
           type: 'object',
           description:

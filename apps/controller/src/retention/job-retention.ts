@@ -24,7 +24,7 @@ export async function sweepOldJobs(
     (limit) => db.$executeRaw`
       DELETE FROM "Job" WHERE "id" IN (
         SELECT "id" FROM "Job"
-        WHERE "createdAt" < ${cutoff} AND "status" IN ('completed', 'partial', 'failed')
+        WHERE "createdAt" < ${cutoff} AND "status" IN ('completed', 'partial', 'failed', 'stopped')
         ORDER BY "createdAt" LIMIT ${limit}::int)`,
     batch,
     maxBatches,

@@ -304,8 +304,10 @@ export class RunsService {
   async finalizeJob(jobId: string): Promise<void> {
     const runs = await this.prisma.jobRun.findMany({ where: { jobId }, include: { node: { select: { name: true } } } });
     if (runs.some((r) => (ACTIVE_RUN as readonly string[]).includes(r.status))) return;
+    const job = await this.prisma.job.findUnique({ where: { id: jobId }, select: { stoppedBy: true } });
     const outcome = jobOutcome(
       runs.map((r) => ({ status: r.status, reason: r.reason, nodeName: r.node.name, lostData: r.samplesLostTransit > 0n || r.batchesNotStored > 0 })),
+      job?.stoppedBy,
     );
     await this.prisma.job.updateMany({
       where: { id: jobId, status: { notIn: [...TERMINAL_JOB] } },

@@ -36,7 +36,7 @@ describe('ListJobsQueryDto', () => {
 
   it('refuses hostile values, naming the field', async () => {
     const cases: [Record<string, unknown>, RegExp][] = [
-      [{ status: 'done' }, /^status must be one of: queued, running, completed, partial, failed$/],
+      [{ status: 'done' }, /^status must be one of: queued, running, completed, partial, failed, stopped$/],
       [{ status: ['completed', 'failed'] }, /^status must be one of/],
       [{ status: '' }, /^status must be one of/],
       [{ type: 'x' }, /^type must be one of: cpu-profile, usdt, memleak, ssl-capture, syscount$/],
