@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { NativeUnwinder, Unwinder, UnwinderOptions, UnwindTable } from './unwind';
 import type { MemleakLayout, MemleakOptions, MemleakSnapshot, NativeMemleakTracer } from './memleak-types';
 import type { NativeSyscountTracer, SyscountLayout, SyscountOptions, SyscountReading } from './syscount-types';
-import type { NativeSslTracer, SslEventLayout, SslProbeSpec, SslStats, SslTracerOptions } from './ssl-types';
+import type { NativeSslTracer, SslEventLayout, SslLinkKind, SslProbeSpec, SslStats, SslTracerOptions } from './ssl-types';
 import type { NativeDwarf } from './dwarf-types';
 import type { NativeUsdtTracer, UsdtEventLayout, UsdtStats, UsdtTracerOptions } from './usdt-types';
 
@@ -392,8 +392,8 @@ export class SslTracer {
     this.#native.detach(ids);
   }
 
-  /** How uprobes are linked: 'uprobe_multi' (one link per file, program and probe kind) or 'perf_event' (one per offset). */
-  get linkKind(): 'uprobe_multi' | 'perf_event' {
+  /** How uprobes are linked (SslLinkKind). */
+  get linkKind(): SslLinkKind {
     return this.#native.linkKind();
   }
 

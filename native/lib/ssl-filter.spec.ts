@@ -2,13 +2,11 @@
 // TLS clients: the test's OpenSSL client and curl, against a local HTTPS server.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
 import { OPENSSL_FUNCTIONS, SslTracer, type SslProbeSpec, type SslRawEvent, type SslTracerOptions } from './index';
-import { Client, LIBSSL, buildClient, makeCertificate, sslObject, sslOffsets, startServer, traceWhile, type Server } from './ssl-spec-support';
-import { ensureTracefs, tempDir } from './spec-support';
+import { LIBSSL, makeCertificate, sslObject, sslOffsets, startServer, traceWhile, useTlsFixture } from './ssl-spec-support';
+import { ensureTracefs } from './spec-support';
 
 const HTTP1_STARTS = ['GET ', 'POST ', 'PUT ', 'DELETE ', 'HEAD ', 'OPTIONS ', 'PATCH ', 'CONNECT ', 'TRACE ', 'HTTP/1.'].map((s) => Buffer.from(s));
 
@@ -20,22 +18,10 @@ const probes = (pid?: number): SslProbeSpec[] => {
 const startsMessage = (data: Buffer): boolean => HTTP1_STARTS.some((s) => data.subarray(0, s.length).equals(s));
 
 describe('SslTracer content filter and headers-only mode, on real TLS clients', () => {
-  const dir = tempDir('ssl-filter');
-  let client = '';
-  let server: Server;
-  let runs = 0;
-
-  before(async () => {
-    client = buildClient(dir);
-    server = await startServer(makeCertificate(dir));
-  });
-  after(async () => {
-    await server?.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const fx = useTlsFixture('ssl-filter');
 
   async function clientRun(opts: Omit<SslTracerOptions, 'onEvents' | 'objectPath'>, urlPaths: string[], body = 0): Promise<{ pids: number[]; events: SslRawEvent[]; stats: Awaited<ReturnType<typeof traceWhile>>['stats'] }> {
-    const clients = urlPaths.map((p) => new Client(client, server.port, p, { body, out: path.join(dir, `out-${++runs}`) }));
+    const clients = urlPaths.map((p) => fx.newClient(p, { body }));
     try {
       for (const c of clients) await c.ready();
       const { events, stats } = await traceWhile(opts, async (tracer) => {
@@ -87,7 +73,7 @@ describe('SslTracer content filter and headers-only mode, on real TLS clients', 
   test('messageStarts on a keep-alive connection: the next head carries the bytes and calls skipped since the last one (curl, two requests)', async () => {
     const a = `/first-${process.pid}?size=50000`;
     const b = `/second-${process.pid}?size=10`;
-    const base = `https://127.0.0.1:${server.port}`;
+    const base = `https://127.0.0.1:${fx.server().port}`;
     const { events, sizes, pid } = await curlRun({ maxDataBytes: 1024, messageStarts: HTTP1_STARTS }, [`${base}${a}`, `${base}${b}`]);
     const reads = events.filter((e) => e.pid === pid && e.fn.startsWith('SSL_read') && e.length > 0);
     assert.equal(reads.length, 2, `read events: ${reads.map((e) => e.data.subarray(0, 16).toString('latin1')).join(' | ')}`);
@@ -104,14 +90,14 @@ describe('SslTracer content filter and headers-only mode, on real TLS clients', 
 
   test('ports: connections to the port asked for are captured, those to another port are filtered (learnt from the syscalls)', async () => {
     ensureTracefs(); // the syscall tracepoints' ids come from tracefs, as the agent's runs mount it
-    const second = await startServer(makeCertificate(dir));
+    const second = await startServer(makeCertificate(fx.dir));
     try {
-      const keep = new Client(client, server.port, `/port-keep-${process.pid}`, { out: path.join(dir, `out-${++runs}`) });
-      const drop = new Client(client, second.port, `/port-drop-${process.pid}`, { out: path.join(dir, `out-${++runs}`) });
+      const keep = fx.newClient(`/port-keep-${process.pid}`);
+      const drop = fx.newClient(`/port-drop-${process.pid}`, { port: second.port });
       try {
         await keep.ready();
         await drop.ready();
-        const { events, stats } = await traceWhile({ maxDataBytes: 4096, ports: [server.port] }, async (tracer) => {
+        const { events, stats } = await traceWhile({ maxDataBytes: 4096, ports: [fx.server().port] }, async (tracer) => {
           tracer.attach(probes());
           await keep.go();
           await drop.go();

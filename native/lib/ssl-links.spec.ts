@@ -3,13 +3,10 @@
 // same calls; a partial detach of one attach() call's ids must keep the others recording under their ids;
 // a failing link must leave nothing attached.
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 
 import { type SslProbeSpec, type SslRawEvent } from './index';
-import { Client, LIBSSL, buildClient, makeCertificate, returnPathSites, sslOffsets, startServer, stream, traceWhile, type Server } from './ssl-spec-support';
-import { tempDir } from './spec-support';
+import { type Client, LIBSSL, returnPathSites, sslOffsets, stream, traceWhile, useTlsFixture } from './ssl-spec-support';
 import { ownBpfFds } from './usdt-spec-support';
 
 const linkFds = (m: Map<string, number>): number =>
@@ -29,21 +26,8 @@ function fourFunctions(pid?: number): SslProbeSpec[] {
 }
 
 describe('SslTracer uprobe links', () => {
-  const dir = tempDir('ssl-links');
-  let client = '';
-  let server: Server;
-  let runs = 0;
-
-  before(async () => {
-    client = buildClient(dir);
-    server = await startServer(makeCertificate(dir));
-  });
-  after(async () => {
-    await server?.close();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-
-  const newClient = (urlPath: string, api: 'plain' | 'ex' = 'plain'): Client => new Client(client, server.port, urlPath, { api, out: path.join(dir, `out-${++runs}`) });
+  const fx = useTlsFixture('ssl-links');
+  const newClient = (urlPath: string, api: 'plain' | 'ex' = 'plain'): Client => fx.newClient(urlPath, { api });
 
   test('this kernel makes uprobe_multi links; perOffsetLinks makes perf-event ones', async () => {
     await traceWhile({ maxDataBytes: 64, pids: [] }, async (tracer) => {

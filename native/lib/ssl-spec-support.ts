@@ -7,10 +7,11 @@ import * as fs from 'node:fs';
 import * as https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
+import { after, before } from 'node:test';
 import { objectPath } from '@tracefleet/bpf';
 
 import { OPENSSL_FUNCTIONS, SslTracer, functionOffsets, type SslFunctionName, type SslRawEvent, type SslStats, type SslTracerOptions } from './index';
-import { compileC, traceWhileWith } from './spec-support';
+import { compileC, tempDir, traceWhileWith } from './spec-support';
 import { Target, requireFile } from './usdt-spec-support';
 
 export const LIBSSL = '/usr/lib/x86_64-linux-gnu/libssl.so.3';
@@ -184,6 +185,37 @@ export class Client {
   kill(): void {
     this.target.kill();
   }
+}
+
+/** What a describe() of real TLS clients needs: see useTlsFixture. */
+export interface TlsFixture {
+  readonly dir: string;
+  /** the local HTTPS server (started in before()) */
+  server(): Server;
+  /** a tfsslclient for `urlPath` against the server (or `port`), with its own output file */
+  newClient(urlPath: string, opts?: { body?: number; api?: 'plain' | 'ex'; port?: number }): Client;
+}
+
+/** A temp dir, the built client and a local HTTPS server, made in the calling describe()'s before() and removed in its after(). */
+export function useTlsFixture(prefix: string): TlsFixture {
+  const dir = tempDir(prefix);
+  let client = '';
+  let server: Server | undefined;
+  let runs = 0;
+  before(async () => {
+    client = buildClient(dir);
+    server = await startServer(makeCertificate(dir));
+  });
+  after(async () => {
+    await server?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const started = (): Server => server ?? assert.fail('the TLS server is started in before()');
+  return {
+    dir,
+    server: started,
+    newClient: (urlPath, opts = {}) => new Client(client, opts.port ?? started().port, urlPath, { body: opts.body, api: opts.api, out: path.join(dir, `out-${++runs}`) }),
+  };
 }
 
 /** Entry offsets of the functions in libssl.so.3; fails naming any that is missing. */

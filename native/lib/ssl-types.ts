@@ -64,6 +64,9 @@ export interface SslProbeSpec {
 }
 
 /** targetCgroup: only processes of that cgroup subtree, ANDed with pids / comm (which OR with each other). */
+/** How SslTracer links uprobes: 'uprobe_multi' (one link per file, program and probe kind) or 'perf_event' (one per offset). */
+export type SslLinkKind = 'uprobe_multi' | 'perf_event';
+
 export interface SslTracerOptions extends TargetCgroupOption {
   /** Path to ssl.bpf.o (`objectPath('ssl')` from @tracefleet/bpf). */
   objectPath: string;
@@ -255,7 +258,7 @@ export interface NativeSslTracer extends PythonLayoutSink {
    * each here), which would stall the JS thread. Until the promise settles, attach, detach, stop and close throw.
    */
   detachAsync(ids: number[]): Promise<void>;
-  linkKind(): 'uprobe_multi' | 'perf_event';
+  linkKind(): SslLinkKind;
   setPids(add: number[], remove?: number[]): void;
   /**
    * Where `pid` maps NSS's libssl3.so ([lo, hi), the addresses of its mappings): PR_Read/PR_Write/PR_Recv/PR_Send on

@@ -1,5 +1,6 @@
 import type { Incident, Job, JobRun } from '../generated/prisma/client';
 import { startSkew, type StartSkew } from './skew';
+import { iso } from '../jobs/job.view';
 
 type IncidentWithJobs = Incident & { jobs: (Job & { runs: (JobRun & { node: { name: string } })[] })[] };
 
@@ -53,8 +54,6 @@ export function incidentStatus(jobs: { status: string }[]): string {
   if (jobs.some((j) => j.status === 'completed' || j.status === 'partial' || j.status === 'stopped')) return 'partial';
   return 'failed';
 }
-
-const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
 export function toIncidentView(inc: IncidentWithJobs): IncidentView {
   const base = `/api/v1/incidents/${inc.id}`;

@@ -75,7 +75,7 @@ export function jobViewFor(view: JobView, scopes: readonly Scope[]): JobView {
 
 type JobWithRuns = Job & { runs: (JobRun & { node: { name: string } })[] };
 
-const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+export const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
 export function toJobView(job: JobWithRuns): JobView {
   const def = jobTypeDef(job.type);

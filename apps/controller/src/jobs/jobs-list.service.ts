@@ -3,6 +3,7 @@ import { PrismaService } from '../prisma/prisma.service';
 import type { Prisma } from '../generated/prisma/client';
 import { RunStatus, type JobStatus, type JobType } from '../generated/prisma/enums';
 import { dbJobType, jobTypeDef } from '../job-types/registry';
+import { iso } from './job.view';
 import { LIST_JOBS_DEFAULT_LIMIT, type ListJobsQueryDto } from './dto/list-jobs.dto';
 
 /**
@@ -47,8 +48,6 @@ const SUMMARY_SELECT = {
 } satisfies Prisma.JobSelect;
 
 type SummaryRow = Prisma.JobGetPayload<{ select: typeof SUMMARY_SELECT }>;
-
-const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
 export function toJobSummary(job: SummaryRow): JobSummary {
   const runs = Object.fromEntries(Object.values(RunStatus).map((s) => [s, 0])) as Record<RunStatus, number>;

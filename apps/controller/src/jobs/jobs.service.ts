@@ -25,6 +25,7 @@ import { DISPATCH_ALLOWANCE_SEC, jobTasks } from './job-tasks';
 import { awayRunIds } from './away-runs';
 import { dbJobType, jobTypeDef } from '../job-types/registry';
 import { ACTIVE_RUN, TERMINAL_JOB } from '../common/run-status';
+import { UUID_RE } from '../common/ids';
 import type { JobType } from '../generated/prisma/enums';
 
 export { toTarget };
@@ -176,7 +177,7 @@ export class JobsService implements OnModuleInit {
    * that has ended → 409.
    */
   async stop(id: string, by: string): Promise<JobView> {
-    if (!/^[0-9a-f-]{36}$/i.test(id)) throw new NotFoundException(`job ${id} not found`);
+    if (!UUID_RE.test(id)) throw new NotFoundException(`job ${id} not found`);
     const job = await this.prisma.job.findUnique({ where: { id }, select: { status: true } });
     if (!job) throw new NotFoundException(`job ${id} not found`);
     if ((TERMINAL_JOB as readonly string[]).includes(job.status)) throw new ConflictException(`job ${id} has already ended (${job.status})`);

@@ -25,10 +25,10 @@
  * its leaf frame.
  */
 import { canonicalRegister, type DecodeOptions, type Instruction, kernelEmulatesNopl } from './x86-isa';
-import { requireFunctionSymbol, withElf, type ElfFile } from '../lib/elf';
+import { withElf, type ElfFile } from '../lib/elf';
 import { functionBoundsAt } from '../lib/elf/fde-bounds';
 import { readCodeAt } from './entry-site';
-import { buildGraph, canReachRet, type Graph, mayWrite, reach, Refusal, type ReturnSiteOptions, show } from './return-site';
+import { buildGraph, canReachRet, type Graph, MAX_FUNCTION_BYTES, MAX_REACHABLE, mayWrite, reach, Refusal, type ReturnSiteOptions, show, wholeFunction } from './return-site';
 
 export interface ReturnCoverPlan {
   /** bytes past the entry of each site, ascending */
@@ -42,8 +42,6 @@ export interface ReturnCoverPlan {
 /** Whether a call (by its target, relative to the code given) never returns: the reason, or undefined. */
 export type NeverReturns = (call: Instruction) => string | undefined;
 
-/** Largest function read whole for the proof (as return-site.ts). */
-const MAX_FUNCTION_BYTES = 1 << 20;
 /** Calls followed this deep into callees to prove they never return. */
 const MAX_CALLEE_DEPTH = 3;
 
@@ -54,7 +52,7 @@ export function planReturnCover(code: Uint8Array, maxSites: number, options: Ret
   if (!code.length) return { refusal: 'no code' };
   let g: Graph;
   try {
-    g = buildGraph(code, decodeOpts, options.maxReachable ?? 20_000, options.neverReturns);
+    g = buildGraph(code, decodeOpts, options.maxReachable ?? MAX_REACHABLE, options.neverReturns);
   } catch (err) {
     if (err instanceof Refusal) return { refusal: err.message };
     throw err;
@@ -117,7 +115,7 @@ function neverReturnsIn(elf: ElfFile, path: string, base: bigint, decodeOpts: De
     if (bounds && bounds.start === callee && bounds.end - bounds.start <= BigInt(MAX_FUNCTION_BYTES)) {
       const code = readCodeAt(path, bounds.start, Number(bounds.end - bounds.start));
       try {
-        const g = buildGraph(code, decodeOpts, 20_000, neverReturnsIn(elf, path, callee, decodeOpts, memo, depth - 1));
+        const g = buildGraph(code, decodeOpts, MAX_REACHABLE, neverReturnsIn(elf, path, callee, decodeOpts, memo, depth - 1));
         if (g.rets.length === 0 && code.length === Number(bounds.end - bounds.start)) {
           why = `its callee at file offset 0x${callee.toString(16)} (${code.length} bytes by the unwind table) has no reachable ret`;
         }
@@ -140,12 +138,9 @@ export function returnCoverOf(
   maxSites: number,
   options: ReturnSiteOptions = {},
 ): { offsets: bigint[]; deltas: number[]; atRet: boolean[]; sites: string[] } | { refusal: string } {
-  const sym = requireFunctionSymbol(path, symbol);
-  if (sym.type === 'ifunc') return { refusal: `${symbol} is an IFUNC (its symbol is the resolver)` };
-  if (sym.size === 0n || sym.size > BigInt(MAX_FUNCTION_BYTES)) {
-    return { refusal: `${symbol} has ${sym.size === 0n ? 'no size in the symbol table' : `${sym.size} bytes (over ${MAX_FUNCTION_BYTES})`}, so its code cannot be walked` };
-  }
-  const code = readCodeAt(path, sym.fileOffset, Number(sym.size));
+  const fn = wholeFunction(path, symbol);
+  if ('refusal' in fn) return fn;
+  const { sym, code } = fn;
   if (code.length < Number(sym.size)) return { refusal: `only ${code.length} of ${sym.size} bytes of ${symbol} could be read` };
   const decodeOpts: DecodeOptions = { emulatesNopl: options.emulatesNopl ?? kernelEmulatesNopl() };
   const plan = withElf(path, { purpose: 'return-site proof' }, (elf) =>

@@ -19,7 +19,7 @@
  */
 import { decodeInstruction } from './x86-decode';
 import { canonicalRegister, type DecodeOptions, type Gpr, type Instruction, kernelEmulatesNopl } from './x86-isa';
-import { requireFunctionSymbol } from '../lib/elf';
+import { requireFunctionSymbol, type ElfSymbol } from '../lib/elf';
 import { type PlacementOptions, readCodeAt } from './entry-site';
 
 export type ReturnProbeKind = 'uprobe' | 'uretprobe';
@@ -57,6 +57,7 @@ export interface ReturnSitePlan {
   reachable: Instruction[];
 }
 
+export const MAX_REACHABLE = 20_000; // default of ReturnSiteOptions.maxReachable
 /** Registers a call may change (System V AMD64: caller-saved), besides %rsp. */
 const CALL_CLOBBERS: ReadonlySet<Gpr> = new Set<Gpr>(['rax', 'rcx', 'rdx', 'rsi', 'rdi', 'r8', 'r9', 'r10', 'r11']);
 
@@ -336,7 +337,7 @@ export function planReturnSite(code: Uint8Array, options: ReturnSiteOptions = {}
 
   let g: Graph;
   try {
-    g = buildGraph(code, decodeOpts, options.maxReachable ?? 20_000);
+    g = buildGraph(code, decodeOpts, options.maxReachable ?? MAX_REACHABLE);
   } catch (err) {
     if (err instanceof Refusal) return fallback(err.message);
     throw err;
@@ -398,7 +399,7 @@ export function planReturnSite(code: Uint8Array, options: ReturnSiteOptions = {}
 export function walkRets(code: Uint8Array, options: Pick<ReturnSiteOptions, 'emulatesNopl' | 'maxReachable'> = {}): { rets: number[] } | { refusal: string } {
   if (!code.length) return { refusal: 'no code' };
   try {
-    const g = buildGraph(code, { emulatesNopl: options.emulatesNopl ?? kernelEmulatesNopl() }, options.maxReachable ?? 20_000);
+    const g = buildGraph(code, { emulatesNopl: options.emulatesNopl ?? kernelEmulatesNopl() }, options.maxReachable ?? MAX_REACHABLE);
     return g.rets.length ? { rets: g.rets } : { refusal: 'no ret is reachable (the function never returns normally)' };
   } catch (err) {
     if (err instanceof Refusal) return { refusal: err.message };
@@ -427,13 +428,22 @@ export function sweepRets(code: Uint8Array, options: Pick<ReturnSiteOptions, 'em
 }
 
 /** Largest function read whole for the proof. */
-const MAX_FUNCTION_BYTES = 1 << 20;
+export const MAX_FUNCTION_BYTES = 1 << 20;
+
+/** The symbol of `symbol` in `path` and its whole code, or why it cannot be walked. Throws ElfError. */
+export function wholeFunction(path: string, symbol: string): { sym: ElfSymbol; code: Buffer } | { refusal: string } {
+  const sym = requireFunctionSymbol(path, symbol);
+  if (sym.type === 'ifunc') return { refusal: `${symbol} is an IFUNC (its symbol is the resolver)` };
+  if (sym.size === 0n || sym.size > BigInt(MAX_FUNCTION_BYTES)) {
+    return { refusal: `${symbol} has ${sym.size === 0n ? 'no size in the symbol table' : `${sym.size} bytes (over ${MAX_FUNCTION_BYTES})`}, so its code cannot be walked` };
+  }
+  return { sym, code: readCodeAt(path, sym.fileOffset, Number(sym.size)) };
+}
 
 /**
  * Every `ret` of `symbol` in `path`, as file offsets and as bytes past the entry, found by `how`
  * (walkRets: the code walk, for compiled C; sweepRets: a linear sweep, for Go), at most `maxRets`
- * of them; or why not. Throws ElfError
- * for an unreadable file or a missing symbol.
+ * of them; or why not. Throws ElfError for an unreadable file or a missing symbol.
  */
 export function retSitesOf(
   path: string,
@@ -442,12 +452,9 @@ export function retSitesOf(
   maxRets: number,
   options: Pick<ReturnSiteOptions, 'emulatesNopl' | 'maxReachable'> = {},
 ): { rets: bigint[]; deltas: number[] } | { refusal: string } {
-  const sym = requireFunctionSymbol(path, symbol);
-  if (sym.type === 'ifunc') return { refusal: `${symbol} is an IFUNC (its symbol is the resolver)` };
-  if (sym.size === 0n || sym.size > BigInt(MAX_FUNCTION_BYTES)) {
-    return { refusal: `${symbol} has ${sym.size === 0n ? 'no size in the symbol table' : `${sym.size} bytes (over ${MAX_FUNCTION_BYTES})`}, so its code cannot be walked` };
-  }
-  const code = readCodeAt(path, sym.fileOffset, Number(sym.size));
+  const fn = wholeFunction(path, symbol);
+  if ('refusal' in fn) return fn;
+  const { sym, code } = fn;
   const plan = how === 'walk' ? walkRets(code, options) : sweepRets(code, options);
   if ('refusal' in plan) return plan;
   if (plan.rets.length > maxRets) return { refusal: `${plan.rets.length} ret sites, over the ${maxRets} one function may take` };

@@ -7,11 +7,13 @@
  * flood of events can hold the event loop's timers back for seconds (measured: a window meant to
  * last 600 ms stayed open 96 % of the run under 160,000 events/s).
  */
+import type { SslLinkKind } from '@tracefleet/native';
+
 export interface Pausable {
   pause(): Promise<void>;
   resume(): Promise<void>;
   /** how the probes are linked (SslTracer.linkKind): what a pause waits for */
-  readonly linkKind?: 'uprobe_multi' | 'perf_event';
+  readonly linkKind?: SslLinkKind;
 }
 
 export class DutyCycle {

@@ -4,7 +4,7 @@
  * — taking every probe out for the off part of each period and putting it back for the on part
  * (the places are computed once per file; only the attachments come and go).
  */
-import type { SslFunctionName, SslProbeSpec, SslTracer } from '@tracefleet/native';
+import type { SslFunctionName, SslLinkKind, SslProbeSpec, SslTracer } from '@tracefleet/native';
 import type { ElfError } from '../../lib/elf';
 import type { SslProbeSites } from '../../probes/placement';
 import { describeSites } from './capture-helpers';
@@ -50,7 +50,7 @@ export class SslProbeSet {
   ) {}
 
   /** How the tracer links its uprobes (what a pause waits for). */
-  get linkKind(): 'uprobe_multi' | 'perf_event' {
+  get linkKind(): SslLinkKind {
     return this.tracer.linkKind;
   }
 
