@@ -22,6 +22,8 @@ import { JobsController } from './jobs/jobs.controller';
 import { JobsService } from './jobs/jobs.service';
 import { JobsListController } from './jobs/jobs-list.controller';
 import { JobsListService } from './jobs/jobs-list.service';
+import { JobProgressController } from './jobs/job-progress.controller';
+import { JobProgressService } from './jobs/job-progress.service';
 import { JobRetentionService } from './retention/job-retention';
 import { IncidentsController } from './incidents/incidents.controller';
 import { IncidentsService } from './incidents/incidents.service';
@@ -46,6 +48,8 @@ import { MemleakModule } from './memleak/memleak.module';
 import { SslModule } from './ssl/ssl.module';
 import { SharedModule } from './shared.module';
 import { ResultStoresModule } from './common/result-stores';
+import { SessionController } from './session/session.controller';
+import { ConsoleSessionService } from './auth/console-session.service';
 
 @Module({})
 export class AppModule {
@@ -53,12 +57,13 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [PrismaModule.forEnv(env), ResultStoresModule, SharedModule, UsdtModule, MemleakModule, SslModule, SyscountModule],
-      controllers: [HealthController, NodesController, JobsController, JobsListController, ProfilesController, DiffController, IncidentsController, SchedulesController, OpenApiController, AuditController, EnrollmentTokensController],
+      controllers: [HealthController, NodesController, JobsController, JobsListController, JobProgressController, ProfilesController, DiffController, IncidentsController, SchedulesController, OpenApiController, AuditController, EnrollmentTokensController, SessionController],
       providers: [
         { provide: APP_GUARD, useClass: ApiTokenGuard },
         { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
         AuditService,
         AuditRetentionService,
+        ConsoleSessionService,
         NodesService,
         FleetCaService,
         NodeCertificatesService,
@@ -77,6 +82,7 @@ export class AppModule {
         JobRetentionService,
         JobsService,
         JobsListService,
+        JobProgressService,
         IncidentsService,
         SchedulesService,
         ReconcileService,

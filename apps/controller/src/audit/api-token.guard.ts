@@ -6,14 +6,22 @@ import { AuditService } from './audit.service';
 import { requestIdOf } from './request-id';
 import type { Response } from 'express';
 import { IS_PUBLIC } from '../auth/public.decorator';
-import { IDENTITY_KEY, REQUIRED_SCOPES, SCOPES_KEY, identify, missingScopes, scopeForbidden, type ScopeRule, type ScopedRequest } from '../auth/scopes';
+import { IDENTITY_KEY, REQUIRED_SCOPES, SCOPES_KEY, identify, missingScopes, scopeForbidden, type ScopeRule, type ScopedRequest, type TokenIdentity } from '../auth/scopes';
 import { bearer } from '../auth/tokens';
+import { readSessionCookie } from '../auth/cookies';
+import { ConsoleSessionService } from '../auth/console-session.service';
+import { BAD_SESSION, NO_CREDENTIALS, sessionIdentity } from '../auth/session-auth';
+import { SIGN_IN } from '../auth/sign-in.decorator';
 
 /**
- * Every REST route needs a bearer token unless marked @Public(): TRACEFLEET_API_TOKEN (scope `jobs`)
- * or TRACEFLEET_CAPTURE_TOKEN (`jobs` and `ssl-capture`). No or an unknown token → 401; a known
- * token without a scope the route needs (@RequireScopes) → 403 naming the scope. A 403 on an audited
- * route (@Audit) is recorded before it is answered; 401s are not (no identity, and anyone could fill the log).
+ * Every REST route needs a token unless marked @Public() (or @SignIn(): POST /session checks the token in
+ * its body): TRACEFLEET_API_TOKEN (scope `jobs`) or TRACEFLEET_CAPTURE_TOKEN (`jobs` and `ssl-capture`),
+ * as a bearer token or, without an Authorization header, through a web console session cookie that has
+ * that token's identity (auth/session-auth.ts: state changes by cookie also need X-CSRF-Token). No or an
+ * unknown token or session → 401 (a present but bad Authorization header is a 401 whatever cookie comes
+ * with it); a known token without a scope the route needs (@RequireScopes) → 403 naming the scope. A 403
+ * on an audited route (@Audit) is recorded before it is answered; 401s are not (no identity, and anyone
+ * could fill the log).
  */
 @Injectable()
 export class ApiTokenGuard implements CanActivate {
@@ -21,16 +29,33 @@ export class ApiTokenGuard implements CanActivate {
     private readonly reflector: Reflector,
     @Inject(ENV) private readonly env: ControllerEnv,
     @Optional() private readonly audit?: AuditService,
+    @Optional() private readonly sessions?: ConsoleSessionService,
   ) {}
 
   canActivate(ctx: ExecutionContext): boolean | Promise<boolean> {
-    const isPublic = this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [ctx.getHandler(), ctx.getClass()]);
-    if (isPublic) return true;
+    const targets = [ctx.getHandler(), ctx.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets) || this.reflector.getAllAndOverride<boolean>(SIGN_IN, targets)) return true;
     const req = ctx.switchToHttp().getRequest<ScopedRequest>();
+    // Bearer requests stay synchronous; only a cookie needs the database.
+    if (req.headers.authorization === undefined) {
+      const cookie = readSessionCookie(req.headers.cookie);
+      if (cookie.kind === 'none' || !this.sessions) throw new UnauthorizedException(NO_CREDENTIALS);
+      if (cookie.kind === 'bad') throw new UnauthorizedException(BAD_SESSION);
+      return sessionIdentity(req, cookie.value, this.sessions).then((identity) => this.authorize(ctx, req, identity));
+    }
+    return this.authorize(ctx, req, this.bearerIdentity(req));
+  }
+
+  private bearerIdentity(req: ScopedRequest): TokenIdentity {
     const presented = bearer(req.headers.authorization);
     if (!presented) throw new UnauthorizedException('missing bearer token (Authorization: Bearer $TRACEFLEET_API_TOKEN)');
     const identity = identify(presented, this.env);
     if (!identity) throw new UnauthorizedException('invalid token');
+    return identity;
+  }
+
+  /** Leaves the identity on the request and checks the route's scopes (auditing a 403 on an audited route). */
+  private authorize(ctx: ExecutionContext, req: ScopedRequest, identity: TokenIdentity): boolean | Promise<boolean> {
     req[SCOPES_KEY] = identity.scopes;
     req[IDENTITY_KEY] = identity;
     const rule = this.reflector.getAllAndOverride<ScopeRule | undefined>(REQUIRED_SCOPES, [ctx.getHandler(), ctx.getClass()]);

@@ -115,7 +115,7 @@ export function op(access: Access, o: Omit<Operation, 'security' | 'x-tracefleet
   }
   Object.assign(out.responses, errors(401));
   if (access === 'ssl-capture') {
-    out.security = [{ bearer: ['jobs', 'ssl-capture'] }];
+    out.security = [{ bearer: ['jobs', 'ssl-capture'] }, { cookieAuth: ['jobs', 'ssl-capture'] }];
     Object.assign(out.responses, errors(403));
   } else if (typeof access === 'object') {
     out['x-tracefleet-scope-when'] = access;

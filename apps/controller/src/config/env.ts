@@ -58,6 +58,16 @@ export interface ControllerEnv {
   sseStreamsPerToken: number;
   /** Audit entries older than this many days are deleted by the sweep. */
   auditRetentionDays: number;
+  /** A web console session unused this long ends (TRACEFLEET_SESSION_IDLE_SEC, default 12 h)... */
+  sessionIdleSec: number;
+  /** ...and every session ends this long after sign-in, used or not (TRACEFLEET_SESSION_MAX_SEC, default 24 h). */
+  sessionMaxSec: number;
+  /**
+   * Mark the session cookie Secure even when the request reached this process over plain HTTP
+   * (TRACEFLEET_SESSION_SECURE_COOKIE=true: a TLS-terminating proxy in front). Otherwise Secure is set only
+   * for requests that came over TLS to this process; X-Forwarded-Proto is never trusted.
+   */
+  sessionSecureCookie: boolean;
 }
 
 export class EnvError extends Error {}
@@ -80,6 +90,14 @@ function token(env: NodeJS.ProcessEnv, name: string): string {
   const v = required(env, name);
   if (v.length < 24) throw new EnvError(`${name} is shorter than 24 characters; generate a random one`);
   return v;
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string, dflt: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return dflt;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new EnvError(`${name}="${raw}" must be true, false, 1 or 0`);
 }
 
 const hostOf = (addr: string): string => addr.replace(/:\d+$/, '').replace(/^\[(.*)\]$/, '$1');
@@ -138,6 +156,9 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): ControllerEnv {
   const nodeGoneMs = int(env, 'TRACEFLEET_NODE_GONE_MS', Math.max(600_000, 2 * nodeUnreachableMs), 300, 30 * 86_400_000);
   const runGraceMs = int(env, 'TRACEFLEET_RUN_GRACE_MS', Math.max(60_000, nodeUnreachableMs), 200, 86_400_000);
   if (nodeGoneMs <= nodeUnreachableMs) throw new EnvError(`TRACEFLEET_NODE_GONE_MS=${nodeGoneMs} must be longer than TRACEFLEET_NODE_UNREACHABLE_MS=${nodeUnreachableMs}`);
+  const sessionIdleSec = int(env, 'TRACEFLEET_SESSION_IDLE_SEC', 12 * 3600, 60, 30 * 86_400);
+  const sessionMaxSec = int(env, 'TRACEFLEET_SESSION_MAX_SEC', Math.max(86_400, sessionIdleSec), 60, 90 * 86_400);
+  if (sessionMaxSec < sessionIdleSec) throw new EnvError(`TRACEFLEET_SESSION_MAX_SEC=${sessionMaxSec} must be at least TRACEFLEET_SESSION_IDLE_SEC=${sessionIdleSec}`);
   const grpcAddr = env.TRACEFLEET_GRPC_ADDR || '127.0.0.1:50051';
   const enrollAddr = env.TRACEFLEET_ENROLL_ADDR || '127.0.0.1:50052';
   if (enrollAddr === grpcAddr) throw new EnvError('TRACEFLEET_ENROLL_ADDR must differ from TRACEFLEET_GRPC_ADDR (enrollment has no client certificate)');
@@ -170,6 +191,9 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): ControllerEnv {
     dbPoolSize: int(env, 'TRACEFLEET_DB_POOL', 12, 4, 200),
     sseStreamsPerToken: int(env, 'TRACEFLEET_SSE_STREAMS_PER_TOKEN', 4, 1, 1000),
     auditRetentionDays: int(env, 'TRACEFLEET_AUDIT_RETENTION_DAYS', 365, 1, 3650),
+    sessionIdleSec,
+    sessionMaxSec,
+    sessionSecureCookie: bool(env, 'TRACEFLEET_SESSION_SECURE_COOKIE', false),
   };
 }
 

@@ -3,6 +3,8 @@ import { DiffQueryDto } from '../diff/dto/diff-query.dto';
 import { IncidentProfileQueryDto, PageQueryDto } from '../incidents/dto/list-query.dto';
 import { LIST_JOBS_DEFAULT_LIMIT, ListJobsQueryDto, TIME_RE } from '../jobs/dto/list-jobs.dto';
 import { AUDIT_DEFAULT_LIMIT, AUDIT_MAX_LIMIT, AUDIT_OUTCOMES } from '../audit/audit-query';
+import { DEFAULT_STREAMS_PER_TOKEN } from '../auth/stream-limiter';
+import { PROGRESS_EVERY_MS, PROGRESS_POLL_MS } from '../jobs/job-progress';
 import {
   errors,
   folded,
@@ -20,6 +22,7 @@ import {
 } from './build';
 import { fieldSchema } from './dto-schema';
 import { flameGraphCounts, typeExamples, typePaths } from './type-parts';
+import { sessionPaths } from './paths-session';
 
 const dtoQuery = (dto: Function, name: string, description: string, required = false): Parameter => query(name, description, fieldSchema(dto, name), required);
 
@@ -59,6 +62,8 @@ const sslStacks = { scope: 'ssl-capture' as const, when: 'the job is ssl-capture
 /** Every REST route under /api/v1, keyed by OpenAPI path (openapi.spec.ts checks this against Nest's routes). */
 export function paths(): Record<string, PathItem> {
   return {
+    // The web console's sign-in and sign-out (paths-session.ts).
+    ...sessionPaths(),
     '/health': {
       get: op('public', { operationId: 'health', summary: 'Readiness: PostgreSQL answers; this replica\'s id and agent sessions', tags: ['meta'], responses: ok('Ready.', ref('Health')) }),
     },
@@ -144,6 +149,24 @@ export function paths(): Record<string, PathItem> {
         tags: ['jobs'],
         parameters: [jobId],
         responses: { '202': { description: 'The job as it is (still running until its runs have ended).', content: { 'application/json': { schema: ref('Job') } } }, ...errors(404, 409) },
+      }),
+    },
+    '/jobs/{id}/progress': {
+      get: op('token', {
+        operationId: 'jobProgress',
+        summary: 'Server-Sent Events: a job\'s progress while it runs, then how it ended',
+        description:
+          'Either token, any job type: progress carries counters, never captured content nor params. A `retry:` line, then `event: progress` at once, ' +
+          `on every change the controller sees (it reads PostgreSQL every ${PROGRESS_POLL_MS} ms, so any replica serves it) and at least every ${PROGRESS_EVERY_MS} ms while the job runs. ` +
+          'Its data is one JSON object: {id, type, status, reason, stoppedBy, createdAt, startedAt, finishedAt, elapsedSec (since startAt, else startedAt; null before), ' +
+          'remainingSec (of durationSec; null before the start and once ended), totals {samplesTaken, samplesStored, samplesDroppedKernel, samplesDroppedAgent, samplesLostTransit}, ' +
+          'nodes [{node, status, reason, samplesTaken, samplesStored, dropped (kernel + agent + lost in transit), batchesReceived, startedAt, finishedAt, and the counters the job type adds to its runs: ssl {eventsSeen, eventsSent, eventsStored, ...}}]}. ' +
+          'Once the job has ended: a last `event: progress` with the final numbers, `event: status` (data: {"status","reason","finishedAt"}), and the stream ends; ' +
+          'a job deleted meanwhile ends it with status `deleted`. An EventSource reconnects after a stream ends: close it on `status`. ' +
+          `An id that is not a UUID is a 400, no such job a 404, both before the stream starts. One token may hold at most TRACEFLEET_SSE_STREAMS_PER_TOKEN event streams open at once (default ${DEFAULT_STREAMS_PER_TOKEN}, on each replica, ssl-events streams included): past it 429.`,
+        tags: ['jobs'],
+        parameters: [pathParam('id', 'Job id (UUID); anything else is a 400.', { type: 'string', format: 'uuid' })],
+        responses: { ...ok('The event stream.', { type: 'string' }, 'text/event-stream'), ...errors(400, 404, 429) },
       }),
     },
     '/jobs/{id}/flamegraph.svg': {

@@ -1,4 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import { endStatus, pauseUnlessAborted, runSse, sseMessage, type SseSink, type StreamJobState } from '../common/sse';
+
+export type { SseSink };
 
 /** GET /jobs/:id/ssl-events/stream: how often it polls PostgreSQL, and the idle keepalive. */
 export const STREAM_POLL_MS = 500;
@@ -9,14 +11,7 @@ export interface SseSource<E extends { id: string }> {
   /** Up to `pageSize` events with id > after, oldest first. */
   fetch(after: bigint, pageSize: number): Promise<E[]>;
   /** The job's state; `terminal` once it has ended (every run reported or failed). Undefined: the job is gone. */
-  job(): Promise<{ terminal: boolean; status: string; reason: string | null; finishedAt: string | null } | undefined>;
-}
-
-/** Where it writes: an HTTP response. write() returns false when the socket buffer is full. */
-export interface SseSink {
-  write(chunk: string): boolean;
-  drained(): Promise<void>;
-  end(): void;
+  job(): Promise<StreamJobState | undefined>;
 }
 
 export interface SseOptions {
@@ -37,51 +32,27 @@ export interface SseOptions {
 export async function pumpSse<E extends { id: string }>(source: SseSource<E>, sink: SseSink, opts: SseOptions): Promise<{ sent: number; last: bigint }> {
   let last = opts.after;
   let sent = 0;
-  let lastWrite = Date.now();
-  const write = async (chunk: string): Promise<void> => {
-    lastWrite = Date.now();
-    if (!sink.write(chunk)) await drainedOrAborted(sink, opts.signal);
-  };
-  try {
-    await write(`retry: ${Math.max(1000, opts.pollMs * 2)}\n\n`);
+  const failure = (): Record<string, unknown> => ({ message: 'the stream failed on the controller; reconnect with Last-Event-ID', lastEventId: last.toString() });
+  await runSse(sink, { retryMs: Math.max(1000, opts.pollMs * 2), signal: opts.signal, failure }, async (w) => {
     while (!opts.signal.aborted) {
       const job = await source.job();
       for (;;) {
         const rows = await source.fetch(last, opts.pageSize);
         for (const r of rows) {
-          if (opts.signal.aborted) return { sent, last };
-          await write(`id: ${r.id}\nevent: ssl\ndata: ${JSON.stringify(r)}\n\n`);
+          if (opts.signal.aborted) return;
+          await w.write(sseMessage('ssl', r, r.id));
           last = BigInt(r.id);
           sent++;
         }
         if (rows.length < opts.pageSize || opts.signal.aborted) break;
       }
       if (!job || job.terminal) {
-        const status = job ? { status: job.status, reason: job.reason, finishedAt: job.finishedAt } : { status: 'deleted', reason: 'the job no longer exists', finishedAt: null };
-        await write(`event: status\ndata: ${JSON.stringify({ ...status, eventsSent: sent, lastEventId: last.toString() })}\n\n`);
-        break;
+        await w.write(sseMessage('status', { ...endStatus(job), eventsSent: sent, lastEventId: last.toString() }));
+        return;
       }
-      if (Date.now() - lastWrite >= opts.heartbeatMs) await write(`: keepalive ${new Date().toISOString()}\n\n`);
-      await sleep(opts.pollMs, undefined, { signal: opts.signal }).catch(() => undefined);
+      if (Date.now() - w.lastWrite >= opts.heartbeatMs) await w.write(`: keepalive ${new Date().toISOString()}\n\n`);
+      await pauseUnlessAborted(opts.pollMs, opts.signal);
     }
-  } catch (err) {
-    // Headers are out; say so in the stream, where an EventSource client will see it.
-    if (!opts.signal.aborted) sink.write(`event: error\ndata: ${JSON.stringify({ message: 'the stream failed on the controller; reconnect with Last-Event-ID', lastEventId: last.toString() })}\n\n`);
-    throw err;
-  } finally {
-    sink.end();
-  }
-  return { sent, last };
-}
-
-function drainedOrAborted(sink: SseSink, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const onAbort = (): void => resolve();
-    signal.addEventListener('abort', onAbort, { once: true });
-    void sink.drained().then(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    });
   });
+  return { sent, last };
 }

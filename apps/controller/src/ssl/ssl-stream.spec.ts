@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import { HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { ControllerEnv } from '../config/env';
@@ -10,36 +9,11 @@ import { StreamLimiter } from '../auth/stream-limiter';
 import { SslController } from './ssl.controller';
 import type { SslService } from './ssl.service';
 import type { SslReadService } from './ssl-read.service';
+import { FakeRes } from '../testing/fake-response';
 
 Logger.overrideLogger(false);
 const JOB = '00000000-0000-4000-8000-000000000001';
 const token: TokenIdentity = { name: 'capture', scopes: ['jobs', 'ssl-capture'], fingerprint: '0123456789abcdef' };
-
-/** The parts of an express Response the stream route uses; 'close' is what a client disconnect emits. */
-class FakeRes extends EventEmitter {
-  chunks: string[] = [];
-  statusCode = 0;
-  writableEnded = false;
-  headersSent = false;
-  status(n: number): this {
-    this.statusCode = n;
-    return this;
-  }
-  set(): this {
-    return this;
-  }
-  flushHeaders(): void {
-    this.headersSent = true;
-  }
-  write(c: string): boolean {
-    this.chunks.push(c);
-    this.emit('wrote');
-    return true;
-  }
-  end(): void {
-    this.writableEnded = true;
-  }
-}
 
 function controller(limits: StreamLimiter, after: () => Promise<unknown[]>): SslController {
   const ssl = { sslJob: async () => ({ id: JOB }) } as unknown as SslService;

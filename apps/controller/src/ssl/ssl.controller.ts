@@ -1,8 +1,8 @@
-import { once } from 'node:events';
 import { Controller, Get, Logger, Param, Query, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { RequireScopes, Token, type TokenIdentity } from '../auth/scopes';
 import { StreamLimiter } from '../auth/stream-limiter';
+import { serveEventStream } from '../auth/event-stream';
 import { Audit } from '../audit/audit.decorator';
 import { SslService } from './ssl.service';
 import { SslReadService, type HttpSummaries, type SslEventPage } from './ssl-read.service';
@@ -39,35 +39,18 @@ export class SslController {
   async stream(@Param('id') id: string, @Query() q: Record<string, unknown>, @Token() token: TokenIdentity, @Req() req: Request, @Res() res: Response): Promise<void> {
     await this.ssl.sslJob(id);
     const query = parseStreamQuery(q, req.headers['last-event-id']);
-    const lease = this.limits.acquire(token.fingerprint);
-    // Released on every way out: the pump ending (finally), and the socket closing even if a poll hangs.
-    res.once('close', () => lease.release());
-    const ac = new AbortController();
-    res.once('close', () => ac.abort());
-    const signal = AbortSignal.any([ac.signal, lease.signal]);
-    try {
-      res.status(200);
-      res.set({ 'Content-Type': 'text/event-stream; charset=utf-8', 'Cache-Control': 'no-cache, no-transform', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
-      res.flushHeaders();
-      await pumpSse(
-        { fetch: (after, n) => this.read.after(id, query, after, n), job: () => this.read.jobState(id) },
-        {
-          write: (chunk) => res.write(chunk),
-          drained: async () => {
-            await once(res, 'drain', { signal }).catch(() => undefined);
-          },
-          end: () => {
-            if (!res.writableEnded) res.end();
-          },
-        },
-        { after: query.after, pollMs: STREAM_POLL_MS, heartbeatMs: STREAM_HEARTBEAT_MS, pageSize: STREAM_PAGE, signal },
-      );
-    } catch (err) {
-      this.log.error(`ssl-events stream of job ${id}: ${(err as Error).message}`);
-      if (!res.writableEnded) res.end();
-    } finally {
-      lease.release();
-    }
+    await serveEventStream(
+      res,
+      this.limits,
+      token,
+      (sink, signal) =>
+        pumpSse(
+          { fetch: (after, n) => this.read.after(id, query, after, n), job: () => this.read.jobState(id) },
+          sink,
+          { after: query.after, pollMs: STREAM_POLL_MS, heartbeatMs: STREAM_HEARTBEAT_MS, pageSize: STREAM_PAGE, signal },
+        ),
+      (err) => this.log.error(`ssl-events stream of job ${id}: ${err.message}`),
+    );
   }
 
   /** HTTP/1.x exchanges and HTTP/2 frames per connection. ?node=&pid=&limit=(connections)&after=<nextCursor> */
