@@ -11,10 +11,12 @@ import { unwindBench } from './unwind.mjs';
 import { chaosBench } from './chaos.mjs';
 import { pythonBench } from './python.mjs';
 import { targetBench } from './target.mjs';
+import { consoleBench } from './console.mjs';
 
-const suites = { 'cpu-profile': cpuProfileBench, usdt: usdtBench, memleak: memleakBench, ssl: sslBench, fleet: fleetBench, unwind: unwindBench, python: pythonBench, target: targetBench, chaos: chaosBench };
-// These start their own stack (fleet: simulated agents, no real one; chaos: its faults) and run after the shared one has stopped.
-const ownStack = new Set(['fleet', 'chaos']);
+const suites = { 'cpu-profile': cpuProfileBench, usdt: usdtBench, memleak: memleakBench, ssl: sslBench, fleet: fleetBench, unwind: unwindBench, python: pythonBench, target: targetBench, chaos: chaosBench, console: consoleBench };
+// These start their own stack (fleet: simulated agents, no real one; chaos: its faults) or need none (console:
+// a page in chromium), and run after the shared one has stopped.
+const ownStack = new Set(['fleet', 'chaos', 'console']);
 const chosen = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 for (const name of chosen) if (!suites[name]) throw new Error(`unknown suite ${name}; have ${Object.keys(suites).join(', ')}`);
 

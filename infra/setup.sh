@@ -18,7 +18,8 @@ APT_PACKAGES=(clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev syst
   iproute2  # network namespaces: the e2e cuts an agent's link (link-cut.e2e)
   wget libgnutls30 libnss3 libnss3-dev libnspr4-dev  # TLS libraries: the GnuTLS e2e (Debian's wget), the NSS client the tests build
   golang-go  # ssl-capture's Go crypto/tls e2e builds a Go HTTPS client and server
-  docker.io mmdebstrap)  # containers: the e2e profiles Python and Node services in Docker containers, on an image built offline
+  docker.io mmdebstrap  # containers: the e2e profiles Python and Node services in Docker containers, on an image built offline
+  chromium fonts-dejavu-core)  # the console's browser e2e drives Debian's chromium through playwright-core (no browser download)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -77,11 +77,12 @@ waitHealthy().then(
     console.log(`
 [start] Tracefleet is up: REST ${base}/api/v1 (tokens in .env: TRACEFLEET_API_TOKEN; TRACEFLEET_CAPTURE_TOKEN for ssl-capture), one local agent
 [start] on mutual TLS (fleet CA ${env.TRACEFLEET_CA_CERT}; the agent's certificate in .tracefleet/agent).
-[start] Take a 10 s CPU profile of this host:
+[start] Web console: open ${base}/ in a browser and sign in with TRACEFLEET_API_TOKEN (or TRACEFLEET_CAPTURE_TOKEN) from .env.
+[start] Or from a shell, take a 10 s CPU profile of this host:
   set -a; . ./.env; set +a
   curl -s -X POST ${base}/api/v1/jobs -H "Authorization: Bearer $TRACEFLEET_API_TOKEN" -H 'Content-Type: application/json' \\
     -d '{"type":"cpu-profile","durationSec":10,"target":{"all":true},"nodes":"all"}'
-[start] then open ${base}/api/v1/jobs/<id>/flamegraph.svg (with the same header). Ctrl-C stops both.
+[start] then open ${base}/#/jobs/<id> in the console, or fetch ${base}/api/v1/jobs/<id>/flamegraph.svg with the same header. Ctrl-C stops both.
 `);
   },
   (err) => {

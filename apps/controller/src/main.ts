@@ -1,7 +1,9 @@
 import 'reflect-metadata';
 import { Logger, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
+import { mountConsole } from './console/console-static';
 import { EnvError, loadEnv } from './config/env';
 
 async function bootstrap(): Promise<void> {
@@ -15,13 +17,15 @@ async function bootstrap(): Promise<void> {
     }
     throw err;
   }
-  const app = await NestFactory.create(AppModule.forEnv(env), { bufferLogs: false });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forEnv(env), { bufferLogs: false });
+  const withConsole = mountConsole(app.getHttpAdapter().getInstance());
   app.setGlobalPrefix('api/v1');
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   app.enableShutdownHooks();
   await app.listen(env.port, env.host);
   const url = await app.getUrl();
   Logger.log(`REST API on ${url.replace('[::1]', 'localhost')}/api/v1`, 'Bootstrap');
+  if (withConsole) Logger.log(`web console on ${url.replace('[::1]', 'localhost')}/`, 'Bootstrap');
 }
 
 void bootstrap();

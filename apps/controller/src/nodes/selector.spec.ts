@@ -67,7 +67,7 @@ describe('selector set expressions and limit', () => {
       [{ expressions: [{ key: 'gpu', operator: 'Exists', values: ['x'] }] }, /nodes.expressions\[0\].values must be empty for Exists/],
       [{ expressions: [{ key: 'bad key', operator: 'Exists' }] }, /nodes.expressions\[0\].key/],
       [{ expressions: [{ key: 'a', operator: 'Exists', value: 'x' }] }, /nodes.expressions\[0\].value is not a known field/],
-      [{ limit: 3 }, /nodes must name nodes, labels or expressions/],
+      [{ limit: 3 }, /nodes must name nodes, labels, expressions or a selector/],
     ];
     for (const [raw, re] of cases) assert.match(message(() => parseNodeSelector(raw)), re, JSON.stringify(raw));
   });
@@ -117,5 +117,26 @@ describe('selector set expressions and limit', () => {
     assert.match(message(() => parseLabelSelectorString('env=prod,,x')), /labelSelector has an empty term/);
     assert.match(message(() => parseLabelSelectorString('bad key=x')), /labelSelector has an invalid label key in .*bad key=x/);
     assert.match(message(() => parseLabelSelectorString('zone in ()')), /labelSelector needs values/);
+  });
+
+  it('takes the same string as a job selector, folded into labels and expressions (the console sends it)', () => {
+    assert.deepEqual(parseNodeSelector({ selector: 'env=prod,zone in (a,b)', limit: 2 }), {
+      all: false,
+      labels: { env: 'prod' },
+      expressions: [{ key: 'zone', operator: 'In', values: ['a', 'b'] }],
+      limit: 2,
+    });
+    assert.deepEqual(parseNodeSelector({ names: ['n1'], labels: { env: 'prod' }, selector: 'env=prod,!canary' }), {
+      all: false,
+      names: ['n1'],
+      labels: { env: 'prod' },
+      expressions: [{ key: 'canary', operator: 'DoesNotExist' }],
+    });
+    assert.match(message(() => parseNodeSelector({ selector: 'zone in (a' })), /nodes\.selector has an unbalanced/);
+    assert.match(message(() => parseNodeSelector({ selector: 'env=a', labels: { env: 'b' } })), /nodes\.selector asks env=a where labels asks env=b/);
+    assert.match(message(() => parseNodeSelector({ selector: 42 })), /nodes\.selector must be a label selector string/);
+    assert.match(message(() => parseNodeSelector({ selector: 'x'.repeat(5000) })), /nodes\.selector must be/);
+    assert.match(message(() => parseNodeSelector({ all: true, selector: 'a' })), /nodes\.all cannot be combined with selector/);
+    assert.match(message(() => parseNodeSelector({ selector: Array.from({ length: 65 }, (_, i) => `k${i}`).join(',') })), /more than 64 expressions/);
   });
 });

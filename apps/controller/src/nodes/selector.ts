@@ -38,12 +38,12 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 export function parseNodeSelector(raw: unknown, field = 'nodes'): NodeSelector {
   if (raw === 'all') return { all: true };
   if (!isObject(raw)) bad(field, 'must be "all" or an object { names?, labels?, expressions?, limit? }');
-  const known = ['all', 'names', 'labels', 'expressions', 'limit'];
+  const known = ['all', 'names', 'labels', 'expressions', 'selector', 'limit'];
   for (const k of Object.keys(raw)) if (!known.includes(k)) bad(`${field}.${k}`, `is not a known selector field (${known.join(', ')})`);
   const limit = raw.limit === undefined ? undefined : parseLimit(raw.limit, `${field}.limit`);
   if (raw.all !== undefined) {
     if (raw.all !== true) bad(`${field}.all`, 'must be true (or leave it out and name nodes, labels or expressions)');
-    const other = ['names', 'labels', 'expressions'].filter((k) => raw[k] !== undefined);
+    const other = ['names', 'labels', 'expressions', 'selector'].filter((k) => raw[k] !== undefined);
     if (other.length) bad(`${field}.all`, `cannot be combined with ${other.join(', ')}`);
     return limit === undefined ? { all: true } : { all: true, limit };
   }
@@ -69,7 +69,19 @@ export function parseNodeSelector(raw: unknown, field = 'nodes'): NodeSelector {
     }
     sel.expressions = raw.expressions.map((e, i) => parseExpression(e, `${field}.expressions[${i}]`));
   }
-  if (!sel.names && !sel.labels && !sel.expressions) bad(field, 'must name nodes, labels or expressions, or be "all"');
+  if (raw.selector !== undefined) {
+    // The label-selector string of GET /nodes?labelSelector= (what the console's fleet filter and job form take),
+    // folded into labels and expressions so what is stored is the same whichever way it was written.
+    if (typeof raw.selector !== 'string' || raw.selector.length > 4096) bad(`${field}.selector`, 'must be a label selector string like "env=prod,zone in (a,b)"');
+    const parsed = parseLabelSelectorString(raw.selector, `${field}.selector`);
+    for (const [k, v] of Object.entries(parsed.labels ?? {})) {
+      if (sel.labels?.[k] !== undefined && sel.labels[k] !== v) bad(`${field}.selector`, `asks ${k}=${v} where labels asks ${k}=${sel.labels[k]}`);
+      sel.labels = { ...sel.labels, [k]: v };
+    }
+    if (parsed.expressions) sel.expressions = [...(sel.expressions ?? []), ...parsed.expressions];
+    if (sel.expressions && sel.expressions.length > MAX_EXPRESSIONS) bad(`${field}.selector`, `makes more than ${MAX_EXPRESSIONS} expressions`);
+  }
+  if (!sel.names && !sel.labels && !sel.expressions) bad(field, 'must name nodes, labels, expressions or a selector, or be "all"');
   if (limit !== undefined) sel.limit = limit;
   return sel;
 }
