@@ -70,6 +70,12 @@ describe('memleak jobs, end to end on the real kernel', () => {
     }
     const leaked = sum(leakStacks);
     assert.ok(leaked / total >= 0.95, `${leaked} of ${total} outstanding bytes through leak_here`);
+    // Each stack of a node's top has its bytes at every snapshot of that node (the console's growth chart): the last is now.
+    const firstNode = leaks.nodes[0] as { snapshots: unknown[]; top: (LeakStack & { series: string[] })[] };
+    for (const s of firstNode.top) {
+      assert.equal(s.series.length, firstNode.snapshots.length, 'one value per snapshot');
+      assert.equal(s.series[s.series.length - 1], s.bytes, 'the last value is the stack at the last snapshot');
+    }
     // malloc is probed at its ret sites only: sizes are the usable sizes of the chunk headers, 8 to 23 bytes over each request.
     assert.ok(leaked >= K * S && leaked <= K * (S + 23), `${leaked} bytes through leak_here, expected ${K * S} plus under ${K * 24} of chunk rounding`);
     // Debian 12's malloc: its tcache path's `jne` (emulated, inside the frame, the stack walked by the unwind tables)

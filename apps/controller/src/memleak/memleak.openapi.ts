@@ -28,8 +28,9 @@ export const MEMLEAK_OPENAPI: JobTypeOpenApi = {
         growthBytes: decimal('Change across the snapshots.'),
         growing: bool(),
         byNode: mapOf(decimal(), 'Merged only: bytes per node.'),
+        series: arrayOf(decimal(), { description: "A node's top only: the stack's outstanding bytes at each of that node's snapshots, in their order." }),
       },
-      { optional: ['byNode'] },
+      { optional: ['byNode', 'series'] },
     ),
     MemleakResults: obj({
       jobId: uuid(),

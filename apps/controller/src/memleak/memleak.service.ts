@@ -15,6 +15,8 @@ export interface LeakStackView {
   growing: boolean;
   /** Per node, when merged. */
   byNode?: Record<string, string>;
+  /** Per node's top only: this stack's outstanding bytes at each of the node's snapshots, in their order (the growth chart). */
+  series?: string[];
 }
 
 export interface MemleakResults {
@@ -117,7 +119,7 @@ export class MemleakService {
           const series = snaps.map((s) => s.stacks.find((x) => x.stackId === st.stackId)?.bytes ?? 0n);
           const g = growth(series);
           if (top.length < topN) {
-            top.push({ frames: frames.get(st.stackId) ?? [], bytes: st.bytes.toString(), count: Number(st.count), oldestAgeMs: Number(st.oldestAgeMs), growthBytes: g.growthBytes.toString(), growing: g.growing });
+            top.push({ frames: frames.get(st.stackId) ?? [], bytes: st.bytes.toString(), count: Number(st.count), oldestAgeMs: Number(st.oldestAgeMs), growthBytes: g.growthBytes.toString(), growing: g.growing, series: series.map(String) });
           }
           const m = mergedBytes.get(st.stackId) ?? { bytes: 0n, count: 0n, oldest: 0n, growth: 0n, growing: true, byNode: {} };
           m.bytes += st.bytes;
