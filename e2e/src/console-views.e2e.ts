@@ -1,11 +1,12 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { WORK, buildC, sleep, startRunningJob, startStack, waitFor, waitForLibc, waitJob, type Stack } from './harness';
+import { FIXTURES, WORK, buildC, sleep, startRunningJob, startStack, waitFor, waitForLibc, waitJob, type Stack } from './harness';
 import { launchBrowser, pageErrors, shot } from './browser';
+import { launchCollecting, selfSignedCert } from './processes';
 
 /**
  * The console's result views of the other job types, an incident and a schedule's reports, in Debian's
@@ -13,6 +14,7 @@ import { launchBrowser, pageErrors, shot } from './browser';
  */
 describe('the web console: usdt, memleak, incident and schedule views', () => {
   let stack: Stack;
+  let hotBin: string;
   let browser: Browser;
   let origin: string;
   let hot: ChildProcess;
@@ -22,7 +24,7 @@ describe('the web console: usdt, memleak, incident and schedule views', () => {
   const contexts: BrowserContext[] = [];
 
   before(async () => {
-    const hotBin = buildC('hot');
+    hotBin = buildC('hot');
     stack = await startStack();
     origin = new URL(stack.base).origin;
     browser = await launchBrowser();
@@ -123,5 +125,96 @@ describe('the web console: usdt, memleak, incident and schedule views', () => {
       await stack.api('DELETE', `/schedules/${sid}`);
     }
     assert.deepEqual(errors, [], 'no script errors or CSP violations on any page');
+  });
+
+  it('fleet filter, the form\'s live node count and a job on a label selector agree; the jobs list filters by type', async () => {
+    await stack.startAgent('console-b', 'zone=b,tier=web');
+    await page.goto(`${origin}/#/fleet`);
+    await page.getByTestId('fleet-selector').fill('zone in (b),tier=web');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.getByTestId('fleet-count').filter({ hasText: /^1 node$/ }).waitFor();
+    assert.equal(await page.locator('tr[data-node="console-b"]').count(), 1);
+    assert.equal(await page.locator(`tr[data-node="${stack.nodeName}"]`).count(), 0);
+    await shot(page, '14-fleet-filter');
+
+    await page.goto(`${origin}/#/new`);
+    await page.getByRole('radio', { name: 'all processes' }).check();
+    await page.locator('#f-durationSec').fill('1');
+    await page.getByRole('radio', { name: 'label selector' }).check();
+    await page.locator('#f-nodes').fill('zone in (b)');
+    await page.getByTestId('node-count').filter({ hasText: '1 connected node matches: console-b' }).waitFor();
+    await page.locator('#f-nodes').fill('!zone');
+    await page.getByTestId('node-count').filter({ hasText: `1 connected node matches: ${stack.nodeName}` }).waitFor();
+    await page.locator('#f-nodes').fill('zone=b');
+    await page.getByTestId('node-count').filter({ hasText: '1 connected node matches: console-b' }).waitFor();
+    await page.getByTestId('submit-job').click();
+    await page.waitForURL(/#\/jobs\/[0-9a-f-]{36}$/);
+    const id = /#\/jobs\/([0-9a-f-]{36})$/.exec(page.url())![1];
+    const job = await waitJob(stack, id);
+    assert.deepEqual(job.selection.selected, ['console-b'], 'the selector string ran on the node it counted');
+    assert.deepEqual(job.selection.selector, { labels: { zone: 'b' } }, 'stored as labels, as if written that way');
+
+    await page.goto(`${origin}/#/jobs?type=usdt`);
+    const rows = page.getByRole('table', { name: 'jobs' }).locator('tbody tr');
+    await rows.first().waitFor();
+    const types = await rows.locator('td:nth-child(2)').allInnerTexts();
+    assert.ok(types.length >= 1 && types.every((t) => t === 'usdt'), `types listed: ${types.join(', ')}`);
+  });
+
+  it('draws a hostile process name as text: no markup from traced processes reaches the page', async () => {
+    const evil = join(WORK, '<svg onload=1>');
+    copyFileSync(hotBin, evil);
+    const prog = launch(evil, ['0']);
+    await sleep(300);
+    const id = await startRunningJob(stack, { type: 'cpu-profile', durationSec: 2, target: { pid: prog.pid }, nodes: { names: [stack.nodeName] } });
+    assert.equal((await waitJob(stack, id)).status, 'completed');
+    prog.kill('SIGKILL');
+    rmSync(evil, { force: true });
+    await page.goto(`${origin}/#/jobs/${id}`);
+    const canvas = page.getByTestId('flame-canvas');
+    await canvas.waitFor();
+    await page.getByTestId('flame-search').fill('<svg onload=1>');
+    assert.match(await page.getByTestId('flame-match').innerText(), /Matched: 100\.00%/, 'the process name is the root frame of every stack');
+    const box = (await canvas.boundingBox())!;
+    await canvas.hover({ position: { x: box.width / 2, y: box.height - 27 } });
+    await page.locator('.tip').filter({ hasText: '<svg onload=1>' }).waitFor();
+    assert.equal(await page.locator('main svg').count(), 0, 'the name did not become an element');
+    await shot(page, '15-hostile-name');
+  });
+
+  it('ssl-capture with the capture token: events appear live on the job page while the job runs, and the HTTP exchange after', async () => {
+    const dir = join(WORK, `console-ssl-${process.pid}`);
+    mkdirSync(dir, { recursive: true });
+    const cert = selfSignedCert(dir);
+    const server = launchCollecting(children, '/usr/bin/node', [join(FIXTURES, 'tls_echo_server.js'), cert.cert, cert.key]);
+    await waitFor(async () => /"port":\d+/.test(server.output()), 10_000, 'the TLS test server');
+    const port = JSON.parse(server.output().split('\n')[0]).port;
+    const go = join(dir, 'go');
+    const marker = `console-${process.pid}`;
+    const client = launchCollecting(children, '/usr/bin/node', [join(FIXTURES, 'https_client.js'), `https://127.0.0.1:${port}/${marker}`, go, '40', '250']);
+    await waitFor(async () => client.output().includes('ready'), 10_000, 'the node client');
+    const id = await startRunningJob(stack, { type: 'ssl-capture', durationSec: 12, maxDataBytes: 4096, target: { pid: client.pid } }, stack.captureToken);
+
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    contexts.push(ctx);
+    const cap = await ctx.newPage();
+    const capErrors = pageErrors(cap);
+    await cap.goto(`${origin}/`);
+    await cap.getByLabel('API or capture token').fill(stack.captureToken);
+    await cap.getByRole('button', { name: 'Sign in' }).click();
+    await cap.getByTestId('who').waitFor();
+    await cap.goto(`${origin}/#/jobs/${id}`);
+    const events = cap.getByRole('table', { name: 'ssl events' });
+    await events.waitFor();
+    writeFileSync(go, '');
+    // Live: rows arrive through the event stream while the job is still running.
+    await events.getByText(new RegExp(`GET /${marker}`)).first().waitFor({ timeout: 15_000 });
+    const liveStatus = await cap.getByTestId('progress').getAttribute('data-status');
+    assert.equal(liveStatus, 'running', 'the events showed up before the job ended');
+    await cap.locator('[data-testid="progress"][data-status="completed"]').waitFor({ timeout: 30_000 });
+    await cap.getByRole('table', { name: 'connections' }).getByText(new RegExp(`GET /${marker} → 200`)).first().waitFor({ timeout: 15_000 });
+    await shot(cap, '16-ssl-live');
+    assert.deepEqual(capErrors, []);
+    rmSync(dir, { recursive: true, force: true });
   });
 });

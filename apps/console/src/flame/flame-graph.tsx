@@ -198,7 +198,7 @@ export function FlameGraph({ tree, unit = 'samples', title }: FlameGraphProps) {
           onKeyDown={onKey}
         />
         {hover && (
-          <div class="tip" style={{ left: `${Math.min(hover.x + 12, Math.max(width - 320, 0))}px`, top: `${hover.y + 16}px` }}>
+          <div class="tip" style={{ left: `${Math.min(hover.x + 12, Math.max(width - 320, 0))}px`, top: `${hover.y > (tree.maxDepth + 1) * ROW - 80 ? Math.max(hover.y - 70, 0) : hover.y + 16}px` }}>
             <b>{hover.node.depth === 0 ? 'all' : hover.node.name}</b>
             <br />
             {hover.node.value.toLocaleString()} {unit} · {pct(hover.node.value, total)} of all · {pct(hover.node.value, zoom.value)} of zoom

@@ -56,6 +56,7 @@ export function SslResult({ id, done }: { id: string; done: boolean }) {
       <h2>HTTP exchanges</h2>
       <ErrorBox error={http.error} />
       {http.data && (
+        <div class="scroll">
         <Table head={['Node', 'Process', 'Library', 'Protocol', 'Exchanges']} label="connections">
           {http.data.connections.map((c) => (
             <tr>
@@ -84,9 +85,11 @@ export function SslResult({ id, done }: { id: string; done: boolean }) {
             </tr>
           ))}
         </Table>
+        </div>
       )}
       <h2>Live events</h2>
       <p class="muted">Newest first, the last {KEEP}; plaintext as redacted on the agent.</p>
+      <div class="scroll">
       <Table head={['At', 'Node', 'Process', 'Call', 'Bytes', 'Text']} label="ssl events">
         {events.map((e) => (
           <tr>
@@ -109,6 +112,7 @@ export function SslResult({ id, done }: { id: string; done: boolean }) {
           </tr>
         ))}
       </Table>
+      </div>
     </section>
   );
 }
