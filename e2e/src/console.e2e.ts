@@ -213,6 +213,35 @@ describe('the web console in a browser', () => {
     await capture.page.getByRole('table', { name: 'ssl events' }).waitFor();
   });
 
+  it('is reachable by keyboard: sign in, move between pages, and walk a flame graph', async () => {
+    const { page } = await open();
+    await page.getByLabel('API or capture token').waitFor();
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate('document.activeElement && document.activeElement.id'), 'token', 'the first Tab lands in the token field');
+    await page.keyboard.type(stack.apiToken);
+    await page.keyboard.press('Enter');
+    await page.getByTestId('who').waitFor();
+    const focused = (): Promise<string> => page.evaluate('document.activeElement ? document.activeElement.textContent : ""') as Promise<string>;
+    for (let i = 0; i < 10 && (await focused()) !== 'Compare'; i++) await page.keyboard.press('Tab');
+    assert.equal(await focused(), 'Compare', 'the main navigation is in the tab order');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/#\/compare$/);
+    const done = await stack.api('GET', '/jobs?type=cpu-profile&status=completed&limit=1');
+    await page.goto(`${origin}/#/jobs/${done.json.jobs[0].id}`);
+    const canvas = page.getByTestId('flame-canvas');
+    await canvas.waitFor();
+    await canvas.focus();
+    await page.keyboard.press('ArrowUp');
+    const one = await page.getByTestId('flame-zoom').getAttribute('data-path');
+    assert.ok(one && !one.includes(';'), `ArrowUp zooms into the heaviest child of the root: ${one}`);
+    await page.keyboard.press('ArrowUp');
+    assert.match((await page.getByTestId('flame-zoom').getAttribute('data-path'))!, /^[^;]+;[^;]+$/, 'and on down the heaviest path');
+    await page.keyboard.press('ArrowDown');
+    assert.equal(await page.getByTestId('flame-zoom').getAttribute('data-path'), one, 'ArrowDown goes back up');
+    await page.keyboard.press('Escape');
+    assert.equal(await page.getByTestId('flame-zoom').getAttribute('data-path'), '');
+  });
+
   it('fits a phone-sized screen: the fleet, the jobs list and a job page', async () => {
     const { page, errors } = await open(390, 844);
     await signIn(page, stack.apiToken);

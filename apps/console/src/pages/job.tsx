@@ -16,7 +16,8 @@ interface NodeProgress {
   samplesStored: number;
   dropped: number;
   batchesReceived: number;
-  events?: number;
+  /** ssl-capture: its own counters (eventsSeen, eventsStored, ...). */
+  ssl?: Record<string, number>;
 }
 export interface Progress {
   id: string;
@@ -135,7 +136,7 @@ export function JobPage({ id, session, query }: { id: string; session: Session; 
                   <Status s={n.status} />
                 </td>
                 <td>{num(n.samplesTaken)}</td>
-                <td>{num(n.events ?? n.samplesStored)}</td>
+                <td>{num(n.ssl?.eventsStored ?? n.samplesStored)}</td>
                 <td>{num(n.dropped)}</td>
                 <td>{num(n.batchesReceived)}</td>
                 <td class="muted">{n.reason ?? ''}</td>
