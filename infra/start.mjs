@@ -73,6 +73,7 @@ waitHealthy().then(
       // Unwind tables are built on libuv's pool threads; with glibc's default arena per thread their freed
       // scratch stays in the agent's RSS (a whole-host profile peaked ~12 MiB higher). Read at exec, so set here.
       MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX || '2',
+      TRACEFLEET_AGENT_METRICS_ADDR: env.TRACEFLEET_AGENT_METRICS_ADDR ?? '127.0.0.1:9464',
     });
     console.log(`
 [start] Tracefleet is up: REST ${base}/api/v1 (tokens in .env: TRACEFLEET_API_TOKEN; TRACEFLEET_CAPTURE_TOKEN for ssl-capture), one local agent

@@ -4,6 +4,7 @@ import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { PrismaModule } from './prisma/prisma.module';
 import { ApiTokenGuard } from './audit/api-token.guard';
 import { HealthController } from './health/health.controller';
+import { MetricsSources } from './health/metrics-sources';
 import { NodesController } from './agents/nodes.controller';
 import { NodesService } from './nodes/nodes.service';
 import { AgentGateway } from './agents/agent.gateway';
@@ -88,6 +89,7 @@ export class AppModule {
         ReconcileService,
         ReportsService,
         ReportRetentionService,
+        MetricsSources,
       ],
     };
   }

@@ -4,6 +4,8 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
 import { mountConsole } from './console/console-static';
+import { ControllerMetrics } from './metrics/controller-metrics';
+import { isLoopbackHost, mountMetrics } from './metrics/metrics-route';
 import { EnvError, loadEnv } from './config/env';
 
 async function bootstrap(): Promise<void> {
@@ -19,12 +21,14 @@ async function bootstrap(): Promise<void> {
   }
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forEnv(env), { bufferLogs: false });
   const withConsole = mountConsole(app.getHttpAdapter().getInstance());
+  mountMetrics(app.getHttpAdapter().getInstance(), app.get(ControllerMetrics), env);
   app.setGlobalPrefix('api/v1');
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
   app.enableShutdownHooks();
   await app.listen(env.port, env.host);
   const url = await app.getUrl();
   Logger.log(`REST API on ${url.replace('[::1]', 'localhost')}/api/v1`, 'Bootstrap');
+  Logger.log(`Prometheus metrics on ${url.replace('[::1]', 'localhost')}/metrics (${env.metricsToken ? 'bearer TRACEFLEET_METRICS_TOKEN' : isLoopbackHost(env.host) ? 'loopback, no token' : 'refused until TRACEFLEET_METRICS_TOKEN is set'})`, 'Bootstrap');
   if (withConsole) Logger.log(`web console on ${url.replace('[::1]', 'localhost')}/`, 'Bootstrap');
 }
 

@@ -4,13 +4,15 @@ import type { AgentConfig } from './config';
 import { ControllerLink } from './link';
 import { NodeCredentials } from './identity';
 import { pidsWithComm, processExists, readComm } from './lib/proc';
-import { realTracers, runTypeOf, type RunNativeParts } from './runs/registry';
+import { JOB_TYPES, realTracers, runTypeOf, type RunNativeParts } from './runs/registry';
+import { AgentMetrics, timedSymbolizer } from './metrics/agent-metrics';
+import { MetricsServer } from './metrics/metrics-server';
 import type { TracingRun } from './runs/tracing-run';
 import { listProcessUsdt, readUsdtProbes, type UsdtProbe } from './usdt/stapsdt';
 import { existsSync } from 'node:fs';
 import { UnwindService } from './unwind/unwind-service';
 import { MemoryReleaser } from './memory';
-import { Admission } from './policy-admission';
+import { Admission, jobTypeOf } from './policy-admission';
 import { DEFAULT_POLICY, describePolicy } from './policy';
 import { Outbox } from './delivery/outbox';
 import { GroupTarget } from './runs/group-target';
@@ -40,6 +42,9 @@ export class Agent {
   private readonly memory: MemoryReleaser;
   /** The node's policy: concurrent runs and kernel memory of running runs, counted here. */
   private readonly admission: Admission;
+  /** Prometheus metrics and the health port, when TRACEFLEET_AGENT_METRICS_ADDR is set. */
+  readonly metrics: AgentMetrics | undefined;
+  private readonly metricsServer: MetricsServer | undefined;
 
   constructor(
     private readonly cfg: AgentConfig,
@@ -67,10 +72,24 @@ export class Agent {
     const policy = cfg.policy ?? { ...DEFAULT_POLICY, source: 'defaults' };
     this.admission = new Admission(policy);
     log(describePolicy(policy));
+    if (cfg.metrics) {
+      const metrics = new AgentMetrics({ jobTypes: JOB_TYPES, linkUp: () => this.link.connected });
+      const createSymbolizer = native.createSymbolizer;
+      this.native = { ...native, createSymbolizer: () => timedSymbolizer(createSymbolizer(), metrics.symbolizeSeconds) };
+      this.metrics = metrics;
+      this.metricsServer = new MetricsServer({
+        ...cfg.metrics,
+        scrape: () => metrics.scrape(),
+        notReady: () => this.link.notReadyReason,
+      });
+    }
   }
 
   /** Gets the node's certificate (kept, or enrolled), then opens the link. Rejects with IdentityError when it cannot. */
   async start(): Promise<void> {
+    // First, so liveness answers (and readiness says why not) while the node enrolls.
+    const addr = await this.metricsServer?.start();
+    if (addr) this.log(`metrics and health on http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}/metrics`);
     await this.identity.ensure();
     this.outbox.open();
     this.link.start();
@@ -103,6 +122,7 @@ export class Agent {
     this.memory.close();
     this.identity.close();
     await this.link.close();
+    await this.metricsServer?.close();
   }
 
   private onMessage(msg: ControllerMessage): void {
@@ -142,6 +162,7 @@ export class Agent {
       throw err;
     }
     this.runs.set(start.runId, run);
+    this.metrics?.runStarted(run, jobTypeOf(start), ticket.kernelBytes);
     this.memory.runStarted();
     const at = Number(start.startAtUnixMs);
     this.log(`run ${start.runId} (job ${start.jobId}) starting${at ? ` at ${new Date(at).toISOString()}` : ''}`);
@@ -151,6 +172,7 @@ export class Agent {
       .finally(() => {
         ticket.release();
         this.runs.delete(start.runId);
+        this.metrics?.runEnded(run);
         this.log(`run ${start.runId} finished`);
         this.memory.afterRun(this.runs.size);
       });

@@ -40,6 +40,15 @@ export interface AgentConfig {
   spoolDir: string;
   /** What this node admits whatever the controller asks (policy.ts); loadConfig always sets it. */
   policy?: AgentPolicy;
+  /** The metrics and health port (TRACEFLEET_AGENT_METRICS_ADDR); undefined: none. */
+  metrics?: MetricsConfig;
+}
+
+export interface MetricsConfig {
+  host: string;
+  port: number;
+  /** Bearer token /metrics requires (TRACEFLEET_AGENT_METRICS_TOKEN); without one the address must be loopback. */
+  token?: string;
 }
 
 export interface IdentityConfig {
@@ -127,6 +136,36 @@ function onOff(name: string, raw: string | undefined, fallback: boolean): boolea
   throw new ConfigError(`${name}: "${raw}" is not one of on, off`);
 }
 
+/** 127.0.0.0/8 and ::1 (literals: a name could resolve anywhere): the only addresses a metrics port without a token may listen on. */
+export function isLoopback(host: string): boolean {
+  return host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/**
+ * TRACEFLEET_AGENT_METRICS_ADDR (host:port or [v6]:port; unset: no metrics port) and TRACEFLEET_AGENT_METRICS_TOKEN.
+ * The port answers with no token only on loopback: anything wider must be given a token.
+ */
+export function metricsConfig(env: NodeJS.ProcessEnv): MetricsConfig | undefined {
+  const raw = env.TRACEFLEET_AGENT_METRICS_ADDR;
+  const token = env.TRACEFLEET_AGENT_METRICS_TOKEN || undefined;
+  if (token !== undefined && !/^[\x21-\x7e]{24,256}$/.test(token)) {
+    throw new ConfigError('TRACEFLEET_AGENT_METRICS_TOKEN: not 24-256 printable characters');
+  }
+  if (raw === undefined || raw === '') return undefined;
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(raw);
+  const port = m ? Number(m[3]) : 0;
+  if (!m || port < 1 || port > 65535) {
+    throw new ConfigError(`TRACEFLEET_AGENT_METRICS_ADDR: "${raw}" is not host:port (e.g. 127.0.0.1:9464, [::1]:9464)`);
+  }
+  const host = m[1] ?? m[2];
+  if (!token && !isLoopback(host)) {
+    throw new ConfigError(
+      `TRACEFLEET_AGENT_METRICS_ADDR: "${raw}" is not a loopback address and TRACEFLEET_AGENT_METRICS_TOKEN is not set; an unauthenticated metrics port listens on loopback only`,
+    );
+  }
+  return { host, port, ...(token ? { token } : {}) };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
   const enrollmentToken = env.TRACEFLEET_ENROLLMENT_TOKEN || undefined;
   if (enrollmentToken !== undefined && !/^[\x21-\x7e]{16,256}$/.test(enrollmentToken)) {
@@ -167,5 +206,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
     ...outboxLimits(env),
     spoolDir: env.TRACEFLEET_AGENT_SPOOL_DIR || join(env.TRACEFLEET_AGENT_STATE_DIR || '/var/lib/tracefleet/agent', 'spool'),
     policy,
+    metrics: metricsConfig(env),
   };
 }

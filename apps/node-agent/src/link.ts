@@ -99,6 +99,8 @@ export class ControllerLink {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private attempt = 0;
   private closing = false;
+  /** Why the link is not registered (the last failure, or that it is still connecting): /health/ready says it. */
+  private downReason = 'not registered with a controller yet';
   /** This agent process, in every Register: the controller tells a reconnect of it from a second agent with its name. */
   readonly instanceId = randomUUID();
   runningRunIds: () => string[] = () => [];
@@ -116,6 +118,11 @@ export class ControllerLink {
 
   get connected(): boolean {
     return this.registered;
+  }
+
+  /** Undefined while registered; else why not. */
+  get notReadyReason(): string | undefined {
+    return this.registered ? undefined : this.downReason;
   }
 
   /** The controller address in use (or being tried). */
@@ -208,6 +215,7 @@ export class ControllerLink {
       ended = true;
       const wasRegistered = this.registered;
       this.registered = false;
+      this.downReason = `controller link to ${addr} down: ${why}`;
       this.call = undefined;
       clearInterval(this.heartbeat);
       if (wasRegistered) this.handlers.onSessionLost(why);

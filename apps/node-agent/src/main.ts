@@ -1,6 +1,7 @@
 import { Agent } from './agent';
 import { ConfigError, loadConfig } from './config';
 import { IdentityError } from './identity';
+import { MetricsPortError } from './metrics/metrics-server';
 
 function main(): void {
   let cfg;
@@ -24,7 +25,7 @@ function main(): void {
     void agent.shutdown(1000).finally(() => process.exit(3));
   });
   agent.start().catch((err: Error) => {
-    console.error(`tracefleet agent ${cfg.nodeName}: ${err instanceof IdentityError ? err.message : err.stack}`);
+    console.error(`tracefleet agent ${cfg.nodeName}: ${err instanceof IdentityError || err instanceof MetricsPortError ? err.message : err.stack}`);
     void agent.shutdown(1000).finally(() => process.exit(2));
   });
   let stopping = false;

@@ -59,6 +59,13 @@ export class StreamLimiter implements BeforeApplicationShutdown {
     return this.open.get(token)?.size ?? 0;
   }
 
+  /** Streams open now, all tokens together (metrics). */
+  total(): number {
+    let n = 0;
+    for (const mine of this.open.values()) n += mine.size;
+    return n;
+  }
+
   /** Ends every stream of a token whose session has ended (its holders see the stream close). */
   closeToken(token: string, reason: string): number {
     const mine = [...(this.open.get(token) ?? [])];

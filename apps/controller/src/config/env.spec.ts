@@ -73,4 +73,10 @@ describe('loadEnv', () => {
     ];
     for (const [env, re] of cases) assert.throws(() => loadEnv(env), (e: Error) => e instanceof EnvError && re.test(e.message));
   });
+  it('takes an optional metrics token of its own', () => {
+    assert.equal(loadEnv(good).metricsToken, undefined);
+    assert.equal(loadEnv({ ...good, TRACEFLEET_METRICS_TOKEN: 'm'.repeat(24) }).metricsToken, 'm'.repeat(24));
+    assert.throws(() => loadEnv({ ...good, TRACEFLEET_METRICS_TOKEN: 'short' }), /TRACEFLEET_METRICS_TOKEN is shorter than 24/);
+    assert.throws(() => loadEnv({ ...good, TRACEFLEET_METRICS_TOKEN: 'a'.repeat(32) }), /TRACEFLEET_METRICS_TOKEN must differ/);
+  });
 });

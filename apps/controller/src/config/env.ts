@@ -68,6 +68,11 @@ export interface ControllerEnv {
    * for requests that came over TLS to this process; X-Forwarded-Proto is never trusted.
    */
   sessionSecureCookie: boolean;
+  /**
+   * Bearer token for `GET /metrics` (TRACEFLEET_METRICS_TOKEN, at least 24 characters). Unset: scrapes
+   * need no token when the controller listens on loopback only, and are refused otherwise.
+   */
+  metricsToken?: string;
 }
 
 export class EnvError extends Error {}
@@ -159,6 +164,10 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): ControllerEnv {
   const sessionIdleSec = int(env, 'TRACEFLEET_SESSION_IDLE_SEC', 12 * 3600, 60, 30 * 86_400);
   const sessionMaxSec = int(env, 'TRACEFLEET_SESSION_MAX_SEC', Math.max(86_400, sessionIdleSec), 60, 90 * 86_400);
   if (sessionMaxSec < sessionIdleSec) throw new EnvError(`TRACEFLEET_SESSION_MAX_SEC=${sessionMaxSec} must be at least TRACEFLEET_SESSION_IDLE_SEC=${sessionIdleSec}`);
+  const metricsToken = env.TRACEFLEET_METRICS_TOKEN ? token(env, 'TRACEFLEET_METRICS_TOKEN') : undefined;
+  if (metricsToken !== undefined && [apiToken, captureToken, enrollmentToken].includes(metricsToken)) {
+    throw new EnvError('TRACEFLEET_METRICS_TOKEN must differ from the API, capture and enrollment tokens (it only reads metrics)');
+  }
   const grpcAddr = env.TRACEFLEET_GRPC_ADDR || '127.0.0.1:50051';
   const enrollAddr = env.TRACEFLEET_ENROLL_ADDR || '127.0.0.1:50052';
   if (enrollAddr === grpcAddr) throw new EnvError('TRACEFLEET_ENROLL_ADDR must differ from TRACEFLEET_GRPC_ADDR (enrollment has no client certificate)');
@@ -194,6 +203,7 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): ControllerEnv {
     sessionIdleSec,
     sessionMaxSec,
     sessionSecureCookie: bool(env, 'TRACEFLEET_SESSION_SECURE_COOKIE', false),
+    metricsToken,
   };
 }
 

@@ -67,6 +67,20 @@ export function paths(): Record<string, PathItem> {
     '/health': {
       get: op('public', { operationId: 'health', summary: 'Readiness: PostgreSQL answers; this replica\'s id and agent sessions', tags: ['meta'], responses: ok('Ready.', ref('Health')) }),
     },
+    '/health/live': {
+      get: op('public', { operationId: 'healthLive', summary: 'Liveness: this process answers HTTP (nothing else is asked)', tags: ['meta'], responses: ok('Up.', ref('HealthLive')) }),
+    },
+    '/health/ready': {
+      get: op('public', {
+        operationId: 'healthReady',
+        summary: 'Readiness: PostgreSQL answers SELECT 1 and Redis answers PING, each within 2 s',
+        tags: ['meta'],
+        responses: {
+          ...ok('Ready.', ref('HealthReady')),
+          '503': { description: 'Not ready: `message` names what did not answer, `checks` holds each answer.', content: { 'application/json': { schema: { type: 'object' } } } },
+        },
+      }),
+    },
     '/openapi.json': {
       get: op('public', { operationId: 'openapi', summary: 'This document', tags: ['meta'], responses: ok('OpenAPI 3.1.', { type: 'object' }) }),
     },

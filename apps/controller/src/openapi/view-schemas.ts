@@ -39,6 +39,12 @@ export function viewSchemas(): Record<string, Schema> {
       { optional: ['code'] },
     ),
     Health: obj({ status: str(undefined, { const: 'ok' }), replicaId: str(), agentsConnected: int('Sessions held by this replica; GET /nodes shows the whole fleet.'), grpc: str('The gRPC address agents connect to.') }),
+    HealthLive: obj({ status: str(undefined, { const: 'ok' }), replicaId: str() }),
+    HealthReady: obj({
+      status: str(undefined, { const: 'ok' }),
+      replicaId: str(),
+      checks: obj({ postgres: str('"ok", or why PostgreSQL did not answer SELECT 1 in time.'), redis: str('"ok", or why Redis did not answer PING in time.') }),
+    }),
     Node: obj({
       id: uuid(),
       name: str(),

@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { PrismaPg } from '@prisma/adapter-pg';
+import { Pool } from 'pg';
 import { PrismaClient } from '../generated/prisma/client';
 import { ENV, type ControllerEnv } from '../config/env';
 import { StoreGate } from './store-gate';
@@ -13,11 +14,16 @@ const RESERVED_CONNECTIONS = 4;
 export class PrismaService extends PrismaClient implements OnModuleDestroy {
   /** Result storage (agent batches) runs through this gate: at most pool − 4 at once. */
   readonly storeGate: StoreGate;
+  /** The pg pool under the adapter, kept for its counts (metrics); the adapter ends it on $disconnect. */
+  readonly pool: Pool;
 
   constructor(@Inject(ENV) env: ControllerEnv) {
-    const pool = env.dbPoolSize ?? DEFAULT_POOL;
-    super({ adapter: new PrismaPg({ connectionString: env.databaseUrl, max: pool }) });
-    this.storeGate = new StoreGate(Math.max(1, pool - RESERVED_CONNECTIONS));
+    const size = env.dbPoolSize ?? DEFAULT_POOL;
+    const pool = new Pool({ connectionString: env.databaseUrl, max: size });
+    // `as never`: the adapter is typed against its own copy of @types/pg; the runtime class is the same pg.Pool.
+    super({ adapter: new PrismaPg(pool as never, { disposeExternalPool: true }) });
+    this.pool = pool;
+    this.storeGate = new StoreGate(Math.max(1, size - RESERVED_CONNECTIONS));
   }
 
   async onModuleDestroy(): Promise<void> {

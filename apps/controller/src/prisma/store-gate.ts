@@ -11,6 +11,11 @@ export class StoreGate {
     if (!Number.isInteger(slots) || slots < 1) throw new Error(`a gate needs at least one slot, got ${slots}`);
   }
 
+  /** Work holding a slot now. */
+  get busy(): number {
+    return this.active;
+  }
+
   /** Work waiting for a slot. */
   get queued(): number {
     return this.waiting.length;

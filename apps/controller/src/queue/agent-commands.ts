@@ -74,6 +74,11 @@ export class AgentCommandQueue implements OnApplicationBootstrap, OnModuleDestro
     return this.env.replicaId;
   }
 
+  /** This replica's command queue's jobs by state (metrics). */
+  jobCounts(): Promise<Record<string, number>> {
+    return this.queue(this.env.replicaId).getJobCounts('waiting', 'active', 'delayed', 'failed');
+  }
+
   handle<N extends CommandName>(name: N, handler: CommandHandler<N>): void {
     (this.handlers as Record<string, unknown>)[name] = handler;
   }

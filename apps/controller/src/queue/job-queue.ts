@@ -67,6 +67,24 @@ export class JobQueue implements OnApplicationBootstrap, OnModuleDestroy {
     });
   }
 
+  /** This queue's jobs by state (metrics). */
+  jobCounts(): Promise<Record<string, number>> {
+    return this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed');
+  }
+
+  /** Redis answers PING within `timeoutMs` (GET /health/ready); throws otherwise. */
+  async ping(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer to PING within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      await Promise.race([this.connection.ping(), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   /** `listener` runs each time the Redis connection comes back after it was lost. */
   onReconnect(listener: () => Promise<void>): void {
     this.reconnectListeners.push(listener);

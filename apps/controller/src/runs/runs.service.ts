@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Optional } from '@nestjs/common';
 import { RunEventKind, type ProfileBatch, type RunEvent, type RunFinished } from '@tracefleet/proto';
 import { PrismaService } from '../prisma/prisma.service';
 import type { Prisma } from '../generated/prisma/client';
@@ -9,6 +9,7 @@ import { unwindStatsOf } from './unwind-stats';
 import { storableDate } from '../common/sanitize';
 import { ResultStores } from '../common/result-stores';
 import { leaveToAgent, StorageUnavailable, type DeliveryOrigin } from './delivery';
+import { ControllerMetrics } from '../metrics/controller-metrics';
 
 /** Attempts to store a batch (the first included) before it is counted as not stored. */
 const STORE_ATTEMPTS = 6;
@@ -47,6 +48,7 @@ export class RunsService {
     private readonly prisma: PrismaService,
     private readonly profiles: ProfilesService,
     private readonly stores: ResultStores,
+    @Optional() private readonly metrics?: ControllerMetrics,
   ) {}
 
   onEvent(nodeId: string, ev: RunEvent, origin?: DeliveryOrigin): Promise<boolean> {
@@ -188,17 +190,24 @@ export class RunsService {
    * `store` returned, or undefined when it never succeeded.
    */
   private async stored<T>(runId: string, batches: number, lastSeq: bigint, gaps: number, origin: DeliveryOrigin | undefined, store: () => Promise<T>): Promise<T | undefined> {
+    const started = process.hrtime.bigint();
     try {
-      return await this.prisma.storeGate.run(() =>
+      const kept = await this.prisma.storeGate.run(() =>
         withDbRetry(store, {
           attempts: STORE_ATTEMPTS,
           baseDelayMs: STORE_RETRY_BASE_MS,
-          onRetry: (err, attempt, delayMs) =>
-            this.log.warn(`run ${runId}: storing ${batches} batch(es) failed (attempt ${attempt}): ${errorSummary(err)}; again in ${delayMs} ms`),
+          onRetry: (err, attempt, delayMs) => {
+            this.metrics?.storeRetries.inc();
+            this.log.warn(`run ${runId}: storing ${batches} batch(es) failed (attempt ${attempt}): ${errorSummary(err)}; again in ${delayMs} ms`);
+          },
         }),
       );
+      // null: another writer had claimed them (duplicates, counted by the caller).
+      if (typeof kept === 'bigint') this.metrics?.recordStored(batches, kept, Number(process.hrtime.bigint() - started) / 1e9);
+      return kept;
     } catch (err) {
       const why = errorSummary(err);
+      this.metrics?.storeFailures.inc({ outcome: leaveToAgent(err, origin) ? 'left_to_agent' : 'not_stored' });
       if (leaveToAgent(err, origin)) {
         // The agent keeps them and sends them again (acknowledged delivery): nothing is lost or counted.
         this.log.warn(`run ${runId}: ${batches} batch(es) up to seq ${lastSeq} not stored yet (${why}); left to the agent, which sends them again`);

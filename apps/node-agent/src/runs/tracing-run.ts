@@ -18,6 +18,12 @@ export interface RunCounts {
   sent: bigint;
 }
 
+/** What a run has counted so far, for the agent's metrics (metrics/agent-metrics.ts). */
+export interface RunProgress {
+  counts: RunCounts;
+  unwind?: UnwindCounters;
+}
+
 const TARGET_POLL_MS = 250;
 /** A start time further ahead than this on the node's clock is refused: the clocks disagree, or it is a mistake. */
 export const MAX_START_WAIT_MS = 120_000;
@@ -34,6 +40,8 @@ export abstract class TracingRun {
   protected seq = 0n;
   /** This run's share of the node's unwind tables, when its tracer takes user stacks through them. */
   private unwind: UnwindLease | undefined;
+  /** Taken in finish(), before release() frees the tracer: what progress() answers from then on. */
+  private finalProgress: RunProgress | undefined;
 
   constructor(
     protected readonly start: StartRun,
@@ -50,6 +58,14 @@ export abstract class TracingRun {
   stop(reason: string): void {
     this.stopReason ??= reason;
     this.wake?.();
+  }
+
+  /**
+   * What the run has counted so far (its final counts once it finished), for the agent's metrics. Throws when
+   * the tracer cannot say; the caller counts that, a scrape never fails for it.
+   */
+  progress(): RunProgress {
+    return this.finalProgress ?? { counts: this.counts(), unwind: this.unwindCounters() };
   }
 
   /** Validates, creates and attaches the tracer; returns what the STARTED event says and the pid to watch. */
@@ -186,7 +202,9 @@ export abstract class TracingRun {
     let unwind: UnwindStats | undefined;
     try {
       c = this.counts();
-      unwind = this.unwind?.stats(this.unwindCounters());
+      const counters = this.unwindCounters();
+      this.finalProgress = { counts: c, unwind: counters };
+      unwind = this.unwind?.stats(counters);
     } catch {
       // counts are best effort once the tracer itself failed
     }

@@ -1,0 +1,78 @@
+import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { PrismaService } from '../prisma/prisma.service';
+import { JobQueue, QUEUE_NAME } from '../queue/job-queue';
+import { AgentCommandQueue } from '../queue/agent-commands';
+import { AgentGateway } from '../agents/agent.gateway';
+import { StreamLimiter } from '../auth/stream-limiter';
+import { ControllerMetrics, type GaugeSample } from '../metrics/controller-metrics';
+import { JobStatus, JobType, RunStatus } from '../generated/prisma/enums';
+
+const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
+
+/**
+ * Rows counted by (key) from one grouped query, as gauge samples over every known combination (zeros
+ * included, so a series never vanishes). Values outside the known ones (a newer schema) go to "other":
+ * label values stay few whatever the table holds.
+ */
+export function countsByKnown(rows: { key: string[]; n: number }[], known: string[][], labelNames: string[]): GaugeSample[] {
+  const byKey = new Map<string, GaugeSample>();
+  const combos = known.reduce<string[][]>((acc, values) => acc.flatMap((prefix) => values.map((v) => [...prefix, v])), [[]]);
+  for (const combo of combos) byKey.set(combo.join('\0'), { labels: Object.fromEntries(labelNames.map((l, i) => [l, combo[i]])), value: 0 });
+  for (const row of rows) {
+    const key = row.key.map((v, i) => (known[i].includes(v) ? v : 'other'));
+    const k = key.join('\0');
+    const at = byKey.get(k) ?? { labels: Object.fromEntries(labelNames.map((l, i) => [l, key[i]])), value: 0 };
+    at.value += row.n;
+    byKey.set(k, at);
+  }
+  return [...byKey.values()];
+}
+
+/** The job type as the API names it (cpu_profile → cpu-profile). */
+const apiType = (t: string): string => t.replace(/_/g, '-');
+
+/** The scrape-time gauges: each reads what its owner already holds (one grouped query for jobs and runs). */
+@Injectable()
+export class MetricsSources implements OnModuleInit {
+  constructor(
+    private readonly metrics: ControllerMetrics,
+    private readonly prisma: PrismaService,
+    private readonly jobQueue: JobQueue,
+    private readonly commands: AgentCommandQueue,
+    private readonly agents: AgentGateway,
+    private readonly streams: StreamLimiter,
+  ) {}
+
+  onModuleInit(): void {
+    const m = this.metrics;
+    m.gauge('jobs', 'Jobs stored (all replicas), by type and status.', ['type', 'status'], async () => {
+      const rows = await this.prisma.$queryRaw<{ type: string; status: string; n: number }[]>`SELECT "type"::text AS type, "status"::text AS status, count(*)::int AS n FROM "Job" GROUP BY 1, 2`;
+      return countsByKnown(
+        rows.map((r) => ({ key: [apiType(r.type), r.status], n: r.n })),
+        [Object.values(JobType).map(apiType), Object.values(JobStatus)],
+        ['type', 'status'],
+      );
+    });
+    m.gauge('runs', 'Job runs stored (all replicas), by status.', ['status'], async () => {
+      const rows = await this.prisma.$queryRaw<{ status: string; n: number }[]>`SELECT "status"::text AS status, count(*)::int AS n FROM "JobRun" GROUP BY 1`;
+      return countsByKnown(rows.map((r) => ({ key: [r.status], n: r.n })), [Object.values(RunStatus)], ['status']);
+    });
+    m.gauge('store_gate_queued', 'Result stores waiting for a storage gate slot on this replica.', [], () => [{ value: this.prisma.storeGate.queued }]);
+    m.gauge('store_gate_busy', 'Result stores holding a storage gate slot on this replica.', [], () => [{ value: this.prisma.storeGate.busy }]);
+    m.gauge('store_gate_slots', 'Storage gate slots of this replica (pool size less the reserved connections).', [], () => [{ value: this.prisma.storeGate.slots }]);
+    m.gauge('queue_jobs', 'BullMQ jobs by queue (jobs: the task queue; agent-commands: this replica\'s command queue) and state.', ['queue', 'state'], async () => {
+      const [tasks, cmds] = await Promise.all([this.jobQueue.jobCounts(), this.commands.jobCounts()]);
+      return [
+        ...QUEUE_STATES.map((state) => ({ labels: { queue: QUEUE_NAME, state }, value: tasks[state] ?? 0 })),
+        ...QUEUE_STATES.map((state) => ({ labels: { queue: 'agent-commands', state }, value: cmds[state] ?? 0 })),
+      ];
+    });
+    m.gauge('agents_connected', 'Agent sessions held by this replica.', [], () => [{ value: this.agents.connectedNodeNames().length }]);
+    m.gauge('sse_streams_open', 'Event streams (text/event-stream) open on this replica.', [], () => [{ value: this.streams.total() }]);
+    m.gauge('db_pool_connections', 'PostgreSQL pool of this process: total, idle, and requests waiting for a connection.', ['state'], () => [
+      { labels: { state: 'total' }, value: this.prisma.pool.totalCount },
+      { labels: { state: 'idle' }, value: this.prisma.pool.idleCount },
+      { labels: { state: 'waiting' }, value: this.prisma.pool.waitingCount },
+    ]);
+  }
+}
