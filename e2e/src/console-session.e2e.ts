@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { startStack, type Stack } from './harness';
+import { readAnswer, startStack, type Stack } from './harness';
 
 const fp = (token: string): string => createHash('sha256').update(token).digest('hex').slice(0, 16);
 
@@ -36,14 +36,7 @@ describe('web console sessions', () => {
     if (o.bearer !== undefined) headers.authorization = `Bearer ${o.bearer}`;
     if (o.body !== undefined) headers['content-type'] = 'application/json';
     const res = await fetch(`${stack.base}${path}`, { method, headers, body: o.body === undefined ? undefined : JSON.stringify(o.body) });
-    const text = await res.text();
-    let json: any;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    return { status: res.status, json, text, setCookie: res.headers.get('set-cookie') };
+    return { ...(await readAnswer(res)), setCookie: res.headers.get('set-cookie') };
   }
 
   /** Signs in; returns the cookie pair (`tf_session=…`), its value and the answer. */

@@ -189,16 +189,20 @@ function makeApi(base: string, apiToken: string): Api {
     const headers: Record<string, string> = {};
     if (token !== null) headers.authorization = `Bearer ${token ?? apiToken}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const text = await res.text();
-    let json: any;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    return { status: res.status, json, text };
+    return readAnswer(await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }));
   };
+}
+
+/** A fetch response as the tests read it: status, the body as text, and as JSON when it is JSON. */
+export async function readAnswer(res: Response): Promise<{ status: number; json: any; text: string }> {
+  const text = await res.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json, text };
 }
 
 function spawnController(env: NodeJS.ProcessEnv, label: string, logs: string[]): ChildProcess {

@@ -207,8 +207,9 @@ export class RunsService {
       return kept;
     } catch (err) {
       const why = errorSummary(err);
-      this.metrics?.storeFailures.inc({ outcome: leaveToAgent(err, origin) ? 'left_to_agent' : 'not_stored' });
-      if (leaveToAgent(err, origin)) {
+      const leftToAgent = leaveToAgent(err, origin);
+      this.metrics?.storeFailures.inc({ outcome: leftToAgent ? 'left_to_agent' : 'not_stored' });
+      if (leftToAgent) {
         // The agent keeps them and sends them again (acknowledged delivery): nothing is lost or counted.
         this.log.warn(`run ${runId}: ${batches} batch(es) up to seq ${lastSeq} not stored yet (${why}); left to the agent, which sends them again`);
         throw new StorageUnavailable(`storing results failed: ${why}`);
