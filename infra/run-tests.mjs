@@ -18,7 +18,7 @@ function find(dir, pattern, out = []) {
   return out;
 }
 
-const distDirs = ['packages/proto', 'packages/redact', 'packages/pki', 'native', 'apps/console', 'apps/controller', 'apps/node-agent']
+const distDirs = ['packages/proto', 'packages/redact', 'packages/pki', 'native', 'apps/console', 'apps/controller', 'apps/node-agent', 'apps/cli']
   .map((d) => join(root, d, 'dist'))
   .filter((d) => {
     try {

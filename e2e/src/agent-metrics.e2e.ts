@@ -81,6 +81,15 @@ describe('agent metrics port, end to end', () => {
       return sample(during, 'tracefleet_agent_runs_active', cpu) === 1;
     }, 10_000, 'runs active 1 during the job');
     assert.ok((sample(during, 'tracefleet_agent_bpf_map_estimated_bytes', cpu) ?? 0) > 0, 'the running run\'s estimated map bytes');
+    // The ring buffer's fill: something waited in it at some poll while the run went on, never more than all of it.
+    await waitFor(async () => {
+      during = (await scrape(openPort)).families;
+      return (sample(during, 'tracefleet_agent_ring_buffer_peak_fill_ratio', cpu) ?? 0) > 0;
+    }, 2500, 'a ring buffer peak fill above 0 during the job');
+    const peak = sample(during, 'tracefleet_agent_ring_buffer_peak_fill_ratio', cpu)!;
+    const fill = sample(during, 'tracefleet_agent_ring_buffer_fill_ratio', cpu)!;
+    console.log(`# ring buffer during the job: fill ${fill}, peak ${peak}`);
+    assert.ok(peak <= 1 && fill >= 0 && fill <= 1, `fill ${fill}, peak ${peak}`);
     const job = await waitJob(stack, created.json.id);
     hot.kill('SIGKILL');
     assert.equal(job.status, 'completed', JSON.stringify(job));
@@ -99,6 +108,7 @@ describe('agent metrics port, end to end', () => {
     assert.ok(taken >= run.samplesStored && taken <= run.samplesStored * 1.1 + 10, `taken ${taken}, stored ${run.samplesStored}`);
     assert.equal(sample(after, 'tracefleet_agent_runs_started_total', cpu), 1);
     assert.equal(sample(after, 'tracefleet_agent_bpf_map_estimated_bytes', cpu), 0);
+    assert.equal(sample(after, 'tracefleet_agent_ring_buffer_peak_fill_ratio', cpu), 0, 'no live run, no fill');
     assert.ok((sample(after, 'tracefleet_agent_symbolize_duration_seconds') ?? 0) > 0, 'symbolize calls timed');
     assert.equal(sample(after, 'tracefleet_agent_link_up'), 1);
     assert.equal(sample(after, 'tracefleet_agent_metrics_collect_errors_total'), undefined, 'no collector failed');

@@ -42,6 +42,12 @@ describe('Redis restarted without its data (shutdown nosave) mid-schedule', () =
 
     await redis.shutdownNosave();
     await sleep(1000);
+    // Readiness says which dependency is gone (a load balancer takes the replica out); liveness stays up.
+    const notReady = await stack.api('GET', '/health/ready', undefined, null);
+    assert.equal(notReady.status, 503, notReady.text);
+    assert.equal(notReady.json.checks.postgres, 'ok', notReady.text);
+    assert.notEqual(notReady.json.checks.redis, 'ok', notReady.text);
+    assert.equal((await stack.api('GET', '/health/live', undefined, null)).status, 200);
 
     // POST while Redis is down: the job is stored and answered; its dispatch waits for Redis.
     const t0 = Date.now();
@@ -56,6 +62,7 @@ describe('Redis restarted without its data (shutdown nosave) mid-schedule', () =
 
     await redis.start();
     const backAt = Date.now();
+    await waitFor(async () => (await stack.api('GET', '/health/ready', undefined, null)).status === 200, 10_000, 'ready again once Redis is back');
     // The schedulers were lost with Redis' data: the reconciler registers them again from PostgreSQL.
     await waitFor(async () => (await schedule()).ticks > ticksBefore, 3 * EVERY_MS, 'a tick after Redis came back');
     const tickAfterMs = Date.parse((await schedule()).lastTickAt!) - backAt;

@@ -1,7 +1,7 @@
 // Types of the CPU profiler's facade (Profiler in index.ts): options, samples, stats, layout.
 import type { UnwindCounters, Unwinder } from './unwind';
 import type { PythonCounters, PythonFrameFields } from './python-types';
-import type { TargetOptions, TargetPidSink } from './target-types';
+import type { TargetOptions, TargetPidSink, RingFill } from './target-types';
 
 export interface ProfilerOptions extends TargetOptions {
   /** Path to profile.bpf.o (`objectPath('profile')` from @tracefleet/bpf). */
@@ -60,6 +60,7 @@ export interface ProfilerStats {
   /** How user stacks were walked (all zero without an unwinder). */
   unwind: UnwindCounters;
   python: PythonCounters;
+  ring: RingFill;
 }
 
 /** sizeof/offsetof of struct profile_event and the constants the addon was compiled with. */

@@ -37,6 +37,9 @@ describe('Profiler on a CPU-bound C program', () => {
       assert.equal(stats.delivered, BigInt(samples.length));
       assert.equal(stats.samplesSeen, stats.delivered);
       assert.ok(batches >= 10, `batches come about every 100 ms; got ${batches} in 2 s`);
+      // The ring's fill: its size as set, something was waiting at some wake-up, never more than the ring.
+      assert.ok(stats.ring.sizeBytes >= 4096, `ring size ${stats.ring.sizeBytes}`);
+      assert.ok(stats.ring.peakBytes > 0 && stats.ring.peakBytes <= stats.ring.sizeBytes, JSON.stringify(stats.ring));
 
       const stacks = samples.map((s) => symbolizer.symbolizeUser(pid, s.userStack));
       const expected = stacks.filter((names) => names[0] === 'hot_spin' && names[1] === 'work' && names[2] === 'main');

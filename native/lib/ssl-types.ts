@@ -1,6 +1,6 @@
 // Types of the TLS tracer's facade (SslTracer in index.ts): probes, options, events, stats, layout.
 import type { UnwindCounters, Unwinder } from './unwind';
-import type { TargetCgroupOption } from './target-types';
+import type { TargetCgroupOption, RingFill } from './target-types';
 import type { PythonCounters, PythonFrameFields, PythonLayoutSink } from './python-types';
 
 export type SslFunctionName =
@@ -182,6 +182,7 @@ export interface SslStats {
   unwind: UnwindCounters;
   /** How Python frames were read (all zero without python or without a process given). */
   python: PythonCounters;
+  ring: RingFill;
 }
 
 /** sizeof/offsetof of struct ssl_event and struct ssl_call and the constants of ssl.h the addon was compiled with. */

@@ -34,3 +34,13 @@ export interface TargetPidSink {
   /** Removes a process from the pid set; nothing to do when it is not there. */
   removeTargetPid(pid: number): void;
 }
+
+/**
+ * How full a tracer's ring buffer is (stats().ring): its size, the bytes written and not yet read now, and
+ * the most the poll thread found waiting before a poll. sizeBytes 0: the fill could not be read.
+ */
+export interface RingFill {
+  sizeBytes: number;
+  availBytes: number;
+  peakBytes: number;
+}

@@ -1,7 +1,7 @@
 // Types of the USDT tracer's facade (UsdtTracer in index.ts): options, events, stats, layout.
 import type { UnwindCounters, Unwinder } from './unwind';
 import type { PythonCounters, PythonFrameFields, PythonLayoutSink } from './python-types';
-import type { TargetOptions, TargetPidSink } from './target-types';
+import type { TargetOptions, TargetPidSink, RingFill } from './target-types';
 
 export interface UsdtAttachSpec {
   /** Binary or shared library holding the probe (e.g. /usr/bin/python3.11, .../libjvm.so). */
@@ -71,6 +71,7 @@ export interface UsdtStats {
   /** How captured user stacks were walked (all zero without an unwinder). */
   unwind: UnwindCounters;
   python: PythonCounters;
+  ring: RingFill;
 }
 
 /** sizeof/offsetof of struct usdt_event and the constants of usdt.h the addon was compiled with. */

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <vector>
 
+#include "ring_buffer_object.h"
+
 namespace tracefleet {
 
 inline Napi::BigUint64Array Addresses(Napi::Env env, const std::vector<uint64_t>& frames) {
@@ -19,6 +21,15 @@ inline Napi::BigInt64Array SignedValues(Napi::Env env, const int64_t* values, si
   Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env, count * sizeof(int64_t));
   if (count > 0) std::memcpy(buffer.Data(), values, count * sizeof(int64_t));
   return Napi::BigInt64Array::New(env, count, buffer, 0);
+}
+
+// A ring buffer's fill as tracers' stats() give it: { sizeBytes, availBytes, peakBytes } (numbers: sizes < 2^32).
+inline Napi::Object RingFillToJs(Napi::Env env, const RingFill& fill) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("sizeBytes", Napi::Number::New(env, static_cast<double>(fill.sizeBytes)));
+  o.Set("availBytes", Napi::Number::New(env, static_cast<double>(fill.availBytes)));
+  o.Set("peakBytes", Napi::Number::New(env, static_cast<double>(fill.peakBytes)));
+  return o;
 }
 
 }  // namespace tracefleet

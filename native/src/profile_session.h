@@ -56,6 +56,7 @@ class ProfileSession : public EventSource {
 
   // Only ever called from one thread at a time (the poll thread).
   int Poll(int timeoutMs) override;
+  RingFill Ring() const { return bpf_.Fill(); }
   int Consume() override;
   size_t Queued() override { return queue_.Size(); }
 

@@ -103,6 +103,7 @@ ProfilerStats Profiler::CurrentStats() const {
   stats.delivered = Delivered();
   stats.unwind = session_->ReadUnwind();
   stats.python = session_->Python().ReadCounters();
+  stats.ring = session_->Ring();
   return stats;
 }
 
@@ -141,6 +142,7 @@ Napi::Object Profiler::StatsToJs(Napi::Env env) {
   o.Set("delivered", Napi::BigInt::New(env, stats.delivered));
   o.Set("unwind", UnwindCountersToJs(env, stats.unwind));
   o.Set("python", PythonCountersToJs(env, stats.python));
+  o.Set("ring", RingFillToJs(env, stats.ring));
   return o;
 }
 

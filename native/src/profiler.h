@@ -16,6 +16,7 @@ struct ProfilerStats {
   uint64_t delivered = 0;
   std::vector<uint64_t> unwind;  // UNWIND_* counters of the object
   std::vector<uint64_t> python;  // PY_COUNTER_* counters of the object
+  RingFill ring;
 };
 
 class Profiler : public Napi::ObjectWrap<Profiler>, private EventStream {

@@ -8,6 +8,10 @@
 #include <cstring>
 #include <stdexcept>
 
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "libbpf_log.h"
 #include "symbol_names.h"
 
@@ -32,6 +36,8 @@ RingBufferObject::RingBufferObject(const std::string& path) : name_(Basename(pat
 
 RingBufferObject::~RingBufferObject() {
   DestroyLinks();
+  if (consumerPage_ != nullptr) munmap(consumerPage_, pageSize_);
+  if (producerPage_ != nullptr) munmap(producerPage_, pageSize_);
   if (ringBuffer_ != nullptr) ring_buffer__free(ringBuffer_);
   if (object_ != nullptr) bpf_object__close(object_);
 }
@@ -44,6 +50,38 @@ void RingBufferObject::Load(bpf_map* events, uint32_t ringBufferBytes, OnEvent o
   if (err) throw std::runtime_error(LibbpfError("load " + name_, err, log));
   ringBuffer_ = ring_buffer__new(bpf_map__fd(events), onEvent, ctx, nullptr);
   if (ringBuffer_ == nullptr) throw std::runtime_error(LibbpfError("open ring buffer of " + name_, errno, log));
+  // The fill is a metric: a mapping that fails leaves it unknown (sizeBytes 0), never the run.
+  long page = sysconf(_SC_PAGESIZE);
+  if (page > 0) {
+    pageSize_ = static_cast<size_t>(page);
+    int fd = bpf_map__fd(events);
+    void* consumer = mmap(nullptr, pageSize_, PROT_READ, MAP_SHARED, fd, 0);
+    void* producer = mmap(nullptr, pageSize_, PROT_READ, MAP_SHARED, fd, static_cast<off_t>(pageSize_));
+    if (consumer != MAP_FAILED && producer != MAP_FAILED) {
+      consumerPage_ = consumer;
+      producerPage_ = producer;
+      ringBytes_ = bpf_map__max_entries(events);
+    } else {
+      if (consumer != MAP_FAILED) munmap(consumer, pageSize_);
+      if (producer != MAP_FAILED) munmap(producer, pageSize_);
+    }
+  }
+}
+
+uint64_t RingBufferObject::Avail() const {
+  if (consumerPage_ == nullptr) return 0;
+  // The kernel advances the producer position, the consumer (libbpf on the poll thread) the other.
+  uint64_t consumer = __atomic_load_n(static_cast<const uint64_t*>(consumerPage_), __ATOMIC_ACQUIRE);
+  uint64_t producer = __atomic_load_n(static_cast<const uint64_t*>(producerPage_), __ATOMIC_ACQUIRE);
+  return producer > consumer ? std::min(producer - consumer, ringBytes_) : 0;
+}
+
+RingFill RingBufferObject::Fill() const {
+  RingFill fill;
+  fill.sizeBytes = ringBytes_;
+  fill.availBytes = Avail();
+  fill.peakBytes = std::max(peakBytes_.load(std::memory_order_relaxed), fill.availBytes);
+  return fill;
 }
 
 void RingBufferObject::DestroyLinks() {
@@ -63,8 +101,25 @@ void RingBufferObject::ReleaseLink(bpf_link* link) {
   if (it != links_.end()) links_.erase(it);
 }
 
-int RingBufferObject::Poll(int timeoutMs) { return ring_buffer__poll(ringBuffer_, timeoutMs); }
+// ring_buffer__poll's two steps done here, so that the fill is read between them: at wake-up, before the
+// records are consumed (read after a consume it would be ~0 whatever the load). Most records commit without a
+// wake-up (ringbuf_wakeup.bpf.h): the poll thread then drains them with Consume, which reads the fill first too.
+int RingBufferObject::Poll(int timeoutMs) {
+  epoll_event event;
+  int ready = epoll_wait(ring_buffer__epoll_fd(ringBuffer_), &event, 1, timeoutMs);
+  if (ready < 0) return -errno;
+  if (ready == 0) return 0;
+  return Consume();
+}
 
-int RingBufferObject::Consume() { return ring_buffer__consume(ringBuffer_); }
+void RingBufferObject::NotePeak() {
+  uint64_t avail = Avail();
+  if (avail > peakBytes_.load(std::memory_order_relaxed)) peakBytes_.store(avail, std::memory_order_relaxed);  // one writer: the poll thread
+}
+
+int RingBufferObject::Consume() {
+  NotePeak();
+  return ring_buffer__consume(ringBuffer_);
+}
 
 }  // namespace tracefleet

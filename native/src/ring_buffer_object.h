@@ -3,6 +3,8 @@
 // No Node here.
 #pragma once
 
+#include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -13,6 +15,14 @@ struct bpf_link;
 struct ring_buffer;
 
 namespace tracefleet {
+
+// How full a ring buffer is: its size, the bytes written and not yet consumed now, and the most seen
+// waiting before a poll (the poll thread samples it). sizeBytes 0: the ring's positions could not be mapped.
+struct RingFill {
+  uint64_t sizeBytes = 0;
+  uint64_t availBytes = 0;
+  uint64_t peakBytes = 0;
+};
 
 class RingBufferObject {
  public:
@@ -41,10 +51,23 @@ class RingBufferObject {
   // Forgets `link` without destroying it: the caller destroys it (SslSession detaches links concurrently).
   void ReleaseLink(bpf_link* link);
 
+  // Waits for records (epoll), then consumes them as Consume does: ring_buffer__poll's result.
   int Poll(int timeoutMs);
+  // Notes the fill for Fill's peak, then consumes what is there.
   int Consume();
+  // Any thread. libbpf 1.1 (Debian 12) has no ring__avail_data_size(), so Load maps the ring's consumer and
+  // producer position pages read-only, as libbpf itself does, and this reads the two positions.
+  RingFill Fill() const;
 
  private:
+  uint64_t Avail() const;
+  void NotePeak();
+
+  void* consumerPage_ = nullptr;
+  void* producerPage_ = nullptr;
+  size_t pageSize_ = 0;
+  uint64_t ringBytes_ = 0;
+  std::atomic<uint64_t> peakBytes_{0};
   std::string name_;
   bpf_object* object_ = nullptr;
   ring_buffer* ringBuffer_ = nullptr;

@@ -134,6 +134,7 @@ class SslSession : public EventSource {
   void SetNssLayer(uint32_t pid, uint64_t lo, uint64_t hi);
 
   int Poll(int timeoutMs) override;
+  RingFill Ring() const { return bpf_.Fill(); }
   int Consume() override;
   size_t Queued() override { return queue_.Size(); }
 

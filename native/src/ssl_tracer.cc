@@ -327,6 +327,7 @@ SslTracerStats SslTracer::CurrentStats() const {
   stats.delivered = Delivered();
   stats.unwind = session_->ReadUnwind();
   stats.python = session_->Python().ReadCounters();
+  stats.ring = session_->Ring();
   return stats;
 }
 
@@ -355,6 +356,7 @@ Napi::Object SslTracer::StatsToJs(Napi::Env env) {
   o.Set("noSocket", Napi::BigInt::New(env, stats.kernel.noSocket));
   o.Set("unwind", UnwindCountersToJs(env, stats.unwind));
   o.Set("python", PythonCountersToJs(env, stats.python));
+  o.Set("ring", RingFillToJs(env, stats.ring));
   return o;
 }
 

@@ -18,6 +18,7 @@ struct SslTracerStats {
   uint64_t delivered = 0;
   std::vector<uint64_t> unwind;  // UNWIND_* counters of the object
   std::vector<uint64_t> python;  // PY_COUNTER_* counters of the object
+  RingFill ring;
 };
 
 class SslTracer : public Napi::ObjectWrap<SslTracer>, private EventStream {

@@ -84,6 +84,7 @@ class UsdtSession : public EventSource {
   void Detach() override;
 
   int Poll(int timeoutMs) override;
+  RingFill Ring() const { return bpf_.Fill(); }
   int Consume() override;
   size_t Queued() override { return queue_.Size(); }
 

@@ -143,6 +143,7 @@ UsdtTracerStats UsdtTracer::CurrentStats() const {
   stats.delivered = Delivered();
   stats.unwind = session_->ReadUnwind();
   stats.python = session_->Python().ReadCounters();
+  stats.ring = session_->Ring();
   return stats;
 }
 
@@ -168,6 +169,7 @@ Napi::Object UsdtTracer::StatsToJs(Napi::Env env) {
   o.Set("delivered", Napi::BigInt::New(env, stats.delivered));
   o.Set("unwind", UnwindCountersToJs(env, stats.unwind));
   o.Set("python", PythonCountersToJs(env, stats.python));
+  o.Set("ring", RingFillToJs(env, stats.ring));
   return o;
 }
 

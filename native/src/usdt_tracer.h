@@ -20,6 +20,7 @@ struct UsdtTracerStats {
   uint64_t delivered = 0;
   std::vector<uint64_t> unwind;  // UNWIND_* counters of the object
   std::vector<uint64_t> python;  // PY_COUNTER_* counters of the object
+  RingFill ring;
 };
 
 class UsdtTracer : public Napi::ObjectWrap<UsdtTracer>, private EventStream {

@@ -64,6 +64,34 @@ describe('AgentMetrics', () => {
     assert.equal(value(text, 'tracefleet_agent_runs_started_total{job_type="cpu-profile"}'), 2);
   });
 
+  it('ring buffer fill: the fullest live run per job type, its peak, 0 once no run is live or the size is unknown', async () => {
+    const m = new AgentMetrics({ jobTypes: ['cpu-profile', 'usdt'], linkUp: () => true, defaultMetrics: false });
+    const a = new FakeRun();
+    const b = new FakeRun();
+    const c = new FakeRun();
+    m.runStarted(a, 'cpu-profile', 0);
+    m.runStarted(b, 'cpu-profile', 0);
+    m.runStarted(c, 'usdt', 0);
+    const counts = { taken: 0n, droppedKernel: 0n, droppedAgent: 0n, sent: 0n };
+    a.p = { counts, ring: { sizeBytes: 1 << 20, availBytes: 1 << 18, peakBytes: 1 << 19 } };
+    b.p = { counts, ring: { sizeBytes: 1 << 16, availBytes: 1 << 14, peakBytes: 3 << 14 } };
+    c.p = { counts, ring: { sizeBytes: 0, availBytes: 0, peakBytes: 0 } };
+    let text = await m.scrape();
+    assert.equal(value(text, 'tracefleet_agent_ring_buffer_fill_ratio{job_type="cpu-profile"}'), 0.25);
+    assert.equal(value(text, 'tracefleet_agent_ring_buffer_peak_fill_ratio{job_type="cpu-profile"}'), 0.75);
+    assert.equal(value(text, 'tracefleet_agent_ring_buffer_fill_ratio{job_type="usdt"}'), 0, 'an unknown size is not a fill');
+    // A hostile or broken tracer answer never reads above 1.
+    a.p = { counts, ring: { sizeBytes: 4096, availBytes: 1e9, peakBytes: 1e9 } };
+    text = await m.scrape();
+    assert.equal(value(text, 'tracefleet_agent_ring_buffer_fill_ratio{job_type="cpu-profile"}'), 1);
+    m.runEnded(a);
+    m.runEnded(b);
+    m.runEnded(c);
+    text = await m.scrape();
+    assert.equal(value(text, 'tracefleet_agent_ring_buffer_fill_ratio{job_type="cpu-profile"}'), 0);
+    assert.equal(value(text, 'tracefleet_agent_ring_buffer_peak_fill_ratio{job_type="cpu-profile"}'), 0);
+  });
+
   it('a failing collector or run does not fail the scrape: it is counted and the rest is there', async () => {
     const m = new AgentMetrics({ jobTypes: ['cpu-profile'], linkUp: () => true });
     new Gauge({

@@ -43,6 +43,8 @@ export class AgentMetrics {
   private readonly jobTypes: readonly string[];
   private readonly runsActive: Gauge<'job_type'>;
   private readonly mapBytes: Gauge<'job_type'>;
+  private readonly ringFill: Gauge<'job_type'>;
+  private readonly ringPeak: Gauge<'job_type'>;
   private readonly linkUp: Gauge;
   private readonly runsStarted: Counter<'job_type'>;
   private readonly counters: Record<CountKey, Counter<'job_type'>>;
@@ -59,6 +61,18 @@ export class AgentMetrics {
     this.mapBytes = new Gauge({
       name: 'tracefleet_agent_bpf_map_estimated_bytes',
       help: "Kernel memory the running runs' BPF maps may take, as the agent estimates it for its policy (shared unwind tables excluded)",
+      labelNames: ['job_type'],
+      registers: r,
+    });
+    this.ringFill = new Gauge({
+      name: 'tracefleet_agent_ring_buffer_fill_ratio',
+      help: "The fullest live run's ring buffer at scrape time (bytes written and not yet read / ring size), by job type; 0 with none",
+      labelNames: ['job_type'],
+      registers: r,
+    });
+    this.ringPeak = new Gauge({
+      name: 'tracefleet_agent_ring_buffer_peak_fill_ratio',
+      help: 'The most any live run found waiting in its ring buffer before a poll, since it started (/ ring size), by job type; near 1 means drops are close',
       labelNames: ['job_type'],
       registers: r,
     });
@@ -102,6 +116,8 @@ export class AgentMetrics {
       // Every job type present from the first scrape, at 0, so rates and "back to 0" need no absent series.
       this.runsActive.set({ job_type: t }, 0);
       this.mapBytes.set({ job_type: t }, 0);
+      this.ringFill.set({ job_type: t }, 0);
+      this.ringPeak.set({ job_type: t }, 0);
       this.runsStarted.inc({ job_type: t }, 0);
       for (const k of COUNT_KEYS) this.counters[k].inc({ job_type: t }, 0);
     }
@@ -139,33 +155,44 @@ export class AgentMetrics {
   private syncRuns(): void {
     const active = new Map<string, number>();
     const bytes = new Map<string, number>();
+    const fill = new Map<string, number>();
+    const peak = new Map<string, number>();
+    const most = (m: Map<string, number>, t: string, v: number): void => void m.set(t, Math.max(m.get(t) ?? 0, v));
     for (const [run, live] of this.live) {
       active.set(live.jobType, (active.get(live.jobType) ?? 0) + 1);
       bytes.set(live.jobType, (bytes.get(live.jobType) ?? 0) + live.kernelBytes);
-      this.addProgress(run, live);
+      const ring = this.addProgress(run, live)?.ring;
+      if (ring && ring.sizeBytes > 0) {
+        most(fill, live.jobType, Math.min(1, ring.availBytes / ring.sizeBytes));
+        most(peak, live.jobType, Math.min(1, ring.peakBytes / ring.sizeBytes));
+      }
     }
     for (const t of new Set([...this.jobTypes, ...active.keys()])) {
       this.runsActive.set({ job_type: t }, active.get(t) ?? 0);
       this.mapBytes.set({ job_type: t }, bytes.get(t) ?? 0);
+      this.ringFill.set({ job_type: t }, fill.get(t) ?? 0);
+      this.ringPeak.set({ job_type: t }, peak.get(t) ?? 0);
     }
   }
 
-  private addProgress(run: MeteredRun, live: LiveRun): void {
+  /** Adds what the run counted since last seen; its progress, or undefined when it could not say. */
+  private addProgress(run: MeteredRun, live: LiveRun): RunProgress | undefined {
     let p: RunProgress;
     try {
       p = run.progress();
     } catch {
       this.collectErrors.inc({ collector: 'run_progress' });
-      return;
+      return undefined;
     }
     const job_type = live.jobType;
     for (const k of COUNT_KEYS) this.counters[k].inc({ job_type }, this.increase(live, k, p.counts[k]));
-    if (!p.unwind) return;
+    if (!p.unwind) return p;
     this.unwindStacks.inc({ job_type }, this.increase(live, 'stacks', p.unwind.stacks));
     for (const k of Object.keys(CUT_REASONS) as CutKey[]) {
       const by = this.increase(live, k, p.unwind[k]);
       if (by > 0) this.unwindCut.inc({ job_type, reason: CUT_REASONS[k] }, by);
     }
+    return p;
   }
 
   /** How much a run's counter grew since last seen (never negative: a counter a tracer reset is not taken back). */

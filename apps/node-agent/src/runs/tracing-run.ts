@@ -1,6 +1,6 @@
 import { RunEventKind, type AgentMessage, type StartRun, type UnwindStats } from '@tracefleet/proto';
 import type { AgentConfig } from '../config';
-import type { UnwindCounters, Unwinder } from '@tracefleet/native';
+import type { RingFill, UnwindCounters, Unwinder } from '@tracefleet/native';
 import { processExists } from '../lib/proc';
 import type { UnwindLease, UnwindService } from '../unwind/unwind-service';
 
@@ -22,6 +22,8 @@ export interface RunCounts {
 export interface RunProgress {
   counts: RunCounts;
   unwind?: UnwindCounters;
+  /** The tracer's ring buffer while the run is live (tracers with one: cpu-profile, usdt, ssl-capture). */
+  ring?: RingFill;
 }
 
 const TARGET_POLL_MS = 250;
@@ -65,7 +67,7 @@ export abstract class TracingRun {
    * the tracer cannot say; the caller counts that, a scrape never fails for it.
    */
   progress(): RunProgress {
-    return this.finalProgress ?? { counts: this.counts(), unwind: this.unwindCounters() };
+    return this.finalProgress ?? { counts: this.counts(), unwind: this.unwindCounters(), ring: this.ringFill() };
   }
 
   /** Validates, creates and attaches the tracer; returns what the STARTED event says and the pid to watch. */
@@ -84,6 +86,11 @@ export abstract class TracingRun {
   }
 
   protected unwindCounters(): UnwindCounters | undefined {
+    return undefined;
+  }
+
+  /** The live tracer's ring buffer fill; undefined for tracers without one and once the tracer stopped. */
+  protected ringFill(): RingFill | undefined {
     return undefined;
   }
 

@@ -1,4 +1,4 @@
-import type { Profiler, ProfilerStats, RawSample, Symbolizer, UnwindCounters, Unwinder } from '@tracefleet/native';
+import type { Profiler, ProfilerStats, RawSample, RingFill, Symbolizer, UnwindCounters, Unwinder } from '@tracefleet/native';
 import type { StartRun } from '@tracefleet/proto';
 import type { AgentConfig } from '../../config';
 import { listPids, OriginCache, pidsWithComm, processExists } from '../../lib/proc';
@@ -165,6 +165,10 @@ export class CpuProfileRun extends TracingRun {
 
   protected override unwindCounters(): UnwindCounters | undefined {
     return (this.stats ?? this.profiler?.stats())?.unwind;
+  }
+
+  protected override ringFill(): RingFill | undefined {
+    return this.stats ? undefined : this.profiler?.stats().ring;
   }
 
   protected release(): void {

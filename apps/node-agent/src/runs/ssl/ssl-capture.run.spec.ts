@@ -84,7 +84,7 @@ function fakeNative(script: (t: FakeTracer, ids: () => number[]) => void = () =>
           opts.onEvents(events);
         },
         stats(): SslStats {
-          return { eventsSeen: seen + t.kernelDrops, kernelDrops: t.kernelDrops, queueDrops: 1n, delivered: seen, orphanReturns: 2n, nested: 0n, readErrors: 0n, filtered: 0n, skipped: 0n, noSocket: 0n, unwind: NO_UNWIND, python: NO_PYTHON };
+          return { eventsSeen: seen + t.kernelDrops, kernelDrops: t.kernelDrops, queueDrops: 1n, delivered: seen, orphanReturns: 2n, nested: 0n, readErrors: 0n, filtered: 0n, skipped: 0n, noSocket: 0n, unwind: NO_UNWIND, python: NO_PYTHON, ring: { sizeBytes: 0, availBytes: 0, peakBytes: 0 } };
         },
         async stop() {
           state.stopped++;

@@ -1,4 +1,4 @@
-import type { SslRawEvent, SslStats, SslTracer, SslTracerOptions, Symbolizer, UnwindCounters } from '@tracefleet/native';
+import type { SslRawEvent, SslStats, SslTracer, SslTracerOptions, RingFill, Symbolizer, UnwindCounters } from '@tracefleet/native';
 import { RunEventKind, SslDirection, type SslCaptureSpec, type SslEvent, type StartRun } from '@tracefleet/proto';
 import type { AgentConfig } from '../../config';
 import type { ElfError } from '../../lib/elf';
@@ -464,6 +464,10 @@ export class SslCaptureRun extends TracingRun {
 
   protected override unwindCounters(): UnwindCounters | undefined {
     return (this.stats ?? this.tracer?.stats())?.unwind;
+  }
+
+  protected override ringFill(): RingFill | undefined {
+    return this.stats ? undefined : this.tracer?.stats().ring;
   }
 
   protected override notes(): string[] {

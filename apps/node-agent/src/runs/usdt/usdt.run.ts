@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import type { Symbolizer, UnwindCounters, UsdtAttachSpec, UsdtRawEvent, UsdtStats, UsdtTracer, UsdtTracerOptions } from '@tracefleet/native';
+import type { RingFill, Symbolizer, UnwindCounters, UsdtAttachSpec, UsdtRawEvent, UsdtStats, UsdtTracer, UsdtTracerOptions } from '@tracefleet/native';
 import type { StartRun, UsdtEvent, UsdtSpec } from '@tracefleet/proto';
 import type { AgentConfig } from '../../config';
 import { OriginCache, processExists } from '../../lib/proc';
@@ -244,6 +244,10 @@ export class UsdtRun extends TracingRun {
 
   protected override unwindCounters(): UnwindCounters | undefined {
     return (this.stats ?? this.tracer?.stats())?.unwind;
+  }
+
+  protected override ringFill(): RingFill | undefined {
+    return this.stats ? undefined : this.tracer?.stats().ring;
   }
 
   protected release(): void {
