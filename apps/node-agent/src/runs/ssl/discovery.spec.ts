@@ -223,7 +223,9 @@ describe('scanProcess on real processes', () => {
 
   it('NSS: libnspr4.so is the file probed, with the span of libssl3.so; NSPR and libnss3 without libssl3.so are no TLS', async () => {
     const tls = start('/usr/bin/python3.11', ['-c', 'import ctypes,time; ctypes.CDLL("libssl3.so"); time.sleep(20)']);
+    // The loader maps libssl3.so before the libraries it needs (libnss3, libnspr4): wait for the last of them.
     await mapped(tls, /libssl3\.so/);
+    await mapped(tls, /libnspr4\.so/);
     const s = scanProcess(tls.pid!);
     const f = s.files.find((x) => x.library === 'nss');
     assert.ok(f, JSON.stringify(s, (_k, v) => (typeof v === 'bigint' ? String(v) : v)));
@@ -238,6 +240,7 @@ describe('scanProcess on real processes', () => {
 
     const crypto = start('/usr/bin/python3.11', ['-c', 'import ctypes,time; ctypes.CDLL("libnss3.so"); time.sleep(20)']);
     await mapped(crypto, /libnss3\.so/);
+    await mapped(crypto, /libnspr4\.so/);
     const c = scanProcess(crypto.pid!);
     assert.equal(c.files.length, 0, JSON.stringify(c));
     assert.equal(c.nssLayer, undefined);
