@@ -24,6 +24,7 @@
         "src/ring_buffer_object.cc",
         "src/profiler.cc",
         "src/rodata.cc",
+        "src/runqlat_tracer.cc",
         "src/safe_open.cc",
         "src/ssl_session.cc",
         "src/ssl_tracer.cc",

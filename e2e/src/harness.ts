@@ -427,7 +427,7 @@ export async function waitJob(stack: Stack, id: string, timeoutMs = 60_000): Pro
   let job: any;
   await waitFor(async () => {
     job = (await stack.api('GET', `/jobs/${id}`)).json;
-    return ['completed', 'partial', 'failed'].includes(job?.status);
+    return ['completed', 'partial', 'failed', 'stopped'].includes(job?.status);
   }, timeoutMs, `job ${id} to end`);
   return job;
 }

@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import type { NativeUnwinder, Unwinder, UnwinderOptions, UnwindTable } from './unwind';
 import type { MemleakLayout, MemleakOptions, MemleakSnapshot, NativeMemleakTracer } from './memleak-types';
 import type { NativeSyscountTracer, SyscountLayout, SyscountOptions, SyscountReading } from './syscount-types';
+import type { NativeRunqlatTracer, RunqlatLayout, RunqlatOptions } from './runqlat-types';
 import type { NativeSslTracer, SslEventLayout, SslLinkKind, SslProbeSpec, SslStats, SslTracerOptions } from './ssl-types';
 import type { NativeDwarf } from './dwarf-types';
 import type { NativeUsdtTracer, UsdtEventLayout, UsdtStats, UsdtTracerOptions } from './usdt-types';
@@ -12,6 +13,8 @@ export * from './unwind';
 export * from './usdt-types';
 export * from './memleak-types';
 export * from './syscount-types';
+export * from './runqlat-types';
+export * from './runqlat';
 export * from './ssl-types';
 export * from './python-types';
 export * from './profiler-types';
@@ -96,6 +99,7 @@ export interface NativeAddon extends NativeDwarf {
   UsdtTracer: new (opts: WithNativeUnwinder<UsdtTracerOptions>) => NativeUsdtTracer;
   MemleakTracer: new (opts: WithNativeUnwinder<MemleakOptions>) => NativeMemleakTracer;
   SyscountTracer: new (opts: SyscountOptions) => NativeSyscountTracer;
+  RunqlatTracer: new (opts: RunqlatOptions) => NativeRunqlatTracer;
   SslTracer: new (opts: WithNativeUnwinder<SslTracerOptions>) => NativeSslTracer;
   layouts(): Layouts;
   functionOffsets(path: string, names: string[]): Record<string, bigint>;
@@ -450,6 +454,7 @@ export interface Layouts {
   memleak: MemleakLayout;
   ssl: SslEventLayout;
   syscount: SyscountLayout;
+  runqlat: RunqlatLayout;
 }
 
 export function layouts(): Layouts {

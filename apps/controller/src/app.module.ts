@@ -44,6 +44,7 @@ import { EnrollmentServer } from './enrollment/enrollment.server';
 import { EnrollmentTokensController } from './enrollment/enrollment-tokens.controller';
 import { NodeRevocationService } from './agents/node-revocation.service';
 import { SyscountModule } from './syscount/syscount.module';
+import { RunqlatModule } from './runqlat/runqlat.module';
 import { UsdtModule } from './usdt/usdt.module';
 import { MemleakModule } from './memleak/memleak.module';
 import { SslModule } from './ssl/ssl.module';
@@ -57,7 +58,7 @@ export class AppModule {
   static forEnv(env: ControllerEnv): DynamicModule {
     return {
       module: AppModule,
-      imports: [PrismaModule.forEnv(env), ResultStoresModule, SharedModule, UsdtModule, MemleakModule, SslModule, SyscountModule],
+      imports: [PrismaModule.forEnv(env), ResultStoresModule, SharedModule, UsdtModule, MemleakModule, SslModule, SyscountModule, RunqlatModule],
       controllers: [HealthController, NodesController, JobsController, JobsListController, JobProgressController, ProfilesController, DiffController, IncidentsController, SchedulesController, OpenApiController, AuditController, EnrollmentTokensController, SessionController],
       providers: [
         { provide: APP_GUARD, useClass: ApiTokenGuard },

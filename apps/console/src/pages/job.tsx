@@ -7,6 +7,7 @@ import { UsdtResult } from './results/usdt';
 import { MemleakResult } from './results/memleak';
 import { SslResult } from './results/ssl';
 import { SyscountResult } from './results/syscount';
+import { RunqlatResult } from './results/runqlat';
 
 interface NodeProgress {
   node: string;
@@ -159,6 +160,8 @@ function Result({ job, session, done, query }: { job: JobView; session: Session;
       return <MemleakResult id={job.id} done={done} />;
     case 'syscount':
       return <SyscountResult id={job.id} done={done} />;
+    case 'runqlat':
+      return <RunqlatResult id={job.id} done={done} />;
     case 'ssl-capture':
       // Rendered only with the capture scope: the API answers 403 to the rest anyway.
       return hasScope(session, 'ssl-capture') ? <SslResult id={job.id} done={done} /> : <p class="muted">This job's results need the ssl-capture scope.</p>;

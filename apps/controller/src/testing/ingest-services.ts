@@ -5,6 +5,7 @@ import type { ProfilesService } from '../profiles/profiles.service';
 import { RunsService } from '../runs/runs.service';
 import { SslService } from '../ssl/ssl.service';
 import { SyscountService } from '../syscount/syscount.service';
+import { RunqlatService } from '../runqlat/runqlat.service';
 import { UsdtService } from '../usdt/usdt.service';
 
 /** For the specs: RunsService with every job type's result stores registered, as Nest wires them. */
@@ -14,5 +15,6 @@ export function ingestServices(prisma: PrismaService, profiles: ProfilesService)
   const memleak = new MemleakService(prisma, profiles, stores);
   const ssl = new SslService(prisma, profiles, stores);
   const syscount = new SyscountService(prisma, stores);
-  return { stores, usdt, memleak, ssl, syscount, runs: new RunsService(prisma, profiles, stores) };
+  const runqlat = new RunqlatService(prisma, stores);
+  return { stores, usdt, memleak, ssl, syscount, runqlat, runs: new RunsService(prisma, profiles, stores) };
 }

@@ -5,6 +5,7 @@ import { cpuProfileRunType } from './cpu-profile/cpu-profile.type';
 import { memleakRunType } from './memleak/memleak.type';
 import type { HostProbe, RunType, SharedNativeParts, SpecCase } from './run-type';
 import { sslCaptureRunType } from './ssl/ssl-capture.type';
+import { runqlatRunType } from './runqlat/runqlat.type';
 import { syscountRunType } from './syscount/syscount.type';
 import { usdtRunType } from './usdt/usdt.type';
 
@@ -21,6 +22,7 @@ export const RUN_TYPES = {
   memleak: memleakRunType,
   sslCapture: sslCaptureRunType,
   syscount: syscountRunType,
+  runqlat: runqlatRunType,
 } satisfies { [C in SpecCase]: RunType<C> };
 
 type AnyRunType = (typeof RUN_TYPES)[SpecCase];
@@ -56,7 +58,7 @@ export function runTypeOf(start: StartRun): RunType<SpecCase, JobType> {
 }
 
 /** Types whose programs keep a target pid set (target.bpf.h) for cgroup and container targets on cgroup v1. */
-const PID_SET_TYPES: ReadonlySet<SpecCase> = new Set<SpecCase>(['cpuProfile', 'usdt', 'syscount']);
+const PID_SET_TYPES: ReadonlySet<SpecCase> = new Set<SpecCase>(['cpuProfile', 'usdt', 'syscount', 'runqlat']);
 
 /**
  * The kernel-memory estimate for a StartRun, by its type. A cgroup or container target may need the pid set
