@@ -5,7 +5,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { toFolded } from '@tracefleet/controller/dist/profiles/flamegraph/flamegraph';
 import { decodePprof, pprofStacks } from '@tracefleet/controller/dist/profiles/pprof/pprof-decode';
-import { FIXTURES, bpfFds, buildC, parseFolded, sleep, startStack, waitFor, waitJob, type Stack } from './harness';
+import { FIXTURES, bpfFds, buildC, parseFolded, samplesUnder, sleep, startStack, waitFor, waitJob, type Stack } from './harness';
 
 const HZ = 99;
 
@@ -54,15 +54,7 @@ describe('cpu-profile, end to end on the real kernel', () => {
     const folded = await stack.api('GET', `/jobs/${job.id}/flamegraph.folded`);
     assert.equal(folded.status, 200);
     const stacks = parseFolded(folded.text);
-    const total = stacks.reduce((a, s) => a + s.count, 0);
-    const inHot = stacks
-      .filter(({ frames }) => {
-        const h = frames.indexOf('hot_spin');
-        const w = frames.indexOf('work');
-        const m = frames.indexOf('main');
-        return h > 0 && w >= 0 && m >= 0 && m < w && w < h;
-      })
-      .reduce((a, s) => a + s.count, 0);
+    const { under: inHot, total } = samplesUnder(stacks, ['main', 'work', 'hot_spin']);
     assert.ok(inHot / total >= 0.8, `only ${inHot} of ${total} samples under main → work → hot_spin:\n${folded.text.slice(0, 2000)}`);
 
     const expected = HZ * 5;

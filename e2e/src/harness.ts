@@ -9,12 +9,15 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync,
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { migrate } from './migrate';
 import { readDotEnv, redact, serviceUrl } from '@tracefleet/controller/dist/testing/service-urls';
 import { credentials, Metadata, type ChannelCredentials } from '@grpc/grpc-js';
 import { EnrollmentClient } from '@tracefleet/proto';
 import { createCa, createNodeCsr } from '@tracefleet/pki';
 
 export { readDotEnv, serviceUrl };
+export { migrate } from './migrate';
+export { parseFolded, samplesUnder, hasPath, type FoldedLine } from './folded';
 
 export const ROOT = join(__dirname, '..', '..');
 export const WORK = join(ROOT, 'e2e', '.work');
@@ -98,15 +101,6 @@ export async function requireServices(): Promise<void> {
   for (const f of ['apps/controller/dist/main.js', 'apps/node-agent/dist/main.js', 'native/build/Release/tracefleet_native.node', 'packages/bpf/build/profile.bpf.o']) {
     if (!existsSync(join(ROOT, f))) throw new Error(`${f} is missing: run npm run setup (it builds it)`);
   }
-}
-
-function migrate(databaseUrl: string): void {
-  const res = spawnSync(process.execPath, [join(ROOT, 'infra/prisma-offline/prisma.mjs'), 'migrate', 'deploy', '--config', join(ROOT, 'apps/controller/prisma.config.ts')], {
-    cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: databaseUrl },
-    encoding: 'utf8',
-  });
-  if (res.status !== 0) throw new Error(`migrate deploy as ${redact(databaseUrl)} failed:\n${res.stdout}\n${res.stderr}`);
 }
 
 export type Api = (method: string, path: string, body?: unknown, token?: string | null) => Promise<{ status: number; json: any; text: string }>;
@@ -228,7 +222,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   // The controller and the migrations connect as the tracefleet role, as in production.
   const databaseUrl = e2eDatabaseUrl();
   const redisUrl = serviceUrl('REDIS_URL');
-  migrate(databaseUrl);
+  await migrate(databaseUrl);
   const apiToken = randomBytes(24).toString('hex');
   const captureToken = randomBytes(24).toString('hex');
   const enrollmentToken = randomBytes(24).toString('hex');
@@ -463,17 +457,6 @@ export function buildC(name: string, extraFlags: string[] = []): string {
   const res = spawnSync('gcc', ['-O1', '-g', '-fno-omit-frame-pointer', ...extraFlags, '-o', out, join(FIXTURES, `${name}.c`)], { encoding: 'utf8' });
   if (res.status !== 0) throw new Error(`gcc ${name}.c failed (is gcc installed? npm run setup installs it):\n${res.stderr}${res.error ?? ''}`);
   return out;
-}
-
-/** Parses folded output into [frames, count] pairs. */
-export function parseFolded(text: string): { frames: string[]; count: number }[] {
-  return text
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => {
-      const sp = line.lastIndexOf(' ');
-      return { frames: line.slice(0, sp).split(';'), count: Number(line.slice(sp + 1)) };
-    });
 }
 
 /** File descriptors of a process that hold BPF objects or perf events. */

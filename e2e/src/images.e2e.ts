@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createCa } from '@tracefleet/pki';
-import { ROOT, WORK, buildC, e2eDatabaseUrl, freePort, parseFolded, readAnswer, requireServices, serviceUrl, sleep, waitFor, type Api } from './harness';
+import { ROOT, WORK, buildC, e2eDatabaseUrl, freePort, parseFolded, samplesUnder, readAnswer, requireServices, serviceUrl, sleep, waitFor, type Api } from './harness';
 import { docker, requireDocker } from './containers';
 
 const CONTROLLER_UID = 10001;
@@ -279,15 +279,7 @@ describe('the controller and agent container images', () => {
     const folded = await api('GET', `/jobs/${job.id}/flamegraph.folded`);
     assert.equal(folded.status, 200, folded.text);
     const stacks = parseFolded(folded.text);
-    const total = stacks.reduce((a, s) => a + s.count, 0);
-    const inHot = stacks
-      .filter(({ frames }) => {
-        const h = frames.indexOf('hot_spin');
-        const w = frames.indexOf('work');
-        const m = frames.indexOf('main');
-        return h > 0 && w >= 0 && m >= 0 && m < w && w < h;
-      })
-      .reduce((a, s) => a + s.count, 0);
+    const { under: inHot, total } = samplesUnder(stacks, ['main', 'work', 'hot_spin']);
     const kernelFrames = [...new Set(stacks.flatMap((s) => s.frames.filter((f) => f.endsWith('_[k]'))))];
     console.log(`# ${total} samples from the agent container, ${((inHot / Math.max(1, total)) * 100).toFixed(1)} % under main → work → hot_spin; kernel frames seen: ${kernelFrames.slice(0, 4).join(' ') || 'none'}`);
     // Samples come only while the program is on a CPU: a loaded machine gives fewer than hz × seconds.
