@@ -1,7 +1,7 @@
 import type { StartRun } from '@tracefleet/proto';
 import { badField } from '../common/bad-field';
 import type { JobRequest } from '../common/job-request';
-import type { SharedJobFields } from '../common/job-fields';
+import { MAX_EVENTS, type SharedJobFields } from '../common/job-fields';
 import { MAX_RECEIVE_MESSAGE_BYTES, runIdField, strings, type FieldCaps } from '../common/wire-shape';
 import { MAX_MAX_SOCKETS, MAX_PORTS, MIN_MAX_SOCKETS, TcpFields } from './tcp.dto';
 import { TCP_OPENAPI } from './tcp.openapi';
@@ -56,7 +56,7 @@ export const TCP = {
     const family = body.family ?? 0;
     if (family !== 0 && family !== 4 && family !== 6) badField('family', 'must be 4 or 6');
     const maxEvents = body.maxEvents ?? DEFAULT_MAX_EVENTS;
-    if (!isInt(maxEvents, 0, 10_000_000)) badField('maxEvents', 'must be an integer in [0, 10000000]');
+    if (!isInt(maxEvents, 0, MAX_EVENTS)) badField('maxEvents', `must be an integer in [0, ${MAX_EVENTS}]`);
     const maxSockets = body.maxSockets ?? DEFAULT_MAX_SOCKETS;
     if (!isInt(maxSockets, MIN_MAX_SOCKETS, MAX_MAX_SOCKETS)) badField('maxSockets', `must be an integer in [${MIN_MAX_SOCKETS}, ${MAX_MAX_SOCKETS}]`);
     return { ports: [...new Set(ports)], family, maxEvents, maxSockets };
