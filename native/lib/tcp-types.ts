@@ -56,7 +56,7 @@ export interface TcpStats {
   connects: bigint;
   /** Sockets the full socks map refused (maxSockets). */
   noStart: bigint;
-  /** Closes of sockets born before the run started (no start seen). */
+  /** Closes of sockets not followed: born before the run started, or refused by the full map (noStart). */
   untracked: bigint;
   overBudget: bigint;
   kernelDrops: bigint;

@@ -14,7 +14,7 @@ const counters = obj({
   closed: decimal('Connections that closed and passed the filters.'),
   streamed: decimal('Of those, sent to the controller.'),
   noStart: decimal('Sockets a full kernel map refused (raise maxSockets).'),
-  untracked: decimal('Closes of sockets born before the run (not reported).'),
+  untracked: decimal('Closes of sockets not followed (not reported): born before the run, or refused by a full map (noStart).'),
   overBudget: decimal('Connections past maxEvents: counted, not kept.'),
   dropped: decimal('Connections lost: ring buffer or agent queue full.'),
 });

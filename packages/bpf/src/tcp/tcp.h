@@ -18,7 +18,7 @@
 #define TCP_COUNTER_CLOSED 0      /* connections that closed and passed the filters */
 #define TCP_COUNTER_CONNECTS 1    /* active connects measured (SYN_SENT -> ESTABLISHED) and put in the histogram */
 #define TCP_COUNTER_NO_START 2    /* sockets the full "socks" map refused: their lifetime is not measured */
-#define TCP_COUNTER_UNTRACKED 3   /* closes of sockets born before the job (no start seen) */
+#define TCP_COUNTER_UNTRACKED 3   /* closes of sockets not followed: born before the job, or refused (NO_START) */
 #define TCP_COUNTER_OVER_BUDGET 4 /* connections past max_events: counted, not streamed */
 #define TCP_COUNTER_DROPS 5       /* ring buffer reserve failed */
 #define TCP_COUNTER_MAX 6
