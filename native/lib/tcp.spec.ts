@@ -12,7 +12,8 @@ import { Target, ownBpfFds } from './usdt-spec-support';
 const PAIR = `
 process.title = 'tf-tcp-pair';
 const net = require('node:net');
-const [cb, sb, hold, delay] = process.argv.slice(1).map(Number);
+const [cb, sb, hold, delay] = process.argv.slice(1, 5).map(Number);
+const host = process.argv[5] || '127.0.0.1';
 let closed = 0, cport = 0, sport = 0;
 const done = () => { if (++closed === 2) { console.log('done ' + cport + ' ' + sport); setTimeout(() => process.exit(0), 50); } };
 const server = net.createServer((s) => {
@@ -21,9 +22,9 @@ const server = net.createServer((s) => {
   s.on('end', () => s.end());
   s.on('close', () => { server.close(); done(); });
 });
-server.listen(0, '127.0.0.1', () => setTimeout(() => {
+server.listen(0, host, () => setTimeout(() => {
   sport = server.address().port;
-  const c = net.connect(server.address().port, '127.0.0.1', () => { cport = c.localPort; c.write(Buffer.alloc(cb)); });
+  const c = net.connect(server.address().port, host, () => { cport = c.localPort; c.write(Buffer.alloc(cb)); });
   let got = 0;
   c.on('data', (d) => { got += d.length; if (got === sb) setTimeout(() => c.end(), hold); });
   c.on('close', () => done());
@@ -40,8 +41,8 @@ interface Traced {
 }
 
 /** Traces one pair run (client 5000 B, server 3000 B, hold 300 ms) with the options built from its pid. */
-async function tracePair(opts: (pid: number) => Omit<TcpTracerOptions, 'objectPath' | 'onEvents' | 'maxEvents'> = () => ({})): Promise<Traced> {
-  const target = new Target(process.execPath, ['-e', PAIR, '5000', '3000', '300', '400']);
+async function tracePair(opts: (pid: number) => Omit<TcpTracerOptions, 'objectPath' | 'onEvents' | 'maxEvents'> = () => ({}), host = '127.0.0.1'): Promise<Traced> {
+  const target = new Target(process.execPath, ['-e', PAIR, '5000', '3000', '300', '400', host]);
   const connections: TcpRawConnection[] = [];
   let tracer: TcpTracer | undefined;
   try {
@@ -111,6 +112,14 @@ describe('TcpTracer (tp_btf sock:inet_sock_set_state, real kernel)', () => {
     const byComm = await tracePair(() => ({ comm: 'tf-tcp-pair' }));
     assert.equal(byComm.connections.length, 2);
     assert.ok(byComm.connections.every((c) => c.pid === byComm.pid));
+  });
+
+  test('IPv6: ::1 on both sides, family 6; an IPv4-only tracer sees nothing of it', async () => {
+    const t = await tracePair((pid) => ({ pid }), '::1');
+    assert.equal(t.connections.length, 2);
+    for (const c of t.connections) assert.deepEqual([c.family, c.saddr, c.daddr], [6, '::1', '::1']);
+    assert.equal(t.stats.connects, 1n);
+    assert.equal((await tracePair((pid) => ({ pid, family: 4 }), '::1')).connections.length, 0);
   });
 
   test('maxEvents 1: the second connection is counted, not streamed', async () => {
