@@ -164,6 +164,7 @@ int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
 	__u64 key = (__u64)sk, now;
 	struct tcp_sock_info *info;
 	__u16 family, sport, dport;
+	bool born;
 
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
@@ -177,11 +178,14 @@ int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
 	dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	now = bpf_ktime_get_ns();
 
-	info = bpf_map_lookup_elem(&socks, &key);
+	/* A birth (connect(): CLOSE -> SYN_SENT; an accepted socket, cloned from its listener: LISTEN -> SYN_RECV)
+	 * starts a fresh entry, whatever a socket freed at this address left; a socket first seen later below
+	 * FIN_WAIT1 (ESTABLISHED mid-handshake) is followed from then (tcplife's birth); later states of a socket
+	 * the job never saw born, and the listener's own LISTEN <-> CLOSE, are not followed. */
+	born = (newstate == TCP_SYN_SENT && oldstate == TCP_CLOSE) || (newstate == TCP_SYN_RECV && oldstate == TCP_LISTEN);
+	info = born ? NULL : bpf_map_lookup_elem(&socks, &key);
 	if (!info) {
-		/* A socket is followed from its first state below FIN_WAIT1 (tcplife's birth); later states of
-		 * a socket the job never saw born, and the listener's own CLOSE -> LISTEN, are not. */
-		if (newstate >= TCP_FIN_WAIT1 || oldstate == TCP_LISTEN) {
+		if (newstate >= TCP_FIN_WAIT1) {
 			if (newstate == TCP_CLOSE && oldstate != TCP_LISTEN)
 				count(&counters, TCP_COUNTER_UNTRACKED);
 			return 0;
@@ -190,7 +194,7 @@ int BPF_PROG(on_state, const struct sock *sk, int oldstate, int newstate)
 
 		fresh.start_ns = now;
 		/* Refused: another CPU inserted it first (found below) or the map is full (counted). */
-		bpf_map_update_elem(&socks, &key, &fresh, BPF_NOEXIST);
+		bpf_map_update_elem(&socks, &key, &fresh, born ? BPF_ANY : BPF_NOEXIST);
 		info = bpf_map_lookup_elem(&socks, &key);
 		if (!info) {
 			count(&counters, TCP_COUNTER_NO_START);
