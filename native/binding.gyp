@@ -31,6 +31,8 @@
         "src/symbol_names.cc",
         "src/symbolizer.cc",
         "src/target_set.cc",
+        "src/tcp_session.cc",
+        "src/tcp_tracer.cc",
         "src/syscount_tracer.cc",
         "src/unwind_maps.cc",
         "src/unwind_registry.cc",
