@@ -21,6 +21,7 @@
         "src/proc_maps.cc",
         "src/python_maps.cc",
         "src/profile_session.cc",
+        "src/map_tracer.cc",
         "src/ring_buffer_object.cc",
         "src/profiler.cc",
         "src/rodata.cc",

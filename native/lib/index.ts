@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { NativeUnwinder, Unwinder, UnwinderOptions, UnwindTable } from './unwind';
 import type { MemleakLayout, MemleakOptions, MemleakSnapshot, NativeMemleakTracer } from './memleak-types';
-import type { NativeSyscountTracer, SyscountLayout, SyscountOptions, SyscountReading } from './syscount-types';
+import type { NativeSyscountTracer, SyscountLayout, SyscountOptions } from './syscount-types';
 import type { NativeRunqlatTracer, RunqlatLayout, RunqlatOptions } from './runqlat-types';
 import type { NativeSslTracer, SslEventLayout, SslLinkKind, SslProbeSpec, SslStats, SslTracerOptions } from './ssl-types';
 import type { NativeDwarf } from './dwarf-types';
@@ -12,7 +12,9 @@ import type { NativeUsdtTracer, UsdtEventLayout, UsdtStats, UsdtTracerOptions } 
 export * from './unwind';
 export * from './usdt-types';
 export * from './memleak-types';
+export * from './map-tracer';
 export * from './syscount-types';
+export * from './syscount';
 export * from './runqlat-types';
 export * from './runqlat';
 export * from './ssl-types';
@@ -317,45 +319,6 @@ export class MemleakTracer {
   }
 
   /** Frees every BPF and perf fd of this tracer; idempotent. */
-  close(): void {
-    this.#native.close();
-  }
-}
-
-/**
- * Syscall counts per process from the raw_syscalls:sys_enter tracepoint. The constructor loads the program
- * (errors carry the verifier log); start() attaches; read() returns every (process, syscall) pair counted so far.
- */
-export class SyscountTracer {
-  readonly #native: NativeSyscountTracer;
-
-  constructor(opts: SyscountOptions) {
-    this.#native = new (loadAddon().SyscountTracer)(opts);
-  }
-
-  start(): void {
-    this.#native.start();
-  }
-
-  read(): SyscountReading {
-    return this.#native.read();
-  }
-
-  /** Detaches the tracepoint; the counts stay readable. */
-  stop(): void {
-    this.#native.stop();
-  }
-
-  /** With targetPids: counts this process's calls (tgid) from now on. */
-  addTargetPid(pid: number): void {
-    this.#native.addTargetPid(pid);
-  }
-
-  removeTargetPid(pid: number): void {
-    this.#native.removeTargetPid(pid);
-  }
-
-  /** Frees every BPF fd of this tracer; idempotent. */
   close(): void {
     this.#native.close();
   }
