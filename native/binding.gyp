@@ -5,6 +5,7 @@
       "sources": [
         "src/addon.cc",
         "src/args.cc",
+        "src/biolatency_tracer.cc",
         "src/debuginfo_fetch.cc",
         "src/dwarf_struct_offsets.cc",
         "src/elf_file.cc",

@@ -5,6 +5,7 @@ import type { NativeUnwinder, Unwinder, UnwinderOptions, UnwindTable } from './u
 import type { MemleakLayout, MemleakOptions, MemleakSnapshot, NativeMemleakTracer } from './memleak-types';
 import type { NativeSyscountTracer, SyscountLayout, SyscountOptions } from './syscount-types';
 import type { NativeRunqlatTracer, RunqlatLayout, RunqlatOptions } from './runqlat-types';
+import type { BiolatencyLayout, BiolatencyOptions, NativeBiolatencyTracer } from './biolatency-types';
 import type { NativeSslTracer, SslEventLayout, SslLinkKind, SslProbeSpec, SslStats, SslTracerOptions } from './ssl-types';
 import type { NativeDwarf } from './dwarf-types';
 import type { NativeUsdtTracer, UsdtEventLayout, UsdtStats, UsdtTracerOptions } from './usdt-types';
@@ -17,6 +18,8 @@ export * from './syscount-types';
 export * from './syscount';
 export * from './runqlat-types';
 export * from './runqlat';
+export * from './biolatency-types';
+export * from './biolatency';
 export * from './ssl-types';
 export * from './python-types';
 export * from './profiler-types';
@@ -102,6 +105,7 @@ export interface NativeAddon extends NativeDwarf {
   MemleakTracer: new (opts: WithNativeUnwinder<MemleakOptions>) => NativeMemleakTracer;
   SyscountTracer: new (opts: SyscountOptions) => NativeSyscountTracer;
   RunqlatTracer: new (opts: RunqlatOptions) => NativeRunqlatTracer;
+  BiolatencyTracer: new (opts: BiolatencyOptions) => NativeBiolatencyTracer;
   SslTracer: new (opts: WithNativeUnwinder<SslTracerOptions>) => NativeSslTracer;
   layouts(): Layouts;
   functionOffsets(path: string, names: string[]): Record<string, bigint>;
@@ -418,6 +422,7 @@ export interface Layouts {
   ssl: SslEventLayout;
   syscount: SyscountLayout;
   runqlat: RunqlatLayout;
+  biolatency: BiolatencyLayout;
 }
 
 export function layouts(): Layouts {

@@ -6,6 +6,7 @@ import { RunsService } from '../runs/runs.service';
 import { SslService } from '../ssl/ssl.service';
 import { SyscountService } from '../syscount/syscount.service';
 import { RunqlatService } from '../runqlat/runqlat.service';
+import { BiolatencyService } from '../biolatency/biolatency.service';
 import { UsdtService } from '../usdt/usdt.service';
 
 /** For the specs: RunsService with every job type's result stores registered, as Nest wires them. */
@@ -16,5 +17,6 @@ export function ingestServices(prisma: PrismaService, profiles: ProfilesService)
   const ssl = new SslService(prisma, profiles, stores);
   const syscount = new SyscountService(prisma, stores);
   const runqlat = new RunqlatService(prisma, stores);
-  return { stores, usdt, memleak, ssl, syscount, runqlat, runs: new RunsService(prisma, profiles, stores) };
+  const biolatency = new BiolatencyService(prisma, stores);
+  return { stores, usdt, memleak, ssl, syscount, runqlat, biolatency, runs: new RunsService(prisma, profiles, stores) };
 }
