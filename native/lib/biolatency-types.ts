@@ -15,7 +15,7 @@ export interface BiolatencyOptions extends TargetOptions {
   queued?: boolean;
   /** Requests in flight the kernel map holds, 64..2^20; more are counted as `startFull`. Default 10240. */
   maxRequests?: number;
-  /** Histograms the kernel map holds, 1..2^20; more keys are counted as `noHist`. Default 4096. */
+  /** Histograms the kernel map holds, 1..2^20: (disk, process) keys with perProcess, else disks (a per-CPU map: one copy per CPU); more keys are counted as `noHist`. Default 4096. */
   maxHists?: number;
 }
 
@@ -58,5 +58,6 @@ export interface BiolatencyLayout {
   BIOLAT_SIZE_SLOTS: number;
   BIOLAT_DEFAULT_MAX_REQUESTS: number;
   BIOLAT_DEFAULT_MAX_HISTS: number;
+  BIOLAT_DEFAULT_MAX_DISKS: number;
   BIOLAT_COUNTER_MAX: number;
 }

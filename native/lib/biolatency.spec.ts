@@ -161,7 +161,7 @@ describe('BiolatencyTracer (tp_btf block_rq_insert/block_rq_issue/block_rq_compl
     const l = layouts().biolatency;
     const header = fs.readFileSync(path.join(path.dirname(objectPath('biolatency')), '..', 'src', 'biolatency', 'biolatency.h'), 'utf8');
     const define = (name: string): number => Number(new RegExp(`#define ${name} (\\d+)`).exec(header)![1]);
-    for (const name of ['BIOLAT_LAT_SLOTS', 'BIOLAT_SIZE_SLOTS', 'BIOLAT_DEFAULT_MAX_REQUESTS', 'BIOLAT_DEFAULT_MAX_HISTS', 'BIOLAT_COUNTER_MAX'] as const) {
+    for (const name of ['BIOLAT_LAT_SLOTS', 'BIOLAT_SIZE_SLOTS', 'BIOLAT_DEFAULT_MAX_REQUESTS', 'BIOLAT_DEFAULT_MAX_HISTS', 'BIOLAT_DEFAULT_MAX_DISKS', 'BIOLAT_COUNTER_MAX'] as const) {
       assert.equal(l[name], define(name), name);
     }
     assert.equal(l.keySize, 24);

@@ -1,7 +1,6 @@
-// Module entry: the Profiler, Symbolizer, UsdtTracer, MemleakTracer, SyscountTracer, RunqlatTracer, BiolatencyTracer and SslTracer
-// classes;
-// layouts(), which lets the tests compare the record layouts and constants this addon was compiled with against
-// the headers; functionOffsets(), where a function's uprobe goes in an ELF file; releaseMemory(), which
+// Module entry: the Profiler, Symbolizer, UsdtTracer, MemleakTracer, SyscountTracer, RunqlatTracer, BiolatencyTracer
+// and SslTracer classes; layouts(), which lets the tests compare the record layouts and constants this addon was
+// compiled with against the headers; functionOffsets(), where a function's uprobe goes in an ELF file; releaseMemory(), which
 // hands the free pages of malloc's arenas back to the kernel; and dwarfStructOffsets(), struct member offsets from an
 // ELF file's DWARF.
 #include <malloc.h>

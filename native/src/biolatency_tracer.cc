@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstring>
+#include <stdexcept>
 
 #include "args.h"
 
@@ -32,11 +33,17 @@ Napi::Array Slots(Napi::Env env, const __u64* slots, uint32_t n) {
 
 }  // namespace
 
+// block_rq_insert is attached only when queued: otherwise each insert would run a program that does nothing.
 BiolatencySession::BiolatencySession(const BiolatencyConfig& config)
-    : MapSession(config.objectPath, {"on_insert", "on_issue", "on_complete"}) {
+    : MapSession(config.objectPath, config.queued ? std::vector<std::string>{"on_insert", "on_issue", "on_complete"}
+                                                  : std::vector<std::string>{"on_issue", "on_complete"}) {
+  perProcess_ = config.perProcess;
   hists_ = FindMap("hists");
+  diskHists_ = FindMap("disk_hists");
   SetMaxEntries(FindMap("start"), config.maxRequests);
-  SetMaxEntries(hists_, config.maxHists);
+  // The map this mode does not use keeps one entry.
+  SetMaxEntries(hists_, config.perProcess ? config.maxHists : 1);
+  SetMaxEntries(diskHists_, config.perProcess ? 1 : config.maxHists);
   const __u32 tgid = config.pid;
   const __u32 dev = config.dev;
   const bool perProcess = config.perProcess;
@@ -50,13 +57,23 @@ BiolatencySession::BiolatencySession(const BiolatencyConfig& config)
 
 std::vector<BiolatencyHistogram> BiolatencySession::Read() const {
   std::vector<BiolatencyHistogram> out;
+  bpf_map* map = perProcess_ ? hists_ : diskHists_;
+  const int cpus = perProcess_ ? 1 : libbpf_num_possible_cpus();
+  if (cpus <= 0) throw std::runtime_error("count possible CPUs: " + std::string(std::strerror(-cpus)));
+  std::vector<biolat_hist> values(cpus);
   biolat_key key{};
   biolat_key next{};
   const void* prev = nullptr;
-  while (bpf_map__get_next_key(hists_, prev, &next, sizeof(next)) == 0) {
-    BiolatencyHistogram h{};
-    if (bpf_map__lookup_elem(hists_, &next, sizeof(next), &h.hist, sizeof(h.hist), 0) == 0) {
+  while (bpf_map__get_next_key(map, prev, &next, sizeof(next)) == 0) {
+    if (bpf_map__lookup_elem(map, &next, sizeof(next), values.data(), values.size() * sizeof(biolat_hist), 0) == 0) {
+      BiolatencyHistogram h{};
       h.key = next;
+      for (const biolat_hist& v : values) {
+        for (uint32_t s = 0; s < BIOLAT_LAT_SLOTS; s++) h.hist.lat[s] += v.lat[s];
+        for (uint32_t s = 0; s < BIOLAT_SIZE_SLOTS; s++) h.hist.size[s] += v.size[s];
+        h.hist.total_ns += v.total_ns;
+        h.hist.total_bytes += v.total_bytes;
+      }
       out.push_back(h);
     }
     key = next;
@@ -81,7 +98,8 @@ BiolatencyTracer::BiolatencyTracer(const Napi::CallbackInfo& info) : MapTracer(i
   config.queued = args.Boolean(opts, "queued", false);
   config.maxRequests =
       static_cast<uint32_t>(args.Integer(opts, "maxRequests", 64, 1u << 20, false, BIOLAT_DEFAULT_MAX_REQUESTS));
-  config.maxHists = static_cast<uint32_t>(args.Integer(opts, "maxHists", 1, 1u << 20, false, BIOLAT_DEFAULT_MAX_HISTS));
+  config.maxHists = static_cast<uint32_t>(args.Integer(opts, "maxHists", 1, 1u << 20, false,
+                                                            config.perProcess ? BIOLAT_DEFAULT_MAX_HISTS : BIOLAT_DEFAULT_MAX_DISKS));
   config.target = TargetOptions(args, opts, true);
   Create(env, config);
 }
@@ -127,6 +145,7 @@ Napi::Value BiolatencyLayout(const Napi::CallbackInfo& info) {
   layout.Set("BIOLAT_SIZE_SLOTS", BIOLAT_SIZE_SLOTS);
   layout.Set("BIOLAT_DEFAULT_MAX_REQUESTS", BIOLAT_DEFAULT_MAX_REQUESTS);
   layout.Set("BIOLAT_DEFAULT_MAX_HISTS", BIOLAT_DEFAULT_MAX_HISTS);
+  layout.Set("BIOLAT_DEFAULT_MAX_DISKS", BIOLAT_DEFAULT_MAX_DISKS);
   layout.Set("BIOLAT_COUNTER_MAX", BIOLAT_COUNTER_MAX);
   return layout;
 }

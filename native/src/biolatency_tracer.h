@@ -26,7 +26,7 @@ struct BiolatencyConfig {
   bool perProcess = false;
   bool queued = false;
   uint32_t maxRequests = 0;
-  uint32_t maxHists = 0;
+  uint32_t maxHists = 0;  // perProcess: (disk, process) keys; else disks
   TargetConfig target;  // checked on the task current at insert/issue
 };
 
@@ -41,7 +41,9 @@ class BiolatencySession : public MapSession {
   std::vector<BiolatencyHistogram> Read() const;
 
  private:
-  bpf_map* hists_ = nullptr;
+  bool perProcess_ = false;
+  bpf_map* hists_ = nullptr;      // perProcess: one shared histogram per (disk, process)
+  bpf_map* diskHists_ = nullptr;  // per disk: one histogram per CPU, summed here
 };
 
 class BiolatencyTracer : public MapTracer<BiolatencyTracer, BiolatencySession> {

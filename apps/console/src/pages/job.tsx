@@ -8,6 +8,7 @@ import { MemleakResult } from './results/memleak';
 import { SslResult } from './results/ssl';
 import { SyscountResult } from './results/syscount';
 import { RunqlatResult } from './results/runqlat';
+import { BiolatencyResult } from './results/biolatency';
 
 interface NodeProgress {
   node: string;
@@ -162,6 +163,8 @@ function Result({ job, session, done, query }: { job: JobView; session: Session;
       return <SyscountResult id={job.id} done={done} />;
     case 'runqlat':
       return <RunqlatResult id={job.id} done={done} />;
+    case 'biolatency':
+      return <BiolatencyResult id={job.id} done={done} />;
     case 'ssl-capture':
       // Rendered only with the capture scope: the API answers 403 to the rest anyway.
       return hasScope(session, 'ssl-capture') ? <SslResult id={job.id} done={done} /> : <p class="muted">This job's results need the ssl-capture scope.</p>;

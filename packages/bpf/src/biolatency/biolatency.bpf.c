@@ -33,6 +33,15 @@ struct {
 	__type(value, struct biolat_hist);
 } hists SEC(".maps");
 
+/* Per disk (not perProcess): one histogram per CPU, so a completion adds without atomic instructions; user space
+ * sums the CPUs. perProcess keeps far more keys: one shared histogram each, added to atomically. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, BIOLAT_DEFAULT_MAX_DISKS);
+	__type(key, struct biolat_key);
+	__type(value, struct biolat_hist);
+} disk_hists SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, BIOLAT_COUNTER_MAX);
@@ -40,14 +49,16 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-/* The request's whole disk as a kernel dev_t (libbpf-tools' biolatency -D does the same). */
+/* The request's whole disk as a kernel dev_t (libbpf-tools' biolatency -D does the same). tp_btf arguments are
+ * BTF-typed kernel pointers: plain loads (CO-RE relocated, fault-checked by the kernel) instead of a
+ * bpf_probe_read_kernel call per field, which is most of what a request costs here. */
 static __always_inline __u32 rq_dev(struct request *rq)
 {
-	struct gendisk *disk = BPF_CORE_READ(rq, q, disk);
+	struct gendisk *disk = rq->q->disk;
 
 	if (!disk)
 		return 0;
-	return ((__u32)BPF_CORE_READ(disk, major) << 20) | (__u32)BPF_CORE_READ(disk, first_minor);
+	return ((__u32)disk->major << 20) | (__u32)disk->first_minor;
 }
 
 /* floor(log2(v)), 0 for 0 and 1 (libbpf-tools' bits.bpf.h). */
@@ -68,25 +79,26 @@ static __always_inline void rq_start(struct request *rq, bool issue)
 {
 	__u64 key = (__u64)rq;
 	struct biolat_start *seen, s = {};
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32;
+	__u32 tgid = 0;
 
 	if (issue && queued) {
 		/* Inserted while traced: the start is there already, only the length is taken now. */
 		seen = bpf_map_lookup_elem(&start, &key);
 		if (seen) {
-			seen->bytes = BPF_CORE_READ(rq, __data_len);
+			seen->bytes = rq->__data_len;
 			return;
 		}
 	}
 	if (target_dev && rq_dev(rq) != target_dev)
 		return;
+	if (target_tgid || filter_target_pids || per_process)
+		tgid = bpf_get_current_pid_tgid() >> 32;
 	if (target_tgid && tgid != target_tgid)
 		return;
 	if (!target_admits(tgid))
 		return;
 	s.ts = bpf_ktime_get_ns();
-	s.bytes = BPF_CORE_READ(rq, __data_len);
+	s.bytes = rq->__data_len;
 	if (per_process) {
 		s.tgid = tgid;
 		bpf_get_current_comm(s.comm, sizeof(s.comm));
@@ -117,8 +129,9 @@ int BPF_PROG(on_complete, struct request *rq, int error, unsigned int nr_bytes)
 	struct biolat_start *s;
 	struct biolat_key key = {};
 	struct biolat_hist *hist;
-	__u64 slot;
+	__u64 lat, size;
 	__s64 delta;
+	void *map;
 
 	s = bpf_map_lookup_elem(&start, &rqkey);
 	if (!s) {
@@ -131,12 +144,13 @@ int BPF_PROG(on_complete, struct request *rq, int error, unsigned int nr_bytes)
 		key.tgid = s->tgid;
 		__builtin_memcpy(key.comm, s->comm, sizeof(key.comm));
 	}
-	hist = bpf_map_lookup_elem(&hists, &key);
+	map = per_process ? (void *)&hists : (void *)&disk_hists;
+	hist = bpf_map_lookup_elem(map, &key);
 	if (!hist) {
 		static const struct biolat_hist zero;
 
-		bpf_map_update_elem(&hists, &key, &zero, BPF_NOEXIST);
-		hist = bpf_map_lookup_elem(&hists, &key);
+		bpf_map_update_elem(map, &key, &zero, BPF_NOEXIST);
+		hist = bpf_map_lookup_elem(map, &key);
 		if (!hist) {
 			count(&counters, BIOLAT_COUNTER_NO_HIST);
 			bpf_map_delete_elem(&start, &rqkey);
@@ -145,16 +159,24 @@ int BPF_PROG(on_complete, struct request *rq, int error, unsigned int nr_bytes)
 	}
 	if (delta < 0)
 		delta = 0;
-	slot = log2_u64((__u64)delta / 1000);
-	if (slot >= BIOLAT_LAT_SLOTS)
-		slot = BIOLAT_LAT_SLOTS - 1;
-	__sync_fetch_and_add(&hist->lat[slot], 1);
-	slot = log2_u64(s->bytes / 1024);
-	if (slot >= BIOLAT_SIZE_SLOTS)
-		slot = BIOLAT_SIZE_SLOTS - 1;
-	__sync_fetch_and_add(&hist->size[slot], 1);
-	__sync_fetch_and_add(&hist->total_ns, (__u64)delta);
-	__sync_fetch_and_add(&hist->total_bytes, s->bytes);
+	lat = log2_u64((__u64)delta / 1000);
+	if (lat >= BIOLAT_LAT_SLOTS)
+		lat = BIOLAT_LAT_SLOTS - 1;
+	size = log2_u64(s->bytes / 1024);
+	if (size >= BIOLAT_SIZE_SLOTS)
+		size = BIOLAT_SIZE_SLOTS - 1;
+	if (per_process) {
+		__sync_fetch_and_add(&hist->lat[lat], 1);
+		__sync_fetch_and_add(&hist->size[size], 1);
+		__sync_fetch_and_add(&hist->total_ns, (__u64)delta);
+		__sync_fetch_and_add(&hist->total_bytes, s->bytes);
+	} else {
+		/* This CPU's own copy: no other writer (a tp_btf program does not nest on its CPU). */
+		hist->lat[lat] += 1;
+		hist->size[size] += 1;
+		hist->total_ns += (__u64)delta;
+		hist->total_bytes += s->bytes;
+	}
 	bpf_map_delete_elem(&start, &rqkey);
 	count(&counters, BIOLAT_COUNTER_IOS);
 	return 0;

@@ -8,7 +8,8 @@
 #define BIOLAT_LAT_SLOTS 27                /* log2 microsecond slots (bcc's biolatency), the last also >= 2^26 us */
 #define BIOLAT_SIZE_SLOTS 24               /* log2 KiB slots (bcc's bitesize), the last also >= 2^23 KiB */
 #define BIOLAT_DEFAULT_MAX_REQUESTS 10240  /* requests in flight at once; user space resizes before load */
-#define BIOLAT_DEFAULT_MAX_HISTS 4096      /* (disk, process) histograms; user space resizes before load */
+#define BIOLAT_DEFAULT_MAX_HISTS 4096      /* perProcess: (disk, process) histograms; user space resizes before load */
+#define BIOLAT_DEFAULT_MAX_DISKS 128       /* per disk: histograms of the per-CPU "disk_hists" map (one per CPU each) */
 
 /* Indices into the per-CPU "counters" array map. */
 #define BIOLAT_COUNTER_IOS 0        /* requests measured and put in a histogram */
@@ -34,7 +35,7 @@ struct biolat_key {
 	char comm[TRACEFLEET_COMM_LEN];
 };
 
-/* Value of the "hists" hash map. lat: slot i counts [2^i, 2^(i+1)) us (slot 0 also < 1 us); size: slot i counts
+/* Value of the "hists" hash map (perProcess) and, one per CPU, of the "disk_hists" per-CPU hash map (per disk). lat: slot i counts [2^i, 2^(i+1)) us (slot 0 also < 1 us); size: slot i counts
  * [2^i, 2^(i+1)) KiB (slot 0 also < 1 KiB). */
 struct biolat_hist {
 	__u64 lat[BIOLAT_LAT_SLOTS];

@@ -11,9 +11,9 @@ export interface BiolatencyNativeParts {
   createBiolatency(opts: Omit<BiolatencyOptions, 'objectPath'>): BiolatencyTracer;
 }
 
-/** (disk, process) histograms the kernel keeps (BIOLAT_DEFAULT_MAX_HISTS in biolatency.h); per disk only, far fewer. */
+/** (disk, process) histograms the kernel keeps (BIOLAT_DEFAULT_MAX_HISTS in biolatency.h); per disk (a per-CPU map) 128 disks. */
 export const PER_PROCESS_HISTS = 4096;
-export const PER_DISK_HISTS = 256;
+export const PER_DISK_HISTS = 128;
 
 /** Histograms one report carries at most (the controller's cap too): the largest; the rest are counted as left out. */
 export const MAX_REPORT_HISTOGRAMS = 1024;
@@ -42,9 +42,10 @@ export class BiolatencyRun extends TracingRun {
     const s = spec.value;
     let dev: number | undefined;
     if (s.disk) {
-      if (fs.existsSync(`/sys/class/block/${s.disk}/partition`)) throw new RunRejected(`disk ${s.disk} is a partition on node ${this.cfg.nodeName}: name its whole disk`);
+      // diskDev checks the name (no path) before /sys is read.
       const found = diskDev(s.disk);
       if (!found) throw new RunRejected(`no block device ${s.disk} on node ${this.cfg.nodeName}`);
+      if (fs.existsSync(`/sys/class/block/${s.disk}/partition`)) throw new RunRejected(`disk ${s.disk} is a partition on node ${this.cfg.nodeName}: name its whole disk`);
       dev = found.dev;
     }
     const base = {

@@ -1,6 +1,6 @@
 import { BiolatencyTracer } from '@tracefleet/native';
 import { objectPath } from '@tracefleet/bpf';
-import { mapBytes } from '../kernel-memory';
+import { MAP_OVERHEAD, mapBytes, possibleCpus } from '../kernel-memory';
 import type { RunType } from '../run-type';
 import { BiolatencyRun, PER_DISK_HISTS, PER_PROCESS_HISTS, type BiolatencyNativeParts } from './biolatency.run';
 
@@ -9,10 +9,20 @@ const START_BYTES = 40;
 const KEY_BYTES = 24;
 const HIST_BYTES = 53 * 8;
 
-/** biolatency.bpf.o: the in-flight map (8 B request pointer → start), the histograms, per-CPU counters, .rodata. */
+/** A preallocated BPF_MAP_TYPE_PERCPU_HASH: the buckets, each element (header, key, a per-CPU pointer) and its value on every CPU. */
+function percpuHashBytes(entries: number, key: number, value: number, cpus = possibleCpus()): number {
+  const r8 = (n: number): number => Math.ceil(n / 8) * 8;
+  return 2 ** Math.ceil(Math.log2(Math.max(1, entries))) * 16 + entries * (48 + r8(key) + 8) + entries * r8(value) * cpus + MAP_OVERHEAD;
+}
+
+/**
+ * biolatency.bpf.o: the in-flight map (8 B request pointer → start), the histograms (perProcess: a shared hash; per
+ * disk: a per-CPU hash; the other one keeps one entry), per-CPU counters, .rodata.
+ */
 export function biolatencyKernelBytes(maxRequests: number, perProcess: boolean): number {
-  const hists = perProcess ? PER_PROCESS_HISTS : PER_DISK_HISTS;
-  return mapBytes.hash(maxRequests, 8, START_BYTES) + mapBytes.hash(hists, KEY_BYTES, HIST_BYTES) + mapBytes.percpuArray(4, 8) + mapBytes.global();
+  const shared = mapBytes.hash(perProcess ? PER_PROCESS_HISTS : 1, KEY_BYTES, HIST_BYTES);
+  const perCpu = percpuHashBytes(perProcess ? 1 : PER_DISK_HISTS, KEY_BYTES, HIST_BYTES);
+  return mapBytes.hash(maxRequests, 8, START_BYTES) + shared + perCpu + mapBytes.percpuArray(4, 8) + mapBytes.global();
 }
 
 export const biolatencyRunType: RunType<'biolatency', 'biolatency', BiolatencyNativeParts> = {
