@@ -5,6 +5,7 @@
       "sources": [
         "src/addon.cc",
         "src/args.cc",
+        "src/biolatency_tracer.cc",
         "src/debuginfo_fetch.cc",
         "src/dwarf_struct_offsets.cc",
         "src/elf_file.cc",
@@ -21,6 +22,7 @@
         "src/proc_maps.cc",
         "src/python_maps.cc",
         "src/profile_session.cc",
+        "src/map_tracer.cc",
         "src/ring_buffer_object.cc",
         "src/profiler.cc",
         "src/rodata.cc",

@@ -273,7 +273,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     replicaEnv.set(id, { env: controllerEnv, label });
     replicas.push({ id, base, grpcAddr, enrollAddr, controller: spawnController(controllerEnv, label, logs), api: makeApi(base, apiToken) });
   }
-  for (const r of replicas) await waitHealthy(r, logs);
+  try {
+    for (const r of replicas) await waitHealthy(r, logs);
+  } catch (e) {
+    // A replica that never became healthy (e.g. a port another process took between freePort and listen):
+    // the ones started must not outlive the failed start, or the test file never exits.
+    for (const r of replicas) if (r.controller.exitCode === null && r.controller.signalCode === null) r.controller.kill('SIGKILL');
+    rmSync(pkiDir, { recursive: true, force: true });
+    throw e;
+  }
   const first = replicas[0];
   const api = first.api;
 

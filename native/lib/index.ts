@@ -3,8 +3,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { NativeUnwinder, Unwinder, UnwinderOptions, UnwindTable } from './unwind';
 import type { MemleakLayout, MemleakOptions, MemleakSnapshot, NativeMemleakTracer } from './memleak-types';
-import type { NativeSyscountTracer, SyscountLayout, SyscountOptions, SyscountReading } from './syscount-types';
+import type { NativeSyscountTracer, SyscountLayout, SyscountOptions } from './syscount-types';
 import type { NativeRunqlatTracer, RunqlatLayout, RunqlatOptions } from './runqlat-types';
+import type { BiolatencyLayout, BiolatencyOptions, NativeBiolatencyTracer } from './biolatency-types';
 import type { NativeTcpTracer, TcpLayout, TcpTracerOptions } from './tcp-types';
 import type { NativeSslTracer, SslEventLayout, SslLinkKind, SslProbeSpec, SslStats, SslTracerOptions } from './ssl-types';
 import type { NativeDwarf } from './dwarf-types';
@@ -13,9 +14,13 @@ import type { NativeUsdtTracer, UsdtEventLayout, UsdtStats, UsdtTracerOptions } 
 export * from './unwind';
 export * from './usdt-types';
 export * from './memleak-types';
+export * from './map-tracer';
 export * from './syscount-types';
+export * from './syscount';
 export * from './runqlat-types';
 export * from './runqlat';
+export * from './biolatency-types';
+export * from './biolatency';
 export * from './tcp-types';
 export * from './tcp';
 export * from './ssl-types';
@@ -103,6 +108,7 @@ export interface NativeAddon extends NativeDwarf {
   MemleakTracer: new (opts: WithNativeUnwinder<MemleakOptions>) => NativeMemleakTracer;
   SyscountTracer: new (opts: SyscountOptions) => NativeSyscountTracer;
   RunqlatTracer: new (opts: RunqlatOptions) => NativeRunqlatTracer;
+  BiolatencyTracer: new (opts: BiolatencyOptions) => NativeBiolatencyTracer;
   TcpTracer: new (opts: TcpTracerOptions) => NativeTcpTracer;
   SslTracer: new (opts: WithNativeUnwinder<SslTracerOptions>) => NativeSslTracer;
   layouts(): Layouts;
@@ -327,45 +333,6 @@ export class MemleakTracer {
 }
 
 /**
- * Syscall counts per process from the raw_syscalls:sys_enter tracepoint. The constructor loads the program
- * (errors carry the verifier log); start() attaches; read() returns every (process, syscall) pair counted so far.
- */
-export class SyscountTracer {
-  readonly #native: NativeSyscountTracer;
-
-  constructor(opts: SyscountOptions) {
-    this.#native = new (loadAddon().SyscountTracer)(opts);
-  }
-
-  start(): void {
-    this.#native.start();
-  }
-
-  read(): SyscountReading {
-    return this.#native.read();
-  }
-
-  /** Detaches the tracepoint; the counts stay readable. */
-  stop(): void {
-    this.#native.stop();
-  }
-
-  /** With targetPids: counts this process's calls (tgid) from now on. */
-  addTargetPid(pid: number): void {
-    this.#native.addTargetPid(pid);
-  }
-
-  removeTargetPid(pid: number): void {
-    this.#native.removeTargetPid(pid);
-  }
-
-  /** Frees every BPF fd of this tracer; idempotent. */
-  close(): void {
-    this.#native.close();
-  }
-}
-
-/**
  * TLS plaintext: uprobe pairs on OpenSSL's SSL_read/SSL_write(_ex)/SSL_do_handshake record each call's bytes,
  * return value and latency. The constructor loads ssl.bpf.o (the error carries the verifier log); probes are
  * attached and detached with attach()/detach(), before or after start().
@@ -459,6 +426,7 @@ export interface Layouts {
   ssl: SslEventLayout;
   syscount: SyscountLayout;
   runqlat: RunqlatLayout;
+  biolatency: BiolatencyLayout;
   tcp: TcpLayout;
 }
 

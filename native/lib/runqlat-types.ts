@@ -1,5 +1,6 @@
-// Types of the run-queue latency facade (RunqlatTracer in index.ts).
-import type { TargetOptions, TargetPidSink } from './target-types';
+// Types of the run-queue latency facade (RunqlatTracer in runqlat.ts).
+import type { NativeMapTracer } from './map-tracer';
+import type { TargetOptions } from './target-types';
 
 export interface RunqlatOptions extends TargetOptions {
   /** Path to runqlat.bpf.o (`objectPath('runqlat')` from @tracefleet/bpf). */
@@ -31,12 +32,7 @@ export interface RunqlatReading {
   noHist: bigint;
 }
 
-export interface NativeRunqlatTracer extends TargetPidSink {
-  start(): void;
-  read(): RunqlatReading;
-  stop(): void;
-  close(): void;
-}
+export type NativeRunqlatTracer = NativeMapTracer<RunqlatReading>;
 
 export interface RunqlatLayout {
   keySize: number;

@@ -1,5 +1,6 @@
-// Types of the syscall counter's facade (SyscountTracer in index.ts).
-import type { TargetOptions, TargetPidSink } from './target-types';
+// Types of the syscall counter's facade (SyscountTracer in syscount.ts).
+import type { NativeMapTracer } from './map-tracer';
+import type { TargetOptions } from './target-types';
 
 export interface SyscountOptions extends TargetOptions {
   /** Path to syscount.bpf.o (`objectPath('syscount')` from @tracefleet/bpf). */
@@ -29,12 +30,7 @@ export interface SyscountReading {
   uncounted: bigint;
 }
 
-export interface NativeSyscountTracer extends TargetPidSink {
-  start(): void;
-  read(): SyscountReading;
-  stop(): void;
-  close(): void;
-}
+export type NativeSyscountTracer = NativeMapTracer<SyscountReading>;
 
 export interface SyscountLayout {
   keySize: number;

@@ -1,6 +1,6 @@
-// Module entry: the Profiler, Symbolizer, UsdtTracer, MemleakTracer, SyscountTracer, RunqlatTracer, TcpTracer and SslTracer classes;
-// layouts(), which lets the tests compare the record layouts and constants this addon was compiled with against
-// the headers; functionOffsets(), where a function's uprobe goes in an ELF file; releaseMemory(), which
+// Module entry: the Profiler, Symbolizer, UsdtTracer, MemleakTracer, SyscountTracer, RunqlatTracer, BiolatencyTracer,
+// TcpTracer and SslTracer classes; layouts(), which lets the tests compare the record layouts and constants this addon was
+// compiled with against the headers; functionOffsets(), where a function's uprobe goes in an ELF file; releaseMemory(), which
 // hands the free pages of malloc's arenas back to the kernel; and dwarfStructOffsets(), struct member offsets from an
 // ELF file's DWARF.
 #include <malloc.h>
@@ -8,6 +8,7 @@
 
 #include <cstddef>
 
+#include "biolatency_tracer.h"
 #include "dwarf_struct_offsets.h"
 #include "file_checks_js.h"
 #include "libbpf_log.h"
@@ -92,6 +93,7 @@ Napi::Value Layouts(const Napi::CallbackInfo& info) {
   all.Set("ssl", SslLayout(info));
   all.Set("syscount", SyscountLayout(info));
   all.Set("runqlat", RunqlatLayout(info));
+  all.Set("biolatency", BiolatencyLayout(info));
   all.Set("tcp", TcpLayout(info));
   return all;
 }
@@ -109,6 +111,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("MemleakTracer", MemleakTracer::Define(env));
   exports.Set("SyscountTracer", SyscountTracer::Define(env));
   exports.Set("RunqlatTracer", RunqlatTracer::Define(env));
+  exports.Set("BiolatencyTracer", BiolatencyTracer::Define(env));
   exports.Set("TcpTracer", TcpTracer::Define(env));
   exports.Set("SslTracer", SslTracer::Define(env));
   exports.Set("layouts", Napi::Function::New(env, Layouts, "layouts"));

@@ -1,19 +1,12 @@
 #include "runqlat_tracer.h"
 
-#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/types.h>
 
-#include <cerrno>
 #include <cstddef>
 #include <cstring>
-#include <stdexcept>
 
 #include "args.h"
-#include "libbpf_log.h"
-#include "ring_buffer_object.h"
-#include "rodata.h"
-#include "symbol_names.h"
 
 namespace tracefleet {
 namespace {
@@ -22,68 +15,24 @@ constexpr const char* kUsage =
     "new RunqlatTracer({ objectPath: string, pid?: integer, perCgroup?: boolean, maxTasks?: integer 64..1048576, "
     TRACEFLEET_TARGET_CGROUP_USAGE ", " TRACEFLEET_TARGET_PIDS_USAGE " })";
 
-constexpr const char* kPrograms[] = {"on_wakeup", "on_wakeup_new", "on_switch"};
+struct RunqlatTotals {
+  std::vector<RunqlatHistogram> hists;
+  uint64_t latencies;
+  uint64_t noStart;
+  uint64_t noHist;
+};
 
 }  // namespace
 
-RunqlatSession::RunqlatSession(const RunqlatConfig& config) : name_(Basename(config.objectPath)) {
-  LibbpfLogCapture log;
-  object_ = bpf_object__open_file(config.objectPath.c_str(), nullptr);
-  if (object_ == nullptr) throw std::runtime_error(LibbpfError("open " + config.objectPath, errno, log));
-  try {
-    hists_ = bpf_object__find_map_by_name(object_, "hists");
-    counters_ = bpf_object__find_map_by_name(object_, "counters");
-    bpf_map* start = bpf_object__find_map_by_name(object_, "start");
-    if (hists_ == nullptr || counters_ == nullptr || start == nullptr)
-      throw std::runtime_error(name_ + ": no start/hists/counters map (rebuild it)");
-    const __u32 tgid = config.pid;
-    const bool perCgroup = config.perCgroup;
-    std::vector<RodataValue> values = {{"target_tgid", &tgid, sizeof(tgid)}, {"per_cgroup", &perCgroup, sizeof(perCgroup)}};
-    AddTargetRodata(config.target, true, values);
-    SetRodata(object_, name_, values);
-    targets_.Prepare(object_, name_, config.target.pidSet);
-    int err = bpf_map__set_max_entries(start, config.maxTasks);
-    if (err) throw std::runtime_error(LibbpfError("size the start map of " + name_, err, log));
-    // One histogram when not per cgroup: no room kept for a thousand.
-    if (!config.perCgroup) {
-      err = bpf_map__set_max_entries(hists_, 1);
-      if (err) throw std::runtime_error(LibbpfError("size the hists map of " + name_, err, log));
-    }
-    err = bpf_object__load(object_);
-    if (err) throw std::runtime_error(LibbpfError("load " + name_, err, log));
-  } catch (...) {
-    bpf_object__close(object_);
-    throw;
-  }
-}
-
-RunqlatSession::~RunqlatSession() {
-  Detach();
-  bpf_object__close(object_);
-}
-
-void RunqlatSession::Attach() {
-  if (!links_.empty()) return;
-  LibbpfLogCapture log;
-  for (const char* name : kPrograms) {
-    bpf_program* program = bpf_object__find_program_by_name(object_, name);
-    if (program == nullptr) {
-      Detach();
-      throw std::runtime_error(name_ + ": no program " + name + " (rebuild it)");
-    }
-    bpf_link* link = bpf_program__attach(program);
-    if (link == nullptr) {
-      const int err = errno;
-      Detach();
-      throw std::runtime_error(LibbpfError(std::string("attach ") + bpf_program__section_name(program), err, log));
-    }
-    links_.push_back(link);
-  }
-}
-
-void RunqlatSession::Detach() {
-  for (bpf_link* link : links_) bpf_link__destroy(link);
-  links_.clear();
+RunqlatSession::RunqlatSession(const RunqlatConfig& config)
+    : MapSession(config.objectPath, {"on_wakeup", "on_wakeup_new", "on_switch"}) {
+  hists_ = FindMap("hists");
+  SetMaxEntries(FindMap("start"), config.maxTasks);
+  // One histogram when not per cgroup: no room kept for a thousand.
+  if (!config.perCgroup) SetMaxEntries(hists_, 1);
+  const __u32 tgid = config.pid;
+  const bool perCgroup = config.perCgroup;
+  Load({{"target_tgid", &tgid, sizeof(tgid)}, {"per_cgroup", &perCgroup, sizeof(perCgroup)}}, config.target);
 }
 
 std::vector<RunqlatHistogram> RunqlatSession::Read() const {
@@ -106,17 +55,7 @@ std::vector<RunqlatHistogram> RunqlatSession::Read() const {
   return out;
 }
 
-uint64_t RunqlatSession::Counter(uint32_t index) const { return SumPerCpu(counters_, index, name_ + " counters"); }
-
-Napi::Function RunqlatTracer::Define(Napi::Env env) {
-  return DefineClass(env, "RunqlatTracer",
-                     {InstanceMethod<&RunqlatTracer::Start>("start"), InstanceMethod<&RunqlatTracer::Read>("read"),
-                      InstanceMethod<&RunqlatTracer::Stop>("stop"), InstanceMethod<&RunqlatTracer::Close>("close"),
-                      InstanceMethod<&RunqlatTracer::AddTargetPid>("addTargetPid"),
-                      InstanceMethod<&RunqlatTracer::RemoveTargetPid>("removeTargetPid")});
-}
-
-RunqlatTracer::RunqlatTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RunqlatTracer>(info) {
+RunqlatTracer::RunqlatTracer(const Napi::CallbackInfo& info) : MapTracer(info) {
   Napi::Env env = info.Env();
   Args args(env, kUsage);
   if (!info.IsConstructCall()) args.Fail("RunqlatTracer must be called with new");
@@ -129,75 +68,32 @@ RunqlatTracer::RunqlatTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   config.perCgroup = args.Boolean(opts, "perCgroup", false);
   config.maxTasks = static_cast<uint32_t>(args.Integer(opts, "maxTasks", 64, 1u << 20, false, RUNQLAT_DEFAULT_MAX_TASKS));
   config.target = TargetOptions(args, opts, true);
-  try {
-    session_ = std::make_unique<RunqlatSession>(config);
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
-  }
-}
-
-RunqlatSession& RunqlatTracer::Open(Napi::Env env, const char* method) {
-  if (!session_) throw Napi::Error::New(env, std::string("RunqlatTracer.") + method + "(): the tracer is closed");
-  return *session_;
-}
-
-Napi::Value RunqlatTracer::Start(const Napi::CallbackInfo& info) {
-  RunqlatSession& session = Open(info.Env(), "start");
-  try {
-    session.Attach();
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(info.Env(), std::string("RunqlatTracer.start(): ") + e.what());
-  }
-  return info.Env().Undefined();
+  Create(env, config);
 }
 
 Napi::Value RunqlatTracer::Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  RunqlatSession& session = Open(env, "read");
-  std::vector<RunqlatHistogram> hists;
-  uint64_t latencies = 0, noStart = 0, noHist = 0;
-  try {
-    hists = session.Read();
-    latencies = session.Counter(RUNQLAT_COUNTER_LATENCIES);
-    noStart = session.Counter(RUNQLAT_COUNTER_NO_START);
-    noHist = session.Counter(RUNQLAT_COUNTER_NO_HIST);
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, std::string("RunqlatTracer.read(): ") + e.what());
-  }
-  Napi::Array list = Napi::Array::New(env, hists.size());
-  for (size_t i = 0; i < hists.size(); i++) {
+  RunqlatTotals totals = Reading(env, [](RunqlatSession& session) {
+    return RunqlatTotals{session.Read(), session.Counter(RUNQLAT_COUNTER_LATENCIES),
+                         session.Counter(RUNQLAT_COUNTER_NO_START), session.Counter(RUNQLAT_COUNTER_NO_HIST)};
+  });
+  Napi::Array list = Napi::Array::New(env, totals.hists.size());
+  for (size_t i = 0; i < totals.hists.size(); i++) {
+    const RunqlatHistogram& h = totals.hists[i];
     Napi::Object o = Napi::Object::New(env);
-    o.Set("cgroupId", Napi::BigInt::New(env, hists[i].cgroupId));
+    o.Set("cgroupId", Napi::BigInt::New(env, h.cgroupId));
     Napi::Array slots = Napi::Array::New(env, RUNQLAT_SLOTS);
-    for (uint32_t s = 0; s < RUNQLAT_SLOTS; s++) slots.Set(s, Napi::BigInt::New(env, hists[i].slots[s]));
+    for (uint32_t s = 0; s < RUNQLAT_SLOTS; s++) slots.Set(s, Napi::BigInt::New(env, h.slots[s]));
     o.Set("slots", slots);
-    o.Set("totalNs", Napi::BigInt::New(env, hists[i].totalNs));
+    o.Set("totalNs", Napi::BigInt::New(env, h.totalNs));
     list.Set(static_cast<uint32_t>(i), o);
   }
   Napi::Object result = Napi::Object::New(env);
   result.Set("histograms", list);
-  result.Set("latencies", Napi::BigInt::New(env, latencies));
-  result.Set("noStart", Napi::BigInt::New(env, noStart));
-  result.Set("noHist", Napi::BigInt::New(env, noHist));
+  result.Set("latencies", Napi::BigInt::New(env, totals.latencies));
+  result.Set("noStart", Napi::BigInt::New(env, totals.noStart));
+  result.Set("noHist", Napi::BigInt::New(env, totals.noHist));
   return result;
-}
-
-Napi::Value RunqlatTracer::Stop(const Napi::CallbackInfo& info) {
-  Open(info.Env(), "stop").Detach();
-  return info.Env().Undefined();
-}
-
-Napi::Value RunqlatTracer::Close(const Napi::CallbackInfo& info) {
-  session_.reset();
-  return info.Env().Undefined();
-}
-
-Napi::Value RunqlatTracer::AddTargetPid(const Napi::CallbackInfo& info) {
-  return AddTargetPidJs(info, session_.get() ? &session_->Targets() : nullptr, "RunqlatTracer");
-}
-
-Napi::Value RunqlatTracer::RemoveTargetPid(const Napi::CallbackInfo& info) {
-  return RemoveTargetPidJs(info, session_.get() ? &session_->Targets() : nullptr, "RunqlatTracer");
 }
 
 Napi::Value RunqlatLayout(const Napi::CallbackInfo& info) {

@@ -1,20 +1,13 @@
 #include "syscount_tracer.h"
 
-#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/types.h>
 
-#include <cerrno>
-#include <cstddef>
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
-#include <stdexcept>
 
 #include "args.h"
-#include "libbpf_log.h"
-#include "ring_buffer_object.h"
-#include "rodata.h"
-#include "symbol_names.h"
 
 #include "syscount/syscount.h"
 
@@ -25,53 +18,23 @@ constexpr const char* kUsage =
     "new SyscountTracer({ objectPath: string, pid?: integer, comm?: string (1..15 bytes, not with pid), "
     "maxKeys?: integer 1..1048576, " TRACEFLEET_TARGET_CGROUP_USAGE ", " TRACEFLEET_TARGET_PIDS_USAGE " })";
 
+struct SyscountTotals {
+  std::vector<SyscountEntry> entries;
+  uint64_t calls;
+  uint64_t uncounted;
+};
+
 }  // namespace
 
-SyscountSession::SyscountSession(const SyscountConfig& config) : name_(Basename(config.objectPath)) {
-  LibbpfLogCapture log;
-  object_ = bpf_object__open_file(config.objectPath.c_str(), nullptr);
-  if (object_ == nullptr) throw std::runtime_error(LibbpfError("open " + config.objectPath, errno, log));
-  try {
-    counts_ = bpf_object__find_map_by_name(object_, "counts");
-    counters_ = bpf_object__find_map_by_name(object_, "counters");
-    if (counts_ == nullptr || counters_ == nullptr) throw std::runtime_error(name_ + ": no counts/counters map (rebuild it)");
-    const __u32 tgid = config.pid;
-    const bool filterComm = !config.comm.empty();
-    char comm[TRACEFLEET_COMM_LEN] = {};
-    std::memcpy(comm, config.comm.data(), std::min<size_t>(config.comm.size(), TRACEFLEET_COMM_LEN - 1));
-    std::vector<RodataValue> values = {{"target_tgid", &tgid, sizeof(tgid)},
-                                       {"filter_comm", &filterComm, sizeof(filterComm)},
-                                       {"target_comm", comm, sizeof(comm)}};
-    AddTargetRodata(config.target, true, values);
-    SetRodata(object_, name_, values);
-    targets_.Prepare(object_, name_, config.target.pidSet);
-    int err = bpf_map__set_max_entries(counts_, config.maxKeys);
-    if (err) throw std::runtime_error(LibbpfError("size the counts map of " + name_, err, log));
-    err = bpf_object__load(object_);
-    if (err) throw std::runtime_error(LibbpfError("load " + name_, err, log));
-  } catch (...) {
-    bpf_object__close(object_);
-    throw;
-  }
-}
-
-SyscountSession::~SyscountSession() {
-  Detach();
-  bpf_object__close(object_);
-}
-
-void SyscountSession::Attach() {
-  if (link_ != nullptr) return;
-  LibbpfLogCapture log;
-  bpf_program* program = bpf_object__find_program_by_name(object_, "on_sys_enter");
-  if (program == nullptr) throw std::runtime_error(name_ + ": no program on_sys_enter (rebuild it)");
-  link_ = bpf_program__attach_tracepoint(program, "raw_syscalls", "sys_enter");
-  if (link_ == nullptr) throw std::runtime_error(LibbpfError("attach tracepoint raw_syscalls/sys_enter", errno, log));
-}
-
-void SyscountSession::Detach() {
-  if (link_ != nullptr) bpf_link__destroy(link_);
-  link_ = nullptr;
+SyscountSession::SyscountSession(const SyscountConfig& config) : MapSession(config.objectPath, {"on_sys_enter"}) {
+  counts_ = FindMap("counts");
+  const __u32 tgid = config.pid;
+  const bool filterComm = !config.comm.empty();
+  char comm[TRACEFLEET_COMM_LEN] = {};
+  std::memcpy(comm, config.comm.data(), std::min<size_t>(config.comm.size(), TRACEFLEET_COMM_LEN - 1));
+  SetMaxEntries(counts_, config.maxKeys);
+  Load({{"target_tgid", &tgid, sizeof(tgid)}, {"filter_comm", &filterComm, sizeof(filterComm)}, {"target_comm", comm, sizeof(comm)}},
+       config.target);
 }
 
 std::vector<SyscountEntry> SyscountSession::Read() const {
@@ -93,17 +56,7 @@ std::vector<SyscountEntry> SyscountSession::Read() const {
   return out;
 }
 
-uint64_t SyscountSession::Counter(uint32_t index) const { return SumPerCpu(counters_, index, name_ + " counters"); }
-
-Napi::Function SyscountTracer::Define(Napi::Env env) {
-  return DefineClass(env, "SyscountTracer",
-                     {InstanceMethod<&SyscountTracer::Start>("start"), InstanceMethod<&SyscountTracer::Read>("read"),
-                      InstanceMethod<&SyscountTracer::Stop>("stop"), InstanceMethod<&SyscountTracer::Close>("close"),
-                      InstanceMethod<&SyscountTracer::AddTargetPid>("addTargetPid"),
-                      InstanceMethod<&SyscountTracer::RemoveTargetPid>("removeTargetPid")});
-}
-
-SyscountTracer::SyscountTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SyscountTracer>(info) {
+SyscountTracer::SyscountTracer(const Napi::CallbackInfo& info) : MapTracer(info) {
   Napi::Env env = info.Env();
   Args args(env, kUsage);
   if (!info.IsConstructCall()) args.Fail("SyscountTracer must be called with new");
@@ -117,41 +70,15 @@ SyscountTracer::SyscountTracer(const Napi::CallbackInfo& info) : Napi::ObjectWra
   if (config.pid != 0 && !config.comm.empty()) args.Fail("options pid and comm exclude each other");
   config.maxKeys = static_cast<uint32_t>(args.Integer(opts, "maxKeys", 1, 1u << 20, false, SYSCOUNT_DEFAULT_MAX_KEYS));
   config.target = TargetOptions(args, opts, true);
-  try {
-    session_ = std::make_unique<SyscountSession>(config);
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
-  }
-}
-
-SyscountSession& SyscountTracer::Open(Napi::Env env, const char* method) {
-  if (!session_) throw Napi::Error::New(env, std::string("SyscountTracer.") + method + "(): the tracer is closed");
-  return *session_;
-}
-
-Napi::Value SyscountTracer::Start(const Napi::CallbackInfo& info) {
-  SyscountSession& session = Open(info.Env(), "start");
-  try {
-    session.Attach();
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(info.Env(), std::string("SyscountTracer.start(): ") + e.what());
-  }
-  return info.Env().Undefined();
+  Create(env, config);
 }
 
 Napi::Value SyscountTracer::Read(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  SyscountSession& session = Open(env, "read");
-  std::vector<SyscountEntry> entries;
-  uint64_t calls = 0;
-  uint64_t uncounted = 0;
-  try {
-    entries = session.Read();
-    calls = session.Counter(SYSCOUNT_COUNTER_CALLS);
-    uncounted = session.Counter(SYSCOUNT_COUNTER_UNCOUNTED);
-  } catch (const std::exception& e) {
-    throw Napi::Error::New(env, std::string("SyscountTracer.read(): ") + e.what());
-  }
+  SyscountTotals totals = Reading(env, [](SyscountSession& session) {
+    return SyscountTotals{session.Read(), session.Counter(SYSCOUNT_COUNTER_CALLS), session.Counter(SYSCOUNT_COUNTER_UNCOUNTED)};
+  });
+  const std::vector<SyscountEntry>& entries = totals.entries;
   Napi::Array list = Napi::Array::New(env, entries.size());
   for (size_t i = 0; i < entries.size(); i++) {
     Napi::Object o = Napi::Object::New(env);
@@ -163,27 +90,9 @@ Napi::Value SyscountTracer::Read(const Napi::CallbackInfo& info) {
   }
   Napi::Object result = Napi::Object::New(env);
   result.Set("entries", list);
-  result.Set("calls", Napi::BigInt::New(env, calls));
-  result.Set("uncounted", Napi::BigInt::New(env, uncounted));
+  result.Set("calls", Napi::BigInt::New(env, totals.calls));
+  result.Set("uncounted", Napi::BigInt::New(env, totals.uncounted));
   return result;
-}
-
-Napi::Value SyscountTracer::Stop(const Napi::CallbackInfo& info) {
-  Open(info.Env(), "stop").Detach();
-  return info.Env().Undefined();
-}
-
-Napi::Value SyscountTracer::Close(const Napi::CallbackInfo& info) {
-  session_.reset();
-  return info.Env().Undefined();
-}
-
-Napi::Value SyscountTracer::AddTargetPid(const Napi::CallbackInfo& info) {
-  return AddTargetPidJs(info, session_.get() ? &session_->Targets() : nullptr, "SyscountTracer");
-}
-
-Napi::Value SyscountTracer::RemoveTargetPid(const Napi::CallbackInfo& info) {
-  return RemoveTargetPidJs(info, session_.get() ? &session_->Targets() : nullptr, "SyscountTracer");
 }
 
 Napi::Value SyscountLayout(const Napi::CallbackInfo& info) {

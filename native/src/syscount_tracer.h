@@ -1,20 +1,17 @@
 // JS face of the syscall counter (syscount.bpf.c): one tracepoint, raw_syscalls:sys_enter,
-// counting per (process, syscall) in a hash map that read() returns whole. Nothing streams,
-// so there is no poll thread: the run reads the map when it reports.
+// counting per (process, syscall) in a hash map that read() returns whole (a map tracer, map_tracer.h).
 #pragma once
 
 #include <napi.h>
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
+#include "map_tracer.h"
 #include "target_set.h"
 
-struct bpf_object;
 struct bpf_map;
-struct bpf_link;
 
 namespace tracefleet {
 
@@ -34,43 +31,20 @@ struct SyscountEntry {
 };
 
 // The object, its tracepoint link and its maps; no Node here.
-class SyscountSession {
+class SyscountSession : public MapSession {
  public:
   explicit SyscountSession(const SyscountConfig& config);  // opens, sets rodata, sizes and loads
-  ~SyscountSession();
-  SyscountSession(const SyscountSession&) = delete;
-  SyscountSession& operator=(const SyscountSession&) = delete;
-
-  void Attach();
-  void Detach();
   std::vector<SyscountEntry> Read() const;
-  uint64_t Counter(uint32_t index) const;
-  TargetPids& Targets() { return targets_; }
 
  private:
-  std::string name_;
-  bpf_object* object_ = nullptr;
   bpf_map* counts_ = nullptr;
-  bpf_map* counters_ = nullptr;
-  bpf_link* link_ = nullptr;
-  TargetPids targets_;
 };
 
-class SyscountTracer : public Napi::ObjectWrap<SyscountTracer> {
+class SyscountTracer : public MapTracer<SyscountTracer, SyscountSession> {
  public:
-  static Napi::Function Define(Napi::Env env);
+  static constexpr const char* kName = "SyscountTracer";
   explicit SyscountTracer(const Napi::CallbackInfo& info);
-
- private:
-  Napi::Value Start(const Napi::CallbackInfo& info);
   Napi::Value Read(const Napi::CallbackInfo& info);
-  Napi::Value Stop(const Napi::CallbackInfo& info);
-  Napi::Value Close(const Napi::CallbackInfo& info);
-  Napi::Value AddTargetPid(const Napi::CallbackInfo& info);
-  Napi::Value RemoveTargetPid(const Napi::CallbackInfo& info);
-  SyscountSession& Open(Napi::Env env, const char* method);
-
-  std::unique_ptr<SyscountSession> session_;  // null once closed
 };
 
 // sizeof/offsetof of the syscount key and value and the constants of syscount.h this addon was built with.

@@ -45,6 +45,7 @@ import { EnrollmentTokensController } from './enrollment/enrollment-tokens.contr
 import { NodeRevocationService } from './agents/node-revocation.service';
 import { SyscountModule } from './syscount/syscount.module';
 import { RunqlatModule } from './runqlat/runqlat.module';
+import { BiolatencyModule } from './biolatency/biolatency.module';
 import { TcpModule } from './tcp/tcp.module';
 import { UsdtModule } from './usdt/usdt.module';
 import { MemleakModule } from './memleak/memleak.module';
@@ -59,7 +60,7 @@ export class AppModule {
   static forEnv(env: ControllerEnv): DynamicModule {
     return {
       module: AppModule,
-      imports: [PrismaModule.forEnv(env), ResultStoresModule, SharedModule, UsdtModule, MemleakModule, SslModule, SyscountModule, RunqlatModule, TcpModule],
+      imports: [PrismaModule.forEnv(env), ResultStoresModule, SharedModule, UsdtModule, MemleakModule, SslModule, SyscountModule, RunqlatModule, BiolatencyModule, TcpModule],
       controllers: [HealthController, NodesController, JobsController, JobsListController, JobProgressController, ProfilesController, DiffController, IncidentsController, SchedulesController, OpenApiController, AuditController, EnrollmentTokensController, SessionController],
       providers: [
         { provide: APP_GUARD, useClass: ApiTokenGuard },

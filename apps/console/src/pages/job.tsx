@@ -8,6 +8,7 @@ import { MemleakResult } from './results/memleak';
 import { SslResult } from './results/ssl';
 import { SyscountResult } from './results/syscount';
 import { RunqlatResult } from './results/runqlat';
+import { BiolatencyResult } from './results/biolatency';
 import { TcpResult } from './results/tcp';
 
 interface NodeProgress {
@@ -163,6 +164,8 @@ function Result({ job, session, done, query }: { job: JobView; session: Session;
       return <SyscountResult id={job.id} done={done} />;
     case 'runqlat':
       return <RunqlatResult id={job.id} done={done} />;
+    case 'biolatency':
+      return <BiolatencyResult id={job.id} done={done} />;
     case 'tcp':
       return <TcpResult id={job.id} done={done} />;
     case 'ssl-capture':

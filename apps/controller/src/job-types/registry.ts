@@ -9,6 +9,7 @@ import { MEMLEAK } from '../memleak/memleak.type';
 import { CPU_PROFILE } from '../profiles/cpu-profile.type';
 import { SSL_CAPTURE } from '../ssl/ssl-capture.type';
 import { RUNQLAT } from '../runqlat/runqlat.type';
+import { BIOLATENCY } from '../biolatency/biolatency.type';
 import { SYSCOUNT } from '../syscount/syscount.type';
 import { TCP } from '../tcp/tcp.type';
 import { USDT } from '../usdt/usdt.type';
@@ -55,7 +56,7 @@ export interface JobTypeDef {
   wire?: readonly FieldCaps[];
 }
 
-const DEFS = [CPU_PROFILE, USDT, MEMLEAK, SSL_CAPTURE, SYSCOUNT, RUNQLAT, TCP] as const;
+const DEFS = [CPU_PROFILE, USDT, MEMLEAK, SSL_CAPTURE, SYSCOUNT, RUNQLAT, BIOLATENCY, TCP] as const;
 
 /** The job types, in the order the API lists them. */
 export const JOB_TYPE_DEFS: readonly JobTypeDef[] = DEFS;

@@ -6,6 +6,7 @@ import { RunsService } from '../runs/runs.service';
 import { SslService } from '../ssl/ssl.service';
 import { SyscountService } from '../syscount/syscount.service';
 import { RunqlatService } from '../runqlat/runqlat.service';
+import { BiolatencyService } from '../biolatency/biolatency.service';
 import { TcpService } from '../tcp/tcp.service';
 import { UsdtService } from '../usdt/usdt.service';
 
@@ -17,6 +18,7 @@ export function ingestServices(prisma: PrismaService, profiles: ProfilesService)
   const ssl = new SslService(prisma, profiles, stores);
   const syscount = new SyscountService(prisma, stores);
   const runqlat = new RunqlatService(prisma, stores);
+  const biolatency = new BiolatencyService(prisma, stores);
   const tcp = new TcpService(prisma, stores);
-  return { stores, usdt, memleak, ssl, syscount, runqlat, tcp, runs: new RunsService(prisma, profiles, stores) };
+  return { stores, usdt, memleak, ssl, syscount, runqlat, biolatency, tcp, runs: new RunsService(prisma, profiles, stores) };
 }
