@@ -5,6 +5,7 @@ import type { NativeUnwinder, Unwinder, UnwinderOptions, UnwindTable } from './u
 import type { MemleakLayout, MemleakOptions, MemleakSnapshot, NativeMemleakTracer } from './memleak-types';
 import type { NativeSyscountTracer, SyscountLayout, SyscountOptions, SyscountReading } from './syscount-types';
 import type { NativeRunqlatTracer, RunqlatLayout, RunqlatOptions } from './runqlat-types';
+import type { NativeOffCpuOptions, NativeOffCpuTracer, OffCpuLayout } from './offcpu-types';
 import type { NativeSslTracer, SslEventLayout, SslLinkKind, SslProbeSpec, SslStats, SslTracerOptions } from './ssl-types';
 import type { NativeDwarf } from './dwarf-types';
 import type { NativeUsdtTracer, UsdtEventLayout, UsdtStats, UsdtTracerOptions } from './usdt-types';
@@ -15,6 +16,8 @@ export * from './memleak-types';
 export * from './syscount-types';
 export * from './runqlat-types';
 export * from './runqlat';
+export * from './offcpu-types';
+export * from './offcpu';
 export * from './ssl-types';
 export * from './python-types';
 export * from './profiler-types';
@@ -100,6 +103,7 @@ export interface NativeAddon extends NativeDwarf {
   MemleakTracer: new (opts: WithNativeUnwinder<MemleakOptions>) => NativeMemleakTracer;
   SyscountTracer: new (opts: SyscountOptions) => NativeSyscountTracer;
   RunqlatTracer: new (opts: RunqlatOptions) => NativeRunqlatTracer;
+  OffCpuTracer: new (opts: NativeOffCpuOptions) => NativeOffCpuTracer;
   SslTracer: new (opts: WithNativeUnwinder<SslTracerOptions>) => NativeSslTracer;
   layouts(): Layouts;
   functionOffsets(path: string, names: string[]): Record<string, bigint>;
@@ -455,6 +459,7 @@ export interface Layouts {
   ssl: SslEventLayout;
   syscount: SyscountLayout;
   runqlat: RunqlatLayout;
+  offcpu: OffCpuLayout;
 }
 
 export function layouts(): Layouts {

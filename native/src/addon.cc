@@ -1,4 +1,4 @@
-// Module entry: the Profiler, Symbolizer, UsdtTracer, MemleakTracer, SyscountTracer, RunqlatTracer and SslTracer classes;
+// Module entry: the Profiler, Symbolizer, UsdtTracer, MemleakTracer, SyscountTracer, RunqlatTracer, OffCpuTracer and SslTracer classes;
 // layouts(), which lets the tests compare the record layouts and constants this addon was compiled with against
 // the headers; functionOffsets(), where a function's uprobe goes in an ELF file; releaseMemory(), which
 // hands the free pages of malloc's arenas back to the kernel; and dwarfStructOffsets(), struct member offsets from an
@@ -17,6 +17,7 @@
 #include "ssl_tracer.h"
 #include "symbolizer.h"
 #include "runqlat_tracer.h"
+#include "offcpu_tracer.h"
 #include "syscount_tracer.h"
 #include "unwinder.h"
 #include "usdt_tracer.h"
@@ -91,6 +92,7 @@ Napi::Value Layouts(const Napi::CallbackInfo& info) {
   all.Set("ssl", SslLayout(info));
   all.Set("syscount", SyscountLayout(info));
   all.Set("runqlat", RunqlatLayout(info));
+  all.Set("offcpu", OffCpuLayout(info));
   return all;
 }
 
@@ -107,6 +109,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("MemleakTracer", MemleakTracer::Define(env));
   exports.Set("SyscountTracer", SyscountTracer::Define(env));
   exports.Set("RunqlatTracer", RunqlatTracer::Define(env));
+  exports.Set("OffCpuTracer", OffCpuTracer::Define(env));
   exports.Set("SslTracer", SslTracer::Define(env));
   exports.Set("layouts", Napi::Function::New(env, Layouts, "layouts"));
   exports.Set("functionOffsets", Napi::Function::New(env, FunctionOffsetsJs, "functionOffsets"));

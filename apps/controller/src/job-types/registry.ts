@@ -9,6 +9,7 @@ import { MEMLEAK } from '../memleak/memleak.type';
 import { CPU_PROFILE } from '../profiles/cpu-profile.type';
 import { SSL_CAPTURE } from '../ssl/ssl-capture.type';
 import { RUNQLAT } from '../runqlat/runqlat.type';
+import { OFF_CPU } from '../off-cpu/off-cpu.type';
 import { SYSCOUNT } from '../syscount/syscount.type';
 import { USDT } from '../usdt/usdt.type';
 
@@ -54,7 +55,7 @@ export interface JobTypeDef {
   wire?: readonly FieldCaps[];
 }
 
-const DEFS = [CPU_PROFILE, USDT, MEMLEAK, SSL_CAPTURE, SYSCOUNT, RUNQLAT] as const;
+const DEFS = [CPU_PROFILE, USDT, MEMLEAK, SSL_CAPTURE, SYSCOUNT, RUNQLAT, OFF_CPU] as const;
 
 /** The job types, in the order the API lists them. */
 export const JOB_TYPE_DEFS: readonly JobTypeDef[] = DEFS;

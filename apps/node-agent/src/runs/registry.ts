@@ -6,6 +6,7 @@ import { memleakRunType } from './memleak/memleak.type';
 import type { HostProbe, RunType, SharedNativeParts, SpecCase } from './run-type';
 import { sslCaptureRunType } from './ssl/ssl-capture.type';
 import { runqlatRunType } from './runqlat/runqlat.type';
+import { offCpuRunType } from './off-cpu/off-cpu.type';
 import { syscountRunType } from './syscount/syscount.type';
 import { usdtRunType } from './usdt/usdt.type';
 
@@ -23,6 +24,7 @@ export const RUN_TYPES = {
   sslCapture: sslCaptureRunType,
   syscount: syscountRunType,
   runqlat: runqlatRunType,
+  offCpu: offCpuRunType,
 } satisfies { [C in SpecCase]: RunType<C> };
 
 type AnyRunType = (typeof RUN_TYPES)[SpecCase];
@@ -58,7 +60,7 @@ export function runTypeOf(start: StartRun): RunType<SpecCase, JobType> {
 }
 
 /** Types whose programs keep a target pid set (target.bpf.h) for cgroup and container targets on cgroup v1. */
-const PID_SET_TYPES: ReadonlySet<SpecCase> = new Set<SpecCase>(['cpuProfile', 'usdt', 'syscount', 'runqlat']);
+const PID_SET_TYPES: ReadonlySet<SpecCase> = new Set<SpecCase>(['cpuProfile', 'usdt', 'syscount', 'runqlat', 'offCpu']);
 
 /**
  * The kernel-memory estimate for a StartRun, by its type. A cgroup or container target may need the pid set

@@ -1,0 +1,176 @@
+import type { OffCpuDelta, OffCpuOptions, OffCpuStats, OffCpuTracer, RawSample, Symbolizer, UnwindCounters, Unwinder } from '@tracefleet/native';
+import type { StartRun } from '@tracefleet/proto';
+import type { AgentConfig } from '../../config';
+import { listPids, OriginCache, pidsWithComm, processExists } from '../../lib/proc';
+import type { UnwindService } from '../../unwind/unwind-service';
+import { originTable, splitFolded, StackAggregator } from '../cpu-profile/aggregate';
+import { GroupTarget } from '../group-target';
+import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
+import { symbolizerNotes } from '../symbolizer-notes';
+
+export interface OffCpuNativeParts {
+  createOffCpu(opts: Omit<OffCpuOptions, 'objectPath'>): OffCpuTracer;
+  createSymbolizer(): Symbolizer;
+  /** The node's unwind tables; without it user stacks are walked by frame pointer only. */
+  unwind?: UnwindService;
+}
+
+/** Microseconds as `us` and no Python frames: a stack's count in a ProfileBatch is its blocked time. */
+export function offCpuSample(d: OffCpuDelta): RawSample {
+  return {
+    pid: d.pid,
+    tid: 0,
+    cpu: 0,
+    comm: d.comm,
+    kernelStack: d.kernelStack,
+    userStack: d.userStack,
+    kernelStackError: d.kernelStackError,
+    userStackError: d.userStackError,
+    pyFrames: new BigUint64Array(0),
+    pyStatus: 0,
+    pyTruncated: false,
+    count: d.us,
+  };
+}
+
+/**
+ * One off-cpu run: the kernel sums the time the target's threads spend blocked, by (process, comm, user stack,
+ * kernel stack); each flush reads what each key gained since the last, symbolizes it and sends it as a
+ * ProfileBatch whose counts are blocked microseconds, so the job's flame graph, folded, pprof and speedscope
+ * outputs weigh stacks by time.
+ */
+export class OffCpuRun extends TracingRun {
+  private tracer: OffCpuTracer | undefined;
+  private symbolizer: Symbolizer | undefined;
+  private group: GroupTarget | undefined;
+  private stats: OffCpuStats | undefined;
+  private readonly agg: StackAggregator;
+  private readonly origins = new OriginCache();
+  private blocksRead = 0;
+  private blocksDropped = 0;
+  private blocksPending = 0;
+  private blocksSent = 0;
+
+  constructor(start: StartRun, cfg: AgentConfig, sink: MessageSink, private readonly native: OffCpuNativeParts, log: (msg: string) => void) {
+    super(start, cfg, sink, log);
+    this.agg = new StackAggregator(cfg.maxStacksPerFlush);
+  }
+
+  protected async open(): Promise<{ message: string; watchPid?: number }> {
+    const { spec, target } = this.start;
+    if (spec?.$case !== 'offCpu') throw new RunRejected('this agent got a start message without an off-cpu spec');
+    const minBlockUs = Number(spec.value.minBlockUs) || 1;
+    const base: Omit<OffCpuOptions, 'objectPath'> = {
+      minBlockNs: minBlockUs * 1000,
+      kernelStacks: !spec.value.skipKernelStacks,
+      maxTasks: spec.value.maxTasks || undefined,
+    };
+    const kind = target?.kind;
+    let named: number[] = [];
+    let what: string;
+    if (kind?.$case === 'pid') {
+      if (!processExists(kind.value)) throw new RunRejected(`target pid ${kind.value} does not exist on node ${this.cfg.nodeName}`);
+      base.pid = kind.value;
+      named = [kind.value];
+      what = `the threads of pid ${kind.value}`;
+    } else if (kind?.$case === 'comm') {
+      base.comm = kind.value;
+      named = pidsWithComm(kind.value, process.pid);
+      what = `threads named ${kind.value}`;
+    } else if (kind?.$case === 'all') {
+      what = 'every thread';
+    } else if ((this.group = GroupTarget.from(target, this.cfg.nodeName))) {
+      Object.assign(base, this.group.filter);
+      named = this.group.pids();
+      what = `the threads of ${this.group.describe()}`;
+    } else {
+      throw new RunRejected('an off-cpu run needs a target: a pid, a comm, all, a cgroup or a container');
+    }
+    this.symbolizer = this.native.createSymbolizer();
+    const unwinder: Unwinder | undefined = await this.useUnwinder(this.native.unwind, named);
+    this.tracer = this.native.createOffCpu({ ...base, unwinder });
+    this.group?.follow(this.tracer, (pids) => {
+      if (unwinder) void this.useUnwinder(this.native.unwind, pids).catch(() => undefined);
+    });
+    this.tracer.start();
+    // A whole-host run starts at once; every running process then gets its tables rather than each waiting for a miss.
+    if (unwinder && kind?.$case === 'all') void this.useUnwinder(this.native.unwind, listPids()).catch(() => undefined);
+    return {
+      message: `measuring time blocked off-CPU of ${what}, blocks of at least ${minBlockUs} µs (tp_btf sched_switch) for ${this.start.durationSec} s`,
+      watchPid: kind?.$case === 'pid' ? kind.value : undefined,
+    };
+  }
+
+  /** Reads what each key gained into the aggregator; blocks whose stack found the aggregator full are counted as dropped. */
+  private take(): void {
+    for (const d of this.tracer!.read()) {
+      if (d.us === 0) continue;
+      const before = this.agg.dropped;
+      this.agg.add([offCpuSample(d)]);
+      this.blocksRead += d.blocks;
+      if (this.agg.dropped !== before) this.blocksDropped += d.blocks;
+      else this.blocksPending += d.blocks;
+    }
+  }
+
+  protected async flush(): Promise<void> {
+    if (!this.tracer || !this.symbolizer) return;
+    if (!this.stats) this.take();
+    if (this.agg.size === 0) return;
+    const drained = this.agg.drain(this.symbolizer, undefined, (pid, comm) => this.origins.originOf(pid, comm));
+    this.blocksSent += this.blocksPending;
+    this.blocksPending = 0;
+    for (const batch of splitFolded(drained)) {
+      const { origins, index } = originTable(batch.stacks);
+      await this.sink.send({
+        msg: {
+          $case: 'profileBatch',
+          value: {
+            runId: this.runId,
+            seq: this.nextSeq(),
+            strings: batch.strings,
+            stacks: batch.stacks.map((s, i) => ({ frames: s.frames, count: BigInt(s.count), origin: index[i] })),
+            origins,
+          },
+        },
+      });
+    }
+  }
+
+  protected async stopTracing(): Promise<void> {
+    this.tracer!.stop();
+    // The last reading: flush() after this sends it.
+    this.take();
+    this.stats = this.tracer!.stats();
+  }
+
+  protected counts(): RunCounts {
+    const stats = this.stats ?? this.tracer?.stats();
+    return {
+      taken: stats?.blocks ?? 0n,
+      droppedKernel: stats ? stats.noStart + stats.noCount : 0n,
+      droppedAgent: BigInt(this.blocksDropped),
+      sent: BigInt(this.blocksSent),
+    };
+  }
+
+  protected override notes(): string[] {
+    const s = this.stats;
+    const notes: string[] = [...(this.group?.notes() ?? [])];
+    if (s && s.noStart > 0n) notes.push(`${s.noStart} blocks not measured: the kernel map of blocked threads was full (maxTasks)`);
+    if (s && s.noCount > 0n) notes.push(`${s.noCount} blocks lost: the kernel map of stacks was full`);
+    if (s && s.noUserStack > 0n) notes.push(`${s.noUserStack} blocks counted without their user stack: the kernel map of user stacks was full`);
+    if (this.blocksDropped > 0) notes.push(`${this.blocksDropped} blocks dropped on the agent: more distinct stacks in one flush than it keeps`);
+    return [...notes, ...symbolizerNotes(this.symbolizer)];
+  }
+
+  protected override unwindCounters(): UnwindCounters | undefined {
+    return (this.stats ?? this.tracer?.stats())?.unwind;
+  }
+
+  protected release(): void {
+    this.group?.close();
+    this.tracer?.close();
+    this.symbolizer?.close();
+  }
+}
