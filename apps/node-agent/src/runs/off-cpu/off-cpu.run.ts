@@ -46,10 +46,10 @@ export class OffCpuRun extends TracingRun {
   private stats: OffCpuStats | undefined;
   private readonly agg: StackAggregator;
   private readonly origins = new OriginCache();
-  private blocksRead = 0;
+  /** RunFinished's "samples" are microseconds here (what the controller sums on arrival), except the kernel's drops: blocks. */
+  private usRead = 0;
+  private usSent = 0;
   private blocksDropped = 0;
-  private blocksPending = 0;
-  private blocksSent = 0;
 
   constructor(start: StartRun, cfg: AgentConfig, sink: MessageSink, private readonly native: OffCpuNativeParts, log: (msg: string) => void) {
     super(start, cfg, sink, log);
@@ -107,9 +107,8 @@ export class OffCpuRun extends TracingRun {
       if (d.us === 0) continue;
       const before = this.agg.dropped;
       this.agg.add([offCpuSample(d)]);
-      this.blocksRead += d.blocks;
+      this.usRead += d.us;
       if (this.agg.dropped !== before) this.blocksDropped += d.blocks;
-      else this.blocksPending += d.blocks;
     }
   }
 
@@ -118,8 +117,7 @@ export class OffCpuRun extends TracingRun {
     if (!this.stats) this.take();
     if (this.agg.size === 0) return;
     const drained = this.agg.drain(this.symbolizer, undefined, (pid, comm) => this.origins.originOf(pid, comm));
-    this.blocksSent += this.blocksPending;
-    this.blocksPending = 0;
+    this.usSent += drained.samples;
     for (const batch of splitFolded(drained)) {
       const { origins, index } = originTable(batch.stacks);
       await this.sink.send({
@@ -147,10 +145,11 @@ export class OffCpuRun extends TracingRun {
   protected counts(): RunCounts {
     const stats = this.stats ?? this.tracer?.stats();
     return {
-      taken: stats?.blocks ?? 0n,
+      taken: BigInt(this.usRead),
+      // Blocks: one the start map refused was never timed.
       droppedKernel: stats ? stats.noStart + stats.noCount : 0n,
-      droppedAgent: BigInt(this.blocksDropped),
-      sent: BigInt(this.blocksSent),
+      droppedAgent: BigInt(this.agg.dropped),
+      sent: BigInt(this.usSent),
     };
   }
 
@@ -160,7 +159,8 @@ export class OffCpuRun extends TracingRun {
     if (s && s.noStart > 0n) notes.push(`${s.noStart} blocks not measured: the kernel map of blocked threads was full (maxTasks)`);
     if (s && s.noCount > 0n) notes.push(`${s.noCount} blocks lost: the kernel map of stacks was full`);
     if (s && s.noUserStack > 0n) notes.push(`${s.noUserStack} blocks counted without their user stack: the kernel map of user stacks was full`);
-    if (this.blocksDropped > 0) notes.push(`${this.blocksDropped} blocks dropped on the agent: more distinct stacks in one flush than it keeps`);
+    if (this.blocksDropped > 0) notes.push(`${this.blocksDropped} blocks (${this.agg.dropped} µs) dropped on the agent: more distinct stacks in one flush than it keeps`);
+    if (s) notes.push(`${s.blocks} blocks counted, ${s.short} shorter than the minimum left out`);
     return [...notes, ...symbolizerNotes(this.symbolizer)];
   }
 

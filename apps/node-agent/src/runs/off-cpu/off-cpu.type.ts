@@ -1,6 +1,6 @@
 import { OffCpuTracer } from '@tracefleet/native';
 import { objectPath } from '@tracefleet/bpf';
-import { mapBytes, unwindPrivateBytes } from '../kernel-memory';
+import { MAP_OVERHEAD, mapBytes, unwindPrivateBytes } from '../kernel-memory';
 import type { RunType } from '../run-type';
 import { AGENT_MAX_PROFILE_STACKS } from '../cpu-profile/aggregate';
 import { OffCpuRun, type OffCpuNativeParts } from './off-cpu.run';
@@ -18,11 +18,13 @@ const KEY_BYTES = 40;
  * filled; counted full), the kernel stack map, the per-CPU scratch (a stack and a start) and counters, .rodata,
  * the unwinder's own maps.
  */
-export function offCpuKernelBytes(maxTasks: number, kernelStacks: boolean): number {
+export function offCpuKernelBytes(maxTasks: number, kernelStacks: boolean, userStacksFilled = true): number {
+  // user_stacks (BPF_F_NO_PREALLOC) holds only its buckets until stacks arrive: admission counts it full.
+  const userStacks = userStacksFilled ? mapBytes.hash(MAX_STACKS, 8, STACK_BYTES) : MAX_STACKS * 16 + MAP_OVERHEAD;
   return (
     mapBytes.hash(maxTasks, 4, KEY_BYTES + 8) +
     mapBytes.hash(MAX_STACKS, KEY_BYTES, 16) +
-    mapBytes.hash(MAX_STACKS, 8, STACK_BYTES) +
+    userStacks +
     mapBytes.stackTrace(kernelStacks ? MAX_STACKS : 1, STACK_BYTES) +
     mapBytes.percpuArray(1, STACK_BYTES + KEY_BYTES + 8) +
     mapBytes.percpuArray(5, 8) +
