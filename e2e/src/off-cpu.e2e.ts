@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { gunzipSync } from 'node:zlib';
 import { bpfFds, parseFolded, startStack, waitFor, waitJob, type Stack } from './harness';
 import { buildFpless } from './unwind-support';
 
@@ -101,6 +102,16 @@ describe('off-cpu jobs, end to end on the real kernel: blocked time by stack, me
     assert.match(svg.text, /Off-CPU time · job/);
     assert.match(svg.text, /µs blocked \(blocks ≥ 1000 µs\)/);
     assert.match(svg.text, /sleep_in_nanosleep/);
+
+    // pprof and speedscope weigh the same stacks by µs.
+    const ss = await stack.api('GET', `/jobs/${all}/profile.speedscope.json`);
+    assert.equal(ss.status, 200, ss.text);
+    assert.ok(ss.json.profiles.every((p: { unit: string }) => p.unit === 'microseconds'));
+    assert.equal(ss.json.profiles[0].weights.reduce((a: number, b: number) => a + b, 0), total(merged));
+    const pprof = await fetch(`${stack.base}/jobs/${all}/profile.pprof`, { headers: { authorization: `Bearer ${stack.apiToken}` } });
+    assert.equal(pprof.status, 200);
+    const raw = gunzipSync(Buffer.from(await pprof.arrayBuffer())).toString('latin1');
+    assert.ok(raw.includes('off_cpu') && raw.includes('microseconds') && raw.includes('sleep_in_nanosleep'), 'pprof sample type off_cpu/microseconds');
 
     let report: any;
     await waitFor(async () => {
