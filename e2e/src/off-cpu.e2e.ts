@@ -58,12 +58,15 @@ describe('off-cpu jobs, end to end on the real kernel: blocked time by stack, me
     assert.equal(sched.status, 201, sched.text);
     schedules.push(sched.json.id);
 
-    const [all, long] = await Promise.all([
+    const [all, long, wall] = await Promise.all([
       create({ nodes: 'all', minBlockUs: 1000 }),
       // Every sleep is shorter than 150 ms: (almost) nothing is counted. Only the node with the label runs it.
       create({ nodes: { labels: { role: 'offcpu' } }, minBlockUs: 150_000 }),
+      // The wall-clock view: on-CPU samples beside the blocked time, per thread.
+      create({ nodes: { names: [stack.nodeName] }, wallClockHz: 99 }),
     ]);
-    const [job, longJob] = await Promise.all([waitJob(stack, all, 60_000), waitJob(stack, long, 60_000)]);
+    const [job, longJob, wallJob] = await Promise.all([waitJob(stack, all, 60_000), waitJob(stack, long, 60_000), waitJob(stack, wall, 60_000)]);
+    assert.equal(wallJob.status, 'completed', JSON.stringify(wallJob));
     assert.equal(job.status, 'completed', JSON.stringify(job));
     assert.equal(longJob.status, 'completed', JSON.stringify(longJob));
     assert.deepEqual(job.runs.map((r: { node: string }) => r.node).sort(), [stack.nodeName, SECOND].sort());
@@ -102,6 +105,21 @@ describe('off-cpu jobs, end to end on the real kernel: blocked time by stack, me
     assert.match(svg.text, /Off-CPU time · job/);
     assert.match(svg.text, /µs blocked \(blocks ≥ 1000 µs\)/);
     assert.match(svg.text, /sleep_in_nanosleep/);
+
+    // Wall clock: the loop's one thread, on the CPU ~1/6 of the time (in burn_cpu), blocked the rest (in the sleeper).
+    const w = await folded(wall);
+    const tids = new Set(w.map((x) => x.frames[1]));
+    assert.equal(tids.size, 1, [...tids].join(','));
+    assert.match([...tids][0], /^tid \d+$/);
+    const on = w.filter((x) => x.frames[2] === 'on-CPU');
+    const off = w.filter((x) => x.frames[2] === 'off-CPU');
+    assert.equal(on.length + off.length, w.length, 'every stack is on-CPU or off-CPU');
+    console.log(`wall clock: ${total(off)} µs off-CPU, ${total(on)} µs on-CPU (${under(on, 'burn_cpu')} under burn_cpu)`);
+    assert.ok(total(w) > 0.75 * 3_000_000 && total(w) < 1.25 * 3_000_000, `thread's wall time ${total(w)} µs in 3 s`);
+    assert.ok(total(on) > 0.2e6 && total(on) < 1.2e6, `on-CPU ${total(on)} µs (expected ~500,000)`);
+    assert.ok(under(on, 'burn_cpu') >= 0.6 * total(on), `on-CPU under burn_cpu: ${under(on, 'burn_cpu')} of ${total(on)}`);
+    assert.ok(under(off, 'sleep_in_nanosleep') >= 0.8 * total(off));
+    assert.match((await stack.api('GET', `/jobs/${wall}/flamegraph.svg`)).text, /Wall-clock time · job/);
 
     // pprof and speedscope weigh the same stacks by µs.
     const ss = await stack.api('GET', `/jobs/${all}/profile.speedscope.json`);
@@ -167,6 +185,8 @@ describe('off-cpu jobs, end to end on the real kernel: blocked time by stack, me
       [{ ...base, minBlockUs: 1.5 }, /minBlockUs must be an integer/],
       [{ ...base, minBlockUs: '1000' }, /minBlockUs must be an integer/],
       [{ ...base, kernelStacks: 'yes' }, /kernelStacks must be a boolean/],
+      [{ ...base, wallClockHz: 1001 }, /wallClockHz must not be greater than 1000/],
+      [{ ...base, wallClockHz: -1 }, /wallClockHz must not be less than 0/],
       [{ ...base, frequencyHz: 99 }, /frequencyHz applies only to cpu-profile jobs/],
       [{ ...base, type: 'cpu-profile', minBlockUs: 10 }, /minBlockUs applies only to off-cpu jobs/],
     ] as const) {

@@ -13,6 +13,11 @@ export interface OffCpuOptions extends TargetOptions {
   minBlockNs?: number;
   /** Take each block's kernel stack (bpf_get_stackid). Default true. */
   kernelStacks?: boolean;
+  /**
+   * The wall-clock view: also sample the target's threads on the CPU at this rate (per CPU, software CPU clock),
+   * each sample counted as 1e6/wallClockHz µs with onCpu set; keys then carry the tid. 0..1000, default 0 (off).
+   */
+  wallClockHz?: number;
   /** Threads blocked at once the kernel map holds, 64..2^20; switch-outs beyond are counted as `noStart`. Default 10240. */
   maxTasks?: number;
   /** Distinct (process, comm, stacks) keys, user stacks and kernel stacks kept, 64..2^20 each. Default 16384. */
@@ -24,6 +29,10 @@ export interface OffCpuOptions extends TargetOptions {
 /** One key's growth since the previous read(): blocked time under one process, thread name and pair of stacks. */
 export interface OffCpuDelta {
   pid: number;
+  /** The thread (with wallClockHz), else 0. */
+  tid: number;
+  /** On-CPU samples of the wall-clock view (us = samples × 1e6/wallClockHz), not blocked time. */
+  onCpu: boolean;
   comm: string;
   /** Blocked microseconds added (floor of the total's µs now minus at the previous read: the sum over reads is exact). */
   us: number;
@@ -38,7 +47,7 @@ export interface OffCpuDelta {
 }
 
 export interface OffCpuStats {
-  /** Blocks of at least minBlockNs, counted. */
+  /** Blocks of at least minBlockNs, counted (and on-CPU samples, with wallClockHz). */
   blocks: bigint;
   /** Blocks shorter than minBlockNs, not counted. */
   short: bigint;

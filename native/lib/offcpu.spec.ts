@@ -148,6 +148,31 @@ describe('OffCpuTracer (tp_btf sched_switch, real kernel)', () => {
     });
   });
 
+  test('wallClockHz adds on-CPU samples per thread: blocked + on-CPU time of the thread is its wall time', async () => {
+    const unwinder = new Unwinder();
+    const symbolizer = new Symbolizer();
+    try {
+      await withSleeper(async (pid) => {
+        await unwinder.addProcess(pid);
+        const { deltas, tracer } = await measure(1500, { pid, unwinder, wallClockHz: 199 });
+        tracer.close();
+        const on = deltas.filter((d) => d.onCpu);
+        const off = deltas.filter((d) => !d.onCpu);
+        const burner = on.filter((d) => symbolizer.symbolizeUser(pid, d.userStack).some((f) => f.startsWith('burner'))).reduce((s, d) => s + d.us, 0);
+        console.log(`wall clock: ${totalUs(off)} µs off, ${totalUs(on)} µs on (${burner} under burner), tids ${[...new Set(deltas.map((d) => d.tid))].join(',')}`);
+        assert.ok(deltas.every((d) => d.tid === pid), 'one thread: its tid on every key');
+        // 1.5 s of wall time: ~1.25 s asleep, ~0.25 s on the CPU (sampled at 199 Hz: ~50 samples).
+        assert.ok(totalUs(on) > 120_000 && totalUs(on) < 600_000, `on-CPU ${totalUs(on)} µs`);
+        assert.ok(burner >= 0.7 * totalUs(on), `on-CPU under burner: ${burner} of ${totalUs(on)} µs`);
+        const wall = totalUs(on) + totalUs(off);
+        assert.ok(wall > 1_200_000 && wall < 1_800_000, `on + off ${wall} µs in 1.5 s`);
+      });
+    } finally {
+      symbolizer.close();
+      unwinder.close();
+    }
+  });
+
   test('close() leaves no BPF fds behind, and a closed tracer says so', () => {
     const before = ownBpfFds();
     const tracer = new OffCpuTracer({ objectPath: objectPath('offcpu'), pid: process.pid });
@@ -170,6 +195,7 @@ describe('OffCpuTracer (tp_btf sched_switch, real kernel)', () => {
       [{ maxTasks: 1 }, /maxTasks/],
       [{ maxStacks: 2 ** 21 }, /maxStacks/],
       [{ kernelStacks: 'yes' }, /kernelStacks/],
+      [{ wallClockHz: 1001 }, /wallClockHz/],
       [{ comm: 'x'.repeat(16) }, /comm/],
       [{ extra: 1 }, /unknown option/],
     ] as const) {
@@ -179,9 +205,9 @@ describe('OffCpuTracer (tp_btf sched_switch, real kernel)', () => {
     assert.throws(() => new OffCpuTracer({ objectPath: '/nonexistent.bpf.o' }), /open \/nonexistent.bpf.o/);
   });
 
-  test('layout: a 40-byte key, a 16-byte value, a 48-byte start', () => {
+  test('layout: a 48-byte key, a 16-byte value, a 56-byte start', () => {
     const l = layouts().offcpu;
-    assert.deepEqual([l.keySize, l.valueSize, l.startSize, l.tgidOffset, l.commOffset], [40, 16, 48, 16, 24]);
+    assert.deepEqual([l.keySize, l.valueSize, l.startSize, l.tgidOffset, l.commOffset], [48, 16, 56, 16, 24]);
     assert.equal(l.OFFCPU_DEFAULT_MIN_BLOCK_NS, 1000);
   });
 });

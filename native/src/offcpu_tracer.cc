@@ -4,6 +4,10 @@
 #include <bpf/libbpf.h>
 #include <linux/types.h>
 
+#include <linux/perf_event.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
@@ -12,6 +16,7 @@
 #include "args.h"
 #include "js_values.h"
 #include "libbpf_log.h"
+#include "profile_session.h"
 #include "ring_buffer_object.h"
 #include "rodata.h"
 #include "symbol_names.h"
@@ -22,7 +27,7 @@ namespace {
 
 constexpr const char* kUsage =
     "new OffCpuTracer({ objectPath: string, pid?: integer, comm?: string of at most 15 bytes, minBlockNs?: integer "
-    "1..3600e9, kernelStacks?: boolean, maxTasks?: integer 64..1048576, maxStacks?: integer 64..1048576, unwinder?: "
+    "1..3600e9, kernelStacks?: boolean, wallClockHz?: integer 0..1000, maxTasks?: integer 64..1048576, maxStacks?: integer 64..1048576, unwinder?: "
     "Unwinder, " TRACEFLEET_TARGET_CGROUP_USAGE ", " TRACEFLEET_TARGET_PIDS_USAGE " })";
 
 // The frames up to the first zero (the maps hold whole arrays, zero-filled past the walk).
@@ -32,9 +37,20 @@ std::vector<uint64_t> Frames(const __u64* ips) {
   return std::vector<uint64_t>(ips, ips + n);
 }
 
+int OpenCpuClock(int cpu, uint32_t frequencyHz) {
+  perf_event_attr attr;
+  std::memset(&attr, 0, sizeof(attr));
+  attr.size = sizeof(attr);
+  attr.type = PERF_TYPE_SOFTWARE;
+  attr.config = PERF_COUNT_SW_CPU_CLOCK;
+  attr.freq = 1;
+  attr.sample_freq = frequencyHz;
+  return static_cast<int>(syscall(__NR_perf_event_open, &attr, -1 /* any task */, cpu, -1, PERF_FLAG_FD_CLOEXEC));
+}
+
 }  // namespace
 
-OffCpuSession::OffCpuSession(const OffCpuConfig& config) : name_(Basename(config.objectPath)) {
+OffCpuSession::OffCpuSession(const OffCpuConfig& config) : name_(Basename(config.objectPath)), wallClockHz_(config.wallClockHz) {
   LibbpfLogCapture log;
   object_ = bpf_object__open_file(config.objectPath.c_str(), nullptr);
   if (object_ == nullptr) throw std::runtime_error(LibbpfError("open " + config.objectPath, errno, log));
@@ -52,11 +68,14 @@ OffCpuSession::OffCpuSession(const OffCpuConfig& config) : name_(Basename(config
     const bool filterComm = !config.comm.empty();
     const __u64 minBlockNs = config.minBlockNs;
     const bool kernelStacks = config.kernelStacks;
+    // Each on-CPU sample stands for one sampling period of CPU time.
+    const __u64 onCpuSampleNs = config.wallClockHz ? 1000000000ull / config.wallClockHz : 0;
     std::vector<RodataValue> values = {{"target_tgid", &tgid, sizeof(tgid)},
                                        {"filter_comm", &filterComm, sizeof(filterComm)},
                                        {"target_comm", comm, sizeof(comm)},
                                        {"min_block_ns", &minBlockNs, sizeof(minBlockNs)},
-                                       {"take_kernel_stacks", &kernelStacks, sizeof(kernelStacks)}};
+                                       {"take_kernel_stacks", &kernelStacks, sizeof(kernelStacks)},
+                                       {"on_cpu_sample_ns", &onCpuSampleNs, sizeof(onCpuSampleNs)}};
     AddTargetRodata(config.target, true, values);
     SetRodata(object_, name_, values);
     targets_.Prepare(object_, name_, config.target.pidSet);
@@ -84,20 +103,42 @@ OffCpuSession::~OffCpuSession() {
 }
 
 void OffCpuSession::Attach() {
-  if (link_ != nullptr) return;
+  if (!links_.empty()) return;
   LibbpfLogCapture log;
   bpf_program* program = bpf_object__find_program_by_name(object_, "on_switch");
-  if (program == nullptr) throw std::runtime_error(name_ + ": no program on_switch (rebuild it)");
-  link_ = bpf_program__attach(program);
-  if (link_ == nullptr) {
-    const int err = errno;
-    throw std::runtime_error(LibbpfError(std::string("attach ") + bpf_program__section_name(program), err, log));
+  bpf_program* sampler = bpf_object__find_program_by_name(object_, "on_cpu_sample");
+  if (program == nullptr || sampler == nullptr) throw std::runtime_error(name_ + ": no program on_switch or on_cpu_sample (rebuild it)");
+  try {
+    bpf_link* link = bpf_program__attach(program);
+    if (link == nullptr) {
+      throw std::runtime_error(LibbpfError(std::string("attach ") + bpf_program__section_name(program), errno, log));
+    }
+    links_.push_back(link);
+    if (wallClockHz_ == 0) return;
+    for (int cpu : OnlineCpus()) {
+      int fd = OpenCpuClock(cpu, wallClockHz_);
+      if (fd < 0) {
+        if (errno == ENODEV) continue;  // went offline since we read the list
+        throw std::runtime_error(LibbpfError("open perf_event (software cpu-clock, " + std::to_string(wallClockHz_) + " Hz) on CPU " + std::to_string(cpu), errno, log));
+      }
+      link = bpf_program__attach_perf_event(sampler, fd);
+      if (link == nullptr) {
+        const int err = errno;
+        close(fd);
+        throw std::runtime_error(LibbpfError("attach " + name_ + " on_cpu_sample to perf_event on CPU " + std::to_string(cpu), err, log));
+      }
+      // From here the link owns fd: bpf_link__destroy disables and closes it.
+      links_.push_back(link);
+    }
+  } catch (...) {
+    Detach();
+    throw;
   }
 }
 
 void OffCpuSession::Detach() {
-  if (link_ != nullptr) bpf_link__destroy(link_);
-  link_ = nullptr;
+  for (bpf_link* link : links_) bpf_link__destroy(link);
+  links_.clear();
 }
 
 void OffCpuSession::Stacks(OffCpuDelta& d) const {
@@ -163,7 +204,7 @@ OffCpuTracer::OffCpuTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Of
   Args args(env, kUsage);
   if (!info.IsConstructCall()) args.Fail("OffCpuTracer must be called with new");
   Napi::Object opts = args.Object(info[0], "options");
-  args.RejectUnknownKeys(opts, {"objectPath", "pid", "comm", "minBlockNs", "kernelStacks", "maxTasks", "maxStacks", "unwinder",
+  args.RejectUnknownKeys(opts, {"objectPath", "pid", "comm", "minBlockNs", "kernelStacks", "wallClockHz", "maxTasks", "maxStacks", "unwinder",
                                 "targetCgroup", "targetPids"});
   OffCpuConfig config;
   config.objectPath = args.String(opts, "objectPath", true);
@@ -172,6 +213,7 @@ OffCpuTracer::OffCpuTracer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Of
   config.comm = args.Comm(opts, "comm");
   config.minBlockNs = args.Integer(opts, "minBlockNs", 1, 3600ull * 1000000000ull, false, OFFCPU_DEFAULT_MIN_BLOCK_NS);
   config.kernelStacks = args.Boolean(opts, "kernelStacks", true);
+  config.wallClockHz = static_cast<uint32_t>(args.Integer(opts, "wallClockHz", 0, 1000, false, 0));
   config.maxTasks = static_cast<uint32_t>(args.Integer(opts, "maxTasks", 64, 1u << 20, false, OFFCPU_DEFAULT_MAX_TASKS));
   config.maxStacks = static_cast<uint32_t>(args.Integer(opts, "maxStacks", 64, 1u << 20, false, OFFCPU_DEFAULT_MAX_STACKS));
   config.unwind = Unwinder::FdsOf(env, opts.Get("unwinder"), kUsage);
@@ -212,6 +254,8 @@ Napi::Value OffCpuTracer::Read(const Napi::CallbackInfo& info) {
     const OffCpuDelta& d = deltas[i];
     Napi::Object o = Napi::Object::New(env);
     o.Set("pid", d.key.tgid);
+    o.Set("tid", d.key.tid);
+    o.Set("onCpu", d.key.on_cpu != 0);
     o.Set("comm", std::string(d.key.comm, strnlen(d.key.comm, TRACEFLEET_COMM_LEN)));
     o.Set("us", static_cast<double>(d.us));
     o.Set("blocks", static_cast<double>(d.blocks));

@@ -29,6 +29,7 @@ struct OffCpuConfig {
   std::string comm;        // empty: no comm filter
   uint64_t minBlockNs = OFFCPU_DEFAULT_MIN_BLOCK_NS;
   bool kernelStacks = true;
+  uint32_t wallClockHz = 0;  // > 0: also sample the target on the CPU at this rate per CPU (the wall-clock view)
   uint32_t maxTasks = OFFCPU_DEFAULT_MAX_TASKS;
   uint32_t maxStacks = OFFCPU_DEFAULT_MAX_STACKS;
   UnwindFds unwind;        // valid: user stacks through the agent's unwind tables
@@ -70,7 +71,8 @@ class OffCpuSession {
   bpf_map* userStacks_ = nullptr;
   bpf_map* kernelStacks_ = nullptr;
   bpf_map* counters_ = nullptr;
-  bpf_link* link_ = nullptr;
+  std::vector<bpf_link*> links_;
+  uint32_t wallClockHz_ = 0;
   TargetPids targets_;
   // Each key's totals at the previous read (the kernel's counts only grow during a run).
   std::map<std::string, offcpu_value> seen_;

@@ -12,6 +12,13 @@ export class OffCpuFields {
   @Max(MAX_MIN_BLOCK_US)
   minBlockUs?: number;
 
+  /** The wall-clock view: also sample the target on the CPU at this rate (0: off). */
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(1000)
+  wallClockHz?: number;
+
   /** Take each block's kernel stack too. */
   @IsOptional()
   @IsBoolean()

@@ -16,8 +16,11 @@ describe('off-cpu job type', () => {
   });
 
   it('defaults to blocks of 1 µs and more with kernel stacks; checks its fields again, naming them', () => {
-    assert.deepEqual(typeParams(base), { minBlockUs: 1, kernelStacks: true });
-    assert.deepEqual(typeParams({ ...base, minBlockUs: 5000, kernelStacks: false } as CreateJobDto), { minBlockUs: 5000, kernelStacks: false });
+    assert.deepEqual(typeParams(base), { minBlockUs: 1, kernelStacks: true, wallClockHz: 0 });
+    assert.deepEqual(typeParams({ ...base, minBlockUs: 5000, kernelStacks: false, wallClockHz: 99 } as CreateJobDto), { minBlockUs: 5000, kernelStacks: false, wallClockHz: 99 });
+    for (const bad of [-1, 1001, 2.5, '99'] as unknown[]) {
+      assert.throws(() => OFF_CPU.params({ ...base, wallClockHz: bad } as never), says(/wallClockHz must be an integer in \[0, 1000\]/), String(bad));
+    }
     for (const bad of [0, -1, 1.5, 3_600_000_001, '9'] as unknown[]) {
       assert.throws(() => OFF_CPU.params({ ...base, minBlockUs: bad } as never), says(/minBlockUs must be an integer/), String(bad));
     }
@@ -26,7 +29,10 @@ describe('off-cpu job type', () => {
   });
 
   it('starts runs with its spec; its flame graph counts µs', () => {
-    assert.deepEqual(OFF_CPU.spec({ minBlockUs: 250, kernelStacks: false }), { $case: 'offCpu', value: { minBlockUs: 250n, skipKernelStacks: true, maxTasks: 0 } });
+    assert.deepEqual(OFF_CPU.spec({ minBlockUs: 250, kernelStacks: false, wallClockHz: 49 }), { $case: 'offCpu', value: { minBlockUs: 250n, skipKernelStacks: true, maxTasks: 0, wallClockHz: 49 } });
+    // Jobs stored before wallClockHz existed: off.
+    assert.equal((OFF_CPU.spec({ minBlockUs: 1, kernelStacks: true }).value as { wallClockHz: number }).wallClockHz, 0);
+    assert.match(OFF_CPU.flameGraph({ id: 'abcdef0123', status: 'completed', params: { durationSec: 3, wallClockHz: 99 } }, 'n1', 5n).title, /^Wall-clock time · job abcdef01$/);
     const t = OFF_CPU.flameGraph({ id: 'abcdef0123', status: 'completed', params: { durationSec: 3, minBlockUs: 250 } }, '2 nodes', 2_500_000n);
     assert.equal(t.title, 'Off-CPU time · job abcdef01');
     assert.equal(t.subtitle, '2 nodes · 2,500,000 µs blocked (blocks ≥ 250 µs) · 3 s · completed');

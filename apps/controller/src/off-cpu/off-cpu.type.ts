@@ -11,6 +11,8 @@ export const DEFAULT_MIN_BLOCK_US = 1;
 export interface OffCpuParams {
   minBlockUs: number;
   kernelStacks: boolean;
+  /** 0: off-CPU time only. */
+  wallClockHz: number;
 }
 
 function bad(field: string, why: string): never {
@@ -24,7 +26,7 @@ function bad(field: string, why: string): never {
  */
 export const OFF_CPU = {
   name: 'off-cpu',
-  fields: ['minBlockUs', 'kernelStacks'] as const,
+  fields: ['minBlockUs', 'kernelStacks', 'wallClockHz'] as const,
   dto: OffCpuFields,
 
   docs: {
@@ -36,30 +38,42 @@ export const OFF_CPU = {
     fields: {
       minBlockUs: { description: 'Blocks shorter than this many microseconds are not counted.', default: DEFAULT_MIN_BLOCK_US },
       kernelStacks: { description: 'Take each block\'s kernel stack too (above the user frames in the flame graph).', default: true },
+      wallClockHz: {
+        description:
+          'The wall-clock view: also sample the target\'s threads on the CPU at this rate per CPU (software CPU clock), each sample counted as ' +
+          '1e6/wallClockHz µs; stacks then start with the process, the thread (`tid N`) and `on-CPU` or `off-CPU`, so a thread\'s total is its wall time. 0: off.',
+        default: 0,
+      },
     },
   },
 
   /** Checked again here, for a caller that did not go through the DTO. */
-  params(body: JobRequest<{ minBlockUs?: unknown; kernelStacks?: unknown }>): OffCpuParams {
+  params(body: JobRequest<{ minBlockUs?: unknown; kernelStacks?: unknown; wallClockHz?: unknown }>): OffCpuParams {
     const minBlockUs = body.minBlockUs ?? DEFAULT_MIN_BLOCK_US;
     if (typeof minBlockUs !== 'number' || !Number.isInteger(minBlockUs) || minBlockUs < 1 || minBlockUs > MAX_MIN_BLOCK_US) {
       bad('minBlockUs', `must be an integer in [1, ${MAX_MIN_BLOCK_US}]`);
     }
     const kernelStacks = body.kernelStacks ?? true;
     if (typeof kernelStacks !== 'boolean') bad('kernelStacks', 'must be a boolean value');
-    return { minBlockUs, kernelStacks };
+    const wallClockHz = body.wallClockHz ?? 0;
+    if (typeof wallClockHz !== 'number' || !Number.isInteger(wallClockHz) || wallClockHz < 0 || wallClockHz > 1000) bad('wallClockHz', 'must be an integer in [0, 1000]');
+    return { minBlockUs, kernelStacks, wallClockHz };
   },
 
   spec(params: Record<string, unknown>): NonNullable<StartRun['spec']> {
     const p = params as unknown as OffCpuParams;
-    return { $case: 'offCpu', value: { minBlockUs: BigInt(p.minBlockUs), skipKernelStacks: !p.kernelStacks, maxTasks: 0 } };
+    return { $case: 'offCpu', value: { minBlockUs: BigInt(p.minBlockUs), skipKernelStacks: !p.kernelStacks, maxTasks: 0, wallClockHz: p.wallClockHz ?? 0 } };
   },
 
-  flameGraph: (job: { id: string; status: string; params: { durationSec?: number; minBlockUs?: number } }, where: string, total: bigint) => ({
-    title: `Off-CPU time · job ${job.id.slice(0, 8)}`,
-    subtitle: `${where} · ${total.toLocaleString('en-US')} µs blocked (blocks ≥ ${job.params.minBlockUs ?? DEFAULT_MIN_BLOCK_US} µs) · ${job.params.durationSec ?? '?'} s · ${job.status}`,
-    countName: 'µs',
-  }),
+  flameGraph: (job: { id: string; status: string; params: { durationSec?: number; minBlockUs?: number; wallClockHz?: number } }, where: string, total: bigint) => {
+    const hz = job.params.wallClockHz ?? 0;
+    const what = hz > 0 ? `µs off-CPU (blocks ≥ ${job.params.minBlockUs ?? DEFAULT_MIN_BLOCK_US} µs) and on-CPU (sampled at ${hz} Hz)` : `µs blocked (blocks ≥ ${job.params.minBlockUs ?? DEFAULT_MIN_BLOCK_US} µs)`;
+    return {
+      title: `${hz > 0 ? 'Wall-clock time' : 'Off-CPU time'} · job ${job.id.slice(0, 8)}`,
+      subtitle: `${where} · ${total.toLocaleString('en-US')} ${what} · ${job.params.durationSec ?? '?'} s · ${job.status}`,
+      countName: 'µs',
+    };
+  },
 
   links: (base: string): Record<string, string> => flameGraphLinks(base),
 };

@@ -26,6 +26,9 @@ const volatile bool filter_comm = false;
 const volatile char target_comm[TRACEFLEET_COMM_LEN] = {};
 const volatile __u64 min_block_ns = OFFCPU_DEFAULT_MIN_BLOCK_NS;
 const volatile bool take_kernel_stacks = true;
+/* The wall-clock view: a perf_event program samples the target's threads on the CPU and counts each sample as
+ * this many ns of on-CPU time, under the same keys with on_cpu set; keys then carry the tid. 0: off. */
+const volatile __u64 on_cpu_sample_ns = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -95,43 +98,83 @@ static __always_inline __u64 store_user_stack(__u64 *frames, long n)
 	return hash;
 }
 
-/* prev goes off the CPU blocked: note when, and take its stacks now, while it is the current task. */
-static __always_inline void switch_out(void *ctx, struct task_struct *prev)
+/* The current task's key in this CPU's scratch (stacks taken), or NULL when a filter refuses it. The target's
+ * filters come before the walk: the walk is what costs. kernel_skip: frames of the tracing itself to leave out;
+ * in_user: interrupted in user mode (no kernel stack to take). */
+static __always_inline struct offcpu_scratch *take_key(void *ctx, __u32 tid, __u32 tgid, bool kthread, __u32 kernel_skip, bool in_user)
 {
-	__u32 zero = 0, tid = prev->pid, tgid = prev->tgid;
-	unsigned int state = prev->__state; /* __state: Linux 5.14+ */
+	__u32 zero = 0;
 	struct offcpu_scratch *s;
 	struct offcpu_key *key;
 	long n;
 
-	if (!tid || state == TASK_RUNNING || (state & TASK_DEAD))
-		return;
 	if (target_tgid && tgid != target_tgid)
-		return;
+		return NULL;
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
-		return;
+		return NULL;
 	key = &s->start.key;
 	bpf_get_current_comm(key->comm, sizeof(key->comm));
 	if (filter_comm && !comm_equal(key->comm, target_comm))
-		return;
-	/* The target's filters come before the walk: the walk is what costs. */
+		return NULL;
 	if (!target_admits(tgid))
-		return;
+		return NULL;
 	key->tgid = tgid;
+	key->tid = on_cpu_sample_ns ? tid : 0;
+	key->on_cpu = 0;
 	key->pad = 0;
 	key->user_stack_id = 0;
 	key->user_stack_error = 0;
-	if (!(prev->flags & PF_KTHREAD)) {
+	if (!kthread) {
 		n = unwind_user_stack(ctx, s->frames);
 		if (n < 0)
 			key->user_stack_error = n;
 		else if (n > 0)
 			key->user_stack_id = store_user_stack(s->frames, n);
 	}
+	if (!take_kernel_stacks || in_user)
+		key->kernel_stack_id = -2; /* ENOENT: not taken */
+	else
+		key->kernel_stack_id = bpf_get_stackid(ctx, &kernel_stacks, kernel_skip & BPF_F_SKIP_FIELD_MASK);
+	return s;
+}
+
+/* Adds ns (one block, or one on-CPU sample) to key's counts. */
+static __always_inline void add(struct offcpu_key *key, __u64 ns)
+{
+	struct offcpu_value *v, init;
+
+	v = bpf_map_lookup_elem(&counts, key);
+	if (!v) {
+		init.total_ns = ns;
+		init.blocks = 1;
+		if (!bpf_map_update_elem(&counts, key, &init, BPF_NOEXIST))
+			goto counted;
+		v = bpf_map_lookup_elem(&counts, key);
+		if (!v) {
+			count(&counters, OFFCPU_COUNTER_NO_COUNT);
+			return;
+		}
+	}
+	__sync_fetch_and_add(&v->total_ns, ns);
+	__sync_fetch_and_add(&v->blocks, 1);
+counted:
+	count(&counters, OFFCPU_COUNTER_BLOCKS);
+}
+
+/* prev goes off the CPU blocked: note when, and take its stacks now, while it is the current task. */
+static __always_inline void switch_out(void *ctx, struct task_struct *prev)
+{
+	__u32 tid = prev->pid;
+	unsigned int state = prev->__state; /* __state: Linux 5.14+ */
+	struct offcpu_scratch *s;
+
+	if (!tid || state == TASK_RUNNING || (state & TASK_DEAD))
+		return;
 	/* The walk starts in this program: its frame and bpf_trace_run4's are left out, so __schedule is the leaf. */
-	key->kernel_stack_id = take_kernel_stacks ? bpf_get_stackid(ctx, &kernel_stacks, OFFCPU_KERNEL_SKIP & BPF_F_SKIP_FIELD_MASK)
-						  : -2 /* ENOENT: not taken */;
+	s = take_key(ctx, tid, prev->tgid, prev->flags & PF_KTHREAD, OFFCPU_KERNEL_SKIP, false);
+	if (!s)
+		return;
 	s->start.ts_ns = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&start, &tid, &s->start, BPF_ANY))
 		count(&counters, OFFCPU_COUNTER_NO_START);
@@ -142,34 +185,15 @@ static __always_inline void switch_in(struct task_struct *next)
 {
 	__u32 tid = next->pid;
 	struct offcpu_start *st = bpf_map_lookup_elem(&start, &tid);
-	struct offcpu_value *v, init;
 	__s64 delta;
 
 	if (!st)
 		return;
 	delta = bpf_ktime_get_ns() - st->ts_ns;
-	if (delta < 0 || (__u64)delta < min_block_ns) {
+	if (delta < 0 || (__u64)delta < min_block_ns)
 		count(&counters, OFFCPU_COUNTER_SHORT);
-		bpf_map_delete_elem(&start, &tid);
-		return;
-	}
-	v = bpf_map_lookup_elem(&counts, &st->key);
-	if (!v) {
-		init.total_ns = delta;
-		init.blocks = 1;
-		if (!bpf_map_update_elem(&counts, &st->key, &init, BPF_NOEXIST))
-			goto counted;
-		v = bpf_map_lookup_elem(&counts, &st->key);
-		if (!v) {
-			count(&counters, OFFCPU_COUNTER_NO_COUNT);
-			bpf_map_delete_elem(&start, &tid);
-			return;
-		}
-	}
-	__sync_fetch_and_add(&v->total_ns, (__u64)delta);
-	__sync_fetch_and_add(&v->blocks, 1);
-counted:
-	count(&counters, OFFCPU_COUNTER_BLOCKS);
+	else
+		add(&st->key, (__u64)delta);
 	bpf_map_delete_elem(&start, &tid);
 }
 
@@ -178,5 +202,27 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 {
 	switch_out(ctx, prev);
 	switch_in(next);
+	return 0;
+}
+
+/* The wall-clock view's on-CPU half: the software CPU clock of every CPU samples the running target thread. */
+SEC("perf_event")
+int on_cpu_sample(struct bpf_perf_event_data *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct task_struct *task;
+	struct offcpu_scratch *s;
+	bool in_user;
+
+	if ((__u32)id == 0 || !on_cpu_sample_ns)
+		return 0;
+	task = bpf_get_current_task_btf();
+	/* A whole-word load: the verifier refuses a narrower read of the context's registers. */
+	in_user = (*(volatile __u64 *)&ctx->regs.cs & 3) == 3;
+	s = take_key(ctx, (__u32)id, id >> 32, task->flags & PF_KTHREAD, 0, in_user);
+	if (!s)
+		return 0;
+	s->start.key.on_cpu = 1;
+	add(&s->start.key, on_cpu_sample_ns);
 	return 0;
 }

@@ -23,13 +23,15 @@ struct offcpu_key {
 	__s32 user_stack_error; /* negative errno of the walk; 0 otherwise */
 	__s32 kernel_stack_id;  /* id in kernel_stacks, or a negative errno (-EEXIST: bucket taken) */
 	__u32 tgid;
-	__u32 pad;
+	__u32 tid;    /* with on_cpu_sample_ns (the wall-clock view, per thread); 0 otherwise */
 	char comm[TRACEFLEET_COMM_LEN];
+	__u32 on_cpu; /* 1: on-CPU samples of the wall-clock view (on_cpu_sample_ns each); 0: blocked time */
+	__u32 pad;
 };
 
 struct offcpu_value {
-	__u64 total_ns; /* summed blocked time */
-	__u64 blocks;   /* blocks summed */
+	__u64 total_ns; /* summed blocked time (on_cpu: samples × on_cpu_sample_ns) */
+	__u64 blocks;   /* blocks summed (on_cpu: samples) */
 };
 
 /* A thread switched out while blocked: when, and what its block will be counted under. */

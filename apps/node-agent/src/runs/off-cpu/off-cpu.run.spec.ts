@@ -7,8 +7,10 @@ import { OffCpuRun, type OffCpuNativeParts } from './off-cpu.run';
 
 const cfg = { ...loadConfig({ TRACEFLEET_CA_CERT: '/fleet/ca.pem', TRACEFLEET_ENROLLMENT_TOKEN: 'x'.repeat(32), TRACEFLEET_NODE_NAME: 'n1' }), flushIntervalMs: 300 };
 
-const delta = (us: number, blocks: number, user: bigint[], kernel: bigint[] = []): OffCpuDelta => ({
+const delta = (us: number, blocks: number, user: bigint[], kernel: bigint[] = [], tid = 0, onCpu = false): OffCpuDelta => ({
   pid: 42,
+  tid,
+  onCpu,
   comm: 'app',
   us,
   blocks,
@@ -57,9 +59,22 @@ function fakeNative(reads: OffCpuDelta[][]) {
   return { parts, state };
 }
 
-function start(target: StartRun['target'], minBlockUs = 0n, skipKernelStacks = false): StartRun {
-  return { jobId: 'j', runId: 'r', durationSec: 1, target, spec: { $case: 'offCpu', value: { minBlockUs, skipKernelStacks, maxTasks: 0 } }, startAtUnixMs: 0n };
+function start(target: StartRun['target'], minBlockUs = 0n, skipKernelStacks = false, wallClockHz = 0): StartRun {
+  return { jobId: 'j', runId: 'r', durationSec: 1, target, spec: { $case: 'offCpu', value: { minBlockUs, skipKernelStacks, maxTasks: 0, wallClockHz } }, startAtUnixMs: 0n };
 }
+
+const folded = (sent: AgentMessage[]): Map<string, bigint> => {
+  const sum = new Map<string, bigint>();
+  for (const m of sent) {
+    if (m.msg?.$case !== 'profileBatch') continue;
+    const b = m.msg.value;
+    for (const s of b.stacks) {
+      const k = s.frames.map((f) => b.strings[f]).join(';');
+      sum.set(k, (sum.get(k) ?? 0n) + s.count);
+    }
+  }
+  return sum;
+};
 
 async function run(s: StartRun, reads: OffCpuDelta[][]) {
   const sent: AgentMessage[] = [];
@@ -95,6 +110,17 @@ describe('OffCpuRun', () => {
     }
     assert.equal(state.stopped, 1);
     assert.equal(state.closed, 1);
+  });
+
+  it('the wall-clock view roots each stack at the process, the thread and on-CPU or off-CPU', async () => {
+    const reads = [[delta(1200, 3, [1n, 2n, 3n], [9n], 7), delta(300, 30, [1n, 3n], [], 7, true), delta(100, 10, [1n, 3n], [], 8, true)]];
+    const { sent, state } = await run(start({ kind: { $case: 'all', value: true } }, 0n, false, 99), reads);
+    assert.equal(state.opts?.wallClockHz, 99);
+    assert.deepEqual([...folded(sent)].sort(), [
+      ['app;tid 7;off-CPU;main;sleeper;leaf;__schedule_[k]', 1200n],
+      ['app;tid 7;on-CPU;main;leaf', 300n],
+      ['app;tid 8;on-CPU;main;leaf', 100n],
+    ]);
   });
 
   it('passes the pid, comm and kernel-stack choices to the tracer; refuses a missing pid with the reason', async () => {

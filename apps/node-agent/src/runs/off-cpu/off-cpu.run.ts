@@ -3,7 +3,7 @@ import type { StartRun } from '@tracefleet/proto';
 import type { AgentConfig } from '../../config';
 import { listPids, OriginCache, pidsWithComm, processExists } from '../../lib/proc';
 import type { UnwindService } from '../../unwind/unwind-service';
-import { originTable, splitFolded, StackAggregator } from '../cpu-profile/aggregate';
+import { originTable, splitFolded, StackAggregator, type FoldedBatch } from '../cpu-profile/aggregate';
 import { GroupTarget } from '../group-target';
 import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
 import { symbolizerNotes } from '../symbolizer-notes';
@@ -15,13 +15,20 @@ export interface OffCpuNativeParts {
   unwind?: UnwindService;
 }
 
-/** Microseconds as `us` and no Python frames: a stack's count in a ProfileBatch is its blocked time. */
-export function offCpuSample(d: OffCpuDelta): RawSample {
+/** Separates the root frames a wall-clock key's comm carries until flush() splits them (never in a thread name). */
+const ROOT_SEP = '\u0000';
+
+/**
+ * Microseconds as `us` and no Python frames: a stack's count in a ProfileBatch is its blocked time. In the
+ * wall-clock view the root is the process, then the thread, then on-CPU or off-CPU (carried in comm, so the
+ * aggregator keeps the keys apart, and split into three frames at the flush).
+ */
+export function offCpuSample(d: OffCpuDelta, wallClock = false): RawSample {
   return {
     pid: d.pid,
-    tid: 0,
+    tid: d.tid,
     cpu: 0,
-    comm: d.comm,
+    comm: wallClock ? [d.comm || `[pid ${d.pid}]`, `tid ${d.tid}`, d.onCpu ? 'on-CPU' : 'off-CPU'].join(ROOT_SEP) : d.comm,
     kernelStack: d.kernelStack,
     userStack: d.userStack,
     kernelStackError: d.kernelStackError,
@@ -50,6 +57,7 @@ export class OffCpuRun extends TracingRun {
   private usRead = 0;
   private usSent = 0;
   private blocksDropped = 0;
+  private wallClock = false;
 
   constructor(start: StartRun, cfg: AgentConfig, sink: MessageSink, private readonly native: OffCpuNativeParts, log: (msg: string) => void) {
     super(start, cfg, sink, log);
@@ -60,10 +68,14 @@ export class OffCpuRun extends TracingRun {
     const { spec, target } = this.start;
     if (spec?.$case !== 'offCpu') throw new RunRejected('this agent got a start message without an off-cpu spec');
     const minBlockUs = Number(spec.value.minBlockUs) || 1;
+    const wallClockHz = spec.value.wallClockHz;
+    if (wallClockHz > this.cfg.maxFrequencyHz) throw new RunRejected(`wallClockHz ${wallClockHz} is outside this agent's limit [0, ${this.cfg.maxFrequencyHz}]`);
+    this.wallClock = wallClockHz > 0;
     const base: Omit<OffCpuOptions, 'objectPath'> = {
       minBlockNs: minBlockUs * 1000,
       kernelStacks: !spec.value.skipKernelStacks,
       maxTasks: spec.value.maxTasks || undefined,
+      ...(wallClockHz > 0 ? { wallClockHz } : {}),
     };
     const kind = target?.kind;
     let named: number[] = [];
@@ -95,8 +107,9 @@ export class OffCpuRun extends TracingRun {
     this.tracer.start();
     // A whole-host run starts at once; every running process then gets its tables rather than each waiting for a miss.
     if (unwinder && kind?.$case === 'all') void this.useUnwinder(this.native.unwind, listPids()).catch(() => undefined);
+    const wall = wallClockHz > 0 ? `, and on-CPU time sampled at ${wallClockHz} Hz (wall clock per thread)` : '';
     return {
-      message: `measuring time blocked off-CPU of ${what}, blocks of at least ${minBlockUs} µs (tp_btf sched_switch) for ${this.start.durationSec} s`,
+      message: `measuring time blocked off-CPU of ${what}, blocks of at least ${minBlockUs} µs (tp_btf sched_switch)${wall} for ${this.start.durationSec} s`,
       watchPid: kind?.$case === 'pid' ? kind.value : undefined,
     };
   }
@@ -106,7 +119,7 @@ export class OffCpuRun extends TracingRun {
     for (const d of this.tracer!.read()) {
       if (d.us === 0) continue;
       const before = this.agg.dropped;
-      this.agg.add([offCpuSample(d)]);
+      this.agg.add([offCpuSample(d, this.wallClock)]);
       this.usRead += d.us;
       if (this.agg.dropped !== before) this.blocksDropped += d.blocks;
     }
@@ -116,7 +129,7 @@ export class OffCpuRun extends TracingRun {
     if (!this.tracer || !this.symbolizer) return;
     if (!this.stats) this.take();
     if (this.agg.size === 0) return;
-    const drained = this.agg.drain(this.symbolizer, undefined, (pid, comm) => this.origins.originOf(pid, comm));
+    const drained = splitRoots(this.agg.drain(this.symbolizer, undefined, (pid, comm) => this.origins.originOf(pid, comm.split(ROOT_SEP)[0])));
     this.usSent += drained.samples;
     for (const batch of splitFolded(drained)) {
       const { origins, index } = originTable(batch.stacks);
@@ -173,4 +186,24 @@ export class OffCpuRun extends TracingRun {
     this.tracer?.close();
     this.symbolizer?.close();
   }
+}
+
+/** A drained batch with each root frame that carries ROOT_SEP split into its frames (the wall-clock view's process, thread, state). */
+export function splitRoots(batch: FoldedBatch): FoldedBatch {
+  const strings = [...batch.strings];
+  const index = new Map(strings.map((s, i) => [s, i]));
+  const intern = (s: string): number => {
+    let i = index.get(s);
+    if (i === undefined) {
+      i = strings.push(s) - 1;
+      index.set(s, i);
+    }
+    return i;
+  };
+  const stacks = batch.stacks.map((st) => {
+    const root = strings[st.frames[0]];
+    if (root === undefined || !root.includes(ROOT_SEP)) return st;
+    return { ...st, frames: [...root.split(ROOT_SEP).map(intern), ...st.frames.slice(1)] };
+  });
+  return { ...batch, strings, stacks };
 }

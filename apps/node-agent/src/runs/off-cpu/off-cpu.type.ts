@@ -10,8 +10,8 @@ const MAX_STACKS = 16_384;
 const MAX_TASKS = 10_240;
 /** A stack: 127 frames of 8 bytes (TRACEFLEET_MAX_STACK_DEPTH). */
 const STACK_BYTES = 127 * 8;
-/** struct offcpu_key (40 B), offcpu_value (16 B), offcpu_start (48 B). */
-const KEY_BYTES = 40;
+/** struct offcpu_key (48 B), offcpu_value (16 B), offcpu_start (56 B). */
+const KEY_BYTES = 48;
 
 /**
  * offcpu.bpf.o: the blocked-thread map (tid → start), the counts (key → value), the user stacks (allocated as
