@@ -27,6 +27,7 @@
         "src/profiler.cc",
         "src/rodata.cc",
         "src/runqlat_tracer.cc",
+        "src/offcpu_tracer.cc",
         "src/safe_open.cc",
         "src/ssl_session.cc",
         "src/ssl_tracer.cc",

@@ -390,7 +390,14 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       rmSync(pkiDir, { recursive: true, force: true });
     },
   };
-  if (opts.agent !== false) await stack.startAgent();
+  if (opts.agent !== false) {
+    try {
+      await stack.startAgent();
+    } catch (e) {
+      await stack.stop(); // nothing of a stack the caller never got may outlive it
+      throw e;
+    }
+  }
   return stack;
 }
 

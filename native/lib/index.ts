@@ -7,6 +7,7 @@ import type { NativeSyscountTracer, SyscountLayout, SyscountOptions } from './sy
 import type { NativeRunqlatTracer, RunqlatLayout, RunqlatOptions } from './runqlat-types';
 import type { BiolatencyLayout, BiolatencyOptions, NativeBiolatencyTracer } from './biolatency-types';
 import type { NativeTcpTracer, TcpLayout, TcpTracerOptions } from './tcp-types';
+import type { NativeOffCpuOptions, NativeOffCpuTracer, OffCpuLayout } from './offcpu-types';
 import type { NativeSslTracer, SslEventLayout, SslLinkKind, SslProbeSpec, SslStats, SslTracerOptions } from './ssl-types';
 import type { NativeDwarf } from './dwarf-types';
 import type { NativeUsdtTracer, UsdtEventLayout, UsdtStats, UsdtTracerOptions } from './usdt-types';
@@ -23,6 +24,8 @@ export * from './biolatency-types';
 export * from './biolatency';
 export * from './tcp-types';
 export * from './tcp';
+export * from './offcpu-types';
+export * from './offcpu';
 export * from './ssl-types';
 export * from './python-types';
 export * from './profiler-types';
@@ -110,6 +113,7 @@ export interface NativeAddon extends NativeDwarf {
   RunqlatTracer: new (opts: RunqlatOptions) => NativeRunqlatTracer;
   BiolatencyTracer: new (opts: BiolatencyOptions) => NativeBiolatencyTracer;
   TcpTracer: new (opts: TcpTracerOptions) => NativeTcpTracer;
+  OffCpuTracer: new (opts: NativeOffCpuOptions) => NativeOffCpuTracer;
   SslTracer: new (opts: WithNativeUnwinder<SslTracerOptions>) => NativeSslTracer;
   layouts(): Layouts;
   functionOffsets(path: string, names: string[]): Record<string, bigint>;
@@ -428,6 +432,7 @@ export interface Layouts {
   runqlat: RunqlatLayout;
   biolatency: BiolatencyLayout;
   tcp: TcpLayout;
+  offcpu: OffCpuLayout;
 }
 
 export function layouts(): Layouts {

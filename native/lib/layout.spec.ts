@@ -84,7 +84,7 @@ test('the limits every probe shares have one name each, in limits.h and in the a
   });
   assert.deepEqual(layouts().limits, { TRACEFLEET_COMM_LEN: 16, TRACEFLEET_MAX_STACK_DEPTH: 127, TRACEFLEET_MAX_TARGET_PIDS: 16384 });
   // No probe header defines its own comm length or stack depth again.
-  for (const file of ['profile/profile.h', 'usdt/usdt.h', 'ssl/ssl.h', 'memleak/memleak.h', 'syscount/syscount.h', 'unwind/unwind.h', 'unwind/unwind.bpf.h', 'common.bpf.h']) {
+  for (const file of ['profile/profile.h', 'usdt/usdt.h', 'ssl/ssl.h', 'memleak/memleak.h', 'syscount/syscount.h', 'offcpu/offcpu.h', 'unwind/unwind.h', 'unwind/unwind.bpf.h', 'common.bpf.h']) {
     const own = [...defines(readHeader(file)).keys()].filter((n) => /COMM_LEN|STACK_DEPTH|MAX_FRAMES/.test(n));
     assert.deepEqual(own, [], `${file} defines ${own.join(', ')}`);
   }

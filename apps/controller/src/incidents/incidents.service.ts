@@ -102,9 +102,10 @@ export class IncidentsService {
    * The incident's cpu-profile samples per node (all its cpu-profile jobs, or `job`; all nodes, or
    * `node`). Unknown incident, job or node → 404; no cpu-profile job → 422.
    */
-  async profile(id: string, q: { node?: string; job?: string } = {}): Promise<IncidentProfile> {
+  /** The stacks of its jobs of one type (cpu-profile by default; a schedule's reports also take off-cpu's, whose counts are µs). */
+  async profile(id: string, q: { node?: string; job?: string } = {}, type: 'cpu_profile' | 'off_cpu' = 'cpu_profile'): Promise<IncidentProfile> {
     const inc = await this.row(id);
-    let jobs = inc.jobs.filter((j) => j.type === 'cpu_profile');
+    let jobs = inc.jobs.filter((j) => j.type === type);
     if (jobs.length === 0) throw new UnprocessableEntityException(`incident ${id} has no cpu-profile job: flame graphs are for cpu-profile jobs`);
     if (q.job !== undefined) {
       jobs = jobs.filter((j) => j.id === q.job);

@@ -10,6 +10,7 @@ import { CPU_PROFILE } from '../profiles/cpu-profile.type';
 import { SSL_CAPTURE } from '../ssl/ssl-capture.type';
 import { RUNQLAT } from '../runqlat/runqlat.type';
 import { BIOLATENCY } from '../biolatency/biolatency.type';
+import { OFF_CPU } from '../off-cpu/off-cpu.type';
 import { SYSCOUNT } from '../syscount/syscount.type';
 import { TCP } from '../tcp/tcp.type';
 import { USDT } from '../usdt/usdt.type';
@@ -56,7 +57,7 @@ export interface JobTypeDef {
   wire?: readonly FieldCaps[];
 }
 
-const DEFS = [CPU_PROFILE, USDT, MEMLEAK, SSL_CAPTURE, SYSCOUNT, RUNQLAT, BIOLATENCY, TCP] as const;
+const DEFS = [CPU_PROFILE, USDT, MEMLEAK, SSL_CAPTURE, SYSCOUNT, RUNQLAT, BIOLATENCY, TCP, OFF_CPU] as const;
 
 /** The job types, in the order the API lists them. */
 export const JOB_TYPE_DEFS: readonly JobTypeDef[] = DEFS;

@@ -6,9 +6,10 @@ import { encodePprofGzip } from '../profiles/pprof/pprof';
 import { toSpeedscope, type SpeedscopeFile } from '../profiles/speedscope/speedscope';
 import type { OriginFilter } from '../profiles/origins';
 
-/** A CPU profile job's stored samples, checked to exist. */
+/** A CPU profile job's stored samples (or an off-cpu job's blocked µs), checked to exist. */
 export interface CpuProfile {
   id: string;
+  type: string;
   status: string;
   frequencyHz: number | undefined;
   durationSec: number | undefined;
@@ -34,8 +35,8 @@ export class ProfileExportsService {
   async cpuProfile(jobId: string, node?: string, filter: OriginFilter = {}): Promise<CpuProfile> {
     if (node !== undefined && (typeof node !== 'string' || node === '')) throw new BadRequestException('node must be one node name');
     const job = await this.jobs.get(jobId);
-    if (job.type !== 'cpu-profile') {
-      throw new UnprocessableEntityException(`job ${jobId} is a ${job.type} job: this output is only for cpu-profile jobs`);
+    if (job.type !== 'cpu-profile' && job.type !== 'off-cpu') {
+      throw new UnprocessableEntityException(`job ${jobId} is a ${job.type} job: this output is only for cpu-profile and off-cpu jobs`);
     }
     const nodes = await this.profiles.stacksByNode(jobId, node, filter);
     const total = nodes.reduce((a, n) => n.stacks.reduce((b, s) => b + BigInt(s.count), a), 0n);
@@ -46,6 +47,7 @@ export class ProfileExportsService {
     const p = (job.params ?? {}) as { frequencyHz?: unknown; durationSec?: unknown };
     return {
       id: job.id,
+      type: job.type,
       status: job.status,
       frequencyHz: typeof p.frequencyHz === 'number' ? p.frequencyHz : undefined,
       durationSec: typeof p.durationSec === 'number' ? p.durationSec : undefined,
@@ -66,10 +68,11 @@ export class ProfileExportsService {
       nodes: prof.nodes,
       // Without a frequency (older jobs), the profile has sample counts only.
       frequencyHz: prof.frequencyHz,
+      ...(prof.type === 'off-cpu' ? { countType: { type: 'off_cpu', unit: 'microseconds' } } : {}),
       timeNanos: start === undefined || Number.isNaN(start) ? undefined : BigInt(start) * 1_000_000n,
       durationNanos: durationMs === undefined || Number.isNaN(durationMs) ? undefined : BigInt(Math.round(durationMs)) * 1_000_000n,
       comments: [
-        `tracefleet cpu-profile job ${prof.id} (${prof.status})`,
+        `tracefleet ${prof.type} job ${prof.id} (${prof.status})`,
         `nodes: ${prof.nodes.map((n) => n.node).join(', ')}`,
       ],
     });
@@ -79,6 +82,7 @@ export class ProfileExportsService {
   async speedscope(jobId: string, node?: string, filter: OriginFilter = {}): Promise<SpeedscopeFile> {
     const prof = await this.cpuProfile(jobId, node, filter);
     const hz = prof.frequencyHz === undefined ? '' : ` · ${prof.frequencyHz} Hz`;
-    return toSpeedscope({ name: `tracefleet cpu-profile ${prof.id.slice(0, 8)}${hz}`, nodes: prof.nodes, merged: node === undefined });
+    const unit = prof.type === 'off-cpu' ? 'microseconds' : 'none';
+    return toSpeedscope({ name: `tracefleet ${prof.type} ${prof.id.slice(0, 8)}${hz}`, nodes: prof.nodes, merged: node === undefined, unit });
   }
 }

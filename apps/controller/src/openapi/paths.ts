@@ -199,9 +199,9 @@ export function paths(): Record<string, PathItem> {
     '/jobs/{id}/profile.pprof': {
       get: op('token', {
         operationId: 'jobPprof',
-        summary: 'Gzipped pprof of a cpu-profile job',
+        summary: 'Gzipped pprof of a cpu-profile job (samples) or an off-cpu job (off_cpu/microseconds)',
         description:
-          'Sample types samples/count and cpu/nanoseconds; each sample labelled `node` and, where the agent knew them, `cgroup`, `container` and `pod_uid`. Another job type, or no samples yet: 422.',
+          'Sample types samples/count and cpu/nanoseconds (off-cpu: off_cpu/microseconds only); each sample labelled `node` and, where the agent knew them, `cgroup`, `container` and `pod_uid`. Another job type, or no samples yet: 422.',
         tags: profileTag,
         parameters: [jobId, nodeQuery, ...originQueries],
         responses: { ...ok('profile.proto, gzipped (an attachment).', { type: 'string', format: 'binary' }, 'application/octet-stream'), ...errors(400, 404, 422) },
@@ -210,7 +210,7 @@ export function paths(): Record<string, PathItem> {
     '/jobs/{id}/profile.speedscope.json': {
       get: op('token', {
         operationId: 'jobSpeedscope',
-        summary: 'speedscope file of a cpu-profile job',
+        summary: 'speedscope file of a cpu-profile job (samples) or an off-cpu job (weights in microseconds)',
         description: 'One sampled profile per node, preceded by all nodes merged when there are several. Another job type, or no samples yet: 422.',
         tags: profileTag,
         parameters: [jobId, nodeQuery, ...originQueries],

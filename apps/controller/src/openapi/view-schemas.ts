@@ -179,7 +179,7 @@ export function viewSchemas(): Record<string, Schema> {
           obj({
             type: str(undefined, { const: 'sampled' }),
             name: str(),
-            unit: str(undefined, { const: 'none' }),
+            unit: str('none: sample counts (cpu-profile); microseconds: blocked time (off-cpu).', { enum: ['none', 'microseconds'] }),
             startValue: num(),
             endValue: num(),
             samples: arrayOf(arrayOf(int()), { description: 'Frame indices, root first; one per distinct stack.' }),

@@ -70,11 +70,13 @@ export class ReportsService implements OnModuleInit {
       await this.finish(reportId, { status: 'failed', reason: reason ?? 'every job failed' });
       return;
     }
-    if (!inc.jobs.some((j) => j.type === 'cpu-profile')) {
+    // Stacks of cpu-profile jobs (samples), else of off-cpu jobs (blocked µs): never the two summed together.
+    const stacksOf = inc.jobs.some((j) => j.type === 'cpu-profile') ? 'cpu_profile' : inc.jobs.some((j) => j.type === 'off-cpu') ? 'off_cpu' : undefined;
+    if (!stacksOf) {
       await this.finish(reportId, { status: 'ready', reason });
       return;
     }
-    const profile = await this.incidents.profile(incidentId);
+    const profile = await this.incidents.profile(incidentId, {}, stacksOf);
     const b = nodeBreakdown(profile.perNode);
     const base = await this.prisma.report.findFirst({
       where: { scheduleId, seq: { lt: seq }, status: 'ready', folded: { not: null } },

@@ -7,6 +7,7 @@ import type { HostProbe, RunType, SharedNativeParts, SpecCase } from './run-type
 import { sslCaptureRunType } from './ssl/ssl-capture.type';
 import { runqlatRunType } from './runqlat/runqlat.type';
 import { biolatencyRunType } from './biolatency/biolatency.type';
+import { offCpuRunType } from './off-cpu/off-cpu.type';
 import { syscountRunType } from './syscount/syscount.type';
 import { tcpRunType } from './tcp/tcp.type';
 import { usdtRunType } from './usdt/usdt.type';
@@ -27,6 +28,7 @@ export const RUN_TYPES = {
   runqlat: runqlatRunType,
   biolatency: biolatencyRunType,
   tcp: tcpRunType,
+  offCpu: offCpuRunType,
 } satisfies { [C in SpecCase]: RunType<C> };
 
 type AnyRunType = (typeof RUN_TYPES)[SpecCase];
@@ -62,7 +64,7 @@ export function runTypeOf(start: StartRun): RunType<SpecCase, JobType> {
 }
 
 /** Types whose programs keep a target pid set (target.bpf.h) for cgroup and container targets on cgroup v1. */
-const PID_SET_TYPES: ReadonlySet<SpecCase> = new Set<SpecCase>(['cpuProfile', 'usdt', 'syscount', 'runqlat', 'biolatency', 'tcp']);
+const PID_SET_TYPES: ReadonlySet<SpecCase> = new Set<SpecCase>(['cpuProfile', 'usdt', 'syscount', 'runqlat', 'biolatency', 'tcp', 'offCpu']);
 
 /**
  * The kernel-memory estimate for a StartRun, by its type. A cgroup or container target may need the pid set

@@ -48,6 +48,8 @@ export interface PprofInput {
   durationNanos?: bigint;
   /** Free-form lines shown by `pprof -comments`. */
   comments?: string[];
+  /** What a count is when not a sample (off-cpu: off_cpu/microseconds); frequencyHz is then not used. */
+  countType?: { type: string; unit: string };
 }
 
 /** The uncompressed profile message. */
@@ -62,7 +64,7 @@ export function encodePprof(input: PprofInput): Uint8Array {
     }
     return i;
   };
-  const hz = input.frequencyHz;
+  const hz = input.countType ? undefined : input.frequencyHz;
   const periodNs = hz !== undefined && Number.isFinite(hz) && hz > 0 ? BigInt(Math.round(1e9 / hz)) : undefined;
 
   const w = new ProtoWriter();
@@ -71,7 +73,8 @@ export function encodePprof(input: PprofInput): Uint8Array {
     const u = str(unit);
     w.message(field, (m) => m.uint64(PPROF.valueType.type, t).uint64(PPROF.valueType.unit, u));
   };
-  valueType(P.sampleType, 'samples', 'count');
+  const countType = input.countType ?? { type: 'samples', unit: 'count' };
+  valueType(P.sampleType, countType.type, countType.unit);
   if (periodNs !== undefined) valueType(P.sampleType, 'cpu', 'nanoseconds');
 
   // Location id = function id = 1 + index of the frame name.
@@ -137,7 +140,7 @@ export function encodePprof(input: PprofInput): Uint8Array {
     valueType(P.periodType, 'cpu', 'nanoseconds');
     w.uint64(P.period, periodNs);
   } else {
-    valueType(P.periodType, 'samples', 'count');
+    valueType(P.periodType, countType.type, countType.unit);
     w.uint64(P.period, 1);
   }
   const comments = (input.comments ?? []).map(str);

@@ -10,7 +10,7 @@ export const SPEEDSCOPE_SCHEMA = 'https://www.speedscope.app/file-format-schema.
 export interface SpeedscopeSampledProfile {
   type: 'sampled';
   name: string;
-  unit: 'none';
+  unit: 'none' | 'microseconds';
   startValue: number;
   endValue: number;
   samples: number[][];
@@ -32,6 +32,8 @@ export interface SpeedscopeInput {
   nodes: { node: string; stacks: StackCount[] }[];
   /** Also add a profile of all nodes merged (first, so it opens first); only when there are several nodes. */
   merged?: boolean;
+  /** What a weight is: 'none' for samples (default), 'microseconds' for off-cpu's blocked time. */
+  unit?: 'none' | 'microseconds';
 }
 
 export function toSpeedscope(input: SpeedscopeInput): SpeedscopeFile {
@@ -59,7 +61,7 @@ export function toSpeedscope(input: SpeedscopeInput): SpeedscopeFile {
       weights.push(w);
       total += w;
     }
-    return { type: 'sampled', name, unit: 'none', startValue: 0, endValue: total, samples, weights };
+    return { type: 'sampled', name, unit: input.unit ?? 'none', startValue: 0, endValue: total, samples, weights };
   };
   const profiles: SpeedscopeSampledProfile[] = [];
   if (input.merged && input.nodes.length > 1) {
