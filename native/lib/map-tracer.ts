@@ -1,4 +1,4 @@
-// The facade every map-aggregated tracer shares (syscount, runqlat, biolatency): the addon's class loads the object
+// The facade every map-aggregated tracer shares (syscount, runqlat, biolatency, off-cpu): the addon's class loads the object
 // in its constructor, start() attaches, read() returns what the kernel maps hold, stop() detaches and keeps the maps
 // readable, close() frees every fd. No import of ./index here: the subclasses extend MapTracer at load time.
 import type { TargetPidSink } from './target-types';

@@ -1,5 +1,6 @@
 // The off-CPU facade (offcpu.bpf.o through the addon's OffCpuTracer).
 import { loadAddon } from './index';
+import { MapTracer } from './map-tracer';
 import type { NativeOffCpuTracer, OffCpuDelta, OffCpuOptions, OffCpuStats } from './offcpu-types';
 
 /**
@@ -8,42 +9,18 @@ import type { NativeOffCpuTracer, OffCpuDelta, OffCpuOptions, OffCpuStats } from
  * again to that key in the kernel. The constructor loads the program (errors carry the verifier log); start()
  * attaches; read() returns each key's growth since the previous read.
  */
-export class OffCpuTracer {
+export class OffCpuTracer extends MapTracer<NativeOffCpuTracer, OffCpuDelta[]> {
   readonly #native: NativeOffCpuTracer;
 
   constructor(opts: OffCpuOptions) {
     const { unwinder, ...rest } = opts;
-    this.#native = new (loadAddon().OffCpuTracer)(unwinder ? { ...rest, unwinder: unwinder.handle } : rest);
+    const native = new (loadAddon().OffCpuTracer)(unwinder ? { ...rest, unwinder: unwinder.handle } : rest);
+    super(native);
+    this.#native = native;
   }
 
-  start(): void {
-    this.#native.start();
-  }
-
-  read(): OffCpuDelta[] {
-    return this.#native.read();
-  }
-
+  /** The kernel's counters and the unwinder's (what read() returns is the growth of each key since the last read). */
   stats(): OffCpuStats {
     return this.#native.stats();
-  }
-
-  /** Detaches the tracepoint; the maps stay readable for a last read(). */
-  stop(): void {
-    this.#native.stop();
-  }
-
-  /** With targetPids: measures this process's threads (tgid) from now on. */
-  addTargetPid(pid: number): void {
-    this.#native.addTargetPid(pid);
-  }
-
-  removeTargetPid(pid: number): void {
-    this.#native.removeTargetPid(pid);
-  }
-
-  /** Frees every BPF fd of this tracer; idempotent. */
-  close(): void {
-    this.#native.close();
   }
 }

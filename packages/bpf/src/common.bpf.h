@@ -26,4 +26,19 @@ static __always_inline bool comm_equal(const char *comm, const volatile char *ta
 	return true;
 }
 
+/* floor(log2(v)), 0 for 0 and 1: the slot of a log2 histogram (runqlat, biolatency, tcp). BPF has no
+ * count-leading-zeros instruction, so five compare-and-shift steps (as libbpf-tools' bits.bpf.h). */
+static __always_inline __u64 log2_u64(__u64 v)
+{
+	__u64 r = 0, shift;
+
+	shift = (v > 0xffffffffULL) << 5; v >>= shift; r |= shift;
+	shift = (v > 0xffff) << 4; v >>= shift; r |= shift;
+	shift = (v > 0xff) << 3; v >>= shift; r |= shift;
+	shift = (v > 0xf) << 2; v >>= shift; r |= shift;
+	shift = (v > 0x3) << 1; v >>= shift; r |= shift;
+	r |= (v >> 1);
+	return r;
+}
+
 #endif /* TRACEFLEET_COMMON_BPF_H */

@@ -67,20 +67,6 @@ static __always_inline bool task_admitted(struct task_struct *task, __u32 tgid)
 	return true;
 }
 
-/* floor(log2(v)), 0 for 0 and 1: BPF has no count-leading-zeros instruction (libbpf-tools' bits.bpf.h). */
-static __always_inline __u64 log2_u64(__u64 v)
-{
-	__u64 r = 0, shift;
-
-	shift = (v > 0xffffffffULL) << 5; v >>= shift; r |= shift;
-	shift = (v > 0xffff) << 4; v >>= shift; r |= shift;
-	shift = (v > 0xff) << 3; v >>= shift; r |= shift;
-	shift = (v > 0xf) << 2; v >>= shift; r |= shift;
-	shift = (v > 0x3) << 1; v >>= shift; r |= shift;
-	r |= (v >> 1);
-	return r;
-}
-
 static __always_inline void enqueue(struct task_struct *task)
 {
 	__u32 tid = task->pid;

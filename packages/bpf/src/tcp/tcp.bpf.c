@@ -57,20 +57,6 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-/* floor(log2(v)), 0 for 0 and 1 (libbpf-tools' bits.bpf.h). */
-static __always_inline __u64 log2_u64(__u64 v)
-{
-	__u64 r = 0, shift;
-
-	shift = (v > 0xffffffffULL) << 5; v >>= shift; r |= shift;
-	shift = (v > 0xffff) << 4; v >>= shift; r |= shift;
-	shift = (v > 0xff) << 3; v >>= shift; r |= shift;
-	shift = (v > 0xf) << 2; v >>= shift; r |= shift;
-	shift = (v > 0x3) << 1; v >>= shift; r |= shift;
-	r |= (v >> 1);
-	return r;
-}
-
 /* The current task against the job's target: tgid, comm, pid set and cgroup (target.bpf.h). */
 static __always_inline bool current_admitted(__u32 tgid, const char *comm)
 {

@@ -5,6 +5,7 @@ import { AGENT_MAX_MESSAGE_BYTES, AGENT_MAX_STRINGS } from '../../message-bounds
 import type { Origin } from '../../lib/proc';
 import type { Origin as ProtoOrigin } from '@tracefleet/proto';
 import { originKey, OriginTable } from '../origin-table';
+import type { MessageSink } from '../tracing-run';
 
 /** Stacks one profile batch carries at most (the controller's cap is 20,000; cpu-profile.type.ts has link.ts check it). */
 export const AGENT_MAX_PROFILE_STACKS = 10_000;
@@ -137,4 +138,26 @@ export function originTable(stacks: FoldedStack[]): { origins: ProtoOrigin[]; in
   const table = new OriginTable();
   const index = stacks.map((s) => table.index(s.origin));
   return { origins: table.list, index };
+}
+
+/**
+ * Sends one flush's folded stacks as numbered ProfileBatches (cpu-profile's samples, off-cpu's microseconds), split
+ * so that no batch passes the message bounds (message-bounds.ts).
+ */
+export async function sendFolded(sink: MessageSink, runId: string, nextSeq: () => bigint, drained: FoldedBatch): Promise<void> {
+  for (const batch of splitFolded(drained)) {
+    const { origins, index } = originTable(batch.stacks);
+    await sink.send({
+      msg: {
+        $case: 'profileBatch',
+        value: {
+          runId,
+          seq: nextSeq(),
+          strings: batch.strings,
+          stacks: batch.stacks.map((s, i) => ({ frames: s.frames, count: BigInt(s.count), origin: index[i] })),
+          origins,
+        },
+      },
+    });
+  }
 }

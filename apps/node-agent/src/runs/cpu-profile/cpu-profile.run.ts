@@ -3,7 +3,7 @@ import type { StartRun } from '@tracefleet/proto';
 import type { AgentConfig } from '../../config';
 import { listPids, OriginCache, pidsWithComm, processExists } from '../../lib/proc';
 import type { UnwindService } from '../../unwind/unwind-service';
-import { originTable, splitFolded, StackAggregator } from './aggregate';
+import { sendFolded, StackAggregator } from './aggregate';
 import { GroupTarget, type GroupTargetFilter } from '../group-target';
 import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
 import { symbolizerNotes } from '../symbolizer-notes';
@@ -124,22 +124,7 @@ export class CpuProfileRun extends TracingRun {
     await this.java?.refresh();
     const drained = this.agg.drain(this.symbolizer, this.python, (pid, comm) => this.origins.originOf(pid, comm));
     this.samplesSent += drained.samples;
-    // One flush may hold more stacks than one batch may carry (message-bounds.ts).
-    for (const batch of splitFolded(drained)) {
-      const { origins, index } = originTable(batch.stacks);
-      await this.sink.send({
-        msg: {
-          $case: 'profileBatch',
-          value: {
-            runId: this.runId,
-            seq: this.nextSeq(),
-            strings: batch.strings,
-            stacks: batch.stacks.map((s, i) => ({ frames: s.frames, count: BigInt(s.count), origin: index[i] })),
-            origins,
-          },
-        },
-      });
-    }
+    await sendFolded(this.sink, this.runId, () => this.nextSeq(), drained);
   }
 
   protected async stopTracing(): Promise<void> {

@@ -3,7 +3,7 @@ import type { StartRun } from '@tracefleet/proto';
 import type { AgentConfig } from '../../config';
 import { listPids, OriginCache, pidsWithComm, processExists } from '../../lib/proc';
 import type { UnwindService } from '../../unwind/unwind-service';
-import { originTable, splitFolded, StackAggregator, type FoldedBatch } from '../cpu-profile/aggregate';
+import { sendFolded, StackAggregator, type FoldedBatch } from '../cpu-profile/aggregate';
 import { GroupTarget } from '../group-target';
 import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
 import { symbolizerNotes } from '../symbolizer-notes';
@@ -131,21 +131,7 @@ export class OffCpuRun extends TracingRun {
     if (this.agg.size === 0) return;
     const drained = splitRoots(this.agg.drain(this.symbolizer, undefined, (pid, comm) => this.origins.originOf(pid, comm.split(ROOT_SEP)[0])));
     this.usSent += drained.samples;
-    for (const batch of splitFolded(drained)) {
-      const { origins, index } = originTable(batch.stacks);
-      await this.sink.send({
-        msg: {
-          $case: 'profileBatch',
-          value: {
-            runId: this.runId,
-            seq: this.nextSeq(),
-            strings: batch.strings,
-            stacks: batch.stacks.map((s, i) => ({ frames: s.frames, count: BigInt(s.count), origin: index[i] })),
-            origins,
-          },
-        },
-      });
-    }
+    await sendFolded(this.sink, this.runId, () => this.nextSeq(), drained);
   }
 
   protected async stopTracing(): Promise<void> {
