@@ -382,7 +382,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
           // A stopped (SIGSTOP) process cannot act on SIGTERM until it continues.
           p.kill('SIGCONT');
           p.kill('SIGTERM');
-          await Promise.race([new Promise((r) => p.once('exit', r)), sleep(8000)]);
+          await Promise.race([new Promise((r) => p.once('exit', r)), raceTimeout(8000)]);
           if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
         }
       }
@@ -421,6 +421,15 @@ function capture(p: ChildProcess, name: string, logs: string[]): void {
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * The time-out side of a Promise.race: a timer that does not keep the process alive. With sleep() there, the
+ * timer outlived the race and held every test file's process open for the rest of it (8 s after each stack.stop()).
+ * The other side (a child's exit, a call's end) is what keeps the process alive while the race is on.
+ */
+export function raceTimeout(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
 }
 
 export async function waitFor(cond: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {

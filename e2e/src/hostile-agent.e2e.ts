@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { makeGenericClientConstructor, Metadata, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import { AgentLinkService, AgentMessage, PROTOCOL_VERSION, type ControllerMessage, type SslEvent, type UsdtEvent } from '@tracefleet/proto';
-import { buildC, sleep, startStack, waitFor, waitJob, type Enrolled, type Stack } from './harness';
+import { buildC, sleep, startStack, waitFor, waitJob, type Enrolled, type Stack, raceTimeout } from './harness';
 
 /**
  * The RSS bound while the controller is abused: its RSS before the abuse plus 200 MiB. Justification:
@@ -121,7 +121,7 @@ describe('a hostile agent cannot exhaust the controller or lose other data', { t
       ['stack depth', { msg: { $case: 'profileBatch', value: { runId, seq: 5n, strings: ['a'], stacks: [{ frames: Array(1025).fill(0), count: 1n, origin: 0 }], origins: [] } } }],
     ];
     for (const [, m] of overCaps) first.call.write(m);
-    const why1 = await Promise.race([first.ended, sleep(20_000).then(() => 'still open' as const)]);
+    const why1 = await Promise.race([first.ended, raceTimeout(20_000).then(() => 'still open' as const)]);
     assert.notEqual(why1, 'still open', 'the controller did not end the abusive session');
     assert.equal((why1 as ServiceError | undefined)?.code, 8 /* RESOURCE_EXHAUSTED */, `session 1 ended with ${JSON.stringify(why1)}`);
     assert.match((why1 as ServiceError).details, /session ended after 5 refused messages; last: profileBatch of run .* refused: frames per message 1025 > 1024/);
@@ -134,7 +134,7 @@ describe('a hostile agent cannot exhaust the controller or lose other data', { t
     second.call.write(emptyEventsWire(3_000_000));
     await waitFor(async () => (await stack.api('GET', `/nodes/${hostileName}`)).json?.batchesRefused >= 6, 20_000, 'the 3 M-event batch to be counted');
     second.call.write(emptyEventsWire(8 * 1024 * 1024));
-    const why2 = await Promise.race([second.ended, sleep(20_000).then(() => 'still open' as const)]);
+    const why2 = await Promise.race([second.ended, raceTimeout(20_000).then(() => 'still open' as const)]);
     assert.equal((why2 as ServiceError | undefined)?.code, 8, `session 2 ended with ${JSON.stringify(why2)}`);
 
     const node = (await stack.api('GET', `/nodes/${hostileName}`)).json;

@@ -15,7 +15,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NetnsLink } from './faults';
-import { buildC, freePort, parseFolded, samplesUnder, ROOT, sleep, startStack, waitFor, waitJob, WORK, type Stack } from './harness';
+import { buildC, freePort, parseFolded, samplesUnder, ROOT, sleep, startStack, waitFor, waitJob, WORK, type Stack, raceTimeout } from './harness';
 
 const INSTALLER = join(ROOT, 'infra', 'install-agent.sh');
 
@@ -57,7 +57,7 @@ describe('infra/install-agent.sh on a second host (netns + mount namespace, veth
     if (hot && hot.exitCode === null) hot.kill('SIGKILL');
     if (agent && agent.exitCode === null && agent.signalCode === null) {
       agent.kill('SIGTERM');
-      await Promise.race([new Promise((r) => agent!.once('exit', r)), sleep(12_000)]);
+      await Promise.race([new Promise((r) => agent!.once('exit', r)), raceTimeout(12_000)]);
       if (agent.exitCode === null && agent.signalCode === null) agent.kill('SIGKILL');
     }
     await stack?.stop();
