@@ -34,6 +34,8 @@
         "src/symbol_names.cc",
         "src/symbolizer.cc",
         "src/target_set.cc",
+        "src/oomkill_session.cc",
+        "src/oomkill_tracer.cc",
         "src/tcp_session.cc",
         "src/tcp_tracer.cc",
         "src/syscount_tracer.cc",
