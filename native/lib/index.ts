@@ -7,6 +7,7 @@ import type { NativeSyscountTracer, SyscountLayout, SyscountOptions } from './sy
 import type { NativeRunqlatTracer, RunqlatLayout, RunqlatOptions } from './runqlat-types';
 import type { BiolatencyLayout, BiolatencyOptions, NativeBiolatencyTracer } from './biolatency-types';
 import type { NativeTcpTracer, TcpLayout, TcpTracerOptions } from './tcp-types';
+import type { ExecOpenLayout, ExecOpenTracerOptions, NativeExecOpenTracer } from './execopen-types';
 import type { NativeOffCpuOptions, NativeOffCpuTracer, OffCpuLayout } from './offcpu-types';
 import type { NativeSslTracer, SslEventLayout, SslLinkKind, SslProbeSpec, SslStats, SslTracerOptions } from './ssl-types';
 import type { NativeDwarf } from './dwarf-types';
@@ -24,6 +25,8 @@ export * from './biolatency-types';
 export * from './biolatency';
 export * from './tcp-types';
 export * from './tcp';
+export * from './execopen-types';
+export * from './execopen';
 export * from './offcpu-types';
 export * from './offcpu';
 export * from './ssl-types';
@@ -113,6 +116,7 @@ export interface NativeAddon extends NativeDwarf {
   RunqlatTracer: new (opts: RunqlatOptions) => NativeRunqlatTracer;
   BiolatencyTracer: new (opts: BiolatencyOptions) => NativeBiolatencyTracer;
   TcpTracer: new (opts: TcpTracerOptions) => NativeTcpTracer;
+  ExecOpenTracer: new (opts: ExecOpenTracerOptions) => NativeExecOpenTracer;
   OffCpuTracer: new (opts: NativeOffCpuOptions) => NativeOffCpuTracer;
   SslTracer: new (opts: WithNativeUnwinder<SslTracerOptions>) => NativeSslTracer;
   layouts(): Layouts;
@@ -432,6 +436,7 @@ export interface Layouts {
   runqlat: RunqlatLayout;
   biolatency: BiolatencyLayout;
   tcp: TcpLayout;
+  execopen: ExecOpenLayout;
   offcpu: OffCpuLayout;
 }
 

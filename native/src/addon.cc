@@ -20,6 +20,7 @@
 #include "symbolizer.h"
 #include "runqlat_tracer.h"
 #include "tcp_tracer.h"
+#include "execopen_tracer.h"
 #include "offcpu_tracer.h"
 #include "syscount_tracer.h"
 #include "unwinder.h"
@@ -97,6 +98,7 @@ Napi::Value Layouts(const Napi::CallbackInfo& info) {
   all.Set("runqlat", RunqlatLayout(info));
   all.Set("biolatency", BiolatencyLayout(info));
   all.Set("tcp", TcpLayout(info));
+  all.Set("execopen", ExecOpenLayout(info));
   all.Set("offcpu", OffCpuLayout(info));
   return all;
 }
@@ -116,6 +118,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("RunqlatTracer", RunqlatTracer::Define(env));
   exports.Set("BiolatencyTracer", BiolatencyTracer::Define(env));
   exports.Set("TcpTracer", TcpTracer::Define(env));
+  exports.Set("ExecOpenTracer", ExecOpenTracer::Define(env));
   exports.Set("OffCpuTracer", OffCpuTracer::Define(env));
   exports.Set("SslTracer", SslTracer::Define(env));
   exports.Set("layouts", Napi::Function::New(env, Layouts, "layouts"));

@@ -1,12 +1,13 @@
 // Generated types live in gen/ (DO NOT EDIT; `npm run build` regenerates them).
 export * from './gen/tracefleet/v1/agent.pb';
-// The agent link is five files (agent.proto imports common, ssl, aggregates and connections); each generated file has its
+// The agent link is six files (agent.proto imports common, ssl, aggregates, connections and processes); each generated file has its
 // own copies of ts-proto's helpers, so those names are taken from agent.pb explicitly (not ambiguous).
 export { protobufPackage, protobufFileName, type DeepPartial, type Exact, type MessageFns } from './gen/tracefleet/v1/agent.pb';
 export * from './gen/tracefleet/v1/common.pb';
 export * from './gen/tracefleet/v1/ssl.pb';
 export * from './gen/tracefleet/v1/aggregates.pb';
 export * from './gen/tracefleet/v1/connections.pb';
+export * from './gen/tracefleet/v1/processes.pb';
 export {
   EnrollmentService,
   EnrollmentClient,

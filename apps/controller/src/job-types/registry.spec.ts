@@ -40,7 +40,7 @@ describe('job types registry', () => {
   });
 
   it('says which types take a shared field', () => {
-    assert.deepEqual(typesTaking('maxEvents'), ['usdt', 'ssl-capture', 'tcp']);
+    assert.deepEqual(typesTaking('maxEvents'), ['usdt', 'ssl-capture', 'tcp', 'exec-open']);
     assert.deepEqual(typesTaking('maxKeys'), ['syscount']);
   });
 });

@@ -13,6 +13,7 @@ import { BIOLATENCY } from '../biolatency/biolatency.type';
 import { OFF_CPU } from '../off-cpu/off-cpu.type';
 import { SYSCOUNT } from '../syscount/syscount.type';
 import { TCP } from '../tcp/tcp.type';
+import { EXEC_OPEN } from '../exec-open/exec-open.type';
 import { USDT } from '../usdt/usdt.type';
 
 /**
@@ -57,7 +58,7 @@ export interface JobTypeDef {
   wire?: readonly FieldCaps[];
 }
 
-const DEFS = [CPU_PROFILE, USDT, MEMLEAK, SSL_CAPTURE, SYSCOUNT, RUNQLAT, BIOLATENCY, TCP, OFF_CPU] as const;
+const DEFS = [CPU_PROFILE, USDT, MEMLEAK, SSL_CAPTURE, SYSCOUNT, RUNQLAT, BIOLATENCY, TCP, OFF_CPU, EXEC_OPEN] as const;
 
 /** The job types, in the order the API lists them. */
 export const JOB_TYPE_DEFS: readonly JobTypeDef[] = DEFS;

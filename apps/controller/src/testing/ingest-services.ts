@@ -8,6 +8,7 @@ import { SyscountService } from '../syscount/syscount.service';
 import { RunqlatService } from '../runqlat/runqlat.service';
 import { BiolatencyService } from '../biolatency/biolatency.service';
 import { TcpService } from '../tcp/tcp.service';
+import { ExecOpenService } from '../exec-open/exec-open.service';
 import { UsdtService } from '../usdt/usdt.service';
 
 /** For the specs: RunsService with every job type's result stores registered, as Nest wires them. */
@@ -20,5 +21,6 @@ export function ingestServices(prisma: PrismaService, profiles: ProfilesService)
   const runqlat = new RunqlatService(prisma, stores);
   const biolatency = new BiolatencyService(prisma, stores);
   const tcp = new TcpService(prisma, stores);
-  return { stores, usdt, memleak, ssl, syscount, runqlat, biolatency, tcp, runs: new RunsService(prisma, profiles, stores) };
+  const execOpen = new ExecOpenService(prisma, stores);
+  return { stores, usdt, memleak, ssl, syscount, runqlat, biolatency, tcp, execOpen, runs: new RunsService(prisma, profiles, stores) };
 }
