@@ -102,7 +102,7 @@ export async function execOpenBench(stack) {
     };
   }
   const s = results.summary;
-  const LABEL = { plain: 'none', tracefleet: 'Tracefleet exec-open job (every exec and open streamed and stored)', libbpfTools: { open: 'libbpf-tools `/usr/sbin/opensnoop`', exec: 'libbpf-tools `/usr/sbin/execsnoop`' } };
+  const LABEL = { plain: 'none', tracefleet: 'Tracefleet exec-open job (every event of the one kind streamed and stored)', libbpfTools: { open: 'libbpf-tools `/usr/sbin/opensnoop`', exec: 'libbpf-tools `/usr/sbin/execsnoop`' } };
   const label = (c, mode) => (c === 'libbpfTools' ? LABEL.libbpfTools[mode] : LABEL[c]);
   const table = (mode, unit) =>
     `| tracing (${mode} workload) | ${unit}/s (wall) | slowdown | workload CPU ns per ${unit} | CPU ratio |\n|---|---|---|---|---|\n` +
