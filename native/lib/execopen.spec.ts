@@ -121,6 +121,29 @@ describe('ExecOpenTracer (syscalls tracepoints, real kernel)', () => {
     assert.ok(opensOnly.events.some((e) => e.path === 'present'));
   });
 
+  test('pid: only that process (here, this one), its opens with path, flags and fd', async () => {
+    const events: ExecOpenRawEvent[] = [];
+    const tracer = new ExecOpenTracer({ objectPath: objectPath('execopen'), pid: process.pid, maxEvents: 1000, onEvents: (e) => events.push(...e) });
+    try {
+      tracer.start();
+      const fd = fs.openSync('/etc/hostname', fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      fs.closeSync(fd);
+      const child = spawn('/bin/true', [], { stdio: 'ignore' });
+      await new Promise((r) => child.on('exit', r));
+      await sleep(50);
+      await tracer.stop();
+      assert.ok(events.length > 0);
+      for (const e of events) assert.equal(e.pid, process.pid, show(e));
+      const mine = events.find((e) => e.path === '/etc/hostname');
+      assert.ok(mine, show(events));
+      assert.equal(mine.ret, fd);
+      assert.equal(mine.flags! & fs.constants.O_NOFOLLOW, fs.constants.O_NOFOLLOW);
+      assert.equal(events.some((e) => e.kind === 'exec'), false, 'the child is another process');
+    } finally {
+      tracer.close();
+    }
+  });
+
   test('maxEvents 2: later events are counted, not streamed', async () => {
     const events: ExecOpenRawEvent[] = [];
     const tracer = new ExecOpenTracer({ objectPath: objectPath('execopen'), maxEvents: 2, onEvents: (e) => events.push(...e) });
