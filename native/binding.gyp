@@ -38,6 +38,8 @@
         "src/oomkill_tracer.cc",
         "src/tcp_session.cc",
         "src/tcp_tracer.cc",
+        "src/execopen_session.cc",
+        "src/execopen_tracer.cc",
         "src/syscount_tracer.cc",
         "src/unwind_maps.cc",
         "src/unwind_registry.cc",

@@ -96,7 +96,7 @@ describe('controller metrics and health, with a metrics token', () => {
     assert.ok(value(afterJob, 'tracefleet_controller_runs', { status: 'completed' }) >= 1);
     // Every series of the jobs gauge is a known job type and status: its labels stay few.
     for (const s of afterJob.get('tracefleet_controller_jobs')!.metrics) {
-      assert.match(s.labels!.type, /^(cpu-profile|usdt|memleak|ssl-capture|syscount|runqlat|biolatency|tcp|off-cpu|oomkill|other)$/);
+      assert.match(s.labels!.type, /^(cpu-profile|usdt|memleak|ssl-capture|syscount|runqlat|biolatency|tcp|off-cpu|oomkill|exec-open|other)$/);
       assert.match(s.labels!.status, /^(queued|running|completed|partial|failed|stopped|other)$/);
     }
     assert.equal(afterJob.get('tracefleet_controller_collect_errors_total')!.metrics.length, 0, 'no collector failed');

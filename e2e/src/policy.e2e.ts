@@ -54,7 +54,7 @@ describe('agent policy: what a node refuses whatever the controller asks', { tim
     const open = (await stack.api('GET', `/nodes/${OPEN}`)).json;
     assert.equal(open.policy.allowSslCapture, true);
     assert.equal(open.policy.allowRedactionOff, false);
-    assert.deepEqual(open.policy.allowJobTypes, ['cpu-profile', 'usdt', 'memleak', 'ssl-capture', 'syscount', 'runqlat', 'biolatency', 'tcp', 'off-cpu', 'oomkill']);
+    assert.deepEqual(open.policy.allowJobTypes, ['cpu-profile', 'usdt', 'memleak', 'ssl-capture', 'syscount', 'runqlat', 'biolatency', 'tcp', 'off-cpu', 'oomkill', 'exec-open']);
   });
 
   it('a kernel memleak of 10 M entries (~1 GiB of kernel memory) is refused by both agents with their policy\'s reason', async () => {

@@ -8,6 +8,7 @@ import type { NativeRunqlatTracer, RunqlatLayout, RunqlatOptions } from './runql
 import type { BiolatencyLayout, BiolatencyOptions, NativeBiolatencyTracer } from './biolatency-types';
 import type { NativeTcpTracer, TcpLayout, TcpTracerOptions } from './tcp-types';
 import type { NativeOomkillTracer, OomkillLayout, OomkillTracerOptions } from './oomkill-types';
+import type { ExecOpenLayout, ExecOpenTracerOptions, NativeExecOpenTracer } from './execopen-types';
 import type { NativeOffCpuOptions, NativeOffCpuTracer, OffCpuLayout } from './offcpu-types';
 import type { NativeSslTracer, SslEventLayout, SslLinkKind, SslProbeSpec, SslStats, SslTracerOptions } from './ssl-types';
 import type { NativeDwarf } from './dwarf-types';
@@ -27,6 +28,8 @@ export * from './tcp-types';
 export * from './tcp';
 export * from './oomkill-types';
 export * from './oomkill';
+export * from './execopen-types';
+export * from './execopen';
 export * from './offcpu-types';
 export * from './offcpu';
 export * from './ssl-types';
@@ -117,6 +120,7 @@ export interface NativeAddon extends NativeDwarf {
   BiolatencyTracer: new (opts: BiolatencyOptions) => NativeBiolatencyTracer;
   TcpTracer: new (opts: TcpTracerOptions) => NativeTcpTracer;
   OomkillTracer: new (opts: OomkillTracerOptions) => NativeOomkillTracer;
+  ExecOpenTracer: new (opts: ExecOpenTracerOptions) => NativeExecOpenTracer;
   OffCpuTracer: new (opts: NativeOffCpuOptions) => NativeOffCpuTracer;
   SslTracer: new (opts: WithNativeUnwinder<SslTracerOptions>) => NativeSslTracer;
   layouts(): Layouts;
@@ -437,6 +441,7 @@ export interface Layouts {
   biolatency: BiolatencyLayout;
   tcp: TcpLayout;
   oomkill: OomkillLayout;
+  execopen: ExecOpenLayout;
   offcpu: OffCpuLayout;
 }
 

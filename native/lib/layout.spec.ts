@@ -84,10 +84,21 @@ test('the limits every probe shares have one name each, in limits.h and in the a
   });
   assert.deepEqual(layouts().limits, { TRACEFLEET_COMM_LEN: 16, TRACEFLEET_MAX_STACK_DEPTH: 127, TRACEFLEET_MAX_TARGET_PIDS: 16384 });
   // No probe header defines its own comm length or stack depth again.
-  for (const file of ['profile/profile.h', 'usdt/usdt.h', 'ssl/ssl.h', 'memleak/memleak.h', 'syscount/syscount.h', 'offcpu/offcpu.h', 'unwind/unwind.h', 'unwind/unwind.bpf.h', 'common.bpf.h']) {
+  for (const file of ['profile/profile.h', 'usdt/usdt.h', 'ssl/ssl.h', 'memleak/memleak.h', 'syscount/syscount.h', 'offcpu/offcpu.h', 'execopen/execopen.h', 'unwind/unwind.h', 'unwind/unwind.bpf.h', 'common.bpf.h']) {
     const own = [...defines(readHeader(file)).keys()].filter((n) => /COMM_LEN|STACK_DEPTH|MAX_FRAMES/.test(n));
     assert.deepEqual(own, [], `${file} defines ${own.join(', ')}`);
   }
+});
+
+test('struct execopen_event in the addon matches execopen.h; data starts at EXECOPEN_HEADER_BYTES', () => {
+  const header = readHeader('execopen/execopen.h') + limitsHeader;
+  const expected = structLayout(header, 'execopen.h', 'execopen_event');
+  const { pad: _pad, ...offsets } = expected.offsets;
+  const actual = layouts().execopen;
+  assert.deepEqual(actual.offsets, offsets);
+  assert.equal(actual.size, expected.size);
+  assert.equal(actual.offsets.data, defines(header).get('EXECOPEN_HEADER_BYTES'));
+  assert.equal(actual.openArgsSize, structLayout(header, 'execopen.h', 'execopen_open_args').size);
 });
 
 test('struct usdt_event in the addon matches usdt.h', () => {

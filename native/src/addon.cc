@@ -1,7 +1,7 @@
 // Module entry: the Profiler, Symbolizer, UsdtTracer, MemleakTracer, SyscountTracer, RunqlatTracer, BiolatencyTracer,
-// TcpTracer, OffCpuTracer and SslTracer classes; layouts(), which lets the tests compare the record layouts and constants
-// this addon was compiled with against the headers; functionOffsets(), where a function's uprobe goes in an ELF file;
-// releaseMemory(), which
+// TcpTracer, OffCpuTracer, OomkillTracer, ExecOpenTracer and SslTracer classes; layouts(), which lets the tests compare
+// the record layouts and constants this addon was compiled with against the headers; functionOffsets(), where a
+// function's uprobe goes in an ELF file; releaseMemory(), which
 // hands the free pages of malloc's arenas back to the kernel; and dwarfStructOffsets(), struct member offsets from an
 // ELF file's DWARF.
 #include <malloc.h>
@@ -21,6 +21,7 @@
 #include "runqlat_tracer.h"
 #include "tcp_tracer.h"
 #include "oomkill_tracer.h"
+#include "execopen_tracer.h"
 #include "offcpu_tracer.h"
 #include "syscount_tracer.h"
 #include "unwinder.h"
@@ -99,6 +100,7 @@ Napi::Value Layouts(const Napi::CallbackInfo& info) {
   all.Set("biolatency", BiolatencyLayout(info));
   all.Set("tcp", TcpLayout(info));
   all.Set("oomkill", OomkillLayout(info));
+  all.Set("execopen", ExecOpenLayout(info));
   all.Set("offcpu", OffCpuLayout(info));
   return all;
 }
@@ -119,6 +121,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("BiolatencyTracer", BiolatencyTracer::Define(env));
   exports.Set("TcpTracer", TcpTracer::Define(env));
   exports.Set("OomkillTracer", OomkillTracer::Define(env));
+  exports.Set("ExecOpenTracer", ExecOpenTracer::Define(env));
   exports.Set("OffCpuTracer", OffCpuTracer::Define(env));
   exports.Set("SslTracer", SslTracer::Define(env));
   exports.Set("layouts", Napi::Function::New(env, Layouts, "layouts"));

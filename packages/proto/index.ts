@@ -1,6 +1,6 @@
 // Generated types live in gen/ (DO NOT EDIT; `npm run build` regenerates them).
 export * from './gen/tracefleet/v1/agent.pb';
-// The agent link is six files (agent.proto imports common, ssl, aggregates, connections and oom); each generated file has its
+// The agent link is seven files (agent.proto imports common, ssl, aggregates, connections, oom and processes); each generated file has its
 // own copies of ts-proto's helpers, so those names are taken from agent.pb explicitly (not ambiguous).
 export { protobufPackage, protobufFileName, type DeepPartial, type Exact, type MessageFns } from './gen/tracefleet/v1/agent.pb';
 export * from './gen/tracefleet/v1/common.pb';
@@ -8,6 +8,7 @@ export * from './gen/tracefleet/v1/ssl.pb';
 export * from './gen/tracefleet/v1/aggregates.pb';
 export * from './gen/tracefleet/v1/connections.pb';
 export * from './gen/tracefleet/v1/oom.pb';
+export * from './gen/tracefleet/v1/processes.pb';
 export {
   EnrollmentService,
   EnrollmentClient,

@@ -48,6 +48,7 @@ import { RunqlatModule } from './runqlat/runqlat.module';
 import { BiolatencyModule } from './biolatency/biolatency.module';
 import { TcpModule } from './tcp/tcp.module';
 import { OomkillModule } from './oomkill/oomkill.module';
+import { ExecOpenModule } from './exec-open/exec-open.module';
 import { UsdtModule } from './usdt/usdt.module';
 import { MemleakModule } from './memleak/memleak.module';
 import { SslModule } from './ssl/ssl.module';
@@ -61,7 +62,7 @@ export class AppModule {
   static forEnv(env: ControllerEnv): DynamicModule {
     return {
       module: AppModule,
-      imports: [PrismaModule.forEnv(env), ResultStoresModule, SharedModule, UsdtModule, MemleakModule, SslModule, SyscountModule, RunqlatModule, BiolatencyModule, TcpModule, OomkillModule],
+      imports: [PrismaModule.forEnv(env), ResultStoresModule, SharedModule, UsdtModule, MemleakModule, SslModule, SyscountModule, RunqlatModule, BiolatencyModule, TcpModule, OomkillModule, ExecOpenModule],
       controllers: [HealthController, NodesController, JobsController, JobsListController, JobProgressController, ProfilesController, DiffController, IncidentsController, SchedulesController, OpenApiController, AuditController, EnrollmentTokensController, SessionController],
       providers: [
         { provide: APP_GUARD, useClass: ApiTokenGuard },

@@ -26,7 +26,7 @@ describe('agent policy file', () => {
   });
 
   it('defaults: every job type, ssl-capture allowed, redaction off refused', () => {
-    assert.deepEqual(DEFAULT_POLICY.allowJobTypes, ['cpu-profile', 'usdt', 'memleak', 'ssl-capture', 'syscount', 'runqlat', 'biolatency', 'tcp', 'off-cpu', 'oomkill']);
+    assert.deepEqual(DEFAULT_POLICY.allowJobTypes, ['cpu-profile', 'usdt', 'memleak', 'ssl-capture', 'syscount', 'runqlat', 'biolatency', 'tcp', 'off-cpu', 'oomkill', 'exec-open']);
     assert.equal(DEFAULT_POLICY.allowSslCapture, true);
     assert.equal(DEFAULT_POLICY.allowRedactionOff, false);
   });

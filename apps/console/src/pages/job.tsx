@@ -11,6 +11,7 @@ import { RunqlatResult } from './results/runqlat';
 import { BiolatencyResult } from './results/biolatency';
 import { TcpResult } from './results/tcp';
 import { OomkillResult } from './results/oomkill';
+import { ExecOpenResult } from './results/exec-open';
 
 interface NodeProgress {
   node: string;
@@ -171,6 +172,8 @@ function Result({ job, session, done, query }: { job: JobView; session: Session;
       return <TcpResult id={job.id} done={done} />;
     case 'oomkill':
       return <OomkillResult id={job.id} done={done} />;
+    case 'exec-open':
+      return <ExecOpenResult id={job.id} done={done} />;
     case 'ssl-capture':
       // Rendered only with the capture scope: the API answers 403 to the rest anyway.
       return hasScope(session, 'ssl-capture') ? <SslResult id={job.id} done={done} /> : <p class="muted">This job's results need the ssl-capture scope.</p>;

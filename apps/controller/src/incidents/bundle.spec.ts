@@ -29,7 +29,7 @@ describe('parseTemplates', () => {
   it('names the template and the field', async () => {
     assert.deepEqual(await messages([{ type: 'cpu-profile', durationSec: 0, target: { pid: 1 } }]), ['bundle[0].durationSec must not be less than 1']);
     assert.deepEqual(await messages([{ type: 'cpu-profile', durationSec: 1, target: { pid: 1 } }, { type: 'x', durationSec: 1, target: { pid: -1 } }]), [
-      'bundle[1].type must be one of: cpu-profile, usdt, memleak, ssl-capture, syscount, runqlat, biolatency, tcp, off-cpu, oomkill',
+      'bundle[1].type must be one of: cpu-profile, usdt, memleak, ssl-capture, syscount, runqlat, biolatency, tcp, off-cpu, oomkill, exec-open',
       'bundle[1].target.pid must not be less than 1',
     ]);
     assert.deepEqual(await messages([{ type: 'cpu-profile', durationSec: 1, target: { pid: 1 }, nodes: 'all' }]), [

@@ -41,7 +41,7 @@ describe('job types registry', () => {
   });
 
   it('says which types take a shared field', () => {
-    assert.deepEqual(typesTaking('maxEvents'), ['usdt', 'ssl-capture', 'tcp', 'oomkill']);
+    assert.deepEqual(typesTaking('maxEvents'), ['usdt', 'ssl-capture', 'tcp', 'oomkill', 'exec-open']);
     assert.deepEqual(typesTaking('maxKeys'), ['syscount']);
   });
 });

@@ -14,6 +14,7 @@ import { OFF_CPU } from '../off-cpu/off-cpu.type';
 import { SYSCOUNT } from '../syscount/syscount.type';
 import { TCP } from '../tcp/tcp.type';
 import { OOMKILL } from '../oomkill/oomkill.type';
+import { EXEC_OPEN } from '../exec-open/exec-open.type';
 import { USDT } from '../usdt/usdt.type';
 
 /**
@@ -58,7 +59,7 @@ export interface JobTypeDef {
   wire?: readonly FieldCaps[];
 }
 
-const DEFS = [CPU_PROFILE, USDT, MEMLEAK, SSL_CAPTURE, SYSCOUNT, RUNQLAT, BIOLATENCY, TCP, OFF_CPU, OOMKILL] as const;
+const DEFS = [CPU_PROFILE, USDT, MEMLEAK, SSL_CAPTURE, SYSCOUNT, RUNQLAT, BIOLATENCY, TCP, OFF_CPU, OOMKILL, EXEC_OPEN] as const;
 
 /** The job types, in the order the API lists them. */
 export const JOB_TYPE_DEFS: readonly JobTypeDef[] = DEFS;

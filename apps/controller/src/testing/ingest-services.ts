@@ -9,6 +9,7 @@ import { RunqlatService } from '../runqlat/runqlat.service';
 import { BiolatencyService } from '../biolatency/biolatency.service';
 import { TcpService } from '../tcp/tcp.service';
 import { OomkillService } from '../oomkill/oomkill.service';
+import { ExecOpenService } from '../exec-open/exec-open.service';
 import { UsdtService } from '../usdt/usdt.service';
 
 /** For the specs: RunsService with every job type's result stores registered, as Nest wires them. */
@@ -22,5 +23,6 @@ export function ingestServices(prisma: PrismaService, profiles: ProfilesService)
   const biolatency = new BiolatencyService(prisma, stores);
   const tcp = new TcpService(prisma, stores);
   const oomkill = new OomkillService(prisma, stores);
-  return { stores, usdt, memleak, ssl, syscount, runqlat, biolatency, tcp, oomkill, runs: new RunsService(prisma, profiles, stores) };
+  const execOpen = new ExecOpenService(prisma, stores);
+  return { stores, usdt, memleak, ssl, syscount, runqlat, biolatency, tcp, oomkill, execOpen, runs: new RunsService(prisma, profiles, stores) };
 }

@@ -11,6 +11,7 @@ import { offCpuRunType } from './off-cpu/off-cpu.type';
 import { syscountRunType } from './syscount/syscount.type';
 import { tcpRunType } from './tcp/tcp.type';
 import { oomkillRunType } from './oomkill/oomkill.type';
+import { execOpenRunType } from './exec-open/exec-open.type';
 import { usdtRunType } from './usdt/usdt.type';
 
 export type { SpecCase } from './run-type';
@@ -31,6 +32,7 @@ export const RUN_TYPES = {
   tcp: tcpRunType,
   offCpu: offCpuRunType,
   oomkill: oomkillRunType,
+  execOpen: execOpenRunType,
 } satisfies { [C in SpecCase]: RunType<C> };
 
 type AnyRunType = (typeof RUN_TYPES)[SpecCase];
@@ -66,7 +68,7 @@ export function runTypeOf(start: StartRun): RunType<SpecCase, JobType> {
 }
 
 /** Types whose programs keep a target pid set (target.bpf.h) for cgroup and container targets on cgroup v1. */
-const PID_SET_TYPES: ReadonlySet<SpecCase> = new Set<SpecCase>(['cpuProfile', 'usdt', 'syscount', 'runqlat', 'biolatency', 'tcp', 'offCpu', 'oomkill']);
+const PID_SET_TYPES: ReadonlySet<SpecCase> = new Set<SpecCase>(['cpuProfile', 'usdt', 'syscount', 'runqlat', 'biolatency', 'tcp', 'offCpu', 'oomkill', 'execOpen']);
 
 /**
  * The kernel-memory estimate for a StartRun, by its type. A cgroup or container target may need the pid set

@@ -59,7 +59,7 @@ describe('CreateJobDto: ssl-capture fields', () => {
       [{ handshakes: 1 }, /^handshakes must be a boolean value$/],
       [{ retentionHours: 0 }, /^retentionHours must not be less than 1$/],
       [{ retentionHours: 721 }, /^retentionHours must not be greater than 720$/],
-      [{ type: 'ssl' }, /^type must be one of: cpu-profile, usdt, memleak, ssl-capture, syscount, runqlat, biolatency, tcp, off-cpu, oomkill$/],
+      [{ type: 'ssl' }, /^type must be one of: cpu-profile, usdt, memleak, ssl-capture, syscount, runqlat, biolatency, tcp, off-cpu, oomkill, exec-open$/],
     ];
     for (const [over, re] of cases) {
       const got = await messages(ssl(over));
@@ -89,7 +89,7 @@ describe('CreateJobDto: joined from the common fields, the shared ones and each 
   });
 
   it('names every registered type in the type check', async () => {
-    assert.deepEqual(await messages({ ...base, type: 'nope' }), ['type must be one of: cpu-profile, usdt, memleak, ssl-capture, syscount, runqlat, biolatency, tcp, off-cpu, oomkill']);
+    assert.deepEqual(await messages({ ...base, type: 'nope' }), ['type must be one of: cpu-profile, usdt, memleak, ssl-capture, syscount, runqlat, biolatency, tcp, off-cpu, oomkill, exec-open']);
     assert.deepEqual(await messages({ ...base, type: 'memleak', frequencyHz: 99, intervalSec: 5 }), []);
   });
 });

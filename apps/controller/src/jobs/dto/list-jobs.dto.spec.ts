@@ -39,7 +39,7 @@ describe('ListJobsQueryDto', () => {
       [{ status: 'done' }, /^status must be one of: queued, running, completed, partial, failed, stopped$/],
       [{ status: ['completed', 'failed'] }, /^status must be one of/],
       [{ status: '' }, /^status must be one of/],
-      [{ type: 'x' }, /^type must be one of: cpu-profile, usdt, memleak, ssl-capture, syscount, runqlat, biolatency, tcp, off-cpu, oomkill$/],
+      [{ type: 'x' }, /^type must be one of: cpu-profile, usdt, memleak, ssl-capture, syscount, runqlat, biolatency, tcp, off-cpu, oomkill, exec-open$/],
       [{ type: 'cpu_profile' }, /^type must be one of/],
       [{ limit: '0' }, /^limit must not be less than 1$/],
       [{ limit: '101' }, /^limit must not be greater than 100$/],
