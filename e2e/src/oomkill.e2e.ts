@@ -19,7 +19,7 @@ interface Counters { kills: string; streamed: string; overBudget: string; droppe
 interface Kill { id: string; node: string; time: string; victimPid: number; victimComm: string; triggerPid: number; triggerTid: number; triggerComm: string; uid: number; oomScoreAdj: number; totalVmKb: string; anonRssKb: string; fileRssKb: string; shmemRssKb: string; pgtablesKb: string; rssPages: string; loadavg: string }
 interface Results { totals: { merged: Counters; nodes: { node: string; reported: boolean; counters: Counters }[] }; count: number; kills: Kill[]; next: string | null }
 
-describe('oomkill jobs, end to end on the real kernel, merged across two nodes', { skip: !existsSync(MEMCG) && 'no cgroup v1 memory hierarchy' }, () => {
+describe('oomkill jobs, end to end on the real kernel, merged across two nodes', () => {
   let stack: Stack;
   let hogBin: string;
   const children: ChildProcess[] = [];
@@ -60,13 +60,18 @@ describe('oomkill jobs, end to end on the real kernel, merged across two nodes',
 
   /** One OOM kill in the cgroup: resolves with the holder's (victim's) and the trigger's pids. */
   async function oomKill(): Promise<{ victim: number; trigger: number }> {
+    assert.ok(existsSync(MEMCG), `${MEMCG} is missing: the OOM kill needs a cgroup v1 memory hierarchy`);
     if (!existsSync(CG)) mkdirSync(CG);
     writeFileSync(join(CG, 'memory.limit_in_bytes'), String(LIMIT));
     if (existsSync(join(CG, 'memory.memsw.limit_in_bytes'))) writeFileSync(join(CG, 'memory.memsw.limit_in_bytes'), String(LIMIT));
     const procs = join(CG, 'cgroup.procs');
     const holder = await spawnHog([procs, '24', 'hold'], 'held');
     const trigger = await spawnHog([procs, '16'], 'ready');
-    assert.deepEqual(await trigger.exited, { code: 0, signal: null }, 'the trigger finished once the holder was killed');
+    // The holder is the victim. The trigger usually finishes; on a loaded machine the kernel can run a second OOM
+    // before the holder's memory is uncharged (the OOM reaper gave up on it), and that one kills the trigger: a
+    // second kill the job's comm filter (oom_holder) leaves out. Either way it must not hang or fail otherwise.
+    const t = await trigger.exited;
+    assert.ok((t.code === 0 && t.signal === null) || (t.code === null && t.signal === 'SIGKILL'), `the trigger ended with ${JSON.stringify(t)}`);
     assert.deepEqual(await holder.exited, { code: null, signal: 'SIGKILL' }, 'the OOM killer killed the holder');
     return { victim: holder.child.pid!, trigger: trigger.child.pid! };
   }

@@ -42,7 +42,8 @@ describe('OomkillTracer (tracepoint oom:mark_victim, real kernel)', () => {
     assert.equal(l.OOMKILL_COUNTER_MAX, 3);
   });
 
-  test('a memory-cgroup OOM: the holder is the victim, the allocating process the trigger, with its memory figures', { skip: !existsSync(MEMCG) && 'no cgroup v1 memory hierarchy' }, async () => {
+  test('a memory-cgroup OOM: the holder is the victim, the allocating process the trigger, with its memory figures', async () => {
+    assert.ok(existsSync(MEMCG), `${MEMCG} is missing: the OOM kill needs a cgroup v1 memory hierarchy`);
     mkdirSync(CG);
     writeFileSync(join(CG, 'memory.limit_in_bytes'), String(LIMIT));
     if (existsSync(join(CG, 'memory.memsw.limit_in_bytes'))) writeFileSync(join(CG, 'memory.memsw.limit_in_bytes'), String(LIMIT));
@@ -59,7 +60,10 @@ describe('OomkillTracer (tracepoint oom:mark_victim, real kernel)', () => {
       none.start();
       await holder.waitFor('held');
       trigger = new Target(hog, [join(CG, 'cgroup.procs'), '16']);
-      assert.equal(await trigger.exited, 0, 'the trigger finished once the holder was killed');
+      // The trigger usually finishes; on a loaded machine the kernel can run a second OOM before the holder's memory
+      // is uncharged, which kills the trigger (a kill this tracer's comm filter leaves out): 0 or killed, not a hang.
+      const triggerExit = await trigger.exited;
+      assert.ok(triggerExit === 0 || triggerExit === null, `the trigger exited with ${triggerExit}`);
       assert.equal(await holder.exited, null, 'the holder was killed (a signal)');
       await sleep(100);
       stats = await tracer.stop();
