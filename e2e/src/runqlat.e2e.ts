@@ -28,7 +28,7 @@ describe('runqlat jobs, end to end on the real kernel, merged across two nodes',
   before(async () => {
     hotBin = buildC('hot');
     stack = await startStack();
-    await stack.startAgent(SECOND, 'role=e2e');
+    await stack.startAgent(SECOND, 'role=e2e,tier=runqlat2');
   });
   after(async () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -96,7 +96,11 @@ describe('runqlat jobs, end to end on the real kernel, merged across two nodes',
     await waitFor(async () => [...stack.agents.values()].every((a, i) => bpfFds(a.pid!).length <= fdsBefore[i]), 10_000, 'the agents to close the jobs\' BPF fds');
   });
 
-  it('runs in an incident bundle beside another type, on both nodes; a bad template is a 400 naming it', async () => {
+  it('runs in an incident bundle beside another type, on both nodes, and on a schedule whose label selector picks one node; a bad template is a 400 naming it', async () => {
+    // Ticks every 5 s on the second node only (its label), while the incident below runs on both.
+    const sched = await stack.api('POST', '/schedules', { name: 'runqlat e2e', everyMs: 5000, nodes: { labels: { tier: 'runqlat2' } }, job: { type: 'runqlat', durationSec: 1, target: { all: true } } });
+    assert.equal(sched.status, 201, sched.text);
+    const sid = sched.json.id as string;
     const res = await stack.api('POST', '/incidents', {
       name: 'runqlat e2e',
       nodes: 'all',
@@ -117,6 +121,26 @@ describe('runqlat jobs, end to end on the real kernel, merged across two nodes',
     const r = (await stack.api('GET', `/jobs/${job.id}/runqlat`)).json;
     assert.deepEqual(r.nodes.map((n: { node: string }) => n.node), [stack.nodeName, SECOND].sort());
     assert.ok(Number(r.merged.count) > 0, JSON.stringify(r.merged));
+
+    try {
+      let tickJob: { id: string; status: string; runs: { node: string }[] } | undefined;
+      await waitFor(async () => {
+        const page = (await stack.api('GET', `/schedules/${sid}/reports`)).json;
+        for (const rep of page.reports ?? []) {
+          if (rep.status === 'failed') throw new Error(`report #${rep.seq} failed: ${rep.reason}`);
+          if (!rep.incidentId) continue;
+          const j = (await stack.api('GET', `/incidents/${rep.incidentId}`)).json.jobs?.find((x: { type: string; status: string }) => x.type === 'runqlat' && x.status === 'completed');
+          if (j) tickJob = (await stack.api('GET', `/jobs/${j.id}`)).json;
+        }
+        return tickJob !== undefined;
+      }, 30_000, `a completed runqlat job of schedule ${sid}`);
+      assert.deepEqual(tickJob!.runs.map((x) => x.node), [SECOND], 'the label selector picked the second node only');
+      const t = (await stack.api('GET', `/jobs/${tickJob!.id}/runqlat`)).json;
+      assert.deepEqual(t.nodes.map((n: { node: string; final: boolean }) => [n.node, n.final]), [[SECOND, true]]);
+      assert.ok(Number(t.merged.count) > 0, JSON.stringify(t.merged));
+    } finally {
+      assert.equal((await stack.api('DELETE', `/schedules/${sid}`)).status, 200);
+    }
 
     const bad = await stack.api('POST', '/incidents', { nodes: 'all', bundle: [{ type: 'runqlat', durationSec: 2, target: { all: true }, maxTasks: 5 }] });
     assert.equal(bad.status, 400, bad.text);

@@ -154,6 +154,12 @@ describe('tcp jobs, end to end on the real kernel, merged across two nodes', () 
     assert.match(text.text, new RegExp(`${COMM}\\s+127\\.0\\.0\\.1\\s+${pair.clientPort}\\s+127\\.0\\.0\\.1\\s+${pair.serverPort}\\s+48\\s+29\\s`));
     assert.match(text.text, /usecs\s+: count\s+distribution/);
     console.log(text.text);
+    // The merged connect-latency histogram as SVG: the fast connects and the ~1 s one (524288 – 1048575 µs).
+    const svg = await stack.api('GET', `/jobs/${id}/tcp.svg`);
+    assert.equal(svg.status, 200, svg.text);
+    assert.match(svg.text, /^<\?xml[^]*<svg /);
+    assert.match(svg.text, /<title>524288 – 1048575 µs: [1-9]\d*<\/title>/, svg.text.slice(0, 3000));
+    assert.equal((await stack.api('GET', '/jobs/not-a-uuid/tcp.svg')).status, 404);
 
     // The schedule's ticks ran on the second node only.
     let schedJob: { id: string; runs: { node: string; status: string }[]; status: string } | undefined;

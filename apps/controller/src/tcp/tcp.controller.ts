@@ -49,6 +49,13 @@ export class TcpController {
     return this.tcp.results(id, tcpQuery(query));
   }
 
+  /** The merged connect-latency histogram as an SVG bar chart. */
+  @Get('tcp.svg')
+  @Header('Content-Type', 'image/svg+xml; charset=utf-8')
+  svg(@Param('id') id: string): Promise<string> {
+    return this.tcp.svg(id);
+  }
+
   @Get('tcp.txt')
   @Header('Content-Type', 'text/plain; charset=utf-8')
   text(@Param('id') id: string, @Query() query: RawQuery): Promise<string> {

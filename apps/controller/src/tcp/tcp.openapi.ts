@@ -1,4 +1,4 @@
-import { arrayOf, bool, decimal, errors, int, jobId, nullable, num, obj, ok, op, query, ref, str, TEXT_TYPE, uuid, type JobTypeOpenApi, type Parameter } from '../common/openapi-build';
+import { arrayOf, bool, decimal, errors, int, jobId, nullable, num, obj, ok, op, query, ref, str, SVG_TYPE, TEXT_TYPE, uuid, type JobTypeOpenApi, type Parameter } from '../common/openapi-build';
 
 const histogram = obj({
   count: decimal('Connects counted.'),
@@ -51,6 +51,15 @@ export const TCP_OPENAPI: JobTypeOpenApi = {
         tags: ['tcp'],
         parameters: filters,
         responses: { ...ok('Text.', str(), TEXT_TYPE), ...errors(400, 404) },
+      }),
+    },
+    '/jobs/{id}/tcp.svg': {
+      get: op('token', {
+        operationId: 'tcpSvg',
+        summary: 'The merged connect-latency histogram (SYN_SENT → ESTABLISHED, log2 µs slots) as an SVG bar chart',
+        tags: ['tcp'],
+        parameters: [jobId],
+        responses: { ...ok('SVG.', str(), SVG_TYPE), ...errors(404) },
       }),
     },
   },

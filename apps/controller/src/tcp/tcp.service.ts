@@ -6,6 +6,7 @@ import { ResultStores } from '../common/result-stores';
 import { UUID_RE } from '../common/ids';
 import { MAX_BATCH_CONNECTIONS } from './tcp.type';
 import { mergeConnect, nsToMs, tcplifeText, TCP_SLOTS, type TcpResults } from './tcp.view';
+import { log2Svg } from '../runqlat/runqlat.view';
 
 type Tx = Prisma.TransactionClient;
 
@@ -137,5 +138,11 @@ export class TcpService {
 
   async text(jobId: string, q: TcpQuery): Promise<string> {
     return tcplifeText(await this.results(jobId, q));
+  }
+
+  /** The merged connect-latency histogram as an SVG bar chart (log2 µs slots, as runqlat's). */
+  async svg(jobId: string): Promise<string> {
+    const r = await this.results(jobId, { limit: 1 });
+    return log2Svg(r.connectLatency.merged, `Connect latency (SYN_SENT → ESTABLISHED) · job ${jobId.slice(0, 8)} · merged over ${r.connectLatency.nodes.length} node(s)`);
   }
 }

@@ -68,7 +68,7 @@ export const TCP = {
   },
 
   links(base: string): Record<string, string> {
-    return { tcp: `${base}/tcp`, tcpText: `${base}/tcp.txt` };
+    return { tcp: `${base}/tcp`, tcpText: `${base}/tcp.txt`, tcpSvg: `${base}/tcp.svg` };
   },
 
   /** AgentMessage fields 30 and 31: checked on the wire before they are decoded (agents/batch-limits.ts). */
