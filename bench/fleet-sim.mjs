@@ -5,6 +5,7 @@
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { release } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -16,6 +17,14 @@ export const SAMPLES_PER_BATCH = 400;
 const RATE_BATCH_MS = 1000;
 
 export const now = () => performance.timeOrigin + performance.now();
+
+/** The agent's own choice of first replica (apps/node-agent/src/link.ts firstAddrIndex: FNV-1a of the node name). */
+export function firstAddrIndex(nodeName, count) {
+  if (count <= 1) return 0;
+  let h = 0x811c9dc5;
+  for (const b of Buffer.from(nodeName, 'utf8')) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return h % count;
+}
 
 /** The synthetic profile every simulated node sends (one service across the fleet: the same frames). */
 export function syntheticBatch() {
@@ -52,7 +61,7 @@ export function syntheticBatch() {
 async function simulator() {
   const require = createRequire(join(root, 'apps/node-agent/package.json'));
   const { credentials, Metadata } = require('@grpc/grpc-js');
-  const { AgentLinkClient, PROTOCOL_VERSION, RunEventKind } = require('@tracefleet/proto');
+  const { AgentLinkClient, AgentMessage, PROTOCOL_VERSION, RunEventKind } = require('@tracefleet/proto');
   const { strings, stacks } = syntheticBatch();
   const agents = [];
   let mode = { kind: 'rate' };
@@ -63,8 +72,13 @@ async function simulator() {
     return j;
   };
   const send = (msg) => process.send(msg);
+  const lag = monitorEventLoopDelay({ resolution: 10 });
+  lag.enable();
 
-  function connect(a, addr, tls) {
+  function connect(a, addrs, tls) {
+    // Like the agent: the first address its node name picks from the list.
+    const addr = addrs[firstAddrIndex(a.name, addrs.length)];
+    a.addr = addr;
     // Its own subchannel: one TCP connection (and TLS handshake) per agent, as separate hosts would have;
     // mutual TLS with the node certificate the parent enrolled for it.
     const creds = credentials.createSsl(Buffer.from(tls.caPem), Buffer.from(tls.keyPem), Buffer.from(tls.certPem));
@@ -83,9 +97,9 @@ async function simulator() {
         // Like the real agent's link: heartbeats are written without waiting for 'drain', so on a backed-up
         // stream they queue behind the batches already written.
         a.heartbeat = setInterval(() => {
-          if (!a.closing) a.call.write({ msg: { $case: 'heartbeat', value: { sentAtUnixMs: BigInt(Date.now()), runningRunIds: [...a.runs.keys()] } } });
+          if (!a.closing) a.call.write(AgentMessage.fromPartial({ msg: { $case: 'heartbeat', value: { sentAtUnixMs: BigInt(Date.now()), runningRunIds: [...a.runs.keys()] } } }));
         }, m.value.heartbeatIntervalMs || 5000);
-        send({ ev: 'registered', name: a.name, at: now() });
+        send({ ev: 'registered', name: a.name, addr: a.addr, at: now() });
       } else if (m?.$case === 'startRun') {
         const at = now();
         jobStats(m.value.jobId).starts.push({ name: a.name, at });
@@ -95,7 +109,7 @@ async function simulator() {
         if (r) r.stopped = true;
       }
     });
-    a.call.write({
+    a.call.write(AgentMessage.fromPartial({
       msg: {
         $case: 'register',
         value: {
@@ -107,15 +121,18 @@ async function simulator() {
           capabilities: ['cpu-profile'],
           agentVersion: 'fleet-sim',
           cpus: 4,
+          instanceId: `${a.name}-${process.pid}-${Date.now()}`,
+          heldRunIds: [],
         },
       },
-    });
+    }));
   }
 
   /** Writes one message; resolves when the stream can take more (HTTP/2 flow control, the controller's pause). */
   async function write(a, msg) {
     if (a.closing) return false;
-    if (a.call.write(msg)) return false;
+    // fromPartial: every field the protocol has, defaults for those a simulated agent does not fill.
+    if (a.call.write(AgentMessage.fromPartial(msg))) return false;
     await once(a.call, 'drain');
     return true;
   }
@@ -123,9 +140,11 @@ async function simulator() {
   async function runProfile(a, start) {
     const runId = start.runId;
     const stats = jobStats(start.jobId);
-    const run = { stopped: false };
+    // Numbered per run as the agent's outbox does (AgentMessage.delivery): the controller acknowledges each.
+    const run = { stopped: false, delivery: 0n };
+    const numbered = (msg) => ({ ...msg, delivery: ++run.delivery });
     a.runs.set(runId, run);
-    await write(a, { msg: { $case: 'runEvent', value: { runId, kind: RunEventKind.RUN_EVENT_KIND_STARTED, message: '', atUnixMs: BigInt(Date.now()) } } });
+    await write(a, numbered({ msg: { $case: 'runEvent', value: { runId, kind: RunEventKind.RUN_EVENT_KIND_STARTED, message: '', atUnixMs: BigInt(Date.now()) } } }));
     const end = now() + start.durationSec * 1000;
     const flood = mode.kind === 'flood';
     let seq = 0n;
@@ -138,7 +157,7 @@ async function simulator() {
       stats.lastBatchAt = Math.max(stats.lastBatchAt ?? t, t);
       stats.batches += 1;
       stats.samples += SAMPLES_PER_BATCH;
-      return { msg: { $case: 'profileBatch', value: { runId, seq, strings, stacks, origins: [] } } };
+      return numbered({ msg: { $case: 'profileBatch', value: { runId, seq, strings, stacks, origins: [] } } });
     };
     if (flood) {
       while (!run.stopped && !a.closing && now() < end) await write(a, batch());
@@ -151,12 +170,15 @@ async function simulator() {
       }
     }
     if (run.stopped) stats.stopped += 1;
-    await write(a, {
-      msg: {
-        $case: 'runFinished',
-        value: { runId, ok: true, reason: '', targetExited: false, samplesTaken: samples, samplesDroppedKernel: 0n, samplesDroppedAgent: 0n, samplesSent: samples, lastSeq: seq },
-      },
-    });
+    await write(
+      a,
+      numbered({
+        msg: {
+          $case: 'runFinished',
+          value: { runId, ok: true, reason: '', targetExited: false, samplesTaken: samples, samplesDroppedKernel: 0n, samplesDroppedAgent: 0n, samplesSent: samples, lastSeq: seq },
+        },
+      }),
+    );
     a.runs.delete(runId);
     stats.finished += 1;
   }
@@ -166,7 +188,7 @@ async function simulator() {
       for (const { name, labels, tls } of cmd.agents) {
         const a = { name, labels, closing: false };
         agents.push(a);
-        connect(a, cmd.addr, tls);
+        connect(a, cmd.addrs, tls);
       }
     } else if (cmd.cmd === 'mode') {
       mode = cmd.mode;
@@ -174,16 +196,22 @@ async function simulator() {
     } else if (cmd.cmd === 'report') {
       const j = jobs.get(cmd.jobId) ?? jobStats(cmd.jobId);
       send({ ev: 'report', jobId: cmd.jobId, ...j });
-    } else if (cmd.cmd === 'close') {
-      for (const a of agents) {
+    } else if (cmd.cmd === 'close' || cmd.cmd === 'disconnect') {
+      // disconnect: every agent ends its session (the bench connects them again, to other replicas); close: and the process exits.
+      const leaving = agents.splice(0);
+      for (const a of leaving) {
         a.closing = true;
         clearInterval(a.heartbeat);
         a.call?.end();
       }
-      await Promise.race([Promise.all(agents.map((a) => (a.call && !a.call.destroyed ? once(a.call, 'close').catch(() => undefined) : undefined))), new Promise((r) => setTimeout(r, 5000))]);
-      for (const a of agents) a.client?.close();
-      send({ ev: 'closed', count: agents.length });
-      setTimeout(() => process.exit(0), 100);
+      await Promise.race([Promise.all(leaving.map((a) => (a.call && !a.call.destroyed ? once(a.call, 'close').catch(() => undefined) : undefined))), new Promise((r) => setTimeout(r, 5000))]);
+      for (const a of leaving) a.client?.close();
+      send({ ev: cmd.cmd === 'close' ? 'closed' : 'disconnected', count: leaving.length });
+      if (cmd.cmd === 'close') setTimeout(() => process.exit(0), 100);
+    } else if (cmd.cmd === 'lag') {
+      // This process's event-loop delay over the last window (the StartRun times it reports include it).
+      send({ ev: 'lag', p50Ms: lag.percentile(50) / 1e6, p99Ms: lag.percentile(99) / 1e6, maxMs: lag.max / 1e6 });
+      lag.reset();
     }
   });
   // The bench process died: no orphaned agents holding connections.

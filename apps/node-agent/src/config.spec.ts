@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, loadConfig, parseControllerAddrs, parseLabels } from './config';
+import { ConfigError, loadConfig, parseControllerAddrs, parseControllerOrder, parseLabels } from './config';
 
 describe('agent config', () => {
   it('parses labels and names a bad one', () => {
@@ -61,5 +61,10 @@ describe('controller addresses', () => {
   it('names a bad address', () => {
     assert.throws(() => parseControllerAddrs('ctl-a:50051,ctl-b'), /TRACEFLEET_CONTROLLER_GRPC: "ctl-b" is not host:port/);
     assert.throws(() => parseControllerAddrs(' , '), /no address/);
+  });
+  it('spreads agents over the replicas unless told to start at the first address', () => {
+    assert.equal(parseControllerOrder(undefined), 'spread');
+    assert.equal(parseControllerOrder(' given '), 'given');
+    assert.throws(() => parseControllerOrder('first\nTRACEFLEET_X=1'), /TRACEFLEET_CONTROLLER_ORDER: .* is neither spread nor given/);
   });
 });

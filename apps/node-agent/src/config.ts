@@ -6,6 +6,8 @@ import { loadPolicy, PolicyError, type AgentPolicy } from './policy';
 export interface AgentConfig {
   /** Controller replicas' gRPC addresses; the agent uses one and moves to the next when the link drops. */
   controllerAddrs: string[];
+  /** TRACEFLEET_CONTROLLER_ORDER: `spread` (default) starts at the address the node name picks, `given` at the first. */
+  controllerOrder: 'spread' | 'given';
   /** How this node proves who it is and checks its controller (identity.ts). */
   identity: IdentityConfig;
   nodeName: string;
@@ -92,6 +94,13 @@ export function parseControllerAddrs(text: string | undefined, variable = 'TRACE
     }
   }
   return [...new Set(addrs)];
+}
+
+/** TRACEFLEET_CONTROLLER_ORDER: which controller address an agent tries first (spread, the default, or given). */
+export function parseControllerOrder(text: string | undefined): 'spread' | 'given' {
+  const v = (text ?? '').trim() || 'spread';
+  if (v !== 'spread' && v !== 'given') throw new ConfigError(`TRACEFLEET_CONTROLLER_ORDER: ${JSON.stringify(v.slice(0, 40))} is neither spread nor given`);
+  return v;
 }
 
 /**
@@ -183,6 +192,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AgentConfig {
   }
   return {
     controllerAddrs: parseControllerAddrs(env.TRACEFLEET_CONTROLLER_GRPC),
+    controllerOrder: parseControllerOrder(env.TRACEFLEET_CONTROLLER_ORDER),
     identity: {
       caCertFile,
       stateDir: env.TRACEFLEET_AGENT_STATE_DIR || '/var/lib/tracefleet/agent',

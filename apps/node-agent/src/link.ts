@@ -51,6 +51,18 @@ export function nextAddrIndex(current: number, count: number): number {
   return count <= 1 ? 0 : (current + 1) % count;
 }
 
+/**
+ * The first address an agent tries: its node name's place in the list (FNV-1a of the name, mod the
+ * count). Every agent given the same list of replicas starts on its own, so a fleet spreads over the
+ * replicas evenly instead of piling onto the first; it moves on from there as nextAddrIndex says.
+ */
+export function firstAddrIndex(nodeName: string, count: number): number {
+  if (count <= 1) return 0;
+  let h = 0x811c9dc5;
+  for (const b of Buffer.from(nodeName, 'utf8')) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return h % count;
+}
+
 /** What the agent logs about a failed link, with what to do when it is not transient. */
 export function linkFailure(addr: string, err: Pick<ServiceError, 'code' | 'details' | 'message'>): string {
   const what = `${status[err.code] ?? err.code}: ${err.details || err.message}`;
@@ -85,7 +97,8 @@ function drained(call: ClientDuplexStream<AgentMessage, ControllerMessage>): Pro
 /**
  * The agent's side of the AgentLink stream: registers, heartbeats, and reconnects with bounded
  * exponential backoff and jitter, moving through the controller replicas' addresses
- * (TRACEFLEET_CONTROLLER_GRPC, in the order given) on each reconnect. Always mutual TLS: the fleet
+ * (TRACEFLEET_CONTROLLER_GRPC, in the order given, from the one its node name picks: firstAddrIndex;
+ * from the first with TRACEFLEET_CONTROLLER_ORDER=given) on each reconnect. Always mutual TLS: the fleet
  * CA is the only trust root, and the node's certificate (NodeCredentials) is what names it.
  */
 export class ControllerLink {
@@ -114,6 +127,7 @@ export class ControllerLink {
     private readonly identity: NodeCredentials,
   ) {
     if (cfg.controllerAddrs.length === 0) throw new Error('no controller address');
+    this.addrIndex = cfg.controllerOrder === 'given' ? 0 : firstAddrIndex(cfg.nodeName, cfg.controllerAddrs.length);
   }
 
   get connected(): boolean {

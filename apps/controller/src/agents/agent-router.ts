@@ -27,6 +27,8 @@ export function routeFor(node: NodeRoute | undefined, me: string, hasLocalSessio
 
 /** How many times a start may follow a node that moved to another replica before it is given up. */
 export const MAX_START_HOPS = 3;
+/** Runs per start-runs command: a dispatch to thousands of nodes is a few queue jobs per replica. */
+export const START_CHUNK = 500;
 /** Time added to a request's timeout for the hop through Redis and the other replica. */
 const RELAY_SLACK_MS = 2000;
 
@@ -51,6 +53,7 @@ export class AgentRouter implements OnModuleInit {
 
   onModuleInit(): void {
     this.commands.handle('start-run', ({ runId, hops }) => this.startHere(runId, hops));
+    this.commands.handle('start-runs', ({ runIds }) => this.startManyHere(runIds));
     this.commands.handle('stop-run', async ({ runId, nodeName, reason }) => {
       this.gateway.send(nodeName, { msg: { $case: 'stopRun', value: { runId, reason } } });
     });
@@ -72,14 +75,15 @@ export class AgentRouter implements OnModuleInit {
   }
 
   /**
-   * Queues the starts of pending runs on the replicas holding their nodes: one registry read and one
-   * Redis round trip per replica, whatever the number of runs. Returns, by run id, why a run could
-   * not be queued (its node has no session); runs not in the result were queued.
+   * Queues the starts of pending runs on the replicas holding their nodes: one registry read, and per
+   * replica one Redis round trip carrying start-runs commands of START_CHUNK runs each, whatever the
+   * number of runs. Returns, by run id, why a run could not be queued (its node has no session); runs
+   * not in the result were queued.
    */
   async startRuns(runs: { runId: string; nodeName: string }[]): Promise<Map<string, string>> {
     const notQueued = new Map<string, string>();
     const routes = await this.nodes.routes(runs.filter((r) => !this.gateway.isConnected(r.nodeName)).map((r) => r.nodeName));
-    const byReplica = new Map<string, { cmd: AgentCommand; jobId: string }[]>();
+    const byReplica = new Map<string, string[]>();
     for (const { runId, nodeName } of runs) {
       const r = routeFor(routes.get(nodeName), this.env.replicaId, this.gateway.isConnected(nodeName));
       if (r.kind === 'none') {
@@ -87,11 +91,22 @@ export class AgentRouter implements OnModuleInit {
         continue;
       }
       const replicaId = r.kind === 'here' ? this.env.replicaId : r.replicaId;
-      let cmds = byReplica.get(replicaId);
-      if (!cmds) byReplica.set(replicaId, (cmds = []));
-      cmds.push({ cmd: { name: 'start-run', data: { runId, hops: 0 } }, jobId: `start-${runId}` });
+      let ids = byReplica.get(replicaId);
+      if (!ids) byReplica.set(replicaId, (ids = []));
+      ids.push(runId);
     }
-    await Promise.all([...byReplica].map(([replicaId, cmds]) => this.commands.sendMany(replicaId, cmds)));
+    await Promise.all(
+      [...byReplica].map(([replicaId, ids]) => {
+        const cmds: { cmd: AgentCommand; jobId: string }[] = [];
+        // The id names the chunk's runs (first, count): the same dispatch enqueued twice is one command; a run
+        // is started once anyway (the claim below moves it out of pending).
+        for (let i = 0; i < ids.length; i += START_CHUNK) {
+          const chunk = ids.slice(i, i + START_CHUNK);
+          cmds.push({ cmd: { name: 'start-runs', data: { runIds: chunk } }, jobId: `starts-${chunk[0]}-${chunk.length}` });
+        }
+        return this.commands.sendMany(replicaId, cmds);
+      }),
+    );
     return notQueued;
   }
 
@@ -152,6 +167,41 @@ export class AgentRouter implements OnModuleInit {
       timeoutMs + RELAY_SLACK_MS,
     );
     return relayed ? (relayed.answer ?? undefined) : undefined;
+  }
+
+  /**
+   * Runs a dispatch's starts on this replica: the runs whose node has a session here are claimed
+   * (pending → dispatched on that session) in one statement and sent their StartRun (built once per
+   * job row); the others take the one-run path (forwarded to the node's new replica, or failed).
+   */
+  private async startManyHere(runIds: string[]): Promise<void> {
+    const runs = await this.prisma.jobRun.findMany({ where: { id: { in: runIds }, status: 'pending' }, select: { id: true, jobId: true, node: { select: { name: true } } } });
+    const here: { id: string; jobId: string; nodeName: string; sessionId: string }[] = [];
+    const elsewhere: string[] = [];
+    for (const r of runs) {
+      const s = this.gateway.session(r.node.name);
+      if (s) here.push({ id: r.id, jobId: r.jobId, nodeName: r.node.name, sessionId: s.sessionId });
+      else elsewhere.push(r.id);
+    }
+    if (here.length > 0) {
+      const claimed = await this.prisma.$queryRaw<{ id: string }[]>`
+        UPDATE "JobRun" r SET "status" = 'dispatched'::"RunStatus", "sessionId" = t.sid
+        FROM unnest(${here.map((h) => h.id)}::uuid[], ${here.map((h) => h.sessionId)}::uuid[]) AS t(id, sid)
+        WHERE r."id" = t.id AND r."status" = 'pending'::"RunStatus"
+        RETURNING r."id"::text AS "id"`;
+      const ids = new Set(claimed.map((c) => c.id));
+      const jobs = new Map((await this.prisma.job.findMany({ where: { id: { in: [...new Set(here.map((h) => h.jobId))] } } })).map((j) => [j.id, j]));
+      const lost = new Set<string>();
+      for (const h of here) {
+        const job = jobs.get(h.jobId);
+        if (!ids.has(h.id) || !job) continue;
+        if (this.gateway.send(h.nodeName, { msg: { $case: 'startRun', value: buildStartRun(job, h.id) } })) continue;
+        await this.runs.failRun(h.id, `node ${h.nodeName} disconnected from replica ${this.env.replicaId} as the run was sent`);
+        lost.add(h.jobId);
+      }
+      for (const jobId of lost) await this.runs.finalizeJob(jobId);
+    }
+    for (const id of elsewhere) await this.startHere(id, 0);
   }
 
   /**

@@ -25,12 +25,13 @@ import { RunsService } from '../runs/runs.service';
 import { RunHandover } from '../runs/run-handover';
 import type { DeliveryOrigin } from '../runs/delivery';
 import { AgentCommandQueue } from '../queue/agent-commands';
-import { CheckedAgentLinkService } from './agent-decoder';
+import { CheckedAgentLinkService, checkOf, decodeWire, type WireMessage } from './agent-decoder';
+import { IngestBudget } from './ingest-budget';
 import { MAX_RECEIVE_MESSAGE_BYTES } from './batch-limits';
 import { BatchGuard } from './batch-guard';
 import { registrationFailure } from './registration-failure';
 
-type Call = ServerDuplexStream<AgentMessage, ControllerMessage>;
+type Call = ServerDuplexStream<WireMessage, ControllerMessage>;
 
 export interface AgentSession {
   /** This stream's id; the Node row and the runs started on it carry it. */
@@ -85,6 +86,8 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
   private draining = false;
   private server: Server | undefined;
   boundAddress = '';
+  /** Decoded result messages not yet stored, all sessions together: at the cap every stream is paused. */
+  readonly budget: IngestBudget<AgentSession>;
 
   constructor(
     @Inject(ENV) private readonly env: ControllerEnv,
@@ -95,7 +98,16 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
     private readonly guard: BatchGuard,
     private readonly fleetCa: FleetCaService,
     private readonly certs: NodeCertificatesService,
-  ) {}
+  ) {
+    this.budget = new IngestBudget<AgentSession>(
+      { maxMessages: env.ingestInflight, maxBytes: env.ingestInflightBytes },
+      () => this.sessions.values(),
+      (s) => s.call.pause(),
+      (s) => {
+        if (!this.draining && s.backlog <= BACKLOG_LOW) s.call.resume();
+      },
+    );
+  }
 
   async onModuleInit(): Promise<void> {
     await this.fleetCa.ready();
@@ -243,7 +255,11 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
       if (!session) call.emit('error', { code: status.DEADLINE_EXCEEDED, details: 'no register message within 10 s' });
     }, REGISTER_TIMEOUT_MS);
 
-    call.on('data', (msg: AgentMessage) => {
+    // A paused stream buffers one message (encoded) in its readable side instead of Node's default 16:
+    // with thousands of agents held back by the ingest budget, what they buffer is what stays bounded.
+    shrinkReadBuffer(call as unknown as Parameters<typeof shrinkReadBuffer>[0]);
+    call.on('data', (w: WireMessage) => {
+      const msg = decodeWire(w);
       if (!session) {
         if (msg.msg?.$case !== 'register') {
           call.emit('error', { code: status.FAILED_PRECONDITION, details: 'the first message must be register' });
@@ -274,6 +290,7 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
       const s = session;
       session = undefined;
       if (this.sessions.get(s.nodeName) === s) this.sessions.delete(s.nodeName);
+      this.budget.forget(s);
       this.log.log(`agent ${s.nodeName} disconnected from replica ${this.env.replicaId}: ${why}`);
       // Its runs go on: the agent keeps their results and sends them from its next session, here or on
       // another replica (RunHandover); they fail only if it stays silent past TRACEFLEET_RUN_GRACE_MS.
@@ -362,10 +379,16 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
     }
   }
 
-  private throttle(s: AgentSession, stored: Promise<boolean>): void {
+  /**
+   * A result message taken from the session: counted against its own backlog (past HIGH its stream
+   * pauses) and against the replica's ingest budget (at its cap every stream pauses) until stored.
+   */
+  private throttle(s: AgentSession, stored: Promise<boolean>, bytes: number): void {
+    const release = this.budget.take(s, bytes);
     if (++s.backlog >= BACKLOG_HIGH && !s.call.isPaused()) s.call.pause();
     void stored.finally(() => {
-      if (--s.backlog <= BACKLOG_LOW && s.call.isPaused()) s.call.resume();
+      release();
+      if (--s.backlog <= BACKLOG_LOW && s.call.isPaused() && !this.budget.holds(s) && !this.draining) s.call.resume();
     });
   }
 
@@ -390,6 +413,7 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
 
   private route(s: AgentSession, msg: AgentMessage): void {
     const m = msg.msg;
+    const bytes = checkOf(msg)?.bytes ?? 0;
     const delivery = msg.delivery;
     if (delivery !== undefined) s.origin.acked = true;
     // Any message is a sign of life: behind a backlog of batches a heartbeat arrives late, the batches do not.
@@ -406,7 +430,7 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
         break;
       case 'profileBatch': {
         const stored = this.runs.onBatch(s.nodeId, m.value, s.origin);
-        this.throttle(s, stored);
+        this.throttle(s, stored, bytes);
         this.acknowledge(s, m.value.runId, delivery, stored);
         break;
       }
@@ -418,10 +442,19 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
         const value = m?.value as { runId: string; seq?: bigint } | undefined;
         const stored = m && value ? this.runs.onResult(s.nodeId, m.$case, value, s.origin) : undefined;
         if (stored) {
-          this.throttle(s, stored);
+          this.throttle(s, stored, bytes);
           this.acknowledge(s, value!.runId, delivery, stored);
         } else this.log.warn(`agent ${s.nodeName} sent an unexpected ${m?.$case ?? 'empty'} message`);
       }
     }
   }
+}
+
+/**
+ * Sets the readable high-water mark of a server stream to one message. grpc-js reads a message per
+ * `_read` and Node's object-mode default (16) would have it read 16 ahead into a paused stream; the
+ * field is Node's own stream state (stable across Node versions; a stream without it is left as is).
+ */
+export function shrinkReadBuffer(call: { _readableState?: { highWaterMark: number } }): void {
+  if (call._readableState && typeof call._readableState.highWaterMark === 'number') call._readableState.highWaterMark = 1;
 }

@@ -54,6 +54,10 @@ export interface ControllerEnv {
   nodeSweepMs: number;
   /** PostgreSQL connections of this process (TRACEFLEET_DB_POOL); result storage uses all but a few, kept for heartbeats and the API. */
   dbPoolSize: number;
+  /** Agent result messages decoded and not yet stored, all sessions of this replica together (TRACEFLEET_INGEST_INFLIGHT); at the cap every agent stream is paused. */
+  ingestInflight: number;
+  /** Their wire bytes (TRACEFLEET_INGEST_INFLIGHT_MB). */
+  ingestInflightBytes: number;
   /** Event streams (text/event-stream) one token may hold open at once; past it 429. */
   sseStreamsPerToken: number;
   /** Audit entries older than this many days are deleted by the sweep. */
@@ -198,6 +202,8 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): ControllerEnv {
     nodeGoneMs,
     nodeSweepMs: int(env, 'TRACEFLEET_NODE_SWEEP_MS', Math.min(5000, Math.max(100, Math.floor(nodeUnreachableMs / 3))), 100, 600_000),
     dbPoolSize: int(env, 'TRACEFLEET_DB_POOL', 12, 4, 200),
+    ingestInflight: int(env, 'TRACEFLEET_INGEST_INFLIGHT', 256, 8, 100_000),
+    ingestInflightBytes: int(env, 'TRACEFLEET_INGEST_INFLIGHT_MB', 32, 1, 4096) * 1024 * 1024,
     sseStreamsPerToken: int(env, 'TRACEFLEET_SSE_STREAMS_PER_TOKEN', 4, 1, 1000),
     auditRetentionDays: int(env, 'TRACEFLEET_AUDIT_RETENTION_DAYS', 365, 1, 3650),
     sessionIdleSec,

@@ -68,6 +68,20 @@ export class MetricsSources implements OnModuleInit {
       ];
     });
     m.gauge('agents_connected', 'Agent sessions held by this replica.', [], () => [{ value: this.agents.connectedNodeNames().length }]);
+    m.gauge('ingest_inflight', 'Agent result messages this replica holds decoded and not yet stored (messages, wire bytes), its caps, and sessions held back at the cap.', ['what'], () => {
+      const b = this.agents.budget;
+      const f = b.inFlight;
+      return [
+        { labels: { what: 'messages' }, value: f.messages },
+        { labels: { what: 'bytes' }, value: f.bytes },
+        { labels: { what: 'max_messages' }, value: b.limits.maxMessages },
+        { labels: { what: 'max_bytes' }, value: b.limits.maxBytes },
+        { labels: { what: 'peak_messages' }, value: f.peakMessages },
+        { labels: { what: 'peak_bytes' }, value: f.peakBytes },
+        { labels: { what: 'sessions_held' }, value: f.held },
+        { labels: { what: 'saturations' }, value: b.saturations },
+      ];
+    });
     m.gauge('sse_streams_open', 'Event streams (text/event-stream) open on this replica.', [], () => [{ value: this.streams.total() }]);
     m.gauge('db_pool_connections', 'PostgreSQL pool of this process: total, idle, and requests waiting for a connection.', ['state'], () => [
       { labels: { state: 'total' }, value: this.prisma.pool.totalCount },

@@ -144,7 +144,8 @@ export class JobsService implements OnModuleInit {
           skipped: skipped.slice(0, MAX_SKIPPED_STORED).map(({ node, reason, code }) => ({ node, reason, code })),
           ...(skipped.length > MAX_SKIPPED_STORED ? { skippedNotListed: skipped.length - MAX_SKIPPED_STORED } : {}),
         },
-        runs: { create: nodeRows.map((n) => ({ nodeId: n.id })) },
+        // One INSERT for every run (a job over thousands of nodes), not one per run.
+        runs: { createMany: { data: nodeRows.map((n) => ({ nodeId: n.id })) } },
       },
     });
     // While Redis is unreachable the job is stored and answered at once; its tasks go to Redis when it is

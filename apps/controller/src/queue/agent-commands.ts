@@ -12,6 +12,8 @@ import { ENV, type ControllerEnv } from '../config/env';
 export type AgentCommand =
   /** `hops` counts forwards to another replica after the node moved there. */
   | { name: 'start-run'; data: { runId: string; hops: number } }
+  /** Many runs' starts at once (a dispatch): one claim statement and a StartRun per session, not a queue job per run. */
+  | { name: 'start-runs'; data: { runIds: string[] } }
   | { name: 'stop-run'; data: { runId: string; nodeName: string; reason: string } }
   | { name: 'check-target'; data: { nodeName: string; target: Target; timeoutMs: number; expiresAt: number } }
   | { name: 'list-usdt'; data: { nodeName: string; source: NonNullable<ListUsdt['source']>; timeoutMs: number; expiresAt: number } }

@@ -84,10 +84,13 @@ export class RunsService {
     buffer.stored = this.enqueue(
       batch.runId,
       origin,
-      () => {
-        if (this.openBuffers.get(batch.runId) === buffer) this.openBuffers.delete(batch.runId);
-        return this.storeProfileBatches(nodeId, batch.runId, buffer.batches, origin);
-      },
+      // The whole write (the run's row, the store, the counters) holds one of the storage gate's
+      // connections: results never take the connections kept for heartbeats, dispatch and the API.
+      () =>
+        this.prisma.storeGate.run(() => {
+          if (this.openBuffers.get(batch.runId) === buffer) this.openBuffers.delete(batch.runId);
+          return this.storeProfileBatches(nodeId, batch.runId, buffer.batches, origin);
+        }),
       { keepBuffer: true },
     );
     return buffer.stored;
@@ -156,35 +159,43 @@ export class RunsService {
     origin: DeliveryOrigin | undefined,
     store: (run: { id: string; jobId: string }, tx: Tx) => Promise<bigint>,
   ): Promise<boolean> {
-    return this.enqueue(runId, origin, async () => {
-      const run = await this.ownRun(nodeId, runId);
-      if (!run) return;
-      const gaps = seq !== run.lastSeq + 1n ? 1 : 0;
-      const kept =
-        seq <= run.lastSeq
-          ? null
-          : await this.stored(run.id, 1, seq, gaps, origin, () =>
-              this.prisma.$transaction(
-                async (tx) => {
-                  const claimed = await tx.$executeRaw`UPDATE "JobRun" SET "lastSeq" = ${String(seq)}::bigint WHERE "id" = ${run.id}::uuid AND "lastSeq" < ${String(seq)}::bigint`;
-                  if (claimed === 0) return null;
-                  const n = await store(run, tx);
-                  await tx.jobRun.update({
-                    where: { id: run.id },
-                    data: { batchesReceived: { increment: 1 }, samplesReceived: { increment: n }, ...(gaps ? { seqGaps: { increment: gaps } } : {}) },
-                  });
-                  return n;
-                },
-                { timeout: 120_000, maxWait: 30_000 },
-              ),
-            );
-      if (kept === null) await this.countDuplicates(run.id, 1);
-    });
+    return this.enqueue(runId, origin, () => this.prisma.storeGate.run(() => this.applyBatchNow(nodeId, runId, seq, origin, store)));
+  }
+
+  private async applyBatchNow(
+    nodeId: string,
+    runId: string,
+    seq: bigint,
+    origin: DeliveryOrigin | undefined,
+    store: (run: { id: string; jobId: string }, tx: Tx) => Promise<bigint>,
+  ): Promise<void> {
+    const run = await this.ownRun(nodeId, runId);
+    if (!run) return;
+    const gaps = seq !== run.lastSeq + 1n ? 1 : 0;
+    const kept =
+      seq <= run.lastSeq
+        ? null
+        : await this.stored(run.id, 1, seq, gaps, origin, () =>
+            this.prisma.$transaction(
+              async (tx) => {
+                const claimed = await tx.$executeRaw`UPDATE "JobRun" SET "lastSeq" = ${String(seq)}::bigint WHERE "id" = ${run.id}::uuid AND "lastSeq" < ${String(seq)}::bigint`;
+                if (claimed === 0) return null;
+                const n = await store(run, tx);
+                await tx.jobRun.update({
+                  where: { id: run.id },
+                  data: { batchesReceived: { increment: 1 }, samplesReceived: { increment: n }, ...(gaps ? { seqGaps: { increment: gaps } } : {}) },
+                });
+                return n;
+              },
+              { timeout: 120_000, maxWait: 30_000 },
+            ),
+          );
+    if (kept === null) await this.countDuplicates(run.id, 1);
   }
 
   /**
-   * Runs one atomic store of `batches` batches (ending at `lastSeq`) through the storage gate, again
-   * after transient database errors. When every attempt fails the batches are not silently gone: the
+   * Runs one atomic store of `batches` batches (ending at `lastSeq`; the caller holds a storage gate
+   * slot), again after transient database errors. When every attempt fails the batches are not silently gone: the
    * run counts them as not stored, with the error, its seq moves past them (they are not a link gap),
    * and their samples show as lost when the run finishes, which makes the job partial. Returns what
    * `store` returned, or undefined when it never succeeded.
@@ -192,16 +203,15 @@ export class RunsService {
   private async stored<T>(runId: string, batches: number, lastSeq: bigint, gaps: number, origin: DeliveryOrigin | undefined, store: () => Promise<T>): Promise<T | undefined> {
     const started = process.hrtime.bigint();
     try {
-      const kept = await this.prisma.storeGate.run(() =>
-        withDbRetry(store, {
-          attempts: STORE_ATTEMPTS,
-          baseDelayMs: STORE_RETRY_BASE_MS,
-          onRetry: (err, attempt, delayMs) => {
-            this.metrics?.storeRetries.inc();
-            this.log.warn(`run ${runId}: storing ${batches} batch(es) failed (attempt ${attempt}): ${errorSummary(err)}; again in ${delayMs} ms`);
-          },
-        }),
-      );
+      // Called inside the storage gate (onBatch, applyBatch).
+      const kept = await withDbRetry(store, {
+        attempts: STORE_ATTEMPTS,
+        baseDelayMs: STORE_RETRY_BASE_MS,
+        onRetry: (err, attempt, delayMs) => {
+          this.metrics?.storeRetries.inc();
+          this.log.warn(`run ${runId}: storing ${batches} batch(es) failed (attempt ${attempt}): ${errorSummary(err)}; again in ${delayMs} ms`);
+        },
+      });
       // null: another writer had claimed them (duplicates, counted by the caller).
       if (typeof kept === 'bigint') this.metrics?.recordStored(batches, kept, Number(process.hrtime.bigint() - started) / 1e9);
       return kept;

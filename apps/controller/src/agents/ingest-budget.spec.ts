@@ -1,0 +1,91 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { IngestBudget } from './ingest-budget';
+import { shrinkReadBuffer } from './agent.gateway';
+import { PassThrough } from 'node:stream';
+
+interface S {
+  name: string;
+  paused: boolean;
+  ownLimit: boolean;
+}
+
+function setup(maxMessages: number, maxBytes = 1e9, count = 4) {
+  const sessions: S[] = Array.from({ length: count }, (_, i) => ({ name: `s${i}`, paused: false, ownLimit: false }));
+  const budget = new IngestBudget<S>(
+    { maxMessages, maxBytes },
+    () => sessions,
+    (s) => (s.paused = true),
+    (s) => {
+      if (!s.ownLimit) s.paused = false;
+    },
+  );
+  return { sessions, budget };
+}
+
+describe('the replica ingest budget', () => {
+  it('holds every session back at the cap and lets them go as messages are stored, oldest first, one per free slot', () => {
+    const { sessions, budget } = setup(3);
+    const [a, b, c, d] = sessions;
+    const r1 = budget.take(a, 10);
+    const r2 = budget.take(b, 10);
+    assert.ok(sessions.every((s) => !s.paused), 'under the cap nothing is held');
+    const r3 = budget.take(c, 10);
+    assert.ok(sessions.every((s) => s.paused), 'at the cap every session is paused, also those that sent nothing');
+    assert.equal(budget.inFlight.held, 4);
+    assert.equal(budget.saturations, 1);
+    r1();
+    // One slot free: one session goes on (the first held), the others stay held.
+    assert.deepEqual(sessions.map((s) => s.paused), [false, true, true, true]);
+    r2();
+    // Two slots free: the next two held go on.
+    assert.deepEqual(sessions.map((s) => s.paused), [false, false, false, true]);
+    r3();
+    assert.ok(!d.paused);
+    assert.equal(budget.inFlight.messages, 0);
+    assert.equal(budget.inFlight.peakMessages, 3);
+    // Releasing twice counts once.
+    const r4 = budget.take(d, 1);
+    r4();
+    r4();
+    assert.equal(budget.inFlight.messages, 0);
+  });
+
+  it('caps bytes as well as messages', () => {
+    const { sessions, budget } = setup(1000, 100);
+    const r = budget.take(sessions[0], 60);
+    assert.ok(!sessions[1].paused);
+    const r2 = budget.take(sessions[1], 60);
+    assert.ok(sessions.every((s) => s.paused), '120 bytes ≥ 100: every session is held');
+    r2();
+    assert.ok(sessions.some((s) => !s.paused), 'back under the byte cap');
+    r();
+    assert.equal(budget.inFlight.bytes, 0);
+    assert.equal(budget.inFlight.peakBytes, 120);
+  });
+
+  it('does not resume a session that its own backlog holds, and forgets sessions that ended', () => {
+    const { sessions, budget } = setup(1);
+    sessions[0].ownLimit = true;
+    const r = budget.take(sessions[1], 1);
+    assert.ok(sessions.every((s) => s.paused));
+    budget.forget(sessions[2]);
+    r();
+    assert.ok(sessions[0].paused, 'its own limit keeps it paused');
+    assert.ok(!budget.holds(sessions[0]), 'but the budget no longer holds it: its backlog resumes it');
+    assert.ok(!budget.holds(sessions[2]));
+  });
+});
+
+describe('a session stream reads one message ahead', () => {
+  it('sets the readable high-water mark of an object-mode stream to 1', () => {
+    const s = new PassThrough({ objectMode: true });
+    assert.equal(s.readableHighWaterMark, 16);
+    shrinkReadBuffer(s as never);
+    assert.equal(s.readableHighWaterMark, 1);
+    // A paused stream now refuses more after one buffered message (push returns false).
+    s.pause();
+    assert.equal(s.push({ n: 1 }), false);
+    shrinkReadBuffer({} as never); // a stream without Node's state is left alone
+  });
+});

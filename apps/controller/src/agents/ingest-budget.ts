@@ -1,0 +1,95 @@
+export interface IngestLimits {
+  /** Result messages decoded and not yet applied, all sessions of this replica together. */
+  maxMessages: number;
+  /** Their wire bytes (a decoded batch takes a few times its wire size: BENCHMARKS.md, fleet). */
+  maxBytes: number;
+}
+
+/**
+ * What one replica holds of the agents' results: messages taken from any session (decoded) and not yet
+ * stored. At the cap every session is held back (its stream paused: grpc-js stops reading it, and HTTP/2
+ * flow control stops its agent), so a flood from thousands of agents costs at most the cap in decoded
+ * messages, plus, per session, what a paused stream buffers encoded (agent.gateway.ts). As messages are
+ * stored, held sessions are let go in the order they were held, one per free slot, so every agent moves
+ * and no agent starves the others. A session's own per-agent limit (the backlog in the gateway) is
+ * separate: `wants(s)` says whether the session itself still wants to read.
+ */
+export class IngestBudget<S> {
+  private messages = 0;
+  private bytes = 0;
+  /** Sessions held back by this budget, in the order they were held (a Set keeps insertion order). */
+  private readonly held = new Set<S>();
+  private peakMessages = 0;
+  private peakBytes = 0;
+  /** Times the cap was reached (every session held). */
+  saturations = 0;
+
+  constructor(
+    readonly limits: IngestLimits,
+    /** Every live session, to hold all of them at the cap. */
+    private readonly sessions: () => Iterable<S>,
+    /** Stops reading a session's stream. */
+    private readonly pause: (s: S) => void,
+    /** Reads it again (the session's own limits permitting: the caller decides). */
+    private readonly resume: (s: S) => void,
+  ) {}
+
+  get inFlight(): { messages: number; bytes: number; held: number; peakMessages: number; peakBytes: number } {
+    return { messages: this.messages, bytes: this.bytes, held: this.held.size, peakMessages: this.peakMessages, peakBytes: this.peakBytes };
+  }
+
+  /** Whether the budget holds this session back. */
+  holds(s: S): boolean {
+    return this.held.has(s);
+  }
+
+  /** A result message of `bytes` wire bytes was taken from `s`; call the returned function once it is applied. */
+  take(s: S, bytes: number): () => void {
+    this.messages++;
+    this.bytes += bytes;
+    this.peakMessages = Math.max(this.peakMessages, this.messages);
+    this.peakBytes = Math.max(this.peakBytes, this.bytes);
+    if (this.full()) this.holdAll();
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      this.messages--;
+      this.bytes -= bytes;
+      this.letGo();
+    };
+  }
+
+  /** A session ended: forget it. */
+  forget(s: S): void {
+    this.held.delete(s);
+  }
+
+  private full(): boolean {
+    return this.messages >= this.limits.maxMessages || this.bytes >= this.limits.maxBytes;
+  }
+
+  private holdAll(): void {
+    if (this.held.size === 0) this.saturations++;
+    for (const s of this.sessions()) {
+      if (this.held.has(s)) continue;
+      this.held.add(s);
+      this.pause(s);
+    }
+  }
+
+  /**
+   * Below the cap: as many held sessions go on as there are free message slots (a session let go delivers
+   * at least one message before it can be held again), oldest first.
+   */
+  private letGo(): void {
+    if (this.held.size === 0 || this.full()) return;
+    let room = this.limits.maxMessages - this.messages;
+    for (const s of this.held) {
+      if (room <= 0) break;
+      this.held.delete(s);
+      this.resume(s);
+      room--;
+    }
+  }
+}

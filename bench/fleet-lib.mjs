@@ -1,0 +1,168 @@
+// Pieces of the fleet bench (fleet.mjs): the simulated agents' processes (fleet-sim.mjs) and what is
+// measured of the controller replicas (RSS, CPU, log lines, Prometheus counters).
+import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export function vmRssMiB(pid) {
+  return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+}
+export function cpuTicks(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(f[11]) + Number(f[12]);
+}
+export const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
+};
+export const fmt = (ms) => `${Math.round(ms)} ms`;
+
+export class Workers {
+  constructor(count) {
+    const self = fileURLToPath(new URL('./fleet-sim.mjs', import.meta.url));
+    this.children = Array.from({ length: count }, () => fork(self, [], { env: { ...process.env, TRACEFLEET_FLEET_SIM: '1' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    this.listeners = new Set();
+    this.errors = [];
+    for (const c of this.children) {
+      c.on('message', (m) => {
+        if (m.ev === 'error') {
+          this.errors.push(`${m.name}: ${m.message}`);
+          if (this.errors.length <= 5) console.log(`[fleet] link error: ${m.name}: ${m.message}`);
+        }
+        for (const l of this.listeners) l(m, c);
+      });
+    }
+  }
+  /** Sends a command to every child and resolves with each child's first answer matching `ev`. */
+  async all(cmd, ev, match = () => true) {
+    const answers = new Map();
+    const done = new Promise((resolve) => {
+      const l = (m, c) => {
+        if (m.ev === ev && match(m)) {
+          answers.set(c, m);
+          if (answers.size === this.children.length) {
+            this.listeners.delete(l);
+            resolve([...answers.values()]);
+          }
+        }
+      };
+      this.listeners.add(l);
+    });
+    if (cmd) for (const c of this.children) c.send(cmd);
+    return done;
+  }
+  on(fn) {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+  /** Each child closes its streams and clients and exits; one that does not within 10 s is killed. */
+  async close() {
+    const alive = this.children.filter((c) => c.exitCode === null && c.signalCode === null);
+    const exited = Promise.all(alive.map((c) => new Promise((r) => c.once('exit', r))));
+    for (const c of alive) if (c.connected) c.send({ cmd: 'close' });
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+    for (const c of alive) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  }
+}
+
+/** Controller ERROR and WARN lines since `from`, grouped with ids and numbers masked: what went wrong under load. */
+export function logSummary(logs, from) {
+  const groups = new Map();
+  const text = logs.slice(from).join('').replace(/\x1b\[[0-9;]*m/g, '');
+  for (const line of text.split('\n')) {
+    const m = /\b(ERROR|WARN)\b\s+(.*)$/.exec(line);
+    if (!m) continue;
+    const key = `${m[1]} ${m[2].replace(/[0-9a-f]{8}-[0-9a-f-]{27}/gi, '<id>').replace(/\d+/g, 'N').slice(0, 200)}`;
+    groups.set(key, (groups.get(key) ?? 0) + 1);
+  }
+  const total = (level) => [...groups].filter(([k]) => k.startsWith(level)).reduce((a, [, c]) => a + c, 0);
+  return { errors: total('ERROR'), warnings: total('WARN'), top: [...groups].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([line, count]) => ({ count, line })) };
+}
+
+export function errorCell(summary) {
+  const first = summary.top.find((x) => x.line.startsWith('ERROR'));
+  if (!first) return 'none';
+  return `${summary.errors} (${first.count}× \`${first.line.slice(6, 130).replace(/\|/g, '/')}\`)`;
+}
+
+export async function jobReport(workers, jobId) {
+  const parts = await workers.all({ cmd: 'report', jobId }, 'report', (m) => m.jobId === jobId);
+  const merged = { starts: [], batches: 0, samples: 0, firstBatchAt: null, lastBatchAt: null, finished: 0, stopped: 0 };
+  for (const p of parts) {
+    merged.starts.push(...p.starts);
+    merged.batches += p.batches;
+    merged.samples += p.samples;
+    merged.finished += p.finished;
+    merged.stopped += p.stopped;
+    if (p.firstBatchAt !== null) merged.firstBatchAt = Math.min(merged.firstBatchAt ?? p.firstBatchAt, p.firstBatchAt);
+    if (p.lastBatchAt !== null) merged.lastBatchAt = Math.max(merged.lastBatchAt ?? p.lastBatchAt, p.lastBatchAt);
+  }
+  return merged;
+}
+
+
+/** Samples the VmRSS of some processes every `everyMs` until stopped: peak and median per process. */
+export class RssSampler {
+  constructor(pids, everyMs = 50) {
+    this.pids = pids;
+    this.samples = pids.map(() => []);
+    this.timer = setInterval(() => {
+      pids.forEach((pid, i) => {
+        try {
+          this.samples[i].push(vmRssMiB(pid));
+        } catch {
+          // the process ended: its samples stop
+        }
+      });
+    }, everyMs);
+  }
+  stop() {
+    clearInterval(this.timer);
+    return this.samples.map((xs) => ({ peakMiB: xs.length ? Math.max(...xs) : null, medianMiB: xs.length ? pct(xs, 50) : null, samples: xs.length }));
+  }
+}
+
+/** One Prometheus series of a replica's GET /metrics (no token needed from this machine), summed over its label sets that match. */
+export async function metricValue(base, name, labels = {}) {
+  const root = base.replace(/\/api\/v1\/?$/, '');
+  const text = await (await fetch(`${root}/metrics`)).text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-z_]+)(\{[^}]*\})?\s+([0-9.eE+-]+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const ls = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => ls[k] === v)) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+/** Polls replicas' V8 heap (prom-client's default metrics) every `everyMs`: the peak of used and total heap and external memory, MiB. */
+export class HeapSampler {
+  constructor(bases, everyMs = 1000) {
+    this.peaks = bases.map(() => ({ heapUsedMiB: 0, heapTotalMiB: 0, externalMiB: 0 }));
+    const poll = async () => {
+      await Promise.all(
+        bases.map(async (base, i) => {
+          try {
+            const [used, total, ext] = await Promise.all(
+              ['nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_external_memory_bytes'].map((m) => metricValue(base, `tracefleet_controller_${m}`)),
+            );
+            const p = this.peaks[i];
+            p.heapUsedMiB = Math.max(p.heapUsedMiB, used / 1048576);
+            p.heapTotalMiB = Math.max(p.heapTotalMiB, total / 1048576);
+            p.externalMiB = Math.max(p.externalMiB, ext / 1048576);
+          } catch {
+            // a scrape that fails under load is skipped
+          }
+        }),
+      );
+    };
+    this.timer = setInterval(() => void poll(), everyMs);
+  }
+  stop() {
+    clearInterval(this.timer);
+    return this.peaks;
+  }
+}

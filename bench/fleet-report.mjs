@@ -1,0 +1,57 @@
+// The fleet bench's table for BENCHMARKS.md (between <!-- fleet:start --> and <!-- fleet:end -->).
+import { errorCell, fmt } from './fleet-lib.mjs';
+
+const n = (x) => Math.round(x).toLocaleString('en-US');
+const mib = (x) => (x === null || x === undefined ? 'n/a' : `${x.toFixed(0)} MiB`);
+const lat = (d) => `${fmt(d.p50Ms)} / ${fmt(d.p99Ms)} / ${fmt(d.maxMs)}`;
+const target = (d) => (d.p99Ms < 1000 ? 'met' : 'NOT met');
+
+function floodRows(f, label, replicas) {
+  const perReplica = replicas > 1 ? ` (by replica: ${f.storedByReplica.map((x) => n(x)).join(' / ')} samples)` : '';
+  return [
+    `| ${label}: samples stored per second (first batch → job completed; while all were sending) | ${n(f.samplesPerSecStored)}; ${f.samplesPerSecStoredWhileSending === null ? 'n/a' : n(f.samplesPerSecStoredWhileSending)}${perReplica} |`,
+    `| ${label}: sent / stored, lost in transit, seq gaps, failed runs, drain after the last batch | ${n(f.samplesSent)} / ${n(f.samplesStored)}, ${f.samplesLostTransit}, ${f.seqGaps}, ${f.failedRunCount} (job ${f.status}), ${f.drainAfterLastBatchSec.toFixed(1)} s |`,
+    `| ${label}: controller peak RSS (sampled every 50 ms${replicas > 1 ? ', per replica' : ''}) / CPU (% of one CPU) | ${f.peakRssMiB.slice(0, replicas).map(mib).join(' / ')} / ${f.cpuPercentOfOneCpu.slice(0, replicas).map((x) => `${x.toFixed(0)} %`).join(' / ')} |`,
+    ...(f.startRunUnderFlood
+      ? [`| ${label}: POST /jobs → StartRun at every agent, jobs posted during the flood: p50 / p99 / max (target p99 < 1 s: ${target(f.startRunUnderFlood)}) | ${lat(f.startRunUnderFlood)} (loop delay p99 ${fmt(f.simLag.p99Ms)}) |`]
+      : []),
+    `| ${label}: longest silence in the node registry (a node is unreachable after 15 s) / controller ERROR lines | ${f.maxHeartbeatSilenceSec.toFixed(1)} s / ${errorCell(f.controllerLog)} |`,
+  ];
+}
+
+export function fleetTable(r) {
+  const o = r.one;
+  const s = r.several;
+  const rows = [
+    `## Fleet: ${r.agents} simulated agents, one and ${r.replicas} controller replicas`,
+    '',
+    `Run ${r.date} on ${r.machine.cpus} CPUs, kernel ${r.machine.kernel}; the controller replicas, PostgreSQL, Redis and the load generator (${r.workers} processes of`,
+    `grpc-js clients of AgentLink.Session, mutual TLS, one TCP connection each) share the machine; raw figures in bench/results/fleet.json. Each agent's`,
+    `ProfileBatch holds ${r.batch.stacks} stacks of depth ${r.batch.depth} (${r.batch.samples} samples, ${r.batch.frameNames} frame names, ${r.batch.bytes} bytes; the same service on every node).`,
+    `StartRun times are taken in the load generator's processes, whose own event-loop delay is part of them (shown). ${r.agents} nodes enrolled through the real path in ${r.enrollSec.toFixed(0)} s.`,
+    '',
+    '| measure | figure |',
+    '|---|---|',
+    `| One replica: RSS idle → ${o.memorySteps.slice(1).map((x) => x.agents).join(', ')} agents connected and heartbeating (lowest of 20 samples over 10 s; median in brackets) | ${o.memorySteps.map((x) => `${x.floorMiB.toFixed(0)} (${x.medianMiB.toFixed(0)})`).join(' → ')} MiB |`,
+    `| One replica: memory per connected agent (slope of the floor over the four steps) | ${o.marginalPerAgentKiB.toFixed(0)} KiB |`,
+    `| One replica: registration, ${o.registration[0].burst} agents connecting at once: p50 / p99 / max (each step) | ${o.registration.map(lat).join('; ')} |`,
+    `| One replica: dispatch idle, POST /jobs (${r.agents} nodes by label) → StartRun at every agent, ${o.dispatchIdle.count / r.agents} jobs: p50 / p99 / max (target p99 < 1 s: ${target(o.dispatchIdle)}) | ${lat(o.dispatchIdle)} (POST answered in ${fmt(o.dispatchIdle.medianPostMs)}; load generator's loop delay p99 ${fmt(o.dispatchIdle.simLag.p99Ms)}) |`,
+    `| One replica: dispatch while every agent sends a batch a second for another job: p50 / p99 / max (target p99 < 1 s: ${target(o.dispatchWhileSending)}) | ${lat(o.dispatchWhileSending)} (loop delay p99 ${fmt(o.dispatchWhileSending.simLag.p99Ms)}) |`,
+    ...floodRows(o.floodSmall, `One replica, flood by ${o.floodSmall.agents} agents`, 1),
+    ...floodRows(o.floodAll, `One replica, flood by all ${o.floodAll.agents} agents`, 1),
+  ];
+  if (o.mergedRead) {
+    const m = o.mergedRead;
+    rows.push(`| Merged flame graph of the ${r.agents}-agent flood job (${n(o.floodAll.samplesStored)} samples): ${m.summary ?? JSON.stringify(m).slice(0, 300)} |  |`);
+  }
+  if (s) {
+    rows.push(
+      `| ${r.replicas} replicas: agents per replica (each agent's first address by its node name) / RSS floor per replica with them connected | ${s.agentsPerReplica.join(' / ')} / ${s.rssPerReplica.map((x) => mib(x.floorMiB)).join(' / ')} |`,
+      `| ${r.replicas} replicas: registration of all ${r.agents} at once: p50 / p99 / max | ${lat(s.registration)} |`,
+      `| ${r.replicas} replicas: dispatch idle: p50 / p99 / max (target p99 < 1 s: ${target(s.dispatchIdle)}) | ${lat(s.dispatchIdle)} (loop delay p99 ${fmt(s.dispatchIdle.simLag.p99Ms)}) |`,
+      ...floodRows(s.floodAll, `${r.replicas} replicas, flood by all ${s.floodAll.agents} agents`, r.replicas),
+    );
+  }
+  if (r.retention?.summary) rows.push(`| Retention of a day of samples: ${r.retention.summary} |  |`);
+  return rows.join('\n');
+}
