@@ -1,0 +1,177 @@
+// Day partitions of ProfileSample against a real PostgreSQL: made ahead (idempotent, also with several
+// replicas at once), samples land in their profile's day, the upsert still sums, retention drops an old day
+// and keeps today's and a day a running job still writes into, and a row for a day with no partition lands in
+// the DEFAULT partition and moves into the day's partition when it is made. Reads give the same answers.
+import 'reflect-metadata';
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { PrismaService } from '../prisma/prisma.service';
+import { ProfilesService } from '../profiles/profiles.service';
+import { scratchDb, type ScratchDb } from '../testing/scratch-db';
+import { sweepOldJobs } from './job-retention';
+import {
+  PARTITION_AHEAD_DAYS,
+  PROFILE_SAMPLES,
+  dropBefore,
+  ensureAhead,
+  ensurePartition,
+  isoDay,
+  listPartitions,
+  partitionName,
+  partitionStats,
+  poolPartitionDb,
+  type PartitionDb,
+} from './partitions';
+
+const DAY = 86_400_000;
+const STRINGS = ['main', 'work', 'hot'];
+
+let db: ScratchDb;
+let prisma: PrismaService;
+let pdb: PartitionDb;
+let profiles: ProfilesService;
+let nodeId: string;
+const now = new Date();
+const dayOf = (ageDays: number) => isoDay(new Date(now.getTime() - ageDays * DAY));
+
+async function partitionNames(): Promise<string[]> {
+  return (await pdb.transaction((sql) => listPartitions(sql, PROFILE_SAMPLES))).map((p) => p.name);
+}
+
+/** A job with one run and its profile created `ageDays` ago (the job a little before it). */
+async function jobWithProfile(status: 'running' | 'completed' | 'queued', ageDays: number) {
+  const createdAt = new Date(now.getTime() - ageDays * DAY);
+  const job = await prisma.job.create({
+    data: { type: 'cpu_profile', durationSec: 1, status, params: {}, createdAt: new Date(createdAt.getTime() - 60_000), runs: { create: [{ nodeId, status: status === 'completed' ? 'completed' : 'running' }] } },
+    include: { runs: true },
+  });
+  await prisma.profile.create({ data: { jobId: job.id, runId: job.runs[0].id, createdAt } });
+  return { jobId: job.id, runId: job.runs[0].id };
+}
+
+const add = (jobId: string, runId: string, count: bigint, frames = [0, 1, 2]) =>
+  prisma.$transaction((tx) => profiles.addCounts(tx, jobId, runId, STRINGS, [{ frames, count }], false));
+
+/** Where each of the job's sample rows is stored (partition name) and its day and count. */
+async function rowsOf(jobId: string) {
+  return prisma.$queryRaw<{ part: string; day: string; count: bigint }[]>`
+    SELECT c.relname AS "part", to_char(ps."day", 'YYYY-MM-DD') AS "day", ps."count"
+    FROM "ProfileSample" ps JOIN pg_class c ON c.oid = ps.tableoid JOIN "Profile" p ON p."id" = ps."profileId"
+    WHERE p."jobId" = ${jobId}::uuid ORDER BY ps."stackId"`;
+}
+
+describe('day partitions of ProfileSample (PostgreSQL)', { timeout: 180_000 }, () => {
+  before(async () => {
+    db = await scratchDb('tracefleet_partitions_test');
+    prisma = db.prisma;
+    pdb = poolPartitionDb(prisma.pool);
+    profiles = new ProfilesService(prisma);
+    nodeId = (await prisma.node.create({ data: { name: 'n1', kernelRelease: '6.1', btf: true, protocolVersion: 1, capabilities: ['cpu-profile'], agentVersion: 't' } })).id;
+  });
+
+  after(async () => {
+    await db?.drop();
+  });
+
+  it('the migration leaves only the DEFAULT partition, in the tf_partitions schema', async () => {
+    assert.deepEqual(await partitionNames(), ['ProfileSample_default']);
+    const [row] = await prisma.$queryRaw<{ schema: string; kind: string }[]>`
+      SELECT n.nspname AS "schema", c.relkind::text AS "kind" FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname = 'ProfileSample_default'`;
+    assert.deepEqual(row, { schema: 'tf_partitions', kind: 'r' });
+  });
+
+  it('makes today and the days ahead, once, also when replicas ask at the same time', async () => {
+    const first = await ensureAhead(pdb, PROFILE_SAMPLES, now);
+    const want = Array.from({ length: PARTITION_AHEAD_DAYS + 1 }, (_, i) => partitionName(PROFILE_SAMPLES, dayOf(-i)));
+    assert.deepEqual(first.created, want);
+    assert.deepEqual((await ensureAhead(pdb, PROFILE_SAMPLES, now)).created, [], 'a second run makes nothing');
+    // Three replicas at once, a month ahead: each day is made exactly once, nobody fails.
+    const later = new Date(now.getTime() + 30 * DAY);
+    const runs = await Promise.all([1, 2, 3].map(() => ensureAhead(pdb, PROFILE_SAMPLES, later)));
+    assert.equal(runs.flatMap((r) => r.created).length, PARTITION_AHEAD_DAYS + 1);
+    const names = await partitionNames();
+    for (const n of want) assert.ok(names.includes(n), `${n} exists`);
+    assert.equal(names.length, 2 * (PARTITION_AHEAD_DAYS + 1) + 1);
+  });
+
+  it('stores samples in their profile day\'s partition, sums the upsert, and reads the same', async () => {
+    await ensurePartition(pdb, PROFILE_SAMPLES, dayOf(3));
+    const { jobId, runId } = await jobWithProfile('running', 3);
+    await add(jobId, runId, 5n);
+    await add(jobId, runId, 7n); // the same stack again: one row, counts summed
+    await add(jobId, runId, 2n, [0, 1]);
+    const rows = await rowsOf(jobId);
+    assert.deepEqual(
+      rows.map((r) => [r.part, r.day, Number(r.count)]),
+      [
+        [partitionName(PROFILE_SAMPLES, dayOf(3)), dayOf(3), 12],
+        [partitionName(PROFILE_SAMPLES, dayOf(3)), dayOf(3), 2],
+      ],
+    );
+    const stacks = await profiles.stacks(jobId);
+    assert.deepEqual(
+      stacks.map((s) => [s.frames.join(';'), Number(s.count)]).sort(),
+      [
+        ['main;work', 2],
+        ['main;work;hot', 12],
+      ],
+    );
+    // ingestBatches (the agents' path) as well: into the same day, counts added to the same rows.
+    const stored = await profiles.ingestBatches(jobId, runId, [{ runId, seq: 1n, strings: STRINGS, stacks: [{ frames: [0, 1, 2], count: 3n, origin: 0 }], origins: [] } as never], {
+      lastSeq: 1n,
+      batches: 1,
+      gaps: 0,
+    });
+    assert.equal(stored, 3n);
+    assert.deepEqual((await rowsOf(jobId)).map((r) => Number(r.count)).sort((a, b) => a - b), [2, 15]);
+    assert.ok((await rowsOf(jobId)).every((r) => r.part === partitionName(PROFILE_SAMPLES, dayOf(3))));
+  });
+
+  it('a day with no partition yet lands in DEFAULT and moves into the day when it is made', async () => {
+    const day = dayOf(12);
+    assert.ok(!(await partitionNames()).includes(partitionName(PROFILE_SAMPLES, day)));
+    const { jobId, runId } = await jobWithProfile('running', 12);
+    await add(jobId, runId, 4n);
+    await add(jobId, runId, 1n);
+    assert.deepEqual((await rowsOf(jobId)).map((r) => [r.part, r.day, Number(r.count)]), [['ProfileSample_default', day, 5]]);
+    assert.deepEqual(await pdb.transaction((sql) => partitionStats(sql, PROFILE_SAMPLES)).then((s) => s.defaultRows), 1);
+    const made = await ensurePartition(pdb, PROFILE_SAMPLES, day);
+    assert.deepEqual(made, { created: true, moved: 1 });
+    assert.deepEqual((await rowsOf(jobId)).map((r) => [r.part, r.day, Number(r.count)]), [[partitionName(PROFILE_SAMPLES, day), day, 5]]);
+    assert.equal(await pdb.transaction((sql) => partitionStats(sql, PROFILE_SAMPLES)).then((s) => s.defaultRows), 0);
+    // Writes after the move go to the new partition and still sum.
+    await add(jobId, runId, 2n);
+    assert.deepEqual((await rowsOf(jobId)).map((r) => [r.part, Number(r.count)]), [[partitionName(PROFILE_SAMPLES, day), 7]]);
+  });
+
+  it('retention drops an old day, keeps a day a running job still has rows in and the current days', async () => {
+    for (const age of [40, 41]) await ensurePartition(pdb, PROFILE_SAMPLES, dayOf(age));
+    const done40 = await jobWithProfile('completed', 40);
+    const done41 = await jobWithProfile('completed', 41);
+    const running41 = await jobWithProfile('running', 41);
+    const recent = await jobWithProfile('completed', 0);
+    for (const j of [done40, done41, running41, recent]) await add(j.jobId, j.runId, 3n);
+
+    const cutoff = new Date(now.getTime() - 30 * DAY);
+    const before = await partitionNames();
+    const r = await dropBefore(pdb, PROFILE_SAMPLES, cutoff);
+    assert.deepEqual(r, { dropped: [partitionName(PROFILE_SAMPLES, dayOf(40))], kept: [partitionName(PROFILE_SAMPLES, dayOf(41))] });
+    assert.deepEqual(await partitionNames(), before.filter((n) => n !== partitionName(PROFILE_SAMPLES, dayOf(40))));
+    assert.deepEqual(await rowsOf(done40.jobId), [], 'the dropped day\'s rows are gone');
+    assert.equal((await rowsOf(running41.jobId))[0].count, 3n, 'the running job keeps its rows');
+    assert.equal((await rowsOf(recent.jobId))[0].count, 3n, 'today\'s rows stay');
+
+    // The row deletes then take the ended old jobs (done41's rows by cascade out of the kept partition).
+    const swept = await sweepOldJobs(prisma, cutoff);
+    assert.equal(swept.jobs, 2);
+    assert.deepEqual(await rowsOf(done41.jobId), []);
+    assert.equal((await rowsOf(running41.jobId))[0].count, 3n);
+
+    // Once the job is over, the next tick drops its day too; nothing past the cutoff is left but DEFAULT.
+    await prisma.job.update({ where: { id: running41.jobId }, data: { status: 'completed' } });
+    assert.deepEqual(await dropBefore(pdb, PROFILE_SAMPLES, cutoff), { dropped: [partitionName(PROFILE_SAMPLES, dayOf(41))], kept: [] });
+    const left = await pdb.transaction((sql) => listPartitions(sql, PROFILE_SAMPLES));
+    assert.ok(left.every((p) => p.to === undefined || p.to > isoDay(cutoff)));
+    assert.ok(left.some((p) => p.from === undefined), 'the DEFAULT partition is never dropped');
+  });
+});
