@@ -94,7 +94,7 @@ describe('day partitions of ProfileSample (PostgreSQL)', { timeout: 180_000 }, (
     assert.equal(names.length, 2 * (PARTITION_AHEAD_DAYS + 1) + 1);
   });
 
-  it('stores samples in their profile day\'s partition, sums the upsert, and reads the same', async () => {
+  it('stores samples in their profile day\'s partition, sums the upsert, replaces (memleak), and reads the same', async () => {
     await ensurePartition(pdb, PROFILE_SAMPLES, dayOf(3));
     const { jobId, runId } = await jobWithProfile('running', 3);
     await add(jobId, runId, 5n);
@@ -125,6 +125,9 @@ describe('day partitions of ProfileSample (PostgreSQL)', { timeout: 180_000 }, (
     assert.equal(stored, 3n);
     assert.deepEqual((await rowsOf(jobId)).map((r) => Number(r.count)).sort((a, b) => a - b), [2, 15]);
     assert.ok((await rowsOf(jobId)).every((r) => r.part === partitionName(PROFILE_SAMPLES, dayOf(3))));
+    // memleak's replace: the profile's rows become the snapshot's, still in its day.
+    await prisma.$transaction((tx) => profiles.addCounts(tx, jobId, runId, STRINGS, [{ frames: [0, 1, 2], count: 4n }], true));
+    assert.deepEqual((await rowsOf(jobId)).map((r) => [r.part, Number(r.count)]), [[partitionName(PROFILE_SAMPLES, dayOf(3)), 4]]);
   });
 
   it('a day with no partition yet lands in DEFAULT and moves into the day when it is made', async () => {
