@@ -44,19 +44,32 @@ async function withClient(url, work) {
   }
 }
 
-/** Single-row INSERTs, one after another, until stop(); resolves with their latencies (ms). */
+/**
+ * Single-row INSERTs, one after another; `ready` resolves after a few (connected and warm). `stop()` ends the
+ * loop and resolves with the latencies (ms) of the inserts that started between `mark()` and `stop()`.
+ */
 function insertLoop(url, sql, params) {
   let stopped = false;
+  let from = Infinity;
+  let to = Infinity;
   const lat = [];
+  let ready;
+  const warm = new Promise((r) => (ready = r));
   const done = withClient(url, async (c) => {
     while (!stopped) {
       const t = performance.now();
       await c.query(sql, params());
-      lat.push(performance.now() - t);
+      lat.push([t, performance.now() - t]);
+      if (lat.length === 20) ready();
     }
-    return lat;
+    ready();
+    return lat.filter(([t]) => t >= from && t <= to).map(([, d]) => d);
   });
-  return { stop: () => ((stopped = true), done) };
+  return {
+    ready: Promise.race([warm, done]),
+    mark: () => (from = performance.now()),
+    stop: () => ((to = performance.now()), (stopped = true), done),
+  };
 }
 
 const pct = (xs, p) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))] : 0);
@@ -128,6 +141,7 @@ export async function measureRetention({ databaseUrl = envUrl(), rows = 5_000_00
           [set, oldDay, perJob],
         );
       }
+      await c.query('RESET ROLE');
       await c.query('RESET session_replication_role');
       await c.query('ANALYZE');
     });
@@ -164,6 +178,8 @@ export async function measureRetention({ databaseUrl = envUrl(), rows = 5_000_00
 
     // 1. Partitioned: the manager's drop, then the job deletes (nothing left to cascade into samples).
     let ins = insertInto('"ProfileSample"');
+    await ins.ready;
+    ins.mark();
     let t = performance.now();
     const dropped = await partitions.dropBefore(db, partitions.PROFILE_SAMPLES, cutoff);
     const dropMs = performance.now() - t;
@@ -177,11 +193,13 @@ export async function measureRetention({ databaseUrl = envUrl(), rows = 5_000_00
     // 2. Unpartitioned: the job deletes take the rows by cascade.
     const idsB = await jobIds('b');
     ins = insertInto('"ProfileSampleFlat"');
+    await ins.ready;
+    ins.mark();
     t = performance.now();
     const statements = await deleteJobs(idsB);
     const deleteMs = performance.now() - t;
     const deleteInserts = await ins.stop();
-    const leftB = await count('"ProfileSampleFlat"');
+    const leftB = await count(`"ProfileSampleFlat" WHERE "day" = '${oldDay}'`);
     const after = { partition: await size(part), flat: await size('"ProfileSampleFlat"') };
 
     const figures = {
