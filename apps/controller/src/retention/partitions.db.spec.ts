@@ -10,6 +10,7 @@ import { ProfilesService } from '../profiles/profiles.service';
 import { scratchDb, type ScratchDb } from '../testing/scratch-db';
 import { sweepOldJobs } from './job-retention';
 import {
+  EVENT_TABLES,
   PARTITION_AHEAD_DAYS,
   PROFILE_SAMPLES,
   dropBefore,
@@ -176,5 +177,60 @@ describe('day partitions of ProfileSample (PostgreSQL)', { timeout: 180_000 }, (
     const left = await pdb.transaction((sql) => listPartitions(sql, PROFILE_SAMPLES));
     assert.ok(left.every((p) => p.to === undefined || p.to > isoDay(cutoff)));
     assert.ok(left.some((p) => p.from === undefined), 'the DEFAULT partition is never dropped');
+  });
+  it('the event tables: stored rows land in their day, ids stay ordered, retention drops an old day unless a running job has rows in it', async () => {
+    const run = async (status: 'completed' | 'running', ageDays: number) =>
+      (await prisma.job.create({
+        data: { type: 'tcp', durationSec: 1, status, params: {}, createdAt: new Date(now.getTime() - ageDays * DAY), runs: { create: [{ nodeId, status: 'completed' }] } },
+        include: { runs: true },
+      })).runs[0].id;
+    const ended40 = await run('completed', 40);
+    const ended41 = await run('completed', 41);
+    const running41 = await run('running', 41);
+    const today = await run('running', 0);
+    const cutoff = new Date(now.getTime() - 30 * DAY);
+    for (const t of EVENT_TABLES) {
+      assert.equal((await ensureAhead(pdb, t, now)).created.length, PARTITION_AHEAD_DAYS + 1, t.table);
+      for (const age of [40, 41]) await ensurePartition(pdb, t, dayOf(age));
+      // One row per (run, day); the columns the test does not care about get a value of their type.
+      const cols = await prisma.$queryRaw<{ name: string; type: string }[]>`
+        SELECT column_name AS "name", data_type AS "type" FROM information_schema.columns
+        WHERE table_schema = 'public' AND table_name = ${t.table} AND is_nullable = 'NO' AND column_default IS NULL AND column_name <> 'runId'`;
+      const value = (type: string) => (type === 'text' ? `'x'` : type === 'boolean' ? 'false' : '1');
+      const insert = (runId: string, day?: string) =>
+        prisma.$executeRawUnsafe(
+          `INSERT INTO "${t.table}" ("runId"${day ? ', "day"' : ''}${cols.map((c) => `, "${c.name}"`).join('')})
+           VALUES ($1::uuid${day ? `, '${day}'::date` : ''}${cols.map((c) => `, ${value(c.type)}`).join('')})`,
+          runId,
+        );
+      await insert(ended40, dayOf(40));
+      await insert(ended41, dayOf(41));
+      await insert(running41, dayOf(41));
+      await insert(today); // the default day: today
+      await insert(today);
+      const rows = await prisma.$queryRawUnsafe<{ id: bigint; part: string; runId: string }[]>(
+        `SELECT e."id", c.relname AS "part", e."runId"::text AS "runId" FROM "${t.table}" e JOIN pg_class c ON c.oid = e.tableoid ORDER BY e."id"`,
+      );
+      assert.deepEqual(
+        rows.map((r) => r.part),
+        [dayOf(40), dayOf(41), dayOf(41), dayOf(0), dayOf(0)].map((d) => partitionName(t, d)),
+        `${t.table}: each row in its day`,
+      );
+      assert.deepEqual(rows.map((r) => Number(r.id)), [1, 2, 3, 4, 5], `${t.table}: one sequence across partitions`);
+
+      assert.deepEqual(await dropBefore(pdb, t, cutoff), { dropped: [partitionName(t, dayOf(40))], kept: [partitionName(t, dayOf(41))] }, t.table);
+      const left = await prisma.$queryRawUnsafe<{ runId: string }[]>(`SELECT "runId"::text AS "runId" FROM "${t.table}" ORDER BY "id"`);
+      assert.deepEqual(left.map((r) => r.runId), [ended41, running41, today, today], `${t.table}: only the dropped day's row is gone`);
+    }
+    // Prisma's reads over the partitioned parent (the tcp read path's shape: by run, ordered by id, after a cursor).
+    const page = await prisma.tcpConnection.findMany({ where: { run: { jobId: (await prisma.jobRun.findUniqueOrThrow({ where: { id: today } })).jobId } }, orderBy: { id: 'asc' }, take: 1 });
+    const next = await prisma.tcpConnection.findMany({ where: { runId: today, id: { gt: page[0].id } }, orderBy: { id: 'asc' } });
+    assert.deepEqual([...page, ...next].map((r) => Number(r.id)), [4, 5]);
+    // Job retention then cascades the ended runs' rows out of the kept partitions.
+    await sweepOldJobs(prisma, cutoff);
+    for (const t of EVENT_TABLES) {
+      const left = await prisma.$queryRawUnsafe<{ runId: string }[]>(`SELECT "runId"::text AS "runId" FROM "${t.table}" ORDER BY "id"`);
+      assert.deepEqual(left.map((r) => r.runId), [running41, today, today], t.table);
+    }
   });
 });

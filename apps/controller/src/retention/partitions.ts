@@ -53,7 +53,24 @@ export const PROFILE_SAMPLES: DailyTable = {
       WHERE j."status" NOT IN ${ENDED_STATES} AND EXISTS (SELECT 1 FROM ${p} ps WHERE ps."profileId" = pr."id")) AS "busy"`,
 };
 
-export const DAILY_TABLES: DailyTable[] = [PROFILE_SAMPLES];
+/**
+ * An event table partitioned on "day", the day a row was stored (migration 20261205211000_partitioned_events);
+ * busy while a run of an unfinished job has a row in it (every one has an index leading with "runId").
+ */
+export function eventTable(table: string): DailyTable {
+  return {
+    table,
+    column: 'day',
+    busySql: (p) => `SELECT EXISTS (
+        SELECT 1 FROM "Job" j JOIN "JobRun" r ON r."jobId" = j."id"
+        WHERE j."status" NOT IN ${ENDED_STATES} AND EXISTS (SELECT 1 FROM ${p} e WHERE e."runId" = r."id")) AS "busy"`,
+  };
+}
+
+/** Partitioned event tables. Not (yet) SslEvent: its own expiresAt sweep deletes its rows (ssl-retention.service.ts). */
+export const EVENT_TABLES: DailyTable[] = ['TcpConnection', 'ExecOpenEvent', 'UsdtEvent', 'OomKill'].map(eventTable);
+
+export const DAILY_TABLES: DailyTable[] = [PROFILE_SAMPLES, ...EVENT_TABLES];
 
 export interface Partition {
   name: string;
