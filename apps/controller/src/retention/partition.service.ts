@@ -1,5 +1,4 @@
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
-import { ControllerMetrics } from '../metrics/controller-metrics';
 import { PrismaService } from '../prisma/prisma.service';
 import { DAILY_TABLES, dropBefore, ensureAhead, partitionStats, poolPartitionDb, type DailyTable, type PartitionDb } from './partitions';
 
@@ -17,30 +16,18 @@ export class PartitionService implements OnModuleInit {
 
   private readonly tables: DailyTable[] = DAILY_TABLES;
 
-  constructor(
-    prisma: PrismaService,
-    private readonly metrics: ControllerMetrics,
-  ) {
+  constructor(prisma: PrismaService) {
     this.db = poolPartitionDb(prisma.pool);
   }
 
   async onModuleInit(): Promise<void> {
-    this.metrics.gauge('table_partitions', 'Day partitions of each partitioned table (all replicas).', ['table'], () => this.stats('partitions'));
-    this.metrics.gauge(
-      'partition_default_rows',
-      'Rows in the DEFAULT partition of each partitioned table: stored for a day that had no partition yet (moved out when it is made).',
-      ['table'],
-      () => this.stats('defaultRows'),
-    );
     await this.ensureAhead(new Date());
   }
 
-  private async stats(key: 'partitions' | 'defaultRows') {
+  /** Day partitions and DEFAULT-partition rows of each table (health/metrics-sources.ts shows them). */
+  async stats(): Promise<{ table: string; partitions: number; defaultRows: number }[]> {
     const out = [];
-    for (const t of this.tables) {
-      const s = await this.db.transaction((sql) => partitionStats(sql, t));
-      out.push({ labels: { table: t.table }, value: s[key] });
-    }
+    for (const t of this.tables) out.push({ table: t.table, ...(await this.db.transaction((sql) => partitionStats(sql, t))) });
     return out;
   }
 
