@@ -12,6 +12,7 @@ import { ROOT, ident, serviceUrl } from '../testing/service-urls';
 const NAME = 'tracefleet_partition_migration_test';
 const MIGRATION = '20261205210000_partitioned_samples';
 const EVENTS_MIGRATION = '20261205211000_partitioned_events';
+const SSL_MIGRATION = '20261205212000_partitioned_ssl_events';
 const ADMIN_URL = process.env.TRACEFLEET_DB_TEST_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const DIR = join(ROOT, 'apps/controller/prisma/migrations');
 
@@ -44,7 +45,7 @@ describe('migration partitioning ProfileSample (PostgreSQL)', { timeout: 120_000
 
   it('keeps every sample, in its profile day\'s partition, with the foreign keys', async () => {
     const all = readdirSync(DIR, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
-    assert.ok(all.includes(MIGRATION) && all.includes(EVENTS_MIGRATION));
+    assert.ok(all.includes(MIGRATION) && all.includes(EVENTS_MIGRATION) && all.includes(SSL_MIGRATION));
     for (const m of all.filter((m) => m < MIGRATION)) await db.query(readFileSync(join(DIR, m, 'migration.sql'), 'utf8'));
 
     const node = (await db.query(`INSERT INTO "Node" ("id", "name", "kernelRelease", "btf", "protocolVersion", "capabilities", "agentVersion")
@@ -73,9 +74,12 @@ describe('migration partitioning ProfileSample (PostgreSQL)', { timeout: 120_000
       await db.query(`INSERT INTO "OomKill" ("runId", "tsNs", "unixMs", "victimPid", "victimComm", "triggerPid", "triggerTid", "triggerComm", "uid", "oomScoreAdj",
         "totalVmKb", "anonRssKb", "fileRssKb", "shmemRssKb", "pgtablesKb", "loadavg") VALUES ($1, 1, 2, 3, 'v', 4, 5, 't', 0, 0, 1, 1, 1, 1, 1, '0.1')`, [run]);
     }
+    const jobOfRun0 = (await db.query(`SELECT "jobId" FROM "JobRun" WHERE "id" = $1`, [runs[0]])).rows[0].jobId;
+    await db.query(`INSERT INTO "SslEvent" ("jobId", "runId", "nodeName", "pid", "tid", "comm", "function", "direction", "ret", "length", "latencyNs", "sslPtr", "tsNs", "at",
+      "data", "binary", "expiresAt") VALUES ($1, $2, 'n1', 1, 1, 'curl', 'SSL_read', 'read', 3, 3, 10, '0x1', 1, now(), '\\x616263', '/lib/libssl.so.3', now() + interval '1 day')`, [jobOfRun0, runs[0]]);
     const usdtBefore = (await db.query(`SELECT "id"::int AS "id", "runId", "probe", "args"::text AS "args" FROM "UsdtEvent" ORDER BY "id"`)).rows;
 
-    for (const m of all.filter((m) => m >= MIGRATION && m <= EVENTS_MIGRATION)) await db.query(readFileSync(join(DIR, m, 'migration.sql'), 'utf8'));
+    for (const m of all.filter((m) => m >= MIGRATION && m <= SSL_MIGRATION)) await db.query(readFileSync(join(DIR, m, 'migration.sql'), 'utf8'));
 
     const rows = (await db.query(`SELECT "profileId", "stackId", "originId", "count"::int AS "count", to_char("day", 'YYYY-MM-DD') AS "day", tableoid::regclass::text AS "part"
       FROM "ProfileSample" ORDER BY 1, 2, 3`)).rows;
@@ -104,6 +108,8 @@ describe('migration partitioning ProfileSample (PostgreSQL)', { timeout: 120_000
     assert.equal(added.id, usdtBefore.length + 1);
     assert.equal(added.part, 'tf_partitions."UsdtEvent_default"', 'no partition of today yet (the manager makes it at boot): the DEFAULT one');
     assert.equal((await db.query(`SELECT count(*)::int AS n FROM "OomKill"`)).rows[0].n, 2);
+    const ssl = (await db.query(`SELECT "id"::int AS "id", encode("data", 'escape') AS "data", tableoid::regclass::text AS "part" FROM "SslEvent"`)).rows;
+    assert.deepEqual(ssl, [{ id: 1, data: 'abc', part: `tf_partitions."SslEvent_p${days[0].replace(/-/g, '')}"` }]);
     await db.query(`DELETE FROM "JobRun" WHERE "id" = $1`, [runs[1]]);
     assert.deepEqual((await db.query(`SELECT DISTINCT "runId" FROM "UsdtEvent"`)).rows, [{ runId: runs[0] }], 'a run\'s delete cascades into its events');
     assert.deepEqual((await db.query(`SELECT DISTINCT "runId" FROM "OomKill"`)).rows, [{ runId: runs[0] }]);

@@ -9,8 +9,11 @@ import type { PrismaService } from '../prisma/prisma.service';
 import { ProfilesService } from '../profiles/profiles.service';
 import { scratchDb, type ScratchDb } from '../testing/scratch-db';
 import { sweepOldJobs } from './job-retention';
+import { sweepExpired } from '../ssl/ssl-retention.service';
 import {
   EVENT_TABLES,
+  SSL_EVENTS,
+  dropExpired,
   PARTITION_AHEAD_DAYS,
   PROFILE_SAMPLES,
   dropBefore,
@@ -189,7 +192,7 @@ describe('day partitions of ProfileSample (PostgreSQL)', { timeout: 180_000 }, (
     const running41 = await run('running', 41);
     const today = await run('running', 0);
     const cutoff = new Date(now.getTime() - 30 * DAY);
-    for (const t of EVENT_TABLES) {
+    for (const t of EVENT_TABLES.filter((e) => e !== SSL_EVENTS)) {
       assert.equal((await ensureAhead(pdb, t, now)).created.length, PARTITION_AHEAD_DAYS + 1, t.table);
       for (const age of [40, 41]) await ensurePartition(pdb, t, dayOf(age));
       // One row per (run, day); the columns the test does not care about get a value of their type.
@@ -228,9 +231,39 @@ describe('day partitions of ProfileSample (PostgreSQL)', { timeout: 180_000 }, (
     assert.deepEqual([...page, ...next].map((r) => Number(r.id)), [4, 5]);
     // Job retention then cascades the ended runs' rows out of the kept partitions.
     await sweepOldJobs(prisma, cutoff);
-    for (const t of EVENT_TABLES) {
+    for (const t of EVENT_TABLES.filter((e) => e !== SSL_EVENTS)) {
       const left = await prisma.$queryRawUnsafe<{ runId: string }[]>(`SELECT "runId"::text AS "runId" FROM "${t.table}" ORDER BY "id"`);
       assert.deepEqual(left.map((r) => r.runId), [running41, today, today], t.table);
     }
+  });
+  it('SslEvent: its expiry sweep drops a past day whose events all expired, keeps a day with a live one and today', async () => {
+    const job = await prisma.job.create({ data: { type: 'ssl_capture', durationSec: 1, status: 'running', params: {}, runs: { create: [{ nodeId, status: 'running' }] } }, include: { runs: true } });
+    await ensureAhead(pdb, SSL_EVENTS, now);
+    for (const age of [5, 6]) await ensurePartition(pdb, SSL_EVENTS, dayOf(age));
+    const event = (day: string | null, expiresAt: Date) =>
+      prisma.$executeRawUnsafe(
+        `INSERT INTO "SslEvent" ("jobId", "runId", "nodeName", "pid", "tid", "comm", "function", "direction", "ret", "length", "latencyNs", "sslPtr", "tsNs", "at",
+                                 "data", "binary", "expiresAt", "day")
+         VALUES ($1::uuid, $2::uuid, 'n1', 1, 1, 'curl', 'SSL_write', 'write', 3, 3, 10, '0x1', 1, now(), '\\x616263', '/lib/libssl.so.3', $3, coalesce($4::date, (now() AT TIME ZONE 'UTC')::date))`,
+        job.id,
+        job.runs[0].id,
+        expiresAt,
+        day,
+      );
+    const past = new Date(now.getTime() - 60_000);
+    const future = new Date(now.getTime() + DAY);
+    await event(dayOf(6), past); // day 6: every event expired
+    await event(dayOf(6), past);
+    await event(dayOf(5), past); // day 5: one expired, one not
+    await event(dayOf(5), future);
+    await event(null, past); // today: expired, but today's partition still takes rows
+    const r = await dropExpired(pdb, now);
+    assert.deepEqual(r, { dropped: [partitionName(SSL_EVENTS, dayOf(6))], kept: [partitionName(SSL_EVENTS, dayOf(5))] });
+    // The row sweep takes the expired rows left (one of day 5, today's), through the partitioned parent.
+    assert.equal((await sweepExpired(prisma)).deleted, 2);
+    const left = await prisma.$queryRaw<{ part: string }[]>`SELECT c.relname AS "part" FROM "SslEvent" e JOIN pg_class c ON c.oid = e.tableoid`;
+    assert.deepEqual(left.map((x) => x.part), [partitionName(SSL_EVENTS, dayOf(5))]);
+    // The job's read path (by job, ordered by id) still sees the row.
+    assert.equal((await prisma.sslEvent.findMany({ where: { jobId: job.id }, orderBy: { id: 'asc' } })).length, 1);
   });
 });

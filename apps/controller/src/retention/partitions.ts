@@ -67,8 +67,11 @@ export function eventTable(table: string): DailyTable {
   };
 }
 
-/** Partitioned event tables. Not (yet) SslEvent: its own expiresAt sweep deletes its rows (ssl-retention.service.ts). */
-export const EVENT_TABLES: DailyTable[] = ['TcpConnection', 'ExecOpenEvent', 'UsdtEvent', 'OomKill'].map(eventTable);
+/** SslEvent (migration 20261205212000_partitioned_ssl_events): also dropped by its expiry sweep (dropExpired). */
+export const SSL_EVENTS: DailyTable = eventTable('SslEvent');
+
+/** Partitioned event tables. */
+export const EVENT_TABLES: DailyTable[] = [...['TcpConnection', 'ExecOpenEvent', 'UsdtEvent', 'OomKill'].map(eventTable), SSL_EVENTS];
 
 export const DAILY_TABLES: DailyTable[] = [PROFILE_SAMPLES, ...EVENT_TABLES];
 
@@ -186,20 +189,22 @@ export interface DropResult {
 }
 
 /**
- * Drops the partitions of `t` whose range ended by `cutoff` (every row in them is older than it), unless one
- * still holds a row of a job that is not over. Each partition in a transaction of its own; the check and the
- * DROP under the same lock.
+ * Drops each partition of `t` that `candidate` picks unless `keep` (run under the lock, just before the DROP)
+ * says otherwise. Each partition in a transaction of its own.
  */
-export async function dropBefore(db: PartitionDb, t: DailyTable, cutoff: Date): Promise<DropResult> {
+async function dropPartitions(
+  db: PartitionDb,
+  t: DailyTable,
+  candidate: (p: Partition) => boolean,
+  keep: (sql: Sql, partition: string) => Promise<boolean>,
+): Promise<DropResult> {
   const result: DropResult = { dropped: [], kept: [] };
-  const last = isoDay(cutoff); // a range ending on or before the cutoff's day ended before the cutoff
-  const old = (await db.transaction((sql) => listPartitions(sql, t))).filter((p) => p.to !== undefined && p.to <= last);
+  const old = (await db.transaction((sql) => listPartitions(sql, t))).filter((p) => p.to !== undefined && candidate(p));
   for (const p of old) {
     const gone = await locked(db, async (sql) => {
-      const [still] = await listPartitions(sql, t).then((ps) => ps.filter((x) => x.name === p.name));
+      const still = (await listPartitions(sql, t)).some((x) => x.name === p.name);
       if (!still) return undefined; // another replica dropped it
-      const [row] = await sql.query<{ busy: boolean }>(t.busySql(qualified(p.name)));
-      if (row.busy) return false;
+      if (await keep(sql, qualified(p.name))) return false;
       await sql.query(`DROP TABLE ${qualified(p.name)}`);
       return true;
     });
@@ -207,6 +212,27 @@ export async function dropBefore(db: PartitionDb, t: DailyTable, cutoff: Date): 
     else if (gone === false) result.kept.push(p.name);
   }
   return result;
+}
+
+/**
+ * Drops the partitions of `t` whose range ended by `cutoff` (every row in them is older than it), unless one
+ * still holds a row of a job that is not over (`t.busySql`).
+ */
+export function dropBefore(db: PartitionDb, t: DailyTable, cutoff: Date): Promise<DropResult> {
+  const last = isoDay(cutoff); // a range ending on or before the cutoff's day ended before the cutoff
+  return dropPartitions(db, t, (p) => p.to! <= last, async (sql, part) => (await sql.query<{ busy: boolean }>(t.busySql(part)))[0].busy);
+}
+
+/**
+ * SslEvent's expiry: drops the partitions of days before today (no row is stored into them any more) whose
+ * rows have all expired ("expiresAt" <= now; the expiresAt index answers). The row sweep does the rest.
+ */
+export function dropExpired(db: PartitionDb, now: Date, t: DailyTable = SSL_EVENTS): Promise<DropResult> {
+  const today = isoDay(now);
+  return dropPartitions(db, t, (p) => p.to! <= today, async (sql, part) => {
+    const [row] = await sql.query<{ live: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${part} WHERE "expiresAt" > $1) AS "live"`, [now]);
+    return row.live;
+  });
 }
 
 /** Rows and partitions per table, for metrics: the DEFAULT partition's rows are ones that had no day to go to. */
