@@ -222,6 +222,26 @@ export async function measureRetention({ databaseUrl = envUrl(), rows = 5_000_00
   }
 }
 
+/** Measures (measureRetention), then writes bench/results/fleet-retention.json and the table in BENCHMARKS.md. */
+export async function fleetRetentionBench({ rows = 5_000_000, jobs = 1000 } = {}) {
+  const f = await measureRetention({ rows, jobs });
+  const { publish, machine } = await import('./lib.mjs');
+  const mb = (b) => `${Math.round(b / 1048576)} MB`;
+  const s = (x) => `${(x / 1000).toFixed(2)} s`;
+  const table = [
+    '## Retention of a day of samples: dropping its partition vs deleting its rows',
+    '',
+    `One day of ${f.rows.partitioned.toLocaleString('en')} ProfileSample rows over ${f.jobs} ended jobs, and the same in an unpartitioned copy of the table; a single-row INSERT loop of a running job writes into today meanwhile. \`node bench/fleet-retention.mjs\` (${machine().cpus} CPUs, PostgreSQL 15).`,
+    '',
+    '| way | retention took | the day\'s table size before → after | concurrent INSERT: p99 / max |',
+    '| --- | --- | --- | --- |',
+    `| DROP of the day's partition (partition manager), then the jobs' row deletes | ${s(f.drop.ms)} + ${s(f.drop.jobDeletesAfterMs)} = ${s(f.drop.totalMs)} | ${mb(f.bytes.partitionBefore)} → ${mb(f.bytes.partitionAfter)} | ${f.concurrentInsert.duringDrop.p99Ms} / ${f.concurrentInsert.duringDrop.maxMs} ms (${f.concurrentInsert.duringDrop.inserts} inserts) |`,
+    `| DELETE of the jobs, ${JOBS_PER_DELETE} per statement (${f.delete.statements} statements), samples by cascade | ${s(f.delete.ms)} | ${mb(f.bytes.flatBefore)} → ${mb(f.bytes.flatAfter)} (dead rows until VACUUM) | ${f.concurrentInsert.duringDelete.p99Ms} / ${f.concurrentInsert.duringDelete.maxMs} ms (${f.concurrentInsert.duringDelete.inserts} inserts) |`,
+  ].join('\n');
+  publish('fleet-retention', { date: new Date().toISOString(), machine: machine(), ...f }, table);
+  return f;
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const arg = (flag, dflt) => {
     const i = process.argv.indexOf(flag);
@@ -230,7 +250,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const rows = arg('--rows', 5_000_000);
   const jobs = arg('--jobs', 1000);
   if (!(rows > 0 && jobs > 0)) throw new Error('usage: node bench/fleet-retention.mjs [--rows N] [--jobs N]');
-  measureRetention({ rows, jobs }).catch((err) => {
+  fleetRetentionBench({ rows, jobs }).catch((err) => {
     console.error(err);
     process.exitCode = 1;
   });

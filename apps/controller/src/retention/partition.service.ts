@@ -3,7 +3,7 @@ import { PrismaService } from '../prisma/prisma.service';
 import { DAILY_TABLES, dropBefore, ensureAhead, partitionStats, poolPartitionDb, type DailyTable, type PartitionDb } from './partitions';
 
 /**
- * Keeps the day partitions of the sample tables (partitions.ts): makes today's and the days ahead at boot and
+ * Keeps the day partitions of the sample and event tables (partitions.ts): makes today's and the days ahead at boot and
  * on each retention tick (JobRetentionService calls `maintain` once per tick across replicas, before its row
  * deletes), and drops the days the job retention has passed. A failure is logged and left to the next tick:
  * rows of a day without a partition still land, in the DEFAULT partition, and move into the day's
