@@ -67,6 +67,8 @@ describe('controller metrics and health, with a metrics token', () => {
       'tracefleet_controller_agents_connected',
       'tracefleet_controller_sse_streams_open',
       'tracefleet_controller_db_pool_connections',
+      'tracefleet_controller_table_partitions',
+      'tracefleet_controller_partition_default_rows',
       'tracefleet_controller_collect_errors_total',
       'tracefleet_controller_process_cpu_seconds_total',
     ]) {
@@ -75,6 +77,9 @@ describe('controller metrics and health, with a metrics token', () => {
     assert.ok(value(before, 'tracefleet_controller_agents_connected') >= 1, 'the stack\'s agent is connected to this replica');
     assert.ok(value(before, 'tracefleet_controller_db_pool_connections', { state: 'total' }) >= 1, 'the pg pool is reachable');
     assert.equal(before.get('tracefleet_controller_queue_jobs')!.metrics.length, 8, 'two queues × four states');
+    // The controller made today's sample partition and the days ahead at boot (retention/partitions.ts).
+    assert.ok(value(before, 'tracefleet_controller_table_partitions', { table: 'ProfileSample' }) >= 8, 'today and 7 days ahead');
+    assert.equal(value(before, 'tracefleet_controller_partition_default_rows', { table: 'ProfileSample' }), 0);
     const completedBefore = value(before, 'tracefleet_controller_jobs', { type: 'cpu-profile', status: 'completed' });
 
     const hot = spawn(hotBin, ['0'], { stdio: 'ignore' });

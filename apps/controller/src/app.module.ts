@@ -26,6 +26,7 @@ import { JobsListService } from './jobs/jobs-list.service';
 import { JobProgressController } from './jobs/job-progress.controller';
 import { JobProgressService } from './jobs/job-progress.service';
 import { JobRetentionService } from './retention/job-retention';
+import { PartitionService } from './retention/partition.service';
 import { IncidentsController } from './incidents/incidents.controller';
 import { IncidentsService } from './incidents/incidents.service';
 import { SchedulesController } from './schedules/schedules.controller';
@@ -86,6 +87,7 @@ export class AppModule {
         ProfileExportsService,
         DiffService,
         JobRetentionService,
+        PartitionService,
         JobsService,
         JobsListService,
         JobProgressService,

@@ -5,6 +5,7 @@ import { AgentCommandQueue } from '../queue/agent-commands';
 import { AgentGateway } from '../agents/agent.gateway';
 import { StreamLimiter } from '../auth/stream-limiter';
 import { ControllerMetrics, type GaugeSample } from '../metrics/controller-metrics';
+import { PartitionService } from '../retention/partition.service';
 import { JobStatus, JobType, RunStatus } from '../generated/prisma/enums';
 
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'failed'] as const;
@@ -41,6 +42,7 @@ export class MetricsSources implements OnModuleInit {
     private readonly commands: AgentCommandQueue,
     private readonly agents: AgentGateway,
     private readonly streams: StreamLimiter,
+    private readonly partitions: PartitionService,
   ) {}
 
   onModuleInit(): void {
@@ -67,6 +69,15 @@ export class MetricsSources implements OnModuleInit {
         ...QUEUE_STATES.map((state) => ({ labels: { queue: 'agent-commands', state }, value: cmds[state] ?? 0 })),
       ];
     });
+    m.gauge('table_partitions', 'Day partitions of each partitioned table (retention/partitions.ts; all replicas).', ['table'], async () =>
+      (await this.partitions.stats()).map((s) => ({ labels: { table: s.table }, value: s.partitions })),
+    );
+    m.gauge(
+      'partition_default_rows',
+      'Rows in the DEFAULT partition of each partitioned table: stored for a day that had no partition yet (moved into the day when it is made).',
+      ['table'],
+      async () => (await this.partitions.stats()).map((s) => ({ labels: { table: s.table }, value: s.defaultRows })),
+    );
     m.gauge('agents_connected', 'Agent sessions held by this replica.', [], () => [{ value: this.agents.connectedNodeNames().length }]);
     m.gauge('ingest_inflight', 'Agent result messages this replica holds decoded and not yet stored (messages, wire bytes), its caps, and sessions held back at the cap.', ['what'], () => {
       const b = this.agents.budget;

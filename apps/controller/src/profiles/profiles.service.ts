@@ -173,6 +173,7 @@ export class ProfilesService {
     // The claim: the run's seq moves to the batches' last only if no writer stored that far already
     // (a resend after a lost acknowledgement, or another replica still applying the agent's old
     // session). Without it nothing else in the statement writes. The row lock orders concurrent claims.
+    // Samples carry their profile's creation day, the partition key (retention/partitions.ts).
     const profileId = byStack.size === 0 ? null : await this.profileId(jobId, runId);
     const [row] = await this.prisma.$queryRaw<{ claimed: number }[]>`
       WITH claim AS (
@@ -181,11 +182,12 @@ export class ProfilesService {
         WHERE "id" = ${runId}::uuid AND "lastSeq" < ${String(progress.lastSeq)}::bigint
         RETURNING 1
       ), s AS (
-        INSERT INTO "ProfileSample" ("profileId", "stackId", "originId", "count")
-        SELECT ${profileId}::uuid, s, o, c
-        FROM unnest(${keys.map((k) => k[0])}::int[], ${keys.map((k) => k[1])}::int[], ${[...byStack.values()].map(String)}::bigint[]) AS t(s, o, c)
+        INSERT INTO "ProfileSample" ("profileId", "stackId", "originId", "count", "day")
+        SELECT ${profileId}::uuid, s, o, c, pd."day"
+        FROM unnest(${keys.map((k) => k[0])}::int[], ${keys.map((k) => k[1])}::int[], ${[...byStack.values()].map(String)}::bigint[]) AS t(s, o, c),
+          (SELECT ("createdAt")::date AS "day" FROM "Profile" WHERE "id" = ${profileId}::uuid) AS pd
         WHERE EXISTS (SELECT 1 FROM claim)
-        ON CONFLICT ("profileId", "stackId", "originId") DO UPDATE SET "count" = "ProfileSample"."count" + EXCLUDED."count"
+        ON CONFLICT ("profileId", "stackId", "originId", "day") DO UPDATE SET "count" = "ProfileSample"."count" + EXCLUDED."count"
       ), p AS (
         UPDATE "Profile" SET "totalSamples" = "totalSamples" + ${String(total)}::bigint
         WHERE "id" = ${profileId}::uuid AND EXISTS (SELECT 1 FROM claim)
@@ -231,9 +233,10 @@ export class ProfilesService {
     const counts = [...byStack.values()].map(String);
     if (keys.length > 0) {
       await tx.$executeRaw`
-        INSERT INTO "ProfileSample" ("profileId", "stackId", "originId", "count")
-        SELECT ${profile.id}::uuid, s, o, c FROM unnest(${keys.map((k) => k[0])}::int[], ${keys.map((k) => k[1])}::int[], ${counts}::bigint[]) AS t(s, o, c)
-        ON CONFLICT ("profileId", "stackId", "originId") DO UPDATE SET "count" = "ProfileSample"."count" + EXCLUDED."count"`;
+        INSERT INTO "ProfileSample" ("profileId", "stackId", "originId", "count", "day")
+        SELECT ${profile.id}::uuid, s, o, c, pd."day" FROM unnest(${keys.map((k) => k[0])}::int[], ${keys.map((k) => k[1])}::int[], ${counts}::bigint[]) AS t(s, o, c),
+          (SELECT ("createdAt")::date AS "day" FROM "Profile" WHERE "id" = ${profile.id}::uuid) AS pd
+        ON CONFLICT ("profileId", "stackId", "originId", "day") DO UPDATE SET "count" = "ProfileSample"."count" + EXCLUDED."count"`;
     }
     await tx.profile.update({ where: { id: profile.id }, data: { totalSamples: replace ? total : { increment: total } } });
     return total;

@@ -3,6 +3,7 @@ import { ENV, type ControllerEnv } from '../config/env';
 import { PrismaService } from '../prisma/prisma.service';
 import { JobQueue } from '../queue/job-queue';
 import { deleteInBatches, type RawExecutor } from './batched-delete';
+import { PartitionService } from './partition.service';
 
 /** Jobs deleted per statement: one short statement per batch (their runs and results go by cascade). */
 export const JOB_RETENTION_BATCH = 200;
@@ -36,7 +37,10 @@ export async function sweepOldJobs(
   return { jobs, incidents, more };
 }
 
-/** Runs sweepOldJobs every TRACEFLEET_RETENTION_SWEEP_SEC, once per tick across replicas. */
+/**
+ * Runs sweepOldJobs every TRACEFLEET_RETENTION_SWEEP_SEC, once per tick across replicas, after the partition
+ * manager made the days ahead and dropped the sample partitions past the cutoff (partition.service.ts).
+ */
 @Injectable()
 export class JobRetentionService implements OnModuleInit {
   private readonly log = new Logger(JobRetentionService.name);
@@ -45,6 +49,7 @@ export class JobRetentionService implements OnModuleInit {
     @Inject(ENV) private readonly env: ControllerEnv,
     private readonly prisma: PrismaService,
     private readonly queue: JobQueue,
+    private readonly partitions: PartitionService,
   ) {}
 
   onModuleInit(): void {
@@ -53,6 +58,9 @@ export class JobRetentionService implements OnModuleInit {
 
   async sweep(now = new Date()): Promise<{ jobs: number; incidents: number; more: boolean }> {
     const cutoff = new Date(now.getTime() - this.env.jobRetentionDays * 86_400_000);
+    // Whole days of samples first (a DROP of their partition), so the row deletes below find nothing to
+    // cascade into there; then the jobs themselves and whatever is left (the default partition, events).
+    await this.partitions.maintain(now, cutoff);
     const result = await sweepOldJobs(this.prisma, cutoff);
     if (result.jobs || result.incidents) {
       this.log.log(`retention: deleted ${result.jobs} jobs and ${result.incidents} incidents created before ${cutoff.toISOString()}${result.more ? ' (more next tick)' : ''}`);

@@ -3,6 +3,7 @@ import { ENV, type ControllerEnv } from '../config/env';
 import { PrismaService } from '../prisma/prisma.service';
 import { JobQueue } from '../queue/job-queue';
 import { deleteInBatches, type RawExecutor } from '../retention/batched-delete';
+import { dropExpired, poolPartitionDb } from '../retention/partitions';
 
 export const RETENTION_BATCH = 5000;
 /** Batches per sweep: a sweep stays short; what is left goes in the next tick. */
@@ -19,7 +20,10 @@ export function sweepExpired(db: RawExecutor, batch = RETENTION_BATCH, maxBatche
   );
 }
 
-/** Deletes ssl-capture events past their retention, every TRACEFLEET_RETENTION_SWEEP_SEC, once per tick across replicas. */
+/**
+ * Deletes ssl-capture events past their retention, every TRACEFLEET_RETENTION_SWEEP_SEC, once per tick across replicas:
+ * whole past days by dropping their partition when every event in it expired, the rest in row batches.
+ */
 @Injectable()
 export class SslRetentionService implements OnModuleInit {
   private readonly log = new Logger(SslRetentionService.name);
@@ -36,6 +40,13 @@ export class SslRetentionService implements OnModuleInit {
 
   async sweep(): Promise<number> {
     const started = Date.now();
+    // Past days whose events have all expired go whole (a DROP of the day's partition); the rest row by row.
+    try {
+      const d = await dropExpired(poolPartitionDb(this.prisma.pool), new Date());
+      if (d.dropped.length) this.log.log(`ssl-retention: dropped partitions ${d.dropped.join(', ')} (every event in them expired)`);
+    } catch (err) {
+      this.log.warn(`ssl-retention: dropping expired partitions failed (the row sweep still runs; next tick tries again): ${(err as Error).message}`);
+    }
     const r = await sweepExpired(this.prisma);
     if (r.deleted > 0) {
       this.log.log(`ssl-retention: deleted ${r.deleted} expired event(s) in ${r.batches} batch(es), ${Date.now() - started} ms${r.more ? '; more left for the next sweep' : ''}`);
