@@ -65,6 +65,7 @@ describe('controller metrics and health, with a metrics token', () => {
       'tracefleet_controller_store_gate_queued',
       'tracefleet_controller_queue_jobs',
       'tracefleet_controller_agents_connected',
+      'tracefleet_controller_ingest_inflight',
       'tracefleet_controller_sse_streams_open',
       'tracefleet_controller_db_pool_connections',
       'tracefleet_controller_table_partitions',
@@ -77,6 +78,9 @@ describe('controller metrics and health, with a metrics token', () => {
     assert.ok(value(before, 'tracefleet_controller_agents_connected') >= 1, 'the stack\'s agent is connected to this replica');
     assert.ok(value(before, 'tracefleet_controller_db_pool_connections', { state: 'total' }) >= 1, 'the pg pool is reachable');
     assert.equal(before.get('tracefleet_controller_queue_jobs')!.metrics.length, 8, 'two queues × four states');
+    // The ingest budget's caps are the configured ones (TRACEFLEET_INGEST_INFLIGHT, _MB defaults).
+    assert.equal(value(before, 'tracefleet_controller_ingest_inflight', { what: 'max_messages' }), 256);
+    assert.equal(value(before, 'tracefleet_controller_ingest_inflight', { what: 'max_bytes' }), 32 * 1024 * 1024);
     // The controller made today's sample partition and the days ahead at boot (retention/partitions.ts).
     assert.ok(value(before, 'tracefleet_controller_table_partitions', { table: 'ProfileSample' }) >= 8, 'today and 7 days ahead');
     assert.equal(value(before, 'tracefleet_controller_partition_default_rows', { table: 'ProfileSample' }), 0);

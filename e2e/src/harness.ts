@@ -316,8 +316,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         env: {
           ...process.env,
           TRACEFLEET_CONTROLLER_GRPC: grpcAddrs.join(','),
-          // The tests pin each agent to a replica by the order of its addresses.
-          TRACEFLEET_CONTROLLER_ORDER: 'given',
+          TRACEFLEET_CONTROLLER_ORDER: 'given', // the tests pin each agent to a replica by its addresses' order
           TRACEFLEET_ENROLL_ADDR: [...new Set(enrollAddrs)].join(','),
           TRACEFLEET_CA_CERT: caCertFile,
           TRACEFLEET_AGENT_STATE_DIR: stack.agentStateDir(nodeName),
