@@ -45,18 +45,18 @@ let base: string;
 let route: (res: ServerResponse) => Promise<void>;
 let served: Promise<void> = Promise.resolve();
 
-function fetchText(path: string): Promise<{ status: number; body: Buffer }> {
+function fetchText(path: string): Promise<{ status: number; body: Buffer; headers: IncomingMessage['headers'] }> {
   return new Promise((resolve, reject) => {
     get(`${base}${path}`, (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), headers: res.headers }));
       res.on('error', reject);
     }).on('error', reject);
   });
 }
 
-async function serve(work: (res: Response) => Promise<void>): Promise<{ status: number; body: Buffer }> {
+async function serve(work: (res: Response) => Promise<void>): Promise<{ status: number; body: Buffer; headers: IncomingMessage['headers'] }> {
   route = (res) => work(res as unknown as Response);
   const out = await fetchText('/');
   await served;
@@ -164,6 +164,36 @@ describe('streamed profile reads (PostgreSQL)', { timeout: 600_000 }, () => {
       reader.caps.trieNodes = cap;
     }
     await settled();
+  });
+
+  it('releases the connection when a read fails mid-cursor, and the pool still serves', async () => {
+    let nodes = 0;
+    await assert.rejects(
+      reader.perNode({ jobId: seed.jobId }, undefined, async () => {
+        if (++nodes === 3) throw new Error('encoding failed');
+      }),
+      /encoding failed/,
+    );
+    await settled();
+    const res = await serve((r) => streams.folded(r, seed.jobId, seed.nodeNames[0], {}, undefined));
+    assert.equal(res.status, 200);
+  });
+
+  it('answers 503 with Retry-After when every read slot and place in line is taken', async () => {
+    const held = await Promise.all(Array.from({ length: reader.gate.slots }, () => reader.gate.acquire()));
+    const ac = new AbortController();
+    const waiting = Array.from({ length: reader.gate.queue }, () => reader.gate.acquire(ac.signal).catch(() => undefined));
+    try {
+      const res = await serve((r) => streams.folded(r, seed.jobId, undefined, {}, undefined));
+      assert.equal(res.status, 503);
+      assert.equal(res.headers['retry-after'], '5');
+      assert.match(res.body.toString(), /retry in 5 s/);
+    } finally {
+      ac.abort();
+      await Promise.all(waiting);
+      for (const release of held) release();
+    }
+    assert.equal(reader.gate.busy, 0);
   });
 
   it('closes the cursor and releases the connection when the client goes away mid-response', async () => {

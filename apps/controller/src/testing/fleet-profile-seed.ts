@@ -69,10 +69,10 @@ export async function seedFleetProfile(pool: Pool, s: FleetSeed): Promise<Seeded
     [JSON.stringify({ type: 'cpu-profile', frequencyHz: 99, durationSec: 10 })],
   );
   const jobId = job.rows[0].id;
-  // Nodes, runs and profiles in order of the node index (ord), which the sample counts use.
+  // Nodes (gone: no agent, so nothing dispatches to them), runs and profiles in order of the node index (ord), which the sample counts use.
   await pool.query(
-    `INSERT INTO "Node" ("id", "name", "kernelRelease", "btf", "protocolVersion", "capabilities", "agentVersion")
-     SELECT gen_random_uuid(), n, '6.1', true, 1, ARRAY['cpu-profile'], 'seed' FROM unnest($1::text[]) AS n
+    `INSERT INTO "Node" ("id", "name", "kernelRelease", "btf", "protocolVersion", "capabilities", "agentVersion", "status")
+     SELECT gen_random_uuid(), n, '6.1', true, 1, ARRAY['cpu-profile'], 'seed', 'gone' FROM unnest($1::text[]) AS n
      ON CONFLICT ("name") DO NOTHING`,
     [nodeNames],
   );
@@ -123,4 +123,10 @@ export async function seedFleetProfile(pool: Pool, s: FleetSeed): Promise<Seeded
   for (const e of extra) merged.push({ frames: e, count: s.nodes });
   for (let i = perNodeStart; i < stacks.length; i++) merged.push({ frames: stacks[i], count: 2 });
   return { jobId, nodeNames, merged, rows: s.nodes * (s.shared + extra.length + s.distinct) };
+}
+
+/** Deletes a seeded job (its runs, profiles and samples go with it) and its nodes; frames and stacks stay (shared, never deleted). */
+export async function dropFleetProfile(pool: Pool, seed: SeededJob): Promise<void> {
+  await pool.query('DELETE FROM "Job" WHERE "id" = $1::uuid', [seed.jobId]);
+  await pool.query('DELETE FROM "Node" WHERE "name" = ANY($1::text[]) AND NOT EXISTS (SELECT 1 FROM "JobRun" r WHERE r."nodeId" = "Node"."id")', [seed.nodeNames]);
 }
