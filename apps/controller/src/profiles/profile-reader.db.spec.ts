@@ -152,6 +152,41 @@ describe('streamed profile reads (PostgreSQL)', { timeout: 600_000 }, () => {
     assert.equal(one.body.toString('utf8'), JSON.stringify(wantOne));
   });
 
+  it('groups and filters by origin as the whole-list read did (?groupBy=, ?container=, ?cgroup=)', async () => {
+    const small = await seedFleetProfile(reader.pool, { nodes: 40, shared: 10, depth: 6, distinct: 1, prefix: 'og' });
+    const a = 'a'.repeat(64);
+    const b = 'b'.repeat(64);
+    const o = await reader.pool.query<{ id: number }>(
+      `INSERT INTO "Origin" ("key", "cgroup", "containerId", "podUid") VALUES ('og-a', '/docker/' || $1::text, $1::text, NULL), ('og-b', '/kubepods/pod/' || $2::text, $2::text, '0f0f0f0f-0000-4000-8000-000000000001') RETURNING "id"`,
+      [a, b],
+    );
+    // Nodes 0-9 ran in container a, 10-19 in b, the rest: origin not known.
+    await reader.pool.query(
+      `UPDATE "ProfileSample" ps SET "originId" = CASE WHEN n."name" < 'og-00010' THEN $1::int ELSE $2::int END
+       FROM "Profile" p JOIN "JobRun" r ON r."id" = p."runId" JOIN "Node" n ON n."id" = r."nodeId"
+       WHERE ps."profileId" = p."id" AND p."jobId" = $3::uuid AND n."name" < 'og-00020'`,
+      [o.rows[0].id, o.rows[1].id, small.jobId],
+    );
+    const cases: [Parameters<ProfilesService['stacks']>[2], Parameters<ProfilesService['stacks']>[3]][] = [
+      [{}, 'container'],
+      [{}, 'pod'],
+      [{}, 'cgroup'],
+      [{ container: 'aaaa' }, undefined],
+      [{ cgroup: '/kubepods' }, 'cgroup'],
+      [{ container: 'cccc' }, undefined],
+    ];
+    for (const [filter, groupBy] of cases) {
+      const res = await serve((r) => streams.folded(r, small.jobId, undefined, filter ?? {}, groupBy));
+      assert.equal(res.body.toString('utf8'), toFolded(await profiles.stacks(small.jobId, undefined, filter, groupBy)), JSON.stringify([filter, groupBy]));
+    }
+    const grouped = (await serve((r) => streams.folded(r, small.jobId, undefined, {}, 'container'))).body.toString('utf8');
+    assert.match(grouped, /^container aaaaaaaaaaaa;og_main;/m);
+    assert.match(grouped, /^\[no container\];og_main;/m);
+    const pprof = decodePprof(gunzipSync((await serve((r) => streams.pprof(r, small.jobId, undefined, { container: 'bbbb' }))).body));
+    const labels = new Set(pprof.samples.map((x) => x.labels.find((l) => l.key === 'container')?.str));
+    assert.deepEqual([...labels], [b]);
+  });
+
   it('refuses a read past its cap with a 422 before sending anything, and frees its connection', async () => {
     const cap = reader.caps.trieNodes;
     reader.caps.trieNodes = 500;
