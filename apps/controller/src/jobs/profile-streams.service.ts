@@ -8,6 +8,7 @@ import { renderFlameGraphSvg } from '../profiles/flamegraph/flamegraph';
 import { ProfileReader, type ReadQuery } from '../profiles/profile-reader';
 import { serveRead, writer } from '../profiles/read-response';
 import { PprofEncoder } from '../profiles/pprof/pprof';
+import { TooManyPathsError } from '../profiles/stack-trie';
 import { SPEEDSCOPE_SCHEMA, SpeedscopeFrames, speedscopeProfile, type SpeedscopeSampledProfile } from '../profiles/speedscope/speedscope';
 import type { OriginFilter, OriginGrouping } from '../profiles/origins';
 
@@ -80,6 +81,8 @@ export class ProfileStreamsService {
       const drained = (async () => {
         for await (const chunk of gz) await out(chunk as Buffer);
       })();
+      // Awaited below on every path; until then a client that left must not make it an unhandled rejection.
+      drained.catch(() => undefined);
       const put = (bytes: Uint8Array): Promise<void> =>
         bytes.length === 0 ? Promise.resolve() : new Promise<void>((resolve, reject) => gz.write(bytes, (err) => (err ? reject(err) : resolve())));
       const names: string[] = [];
@@ -87,6 +90,8 @@ export class ProfileStreamsService {
         await this.reader.perNode({ jobId, node, filter }, signal, async (n, stacks) => {
           names.push(n);
           enc.addNode(n, stacks);
+          // The frame table is held to the end: the same cap as a merged read's call paths.
+          if (enc.frames > this.reader.caps.trieNodes) throw new TooManyPathsError(this.reader.caps.trieNodes);
           await put(enc.take());
         });
         await put(
