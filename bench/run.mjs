@@ -7,6 +7,7 @@ import { usdtBench } from './usdt.mjs';
 import { memleakBench } from './memleak.mjs';
 import { sslBench } from './ssl.mjs';
 import { fleetBench } from './fleet.mjs';
+import { fleetReadBench } from './fleet-read.mjs';
 import { unwindBench } from './unwind.mjs';
 import { chaosBench } from './chaos.mjs';
 import { pythonBench } from './python.mjs';
@@ -19,10 +20,10 @@ import { oomkillBench } from './oomkill.mjs';
 import { offCpuBench } from './off-cpu.mjs';
 import { execOpenBench } from './exec-open.mjs';
 
-const suites = { 'cpu-profile': cpuProfileBench, usdt: usdtBench, memleak: memleakBench, ssl: sslBench, fleet: fleetBench, unwind: unwindBench, python: pythonBench, target: targetBench, runqlat: runqlatBench, biolatency: biolatencyBench, tcp: tcpBench, 'off-cpu': offCpuBench, oomkill: oomkillBench, 'exec-open': execOpenBench, chaos: chaosBench, console: consoleBench };
+const suites = { 'cpu-profile': cpuProfileBench, usdt: usdtBench, memleak: memleakBench, ssl: sslBench, fleet: fleetBench, 'fleet-read': fleetReadBench, unwind: unwindBench, python: pythonBench, target: targetBench, runqlat: runqlatBench, biolatency: biolatencyBench, tcp: tcpBench, 'off-cpu': offCpuBench, oomkill: oomkillBench, 'exec-open': execOpenBench, chaos: chaosBench, console: consoleBench };
 // These start their own stack (fleet: simulated agents, no real one; chaos: its faults) or need none (console:
 // a page in chromium), and run after the shared one has stopped.
-const ownStack = new Set(['fleet', 'chaos', 'console']);
+const ownStack = new Set(['fleet', 'fleet-read', 'chaos', 'console']);
 const chosen = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 for (const name of chosen) if (!suites[name]) throw new Error(`unknown suite ${name}; have ${Object.keys(suites).join(', ')}`);
 

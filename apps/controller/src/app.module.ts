@@ -17,6 +17,8 @@ import { RunsService } from './runs/runs.service';
 import { RunHandover } from './runs/run-handover';
 import { ProfilesController } from './jobs/profiles.controller';
 import { ProfileExportsService } from './jobs/profile-exports.service';
+import { ProfileStreamsService } from './jobs/profile-streams.service';
+import { ProfileReader } from './profiles/profile-reader';
 import { DiffController } from './diff/diff.controller';
 import { DiffService } from './diff/diff.service';
 import { JobsController } from './jobs/jobs.controller';
@@ -85,6 +87,8 @@ export class AppModule {
         RunsService,
         RunHandover,
         ProfileExportsService,
+        ProfileStreamsService,
+        ProfileReader,
         DiffService,
         JobRetentionService,
         PartitionService,

@@ -2,8 +2,6 @@ import { BadRequestException, Injectable, UnprocessableEntityException } from '@
 import { JobsService } from './jobs.service';
 import { ProfilesService } from '../profiles/profiles.service';
 import type { LabelledStack } from '../profiles/profiles.service';
-import { encodePprofGzip } from '../profiles/pprof/pprof';
-import { toSpeedscope, type SpeedscopeFile } from '../profiles/speedscope/speedscope';
 import type { OriginFilter } from '../profiles/origins';
 
 /** A CPU profile job's stored samples (or an off-cpu job's blocked µs), checked to exist. */
@@ -20,7 +18,10 @@ export interface CpuProfile {
   total: bigint;
 }
 
-/** Profile outputs for other tools: pprof and speedscope files of CPU profile jobs. */
+/**
+ * A CPU profile job's stacks loaded whole, per node, for what compares two of them (diff). The pprof and
+ * speedscope routes stream instead (profile-streams.service.ts).
+ */
 @Injectable()
 export class ProfileExportsService {
   constructor(
@@ -56,33 +57,5 @@ export class ProfileExportsService {
       nodes,
       total,
     };
-  }
-
-  /** Gzipped pprof protobuf; samples carry a node label. */
-  async pprof(jobId: string, node?: string, filter: OriginFilter = {}): Promise<Buffer> {
-    const prof = await this.cpuProfile(jobId, node, filter);
-    const start = prof.startedAt === null ? undefined : Date.parse(prof.startedAt);
-    const end = prof.finishedAt === null ? undefined : Date.parse(prof.finishedAt);
-    const durationMs = start !== undefined && end !== undefined && end >= start ? end - start : prof.durationSec !== undefined ? prof.durationSec * 1000 : undefined;
-    return encodePprofGzip({
-      nodes: prof.nodes,
-      // Without a frequency (older jobs), the profile has sample counts only.
-      frequencyHz: prof.frequencyHz,
-      ...(prof.type === 'off-cpu' ? { countType: { type: 'off_cpu', unit: 'microseconds' } } : {}),
-      timeNanos: start === undefined || Number.isNaN(start) ? undefined : BigInt(start) * 1_000_000n,
-      durationNanos: durationMs === undefined || Number.isNaN(durationMs) ? undefined : BigInt(Math.round(durationMs)) * 1_000_000n,
-      comments: [
-        `tracefleet ${prof.type} job ${prof.id} (${prof.status})`,
-        `nodes: ${prof.nodes.map((n) => n.node).join(', ')}`,
-      ],
-    });
-  }
-
-  /** speedscope JSON: one profile per node, preceded by all nodes merged when there are several. */
-  async speedscope(jobId: string, node?: string, filter: OriginFilter = {}): Promise<SpeedscopeFile> {
-    const prof = await this.cpuProfile(jobId, node, filter);
-    const hz = prof.frequencyHz === undefined ? '' : ` · ${prof.frequencyHz} Hz`;
-    const unit = prof.type === 'off-cpu' ? 'microseconds' : 'none';
-    return toSpeedscope({ name: `tracefleet ${prof.type} ${prof.id.slice(0, 8)}${hz}`, nodes: prof.nodes, merged: node === undefined, unit });
   }
 }

@@ -60,6 +60,17 @@ const jobListQuery = [
 const sslStacks = { scope: 'ssl-capture' as const, when: 'the job is ssl-capture (its stacks are stacks of captured TLS calls)' };
 
 /** Every REST route under /api/v1, keyed by OpenAPI path (openapi.spec.ts checks this against Nest's routes). */
+
+/** The heavy profile reads (profiles/read-gate.ts): a full line of them on the replica. */
+const readsBusy = {
+  '503': {
+    description: 'This replica is already serving its large profile reads (2 at once, 8 waiting): retry after the `Retry-After` seconds.',
+    headers: { 'Retry-After': { description: 'Seconds to wait.', schema: { type: 'integer' } } },
+    content: { 'application/json': { schema: { type: 'object' } } },
+  },
+};
+const TOO_LARGE = ' A read that would fold more call paths than one read may hold (2,000,000 trie nodes; per node 500,000 stacks) is a 422 that says to narrow it with `?node=`, `?container=` or `?cgroup=`.';
+
 export function paths(): Record<string, PathItem> {
   return {
     // The web console's sign-in and sign-out (paths-session.ts).
@@ -187,34 +198,41 @@ export function paths(): Record<string, PathItem> {
       get: op(sslStacks, {
         operationId: 'jobFlameGraphSvg',
         summary: 'Interactive flame graph of a job',
-        description: flameGraphCounts(),
+        description: flameGraphCounts() + TOO_LARGE,
         tags: profileTag,
         parameters: [jobId, nodeQuery, ...originQueries, groupByQuery],
-        responses: { ...svg('The flame graph.'), ...errors(400, 404) },
+        responses: { ...svg('The flame graph.'), ...errors(400, 404, 422), ...readsBusy },
       }),
     },
     '/jobs/{id}/flamegraph.folded': {
-      get: op(sslStacks, { operationId: 'jobFolded', summary: 'Folded stacks of a job', tags: profileTag, parameters: [jobId, nodeQuery, ...originQueries, groupByQuery], responses: { ...folded('Folded stacks.'), ...errors(400, 404) } }),
+      get: op(sslStacks, {
+        operationId: 'jobFolded',
+        summary: 'Folded stacks of a job',
+        description: `Written as it is produced (no Content-Length).${TOO_LARGE}`,
+        tags: profileTag,
+        parameters: [jobId, nodeQuery, ...originQueries, groupByQuery],
+        responses: { ...folded('Folded stacks.'), ...errors(400, 404, 422), ...readsBusy },
+      }),
     },
     '/jobs/{id}/profile.pprof': {
       get: op('token', {
         operationId: 'jobPprof',
         summary: 'Gzipped pprof of a cpu-profile job (samples) or an off-cpu job (off_cpu/microseconds)',
         description:
-          'Sample types samples/count and cpu/nanoseconds (off-cpu: off_cpu/microseconds only); each sample labelled `node` and, where the agent knew them, `cgroup`, `container` and `pod_uid`. Another job type, or no samples yet: 422.',
+          'Sample types samples/count and cpu/nanoseconds (off-cpu: off_cpu/microseconds only); each sample labelled `node` and, where the agent knew them, `cgroup`, `container` and `pod_uid`. Another job type, or no samples yet: 422. Written node by node as it is read; a node past the per-node cap after the first bytes cuts the transfer (the gzip stream is then incomplete).' + TOO_LARGE,
         tags: profileTag,
         parameters: [jobId, nodeQuery, ...originQueries],
-        responses: { ...ok('profile.proto, gzipped (an attachment).', { type: 'string', format: 'binary' }, 'application/octet-stream'), ...errors(400, 404, 422) },
+        responses: { ...ok('profile.proto, gzipped (an attachment).', { type: 'string', format: 'binary' }, 'application/octet-stream'), ...errors(400, 404, 422), ...readsBusy },
       }),
     },
     '/jobs/{id}/profile.speedscope.json': {
       get: op('token', {
         operationId: 'jobSpeedscope',
         summary: 'speedscope file of a cpu-profile job (samples) or an off-cpu job (weights in microseconds)',
-        description: 'One sampled profile per node, preceded by all nodes merged when there are several. Another job type, or no samples yet: 422.',
+        description: 'One sampled profile per node, preceded by all nodes merged when there are several. Another job type, or no samples yet: 422.' + TOO_LARGE,
         tags: profileTag,
         parameters: [jobId, nodeQuery, ...originQueries],
-        responses: { ...ok('A speedscope file.', ref('Speedscope')), ...errors(400, 404, 422) },
+        responses: { ...ok('A speedscope file.', ref('Speedscope')), ...errors(400, 404, 422), ...readsBusy },
       }),
     },
     '/diff/flamegraph.svg': {

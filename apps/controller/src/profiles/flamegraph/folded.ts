@@ -49,7 +49,7 @@ export function mergeStacks(stacks: StackCount[]): StackCount[] {
  * separator) becomes ':', line breaks become spaces, and trailing whitespace
  * of the leaf frame is dropped (it would merge with the count separator).
  */
-function foldedSafeFrame(name: string, isLeaf: boolean): string {
+export function foldedSafeFrame(name: string, isLeaf: boolean): string {
   let s = name;
   if (FOLDED_UNSAFE.test(s)) s = s.replace(/;/g, ':').replace(/\r\n|[\r\n]/g, ' ');
   if (isLeaf && s.length > 0 && isWs(s.charCodeAt(s.length - 1))) s = s.replace(/\s+$/, '');

@@ -52,37 +52,59 @@ export interface PprofInput {
   countType?: { type: string; unit: string };
 }
 
-/** The uncompressed profile message. */
-export function encodePprof(input: PprofInput): Uint8Array {
-  const P = PPROF.profile;
-  const strings = new Map<string, number>([['', 0]]);
-  const str = (s: string): number => {
-    let i = strings.get(s);
+/** What the end of a profile says: everything of PprofInput but the nodes. */
+export type PprofTail = Omit<PprofInput, 'nodes'>;
+
+/**
+ * A pprof message written in parts: the samples node by node as they are read (`addNode`, then `take`
+ * the bytes so far), the rest (locations, functions, times, string table) at `finish`. A Profile is a
+ * sequence of top-level fields, so the parts concatenated are the whole message, byte for byte what
+ * `encodePprof` makes of the same nodes. What it keeps between parts: the string and frame tables.
+ */
+export class PprofEncoder {
+  private readonly strings = new Map<string, number>([['', 0]]);
+  private readonly w = new ProtoWriter();
+  private readonly locationOf = new Map<string, number>();
+  private readonly frameNames: string[] = [];
+  private readonly periodNs: bigint | undefined;
+  private readonly countType: { type: string; unit: string };
+  private readonly nodeKey: number;
+  private readonly originKeys: { cgroup: number; container: number; pod: number };
+
+  /** `head`: the sample types depend on frequencyHz and countType, written first. */
+  constructor(head: Pick<PprofInput, 'frequencyHz' | 'countType'>) {
+    const hz = head.countType ? undefined : head.frequencyHz;
+    this.periodNs = hz !== undefined && Number.isFinite(hz) && hz > 0 ? BigInt(Math.round(1e9 / hz)) : undefined;
+    this.countType = head.countType ?? { type: 'samples', unit: 'count' };
+    this.valueType(PPROF.profile.sampleType, this.countType.type, this.countType.unit);
+    if (this.periodNs !== undefined) this.valueType(PPROF.profile.sampleType, 'cpu', 'nanoseconds');
+    this.nodeKey = this.str('node');
+    this.originKeys = { cgroup: this.str('cgroup'), container: this.str('container'), pod: this.str('pod_uid') };
+  }
+
+  /** Distinct frame names so far (the tables this encoder holds). */
+  get frames(): number {
+    return this.frameNames.length;
+  }
+
+  private str(s: string): number {
+    let i = this.strings.get(s);
     if (i === undefined) {
-      i = strings.size;
-      strings.set(s, i);
+      i = this.strings.size;
+      this.strings.set(s, i);
     }
     return i;
-  };
-  const hz = input.countType ? undefined : input.frequencyHz;
-  const periodNs = hz !== undefined && Number.isFinite(hz) && hz > 0 ? BigInt(Math.round(1e9 / hz)) : undefined;
+  }
 
-  const w = new ProtoWriter();
-  const valueType = (field: number, type: string, unit: string): void => {
-    const t = str(type);
-    const u = str(unit);
-    w.message(field, (m) => m.uint64(PPROF.valueType.type, t).uint64(PPROF.valueType.unit, u));
-  };
-  const countType = input.countType ?? { type: 'samples', unit: 'count' };
-  valueType(P.sampleType, countType.type, countType.unit);
-  if (periodNs !== undefined) valueType(P.sampleType, 'cpu', 'nanoseconds');
+  private valueType(field: number, type: string, unit: string): void {
+    const t = this.str(type);
+    const u = this.str(unit);
+    this.w.message(field, (m) => m.uint64(PPROF.valueType.type, t).uint64(PPROF.valueType.unit, u));
+  }
 
-  // Location id = function id = 1 + index of the frame name.
-  const locationOf = new Map<string, number>();
-  const frameNames: string[] = [];
-  const nodeKey = str('node');
-  const originKeys = { cgroup: str('cgroup'), container: str('container'), pod: str('pod_uid') };
-  for (const { node, stacks } of input.nodes) {
+  /** One Sample per stack with a count, labelled with the node (and its origin). */
+  addNode(node: string, stacks: (StackCount & { origin?: OriginLabels })[]): void {
+    const { periodNs, locationOf, frameNames, nodeKey, originKeys } = this;
     for (const s of stacks) {
       const count = BigInt(s.count);
       if (count === 0n) continue;
@@ -98,11 +120,11 @@ export function encodePprof(input: PprofInput): Uint8Array {
         ids[i] = id;
       }
       const values = periodNs === undefined ? [count] : [count, count * periodNs];
-      w.message(P.sample, (m) => {
+      this.w.message(PPROF.profile.sample, (m) => {
         m.packed(PPROF.sample.locationId, ids);
         m.packed(PPROF.sample.value, values);
         const label = (key: number, value: string): void => {
-          const v = str(value);
+          const v = this.str(value);
           m.message(PPROF.sample.label, (l) => l.uint64(PPROF.label.key, key).uint64(PPROF.label.str, v));
         };
         label(nodeKey, node);
@@ -115,40 +137,61 @@ export function encodePprof(input: PprofInput): Uint8Array {
     }
   }
 
-  const mappingId = 1;
-  const mappingFile = str('tracefleet');
-  w.message(P.mapping, (m) => {
-    m.uint64(PPROF.mapping.id, mappingId).uint64(PPROF.mapping.filename, mappingFile).bool(PPROF.mapping.hasFunctions, true);
-  });
-  for (let i = 0; i < frameNames.length; i++) {
-    const id = i + 1;
-    w.message(P.location, (m) => {
-      m.uint64(PPROF.location.id, id).uint64(PPROF.location.mappingId, mappingId);
-      m.message(PPROF.location.line, (l) => l.uint64(PPROF.line.functionId, id));
-    });
-  }
-  for (let i = 0; i < frameNames.length; i++) {
-    const name = str(frameNames[i]);
-    w.message(P.function, (m) => {
-      m.uint64(PPROF.function.id, i + 1).uint64(PPROF.function.name, name).uint64(PPROF.function.systemName, name);
-    });
+  /** The bytes written since the last take. */
+  take(): Uint8Array {
+    return this.w.take();
   }
 
-  if (input.timeNanos !== undefined && input.timeNanos > 0n) w.uint64(P.timeNanos, input.timeNanos);
-  if (input.durationNanos !== undefined && input.durationNanos > 0n) w.uint64(P.durationNanos, input.durationNanos);
-  if (periodNs !== undefined) {
-    valueType(P.periodType, 'cpu', 'nanoseconds');
-    w.uint64(P.period, periodNs);
-  } else {
-    valueType(P.periodType, countType.type, countType.unit);
-    w.uint64(P.period, 1);
+  /** The rest of the message (after the last take). */
+  finish(tail: PprofTail): Uint8Array {
+    const P = PPROF.profile;
+    const w = this.w;
+    const mappingId = 1;
+    const mappingFile = this.str('tracefleet');
+    w.message(P.mapping, (m) => {
+      m.uint64(PPROF.mapping.id, mappingId).uint64(PPROF.mapping.filename, mappingFile).bool(PPROF.mapping.hasFunctions, true);
+    });
+    // Location id = function id = 1 + index of the frame name.
+    for (let i = 0; i < this.frameNames.length; i++) {
+      const id = i + 1;
+      w.message(P.location, (m) => {
+        m.uint64(PPROF.location.id, id).uint64(PPROF.location.mappingId, mappingId);
+        m.message(PPROF.location.line, (l) => l.uint64(PPROF.line.functionId, id));
+      });
+    }
+    for (let i = 0; i < this.frameNames.length; i++) {
+      const name = this.str(this.frameNames[i]);
+      w.message(P.function, (m) => {
+        m.uint64(PPROF.function.id, i + 1).uint64(PPROF.function.name, name).uint64(PPROF.function.systemName, name);
+      });
+    }
+    if (tail.timeNanos !== undefined && tail.timeNanos > 0n) w.uint64(P.timeNanos, tail.timeNanos);
+    if (tail.durationNanos !== undefined && tail.durationNanos > 0n) w.uint64(P.durationNanos, tail.durationNanos);
+    if (this.periodNs !== undefined) {
+      this.valueType(P.periodType, 'cpu', 'nanoseconds');
+      w.uint64(P.period, this.periodNs);
+    } else {
+      this.valueType(P.periodType, this.countType.type, this.countType.unit);
+      w.uint64(P.period, 1);
+    }
+    const comments = (tail.comments ?? []).map((c) => this.str(c));
+    if (comments.length > 0) w.packed(P.comment, comments);
+    // Last: every index above has been interned by now.
+    for (const s of this.strings.keys()) w.string(P.stringTable, s);
+    return w.take();
   }
-  const comments = (input.comments ?? []).map(str);
-  if (comments.length > 0) w.packed(P.comment, comments);
+}
 
-  // Last: every index above has been interned by now.
-  for (const s of strings.keys()) w.string(P.stringTable, s);
-  return w.finish();
+/** The uncompressed profile message. */
+export function encodePprof(input: PprofInput): Uint8Array {
+  const enc = new PprofEncoder(input);
+  for (const { node, stacks } of input.nodes) enc.addNode(node, stacks);
+  const head = enc.take();
+  const tail = enc.finish(input);
+  const out = new Uint8Array(head.length + tail.length);
+  out.set(head);
+  out.set(tail, head.length);
+  return out;
 }
 
 /** The profile as served: gzipped, as pprof files are. */

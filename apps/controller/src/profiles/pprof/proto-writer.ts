@@ -26,6 +26,13 @@ export class ProtoWriter {
     return this.buf.slice(0, this.len);
   }
 
+  /** The bytes written so far, handed out and forgotten (a message written in parts: pprof-stream.ts). */
+  take(): Uint8Array {
+    const out = this.buf.slice(0, this.len);
+    this.len = 0;
+    return out;
+  }
+
   private reset(): void {
     this.len = 0;
   }

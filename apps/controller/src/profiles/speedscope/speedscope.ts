@@ -36,39 +36,47 @@ export interface SpeedscopeInput {
   unit?: 'none' | 'microseconds';
 }
 
-export function toSpeedscope(input: SpeedscopeInput): SpeedscopeFile {
-  const frames: { name: string }[] = [];
-  const index = new Map<string, number>();
-  const frameIndex = (name: string): number => {
-    let i = index.get(name);
+/** Frames shared by a file's profiles: index by name, in order of first use. */
+export class SpeedscopeFrames {
+  readonly frames: { name: string }[] = [];
+  private readonly index = new Map<string, number>();
+
+  indexOf(name: string): number {
+    let i = this.index.get(name);
     if (i === undefined) {
-      i = frames.length;
-      frames.push({ name });
-      index.set(name, i);
+      i = this.frames.length;
+      this.frames.push({ name });
+      this.index.set(name, i);
     }
     return i;
-  };
-  const profile = (name: string, stacks: StackCount[]): SpeedscopeSampledProfile => {
-    const samples: number[][] = [];
-    const weights: number[] = [];
-    let total = 0;
-    // Path order, so equal inputs give byte-identical files.
-    const sorted = mergeStacks(stacks).sort((a, b) => comparePaths(a.frames, b.frames));
-    for (const s of sorted) {
-      const w = Number(s.count);
-      if (w === 0) continue;
-      samples.push(s.frames.map(frameIndex));
-      weights.push(w);
-      total += w;
-    }
-    return { type: 'sampled', name, unit: input.unit ?? 'none', startValue: 0, endValue: total, samples, weights };
-  };
+  }
+}
+
+/** One sampled profile: identical paths merged, in path order, so equal inputs give byte-identical files. */
+export function speedscopeProfile(name: string, stacks: StackCount[], unit: 'none' | 'microseconds', frames: SpeedscopeFrames): SpeedscopeSampledProfile {
+  const samples: number[][] = [];
+  const weights: number[] = [];
+  let total = 0;
+  const sorted = mergeStacks(stacks).sort((a, b) => comparePaths(a.frames, b.frames));
+  for (const s of sorted) {
+    const w = Number(s.count);
+    if (w === 0) continue;
+    samples.push(s.frames.map((f) => frames.indexOf(f)));
+    weights.push(w);
+    total += w;
+  }
+  return { type: 'sampled', name, unit, startValue: 0, endValue: total, samples, weights };
+}
+
+export function toSpeedscope(input: SpeedscopeInput): SpeedscopeFile {
+  const frames = new SpeedscopeFrames();
+  const unit = input.unit ?? 'none';
   const profiles: SpeedscopeSampledProfile[] = [];
   if (input.merged && input.nodes.length > 1) {
-    profiles.push(profile(`all ${input.nodes.length} nodes`, input.nodes.flatMap((n) => n.stacks)));
+    profiles.push(speedscopeProfile(`all ${input.nodes.length} nodes`, input.nodes.flatMap((n) => n.stacks), unit, frames));
   }
-  for (const n of input.nodes) profiles.push(profile(n.node, n.stacks));
-  return { $schema: SPEEDSCOPE_SCHEMA, shared: { frames }, profiles, name: input.name, activeProfileIndex: 0, exporter: 'tracefleet' };
+  for (const n of input.nodes) profiles.push(speedscopeProfile(n.node, n.stacks, unit, frames));
+  return { $schema: SPEEDSCOPE_SCHEMA, shared: { frames: frames.frames }, profiles, name: input.name, activeProfileIndex: 0, exporter: 'tracefleet' };
 }
 
 function comparePaths(a: string[], b: string[]): number {
