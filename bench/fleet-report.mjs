@@ -42,7 +42,7 @@ export function fleetTable(r) {
   ];
   if (o.mergedRead) {
     const m = o.mergedRead;
-    rows.push(`| Merged flame graph of the ${r.agents}-agent flood job (${n(o.floodAll.samplesStored)} samples): ${m.summary ?? JSON.stringify(m).slice(0, 300)} |  |`);
+    rows.push(`| One replica: the merged outputs of the ${r.agents}-agent flood job (${n(o.floodAll.samplesStored)} samples; fleet-read.mjs) | ${m.summary} |`);
   }
   if (s) {
     rows.push(
@@ -52,6 +52,6 @@ export function fleetTable(r) {
       ...floodRows(s.floodAll, `${r.replicas} replicas, flood by all ${s.floodAll.agents} agents`, r.replicas),
     );
   }
-  if (r.retention?.summary) rows.push(`| Retention of a day of samples: ${r.retention.summary} |  |`);
+  if (r.retention?.summary) rows.push(`| Retention of a day of samples (fleet-retention.mjs; its own section below) | ${r.retention.summary} |`);
   return rows.join('\n');
 }

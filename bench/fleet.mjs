@@ -256,7 +256,9 @@ export async function fleetBench() {
     }
     if (phase('read') && one.floodAll && existsSync(new URL('./fleet-read.mjs', import.meta.url))) {
       const { measureMergedRead } = await import('./fleet-read.mjs');
-      one.mergedRead = await measureMergedRead({ baseUrl: reps[0].base, token: stack.apiToken, jobId: one.floodAll.jobId, controllerPid: pids[0], log: (m) => console.log(`[fleet] ${m}`) });
+      const mr = await measureMergedRead({ baseUrl: reps[0].base, token: stack.apiToken, jobId: one.floodAll.jobId, controllerPid: pids[0], log: (m) => console.log(`[fleet] ${m}`) });
+      const line = ([out, r]) => `${out} ${r.status}: first byte ${r.ttfbMs} ms, served in ${r.totalMs} ms, ${(r.bytes / 1048576).toFixed(1)} MiB, RSS ${r.rssBeforeMiB} → peak ${r.peakRssMiB} MiB`;
+      one.mergedRead = { ...mr, summary: Object.entries(mr).map(line).join('; ') };
     }
     results.one = one;
 

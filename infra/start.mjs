@@ -13,8 +13,8 @@ const STOP_GRACE_MS = 10_000;
 
 const children = [];
 const alive = (c) => c.exitCode === null && c.signalCode === null;
-function run(name, script, extraEnv = {}) {
-  const child = spawn(process.execPath, [script], { cwd: root, env: { ...env, ...extraEnv }, stdio: ['ignore', 'inherit', 'inherit'] });
+function run(name, script, extraEnv = {}, nodeArgs = []) {
+  const child = spawn(process.execPath, [...nodeArgs, script], { cwd: root, env: { ...env, ...extraEnv }, stdio: ['ignore', 'inherit', 'inherit'] });
   child.on('exit', (code, signal) => {
     if (!stopping) console.error(`[start] ${name} exited (${signal ?? code}); stopping the rest`);
     shutdown(code ?? 1);
@@ -46,7 +46,8 @@ function shutdown(code) {
 process.on('SIGINT', () => shutdown(0));
 process.on('SIGTERM', () => shutdown(0));
 
-run('controller', 'apps/controller/dist/main.js');
+// The controller's heap is bounded as in production (docs/ARCHITECTURE.md, "Memory under a flood").
+run('controller', 'apps/controller/dist/main.js', {}, ['--max-old-space-size=384']);
 
 async function waitHealthy() {
   for (let i = 0; i < 120; i++) {

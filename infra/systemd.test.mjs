@@ -116,7 +116,8 @@ test('the units keep the bundle contract: paths, env files, state directory, res
   const { 'tracefleet-controller.service': ctl, 'tracefleet-agent.service': agent } = unitTexts();
   const c = directives(ctl);
   const a = directives(agent);
-  assert.deepEqual(c.get('ExecStart'), ['/opt/tracefleet/node/bin/node /opt/tracefleet/controller/main.js']);
+  // The controller's heap is bounded (docs/ARCHITECTURE.md, "Memory under a flood").
+  assert.deepEqual(c.get('ExecStart'), ['/opt/tracefleet/node/bin/node --max-old-space-size=384 /opt/tracefleet/controller/main.js']);
   assert.deepEqual(a.get('ExecStart'), ['/opt/tracefleet/node/bin/node /opt/tracefleet/agent/main.js']);
   assert.deepEqual(c.get('EnvironmentFile'), ['/etc/tracefleet/controller.env']);
   assert.deepEqual(a.get('EnvironmentFile'), ['/etc/tracefleet/agent.env']);

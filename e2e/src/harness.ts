@@ -200,7 +200,7 @@ export async function readAnswer(res: Response): Promise<{ status: number; json:
 }
 
 function spawnController(env: NodeJS.ProcessEnv, label: string, logs: string[]): ChildProcess {
-  const controller = spawn(process.execPath, [join(ROOT, 'apps/controller/dist/main.js')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const controller = spawn(process.execPath, ['--max-old-space-size=384', join(ROOT, 'apps/controller/dist/main.js')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   capture(controller, label, logs);
   killOnExit(controller);
   return controller;

@@ -69,7 +69,7 @@ const readsBusy = {
     content: { 'application/json': { schema: { type: 'object' } } },
   },
 };
-const TOO_LARGE = ' A read that would fold more call paths than one read may hold (2,000,000 trie nodes; per node 500,000 stacks) is a 422 that says to narrow it with `?node=`, `?container=` or `?cgroup=`.';
+const TOO_LARGE = ' A read that would fold more call paths than one read may hold (500,000 trie nodes; per node 200,000 stacks) is a 422 that says to narrow it with `?node=`, `?container=` or `?cgroup=`.';
 
 export function paths(): Record<string, PathItem> {
   return {

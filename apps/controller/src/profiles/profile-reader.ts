@@ -27,10 +27,10 @@ export const READ_SLOTS = 2;
 export const READ_QUEUE = 8;
 /** Rows fetched per cursor round trip. */
 export const READ_CHUNK = 2000;
-/** The most call-path prefixes (trie nodes) one merged read folds: ~150 B each, so ~300 MB at most. */
-export const MAX_TRIE_NODES = 2_000_000;
+/** The most call-path prefixes (trie nodes) one merged read folds: ~150 B each, so ~75 MB at most (within the controller's 384 MiB old space). */
+export const MAX_TRIE_NODES = 500_000;
 /** The most (stack, origin) rows of one node that a per-node output holds at once. */
-export const MAX_NODE_STACKS = 500_000;
+export const MAX_NODE_STACKS = 200_000;
 const MAX_CACHED_NAMES = 200_000;
 const MAX_CACHED_ORIGINS = 50_000;
 
