@@ -24,8 +24,10 @@ export class Workers {
     this.children = Array.from({ length: count }, () => fork(self, [], { env: { ...process.env, TRACEFLEET_FLEET_SIM: '1' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
     this.listeners = new Set();
     this.errors = [];
+    this.retries = 0;
     for (const c of this.children) {
       c.on('message', (m) => {
+        if (m.ev === 'retry') this.retries++;
         if (m.ev === 'error') {
           this.errors.push(`${m.name}: ${m.message}`);
           if (this.errors.length <= 5) console.log(`[fleet] link error: ${m.name}: ${m.message}`);

@@ -34,7 +34,7 @@ export function fleetTable(r) {
     '|---|---|',
     `| One replica: RSS idle → ${o.memorySteps.slice(1).map((x) => x.agents).join(', ')} agents connected and heartbeating (lowest of 20 samples over 10 s; median in brackets) | ${o.memorySteps.map((x) => `${x.floorMiB.toFixed(0)} (${x.medianMiB.toFixed(0)})`).join(' → ')} MiB |`,
     `| One replica: memory per connected agent (slope of the floor over the four steps) | ${o.marginalPerAgentKiB.toFixed(0)} KiB |`,
-    `| One replica: registration, ${o.registration[0].burst} agents connecting at once: p50 / p99 / max (each step) | ${o.registration.map(lat).join('; ')} |`,
+    `| One replica: registration, ${o.registration[0].burst} agents connecting at once: p50 / p99 / max (each step); registrations the controller refused as UNAVAILABLE and the agent retried (whole run) | ${o.registration.map(lat).join('; ')}; ${r.registrationRetries ?? 0} |`,
     `| One replica: dispatch idle, POST /jobs (${r.agents} nodes by label) → StartRun at every agent, ${o.dispatchIdle.count / r.agents} jobs: p50 / p99 / max (target p99 < 1 s: ${target(o.dispatchIdle)}) | ${lat(o.dispatchIdle)} (POST answered in ${fmt(o.dispatchIdle.medianPostMs)}; load generator's loop delay p99 ${fmt(o.dispatchIdle.simLag.p99Ms)}) |`,
     `| One replica: dispatch while every agent sends a batch a second for another job: p50 / p99 / max (target p99 < 1 s: ${target(o.dispatchWhileSending)}) | ${lat(o.dispatchWhileSending)} (loop delay p99 ${fmt(o.dispatchWhileSending.simLag.p99Ms)}) |`,
     ...floodRows(o.floodSmall, `One replica, flood by ${o.floodSmall.agents} agents`, 1),

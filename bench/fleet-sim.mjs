@@ -86,14 +86,23 @@ async function simulator() {
     a.call = a.client.session(new Metadata());
     a.runs = new Map();
     a.call.on('error', (err) => {
-      if (!a.closing) send({ ev: 'error', name: a.name, message: err.message });
+      if (a.closing) return;
+      if (!a.registered && err.code === 14) {
+        // A registration the controller could not take (UNAVAILABLE): retried after 1-2 s, as the agent's backoff does; counted.
+        send({ ev: 'retry', name: a.name, message: err.message });
+        a.client.close();
+        setTimeout(() => !a.closing && connect(a, addrs, tls), 1000 + Math.random() * 1000);
+        return;
+      }
+      send({ ev: 'error', name: a.name, message: err.message });
     });
     a.call.on('end', () => {
-      if (!a.closing) send({ ev: 'error', name: a.name, message: 'stream ended by the controller' });
+      if (!a.closing && a.registered) send({ ev: 'error', name: a.name, message: 'stream ended by the controller' });
     });
     a.call.on('data', (msg) => {
       const m = msg.msg;
       if (m?.$case === 'registered') {
+        a.registered = true;
         // Like the real agent's link: heartbeats are written without waiting for 'drain', so on a backed-up
         // stream they queue behind the batches already written.
         a.heartbeat = setInterval(() => {

@@ -284,6 +284,7 @@ export async function fleetBench() {
       results.retention = { ...f, summary: `${f.rows.partitioned.toLocaleString('en-US')} rows of one day over ${f.jobs} jobs: dropping its partition ${(f.drop.totalMs / 1000).toFixed(2)} s (jobs' rows included) vs deleting the rows ${(f.delete.ms / 1000).toFixed(1)} s` };
     }
     results.linkErrors = workers.errors.slice(0, 20);
+    results.registrationRetries = workers.retries;
   } finally {
     await workers?.close();
     await stack.stop();

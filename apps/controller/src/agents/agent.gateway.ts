@@ -27,6 +27,7 @@ import type { DeliveryOrigin } from '../runs/delivery';
 import { AgentCommandQueue } from '../queue/agent-commands';
 import { CheckedAgentLinkService, checkOf, decodeWire, type WireMessage } from './agent-decoder';
 import { IngestBudget } from './ingest-budget';
+import { StoreGate } from '../prisma/store-gate';
 import { MAX_RECEIVE_MESSAGE_BYTES } from './batch-limits';
 import { BatchGuard } from './batch-guard';
 import { registrationFailure } from './registration-failure';
@@ -49,6 +50,12 @@ export interface AgentSession {
 }
 
 const REGISTER_TIMEOUT_MS = 10_000;
+/**
+ * Registrations written at once (each a row-locking transaction, then the run handover): a fleet
+ * reconnecting together (a replica restarted, a network back) queues here instead of taking every pooled
+ * connection and timing out in the pool; the agent waits for its `registered` meanwhile.
+ */
+const REGISTRATION_SLOTS = 4;
 /** On SIGTERM, how long result writes under way may take before the sessions are ended anyway. */
 const DRAIN_MS = 10_000;
 /**
@@ -86,6 +93,7 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
   private draining = false;
   private server: Server | undefined;
   boundAddress = '';
+  private readonly registrations = new StoreGate(REGISTRATION_SLOTS);
   /** Decoded result messages not yet stored, all sessions together: at the cap every stream is paused. */
   readonly budget: IngestBudget<AgentSession>;
 
@@ -267,7 +275,7 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
         }
         clearTimeout(timer);
         const reg = msg.msg.value;
-        void this.register(call, reg, peer).then(
+        void this.registrations.run(() => this.register(call, reg, peer)).then(
           (s) => {
             session = s;
             // The stream may have ended while the registration was being written.
