@@ -322,6 +322,10 @@ export class RunsService {
 
   /** Once no run is active, the job takes its end state from its runs. */
   async finalizeJob(jobId: string): Promise<void> {
+    // Every run that ends asks; only the last finds none active and reads them all (a job over thousands
+    // of nodes would otherwise read all its runs once per run).
+    const active = await this.prisma.jobRun.findFirst({ where: { jobId, status: { in: [...ACTIVE_RUN] } }, select: { id: true } });
+    if (active) return;
     const runs = await this.prisma.jobRun.findMany({ where: { jobId }, include: { node: { select: { name: true } } } });
     if (runs.some((r) => (ACTIVE_RUN as readonly string[]).includes(r.status))) return;
     const job = await this.prisma.job.findUnique({ where: { id: jobId }, select: { stoppedBy: true } });
