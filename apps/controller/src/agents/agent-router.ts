@@ -175,12 +175,14 @@ export class AgentRouter implements OnModuleInit {
    * job row); the others take the one-run path (forwarded to the node's new replica, or failed).
    */
   private async startManyHere(runIds: string[]): Promise<void> {
-    const runs = await this.prisma.jobRun.findMany({ where: { id: { in: runIds }, status: 'pending' }, select: { id: true, jobId: true, node: { select: { name: true } } } });
+    const runs = await this.prisma.$queryRaw<{ id: string; jobId: string; name: string }[]>`
+      SELECT r."id"::text AS "id", r."jobId"::text AS "jobId", n."name" FROM "JobRun" r JOIN "Node" n ON n."id" = r."nodeId"
+      WHERE r."id" = ANY(${runIds}::uuid[]) AND r."status" = 'pending'::"RunStatus"`;
     const here: { id: string; jobId: string; nodeName: string; sessionId: string }[] = [];
     const elsewhere: string[] = [];
     for (const r of runs) {
-      const s = this.gateway.session(r.node.name);
-      if (s) here.push({ id: r.id, jobId: r.jobId, nodeName: r.node.name, sessionId: s.sessionId });
+      const s = this.gateway.session(r.name);
+      if (s) here.push({ id: r.id, jobId: r.jobId, nodeName: r.name, sessionId: s.sessionId });
       else elsewhere.push(r.id);
     }
     if (here.length > 0) {

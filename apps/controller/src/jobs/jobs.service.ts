@@ -197,13 +197,15 @@ export class JobsService implements OnModuleInit {
    * builds the StartRun: agents/start-run.ts); a node without a session fails its run at once.
    */
   async dispatch(jobId: string): Promise<void> {
-    const job = await this.prisma.job.findUnique({ where: { id: jobId }, include: { runs: { include: { node: { select: { name: true } } } } } });
-    if (!job) return;
-    const pending = job.runs.filter((r) => r.status === 'pending');
-    const notQueued = await this.router.startRuns(pending.map((r) => ({ runId: r.id, nodeName: r.node.name })));
+    // One lean read of the pending runs and their node names (a job may have thousands).
+    const pending = await this.prisma.$queryRaw<{ id: string; name: string }[]>`
+      SELECT r."id"::text AS "id", n."name" FROM "JobRun" r JOIN "Node" n ON n."id" = r."nodeId"
+      WHERE r."jobId" = ${jobId}::uuid AND r."status" = 'pending'::"RunStatus"`;
+    if (pending.length === 0) return this.runs.finalizeJob(jobId);
+    const notQueued = await this.router.startRuns(pending.map((r) => ({ runId: r.id, nodeName: r.name })));
     for (const run of pending) {
       const why = notQueued.get(run.id);
-      if (why !== undefined) await this.runs.failRun(run.id, `node ${run.node.name} was not connected when the job was dispatched (${why})`);
+      if (why !== undefined) await this.runs.failRun(run.id, `node ${run.name} was not connected when the job was dispatched (${why})`);
     }
     await this.runs.finalizeJob(jobId);
   }
