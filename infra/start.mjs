@@ -1,5 +1,6 @@
 // `npm start`: the controller plus one local agent on this machine.
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { readDotEnv } from './env.mjs';
 
@@ -13,8 +14,8 @@ const STOP_GRACE_MS = 10_000;
 
 const children = [];
 const alive = (c) => c.exitCode === null && c.signalCode === null;
-function run(name, script, extraEnv = {}) {
-  const child = spawn(process.execPath, [script], { cwd: root, env: { ...env, ...extraEnv }, stdio: ['ignore', 'inherit', 'inherit'] });
+function run(name, script, extraEnv = {}, nodeFlags = []) {
+  const child = spawn(process.execPath, [...nodeFlags, script], { cwd: root, env: { ...env, ...extraEnv }, stdio: ['ignore', 'inherit', 'inherit'] });
   child.on('exit', (code, signal) => {
     if (!stopping) console.error(`[start] ${name} exited (${signal ?? code}); stopping the rest`);
     shutdown(code ?? 1);
@@ -74,7 +75,8 @@ waitHealthy().then(
       // scratch stays in the agent's RSS (a whole-host profile peaked ~12 MiB higher). Read at exec, so set here.
       MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX || '2',
       TRACEFLEET_AGENT_METRICS_ADDR: env.TRACEFLEET_AGENT_METRICS_ADDR ?? '127.0.0.1:9464',
-    });
+      // V8 heap sizes are read at start: the agent's flags (apps/node-agent/src/node-flags.ts) go on its command line.
+    }, createRequire(import.meta.url)('../apps/node-agent/dist/node-flags.js').AGENT_NODE_FLAGS);
     console.log(`
 [start] Tracefleet is up: REST ${base}/api/v1 (tokens in .env: TRACEFLEET_API_TOKEN; TRACEFLEET_CAPTURE_TOKEN for ssl-capture), one local agent
 [start] on mutual TLS (fleet CA ${env.TRACEFLEET_CA_CERT}; the agent's certificate in .tracefleet/agent).
