@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { describe, test } from 'node:test';
 import { Symbolizer, fixMallocThresholds } from './index';
@@ -24,6 +24,14 @@ function ownAddressOf(file: string, symbol: string): bigint {
     if (fileOffset >= offset && fileOffset < offset + (end - start)) return start + (fileOffset - offset);
   }
   assert.fail(`this process does not map offset 0x${fileOffset.toString(16)} of ${file}`);
+}
+
+function safeReadlink(path: string): string {
+  try {
+    return fs.readlinkSync(path);
+  } catch {
+    return '';
+  }
 }
 
 /** Resident kB of this process's mappings of `file` with permissions `perms` (smaps). */
@@ -67,6 +75,29 @@ describe('Symbolizer memory', () => {
       const other = ownAddressOf(node, 'uv_loop_init');
       assert.deepEqual(symbolizer.symbolizeUser(process.pid, new BigUint64Array([other])), ['uv_loop_init']);
     } finally {
+      symbolizer.close();
+    }
+  });
+
+  test('the state of a process that exited goes 10 s after its last lookup, not before', async () => {
+    const child = spawn('sleep', ['60'], { stdio: 'ignore' });
+    const symbolizer = new Symbolizer();
+    try {
+      for (let i = 0; i < 500 && !/\/sleep$/.test(safeReadlink(`/proc/${child.pid}/exe`)); i++) await new Promise((r) => setTimeout(r, 10));
+      const own = ownAddressOf(fs.realpathSync(process.execPath), 'uv_run');
+      symbolizer.symbolizeUser(child.pid!, new BigUint64Array([0x1000n]));
+      symbolizer.symbolizeUser(process.pid, new BigUint64Array([own]));
+      assert.equal(symbolizer.stats().processes, 2);
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      // Its samples may still be on their way: a lookup soon after the exit keeps it.
+      symbolizer.symbolizeUser(process.pid, new BigUint64Array([own]));
+      assert.equal(symbolizer.stats().processes, 2);
+      await new Promise((r) => setTimeout(r, 10_500));
+      assert.deepEqual(symbolizer.symbolizeUser(process.pid, new BigUint64Array([own])), ['uv_run']);
+      assert.equal(symbolizer.stats().processes, 1, 'the exited process was forgotten; this one (looked up all along) stays');
+    } finally {
+      child.kill('SIGKILL');
       symbolizer.close();
     }
   });
