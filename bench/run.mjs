@@ -19,8 +19,9 @@ import { tcpBench } from './tcp.mjs';
 import { oomkillBench } from './oomkill.mjs';
 import { offCpuBench } from './off-cpu.mjs';
 import { execOpenBench } from './exec-open.mjs';
+import { agentMemBench } from './agent-mem.mjs';
 
-const suites = { 'cpu-profile': cpuProfileBench, usdt: usdtBench, memleak: memleakBench, ssl: sslBench, fleet: fleetBench, 'fleet-read': fleetReadBench, unwind: unwindBench, python: pythonBench, target: targetBench, runqlat: runqlatBench, biolatency: biolatencyBench, tcp: tcpBench, 'off-cpu': offCpuBench, oomkill: oomkillBench, 'exec-open': execOpenBench, chaos: chaosBench, console: consoleBench };
+const suites = { 'cpu-profile': cpuProfileBench, usdt: usdtBench, memleak: memleakBench, ssl: sslBench, fleet: fleetBench, 'fleet-read': fleetReadBench, unwind: unwindBench, python: pythonBench, target: targetBench, runqlat: runqlatBench, biolatency: biolatencyBench, tcp: tcpBench, 'off-cpu': offCpuBench, oomkill: oomkillBench, 'exec-open': execOpenBench, 'agent-mem': agentMemBench, chaos: chaosBench, console: consoleBench };
 // These start their own stack (fleet: simulated agents, no real one; chaos: its faults) or need none (console:
 // a page in chromium), and run after the shared one has stopped.
 const ownStack = new Set(['fleet', 'fleet-read', 'chaos', 'console']);

@@ -140,7 +140,8 @@ case "$mode" in
     # shellcheck disable=SC1090 # written above from checked values
     . "$env_file"
     set +a
-    exec "$OPT/node/bin/node" "$OPT/agent/main.js"
+    # The V8 flags of the systemd unit's ExecStart (apps/node-agent/src/node-flags.ts).
+    exec "$OPT/node/bin/node" --max-semi-space-size=1 "$OPT/agent/main.js"
     ;;
   systemd)
     [ -f "$unit_src" ] || die "the bundle has no systemd unit ($unit_src)"

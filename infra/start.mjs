@@ -1,5 +1,6 @@
 // `npm start`: the controller plus one local agent on this machine.
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { readDotEnv } from './env.mjs';
 
@@ -75,7 +76,8 @@ waitHealthy().then(
       // scratch stays in the agent's RSS (a whole-host profile peaked ~12 MiB higher). Read at exec, so set here.
       MALLOC_ARENA_MAX: env.MALLOC_ARENA_MAX || '2',
       TRACEFLEET_AGENT_METRICS_ADDR: env.TRACEFLEET_AGENT_METRICS_ADDR ?? '127.0.0.1:9464',
-    });
+      // V8 heap sizes are read at start: the agent's flags (apps/node-agent/src/node-flags.ts) go on its command line.
+    }, createRequire(import.meta.url)('../apps/node-agent/dist/node-flags.js').AGENT_NODE_FLAGS);
     console.log(`
 [start] Tracefleet is up: REST ${base}/api/v1 (tokens in .env: TRACEFLEET_API_TOKEN; TRACEFLEET_CAPTURE_TOKEN for ssl-capture), one local agent
 [start] on mutual TLS (fleet CA ${env.TRACEFLEET_CA_CERT}; the agent's certificate in .tracefleet/agent).

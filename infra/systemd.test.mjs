@@ -8,8 +8,12 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import { createRequire } from 'node:module';
 import { parseAllDocuments } from 'yaml';
 import { AGENT_CAPS, k8sDir, read, root, run, systemdDir } from './fleet-install-lib.mjs';
+
+// The V8 flags every launcher of the agent passes (apps/node-agent/src/node-flags.ts; built by `npx turbo run build`).
+const { AGENT_NODE_FLAGS } = createRequire(import.meta.url)('../apps/node-agent/dist/node-flags.js');
 
 const UNITS = ['tracefleet-controller.service', 'tracefleet-agent.service'];
 
@@ -118,7 +122,7 @@ test('the units keep the bundle contract: paths, env files, state directory, res
   const a = directives(agent);
   // The controller's heap is bounded (docs/ARCHITECTURE.md, "Memory under a flood").
   assert.deepEqual(c.get('ExecStart'), ['/opt/tracefleet/node/bin/node --max-old-space-size=384 /opt/tracefleet/controller/main.js']);
-  assert.deepEqual(a.get('ExecStart'), ['/opt/tracefleet/node/bin/node /opt/tracefleet/agent/main.js']);
+  assert.deepEqual(a.get('ExecStart'), [`/opt/tracefleet/node/bin/node ${AGENT_NODE_FLAGS.join(' ')} /opt/tracefleet/agent/main.js`]);
   assert.deepEqual(c.get('EnvironmentFile'), ['/etc/tracefleet/controller.env']);
   assert.deepEqual(a.get('EnvironmentFile'), ['/etc/tracefleet/agent.env']);
   assert.equal(last(a, 'StateDirectory'), 'tracefleet/agent');
@@ -245,4 +249,13 @@ test('the env file templates document every variable, and their placeholders are
     const value = new RegExp(`^${v}=(.*)$`, 'm').exec(text)?.[1];
     assert.ok(value !== undefined && value.length < 16 && value.includes('CHANGE-ME'), `${v}=${value}: not a refused placeholder`);
   }
+});
+
+test('every launcher of the agent passes its V8 flags (node-flags.ts): the heap is sized at start', () => {
+  assert.ok(AGENT_NODE_FLAGS.length > 0);
+  const flags = AGENT_NODE_FLAGS.join(' ');
+  assert.match(read('infra/install-agent.sh'), new RegExp(`exec "\\$OPT/node/bin/node" ${flags} "\\$OPT/agent/main.js"`));
+  assert.ok(read('infra/images/agent.Dockerfile').includes(`ENTRYPOINT ["node", ${AGENT_NODE_FLAGS.map((f) => JSON.stringify(f)).join(', ')}, "main.js"]`));
+  assert.equal(JSON.parse(read('apps/node-agent/package.json')).scripts.start, `node ${flags} dist/main.js`);
+  assert.match(read('infra/start.mjs'), /node-flags\.js'\)\.AGENT_NODE_FLAGS/);
 });

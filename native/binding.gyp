@@ -9,6 +9,7 @@
         "src/debuginfo_fetch.cc",
         "src/dwarf_struct_offsets.cc",
         "src/elf_file.cc",
+        "src/file_pages.cc",
         "src/elf_function_offsets.cc",
         "src/event_stream.cc",
         "src/file_cache.cc",

@@ -10,6 +10,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { migrate } from './migrate';
+import { agentNodeFlags, type AgentStartOptions } from './agent-launch';
 import { readDotEnv, redact, serviceUrl } from '@tracefleet/controller/dist/testing/service-urls';
 import { credentials, Metadata, type ChannelCredentials } from '@grpc/grpc-js';
 import { EnrollmentClient } from '@tracefleet/proto';
@@ -158,7 +159,7 @@ export interface Stack {
    * (TRACEFLEET_CONTROLLER_GRPC as a list); default the first replica's. Resolves once GET /nodes
    * shows it connected with a session started after the spawn.
    */
-  startAgent(nodeName?: string, labels?: string, grpcAddrs?: string[], env?: Record<string, string>, opts?: { netns?: string }): Promise<ChildProcess>;
+  startAgent(nodeName?: string, labels?: string, grpcAddrs?: string[], env?: Record<string, string>, opts?: AgentStartOptions): Promise<ChildProcess>;
   /** Starts replica `index` again (same id, ports and environment) after a test killed it; resolves once it is healthy. */
   restartReplica(index?: number): Promise<Replica>;
   /** The state directory the harness gives an agent of that name (its key and certificate). */
@@ -303,13 +304,13 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
     agents: new Map(),
     logs,
     api,
-    async startAgent(nodeName = stack.nodeName, labels = 'role=e2e', grpcAddrs = [first.grpcAddr], agentEnv: Record<string, string> = {}, agentOpts: { netns?: string } = {}) {
+    async startAgent(nodeName = stack.nodeName, labels = 'role=e2e', grpcAddrs = [first.grpcAddr], agentEnv: Record<string, string> = {}, agentOpts: AgentStartOptions = {}) {
       const spawnedAt = Date.now();
       // Each controller address with its replica's enrollment address, in the same order.
       const enrollAddrs = grpcAddrs.map((g) => replicas.find((r) => r.grpcAddr === g)?.enrollAddr ?? first.enrollAddr);
       // Spawned before any await: bench/lib.mjs's startAgentWithEnv relies on it.
       // In a network namespace: `ip netns exec` joins it and execs node (the same pid, so signals reach the agent).
-      const argv = [process.execPath, join(ROOT, 'apps/node-agent/dist/main.js')];
+      const argv = [process.execPath, ...(agentOpts.nodeFlags ?? agentNodeFlags(ROOT)), agentOpts.main ?? join(ROOT, 'apps/node-agent/dist/main.js')]; // V8 flags as launchers pass them
       if (agentOpts.netns) argv.unshift('ip', 'netns', 'exec', agentOpts.netns);
       const agent = spawn(argv[0], argv.slice(1), {
         cwd: ROOT,

@@ -26,7 +26,8 @@ VOLUME /var/lib/tracefleet/agent
 WORKDIR /opt/tracefleet/agent
 # Root: it must load BPF programs and read other processes' memory (through capabilities, not --privileged).
 USER 0:0
-ENTRYPOINT ["node", "main.js"]
+# V8 flags: apps/node-agent/src/node-flags.ts.
+ENTRYPOINT ["node", "--max-semi-space-size=1", "main.js"]
 
 # Last, so a new version reuses every layer above that did not change.
 ARG VERSION=unknown

@@ -128,6 +128,7 @@ export interface NativeAddon extends NativeDwarf {
   Unwinder: new (opts: UnwinderOptions) => NativeUnwinder;
   unwindTable(path: string): UnwindTable;
   releaseMemory(): boolean;
+  fixMallocThresholds(): boolean;
 }
 
 export const addonPath = path.resolve(__dirname, '..', 'build', 'Release', 'tracefleet_native.node');
@@ -463,6 +464,15 @@ export function functionOffsets(path: string, names: string[]): Record<string, b
  */
 export function releaseMemory(): boolean {
   return loadAddon().releaseMemory();
+}
+
+/**
+ * Fixes glibc's mmap threshold (256 KiB) and trim threshold (1 MiB), which otherwise grow with the largest block
+ * freed, so that large temporaries (unwind table rows, libbpf's BTF copy) go back to the kernel when freed instead
+ * of staying in the process's RSS. Process-wide: for the agent, called once at its start. True when glibc took both.
+ */
+export function fixMallocThresholds(): boolean {
+  return loadAddon().fixMallocThresholds();
 }
 
 /**

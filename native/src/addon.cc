@@ -2,7 +2,7 @@
 // TcpTracer, OffCpuTracer, OomkillTracer, ExecOpenTracer and SslTracer classes; layouts(), which lets the tests compare
 // the record layouts and constants this addon was compiled with against the headers; functionOffsets(), where a
 // function's uprobe goes in an ELF file; releaseMemory(), which
-// hands the free pages of malloc's arenas back to the kernel; and dwarfStructOffsets(), struct member offsets from an
+// hands the free pages of malloc's arenas back to the kernel; fixMallocThresholds(), which keeps them from piling up; and dwarfStructOffsets(), struct member offsets from an
 // ELF file's DWARF.
 #include <malloc.h>
 #include <napi.h>
@@ -110,6 +110,18 @@ Napi::Value Layouts(const Napi::CallbackInfo& info) {
 // in RSS long after the run; malloc_trim(0) releases every free page of every arena. True when it released some.
 Napi::Value ReleaseMemory(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), malloc_trim(0) != 0); }
 
+// That growth is glibc's dynamic mmap threshold: a freed mmapped block raises it to the block's size (up to 32 MiB),
+// and the trim threshold to twice that. After the first large temporary (an unwind table's rows, libbpf's copy of
+// the kernel's BTF at load) every later one of that size comes from an arena, and its pages stay resident after
+// free, during runs as well as after them. Fixing both thresholds (which turns the growth off) keeps blocks of
+// 256 KiB and more in mappings of their own, unmapped by free, and trims an arena's top beyond 1 MiB. For a
+// long-lived process whose big allocations are rare and short-lived (the agent); true when glibc took both.
+Napi::Value FixMallocThresholds(const Napi::CallbackInfo& info) {
+  bool mmapSet = mallopt(M_MMAP_THRESHOLD, 256 << 10) == 1;
+  bool trimSet = mallopt(M_TRIM_THRESHOLD, 1 << 20) == 1;
+  return Napi::Boolean::New(info.Env(), mmapSet && trimSet);
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InstallLibbpfPrint();
   exports.Set("Profiler", Profiler::Define(env));
@@ -130,6 +142,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dwarfStructOffsets", Napi::Function::New(env, DwarfStructOffsetsJs, "dwarfStructOffsets"));
   exports.Set("unwindTable", Napi::Function::New(env, UnwindTableJs, "unwindTable"));
   exports.Set("releaseMemory", Napi::Function::New(env, ReleaseMemory, "releaseMemory"));
+  exports.Set("fixMallocThresholds", Napi::Function::New(env, FixMallocThresholds, "fixMallocThresholds"));
   exports.Set("safeOpenCheck", Napi::Function::New(env, SafeOpenCheckJs, "safeOpenCheck"));
   exports.Set("PerfMapReader", PerfMapReader::Define(env));
   return exports;

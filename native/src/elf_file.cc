@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "debuginfo_fetch.h"
+#include "file_pages.h"
 #include "safe_open.h"
 #include "symbol_names.h"
 
@@ -169,7 +170,7 @@ void ElfFile::BuildIndex() {
   firstGlobal_ = dwfl_module_getsymtab_first_global(module_);
   symbols_.reserve(static_cast<size_t>(count));
   // Exactly the symbols dwfl_module_addrinfo considers.
-  for (int i = 1; i < count; i++) {
+  for (int i = 1; i < count && i < (1 << 30); i++) {
     GElf_Sym sym;
     GElf_Addr value = 0;
     GElf_Word shndx = 0;
@@ -177,7 +178,8 @@ void ElfFile::BuildIndex() {
     if (name == nullptr || name[0] == '\0' || sym.st_shndx == SHN_UNDEF) continue;
     int type = GELF_ST_TYPE(sym.st_info);
     if (type == STT_SECTION || type == STT_FILE || type == STT_TLS) continue;
-    symbols_.push_back(Symbol{value, sym.st_size, name, static_cast<uint32_t>(i), shndx, BindingRank(sym)});
+    Symbol symbol{value, sym.st_size, name, static_cast<uint32_t>(i), static_cast<uint32_t>(BindingRank(sym)), shndx};
+    symbols_.push_back(symbol);
   }
   symbols_.shrink_to_fit();
   std::sort(symbols_.begin(), symbols_.end(), [](const Symbol& a, const Symbol& b) {
@@ -200,6 +202,13 @@ void ElfFile::BuildIndex() {
     }
   }
   std::sort(sections_.begin(), sections_.end(), [](const Section& a, const Section& b) { return a.start < b.start; });
+
+  // Building the index read every symbol and its name: whole symbol and string tables (node's are ~15 MiB) of
+  // the file libdwfl maps, resident in the agent from then on, while lookups touch a few names. Those pages leave
+  // the agent's RSS now; a name read later faults its page in again.
+  size_t imageSize = 0;
+  char* image = elf != nullptr ? elf_rawfile(elf, &imageSize) : nullptr;
+  ReleaseFilePages(image, imageSize);
 }
 
 // The section libdwfl's same_section test sees: a binary search over the allocated sections in
@@ -286,8 +295,9 @@ const ElfFile::Symbol* ElfFile::FindSizeless(uint64_t vaddr, size_t end, bool ex
 
 std::string ElfFile::DisplayName(const Symbol& symbol) {
   if (symbol.name[0] != '_' || symbol.name[1] != 'Z') return symbol.name;
-  auto it = demangled_.find(symbol.order);
-  if (it == demangled_.end()) it = demangled_.emplace(symbol.order, Demangle(symbol.name)).first;
+  const uint32_t order = symbol.order;
+  auto it = demangled_.find(order);
+  if (it == demangled_.end()) it = demangled_.emplace(order, Demangle(symbol.name)).first;
   return it->second;
 }
 

@@ -53,14 +53,16 @@ std::shared_ptr<ElfFile> ElfFileCache::Insert(const Key& key, std::shared_ptr<El
   return file;
 }
 
-void ElfFileCache::Trim() {
+void ElfFileCache::Trim() { TrimUnused(kMaxUnusedFiles / 2); }
+
+void ElfFileCache::TrimUnused(size_t keep) {
   std::vector<std::pair<uint64_t, Key>> unused;
   for (const auto& [key, entry] : files_) {
     if (entry.file.use_count() == 1) unused.emplace_back(entry.lastUsed, key);
   }
-  if (unused.size() <= kMaxUnusedFiles / 2) return;
+  if (unused.size() <= keep) return;
   std::sort(unused.begin(), unused.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (size_t i = 0; i < unused.size() - kMaxUnusedFiles / 2; i++) files_.erase(unused[i].second);
+  for (size_t i = 0; i < unused.size() - keep; i++) files_.erase(unused[i].second);
 }
 
 std::shared_ptr<ElfFile> ElfFileCache::ForMapping(int pid, const Mapping& mapping, std::string* refused) {

@@ -21,6 +21,8 @@ class ElfFileCache {
   // executable, a FIFO put in its place) *refused says what, and nothing was opened.
   std::shared_ptr<ElfFile> ForMapping(int pid, const Mapping& mapping, std::string* refused = nullptr);
   void Clear() { files_.clear(); }
+  // Closes files no process refers to any more, least recently used first, until at most `keep` such are left.
+  void TrimUnused(size_t keep);
   size_t Files() const { return files_.size(); }
   uint64_t IndexedSymbols() const;
 

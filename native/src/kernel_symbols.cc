@@ -34,10 +34,14 @@ void KernelSymbols::Load() {
     if (addr == 0) continue;  // hidden by kptr_restrict, or not a number
     if (name == "_etext" && module.empty()) coreTextEnd_ = addr;
     if (type != "t" && type != "T" && type != "W") continue;
-    symbols_.push_back(Symbol{addr, name, module.empty()});
+    if (names_.size() > UINT32_MAX - name.size() - 1) break;  // 4 GiB of names: not a kallsyms
+    symbols_.push_back(Symbol{addr, static_cast<uint32_t>(names_.size()), module.empty()});
+    names_.append(name).push_back('\0');
   }
   // Aliases share an address; stable order keeps kallsyms' first name for it.
   std::stable_sort(symbols_.begin(), symbols_.end(), [](const Symbol& a, const Symbol& b) { return a.addr < b.addr; });
+  symbols_.shrink_to_fit();
+  names_.shrink_to_fit();
 }
 
 std::string KernelSymbols::Symbolize(uint64_t addr) {
@@ -49,7 +53,7 @@ std::string KernelSymbols::Symbolize(uint64_t addr) {
     while (it != symbols_.begin() && std::prev(it)->addr == at) --it;
     const Symbol& symbol = *it;
     bool inside = symbol.core ? (coreTextEnd_ == 0 || addr < coreTextEnd_) : addr - symbol.addr < kMaxFunctionSpan;
-    if (inside) return symbol.name + "_[k]";
+    if (inside) return std::string(names_.c_str() + symbol.name) + "_[k]";
   }
   return "[kernel]+" + Hex(addr) + "_[k]";
 }

@@ -12,6 +12,12 @@ constexpr auto kRefreshInterval = std::chrono::seconds(1);
 constexpr size_t kMaxProcesses = 4096;
 // Beyond this many cached addresses over all processes, every address cache starts afresh.
 constexpr uint64_t kMaxCachedAddresses = 1 << 18;
+// A process's state is kept after it exits, for its samples still on their way (the ring, the queue, the next
+// flush: a second or two). Past this without a lookup, an exited process's state goes, and with it the files
+// only it mapped, but for the most recently used kKeepUnusedFiles: on a host that starts many short-lived
+// processes (builds, probes, cron) the indexes of every binary they ran otherwise stayed for the symbolizer's life.
+constexpr auto kExitedGrace = std::chrono::seconds(10);
+constexpr size_t kKeepUnusedFiles = 32;
 
 std::string FileIdentity(const Mapping& m) { return m.dev + ' ' + std::to_string(m.inode) + ' ' + m.path; }
 
@@ -33,6 +39,11 @@ bool ProcessSymbols::SameProcess(Clock::time_point now) {
   checkedAt_ = now;
   std::string current = ProcessIdentity(pid_);
   return current.empty() || current == identity_;  // gone (keep what we have) or still the same
+}
+
+bool ProcessSymbols::Exited() const {
+  std::string current = ProcessIdentity(pid_);
+  return current.empty() || current != identity_;
 }
 
 void ProcessSymbols::ForgetNames() {
@@ -166,12 +177,26 @@ std::vector<std::string> UserSymbols::Symbolize(int pid, const uint64_t* addrs, 
     it = processes_.emplace(pid, std::make_unique<ProcessSymbols>(pid, files_, counters_, now, perfMapMaxBytes_)).first;
   }
   it->second->lastUsed = ++tick_;
+  it->second->lastUsedAt = now;
   std::vector<std::string> names(count);
   it->second->Symbolize(addrs, count, now, names);
   if (counters_.cachedAddresses > kMaxCachedAddresses) {
     for (auto& [id, process] : processes_) process->ForgetNames();
   }
+  if (now - sweptAt_ >= kExitedGrace) ForgetExited(now);
   return names;
+}
+
+void UserSymbols::ForgetExited(ProcessSymbols::Clock::time_point now) {
+  sweptAt_ = now;
+  for (auto it = processes_.begin(); it != processes_.end();) {
+    if (now - it->second->lastUsedAt >= kExitedGrace && it->second->Exited()) {
+      it = processes_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  files_.TrimUnused(kKeepUnusedFiles);
 }
 
 void UserSymbols::EvictLeastRecentlyUsed() {

@@ -2,7 +2,7 @@
 // JIT perf map and the names its addresses resolved to. The ELF images and their symbol
 // indexes are shared by every process that maps them (ElfFileCache), so the cost grows with
 // distinct files and addresses, not with processes × flushes. A process's state is kept after
-// it exits, so its samples still resolve.
+// it exits, so its samples still resolve, until 10 s without a lookup (user_symbols.cc).
 #pragma once
 
 #include <chrono>
@@ -53,8 +53,11 @@ class ProcessSymbols {
   // addrs is a stack, leaf first: every frame but the leaf is a return address.
   void Symbolize(const uint64_t* addrs, size_t count, Clock::time_point now, std::vector<std::string>& names);
   void ForgetNames();
+  // True when the process this state was read from is gone (or its pid now belongs to another).
+  bool Exited() const;
 
   uint64_t lastUsed = 0;
+  Clock::time_point lastUsedAt;
 
  private:
   bool Resolve(uint64_t addr, std::string& out) const;
@@ -85,6 +88,7 @@ class UserSymbols {
 
  private:
   void EvictLeastRecentlyUsed();
+  void ForgetExited(ProcessSymbols::Clock::time_point now);
 
   // Declared before processes_, which refer to them, so that they are destroyed after.
   ElfFileCache files_;
@@ -92,6 +96,7 @@ class UserSymbols {
   std::unordered_map<int, std::unique_ptr<ProcessSymbols>> processes_;
   uint64_t tick_ = 0;
   uint64_t perfMapMaxBytes_;
+  ProcessSymbols::Clock::time_point sweptAt_ = ProcessSymbols::Clock::now();
 };
 
 }  // namespace tracefleet

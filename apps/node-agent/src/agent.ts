@@ -1,4 +1,4 @@
-import { Symbolizer, Unwinder, releaseMemory } from '@tracefleet/native';
+import { Symbolizer, Unwinder, fixMallocThresholds, releaseMemory } from '@tracefleet/native';
 import type { CheckTarget, ControllerMessage, ListUsdt, StartRun, UsdtListResult } from '@tracefleet/proto';
 import type { AgentConfig } from './config';
 import { ControllerLink } from './link';
@@ -20,6 +20,8 @@ import { GroupTarget } from './runs/group-target';
 type AllNativeParts = RunNativeParts & {
     /** malloc_trim(0) once runs have ended (MemoryReleaser); absent: nothing is trimmed. */
     releaseMemory?: () => boolean;
+    /** glibc's fixed thresholds, set once when the agent starts (native fixMallocThresholds); absent: glibc's defaults. */
+    fixMallocThresholds?: () => boolean;
   };
 
 function realNative(cfg: AgentConfig, log: (msg: string) => void): AllNativeParts {
@@ -29,6 +31,7 @@ function realNative(cfg: AgentConfig, log: (msg: string) => void): AllNativePart
     createSymbolizer: () => new Symbolizer({ perfMapMaxBytes: cfg.perfMapBytes }),
     unwind: cfg.unwind === 'tables' ? new UnwindService(() => new Unwinder({ maxTableBytes: cfg.unwindTableBytes }), log) : undefined,
     releaseMemory,
+    fixMallocThresholds,
   };
 }
 
@@ -69,6 +72,7 @@ export class Agent {
     this.link.runningRunIds = () => [...this.runs.keys()];
     this.link.heldRunIds = () => [...new Set([...this.runs.keys(), ...this.outbox.heldRunIds()])];
     this.memory = new MemoryReleaser(native.releaseMemory ?? (() => false), log);
+    if (native.fixMallocThresholds && !native.fixMallocThresholds()) log('glibc refused fixed malloc thresholds: freed large blocks may stay in RSS until runs end');
     const policy = cfg.policy ?? { ...DEFAULT_POLICY, source: 'defaults' };
     this.admission = new Admission(policy);
     log(describePolicy(policy));

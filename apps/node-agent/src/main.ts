@@ -2,6 +2,7 @@ import { Agent } from './agent';
 import { ConfigError, loadConfig } from './config';
 import { IdentityError } from './identity';
 import { MetricsPortError } from './metrics/metrics-server';
+import { AGENT_NODE_FLAGS, missingNodeFlags } from './node-flags';
 
 function main(): void {
   let cfg;
@@ -19,6 +20,9 @@ function main(): void {
     process.exit(2);
   }
   const log = (m: string): void => console.log(`[agent ${cfg.nodeName}] ${m}`);
+  const missing = missingNodeFlags();
+  // A supervisor of the operator's own: the agent works, with a larger heap (node-flags.ts says how much).
+  if (missing.length) log(`started without ${missing.join(' ')}: start it as \`node ${AGENT_NODE_FLAGS.join(' ')} main.js\` for a smaller heap`);
   // Refused for good (another agent holds this node name): stop, say why, exit 3 so a supervisor does not just restart it into the same refusal.
   const agent: Agent = new Agent(cfg, log, undefined, (reason) => {
     console.error(`tracefleet agent ${cfg.nodeName}: ${reason}`);

@@ -9,6 +9,7 @@ import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tr
 import { symbolizerNotes } from '../symbolizer-notes';
 import { PythonFrames } from '../python/python-frames';
 import { JavaPerfMaps } from '../java/perf-maps';
+import { profileRingBytes } from './ring-bytes';
 
 export { RunRejected, type MessageSink } from '../tracing-run';
 
@@ -18,6 +19,7 @@ export interface NativeParts {
     targetPid?: number;
     targetComm?: string;
     foldSamples?: boolean;
+    ringBufferBytes?: number;
     unwinder?: Unwinder;
     python?: boolean;
     onSamples: (s: RawSample[]) => void;
@@ -57,6 +59,7 @@ export class CpuProfileRun extends TracingRun {
       ...group?.filter,
       // Identical samples arrive as one with a count: the JS thread's work follows distinct stacks, not the rate.
       foldSamples: true,
+      ringBufferBytes: profileRingBytes(spec.frequencyHz),
       unwinder,
       python: pythonFrames,
       onSamples: (samples) => {
