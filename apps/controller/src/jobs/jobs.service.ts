@@ -126,27 +126,32 @@ export class JobsService implements OnModuleInit {
   /** Stores a planned job with one run per node, and queues its dispatch and deadline. */
   async insert(plan: JobPlan, link: JobLink = {}): Promise<JobView> {
     const { dto, selector, specific, runNodes, skipped } = plan;
-    const nodeRows = await this.prisma.node.findMany({ where: { name: { in: runNodes } }, select: { id: true } });
-    const job = await this.prisma.job.create({
-      data: {
-        incidentId: link.incidentId,
-        scheduleId: link.scheduleId,
-        startAt: link.startAt,
-        type: dbJobType(dto.type) as JobType,
-        durationSec: dto.durationSec,
-        params: {
-          type: dto.type,
+    // The job and one run per node, together; the runs in one INSERT … SELECT (a job over thousands of nodes
+    // took ~0.5 s through the ORM's nested create).
+    const job = await this.prisma.$transaction(async (tx) => {
+      const created = await tx.job.create({
+        data: {
+          incidentId: link.incidentId,
+          scheduleId: link.scheduleId,
+          startAt: link.startAt,
+          type: dbJobType(dto.type) as JobType,
           durationSec: dto.durationSec,
-          ...(specific as object),
-          target: dto.target as object,
-          nodes: storedSelector(selector) as object,
-          selected: runNodes,
-          skipped: skipped.slice(0, MAX_SKIPPED_STORED).map(({ node, reason, code }) => ({ node, reason, code })),
-          ...(skipped.length > MAX_SKIPPED_STORED ? { skippedNotListed: skipped.length - MAX_SKIPPED_STORED } : {}),
+          params: {
+            type: dto.type,
+            durationSec: dto.durationSec,
+            ...(specific as object),
+            target: dto.target as object,
+            nodes: storedSelector(selector) as object,
+            selected: runNodes,
+            skipped: skipped.slice(0, MAX_SKIPPED_STORED).map(({ node, reason, code }) => ({ node, reason, code })),
+            ...(skipped.length > MAX_SKIPPED_STORED ? { skippedNotListed: skipped.length - MAX_SKIPPED_STORED } : {}),
+          },
         },
-        // One INSERT for every run (a job over thousands of nodes), not one per run.
-        runs: { createMany: { data: nodeRows.map((n) => ({ nodeId: n.id })) } },
-      },
+      });
+      await tx.$executeRaw`
+        INSERT INTO "JobRun" ("id", "jobId", "nodeId")
+        SELECT gen_random_uuid(), ${created.id}::uuid, n."id" FROM "Node" n WHERE n."name" = ANY(${runNodes}::text[])`;
+      return created;
     });
     // While Redis is unreachable the job is stored and answered at once; its tasks go to Redis when it is
     // back (the client's queued command), or the reconciler queues them from the Job row (schedules/reconcile.service.ts).

@@ -110,10 +110,13 @@ export class NodeSelection {
 
   /** `job`: also skip the nodes whose own policy refuses it (node-policy.ts). */
   async selectNodes(selector: NodeSelector, jobType: string, job?: PolicyJob): Promise<Selection> {
-    const rows = await this.prisma.node.findMany({
-      where: !selector.all && selector.names ? { name: { in: selector.names } } : undefined,
-      select: { id: true, name: true, labels: true, capabilities: true, status: true, statusReason: true, lastSeenAt: true, policy: true },
-    });
+    // A lean read (a fleet has thousands of nodes: the ORM's row mapping took ~0.2 s of each POST /jobs at 2,000).
+    const names = !selector.all && selector.names ? selector.names : null;
+    const rows = await this.prisma.$queryRaw<
+      { id: string; name: string; labels: unknown; capabilities: string[]; status: 'connected' | 'unreachable' | 'gone'; statusReason: string | null; lastSeenAt: Date; policy: unknown }[]
+    >`
+      SELECT "id"::text AS "id", "name", "labels", "capabilities", "status"::text AS "status", "statusReason", "lastSeenAt", "policy"
+      FROM "Node" WHERE ${names}::text[] IS NULL OR "name" = ANY(${names}::text[])`;
     const now = Date.now();
     const t = { unreachableMs: this.env.nodeUnreachableMs, goneMs: this.env.nodeGoneMs };
     const candidates: (Candidate & { id: string })[] = rows.map((r) => {
