@@ -35,16 +35,25 @@ export function fleetTable(r) {
     `| One replica: RSS idle → ${o.memorySteps.slice(1).map((x) => x.agents).join(', ')} agents connected and heartbeating (lowest of 20 samples over 10 s; median in brackets) | ${o.memorySteps.map((x) => `${x.floorMiB.toFixed(0)} (${x.medianMiB.toFixed(0)})`).join(' → ')} MiB |`,
     `| One replica: memory per connected agent (slope of the floor over the four steps) | ${o.marginalPerAgentKiB.toFixed(0)} KiB |`,
     `| One replica: registration, ${o.registration[0].burst} agents connecting at once: p50 / p99 / max (each step); registrations the controller refused as UNAVAILABLE and the agent retried (whole run) | ${o.registration.map(lat).join('; ')}; ${r.registrationRetries ?? 0} |`,
-    `| One replica: dispatch idle, POST /jobs (${r.agents} nodes by label) → StartRun at every agent, ${o.dispatchIdle.count / r.agents} jobs: p50 / p99 / max (target p99 < 1 s: ${target(o.dispatchIdle)}) | ${lat(o.dispatchIdle)} (POST answered in ${fmt(o.dispatchIdle.medianPostMs)}; load generator's loop delay p99 ${fmt(o.dispatchIdle.simLag.p99Ms)}) |`,
-    `| One replica: dispatch while every agent sends a batch a second for another job: p50 / p99 / max (target p99 < 1 s: ${target(o.dispatchWhileSending)}) | ${lat(o.dispatchWhileSending)} (loop delay p99 ${fmt(o.dispatchWhileSending.simLag.p99Ms)}) |`,
-    ...floodRows(o.floodSmall, `One replica, flood by ${o.floodSmall.agents} agents`, 1),
-    ...floodRows(o.floodAll, `One replica, flood by all ${o.floodAll.agents} agents`, 1),
+    ...(o.dispatchIdle
+      ? [
+          `| One replica: dispatch idle, POST /jobs (${r.agents} nodes by label) → StartRun at every agent, ${o.dispatchIdle.count / r.agents} jobs: p50 / p99 / max (target p99 < 1 s: ${target(o.dispatchIdle)}) | ${lat(o.dispatchIdle)} (POST answered in ${fmt(o.dispatchIdle.medianPostMs)}; load generator's loop delay p99 ${fmt(o.dispatchIdle.simLag.p99Ms)}) |`,
+        ]
+      : []),
+    ...(o.dispatchWhileSending
+      ? [
+          `| One replica: dispatch while every agent sends a batch a second for another job: p50 / p99 / max (target p99 < 1 s: ${target(o.dispatchWhileSending)}) | ${lat(o.dispatchWhileSending)} (POST answered in ${fmt(o.dispatchWhileSending.medianPostMs)}; loop delay p99 ${fmt(o.dispatchWhileSending.simLag.p99Ms)}; those jobs ended ${(o.dispatchWhileSending.statuses ?? []).join(', ')}) |`,
+        ]
+      : []),
+    ...(o.floodSmall ? floodRows(o.floodSmall, `One replica, flood by ${o.floodSmall.agents} agents`, 1) : []),
+    ...(o.floodAll ? floodRows(o.floodAll, `One replica, flood by all ${o.floodAll.agents} agents`, 1) : []),
   ];
+  if (r.partial) rows.splice(2, 0, `**Partial run**: ${r.partial}`, '');
   if (o.mergedRead) {
     const m = o.mergedRead;
     rows.push(`| One replica: the merged outputs of the ${r.agents}-agent flood job (${n(o.floodAll.samplesStored)} samples; fleet-read.mjs) | ${m.summary} |`);
   }
-  if (s) {
+  if (s?.floodAll) {
     rows.push(
       `| ${r.replicas} replicas: agents per replica (each agent's first address by its node name) / RSS floor per replica with them connected | ${s.agentsPerReplica.join(' / ')} / ${s.rssPerReplica.map((x) => mib(x.floorMiB)).join(' / ')} |`,
       `| ${r.replicas} replicas: registration of all ${r.agents} at once: p50 / p99 / max | ${lat(s.registration)} |`,

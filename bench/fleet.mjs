@@ -256,13 +256,22 @@ export async function fleetBench() {
     const mx = pts.reduce((a, p) => a + p.agents, 0) / pts.length;
     const my = pts.reduce((a, p) => a + p.floorMiB, 0) / pts.length;
     one.marginalPerAgentKiB = (pts.reduce((a, p) => a + (p.agents - mx) * (p.floorMiB - my), 0) / pts.reduce((a, p) => a + (p.agents - mx) ** 2, 0)) * 1024;
+    results.one = one;
+    // Published after each phase (a run cut short keeps what it measured, marked partial).
+    const checkpoint = (what) => {
+      if (!PHASES) publish('fleet', { ...results, partial: `ended after ${what}` }, fleetTable({ ...results, partial: `the run was cut short after ${what}; the rows below are what it measured` }));
+    };
     if (phase('dispatch')) {
       one.dispatchIdle = await dispatchRound('idle');
+      checkpoint('idle dispatch');
       one.dispatchWhileSending = await dispatchWhileSending();
+      checkpoint('dispatch while sending');
     }
     if (phase('flood')) {
       one.floodSmall = await flood({ small: tag }, SMALL, 2);
+      checkpoint(`the flood of ${SMALL} agents`);
       one.floodAll = await flood({ fleet: tag }, N, 3);
+      checkpoint(`the flood of all ${N} agents on one replica`);
     }
     if (phase('read') && one.floodAll && existsSync(new URL('./fleet-read.mjs', import.meta.url))) {
       const { measureMergedRead } = await import('./fleet-read.mjs');

@@ -24,30 +24,33 @@ function setup(maxMessages: number, maxBytes = 1e9, count = 4) {
 }
 
 describe('the replica ingest budget', () => {
-  it('holds every session back at the cap and lets them go as messages are stored, oldest first, one per free slot', () => {
-    const { sessions, budget } = setup(3);
+  it('holds every session back at the cap and lets them go once half is stored, oldest first, one per free slot', () => {
+    const { sessions, budget } = setup(4, 1e9, 6);
     const [a, b, c, d] = sessions;
     const r1 = budget.take(a, 10);
     const r2 = budget.take(b, 10);
-    assert.ok(sessions.every((s) => !s.paused), 'under the cap nothing is held');
     const r3 = budget.take(c, 10);
+    assert.ok(sessions.every((s) => !s.paused), 'under the cap nothing is held');
+    const r4 = budget.take(d, 10);
     assert.ok(sessions.every((s) => s.paused), 'at the cap every session is paused, also those that sent nothing');
-    assert.equal(budget.inFlight.held, 4);
+    assert.equal(budget.inFlight.held, 6);
     assert.equal(budget.saturations, 1);
     r1();
-    // One slot free: one session goes on (the first held), the others stay held.
-    assert.deepEqual(sessions.map((s) => s.paused), [false, true, true, true]);
+    assert.ok(sessions.every((s) => s.paused), '3 of 4 still in flight: above half, nobody goes on');
     r2();
-    // Two slots free: the next two held go on.
-    assert.deepEqual(sessions.map((s) => s.paused), [false, false, false, true]);
+    // Half stored: two free slots, the two held first go on, the others stay held.
+    assert.deepEqual(sessions.map((s) => s.paused), [false, false, true, true, true, true]);
     r3();
-    assert.ok(!d.paused);
+    // Three free slots: the next three held (the budget counts slots, not the sessions it let go that have not sent yet).
+    assert.deepEqual(sessions.map((s) => s.paused), [false, false, false, false, false, true]);
+    r4();
+    assert.ok(sessions.every((s) => !s.paused), 'all stored: every held session goes on');
     assert.equal(budget.inFlight.messages, 0);
-    assert.equal(budget.inFlight.peakMessages, 3);
+    assert.equal(budget.inFlight.peakMessages, 4);
     // Releasing twice counts once.
-    const r4 = budget.take(d, 1);
-    r4();
-    r4();
+    const r5 = budget.take(a, 1);
+    r5();
+    r5();
     assert.equal(budget.inFlight.messages, 0);
   });
 
@@ -58,8 +61,9 @@ describe('the replica ingest budget', () => {
     const r2 = budget.take(sessions[1], 60);
     assert.ok(sessions.every((s) => s.paused), '120 bytes ≥ 100: every session is held');
     r2();
-    assert.ok(sessions.some((s) => !s.paused), 'back under the byte cap');
+    assert.ok(sessions.every((s) => s.paused), '60 bytes: above half the byte cap, still held');
     r();
+    assert.ok(sessions.every((s) => !s.paused), 'back under half the byte cap');
     assert.equal(budget.inFlight.bytes, 0);
     assert.equal(budget.inFlight.peakBytes, 120);
   });

@@ -9,9 +9,9 @@ export interface IngestLimits {
  * What one replica holds of the agents' results: messages taken from any session (decoded) and not yet
  * stored. At the cap every session is held back (its stream paused: grpc-js stops reading it, and HTTP/2
  * flow control stops its agent), so a flood from thousands of agents costs at most the cap in decoded
- * messages, plus, per session, what a paused stream buffers encoded (agent.gateway.ts). As messages are
- * stored, held sessions are let go in the order they were held, one per free slot, so every agent moves
- * and no agent starves the others. A session's own per-agent limit (the backlog in the gateway) is
+ * messages, plus, per session, what a paused stream buffers encoded (agent.gateway.ts). Once half of
+ * them are stored, held sessions are let go in the order they were held, one per free slot, so every
+ * agent moves and no agent starves the others. A session's own per-agent limit (the backlog in the gateway) is
  * separate: `wants(s)` says whether the session itself still wants to read.
  */
 export class IngestBudget<S> {
@@ -79,11 +79,13 @@ export class IngestBudget<S> {
   }
 
   /**
-   * Below the cap: as many held sessions go on as there are free message slots (a session let go delivers
-   * at least one message before it can be held again), oldest first.
+   * Once below half the cap: as many held sessions go on as there are free message slots (a session let
+   * go delivers at least one message before it can be held again), oldest first. The half is hysteresis:
+   * with thousands of sessions, letting one go per stored message would pause and resume streams (and
+   * walk every session) once per message.
    */
   private letGo(): void {
-    if (this.held.size === 0 || this.full()) return;
+    if (this.held.size === 0 || this.messages > this.limits.maxMessages / 2 || this.bytes > this.limits.maxBytes / 2) return;
     let room = this.limits.maxMessages - this.messages;
     for (const s of this.held) {
       if (room <= 0) break;
