@@ -1,18 +1,12 @@
-import { BadRequestException, Injectable, UnprocessableEntityException } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { JobsService } from './jobs.service';
 import { ProfilesService } from '../profiles/profiles.service';
 import type { LabelledStack } from '../profiles/profiles.service';
 import type { OriginFilter } from '../profiles/origins';
+import { profileJob, type ProfileJob } from './profile-job';
 
 /** A CPU profile job's stored samples (or an off-cpu job's blocked µs), checked to exist. */
-export interface CpuProfile {
-  id: string;
-  type: string;
-  status: string;
-  frequencyHz: number | undefined;
-  durationSec: number | undefined;
-  startedAt: string | null;
-  finishedAt: string | null;
+export interface CpuProfile extends ProfileJob {
   /** Nodes with samples, by name (only the asked-for node with `?node=`). */
   nodes: { node: string; stacks: LabelledStack[] }[];
   total: bigint;
@@ -34,28 +28,13 @@ export class ProfileExportsService {
    * samples (yet) → 422 saying which.
    */
   async cpuProfile(jobId: string, node?: string, filter: OriginFilter = {}): Promise<CpuProfile> {
-    if (node !== undefined && (typeof node !== 'string' || node === '')) throw new BadRequestException('node must be one node name');
-    const job = await this.jobs.get(jobId);
-    if (job.type !== 'cpu-profile' && job.type !== 'off-cpu') {
-      throw new UnprocessableEntityException(`job ${jobId} is a ${job.type} job: this output is only for cpu-profile and off-cpu jobs`);
-    }
-    const nodes = await this.profiles.stacksByNode(jobId, node, filter);
-    const total = nodes.reduce((a, n) => n.stacks.reduce((b, s) => b + BigInt(s.count), a), 0n);
-    if (total === 0n) {
-      const where = [node === undefined ? '' : ` on node ${node}`, filter.container ? ` in container ${filter.container}` : '', filter.cgroup ? ` in cgroup ${filter.cgroup}` : ''];
-      throw new UnprocessableEntityException(`job ${jobId} has no samples${where.join('')} (status ${job.status})`);
-    }
-    const p = (job.params ?? {}) as { frequencyHz?: unknown; durationSec?: unknown };
-    return {
-      id: job.id,
-      type: job.type,
-      status: job.status,
-      frequencyHz: typeof p.frequencyHz === 'number' ? p.frequencyHz : undefined,
-      durationSec: typeof p.durationSec === 'number' ? p.durationSec : undefined,
-      startedAt: job.startedAt,
-      finishedAt: job.finishedAt,
-      nodes,
-      total,
-    };
+    let nodes: CpuProfile['nodes'] = [];
+    let total = 0n;
+    const job = await profileJob(this.jobs, jobId, node, filter, async () => {
+      nodes = await this.profiles.stacksByNode(jobId, node, filter);
+      total = nodes.reduce((a, n) => n.stacks.reduce((b, s) => b + BigInt(s.count), a), 0n);
+      return total > 0n;
+    });
+    return { ...job, nodes, total };
   }
 }

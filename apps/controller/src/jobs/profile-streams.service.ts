@@ -1,7 +1,8 @@
-import { BadRequestException, Injectable, UnprocessableEntityException } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { Response } from 'express';
 import { createGzip } from 'node:zlib';
 import { JobsService } from './jobs.service';
+import { profileJob, type ProfileJob } from './profile-job';
 import type { JobView } from './job.view';
 import { jobTypeDef } from '../job-types/registry';
 import { renderFlameGraphSvg } from '../profiles/flamegraph/flamegraph';
@@ -11,17 +12,6 @@ import { PprofEncoder } from '../profiles/pprof/pprof';
 import { TooManyPathsError } from '../profiles/stack-trie';
 import { SPEEDSCOPE_SCHEMA, SpeedscopeFrames, speedscopeProfile, type SpeedscopeSampledProfile } from '../profiles/speedscope/speedscope';
 import type { OriginFilter, OriginGrouping } from '../profiles/origins';
-
-/** What pprof and speedscope say about the job (ProfileExportsService.cpuProfile's, without the stacks). */
-interface ExportJob {
-  id: string;
-  type: string;
-  status: string;
-  frequencyHz: number | undefined;
-  durationSec: number | undefined;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
 
 /**
  * The job profile routes served as they are read (profiles/profile-reader.ts): the flame graph and the
@@ -155,28 +145,11 @@ export class ProfileStreamsService {
     });
   }
 
-  /** The checks and facts of ProfileExportsService.cpuProfile, with a probe for samples instead of loading them. */
-  private async exportJob(q: ReadQuery): Promise<ExportJob> {
-    const { jobId, node, filter = {} } = q;
-    if (node !== undefined && (typeof node !== 'string' || node === '')) throw new BadRequestException('node must be one node name');
-    const job = await this.jobs.get(jobId);
-    if (job.type !== 'cpu-profile' && job.type !== 'off-cpu') {
-      throw new UnprocessableEntityException(`job ${jobId} is a ${job.type} job: this output is only for cpu-profile and off-cpu jobs`);
-    }
-    await this.reader.checkJobNode(jobId, node);
-    if (!(await this.reader.hasSamples(q))) {
-      const where = [node === undefined ? '' : ` on node ${node}`, filter.container ? ` in container ${filter.container}` : '', filter.cgroup ? ` in cgroup ${filter.cgroup}` : ''];
-      throw new UnprocessableEntityException(`job ${jobId} has no samples${where.join('')} (status ${job.status})`);
-    }
-    const p = (job.params ?? {}) as { frequencyHz?: unknown; durationSec?: unknown };
-    return {
-      id: job.id,
-      type: job.type,
-      status: job.status,
-      frequencyHz: typeof p.frequencyHz === 'number' ? p.frequencyHz : undefined,
-      durationSec: typeof p.durationSec === 'number' ? p.durationSec : undefined,
-      startedAt: job.startedAt,
-      finishedAt: job.finishedAt,
-    };
+  /** The checks and facts of every profile output (profile-job.ts), with a probe for samples instead of loading them. */
+  private exportJob(q: ReadQuery): Promise<ProfileJob> {
+    return profileJob(this.jobs, q.jobId, q.node, q.filter ?? {}, async () => {
+      await this.reader.checkJobNode(q.jobId, q.node);
+      return this.reader.hasSamples(q);
+    });
   }
 }
