@@ -23,6 +23,14 @@ export interface RunProgress {
   gaps: number;
 }
 
+/** One run's batches to store, with what they move on the run. */
+export interface RunBatches {
+  jobId: string;
+  runId: string;
+  batches: ProfileBatch[];
+  progress: RunProgress;
+}
+
 /** A Prisma transaction client. */
 export type Tx = Prisma.TransactionClient;
 
@@ -148,13 +156,65 @@ export class ProfilesService {
   }
 
   /**
-   * Stores several batches of one run as one: counts summed per stack, then one statement adds them to
-   * the run's profile and moves the run's batch counters (seq, batches, samples, gaps), so stored
-   * samples and counters never disagree. Returns the samples added, or null when the run's seq had
-   * already reached the batches' (they were stored before: nothing was written). Outside any
+   * Stores the batches of several runs with one statement: per run, counts summed per stack are added
+   * to its profile and the run's batch counters (seq, batches, samples, gaps) move, so stored samples and
+   * counters never disagree. Returns per run the samples added, or null when the run's seq had already
+   * reached its batches' (they were stored before: nothing of that run was written). Outside any
    * transaction: frame and stack rows are shared and kept whatever happens to this write.
    */
-  async ingestBatches(jobId: string, runId: string, batches: ProfileBatch[], progress: RunProgress): Promise<bigint | null> {
+  async ingestMany(items: RunBatches[]): Promise<Map<string, bigint | null>> {
+    // Runs in id order: concurrent writes (another replica finishing an old session's batches) lock
+    // the same JobRun and Profile rows in the same order.
+    const sorted = [...items].sort((a, b) => (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0));
+    const folded: { item: RunBatches; stacks: number[]; origins: number[]; counts: bigint[]; total: bigint }[] = [];
+    for (const item of sorted) folded.push({ item, ...(await this.fold(item.batches)) });
+    const profileIds = await this.profileIdsOf(folded.filter((f) => f.stacks.length > 0).map((f) => f.item));
+    const sample = { profile: [] as string[], run: [] as string[], stack: [] as number[], origin: [] as number[], count: [] as string[] };
+    for (const f of folded) {
+      const profileId = profileIds.get(f.item.runId);
+      if (profileId === undefined) continue;
+      f.stacks.forEach((stack, i) => {
+        sample.profile.push(profileId);
+        sample.run.push(f.item.runId);
+        sample.stack.push(stack);
+        sample.origin.push(f.origins[i]);
+        sample.count.push(String(f.counts[i]));
+      });
+    }
+    const withSamples = folded.filter((f) => profileIds.has(f.item.runId));
+    // The claim: a run's seq moves to its batches' last only if no writer stored that far already (a
+    // resend after a lost acknowledgement, or another replica still applying the agent's old session);
+    // only claimed runs' samples and totals are written. Samples carry their profile's creation day,
+    // the partition key (retention/partitions.ts).
+    const rows = await this.prisma.$queryRaw<{ id: string }[]>`
+      WITH claim AS (
+        UPDATE "JobRun" j SET "lastSeq" = t.last, "batchesReceived" = j."batchesReceived" + t.nb,
+          "samplesReceived" = j."samplesReceived" + t.ns, "seqGaps" = j."seqGaps" + t.ng
+        FROM unnest(${folded.map((f) => f.item.runId)}::uuid[], ${folded.map((f) => String(f.item.progress.lastSeq))}::bigint[],
+          ${folded.map((f) => f.item.progress.batches)}::int[], ${folded.map((f) => String(f.total))}::bigint[],
+          ${folded.map((f) => f.item.progress.gaps)}::int[]) AS t(id, last, nb, ns, ng)
+        WHERE j."id" = t.id AND j."lastSeq" < t.last
+        RETURNING j."id"
+      ), s AS (
+        INSERT INTO "ProfileSample" ("profileId", "stackId", "originId", "count", "day")
+        SELECT x.p, x.s, x.o, x.c, (pr."createdAt")::date
+        FROM unnest(${sample.profile}::uuid[], ${sample.run}::uuid[], ${sample.stack}::int[], ${sample.origin}::int[], ${sample.count}::bigint[]) AS x(p, r, s, o, c)
+          JOIN "Profile" pr ON pr."id" = x.p
+        WHERE x.r IN (SELECT "id" FROM claim)
+        ON CONFLICT ("profileId", "stackId", "originId", "day") DO UPDATE SET "count" = "ProfileSample"."count" + EXCLUDED."count"
+      ), p AS (
+        UPDATE "Profile" pr SET "totalSamples" = pr."totalSamples" + y.n
+        FROM unnest(${withSamples.map((f) => profileIds.get(f.item.runId)!)}::uuid[], ${withSamples.map((f) => f.item.runId)}::uuid[],
+          ${withSamples.map((f) => String(f.total))}::bigint[]) AS y(p, r, n)
+        WHERE pr."id" = y.p AND y.r IN (SELECT "id" FROM claim)
+      )
+      SELECT "id"::text AS "id" FROM claim`;
+    const claimed = new Set(rows.map((r) => r.id));
+    return new Map(folded.map((f) => [f.item.runId, claimed.has(f.item.runId) ? f.total : null]));
+  }
+
+  /** A run's batches as one: the stack and origin ids (interned) with their counts summed, and the total. */
+  private async fold(batches: ProfileBatch[]): Promise<{ stacks: number[]; origins: number[]; counts: bigint[]; total: bigint }> {
     // Counts per "stackId/originId".
     const byStack = new Map<string, bigint>();
     let total = 0n;
@@ -170,42 +230,29 @@ export class ProfilesService {
       });
     }
     const keys = [...byStack.keys()].map((k) => k.split('/').map(Number));
-    // The claim: the run's seq moves to the batches' last only if no writer stored that far already
-    // (a resend after a lost acknowledgement, or another replica still applying the agent's old
-    // session). Without it nothing else in the statement writes. The row lock orders concurrent claims.
-    // Samples carry their profile's creation day, the partition key (retention/partitions.ts).
-    const profileId = byStack.size === 0 ? null : await this.profileId(jobId, runId);
-    const [row] = await this.prisma.$queryRaw<{ claimed: number }[]>`
-      WITH claim AS (
-        UPDATE "JobRun" SET "lastSeq" = ${String(progress.lastSeq)}::bigint, "batchesReceived" = "batchesReceived" + ${progress.batches},
-          "samplesReceived" = "samplesReceived" + ${String(total)}::bigint, "seqGaps" = "seqGaps" + ${progress.gaps}
-        WHERE "id" = ${runId}::uuid AND "lastSeq" < ${String(progress.lastSeq)}::bigint
-        RETURNING 1
-      ), s AS (
-        INSERT INTO "ProfileSample" ("profileId", "stackId", "originId", "count", "day")
-        SELECT ${profileId}::uuid, s, o, c, pd."day"
-        FROM unnest(${keys.map((k) => k[0])}::int[], ${keys.map((k) => k[1])}::int[], ${[...byStack.values()].map(String)}::bigint[]) AS t(s, o, c),
-          (SELECT ("createdAt")::date AS "day" FROM "Profile" WHERE "id" = ${profileId}::uuid) AS pd
-        WHERE EXISTS (SELECT 1 FROM claim)
-        ON CONFLICT ("profileId", "stackId", "originId", "day") DO UPDATE SET "count" = "ProfileSample"."count" + EXCLUDED."count"
-      ), p AS (
-        UPDATE "Profile" SET "totalSamples" = "totalSamples" + ${String(total)}::bigint
-        WHERE "id" = ${profileId}::uuid AND EXISTS (SELECT 1 FROM claim)
-      )
-      SELECT count(*)::int AS "claimed" FROM claim`;
-    return row.claimed > 0 ? total : null;
+    return { stacks: keys.map((k) => k[0]), origins: keys.map((k) => k[1]), counts: [...byStack.values()], total };
   }
 
-  /** The run's profile row, created on first use. */
-  private async profileId(jobId: string, runId: string): Promise<string> {
-    const known = this.profileIds.get(runId);
-    if (known) return known;
-    const [row] = await this.prisma.$queryRaw<{ id: string }[]>`
-      INSERT INTO "Profile" ("id", "jobId", "runId") VALUES (gen_random_uuid(), ${jobId}::uuid, ${runId}::uuid)
+  /** The profile row of each run (by run id), created on first use: the unknown ones with one statement. */
+  private async profileIdsOf(runs: { jobId: string; runId: string }[]): Promise<Map<string, string>> {
+    const ids = new Map<string, string>();
+    const missing: { jobId: string; runId: string }[] = [];
+    for (const r of runs) {
+      const known = this.profileIds.get(r.runId);
+      if (known) ids.set(r.runId, known);
+      else missing.push(r);
+    }
+    if (missing.length === 0) return ids;
+    const rows = await this.prisma.$queryRaw<{ id: string; runId: string }[]>`
+      INSERT INTO "Profile" ("id", "jobId", "runId")
+      SELECT gen_random_uuid(), j, r FROM unnest(${missing.map((m) => m.jobId)}::uuid[], ${missing.map((m) => m.runId)}::uuid[]) AS t(j, r)
       ON CONFLICT ("runId") DO UPDATE SET "runId" = EXCLUDED."runId"
-      RETURNING "id"::text AS "id"`;
-    this.profileIds.set(runId, row.id);
-    return row.id;
+      RETURNING "id"::text AS "id", "runId"::text AS "runId"`;
+    for (const row of rows) {
+      this.profileIds.set(row.runId, row.id);
+      ids.set(row.runId, row.id);
+    }
+    return ids;
   }
 
   /** Forgets what was remembered for a run that ended (its profile id). */

@@ -120,13 +120,10 @@ describe('day partitions of ProfileSample (PostgreSQL)', { timeout: 180_000 }, (
         ['main;work;hot', 12],
       ],
     );
-    // ingestBatches (the agents' path) as well: into the same day, counts added to the same rows.
-    const stored = await profiles.ingestBatches(jobId, runId, [{ runId, seq: 1n, strings: STRINGS, stacks: [{ frames: [0, 1, 2], count: 3n, origin: 0 }], origins: [] } as never], {
-      lastSeq: 1n,
-      batches: 1,
-      gaps: 0,
-    });
-    assert.equal(stored, 3n);
+    // ingestMany (the agents' path) as well: into the same day, counts added to the same rows.
+    const batches = [{ runId, seq: 1n, strings: STRINGS, stacks: [{ frames: [0, 1, 2], count: 3n, origin: 0 }], origins: [] } as never];
+    const stored = await profiles.ingestMany([{ jobId, runId, batches, progress: { lastSeq: 1n, batches: 1, gaps: 0 } }]);
+    assert.equal(stored.get(runId), 3n);
     assert.deepEqual((await rowsOf(jobId)).map((r) => Number(r.count)).sort((a, b) => a - b), [2, 15]);
     assert.ok((await rowsOf(jobId)).every((r) => r.part === partitionName(PROFILE_SAMPLES, dayOf(3))));
     // memleak's replace: the profile's rows become the snapshot's, still in its day.

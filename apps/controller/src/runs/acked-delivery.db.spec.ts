@@ -105,13 +105,13 @@ describe('acknowledged delivery (PostgreSQL)', { timeout: 180_000 }, () => {
   it('leaves a batch to the agent when storage stays unavailable: not applied, not counted lost, nothing after it applied; the resend completes the run', async () => {
     const { jobId, runId } = await newRun();
     const origin: DeliveryOrigin = { acked: true };
-    const real = profiles.ingestBatches.bind(profiles);
-    profiles.ingestBatches = () => Promise.reject(Object.assign(new Error("Can't reach database server at 127.0.0.1:5432"), { code: 'P1001' }));
+    const real = profiles.ingestMany.bind(profiles);
+    profiles.ingestMany = () => Promise.reject(Object.assign(new Error("Can't reach database server at 127.0.0.1:5432"), { code: 'P1001' }));
     let first: boolean;
     try {
       first = await runs.onBatch(nodeId, batch(runId, 1), origin);
     } finally {
-      profiles.ingestBatches = real;
+      profiles.ingestMany = real;
     }
     assert.equal(first, false, 'not acknowledged');
     assert.match(origin.unavailable ?? '', /Can't reach database server/);

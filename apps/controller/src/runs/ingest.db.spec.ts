@@ -69,17 +69,17 @@ describe('profile batch storage (PostgreSQL)', { timeout: 180_000 }, () => {
   it('stores batches that queued behind a write as one write, with seq, gaps and duplicates right', async () => {
     const { jobId, runId } = await newRun();
     const writes: { batches: number; progress?: RunProgress }[] = [];
-    const real = profiles.ingestBatches.bind(profiles);
-    profiles.ingestBatches = (j, r, bs, p) => {
-      writes.push({ batches: bs.length, progress: p });
-      return real(j, r, bs, p);
+    const real = profiles.ingestMany.bind(profiles);
+    profiles.ingestMany = (items) => {
+      for (const it of items) writes.push({ batches: it.batches.length, progress: it.progress });
+      return real(items);
     };
     try {
       // 1..10 arrive at once (an agent's backlog), then a duplicate of 10, then 12 (11 was lost on the link).
       const stored = [...Array.from({ length: 10 }, (_, i) => runs.onBatch(nodeId, batch(runId, i + 1))), runs.onBatch(nodeId, batch(runId, 10)), runs.onBatch(nodeId, batch(runId, 12))];
       await Promise.all(stored);
     } finally {
-      profiles.ingestBatches = real;
+      profiles.ingestMany = real;
     }
     assert.ok(writes.length <= 2, `12 batches took ${writes.length} writes`);
     assert.equal(writes.reduce((a, w) => a + w.batches, 0), 11, 'the duplicate never reaches storage');
@@ -103,16 +103,16 @@ describe('profile batch storage (PostgreSQL)', { timeout: 180_000 }, () => {
 
   it('retries a transient database error and stores the batch', async () => {
     const { jobId, runId } = await newRun();
-    const real = profiles.ingestBatches.bind(profiles);
+    const real = profiles.ingestMany.bind(profiles);
     let failures = 0;
-    profiles.ingestBatches = (j, r, bs, p) => {
+    profiles.ingestMany = (items) => {
       if (failures++ < 2) return Promise.reject(Object.assign(new Error('Transaction API error: Unable to start a transaction in the given time.'), { code: 'P2028' }));
-      return real(j, r, bs, p);
+      return real(items);
     };
     try {
       await runs.onBatch(nodeId, batch(runId, 1, [5, 5]));
     } finally {
-      profiles.ingestBatches = real;
+      profiles.ingestMany = real;
     }
     assert.equal(failures, 3);
     await finish(runId, 10, 1);

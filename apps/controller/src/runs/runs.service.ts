@@ -2,9 +2,10 @@ import { Injectable, Logger, Optional } from '@nestjs/common';
 import { RunEventKind, type ProfileBatch, type RunEvent, type RunFinished } from '@tracefleet/proto';
 import { PrismaService } from '../prisma/prisma.service';
 import type { Prisma } from '../generated/prisma/client';
-import { ProfilesService, type Tx } from '../profiles/profiles.service';
+import { ProfilesService, type RunBatches, type Tx } from '../profiles/profiles.service';
 import { ACTIVE_RUN, TERMINAL_JOB, jobOutcome } from '../common/run-status';
-import { withDbRetry } from '../prisma/transient';
+import { isTransientDbError, withDbRetry } from '../prisma/transient';
+import { ProfileWrites, type ProfileWrite } from './profile-writes';
 import { unwindStatsOf } from './unwind-stats';
 import { storableDate } from '../common/sanitize';
 import { ResultStores } from '../common/result-stores';
@@ -17,6 +18,8 @@ const STORE_ATTEMPTS = 6;
 const STORE_RETRY_BASE_MS = 200;
 /** Batches of one run stored by one write at most. */
 const MAX_COALESCED_BATCHES = 64;
+/** Runs whose waiting batches one write stores at most (ProfileWrites). */
+const MAX_RUNS_PER_WRITE = 64;
 
 interface ProfileBuffer {
   nodeId: string;
@@ -43,13 +46,17 @@ export class RunsService {
   private readonly chains = new Map<string, Promise<boolean>>();
   /** Per run: profile batches waiting for one write, until that write starts. */
   private readonly openBuffers = new Map<string, ProfileBuffer>();
+  /** Profile batches of many runs waiting for a storage slot, written together. */
+  private readonly writes: ProfileWrites;
 
   constructor(
     private readonly prisma: PrismaService,
     private readonly profiles: ProfilesService,
     private readonly stores: ResultStores,
     @Optional() private readonly metrics?: ControllerMetrics,
-  ) {}
+  ) {
+    this.writes = new ProfileWrites(prisma.storeGate, MAX_RUNS_PER_WRITE, (w, settle) => this.storeProfileWrites(w, settle));
+  }
 
   onEvent(nodeId: string, ev: RunEvent, origin?: DeliveryOrigin): Promise<boolean> {
     return this.enqueue(ev.runId, origin, async () => {
@@ -71,7 +78,8 @@ export class RunsService {
   /**
    * Profile batches of a run that arrive while an earlier write of that run is still under way wait
    * together and are stored as one write (counts summed per stack): under load a run's backlog costs
-   * one statement instead of one per batch.
+   * one statement instead of one per batch. Runs waiting at the same time are written together too
+   * (ProfileWrites: many agents sending a batch each).
    */
   onBatch(nodeId: string, batch: ProfileBatch, origin?: DeliveryOrigin): Promise<boolean> {
     const open = this.openBuffers.get(batch.runId);
@@ -84,41 +92,66 @@ export class RunsService {
     buffer.stored = this.enqueue(
       batch.runId,
       origin,
-      // The whole write (the run's row, the store, the counters) holds one of the storage gate's
+      // The whole write (the runs' rows, the store, the counters) holds one of the storage gate's
       // connections: results never take the connections kept for heartbeats, dispatch and the API.
       () =>
-        this.prisma.storeGate.run(() => {
+        this.writes.write({ nodeId, runId: batch.runId, origin, batches: buffer.batches }, () => {
           if (this.openBuffers.get(batch.runId) === buffer) this.openBuffers.delete(batch.runId);
-          return this.storeProfileBatches(nodeId, batch.runId, buffer.batches, origin);
         }),
       { keepBuffer: true },
     );
     return buffer.stored;
   }
 
-  private async storeProfileBatches(nodeId: string, runId: string, batches: ProfileBatch[], origin: DeliveryOrigin | undefined): Promise<void> {
-    const run = await this.ownRun(nodeId, runId);
-    if (!run) return;
-    let lastSeq = run.lastSeq;
-    let gaps = 0;
-    let duplicates = 0;
-    const fresh: ProfileBatch[] = [];
-    for (const b of batches) {
-      if (b.seq <= lastSeq) {
-        duplicates++;
-        continue;
+  /**
+   * Stores what several runs have waiting (ProfileWrites): one read of their rows, one statement for
+   * all. If that statement still fails after its retries on a transient error (the database away),
+   * every run's batches go the way of a failed store (left to the agent, or counted as not stored); on
+   * any other error (one run's bad data, say) each run is stored alone, so a failure stays that run's.
+   */
+  private async storeProfileWrites(writes: ProfileWrite[], settle: (i: number, err?: unknown) => void): Promise<void> {
+    const runs = await this.ownRuns(writes);
+    const items = writes.flatMap((w, i) => (runs[i] ? [{ i, w, run: runs[i], ...seqProgress(runs[i].lastSeq, w.batches) }] : []));
+    const batchesOf = (x: (typeof items)[number]): RunBatches => ({
+      jobId: x.run.jobId,
+      runId: x.run.id,
+      batches: x.fresh,
+      progress: { lastSeq: x.lastSeq, batches: x.fresh.length, gaps: x.gaps },
+    });
+    const together = items.filter((x) => x.fresh.length > 0);
+    let kept: Map<string, bigint | null> | undefined;
+    let downErr: unknown;
+    if (together.length > 1) {
+      const started = process.hrtime.bigint();
+      try {
+        kept = await this.retried(`${together.length} runs`, together.reduce((a, x) => a + x.fresh.length, 0), () => this.profiles.ingestMany(together.map(batchesOf)));
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        for (const x of together) {
+          const n = kept.get(x.run.id);
+          if (typeof n === 'bigint') this.metrics?.recordStored(x.fresh.length, n, seconds);
+        }
+      } catch (err) {
+        if (isTransientDbError(err)) downErr = err;
+        else this.log.warn(`storing the batches of ${together.length} runs together failed (${errorSummary(err)}); each run is stored alone`);
       }
-      if (b.seq !== lastSeq + 1n) gaps++;
-      lastSeq = b.seq;
-      fresh.push(b);
     }
-    if (fresh.length > 0) {
-      const added = await this.stored(run.id, fresh.length, lastSeq, gaps, origin, () =>
-        this.profiles.ingestBatches(run.jobId, run.id, fresh, { lastSeq, batches: fresh.length, gaps }),
-      );
-      if (added === null) duplicates += fresh.length; // another writer had stored them (its claim came first)
+    for (const x of items) {
+      try {
+        let added: bigint | null | undefined = kept?.get(x.run.id);
+        if (x.fresh.length > 0 && kept === undefined) {
+          added =
+            downErr === undefined
+              ? await this.stored(x.run.id, x.fresh.length, x.lastSeq, x.gaps, x.w.origin, () => this.profiles.ingestMany([batchesOf(x)]).then((m) => m.get(x.run.id)!))
+              : await this.notStored(x.run.id, x.fresh.length, x.lastSeq, x.gaps, x.w.origin, downErr);
+        }
+        // null: another writer had stored them (its claim came first)
+        const duplicates = x.duplicates + (added === null ? x.fresh.length : 0);
+        if (duplicates > 0) await this.countDuplicates(x.run.id, duplicates);
+        settle(x.i);
+      } catch (err) {
+        settle(x.i, err);
+      }
     }
-    if (duplicates > 0) await this.countDuplicates(run.id, duplicates);
   }
 
   /** Batches that arrived again after they were stored: dropped, and counted on the run. */
@@ -202,39 +235,53 @@ export class RunsService {
    */
   private async stored<T>(runId: string, batches: number, lastSeq: bigint, gaps: number, origin: DeliveryOrigin | undefined, store: () => Promise<T>): Promise<T | undefined> {
     const started = process.hrtime.bigint();
+    let kept: T;
     try {
       // Called inside the storage gate (onBatch, applyBatch).
-      const kept = await withDbRetry(store, {
-        attempts: STORE_ATTEMPTS,
-        baseDelayMs: STORE_RETRY_BASE_MS,
-        onRetry: (err, attempt, delayMs) => {
-          this.metrics?.storeRetries.inc();
-          this.log.warn(`run ${runId}: storing ${batches} batch(es) failed (attempt ${attempt}): ${errorSummary(err)}; again in ${delayMs} ms`);
-        },
-      });
-      // null: another writer had claimed them (duplicates, counted by the caller).
-      if (typeof kept === 'bigint') this.metrics?.recordStored(batches, kept, Number(process.hrtime.bigint() - started) / 1e9);
-      return kept;
+      kept = await this.retried(`run ${runId}`, batches, store);
     } catch (err) {
-      const why = errorSummary(err);
-      const leftToAgent = leaveToAgent(err, origin);
-      this.metrics?.storeFailures.inc({ outcome: leftToAgent ? 'left_to_agent' : 'not_stored' });
-      if (leftToAgent) {
-        // The agent keeps them and sends them again (acknowledged delivery): nothing is lost or counted.
-        this.log.warn(`run ${runId}: ${batches} batch(es) up to seq ${lastSeq} not stored yet (${why}); left to the agent, which sends them again`);
-        throw new StorageUnavailable(`storing results failed: ${why}`);
-      }
-      this.log.error(`run ${runId}: ${batches} batch(es) up to seq ${lastSeq} could not be stored: ${why}`);
-      await withDbRetry(
-        () =>
-          this.prisma.jobRun.update({
-            where: { id: runId },
-            data: { lastSeq, batchesNotStored: { increment: batches }, storeError: why.slice(0, 500), ...(gaps ? { seqGaps: { increment: gaps } } : {}) },
-          }),
-        { attempts: STORE_ATTEMPTS, baseDelayMs: STORE_RETRY_BASE_MS },
-      );
-      return undefined;
+      return this.notStored(runId, batches, lastSeq, gaps, origin, err);
     }
+    // null: another writer had claimed them (duplicates, counted by the caller).
+    if (typeof kept === 'bigint') this.metrics?.recordStored(batches, kept, Number(process.hrtime.bigint() - started) / 1e9);
+    return kept;
+  }
+
+  /** `store`, again after transient database errors (STORE_ATTEMPTS in all); the last error is thrown. */
+  private retried<T>(what: string, batches: number, store: () => Promise<T>): Promise<T> {
+    return withDbRetry(store, {
+      attempts: STORE_ATTEMPTS,
+      baseDelayMs: STORE_RETRY_BASE_MS,
+      onRetry: (err, attempt, delayMs) => {
+        this.metrics?.storeRetries.inc();
+        this.log.warn(`${what}: storing ${batches} batch(es) failed (attempt ${attempt}): ${errorSummary(err)}; again in ${delayMs} ms`);
+      },
+    });
+  }
+
+  /**
+   * Batches whose store failed for good (`err`): left to the agent, which sends them again (StorageUnavailable
+   * is thrown), or counted on the run as not stored (undefined is returned).
+   */
+  private async notStored(runId: string, batches: number, lastSeq: bigint, gaps: number, origin: DeliveryOrigin | undefined, err: unknown): Promise<undefined> {
+    const why = errorSummary(err);
+    const leftToAgent = leaveToAgent(err, origin);
+    this.metrics?.storeFailures.inc({ outcome: leftToAgent ? 'left_to_agent' : 'not_stored' });
+    if (leftToAgent) {
+      // The agent keeps them and sends them again (acknowledged delivery): nothing is lost or counted.
+      this.log.warn(`run ${runId}: ${batches} batch(es) up to seq ${lastSeq} not stored yet (${why}); left to the agent, which sends them again`);
+      throw new StorageUnavailable(`storing results failed: ${why}`);
+    }
+    this.log.error(`run ${runId}: ${batches} batch(es) up to seq ${lastSeq} could not be stored: ${why}`);
+    await withDbRetry(
+      () =>
+        this.prisma.jobRun.update({
+          where: { id: runId },
+          data: { lastSeq, batchesNotStored: { increment: batches }, storeError: why.slice(0, 500), ...(gaps ? { seqGaps: { increment: gaps } } : {}) },
+        }),
+      { attempts: STORE_ATTEMPTS, baseDelayMs: STORE_RETRY_BASE_MS },
+    );
+    return undefined;
   }
 
   onFinished(nodeId: string, fin: RunFinished, origin?: DeliveryOrigin): Promise<boolean> {
@@ -382,20 +429,60 @@ export class RunsService {
   }
 
   /** The run, if it exists and belongs to this node: an agent may report only on its own runs. */
-  private async ownRun(nodeId: string, runId: string): Promise<{ id: string; jobId: string; lastSeq: bigint } | undefined> {
-    if (!/^[0-9a-f-]{36}$/i.test(runId)) return undefined;
-    const run = await withDbRetry(
-      () => this.prisma.jobRun.findUnique({ where: { id: runId }, select: { id: true, jobId: true, nodeId: true, lastSeq: true, status: true } }),
-      { attempts: STORE_ATTEMPTS, baseDelayMs: STORE_RETRY_BASE_MS },
-    );
-    if (!run || run.nodeId !== nodeId) {
-      this.log.warn(`node ${nodeId} reported on run ${runId}, which is not its own; ignored`);
-      return undefined;
-    }
-    if (!(ACTIVE_RUN as readonly string[]).includes(run.status)) {
-      this.log.warn(`run ${runId} is already ${run.status}; late message ignored`);
-      return undefined;
-    }
-    return run;
+  private async ownRun(nodeId: string, runId: string): Promise<OwnRun | undefined> {
+    return (await this.ownRuns([{ nodeId, runId }]))[0];
   }
+
+  /** ownRun of each (one read for all). */
+  private async ownRuns(of: { nodeId: string; runId: string }[]): Promise<(OwnRun | undefined)[]> {
+    const ids = [...new Set(of.map((o) => o.runId).filter((id) => /^[0-9a-f-]{36}$/i.test(id)))];
+    const rows =
+      ids.length === 0
+        ? []
+        : await withDbRetry(
+            () => this.prisma.jobRun.findMany({ where: { id: { in: ids } }, select: { id: true, jobId: true, nodeId: true, lastSeq: true, status: true } }),
+            { attempts: STORE_ATTEMPTS, baseDelayMs: STORE_RETRY_BASE_MS },
+          );
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return of.map(({ nodeId, runId }) => {
+      const run = byId.get(runId);
+      if (!run || run.nodeId !== nodeId) {
+        this.log.warn(`node ${nodeId} reported on run ${runId}, which is not its own; ignored`);
+        return undefined;
+      }
+      if (!(ACTIVE_RUN as readonly string[]).includes(run.status)) {
+        this.log.warn(`run ${runId} is already ${run.status}; late message ignored`);
+        return undefined;
+      }
+      return run;
+    });
+  }
+}
+
+/** A run an agent may report on (ownRun). */
+interface OwnRun {
+  id: string;
+  jobId: string;
+  lastSeq: bigint;
+}
+
+/**
+ * What a run's batches do to its seq, in order: the ones at or below the seq reached are duplicates, the
+ * rest are fresh, a jump past the next seq counts as a gap; lastSeq is where the fresh ones end.
+ */
+function seqProgress(reached: bigint, batches: ProfileBatch[]): { fresh: ProfileBatch[]; lastSeq: bigint; gaps: number; duplicates: number } {
+  let lastSeq = reached;
+  let gaps = 0;
+  let duplicates = 0;
+  const fresh: ProfileBatch[] = [];
+  for (const b of batches) {
+    if (b.seq <= lastSeq) {
+      duplicates++;
+      continue;
+    }
+    if (b.seq !== lastSeq + 1n) gaps++;
+    lastSeq = b.seq;
+    fresh.push(b);
+  }
+  return { fresh, lastSeq, gaps, duplicates };
 }
