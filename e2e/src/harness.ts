@@ -10,12 +10,12 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { migrate } from './migrate';
+import { exitOnSignals } from './processes';
 import { agentNodeFlags, type AgentStartOptions } from './agent-launch';
 import { readDotEnv, redact, serviceUrl } from '@tracefleet/controller/dist/testing/service-urls';
 import { credentials, Metadata, type ChannelCredentials } from '@grpc/grpc-js';
 import { EnrollmentClient } from '@tracefleet/proto';
 import { createCa, createNodeCsr } from '@tracefleet/pki';
-
 export { readDotEnv, serviceUrl };
 export { migrate } from './migrate';
 export { parseFolded, samplesUnder, hasPath, type FoldedLine } from './folded';
@@ -403,11 +403,10 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   return stack;
 }
 
-/** A test or benchmark that crashes must not leave a controller or an agent (with probes attached) running. */
+/** A test or benchmark that crashes, or is stopped by a signal, leaves no controller or agent (with probes attached) running. */
 function killOnExit(p: ChildProcess): void {
-  const kill = (): void => {
-    if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-  };
+  exitOnSignals();
+  const kill = (): void => void (p.exitCode === null && p.signalCode === null && p.kill('SIGKILL'));
   process.once('exit', kill);
   p.once('exit', () => process.removeListener('exit', kill));
 }

@@ -1,6 +1,7 @@
 /** Small pieces the end-to-end suites share for the processes and files they start with. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { constants } from 'node:os';
 
 /** A started process whose stdout and stderr are kept, in arrival order, for output(). */
 export type Launched = ChildProcess & { output: () => string };
@@ -25,4 +26,19 @@ export function selfSignedCert(dir: string): { cert: string; key: string } {
   });
   if (res.status !== 0) throw new Error(`openssl req failed: ${res.stderr}${res.error ?? ''}`);
   return { cert, key };
+}
+
+let exitsOnSignals = false;
+/**
+ * SIGINT, SIGTERM and SIGHUP end this process through process.exit, so its 'exit' handlers run (the
+ * harness's killOnExit: no controller or agent outlives a test or bench stopped by Ctrl-C or a timeout's
+ * SIGTERM; by default such a signal ends Node without them). A signal this process already handles
+ * keeps its own handling.
+ */
+export function exitOnSignals(): void {
+  if (exitsOnSignals) return;
+  exitsOnSignals = true;
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    if (process.listenerCount(sig) === 0) process.once(sig, () => process.exit(128 + constants.signals[sig]));
+  }
 }
