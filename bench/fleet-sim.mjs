@@ -18,14 +18,6 @@ const RATE_BATCH_MS = 1000;
 
 export const now = () => performance.timeOrigin + performance.now();
 
-/** The agent's own choice of first replica (apps/node-agent/src/link.ts firstAddrIndex: FNV-1a of the node name). */
-export function firstAddrIndex(nodeName, count) {
-  if (count <= 1) return 0;
-  let h = 0x811c9dc5;
-  for (const b of Buffer.from(nodeName, 'utf8')) h = Math.imul(h ^ b, 0x01000193) >>> 0;
-  return h % count;
-}
-
 /** The synthetic profile every simulated node sends (one service across the fleet: the same frames). */
 export function syntheticBatch() {
   let seed = 42;
@@ -62,6 +54,8 @@ async function simulator() {
   const require = createRequire(join(root, 'apps/node-agent/package.json'));
   const { credentials, Metadata } = require('@grpc/grpc-js');
   const { AgentLinkClient, AgentMessage, PROTOCOL_VERSION, RunEventKind } = require('@tracefleet/proto');
+  // The agent's own choice of first replica (FNV-1a of the node name), from the agent's built code.
+  const { firstAddrIndex } = require('./dist/link.js');
   const { strings, stacks } = syntheticBatch();
   const agents = [];
   let mode = { kind: 'rate' };
@@ -112,7 +106,8 @@ async function simulator() {
       } else if (m?.$case === 'startRun') {
         const at = now();
         jobStats(m.value.jobId).starts.push({ name: a.name, at });
-        void runProfile(a, m.value);
+        // A write the link refused (the connection dropped under it) is reported, not left to crash the process.
+        runProfile(a, m.value).catch((err) => send({ ev: 'error', name: a.name, message: `run ${m.value.runId}: ${err.message}` }));
       } else if (m?.$case === 'stopRun') {
         const r = a.runs.get(m.value.runId);
         if (r) r.stopped = true;
