@@ -52,8 +52,9 @@ export class AgentRouter implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.commands.handle('start-run', ({ runId, hops }) => this.startHere(runId, hops));
-    this.commands.handle('start-runs', ({ runIds }) => this.startManyHere(runIds));
+    // Commands come first: while one runs, result storage narrows to one slot (StoreGate.foreground).
+    this.commands.handle('start-run', ({ runId, hops }) => this.prisma.storeGate.foreground(() => this.startHere([runId], hops)));
+    this.commands.handle('start-runs', ({ runIds }) => this.prisma.storeGate.foreground(() => this.startHere(runIds, 0)));
     this.commands.handle('stop-run', async ({ runId, nodeName, reason }) => {
       this.gateway.send(nodeName, { msg: { $case: 'stopRun', value: { runId, reason } } });
     });
@@ -170,20 +171,22 @@ export class AgentRouter implements OnModuleInit {
   }
 
   /**
-   * Runs a dispatch's starts on this replica: the runs whose node has a session here are claimed
-   * (pending → dispatched on that session) in one statement and sent their StartRun (built once per
-   * job row); the others take the one-run path (forwarded to the node's new replica, or failed).
+   * Runs starts on this replica (a dispatch's start-runs, or one start forwarded `hops` times): the pending
+   * runs whose node has a session here are claimed (pending → dispatched on that session) in one statement
+   * and sent their StartRun (built once per job row); a run whose node moved meanwhile has its start
+   * forwarded to the node's new replica, and one whose node has no session is failed with the reason.
+   * Runs no longer pending (a duplicate start, or the deadline ended them) are left alone.
    */
-  private async startManyHere(runIds: string[]): Promise<void> {
+  private async startHere(runIds: string[], hops: number): Promise<void> {
     const runs = await this.prisma.$queryRaw<{ id: string; jobId: string; name: string }[]>`
       SELECT r."id"::text AS "id", r."jobId"::text AS "jobId", n."name" FROM "JobRun" r JOIN "Node" n ON n."id" = r."nodeId"
       WHERE r."id" = ANY(${runIds}::uuid[]) AND r."status" = 'pending'::"RunStatus"`;
     const here: { id: string; jobId: string; nodeName: string; sessionId: string }[] = [];
-    const elsewhere: string[] = [];
+    const elsewhere: typeof runs = [];
     for (const r of runs) {
       const s = this.gateway.session(r.name);
       if (s) here.push({ id: r.id, jobId: r.jobId, nodeName: r.name, sessionId: s.sessionId });
-      else elsewhere.push(r.id);
+      else elsewhere.push(r);
     }
     if (here.length > 0) {
       const claimed = await this.prisma.$queryRaw<{ id: string }[]>`
@@ -203,28 +206,11 @@ export class AgentRouter implements OnModuleInit {
       }
       for (const jobId of lost) await this.runs.finalizeJob(jobId);
     }
-    for (const id of elsewhere) await this.startHere(id, 0);
+    for (const r of elsewhere) await this.forwardOrFail(r.id, r.name, r.jobId, hops);
   }
 
-  /**
-   * Runs a queued start on this replica: marks the run dispatched on this session and sends StartRun.
-   * A node that moved meanwhile gets the start forwarded to its new replica; one without a session
-   * fails the run with the reason.
-   */
-  private async startHere(runId: string, hops: number): Promise<void> {
-    const run = await this.prisma.jobRun.findUnique({ where: { id: runId }, include: { job: true, node: { select: { name: true } } } });
-    if (!run || run.status !== 'pending') return; // already started (a duplicate) or ended (deadline)
-    const nodeName = run.node.name;
-    const session = this.gateway.session(nodeName);
-    if (session) {
-      const claimed = await this.prisma.jobRun.updateMany({ where: { id: runId, status: 'pending' }, data: { status: 'dispatched', sessionId: session.sessionId } });
-      if (claimed.count === 0) return;
-      if (!this.gateway.send(nodeName, { msg: { $case: 'startRun', value: buildStartRun(run.job, runId) } })) {
-        await this.runs.failRun(runId, `node ${nodeName} disconnected from replica ${this.env.replicaId} as the run was sent`);
-        await this.runs.finalizeJob(run.jobId);
-      }
-      return;
-    }
+  /** A start for a node without a session here: forwarded to the node's replica now, or the run fails with why it cannot. */
+  private async forwardOrFail(runId: string, nodeName: string, jobId: string, hops: number): Promise<void> {
     const r = routeFor(await this.nodes.route(nodeName), this.env.replicaId, false);
     if (r.kind === 'replica' && hops < MAX_START_HOPS) {
       this.log.log(`run ${runId}: node ${nodeName} is now on replica ${r.replicaId}; forwarding its start`);
@@ -233,6 +219,6 @@ export class AgentRouter implements OnModuleInit {
     }
     const why = r.kind === 'none' ? r.reason : `it kept moving between replicas (${hops} forwards)`;
     await this.runs.failRun(runId, `node ${nodeName} was not connected when the job was dispatched (${why})`);
-    await this.runs.finalizeJob(run.jobId);
+    await this.runs.finalizeJob(jobId);
   }
 }
