@@ -67,12 +67,13 @@ export class JobsService implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.queue.handle('dispatch', ({ jobId }) => this.dispatch(jobId));
+    // Commands come first: while one runs, result storage narrows to one slot (StoreGate.foreground).
+    this.queue.handle('dispatch', ({ jobId }) => this.prisma.storeGate.foreground(() => this.dispatch(jobId)));
     this.queue.handle('deadline', ({ jobId }) => this.deadline(jobId));
   }
 
   async create(dto: CreateJobDto, scopes: readonly Scope[], link: JobLink = {}): Promise<JobView> {
-    return this.insert(await this.plan(dto, scopes), link);
+    return this.prisma.storeGate.foreground(async () => this.insert(await this.plan(dto, scopes), link));
   }
 
   /**
@@ -123,8 +124,12 @@ export class JobsService implements OnModuleInit {
     return { dto, selector, specific, runNodes, skipped };
   }
 
-  /** Stores a planned job with one run per node, and queues its dispatch and deadline. */
-  async insert(plan: JobPlan, link: JobLink = {}): Promise<JobView> {
+  /** Stores a planned job with one run per node, and queues its dispatch and deadline (commands first: StoreGate.foreground). */
+  insert(plan: JobPlan, link: JobLink = {}): Promise<JobView> {
+    return this.prisma.storeGate.foreground(() => this.insertNow(plan, link));
+  }
+
+  private async insertNow(plan: JobPlan, link: JobLink): Promise<JobView> {
     const { dto, selector, specific, runNodes, skipped } = plan;
     // The job and one run per node, together; the runs in one INSERT … SELECT (a job over thousands of nodes
     // took ~0.5 s through the ORM's nested create).
@@ -182,7 +187,11 @@ export class JobsService implements OnModuleInit {
    * the token, once its runs have ended (RunsService.finalizeJob). Asking again changes nothing; a job
    * that has ended → 409.
    */
-  async stop(id: string, by: string): Promise<JobView> {
+  stop(id: string, by: string): Promise<JobView> {
+    return this.prisma.storeGate.foreground(() => this.stopNow(id, by));
+  }
+
+  private async stopNow(id: string, by: string): Promise<JobView> {
     if (!UUID_RE.test(id)) throw new NotFoundException(`job ${id} not found`);
     const job = await this.prisma.job.findUnique({ where: { id }, select: { status: true } });
     if (!job) throw new NotFoundException(`job ${id} not found`);

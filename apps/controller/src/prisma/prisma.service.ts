@@ -23,7 +23,8 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
     // `as never`: the adapter is typed against its own copy of @types/pg; the runtime class is the same pg.Pool.
     super({ adapter: new PrismaPg(pool as never, { disposeExternalPool: true }) });
     this.pool = pool;
-    this.storeGate = new StoreGate(Math.max(1, size - RESERVED_CONNECTIONS));
+    // One slot while a job is created, dispatched or stopped (StoreGate.foreground): commands come first.
+    this.storeGate = new StoreGate(Math.max(1, size - RESERVED_CONNECTIONS), 1);
   }
 
   async onModuleDestroy(): Promise<void> {

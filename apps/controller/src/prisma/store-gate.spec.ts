@@ -33,6 +33,59 @@ describe('StoreGate', () => {
     assert.deepEqual(order, [0, 1, 2, 3, 4]);
     assert.equal(gate.queued, 0);
   });
+
+  it('narrows to its foreground slots while a command runs: work under way finishes, new work waits, then all slots again', async () => {
+    const gate = new StoreGate(3, 1);
+    const release: (() => void)[] = [];
+    let running = 0;
+    let peakDuringCommand = 0;
+    let commandRunning = false;
+    const work = () =>
+      gate.run(async () => {
+        running++;
+        await new Promise<void>((r) => release.push(r));
+        running--;
+      });
+    const tick = () => new Promise((r) => setImmediate(r));
+    const all = Array.from({ length: 6 }, work);
+    await tick();
+    assert.equal(running, 3);
+    let endCommand!: () => void;
+    const command = gate.foreground(() => {
+      commandRunning = true;
+      peakDuringCommand = running;
+      return new Promise<void>((r) => (endCommand = r));
+    });
+    assert.equal(gate.limit, 1);
+    // The three under way finish; only one at a time goes on while the command runs.
+    for (let i = 0; i < 4; i++) {
+      release.shift()!();
+      await tick();
+      peakDuringCommand = Math.max(peakDuringCommand, running);
+      if (i >= 2) assert.equal(running, 1);
+    }
+    assert.equal(running, 1, 'one slot while the command runs');
+    assert.equal(peakDuringCommand, 3, 'work under way was not cut');
+    assert.ok(commandRunning);
+    commandRunning = false;
+    endCommand();
+    await command;
+    await tick();
+    assert.equal(gate.limit, 3);
+    assert.equal(running, 2, 'the waiting work took the slots that opened again');
+    while (release.length) {
+      release.shift()!();
+      await tick();
+    }
+    await Promise.all(all);
+    assert.equal(gate.busy, 0);
+    assert.equal(gate.queued, 0);
+  });
+
+  it('refuses foreground slots outside 1..slots', () => {
+    assert.throws(() => new StoreGate(2, 0), /foreground slots must be 1..2/);
+    assert.throws(() => new StoreGate(2, 3), /foreground slots must be 1..2/);
+  });
 });
 
 describe('withDbRetry', () => {

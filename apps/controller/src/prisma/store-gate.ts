@@ -2,13 +2,25 @@
  * A first-come, first-served limit on concurrent work. Result storage goes through one so that a
  * flood of agent batches never holds every pooled PostgreSQL connection: heartbeats, the REST API
  * and dispatch keep the rest, and a transaction never waits for a connection long enough to time out.
+ *
+ * Commands come first: while `foreground` work runs (a job being created, dispatched or stopped), the
+ * gate lets at most `foregroundSlots` pieces of work run, so results stored at full speed do not take
+ * the CPU that the command needs (one replica's work shares one event loop). Work under way finishes;
+ * new work waits until the command is done.
  */
 export class StoreGate {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
+  private foregroundWork = 0;
 
-  constructor(readonly slots: number) {
+  constructor(
+    readonly slots: number,
+    readonly foregroundSlots = slots,
+  ) {
     if (!Number.isInteger(slots) || slots < 1) throw new Error(`a gate needs at least one slot, got ${slots}`);
+    if (!Number.isInteger(foregroundSlots) || foregroundSlots < 1 || foregroundSlots > slots) {
+      throw new Error(`foreground slots must be 1..${slots}, got ${foregroundSlots}`);
+    }
   }
 
   /** Work holding a slot now. */
@@ -21,16 +33,36 @@ export class StoreGate {
     return this.waiting.length;
   }
 
+  /** Slots work may hold now. */
+  get limit(): number {
+    return this.foregroundWork > 0 ? this.foregroundSlots : this.slots;
+  }
+
   async run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.active >= this.slots) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
     else this.active++;
     try {
       return await work();
     } finally {
-      // The slot passes straight to the next in line (active stays the same), or frees.
-      const next = this.waiting.shift();
+      // The slot passes straight to the next in line (active stays the same) while within the limit, or frees.
+      const next = this.active <= this.limit ? this.waiting.shift() : undefined;
       if (next) next();
       else this.active--;
+    }
+  }
+
+  /** Runs a command with the gate narrowed to its foreground slots until the command is done. */
+  async foreground<T>(work: () => Promise<T>): Promise<T> {
+    this.foregroundWork++;
+    try {
+      return await work();
+    } finally {
+      this.foregroundWork--;
+      // Slots that opened again go to what waits.
+      while (this.active < this.limit && this.waiting.length > 0) {
+        this.active++;
+        this.waiting.shift()!();
+      }
     }
   }
 }
