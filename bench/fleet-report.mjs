@@ -43,6 +43,11 @@ export function fleetTable(r) {
     ...(o.dispatchWhileSending
       ? [
           `| One replica: dispatch while every agent sends a batch a second for another job: p50 / p99 / max (target p99 < 1 s: ${target(o.dispatchWhileSending)}) | ${lat(o.dispatchWhileSending)} (POST answered in ${fmt(o.dispatchWhileSending.medianPostMs)}; loop delay p99 ${fmt(o.dispatchWhileSending.simLag.p99Ms)}; those jobs ended ${(o.dispatchWhileSending.statuses ?? []).join(', ')}) |`,
+          ...(o.dispatchWhileSending.backgroundJob?.samplesPerSecStored
+            ? [
+                `| One replica: every agent sending a batch a second: samples sent / stored per second (first batch → job completed), drain after the last batch, controller CPU (% of one CPU) | ${n(o.dispatchWhileSending.backgroundJob.samplesPerSecSent)} / ${n(o.dispatchWhileSending.backgroundJob.samplesPerSecStored)}, ${o.dispatchWhileSending.backgroundJob.drainAfterLastBatchSec.toFixed(1)} s, ${o.dispatchWhileSending.backgroundJob.cpuPercentOfOneCpu.toFixed(0)} % |`,
+              ]
+            : []),
         ]
       : []),
     ...(o.floodSmall ? floodRows(o.floodSmall, `One replica, flood by ${o.floodSmall.agents} agents`, 1) : []),

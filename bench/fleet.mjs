@@ -184,14 +184,33 @@ export async function fleetBench() {
   /** While every agent sends a batch a second for a long job: DISPATCH_JOBS short jobs over every agent. */
   const dispatchWhileSending = async () => {
     await workers.all({ cmd: 'mode', mode: { kind: 'rate' } }, 'mode');
+    const cpu0 = cpuTicks(pids[0]);
     const bg = await post(body(DISPATCH_JOBS * 6 + 15));
     await startLatencies(bg, N);
     await sleep(4000);
     const round = await dispatchRound('while all send', { waitEach: false });
     const job = await waitJob(stack, bg.id, 900_000);
+    const wallSec = (now() - bg.t0) / 1000;
     const statuses = [];
     for (const id of round.jobIds) statuses.push((await waitJob(stack, id, 600_000)).status);
-    return { ...round, statuses, backgroundJob: { status: job.status, samplesStored: job.totals.samplesStored, samplesSent: (await jobReport(workers, bg.id)).samples } };
+    // Steady ingest: what every agent sends at a batch a second against what the replica stored per second
+    // (first batch → the job completed, so a backlog that drains late counts against it).
+    const rep = await jobReport(workers, bg.id);
+    const storedSec = (Date.parse(job.finishedAt) - rep.firstBatchAt) / 1000;
+    const backgroundJob = {
+      status: job.status,
+      samplesStored: job.totals.samplesStored,
+      samplesSent: rep.samples,
+      samplesPerSecSent: rep.samples / ((rep.lastBatchAt - rep.firstBatchAt) / 1000 + 1),
+      samplesPerSecStored: job.totals.samplesStored / storedSec,
+      drainAfterLastBatchSec: (Date.parse(job.finishedAt) - rep.lastBatchAt) / 1000,
+      cpuPercentOfOneCpu: ((cpuTicks(pids[0]) - cpu0) / 100 / wallSec) * 100,
+    };
+    console.log(
+      `[fleet] while all send: ${Math.round(backgroundJob.samplesPerSecSent)} samples/s sent, ${Math.round(backgroundJob.samplesPerSecStored)}/s stored (first batch → job ${job.status}), ` +
+        `drained ${backgroundJob.drainAfterLastBatchSec.toFixed(1)} s after the last batch; controller CPU ${backgroundJob.cpuPercentOfOneCpu.toFixed(0)} %`,
+    );
+    return { ...round, statuses, backgroundJob };
   };
 
   const connect = async (addrs, agents, ms = 300_000) => {
