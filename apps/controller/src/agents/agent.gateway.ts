@@ -433,18 +433,25 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
       case 'usdtListResult':
         this.pending.get(m.value.requestId)?.(m.value);
         break;
-      case 'runEvent':
-        this.acknowledge(s, m.value.runId, delivery, this.runs.onEvent(s.nodeId, m.value, s.origin));
+      case 'runEvent': {
+        // Counted like results: a fleet's runs starting or ending at once are as many messages in flight.
+        const applied = this.runs.onEvent(s.nodeId, m.value, s.origin);
+        this.throttle(s, applied, bytes);
+        this.acknowledge(s, m.value.runId, delivery, applied);
         break;
+      }
       case 'profileBatch': {
         const stored = this.runs.onBatch(s.nodeId, m.value, s.origin);
         this.throttle(s, stored, bytes);
         this.acknowledge(s, m.value.runId, delivery, stored);
         break;
       }
-      case 'runFinished':
-        this.acknowledge(s, m.value.runId, delivery, this.runs.onFinished(s.nodeId, m.value, s.origin));
+      case 'runFinished': {
+        const applied = this.runs.onFinished(s.nodeId, m.value, s.origin);
+        this.throttle(s, applied, bytes);
+        this.acknowledge(s, m.value.runId, delivery, applied);
         break;
+      }
       default: {
         // A job type's results (each type's service registers where they go: common/result-stores.ts).
         const value = m?.value as { runId: string; seq?: bigint } | undefined;

@@ -59,7 +59,7 @@ export class RunsService {
   }
 
   onEvent(nodeId: string, ev: RunEvent, origin?: DeliveryOrigin): Promise<boolean> {
-    return this.enqueue(ev.runId, origin, async () => {
+    return this.enqueue(ev.runId, origin, this.gated(async () => {
       const run = await this.ownRun(nodeId, ev.runId);
       if (!run) return;
       if (ev.kind === RunEventKind.RUN_EVENT_KIND_STARTED) {
@@ -72,7 +72,7 @@ export class RunsService {
       } else if (ev.kind === RunEventKind.RUN_EVENT_KIND_TARGET_EXITED) {
         await this.prisma.jobRun.update({ where: { id: run.id }, data: { targetExited: true } });
       }
-    });
+    }));
   }
 
   /**
@@ -285,7 +285,7 @@ export class RunsService {
   }
 
   onFinished(nodeId: string, fin: RunFinished, origin?: DeliveryOrigin): Promise<boolean> {
-    return this.enqueue(fin.runId, origin, async () => {
+    return this.enqueue(fin.runId, origin, this.gated(async () => {
       const run = await this.ownRun(nodeId, fin.runId);
       if (!run) return;
       const fresh = await this.prisma.jobRun.findUniqueOrThrow({ where: { id: run.id } });
@@ -319,7 +319,7 @@ export class RunsService {
       });
       this.profiles.forgetRun(run.id);
       await this.finalizeJob(run.jobId);
-    });
+    }));
   }
 
   /**
@@ -384,6 +384,15 @@ export class RunsService {
       where: { id: jobId, status: { notIn: [...TERMINAL_JOB] } },
       data: { status: outcome.status, reason: outcome.reason, finishedAt: new Date() },
     });
+  }
+
+  /**
+   * `work` holding a storage gate slot: a run's events and its end are results too, and thousands of
+   * runs ending at once (a job over the whole fleet) must not queue thousands of statements in the pool
+   * ahead of dispatch and heartbeats.
+   */
+  private gated(work: () => Promise<void>): () => Promise<void> {
+    return () => this.prisma.storeGate.run(work);
   }
 
   /** Waits until every message received so far (any run) has been applied; false when timeoutMs passed first. */
