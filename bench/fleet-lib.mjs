@@ -25,9 +25,15 @@ export class Workers {
     this.listeners = new Set();
     this.errors = [];
     this.retries = 0;
+    /** Registration retries by the controller's answer. */
+    this.retryReasons = {};
     for (const c of this.children) {
       c.on('message', (m) => {
-        if (m.ev === 'retry') this.retries++;
+        if (m.ev === 'retry') {
+          this.retries++;
+          this.retryReasons[m.message] = (this.retryReasons[m.message] ?? 0) + 1;
+          if (!m.message.startsWith('14 ') && this.retryReasons[m.message] === 1) console.log(`[fleet] registration retried: ${m.name}: ${m.message}`);
+        }
         if (m.ev === 'error') {
           this.errors.push(`${m.name}: ${m.message}`);
           if (this.errors.length <= 5) console.log(`[fleet] link error: ${m.name}: ${m.message}`);

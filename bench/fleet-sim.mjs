@@ -81,9 +81,10 @@ async function simulator() {
     a.runs = new Map();
     a.call.on('error', (err) => {
       if (a.closing) return;
-      if (!a.registered && err.code === 14) {
-        // A registration the controller could not take (UNAVAILABLE): retried after 1-2 s, as the agent's backoff does; counted.
-        send({ ev: 'retry', name: a.name, message: err.message });
+      if (!a.registered) {
+        // A registration the controller did not take (UNAVAILABLE, or any other refusal): retried after 1-2 s, as the
+        // agent's backoff does; counted, with the reason.
+        send({ ev: 'retry', name: a.name, message: `${err.code} ${err.message}` });
         a.client.close();
         setTimeout(() => !a.closing && connect(a, addrs, tls), 1000 + Math.random() * 1000);
         return;

@@ -86,7 +86,11 @@ export async function fleetBench() {
       const job = waitEach ? await waitJob(stack, p.id, 120_000) : { status: 'running' };
       const l = await simLag();
       lags.push(l);
-      console.log(`[fleet] dispatch ${label} ${j + 1}/${DISPATCH_JOBS}: POST ${Math.round(p.postMs)} ms, StartRun p50 ${Math.round(pct(lat, 50))} p99 ${Math.round(pct(lat, 99))} ms (load generator loop delay p99 ${Math.round(l.p99Ms)} max ${Math.round(l.maxMs)} ms); job ${job.status}`);
+      const heap = (await metricValue(reps[0].base, 'tracefleet_controller_nodejs_heap_size_used_bytes').catch(() => NaN)) / 1048576;
+      console.log(
+        `[fleet] dispatch ${label} ${j + 1}/${DISPATCH_JOBS}: POST ${Math.round(p.postMs)} ms, StartRun p50 ${Math.round(pct(lat, 50))} p99 ${Math.round(pct(lat, 99))} ms ` +
+          `(load generator loop delay p99 ${Math.round(l.p99Ms)} max ${Math.round(l.maxMs)} ms); job ${job.status}; first replica's V8 heap used ${heap.toFixed(0)} MiB`,
+      );
       if (waitEach && job.status !== 'completed') throw new Error(`dispatch job ${p.id} ended ${job.status}: ${job.reason}`);
     }
     return { ...summarize(all), jobIds: ids, medianPostMs: pct(posts, 50), simLag: { p99Ms: Math.max(...lags.map((l) => l.p99Ms)), maxMs: Math.max(...lags.map((l) => l.maxMs)) } };
@@ -266,8 +270,9 @@ export async function fleetBench() {
       one.registration.push({ burst: target - soFar, ...summarize(reg.map((r) => r.ms)) });
       soFar = target;
       await sleep(6000);
-      one.memorySteps.push({ agents: target, ...(await rssFloor(pids[0])) });
-      console.log(`[fleet] ${target} agents on one replica: RSS floor ${one.memorySteps.at(-1).floorMiB.toFixed(1)} MiB`);
+      const heapUsedMiB = (await metricValue(reps[0].base, 'tracefleet_controller_nodejs_heap_size_used_bytes')) / 1048576;
+      one.memorySteps.push({ agents: target, ...(await rssFloor(pids[0])), heapUsedMiB });
+      console.log(`[fleet] ${target} agents on one replica: RSS floor ${one.memorySteps.at(-1).floorMiB.toFixed(1)} MiB, V8 heap used ${heapUsedMiB.toFixed(1)} MiB`);
     }
     const listed = (await stack.api('GET', `/nodes?labelSelector=fleet%3D${tag}&status=connected`)).json;
     if (listed.length !== N) throw new Error(`GET /nodes lists ${listed.length} of ${N} simulated agents connected`);
@@ -323,6 +328,11 @@ export async function fleetBench() {
     }
     results.linkErrors = workers.errors.slice(0, 20);
     results.registrationRetries = workers.retries;
+    results.registrationRetryReasons = workers.retryReasons;
+  } catch (err) {
+    // What the replicas said last (a replica that died says why: its heap limit, say).
+    console.error(`[fleet] failed: ${err.message}; the controllers' last lines:\n${stack.logs.slice(-40).join('').slice(-8000)}`);
+    throw err;
   } finally {
     await workers?.close();
     await stack.stop();
