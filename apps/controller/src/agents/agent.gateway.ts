@@ -419,6 +419,12 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
     });
   }
 
+  /** A run message taken from the session: held against its limits until applied, then acknowledged. */
+  private take(s: AgentSession, runId: string, delivery: bigint | undefined, bytes: number, applied: Promise<boolean>): void {
+    this.throttle(s, applied, bytes);
+    this.acknowledge(s, runId, delivery, applied);
+  }
+
   private route(s: AgentSession, msg: AgentMessage): void {
     const m = msg.msg;
     const bytes = checkOf(msg)?.bytes ?? 0;
@@ -433,33 +439,22 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
       case 'usdtListResult':
         this.pending.get(m.value.requestId)?.(m.value);
         break;
-      case 'runEvent': {
+      case 'runEvent':
         // Counted like results: a fleet's runs starting or ending at once are as many messages in flight.
-        const applied = this.runs.onEvent(s.nodeId, m.value, s.origin);
-        this.throttle(s, applied, bytes);
-        this.acknowledge(s, m.value.runId, delivery, applied);
+        this.take(s, m.value.runId, delivery, bytes, this.runs.onEvent(s.nodeId, m.value, s.origin));
         break;
-      }
-      case 'profileBatch': {
-        const stored = this.runs.onBatch(s.nodeId, m.value, s.origin);
-        this.throttle(s, stored, bytes);
-        this.acknowledge(s, m.value.runId, delivery, stored);
+      case 'profileBatch':
+        this.take(s, m.value.runId, delivery, bytes, this.runs.onBatch(s.nodeId, m.value, s.origin));
         break;
-      }
-      case 'runFinished': {
-        const applied = this.runs.onFinished(s.nodeId, m.value, s.origin);
-        this.throttle(s, applied, bytes);
-        this.acknowledge(s, m.value.runId, delivery, applied);
+      case 'runFinished':
+        this.take(s, m.value.runId, delivery, bytes, this.runs.onFinished(s.nodeId, m.value, s.origin));
         break;
-      }
       default: {
         // A job type's results (each type's service registers where they go: common/result-stores.ts).
         const value = m?.value as { runId: string; seq?: bigint } | undefined;
         const stored = m && value ? this.runs.onResult(s.nodeId, m.$case, value, s.origin) : undefined;
-        if (stored) {
-          this.throttle(s, stored, bytes);
-          this.acknowledge(s, value!.runId, delivery, stored);
-        } else this.log.warn(`agent ${s.nodeName} sent an unexpected ${m?.$case ?? 'empty'} message`);
+        if (stored) this.take(s, value!.runId, delivery, bytes, stored);
+        else this.log.warn(`agent ${s.nodeName} sent an unexpected ${m?.$case ?? 'empty'} message`);
       }
     }
   }
