@@ -28,7 +28,7 @@ describe('Redis restarted without its data (shutdown nosave) mid-schedule', () =
 
   const schedule = async (): Promise<{ ticks: number; lastTickAt: string | null }> => (await stack.api('GET', `/schedules/${scheduleId}`)).json;
 
-  it('the schedule ticks again within one interval of Redis coming back; a job posted while Redis was down is answered at once and dispatched after', async () => {
+  it('the schedule ticks again within one interval of Redis coming back; a job posted while Redis was down is answered at once and runs', async () => {
     const created = await stack.api('POST', '/schedules', {
       name: 'redis restart',
       everyMs: EVERY_MS,
@@ -49,12 +49,13 @@ describe('Redis restarted without its data (shutdown nosave) mid-schedule', () =
     assert.notEqual(notReady.json.checks.redis, 'ok', notReady.text);
     assert.equal((await stack.api('GET', '/health/live', undefined, null)).status, 200);
 
-    // POST while Redis is down: the job is stored and answered; its dispatch waits for Redis.
+    // POST while Redis is down: the job is stored, answered, and dispatched by this replica (it holds the agent's
+    // session: no Redis hop); its backstop dispatch and its deadline reach Redis once it is back.
     const t0 = Date.now();
     const posted = await stack.api('POST', '/jobs', { type: 'cpu-profile', durationSec: 2, frequencyHz: 49, target: { all: true }, nodes: { names: [stack.nodeName] } });
     const answeredMs = Date.now() - t0;
     assert.equal(posted.status, 201, posted.text);
-    assert.equal(posted.json.status, 'queued');
+    assert.ok(['queued', 'running'].includes(posted.json.status), posted.text);
     console.log(`# POST /jobs answered in ${answeredMs} ms while Redis was down`);
     assert.ok(answeredMs < 5000, `POST /jobs took ${answeredMs} ms while Redis was down: it waited for Redis`);
     await sleep(2000);

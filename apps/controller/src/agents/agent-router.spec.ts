@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { routeFor } from './agent-router';
+import { AgentRouter, routeFor } from './agent-router';
 import type { NodeRoute } from '../nodes/nodes.service';
 import { commandQueueName, decodeWire, encodeWire } from '../queue/agent-commands';
 
@@ -28,5 +28,75 @@ describe('replica routing', () => {
     assert.doesNotThrow(() => JSON.stringify(wire));
     assert.deepEqual(decodeWire(JSON.parse(JSON.stringify(wire))), answer);
     assert.equal(encodeWire(undefined), null);
+  });
+});
+
+describe('starting a dispatch', () => {
+  // Fakes at the router's boundaries: the registry, the gateway's sessions, the command queues, PostgreSQL.
+  const setup = (gone: string[] = []) => {
+    const local = new Map([['n1', 's-1'], ['n2', 's-2']]);
+    const failed: string[] = [];
+    const sent: string[] = [];
+    const queued: { replicaId: string; names: string[]; runIds: string[][] }[] = [];
+    const pending = new Set(['run-1', 'run-2', 'run-3', 'run-4']);
+    const nodeOf: Record<string, string> = { 'run-1': 'n1', 'run-2': 'n2', 'run-3': 'n3', 'run-4': 'n4' };
+    const gateway = {
+      isConnected: (n: string) => local.has(n),
+      // `gone`: the session ended between the routing and the start.
+      session: (n: string) => (local.has(n) && !gone.includes(n) ? { sessionId: local.get(n) } : undefined),
+      send: (n: string, m: { msg: { $case: string; value: { runId: string } } }) => (sent.push(`${n}:${m.msg.$case}:${m.msg.value.runId}`), true),
+    };
+    const prisma = {
+      $queryRaw: async (strings: TemplateStringsArray, ...values: unknown[]) => {
+        const ids = values[0] as string[];
+        const sql = strings.join('?');
+        if (sql.includes('UPDATE')) return ids.filter((id) => pending.delete(id)).map((id) => ({ id }));
+        return ids.filter((id) => pending.has(id)).map((id) => ({ id, jobId: 'job-1', name: nodeOf[id] }));
+      },
+      job: { findMany: async () => assert.fail('the job row is given: not read again') },
+    };
+    const commands = {
+      sendMany: async (replicaId: string, cmds: { cmd: { name: string; data: { runIds: string[] } } }[]) => {
+        queued.push({ replicaId, names: cmds.map((c) => c.cmd.name), runIds: cmds.map((c) => c.cmd.data.runIds) });
+      },
+    };
+    const nodes = {
+      routes: async (names: string[]) => new Map(names.map((n) => [n, node({ name: n, ...(n === 'n4' ? { state: 'unreachable' as const } : {}) })])),
+      route: async (n: string) => node({ name: n, replicaId: 'r-a' }),
+    };
+    const runs = { failRun: async (id: string, why: string) => void (pending.delete(id), failed.push(`${id}: ${why}`)), finalizeJob: async () => undefined };
+    const router = new AgentRouter({ replicaId: 'r-a' } as never, prisma as never, gateway as never, commands as never, nodes as never, runs as never);
+    return { router, sent, queued, pending, failed };
+  };
+  const job = { id: 'job-1', type: 'cpu_profile', durationSec: 5, params: { type: 'cpu-profile', frequencyHz: 99, target: { all: true } }, startAt: null };
+
+  it("starts this replica's sessions here, queues the others' on their replica, and says why a run cannot start", async () => {
+    const { router, sent, queued, pending } = setup();
+    const why = await router.startRuns(job, ['run-1', 'run-2', 'run-3', 'run-4'].map((runId, i) => ({ runId, nodeName: `n${i + 1}` })));
+    assert.deepEqual(sent.sort(), ['n1:startRun:run-1', 'n2:startRun:run-2'], 'StartRun sent on the local sessions, without a trip through Redis');
+    assert.deepEqual(queued, [{ replicaId: 'r-b', names: ['start-runs'], runIds: [['run-3']] }], 'only the other replica gets a queued command');
+    assert.deepEqual([...why], [['run-4', 'unreachable']]);
+    assert.deepEqual([...pending].sort(), ['run-3', 'run-4'], 'the local runs were claimed (pending → dispatched)');
+  });
+
+  it('starts a run once when the same dispatch runs twice (the queued backstop after the one from POST)', async () => {
+    const { router, sent } = setup();
+    const runs = [{ runId: 'run-1', nodeName: 'n1' }];
+    await Promise.all([router.startRuns(job, runs), router.startRuns(job, runs)]);
+    await router.startRuns(job, runs);
+    assert.deepEqual(sent, ['n1:startRun:run-1']);
+  });
+
+  it('fails a run whose session ended between routing and start, only while it is still pending', async () => {
+    const { router, sent, failed, pending } = setup(['n2']);
+    await router.startRuns(job, [{ runId: 'run-1', nodeName: 'n1' }, { runId: 'run-2', nodeName: 'n2' }]);
+    assert.deepEqual(sent, ['n1:startRun:run-1']);
+    assert.deepEqual(failed, ['run-2: node n2 was not connected when the job was dispatched (its session on replica r-a has ended)']);
+    // Already claimed by another start (not pending): left alone.
+    const other = setup(['n2']);
+    other.pending.delete('run-2');
+    await other.router.startRuns(job, [{ runId: 'run-2', nodeName: 'n2' }]);
+    assert.deepEqual(other.failed, []);
+    assert.ok(!pending.has('run-2'));
   });
 });

@@ -3,11 +3,14 @@ import { status } from '@grpc/grpc-js';
 import type { ListUsdt, Target, TargetCheckResult, UsdtListResult } from '@tracefleet/proto';
 import { ENV, type ControllerEnv } from '../config/env';
 import { PrismaService } from '../prisma/prisma.service';
-import { AgentCommandQueue, type AgentCommand } from '../queue/agent-commands';
+import { AgentCommandQueue } from '../queue/agent-commands';
 import { NodesService, type NodeRoute } from '../nodes/nodes.service';
 import { RunsService } from '../runs/runs.service';
 import { buildStartRun } from './start-run';
 import { AgentGateway } from './agent.gateway';
+
+/** What a StartRun is built from (the Job row: agents/start-run.ts). */
+export type StartJob = Parameters<typeof buildStartRun>[0];
 
 /** Where a command for a node goes: this replica's own session, another replica's queue, or nowhere (and why). */
 export type Route = { kind: 'here' } | { kind: 'replica'; replicaId: string } | { kind: 'none'; reason: string };
@@ -76,12 +79,12 @@ export class AgentRouter implements OnModuleInit {
   }
 
   /**
-   * Queues the starts of pending runs on the replicas holding their nodes: one registry read, and per
-   * replica one Redis round trip carrying start-runs commands of START_CHUNK runs each, whatever the
-   * number of runs. Returns, by run id, why a run could not be queued (its node has no session); runs
-   * not in the result were queued.
+   * Starts pending runs where their nodes are: those with a session on this replica here and now (in
+   * chunks of START_CHUNK), and per other replica one Redis round trip carrying start-runs commands of
+   * START_CHUNK runs each, whatever the number of runs. Returns, by run id, why a run could not be
+   * started or queued (its node has no session); runs not in the result were started or queued.
    */
-  async startRuns(runs: { runId: string; nodeName: string }[]): Promise<Map<string, string>> {
+  async startRuns(job: StartJob, runs: { runId: string; nodeName: string }[]): Promise<Map<string, string>> {
     const notQueued = new Map<string, string>();
     const routes = await this.nodes.routes(runs.filter((r) => !this.gateway.isConnected(r.nodeName)).map((r) => r.nodeName));
     const byReplica = new Map<string, string[]>();
@@ -98,14 +101,21 @@ export class AgentRouter implements OnModuleInit {
     }
     await Promise.all(
       [...byReplica].map(([replicaId, ids]) => {
-        const cmds: { cmd: AgentCommand; jobId: string }[] = [];
-        // The id names the chunk's runs (first, count): the same dispatch enqueued twice is one command; a run
-        // is started once anyway (the claim below moves it out of pending).
-        for (let i = 0; i < ids.length; i += START_CHUNK) {
-          const chunk = ids.slice(i, i + START_CHUNK);
-          cmds.push({ cmd: { name: 'start-runs', data: { runIds: chunk } }, jobId: `starts-${chunk[0]}-${chunk.length}` });
+        const chunks: string[][] = [];
+        for (let i = 0; i < ids.length; i += START_CHUNK) chunks.push(ids.slice(i, i + START_CHUNK));
+        // Sessions of this replica are started here, without a trip through Redis (the dispatch is itself a
+        // queued task: should this replica die part way, its retry starts the runs still pending).
+        if (replicaId === this.env.replicaId) {
+          // What the dispatch read (or just inserted) is not read again: the runs' nodes and their job row.
+          const names = new Map(runs.map((r) => [r.runId, r.nodeName]));
+          return Promise.all(chunks.map((chunk) => this.startHere(chunk, 0, { job, names })));
         }
-        return this.commands.sendMany(replicaId, cmds);
+        // The id names the chunk's runs (first, count): the same dispatch enqueued twice is one command; a run
+        // is started once anyway (startHere's claim moves it out of pending).
+        return this.commands.sendMany(
+          replicaId,
+          chunks.map((chunk) => ({ cmd: { name: 'start-runs', data: { runIds: chunk } }, jobId: `starts-${chunk[0]}-${chunk.length}` })),
+        );
       }),
     );
     return notQueued;
@@ -175,12 +185,11 @@ export class AgentRouter implements OnModuleInit {
    * runs whose node has a session here are claimed (pending → dispatched on that session) in one statement
    * and sent their StartRun (built once per job row); a run whose node moved meanwhile has its start
    * forwarded to the node's new replica, and one whose node has no session is failed with the reason.
-   * Runs no longer pending (a duplicate start, or the deadline ended them) are left alone.
+   * Runs no longer pending (a duplicate start, or the deadline ended them) are left alone. `known`: the
+   * dispatch on this replica already has the runs' node names and their job row (not read again).
    */
-  private async startHere(runIds: string[], hops: number): Promise<void> {
-    const runs = await this.prisma.$queryRaw<{ id: string; jobId: string; name: string }[]>`
-      SELECT r."id"::text AS "id", r."jobId"::text AS "jobId", n."name" FROM "JobRun" r JOIN "Node" n ON n."id" = r."nodeId"
-      WHERE r."id" = ANY(${runIds}::uuid[]) AND r."status" = 'pending'::"RunStatus"`;
+  private async startHere(runIds: string[], hops: number, known?: { job: StartJob; names: Map<string, string> }): Promise<void> {
+    const runs = known ? runIds.map((id) => ({ id, jobId: known.job.id, name: known.names.get(id)! })) : await this.pendingRuns(runIds);
     const here: { id: string; jobId: string; nodeName: string; sessionId: string }[] = [];
     const elsewhere: typeof runs = [];
     for (const r of runs) {
@@ -195,7 +204,9 @@ export class AgentRouter implements OnModuleInit {
         WHERE r."id" = t.id AND r."status" = 'pending'::"RunStatus"
         RETURNING r."id"::text AS "id"`;
       const ids = new Set(claimed.map((c) => c.id));
-      const jobs = new Map((await this.prisma.job.findMany({ where: { id: { in: [...new Set(here.map((h) => h.jobId))] } } })).map((j) => [j.id, j]));
+      const jobs = new Map<string, StartJob>(
+        known ? [[known.job.id, known.job]] : (await this.prisma.job.findMany({ where: { id: { in: [...new Set(here.map((h) => h.jobId))] } } })).map((j) => [j.id, j]),
+      );
       const lost = new Set<string>();
       for (const h of here) {
         const job = jobs.get(h.jobId);
@@ -206,7 +217,16 @@ export class AgentRouter implements OnModuleInit {
       }
       for (const jobId of lost) await this.runs.finalizeJob(jobId);
     }
-    for (const r of elsewhere) await this.forwardOrFail(r.id, r.name, r.jobId, hops);
+    // Known runs were pending when the dispatch read them; those still pending only are forwarded or failed.
+    const away = known && elsewhere.length > 0 ? await this.pendingRuns(elsewhere.map((r) => r.id)) : elsewhere;
+    for (const r of away) await this.forwardOrFail(r.id, r.name, r.jobId, hops);
+  }
+
+  /** These runs, those still pending, with their job and node names. */
+  private pendingRuns(runIds: string[]): Promise<{ id: string; jobId: string; name: string }[]> {
+    return this.prisma.$queryRaw<{ id: string; jobId: string; name: string }[]>`
+      SELECT r."id"::text AS "id", r."jobId"::text AS "jobId", n."name" FROM "JobRun" r JOIN "Node" n ON n."id" = r."nodeId"
+      WHERE r."id" = ANY(${runIds}::uuid[]) AND r."status" = 'pending'::"RunStatus"`;
   }
 
   /** A start for a node without a session here: forwarded to the node's replica now, or the run fails with why it cannot. */

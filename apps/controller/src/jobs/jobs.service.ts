@@ -27,14 +27,20 @@ import { dbJobType, jobTypeDef } from '../job-types/registry';
 import { ACTIVE_RUN, TERMINAL_JOB } from '../common/run-status';
 import { UUID_RE } from '../common/ids';
 import type { JobType } from '../generated/prisma/enums';
+import type { Job } from '../generated/prisma/client';
 
 export { toTarget };
 
 
-/** Skipped nodes stored with a job past this many are counted, not listed (a fleet may hold many gone nodes). */
 /** How long POST waits for Redis to take a job's tasks before it answers anyway (the job is stored). */
 const QUEUE_WAIT_MS = 2000;
+/** The queued dispatch of a new job waits this long: the replica that stored the job dispatches it at once. */
+const DISPATCH_BACKSTOP_MS = 5000;
+/** Skipped nodes stored with a job past this many are counted, not listed (a fleet may hold many gone nodes). */
 const MAX_SKIPPED_STORED = 200;
+
+/** A job this replica has just stored, and its runs (all pending) with their node names. */
+type Fresh = { job: Job; runs: { id: string; name: string }[] };
 
 /** What ties a job to an incident or a schedule tick (incidents/, schedules/). */
 export interface JobLink {
@@ -133,7 +139,7 @@ export class JobsService implements OnModuleInit {
     const { dto, selector, specific, runNodes, skipped } = plan;
     // The job and one run per node, together; the runs in one INSERT … SELECT (a job over thousands of nodes
     // took ~0.5 s through the ORM's nested create).
-    const job = await this.prisma.$transaction(async (tx) => {
+    const { job, runs } = await this.prisma.$transaction(async (tx) => {
       const created = await tx.job.create({
         data: {
           incidentId: link.incidentId,
@@ -153,15 +159,22 @@ export class JobsService implements OnModuleInit {
           },
         },
       });
-      await tx.$executeRaw`
-        INSERT INTO "JobRun" ("id", "jobId", "nodeId")
-        SELECT gen_random_uuid(), ${created.id}::uuid, n."id" FROM "Node" n WHERE n."name" = ANY(${runNodes}::text[])`;
-      return created;
+      const inserted = await tx.$queryRaw<{ id: string; name: string }[]>`
+        WITH ins AS (
+          INSERT INTO "JobRun" ("id", "jobId", "nodeId")
+          SELECT gen_random_uuid(), ${created.id}::uuid, n."id" FROM "Node" n WHERE n."name" = ANY(${runNodes}::text[])
+          RETURNING "id", "nodeId")
+        SELECT ins."id"::text AS "id", n."name" FROM ins JOIN "Node" n ON n."id" = ins."nodeId"`;
+      return { job: created, runs: inserted };
     });
-    // While Redis is unreachable the job is stored and answered at once; its tasks go to Redis when it is
+    // Dispatched from here at once; the queued dispatch is the backstop, for a replica that dies first (it
+    // finds no pending run otherwise, and a run is started once anyway: startHere claims it). While Redis is
+    // unreachable the job is stored, answered and dispatched all the same; its tasks go to Redis when it is
     // back (the client's queued command), or the reconciler queues them from the Job row (schedules/reconcile.service.ts).
+    this.dispatchSoon(job.id, { job, runs });
     const { dispatch, deadline } = jobTasks(job, this.env.resultGraceSec, Date.now());
-    const queued = Promise.all([this.queue.enqueue(dispatch.task, dispatch.opts), this.queue.enqueue(deadline.task, deadline.opts)]);
+    const backstop = { ...dispatch.opts, delayMs: DISPATCH_BACKSTOP_MS };
+    const queued = Promise.all([this.queue.enqueue(dispatch.task, backstop), this.queue.enqueue(deadline.task, deadline.opts)]);
     const failed = queued.then(
       () => undefined,
       (err: Error) => err.message,
@@ -207,21 +220,33 @@ export class JobsService implements OnModuleInit {
   }
 
   /**
-   * Queues a start for each pending run on the replica holding its node's session (that replica
-   * builds the StartRun: agents/start-run.ts); a node without a session fails its run at once.
+   * Starts each pending run on the replica holding its node's session: here, or queued to that replica
+   * (which builds the StartRun: agents/start-run.ts); a node without a session fails its run at once.
    */
-  async dispatch(jobId: string): Promise<void> {
-    // One lean read of the pending runs and their node names (a job may have thousands).
-    const pending = await this.prisma.$queryRaw<{ id: string; name: string }[]>`
+  async dispatch(jobId: string, fresh?: Fresh): Promise<void> {
+    // One lean read of the pending runs and their node names (a job may have thousands); none for a job
+    // this replica has just stored (`fresh`: its row and runs).
+    const pending =
+      fresh?.runs ??
+      (await this.prisma.$queryRaw<{ id: string; name: string }[]>`
       SELECT r."id"::text AS "id", n."name" FROM "JobRun" r JOIN "Node" n ON n."id" = r."nodeId"
-      WHERE r."jobId" = ${jobId}::uuid AND r."status" = 'pending'::"RunStatus"`;
+      WHERE r."jobId" = ${jobId}::uuid AND r."status" = 'pending'::"RunStatus"`);
     if (pending.length === 0) return this.runs.finalizeJob(jobId);
-    const notQueued = await this.router.startRuns(pending.map((r) => ({ runId: r.id, nodeName: r.name })));
+    const job = fresh?.job ?? (await this.prisma.job.findUnique({ where: { id: jobId } }));
+    if (!job) return;
+    const notQueued = await this.router.startRuns(job, pending.map((r) => ({ runId: r.id, nodeName: r.name })));
     for (const run of pending) {
       const why = notQueued.get(run.id);
       if (why !== undefined) await this.runs.failRun(run.id, `node ${run.name} was not connected when the job was dispatched (${why})`);
     }
     await this.runs.finalizeJob(jobId);
+  }
+
+  /** `dispatch` on this replica without waiting for it (commands first); a failure is left to the queued backstop. */
+  private dispatchSoon(jobId: string, fresh: Fresh): void {
+    this.prisma.storeGate
+      .foreground(() => this.dispatch(jobId, fresh))
+      .catch((err: Error) => this.log.warn(`job ${jobId}: dispatch failed here (${err.message}); the queued dispatch tries again in ${DISPATCH_BACKSTOP_MS} ms`));
   }
 
   /** Past duration + grace, runs that never reported fail and their agents are told to stop. */
