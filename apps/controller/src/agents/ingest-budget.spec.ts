@@ -54,6 +54,20 @@ describe('the replica ingest budget', () => {
     assert.equal(budget.inFlight.messages, 0);
   });
 
+  it('lets every held session go once nothing is in flight, however many were held (none is left paused for good)', () => {
+    // 2 slots, 50 sessions: at the cap all 50 are held; the releases let go one per free slot, most of them
+    // idle sessions that send nothing, so without this rule 45 would stay paused with no release to come.
+    const { sessions, budget } = setup(2, 1e9, 50);
+    const r1 = budget.take(sessions[0], 10);
+    const r2 = budget.take(sessions[1], 10);
+    assert.equal(budget.inFlight.held, 50);
+    r1();
+    assert.equal(budget.inFlight.held, 49, 'half stored: one free slot, one session goes on');
+    r2();
+    assert.equal(budget.inFlight.held, 0);
+    assert.ok(sessions.every((s) => !s.paused));
+  });
+
   it('caps bytes as well as messages', () => {
     const { sessions, budget } = setup(1000, 100);
     const r = budget.take(sessions[0], 60);

@@ -82,11 +82,13 @@ export class IngestBudget<S> {
    * Once below half the cap: as many held sessions go on as there are free message slots (a session let
    * go delivers at least one message before it can be held again), oldest first. The half is hysteresis:
    * with thousands of sessions, letting one go per stored message would pause and resume streams (and
-   * walk every session) once per message.
+   * walk every session) once per message. With nothing left in flight every held session goes on: no
+   * release would come to let the rest go (at the cap every session was held, and those let go may have
+   * nothing to send), and each one let go can deliver one message before the cap holds them all again.
    */
   private letGo(): void {
     if (this.held.size === 0 || this.messages > this.limits.maxMessages / 2 || this.bytes > this.limits.maxBytes / 2) return;
-    let room = this.limits.maxMessages - this.messages;
+    let room = this.messages === 0 ? Infinity : this.limits.maxMessages - this.messages;
     for (const s of this.held) {
       if (room <= 0) break;
       this.held.delete(s);
