@@ -170,7 +170,14 @@ export async function measureRetention({ databaseUrl = envUrl(), rows = 5_000_00
       return statements;
     };
     let stack = 0;
-    const insertInto = (table) => insertLoop(url, `INSERT INTO ${table} ("profileId", "stackId", "originId", "count", "day") VALUES ($1, $2, 0, 1, (now() AT TIME ZONE 'UTC')::date)`, () => [live, 1 + (stack++ % perJob)]);
+    // An upsert, as the controller's ingest writes (a loop of more than perJob inserts meets its first keys again).
+    const insertInto = (table) =>
+      insertLoop(
+        url,
+        `INSERT INTO ${table} AS t ("profileId", "stackId", "originId", "count", "day") VALUES ($1, $2, 0, 1, (now() AT TIME ZONE 'UTC')::date)
+         ON CONFLICT ("profileId", "stackId", "originId", "day") DO UPDATE SET "count" = t."count" + 1`,
+        () => [live, 1 + (stack++ % perJob)],
+      );
 
     const rowsA = await count(part);
     const rowsB = await count('"ProfileSampleFlat"');
