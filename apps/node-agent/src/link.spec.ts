@@ -1,6 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { backoffMs, firstAddrIndex, nextAddrIndex } from './link';
+import type { AgentMessage } from '@tracefleet/proto';
+import { backoffMs, ControllerLink, firstAddrIndex, nextAddrIndex, type LinkHandlers } from './link';
+import type { AgentConfig } from './config';
+import type { NodeCredentials } from './identity';
 
 describe('reconnect backoff', () => {
   it('grows exponentially, is capped, and is jittered', () => {
@@ -27,5 +30,22 @@ describe('controller replicas', () => {
     for (const c of counts) assert.ok(c > 900 && c < 1100, `3000 nodes over 3 replicas: ${counts.join(' / ')}`);
     // Names that differ only in a non-ASCII character still land in range.
     for (const n of ['ñ', '节点', '']) assert.ok(firstAddrIndex(n, 5) >= 0 && firstAddrIndex(n, 5) < 5);
+  });
+});
+
+describe('sending a backlog', () => {
+  it('lets the event loop turn between messages the stream takes at once (sockets, timers, keepalive answers)', async () => {
+    // A stream that takes every write at once, as grpc-js does while a call's retry buffer has room.
+    const writes: unknown[] = [];
+    const call = { write: (m: unknown) => (writes.push(m), true) };
+    const cfg = { controllerAddrs: ['127.0.0.1:1'], controllerOrder: 'given', nodeName: 'n1' } as unknown as AgentConfig;
+    const link = new ControllerLink(cfg, {} as LinkHandlers, () => undefined, {} as NodeCredentials);
+    Object.assign(link as unknown as { call: unknown; registered: boolean }, { call, registered: true });
+    let timerRanAfter = -1;
+    setImmediate(() => (timerRanAfter = writes.length));
+    const msg = { msg: { $case: 'heartbeat', value: { sentAtUnixMs: 0n, runningRunIds: [] } } } as unknown as AgentMessage;
+    for (let i = 0; i < 1000; i++) await link.send(msg);
+    assert.equal(writes.length, 1000);
+    assert.ok(timerRanAfter >= 0 && timerRanAfter < 1000, `the loop turned only after ${timerRanAfter} of 1000 writes`);
   });
 });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { status, type ClientDuplexStream, type ServiceError } from '@grpc/grpc-js';
 import {
   AgentLinkClient,
@@ -168,13 +169,20 @@ export class ControllerLink {
     this.connect();
   }
 
-  /** Sends one message, waiting for the stream to drain when gRPC asks for it. */
+  /**
+   * Sends one message, waiting for the stream to drain when gRPC asks for it, else for a turn of the event
+   * loop: grpc-js completes a write at once while the call's retry buffer has room, so a backlog sent in
+   * one go (the outbox after a reconnect) would encode in microtasks without reading the socket, and the
+   * controller's keepalive (no PING answer within 10 s) would drop the connection (seen with the fleet
+   * bench's simulated agents: 25 s without a socket read).
+   */
   async send(msg: AgentMessage): Promise<void> {
     const call = this.call;
     if (!call || !this.registered) throw new Error('not connected to the controller');
     const over = overAgentBounds(msg, BATCH_BOUNDS);
     if (over) throw new Error(`not sent: ${over}`);
     if (!call.write(msg)) await drained(call);
+    else await nextTurn();
   }
 
   async close(): Promise<void> {
