@@ -135,17 +135,19 @@ async function simulator() {
 
   /**
    * Writes one message; resolves when the stream can take more (HTTP/2 flow control, the controller's pause).
-   * Always after a turn of the event loop: grpc-js completes a write at once while the call's retry buffer has
-   * room, so a thousand flooding agents in one process would otherwise encode batches in microtasks for tens of
-   * seconds without reading a socket, and the controller's keepalive (no PING answer within 10 s) dropped every
-   * connection of the process (a real agent is a process of its own, its link is never starved like that).
+   * A write the stream took at once resolves after a turn of the event loop: grpc-js completes a write at once
+   * while the call's retry buffer has room, so a thousand flooding agents in one process would otherwise encode
+   * batches in microtasks for tens of seconds without reading a socket, and the controller's keepalive (no PING
+   * answer within 10 s) dropped every connection of the process. As the agent's link does (ControllerLink.send).
+   * A write it did not take waits for 'drain' at once (listening only after a turn could miss it).
    */
   async function write(a, msg) {
     if (a.closing) return false;
     // fromPartial: every field the protocol has, defaults for those a simulated agent does not fill.
-    const more = a.call.write(AgentMessage.fromPartial(msg));
-    await new Promise((r) => setImmediate(r));
-    if (more || a.closing) return false;
+    if (a.call.write(AgentMessage.fromPartial(msg))) {
+      await new Promise((r) => setImmediate(r));
+      return false;
+    }
     await once(a.call, 'drain');
     return true;
   }
