@@ -112,18 +112,12 @@ export async function fleetBench() {
     await startLatencies(p, agents);
     await workers.all({ cmd: 'mode', mode: { kind: 'rate' } }, 'mode'); // the probes' runs send at the usual rate
     await simLag();
-    const probeLat = [];
-    const probeJobs = [];
-    for (let k = 0; k < probes; k++) {
-      await sleep(((INGEST_SEC - 4) * 1000) / (probes + 1));
-      const q = await post(body(2));
-      probeJobs.push(q.id);
-      probeLat.push(...(await startLatencies(q, N)));
-    }
+    // The job's progress is polled from now, beside the probes: the stored rate while the agents send comes
+    // from these polls (polled only after the probes, it missed the sending window at 2,000 agents).
     let job;
     let maxSilenceMs = 0;
     const progress = [];
-    await waitFor(
+    const ended = waitFor(
       async () => {
         await sleep(800);
         job = (await stack.api('GET', `/jobs/${p.id}`)).json;
@@ -136,6 +130,16 @@ export async function fleetBench() {
       (INGEST_SEC + 2400) * 1000,
       `flood job ${p.id} to end`,
     );
+    ended.catch(() => {}); // awaited below; a probe failing first must not leave it unhandled
+    const probeLat = [];
+    const probeJobs = [];
+    for (let k = 0; k < probes; k++) {
+      await sleep(((INGEST_SEC - 4) * 1000) / (probes + 1));
+      const q = await post(body(2));
+      probeJobs.push(q.id);
+      probeLat.push(...(await startLatencies(q, N)));
+    }
+    await ended;
     const mem = rss.stop();
     const heapPeaks = heap.stop();
     const lag = await simLag();
