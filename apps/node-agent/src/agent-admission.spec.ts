@@ -11,10 +11,13 @@ import { loadConfig } from './config';
 function harness(env: Record<string, string>) {
   const cfg = loadConfig({ TRACEFLEET_CA_CERT: '/fleet/ca.pem', TRACEFLEET_ENROLLMENT_TOKEN: 'x'.repeat(32), TRACEFLEET_NODE_NAME: 'n1', ...env });
   const created: string[] = [];
+  const loads = { ok: 0 };
   const native = {
-    // Every tracer fails to open: enough to see a run end on its own and give its share back.
+    // Tracers fail to load (enough to see a run end on its own and give its share back), but for the first
+    // `loads.ok`: those load, to wait for their start time (they are never attached here).
     createProfiler: () => {
       created.push('profiler');
+      if (loads.ok-- > 0) return { close() {} };
       throw new Error('no kernel here');
     },
     createSymbolizer: () => ({ close() {} }),
@@ -37,7 +40,7 @@ function harness(env: Record<string, string>) {
       },
     });
   const stop = (runId: string): void => internals.onMessage({ msg: { $case: 'stopRun', value: { runId, reason: 'test' } } });
-  return { agent, sent, finished, start, stop, created };
+  return { agent, sent, finished, start, stop, created, loads };
 }
 
 async function until(cond: () => boolean, what: string): Promise<void> {
@@ -59,7 +62,8 @@ describe('agent admission (startRun)', () => {
 
   it('holds a slot while a run waits or runs, refuses past maxConcurrentRuns, and frees it when the run ends however it ends', async () => {
     const h = harness({ TRACEFLEET_AGENT_MAX_CONCURRENT_RUNS: '1' });
-    // r1 waits for its start time: it holds the node's only slot meanwhile.
+    // r1 loads, then waits for its start time: it holds the node's only slot meanwhile.
+    h.loads.ok = 1;
     h.start('r1', { startAtUnixMs: BigInt(Date.now() + 60_000) });
     h.start('r2');
     await until(() => h.finished('r2') !== undefined, 'r2 refused');
@@ -75,7 +79,7 @@ describe('agent admission (startRun)', () => {
     h.start('r4');
     await until(() => h.finished('r4') !== undefined, 'r4 to end');
     assert.match(h.finished('r4')!.reason, /no kernel here/, 'r4 should have been admitted');
-    assert.deepEqual(h.created, ['profiler', 'profiler']);
+    assert.deepEqual(h.created, ['profiler', 'profiler', 'profiler']);
     await h.agent.shutdown(100);
   });
 });

@@ -26,6 +26,15 @@ export interface RunProgress {
   ring?: RingFill;
 }
 
+/** What a run says in its STARTED event, and the process whose exit ends it. */
+export interface Started {
+  message: string;
+  watchPid?: number;
+}
+
+/** Puts what open() prepared into the kernel (at the run's start time) and says what it attached. */
+export type Attach = () => Started | Promise<Started>;
+
 const TARGET_POLL_MS = 250;
 /** A start time further ahead than this on the node's clock is refused: the clocks disagree, or it is a mistake. */
 export const MAX_START_WAIT_MS = 120_000;
@@ -70,8 +79,12 @@ export abstract class TracingRun {
     return this.finalProgress ?? { counts: this.counts(), unwind: this.unwindCounters(), ring: this.ringFill() };
   }
 
-  /** Validates, creates and attaches the tracer; returns what the STARTED event says and the pid to watch. */
-  protected abstract open(): Promise<{ message: string; watchPid?: number }>;
+  /**
+   * Validates and creates the tracer (BPF objects loaded, probes placed, unwind tables built), attaching
+   * nothing: called before the run's start time. The Attach it returns is called at that time: an
+   * incident's runs on many nodes then start together however long each took to prepare.
+   */
+  protected abstract open(): Promise<Attach>;
   /** Sends what was gathered since the last flush. */
   protected abstract flush(): Promise<void>;
   /** Detaches and drains the tracer (the last flush follows). */
@@ -118,8 +131,10 @@ export abstract class TracingRun {
     let targetExited = false;
     try {
       this.checkDuration();
-      await this.waitForStart();
-      const opened = await this.open();
+      const startAt = this.startTime();
+      const attach = await this.open();
+      await this.waitUntil(startAt);
+      const opened = await attach();
       watchPid = opened.watchPid;
       await this.event(RunEventKind.RUN_EVENT_KIND_STARTED, opened.message);
 
@@ -156,17 +171,22 @@ export abstract class TracingRun {
     }
   }
 
-  /**
-   * Waits for StartRun's start_at_unix_ms (an incident's runs on many nodes start together) before
-   * anything is loaded or attached; stop() during the wait ends the run without attaching.
-   */
-  private async waitForStart(): Promise<void> {
+  /** StartRun's start_at_unix_ms (0: at once), refused when it is implausibly far ahead of this node's clock. */
+  private startTime(): number {
     const at = Number(this.start.startAtUnixMs);
-    if (!at) return;
     const ahead = at - Date.now();
-    if (ahead > MAX_START_WAIT_MS) {
+    if (at && ahead > MAX_START_WAIT_MS) {
       throw new RunRejected(`start time is ${Math.round(ahead / 1000)} s ahead of this node's clock (limit ${MAX_START_WAIT_MS / 1000} s); are the clocks in sync?`);
     }
+    return at;
+  }
+
+  /**
+   * Waits for the start time (an incident's runs on many nodes start together) with the tracer prepared
+   * and nothing attached; stop() during the wait ends the run without attaching.
+   */
+  private async waitUntil(at: number): Promise<void> {
+    if (!at) return;
     while (this.stopReason === undefined && Date.now() < at) await this.sleepOrWake(at - Date.now());
     if (this.stopReason !== undefined) throw new Error(`stopped before the start time: ${this.stopReason}`);
   }

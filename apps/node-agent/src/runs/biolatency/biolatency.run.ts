@@ -3,7 +3,7 @@ import type { BiolatencyHistogram, BiolatencyOptions, BiolatencyReading, Biolate
 import type { StartRun } from '@tracefleet/proto';
 import type { AgentConfig } from '../../config';
 import { processExists } from '../../lib/proc';
-import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
+import { RunRejected, TracingRun, type Attach, type MessageSink, type RunCounts } from '../tracing-run';
 import { GroupTarget } from '../group-target';
 import { diskDev, diskName } from './disks';
 
@@ -36,7 +36,7 @@ export class BiolatencyRun extends TracingRun {
     super(start, cfg, sink, log);
   }
 
-  protected async open(): Promise<{ message: string; watchPid?: number }> {
+  protected async open(): Promise<Attach> {
     const { spec, target } = this.start;
     if (spec?.$case !== 'biolatency') throw new RunRejected('this agent got a start message without a biolatency spec');
     const s = spec.value;
@@ -71,13 +71,16 @@ export class BiolatencyRun extends TracingRun {
     } else {
       throw new RunRejected('a biolatency run needs a target: a pid, all, a cgroup or a container (a comm is not supported)');
     }
-    this.tracer.start();
-    const on = s.disk ? ` on ${s.disk}` : '';
-    const per = s.perProcess ? ', per disk and process' : ', per disk';
-    const from = s.queued ? 'insert' : 'issue';
-    return {
-      message: `measuring latency (from ${from}) and size of ${what}${on}${per} (tp_btf block_rq_insert, block_rq_issue, block_rq_complete)`,
-      watchPid: kind?.$case === 'pid' ? kind.value : undefined,
+    const tracer = this.tracer;
+    return () => {
+      tracer.start();
+      const on = s.disk ? ` on ${s.disk}` : '';
+      const per = s.perProcess ? ', per disk and process' : ', per disk';
+      const from = s.queued ? 'insert' : 'issue';
+      return {
+        message: `measuring latency (from ${from}) and size of ${what}${on}${per} (tp_btf block_rq_insert, block_rq_issue, block_rq_complete)`,
+        watchPid: kind?.$case === 'pid' ? kind.value : undefined,
+      };
     };
   }
 

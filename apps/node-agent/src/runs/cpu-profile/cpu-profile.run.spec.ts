@@ -13,14 +13,16 @@ function sample(): RawSample {
 
 /** A stand-in for the native addon: emits `perTick` samples every 10 ms while started. */
 function fakeNative(perTick: number, opts: { failStart?: boolean } = {}) {
-  const state = { closed: 0, symbolizerClosed: 0, seen: 0, python: undefined as boolean | undefined };
+  const state = { closed: 0, symbolizerClosed: 0, seen: 0, python: undefined as boolean | undefined, createdAt: [] as number[], startedAt: [] as number[] };
   const parts: NativeParts = {
     createProfiler(o) {
       state.python = o.python;
+      state.createdAt.push(Date.now());
       let timer: NodeJS.Timeout | undefined;
       const stats = () => ({ samplesSeen: BigInt(state.seen), kernelDrops: 2n, queueDrops: 1n, delivered: BigInt(state.seen) });
       return {
         start() {
+          state.startedAt.push(Date.now());
           if (opts.failStart) throw new Error('attach perf_event on cpu 0: Permission denied');
           timer = setInterval(() => {
             state.seen += perTick;
@@ -137,18 +139,23 @@ describe('CpuProfileRun', () => {
     }
   });
 
-  it('attaches no earlier than start_at_unix_ms; refuses a start far ahead; stop() while waiting attaches nothing', async () => {
+  it('prepares before start_at_unix_ms and attaches no earlier; refuses a start far ahead; stop() while waiting attaches nothing', async () => {
     const { parts, state } = fakeNative(1);
     const out = sink();
     const at = Date.now() + 300;
     await new CpuProfileRun(start({ startAtUnixMs: BigInt(at) }), cfg, out, parts, () => {}).run();
     const started = out.sent.find((m) => m.msg?.$case === 'runEvent')!.msg!;
     assert.ok(started.$case === 'runEvent' && Number(started.value.atUnixMs) >= at, `started ${started.$case === 'runEvent' ? started.value.atUnixMs : '?'} < ${at}`);
+    // Loaded while waiting (an incident's runs then start together however long each takes to load), attached at the time.
+    assert.equal(state.createdAt.length, 1);
+    assert.ok(state.createdAt[0] < at, `created ${at - state.createdAt[0]} ms before the start time`);
+    assert.ok(state.startedAt[0] >= at, `attached ${at - state.startedAt[0]} ms early`);
 
     const far = sink();
     await new CpuProfileRun(start({ startAtUnixMs: BigInt(Date.now() + 10 * 60_000) }), cfg, far, parts, () => {}).run();
     const farFin = far.sent.at(-1)!.msg!;
     assert.ok(farFin.$case === 'runFinished' && !farFin.value.ok && /ahead of this node's clock/.test(farFin.value.reason));
+    assert.equal(state.createdAt.length, 1, 'nothing is loaded for a start refused as too far ahead');
 
     const closedBefore = state.closed;
     const stopped = sink();
@@ -159,7 +166,9 @@ describe('CpuProfileRun', () => {
     const fin = stopped.sent.at(-1)!.msg!;
     assert.ok(fin.$case === 'runFinished' && !fin.value.ok && /stopped before the start time: deadline passed/.test(fin.value.reason));
     assert.equal(stopped.sent.filter((m) => m.msg?.$case === 'runEvent').length, 0);
-    assert.equal(state.closed, closedBefore, 'no profiler was created while waiting');
+    assert.equal(state.createdAt.length, 2, 'the profiler was loaded while waiting');
+    assert.equal(state.startedAt.length, 1, '...and never attached');
+    assert.equal(state.closed, closedBefore + 1, '...and closed when the run was stopped');
   });
 
   it('ends early on stop() and says why', async () => {

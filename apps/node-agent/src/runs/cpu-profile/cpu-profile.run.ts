@@ -5,7 +5,7 @@ import { listPids, OriginCache, pidsWithComm, processExists } from '../../lib/pr
 import type { UnwindService } from '../../unwind/unwind-service';
 import { sendFolded, StackAggregator } from './aggregate';
 import { GroupTarget, type GroupTargetFilter } from '../group-target';
-import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
+import { RunRejected, TracingRun, type Attach, type MessageSink, type RunCounts } from '../tracing-run';
 import { symbolizerNotes } from '../symbolizer-notes';
 import { PythonFrames } from '../python/python-frames';
 import { JavaPerfMaps } from '../java/perf-maps';
@@ -47,7 +47,7 @@ export class CpuProfileRun extends TracingRun {
     this.agg = new StackAggregator(cfg.maxStacksPerFlush);
   }
 
-  protected async open(): Promise<{ message: string; watchPid?: number }> {
+  protected async open(): Promise<Attach> {
     const { group, ...spec } = this.validate();
     this.group = group;
     const { pythonFrames, javaPerfMaps } = this.runtimes();
@@ -87,14 +87,17 @@ export class CpuProfileRun extends TracingRun {
       this.java?.see(pids);
       if (unwinder) void this.useUnwinder(this.native.unwind, pids).catch(() => undefined);
     });
-    this.profiler.start();
     if (unwinder && !spec.targetPid && !spec.targetComm) {
-      // A whole-host profile starts at once; meanwhile every running process gets its tables, rather than each
-      // waiting for a miss (samples taken before are counted as unwindPending).
+      // A whole-host profile: every running process gets its tables from now on (during the wait for the start
+      // time, when there is one), rather than each waiting for a miss (samples taken before count as unwindPending).
       void this.useUnwinder(this.native.unwind, listPids()).catch(() => undefined);
     }
-    const of = group ? ` of ${group.describe()} (${named.length} processes now)` : '';
-    return { message: `sampling${of} at ${spec.frequencyHz} Hz for ${this.start.durationSec} s`, watchPid: spec.targetPid };
+    const profiler = this.profiler;
+    return () => {
+      profiler.start();
+      const of = group ? ` of ${group.describe()} (${named.length} processes now)` : '';
+      return { message: `sampling${of} at ${spec.frequencyHz} Hz for ${this.start.durationSec} s`, watchPid: spec.targetPid };
+    };
   }
 
   private validate(): { frequencyHz: number; targetPid?: number; targetComm?: string; group?: GroupTarget } {

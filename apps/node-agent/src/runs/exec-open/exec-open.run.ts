@@ -4,7 +4,7 @@ import type { AgentConfig } from '../../config';
 import { processExists } from '../../lib/proc';
 import { ensureTracefs } from '../../lib/tracefs';
 import { StringTable } from '../string-table';
-import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
+import { RunRejected, TracingRun, type Attach, type MessageSink, type RunCounts } from '../tracing-run';
 import { GroupTarget } from '../group-target';
 
 export interface ExecOpenNativeParts {
@@ -44,7 +44,7 @@ export class ExecOpenRun extends TracingRun {
     super(start, cfg, sink, log);
   }
 
-  protected async open(): Promise<{ message: string; watchPid?: number }> {
+  protected async open(): Promise<Attach> {
     const { spec, target } = this.start;
     if (spec?.$case !== 'execOpen') throw new RunRejected('this agent got a start message without an exec-open spec');
     const s = spec.value;
@@ -77,11 +77,14 @@ export class ExecOpenRun extends TracingRun {
     } else {
       throw new RunRejected('an exec-open run needs a target: a pid, a comm, all, a cgroup or a container');
     }
-    this.tracer.start();
-    const kinds = [s.exec ? 'execs' : '', s.open ? 'opens' : ''].filter(Boolean).join(' and ');
-    return {
-      message: `tracing ${s.failedOnly ? 'failed ' : ''}${kinds} of ${what} (syscalls tracepoints)`,
-      watchPid: kind?.$case === 'pid' ? kind.value : undefined,
+    const tracer = this.tracer;
+    return () => {
+      tracer.start();
+      const kinds = [s.exec ? 'execs' : '', s.open ? 'opens' : ''].filter(Boolean).join(' and ');
+      return {
+        message: `tracing ${s.failedOnly ? 'failed ' : ''}${kinds} of ${what} (syscalls tracepoints)`,
+        watchPid: kind?.$case === 'pid' ? kind.value : undefined,
+      };
     };
   }
 

@@ -7,7 +7,7 @@ import { placeAllocatorProbes } from '../../probes/placement';
 import type { UnwindService } from '../../unwind/unwind-service';
 import { StringTable } from '../string-table';
 import { symbolizerNotes } from '../symbolizer-notes';
-import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
+import { RunRejected, TracingRun, type Attach, type MessageSink, type RunCounts } from '../tracing-run';
 import { GroupTarget } from '../group-target';
 import { PythonFrames, userFramesOf } from '../python/python-frames';
 
@@ -49,7 +49,7 @@ export class MemleakRun extends TracingRun {
     super(start, cfg, sink, log);
   }
 
-  protected async open(): Promise<{ message: string; watchPid?: number }> {
+  protected async open(): Promise<Attach> {
     const { spec } = this.start;
     if (spec?.$case !== 'memleak') throw new RunRejected('this agent got a start message without a memleak spec');
     this.spec = spec.value;
@@ -91,9 +91,12 @@ export class MemleakRun extends TracingRun {
       if (python) (this.python = new PythonFrames(this.tracer)).see([this.pid]);
       message = `tracking allocations of pid ${this.pid} (${this.root}) through ${libc}; free probed at +${free.delta} (${free.reason})`;
     }
-    this.tracer.start();
-    this.nextSnapshotAt = Date.now() + this.spec.intervalSec * 1000;
-    return { message, watchPid: this.pid };
+    const tracer = this.tracer;
+    return () => {
+      tracer.start();
+      this.nextSnapshotAt = Date.now() + this.spec.intervalSec * 1000;
+      return { message, watchPid: this.pid };
+    };
   }
 
   private resolvePid(): number {

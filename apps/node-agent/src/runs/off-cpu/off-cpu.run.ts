@@ -5,7 +5,7 @@ import { listPids, OriginCache, pidsWithComm, processExists } from '../../lib/pr
 import type { UnwindService } from '../../unwind/unwind-service';
 import { sendFolded, StackAggregator, type FoldedBatch } from '../cpu-profile/aggregate';
 import { GroupTarget } from '../group-target';
-import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
+import { RunRejected, TracingRun, type Attach, type MessageSink, type RunCounts } from '../tracing-run';
 import { symbolizerNotes } from '../symbolizer-notes';
 
 export interface OffCpuNativeParts {
@@ -64,7 +64,7 @@ export class OffCpuRun extends TracingRun {
     this.agg = new StackAggregator(cfg.maxStacksPerFlush);
   }
 
-  protected async open(): Promise<{ message: string; watchPid?: number }> {
+  protected async open(): Promise<Attach> {
     const { spec, target } = this.start;
     if (spec?.$case !== 'offCpu') throw new RunRejected('this agent got a start message without an off-cpu spec');
     const minBlockUs = Number(spec.value.minBlockUs) || 1;
@@ -104,13 +104,16 @@ export class OffCpuRun extends TracingRun {
     this.group?.follow(this.tracer, (pids) => {
       if (unwinder) void this.useUnwinder(this.native.unwind, pids).catch(() => undefined);
     });
-    this.tracer.start();
-    // A whole-host run starts at once; every running process then gets its tables rather than each waiting for a miss.
+    const tracer = this.tracer;
+    // A whole-host run: every running process gets its tables from now on rather than each waiting for a miss.
     if (unwinder && kind?.$case === 'all') void this.useUnwinder(this.native.unwind, listPids()).catch(() => undefined);
-    const wall = wallClockHz > 0 ? `, and on-CPU time sampled at ${wallClockHz} Hz (wall clock per thread)` : '';
-    return {
-      message: `measuring time blocked off-CPU of ${what}, blocks of at least ${minBlockUs} µs (tp_btf sched_switch)${wall} for ${this.start.durationSec} s`,
-      watchPid: kind?.$case === 'pid' ? kind.value : undefined,
+    return () => {
+      tracer.start();
+      const wall = wallClockHz > 0 ? `, and on-CPU time sampled at ${wallClockHz} Hz (wall clock per thread)` : '';
+      return {
+        message: `measuring time blocked off-CPU of ${what}, blocks of at least ${minBlockUs} µs (tp_btf sched_switch)${wall} for ${this.start.durationSec} s`,
+        watchPid: kind?.$case === 'pid' ? kind.value : undefined,
+      };
     };
   }
 

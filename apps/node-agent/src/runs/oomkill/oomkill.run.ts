@@ -5,7 +5,7 @@ import type { AgentConfig } from '../../config';
 import { processExists } from '../../lib/proc';
 import { ensureTracefs } from '../../lib/tracefs';
 import { StringTable } from '../string-table';
-import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
+import { RunRejected, TracingRun, type Attach, type MessageSink, type RunCounts } from '../tracing-run';
 import { GroupTarget } from '../group-target';
 
 export interface OomkillNativeParts {
@@ -54,7 +54,7 @@ export class OomkillRun extends TracingRun {
     super(start, cfg, sink, log);
   }
 
-  protected async open(): Promise<{ message: string; watchPid?: number }> {
+  protected async open(): Promise<Attach> {
     const { spec, target } = this.start;
     if (spec?.$case !== 'oomkill') throw new RunRejected('this agent got a start message without an oomkill spec');
     const s = spec.value;
@@ -83,10 +83,13 @@ export class OomkillRun extends TracingRun {
     } else {
       throw new RunRejected('an oomkill run needs a target: a pid, a comm, all, a cgroup or a container');
     }
-    this.tracer.start();
-    return {
-      message: `tracing OOM kills of ${what} (tracepoint oom:mark_victim)`,
-      watchPid: kind?.$case === 'pid' ? kind.value : undefined,
+    const tracer = this.tracer;
+    return () => {
+      tracer.start();
+      return {
+        message: `tracing OOM kills of ${what} (tracepoint oom:mark_victim)`,
+        watchPid: kind?.$case === 'pid' ? kind.value : undefined,
+      };
     };
   }
 

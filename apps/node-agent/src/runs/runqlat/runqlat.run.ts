@@ -2,7 +2,7 @@ import type { RunqlatOptions, RunqlatReading, RunqlatTracer } from '@tracefleet/
 import type { StartRun } from '@tracefleet/proto';
 import type { AgentConfig } from '../../config';
 import { processExists } from '../../lib/proc';
-import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
+import { RunRejected, TracingRun, type Attach, type MessageSink, type RunCounts } from '../tracing-run';
 import { GroupTarget } from '../group-target';
 
 export interface RunqlatNativeParts {
@@ -23,7 +23,7 @@ export class RunqlatRun extends TracingRun {
     super(start, cfg, sink, log);
   }
 
-  protected async open(): Promise<{ message: string; watchPid?: number }> {
+  protected async open(): Promise<Attach> {
     const { spec, target } = this.start;
     if (spec?.$case !== 'runqlat') throw new RunRejected('this agent got a start message without a runqlat spec');
     const kind = target?.kind;
@@ -43,9 +43,12 @@ export class RunqlatRun extends TracingRun {
     } else {
       throw new RunRejected('a runqlat run needs a target: a pid, all, a cgroup or a container (a comm is not supported)');
     }
-    this.tracer.start();
-    const per = spec.value.perCgroup ? ', one histogram per cgroup' : '';
-    return { message: `measuring run-queue latency of ${what}${per} (tp_btf sched_wakeup, sched_wakeup_new, sched_switch)`, watchPid: kind?.$case === 'pid' ? kind.value : undefined };
+    const tracer = this.tracer;
+    return () => {
+      tracer.start();
+      const per = spec.value.perCgroup ? ', one histogram per cgroup' : '';
+      return { message: `measuring run-queue latency of ${what}${per} (tp_btf sched_wakeup, sched_wakeup_new, sched_switch)`, watchPid: kind?.$case === 'pid' ? kind.value : undefined };
+    };
   }
 
   protected async flush(): Promise<void> {

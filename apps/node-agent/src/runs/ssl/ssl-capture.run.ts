@@ -18,7 +18,7 @@ import { ensureTracefs } from '../../lib/tracefs';
 import type { UnwindService } from '../../unwind/unwind-service';
 import { PythonFrames, userFramesOf } from '../python/python-frames';
 import { StringTable } from '../string-table';
-import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
+import { RunRejected, TracingRun, type Attach, type MessageSink, type RunCounts } from '../tracing-run';
 
 export interface SslNativeParts {
   createSslTracer(opts: Omit<SslTracerOptions, 'objectPath'>): SslTracer;
@@ -108,7 +108,7 @@ export class SslCaptureRun extends TracingRun {
     return FLUSH_MS;
   }
 
-  protected async open(): Promise<{ message: string; watchPid?: number }> {
+  protected async open(): Promise<Attach> {
     const { spec, target } = this.start;
     if (spec?.$case !== 'sslCapture') throw new RunRejected('this agent got a start message without an ssl-capture spec');
     this.spec = spec.value;
@@ -205,45 +205,48 @@ export class SslCaptureRun extends TracingRun {
     if (readPython) (this.python = new PythonFrames(this.tracer)).see(named);
     this.clockOffsetNs = measureClockOffset();
     this.group?.follow(pidListSink((pids) => this.tracer!.setPids(pids)));
-    this.tracer.start();
-    this.probes = new SslProbeSet(this.tracer, {
-      place: (path, fns) => this.host.placeSslProbes(path, fns),
-      handshakes: this.spec.handshakes,
-      ...(this.mode === 'pid' ? { pid: this.tgid! } : {}),
-      warn: (m) => this.warn(m),
-      log: (m) => this.log(`run ${this.runId}: ${m}`),
-    });
+    const tracer = this.tracer;
+    return () => {
+      tracer.start();
+      this.probes = new SslProbeSet(tracer, {
+        place: (path, fns) => this.host.placeSslProbes(path, fns),
+        handshakes: this.spec.handshakes,
+        ...(this.mode === 'pid' ? { pid: this.tgid! } : {}),
+        warn: (m) => this.warn(m),
+        log: (m) => this.log(`run ${this.runId}: ${m}`),
+      });
 
-    // A file the job names must work; of the files found, those that work are enough.
-    try {
-      for (const f of binaries) this.attachFile(f, true);
-    } catch (err) {
-      if (err instanceof ProbeFailure) throw new RunRejected(err.message);
-      throw err;
-    }
-    if (this.mode === 'pid') {
-      this.adoptScan(initial[0]);
-    } else {
-      // Processes started later map the system libssl too: covered from the first moment.
-      for (const f of this.host.systemLibssl()) this.attachFile(f, false);
-      for (const scan of initial) this.adoptScan(scan);
-    }
-    if (this.probes.size === 0) {
-      const reasons = [...this.probes.failures, ...this.noOpenssl];
-      const why = reasons.length ? `: ${reasons.slice(0, 3).join('; ')}${reasons.length > 3 ? '; ...' : ''}` : '';
-      throw new RunRejected(`no TLS library file could be probed for this target on node ${this.cfg.nodeName}${why}`);
-    }
-    this.lastRescan = Date.now();
-    const who = this.mode === 'pid' ? `pid ${this.tgid}` : this.mode === 'comm' ? `processes named ${this.comm}` : this.group ? `the processes of ${this.group.describe()}` : 'every process';
-    const paths = this.probes.paths();
-    const on = this.spec.dutyOnMs ?? 0;
-    const period = this.spec.dutyPeriodMs ?? 0;
-    if (on > 0 && period > on) (this.duty = new DutyCycle(on, period, this.probes)).start();
-    const cycle = this.duty ? `, probes attached ${on} ms in every ${period} ms` : '';
-    const kept = filter.describe ? `, ${filter.describe}` : '';
-    return {
-      message: `capturing TLS plaintext of ${who} (up to ${maxDataBytes} bytes per call${kept}, redaction ${this.redactor ? 'on' : 'OFF'}${cycle}) through ${paths.join(', ')} (${this.tracer.linkKind} uprobe links)`,
-      watchPid: this.tgid,
+      // A file the job names must work; of the files found, those that work are enough.
+      try {
+        for (const f of binaries) this.attachFile(f, true);
+      } catch (err) {
+        if (err instanceof ProbeFailure) throw new RunRejected(err.message);
+        throw err;
+      }
+      if (this.mode === 'pid') {
+        this.adoptScan(initial[0]);
+      } else {
+        // Processes started later map the system libssl too: covered from the first moment.
+        for (const f of this.host.systemLibssl()) this.attachFile(f, false);
+        for (const scan of initial) this.adoptScan(scan);
+      }
+      if (this.probes.size === 0) {
+        const reasons = [...this.probes.failures, ...this.noOpenssl];
+        const why = reasons.length ? `: ${reasons.slice(0, 3).join('; ')}${reasons.length > 3 ? '; ...' : ''}` : '';
+        throw new RunRejected(`no TLS library file could be probed for this target on node ${this.cfg.nodeName}${why}`);
+      }
+      this.lastRescan = Date.now();
+      const who = this.mode === 'pid' ? `pid ${this.tgid}` : this.mode === 'comm' ? `processes named ${this.comm}` : this.group ? `the processes of ${this.group.describe()}` : 'every process';
+      const paths = this.probes.paths();
+      const on = this.spec.dutyOnMs ?? 0;
+      const period = this.spec.dutyPeriodMs ?? 0;
+      if (on > 0 && period > on) (this.duty = new DutyCycle(on, period, this.probes)).start();
+      const cycle = this.duty ? `, probes attached ${on} ms in every ${period} ms` : '';
+      const kept = filter.describe ? `, ${filter.describe}` : '';
+      return {
+        message: `capturing TLS plaintext of ${who} (up to ${maxDataBytes} bytes per call${kept}, redaction ${this.redactor ? 'on' : 'OFF'}${cycle}) through ${paths.join(', ')} (${tracer.linkKind} uprobe links)`,
+        watchPid: this.tgid,
+      };
     };
   }
 

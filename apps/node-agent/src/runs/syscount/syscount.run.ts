@@ -3,7 +3,7 @@ import type { StartRun, SyscountEntry } from '@tracefleet/proto';
 import type { AgentConfig } from '../../config';
 import { ensureTracefs } from '../../lib/tracefs';
 import { processExists } from '../../lib/proc';
-import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
+import { RunRejected, TracingRun, type Attach, type MessageSink, type RunCounts } from '../tracing-run';
 import { syscallName } from './syscall-names';
 import { GroupTarget } from '../group-target';
 
@@ -27,7 +27,7 @@ export class SyscountRun extends TracingRun {
     super(start, cfg, sink, log);
   }
 
-  protected async open(): Promise<{ message: string; watchPid?: number }> {
+  protected async open(): Promise<Attach> {
     const { spec, target } = this.start;
     if (spec?.$case !== 'syscount') throw new RunRejected('this agent got a start message without a syscount spec');
     const kind = target?.kind;
@@ -51,8 +51,11 @@ export class SyscountRun extends TracingRun {
       throw new RunRejected('a syscount run needs a target: a pid, a comm, all, a cgroup or a container');
     }
     ensureTracefs();
-    this.tracer.start();
-    return { message: `counting syscalls of ${what} (tracepoint raw_syscalls:sys_enter)`, watchPid: kind?.$case === 'pid' ? kind.value : undefined };
+    const tracer = this.tracer;
+    return () => {
+      tracer.start();
+      return { message: `counting syscalls of ${what} (tracepoint raw_syscalls:sys_enter)`, watchPid: kind?.$case === 'pid' ? kind.value : undefined };
+    };
   }
 
   protected async flush(): Promise<void> {

@@ -3,7 +3,7 @@ import type { StartRun, TcpConnection } from '@tracefleet/proto';
 import type { AgentConfig } from '../../config';
 import { processExists } from '../../lib/proc';
 import { StringTable } from '../string-table';
-import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
+import { RunRejected, TracingRun, type Attach, type MessageSink, type RunCounts } from '../tracing-run';
 import { GroupTarget } from '../group-target';
 
 export interface TcpNativeParts {
@@ -40,7 +40,7 @@ export class TcpRun extends TracingRun {
     super(start, cfg, sink, log);
   }
 
-  protected async open(): Promise<{ message: string; watchPid?: number }> {
+  protected async open(): Promise<Attach> {
     const { spec, target } = this.start;
     if (spec?.$case !== 'tcp') throw new RunRejected('this agent got a start message without a tcp spec');
     const s = spec.value;
@@ -71,11 +71,14 @@ export class TcpRun extends TracingRun {
     } else {
       throw new RunRejected('a tcp run needs a target: a pid, a comm, all, a cgroup or a container');
     }
-    this.tracer.start();
-    const filters = [s.ports.length ? `ports ${s.ports.join(',')}` : '', s.family ? `IPv${s.family} only` : ''].filter(Boolean);
-    return {
-      message: `tracing TCP connections of ${what}${filters.length ? ` (${filters.join(', ')})` : ''} (tp_btf sock:inet_sock_set_state)`,
-      watchPid: kind?.$case === 'pid' ? kind.value : undefined,
+    const tracer = this.tracer;
+    return () => {
+      tracer.start();
+      const filters = [s.ports.length ? `ports ${s.ports.join(',')}` : '', s.family ? `IPv${s.family} only` : ''].filter(Boolean);
+      return {
+        message: `tracing TCP connections of ${what}${filters.length ? ` (${filters.join(', ')})` : ''} (tp_btf sock:inet_sock_set_state)`,
+        watchPid: kind?.$case === 'pid' ? kind.value : undefined,
+      };
     };
   }
 

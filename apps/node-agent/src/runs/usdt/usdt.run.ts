@@ -9,7 +9,7 @@ import { PairTracker } from './pairing';
 import { StringTable } from '../string-table';
 import { symbolizerNotes } from '../symbolizer-notes';
 import { PythonFrames, userFramesOf } from '../python/python-frames';
-import { RunRejected, TracingRun, type MessageSink, type RunCounts } from '../tracing-run';
+import { RunRejected, TracingRun, type Attach, type MessageSink, type RunCounts } from '../tracing-run';
 import { GroupTarget } from '../group-target';
 import { OriginTable } from '../origin-table';
 
@@ -62,7 +62,7 @@ export class UsdtRun extends TracingRun {
     super(start, cfg, sink, log);
   }
 
-  protected async open(): Promise<{ message: string; watchPid?: number }> {
+  protected async open(): Promise<Attach> {
     const { spec, target } = this.start;
     if (spec?.$case !== 'usdt') throw new RunRejected('this agent got a start message without a usdt spec');
     this.spec = spec.value;
@@ -117,10 +117,13 @@ export class UsdtRun extends TracingRun {
       this.python.see(pid ? [pid] : groupPids);
     }
     this.group?.follow(this.tracer, (pids) => this.python?.see(pids));
-    this.tracer.start();
-    const who = pid ? ` (pid ${pid})` : this.group ? ` (the processes of ${this.group.describe()})` : ' (every process)';
-    this.attached = attach.map((a) => `${a.provider}:${a.name} in ${a.path}${who}`);
-    return { message: `attached ${this.attached.join('; ')}`, watchPid: pid };
+    const tracer = this.tracer;
+    return () => {
+      tracer.start();
+      const who = pid ? ` (pid ${pid})` : this.group ? ` (the processes of ${this.group.describe()})` : ' (every process)';
+      this.attached = attach.map((a) => `${a.provider}:${a.name} in ${a.path}${who}`);
+      return { message: `attached ${this.attached.join('; ')}`, watchPid: pid };
+    };
   }
 
   /** The root of a group's filesystem: /proc/PID/root of one of its processes that still runs. */
