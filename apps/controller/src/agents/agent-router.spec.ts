@@ -99,4 +99,24 @@ describe('starting a dispatch', () => {
     assert.deepEqual(other.failed, []);
     assert.ok(!pending.has('run-2'));
   });
+
+  it("names this replica's sessions of a job's nodes; sends the runs stored bound to them, failing one whose session ended", async () => {
+    const { router, sent, failed } = setup(['n2']);
+    // n2's session ended, n3's is on another replica: only n1's is here.
+    assert.deepEqual([...router.sessionsHere(['n1', 'n2', 'n3', 'n1'])], [['n1', 's-1']]);
+    assert.deepEqual([...router.sessionsHere([])], []);
+    const finalized: string[] = [];
+    const gone = new AgentRouter(
+      { replicaId: 'r-a' } as never,
+      {} as never,
+      { send: (n: string, m: { msg: { value: { runId: string } } }) => n === 'n1' && sent.push(`${n}:${m.msg.value.runId}`) > 0 } as never,
+      {} as never,
+      {} as never,
+      { failRun: async (id: string, why: string) => void failed.push(`${id}: ${why}`), finalizeJob: async (id: string) => void finalized.push(id) } as never,
+    );
+    await gone.sendStarts([{ id: 'run-1', nodeName: 'n1', job }, { id: 'run-2', nodeName: 'n2', job }]);
+    assert.deepEqual(sent, ['n1:run-1']);
+    assert.deepEqual(failed, ['run-2: node n2 disconnected from replica r-a as the run was sent']);
+    assert.deepEqual(finalized, ['job-1'], 'the job of a run that failed is finalized once');
+  });
 });

@@ -207,19 +207,36 @@ export class AgentRouter implements OnModuleInit {
       const jobs = new Map<string, StartJob>(
         known ? [[known.job.id, known.job]] : (await this.prisma.job.findMany({ where: { id: { in: [...new Set(here.map((h) => h.jobId))] } } })).map((j) => [j.id, j]),
       );
-      const lost = new Set<string>();
-      for (const h of here) {
-        const job = jobs.get(h.jobId);
-        if (!ids.has(h.id) || !job) continue;
-        if (this.gateway.send(h.nodeName, { msg: { $case: 'startRun', value: buildStartRun(job, h.id) } })) continue;
-        await this.runs.failRun(h.id, `node ${h.nodeName} disconnected from replica ${this.env.replicaId} as the run was sent`);
-        lost.add(h.jobId);
-      }
-      for (const jobId of lost) await this.runs.finalizeJob(jobId);
+      await this.sendStarts(here.filter((h) => ids.has(h.id) && jobs.has(h.jobId)).map((h) => ({ ...h, job: jobs.get(h.jobId)! })));
     }
     // Known runs were pending when the dispatch read them; those still pending only are forwarded or failed.
     const away = known && elsewhere.length > 0 ? await this.pendingRuns(elsewhere.map((r) => r.id)) : elsewhere;
     for (const r of away) await this.forwardOrFail(r.id, r.name, r.jobId, hops);
+  }
+
+  /** This replica's sessions of these nodes (node name → session id); nodes without a session here are left out. */
+  sessionsHere(nodeNames: string[]): Map<string, string> {
+    const sessions = new Map<string, string>();
+    for (const name of nodeNames) {
+      const s = this.gateway.session(name);
+      if (s) sessions.set(name, s.sessionId);
+    }
+    return sessions;
+  }
+
+  /**
+   * Sends the StartRun of runs already bound (dispatched) to this replica's sessions of their nodes: claimed
+   * by startHere, or stored so by JobsService.insert (jobs/job-insert.ts). A run whose node's session ended
+   * meanwhile fails with the reason, and its job is finalized.
+   */
+  async sendStarts(runs: { id: string; nodeName: string; job: StartJob }[]): Promise<void> {
+    const lost = new Set<string>();
+    for (const r of runs) {
+      if (this.gateway.send(r.nodeName, { msg: { $case: 'startRun', value: buildStartRun(r.job, r.id) } })) continue;
+      await this.runs.failRun(r.id, `node ${r.nodeName} disconnected from replica ${this.env.replicaId} as the run was sent`);
+      lost.add(r.job.id);
+    }
+    for (const jobId of lost) await this.runs.finalizeJob(jobId);
   }
 
   /** These runs, those still pending, with their job and node names. */

@@ -4,6 +4,7 @@ import { PrismaService } from '../prisma/prisma.service';
 import { JobQueue } from '../queue/job-queue';
 import { AgentGateway } from '../agents/agent.gateway';
 import { ENV, type ControllerEnv } from '../config/env';
+import { orAfter } from '../common/or-after';
 
 /** How long /health/ready waits for PostgreSQL and for Redis before calling either down. */
 export const READY_TIMEOUT_MS = 2000;
@@ -11,18 +12,14 @@ export const READY_TIMEOUT_MS = 2000;
 type Check = 'ok' | string;
 
 async function check(what: string, work: () => Promise<unknown>, timeoutMs: number): Promise<Check> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-  });
   try {
-    await Promise.race([work(), late]);
+    await orAfter(work(), timeoutMs, (): never => {
+      throw new Error(`no answer within ${timeoutMs} ms`);
+    });
     return 'ok';
   } catch (err) {
     // The first line only: a driver error can be long, and never carries the URL's password here.
     return `${what}: ${(err instanceof Error ? err.message : String(err)).split('\n').filter(Boolean).at(-1) ?? 'failed'}`.slice(0, 300);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -1,8 +1,9 @@
-import type { Incident, Job, JobRun } from '../generated/prisma/client';
+import type { Incident } from '../generated/prisma/client';
+import type { JobWithRuns } from '../jobs/job-runs.read';
 import { startSkew, type StartSkew } from './skew';
 import { iso } from '../jobs/job.view';
 
-type IncidentWithJobs = Incident & { jobs: (Job & { runs: (JobRun & { node: { name: string } })[] })[] };
+type IncidentWithJobs = Incident & { jobs: JobWithRuns[] };
 
 export interface IncidentRunView {
   node: string;

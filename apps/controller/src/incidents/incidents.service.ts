@@ -11,6 +11,8 @@ import { inTemplate } from './bundle';
 import { nodeBreakdown, type NodeStacks } from './node-breakdown';
 import { toIncidentView, type IncidentView } from './incident.view';
 import { UUID_RE } from '../common/ids';
+import type { Job } from '../generated/prisma/client';
+import { runsWithNodes, type JobWithRuns } from '../jobs/job-runs.read';
 
 
 export interface NewIncident {
@@ -89,12 +91,14 @@ export class IncidentsService {
       if (!b) throw new NotFoundException(`before: incident ${before} not found`);
       cursor = b;
     }
-    const rows = await this.prisma.incident.findMany({
-      where: cursor ? { OR: [{ createdAt: { lt: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { lt: cursor.id } }] } : {},
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-      take: limit,
-      include: { jobs: { include: { runs: { include: { node: { select: { name: true } } } } } } },
-    });
+    const rows = await this.withRuns(
+      await this.prisma.incident.findMany({
+        where: cursor ? { OR: [{ createdAt: { lt: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { lt: cursor.id } }] } : {},
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+        take: limit,
+        include: { jobs: true },
+      }),
+    );
     return { incidents: rows.map(toIncidentView), nextCursor: rows.length === limit ? rows[rows.length - 1].id : null };
   }
 
@@ -165,11 +169,14 @@ export class IncidentsService {
 
   private async row(id: string) {
     if (!UUID_RE.test(id)) throw new NotFoundException(`incident ${id} not found`);
-    const inc = await this.prisma.incident.findUnique({
-      where: { id },
-      include: { jobs: { include: { runs: { include: { node: { select: { name: true } } } } } } },
-    });
+    const inc = await this.prisma.incident.findUnique({ where: { id }, include: { jobs: true } });
     if (!inc) throw new NotFoundException(`incident ${id} not found`);
-    return inc;
+    return (await this.withRuns([inc]))[0];
+  }
+
+  /** Incidents with their jobs' runs and node names, read in one lean query (jobs/job-runs.read.ts). */
+  private async withRuns<I extends { jobs: Job[] }>(incidents: I[]): Promise<(Omit<I, 'jobs'> & { jobs: JobWithRuns[] })[]> {
+    const runs = await runsWithNodes(this.prisma, incidents.flatMap((i) => i.jobs.map((j) => j.id)));
+    return incidents.map((i) => ({ ...i, jobs: i.jobs.map((j) => ({ ...j, runs: runs.get(j.id) ?? [] })) }));
   }
 }

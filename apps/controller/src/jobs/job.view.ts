@@ -1,9 +1,9 @@
-import type { Job, JobRun } from '../generated/prisma/client';
 import type { SslRunView, SslTotals } from '../ssl/ssl-run.view';
 import { unwindView, type UnwindRunStats } from '../runs/unwind-stats';
 import type { Scope } from '../auth/scopes';
 import { hideSecrets } from '../auth/secret-fields';
 import { jobTypeDef } from '../job-types/registry';
+import type { JobWithRuns } from './job-runs.read';
 
 export interface RunView {
   node: string;
@@ -72,8 +72,6 @@ export interface JobView {
 export function jobViewFor(view: JobView, scopes: readonly Scope[]): JobView {
   return { ...view, params: hideSecrets(view.params, scopes) };
 }
-
-type JobWithRuns = Job & { runs: (JobRun & { node: { name: string } })[] };
 
 export const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 

@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { orAfter } from '../common/or-after';
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 export const METRIC_PREFIX = 'tracefleet_controller_';
@@ -14,12 +15,9 @@ export interface GaugeSample {
 export type GaugeSource = () => Promise<GaugeSample[]> | GaugeSample[];
 
 function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
-    timer.unref();
+  return orAfter(work, ms, (): never => {
+    throw new Error(`${what} did not answer within ${ms} ms`);
   });
-  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
 /**

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleD
 import { Queue, Worker, type Job as BullJob } from 'bullmq';
 import IORedis from 'ioredis';
 import { ENV, type ControllerEnv } from '../config/env';
+import { orAfter } from '../common/or-after';
 
 /** Every kind of queued work and its payload: one typed union. */
 export type QueueTask =
@@ -74,15 +75,9 @@ export class JobQueue implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Redis answers PING within `timeoutMs` (GET /health/ready); throws otherwise. */
   async ping(timeoutMs: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer to PING within ${timeoutMs} ms`)), timeoutMs);
+    await orAfter(this.connection.ping(), timeoutMs, (): never => {
+      throw new Error(`no answer to PING within ${timeoutMs} ms`);
     });
-    try {
-      await Promise.race([this.connection.ping(), late]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   /** `listener` runs each time the Redis connection comes back after it was lost. */

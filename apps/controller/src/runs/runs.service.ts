@@ -11,6 +11,7 @@ import { storableDate } from '../common/sanitize';
 import { ResultStores } from '../common/result-stores';
 import { leaveToAgent, StorageUnavailable, type DeliveryOrigin } from './delivery';
 import { ControllerMetrics } from '../metrics/controller-metrics';
+import { orAfter } from '../common/or-after';
 
 /** Attempts to store a batch (the first included) before it is counted as not stored. */
 const STORE_ATTEMPTS = 6;
@@ -398,7 +399,7 @@ export class RunsService {
   /** Waits until every message received so far (any run) has been applied; false when timeoutMs passed first. */
   async idle(timeoutMs: number): Promise<boolean> {
     const all = Promise.all([...this.chains.values()]).then(() => true);
-    return Promise.race([all, new Promise<boolean>((r) => setTimeout(() => r(false), timeoutMs).unref())]);
+    return orAfter(all, timeoutMs, () => false);
   }
 
   /** Waits until every message received so far for the run has been applied. */
