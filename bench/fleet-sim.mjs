@@ -177,10 +177,11 @@ async function simulator() {
     if (flood) {
       while (!run.stopped && !a.closing && now() < end) await write(a, batch());
     } else {
-      // One batch a second, on the second, like the real agent's flush timer (without its jitter).
-      const began = now();
-      for (let k = 1; k * RATE_BATCH_MS <= start.durationSec * 1000 && !run.stopped && !a.closing; k++) {
-        await new Promise((r) => setTimeout(r, Math.max(0, began + k * RATE_BATCH_MS - now())));
+      // One batch about every second, as the real agent's flush timer: each interval drawn from 0.8-1.2 s
+      // (TracingRun.jitteredFlushMs), so that a fleet's batches do not all land on the same millisecond.
+      const jittered = () => RATE_BATCH_MS * (0.8 + Math.random() * 0.4);
+      for (let at = now() + jittered(); at <= end && !run.stopped && !a.closing; at += jittered()) {
+        await new Promise((r) => setTimeout(r, Math.max(0, at - now())));
         if (!run.stopped) await write(a, batch());
       }
     }
