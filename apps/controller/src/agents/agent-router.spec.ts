@@ -100,23 +100,59 @@ describe('starting a dispatch', () => {
     assert.ok(!pending.has('run-2'));
   });
 
-  it("names this replica's sessions of a job's nodes; sends the runs stored bound to them, failing one whose session ended", async () => {
-    const { router, sent, failed } = setup(['n2']);
+  it("names this replica's sessions of a job's nodes; sends the runs stored bound to them; one whose session changed starts again", async () => {
+    const { router } = setup(['n2']);
     // n2's session ended, n3's is on another replica: only n1's is here.
     assert.deepEqual([...router.sessionsHere(['n1', 'n2', 'n3', 'n1'])], [['n1', 's-1']]);
     assert.deepEqual([...router.sessionsHere([])], []);
+
+    // Runs stored dispatched on sessions: n1's is current; n2's ended; n3 registered again here (a new session)
+    // after run-3 was bound to its old one; n4's session ended and it registered on replica r-b.
+    const status = new Map([['run-1', 's-1'], ['run-2', 's-2'], ['run-3', 's-3-old'], ['run-4', 's-4']].map(([id, sid]) => [id, { status: 'dispatched', sid }]));
+    const nodeOf: Record<string, string> = { 'run-1': 'n1', 'run-2': 'n2', 'run-3': 'n3', 'run-4': 'n4' };
+    const sessions = new Map([['n1', 's-1'], ['n3', 's-3-new']]);
+    const sent: string[] = [];
+    const failed: string[] = [];
+    const forwarded: string[] = [];
     const finalized: string[] = [];
-    const gone = new AgentRouter(
-      { replicaId: 'r-a' } as never,
-      {} as never,
-      { send: (n: string, m: { msg: { value: { runId: string } } }) => n === 'n1' && sent.push(`${n}:${m.msg.value.runId}`) > 0 } as never,
-      {} as never,
-      {} as never,
-      { failRun: async (id: string, why: string) => void failed.push(`${id}: ${why}`), finalizeJob: async (id: string) => void finalized.push(id) } as never,
-    );
-    await gone.sendStarts([{ id: 'run-1', nodeName: 'n1', job }, { id: 'run-2', nodeName: 'n2', job }]);
-    assert.deepEqual(sent, ['n1:run-1']);
-    assert.deepEqual(failed, ['run-2: node n2 disconnected from replica r-a as the run was sent']);
-    assert.deepEqual(finalized, ['job-1'], 'the job of a run that failed is finalized once');
+    const prisma = {
+      $queryRaw: async (strings: TemplateStringsArray, ...values: unknown[]) => {
+        const sql = strings.join('?');
+        const ids = values[0] as string[];
+        if (sql.includes(`SET "status" = 'pending'`)) {
+          const sids = values[1] as string[];
+          return ids.filter((id, i) => status.get(id)?.status === 'dispatched' && status.get(id)?.sid === sids[i] && status.set(id, { status: 'pending', sid: '' })).map((id) => ({ id }));
+        }
+        if (sql.includes('UPDATE')) {
+          const sids = values[1] as string[];
+          return ids.filter((id, i) => status.get(id)?.status === 'pending' && status.set(id, { status: 'dispatched', sid: sids[i] })).map((id) => ({ id }));
+        }
+        return ids.filter((id) => status.get(id)?.status === 'pending').map((id) => ({ id, jobId: 'job-1', name: nodeOf[id] }));
+      },
+      job: { findMany: async () => [job] },
+    };
+    const gateway = {
+      session: (n: string) => (sessions.has(n) ? { sessionId: sessions.get(n) } : undefined),
+      send: (n: string, m: { msg: { value: { runId: string } } }) => sessions.has(n) && sent.push(`${n}:${m.msg.value.runId}`) > 0,
+    };
+    const nodes = { route: async (n: string) => node({ name: n, replicaId: n === 'n4' ? 'r-b' : 'r-a' }) };
+    const commands = { send: async (replicaId: string, cmd: { data: { runId: string; hops: number } }) => void forwarded.push(`${replicaId}:${cmd.data.runId}:h${cmd.data.hops}`) };
+    const runs = { failRun: async (id: string, why: string) => void failed.push(`${id}: ${why}`), finalizeJob: async (id: string) => void finalized.push(id) };
+    const moving = new AgentRouter({ replicaId: 'r-a' } as never, prisma as never, gateway as never, commands as never, nodes as never, runs as never);
+    await moving.sendStarts(['run-1', 'run-2', 'run-3', 'run-4'].map((id) => ({ id, nodeName: nodeOf[id], sessionId: status.get(id)!.sid, job })));
+    assert.deepEqual(sent, ['n1:run-1', 'n3:run-3'], "run-3 was sent on n3's new session, once claimed again on it");
+    assert.deepEqual(status.get('run-3'), { status: 'dispatched', sid: 's-3-new' });
+    assert.deepEqual(failed, ['run-2: node n2 was not connected when the job was dispatched (its session on replica r-a has ended)']);
+    assert.deepEqual(forwarded, ['r-b:run-4:h2'], "run-4 follows its node to replica r-b");
+    assert.equal(status.get('run-4')!.status, 'pending');
+    assert.deepEqual(finalized, ['job-1']);
+
+    // A run the agent's registration already put back to pending is left to that (not started twice).
+    status.set('run-5', { status: 'pending', sid: '' });
+    nodeOf['run-5'] = 'n2';
+    failed.length = 0;
+    await moving.sendStarts([{ id: 'run-5', nodeName: 'n2', sessionId: 's-2', job }]);
+    assert.deepEqual(failed, []);
+    assert.equal(status.get('run-5')!.status, 'pending');
   });
 });

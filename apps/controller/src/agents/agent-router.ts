@@ -207,7 +207,10 @@ export class AgentRouter implements OnModuleInit {
       const jobs = new Map<string, StartJob>(
         known ? [[known.job.id, known.job]] : (await this.prisma.job.findMany({ where: { id: { in: [...new Set(here.map((h) => h.jobId))] } } })).map((j) => [j.id, j]),
       );
-      await this.sendStarts(here.filter((h) => ids.has(h.id) && jobs.has(h.jobId)).map((h) => ({ ...h, job: jobs.get(h.jobId)! })));
+      await this.sendStarts(
+        here.filter((h) => ids.has(h.id) && jobs.has(h.jobId)).map((h) => ({ ...h, job: jobs.get(h.jobId)! })),
+        hops,
+      );
     }
     // Known runs were pending when the dispatch read them; those still pending only are forwarded or failed.
     const away = known && elsewhere.length > 0 ? await this.pendingRuns(elsewhere.map((r) => r.id)) : elsewhere;
@@ -225,15 +228,28 @@ export class AgentRouter implements OnModuleInit {
   }
 
   /**
-   * Sends the StartRun of runs already bound (dispatched) to this replica's sessions of their nodes: claimed
-   * by startHere, or stored so by JobsService.insert (jobs/job-insert.ts). A run whose node's session ended
-   * meanwhile fails with the reason, and its job is finalized.
+   * Sends the StartRun of runs already bound (dispatched) to this replica's session `sessionId` of their node:
+   * claimed by startHere, or stored so by JobsService.insert (jobs/job-insert.ts). A run whose session is no
+   * longer its node's session here (it ended, or the agent registered again meanwhile) goes back to pending and
+   * is started again where its node is now (startHere: on its new session here, forwarded to its replica, or
+   * failed with the reason), at most MAX_START_HOPS times.
    */
-  async sendStarts(runs: { id: string; nodeName: string; job: StartJob }[]): Promise<void> {
+  async sendStarts(runs: { id: string; nodeName: string; sessionId: string; job: StartJob }[], hops = 0): Promise<void> {
+    const moved = runs.filter(
+      (r) => !(this.gateway.session(r.nodeName)?.sessionId === r.sessionId && this.gateway.send(r.nodeName, { msg: { $case: 'startRun', value: buildStartRun(r.job, r.id) } })),
+    );
+    if (moved.length === 0) return;
+    // Unless the agent's registration did it first (run-handover: a dispatched run it does not hold → pending).
+    const back = await this.prisma.$queryRaw<{ id: string }[]>`
+      UPDATE "JobRun" r SET "status" = 'pending'::"RunStatus", "sessionId" = NULL
+      FROM unnest(${moved.map((r) => r.id)}::uuid[], ${moved.map((r) => r.sessionId)}::uuid[]) AS t(id, sid)
+      WHERE r."id" = t.id AND r."status" = 'dispatched'::"RunStatus" AND r."sessionId" = t.sid
+      RETURNING r."id"::text AS "id"`;
+    if (back.length === 0) return;
+    if (hops < MAX_START_HOPS) return this.startHere(back.map((b) => b.id), hops + 1);
     const lost = new Set<string>();
-    for (const r of runs) {
-      if (this.gateway.send(r.nodeName, { msg: { $case: 'startRun', value: buildStartRun(r.job, r.id) } })) continue;
-      await this.runs.failRun(r.id, `node ${r.nodeName} disconnected from replica ${this.env.replicaId} as the run was sent`);
+    for (const r of moved.filter((m) => back.some((b) => b.id === m.id))) {
+      await this.runs.failRun(r.id, `node ${r.nodeName} kept changing sessions as the run was sent (${hops} tries)`);
       lost.add(r.job.id);
     }
     for (const jobId of lost) await this.runs.finalizeJob(jobId);

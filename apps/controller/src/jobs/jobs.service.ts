@@ -45,7 +45,7 @@ const DISPATCH_VIEW_WAIT_MS = 2000;
 const MAX_SKIPPED_STORED = 200;
 
 /** A job this replica has just stored: its pending runs, and those stored bound to this replica's sessions (`claimed`). */
-type Fresh = { job: Job; runs: { id: string; name: string }[]; claimed?: { id: string; name: string }[] };
+type Fresh = { job: Job; runs: { id: string; name: string }[]; claimed?: { id: string; name: string; sessionId: string }[] };
 
 /** What ties a job to an incident or a schedule tick (incidents/, schedules/). */
 export interface JobLink {
@@ -232,7 +232,7 @@ export class JobsService implements OnModuleInit {
       SELECT r."id"::text AS "id", n."name" FROM "JobRun" r JOIN "Node" n ON n."id" = r."nodeId"
       WHERE r."jobId" = ${jobId}::uuid AND r."status" = 'pending'::"RunStatus"`);
     const claimed = fresh?.claimed ?? [];
-    if (claimed.length > 0) await this.router.sendStarts(claimed.map((r) => ({ id: r.id, nodeName: r.name, job: fresh!.job })));
+    if (claimed.length > 0) await this.router.sendStarts(claimed.map((r) => ({ id: r.id, nodeName: r.name, sessionId: r.sessionId, job: fresh!.job })));
     if (pending.length === 0) return this.runs.finalizeJob(jobId);
     const job = fresh?.job ?? (await this.prisma.job.findUnique({ where: { id: jobId } }));
     if (!job) return;
