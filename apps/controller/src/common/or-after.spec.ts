@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { orAfter } from './or-after';
 
 const after = <T>(ms: number, v: T): Promise<T> => new Promise((r) => setTimeout(() => r(v), ms));
@@ -18,13 +19,18 @@ describe('orAfter', () => {
   });
 
   it("answers late()'s value, or rejects with what it throws, once the time passed", async () => {
-    const never = new Promise<string>(() => undefined);
-    assert.equal(await orAfter(never, 10, () => false), false);
+    // The work takes 300 ms (its timer also keeps this process alive: orAfter's own never does).
+    assert.equal(await orAfter(after(300, 'slow'), 10, () => false), false);
     await assert.rejects(
-      orAfter(never, 10, () => {
+      orAfter(after(300, 'slow'), 10, () => {
         throw new Error('no answer within 10 ms');
       }),
       /no answer within 10 ms/,
     );
+  });
+
+  it('does not keep the process alive by itself: work that never settles ends with the process, not after the timeout', () => {
+    const child = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(require.resolve('./or-after'))}).orAfter(new Promise(() => {}), 60000, () => 0)`], { timeout: 30_000 });
+    assert.equal(child.status, 0, String(child.stderr));
   });
 });
