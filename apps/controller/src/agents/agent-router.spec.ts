@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { AgentRouter, routeFor } from './agent-router';
+import { AgentRouter, MAX_START_HOPS, routeFor } from './agent-router';
 import type { NodeRoute } from '../nodes/nodes.service';
 import { commandQueueName, decodeWire, encodeWire } from '../queue/agent-commands';
 
@@ -154,5 +154,13 @@ describe('starting a dispatch', () => {
     await moving.sendStarts([{ id: 'run-5', nodeName: 'n2', sessionId: 's-2', job }]);
     assert.deepEqual(failed, []);
     assert.equal(status.get('run-5')!.status, 'pending');
+
+    // Past MAX_START_HOPS tries a run whose session keeps changing fails with the reason, its job finalized.
+    status.set('run-6', { status: 'dispatched', sid: 's-3-older' });
+    finalized.length = 0;
+    await moving.sendStarts([{ id: 'run-6', nodeName: 'n3', sessionId: 's-3-older', job }], MAX_START_HOPS);
+    assert.deepEqual(failed, [`run-6: node n3 kept changing sessions as the run was sent (${MAX_START_HOPS} tries)`]);
+    assert.deepEqual(finalized, ['job-1']);
+    assert.equal(sent.filter((m) => m.endsWith('run-6')).length, 0);
   });
 });

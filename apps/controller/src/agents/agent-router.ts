@@ -247,8 +247,9 @@ export class AgentRouter implements OnModuleInit {
       RETURNING r."id"::text AS "id"`;
     if (back.length === 0) return;
     if (hops < MAX_START_HOPS) return this.startHere(back.map((b) => b.id), hops + 1);
+    const unclaimed = new Set(back.map((b) => b.id));
     const lost = new Set<string>();
-    for (const r of moved.filter((m) => back.some((b) => b.id === m.id))) {
+    for (const r of moved.filter((m) => unclaimed.has(m.id))) {
       await this.runs.failRun(r.id, `node ${r.nodeName} kept changing sessions as the run was sent (${hops} tries)`);
       lost.add(r.job.id);
     }

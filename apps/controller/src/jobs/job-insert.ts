@@ -33,11 +33,13 @@ export async function insertJob(prisma: PrismaService, data: NewJob, runNodes: s
   // createdAt is this process's clock, as the ORM's @default(now()) sets it (the column default would read
   // the session's time zone into a column kept in UTC).
   const createdAt = new Date();
-  const params = JSON.parse(JSON.stringify(data.params)) as Job['params'];
+  // Stored as JSON, and answered as it reads back (fields set to undefined dropped, as the ORM's row has them).
+  const paramsJson = JSON.stringify(data.params);
+  const params = JSON.parse(paramsJson) as Job['params'];
   const rows = await prisma.$queryRaw<{ jobId: string; runId: string | null; name: string | null; sessionId: string | null }[]>`
     WITH job AS (
       INSERT INTO "Job" ("id", "type", "durationSec", "params", "incidentId", "scheduleId", "startAt", "createdAt")
-      VALUES (gen_random_uuid(), ${data.type}::"JobType", ${data.durationSec}::int, ${JSON.stringify(params)}::jsonb,
+      VALUES (gen_random_uuid(), ${data.type}::"JobType", ${data.durationSec}::int, ${paramsJson}::jsonb,
         ${data.incidentId ?? null}::uuid, ${data.scheduleId ?? null}::uuid, ${data.startAt?.toISOString() ?? null}::timestamp(3),
         ${createdAt.toISOString()}::timestamp(3))
       RETURNING "id"),

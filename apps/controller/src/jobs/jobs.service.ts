@@ -231,8 +231,10 @@ export class JobsService implements OnModuleInit {
       (await this.prisma.$queryRaw<{ id: string; name: string }[]>`
       SELECT r."id"::text AS "id", n."name" FROM "JobRun" r JOIN "Node" n ON n."id" = r."nodeId"
       WHERE r."jobId" = ${jobId}::uuid AND r."status" = 'pending'::"RunStatus"`);
-    const claimed = fresh?.claimed ?? [];
-    if (claimed.length > 0) await this.router.sendStarts(claimed.map((r) => ({ id: r.id, nodeName: r.name, sessionId: r.sessionId, job: fresh!.job })));
+    if (fresh?.claimed?.length) {
+      const { job, claimed } = fresh;
+      await this.router.sendStarts(claimed.map((r) => ({ id: r.id, nodeName: r.name, sessionId: r.sessionId, job })));
+    }
     if (pending.length === 0) return this.runs.finalizeJob(jobId);
     const job = fresh?.job ?? (await this.prisma.job.findUnique({ where: { id: jobId } }));
     if (!job) return;
