@@ -1,4 +1,4 @@
-// Profile batches of many runs written together (ProfileWrites) against a real PostgreSQL: runs that wait
+// Profile batches of many runs written together (GatedWrites) against a real PostgreSQL: runs that wait
 // for a storage slot at the same time are stored by one statement with each run's seq, gaps, duplicates
 // and totals right; a run's bad batch, or a batch for a run that is not the sender's, stays that run's
 // problem; the database away for the whole write leaves every run's batches to its agent.

@@ -5,8 +5,9 @@ import type { Prisma } from '../generated/prisma/client';
 import { ProfilesService, type RunBatches, type Tx } from '../profiles/profiles.service';
 import { ACTIVE_RUN, TERMINAL_JOB, jobOutcome } from '../common/run-status';
 import { isTransientDbError, withDbRetry } from '../prisma/transient';
-import { ProfileWrites, type ProfileWrite } from './profile-writes';
-import { unwindStatsOf } from './unwind-stats';
+import { GatedWrites, type ProfileWrite } from './gated-writes';
+import { RunStarts } from './run-starts';
+import { RunEnds } from './run-ends';
 import { storableDate } from '../common/sanitize';
 import { ResultStores } from '../common/result-stores';
 import { leaveToAgent, StorageUnavailable, type DeliveryOrigin } from './delivery';
@@ -19,7 +20,7 @@ const STORE_ATTEMPTS = 6;
 const STORE_RETRY_BASE_MS = 200;
 /** Batches of one run stored by one write at most. */
 const MAX_COALESCED_BATCHES = 64;
-/** Runs whose waiting batches one write stores at most (ProfileWrites). */
+/** Runs whose waiting batches one write stores at most (GatedWrites). */
 const MAX_RUNS_PER_WRITE = 64;
 
 interface ProfileBuffer {
@@ -48,7 +49,9 @@ export class RunsService {
   /** Per run: profile batches waiting for one write, until that write starts. */
   private readonly openBuffers = new Map<string, ProfileBuffer>();
   /** Profile batches of many runs waiting for a storage slot, written together. */
-  private readonly writes: ProfileWrites;
+  private readonly writes: GatedWrites<ProfileWrite>;
+  private readonly starts: RunStarts;
+  private readonly ends: RunEnds;
 
   constructor(
     private readonly prisma: PrismaService,
@@ -56,21 +59,20 @@ export class RunsService {
     private readonly stores: ResultStores,
     @Optional() private readonly metrics?: ControllerMetrics,
   ) {
-    this.writes = new ProfileWrites(prisma.storeGate, MAX_RUNS_PER_WRITE, (w, settle) => this.storeProfileWrites(w, settle));
+    this.writes = new GatedWrites<ProfileWrite>(prisma.storeGate, MAX_RUNS_PER_WRITE, (w, settle) => this.storeProfileWrites(w, settle));
+    this.starts = new RunStarts(prisma);
+    this.ends = new RunEnds(prisma, (runId) => this.profiles.forgetRun(runId), (jobId) => this.finalizeJob(jobId));
   }
 
   onEvent(nodeId: string, ev: RunEvent, origin?: DeliveryOrigin): Promise<boolean> {
+    if (ev.kind === RunEventKind.RUN_EVENT_KIND_STARTED) {
+      // Written with the other runs' starts that wait for a storage slot (run-starts.ts).
+      return this.enqueue(ev.runId, origin, () => this.starts.start({ nodeId, runId: ev.runId, at: storableDate(ev.atUnixMs) }));
+    }
     return this.enqueue(ev.runId, origin, this.gated(async () => {
       const run = await this.ownRun(nodeId, ev.runId);
       if (!run) return;
-      if (ev.kind === RunEventKind.RUN_EVENT_KIND_STARTED) {
-        const at = storableDate(ev.atUnixMs);
-        await this.prisma.jobRun.updateMany({
-          where: { id: run.id, status: { in: ['pending', 'dispatched'] } },
-          data: { status: 'running', startedAt: at },
-        });
-        await this.prisma.job.updateMany({ where: { id: run.jobId, status: 'queued' }, data: { status: 'running', startedAt: at } });
-      } else if (ev.kind === RunEventKind.RUN_EVENT_KIND_TARGET_EXITED) {
+      if (ev.kind === RunEventKind.RUN_EVENT_KIND_TARGET_EXITED) {
         await this.prisma.jobRun.update({ where: { id: run.id }, data: { targetExited: true } });
       }
     }));
@@ -286,41 +288,8 @@ export class RunsService {
   }
 
   onFinished(nodeId: string, fin: RunFinished, origin?: DeliveryOrigin): Promise<boolean> {
-    return this.enqueue(fin.runId, origin, this.gated(async () => {
-      const run = await this.ownRun(nodeId, fin.runId);
-      if (!run) return;
-      const fresh = await this.prisma.jobRun.findUniqueOrThrow({ where: { id: run.id } });
-      // Results the controller refused past the job's limits arrived: they are not lost in transit.
-      const arrived = fresh.samplesReceived + fresh.eventsRefused;
-      const lost = fin.samplesSent > arrived ? fin.samplesSent - arrived : 0n;
-      const notes: string[] = [];
-      if (fin.reason) notes.push(fin.reason);
-      if (fin.lastSeq !== fresh.lastSeq) notes.push(`agent sent ${fin.lastSeq} batches, ${fresh.batchesReceived} arrived`);
-      if (fresh.batchesNotStored > 0) notes.push(`${fresh.batchesNotStored} batch(es) could not be stored (${fresh.storeError ?? 'database error'})`);
-      if (fin.batchesOverflowed > 0n) notes.push(`${fin.batchesOverflowed} batch(es) were dropped on the node: its spool was full while the controller could not be reached`);
-      if (lost > 0n) notes.push(`${lost} sample(s) or event(s) sent by the agent were not stored`);
-      const unwind = unwindStatsOf(fin.unwind);
-      await this.prisma.jobRun.updateMany({
-        where: { id: run.id, status: { in: [...ACTIVE_RUN] } },
-        data: {
-          status: fin.ok ? 'completed' : 'failed',
-          reason: notes.join('; ') || null,
-          targetExited: fin.targetExited || fresh.targetExited,
-          // A report that came before (SslReport) may already hold these; zeros do not erase it.
-          samplesTaken: fin.samplesTaken || fresh.samplesTaken,
-          samplesDroppedKernel: fin.samplesDroppedKernel || fresh.samplesDroppedKernel,
-          samplesDroppedAgent: fin.samplesDroppedAgent || fresh.samplesDroppedAgent,
-          samplesLostTransit: lost,
-          batchesSpooled: fin.batchesSpooled,
-          batchesOverflowed: fin.batchesOverflowed,
-          // Absent: the column stays null (a run without user stacks has nothing to show).
-          ...(unwind ? { unwindStats: unwind } : {}),
-          finishedAt: new Date(),
-        },
-      });
-      this.profiles.forgetRun(run.id);
-      await this.finalizeJob(run.jobId);
-    }));
+    // Written with the other runs' ends that wait for a storage slot (run-ends.ts).
+    return this.enqueue(fin.runId, origin, () => this.ends.end({ nodeId, fin }));
   }
 
   /**

@@ -1,18 +1,19 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { StoreGate } from '../prisma/store-gate';
-import { ProfileWrites, type ProfileWrite } from './profile-writes';
+import { GatedWrites } from './gated-writes';
+import type { ProfileWrite } from './gated-writes';
 
 const w = (runId: string): ProfileWrite => ({ nodeId: 'n', runId, origin: undefined, batches: [] });
 const tick = () => new Promise((r) => setImmediate(r));
 
-describe('ProfileWrites', () => {
+describe('GatedWrites', () => {
   it('writes what waits together, at most perWrite runs a write, each taken once, in arrival order', async () => {
     const gate = new StoreGate(1);
     let release!: () => void;
     void gate.run(() => new Promise<void>((r) => (release = r)));
     const writes: string[][] = [];
-    const q = new ProfileWrites(gate, 3, async (ws) => {
+    const q = new GatedWrites<ProfileWrite>(gate, 3, async (ws) => {
       writes.push(ws.map((x) => x.runId));
     });
     const taken: string[] = [];
@@ -29,7 +30,7 @@ describe('ProfileWrites', () => {
 
   it("settles each run with its own outcome, and rejects all of a write that threw", async () => {
     const gate = new StoreGate(1);
-    const q = new ProfileWrites(gate, 10, async (ws, settle) => {
+    const q = new GatedWrites<ProfileWrite>(gate, 10, async (ws, settle) => {
       if (ws[0].runId === 'boom') throw new Error('write failed');
       settle(1, new Error('only b'));
       settle(1); // a second settle is ignored
@@ -44,6 +45,6 @@ describe('ProfileWrites', () => {
   });
 
   it('refuses a write size below one run', () => {
-    assert.throws(() => new ProfileWrites(new StoreGate(1), 0, async () => undefined), /at least one run/);
+    assert.throws(() => new GatedWrites<ProfileWrite>(new StoreGate(1), 0, async () => undefined), /at least one run/);
   });
 });

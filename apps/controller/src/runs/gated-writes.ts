@@ -10,32 +10,33 @@ export interface ProfileWrite {
   batches: ProfileBatch[];
 }
 
-interface Waiting extends ProfileWrite {
+type Waiting<T> = T & {
   /** Called when a write takes these batches (no more may join them). */
   taken: () => void;
   resolve: () => void;
   reject: (err: unknown) => void;
-}
+};
 
 /** What one write does with the runs it took: settles each run's own outcome (`settle` is called once per run). */
-export type WriteMany = (writes: ProfileWrite[], settle: (i: number, err?: unknown) => void) => Promise<void>;
+export type WriteMany<T> = (writes: T[], settle: (i: number, err?: unknown) => void) => Promise<void>;
 
 /**
- * Profile batches of many runs waiting for a storage slot. Whoever gets a slot writes what waits of up
- * to `perWrite` runs with one statement: with thousands of agents sending a batch a second, a run seldom
- * has two batches waiting (its own coalescing, RunsService.onBatch, gains nothing), but many runs do,
- * and one write per run cost a statement and a round trip each (~5 ms of a replica's CPU per batch).
+ * Writes of many runs waiting for a storage slot (profile batches, run starts). Whoever gets a slot
+ * writes what waits of up to `perWrite` runs with one statement. With thousands of agents sending a
+ * batch a second, a run seldom has two batches waiting (its own coalescing, RunsService.onBatch, gains
+ * nothing), but many runs do, and one write per run cost a statement and a round trip each (~5 ms of a
+ * replica's CPU per batch); a job's runs all start within a second and each start was three statements.
  * A run is in at most one waiting write at a time: RunsService orders each run's writes.
  */
-export class ProfileWrites {
-  private readonly waiting: Waiting[] = [];
+export class GatedWrites<T extends object> {
+  private readonly waiting: Waiting<T>[] = [];
   /** Slots asked for and not yet given: each takes up to perWrite runs when it is. */
   private asked = 0;
 
   constructor(
     private readonly gate: StoreGate,
     private readonly perWrite: number,
-    private readonly writeMany: WriteMany,
+    private readonly writeMany: WriteMany<T>,
   ) {
     if (!Number.isInteger(perWrite) || perWrite < 1) throw new Error(`a write takes at least one run, got ${perWrite}`);
   }
@@ -45,8 +46,8 @@ export class ProfileWrites {
     return this.waiting.length;
   }
 
-  /** Stores `w`'s batches with those of other runs waiting; resolves once its own outcome is settled. */
-  write(w: ProfileWrite, taken: () => void): Promise<void> {
+  /** Stores `w` with what other runs have waiting; resolves once its own outcome is settled. `taken`: when a write took it. */
+  write(w: T, taken: () => void = () => undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.waiting.push({ ...w, taken, resolve, reject });
       if (this.asked * this.perWrite < this.waiting.length) this.ask();
