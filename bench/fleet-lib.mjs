@@ -133,17 +133,21 @@ export class RssSampler {
 
 /** One Prometheus series of a replica's GET /metrics (no token needed from this machine), summed over its label sets that match. */
 export async function metricValue(base, name, labels = {}) {
+  return (await metricValues(base, [name], labels))[0];
+}
+
+/** Several series from one scrape (metricValue's sums): a scrape is work for the replica measured. */
+export async function metricValues(base, names, labels = {}) {
   const root = base.replace(/\/api\/v1\/?$/, '');
   const text = await (await fetch(`${root}/metrics`)).text();
-  let sum = 0;
+  const sums = new Map(names.map((n) => [n, 0]));
   for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
     const m = /^([a-z_]+)(\{[^}]*\})?\s+([0-9.eE+-]+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
+    if (!m || !sums.has(m[1])) continue;
     const ls = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    if (Object.entries(labels).every(([k, v]) => ls[k] === v)) sum += Number(m[3]);
+    if (Object.entries(labels).every(([k, v]) => ls[k] === v)) sums.set(m[1], sums.get(m[1]) + Number(m[3]));
   }
-  return sum;
+  return names.map((n) => sums.get(n));
 }
 
 /** Polls replicas' V8 heap (prom-client's default metrics) every `everyMs`: the peak of used and total heap and external memory, MiB. */
@@ -154,8 +158,9 @@ export class HeapSampler {
       await Promise.all(
         bases.map(async (base, i) => {
           try {
-            const [used, total, ext] = await Promise.all(
-              ['nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_external_memory_bytes'].map((m) => metricValue(base, `tracefleet_controller_${m}`)),
+            const [used, total, ext] = await metricValues(
+              base,
+              ['nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_external_memory_bytes'].map((m) => `tracefleet_controller_${m}`),
             );
             const p = this.peaks[i];
             p.heapUsedMiB = Math.max(p.heapUsedMiB, used / 1048576);

@@ -69,14 +69,14 @@ export class MetricsSources implements OnModuleInit {
         ...QUEUE_STATES.map((state) => ({ labels: { queue: 'agent-commands', state }, value: cmds[state] ?? 0 })),
       ];
     });
-    m.gauge('table_partitions', 'Day partitions of each partitioned table (retention/partitions.ts; all replicas).', ['table'], async () =>
-      (await this.partitions.stats()).map((s) => ({ labels: { table: s.table }, value: s.partitions })),
+    m.gauge('table_partitions', 'Day partitions of each partitioned table (retention/partitions.ts; all replicas; read at most every 10 s).', ['table'], async () =>
+      (await this.partitions.recentStats()).map((s) => ({ labels: { table: s.table }, value: s.partitions })),
     );
     m.gauge(
       'partition_default_rows',
-      'Rows in the DEFAULT partition of each partitioned table: stored for a day that had no partition yet (moved into the day when it is made).',
+      'Rows in the DEFAULT partition of each partitioned table: stored for a day that had no partition yet (moved into the day when it is made; read at most every 10 s).',
       ['table'],
-      async () => (await this.partitions.stats()).map((s) => ({ labels: { table: s.table }, value: s.defaultRows })),
+      async () => (await this.partitions.recentStats()).map((s) => ({ labels: { table: s.table }, value: s.defaultRows })),
     );
     m.gauge('agents_connected', 'Agent sessions held by this replica.', [], () => [{ value: this.agents.connectedNodeNames().length }]);
     m.gauge('ingest_inflight', 'Agent result messages this replica holds decoded and not yet stored (messages, wire bytes), its caps, and sessions held back at the cap.', ['what'], () => {

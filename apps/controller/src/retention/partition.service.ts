@@ -2,6 +2,15 @@ import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { PrismaService } from '../prisma/prisma.service';
 import { DAILY_TABLES, dropBefore, ensureAhead, partitionStats, poolPartitionDb, type DailyTable, type PartitionDb } from './partitions';
 
+export interface PartitionStats {
+  table: string;
+  partitions: number;
+  defaultRows: number;
+}
+
+/** How long one read of the partition stats serves the metrics. */
+export const STATS_FOR_MS = 10_000;
+
 /**
  * Keeps the day partitions of the sample and event tables (partitions.ts): makes today's and the days ahead at boot and
  * on each retention tick (JobRetentionService calls `maintain` once per tick across replicas, before its row
@@ -24,8 +33,26 @@ export class PartitionService implements OnModuleInit {
     await this.ensureAhead(new Date());
   }
 
+  private statsRead?: { at: number; value: Promise<PartitionStats[]> };
+
+  /**
+   * stats() as read within the last STATS_FOR_MS: the metrics show it in two gauges, and each read is a
+   * transaction per table on the pool results share, once per scrape however often scrapers come.
+   */
+  recentStats(now = Date.now()): Promise<PartitionStats[]> {
+    if (!this.statsRead || now - this.statsRead.at >= STATS_FOR_MS || now < this.statsRead.at) {
+      const value = this.stats();
+      const read = { at: now, value };
+      this.statsRead = read;
+      value.catch(() => {
+        if (this.statsRead === read) this.statsRead = undefined; // a failed read is not kept
+      });
+    }
+    return this.statsRead.value;
+  }
+
   /** Day partitions and DEFAULT-partition rows of each table (health/metrics-sources.ts shows them). */
-  async stats(): Promise<{ table: string; partitions: number; defaultRows: number }[]> {
+  async stats(): Promise<PartitionStats[]> {
     const out = [];
     for (const t of this.tables) out.push({ table: t.table, ...(await this.db.transaction((sql) => partitionStats(sql, t))) });
     return out;
