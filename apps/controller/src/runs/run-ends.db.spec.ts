@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { RunFinished } from '@tracefleet/proto';
 import type { PrismaService } from '../prisma/prisma.service';
 import { scratchDb, type ScratchDb } from '../testing/scratch-db';
+import { holdGate } from '../testing/hold-gate';
 import { RunEnds } from './run-ends';
 
 describe('run ends written together (PostgreSQL)', { timeout: 120_000 }, () => {
@@ -28,17 +29,6 @@ describe('run ends written together (PostgreSQL)', { timeout: 120_000 }, () => {
   after(async () => {
     await db?.drop();
   });
-
-  /** Holds every storage slot until the returned function is called: what arrives meanwhile waits together. */
-  const holdGate = (): (() => Promise<void>) => {
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    const holders = Array.from({ length: prisma.storeGate.slots }, () => prisma.storeGate.run(() => held));
-    return async () => {
-      release();
-      await Promise.all(holders);
-    };
-  };
 
   const job = async (on: string[]) => {
     const j = await prisma.job.create({ data: { type: 'cpu_profile', durationSec: 5, params: {}, status: 'running' } });
@@ -73,7 +63,7 @@ describe('run ends written together (PostgreSQL)', { timeout: 120_000 }, () => {
     const j = await job(['a', 'b', 'c']);
     await prisma.jobRun.update({ where: { id: j.runs.get('c')! }, data: { samplesTaken: 77n, targetExited: true, unwindStats: { stacks: 5 } } });
     const { e, finalized, forgotten, statements } = ends();
-    const release = holdGate();
+    const release = holdGate(prisma.storeGate);
     const done = Promise.all([
       e.end({ nodeId: nodes.get('a')!, fin: RunFinished.fromPartial({ runId: j.runs.get('a')!, ok: true, samplesSent: 100n, samplesTaken: 120n, lastSeq: 4n }) }),
       e.end({
@@ -124,7 +114,7 @@ describe('run ends written together (PostgreSQL)', { timeout: 120_000 }, () => {
   it("keeps one run's bad end its own: the others end when the statement for all fails", async () => {
     const j = await job(['a', 'b', 'c']);
     const { e } = ends();
-    const release = holdGate();
+    const release = holdGate(prisma.storeGate);
     // Past int8: PostgreSQL refuses the update of all three (the agent's values are clamped before this; here they are not).
     const results = Promise.allSettled([
       e.end({ nodeId: nodes.get('a')!, fin: RunFinished.fromPartial({ runId: j.runs.get('a')!, ok: true, samplesSent: 100n, lastSeq: 4n }) }),

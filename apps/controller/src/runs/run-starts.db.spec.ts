@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { PrismaService } from '../prisma/prisma.service';
 import { scratchDb, type ScratchDb } from '../testing/scratch-db';
+import { holdGate } from '../testing/hold-gate';
 import { RunStarts } from './run-starts';
 
 describe('run starts written together (PostgreSQL)', { timeout: 120_000 }, () => {
@@ -29,17 +30,6 @@ describe('run starts written together (PostgreSQL)', { timeout: 120_000 }, () =>
     await db?.drop();
   });
 
-  /** Holds every storage slot until the returned function is called: what arrives meanwhile waits together. */
-  const holdGate = (): (() => Promise<void>) => {
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    const holders = Array.from({ length: prisma.storeGate.slots }, () => prisma.storeGate.run(() => held));
-    return async () => {
-      release();
-      await Promise.all(holders);
-    };
-  };
-
   const job = async (on: string[], status: 'queued' | 'running' = 'queued') => {
     const j = await prisma.job.create({ data: { type: 'cpu_profile', durationSec: 5, params: {}, status } });
     const runs = new Map<string, string>();
@@ -55,7 +45,7 @@ describe('run starts written together (PostgreSQL)', { timeout: 120_000 }, () =>
     const starts = new RunStarts(prisma);
     const t = (ms: number) => new Date(Date.UTC(2026, 11, 6, 12, 0, 0, ms));
     // Starts that wait for a slot together are one statement (an idle replica writes each as it comes).
-    const release = holdGate();
+    const release = holdGate(prisma.storeGate);
     const done = Promise.all([
       starts.start({ nodeId: nodes.get('b')!, runId: j1.runs.get('b')!, at: t(250) }),
       starts.start({ nodeId: nodes.get('a')!, runId: j1.runs.get('a')!, at: t(120) }),
@@ -114,7 +104,7 @@ describe('run starts written together (PostgreSQL)', { timeout: 120_000 }, () =>
       },
     });
     const starts = new RunStarts(counting);
-    const release = holdGate();
+    const release = holdGate(prisma.storeGate);
     const done = Promise.all(many.map((m) => starts.start({ ...m, at: new Date() })));
     await release();
     await done;
