@@ -18,6 +18,11 @@ export function isTransientDbError(err: unknown): boolean {
   return e.cause !== undefined && e.cause !== err && isTransientDbError(e.cause);
 }
 
+/** Attempts to store a batch (the first included) before it is counted as not stored. */
+export const STORE_ATTEMPTS = 6;
+/** Delay before the second attempt, doubled each time (about 6 s in all). */
+export const STORE_RETRY_BASE_MS = 200;
+
 export interface RetryOptions {
   /** Attempts in all, the first included. */
   attempts: number;

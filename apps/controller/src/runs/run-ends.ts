@@ -1,9 +1,10 @@
 import { Logger } from '@nestjs/common';
 import type { RunFinished } from '@tracefleet/proto';
 import type { PrismaService } from '../prisma/prisma.service';
-import { ACTIVE_RUN } from '../common/run-status';
-import { isTransientDbError, withDbRetry } from '../prisma/transient';
+import { UUID_RE } from '../common/ids';
+import { isTransientDbError, STORE_ATTEMPTS, STORE_RETRY_BASE_MS, withDbRetry } from '../prisma/transient';
 import { GatedWrites } from './gated-writes';
+import { isOwnActiveRun } from './own-run';
 import { unwindStatsOf } from './unwind-stats';
 
 /** One agent's RunFinished for its run. */
@@ -47,9 +48,6 @@ export interface RunEndUpdate {
 
 /** Ends one statement writes at most. */
 const MAX_ENDS_PER_WRITE = 500;
-const READ_ATTEMPTS = 6;
-const READ_RETRY_BASE_MS = 200;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * A run's end from what the agent reports and what arrived: lost in transit is what the agent sent and
@@ -104,8 +102,8 @@ export class RunEnds {
 
   /** Applies `e` with the other ends waiting; rejects with the write's error (the caller's retry rules apply). */
   end(e: RunEnd): Promise<void> {
-    if (!UUID.test(e.fin.runId)) {
-      this.log.warn(`node ${e.nodeId} reported on run ${e.fin.runId}, which is not its own; ignored`);
+    if (!UUID_RE.test(e.fin.runId)) {
+      isOwnActiveRun(this.log, e.nodeId, e.fin.runId, undefined); // no such run: says so
       return Promise.resolve();
     }
     return this.writes.write(e);
@@ -139,21 +137,14 @@ export class RunEnds {
             batchesNotStored: true, storeError: true, targetExited: true, samplesTaken: true, samplesDroppedKernel: true, samplesDroppedAgent: true,
           },
         }),
-      { attempts: READ_ATTEMPTS, baseDelayMs: READ_RETRY_BASE_MS },
+      { attempts: STORE_ATTEMPTS, baseDelayMs: STORE_RETRY_BASE_MS },
     );
     const byId = new Map(rows.map((r) => [r.id, r]));
     const updates: (RunEndUpdate & { id: string })[] = [];
     const jobs = new Set<string>();
     for (const { nodeId, fin } of ends) {
       const run = byId.get(fin.runId.toLowerCase());
-      if (!run || run.nodeId !== nodeId) {
-        this.log.warn(`node ${nodeId} reported on run ${fin.runId}, which is not its own; ignored`);
-        continue;
-      }
-      if (!(ACTIVE_RUN as readonly string[]).includes(run.status)) {
-        this.log.warn(`run ${fin.runId} is already ${run.status}; late message ignored`);
-        continue;
-      }
+      if (!isOwnActiveRun(this.log, nodeId, fin.runId, run)) continue;
       updates.push({ id: run.id, ...endUpdate(fin, run) });
       jobs.add(run.jobId);
     }

@@ -1,7 +1,8 @@
 import { Logger } from '@nestjs/common';
 import type { PrismaService } from '../prisma/prisma.service';
-import { ACTIVE_RUN } from '../common/run-status';
+import { UUID_RE } from '../common/ids';
 import { GatedWrites } from './gated-writes';
+import { isOwnActiveRun } from './own-run';
 
 /** One agent's RunStarted: its run goes `running` at `at`, and the run's job too if it was still queued. */
 export interface RunStart {
@@ -12,7 +13,6 @@ export interface RunStart {
 
 /** Starts one statement writes at most. */
 const MAX_STARTS_PER_WRITE = 500;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * RunStarted of many runs written together. A job's runs start within a second of each other on every
@@ -31,8 +31,8 @@ export class RunStarts {
 
   /** Applies `s` with the other starts waiting; rejects with the statement's error (the caller's retry rules apply). */
   start(s: RunStart): Promise<void> {
-    if (!UUID.test(s.runId)) {
-      this.log.warn(`node ${s.nodeId} reported on run ${s.runId}, which is not its own; ignored`);
+    if (!UUID_RE.test(s.runId)) {
+      isOwnActiveRun(this.log, s.nodeId, s.runId, undefined); // no such run: says so
       return Promise.resolve();
     }
     return this.writes.write(s);
@@ -56,11 +56,8 @@ export class RunStarts {
         WHERE b."id" = f."jobId" AND b."status" = 'queued'
       )
       SELECT "id"::text AS "id", "nodeId"::text AS "nodeId", "status"::text AS "status" FROM own`;
-    const found = new Map(rows.map((r) => [`${r.id}/${r.nodeId}`, r.status]));
-    for (const s of starts) {
-      const status = found.get(`${s.runId.toLowerCase()}/${s.nodeId.toLowerCase()}`);
-      if (status === undefined) this.log.warn(`node ${s.nodeId} reported on run ${s.runId}, which is not its own; ignored`);
-      else if (!(ACTIVE_RUN as readonly string[]).includes(status)) this.log.warn(`run ${s.runId} is already ${status}; late message ignored`);
-    }
+    // Only the reporting nodes' own runs are read (a run is in at most one waiting start): the rest are not theirs.
+    const own = new Map(rows.map((r) => [r.id, r]));
+    for (const s of starts) isOwnActiveRun(this.log, s.nodeId, s.runId, own.get(s.runId.toLowerCase()));
   }
 }

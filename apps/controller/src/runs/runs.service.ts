@@ -4,20 +4,17 @@ import { PrismaService } from '../prisma/prisma.service';
 import type { Prisma } from '../generated/prisma/client';
 import { ProfilesService, type RunBatches, type Tx } from '../profiles/profiles.service';
 import { ACTIVE_RUN, TERMINAL_JOB, jobOutcome } from '../common/run-status';
-import { isTransientDbError, withDbRetry } from '../prisma/transient';
+import { isTransientDbError, STORE_ATTEMPTS, STORE_RETRY_BASE_MS, withDbRetry } from '../prisma/transient';
 import { GatedWrites, type ProfileWrite } from './gated-writes';
 import { RunStarts } from './run-starts';
 import { RunEnds } from './run-ends';
+import { isOwnActiveRun } from './own-run';
 import { storableDate } from '../common/sanitize';
 import { ResultStores } from '../common/result-stores';
 import { leaveToAgent, StorageUnavailable, type DeliveryOrigin } from './delivery';
 import { ControllerMetrics } from '../metrics/controller-metrics';
 import { orAfter } from '../common/or-after';
 
-/** Attempts to store a batch (the first included) before it is counted as not stored. */
-const STORE_ATTEMPTS = 6;
-/** Delay before the second attempt, doubled each time (about 6 s in all). */
-const STORE_RETRY_BASE_MS = 200;
 /** Batches of one run stored by one write at most. */
 const MAX_COALESCED_BATCHES = 64;
 /** Runs whose waiting batches one write stores at most (GatedWrites). */
@@ -425,15 +422,7 @@ export class RunsService {
     const byId = new Map(rows.map((r) => [r.id, r]));
     return of.map(({ nodeId, runId }) => {
       const run = byId.get(runId);
-      if (!run || run.nodeId !== nodeId) {
-        this.log.warn(`node ${nodeId} reported on run ${runId}, which is not its own; ignored`);
-        return undefined;
-      }
-      if (!(ACTIVE_RUN as readonly string[]).includes(run.status)) {
-        this.log.warn(`run ${runId} is already ${run.status}; late message ignored`);
-        return undefined;
-      }
-      return run;
+      return isOwnActiveRun(this.log, nodeId, runId, run) ? run : undefined;
     });
   }
 }
