@@ -136,36 +136,62 @@ export async function metricValue(base, name, labels = {}) {
   return (await metricValues(base, [name], labels))[0];
 }
 
-/** Several series from one scrape (metricValue's sums): a scrape is work for the replica measured. */
-export async function metricValues(base, names, labels = {}) {
+/** One scrape of a replica's /metrics: every sample as { name, labels, value }. */
+async function scrape(base) {
   const root = base.replace(/\/api\/v1\/?$/, '');
   const text = await (await fetch(`${root}/metrics`)).text();
-  const sums = new Map(names.map((n) => [n, 0]));
+  const out = [];
   for (const line of text.split('\n')) {
     const m = /^([a-z_]+)(\{[^}]*\})?\s+([0-9.eE+-]+)$/.exec(line);
-    if (!m || !sums.has(m[1])) continue;
-    const ls = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    if (Object.entries(labels).every(([k, v]) => ls[k] === v)) sums.set(m[1], sums.get(m[1]) + Number(m[3]));
+    if (m) out.push({ name: m[1], labels: Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]])), value: Number(m[3]) });
+  }
+  return out;
+}
+
+/** Several series from one scrape (metricValue's sums): a scrape is work for the replica measured. */
+export async function metricValues(base, names, labels = {}) {
+  const sums = new Map(names.map((n) => [n, 0]));
+  for (const x of await scrape(base)) {
+    if (sums.has(x.name) && Object.entries(labels).every(([k, v]) => x.labels[k] === v)) sums.set(x.name, sums.get(x.name) + x.value);
   }
   return names.map((n) => sums.get(n));
 }
 
+export const DISPATCH_STEPS = ['plan', 'store', 'send', 'answer'];
+
+/** The replica's dispatch_step_duration_seconds sums (ms) by step, from one scrape: deltas around one POST are its steps. */
+export async function dispatchStepSums(base) {
+  const sums = Object.fromEntries(DISPATCH_STEPS.map((s) => [s, 0]));
+  for (const x of await scrape(base)) {
+    if (x.name === 'tracefleet_controller_dispatch_step_duration_seconds_sum' && x.labels.step in sums) sums[x.labels.step] += x.value * 1000;
+  }
+  return sums;
+}
+
+/** `after − before` of dispatchStepSums, rounded ms. */
+export const stepDelta = (before, after) => Object.fromEntries(DISPATCH_STEPS.map((s) => [s, Math.round(after[s] - before[s])]));
+
 /** Polls replicas' V8 heap (prom-client's default metrics) every `everyMs`: the peak of used and total heap and external memory, MiB. */
 export class HeapSampler {
   constructor(bases, everyMs = 1000) {
-    this.peaks = bases.map(() => ({ heapUsedMiB: 0, heapTotalMiB: 0, externalMiB: 0 }));
+    this.peaks = bases.map(() => ({ heapUsedMiB: 0, heapTotalMiB: 0, externalMiB: 0, loopDelayMaxMs: 0, loopDelayP99s: [] }));
     const poll = async () => {
       await Promise.all(
         bases.map(async (base, i) => {
           try {
-            const [used, total, ext] = await metricValues(
+            // The event-loop delay series are prom-client's: percentiles since its previous scrape (it resets them).
+            const [used, total, ext, lagP99, lagMax] = await metricValues(
               base,
-              ['nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_external_memory_bytes'].map((m) => `tracefleet_controller_${m}`),
+              ['nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_external_memory_bytes', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_eventloop_lag_max_seconds'].map(
+                (m) => `tracefleet_controller_${m}`,
+              ),
             );
             const p = this.peaks[i];
             p.heapUsedMiB = Math.max(p.heapUsedMiB, used / 1048576);
             p.heapTotalMiB = Math.max(p.heapTotalMiB, total / 1048576);
             p.externalMiB = Math.max(p.externalMiB, ext / 1048576);
+            p.loopDelayMaxMs = Math.max(p.loopDelayMaxMs, lagMax * 1000);
+            p.loopDelayP99s.push(lagP99 * 1000);
           } catch {
             // a scrape that fails under load is skipped
           }
@@ -174,8 +200,9 @@ export class HeapSampler {
     };
     this.timer = setInterval(() => void poll(), everyMs);
   }
+  /** Peaks per replica; the event loop's delay as the median of its per-scrape p99s and the largest delay seen. */
   stop() {
     clearInterval(this.timer);
-    return this.peaks;
+    return this.peaks.map(({ loopDelayP99s, ...p }) => ({ ...p, loopDelayP99MedianMs: loopDelayP99s.length ? pct(loopDelayP99s, 50) : null }));
   }
 }

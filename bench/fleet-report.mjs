@@ -4,6 +4,8 @@ import { errorCell, fmt } from './fleet-lib.mjs';
 const n = (x) => Math.round(x).toLocaleString('en-US');
 const mib = (x) => (x === null || x === undefined ? 'n/a' : `${x.toFixed(0)} MiB`);
 const lat = (d) => `${fmt(d.p50Ms)} / ${fmt(d.p99Ms)} / ${fmt(d.maxMs)}`;
+/** A dispatch round's steps on the replica that took its jobs: plan / store / send ms, each job. */
+const stepsCell = (d) => (d.steps?.length ? `; plan / store / send on the replica: ${d.steps.map((x) => `${x.plan} / ${x.store} / ${x.send}`).join(', ')} ms` : '');
 const target = (d) => (d.p99Ms < 1000 ? 'met' : 'NOT met');
 
 function floodRows(f, label, replicas) {
@@ -14,6 +16,13 @@ function floodRows(f, label, replicas) {
     `| ${label}: controller peak RSS (sampled every 50 ms${replicas > 1 ? ', per replica' : ''}) / CPU (% of one CPU) | ${f.peakRssMiB.slice(0, replicas).map(mib).join(' / ')} / ${f.cpuPercentOfOneCpu.slice(0, replicas).map((x) => `${x.toFixed(0)} %`).join(' / ')} |`,
     ...(f.startRunUnderFlood
       ? [`| ${label}: POST /jobs → StartRun at every agent, jobs posted during the flood: p50 / p99 / max (target p99 < 1 s: ${target(f.startRunUnderFlood)}) | ${lat(f.startRunUnderFlood)} (loop delay p99 ${fmt(f.simLag.p99Ms)}) |`]
+      : []),
+    ...(f.heapPeaks?.[0]?.loopDelayP99MedianMs !== undefined
+      ? [
+          `| ${label}: controller event-loop delay while flooding, p99 of each 1 s scrape (median) / largest${replicas > 1 ? ' (per replica)' : ''}${f.probeSteps?.length ? '; the jobs posted during it, steps on the replica that took them (plan / store / send, ms)' : ''} | ` +
+            `${f.heapPeaks.slice(0, replicas).map((h) => `${fmt(h.loopDelayP99MedianMs ?? NaN)} / ${fmt(h.loopDelayMaxMs)}`).join('; ')}` +
+            `${f.probeSteps?.length ? `; ${f.probeSteps.map((x) => `${x.plan} / ${x.store} / ${x.send}`).join(', ')}` : ''} |`,
+        ]
       : []),
     `| ${label}: longest silence in the node registry (a node is unreachable after 15 s) / controller ERROR lines | ${f.maxHeartbeatSilenceSec.toFixed(1)} s / ${errorCell(f.controllerLog)} |`,
   ];
@@ -37,12 +46,12 @@ export function fleetTable(r) {
     `| One replica: registration, ${o.registration[0].burst} agents connecting at once: p50 / p99 / max (each step); registrations the controller refused as UNAVAILABLE and the agent retried (whole run) | ${o.registration.map(lat).join('; ')}; ${r.registrationRetries ?? 0} |`,
     ...(o.dispatchIdle
       ? [
-          `| One replica: dispatch idle, POST /jobs (${r.agents} nodes by label) → StartRun at every agent, ${o.dispatchIdle.count / r.agents} jobs: p50 / p99 / max (target p99 < 1 s: ${target(o.dispatchIdle)}) | ${lat(o.dispatchIdle)} (POST answered in ${fmt(o.dispatchIdle.medianPostMs)}; load generator's loop delay p99 ${fmt(o.dispatchIdle.simLag.p99Ms)}) |`,
+          `| One replica: dispatch idle, POST /jobs (${r.agents} nodes by label) → StartRun at every agent, ${o.dispatchIdle.count / r.agents} jobs: p50 / p99 / max (target p99 < 1 s: ${target(o.dispatchIdle)}) | ${lat(o.dispatchIdle)} (POST answered in ${fmt(o.dispatchIdle.medianPostMs)}; load generator's loop delay p99 ${fmt(o.dispatchIdle.simLag.p99Ms)}${stepsCell(o.dispatchIdle)}) |`,
         ]
       : []),
     ...(o.dispatchWhileSending
       ? [
-          `| One replica: dispatch while every agent sends a batch a second for another job: p50 / p99 / max (target p99 < 1 s: ${target(o.dispatchWhileSending)}) | ${lat(o.dispatchWhileSending)} (POST answered in ${fmt(o.dispatchWhileSending.medianPostMs)}; loop delay p99 ${fmt(o.dispatchWhileSending.simLag.p99Ms)}; those jobs ended ${(o.dispatchWhileSending.statuses ?? []).join(', ')}) |`,
+          `| One replica: dispatch while every agent sends a batch a second for another job: p50 / p99 / max (target p99 < 1 s: ${target(o.dispatchWhileSending)}) | ${lat(o.dispatchWhileSending)} (POST answered in ${fmt(o.dispatchWhileSending.medianPostMs)}; loop delay p99 ${fmt(o.dispatchWhileSending.simLag.p99Ms)}${stepsCell(o.dispatchWhileSending)}; those jobs ended ${(o.dispatchWhileSending.statuses ?? []).join(', ')}) |`,
           ...(o.dispatchWhileSending.backgroundJob?.samplesPerSecStored
             ? [
                 `| One replica: every agent sending a batch a second: samples sent / stored per second (first batch → job completed), drain after the last batch, controller CPU (% of one CPU) | ${n(o.dispatchWhileSending.backgroundJob.samplesPerSecSent)} / ${n(o.dispatchWhileSending.backgroundJob.samplesPerSecStored)}, ${o.dispatchWhileSending.backgroundJob.drainAfterLastBatchSec.toFixed(1)} s, ${o.dispatchWhileSending.backgroundJob.cpuPercentOfOneCpu.toFixed(0)} % |`,

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEPTH, now, SAMPLES_PER_BATCH, STACKS, syntheticBatch } from './fleet-sim.mjs';
-import { cpuTicks, HeapSampler, jobReport, logSummary, metricValue, pct, RssSampler, vmRssMiB, Workers } from './fleet-lib.mjs';
+import { cpuTicks, dispatchStepSums, HeapSampler, jobReport, logSummary, metricValue, pct, RssSampler, stepDelta, vmRssMiB, Workers } from './fleet-lib.mjs';
 import { fleetTable } from './fleet-report.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -51,12 +51,16 @@ export async function fleetBench() {
   };
   let workers;
   const body = (durationSec, labels = { fleet: tag }) => ({ type: 'cpu-profile', durationSec, frequencyHz: 99, target: { all: true }, nodes: { labels } });
+  /** POSTs a job to the first replica; `steps`: what its dispatch steps took there (dispatch_step_duration_seconds). */
   const post = async (b) => {
+    const before = await dispatchStepSums(reps[0].base);
     const t0 = now();
     const res = await stack.api('POST', '/jobs', b);
     if (res.status !== 201) throw new Error(`POST /jobs → ${res.status} ${res.text}`);
-    return { id: res.json.id, t0, postMs: now() - t0 };
+    const postMs = now() - t0;
+    return { id: res.json.id, t0, postMs, steps: stepDelta(before, await dispatchStepSums(reps[0].base)) };
   };
+  const stepsText = (st) => Object.entries(st).map(([k, v]) => `${k} ${v}`).join(', ');
   /** POST → StartRun at each of `count` agents of job `id` (ms), once all have it. */
   const startLatencies = async ({ id, t0 }, count) => {
     let rep;
@@ -74,10 +78,12 @@ export async function fleetBench() {
     const posts = [];
     const lags = [];
     const ids = [];
+    const steps = [];
     await simLag();
     for (let j = 0; j < DISPATCH_JOBS; j++) {
       const p = await post(body(2));
       posts.push(p.postMs);
+      steps.push(p.steps);
       const lat = await startLatencies(p, N);
       all.push(...lat);
       ids.push(p.id);
@@ -88,12 +94,12 @@ export async function fleetBench() {
       lags.push(l);
       const heap = (await metricValue(reps[0].base, 'tracefleet_controller_nodejs_heap_size_used_bytes').catch(() => NaN)) / 1048576;
       console.log(
-        `[fleet] dispatch ${label} ${j + 1}/${DISPATCH_JOBS}: POST ${Math.round(p.postMs)} ms, StartRun p50 ${Math.round(pct(lat, 50))} p99 ${Math.round(pct(lat, 99))} ms ` +
+        `[fleet] dispatch ${label} ${j + 1}/${DISPATCH_JOBS}: POST ${Math.round(p.postMs)} ms (${stepsText(p.steps)} ms), StartRun p50 ${Math.round(pct(lat, 50))} p99 ${Math.round(pct(lat, 99))} ms ` +
           `(load generator loop delay p99 ${Math.round(l.p99Ms)} max ${Math.round(l.maxMs)} ms); job ${job.status}; first replica's V8 heap used ${heap.toFixed(0)} MiB`,
       );
       if (waitEach && job.status !== 'completed') throw new Error(`dispatch job ${p.id} ended ${job.status}: ${job.reason}`);
     }
-    return { ...summarize(all), jobIds: ids, medianPostMs: pct(posts, 50), simLag: { p99Ms: Math.max(...lags.map((l) => l.p99Ms)), maxMs: Math.max(...lags.map((l) => l.maxMs)) } };
+    return { ...summarize(all), jobIds: ids, medianPostMs: pct(posts, 50), steps, simLag: { p99Ms: Math.max(...lags.map((l) => l.p99Ms)), maxMs: Math.max(...lags.map((l) => l.maxMs)) } };
   };
 
   /**
@@ -133,11 +139,15 @@ export async function fleetBench() {
     ended.catch(() => {}); // awaited below; a probe failing first must not leave it unhandled
     const probeLat = [];
     const probeJobs = [];
+    const probeSteps = [];
     for (let k = 0; k < probes; k++) {
       await sleep(((INGEST_SEC - 4) * 1000) / (probes + 1));
       const q = await post(body(2));
       probeJobs.push(q.id);
-      probeLat.push(...(await startLatencies(q, N)));
+      const lat = await startLatencies(q, N);
+      probeLat.push(...lat);
+      probeSteps.push({ postMs: Math.round(q.postMs), ...q.steps, startRunP99Ms: Math.round(pct(lat, 99)) });
+      console.log(`[fleet] probe ${k + 1}/${probes} under a flood of ${agents}: POST ${Math.round(q.postMs)} ms (${stepsText(q.steps)} ms), StartRun p50 ${Math.round(pct(lat, 50))} p99 ${Math.round(pct(lat, 99))} ms`);
     }
     await ended;
     const mem = rss.stop();
@@ -174,6 +184,7 @@ export async function fleetBench() {
       cpuPercentOfOneCpu: cpu,
       maxHeartbeatSilenceSec: maxSilenceMs / 1000,
       startRunUnderFlood: probes ? summarize(probeLat) : null,
+      probeSteps,
       probeStatuses,
       simLag: lag,
       controllerLog: logSummary(stack.logs, logMark),
@@ -182,7 +193,8 @@ export async function fleetBench() {
     };
     console.log(
       `[fleet] flood of ${agents}: ${out.samplesStored} samples stored (${Math.round(out.samplesPerSecStored)}/s), lost ${out.samplesLostTransit}, job ${job.status}; ` +
-        `peak RSS ${out.peakRssMiB.map((x) => x?.toFixed(0)).join('/')} MiB (heap used/total, external: ${heapPeaks.map((h) => `${h.heapUsedMiB.toFixed(0)}/${h.heapTotalMiB.toFixed(0)}, ${h.externalMiB.toFixed(0)}`).join('; ')})` +
+        `peak RSS ${out.peakRssMiB.map((x) => x?.toFixed(0)).join('/')} MiB (heap used/total, external: ${heapPeaks.map((h) => `${h.heapUsedMiB.toFixed(0)}/${h.heapTotalMiB.toFixed(0)}, ${h.externalMiB.toFixed(0)}`).join('; ')}); ` +
+        `controller event-loop delay p99 (median of scrapes) / max ${heapPeaks.map((h) => `${Math.round(h.loopDelayP99MedianMs ?? NaN)}/${Math.round(h.loopDelayMaxMs)}`).join('; ')} ms` +
         (probes ? `; StartRun under flood p50 ${Math.round(out.startRunUnderFlood.p50Ms)} p99 ${Math.round(out.startRunUnderFlood.p99Ms)} ms` : ''),
     );
     if (out.samplesStored !== out.samplesSent) throw new Error(`flood of ${agents}: sent ${out.samplesSent}, stored ${out.samplesStored}`);

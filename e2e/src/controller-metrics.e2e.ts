@@ -10,6 +10,16 @@ const METRICS_TOKEN = randomBytes(24).toString('hex');
 /** The controller's root (GET /metrics is outside /api/v1). */
 const rootOf = (stack: Stack): string => stack.base.replace(/\/api\/v1$/, '');
 
+/**
+ * Observations of one step of the dispatch histogram, from the text itself: the parser keeps only the buckets of a
+ * histogram with labels besides `le` (no labels, count or sum). A step not observed yet has no series: 0.
+ */
+async function dispatchStepCount(stack: Stack, step: string): Promise<number> {
+  const text = await (await fetch(`${rootOf(stack)}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
+  const m = new RegExp(`^tracefleet_controller_dispatch_step_duration_seconds_count\\{step="${step}"\\} (\\d+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
 async function scrape(stack: Stack, token: string | undefined = METRICS_TOKEN): Promise<Map<string, PromFamily>> {
   const res = await fetch(`${rootOf(stack)}/metrics`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
   const text = await res.text();
@@ -53,6 +63,7 @@ describe('controller metrics and health, with a metrics token', () => {
 
   it('moves the counters and gauges when a cpu-profile job runs', async () => {
     const before = await scrape(stack);
+    const stepsBefore = await Promise.all(['plan', 'store', 'send', 'answer'].map((step) => dispatchStepCount(stack, step)));
     // Every family the README names, parsed by a Prometheus text parser.
     for (const name of [
       'tracefleet_controller_jobs',
@@ -102,6 +113,12 @@ describe('controller metrics and health, with a metrics token', () => {
     assert.ok(samples >= Math.max(1, job.runs[0].samplesStored), `samples stored moved by ${samples}; the run stored ${job.runs[0].samplesStored}`);
     assert.ok(value(afterJob, 'tracefleet_controller_batch_store_duration_seconds') > value(before, 'tracefleet_controller_batch_store_duration_seconds'), 'the store latency histogram counted the writes');
     assert.equal(value(afterJob, 'tracefleet_controller_jobs', { type: 'cpu-profile', status: 'completed' }), completedBefore + 1);
+    // The POST's steps on this replica: each observed once for the one job.
+    const stepsAfter = await Promise.all(['plan', 'store', 'send', 'answer'].map((step) => dispatchStepCount(stack, step)));
+    assert.deepEqual(stepsAfter.map((n, i) => n - stepsBefore[i]), [1, 1, 1, 1], 'plan, store, send, answer');
+    // Creating the job was a command: every session (the stack's agent's) was held while it ran, then read again.
+    assert.ok(value(afterJob, 'tracefleet_controller_ingest_inflight', { what: 'command_holds' }) > value(before, 'tracefleet_controller_ingest_inflight', { what: 'command_holds' }));
+    assert.equal(value(afterJob, 'tracefleet_controller_ingest_inflight', { what: 'sessions_held' }), 0, 'no session is left held after the command');
     assert.ok(value(afterJob, 'tracefleet_controller_runs', { status: 'completed' }) >= 1);
     // Every series of the jobs gauge is a known job type and status: its labels stay few.
     for (const s of afterJob.get('tracefleet_controller_jobs')!.metrics) {

@@ -27,7 +27,9 @@ import type { DeliveryOrigin } from '../runs/delivery';
 import { AgentCommandQueue } from '../queue/agent-commands';
 import { CheckedAgentLinkService, checkOf, decodeWire, type WireMessage } from './agent-decoder';
 import { IngestBudget } from './ingest-budget';
+import { Paced } from './paced';
 import { StoreGate } from '../prisma/store-gate';
+import { PrismaService } from '../prisma/prisma.service';
 import { MAX_RECEIVE_MESSAGE_BYTES } from './batch-limits';
 import { BatchGuard } from './batch-guard';
 import { registrationFailure } from './registration-failure';
@@ -56,6 +58,10 @@ const REGISTER_TIMEOUT_MS = 10_000;
  * connection and timing out in the pool; the agent waits for its `registered` meanwhile.
  */
 const REGISTRATION_SLOTS = 4;
+/** Paused streams resumed per turn of the event loop (Paced): each hands over a message to decode at once. */
+const RESUMES_PER_TURN = 16;
+/** The longest a command holds every session unread (IngestBudget.forCommand); past it results flow beside it. */
+const COMMAND_HOLD_MAX_MS = 2000;
 /** On SIGTERM, how long result writes under way may take before the sessions are ended anyway. */
 const DRAIN_MS = 10_000;
 /**
@@ -96,6 +102,13 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
   private readonly registrations = new StoreGate(REGISTRATION_SLOTS);
   /** Decoded result messages not yet stored, all sessions together: at the cap every stream is paused. */
   readonly budget: IngestBudget<AgentSession>;
+  /**
+   * Streams to resume, RESUMES_PER_TURN a turn. Whether one still may be read is asked at its turn: the budget
+   * may have held every session again meanwhile (it resumes them itself later), or its own backlog grown.
+   */
+  private readonly resumes = new Paced<AgentSession>(RESUMES_PER_TURN, (s) => {
+    if (!this.draining && s.backlog <= BACKLOG_LOW && !this.budget.holds(s) && s.call.isPaused()) s.call.resume();
+  });
 
   constructor(
     @Inject(ENV) private readonly env: ControllerEnv,
@@ -106,15 +119,26 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
     private readonly guard: BatchGuard,
     private readonly fleetCa: FleetCaService,
     private readonly certs: NodeCertificatesService,
+    prisma: PrismaService,
   ) {
     this.budget = new IngestBudget<AgentSession>(
       { maxMessages: env.ingestInflight, maxBytes: env.ingestInflightBytes },
       () => this.sessions.values(),
       (s) => s.call.pause(),
-      (s) => {
-        if (!this.draining && s.backlog <= BACKLOG_LOW) s.call.resume();
-      },
+      (s) => this.resumes.add(s),
     );
+    // Commands first (StoreGate.foreground): no session is read while one runs, for at most COMMAND_HOLD_MAX_MS.
+    let holdTimer: NodeJS.Timeout | undefined;
+    prisma.storeGate.onCommands((running) => {
+      clearTimeout(holdTimer);
+      this.budget.forCommand(running);
+      if (running) holdTimer = setTimeout(() => this.budget.forCommand(false), COMMAND_HOLD_MAX_MS).unref();
+    });
+  }
+
+  /** Paused streams waiting for their turn to be resumed (metrics). */
+  get resumesWaiting(): number {
+    return this.resumes.waiting;
   }
 
   async onModuleInit(): Promise<void> {
@@ -229,7 +253,10 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
    */
   private request<T>(nodeName: string, build: (requestId: string) => ControllerMessage['msg'], timeoutMs: number): Promise<T | undefined | null> {
     const requestId = randomUUID();
-    return new Promise((resolve) => {
+    // The answer comes on the session's stream: a command running meanwhile must not hold it unread.
+    const s = this.sessions.get(nodeName);
+    const unspare = s ? this.budget.spare(s) : () => undefined;
+    return new Promise<T | undefined | null>((resolve) => {
       const t = setTimeout(() => {
         this.pending.delete(requestId);
         resolve(undefined);
@@ -244,7 +271,7 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
         this.pending.delete(requestId);
         resolve(null);
       }
-    });
+    }).finally(unspare);
   }
 
   private onSession(call: Call): void {
@@ -299,6 +326,7 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
       session = undefined;
       if (this.sessions.get(s.nodeName) === s) this.sessions.delete(s.nodeName);
       this.budget.forget(s);
+      this.resumes.delete(s);
       this.log.log(`agent ${s.nodeName} disconnected from replica ${this.env.replicaId}: ${why}`);
       // Its runs go on: the agent keeps their results and sends them from its next session, here or on
       // another replica (RunHandover); they fail only if it stays silent past TRACEFLEET_RUN_GRACE_MS.
@@ -396,7 +424,7 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
     if (++s.backlog >= BACKLOG_HIGH && !s.call.isPaused()) s.call.pause();
     void stored.finally(() => {
       release();
-      if (--s.backlog <= BACKLOG_LOW && s.call.isPaused() && !this.budget.holds(s) && !this.draining) s.call.resume();
+      if (--s.backlog <= BACKLOG_LOW && s.call.isPaused() && !this.budget.holds(s) && !this.draining) this.resumes.add(s);
     });
   }
 

@@ -82,6 +82,51 @@ describe('the replica ingest budget', () => {
     assert.equal(budget.inFlight.peakBytes, 120);
   });
 
+  it('holds every session while a command runs, below the cap too, and lets them go as the budget allows once it is done', () => {
+    const { sessions, budget } = setup(4, 1e9, 6);
+    const r1 = budget.take(sessions[0], 10);
+    budget.forCommand(true);
+    assert.ok(sessions.every((s) => s.paused), 'one message in flight of 4, and every session is held for the command');
+    assert.equal(budget.commandHolds, 1);
+    assert.equal(budget.saturations, 0, 'a command hold is not the cap');
+    budget.forCommand(true);
+    assert.equal(budget.commandHolds, 1, 'a command already running holds nothing more');
+    // A message taken meanwhile (one already buffered on a stream) and its release: still held.
+    const r2 = budget.take(sessions[1], 10);
+    r2();
+    assert.ok(sessions.every((s) => s.paused), 'released while the command runs: nobody goes on');
+    budget.forCommand(false);
+    assert.deepEqual(sessions.map((s) => s.paused), [false, false, false, true, true, true], 'three free slots: the three held first go on');
+    r1();
+    assert.ok(sessions.every((s) => !s.paused), 'nothing in flight: all go on');
+    budget.forCommand(false);
+    assert.equal(budget.inFlight.held, 0);
+  });
+
+  it('does not hold for a command a session whose answer is awaited, and holds it again once the answer came', () => {
+    const { sessions, budget } = setup(4, 1e9, 3);
+    const [a, b] = sessions;
+    const unspareA = budget.spare(a);
+    budget.forCommand(true);
+    assert.deepEqual(sessions.map((s) => s.paused), [false, true, true], 'the session a check waits on is read during the command');
+    // A check begun during the command: its session is read again at once.
+    const unspareB = budget.spare(b);
+    assert.deepEqual(sessions.map((s) => s.paused), [false, false, true]);
+    unspareB();
+    unspareB(); // twice counts once
+    budget.forCommand(false);
+    budget.forCommand(true);
+    assert.deepEqual(sessions.map((s) => s.paused), [false, true, true], 'b answered: the next command holds it; a still awaited');
+    budget.forCommand(false);
+    // At the cap a spared session is held like the rest (the cap is memory, not priority).
+    const releases = [0, 1, 2, 3].map(() => budget.take(sessions[2], 1));
+    assert.ok(sessions.every((s) => s.paused), 'at the cap every session is held, the awaited one too');
+    releases.forEach((r) => r());
+    assert.ok(sessions.every((s) => !s.paused));
+    unspareA();
+    budget.forget(a);
+  });
+
   it('does not resume a session that its own backlog holds, and forgets sessions that ended', () => {
     const { sessions, budget } = setup(1);
     sessions[0].ownLimit = true;

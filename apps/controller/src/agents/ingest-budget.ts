@@ -23,6 +23,12 @@ export class IngestBudget<S> {
   private peakBytes = 0;
   /** Times the cap was reached (every session held). */
   saturations = 0;
+  /** A command (job created, dispatched, stopped) runs: every session is held until it is done (`forCommand`). */
+  private commandRunning = false;
+  /** Times sessions were held for a command. */
+  commandHolds = 0;
+  /** Sessions a command waits on for an answer (a target check): a command does not hold them (`spare`). */
+  private readonly spared = new Map<S, number>();
 
   constructor(
     readonly limits: IngestLimits,
@@ -60,19 +66,59 @@ export class IngestBudget<S> {
     };
   }
 
+  /**
+   * Commands first, also on the wire: while a command runs no session is read, so this replica's event loop
+   * turns over quickly for the command's own steps (its queries' answers, the StartRuns going out) instead
+   * of decoding and storing batches between them. Messages already taken go on being stored (through the
+   * storage gate's foreground slots); once the command is done the held sessions go on as the budget allows.
+   */
+  forCommand(running: boolean): void {
+    if (running === this.commandRunning) return;
+    this.commandRunning = running;
+    if (running) {
+      this.commandHolds++;
+      this.holdAll(false);
+    } else {
+      this.letGo();
+    }
+  }
+
+  /**
+   * An answer is awaited from `s` (the gateway's requests: a target check while a job is planned, a USDT
+   * listing): no command holds it until the returned function is called, so the command is not left waiting
+   * for an answer its own hold keeps unread. Held already for a command, it is read again now; at the cap
+   * it stays held like every other session (the cap lets it go as writes finish).
+   */
+  spare(s: S): () => void {
+    this.spared.set(s, (this.spared.get(s) ?? 0) + 1);
+    if (this.commandRunning && this.held.has(s) && !this.full()) {
+      this.held.delete(s);
+      this.resume(s);
+    }
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const n = (this.spared.get(s) ?? 1) - 1;
+      if (n > 0) this.spared.set(s, n);
+      else this.spared.delete(s);
+    };
+  }
+
   /** A session ended: forget it. */
   forget(s: S): void {
     this.held.delete(s);
+    this.spared.delete(s);
   }
 
   private full(): boolean {
     return this.messages >= this.limits.maxMessages || this.bytes >= this.limits.maxBytes;
   }
 
-  private holdAll(): void {
-    if (this.held.size === 0) this.saturations++;
+  private holdAll(saturated = true): void {
+    if (saturated && this.held.size === 0) this.saturations++;
     for (const s of this.sessions()) {
-      if (this.held.has(s)) continue;
+      if (this.held.has(s) || (!saturated && this.spared.has(s))) continue;
       this.held.add(s);
       this.pause(s);
     }
@@ -87,7 +133,7 @@ export class IngestBudget<S> {
    * nothing to send), and each one let go can deliver one message before the cap holds them all again.
    */
   private letGo(): void {
-    if (this.held.size === 0 || this.messages > this.limits.maxMessages / 2 || this.bytes > this.limits.maxBytes / 2) return;
+    if (this.held.size === 0 || this.commandRunning || this.messages > this.limits.maxMessages / 2 || this.bytes > this.limits.maxBytes / 2) return;
     let room = this.messages === 0 ? Infinity : this.limits.maxMessages - this.messages;
     for (const s of this.held) {
       if (room <= 0) break;

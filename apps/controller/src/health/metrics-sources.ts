@@ -79,7 +79,7 @@ export class MetricsSources implements OnModuleInit {
       async () => (await this.partitions.recentStats()).map((s) => ({ labels: { table: s.table }, value: s.defaultRows })),
     );
     m.gauge('agents_connected', 'Agent sessions held by this replica.', [], () => [{ value: this.agents.connectedNodeNames().length }]);
-    m.gauge('ingest_inflight', 'Agent result messages this replica holds decoded and not yet stored (messages, wire bytes), its caps, and sessions held back at the cap.', ['what'], () => {
+    m.gauge('ingest_inflight', 'Agent result messages this replica holds decoded and not yet stored (messages, wire bytes), its caps, sessions held back (at the cap, or while a command runs), and the times either held them.', ['what'], () => {
       const b = this.agents.budget;
       const f = b.inFlight;
       return [
@@ -91,6 +91,8 @@ export class MetricsSources implements OnModuleInit {
         { labels: { what: 'peak_bytes' }, value: f.peakBytes },
         { labels: { what: 'sessions_held' }, value: f.held },
         { labels: { what: 'saturations' }, value: b.saturations },
+        { labels: { what: 'command_holds' }, value: b.commandHolds },
+        { labels: { what: 'resumes_waiting' }, value: this.agents.resumesWaiting },
       ];
     });
     m.gauge('sse_streams_open', 'Event streams (text/event-stream) open on this replica.', [], () => [{ value: this.streams.total() }]);

@@ -4,6 +4,7 @@ import {
   Injectable,
   Logger,
   NotFoundException,
+  Optional,
   ForbiddenException,
   UnprocessableEntityException,
   type OnModuleInit,
@@ -31,6 +32,7 @@ import { UUID_RE } from '../common/ids';
 import type { JobType } from '../generated/prisma/enums';
 import type { Job } from '../generated/prisma/client';
 import { orAfter } from '../common/or-after';
+import { ControllerMetrics } from '../metrics/controller-metrics';
 
 export { toTarget };
 
@@ -45,7 +47,7 @@ const DISPATCH_VIEW_WAIT_MS = 2000;
 const MAX_SKIPPED_STORED = 200;
 
 /** A job this replica has just stored: its pending runs, and those stored bound to this replica's sessions (`claimed`). */
-type Fresh = { job: Job; runs: { id: string; name: string }[]; claimed?: { id: string; name: string; sessionId: string }[] };
+type Fresh = { job: Job; runs: { id: string; name: string }[]; claimed?: { id: string; name: string; sessionId: string }[]; storedAt?: number };
 
 /** What ties a job to an incident or a schedule tick (incidents/, schedules/). */
 export interface JobLink {
@@ -75,7 +77,15 @@ export class JobsService implements OnModuleInit {
     private readonly selection: NodeSelection,
     private readonly queue: JobQueue,
     private readonly runs: RunsService,
+    @Optional() private readonly metrics?: ControllerMetrics,
   ) {}
+
+  /** One step of a new job took from `since` (performance.now()) until now: dispatch_step_duration_seconds. */
+  private stepDone(step: 'plan' | 'store' | 'send' | 'answer', since: number): number {
+    const at = performance.now();
+    this.metrics?.dispatchStepSeconds.observe({ step }, (at - since) / 1000);
+    return at;
+  }
 
   onModuleInit(): void {
     // Commands come first: while one runs, result storage narrows to one slot (StoreGate.foreground).
@@ -84,7 +94,12 @@ export class JobsService implements OnModuleInit {
   }
 
   async create(dto: CreateJobDto, scopes: readonly Scope[], link: JobLink = {}): Promise<JobView> {
-    return this.prisma.storeGate.foreground(async () => this.insert(await this.plan(dto, scopes), link));
+    const t0 = performance.now();
+    return this.prisma.storeGate.foreground(async () => {
+      const plan = await this.plan(dto, scopes);
+      this.stepDone('plan', t0);
+      return this.insert(plan, link);
+    });
   }
 
   /**
@@ -142,6 +157,7 @@ export class JobsService implements OnModuleInit {
 
   private async insertNow(plan: JobPlan, link: JobLink): Promise<JobView> {
     const { dto, selector, specific, runNodes, skipped } = plan;
+    const t0 = performance.now();
     // The job and one run per node in one statement (job-insert.ts); runs whose node has a session on this
     // replica are stored bound to it, ready for their StartRun.
     const { job, claimed, pending } = await insertJob(
@@ -170,7 +186,8 @@ export class JobsService implements OnModuleInit {
     // finds no pending run otherwise, and a run is started once anyway: startHere claims it). While Redis is
     // unreachable the job is stored, answered and dispatched all the same; its tasks go to Redis when it is
     // back (the client's queued command), or the reconciler queues them from the Job row (schedules/reconcile.service.ts).
-    const started = this.dispatchSoon(job.id, { job, runs: pending, claimed });
+    const stored = this.stepDone('store', t0);
+    const started = this.dispatchSoon(job.id, { job, runs: pending, claimed, storedAt: stored });
     const { dispatch, deadline } = jobTasks(job, this.env.resultGraceSec, Date.now());
     const backstop = { ...dispatch.opts, delayMs: DISPATCH_BACKSTOP_MS };
     const queued = Promise.all([this.queue.enqueue(dispatch.task, backstop), this.queue.enqueue(deadline.task, deadline.opts)]);
@@ -184,7 +201,10 @@ export class JobsService implements OnModuleInit {
     const outcome = await orAfter(failed, QUEUE_WAIT_MS, () => `Redis did not take it within ${QUEUE_WAIT_MS} ms`);
     if (outcome !== undefined) this.log.warn(`job ${job.id}: its dispatch is not queued yet (${outcome}); it is dispatched once Redis is back`);
     await sent;
-    return this.get(job.id);
+    const viewFrom = performance.now();
+    const view = await this.get(job.id);
+    this.stepDone('answer', viewFrom);
+    return view;
   }
 
   async get(id: string): Promise<JobView> {
@@ -234,6 +254,7 @@ export class JobsService implements OnModuleInit {
     if (fresh?.claimed?.length) {
       const { job, claimed } = fresh;
       await this.router.sendStarts(claimed.map((r) => ({ id: r.id, nodeName: r.name, sessionId: r.sessionId, job })));
+      if (fresh.storedAt !== undefined) this.stepDone('send', fresh.storedAt);
     }
     if (pending.length === 0) return this.runs.finalizeJob(jobId);
     const job = fresh?.job ?? (await this.prisma.job.findUnique({ where: { id: jobId } }));

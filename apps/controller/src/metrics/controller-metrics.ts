@@ -40,6 +40,7 @@ export class ControllerMetrics {
   readonly storeFailures: Counter<'outcome'>;
   readonly batchStoreSeconds: Histogram<string>;
   readonly collectErrors: Counter<'collector'>;
+  readonly dispatchStepSeconds: Histogram<'step'>;
 
   constructor() {
     const registers = [this.registry];
@@ -57,6 +58,15 @@ export class ControllerMetrics {
       name: `${METRIC_PREFIX}batch_store_duration_seconds`,
       help: 'Time to store one write of result batches, waiting for the storage gate and retries included.',
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.dispatchStepSeconds = new Histogram({
+      name: `${METRIC_PREFIX}dispatch_step_duration_seconds`,
+      help:
+        'Steps of a new job on the replica that took it: plan (nodes picked), store (job and runs written), ' +
+        'send (StartRuns written to the sessions here), answer (the view POST answers with).',
+      labelNames: ['step'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
     this.collectErrors = new Counter({

@@ -82,6 +82,27 @@ describe('StoreGate', () => {
     assert.equal(gate.queued, 0);
   });
 
+  it('tells its listeners when commands begin and when the last one running is done, also after a failed command', async () => {
+    const gate = new StoreGate(3, 1);
+    const heard: boolean[] = [];
+    gate.onCommands((running) => heard.push(running));
+    let endFirst!: () => void;
+    const first = gate.foreground(() => new Promise<void>((r) => (endFirst = r)));
+    const second = gate.foreground(async () => {
+      throw new Error('refused');
+    });
+    await assert.rejects(second, /refused/);
+    assert.deepEqual(heard, [true], 'one command still runs: no end yet');
+    endFirst();
+    await first;
+    assert.deepEqual(heard, [true, false]);
+    await gate.foreground(async () => undefined);
+    assert.deepEqual(heard, [true, false, true, false]);
+    // Plain storage work is not a command.
+    await gate.run(async () => undefined);
+    assert.deepEqual(heard, [true, false, true, false]);
+  });
+
   it('refuses foreground slots outside 1..slots', () => {
     assert.throws(() => new StoreGate(2, 0), /foreground slots must be 1..2/);
     assert.throws(() => new StoreGate(2, 3), /foreground slots must be 1..2/);

@@ -6,12 +6,14 @@
  * Commands come first: while `foreground` work runs (a job being created, dispatched or stopped), the
  * gate lets at most `foregroundSlots` pieces of work run, so results stored at full speed do not take
  * the CPU that the command needs (one replica's work shares one event loop). Work under way finishes;
- * new work waits until the command is done.
+ * new work waits until the command is done. Whoever reads results in (the agent gateway) hears when commands
+ * begin and end (`onCommands`), to stop taking new ones from the wire meanwhile.
  */
 export class StoreGate {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
   private foregroundWork = 0;
+  private readonly listeners: ((running: boolean) => void)[] = [];
 
   constructor(
     readonly slots: number,
@@ -51,18 +53,27 @@ export class StoreGate {
     }
   }
 
+  /** `listener(true)` when a command begins while none runs, `listener(false)` once the last one running is done. */
+  onCommands(listener: (running: boolean) => void): void {
+    this.listeners.push(listener);
+  }
+
   /** Runs a command with the gate narrowed to its foreground slots until the command is done. */
   async foreground<T>(work: () => Promise<T>): Promise<T> {
-    this.foregroundWork++;
+    if (this.foregroundWork++ === 0) this.tell(true);
     try {
       return await work();
     } finally {
-      this.foregroundWork--;
+      if (--this.foregroundWork === 0) this.tell(false);
       // Slots that opened again go to what waits.
       while (this.active < this.limit && this.waiting.length > 0) {
         this.active++;
         this.waiting.shift()!();
       }
     }
+  }
+
+  private tell(running: boolean): void {
+    for (const l of this.listeners) l(running);
   }
 }
