@@ -174,15 +174,16 @@ export const stepDelta = (before, after) => Object.fromEntries(DISPATCH_STEPS.ma
 /** Polls replicas' V8 heap (prom-client's default metrics) every `everyMs`: the peak of used and total heap and external memory, MiB. */
 export class HeapSampler {
   constructor(bases, everyMs = 1000) {
-    this.peaks = bases.map(() => ({ heapUsedMiB: 0, heapTotalMiB: 0, externalMiB: 0, loopDelayMaxMs: 0, loopDelayP99s: [] }));
+    this.peaks = bases.map(() => ({ heapUsedMiB: 0, heapTotalMiB: 0, externalMiB: 0, loopDelayMaxMs: 0, loopDelayMaxes: [] }));
     const poll = async () => {
       await Promise.all(
         bases.map(async (base, i) => {
           try {
-            // The event-loop delay series are prom-client's: percentiles since its previous scrape (it resets them).
-            const [used, total, ext, lagP99, lagMax] = await metricValues(
+            // The event-loop delay is prom-client's: the largest since its previous scrape (it resets the histogram).
+            // Its percentiles say little: a loop blocked for 500 ms is one sample among a second's ~100 of 10 ms.
+            const [used, total, ext, lagMax] = await metricValues(
               base,
-              ['nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_external_memory_bytes', 'nodejs_eventloop_lag_p99_seconds', 'nodejs_eventloop_lag_max_seconds'].map(
+              ['nodejs_heap_size_used_bytes', 'nodejs_heap_size_total_bytes', 'nodejs_external_memory_bytes', 'nodejs_eventloop_lag_max_seconds'].map(
                 (m) => `tracefleet_controller_${m}`,
               ),
             );
@@ -191,7 +192,7 @@ export class HeapSampler {
             p.heapTotalMiB = Math.max(p.heapTotalMiB, total / 1048576);
             p.externalMiB = Math.max(p.externalMiB, ext / 1048576);
             p.loopDelayMaxMs = Math.max(p.loopDelayMaxMs, lagMax * 1000);
-            p.loopDelayP99s.push(lagP99 * 1000);
+            p.loopDelayMaxes.push(lagMax * 1000);
           } catch {
             // a scrape that fails under load is skipped
           }
@@ -200,9 +201,9 @@ export class HeapSampler {
     };
     this.timer = setInterval(() => void poll(), everyMs);
   }
-  /** Peaks per replica; the event loop's delay as the median of its per-scrape p99s and the largest delay seen. */
+  /** Peaks per replica; the event loop's delay: the median of each scrape's largest, and the largest seen. */
   stop() {
     clearInterval(this.timer);
-    return this.peaks.map(({ loopDelayP99s, ...p }) => ({ ...p, loopDelayP99MedianMs: loopDelayP99s.length ? pct(loopDelayP99s, 50) : null }));
+    return this.peaks.map(({ loopDelayMaxes, ...p }) => ({ ...p, loopDelayMedianMaxMs: loopDelayMaxes.length ? pct(loopDelayMaxes, 50) : null }));
   }
 }
