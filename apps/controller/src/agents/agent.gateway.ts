@@ -28,6 +28,7 @@ import { AgentCommandQueue } from '../queue/agent-commands';
 import { CheckedAgentLinkService, checkOf, decodeWire, type WireMessage } from './agent-decoder';
 import { IngestBudget } from './ingest-budget';
 import { Paced } from './paced';
+import { HoldDuty } from './hold-duty';
 import { StoreGate } from '../prisma/store-gate';
 import { PrismaService } from '../prisma/prisma.service';
 import { MAX_RECEIVE_MESSAGE_BYTES } from './batch-limits';
@@ -60,7 +61,7 @@ const REGISTER_TIMEOUT_MS = 10_000;
 const REGISTRATION_SLOTS = 4;
 /** Paused streams resumed per turn of the event loop (Paced): each hands over a message to decode at once. */
 const RESUMES_PER_TURN = 16;
-/** The longest a command holds every session unread (IngestBudget.forCommand); past it results flow beside it. */
+/** The longest a command holds every session unread (IngestBudget.forCommand, HoldDuty); past it results flow beside it. */
 const COMMAND_HOLD_MAX_MS = 2000;
 /** On SIGTERM, how long result writes under way may take before the sessions are ended anyway. */
 const DRAIN_MS = 10_000;
@@ -106,6 +107,7 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
    * Streams to resume, RESUMES_PER_TURN a turn. Whether one still may be read is asked at its turn: the budget
    * may have held every session again meanwhile (it resumes them itself later), or its own backlog grown.
    */
+  readonly holdDuty = new HoldDuty(COMMAND_HOLD_MAX_MS, (on) => this.budget.forCommand(on));
   private readonly resumes = new Paced<AgentSession>(RESUMES_PER_TURN, (s) => {
     if (!this.draining && s.backlog <= BACKLOG_LOW && !this.budget.holds(s) && s.call.isPaused()) s.call.resume();
   });
@@ -127,13 +129,8 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
       (s) => s.call.pause(),
       (s) => this.resumes.add(s),
     );
-    // Commands first (StoreGate.foreground): no session is read while one runs, for at most COMMAND_HOLD_MAX_MS.
-    let holdTimer: NodeJS.Timeout | undefined;
-    prisma.storeGate.onCommands((running) => {
-      clearTimeout(holdTimer);
-      this.budget.forCommand(running);
-      if (running) holdTimer = setTimeout(() => this.budget.forCommand(false), COMMAND_HOLD_MAX_MS).unref();
-    });
+    // Commands first (StoreGate.foreground): no session is read while one runs, within HoldDuty's limits.
+    prisma.storeGate.onCommands((running) => this.holdDuty.commands(running));
   }
 
   /** Paused streams waiting for their turn to be resumed (metrics). */

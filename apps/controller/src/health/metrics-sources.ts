@@ -92,6 +92,7 @@ export class MetricsSources implements OnModuleInit {
         { labels: { what: 'sessions_held' }, value: f.held },
         { labels: { what: 'saturations' }, value: b.saturations },
         { labels: { what: 'command_holds' }, value: b.commandHolds },
+        { labels: { what: 'command_holds_skipped' }, value: this.agents.holdDuty.skipped },
         { labels: { what: 'resumes_waiting' }, value: this.agents.resumesWaiting },
       ];
     });
