@@ -4,8 +4,10 @@ import { errorCell, fmt } from './fleet-lib.mjs';
 const n = (x) => Math.round(x).toLocaleString('en-US');
 const mib = (x) => (x === null || x === undefined ? 'n/a' : `${x.toFixed(0)} MiB`);
 const lat = (d) => `${fmt(d.p50Ms)} / ${fmt(d.p99Ms)} / ${fmt(d.maxMs)}`;
-/** A dispatch round's steps on the replica that took its jobs: plan / store / send ms, each job. */
-const stepsCell = (d) => (d.steps?.length ? `; plan / store / send on the replica: ${d.steps.map((x) => `${x.plan} / ${x.store} / ${x.send}`).join(', ')} ms` : '');
+/** Jobs' steps on the replica that took them (bench/fleet.mjs post): "plan / store / send" ms, each job. */
+const stepTriples = (steps) => steps.map((x) => `${x.plan} / ${x.store} / ${x.send}`).join(', ');
+/** A dispatch round's steps, as a cell's tail. */
+const stepsCell = (d) => (d.steps?.length ? `; plan / store / send on the replica: ${stepTriples(d.steps)} ms` : '');
 const target = (d) => (d.p99Ms < 1000 ? 'met' : 'NOT met');
 
 function floodRows(f, label, replicas) {
@@ -21,7 +23,7 @@ function floodRows(f, label, replicas) {
       ? [
           `| ${label}: controller event-loop delay while flooding, largest${f.heapPeaks[0].loopDelayMedianMaxMs !== undefined ? ' in a second (median) / largest' : ''}${replicas > 1 ? ' (per replica)' : ''}${f.probeSteps?.length ? '; the jobs posted during it, steps on the replica that took them (plan / store / send, ms)' : ''} | ` +
             `${f.heapPeaks.slice(0, replicas).map((h) => (h.loopDelayMedianMaxMs !== undefined ? `${fmt(h.loopDelayMedianMaxMs ?? NaN)} / ` : '') + fmt(h.loopDelayMaxMs)).join('; ')}` +
-            `${f.probeSteps?.length ? `; ${f.probeSteps.map((x) => `${x.plan} / ${x.store} / ${x.send}`).join(', ')}` : ''} |`,
+            `${f.probeSteps?.length ? `; ${stepTriples(f.probeSteps)}` : ''} |`,
         ]
       : []),
     `| ${label}: longest silence in the node registry (a node is unreachable after 15 s) / controller ERROR lines | ${f.maxHeartbeatSilenceSec.toFixed(1)} s / ${errorCell(f.controllerLog)} |`,

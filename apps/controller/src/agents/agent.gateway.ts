@@ -103,13 +103,14 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
   private readonly registrations = new StoreGate(REGISTRATION_SLOTS);
   /** Decoded result messages not yet stored, all sessions together: at the cap every stream is paused. */
   readonly budget: IngestBudget<AgentSession>;
-  /**
-   * Streams to resume, RESUMES_PER_TURN a turn. Whether one still may be read is asked at its turn: the budget
-   * may have held every session again meanwhile (it resumes them itself later), or its own backlog grown.
-   */
+  /** Commands first (StoreGate.onCommands): how long commands may hold every session unread (IngestBudget.forCommand). */
   readonly holdDuty = new HoldDuty(COMMAND_HOLD_MAX_MS, (on) => this.budget.forCommand(on));
+  /**
+   * Streams to resume, RESUMES_PER_TURN a turn. Whether one still may be read is asked again at its turn: the
+   * budget may have held every session again meanwhile (it resumes them itself later), or its own backlog grown.
+   */
   private readonly resumes = new Paced<AgentSession>(RESUMES_PER_TURN, (s) => {
-    if (!this.draining && s.backlog <= BACKLOG_LOW && !this.budget.holds(s) && s.call.isPaused()) s.call.resume();
+    if (this.mayResume(s)) s.call.resume();
   });
 
   constructor(
@@ -129,7 +130,6 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
       (s) => s.call.pause(),
       (s) => this.resumes.add(s),
     );
-    // Commands first (StoreGate.foreground): no session is read while one runs, within HoldDuty's limits.
     prisma.storeGate.onCommands((running) => this.holdDuty.commands(running));
   }
 
@@ -421,8 +421,13 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
     if (++s.backlog >= BACKLOG_HIGH && !s.call.isPaused()) s.call.pause();
     void stored.finally(() => {
       release();
-      if (--s.backlog <= BACKLOG_LOW && s.call.isPaused() && !this.budget.holds(s) && !this.draining) this.resumes.add(s);
+      if (--s.backlog <= BACKLOG_LOW && this.mayResume(s)) this.resumes.add(s);
     });
+  }
+
+  /** A paused session may be read again: not draining, its own backlog low, and the ingest budget not holding it. */
+  private mayResume(s: AgentSession): boolean {
+    return !this.draining && s.backlog <= BACKLOG_LOW && !this.budget.holds(s) && s.call.isPaused();
   }
 
   /**
