@@ -157,19 +157,32 @@ export async function metricValues(base, names, labels = {}) {
   return names.map((n) => sums.get(n));
 }
 
-export const DISPATCH_STEPS = ['plan', 'store', 'send', 'answer'];
+export const DISPATCH_STEPS = ['plan', 'store', 'send', 'forward', 'answer'];
 
-/** The replica's dispatch_step_duration_seconds sums (ms) by step, from one scrape: deltas around one POST are its steps. */
+/**
+ * A replica's dispatch_step_duration_seconds by step, from one scrape: sums (ms) of the steps on the replica that
+ * took a job, and sum (ms) and count of `relay` (another replica's starts written here): deltas around one POST.
+ */
 export async function dispatchStepSums(base) {
-  const sums = Object.fromEntries(DISPATCH_STEPS.map((s) => [s, 0]));
+  const sums = Object.fromEntries([...DISPATCH_STEPS, 'relay', 'relayWait', 'relayCount'].map((s) => [s, 0]));
   for (const x of await scrape(base)) {
-    if (x.name === 'tracefleet_controller_dispatch_step_duration_seconds_sum' && x.labels.step in sums) sums[x.labels.step] += x.value * 1000;
+    const step = x.labels.step === 'relay_wait' ? 'relayWait' : x.labels.step;
+    if (x.name === 'tracefleet_controller_dispatch_step_duration_seconds_sum' && step in sums) sums[step] += x.value * 1000;
+    if (x.name === 'tracefleet_controller_dispatch_step_duration_seconds_count' && step === 'relay') sums.relayCount += x.value;
   }
   return sums;
 }
 
-/** `after − before` of dispatchStepSums, rounded ms. */
-export const stepDelta = (before, after) => Object.fromEntries(DISPATCH_STEPS.map((s) => [s, Math.round(after[s] - before[s])]));
+/** dispatchStepSums of several replicas added up. */
+export const addStepSums = (all) => Object.fromEntries(Object.keys(all[0]).map((k) => [k, all.reduce((a, x) => a + x[k], 0)]));
+
+/** `after − before` of dispatchStepSums, rounded ms; `relayWait`, `relay`: the means of the relays in between (none: absent). */
+export function stepDelta(before, after) {
+  const d = Object.fromEntries(DISPATCH_STEPS.map((s) => [s, Math.round(after[s] - before[s])]));
+  const relays = (after.relayCount ?? 0) - (before.relayCount ?? 0);
+  if (relays > 0) for (const k of ['relayWait', 'relay']) d[k] = Math.round((after[k] - before[k]) / relays);
+  return d;
+}
 
 /** Polls replicas' V8 heap (prom-client's default metrics) every `everyMs`: the peak of used and total heap and external memory, MiB. */
 export class HeapSampler {

@@ -4,10 +4,16 @@ import { errorCell, fmt } from './fleet-lib.mjs';
 const n = (x) => Math.round(x).toLocaleString('en-US');
 const mib = (x) => (x === null || x === undefined ? 'n/a' : `${x.toFixed(0)} MiB`);
 const lat = (d) => `${fmt(d.p50Ms)} / ${fmt(d.p99Ms)} / ${fmt(d.maxMs)}`;
-/** Jobs' steps on the replica that took them (bench/fleet.mjs post): "plan / store / send" ms, each job. */
-const stepTriples = (steps) => steps.map((x) => `${x.plan} / ${x.store} / ${x.send}`).join(', ');
+/** Whether jobs' steps include starts relayed through other replicas (several replicas). */
+const relayed = (steps) => steps.some((x) => x.relay !== undefined);
+/** What stepTriples lists. */
+const stepNames = (steps) =>
+  relayed(steps) ? 'plan / store / send / forward on the replica that took the job; on the others, taken / StartRuns written (means, from enqueue)' : 'plan / store / send';
+/** Jobs' steps (bench/fleet.mjs stepsOf): "plan / store / send" ms on the replica that took them, each job; with relays, forward and relay too. */
+const stepTriples = (steps) =>
+  steps.map((x) => `${x.plan} / ${x.store} / ${x.send}` + (relayed(steps) ? ` / ${x.forward ?? 'n/a'}; ${x.relayWait ?? 'n/a'} / ${x.relay ?? 'n/a'}` : '')).join(', ');
 /** A dispatch round's steps, as a cell's tail. */
-const stepsCell = (d) => (d.steps?.length ? `; plan / store / send on the replica: ${stepTriples(d.steps)} ms` : '');
+const stepsCell = (d) => (d.steps?.length ? `; ${relayed(d.steps) ? stepNames(d.steps) : 'plan / store / send on the replica'}: ${stepTriples(d.steps)} ms` : '');
 const target = (d) => (d.p99Ms < 1000 ? 'met' : 'NOT met');
 
 function floodRows(f, label, replicas) {
@@ -21,7 +27,7 @@ function floodRows(f, label, replicas) {
       : []),
     ...(f.heapPeaks?.[0]?.loopDelayMaxMs !== undefined
       ? [
-          `| ${label}: controller event-loop delay while flooding, largest${f.heapPeaks[0].loopDelayMedianMaxMs !== undefined ? ' in a second (median) / largest' : ''}${replicas > 1 ? ' (per replica)' : ''}${f.probeSteps?.length ? '; the jobs posted during it, steps on the replica that took them (plan / store / send, ms)' : ''} | ` +
+          `| ${label}: controller event-loop delay while flooding, largest${f.heapPeaks[0].loopDelayMedianMaxMs !== undefined ? ' in a second (median) / largest' : ''}${replicas > 1 ? ' (per replica)' : ''}${f.probeSteps?.length ? `; the jobs posted during it, steps ${relayed(f.probeSteps) ? `(${stepNames(f.probeSteps)}, ms)` : 'on the replica that took them (plan / store / send, ms)'}` : ''} | ` +
             `${f.heapPeaks.slice(0, replicas).map((h) => (h.loopDelayMedianMaxMs !== undefined ? `${fmt(h.loopDelayMedianMaxMs ?? NaN)} / ` : '') + fmt(h.loopDelayMaxMs)).join('; ')}` +
             `${f.probeSteps?.length ? `; ${stepTriples(f.probeSteps)}` : ''} |`,
         ]
@@ -73,7 +79,13 @@ export function fleetTable(r) {
     rows.push(
       `| ${r.replicas} replicas: agents per replica (each agent's first address by its node name) / RSS floor per replica with them connected | ${s.agentsPerReplica.join(' / ')} / ${s.rssPerReplica.map((x) => mib(x.floorMiB)).join(' / ')} |`,
       `| ${r.replicas} replicas: registration of all ${r.agents} at once: p50 / p99 / max | ${lat(s.registration)} |`,
-      `| ${r.replicas} replicas: dispatch idle: p50 / p99 / max (target p99 < 1 s: ${target(s.dispatchIdle)}) | ${lat(s.dispatchIdle)} (loop delay p99 ${fmt(s.dispatchIdle.simLag.p99Ms)}) |`,
+      `| ${r.replicas} replicas: dispatch idle: p50 / p99 / max (target p99 < 1 s: ${target(s.dispatchIdle)}) | ${lat(s.dispatchIdle)} (loop delay p99 ${fmt(s.dispatchIdle.simLag.p99Ms)}${stepsCell(s.dispatchIdle)}) |`,
+      ...(s.dispatchWhileSending
+        ? [
+            `| ${r.replicas} replicas: dispatch while every agent sends a batch a second for another job: p50 / p99 / max (target p99 < 1 s: ${target(s.dispatchWhileSending)}) | ${lat(s.dispatchWhileSending)} (POST answered in ${fmt(s.dispatchWhileSending.medianPostMs)}; loop delay p99 ${fmt(s.dispatchWhileSending.simLag.p99Ms)}${stepsCell(s.dispatchWhileSending)}; those jobs ended ${s.dispatchWhileSending.statuses.join(', ')}) |`,
+            `| ${r.replicas} replicas: every agent sending a batch a second: samples sent / stored per second, drain after the last batch, CPU by replica (% of one CPU) | ${n(s.dispatchWhileSending.backgroundJob.samplesPerSecSent)} / ${n(s.dispatchWhileSending.backgroundJob.samplesPerSecStored)}, ${s.dispatchWhileSending.backgroundJob.drainAfterLastBatchSec.toFixed(1)} s, ${s.dispatchWhileSending.backgroundJob.cpuPercentByReplica.map((x) => `${x.toFixed(0)} %`).join(' / ')} |`,
+          ]
+        : []),
       ...floodRows(s.floodAll, `${r.replicas} replicas, flood by all ${s.floodAll.agents} agents`, r.replicas),
     );
   }

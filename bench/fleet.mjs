@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEPTH, now, SAMPLES_PER_BATCH, STACKS, syntheticBatch } from './fleet-sim.mjs';
-import { cpuTicks, dispatchStepSums, HeapSampler, jobReport, logSummary, metricValue, pct, RssSampler, stepDelta, vmRssMiB, Workers } from './fleet-lib.mjs';
+import { addStepSums, cpuTicks, dispatchStepSums, HeapSampler, jobReport, logSummary, metricValue, pct, RssSampler, stepDelta, vmRssMiB, Workers } from './fleet-lib.mjs';
 import { fleetTable } from './fleet-report.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -51,15 +51,18 @@ export async function fleetBench() {
   };
   let workers;
   const body = (durationSec, labels = { fleet: tag }) => ({ type: 'cpu-profile', durationSec, frequencyHz: 99, target: { all: true }, nodes: { labels } });
-  /** POSTs a job to the first replica; `steps`: what its dispatch steps took there (dispatch_step_duration_seconds). */
+  const stepSums = async () => addStepSums(await Promise.all(reps.map((r) => dispatchStepSums(r.base))));
+  /** POSTs a job to the first replica; `stepsFrom`: the dispatch step histograms before it (stepsOf). */
   const post = async (b) => {
-    const before = await dispatchStepSums(reps[0].base);
+    const stepsFrom = await stepSums();
     const t0 = now();
     const res = await stack.api('POST', '/jobs', b);
     if (res.status !== 201) throw new Error(`POST /jobs → ${res.status} ${res.text}`);
     const postMs = now() - t0;
-    return { id: res.json.id, t0, postMs, steps: stepDelta(before, await dispatchStepSums(reps[0].base)) };
+    return { id: res.json.id, t0, postMs, stepsFrom };
   };
+  /** What the job's dispatch steps took (dispatch_step_duration_seconds): read once every agent has its StartRun, so the other replicas' relays are in. */
+  const stepsOf = async (p) => stepDelta(p.stepsFrom, await stepSums());
   const stepsText = (st) => Object.entries(st).map(([k, v]) => `${k} ${v}`).join(', ');
   /** POST → StartRun at each of `count` agents of job `id` (ms), once all have it. */
   const startLatencies = async ({ id, t0 }, count) => {
@@ -85,6 +88,7 @@ export async function fleetBench() {
       posts.push(p.postMs);
       steps.push(p.steps);
       const lat = await startLatencies(p, N);
+      p.steps = await stepsOf(p);
       all.push(...lat);
       ids.push(p.id);
       // While every agent sends for another job, these jobs' results queue behind that job's on each agent's
@@ -145,6 +149,7 @@ export async function fleetBench() {
       const q = await post(body(2));
       probeJobs.push(q.id);
       const lat = await startLatencies(q, N);
+      q.steps = await stepsOf(q);
       probeLat.push(...lat);
       probeSteps.push({ postMs: Math.round(q.postMs), ...q.steps, startRunP99Ms: Math.round(pct(lat, 99)) });
       console.log(`[fleet] probe ${k + 1}/${probes} under a flood of ${agents}: POST ${Math.round(q.postMs)} ms (${stepsText(q.steps)} ms), StartRun p50 ${Math.round(pct(lat, 50))} p99 ${Math.round(pct(lat, 99))} ms`);
@@ -201,14 +206,15 @@ export async function fleetBench() {
     return out;
   };
 
-  /** While every agent sends a batch a second for a long job: DISPATCH_JOBS short jobs over every agent. */
-  const dispatchWhileSending = async () => {
+  /** While every agent sends a batch a second for a long job: DISPATCH_JOBS short jobs over every agent (on `replicas` replicas). */
+  const dispatchWhileSending = async (replicas = 1) => {
     await workers.all({ cmd: 'mode', mode: { kind: 'rate' } }, 'mode');
-    const cpu0 = cpuTicks(pids[0]);
+    const used = pids.slice(0, replicas);
+    const cpu0 = used.map(cpuTicks);
     const bg = await post(body(DISPATCH_JOBS * 6 + 15));
     await startLatencies(bg, N);
     await sleep(4000);
-    const round = await dispatchRound('while all send', { waitEach: false });
+    const round = await dispatchRound(replicas > 1 ? `while all send, ${replicas} replicas` : 'while all send', { waitEach: false });
     const job = await waitJob(stack, bg.id, 900_000);
     const wallSec = (now() - bg.t0) / 1000;
     const statuses = [];
@@ -224,8 +230,9 @@ export async function fleetBench() {
       samplesPerSecSent: rep.samples / ((rep.lastBatchAt - rep.firstBatchAt) / 1000 + 1),
       samplesPerSecStored: job.totals.samplesStored / storedSec,
       drainAfterLastBatchSec: (Date.parse(job.finishedAt) - rep.lastBatchAt) / 1000,
-      cpuPercentOfOneCpu: ((cpuTicks(pids[0]) - cpu0) / 100 / wallSec) * 100,
+      cpuPercentByReplica: used.map((pid, i) => ((cpuTicks(pid) - cpu0[i]) / 100 / wallSec) * 100),
     };
+    backgroundJob.cpuPercentOfOneCpu = backgroundJob.cpuPercentByReplica.reduce((a, x) => a + x, 0);
     console.log(
       `[fleet] while all send: ${Math.round(backgroundJob.samplesPerSecSent)} samples/s sent, ${Math.round(backgroundJob.samplesPerSecStored)}/s stored (first batch → job ${job.status}), ` +
         `drained ${backgroundJob.drainAfterLastBatchSec.toFixed(1)} s after the last batch; controller CPU ${backgroundJob.cpuPercentOfOneCpu.toFixed(0)} %`,
@@ -333,6 +340,7 @@ export async function fleetBench() {
       several.rssPerReplica = [];
       for (const pid of pids) several.rssPerReplica.push(await rssFloor(pid, 10, 500));
       several.dispatchIdle = await dispatchRound(`idle, ${REPLICAS} replicas`);
+      several.dispatchWhileSending = await dispatchWhileSending(REPLICAS);
       several.floodAll = await flood({ fleet: tag }, N, 3);
       results.several = several;
     }

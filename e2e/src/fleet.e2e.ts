@@ -24,6 +24,7 @@ interface NodeView {
 }
 
 describe('a fleet: three agents, two controller replicas', { timeout: 300_000 }, () => {
+  const METRICS_TOKEN = randomBytes(24).toString('hex');
   const tag = randomBytes(3).toString('hex');
   const N1 = `fleet-${tag}-n1`;
   const N2 = `fleet-${tag}-n2`;
@@ -42,6 +43,13 @@ describe('a fleet: three agents, two controller replicas', { timeout: 300_000 },
   async function node(r: Replica, name: string): Promise<NodeView> {
     return (await nodes(r)).find((n) => n.name === name)!;
   }
+  /** Observations of one dispatch step on a replica (the histogram's count series, read from the text). */
+  async function stepCount(r: Replica, step: string): Promise<number> {
+    const res = await fetch(`${r.base.replace(/\/api\/v1$/, '')}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+    assert.equal(res.status, 200);
+    const m = new RegExp(`^tracefleet_controller_dispatch_step_duration_seconds_count\\{step="${step}"\\} (\\d+)$`, 'm').exec(await res.text());
+    return m ? Number(m[1]) : 0;
+  }
   async function post(r: Replica, body: Record<string, unknown>): Promise<{ status: number; json: any; text: string }> {
     return r.api('POST', '/jobs', { type: 'cpu-profile', target: { all: true }, ...body });
   }
@@ -50,7 +58,7 @@ describe('a fleet: three agents, two controller replicas', { timeout: 300_000 },
     stack = await startStack({
       replicas: 2,
       agent: false,
-      env: { TRACEFLEET_NODE_UNREACHABLE_MS: String(UNREACHABLE_MS), TRACEFLEET_NODE_GONE_MS: String(GONE_MS), TRACEFLEET_NODE_SWEEP_MS: '250', TRACEFLEET_RUN_GRACE_MS: String(GRACE_MS) },
+      env: { TRACEFLEET_METRICS_TOKEN: METRICS_TOKEN, TRACEFLEET_NODE_UNREACHABLE_MS: String(UNREACHABLE_MS), TRACEFLEET_NODE_GONE_MS: String(GONE_MS), TRACEFLEET_NODE_SWEEP_MS: '250', TRACEFLEET_RUN_GRACE_MS: String(GRACE_MS) },
     });
     [A, B] = stack.replicas;
     await stack.startAgent(N1, `fleet=${tag},env=prod,zone=a`, [B.grpcAddr, A.grpcAddr]);
@@ -83,6 +91,8 @@ describe('a fleet: three agents, two controller replicas', { timeout: 300_000 },
   });
 
   it('runs a label-selected job submitted to replica A on the agents connected to replica B', async () => {
+    const steps = async () => [await stepCount(A, 'forward'), await stepCount(B, 'relay'), await stepCount(B, 'forward')];
+    const stepsBefore = await steps();
     const created = await post(A, { durationSec: 3, nodes: { labels: { ...fleet, env: 'prod' } } });
     assert.equal(created.status, 201, created.text);
     assert.deepEqual(created.json.selection.selected, [N1, N2]);
@@ -94,6 +104,8 @@ describe('a fleet: three agents, two controller replicas', { timeout: 300_000 },
     const latency = job.runs.map((r: { startedAt: string }) => Date.parse(r.startedAt) - Date.parse(job.createdAt));
     console.log(`# dispatch across replicas (POST on A → run started on an agent of B): ${latency.join(' ms, ')} ms`);
     for (const ms of latency) assert.ok(ms < 5000, `a run started ${ms} ms after the job was created`);
+    // A queued both starts for B in one command (forward), B started them (relay: one start-runs command).
+    assert.deepEqual((await steps()).map((n, i) => n - stepsBefore[i]), [1, 1, 0], 'forward on A, relay on B');
     // Replica B serves the job A created: state is in PostgreSQL.
     assert.equal((await B.api('GET', `/jobs/${job.id}`)).json.status, 'completed');
   });

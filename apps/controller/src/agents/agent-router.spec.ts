@@ -38,6 +38,7 @@ describe('starting a dispatch', () => {
     const failed: string[] = [];
     const sent: string[] = [];
     const queued: { replicaId: string; names: string[]; runIds: string[][] }[] = [];
+    const carried: unknown[] = [];
     const pending = new Set(['run-1', 'run-2', 'run-3', 'run-4']);
     const nodeOf: Record<string, string> = { 'run-1': 'n1', 'run-2': 'n2', 'run-3': 'n3', 'run-4': 'n4' };
     const gateway = {
@@ -58,15 +59,19 @@ describe('starting a dispatch', () => {
     const commands = {
       sendMany: async (replicaId: string, cmds: { cmd: { name: string; data: { runIds: string[] } } }[]) => {
         queued.push({ replicaId, names: cmds.map((c) => c.cmd.name), runIds: cmds.map((c) => c.cmd.data.runIds) });
+        carried.push(...cmds.map((c) => c.cmd.data));
       },
     };
+    let routesRead = 0;
+    const routeOf = (n: string) => node({ name: n, ...(n === 'n4' ? { state: 'unreachable' as const } : {}) });
     const nodes = {
-      routes: async (names: string[]) => new Map(names.map((n) => [n, node({ name: n, ...(n === 'n4' ? { state: 'unreachable' as const } : {}) })])),
+      routes: async (names: string[]) => (routesRead++, new Map(names.map((n) => [n, routeOf(n)]))),
+      toRoutes: (rows: { name: string }[]) => new Map(rows.map((r) => [r.name, routeOf(r.name)])),
       route: async (n: string) => node({ name: n, replicaId: 'r-a' }),
     };
     const runs = { failRun: async (id: string, why: string) => void (pending.delete(id), failed.push(`${id}: ${why}`)), finalizeJob: async () => undefined };
     const router = new AgentRouter({ replicaId: 'r-a' } as never, prisma as never, gateway as never, commands as never, nodes as never, runs as never);
-    return { router, sent, queued, pending, failed };
+    return { router, sent, queued, carried, pending, failed, routesRead: () => routesRead };
   };
   const job = { id: 'job-1', type: 'cpu_profile', durationSec: 5, params: { type: 'cpu-profile', frequencyHz: 99, target: { all: true } }, startAt: null };
 
@@ -77,6 +82,24 @@ describe('starting a dispatch', () => {
     assert.deepEqual(queued, [{ replicaId: 'r-b', names: ['start-runs'], runIds: [['run-3']] }], 'only the other replica gets a queued command');
     assert.deepEqual([...why], [['run-4', 'unreachable']]);
     assert.deepEqual([...pending].sort(), ['run-3', 'run-4'], 'the local runs were claimed (pending → dispatched)');
+  });
+
+  it("takes the node rows a new job's insert read (no second read), and tells the other replica each run's node and job", async () => {
+    const { router, carried, routesRead } = setup();
+    const runs = ['run-1', 'run-2', 'run-3', 'run-4'].map((runId, i) => ({ runId, nodeName: `n${i + 1}` }));
+    const before = Date.now();
+    const rows = runs.map((r) => ({ id: `id-${r.nodeName}`, name: r.nodeName, status: 'connected' as const, lastSeenAt: new Date(), replicaId: 'r-b', sessionId: 's' }));
+    const why = await router.startRuns(job, runs, rows);
+    assert.equal(routesRead(), 0, 'the registry was not read again');
+    assert.deepEqual([...why], [['run-4', 'unreachable']]);
+    assert.equal(carried.length, 1);
+    const data = carried[0] as { runIds: string[]; jobId: string; nodeNames: string[]; sentAt: number };
+    assert.deepEqual([data.runIds, data.jobId, data.nodeNames], [['run-3'], 'job-1', ['n3']]);
+    assert.ok(data.sentAt >= before && data.sentAt <= Date.now());
+    // Without them (the queued dispatch, a retry) the registry is read.
+    const again = setup();
+    await again.router.startRuns(job, runs);
+    assert.equal(again.routesRead(), 1);
   });
 
   it('starts a run once when the same dispatch runs twice (the queued backstop after the one from POST)', async () => {

@@ -1,10 +1,11 @@
-import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional, type OnModuleInit } from '@nestjs/common';
 import { status } from '@grpc/grpc-js';
 import type { ListUsdt, Target, TargetCheckResult, UsdtListResult } from '@tracefleet/proto';
 import { ENV, type ControllerEnv } from '../config/env';
 import { PrismaService } from '../prisma/prisma.service';
 import { AgentCommandQueue } from '../queue/agent-commands';
-import { NodesService, type NodeRoute } from '../nodes/nodes.service';
+import { NodesService, type NodeRoute, type RouteRow } from '../nodes/nodes.service';
+import { ControllerMetrics } from '../metrics/controller-metrics';
 import { RunsService } from '../runs/runs.service';
 import { buildStartRun } from './start-run';
 import { AgentGateway } from './agent.gateway';
@@ -52,12 +53,13 @@ export class AgentRouter implements OnModuleInit {
     private readonly commands: AgentCommandQueue,
     private readonly nodes: NodesService,
     private readonly runs: RunsService,
+    @Optional() private readonly metrics?: ControllerMetrics,
   ) {}
 
   onModuleInit(): void {
     // Commands come first: while one runs, result storage narrows to one slot (StoreGate.foreground).
     this.commands.handle('start-run', ({ runId, hops }) => this.prisma.storeGate.foreground(() => this.startHere([runId], hops)));
-    this.commands.handle('start-runs', ({ runIds }) => this.prisma.storeGate.foreground(() => this.startHere(runIds, 0)));
+    this.commands.handle('start-runs', (data) => this.prisma.storeGate.foreground(() => this.startForwarded(data)));
     this.commands.handle('stop-run', async ({ runId, nodeName, reason }) => {
       this.gateway.send(nodeName, { msg: { $case: 'stopRun', value: { runId, reason } } });
     });
@@ -84,10 +86,12 @@ export class AgentRouter implements OnModuleInit {
    * START_CHUNK runs each, whatever the number of runs. Returns, by run id, why a run could not be
    * started or queued (its node has no session); runs not in the result were started or queued.
    */
-  async startRuns(job: StartJob, runs: { runId: string; nodeName: string }[]): Promise<Map<string, string>> {
+  async startRuns(job: StartJob, runs: { runId: string; nodeName: string }[], nodeRows?: RouteRow[]): Promise<Map<string, string>> {
     const notQueued = new Map<string, string>();
-    const routes = await this.nodes.routes(runs.filter((r) => !this.gateway.isConnected(r.nodeName)).map((r) => r.nodeName));
+    // `nodeRows`: the registry rows of the runs' nodes, read by the job's insert (not read again).
+    const routes = nodeRows ? this.nodes.toRoutes(nodeRows) : await this.nodes.routes(runs.filter((r) => !this.gateway.isConnected(r.nodeName)).map((r) => r.nodeName));
     const byReplica = new Map<string, string[]>();
+    const names = new Map(runs.map((r) => [r.runId, r.nodeName]));
     for (const { runId, nodeName } of runs) {
       const r = routeFor(routes.get(nodeName), this.env.replicaId, this.gateway.isConnected(nodeName));
       if (r.kind === 'none') {
@@ -105,16 +109,18 @@ export class AgentRouter implements OnModuleInit {
         for (let i = 0; i < ids.length; i += START_CHUNK) chunks.push(ids.slice(i, i + START_CHUNK));
         // Sessions of this replica are started here, without a trip through Redis (the dispatch is itself a
         // queued task: should this replica die part way, its retry starts the runs still pending).
-        if (replicaId === this.env.replicaId) {
-          // What the dispatch read (or just inserted) is not read again: the runs' nodes and their job row.
-          const names = new Map(runs.map((r) => [r.runId, r.nodeName]));
-          return Promise.all(chunks.map((chunk) => this.startHere(chunk, 0, { job, names })));
-        }
+        // What the dispatch read (or just inserted) is not read again: the runs' nodes and their job row.
+        if (replicaId === this.env.replicaId) return Promise.all(chunks.map((chunk) => this.startHere(chunk, 0, { jobId: job.id, job, names })));
         // The id names the chunk's runs (first, count): the same dispatch enqueued twice is one command; a run
-        // is started once anyway (startHere's claim moves it out of pending).
+        // is started once anyway (startHere's claim moves it out of pending). The runs' node names and job id
+        // spare the other replica a read; its claim checks them against the run rows (forged ones claim nothing).
+        const sentAt = Date.now();
         return this.commands.sendMany(
           replicaId,
-          chunks.map((chunk) => ({ cmd: { name: 'start-runs', data: { runIds: chunk } }, jobId: `starts-${chunk[0]}-${chunk.length}` })),
+          chunks.map((chunk) => ({
+            cmd: { name: 'start-runs', data: { runIds: chunk, jobId: job.id, nodeNames: chunk.map((id) => names.get(id)!), sentAt } },
+            jobId: `starts-${chunk[0]}-${chunk.length}`,
+          })),
         );
       }),
     );
@@ -185,11 +191,12 @@ export class AgentRouter implements OnModuleInit {
    * runs whose node has a session here are claimed (pending → dispatched on that session) in one statement
    * and sent their StartRun (built once per job row); a run whose node moved meanwhile has its start
    * forwarded to the node's new replica, and one whose node has no session is failed with the reason.
-   * Runs no longer pending (a duplicate start, or the deadline ended them) are left alone. `known`: the
-   * dispatch on this replica already has the runs' node names and their job row (not read again).
+   * Runs no longer pending (a duplicate start, or the deadline ended them) are left alone. `known`: the runs'
+   * job and node names, from the dispatch on this replica (with the job row) or from another replica's
+   * start-runs command (not read again: the claim checks them against each run's row).
    */
-  private async startHere(runIds: string[], hops: number, known?: { job: StartJob; names: Map<string, string> }): Promise<void> {
-    const runs = known ? runIds.map((id) => ({ id, jobId: known.job.id, name: known.names.get(id)! })) : await this.pendingRuns(runIds);
+  private async startHere(runIds: string[], hops: number, known?: { jobId: string; job?: StartJob; names: Map<string, string> }): Promise<void> {
+    const runs = known ? runIds.map((id) => ({ id, jobId: known.jobId, name: known.names.get(id)! })) : await this.pendingRuns(runIds);
     const here: { id: string; jobId: string; nodeName: string; sessionId: string }[] = [];
     const elsewhere: typeof runs = [];
     for (const r of runs) {
@@ -198,23 +205,49 @@ export class AgentRouter implements OnModuleInit {
       else elsewhere.push(r);
     }
     if (here.length > 0) {
-      const claimed = await this.prisma.$queryRaw<{ id: string }[]>`
+      // The claim and the job rows at once (one wait on PostgreSQL, not two). A run is claimed only as the run
+      // of that job on that node: node names and job ids that came through Redis are not taken on trust.
+      const [claimed, jobs] = await Promise.all([
+        this.prisma.$queryRaw<{ id: string }[]>`
         UPDATE "JobRun" r SET "status" = 'dispatched'::"RunStatus", "sessionId" = t.sid
-        FROM unnest(${here.map((h) => h.id)}::uuid[], ${here.map((h) => h.sessionId)}::uuid[]) AS t(id, sid)
-        WHERE r."id" = t.id AND r."status" = 'pending'::"RunStatus"
-        RETURNING r."id"::text AS "id"`;
+        FROM unnest(${here.map((h) => h.id)}::uuid[], ${here.map((h) => h.sessionId)}::uuid[], ${here.map((h) => h.nodeName)}::text[],
+          ${here.map((h) => h.jobId)}::uuid[]) AS t(id, sid, name, jid)
+        JOIN "Node" n ON n."name" = t.name
+        WHERE r."id" = t.id AND r."nodeId" = n."id" AND r."jobId" = t.jid AND r."status" = 'pending'::"RunStatus"
+        RETURNING r."id"::text AS "id"`,
+        known?.job
+          ? new Map<string, StartJob>([[known.job.id, known.job]])
+          : this.prisma.job
+              .findMany({ where: { id: { in: [...new Set(here.map((h) => h.jobId))] } } })
+              .then((rows) => new Map<string, StartJob>(rows.map((j) => [j.id, j]))),
+      ]);
       const ids = new Set(claimed.map((c) => c.id));
-      const jobs = new Map<string, StartJob>(
-        known ? [[known.job.id, known.job]] : (await this.prisma.job.findMany({ where: { id: { in: [...new Set(here.map((h) => h.jobId))] } } })).map((j) => [j.id, j]),
-      );
       await this.sendStarts(
         here.filter((h) => ids.has(h.id) && jobs.has(h.jobId)).map((h) => ({ ...h, job: jobs.get(h.jobId)! })),
         hops,
       );
     }
-    // Known runs were pending when the dispatch read them; those still pending only are forwarded or failed.
-    const away = known && elsewhere.length > 0 ? await this.pendingRuns(elsewhere.map((r) => r.id)) : elsewhere;
-    for (const r of away) await this.forwardOrFail(r.id, r.name, r.jobId, hops);
+    // Known runs: read as they stand now (still pending, their own node names), started here if their node
+    // is after all (a carried name was wrong), else forwarded or failed like any other.
+    if (known && elsewhere.length > 0) return this.startHere(elsewhere.map((r) => r.id), hops);
+    for (const r of elsewhere) await this.forwardOrFail(r.id, r.name, r.jobId, hops);
+  }
+
+  /**
+   * Another replica's dispatch, forwarded here (start-runs): started on the sessions here. Its node names and
+   * job id, when it carries them (replicas of this version do), spare the read of the runs. Observed as steps,
+   * from the command's enqueue (the sender's clock): `relay_wait` until this replica took it, `relay` until its
+   * StartRuns were written here.
+   */
+  private async startForwarded(data: { runIds: string[]; jobId?: string; nodeNames?: string[]; sentAt?: number }): Promise<void> {
+    const { runIds, jobId, nodeNames, sentAt } = data;
+    const since = (step: 'relay' | 'relay_wait') => {
+      if (typeof sentAt === 'number' && Number.isFinite(sentAt)) this.metrics?.dispatchStepSeconds.observe({ step }, Math.max(0, Date.now() - sentAt) / 1000);
+    };
+    since('relay_wait');
+    const carried = typeof jobId === 'string' && Array.isArray(nodeNames) && nodeNames.length === runIds.length;
+    await this.startHere(runIds, 0, carried ? { jobId, names: new Map(runIds.map((id, i) => [id, String(nodeNames[i])])) } : undefined);
+    since('relay');
   }
 
   /** This replica's sessions of these nodes (node name → session id); nodes without a session here are left out. */

@@ -62,7 +62,10 @@ describe('storing a job with its runs in one statement (PostgreSQL)', { timeout:
         { id: byName.get(hostile)!.id, name: hostile, sessionId: sh },
       ].sort((x, y) => x.name.localeCompare(y.name)),
     );
-    assert.deepEqual(stored.pending, [{ id: byName.get('b')!.id, name: 'b' }]);
+    // A pending run carries its node's registry row as the insert read it (its dispatch routes by it).
+    const b = byName.get('b')!.node;
+    const nodeB = { id: b.id, name: 'b', status: b.status, lastSeenAt: b.lastSeenAt, replicaId: b.replicaId, sessionId: b.sessionId };
+    assert.deepEqual(stored.pending, [{ id: byName.get('b')!.id, name: 'b', node: nodeB }]);
     assert.equal(await prisma.job.count(), 1, 'the hostile name was a value, not SQL');
   });
 

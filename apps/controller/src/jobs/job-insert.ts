@@ -1,6 +1,7 @@
 import type { Job } from '../generated/prisma/client';
 import type { JobType } from '../generated/prisma/enums';
 import type { PrismaService } from '../prisma/prisma.service';
+import type { RouteRow } from '../nodes/nodes.service';
 
 /** The Job row's fields a new job sets; the rest start at their defaults. */
 export interface NewJob {
@@ -17,8 +18,11 @@ export interface StoredJob {
   job: Job;
   /** Runs whose node has a session on this replica: stored `dispatched` on it; their StartRun goes out next. */
   claimed: { id: string; name: string; sessionId: string }[];
-  /** Runs stored `pending` (their node's session is elsewhere, or none): dispatched as any pending run. */
-  pending: { id: string; name: string }[];
+  /**
+   * Runs stored `pending` (their node's session is elsewhere, or none): dispatched as any pending run. `node`:
+   * the node's registry row as the insert read it (where its session is), so that their dispatch need not read it again.
+   */
+  pending: { id: string; name: string; node: RouteRow }[];
 }
 
 /**
@@ -36,7 +40,9 @@ export async function insertJob(prisma: PrismaService, data: NewJob, runNodes: s
   // Stored as JSON, and answered as it reads back (fields set to undefined dropped, as the ORM's row has them).
   const paramsJson = JSON.stringify(data.params);
   const params = JSON.parse(paramsJson) as Job['params'];
-  const rows = await prisma.$queryRaw<{ jobId: string; runId: string | null; name: string | null; sessionId: string | null }[]>`
+  type Row = { jobId: string; runId: string | null; name: string | null; sessionId: string | null };
+  type NodeCols = { nodeId: string; status: RouteRow['status']; lastSeenAt: Date; replicaId: string | null; nodeSessionId: string | null };
+  const rows = await prisma.$queryRaw<(Row & NodeCols)[]>`
     WITH job AS (
       INSERT INTO "Job" ("id", "type", "durationSec", "params", "incidentId", "scheduleId", "startAt", "createdAt")
       VALUES (gen_random_uuid(), ${data.type}::"JobType", ${data.durationSec}::int, ${paramsJson}::jsonb,
@@ -51,7 +57,8 @@ export async function insertJob(prisma: PrismaService, data: NewJob, runNodes: s
       LEFT JOIN unnest(${[...sessions.keys()]}::text[], ${[...sessions.values()]}::uuid[]) AS s(name, sid) ON s.name = n."name"
       WHERE n."name" = ANY(${runNodes}::text[])
       RETURNING "id", "nodeId", "sessionId")
-    SELECT job."id"::text AS "jobId", r."id"::text AS "runId", n."name", r."sessionId"::text AS "sessionId"
+    SELECT job."id"::text AS "jobId", r."id"::text AS "runId", n."name", r."sessionId"::text AS "sessionId",
+      n."id"::text AS "nodeId", n."status"::text AS "status", n."lastSeenAt", n."replicaId", n."sessionId"::text AS "nodeSessionId"
     FROM job LEFT JOIN runs r ON true LEFT JOIN "Node" n ON n."id" = r."nodeId"`;
   const job: Job = {
     id: rows[0].jobId,
@@ -71,7 +78,8 @@ export async function insertJob(prisma: PrismaService, data: NewJob, runNodes: s
   const stored: StoredJob = { job, claimed: [], pending: [] };
   for (const r of rows) {
     if (r.runId === null || r.name === null) continue;
-    if (r.sessionId === null) stored.pending.push({ id: r.runId, name: r.name });
+    const node: RouteRow = { id: r.nodeId, name: r.name, status: r.status, lastSeenAt: r.lastSeenAt, replicaId: r.replicaId, sessionId: r.nodeSessionId };
+    if (r.sessionId === null) stored.pending.push({ id: r.runId, name: r.name, node });
     else stored.claimed.push({ id: r.runId, name: r.name, sessionId: r.sessionId });
   }
   return stored;

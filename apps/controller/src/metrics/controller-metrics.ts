@@ -64,7 +64,8 @@ export class ControllerMetrics {
       name: `${METRIC_PREFIX}dispatch_step_duration_seconds`,
       help:
         'Steps of a new job on the replica that took it: plan (nodes picked), store (job and runs written), ' +
-        'send (StartRuns written to the sessions here), answer (the view POST answers with).',
+        'send (StartRuns written to the sessions here), forward (the other runs\' starts queued for their replicas, from store), ' +
+        'answer (the view POST answers with); on a replica given such starts, from their enqueue (the sender\'s clock): relay_wait (until taken here), relay (until its StartRuns were written).',
       labelNames: ['step'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,

@@ -48,6 +48,17 @@ export interface NodeFilter {
 }
 
 /** Where a node's session is, for routing commands to it. */
+/** What a route is computed from: the node's registry row (these columns: ROUTE_COLUMNS). */
+export interface RouteRow {
+  id: string;
+  name: string;
+  status: NodeState;
+  lastSeenAt: Date;
+  replicaId: string | null;
+  sessionId: string | null;
+}
+const ROUTE_COLUMNS = { id: true, name: true, status: true, lastSeenAt: true, replicaId: true, sessionId: true } as const;
+
 export interface NodeRoute {
   id: string;
   name: string;
@@ -165,7 +176,7 @@ export class NodesService {
     const t = this.thresholds;
     const silent = await this.prisma.node.findMany({
       where: { status: { in: ['connected', 'unreachable'] }, lastSeenAt: { lt: new Date(now - t.unreachableMs) } },
-      select: { id: true, name: true, status: true, lastSeenAt: true, replicaId: true, sessionId: true },
+      select: ROUTE_COLUMNS,
     });
     const swept: SweptNode[] = [];
     for (const n of silent) {
@@ -181,18 +192,21 @@ export class NodesService {
   }
 
   async route(name: string): Promise<NodeRoute | undefined> {
-    const n = await this.prisma.node.findUnique({ where: { name }, select: { id: true, name: true, status: true, lastSeenAt: true, replicaId: true, sessionId: true } });
-    if (!n) return undefined;
-    return { id: n.id, name: n.name, state: effectiveState(n, Date.now(), this.thresholds), replicaId: n.replicaId, sessionId: n.sessionId };
+    const n = await this.prisma.node.findUnique({ where: { name }, select: ROUTE_COLUMNS });
+    return n ? this.toRoute(n, Date.now()) : undefined;
   }
 
   async routes(names: string[]): Promise<Map<string, NodeRoute>> {
-    const rows = await this.prisma.node.findMany({
-      where: { name: { in: names } },
-      select: { id: true, name: true, status: true, lastSeenAt: true, replicaId: true, sessionId: true },
-    });
-    const now = Date.now();
-    return new Map(rows.map((n) => [n.name, { id: n.id, name: n.name, state: effectiveState(n, now, this.thresholds), replicaId: n.replicaId, sessionId: n.sessionId }]));
+    return this.toRoutes(await this.prisma.node.findMany({ where: { name: { in: names } }, select: ROUTE_COLUMNS }));
+  }
+
+  /** Routes of registry rows already read (a new job's insert reads its nodes' rows: jobs/job-insert.ts), by node name. */
+  toRoutes(rows: RouteRow[], now = Date.now()): Map<string, NodeRoute> {
+    return new Map(rows.map((n) => [n.name, this.toRoute(n, now)]));
+  }
+
+  private toRoute(n: RouteRow, now: number): NodeRoute {
+    return { id: n.id, name: n.name, state: effectiveState(n, now, this.thresholds), replicaId: n.replicaId, sessionId: n.sessionId };
   }
 
   async list(filter: NodeFilter = {}): Promise<NodeView[]> {

@@ -6,14 +6,18 @@ import { ENV, type ControllerEnv } from '../config/env';
 
 /**
  * Work for the agents connected to one controller replica, carried by that replica's BullMQ queue
- * `agent-commands-<replicaId>`. Payloads hold ids, not protocol messages: the replica holding the
+ * `agent-commands-<replicaId>`. Payloads hold ids (and node names), not protocol messages: the replica holding the
  * session builds the StartRun from PostgreSQL, so what it sends is never stale.
  */
 export type AgentCommand =
   /** `hops` counts forwards to another replica after the node moved there. */
   | { name: 'start-run'; data: { runId: string; hops: number } }
-  /** Many runs' starts at once (a dispatch): one claim statement and a StartRun per session, not a queue job per run. */
-  | { name: 'start-runs'; data: { runIds: string[] } }
+  /**
+   * Many runs' starts at once (a dispatch): one claim statement and a StartRun per session, not a queue job per run.
+   * `jobId` and `nodeNames` (index by index with runIds) spare the receiver a read (its claim checks them);
+   * `sentAt`: enqueue time, ms since the epoch (the relay step of dispatch_step_duration_seconds).
+   */
+  | { name: 'start-runs'; data: { runIds: string[]; jobId?: string; nodeNames?: string[]; sentAt?: number } }
   | { name: 'stop-run'; data: { runId: string; nodeName: string; reason: string } }
   | { name: 'check-target'; data: { nodeName: string; target: Target; timeoutMs: number; expiresAt: number } }
   | { name: 'list-usdt'; data: { nodeName: string; source: NonNullable<ListUsdt['source']>; timeoutMs: number; expiresAt: number } }
