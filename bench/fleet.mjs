@@ -86,9 +86,9 @@ export async function fleetBench() {
     for (let j = 0; j < DISPATCH_JOBS; j++) {
       const p = await post(body(2));
       posts.push(p.postMs);
-      steps.push(p.steps);
       const lat = await startLatencies(p, N);
       p.steps = await stepsOf(p);
+      steps.push(p.steps);
       all.push(...lat);
       ids.push(p.id);
       // While every agent sends for another job, these jobs' results queue behind that job's on each agent's
