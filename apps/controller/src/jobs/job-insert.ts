@@ -41,6 +41,7 @@ export async function insertJob(prisma: PrismaService, data: NewJob, runNodes: s
   const paramsJson = JSON.stringify(data.params);
   const params = JSON.parse(paramsJson) as Job['params'];
   type Row = { jobId: string; runId: string | null; name: string | null; sessionId: string | null };
+  // Null (from the lateral join) for runs bound to a session here.
   type NodeCols = { nodeId: string; status: RouteRow['status']; lastSeenAt: Date; replicaId: string | null; nodeSessionId: string | null };
   const rows = await prisma.$queryRaw<(Row & NodeCols)[]>`
     WITH job AS (
@@ -58,8 +59,11 @@ export async function insertJob(prisma: PrismaService, data: NewJob, runNodes: s
       WHERE n."name" = ANY(${runNodes}::text[])
       RETURNING "id", "nodeId", "sessionId")
     SELECT job."id"::text AS "jobId", r."id"::text AS "runId", n."name", r."sessionId"::text AS "sessionId",
-      n."id"::text AS "nodeId", n."status"::text AS "status", n."lastSeenAt", n."replicaId", n."sessionId"::text AS "nodeSessionId"
-    FROM job LEFT JOIN runs r ON true LEFT JOIN "Node" n ON n."id" = r."nodeId"`;
+      p."nodeId", p."status", p."lastSeenAt", p."replicaId", p."nodeSessionId"
+    FROM job LEFT JOIN runs r ON true LEFT JOIN "Node" n ON n."id" = r."nodeId"
+    -- The registry columns only for pending runs (those bound to a session here need none): fewer values to parse.
+    LEFT JOIN LATERAL (SELECT n."id"::text AS "nodeId", n."status"::text AS "status", n."lastSeenAt", n."replicaId",
+      n."sessionId"::text AS "nodeSessionId" WHERE r."sessionId" IS NULL) p ON true`;
   const job: Job = {
     id: rows[0].jobId,
     type: data.type,
@@ -78,9 +82,11 @@ export async function insertJob(prisma: PrismaService, data: NewJob, runNodes: s
   const stored: StoredJob = { job, claimed: [], pending: [] };
   for (const r of rows) {
     if (r.runId === null || r.name === null) continue;
-    const node: RouteRow = { id: r.nodeId, name: r.name, status: r.status, lastSeenAt: r.lastSeenAt, replicaId: r.replicaId, sessionId: r.nodeSessionId };
-    if (r.sessionId === null) stored.pending.push({ id: r.runId, name: r.name, node });
-    else stored.claimed.push({ id: r.runId, name: r.name, sessionId: r.sessionId });
+    if (r.sessionId !== null) stored.claimed.push({ id: r.runId, name: r.name, sessionId: r.sessionId });
+    else {
+      const node: RouteRow = { id: r.nodeId, name: r.name, status: r.status, lastSeenAt: r.lastSeenAt, replicaId: r.replicaId, sessionId: r.nodeSessionId };
+      stored.pending.push({ id: r.runId, name: r.name, node });
+    }
   }
   return stored;
 }
