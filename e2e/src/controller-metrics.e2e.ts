@@ -4,21 +4,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import parsePrometheusTextFormat, { type PromFamily } from 'parse-prometheus-text-format';
 import { buildC, sleep, startStack, waitJob, type Stack } from './harness';
+import { dispatchStepCount } from './dispatch-steps';
 
 const METRICS_TOKEN = randomBytes(24).toString('hex');
 
 /** The controller's root (GET /metrics is outside /api/v1). */
 const rootOf = (stack: Stack): string => stack.base.replace(/\/api\/v1$/, '');
-
-/**
- * Observations of one step of the dispatch histogram, from the text itself: the parser keeps only the buckets of a
- * histogram with labels besides `le` (no labels, count or sum). A step not observed yet has no series: 0.
- */
-async function dispatchStepCount(stack: Stack, step: string): Promise<number> {
-  const text = await (await fetch(`${rootOf(stack)}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
-  const m = new RegExp(`^tracefleet_controller_dispatch_step_duration_seconds_count\\{step="${step}"\\} (\\d+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : 0;
-}
 
 async function scrape(stack: Stack, token: string | undefined = METRICS_TOKEN): Promise<Map<string, PromFamily>> {
   const res = await fetch(`${rootOf(stack)}/metrics`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
@@ -63,7 +54,7 @@ describe('controller metrics and health, with a metrics token', () => {
 
   it('moves the counters and gauges when a cpu-profile job runs', async () => {
     const before = await scrape(stack);
-    const stepsBefore = await Promise.all(['plan', 'store', 'send', 'answer'].map((step) => dispatchStepCount(stack, step)));
+    const stepsBefore = await Promise.all(['plan', 'store', 'send', 'answer'].map((step) => dispatchStepCount(stack.base, METRICS_TOKEN, step)));
     // Every family the README names, parsed by a Prometheus text parser.
     for (const name of [
       'tracefleet_controller_jobs',
@@ -114,7 +105,7 @@ describe('controller metrics and health, with a metrics token', () => {
     assert.ok(value(afterJob, 'tracefleet_controller_batch_store_duration_seconds') > value(before, 'tracefleet_controller_batch_store_duration_seconds'), 'the store latency histogram counted the writes');
     assert.equal(value(afterJob, 'tracefleet_controller_jobs', { type: 'cpu-profile', status: 'completed' }), completedBefore + 1);
     // The POST's steps on this replica: each observed once for the one job.
-    const stepsAfter = await Promise.all(['plan', 'store', 'send', 'answer'].map((step) => dispatchStepCount(stack, step)));
+    const stepsAfter = await Promise.all(['plan', 'store', 'send', 'answer'].map((step) => dispatchStepCount(stack.base, METRICS_TOKEN, step)));
     assert.deepEqual(stepsAfter.map((n, i) => n - stepsBefore[i]), [1, 1, 1, 1], 'plan, store, send, answer');
     // Creating the job was a command: every session (the stack's agent's) was held while it ran (or, right after
     // another command's hold, reading went on: HoldDuty), then read again.

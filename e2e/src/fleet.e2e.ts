@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { startStack, waitFor, waitJob, type Replica, type Stack } from './harness';
+import { dispatchStepCount } from './dispatch-steps';
 
 /**
  * Scale-out on the real kernel: two controller replicas sharing PostgreSQL and Redis, three agents
@@ -42,13 +43,6 @@ describe('a fleet: three agents, two controller replicas', { timeout: 300_000 },
   }
   async function node(r: Replica, name: string): Promise<NodeView> {
     return (await nodes(r)).find((n) => n.name === name)!;
-  }
-  /** Observations of one dispatch step on a replica (the histogram's count series, read from the text). */
-  async function stepCount(r: Replica, step: string): Promise<number> {
-    const res = await fetch(`${r.base.replace(/\/api\/v1$/, '')}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
-    assert.equal(res.status, 200);
-    const m = new RegExp(`^tracefleet_controller_dispatch_step_duration_seconds_count\\{step="${step}"\\} (\\d+)$`, 'm').exec(await res.text());
-    return m ? Number(m[1]) : 0;
   }
   async function post(r: Replica, body: Record<string, unknown>): Promise<{ status: number; json: any; text: string }> {
     return r.api('POST', '/jobs', { type: 'cpu-profile', target: { all: true }, ...body });
@@ -91,6 +85,7 @@ describe('a fleet: three agents, two controller replicas', { timeout: 300_000 },
   });
 
   it('runs a label-selected job submitted to replica A on the agents connected to replica B', async () => {
+    const stepCount = (r: Replica, step: string) => dispatchStepCount(r.base, METRICS_TOKEN, step);
     const steps = async () => [await stepCount(A, 'forward'), await stepCount(B, 'relay'), await stepCount(B, 'forward')];
     const stepsBefore = await steps();
     const created = await post(A, { durationSec: 3, nodes: { labels: { ...fleet, env: 'prod' } } });

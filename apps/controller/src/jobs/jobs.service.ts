@@ -14,14 +14,13 @@ import type { Scope } from '../auth/scopes';
 import { PrismaService } from '../prisma/prisma.service';
 import { AgentRouter } from '../agents/agent-router';
 import { NodeSelection, noMatchReason, type SkippedNode } from '../nodes/selection';
-import type { RouteRow } from '../nodes/nodes.service';
 import { JobQueue } from '../queue/job-queue';
 import { RunsService } from '../runs/runs.service';
 import type { CreateJobDto } from './dto/create-job.dto';
 import { parseNodeSelector, type NodeSelector } from '../nodes/selector';
 import { toJobView, type JobView } from './job.view';
 import { jobWithRuns } from './job-runs.read';
-import { insertJob } from './job-insert';
+import { insertJob, type StoredJob } from './job-insert';
 import { typeParams } from './job-spec';
 import { badField } from '../common/bad-field';
 import { toTarget } from '../agents/start-run';
@@ -48,7 +47,7 @@ const DISPATCH_VIEW_WAIT_MS = 2000;
 const MAX_SKIPPED_STORED = 200;
 
 /** A job this replica has just stored: its pending runs, and those stored bound to this replica's sessions (`claimed`). */
-type Fresh = { job: Job; runs: { id: string; name: string; node?: RouteRow }[]; claimed?: { id: string; name: string; sessionId: string }[]; storedAt?: number };
+type Fresh = { job: Job; runs: StoredJob['pending']; claimed?: StoredJob['claimed']; storedAt?: number };
 
 /** What ties a job to an incident or a schedule tick (incidents/, schedules/). */
 export interface JobLink {
@@ -264,12 +263,11 @@ export class JobsService implements OnModuleInit {
   }
 
   /** Starts a job's pending runs where their nodes are (AgentRouter.startRuns); false when the job is gone. */
-  private async startPending(jobId: string, pending: { id: string; name: string; node?: RouteRow }[], fresh?: Fresh): Promise<boolean> {
+  private async startPending(jobId: string, pending: { id: string; name: string }[], fresh?: Fresh): Promise<boolean> {
     const job = fresh?.job ?? (await this.prisma.job.findUnique({ where: { id: jobId } }));
     if (!job) return false;
-    // Node rows the insert read: every pending run has one (an insert's run always does), else they are read.
-    const rows = pending.every((r) => r.node) ? pending.map((r) => r.node!) : undefined;
-    const notQueued = await this.router.startRuns(job, pending.map((r) => ({ runId: r.id, nodeName: r.name })), rows);
+    // A job just stored here: `pending` is fresh.runs, with the Node rows its insert read (not read again).
+    const notQueued = await this.router.startRuns(job, pending.map((r) => ({ runId: r.id, nodeName: r.name })), fresh?.runs.map((r) => r.node));
     if (fresh?.storedAt !== undefined) this.stepDone('forward', fresh.storedAt);
     for (const run of pending) {
       const why = notQueued.get(run.id);

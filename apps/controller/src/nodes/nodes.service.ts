@@ -47,7 +47,6 @@ export interface NodeFilter {
   namePrefix?: string;
 }
 
-/** Where a node's session is, for routing commands to it. */
 /** What a route is computed from: the node's registry row (these columns: ROUTE_COLUMNS). */
 export interface RouteRow {
   id: string;
@@ -59,6 +58,7 @@ export interface RouteRow {
 }
 const ROUTE_COLUMNS = { id: true, name: true, status: true, lastSeenAt: true, replicaId: true, sessionId: true } as const;
 
+/** Where a node's session is, for routing commands to it. */
 export interface NodeRoute {
   id: string;
   name: string;
