@@ -33,7 +33,8 @@ export async function fleetBench() {
   // Node liveness on its defaults (15 s to unreachable). The result grace is raised: a flood's backlog
   // drains after the sending ends, and the run deadline (duration + 10 s + grace) must not cut it.
   // Heartbeats at the product's default (5 s; the test harness's 1 s would be 2,000 a second here).
-  const thresholds = { TRACEFLEET_RESULT_GRACE_SEC: '1800', TRACEFLEET_HEARTBEAT_MS: '5000' };
+  // FLEET_CONTROLLER_NODE_OPTIONS: Node options for the replicas only (say --perf-basic-prof, to profile one with perf).
+  const thresholds = { TRACEFLEET_RESULT_GRACE_SEC: '1800', TRACEFLEET_HEARTBEAT_MS: '5000', ...(process.env.FLEET_CONTROLLER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.FLEET_CONTROLLER_NODE_OPTIONS } : {}) };
   const stack = await startStack({ agent: false, replicas: REPLICAS, maxDurationSec: 600, env: thresholds });
   const reps = stack.replicas;
   const pids = reps.map((r) => r.controller.pid);

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { startStack, waitFor, waitJob, type Replica, type Stack } from './harness';
-import { dispatchStepCount } from './dispatch-steps';
+import { counterValue, dispatchStepCount } from './dispatch-steps';
 
 /**
  * Scale-out on the real kernel: two controller replicas sharing PostgreSQL and Redis, three agents
@@ -87,6 +87,8 @@ describe('a fleet: three agents, two controller replicas', { timeout: 300_000 },
   it('runs a label-selected job submitted to replica A on the agents connected to replica B', async () => {
     const stepCount = (r: Replica, step: string) => dispatchStepCount(r.base, METRICS_TOKEN, step);
     const steps = async () => [await stepCount(A, 'forward'), await stepCount(B, 'relay'), await stepCount(B, 'forward')];
+    const forwarded = (via: string, outcome: string) => counterValue(B.base, METRICS_TOKEN, 'tracefleet_controller_forwarded_start_commands_total', { via, outcome });
+    const viaBefore = [await forwarded('fast', 'started'), await forwarded('queue', 'skipped'), await forwarded('queue', 'started')];
     const stepsBefore = await steps();
     const created = await post(A, { durationSec: 3, nodes: { labels: { ...fleet, env: 'prod' } } });
     assert.equal(created.status, 201, created.text);
@@ -101,6 +103,14 @@ describe('a fleet: three agents, two controller replicas', { timeout: 300_000 },
     for (const ms of latency) assert.ok(ms < 5000, `a run started ${ms} ms after the job was created`);
     // A queued both starts for B in one command (forward), B started them (relay: one start-runs command).
     assert.deepEqual((await steps()).map((n, i) => n - stepsBefore[i]), [1, 1, 0], 'forward on A, relay on B');
+    // B took the command by its fast path (a Redis pub/sub message); its queued copy, FAST_BACKSTOP_MS later, did nothing.
+    let via: number[] = [];
+    for (let i = 0; i < 50; i++) {
+      via = [await forwarded('fast', 'started'), await forwarded('queue', 'skipped'), await forwarded('queue', 'started')].map((n, k) => n - viaBefore[k]);
+      if (via[1] > 0) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.deepEqual(via, [1, 1, 0], 'fast path taken on B, its queued copy skipped');
     // Replica B serves the job A created: state is in PostgreSQL.
     assert.equal((await B.api('GET', `/jobs/${job.id}`)).json.status, 'completed');
   });

@@ -22,7 +22,8 @@ describe("starting another replica's forwarded runs (PostgreSQL)", { timeout: 12
   ]);
   const sent: string[] = [];
   const relays: string[] = [];
-  const handlers = new Map<string, (data: unknown) => Promise<unknown>>();
+  const counted: string[] = [];
+  const handlers = new Map<string, (data: unknown, via: 'queue' | 'fast') => Promise<unknown>>();
   let router: AgentRouter;
 
   before(async () => {
@@ -35,8 +36,11 @@ describe("starting another replica's forwarded runs (PostgreSQL)", { timeout: 12
       session: (n: string) => (sessions.has(n) ? { sessionId: sessions.get(n) } : undefined),
       send: (n: string, m: { msg: { $case: string; value: { runId: string } } }) => (sent.push(`${n}:${m.msg.value.runId}`), true),
     };
-    const commands = { handle: (name: string, fn: (data: unknown) => Promise<unknown>) => void handlers.set(name, fn) };
-    const metrics = { dispatchStepSeconds: { observe: (labels: { step: string }, s: number) => void relays.push(`${labels.step} ${s >= 0.04 ? '≥' : '<'} 40 ms`) } };
+    const commands = { handle: (name: string, fn: (data: unknown, via: 'queue' | 'fast') => Promise<unknown>) => void handlers.set(name, fn) };
+    const metrics = {
+      dispatchStepSeconds: { observe: (labels: { step: string }, s: number) => void relays.push(`${labels.step} ${s >= 0.04 ? '≥' : '<'} 40 ms`) },
+      forwardedStarts: { inc: (l: { via: string; outcome: string }) => void counted.push(`${l.via} ${l.outcome}`) },
+    };
     router = new AgentRouter({ replicaId: 'r-b' } as never, prisma, gateway as never, commands as never, {} as never, {} as never, metrics as never);
     router.onModuleInit();
   });
@@ -57,7 +61,8 @@ describe("starting another replica's forwarded runs (PostgreSQL)", { timeout: 12
   it('claims nothing for names swapped, another job id or SQL in a name; the true command starts each run once, on its node', async () => {
     const { jobId, runs } = await pendingJob(['a', 'b', hostile]);
     const other = await pendingJob(['a']);
-    const start = handlers.get('start-runs')!;
+    const handler = handlers.get('start-runs')!;
+    const start = (data: unknown) => handler(data, 'queue');
     const ids = runs.map((r) => r.id);
     const names = runs.map((r) => r.name);
 
@@ -89,5 +94,15 @@ describe("starting another replica's forwarded runs (PostgreSQL)", { timeout: 12
     // Garbage where numbers and lists belong is not a crash: names that do not line up with the runs are not used.
     await start({ runIds: [], jobId: 'x', nodeNames: 'a', sentAt: 'soon' });
     assert.equal(sent.length, 6);
+    assert.deepEqual(counted, Array(7).fill('queue started'), 'every queued command counted');
+
+    // The fast path's command, then its queued copy: started once, the copy skipped without touching the rows.
+    const fourth = await pendingJob(['b']);
+    const cmd = { runIds: fourth.runs.map((r) => r.id), jobId: fourth.jobId, nodeNames: ['b'], sentAt: Date.now() };
+    counted.length = 0;
+    await handler(cmd, 'fast');
+    await handler(cmd, 'queue');
+    assert.deepEqual(sent.slice(6), [`b:${fourth.runs[0].id}`]);
+    assert.deepEqual(counted, ['fast started', 'queue skipped']);
   });
 });

@@ -57,7 +57,7 @@ describe('starting a dispatch', () => {
       job: { findMany: async () => assert.fail('the job row is given: not read again') },
     };
     const commands = {
-      sendMany: async (replicaId: string, cmds: { cmd: { name: string; data: { runIds: string[] } } }[]) => {
+      sendFast: async (replicaId: string, cmds: { cmd: { name: string; data: { runIds: string[] } } }[]) => {
         queued.push({ replicaId, names: cmds.map((c) => c.cmd.name), runIds: cmds.map((c) => c.cmd.data.runIds) });
         carried.push(...cmds.map((c) => c.cmd.data));
       },
@@ -100,6 +100,41 @@ describe('starting a dispatch', () => {
     const again = setup();
     await again.router.startRuns(job, runs);
     assert.equal(again.routesRead(), 1);
+  });
+
+  it("skips a fast start-runs command's queued copy once the fast one has done the work, not when it failed", async () => {
+    const handlers = new Map<string, (data: unknown, via: string) => Promise<void>>();
+    const claims: string[][] = [];
+    let failNext = false;
+    const prisma = {
+      storeGate: { foreground: <T>(fn: () => Promise<T>) => fn() },
+      $queryRaw: async (_s: TemplateStringsArray, ...values: unknown[]) => {
+        if (failNext) throw ((failNext = false), new Error('PostgreSQL went away'));
+        claims.push(values[0] as string[]);
+        return [];
+      },
+      job: { findMany: async () => [] },
+    };
+    const gateway = { session: () => ({ sessionId: 's' }) };
+    const commands = { handle: (name: string, fn: (data: unknown, via: string) => Promise<void>) => void handlers.set(name, fn) };
+    const router = new AgentRouter({ replicaId: 'r-b' } as never, prisma as never, gateway as never, commands as never, {} as never, {} as never);
+    router.onModuleInit();
+    const start = handlers.get('start-runs')!;
+    const data = { runIds: ['run-1', 'run-2'], jobId: 'job-1', nodeNames: ['n1', 'n2'] };
+    await start(data, 'fast');
+    await start(data, 'queue');
+    assert.equal(claims.length, 1, 'the queued copy did nothing: the fast one claimed');
+    // Another chunk (same first run, another count) is not taken for it.
+    await start({ ...data, runIds: ['run-1'], nodeNames: ['n1'] }, 'queue');
+    assert.equal(claims.length, 2);
+    // The fast copy failed: its queued copy does the work.
+    failNext = true;
+    const other = { runIds: ['run-3'], jobId: 'job-1', nodeNames: ['n3'] };
+    await assert.rejects(start(other, 'fast'), /went away/);
+    await start(other, 'queue');
+    assert.deepEqual(claims.at(-1), ['run-3']);
+    // Without run ids (garbage): handled as before, nothing remembered.
+    await start({ runIds: [] }, 'fast');
   });
 
   it('starts a run once when the same dispatch runs twice (the queued backstop after the one from POST)', async () => {

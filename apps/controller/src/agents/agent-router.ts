@@ -33,18 +33,29 @@ export function routeFor(node: NodeRoute | undefined, me: string, hasLocalSessio
 export const MAX_START_HOPS = 3;
 /** Runs per start-runs command: a dispatch to thousands of nodes is a few queue jobs per replica. */
 export const START_CHUNK = 500;
+/**
+ * Fast start-runs commands remembered (key: first run id, count, last run id), so that their queued copies
+ * (FAST_BACKSTOP_MS later: queue/agent-commands.ts) find the work done: kept a minute, at most this many.
+ */
+const FAST_STARTS_KEPT = 10_000;
+const FAST_STARTS_KEPT_MS = 60_000;
+/** A start-runs command's data (queue/agent-commands.ts). */
+type ForwardedStarts = { runIds: string[]; jobId?: string; nodeNames?: string[]; sentAt?: number };
 /** Time added to a request's timeout for the hop through Redis and the other replica. */
 const RELAY_SLACK_MS = 2000;
 
 /**
  * Reaches any node's agent from any replica. Starts and stops travel as BullMQ jobs on the queue of
- * the replica holding the node's session (`agent-commands-<replicaId>`, deduplicated by run id);
- * requests (target checks, USDT listings) do too and wait for the answer. This replica runs the
- * commands addressed to it against its own sessions.
+ * the replica holding the node's session (`agent-commands-<replicaId>`, deduplicated by run id); a
+ * dispatch's starts (start-runs) go first as one Redis pub/sub message, their queued copies delayed as
+ * the backstop (AgentCommandQueue.sendFast); requests (target checks, USDT listings) are queued and wait
+ * for the answer. This replica runs the commands addressed to it against its own sessions.
  */
 @Injectable()
 export class AgentRouter implements OnModuleInit {
   private readonly log = new Logger(AgentRouter.name);
+  /** Fast start-runs commands taken, by key: whether each succeeded (startForwarded). */
+  private readonly fastStarts = new Map<string, { at: number; done: Promise<boolean> }>();
 
   constructor(
     @Inject(ENV) private readonly env: ControllerEnv,
@@ -59,7 +70,7 @@ export class AgentRouter implements OnModuleInit {
   onModuleInit(): void {
     // Commands come first: while one runs, result storage narrows to one slot (StoreGate.foreground).
     this.commands.handle('start-run', ({ runId, hops }) => this.prisma.storeGate.foreground(() => this.startHere([runId], hops)));
-    this.commands.handle('start-runs', (data) => this.prisma.storeGate.foreground(() => this.startForwarded(data)));
+    this.commands.handle('start-runs', (data, via) => this.startForwarded(data, via));
     this.commands.handle('stop-run', async ({ runId, nodeName, reason }) => {
       this.gateway.send(nodeName, { msg: { $case: 'stopRun', value: { runId, reason } } });
     });
@@ -114,8 +125,9 @@ export class AgentRouter implements OnModuleInit {
         // The id names the chunk's runs (first, count): the same dispatch enqueued twice is one command; a run
         // is started once anyway (startHere's claim moves it out of pending). The runs' node names and job id
         // spare the other replica a read; its claim checks them against the run rows (forged ones claim nothing).
+        // The fast path: one Redis message the other replica handles as it comes, the queued copy as backstop.
         const sentAt = Date.now();
-        return this.commands.sendMany(
+        return this.commands.sendFast(
           replicaId,
           chunks.map((chunk) => ({
             cmd: { name: 'start-runs', data: { runIds: chunk, jobId: job.id, nodeNames: chunk.map((id) => names.get(id)!), sentAt } },
@@ -234,12 +246,35 @@ export class AgentRouter implements OnModuleInit {
   }
 
   /**
-   * Another replica's dispatch, forwarded here (start-runs): started on the sessions here. Its node names and
-   * job id, when it carries them (replicas of this version do), spare the read of the runs. Observed as steps,
-   * from the command's enqueue (the sender's clock): `relay_wait` until this replica took it, `relay` until its
-   * StartRuns were written here.
+   * Another replica's dispatch, forwarded here (start-runs): by its fast path (`via` fast), then its queued copy,
+   * which does nothing when the fast one succeeded (counted: forwarded_start_commands_total).
    */
-  private async startForwarded(data: { runIds: string[]; jobId?: string; nodeNames?: string[]; sentAt?: number }): Promise<void> {
+  private async startForwarded(data: ForwardedStarts, via: 'queue' | 'fast'): Promise<void> {
+    const key = Array.isArray(data.runIds) && data.runIds.length > 0 ? `${data.runIds[0]}/${data.runIds.length}/${data.runIds.at(-1)}` : undefined;
+    // The queued copy of a command the fast path has taken: nothing to do, unless the fast copy failed.
+    if (via === 'queue' && key !== undefined && (await this.fastStarts.get(key)?.done)) return void this.metrics?.forwardedStarts.inc({ via, outcome: 'skipped' });
+    this.metrics?.forwardedStarts.inc({ via, outcome: 'started' });
+    const work = this.prisma.storeGate.foreground(() => this.startForwardedNow(data));
+    if (via === 'fast' && key !== undefined) this.rememberFast(key, work);
+    return work;
+  }
+
+  /** A fast start-runs command taken now (FAST_STARTS_KEPT_MS, at most FAST_STARTS_KEPT of them): its queued copy is skipped if it succeeds. */
+  private rememberFast(key: string, work: Promise<void>): void {
+    const now = Date.now();
+    for (const [k, v] of this.fastStarts) {
+      if (now - v.at < FAST_STARTS_KEPT_MS && this.fastStarts.size < FAST_STARTS_KEPT) break;
+      this.fastStarts.delete(k);
+    }
+    this.fastStarts.set(key, { at: now, done: work.then(() => true, () => false) });
+  }
+
+  /**
+   * Starts a start-runs command's runs on the sessions here. Its node names and job id, when it carries them
+   * (replicas of this version do), spare the read of the runs. Observed as steps, from the command's enqueue
+   * (the sender's clock): `relay_wait` until this replica took it, `relay` until its StartRuns were written here.
+   */
+  private async startForwardedNow(data: ForwardedStarts): Promise<void> {
     const { runIds, jobId, nodeNames, sentAt } = data;
     const since = (step: 'relay' | 'relay_wait') => {
       if (typeof sentAt === 'number' && Number.isFinite(sentAt)) this.metrics?.dispatchStepSeconds.observe({ step }, Math.max(0, Date.now() - sentAt) / 1000);

@@ -41,6 +41,7 @@ export class ControllerMetrics {
   readonly batchStoreSeconds: Histogram<string>;
   readonly collectErrors: Counter<'collector'>;
   readonly dispatchStepSeconds: Histogram<'step'>;
+  readonly forwardedStarts: Counter<'via' | 'outcome'>;
 
   constructor() {
     const registers = [this.registry];
@@ -68,6 +69,14 @@ export class ControllerMetrics {
         'answer (the view POST answers with); on a replica given such starts, from their enqueue (the sender\'s clock): relay_wait (until taken here), relay (until its StartRuns were written).',
       labelNames: ['step'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.forwardedStarts = new Counter({
+      name: `${METRIC_PREFIX}forwarded_start_commands_total`,
+      help:
+        "Other replicas' start-runs commands this replica was given, by how each came (fast: the Redis pub/sub message; queue: " +
+        'its queued copy, the backstop) and what it did: started (the runs it names were started or failed here) or skipped (a queued copy whose fast one did the work).',
+      labelNames: ['via', 'outcome'],
       registers,
     });
     this.collectErrors = new Counter({

@@ -6,10 +6,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
-import IORedis from 'ioredis';
+import type IORedis from 'ioredis';
 import type { ControllerEnv } from '../config/env';
 import { JobQueue, QUEUE_NAME } from '../queue/job-queue';
-import { redact, serviceUrl } from '../testing/service-urls';
+import { serviceUrl } from '../testing/service-urls';
+import { connectRedis } from '../testing/redis-conn';
 
 const REDIS_URL = serviceUrl('REDIS_URL');
 const prefix = `tf-sched-test-${randomBytes(4).toString('hex')}`;
@@ -21,13 +22,7 @@ describe('schedule ticks with two replicas', () => {
   let conn: IORedis;
 
   before(async () => {
-    conn = new IORedis(REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true });
-    try {
-      await conn.connect();
-      await conn.ping();
-    } catch (err) {
-      throw new Error(`Redis is not reachable at ${redact(REDIS_URL)} (${(err as Error).message}); run npm run setup`);
-    }
+    conn = await connectRedis(REDIS_URL);
     inspect = new Queue(QUEUE_NAME, { connection: conn, prefix });
   });
 
