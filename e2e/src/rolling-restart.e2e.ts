@@ -35,6 +35,10 @@ describe('rolling restart of both controller replicas while three agents run a j
     assert.ok(r.controller.exitCode === 0 || r.controller.signalCode === 'SIGTERM', `replica ${r.id} ended ${r.controller.exitCode ?? r.controller.signalCode}`);
     const drainedLines = stack.logs.join('').match(/drained: \d+ agent session\(s\) sent elsewhere; result writes under way finished/g) ?? [];
     assert.equal(drainedLines.length, ++drains, `replica ${r.id} did not drain`);
+    // Each session it ended says why (the node's unreachable reason carries it), not "undefined".
+    const ended = stack.logs.join('').match(new RegExp(`disconnected from replica ${r.id}: [^\n]*`, 'g')) ?? [];
+    assert.ok(ended.length > 0, `replica ${r.id} logged no session ending`);
+    for (const line of ended) assert.match(line, /: controller replica \S+ is shutting down; connect to another/, line);
     await stack.restartReplica(i);
     return drainedMs;
   }

@@ -33,7 +33,7 @@ import { StoreGate } from '../prisma/store-gate';
 import { PrismaService } from '../prisma/prisma.service';
 import { MAX_RECEIVE_MESSAGE_BYTES } from './batch-limits';
 import { BatchGuard } from './batch-guard';
-import { registrationFailure } from './registration-failure';
+import { registrationFailure, sessionErrorText } from './registration-failure';
 
 type Call = ServerDuplexStream<WireMessage, ControllerMessage>;
 
@@ -335,7 +335,7 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
       closed('stream ended');
       call.end();
     });
-    call.on('error', (err: Error) => closed(err.message));
+    call.on('error', (err: Error) => closed(sessionErrorText(err)));
     call.on('cancelled', () => closed('cancelled'));
   }
 

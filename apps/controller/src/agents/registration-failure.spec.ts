@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { status } from '@grpc/grpc-js';
 import { EnrollError } from '../enrollment/bootstrap-token';
-import { registrationFailure } from './registration-failure';
+import { registrationFailure, sessionErrorText } from './registration-failure';
 
 describe('what an agent is told when its registration is not taken', () => {
   it('a refusal keeps its code and reason', () => {
@@ -18,5 +18,12 @@ describe('what an agent is told when its registration is not taken', () => {
     assert.equal(f.code, status.UNAVAILABLE);
     assert.equal(f.refused, false);
     assert.doesNotMatch(f.details, /prisma|column|instanceId/);
+  });
+
+  it("names why a session's stream ended: an error's message, else the details of the status this replica emitted", () => {
+    assert.equal(sessionErrorText(new Error('14 UNAVAILABLE: read ECONNRESET')), '14 UNAVAILABLE: read ECONNRESET');
+    assert.equal(sessionErrorText({ code: status.UNAVAILABLE, details: 'controller replica r1 is shutting down; connect to another' }), 'controller replica r1 is shutting down; connect to another');
+    assert.equal(sessionErrorText({ code: status.PERMISSION_DENIED }), 'gRPC status PERMISSION_DENIED');
+    assert.equal(sessionErrorText({}), 'stream error');
   });
 });
