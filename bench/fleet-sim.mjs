@@ -15,6 +15,8 @@ export const STACKS = 50;
 export const DEPTH = 20;
 export const SAMPLES_PER_BATCH = 400;
 const RATE_BATCH_MS = 1000;
+/** Writes one simulator process makes in a turn of its event loop at most (nextTurn). */
+const WRITES_PER_TURN = 64;
 
 export const now = () => performance.timeOrigin + performance.now();
 
@@ -134,18 +136,40 @@ async function simulator() {
   }
 
   /**
-   * Writes one message; resolves when the stream can take more (HTTP/2 flow control, the controller's pause).
-   * A write the stream took at once resolves after a turn of the event loop: grpc-js completes a write at once
-   * while the call's retry buffer has room, so a thousand flooding agents in one process would otherwise encode
-   * batches in microtasks for tens of seconds without reading a socket, and the controller's keepalive (no PING
-   * answer within 10 s) dropped every connection of the process. As the agent's link does (ControllerLink.send).
-   * A write it did not take waits for 'drain' at once (listening only after a turn could miss it).
+   * A turn of this process's event loop for a write the stream took at once, at most WRITES_PER_TURN of them a
+   * turn. grpc-js completes a write at once while the call's retry buffer has room, so a thousand flooding agents
+   * in one process would otherwise encode batches in microtasks for tens of seconds without reading a socket (the
+   * controller's keepalive, no PING answer within 10 s, dropped every connection of the process). Yielding one
+   * turn per write was not enough: every agent wrote once a turn, a turn of 1,000 writes took this process
+   * 200-800 ms under a flood, and a StartRun waited unread that long (BENCHMARKS.md, fleet) — a real agent is
+   * one process, not held by 999 others. The waiting writes go on in the order they came, WRITES_PER_TURN a turn,
+   * with the sockets read between turns.
+   */
+  const turns = { waiting: [], pumping: false };
+  const pump = () => {
+    for (const go of turns.waiting.splice(0, WRITES_PER_TURN)) go();
+    if (turns.waiting.length > 0) setImmediate(pump);
+    else turns.pumping = false;
+  };
+  const nextTurn = () =>
+    new Promise((go) => {
+      turns.waiting.push(go);
+      if (!turns.pumping) {
+        turns.pumping = true;
+        setImmediate(pump);
+      }
+    });
+
+  /**
+   * Writes one message; resolves when the stream can take more (HTTP/2 flow control, the controller's pause)
+   * and this process has a turn for it (nextTurn). As the agent's link does (ControllerLink.send). A write it
+   * did not take waits for 'drain' at once (listening only after a turn could miss it).
    */
   async function write(a, msg) {
     if (a.closing) return false;
     // fromPartial: every field the protocol has, defaults for those a simulated agent does not fill.
     if (a.call.write(AgentMessage.fromPartial(msg))) {
-      await new Promise((r) => setImmediate(r));
+      await nextTurn();
       return false;
     }
     await once(a.call, 'drain');
@@ -159,6 +183,9 @@ async function simulator() {
     const run = { stopped: false, delivery: 0n };
     const numbered = (msg) => ({ ...msg, delivery: ++run.delivery });
     a.runs.set(runId, run);
+    // Its first write in a later turn: the other agents' StartRuns read in this turn are timestamped as they
+    // arrive, not after this agent's RunEvent is encoded and written (a real agent's arrival waits for no other).
+    await nextTurn();
     await write(a, numbered({ msg: { $case: 'runEvent', value: { runId, kind: RunEventKind.RUN_EVENT_KIND_STARTED, message: '', atUnixMs: BigInt(Date.now()) } } }));
     const end = now() + start.durationSec * 1000;
     const flood = mode.kind === 'flood';

@@ -28,8 +28,12 @@ const phase = (name) => !PHASES || PHASES.includes(name);
 const summarize = (lat) => ({ p50Ms: pct(lat, 50), p99Ms: pct(lat, 99), maxMs: Math.max(...lat), count: lat.length });
 
 export async function fleetBench() {
-  const { machine, publish, sleep, startStack, waitFor, waitJob } = await import('./lib.mjs');
+  const { dropE2eDatabase, machine, publish, sleep, startStack, waitFor, waitJob } = await import('./lib.mjs');
   const tag = Math.random().toString(16).slice(2, 8);
+  // An empty bench database every run, so that a run's figures do not depend on the rows earlier runs left (after
+  // five runs in a day, 1.1 GB, a full run stored 164k samples/s under the flood of 2,000, where the full run before
+  // it, on a fresh database, stored 259k: BENCHMARKS.md, fleet).
+  await dropE2eDatabase();
   // Node liveness on its defaults (15 s to unreachable). The result grace is raised: a flood's backlog
   // drains after the sending ends, and the run deadline (duration + 10 s + grace) must not cut it.
   // Heartbeats at the product's default (5 s; the test harness's 1 s would be 2,000 a second here).

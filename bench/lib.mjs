@@ -13,7 +13,7 @@ export const root = new URL('..', import.meta.url).pathname;
 process.env.TRACEFLEET_E2E_DB ??= 'tracefleet_bench';
 export const harness = require(join(root, 'e2e/dist/harness.js'));
 // startJob: post a job and resolve with its id once the agent reports it running (the e2e tests' helper).
-export const { sleep, waitJob, waitFor, startStack, startRunningJob: startJob } = harness;
+export const { sleep, waitJob, waitFor, startStack, startRunningJob: startJob, dropE2eDatabase } = harness;
 export const WORK = join(root, 'e2e/.work');
 mkdirSync(WORK, { recursive: true });
 mkdirSync(join(root, 'bench/results'), { recursive: true });

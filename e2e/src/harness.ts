@@ -80,6 +80,15 @@ async function ensureE2eDatabase(): Promise<void> {
   await adminQuery(E2E_DB, `SET tracefleet.role = '${role.replace(/'/g, "''")}';\n${adopt}`);
 }
 
+/**
+ * Drops the e2e database, so that the next stack starts on an empty one (the fleet benchmark: its figures must not
+ * depend on the rows earlier runs left). Never the product's own database (DATABASE_URL's).
+ */
+export async function dropE2eDatabase(): Promise<void> {
+  if (new URL(serviceUrl('DATABASE_URL')).pathname.slice(1) === E2E_DB) throw new Error(`${E2E_DB} is DATABASE_URL's database: not dropped`);
+  await adminQuery('postgres', `DROP DATABASE IF EXISTS ${E2E_DB} WITH (FORCE)`);
+}
+
 /** redis-cli as the user of `url` (Tracefleet's Redis user); the password goes through REDISCLI_AUTH, never argv. */
 export function redisCli(url: string, args: string[]): { status: number | null; out: string } {
   const u = new URL(url);
