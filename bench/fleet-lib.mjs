@@ -157,7 +157,7 @@ export async function metricValues(base, names, labels = {}) {
   return names.map((n) => sums.get(n));
 }
 
-export const DISPATCH_STEPS = ['plan', 'store', 'send', 'forward', 'answer'];
+export const DISPATCH_STEPS = ['plan', 'store', 'send', 'flush', 'forward', 'answer'];
 
 /**
  * A replica's dispatch_step_duration_seconds by step, from one scrape: sums (ms) of the steps on the replica that

@@ -54,7 +54,7 @@ describe('controller metrics and health, with a metrics token', () => {
 
   it('moves the counters and gauges when a cpu-profile job runs', async () => {
     const before = await scrape(stack);
-    const stepsBefore = await Promise.all(['plan', 'store', 'send', 'answer'].map((step) => dispatchStepCount(stack.base, METRICS_TOKEN, step)));
+    const stepsBefore = await Promise.all(['plan', 'store', 'send', 'flush', 'answer'].map((step) => dispatchStepCount(stack.base, METRICS_TOKEN, step)));
     // Every family the README names, parsed by a Prometheus text parser.
     for (const name of [
       'tracefleet_controller_jobs',
@@ -105,8 +105,8 @@ describe('controller metrics and health, with a metrics token', () => {
     assert.ok(value(afterJob, 'tracefleet_controller_batch_store_duration_seconds') > value(before, 'tracefleet_controller_batch_store_duration_seconds'), 'the store latency histogram counted the writes');
     assert.equal(value(afterJob, 'tracefleet_controller_jobs', { type: 'cpu-profile', status: 'completed' }), completedBefore + 1);
     // The POST's steps on this replica: each observed once for the one job.
-    const stepsAfter = await Promise.all(['plan', 'store', 'send', 'answer'].map((step) => dispatchStepCount(stack.base, METRICS_TOKEN, step)));
-    assert.deepEqual(stepsAfter.map((n, i) => n - stepsBefore[i]), [1, 1, 1, 1], 'plan, store, send, answer');
+    const stepsAfter = await Promise.all(['plan', 'store', 'send', 'flush', 'answer'].map((step) => dispatchStepCount(stack.base, METRICS_TOKEN, step)));
+    assert.deepEqual(stepsAfter.map((n, i) => n - stepsBefore[i]), [1, 1, 1, 1, 1], 'plan, store, send, flush, answer');
     // Creating the job was a command: every session (the stack's agent's) was held while it ran (or, right after
     // another command's hold, reading went on: HoldDuty), then read again.
     const holds = (m: typeof before) => ['command_holds', 'command_holds_skipped'].reduce((a, what) => a + value(m, 'tracefleet_controller_ingest_inflight', { what }), 0);

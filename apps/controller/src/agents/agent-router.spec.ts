@@ -221,4 +221,27 @@ describe('starting a dispatch', () => {
     assert.deepEqual(finalized, ['job-1']);
     assert.equal(sent.filter((m) => m.endsWith('run-6')).length, 0);
   });
+
+  it('says once when every StartRun written here has gone out (the flush step), not before', async () => {
+    // n1, n2: written, their callbacks held until the test lets them go; n3: its session changed; n4: the write was refused.
+    const callbacks: (() => void)[] = [];
+    const gateway = {
+      session: (n: string) => ({ sessionId: n === 'n3' ? 's-new' : `s-${n}` }),
+      send: (n: string, _m: unknown, written?: () => void) => n !== 'n4' && callbacks.push(written!) > 0,
+    };
+    const prisma = { $queryRaw: async () => [] };
+    const router = new AgentRouter({ replicaId: 'r-a' } as never, prisma as never, gateway as never, {} as never, {} as never, {} as never);
+    let flushed = 0;
+    const runs = ['n1', 'n2', 'n3', 'n4'].map((n, i) => ({ id: `run-${i + 1}`, nodeName: n, sessionId: `s-${n}`, job: job as never }));
+    await router.sendStarts(runs, 0, () => void flushed++);
+    assert.equal(callbacks.length, 2, 'n1 and n2 written');
+    assert.equal(flushed, 0, 'not before the writes have gone out');
+    callbacks[1]();
+    assert.equal(flushed, 0);
+    callbacks[0]();
+    assert.equal(flushed, 1, 'once both have');
+    // Nothing written here: said at once.
+    await router.sendStarts([runs[2]], 0, () => void flushed++);
+    assert.equal(flushed, 2);
+  });
 });

@@ -300,12 +300,21 @@ export class AgentRouter implements OnModuleInit {
    * claimed by startHere, or stored so by JobsService.insert (jobs/job-insert.ts). A run whose session is no
    * longer its node's session here (it ended, or the agent registered again meanwhile) goes back to pending and
    * is started again where its node is now (startHere: on its new session here, forwarded to its replica, or
-   * failed with the reason), at most MAX_START_HOPS times.
+   * failed with the reason), at most MAX_START_HOPS times. `flushed`: called once every StartRun written here has
+   * gone to its agent's connection (each HTTP/2 write's callback; the dispatch step `flush`).
    */
-  async sendStarts(runs: { id: string; nodeName: string; sessionId: string; job: StartJob }[], hops = 0): Promise<void> {
-    const moved = runs.filter(
-      (r) => !(this.gateway.session(r.nodeName)?.sessionId === r.sessionId && this.gateway.send(r.nodeName, { msg: { $case: 'startRun', value: buildStartRun(r.job, r.id) } })),
-    );
+  async sendStarts(runs: { id: string; nodeName: string; sessionId: string; job: StartJob }[], hops = 0, flushed?: () => void): Promise<void> {
+    // The writes not yet gone out, and one more for this loop (let go after it, so that `flushed` comes once).
+    let unflushed = 1;
+    const gone = flushed && (() => void (--unflushed === 0 && flushed()));
+    const moved = runs.filter((r) => {
+      if (this.gateway.session(r.nodeName)?.sessionId !== r.sessionId) return true;
+      if (gone) unflushed++;
+      if (this.gateway.send(r.nodeName, { msg: { $case: 'startRun', value: buildStartRun(r.job, r.id) } }, gone)) return false;
+      gone?.();
+      return true;
+    });
+    gone?.();
     if (moved.length === 0) return;
     // Unless the agent's registration did it first (run-handover: a dispatched run it does not hold → pending).
     const back = await this.prisma.$queryRaw<{ id: string }[]>`

@@ -220,10 +220,10 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
     return true;
   }
 
-  send(nodeName: string, msg: ControllerMessage): boolean {
+  send(nodeName: string, msg: ControllerMessage, written?: () => void): boolean {
     const s = this.sessions.get(nodeName);
     if (!s) return false;
-    s.call.write(msg);
+    s.call.write(msg, written);
     return true;
   }
 

@@ -81,7 +81,7 @@ export class JobsService implements OnModuleInit {
   ) {}
 
   /** One step of a new job took from `since` (performance.now()) until now: dispatch_step_duration_seconds. */
-  private stepDone(step: 'plan' | 'store' | 'send' | 'forward' | 'answer', since: number): number {
+  private stepDone(step: 'plan' | 'store' | 'send' | 'flush' | 'forward' | 'answer', since: number): number {
     const at = performance.now();
     this.metrics?.dispatchStepSeconds.observe({ step }, (at - since) / 1000);
     return at;
@@ -196,7 +196,8 @@ export class JobsService implements OnModuleInit {
       (err: Error) => err.message,
     );
     // The answer's view (every run: ~40-50 ms of this replica's CPU at 2,000 runs, job-runs.read.ts) waits for this
-    // replica's StartRuns to go out, so that they are not held behind it; no longer than DISPATCH_VIEW_WAIT_MS.
+    // replica's StartRuns to be written, so that they are not held behind it; no longer than DISPATCH_VIEW_WAIT_MS.
+    // Waiting until they had also gone to the agents' connections (the dispatch step `flush`) showed no gain (BENCHMARKS.md, fleet).
     const sent = orAfter(started, DISPATCH_VIEW_WAIT_MS, () => undefined);
     const outcome = await orAfter(failed, QUEUE_WAIT_MS, () => `Redis did not take it within ${QUEUE_WAIT_MS} ms`);
     if (outcome !== undefined) this.log.warn(`job ${job.id}: its dispatch is not queued yet (${outcome}); it is dispatched once Redis is back`);
@@ -255,8 +256,10 @@ export class JobsService implements OnModuleInit {
     // mostly other replicas' sessions. Sending both at once measured slower (bench/fleet.mjs, 3 replicas: StartRun
     // p50 idle 475-816 ms against 289-690): the agents' StartRuns all arrived together rather than in two waves.
     if (fresh?.claimed?.length) {
-      const { job, claimed } = fresh;
-      await this.router.sendStarts(claimed.map((r) => ({ id: r.id, nodeName: r.name, sessionId: r.sessionId, job })));
+      const { job, claimed, storedAt } = fresh;
+      // `send`: every StartRun written to its session; `flush`: every one gone to its agent's connection.
+      const flushed = storedAt === undefined ? undefined : () => void this.stepDone('flush', storedAt);
+      await this.router.sendStarts(claimed.map((r) => ({ id: r.id, nodeName: r.name, sessionId: r.sessionId, job })), 0, flushed);
       if (fresh.storedAt !== undefined) this.stepDone('send', fresh.storedAt);
     }
     if (pending.length === 0 || (await this.startPending(jobId, pending, fresh))) await this.runs.finalizeJob(jobId);
