@@ -6,11 +6,11 @@ const mib = (x) => (x === null || x === undefined ? 'n/a' : `${x.toFixed(0)} MiB
 const lat = (d) => `${fmt(d.p50Ms)} / ${fmt(d.p99Ms)} / ${fmt(d.maxMs)}`;
 /** Whether jobs' steps include starts relayed through other replicas (several replicas). */
 const relayed = (steps) => steps.some((x) => x.relay !== undefined);
+/** The steps on the replica that took a job, as stepTriples lists them. */
+const OWN_STEPS = 'plan / store / send / flush';
 /** What stepTriples lists. */
 const stepNames = (steps) =>
-  relayed(steps)
-    ? 'plan / store / send / flush / forward on the replica that took the job; on the others, taken / StartRuns written (means, from enqueue)'
-    : 'plan / store / send / flush';
+  relayed(steps) ? `${OWN_STEPS} / forward on the replica that took the job; on the others, taken / StartRuns written (means, from enqueue)` : OWN_STEPS;
 /**
  * Jobs' steps (bench/fleet.mjs stepsOf): "plan / store / send / flush" ms on the replica that took them, each job
  * (flush: until its StartRuns had gone to the agents' connections); with relays, forward and relay too.
@@ -18,7 +18,7 @@ const stepNames = (steps) =>
 const stepTriples = (steps) =>
   steps.map((x) => `${x.plan} / ${x.store} / ${x.send} / ${x.flush ?? 'n/a'}` + (relayed(steps) ? ` / ${x.forward ?? 'n/a'}; ${x.relayWait ?? 'n/a'} / ${x.relay ?? 'n/a'}` : '')).join(', ');
 /** A dispatch round's steps, as a cell's tail. */
-const stepsCell = (d) => (d.steps?.length ? `; ${relayed(d.steps) ? stepNames(d.steps) : 'plan / store / send / flush on the replica'}: ${stepTriples(d.steps)} ms` : '');
+const stepsCell = (d) => (d.steps?.length ? `; ${relayed(d.steps) ? stepNames(d.steps) : `${OWN_STEPS} on the replica`}: ${stepTriples(d.steps)} ms` : '');
 const target = (d) => (d.p99Ms < 1000 ? 'met' : 'NOT met');
 
 function floodRows(f, label, replicas) {
@@ -32,7 +32,7 @@ function floodRows(f, label, replicas) {
       : []),
     ...(f.heapPeaks?.[0]?.loopDelayMaxMs !== undefined
       ? [
-          `| ${label}: controller event-loop delay while flooding, largest${f.heapPeaks[0].loopDelayMedianMaxMs !== undefined ? ' in a second (median) / largest' : ''}${replicas > 1 ? ' (per replica)' : ''}${f.probeSteps?.length ? `; the jobs posted during it, steps ${relayed(f.probeSteps) ? `(${stepNames(f.probeSteps)}, ms)` : 'on the replica that took them (plan / store / send / flush, ms)'}` : ''} | ` +
+          `| ${label}: controller event-loop delay while flooding, largest${f.heapPeaks[0].loopDelayMedianMaxMs !== undefined ? ' in a second (median) / largest' : ''}${replicas > 1 ? ' (per replica)' : ''}${f.probeSteps?.length ? `; the jobs posted during it, steps ${relayed(f.probeSteps) ? `(${stepNames(f.probeSteps)}, ms)` : `on the replica that took them (${OWN_STEPS}, ms)`}` : ''} | ` +
             `${f.heapPeaks.slice(0, replicas).map((h) => (h.loopDelayMedianMaxMs !== undefined ? `${fmt(h.loopDelayMedianMaxMs ?? NaN)} / ` : '') + fmt(h.loopDelayMaxMs)).join('; ')}` +
             `${f.probeSteps?.length ? `; ${stepTriples(f.probeSteps)}` : ''} |`,
         ]

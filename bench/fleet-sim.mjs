@@ -145,19 +145,16 @@ async function simulator() {
    * one process, not held by 999 others. The waiting writes go on in the order they came, WRITES_PER_TURN a turn,
    * with the sockets read between turns.
    */
-  const turns = { waiting: [], pumping: false };
+  // A pump is scheduled exactly while writes wait: the first to wait schedules it, and it schedules itself again
+  // while some are left (those it lets go wait again only after it has returned: their continuations are microtasks).
+  const waiting = [];
   const pump = () => {
-    for (const go of turns.waiting.splice(0, WRITES_PER_TURN)) go();
-    if (turns.waiting.length > 0) setImmediate(pump);
-    else turns.pumping = false;
+    for (const go of waiting.splice(0, WRITES_PER_TURN)) go();
+    if (waiting.length > 0) setImmediate(pump);
   };
   const nextTurn = () =>
     new Promise((go) => {
-      turns.waiting.push(go);
-      if (!turns.pumping) {
-        turns.pumping = true;
-        setImmediate(pump);
-      }
+      if (waiting.push(go) === 1) setImmediate(pump);
     });
 
   /**

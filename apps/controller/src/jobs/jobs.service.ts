@@ -260,7 +260,7 @@ export class JobsService implements OnModuleInit {
       // `send`: every StartRun written to its session; `flush`: every one gone to its agent's connection.
       const flushed = storedAt === undefined ? undefined : () => void this.stepDone('flush', storedAt);
       await this.router.sendStarts(claimed.map((r) => ({ id: r.id, nodeName: r.name, sessionId: r.sessionId, job })), 0, flushed);
-      if (fresh.storedAt !== undefined) this.stepDone('send', fresh.storedAt);
+      if (storedAt !== undefined) this.stepDone('send', storedAt);
     }
     if (pending.length === 0 || (await this.startPending(jobId, pending, fresh))) await this.runs.finalizeJob(jobId);
   }
