@@ -84,4 +84,22 @@ describe('GET /jobs/:id/progress', () => {
     await new Promise((r) => setTimeout(r, 600));
     assert.equal(svc.reads, reads, 'no poll after the client left');
   });
+
+  it('reads a job once per shared window for all its streams here, and at every poll for one stream alone', async () => {
+    const watch = async (streams: number): Promise<number> => {
+      const { controller, svc } = setup(streams);
+      const all = Array.from({ length: streams }, () => new FakeRes());
+      const done = all.map((res) => open(controller, JOB, res));
+      await new Promise((r) => setTimeout(r, 1400));
+      for (const res of all) res.emit('close');
+      await Promise.all(done);
+      for (const res of all) assert.match(res.chunks.join(''), /event: progress/, 'every stream had its progress');
+      return svc.reads;
+    };
+    // Polls at 0, 450, 900 and 1350 ms: one stream reads at each (its first read also answers the 404 check).
+    assert.ok((await watch(1)) >= 3, 'one stream alone reads at its polls');
+    // Eight streams polling on their own: without sharing, 8 × 4 reads; shared, one per 400 ms window.
+    const shared = await watch(8);
+    assert.ok(shared >= 1 && shared <= 5, `8 streams over 1.4 s read the job ${shared} times`);
+  });
 });
