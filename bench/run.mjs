@@ -20,11 +20,12 @@ import { oomkillBench } from './oomkill.mjs';
 import { offCpuBench } from './off-cpu.mjs';
 import { execOpenBench } from './exec-open.mjs';
 import { agentMemBench } from './agent-mem.mjs';
+import { progressWatchBench } from './progress-watch.mjs';
 
-const suites = { 'cpu-profile': cpuProfileBench, usdt: usdtBench, memleak: memleakBench, ssl: sslBench, fleet: fleetBench, 'fleet-read': fleetReadBench, unwind: unwindBench, python: pythonBench, target: targetBench, runqlat: runqlatBench, biolatency: biolatencyBench, tcp: tcpBench, 'off-cpu': offCpuBench, oomkill: oomkillBench, 'exec-open': execOpenBench, 'agent-mem': agentMemBench, chaos: chaosBench, console: consoleBench };
-// These start their own stack (fleet: simulated agents, no real one; chaos: its faults) or need none (console:
-// a page in chromium), and run after the shared one has stopped.
-const ownStack = new Set(['fleet', 'fleet-read', 'chaos', 'console']);
+const suites = { 'cpu-profile': cpuProfileBench, usdt: usdtBench, memleak: memleakBench, ssl: sslBench, fleet: fleetBench, 'fleet-read': fleetReadBench, unwind: unwindBench, python: pythonBench, target: targetBench, runqlat: runqlatBench, biolatency: biolatencyBench, tcp: tcpBench, 'off-cpu': offCpuBench, oomkill: oomkillBench, 'exec-open': execOpenBench, 'agent-mem': agentMemBench, chaos: chaosBench, console: consoleBench, progress: progressWatchBench };
+// These start their own stack (fleet: simulated agents, no real one; chaos: its faults; progress: seeded jobs, no
+// agent) or need none (console: a page in chromium), and run after the shared one has stopped.
+const ownStack = new Set(['fleet', 'fleet-read', 'chaos', 'console', 'progress']);
 const chosen = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 for (const name of chosen) if (!suites[name]) throw new Error(`unknown suite ${name}; have ${Object.keys(suites).join(', ')}`);
 
