@@ -61,7 +61,7 @@ export class MetricsSources implements OnModuleInit {
     });
     m.gauge('store_gate_queued', 'Result stores waiting for a storage gate slot on this replica.', [], () => [{ value: this.prisma.storeGate.queued }]);
     m.gauge('store_gate_busy', 'Result stores holding a storage gate slot on this replica.', [], () => [{ value: this.prisma.storeGate.busy }]);
-    m.gauge('store_gate_slots', 'Storage gate slots of this replica (pool size less the reserved connections).', [], () => [{ value: this.prisma.storeGate.slots }]);
+    m.gauge('store_gate_slots', 'Storage gate slots of this replica (TRACEFLEET_STORE_SLOTS, at most the pool size less the reserved connections).', [], () => [{ value: this.prisma.storeGate.slots }]);
     m.gauge('queue_jobs', 'BullMQ jobs by queue (jobs: the task queue; agent-commands: this replica\'s command queue) and state.', ['queue', 'state'], async () => {
       const [tasks, cmds] = await Promise.all([this.jobQueue.jobCounts(), this.commands.jobCounts()]);
       return [
