@@ -8,21 +8,16 @@
 // stream received.
 //
 //   npm run bench -- progress     (PROGRESS_RUNS=2000 PROGRESS_WATCHERS=8 PROGRESS_WINDOW_SEC=15 PROGRESS_ROUNDS=3)
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { machine, publish, root, sleep, startStack } from './lib.mjs';
+import { cpuTicks, metricValue } from './fleet-lib.mjs';
+import { machine, median, publish, root, sleep, startStack } from './lib.mjs';
 
 const require = createRequire(import.meta.url);
 const RUNS = Number(process.env.PROGRESS_RUNS ?? 2000);
 const WATCHERS = Number(process.env.PROGRESS_WATCHERS ?? 8);
 const WINDOW_SEC = Number(process.env.PROGRESS_WINDOW_SEC ?? 15);
 const ROUNDS = Number(process.env.PROGRESS_ROUNDS ?? 3);
-
-const ticks = (pid) => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return Number(f[11]) + Number(f[12]); // utime + stime, in clock ticks (100 a second here)
-};
 
 /** One progress stream read until `signal` aborts: the `event: progress` messages it received. */
 async function watch(base, token, jobId, signal) {
@@ -35,8 +30,10 @@ async function watch(base, token, jobId, signal) {
       const text = tail + Buffer.from(chunk).toString('utf8');
       const parts = text.split('\n\n');
       tail = parts.pop();
-      for (const p of parts) if (p.startsWith('event: progress\n')) messages++;
-      if (/event: (status|error)\n/.test(parts.join('\n\n'))) throw new Error(`job ${jobId}'s progress stream ended: ${parts.join(' | ').slice(0, 300)}`);
+      for (const p of parts) {
+        if (p.startsWith('event: progress\n')) messages++;
+        else if (/^event: (status|error)\n/.test(p)) throw new Error(`job ${jobId}'s progress stream ended: ${p.slice(0, 300)}`);
+      }
     }
   } catch (err) {
     if (!signal.aborted) throw err;
@@ -45,11 +42,7 @@ async function watch(base, token, jobId, signal) {
 }
 
 /** The largest event-loop delay since the previous scrape (prom-client resets it per scrape), ms. */
-async function loopDelayMaxMs(base) {
-  const text = await (await fetch(`${base.replace(/\/api\/v1\/?$/, '')}/metrics`)).text();
-  const m = /^tracefleet_controller_nodejs_eventloop_lag_max_seconds ([0-9.eE+-]+)$/m.exec(text);
-  return m ? Math.round(Number(m[1]) * 1000) : null;
-}
+const loopDelayMaxMs = async (base) => Math.round((await metricValue(base, 'tracefleet_controller_nodejs_eventloop_lag_max_seconds')) * 1000);
 
 /** One window: `jobIds` watched by one stream each (none: nobody watches). */
 async function windowOf(stack, jobIds) {
@@ -57,10 +50,10 @@ async function windowOf(stack, jobIds) {
   const streams = jobIds.map((id) => watch(stack.base, stack.apiToken, id, ctl.signal));
   await sleep(1000); // the streams' first reads (the 404 check) are not the steady state
   await loopDelayMaxMs(stack.base);
-  const t0 = ticks(stack.controller.pid);
+  const t0 = cpuTicks(stack.controller.pid);
   const at = performance.now();
   await sleep(WINDOW_SEC * 1000);
-  const cpu = ((ticks(stack.controller.pid) - t0) / ((performance.now() - at) / 1000)) | 0; // ticks/s = % of one CPU
+  const cpu = ((cpuTicks(stack.controller.pid) - t0) / ((performance.now() - at) / 1000)) | 0; // ticks/s = % of one CPU
   const delay = await loopDelayMaxMs(stack.base);
   ctl.abort();
   const msgs = await Promise.all(streams);
@@ -95,9 +88,8 @@ export async function progressWatchBench() {
         console.log(`[progress] round ${r + 1} ${name}: CPU ${w.cpuPct} % of one, loop delay max ${w.loopDelayMaxMs} ms, ${w.messagesPerStreamPerSec ?? '-'} messages/s a stream`);
       }
     }
-    const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const fig = Object.fromEntries(
-      Object.entries(runs).map(([name, ws]) => [name, { cpuPct: med(ws.map((w) => w.cpuPct)), loopDelayMaxMs: Math.max(...ws.map((w) => w.loopDelayMaxMs ?? 0)), messagesPerStreamPerSec: ws[0].messagesPerStreamPerSec }]),
+      Object.entries(runs).map(([name, ws]) => [name, { cpuPct: median(ws.map((w) => w.cpuPct)), loopDelayMaxMs: Math.max(...ws.map((w) => w.loopDelayMaxMs ?? 0)), messagesPerStreamPerSec: ws[0].messagesPerStreamPerSec }]),
     );
     const added = (c) => Math.max(0, fig[c].cpuPct - fig.idle.cpuPct);
     const results = { machine: machine(), runs: RUNS, watchers: WATCHERS, windowSec: WINDOW_SEC, rounds: ROUNDS, figures: fig, every: runs };
