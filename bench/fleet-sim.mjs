@@ -54,7 +54,7 @@ export function syntheticBatch() {
 
 async function simulator() {
   const require = createRequire(join(root, 'apps/node-agent/package.json'));
-  const { credentials, Metadata } = require('@grpc/grpc-js');
+  const { credentials, connectivityState, Metadata } = require('@grpc/grpc-js');
   const { AgentLinkClient, AgentMessage, PROTOCOL_VERSION, RunEventKind } = require('@tracefleet/proto');
   // The agent's own choice of first replica (FNV-1a of the node name), from the agent's built code.
   const { firstAddrIndex } = require('./dist/link.js');
@@ -81,6 +81,15 @@ async function simulator() {
     a.client = new AgentLinkClient(addr, creds, { 'grpc.use_local_subchannel_pool': 1, 'grpc.keepalive_time_ms': 15_000 });
     a.call = a.client.session(new Metadata());
     a.runs = new Map();
+    // When its connection is up (TCP and the TLS handshake done): the registration's own time is measured from there.
+    a.readyAt = undefined;
+    const channel = a.client.getChannel();
+    const watch = () => {
+      const state = channel.getConnectivityState(false);
+      if (state === connectivityState.READY) a.readyAt ??= now();
+      else if (state !== connectivityState.SHUTDOWN) channel.watchConnectivityState(state, Infinity, watch);
+    };
+    watch();
     a.call.on('error', (err) => {
       if (a.closing) return;
       if (!a.registered) {
@@ -105,7 +114,7 @@ async function simulator() {
         a.heartbeat = setInterval(() => {
           if (!a.closing) a.call.write(AgentMessage.fromPartial({ msg: { $case: 'heartbeat', value: { sentAtUnixMs: BigInt(Date.now()), runningRunIds: [...a.runs.keys()] } } }));
         }, m.value.heartbeatIntervalMs || 5000);
-        send({ ev: 'registered', name: a.name, addr: a.addr, at: now() });
+        send({ ev: 'registered', name: a.name, addr: a.addr, at: now(), readyAt: a.readyAt });
       } else if (m?.$case === 'startRun') {
         const at = now();
         jobStats(m.value.jobId).starts.push({ name: a.name, at });

@@ -26,6 +26,11 @@ const PHASES = process.env.FLEET_PHASES?.split(',');
 const phase = (name) => !PHASES || PHASES.includes(name);
 
 const summarize = (lat) => ({ p50Ms: pct(lat, 50), p99Ms: pct(lat, 99), maxMs: Math.max(...lat), count: lat.length });
+/** Registrations: from the burst's start, and from each agent's connection being up (TCP and TLS done) to its `registered`. */
+const registrationOf = (reg) => {
+  const afterReady = reg.map((r) => r.afterReadyMs).filter((x) => x !== undefined);
+  return { ...summarize(reg.map((r) => r.ms)), afterConnection: afterReady.length === reg.length ? summarize(afterReady) : null };
+};
 
 export async function fleetBench() {
   const { dropE2eDatabase, machine, publish, sleep, startStack, waitFor, waitJob } = await import('./lib.mjs');
@@ -252,7 +257,7 @@ export async function fleetBench() {
     workers.children.forEach((c, w) => c.send({ cmd: 'connect', addrs, agents: agents.filter((_, i) => i % WORKERS === w) }));
     await waitFor(async () => registered.length === agents.length, ms, `${agents.length} simulated agents to register (${registered.length} so far; errors: ${workers.errors.slice(0, 3).join('; ')})`);
     off();
-    return registered.map((r) => ({ ...r, ms: r.at - t0 }));
+    return registered.map((r) => ({ ...r, ms: r.at - t0, afterReadyMs: r.readyAt === undefined ? undefined : r.at - r.readyAt }));
   };
   const rssFloor = async (pid, n = 20, everyMs = 500) => {
     const xs = [];
@@ -295,7 +300,7 @@ export async function fleetBench() {
     let soFar = 0;
     for (const target of [1, 2, 3, 4].map((k) => Math.round((N * k) / 4))) {
       const reg = await connect([reps[0].grpcAddr], names.slice(soFar, target));
-      one.registration.push({ burst: target - soFar, ...summarize(reg.map((r) => r.ms)) });
+      one.registration.push({ burst: target - soFar, ...registrationOf(reg) });
       soFar = target;
       await sleep(6000);
       const heapUsedMiB = (await metricValue(reps[0].base, 'tracefleet_controller_nodejs_heap_size_used_bytes')) / 1048576;
@@ -339,7 +344,7 @@ export async function fleetBench() {
       await sleep(3000);
       const several = {};
       const reg = await connect(reps.map((r) => r.grpcAddr), names);
-      several.registration = summarize(reg.map((r) => r.ms));
+      several.registration = registrationOf(reg);
       several.agentsPerReplica = reps.map((r) => reg.filter((x) => x.addr === r.grpcAddr).length);
       await sleep(6000);
       several.rssPerReplica = [];

@@ -4,7 +4,6 @@ import { Server, status, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { NodeIdentity } from '@tracefleet/pki';
 import {
   CertRenewalService,
-  PROTOCOL_VERSION,
   type AgentMessage,
   type ControllerMessage,
   type Register,
@@ -20,7 +19,6 @@ import { EnrollError } from '../enrollment/bootstrap-token';
 import { peerIdentity } from '../enrollment/peer';
 import { renewalService } from '../enrollment/enrollment.server';
 import { NodesService } from '../nodes/nodes.service';
-import { DuplicateAgentError } from '../nodes/duplicate-agent';
 import { RunsService } from '../runs/runs.service';
 import { RunHandover } from '../runs/run-handover';
 import type { DeliveryOrigin } from '../runs/delivery';
@@ -29,11 +27,11 @@ import { CheckedAgentLinkService, checkOf, decodeWire, type WireMessage } from '
 import { IngestBudget } from './ingest-budget';
 import { Paced } from './paced';
 import { HoldDuty } from './hold-duty';
-import { StoreGate } from '../prisma/store-gate';
 import { PrismaService } from '../prisma/prisma.service';
 import { MAX_RECEIVE_MESSAGE_BYTES } from './batch-limits';
 import { BatchGuard } from './batch-guard';
 import { registrationFailure, sessionErrorText } from './registration-failure';
+import { AgentRegistrar } from './agent-registrar';
 
 type Call = ServerDuplexStream<WireMessage, ControllerMessage>;
 
@@ -53,12 +51,6 @@ export interface AgentSession {
 }
 
 const REGISTER_TIMEOUT_MS = 10_000;
-/**
- * Registrations written at once (each a row-locking transaction, then the run handover): a fleet
- * reconnecting together (a replica restarted, a network back) queues here instead of taking every pooled
- * connection and timing out in the pool; the agent waits for its `registered` meanwhile.
- */
-const REGISTRATION_SLOTS = 4;
 /** Paused streams resumed per turn of the event loop (Paced): each hands over a message to decode at once. */
 const RESUMES_PER_TURN = 16;
 /** The longest a command holds every session unread (IngestBudget.forCommand, HoldDuty); past it results flow beside it. */
@@ -100,7 +92,8 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
   private draining = false;
   private server: Server | undefined;
   boundAddress = '';
-  private readonly registrations = new StoreGate(REGISTRATION_SLOTS);
+  /** Registrations, recorded in batches (agent-registrar.ts). */
+  private readonly registrar: AgentRegistrar;
   /** Decoded result messages not yet stored, all sessions together: at the cap every stream is paused. */
   readonly budget: IngestBudget<AgentSession>;
   /** Commands first (StoreGate.onCommands): how long commands may hold every session unread (IngestBudget.forCommand). */
@@ -117,8 +110,8 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
     @Inject(ENV) private readonly env: ControllerEnv,
     private readonly nodes: NodesService,
     private readonly runs: RunsService,
-    private readonly handover: RunHandover,
-    private readonly commands: AgentCommandQueue,
+    handover: RunHandover,
+    commands: AgentCommandQueue,
     private readonly guard: BatchGuard,
     private readonly fleetCa: FleetCaService,
     private readonly certs: NodeCertificatesService,
@@ -131,6 +124,7 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
       (s) => this.resumes.add(s),
     );
     prisma.storeGate.onCommands((running) => this.holdDuty.commands(running));
+    this.registrar = new AgentRegistrar(env, certs, nodes, handover, runs, commands, this.sessions);
   }
 
   /** Paused streams waiting for their turn to be resumed (metrics). */
@@ -299,7 +293,7 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
         }
         clearTimeout(timer);
         const reg = msg.msg.value;
-        void this.registrations.run(() => this.register(call, reg, peer)).then(
+        void this.registrar.register(call, reg, peer).then(
           (s) => {
             session = s;
             // The stream may have ended while the registration was being written.
@@ -337,50 +331,6 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
     });
     call.on('error', (err: Error) => closed(sessionErrorText(err)));
     call.on('cancelled', () => closed('cancelled'));
-  }
-
-  private async register(call: Call, reg: Register, peer: NodeIdentity): Promise<AgentSession> {
-    if (reg.protocolVersion !== PROTOCOL_VERSION) {
-      throw new EnrollError(status.FAILED_PRECONDITION, `protocol version ${reg.protocolVersion} is not supported (controller speaks ${PROTOCOL_VERSION})`);
-    }
-    if (reg.nodeName !== peer.nodeName) {
-      throw new EnrollError(status.PERMISSION_DENIED, `the client certificate is for node ${peer.nodeName}; it cannot register as ${JSON.stringify(reg.nodeName.slice(0, 80))}`);
-    }
-    const refusal = await this.certs.refusal(peer);
-    if (refusal) throw new EnrollError(status.PERMISSION_DENIED, refusal);
-    const sessionId = randomUUID();
-    const { nodeId, previousReplicaId } = await this.nodes.register(reg, sessionId).catch((err: Error) => {
-      throw err instanceof DuplicateAgentError ? new EnrollError(status.ALREADY_EXISTS, err.message) : err;
-    });
-    const previous = this.sessions.get(reg.nodeName);
-    const session: AgentSession = { sessionId, nodeId, nodeName: reg.nodeName, facts: reg, peer, call, backlog: 0, origin: { acked: false } };
-    this.sessions.set(reg.nodeName, session);
-    // The same node reconnected before its old stream was noticed as dead (here, or on a replica that died).
-    previous?.call.end();
-    const where = `on replica ${this.env.replicaId}${previousReplicaId && previousReplicaId !== this.env.replicaId ? `, was on ${previousReplicaId}` : ''}`;
-    let ended: { runId: string; status: string }[] = [];
-    try {
-      // Runs the agent still holds move to this session; started ones it does not hold were lost with its previous process.
-      ({ ended } = await this.handover.handOver(nodeId, reg.nodeName, sessionId, reg.heldRunIds, where));
-      // Runs not started yet follow the node here: their start may be queued on a replica that is gone.
-      for (const runId of await this.runs.pendingRunIds(nodeId)) {
-        await this.commands.send(this.env.replicaId, { name: 'start-run', data: { runId, hops: 0 } }, `start-${runId}-${sessionId}`);
-      }
-    } catch (err) {
-      // Not fatal for the session: the sweep and the deadline still end those runs.
-      this.log.error(`agent ${reg.nodeName}: settling runs of earlier sessions failed: ${(err as Error).message}`);
-    }
-    call.write({
-      msg: { $case: 'registered', value: { nodeId, heartbeatIntervalMs: this.env.heartbeatIntervalMs } },
-    });
-    // Runs that ended here while the agent was away (past the grace period, or their deadline): it stops them;
-    // the results it still sends for them are acknowledged and dropped.
-    for (const e of ended) call.write({ msg: { $case: 'stopRun', value: { runId: e.runId, reason: `the run already ended on the controller (${e.status})` } } });
-    this.log.log(
-      `agent ${reg.nodeName} registered on replica ${this.env.replicaId}${previousReplicaId && previousReplicaId !== this.env.replicaId ? ` (was on ${previousReplicaId})` : ''} ` +
-        `(kernel ${reg.kernelRelease}, ${reg.capabilities.join(',') || 'no capabilities'})`,
-    );
-    return session;
   }
 
   /**

@@ -123,13 +123,23 @@ export class NodeCertificatesService implements OnApplicationBootstrap {
 
   /** Why the agent link refuses a peer certificate (unknown to this fleet, revoked, expired), or null. */
   async refusal(peer: NodeIdentity): Promise<string | null> {
-    const row = await this.prisma.nodeCertificate.findUnique({ where: { serial: peer.serial } });
-    if (!row || row.nodeName !== peer.nodeName || row.caFingerprint !== this.fleetCa.caFingerprint) {
-      return `certificate ${peer.serial} was not issued to node ${peer.nodeName} by this fleet's CA`;
-    }
-    if (row.revokedAt) return `certificate ${peer.serial} of node ${peer.nodeName} was revoked at ${row.revokedAt.toISOString()}`;
-    if (row.notAfter.getTime() <= Date.now()) return `certificate ${peer.serial} of node ${peer.nodeName} expired at ${row.notAfter.toISOString()}`;
-    return null;
+    return (await this.refusals([peer]))[0];
+  }
+
+  /** `refusal` of many peers in one read (a fleet registering at once: agents/agent-registrar.ts), in their order. */
+  async refusals(peers: readonly NodeIdentity[]): Promise<(string | null)[]> {
+    const rows = await this.prisma.nodeCertificate.findMany({ where: { serial: { in: [...new Set(peers.map((p) => p.serial))] } } });
+    const bySerial = new Map(rows.map((r) => [r.serial, r]));
+    const now = Date.now();
+    return peers.map((peer) => {
+      const row = bySerial.get(peer.serial);
+      if (!row || row.nodeName !== peer.nodeName || row.caFingerprint !== this.fleetCa.caFingerprint) {
+        return `certificate ${peer.serial} was not issued to node ${peer.nodeName} by this fleet's CA`;
+      }
+      if (row.revokedAt) return `certificate ${peer.serial} of node ${peer.nodeName} was revoked at ${row.revokedAt.toISOString()}`;
+      if (row.notAfter.getTime() <= now) return `certificate ${peer.serial} of node ${peer.nodeName} expired at ${row.notAfter.toISOString()}`;
+      return null;
+    });
   }
 
   /** Revokes every certificate of the node; returns how many were still unrevoked. */

@@ -15,6 +15,7 @@ import { ProfilesService } from '../profiles/profiles.service';
 import { RunsService } from '../runs/runs.service';
 import { parseNodeSelector } from './selector';
 import { NodesService } from './nodes.service';
+import { RunHandover } from '../runs/run-handover';
 import { DuplicateAgentError } from './duplicate-agent';
 import { NodeSelection, noMatchReason } from './selection';
 import { scratchDb, type ScratchDb } from '../testing/scratch-db';
@@ -150,18 +151,31 @@ describe('node registry (PostgreSQL)', { timeout: 120_000 }, () => {
     const rounds = async (n: number) => {
       for (let i = 0; i < n; i++) assert.equal((await onA.heartbeatMany(sessions)).size, sessions.length);
     };
-    const s0 = await sizes();
-    await rounds(100);
-    const s1 = await sizes();
-    await rounds(100);
-    const s2 = await sizes();
     const grew = (a: bigint, b: bigint) => Number(b - a);
-    const what = `10,000 heartbeats of 100 nodes twice: the table ${s0.heap} → ${s1.heap} → ${s2.heap} B, its indexes ${s0.idx} → ${s1.idx} → ${s2.idx} B`;
-    assert.ok(grew(s0.idx, s2.idx) === 0, what);
-    assert.ok(grew(s0.heap, s1.heap) <= 2 * 8192 && grew(s1.heap, s2.heap) === 0, what);
+    // A database being created anywhere on the server (another spec file's scratch database: two files run at once)
+    // holds back the cleanup horizon of every database while it is copied, and updates of that moment cannot reuse
+    // their page. So the measurement is taken again, up to three times: a table that grows every time fails.
+    const attempts: string[] = [];
+    try {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const s0 = await sizes();
+        await rounds(100);
+        const s1 = await sizes();
+        await rounds(100);
+        const s2 = await sizes();
+        const what = `10,000 heartbeats of 100 nodes twice: the table ${s0.heap} → ${s1.heap} → ${s2.heap} B, its indexes ${s0.idx} → ${s1.idx} → ${s2.idx} B`;
+        if (grew(s0.idx, s2.idx) === 0 && grew(s0.heap, s1.heap) <= 2 * 8192 && grew(s1.heap, s2.heap) === 0) {
+          attempts.length = 0;
+          break;
+        }
+        attempts.push(what);
+      }
+      assert.deepEqual(attempts, [], 'the table or its indexes grew in every attempt');
+    } finally {
+      await prisma.node.deleteMany({ where: { name: { startsWith: 'hot-' } } }); // the later tests count the registry's nodes
+    }
     const [opts] = await prisma.$queryRaw<{ reloptions: string[] | null }[]>`SELECT reloptions FROM pg_class WHERE oid = '"Node"'::regclass`;
     assert.deepEqual(opts.reloptions, ['fillfactor=50']);
-    await prisma.node.deleteMany({ where: { name: { startsWith: 'hot-' } } }); // the later tests count the registry's nodes
   });
 
   it('sweeps connected → unreachable → gone by silence; a heartbeat brings the node back', async () => {
@@ -234,6 +248,74 @@ describe('node registry (PostgreSQL)', { timeout: 120_000 }, () => {
     await prisma.node.update({ where: { id: nodeId }, data: { lastSeenAt: new Date(Date.now() - 3000) } });
     await onA.register(second, randomUUID());
     assert.equal((await prisma.node.findUniqueOrThrow({ where: { id: nodeId } })).instanceId, second.instanceId);
+  });
+
+  it('records many registrations in one call: new and known nodes, a duplicate refused among them, hostile values kept as sent', async () => {
+    const live = { ...reg('many-live', {}), instanceId: 'c3c3c3c3-0000-4000-8000-000000000003' };
+    const known = reg('many-known', { old: 'yes' });
+    const { nodeId: liveId } = await onA.register(live, randomUUID());
+    const { nodeId: knownId } = await onA.register(known, randomUUID());
+    await onA.sessionEnded(knownId, (await prisma.node.findUniqueOrThrow({ where: { id: knownId } })).sessionId!, 'stream ended');
+    const hostile = { "quote'\"": 'x\\y', 'emoji-😀': '{"not":"json"}', '': 'empty key' };
+    const items = [
+      { reg: { ...reg('many-new', hostile, ['cpu-profile', "it's", '{a,b}']), cpus: 64 }, sessionId: randomUUID() },
+      { reg: { ...known, labels: { now: 'new' } }, sessionId: randomUUID() },
+      { reg: { ...live, instanceId: 'd4d4d4d4-0000-4000-8000-000000000004' }, sessionId: randomUUID() },
+    ];
+    const out = await onB.registerMany(items);
+    assert.equal(out.length, 3);
+    const fresh = await prisma.node.findUniqueOrThrow({ where: { name: 'many-new' } });
+    assert.deepEqual(out[0], { nodeId: fresh.id, previousReplicaId: null });
+    assert.deepEqual(fresh.labels, hostile);
+    assert.deepEqual(fresh.capabilities, ['cpu-profile', "it's", '{a,b}']);
+    assert.equal(fresh.cpus, 64);
+    assert.equal(fresh.policy, null);
+    assert.equal(fresh.sessionId, items[0].sessionId);
+    assert.equal(fresh.replicaId, 'rep-b');
+    assert.equal(fresh.status, 'connected');
+    assert.ok(Math.abs(fresh.lastSeenAt.getTime() - Date.now()) < 5000, `lastSeenAt is now in UTC (${fresh.lastSeenAt.toISOString()})`);
+    // The known node (unreachable) is connected again on rep-b, with its new labels; the replica it had is named.
+    assert.deepEqual(out[1], { nodeId: knownId, previousReplicaId: null });
+    const again = await prisma.node.findUniqueOrThrow({ where: { id: knownId } });
+    assert.deepEqual([again.status, again.statusReason, again.sessionId, again.labels], ['connected', null, items[1].sessionId, { now: 'new' }]);
+    // Another instance of a live node: refused, counted, the live session kept.
+    assert.equal(out[2].nodeId, liveId);
+    assert.match(out[2].refused ?? '', /node many-live is already connected on replica rep-a from another agent/);
+    const liveRow = await prisma.node.findUniqueOrThrow({ where: { id: liveId } });
+    assert.equal(liveRow.instanceId, live.instanceId);
+    assert.equal(liveRow.duplicatesRefused, 1);
+    // A name twice in one call is the caller's mistake (agent-registrar.ts records the second in a later round).
+    await assert.rejects(onB.registerMany([items[0], items[0]]), /appears twice/);
+    assert.deepEqual(await onB.registerMany([]), []);
+    await prisma.node.deleteMany({ where: { name: { startsWith: 'many-' } } }); // the later tests count the registry's nodes
+  });
+
+  it("hands many nodes' runs over to their new sessions at once: kept, started again, lost, ended; held ids of another node ignored", async () => {
+    const [sa, sb] = [randomUUID(), randomUUID()];
+    const a = await onA.register(reg('ho-a', {}), sa);
+    const b = await onA.register(reg('ho-b', {}), sb);
+    const aKept = await jobWithRun(a.nodeId, 'running', sa);
+    const aLost = await jobWithRun(a.nodeId, 'running', sa);
+    const aAgain = await jobWithRun(a.nodeId, 'dispatched', sa);
+    const bKept = await jobWithRun(b.nodeId, 'dispatched', sb);
+    const bEnded = await jobWithRun(b.nodeId, 'running', sb);
+    await prisma.jobRun.update({ where: { id: bEnded.runId }, data: { status: 'failed', reason: 'deadline' } });
+    const [na, nb] = [randomUUID(), randomUUID()];
+    const handover = new RunHandover(prisma, runs);
+    const [ha, hb] = await handover.handOverMany([
+      { nodeId: a.nodeId, nodeName: 'ho-a', sessionId: na, heldRunIds: [aKept.runId, bKept.runId, 'not-a-uuid'], where: 'on replica rep-a' },
+      { nodeId: b.nodeId, nodeName: 'ho-b', sessionId: nb, heldRunIds: [bKept.runId, bEnded.runId], where: 'on replica rep-a' },
+    ]);
+    assert.deepEqual(ha, { kept: [aKept.runId], restarted: [aAgain.runId], failed: [aLost.runId], ended: [] });
+    assert.deepEqual(hb, { kept: [bKept.runId], restarted: [], failed: [], ended: [{ runId: bEnded.runId, status: 'failed' }] });
+    const row = (id: string) => prisma.jobRun.findUniqueOrThrow({ where: { id }, select: { status: true, sessionId: true, reason: true } });
+    assert.deepEqual(await row(aKept.runId), { status: 'running', sessionId: na, reason: null });
+    assert.deepEqual(await row(bKept.runId), { status: 'dispatched', sessionId: nb, reason: null }, "held by a's agent too, but moved to b's session only");
+    assert.deepEqual(await row(aAgain.runId), { status: 'pending', sessionId: null, reason: null });
+    const lost = await row(aLost.runId);
+    assert.equal(lost.status, 'failed');
+    assert.match(lost.reason ?? '', /agent ho-a registered again \(on replica rep-a\) without these runs/);
+    assert.deepEqual(await handover.handOverMany([]), []);
   });
 
   it('stores the policy a node registers, shows it, places by it, and clears it when an agent sends none', async () => {

@@ -5,8 +5,9 @@ import { PrismaService } from '../prisma/prisma.service';
 import { Prisma } from '../generated/prisma/client';
 import { matchesSelector, type NodeSelector } from './selector';
 import { effectiveState, sweepTransition, type NodeState, type NodeThresholds } from './node-status';
-import { policyFromRegister, storedPolicy, type NodePolicy } from './node-policy';
-import { DuplicateAgentError, duplicateRefusal, type LiveSession } from './duplicate-agent';
+import { storedPolicy, type NodePolicy } from './node-policy';
+import { DuplicateAgentError } from './duplicate-agent';
+import { registerNodes, type Registered, type Registration } from './register-many';
 
 export interface NodeView {
   id: string;
@@ -95,46 +96,17 @@ export class NodesService {
 
   /** Records a new session of the node on this replica; returns the node id and the replica that held it before. */
   async register(reg: Register, sessionId: string): Promise<{ nodeId: string; previousReplicaId: string | null }> {
-    const now = new Date();
-    const data = {
-      labels: reg.labels,
-      kernelRelease: reg.kernelRelease,
-      btf: reg.btf,
-      protocolVersion: reg.protocolVersion,
-      capabilities: reg.capabilities,
-      agentVersion: reg.agentVersion,
-      cpus: reg.cpus,
-      // SQL NULL: an agent without a policy clears the one an earlier agent of that name had.
-      policy: (policyFromRegister(reg.policy) as Prisma.InputJsonObject | null) ?? Prisma.DbNull,
-      status: 'connected' as const,
-      statusReason: null,
-      statusChangedAt: now,
-      replicaId: this.env.replicaId,
-      sessionId,
-      instanceId: reg.instanceId,
-      connectedAt: now,
-      lastSeenAt: now,
-    };
-    // The row is locked while it is read and written, so of two agents registering one name at once
-    // the second sees the first's session.
-    const result = await this.prisma.$transaction(async (tx) => {
-      const rows = await tx.$queryRaw<(LiveSession & { id: string })[]>`
-        SELECT "id", "status"::text AS "status", "sessionId"::text AS "sessionId", "instanceId", "replicaId", "lastSeenAt"
-        FROM "Node" WHERE "name" = ${reg.nodeName} FOR UPDATE`;
-      const before = rows[0];
-      const refused = duplicateRefusal(reg.nodeName, before, reg.instanceId, now.getTime(), this.thresholds.unreachableMs);
-      if (refused && before) return { refused, nodeId: before.id, previousReplicaId: null };
-      const node = await tx.node.upsert({ where: { name: reg.nodeName }, create: { name: reg.nodeName, ...data }, update: data, select: { id: true } });
-      return { refused: undefined, nodeId: node.id, previousReplicaId: before?.replicaId ?? null };
-    });
-    if (result.refused) {
-      await this.prisma.node.update({
-        where: { id: result.nodeId },
-        data: { duplicatesRefused: { increment: 1 }, lastDuplicate: result.refused.slice(0, 500), lastDuplicateAt: new Date() },
-      });
-      throw new DuplicateAgentError(result.refused);
-    }
-    return { nodeId: result.nodeId, previousReplicaId: result.previousReplicaId };
+    const [r] = await this.registerMany([{ reg, sessionId }]);
+    if (r.refused !== undefined) throw new DuplicateAgentError(r.refused);
+    return r;
+  }
+
+  /**
+   * Records many new sessions on this replica in one transaction (register-many.ts); a registration refused
+   * because another agent instance holds the node's live session comes back with the reason. Names must be distinct.
+   */
+  registerMany(items: Registration[]): Promise<Registered[]> {
+    return registerNodes(this.prisma, items, this.env.replicaId, this.thresholds.unreachableMs);
   }
 
   /**

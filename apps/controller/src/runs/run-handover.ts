@@ -16,6 +16,16 @@ export interface Handover {
   ended: { runId: string; status: string }[];
 }
 
+/** A node's new session, with the runs its agent says it still holds (Register.held_run_ids). */
+export interface HandoverRequest {
+  nodeId: string;
+  nodeName: string;
+  sessionId: string;
+  heldRunIds: string[];
+  /** Where the session is, for the reason of runs failed ("on replica r2, was on r1"). */
+  where: string;
+}
+
 /**
  * Runs outlive their agent's link (acknowledged delivery): a replica dying or the network dropping
  * ends the session, not the runs. When the agent registers again, anywhere, it names the runs it still
@@ -32,40 +42,68 @@ export class RunHandover {
   ) {}
 
   async handOver(nodeId: string, nodeName: string, sessionId: string, heldRunIds: string[], where: string): Promise<Handover> {
-    const held = [...new Set(heldRunIds.filter((id) => UUID_RE.test(id)))];
-    const mine = await this.prisma.jobRun.findMany({
-      where: { nodeId, OR: [{ id: { in: held } }, { status: { in: ['dispatched', 'running'] }, sessionId: { not: sessionId } }] },
-      select: { id: true, jobId: true, status: true, sessionId: true },
+    return (await this.handOverMany([{ nodeId, nodeName, sessionId, heldRunIds, where }]))[0];
+  }
+
+  /**
+   * `handOver` for many new sessions (a fleet registering at once: agents/agent-registrar.ts) in one read and
+   * at most two writes, plus one per node whose runs were lost with its agent's previous process. Node ids must be distinct.
+   */
+  async handOverMany(items: HandoverRequest[]): Promise<Handover[]> {
+    if (items.length === 0) return [];
+    const helds = items.map((i) => new Set(i.heldRunIds.filter((id) => UUID_RE.test(id))));
+    const rows = await this.prisma.jobRun.findMany({
+      where: {
+        nodeId: { in: items.map((i) => i.nodeId) },
+        OR: [{ id: { in: helds.flatMap((h) => [...h]) } }, { status: { in: ['dispatched', 'running'] }, sessionId: { not: null } }],
+      },
+      select: { id: true, jobId: true, status: true, sessionId: true, nodeId: true },
     });
-    const out: Handover = { kept: [], restarted: [], failed: [], ended: [] };
-    const heldSet = new Set(held);
-    const lost: typeof mine = [];
-    for (const r of mine) {
-      if (heldSet.has(r.id)) {
-        if (!(ACTIVE_RUN as readonly string[]).includes(r.status)) out.ended.push({ runId: r.id, status: r.status });
-        else out.kept.push(r.id);
-      } else if (r.status === 'dispatched') {
-        out.restarted.push(r.id);
-      } else if (r.status === 'running') {
-        out.failed.push(r.id);
-        lost.push(r);
+    const byNode = new Map<string, typeof rows>();
+    for (const r of rows) byNode.set(r.nodeId, [...(byNode.get(r.nodeId) ?? []), r]);
+    const outs = items.map((item, k) => {
+      const out: Handover = { kept: [], restarted: [], failed: [], ended: [] };
+      const held = helds[k];
+      const lost: typeof rows = [];
+      for (const r of byNode.get(item.nodeId) ?? []) {
+        if (held.has(r.id)) {
+          if (!(ACTIVE_RUN as readonly string[]).includes(r.status)) out.ended.push({ runId: r.id, status: r.status });
+          else out.kept.push(r.id);
+        } else if (r.sessionId === item.sessionId) {
+          continue; // already on the new session
+        } else if (r.status === 'dispatched') {
+          out.restarted.push(r.id);
+        } else if (r.status === 'running') {
+          out.failed.push(r.id);
+          lost.push(r);
+        }
+      }
+      return { item, out, lost };
+    });
+    // Held ids that are not this node's runs are ignored (the read is by node): an agent speaks only for its own runs.
+    const kept = outs.flatMap(({ item, out }) => out.kept.map((runId) => ({ runId, nodeId: item.nodeId, sessionId: item.sessionId })));
+    if (kept.length > 0) {
+      await this.prisma.$executeRaw`
+        UPDATE "JobRun" r SET "sessionId" = t.sid
+        FROM unnest(${kept.map((k) => k.runId)}::uuid[], ${kept.map((k) => k.nodeId)}::uuid[], ${kept.map((k) => k.sessionId)}::uuid[]) AS t(id, nid, sid)
+        WHERE r."id" = t.id AND r."nodeId" = t.nid AND r."status" IN ('pending'::"RunStatus", 'dispatched'::"RunStatus", 'running'::"RunStatus")`;
+    }
+    const restarted = outs.flatMap(({ out }) => out.restarted);
+    if (restarted.length > 0) {
+      await this.prisma.jobRun.updateMany({ where: { id: { in: restarted }, status: 'dispatched' }, data: { status: 'pending', sessionId: null } });
+    }
+    for (const { item, out, lost } of outs) {
+      if (lost.length > 0) {
+        await this.runs.failRuns(lost, `agent ${item.nodeName} registered again (${item.where}) without these runs: the agent process that ran them is gone`);
+      }
+      if (out.kept.length + out.restarted.length + out.failed.length + out.ended.length > 0) {
+        this.log.log(
+          `agent ${item.nodeName}: ${out.kept.length} run(s) continue on the new session, ${out.restarted.length} not started yet go again, ` +
+            `${out.failed.length} lost with the agent's previous process, ${out.ended.length} already ended here`,
+        );
       }
     }
-    // Held ids that are not this node's runs are ignored: an agent speaks only for its own runs.
-    if (out.kept.length > 0) {
-      await this.prisma.jobRun.updateMany({ where: { id: { in: out.kept }, nodeId, status: { in: [...ACTIVE_RUN] } }, data: { sessionId } });
-    }
-    if (out.restarted.length > 0) {
-      await this.prisma.jobRun.updateMany({ where: { id: { in: out.restarted }, nodeId, status: 'dispatched' }, data: { status: 'pending', sessionId: null } });
-    }
-    await this.runs.failRuns(lost, `agent ${nodeName} registered again (${where}) without these runs: the agent process that ran them is gone`);
-    if (out.kept.length + out.restarted.length + out.failed.length + out.ended.length > 0) {
-      this.log.log(
-        `agent ${nodeName}: ${out.kept.length} run(s) continue on the new session, ${out.restarted.length} not started yet go again, ` +
-          `${out.failed.length} lost with the agent's previous process, ${out.ended.length} already ended here`,
-      );
-    }
-    return out;
+    return outs.map((o) => o.out);
   }
 
   /**

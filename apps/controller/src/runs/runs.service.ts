@@ -315,8 +315,15 @@ export class RunsService {
 
   /** Runs of a node waiting to be started. */
   async pendingRunIds(nodeId: string): Promise<string[]> {
-    const runs = await this.prisma.jobRun.findMany({ where: { nodeId, status: 'pending' }, select: { id: true } });
-    return runs.map((r) => r.id);
+    return (await this.pendingRunIdsOf([nodeId])).get(nodeId) ?? [];
+  }
+
+  /** The pending runs of many nodes in one read (a fleet registering at once), by node id. */
+  async pendingRunIdsOf(nodeIds: string[]): Promise<Map<string, string[]>> {
+    const runs = await this.prisma.jobRun.findMany({ where: { nodeId: { in: nodeIds }, status: 'pending' }, select: { id: true, nodeId: true } });
+    const out = new Map<string, string[]>();
+    for (const r of runs) out.set(r.nodeId, [...(out.get(r.nodeId) ?? []), r.id]);
+    return out;
   }
 
   /** Runs still active past their deadline fail (not the `spared` ones); returns the ids of those runs. */
