@@ -67,6 +67,7 @@ describe('controller metrics and health, with a metrics token', () => {
       'tracefleet_controller_store_gate_queued',
       'tracefleet_controller_queue_jobs',
       'tracefleet_controller_agents_connected',
+      'tracefleet_controller_registrations_waiting',
       'tracefleet_controller_ingest_inflight',
       'tracefleet_controller_sse_streams_open',
       'tracefleet_controller_db_pool_connections',
@@ -78,6 +79,7 @@ describe('controller metrics and health, with a metrics token', () => {
       assert.ok(before.has(name), `${name} is missing from the scrape`);
     }
     assert.ok(value(before, 'tracefleet_controller_agents_connected') >= 1, 'the stack\'s agent is connected to this replica');
+    assert.equal(value(before, 'tracefleet_controller_registrations_waiting'), 0, 'its registration was recorded');
     assert.ok(value(before, 'tracefleet_controller_db_pool_connections', { state: 'total' }) >= 1, 'the pg pool is reachable');
     assert.equal(before.get('tracefleet_controller_queue_jobs')!.metrics.length, 8, 'two queues × four states');
     // The ingest budget's caps are the configured ones (TRACEFLEET_INGEST_INFLIGHT, _MB defaults).

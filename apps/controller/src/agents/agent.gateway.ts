@@ -127,6 +127,11 @@ export class AgentGateway implements OnModuleInit, OnModuleDestroy, OnApplicatio
     this.registrar = new AgentRegistrar(env, certs, nodes, handover, runs, commands, this.sessions);
   }
 
+  /** Registrations received and not yet recorded (metrics). */
+  get registrationsWaiting(): number {
+    return this.registrar.queued;
+  }
+
   /** Paused streams waiting for their turn to be resumed (metrics). */
   get resumesWaiting(): number {
     return this.resumes.waiting;

@@ -79,6 +79,9 @@ export class MetricsSources implements OnModuleInit {
       async () => (await this.partitions.recentStats()).map((s) => ({ labels: { table: s.table }, value: s.defaultRows })),
     );
     m.gauge('agents_connected', 'Agent sessions held by this replica.', [], () => [{ value: this.agents.connectedNodeNames().length }]);
+    m.gauge('registrations_waiting', 'Agent registrations this replica has received and not yet recorded (recorded in batches: a fleet reconnecting at once waits here).', [], () => [
+      { value: this.agents.registrationsWaiting },
+    ]);
     m.gauge('ingest_inflight', 'Agent result messages this replica holds decoded and not yet stored (messages, wire bytes), its caps, sessions held back (at the cap, or while a command runs), and the times either held them.', ['what'], () => {
       const b = this.agents.budget;
       const f = b.inFlight;
