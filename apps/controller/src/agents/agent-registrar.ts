@@ -83,7 +83,8 @@ export class AgentRegistrar {
     while (left.length > 0) {
       const names = new Set<string>();
       const round = left.filter(({ w }) => !names.has(w.reg.nodeName) && names.add(w.reg.nodeName));
-      left = left.filter((x) => !round.includes(x));
+      const taken = new Set(round);
+      left = left.filter((x) => !taken.has(x));
       await this.recordRound(round, settle);
     }
   }

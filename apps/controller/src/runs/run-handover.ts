@@ -60,7 +60,11 @@ export class RunHandover {
       select: { id: true, jobId: true, status: true, sessionId: true, nodeId: true },
     });
     const byNode = new Map<string, typeof rows>();
-    for (const r of rows) byNode.set(r.nodeId, [...(byNode.get(r.nodeId) ?? []), r]);
+    for (const r of rows) {
+      const list = byNode.get(r.nodeId);
+      if (list) list.push(r);
+      else byNode.set(r.nodeId, [r]);
+    }
     const outs = items.map((item, k) => {
       const out: Handover = { kept: [], restarted: [], failed: [], ended: [] };
       const held = helds[k];
@@ -86,7 +90,7 @@ export class RunHandover {
       await this.prisma.$executeRaw`
         UPDATE "JobRun" r SET "sessionId" = t.sid
         FROM unnest(${kept.map((k) => k.runId)}::uuid[], ${kept.map((k) => k.nodeId)}::uuid[], ${kept.map((k) => k.sessionId)}::uuid[]) AS t(id, nid, sid)
-        WHERE r."id" = t.id AND r."nodeId" = t.nid AND r."status" IN ('pending'::"RunStatus", 'dispatched'::"RunStatus", 'running'::"RunStatus")`;
+        WHERE r."id" = t.id AND r."nodeId" = t.nid AND r."status" = ANY(${[...ACTIVE_RUN]}::"RunStatus"[])`;
     }
     const restarted = outs.flatMap(({ out }) => out.restarted);
     if (restarted.length > 0) {

@@ -322,7 +322,11 @@ export class RunsService {
   async pendingRunIdsOf(nodeIds: string[]): Promise<Map<string, string[]>> {
     const runs = await this.prisma.jobRun.findMany({ where: { nodeId: { in: nodeIds }, status: 'pending' }, select: { id: true, nodeId: true } });
     const out = new Map<string, string[]>();
-    for (const r of runs) out.set(r.nodeId, [...(out.get(r.nodeId) ?? []), r.id]);
+    for (const r of runs) {
+      const ids = out.get(r.nodeId);
+      if (ids) ids.push(r.id);
+      else out.set(r.nodeId, [r.id]);
+    }
     return out;
   }
 
