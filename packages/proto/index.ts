@@ -23,4 +23,6 @@ export {
   IssuedCertificate,
 } from './gen/tracefleet/v1/enroll.pb';
 
+export { BufferReader } from './buffer-reader';
+
 export const PROTOCOL_VERSION = 1;

@@ -89,8 +89,12 @@ export class ProfilesService {
    * committed elsewhere (the transaction may roll back).
    */
   async internStacks(tx: Tx, strings: string[], paths: number[][]): Promise<number[]> {
-    // Called for every result batch: index arrays and loops, not flat()/map()/join() (flat() over a batch's
-    // frames took most of a batch's CPU: 300 µs of 50 stacks × 20 frames, now ~80).
+    // Called for every result batch, and nearly always for names and paths already known: those are looked up
+    // straight in the caches, with index arrays and loops, and only the unknown ones go through sets, maps and
+    // the database. (flat()/map()/join() over a batch's frames took most of a batch's CPU, 300 µs of 50 stacks
+    // × 20 frames, then ~80; building each path's key by concatenation, a Set of the names and a Map of the found
+    // ids per batch were then the largest part of what a replica allocated under a flood: a sampling heap profile
+    // of the flood of 2,000 agents, 19 % of all bytes.)
     const n = strings.length;
     const used = new Uint8Array(n);
     for (const p of paths) {
@@ -99,47 +103,67 @@ export class ProfilesService {
         used[f] = 1;
       }
     }
-    const names: string[] = new Array(n);
-    const wanted = new Set<string>();
+    const remember = tx === this.prisma;
+    // Frame id of each used string (ids are int4 serials, from 1).
+    const frameOf = new Int32Array(n);
+    let unknown: { at: number[]; names: string[] } | undefined;
     for (let i = 0; i < n; i++) {
       if (used[i] === 0) continue;
       const s = strings[i];
-      names[i] = s.length > MAX_FRAME_NAME ? `${s.slice(0, MAX_FRAME_NAME)}...` : s;
-      wanted.add(names[i]);
+      const name = s.length > MAX_FRAME_NAME ? `${s.slice(0, MAX_FRAME_NAME)}...` : s;
+      const id = this.frameIds.get(name);
+      if (id !== undefined) frameOf[i] = id;
+      else {
+        unknown ??= { at: [], names: [] };
+        unknown.at.push(i);
+        unknown.names.push(name);
+      }
     }
-    const remember = tx === this.prisma;
-    const frameIds = await this.ids(tx, [...wanted], this.frameIds, remember, frameKey, async (rows) => {
-      const keys = rows.map((r) => r.key);
-      await tx.$executeRaw`
-        INSERT INTO "Frame" ("key", "name", "kind")
-        SELECT * FROM unnest(${keys}::text[], ${rows.map((r) => r.item)}::text[], ${rows.map((r) => frameKind(r.item))}::"FrameKind"[])
-        ON CONFLICT ("key") DO NOTHING`;
-      return tx.$queryRaw<{ id: number; key: string }[]>`SELECT "id", "key" FROM "Frame" WHERE "key" = ANY(${keys}::text[])`;
-    });
-    // Each used string's frame id as text, once; a path's list is their concatenation ("12,7,9").
-    const idText: string[] = new Array(n);
-    for (let i = 0; i < n; i++) if (used[i] === 1) idText[i] = String(frameIds.get(names[i]));
-    const lists = paths.map((p) => {
-      let list = p.length > 0 ? idText[p[0]] : '';
-      for (let j = 1; j < p.length; j++) list += `,${idText[p[j]]}`;
-      return list;
-    });
-    const stackIds = await this.ids(
-      tx,
-      [...new Set(lists)],
-      this.stackIds,
-      remember,
-      (list) => stackKey(list.split(',').map(Number)),
-      async (rows) => {
+    if (unknown) {
+      const got = await this.ids(tx, [...new Set(unknown.names)], this.frameIds, remember, frameKey, async (rows) => {
         const keys = rows.map((r) => r.key);
         await tx.$executeRaw`
-          INSERT INTO "Stack" ("key", "frameIds")
-          SELECT k, string_to_array(f, ',')::int[] FROM unnest(${keys}::text[], ${rows.map((r) => r.item)}::text[]) AS t(k, f)
+          INSERT INTO "Frame" ("key", "name", "kind")
+          SELECT * FROM unnest(${keys}::text[], ${rows.map((r) => r.item)}::text[], ${rows.map((r) => frameKind(r.item))}::"FrameKind"[])
           ON CONFLICT ("key") DO NOTHING`;
-        return tx.$queryRaw<{ id: number; key: string }[]>`SELECT "id", "key" FROM "Stack" WHERE "key" = ANY(${keys}::text[])`;
-      },
-    );
-    return lists.map((l) => stackIds.get(l)!);
+        return tx.$queryRaw<{ id: number; key: string }[]>`SELECT "id", "key" FROM "Frame" WHERE "key" = ANY(${keys}::text[])`;
+      });
+      for (let j = 0; j < unknown.at.length; j++) frameOf[unknown.at[j]] = got.get(unknown.names[j])!;
+    }
+    // A path's key is its frame ids joined ("12,7,9"): one string each, made by join.
+    const stackIds: number[] = new Array(paths.length);
+    const lists: string[] = new Array(paths.length);
+    const ids: number[] = [];
+    let unknownPaths: number[] | undefined;
+    for (let k = 0; k < paths.length; k++) {
+      const p = paths[k];
+      ids.length = p.length;
+      for (let j = 0; j < p.length; j++) ids[j] = frameOf[p[j]];
+      const list = ids.join(',');
+      lists[k] = list;
+      const id = this.stackIds.get(list);
+      if (id !== undefined) stackIds[k] = id;
+      else (unknownPaths ??= []).push(k);
+    }
+    if (unknownPaths) {
+      const got = await this.ids(
+        tx,
+        [...new Set(unknownPaths.map((k) => lists[k]))],
+        this.stackIds,
+        remember,
+        (list) => stackKey(list.split(',').map(Number)),
+        async (rows) => {
+          const keys = rows.map((r) => r.key);
+          await tx.$executeRaw`
+            INSERT INTO "Stack" ("key", "frameIds")
+            SELECT k, string_to_array(f, ',')::int[] FROM unnest(${keys}::text[], ${rows.map((r) => r.item)}::text[]) AS t(k, f)
+            ON CONFLICT ("key") DO NOTHING`;
+          return tx.$queryRaw<{ id: number; key: string }[]>`SELECT "id", "key" FROM "Stack" WHERE "key" = ANY(${keys}::text[])`;
+        },
+      );
+      for (const k of unknownPaths) stackIds[k] = got.get(lists[k])!;
+    }
+    return stackIds;
   }
 
   /**
@@ -238,22 +262,34 @@ export class ProfilesService {
 
   /** A run's batches as one: the stack and origin ids (interned) with their counts summed, and the total. */
   private async fold(batches: ProfileBatch[]): Promise<{ stacks: number[]; origins: number[]; counts: bigint[]; total: bigint }> {
-    // Counts per "stackId/originId".
-    const byStack = new Map<string, bigint>();
+    // Counts per stack id, per origin id (0: not known); numbers as keys, not a "stack/origin" string per stack.
+    const byOrigin = new Map<number, Map<number, bigint>>();
     let total = 0n;
     for (const b of batches) {
       if (b.stacks.length === 0) continue;
       for (const s of b.stacks) if (s.origin > b.origins.length) throw new Error(`a stack names origin ${s.origin} of ${b.origins.length}`);
       const ids = await this.internStacks(this.prisma, b.strings, b.stacks.map((s) => s.frames));
-      const origins = await this.internOrigins(this.prisma, b.origins);
-      b.stacks.forEach((s, i) => {
-        const key = `${ids[i]}/${s.origin === 0 ? 0 : origins[s.origin - 1]}`;
-        byStack.set(key, (byStack.get(key) ?? 0n) + s.count);
+      const origins = b.origins.length > 0 ? await this.internOrigins(this.prisma, b.origins) : [];
+      for (let i = 0; i < b.stacks.length; i++) {
+        const s = b.stacks[i];
+        const origin = s.origin === 0 ? 0 : origins[s.origin - 1];
+        let counts = byOrigin.get(origin);
+        if (counts === undefined) byOrigin.set(origin, (counts = new Map()));
+        counts.set(ids[i], (counts.get(ids[i]) ?? 0n) + s.count);
         total += s.count;
-      });
+      }
     }
-    const keys = [...byStack.keys()].map((k) => k.split('/').map(Number));
-    return { stacks: keys.map((k) => k[0]), origins: keys.map((k) => k[1]), counts: [...byStack.values()], total };
+    const stacks: number[] = [];
+    const origins: number[] = [];
+    const counts: bigint[] = [];
+    for (const [origin, byStack] of byOrigin) {
+      for (const [stack, count] of byStack) {
+        stacks.push(stack);
+        origins.push(origin);
+        counts.push(count);
+      }
+    }
+    return { stacks, origins, counts, total };
   }
 
   /** The profile row of each run (by run id), created on first use: the unknown ones with one statement. */
