@@ -1,21 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { BinaryReader } from '@bufbuild/protobuf/wire';
+import { BinaryReader, BinaryWriter } from '@bufbuild/protobuf/wire';
 import { BufferReader } from './buffer-reader';
 import { AgentMessage } from './gen/tracefleet/v1/agent.pb';
 import { SslEvent } from './gen/tracefleet/v1/ssl.pb';
 
 /** A length-delimited field's payload as string() reads it: the length varint, then the bytes. */
-function delimited(bytes: number[]): Uint8Array {
-  const out: number[] = [];
-  let n = bytes.length;
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n >>>= 7;
-  }
-  out.push(n, ...bytes);
-  return Uint8Array.from(out);
-}
+const delimited = (bytes: number[]): Uint8Array => new BinaryWriter().bytes(Uint8Array.from(bytes)).finish();
 
 /** Both readers' string() over the same bytes: results, or the errors' texts. */
 function both(wire: Uint8Array): [string, string] {

@@ -18,11 +18,31 @@ export interface NodeIdentity {
 
 const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 
+/** The single text value of a subject attribute; refuses zero, several (an ambiguous name is no name), or a non-string. */
+function single(values: readonly unknown[], field: string): string {
+  if (values.length !== 1) throw new CertificateError(`the subject has ${values.length} ${field} values (want exactly one)`);
+  if (typeof values[0] !== 'string') throw new CertificateError(`the subject's ${field} is not text`);
+  return values[0];
+}
+
 /** The single value of a subject attribute; refuses zero or several (an ambiguous name is no name). */
 export function singleField(name: x509.Name, field: string): string {
-  const values = name.getField(field);
-  if (values.length !== 1) throw new CertificateError(`the subject has ${values.length} ${field} values (want exactly one)`);
-  return values[0];
+  return single(name.getField(field), field);
+}
+
+/**
+ * The node a certificate speaks for, by the rules of every node certificate: exactly one O, tracefleet-nodes;
+ * exactly one CN, a valid node name; the clientAuth usage. `valuesOf` gives the subject's values of an
+ * attribute; `usages` the extended key usages (OIDs), none without the extension. Both readings of a
+ * certificate (nodeIdentity, peerNodeIdentity) go through here.
+ */
+function nodeNameOf(valuesOf: (field: string) => readonly unknown[], usages: readonly string[] | undefined): string {
+  const org = single(valuesOf('O'), 'O');
+  if (org !== NODE_ORG) throw new CertificateError(`not a node certificate (O=${JSON.stringify(org.slice(0, 80))}, want ${NODE_ORG})`);
+  const nodeName = single(valuesOf('CN'), 'CN');
+  if (!NODE_NAME_RE.test(nodeName)) throw new CertificateError(`certificate CN ${JSON.stringify(nodeName.slice(0, 80))} is not a valid node name`);
+  if (!usages?.includes(CLIENT_AUTH)) throw new CertificateError('the certificate is not for client authentication (no clientAuth usage)');
+  return nodeName;
 }
 
 /**
@@ -39,12 +59,7 @@ export function nodeIdentity(der: Uint8Array | ArrayBuffer | string): NodeIdenti
     throw new CertificateError(`not an X.509 certificate (${(err as Error).message})`);
   }
   const subject = new x509.Name(cert.subjectName.toJSON());
-  const org = singleField(subject, 'O');
-  if (org !== NODE_ORG) throw new CertificateError(`not a node certificate (O=${JSON.stringify(org.slice(0, 80))}, want ${NODE_ORG})`);
-  const nodeName = singleField(subject, 'CN');
-  if (!NODE_NAME_RE.test(nodeName)) throw new CertificateError(`certificate CN ${JSON.stringify(nodeName.slice(0, 80))} is not a valid node name`);
-  const eku = cert.getExtension(x509.ExtendedKeyUsageExtension);
-  if (!eku || !eku.usages.map(String).includes(CLIENT_AUTH)) throw new CertificateError('the certificate is not for client authentication (no clientAuth usage)');
+  const nodeName = nodeNameOf((field) => subject.getField(field), cert.getExtension(x509.ExtendedKeyUsageExtension)?.usages.map(String));
   return { nodeName, serial: normalizeSerial(cert.serialNumber), notBefore: cert.notBefore, notAfter: cert.notAfter };
 }
 
@@ -60,13 +75,10 @@ export interface PeerCertificateFields {
   valid_to?: string;
 }
 
-/** The single string value of an attribute in Node's subject object; refuses zero, several, or a non-string. */
-function singleValue(subject: object, field: string): string {
+/** An attribute's values in Node's subject object (own properties only): a string, or an array when repeated. */
+function peerValues(subject: object, field: string): readonly unknown[] {
   const v: unknown = Object.prototype.hasOwnProperty.call(subject, field) ? (subject as Record<string, unknown>)[field] : undefined;
-  const values = v === undefined ? [] : Array.isArray(v) ? v : [v];
-  if (values.length !== 1) throw new CertificateError(`the subject has ${values.length} ${field} values (want exactly one)`);
-  if (typeof values[0] !== 'string') throw new CertificateError(`the subject's ${field} is not text`);
-  return values[0];
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
 }
 
 /**
@@ -80,13 +92,7 @@ function singleValue(subject: object, field: string): string {
 export function peerNodeIdentity(cert: PeerCertificateFields): NodeIdentity {
   const subject = cert.subject;
   if (!subject || typeof subject !== 'object') throw new CertificateError('the certificate has no subject');
-  const org = singleValue(subject, 'O');
-  if (org !== NODE_ORG) throw new CertificateError(`not a node certificate (O=${JSON.stringify(org.slice(0, 80))}, want ${NODE_ORG})`);
-  const nodeName = singleValue(subject, 'CN');
-  if (!NODE_NAME_RE.test(nodeName)) throw new CertificateError(`certificate CN ${JSON.stringify(nodeName.slice(0, 80))} is not a valid node name`);
-  if (!Array.isArray(cert.ext_key_usage) || !cert.ext_key_usage.includes(CLIENT_AUTH)) {
-    throw new CertificateError('the certificate is not for client authentication (no clientAuth usage)');
-  }
+  const nodeName = nodeNameOf((field) => peerValues(subject, field), Array.isArray(cert.ext_key_usage) ? cert.ext_key_usage : undefined);
   const notBefore = new Date(cert.valid_from ?? NaN);
   const notAfter = new Date(cert.valid_to ?? NaN);
   if (Number.isNaN(notBefore.getTime()) || Number.isNaN(notAfter.getTime())) throw new CertificateError('the certificate validity is not readable');

@@ -8,6 +8,7 @@ import { createCa, loadCa, issueServerCert, issueNodeCert, chainsTo, type FleetC
 import { checkCsr, createNodeCsr, MAX_CSR_BYTES } from './csr';
 import { CertificateError, nodeIdentity } from './names';
 import { checkPrivateFile, writePrivateFile } from './files';
+import { certSignedBy } from './test-certs';
 import { generateKeys, KEY_ALG, subtle, x509 } from './x509';
 
 let caPem: PemPair;
@@ -124,21 +125,7 @@ describe('node certificates from CSRs', () => {
 });
 
 describe('node names from peer certificates', () => {
-  async function certWith(name: x509.Name, usages: string[] = [x509.ExtendedKeyUsage.clientAuth]): Promise<string> {
-    const keys = await generateKeys();
-    const c = await x509.X509CertificateGenerator.create({
-      serialNumber: '0a',
-      subject: name,
-      issuer: ca.cert.subjectName,
-      notBefore: new Date(Date.now() - 1000),
-      notAfter: new Date(Date.now() + 60_000),
-      signingAlgorithm: KEY_ALG,
-      publicKey: keys.publicKey,
-      signingKey: ca.key,
-      extensions: usages.length ? [new x509.ExtendedKeyUsageExtension(usages)] : [],
-    });
-    return c.toString('pem');
-  }
+  const certWith = async (name: x509.Name, usages?: string[]): Promise<string> => (await certSignedBy(ca, name, usages)).certPem;
 
   it('takes the CN of a node certificate only', async () => {
     assert.equal(nodeIdentity(await certWith(new x509.Name([{ CN: ['n-1'] }, { O: ['tracefleet-nodes'] }]))).nodeName, 'n-1');
