@@ -11,6 +11,7 @@ import { AgentGateway } from './agents/agent.gateway';
 import { BatchGuard } from './agents/batch-guard';
 import { AgentRouter } from './agents/agent-router';
 import { AgentCommandQueue } from './queue/agent-commands';
+import { FleetCommands } from './agents/fleet-commands';
 import { NodeSelection } from './nodes/selection';
 import { NodeSweepService } from './agents/node-sweep.service';
 import { RunsService } from './runs/runs.service';
@@ -81,6 +82,7 @@ export class AppModule {
         AgentGateway,
         BatchGuard,
         AgentCommandQueue,
+        FleetCommands,
         AgentRouter,
         NodeSelection,
         NodeSweepService,

@@ -42,6 +42,7 @@ export class ControllerMetrics {
   readonly collectErrors: Counter<'collector'>;
   readonly dispatchStepSeconds: Histogram<'step'>;
   readonly forwardedStarts: Counter<'via' | 'outcome'>;
+  readonly remoteCommandHolds: Counter<'outcome'>;
 
   constructor() {
     const registers = [this.registry];
@@ -77,6 +78,14 @@ export class ControllerMetrics {
         "Other replicas' start-runs commands this replica was given, by how each came (fast: the Redis pub/sub message; queue: " +
         'its queued copy, the backstop) and what it did: started (the runs it names were started or failed here) or skipped (a queued copy whose fast one did the work).',
       labelNames: ['via', 'outcome'],
+      registers,
+    });
+    this.remoteCommandHolds = new Counter({
+      name: `${METRIC_PREFIX}remote_command_holds_total`,
+      help:
+        "Other replicas' commands this replica gave way to (FleetCommands: storage narrowed, sessions held), by how each hold ended: " +
+        'ended (their end was heard) or bound (REMOTE_HOLD_MAX_MS passed first); refused: a message on the channel that was not taken.',
+      labelNames: ['outcome'],
       registers,
     });
     this.collectErrors = new Counter({

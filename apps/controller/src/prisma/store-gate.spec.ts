@@ -103,6 +103,34 @@ describe('StoreGate', () => {
     assert.deepEqual(heard, [true, false, true, false]);
   });
 
+  it("narrows for other replicas' commands ('elsewhere') as for its own, but tells only its own to onLocalCommands", async () => {
+    const gate = new StoreGate(3, 1);
+    const all: boolean[] = [];
+    const local: boolean[] = [];
+    gate.onCommands((running) => all.push(running));
+    gate.onLocalCommands((running) => local.push(running));
+    let endRemote!: () => void;
+    const remote = gate.foreground(() => new Promise<void>((r) => (endRemote = r)), 'elsewhere');
+    assert.equal(gate.limit, 1, 'narrowed for the other replica');
+    assert.deepEqual(all, [true]);
+    assert.deepEqual(local, [], 'not told on: the other replica would hold for its own stand-in');
+    let endOwn!: () => void;
+    const own = gate.foreground(() => new Promise<void>((r) => (endOwn = r)));
+    assert.deepEqual(local, [true]);
+    endRemote();
+    await remote;
+    assert.equal(gate.limit, 1, 'its own command still runs');
+    assert.deepEqual(all, [true]);
+    endOwn();
+    await own;
+    assert.deepEqual(local, [true, false]);
+    assert.deepEqual(all, [true, false]);
+    assert.equal(gate.limit, 3);
+    // A failed command of its own ends too.
+    await assert.rejects(gate.foreground(async () => Promise.reject(new Error('refused'))), /refused/);
+    assert.deepEqual(local, [true, false, true, false]);
+  });
+
   it('refuses foreground slots outside 1..slots', () => {
     assert.throws(() => new StoreGate(2, 0), /foreground slots must be 1..2/);
     assert.throws(() => new StoreGate(2, 3), /foreground slots must be 1..2/);

@@ -7,13 +7,17 @@
  * gate lets at most `foregroundSlots` pieces of work run, so results stored at full speed do not take
  * the CPU that the command needs (one replica's work shares one event loop). Work under way finishes;
  * new work waits until the command is done. Whoever reads results in (the agent gateway) hears when commands
- * begin and end (`onCommands`), to stop taking new ones from the wire meanwhile.
+ * begin and end (`onCommands`), to stop taking new ones from the wire meanwhile. Commands of other replicas
+ * (FleetCommands) run here as `foreground(…, 'elsewhere')`: they narrow the gate the same way, but only this
+ * replica's own are told to `onLocalCommands` (which tells the others: told back, they would hold each other).
  */
 export class StoreGate {
   private active = 0;
   private readonly waiting: (() => void)[] = [];
   private foregroundWork = 0;
+  private localWork = 0;
   private readonly listeners: ((running: boolean) => void)[] = [];
+  private readonly localListeners: ((running: boolean) => void)[] = [];
 
   constructor(
     readonly slots: number,
@@ -58,13 +62,21 @@ export class StoreGate {
     this.listeners.push(listener);
   }
 
+  /** Like onCommands, for this replica's own commands only (`foreground(work)`, not `'elsewhere'`). */
+  onLocalCommands(listener: (running: boolean) => void): void {
+    this.localListeners.push(listener);
+  }
+
   /** Runs a command with the gate narrowed to its foreground slots until the command is done. */
-  async foreground<T>(work: () => Promise<T>): Promise<T> {
-    if (this.foregroundWork++ === 0) this.tell(true);
+  async foreground<T>(work: () => Promise<T>, from: 'here' | 'elsewhere' = 'here'): Promise<T> {
+    const here = from === 'here';
+    if (this.foregroundWork++ === 0) this.tell(this.listeners, true);
+    if (here && this.localWork++ === 0) this.tell(this.localListeners, true);
     try {
       return await work();
     } finally {
-      if (--this.foregroundWork === 0) this.tell(false);
+      if (here && --this.localWork === 0) this.tell(this.localListeners, false);
+      if (--this.foregroundWork === 0) this.tell(this.listeners, false);
       // Slots that opened again go to what waits.
       while (this.active < this.limit && this.waiting.length > 0) {
         this.active++;
@@ -73,7 +85,7 @@ export class StoreGate {
     }
   }
 
-  private tell(running: boolean): void {
-    for (const l of this.listeners) l(running);
+  private tell(listeners: ((running: boolean) => void)[], running: boolean): void {
+    for (const l of listeners) l(running);
   }
 }
