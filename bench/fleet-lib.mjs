@@ -12,6 +12,38 @@ export function cpuTicks(pid) {
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(f[11]) + Number(f[12]);
 }
+/** The machine's busy CPU time in clock ticks (every CPU, from /proc/stat: all but idle and iowait). */
+function machineBusyTicks() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return f.reduce((a, x) => a + x, 0) - f[3] - f[4];
+}
+
+/**
+ * Where the machine's CPUs went over a phase, in % of one CPU: the controller replicas, the load generator's
+ * processes, and the rest (PostgreSQL, Redis, the bench itself, the kernel's softirq work). On one machine they
+ * take from each other; in a real fleet the agents are on their own hosts.
+ */
+export class CpuSplit {
+  constructor(replicaPids, simPids) {
+    this.replicaPids = replicaPids;
+    this.simPids = simPids;
+    this.t0 = Date.now();
+    this.machine0 = machineBusyTicks();
+    this.replicas0 = replicaPids.map(cpuTicks);
+    this.sim0 = simPids.map(cpuTicks);
+  }
+  stop() {
+    const sec = (Date.now() - this.t0) / 1000;
+    const share = (ticks) => (ticks / 100 / sec) * 100;
+    const replicas = this.replicaPids.map((pid, i) => share(cpuTicks(pid) - this.replicas0[i]));
+    const loadGenerator = share(this.simPids.reduce((a, pid, i) => a + cpuTicks(pid) - this.sim0[i], 0));
+    const machine = share(machineBusyTicks() - this.machine0);
+    return { replicas, loadGenerator, rest: Math.max(0, machine - loadGenerator - replicas.reduce((a, x) => a + x, 0)), machine };
+  }
+}
+export const cpuSplitText = (c, { replicas = true } = {}) =>
+  `${replicas ? `replicas ${c.replicas.map((x) => `${x.toFixed(0)} %`).join(' / ')}, ` : ''}load generator ${c.loadGenerator.toFixed(0)} %, rest ${c.rest.toFixed(0)} % (of ${c.machine.toFixed(0)} % busy)`;
+
 export const pct = (xs, p) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
@@ -21,7 +53,10 @@ export const fmt = (ms) => `${Math.round(ms)} ms`;
 export class Workers {
   constructor(count) {
     const self = fileURLToPath(new URL('./fleet-sim.mjs', import.meta.url));
-    this.children = Array.from({ length: count }, () => fork(self, [], { env: { ...process.env, TRACEFLEET_FLEET_SIM: '1' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    // FLEET_SIM_NODE_ARGS: Node options for the load generator's processes only (say --cpu-prof, which NODE_OPTIONS refuses).
+    const execArgv = [...process.execArgv, ...(process.env.FLEET_SIM_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
+    const env = { ...process.env, TRACEFLEET_FLEET_SIM: '1' };
+    this.children = Array.from({ length: count }, () => fork(self, [], { env, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
     this.listeners = new Set();
     this.errors = [];
     this.retries = 0;

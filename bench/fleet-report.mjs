@@ -1,5 +1,5 @@
 // The fleet bench's table for BENCHMARKS.md (between <!-- fleet:start --> and <!-- fleet:end -->).
-import { errorCell, fmt } from './fleet-lib.mjs';
+import { cpuSplitText, errorCell, fmt } from './fleet-lib.mjs';
 
 const n = (x) => Math.round(x).toLocaleString('en-US');
 const mib = (x) => (x === null || x === undefined ? 'n/a' : `${x.toFixed(0)} MiB`);
@@ -27,6 +27,7 @@ function floodRows(f, label, replicas) {
     `| ${label}: samples stored per second (first batch → job completed; while all were sending) | ${n(f.samplesPerSecStored)}; ${f.samplesPerSecStoredWhileSending === null ? 'n/a' : n(f.samplesPerSecStoredWhileSending)}${perReplica} |`,
     `| ${label}: sent / stored, lost in transit, seq gaps, failed runs, drain after the last batch | ${n(f.samplesSent)} / ${n(f.samplesStored)}, ${f.samplesLostTransit}, ${f.seqGaps}, ${f.failedRunCount} (job ${f.status}), ${f.drainAfterLastBatchSec.toFixed(1)} s |`,
     `| ${label}: controller peak RSS (sampled every 50 ms${replicas > 1 ? ', per replica' : ''}) / CPU (% of one CPU) | ${f.peakRssMiB.slice(0, replicas).map(mib).join(' / ')} / ${f.cpuPercentOfOneCpu.slice(0, replicas).map((x) => `${x.toFixed(0)} %`).join(' / ')} |`,
+    ...(f.cpuSplit ? [`| ${label}: the machine's CPU, % of one CPU (every replica, idle ones too) | ${cpuSplitText(f.cpuSplit)} |`] : []),
     ...(f.startRunUnderFlood
       ? [`| ${label}: POST /jobs → StartRun at every agent, jobs posted during the flood: p50 / p99 / max (target p99 < 1 s: ${target(f.startRunUnderFlood)}) | ${lat(f.startRunUnderFlood)} (loop delay p99 ${fmt(f.simLag.p99Ms)}) |`]
       : []),
@@ -70,7 +71,7 @@ export function fleetTable(r) {
           `| One replica: dispatch while every agent sends a batch a second for another job: p50 / p99 / max (target p99 < 1 s: ${target(o.dispatchWhileSending)}) | ${lat(o.dispatchWhileSending)} (POST answered in ${fmt(o.dispatchWhileSending.medianPostMs)}; loop delay p99 ${fmt(o.dispatchWhileSending.simLag.p99Ms)}${stepsCell(o.dispatchWhileSending)}; those jobs ended ${(o.dispatchWhileSending.statuses ?? []).join(', ')}) |`,
           ...(o.dispatchWhileSending.backgroundJob?.samplesPerSecStored
             ? [
-                `| One replica: every agent sending a batch a second: samples sent / stored per second (first batch → job completed), drain after the last batch, controller CPU (% of one CPU) | ${n(o.dispatchWhileSending.backgroundJob.samplesPerSecSent)} / ${n(o.dispatchWhileSending.backgroundJob.samplesPerSecStored)}, ${o.dispatchWhileSending.backgroundJob.drainAfterLastBatchSec.toFixed(1)} s, ${o.dispatchWhileSending.backgroundJob.cpuPercentOfOneCpu.toFixed(0)} % |`,
+                `| One replica: every agent sending a batch a second: samples sent / stored per second (first batch → job completed), drain after the last batch, controller CPU (% of one CPU) | ${n(o.dispatchWhileSending.backgroundJob.samplesPerSecSent)} / ${n(o.dispatchWhileSending.backgroundJob.samplesPerSecStored)}, ${o.dispatchWhileSending.backgroundJob.drainAfterLastBatchSec.toFixed(1)} s, ${o.dispatchWhileSending.backgroundJob.cpuPercentOfOneCpu.toFixed(0)} %${o.dispatchWhileSending.backgroundJob.cpuSplit ? `; the machine: ${cpuSplitText(o.dispatchWhileSending.backgroundJob.cpuSplit)}` : ''} |`,
               ]
             : []),
         ]
@@ -91,10 +92,13 @@ export function fleetTable(r) {
       ...(s.dispatchWhileSending
         ? [
             `| ${r.replicas} replicas: dispatch while every agent sends a batch a second for another job: p50 / p99 / max (target p99 < 1 s: ${target(s.dispatchWhileSending)}) | ${lat(s.dispatchWhileSending)} (POST answered in ${fmt(s.dispatchWhileSending.medianPostMs)}; loop delay p99 ${fmt(s.dispatchWhileSending.simLag.p99Ms)}${stepsCell(s.dispatchWhileSending)}; those jobs ended ${s.dispatchWhileSending.statuses.join(', ')}) |`,
-            `| ${r.replicas} replicas: every agent sending a batch a second: samples sent / stored per second, drain after the last batch, CPU by replica (% of one CPU) | ${n(s.dispatchWhileSending.backgroundJob.samplesPerSecSent)} / ${n(s.dispatchWhileSending.backgroundJob.samplesPerSecStored)}, ${s.dispatchWhileSending.backgroundJob.drainAfterLastBatchSec.toFixed(1)} s, ${s.dispatchWhileSending.backgroundJob.cpuPercentByReplica.map((x) => `${x.toFixed(0)} %`).join(' / ')} |`,
+            `| ${r.replicas} replicas: every agent sending a batch a second: samples sent / stored per second, drain after the last batch, CPU by replica (% of one CPU) | ${n(s.dispatchWhileSending.backgroundJob.samplesPerSecSent)} / ${n(s.dispatchWhileSending.backgroundJob.samplesPerSecStored)}, ${s.dispatchWhileSending.backgroundJob.drainAfterLastBatchSec.toFixed(1)} s, ${s.dispatchWhileSending.backgroundJob.cpuPercentByReplica.map((x) => `${x.toFixed(0)} %`).join(' / ')}${s.dispatchWhileSending.backgroundJob.cpuSplit ? `; ${cpuSplitText(s.dispatchWhileSending.backgroundJob.cpuSplit, { replicas: false })}` : ''} |`,
           ]
         : []),
       ...floodRows(s.floodAll, `${r.replicas} replicas, flood by all ${s.floodAll.agents} agents`, r.replicas),
+      ...(s.remoteCommandHolds
+        ? [`| ${r.replicas} replicas: holds for the other replicas' commands through these phases (FleetCommands), ended / at their 3 s bound / refused messages, by replica | ${s.remoteCommandHolds.map((h) => `${h.ended} / ${h.bound} / ${h.refused}`).join('; ')} |`]
+        : []),
     );
   }
   if (r.retention?.summary) rows.push(`| Retention of a day of samples (fleet-retention.mjs; its own section below) | ${r.retention.summary} |`);

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEPTH, now, SAMPLES_PER_BATCH, STACKS, syntheticBatch } from './fleet-sim.mjs';
-import { addStepSums, cpuTicks, dispatchStepSums, HeapSampler, jobReport, logSummary, metricValue, pct, RssSampler, stepDelta, vmRssMiB, Workers } from './fleet-lib.mjs';
+import { addStepSums, cpuSplitText, CpuSplit, cpuTicks, dispatchStepSums, HeapSampler, jobReport, logSummary, metricValue, pct, RssSampler, stepDelta, vmRssMiB, Workers } from './fleet-lib.mjs';
 import { fleetTable } from './fleet-report.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -124,6 +124,7 @@ export async function fleetBench() {
   const flood = async (labels, agents, probes) => {
     await workers.all({ cmd: 'mode', mode: { kind: 'flood' } }, 'mode');
     const cpu0 = pids.map(cpuTicks);
+    const split = new CpuSplit(pids, workers.children.map((c) => c.pid));
     const stored0 = await Promise.all(reps.map((r) => metricValue(r.base, 'tracefleet_controller_samples_stored_total')));
     const logMark = stack.logs.length;
     const rss = new RssSampler(pids);
@@ -174,6 +175,7 @@ export async function fleetBench() {
     const rep = await jobReport(workers, p.id);
     const wallSec = (now() - p.t0) / 1000;
     const cpu = pids.map((pid, i) => ((cpuTicks(pid) - cpu0[i]) / 100 / wallSec) * 100);
+    const cpuSplit = split.stop();
     const storedByReplica = (await Promise.all(reps.map((r) => metricValue(r.base, 'tracefleet_controller_samples_stored_total')))).map((v, i) => v - stored0[i]);
     const windowSec = (Date.parse(job.finishedAt) - rep.firstBatchAt) / 1000;
     const during = progress.filter((x) => x.t >= 5000 && x.t <= INGEST_SEC * 1000);
@@ -197,6 +199,7 @@ export async function fleetBench() {
       medianRssMiB: mem.map((m) => m.medianMiB),
       heapPeaks,
       cpuPercentOfOneCpu: cpu,
+      cpuSplit,
       maxHeartbeatSilenceSec: maxSilenceMs / 1000,
       startRunUnderFlood: probes ? summarize(probeLat) : null,
       probeSteps,
@@ -210,6 +213,7 @@ export async function fleetBench() {
       `[fleet] flood of ${agents}: ${out.samplesStored} samples stored (${Math.round(out.samplesPerSecStored)}/s), lost ${out.samplesLostTransit}, job ${job.status}; ` +
         `peak RSS ${out.peakRssMiB.map((x) => x?.toFixed(0)).join('/')} MiB (heap used/total, external: ${heapPeaks.map((h) => `${h.heapUsedMiB.toFixed(0)}/${h.heapTotalMiB.toFixed(0)}, ${h.externalMiB.toFixed(0)}`).join('; ')}); ` +
         `controller event-loop delay, largest in a second (median) / largest ${heapPeaks.map((h) => `${Math.round(h.loopDelayMedianMaxMs ?? NaN)}/${Math.round(h.loopDelayMaxMs)}`).join('; ')} ms` +
+        `; CPU: ${cpuSplitText(cpuSplit)}` +
         (probes ? `; StartRun under flood p50 ${Math.round(out.startRunUnderFlood.p50Ms)} p99 ${Math.round(out.startRunUnderFlood.p99Ms)} ms` : ''),
     );
     if (out.samplesStored !== out.samplesSent) throw new Error(`flood of ${agents}: sent ${out.samplesSent}, stored ${out.samplesStored}`);
@@ -221,6 +225,7 @@ export async function fleetBench() {
     await workers.all({ cmd: 'mode', mode: { kind: 'rate' } }, 'mode');
     const used = pids.slice(0, replicas);
     const cpu0 = used.map(cpuTicks);
+    const split = new CpuSplit(pids, workers.children.map((c) => c.pid));
     const bg = await post(body(DISPATCH_JOBS * 6 + 15));
     await startLatencies(bg, N);
     await sleep(4000);
@@ -241,11 +246,12 @@ export async function fleetBench() {
       samplesPerSecStored: job.totals.samplesStored / storedSec,
       drainAfterLastBatchSec: (Date.parse(job.finishedAt) - rep.lastBatchAt) / 1000,
       cpuPercentByReplica: used.map((pid, i) => ((cpuTicks(pid) - cpu0[i]) / 100 / wallSec) * 100),
+      cpuSplit: split.stop(),
     };
     backgroundJob.cpuPercentOfOneCpu = backgroundJob.cpuPercentByReplica.reduce((a, x) => a + x, 0);
     console.log(
       `[fleet] while all send: ${Math.round(backgroundJob.samplesPerSecSent)} samples/s sent, ${Math.round(backgroundJob.samplesPerSecStored)}/s stored (first batch → job ${job.status}), ` +
-        `drained ${backgroundJob.drainAfterLastBatchSec.toFixed(1)} s after the last batch; controller CPU ${backgroundJob.cpuPercentOfOneCpu.toFixed(0)} %`,
+        `drained ${backgroundJob.drainAfterLastBatchSec.toFixed(1)} s after the last batch; controller CPU ${backgroundJob.cpuPercentOfOneCpu.toFixed(0)} %; ${cpuSplitText(backgroundJob.cpuSplit)}`,
     );
     return { ...round, statuses, backgroundJob };
   };
@@ -352,6 +358,13 @@ export async function fleetBench() {
       several.dispatchIdle = await dispatchRound(`idle, ${REPLICAS} replicas`);
       several.dispatchWhileSending = await dispatchWhileSending(REPLICAS);
       several.floodAll = await flood({ fleet: tag }, N, 3);
+      // Each replica's holds for the others' commands (FleetCommands), by how they ended: through all three phases.
+      several.remoteCommandHolds = [];
+      for (const r of reps) {
+        const [ended, bound, refused] = await Promise.all(['ended', 'bound', 'refused'].map((outcome) => metricValue(r.base, 'tracefleet_controller_remote_command_holds_total', { outcome })));
+        several.remoteCommandHolds.push({ ended, bound, refused });
+      }
+      console.log(`[fleet] holds for other replicas' commands, ended / bound / refused by replica: ${several.remoteCommandHolds.map((h) => `${h.ended} / ${h.bound} / ${h.refused}`).join('; ')}`);
       results.several = several;
     }
     if (phase('retention') && existsSync(new URL('./fleet-retention.mjs', import.meta.url))) {
