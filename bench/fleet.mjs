@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEPTH, now, SAMPLES_PER_BATCH, STACKS, syntheticBatch } from './fleet-sim.mjs';
-import { addStepSums, cpuSplitText, CpuSplit, cpuTicks, dispatchStepSums, HeapSampler, jobReport, logSummary, metricValue, pct, RssSampler, stepDelta, vmRssMiB, Workers } from './fleet-lib.mjs';
+import { addStepSums, cpuSplitText, CpuSplit, dispatchStepSums, HeapSampler, jobReport, logSummary, metricValue, pct, RssSampler, stepDelta, vmRssMiB, Workers } from './fleet-lib.mjs';
 import { fleetTable } from './fleet-report.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -123,7 +123,6 @@ export async function fleetBench() {
    */
   const flood = async (labels, agents, probes) => {
     await workers.all({ cmd: 'mode', mode: { kind: 'flood' } }, 'mode');
-    const cpu0 = pids.map(cpuTicks);
     const split = new CpuSplit(pids, workers.children.map((c) => c.pid));
     const stored0 = await Promise.all(reps.map((r) => metricValue(r.base, 'tracefleet_controller_samples_stored_total')));
     const logMark = stack.logs.length;
@@ -173,8 +172,6 @@ export async function fleetBench() {
     const probeStatuses = [];
     for (const id of probeJobs) probeStatuses.push((await waitJob(stack, id, 300_000)).status);
     const rep = await jobReport(workers, p.id);
-    const wallSec = (now() - p.t0) / 1000;
-    const cpu = pids.map((pid, i) => ((cpuTicks(pid) - cpu0[i]) / 100 / wallSec) * 100);
     const cpuSplit = split.stop();
     const storedByReplica = (await Promise.all(reps.map((r) => metricValue(r.base, 'tracefleet_controller_samples_stored_total')))).map((v, i) => v - stored0[i]);
     const windowSec = (Date.parse(job.finishedAt) - rep.firstBatchAt) / 1000;
@@ -198,7 +195,7 @@ export async function fleetBench() {
       peakRssMiB: mem.map((m) => m.peakMiB),
       medianRssMiB: mem.map((m) => m.medianMiB),
       heapPeaks,
-      cpuPercentOfOneCpu: cpu,
+      cpuPercentOfOneCpu: cpuSplit.replicas,
       cpuSplit,
       maxHeartbeatSilenceSec: maxSilenceMs / 1000,
       startRunUnderFlood: probes ? summarize(probeLat) : null,
@@ -223,21 +220,19 @@ export async function fleetBench() {
   /** While every agent sends a batch a second for a long job: DISPATCH_JOBS short jobs over every agent (on `replicas` replicas). */
   const dispatchWhileSending = async (replicas = 1) => {
     await workers.all({ cmd: 'mode', mode: { kind: 'rate' } }, 'mode');
-    const used = pids.slice(0, replicas);
-    const cpu0 = used.map(cpuTicks);
     const split = new CpuSplit(pids, workers.children.map((c) => c.pid));
     const bg = await post(body(DISPATCH_JOBS * 6 + 15));
     await startLatencies(bg, N);
     await sleep(4000);
     const round = await dispatchRound(replicas > 1 ? `while all send, ${replicas} replicas` : 'while all send', { waitEach: false });
     const job = await waitJob(stack, bg.id, 900_000);
-    const wallSec = (now() - bg.t0) / 1000;
     const statuses = [];
     for (const id of round.jobIds) statuses.push((await waitJob(stack, id, 600_000)).status);
     // Steady ingest: what every agent sends at a batch a second against what the replica stored per second
     // (first batch → the job completed, so a backlog that drains late counts against it).
     const rep = await jobReport(workers, bg.id);
     const storedSec = (Date.parse(job.finishedAt) - rep.firstBatchAt) / 1000;
+    const cpuSplit = split.stop();
     const backgroundJob = {
       status: job.status,
       samplesStored: job.totals.samplesStored,
@@ -245,8 +240,8 @@ export async function fleetBench() {
       samplesPerSecSent: rep.samples / ((rep.lastBatchAt - rep.firstBatchAt) / 1000 + 1),
       samplesPerSecStored: job.totals.samplesStored / storedSec,
       drainAfterLastBatchSec: (Date.parse(job.finishedAt) - rep.lastBatchAt) / 1000,
-      cpuPercentByReplica: used.map((pid, i) => ((cpuTicks(pid) - cpu0[i]) / 100 / wallSec) * 100),
-      cpuSplit: split.stop(),
+      cpuPercentByReplica: cpuSplit.replicas.slice(0, replicas),
+      cpuSplit,
     };
     backgroundJob.cpuPercentOfOneCpu = backgroundJob.cpuPercentByReplica.reduce((a, x) => a + x, 0);
     console.log(

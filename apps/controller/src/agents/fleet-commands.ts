@@ -56,6 +56,8 @@ export class FleetCommands implements OnApplicationBootstrap, OnModuleDestroy {
   /** Other replicas' commands held here now: each one's end. */
   private readonly holds = new Map<string, () => void>();
   private refusedLogged = 0;
+  /** Resolves once this replica listens on the channel and can say on it (boot does not wait: Redis may be away). */
+  ready: Promise<void> = Promise.resolve();
 
   constructor(
     @Inject(ENV) private readonly env: ControllerEnv,
@@ -66,9 +68,6 @@ export class FleetCommands implements OnApplicationBootstrap, OnModuleDestroy {
     this.pub = new IORedis(env.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
     this.pub.on('error', () => undefined);
   }
-
-  /** Resolves once this replica listens on the channel and can say on it (boot does not wait: Redis may be away). */
-  ready: Promise<void> = Promise.resolve();
 
   /** Other replicas' commands held here now (spec, metrics). */
   get held(): number {
