@@ -101,11 +101,13 @@ describe('cpu-profile, end to end on the real kernel', () => {
 
   it('names JS functions of node --perf-basic-prof in pid and mount namespaces of its own (a private /tmp)', async () => {
     // pid 1 of its namespace, writing /tmp/perf-1.map into a tmpfs only it sees: the agent reads it through
-    // /proc/PID/root under the name its NSpid gives.
-    const script = `mount -t tmpfs tmpfs /tmp && exec ${process.execPath} --perf-basic-prof ${join(FIXTURES, 'burn.js')} 0`;
+    // /proc/PID/root under the name its NSpid gives. The script comes on stdin, opened before the mount: a
+    // checkout under /tmp (a clone in /tmp/x) is hidden by that tmpfs.
+    const script = `exec < ${join(FIXTURES, 'burn.js')} && mount -t tmpfs tmpfs /tmp && exec ${process.execPath} --perf-basic-prof - 0`;
     const outer = launch('unshare', ['--pid', '--mount', '--fork', '--kill-child', 'sh', '-c', script]);
     let pid = 0;
     await waitFor(async () => {
+      if (outer.exitCode !== null || outer.signalCode !== null) assert.fail(`the namespaced node exited (${outer.exitCode ?? outer.signalCode}) before it ran`);
       const children = readFileSync(`/proc/${outer.pid}/task/${outer.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
       pid = Number(children[0] ?? 0);
       return pid > 0 && readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'node';
