@@ -3,11 +3,30 @@
 // gRPC; the faults are real (SIGKILL of the controller process).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { buildC, parseFolded, sleep, startStack, waitFor, waitJob, type Stack } from './harness';
 import { pgCtl } from './faults';
 
 const HZ = 99;
+const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+
+/** CPU seconds a process has run (user + system), from /proc/PID/stat. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK; // utime, stime: fields 14 and 15 of the line
+}
+
+/**
+ * The target's CPU seconds over windowMs from now, which the caller starts inside the job's sampling window:
+ * the profile samples the target only while it runs, so on a busy 2-CPU machine (PostgreSQL stopping and
+ * starting, a controller restarting) what it may take is its own CPU time × HZ, not the wall time × HZ.
+ */
+function cpuOver(pid: number, windowMs: number): Promise<number> {
+  const start = cpuSeconds(pid);
+  return new Promise((resolve) => setTimeout(() => resolve(cpuSeconds(pid) - start), windowMs).unref());
+}
 
 describe('acknowledged delivery: faults delay results, they do not lose them', () => {
   let stack: Stack;
@@ -45,6 +64,7 @@ describe('acknowledged delivery: faults delay results, they do not lose them', (
     assert.equal(created.status, 201, created.text);
     const id = created.json.id;
     await running(id);
+    const cpu = cpuOver(hot.pid!, 13_000);
     await sleep(3000);
     stack.controller.kill('SIGKILL');
     await new Promise((r) => stack.controller.once('exit', r));
@@ -63,8 +83,12 @@ describe('acknowledged delivery: faults delay results, they do not lose them', (
     assert.equal(job.status, 'completed', JSON.stringify(job));
     assert.equal(r.status, 'completed');
     assert.equal(r.reason, null, 'nothing to report: nothing was lost');
-    // 15 s at 99 Hz of a busy process, some of it while the controller was dead.
-    assert.ok(r.samplesTaken > 0.8 * HZ * 15, `only ${r.samplesTaken} samples taken`);
+    // Sampled throughout, the controller's death included: at least 80 % of the target's CPU time over 13 s
+    // of the 15 s job × 99 Hz (a CPU burner: about 13 s of it when the machine is quiet).
+    const cpuSec = await cpu;
+    console.log(`# the target ran ${cpuSec.toFixed(1)} CPU s in 13 s of the job`);
+    assert.ok(cpuSec > 3, `the target ran only ${cpuSec} CPU s: too little to tell`);
+    assert.ok(r.samplesTaken > 0.8 * HZ * cpuSec, `only ${r.samplesTaken} samples taken for ${cpuSec} CPU s`);
     assert.equal(r.samplesStored, r.samplesTaken - r.samplesDroppedKernel - r.samplesDroppedAgent, 'every sample the agent sent is stored, once');
     assert.equal(r.samplesLostTransit, 0);
     assert.equal(r.seqGaps, 0);
@@ -84,6 +108,7 @@ describe('acknowledged delivery: faults delay results, they do not lose them', (
     assert.equal(created.status, 201, created.text);
     const id = created.json.id;
     await running(id);
+    const cpu = cpuOver(hot.pid!, 10_000);
     await sleep(3000);
     pgCtl('stop');
     const stoppedAt = Date.now();
@@ -103,7 +128,12 @@ describe('acknowledged delivery: faults delay results, they do not lose them', (
     );
     assert.equal(job.status, 'completed', JSON.stringify(job));
     assert.equal(r.reason, null);
-    assert.ok(r.samplesTaken > 0.8 * HZ * 12, `only ${r.samplesTaken} samples taken`);
+    // Sampled throughout, PostgreSQL's stop included: at least 80 % of the target's CPU time over 10 s of
+    // the 12 s job × 99 Hz.
+    const cpuSec = await cpu;
+    console.log(`# the target ran ${cpuSec.toFixed(1)} CPU s in 10 s of the job`);
+    assert.ok(cpuSec > 2, `the target ran only ${cpuSec} CPU s: too little to tell`);
+    assert.ok(r.samplesTaken > 0.8 * HZ * cpuSec, `only ${r.samplesTaken} samples taken for ${cpuSec} CPU s`);
     assert.equal(r.samplesStored, r.samplesTaken - r.samplesDroppedKernel - r.samplesDroppedAgent, 'every sample the agent sent is stored, once');
     assert.equal(r.samplesLostTransit, 0);
     assert.equal(r.batchesNotStored, 0, 'nothing was counted as not stored: the agent kept it');
