@@ -56,7 +56,12 @@ export class Workers {
     // FLEET_SIM_NODE_ARGS: Node options for the load generator's processes only (say --cpu-prof, which NODE_OPTIONS refuses).
     const execArgv = [...process.execArgv, ...(process.env.FLEET_SIM_NODE_ARGS?.split(' ').filter(Boolean) ?? [])];
     const env = { ...process.env, TRACEFLEET_FLEET_SIM: '1' };
-    this.children = Array.from({ length: count }, () => fork(self, [], { env, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+    // FLEET_SIM_NICE: the load generator's processes run under nice(1) with this niceness (all their threads: set
+    // at exec, before Node starts any), so that what they timestamp waits less for a CPU the replicas hold.
+    const nice = process.env.FLEET_SIM_NICE;
+    if (nice !== undefined && !/^-?\d{1,2}$/.test(nice)) throw new Error(`FLEET_SIM_NICE=${nice}: a niceness, -20..19`);
+    const how = nice === undefined ? { execArgv } : { execPath: 'nice', execArgv: ['-n', nice, process.execPath, ...execArgv] };
+    this.children = Array.from({ length: count }, () => fork(self, [], { env, ...how, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
     this.listeners = new Set();
     this.errors = [];
     this.retries = 0;
