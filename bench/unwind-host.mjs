@@ -2,7 +2,9 @@
 // script, nginx's version, and the share of whole-host stacks that reach an outermost frame.
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export function childrenOf(ppid) {
   const out = [];
@@ -35,16 +37,8 @@ export function procStatus(pid) {
   return { rssKb: kb('VmRSS'), hwmKb: kb('VmHWM') };
 }
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
+// Ports from below the ephemeral range, as the e2e harness gives them (e2e/src/ports.ts says why).
+export const { freePort } = createRequire(import.meta.url)(join(dirname(fileURLToPath(import.meta.url)), '..', 'e2e', 'dist', 'ports.js'));
 
 // A bounded load loop in its own process: keep-alive GETs from `conc` connections until `secs` pass or `max` requests are done.
 export const LOAD = `

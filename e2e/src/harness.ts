@@ -6,17 +6,18 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { migrate } from './migrate';
 import { exitOnSignals } from './processes';
+import { addressTaken, freePort } from './ports';
 import { agentNodeFlags, type AgentStartOptions } from './agent-launch';
 import { readDotEnv, redact, serviceUrl } from '@tracefleet/controller/dist/testing/service-urls';
 import { credentials, Metadata, type ChannelCredentials } from '@grpc/grpc-js';
 import { EnrollmentClient } from '@tracefleet/proto';
 import { createCa, createNodeCsr } from '@tracefleet/pki';
 export { readDotEnv, serviceUrl };
+export { freePort } from './ports';
 export { migrate } from './migrate';
 export { parseFolded, samplesUnder, hasPath, type FoldedLine } from './folded';
 
@@ -34,17 +35,6 @@ export function e2eDatabaseUrl(): string {
   const u = new URL(serviceUrl('DATABASE_URL'));
   u.pathname = `/${E2E_DB}`;
   return u.toString();
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
 }
 
 async function adminQuery(db: string, sql: string, params: unknown[] = []): Promise<{ rowCount: number | null }> {
@@ -209,8 +199,12 @@ export async function readAnswer(res: Response): Promise<{ status: number; json:
   return { status: res.status, json, text };
 }
 
+/** Settles once a controller has exited and its output has all been read (its 'close'). */
+const controllerClosed = new WeakMap<ChildProcess, Promise<void>>();
+
 function spawnController(env: NodeJS.ProcessEnv, label: string, logs: string[]): ChildProcess {
   const controller = spawn(process.execPath, ['--max-old-space-size=384', join(ROOT, 'apps/controller/dist/main.js')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  controllerClosed.set(controller, new Promise((resolve) => controller.once('close', () => resolve())));
   capture(controller, label, logs);
   killOnExit(controller);
   return controller;
@@ -249,48 +243,62 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   /** How each replica was started, to start it again (restartReplica). */
   const replicaEnv = new Map<string, { env: NodeJS.ProcessEnv; label: string }>();
   let queuePrefix = '';
-  for (let i = 0; i < (opts.replicas ?? 1); i++) {
-    const port = await freePort();
-    const grpcPort = await freePort();
-    const enrollAddr = `127.0.0.1:${await freePort()}`;
-    // Replicas of one stack share the queue prefix: that is what makes them one controller.
-    queuePrefix ||= `tf-e2e-${port}`;
-    const id = `e2e-${String.fromCharCode(97 + i)}-${randomBytes(3).toString('hex')}`;
-    const grpcAddr = `127.0.0.1:${grpcPort}`;
-    const base = `http://127.0.0.1:${port}/api/v1`;
-    const controllerEnv: NodeJS.ProcessEnv = {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: redisUrl,
-      TRACEFLEET_API_TOKEN: apiToken,
-      TRACEFLEET_CAPTURE_TOKEN: captureToken,
-      TRACEFLEET_ENROLLMENT_TOKEN: enrollmentToken,
-      PORT: String(port),
-      TRACEFLEET_GRPC_ADDR: grpcAddr,
-      TRACEFLEET_ENROLL_ADDR: enrollAddr,
-      TRACEFLEET_CA_CERT: caCertFile,
-      TRACEFLEET_CA_KEY: caKeyFile,
-      // Bounded, and enough for every agent and hand-driven client a test file starts.
-      TRACEFLEET_ENROLLMENT_TOKEN_USES: '200',
-      TRACEFLEET_MAX_DURATION_SEC: String(opts.maxDurationSec ?? 600),
-      TRACEFLEET_RESULT_GRACE_SEC: '10',
-      TRACEFLEET_HEARTBEAT_MS: '1000',
-      TRACEFLEET_QUEUE_PREFIX: queuePrefix,
-      TRACEFLEET_REPLICA_ID: id,
-      ...opts.env,
-    };
-    const label = (opts.replicas ?? 1) > 1 ? `controller ${id}` : 'controller';
-    replicaEnv.set(id, { env: controllerEnv, label });
-    replicas.push({ id, base, grpcAddr, enrollAddr, controller: spawnController(controllerEnv, label, logs), api: makeApi(base, apiToken) });
-  }
-  try {
-    for (const r of replicas) await waitHealthy(r, logs);
-  } catch (e) {
-    // A replica that never became healthy (e.g. a port another process took between freePort and listen):
-    // the ones started must not outlive the failed start, or the test file never exits.
-    for (const r of replicas) if (r.controller.exitCode === null && r.controller.signalCode === null) r.controller.kill('SIGKILL');
-    rmSync(pkiDir, { recursive: true, force: true });
-    throw e;
+  // A replica whose listen found its port taken (see ports.ts) is started again on other ports, twice at most.
+  for (let attempt = 1; ; attempt++) {
+    const logsBefore = logs.length;
+    for (let i = 0; i < (opts.replicas ?? 1); i++) {
+      const port = await freePort();
+      const grpcPort = await freePort();
+      const enrollAddr = `127.0.0.1:${await freePort()}`;
+      // Replicas of one stack share the queue prefix: that is what makes them one controller.
+      queuePrefix ||= `tf-e2e-${port}`;
+      const id = `e2e-${String.fromCharCode(97 + i)}-${randomBytes(3).toString('hex')}`;
+      const grpcAddr = `127.0.0.1:${grpcPort}`;
+      const base = `http://127.0.0.1:${port}/api/v1`;
+      const controllerEnv: NodeJS.ProcessEnv = {
+        ...process.env,
+        DATABASE_URL: databaseUrl,
+        REDIS_URL: redisUrl,
+        TRACEFLEET_API_TOKEN: apiToken,
+        TRACEFLEET_CAPTURE_TOKEN: captureToken,
+        TRACEFLEET_ENROLLMENT_TOKEN: enrollmentToken,
+        PORT: String(port),
+        TRACEFLEET_GRPC_ADDR: grpcAddr,
+        TRACEFLEET_ENROLL_ADDR: enrollAddr,
+        TRACEFLEET_CA_CERT: caCertFile,
+        TRACEFLEET_CA_KEY: caKeyFile,
+        // Bounded, and enough for every agent and hand-driven client a test file starts.
+        TRACEFLEET_ENROLLMENT_TOKEN_USES: '200',
+        TRACEFLEET_MAX_DURATION_SEC: String(opts.maxDurationSec ?? 600),
+        TRACEFLEET_RESULT_GRACE_SEC: '10',
+        TRACEFLEET_HEARTBEAT_MS: '1000',
+        TRACEFLEET_QUEUE_PREFIX: queuePrefix,
+        TRACEFLEET_REPLICA_ID: id,
+        ...opts.env,
+      };
+      const label = (opts.replicas ?? 1) > 1 ? `controller ${id}` : 'controller';
+      replicaEnv.set(id, { env: controllerEnv, label });
+      replicas.push({ id, base, grpcAddr, enrollAddr, controller: spawnController(controllerEnv, label, logs), api: makeApi(base, apiToken) });
+    }
+    try {
+      for (const r of replicas) await waitHealthy(r, logs);
+      break;
+    } catch (e) {
+      // A replica that never became healthy: the ones started must not outlive the failed start, or the test
+      // file never exits.
+      for (const r of replicas) if (r.controller.exitCode === null && r.controller.signalCode === null) r.controller.kill('SIGKILL');
+      // Every line they wrote is read before the logs are searched for the reason.
+      await Promise.all(replicas.map((r) => controllerClosed.get(r.controller)));
+      if (addressTaken(logs.slice(logsBefore).join('')) && attempt < 3) {
+        logs.push(`[harness] a controller's port was taken between choosing it and listening (attempt ${attempt}); starting the replicas again on other ports\n`);
+        replicas.length = 0;
+        replicaEnv.clear();
+        queuePrefix = '';
+        continue;
+      }
+      rmSync(pkiDir, { recursive: true, force: true });
+      throw e;
+    }
   }
   const first = replicas[0];
   const api = first.api;
