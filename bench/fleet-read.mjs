@@ -3,7 +3,9 @@
 // written straight into the bench database; then the flame graph, the folded text and the pprof file of
 // the job are requested one after the other from one controller replica, each measured: time to the first
 // byte, time to serve, bytes, and the controller's peak RSS during the request (VmRSS sampled every
-// 20 ms; VmHWM cannot be reset between requests).
+// 20 ms; VmHWM cannot be reset between requests). Then the same job is made an incident's one cpu-profile job,
+// and the incident's merged flame graph, folded text and top functions (each with every node's counts) are
+// measured the same way.
 //
 //   node bench/fleet-read.mjs            standalone: its own stack and seed, results in bench/results/fleet-read.json
 //   FLEET_READ_NODES=500 FLEET_READ_STACKS=100 FLEET_READ_DEPTH=20 FLEET_READ_DISTINCT=5 node bench/fleet-read.mjs
@@ -19,6 +21,8 @@ const root = new URL('..', import.meta.url).pathname;
 const require = createRequire(import.meta.url);
 
 const OUTPUTS = ['flamegraph.svg', 'flamegraph.folded', 'profile.pprof', 'profile.speedscope.json'];
+/** An incident's merged outputs (its cpu-profile jobs over every node). */
+const INCIDENT_OUTPUTS = ['flamegraph.svg', 'flamegraph.folded', 'functions'];
 
 function vmRssKiB(pid) {
   return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
@@ -61,11 +65,11 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
  * request at a time, and returns per output: status, ttfbMs and totalMs (medians), bytes, rssBeforeMiB
  * (before the first), peakRssMiB and rssGrowthMiB (the highest over the repeats), and every run.
  */
-export async function measureMergedRead({ baseUrl, token, jobId, controllerPid, log = console.log, outputs = OUTPUTS, repeat = 1 }) {
+export async function measureMergedRead({ baseUrl, token, jobId, controllerPid, log = console.log, outputs = OUTPUTS, repeat = 1, urlOf = (out) => `${baseUrl}/jobs/${jobId}/${out}`, label = '' }) {
   const results = {};
   for (const out of outputs) {
     const runs = [];
-    for (let i = 0; i < repeat; i++) runs.push(await measureOne(`${baseUrl}/jobs/${jobId}/${out}`, token, controllerPid));
+    for (let i = 0; i < repeat; i++) runs.push(await measureOne(urlOf(out), token, controllerPid));
     const r = {
       status: runs[0].status,
       ttfbMs: median(runs.map((x) => x.ttfbMs)),
@@ -76,8 +80,8 @@ export async function measureMergedRead({ baseUrl, token, jobId, controllerPid, 
       rssGrowthMiB: Math.max(...runs.map((x) => x.rssGrowthMiB)),
       runs,
     };
-    results[out] = r;
-    log(`[fleet-read] ${out}: ${r.status} · first byte ${r.ttfbMs} ms · served in ${r.totalMs} ms (median of ${repeat}) · ${(r.bytes / 1024 / 1024).toFixed(2)} MiB · RSS ${r.rssBeforeMiB} → peak ${r.peakRssMiB} MiB`);
+    results[`${label}${out}`] = r;
+    log(`[fleet-read] ${label}${out}: ${r.status} · first byte ${r.ttfbMs} ms · served in ${r.totalMs} ms (median of ${repeat}) · ${(r.bytes / 1024 / 1024).toFixed(2)} MiB · RSS ${r.rssBeforeMiB} → peak ${r.peakRssMiB} MiB`);
   }
   return results;
 }
@@ -94,6 +98,7 @@ async function standalone() {
   const stack = await startStack({ agent: false, maxDurationSec: 600 });
   const pool = new Pool({ connectionString: stack.databaseUrl, max: 2 });
   let seed;
+  let incidentId;
   try {
     const t0 = performance.now();
     const prefix = `fr${Date.now().toString(36)}`;
@@ -103,6 +108,14 @@ async function standalone() {
     await measureMergedRead({ baseUrl: stack.base, token: stack.apiToken, jobId: seed.jobId, controllerPid: stack.controller.pid, log: () => undefined, outputs: ['flamegraph.folded'] });
     const repeat = Number(process.env.FLEET_READ_REPEAT ?? 3);
     const figures = await measureMergedRead({ baseUrl: stack.base, token: stack.apiToken, jobId: seed.jobId, controllerPid: stack.controller.pid, repeat });
+    // The same job as an incident's one cpu-profile job: the incident's flame graph says per frame which nodes
+    // have its samples (incidents/node-breakdown.ts), and its functions each node's count of the top ones.
+    incidentId = (await pool.query(`INSERT INTO "Incident" ("id", "name", "nodes", "bundle", "startAt") VALUES (gen_random_uuid(), 'fleet-read', '"all"', '[]', now()) RETURNING "id"`)).rows[0].id;
+    await pool.query('UPDATE "Job" SET "incidentId" = $1::uuid WHERE "id" = $2::uuid', [incidentId, seed.jobId]);
+    Object.assign(
+      figures,
+      await measureMergedRead({ baseUrl: stack.base, token: stack.apiToken, controllerPid: stack.controller.pid, repeat, outputs: INCIDENT_OUTPUTS, label: 'incident ', urlOf: (out) => `${stack.base}/incidents/${incidentId}/${out}` }),
+    );
     const results = { machine: machine(), load: loadavg(), label, repeat, nodes, sharedStacks: shared, depth, distinctPerNode: distinct, sampleRows: seed.rows, figures };
     const rows = Object.entries(figures).map(
       ([out, r]) => `| ${out} | ${r.status} | ${r.ttfbMs} | ${r.totalMs} | ${(r.bytes / 1024 / 1024).toFixed(2)} | ${r.rssBeforeMiB} | ${r.peakRssMiB} | +${r.rssGrowthMiB} |`,
@@ -110,7 +123,7 @@ async function standalone() {
     const table = [
       `### Merged profile reads (${label}): ${nodes.toLocaleString('en-US')} nodes × ${shared} shared stacks of depth ${depth} + ${distinct} per node (${seed.rows.toLocaleString('en-US')} sample rows)`,
       '',
-      `One controller replica; after a warm-up read, each output of the job requested ${repeat} times, one request at a time (\`node bench/fleet-read.mjs\`); times are medians, RSS the controller's VmRSS sampled every 20 ms (peak over the requests, growth over the RSS before each). Load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(', ')} (a shared machine: times vary with it, memory much less).`,
+      `One controller replica; after a warm-up read, each output of the job, then of an incident holding that job (rows \"incident …\"), requested ${repeat} times, one request at a time (\`node bench/fleet-read.mjs\`); times are medians, RSS the controller's VmRSS sampled every 20 ms (peak over the requests, growth over the RSS before each). Load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(', ')} (a shared machine: times vary with it, memory much less).`,
       '',
       '| output | status | first byte ms | served ms | MiB | RSS before MiB | peak RSS MiB | growth MiB |',
       '|---|---|---|---|---|---|---|---|',
@@ -122,6 +135,7 @@ async function standalone() {
     // The bench database is shared with the other suites: leave no job or node of this one behind.
     try {
       if (seed) await dropFleetProfile(pool, seed);
+      if (incidentId) await pool.query('DELETE FROM "Incident" WHERE "id" = $1::uuid', [incidentId]);
     } catch (e) {
       console.error(`[fleet-read] could not remove the seeded job ${seed.jobId}: ${e.message}`);
     }

@@ -2,13 +2,13 @@ import { Injectable, NotFoundException, UnprocessableEntityException } from '@ne
 import type { Scope } from '../auth/scopes';
 import { PrismaService } from '../prisma/prisma.service';
 import { ProfilesService } from '../profiles/profiles.service';
-import { renderFlameGraphSvg, toFolded } from '../profiles/flamegraph/flamegraph';
+import { mergeStacks, renderFlameGraphSvg, toFolded } from '../profiles/flamegraph/flamegraph';
 import { JobsService, type JobPlan } from '../jobs/jobs.service';
 import { parseNodeSelector } from '../nodes/selector';
 import type { CreateJobDto } from '../jobs/dto/create-job.dto';
 import { functionCounts, topFunctions, type FunctionCount } from '../profiles/top-functions';
 import { inTemplate } from './bundle';
-import { nodeBreakdown, type NodeStacks } from './node-breakdown';
+import { nodeBreakdown, totalsByNode, type NodeStacks } from './node-breakdown';
 import { toIncidentView, type IncidentView } from './incident.view';
 import { UUID_RE } from '../common/ids';
 import type { Job } from '../generated/prisma/client';
@@ -146,22 +146,23 @@ export class IncidentsService {
 
   async flamegraphFolded(id: string, q: { node?: string; job?: string }): Promise<string> {
     const p = await this.profile(id, q);
-    return toFolded(nodeBreakdown(p.perNode).merged);
+    return toFolded(mergeStacks(p.perNode.flatMap((n) => n.stacks)));
   }
 
   /** Top functions merged over nodes, each with its self and total samples on every node. */
   async functions(id: string, q: { node?: string; job?: string; limit?: number }): Promise<{ totalSamples: number; nodeTotals: Record<string, number>; bySelf: FunctionRow[]; byTotal: FunctionRow[] }> {
     const p = await this.profile(id, q);
-    const b = nodeBreakdown(p.perNode);
-    const top = topFunctions(b.merged, q.limit ?? 20);
-    const perNode = p.perNode.map((n) => ({ node: n.node, counts: functionCounts(n.stacks).counts }));
+    const top = topFunctions(mergeStacks(p.perNode.flatMap((n) => n.stacks)), q.limit ?? 20);
+    // Each node's counts of the listed functions only: of every function, at thousands of nodes, they were millions.
+    const listed = new Set([...top.bySelf, ...top.byTotal].map((f) => f.name));
+    const perNode = p.perNode.map((n) => ({ node: n.node, counts: functionCounts(n.stacks, listed).counts }));
     const withNodes = (f: FunctionCount): FunctionRow => ({
       ...f,
       byNode: Object.fromEntries(perNode.map((n) => [n.node, n.counts.get(f.name) ?? { self: 0, total: 0 }])),
     });
     return {
       totalSamples: top.totalSamples,
-      nodeTotals: Object.fromEntries(Object.entries(b.nodeTotals).map(([n, c]) => [n, Number(c)])),
+      nodeTotals: Object.fromEntries(Object.entries(totalsByNode(p.perNode)).map(([n, c]) => [n, Number(c)])),
       bySelf: top.bySelf.map(withNodes),
       byTotal: top.byTotal.map(withNodes),
     };
