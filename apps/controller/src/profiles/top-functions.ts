@@ -17,7 +17,7 @@ export interface TopFunctions {
   byTotal: FunctionCount[];
 }
 
-/** Self and total counts of every frame name in the stacks, and the sum of all counts. */
+/** Self and total counts of every frame name in the stacks (of those in `only` when it is given), and the sum of all counts. */
 export function functionCounts(stacks: StackCount[], only?: ReadonlySet<string>): { counts: Map<string, { self: number; total: number }>; totalSamples: number } {
   const counts = new Map<string, { self: number; total: number }>();
   let totalSamples = 0;
