@@ -2,13 +2,13 @@ import { Injectable, NotFoundException, UnprocessableEntityException } from '@ne
 import type { Scope } from '../auth/scopes';
 import { PrismaService } from '../prisma/prisma.service';
 import { ProfilesService } from '../profiles/profiles.service';
-import { mergeStacks, renderFlameGraphSvg, toFolded } from '../profiles/flamegraph/flamegraph';
+import { renderFlameGraphSvg, toFolded } from '../profiles/flamegraph/flamegraph';
 import { JobsService, type JobPlan } from '../jobs/jobs.service';
 import { parseNodeSelector } from '../nodes/selector';
 import type { CreateJobDto } from '../jobs/dto/create-job.dto';
 import { functionCounts, topFunctions, type FunctionCount } from '../profiles/top-functions';
 import { inTemplate } from './bundle';
-import { nodeBreakdown, totalsByNode, type NodeStacks } from './node-breakdown';
+import { mergedOf, nodeBreakdown, totalsByNode, type NodeStacks } from './node-breakdown';
 import { toIncidentView, type IncidentView } from './incident.view';
 import { UUID_RE } from '../common/ids';
 import type { Job } from '../generated/prisma/client';
@@ -146,13 +146,13 @@ export class IncidentsService {
 
   async flamegraphFolded(id: string, q: { node?: string; job?: string }): Promise<string> {
     const p = await this.profile(id, q);
-    return toFolded(mergeStacks(p.perNode.flatMap((n) => n.stacks)));
+    return toFolded(mergedOf(p.perNode));
   }
 
   /** Top functions merged over nodes, each with its self and total samples on every node. */
   async functions(id: string, q: { node?: string; job?: string; limit?: number }): Promise<{ totalSamples: number; nodeTotals: Record<string, number>; bySelf: FunctionRow[]; byTotal: FunctionRow[] }> {
     const p = await this.profile(id, q);
-    const top = topFunctions(mergeStacks(p.perNode.flatMap((n) => n.stacks)), q.limit ?? 20);
+    const top = topFunctions(mergedOf(p.perNode), q.limit ?? 20);
     // Each node's counts of the listed functions only: of every function, at thousands of nodes, they were millions.
     const listed = new Set([...top.bySelf, ...top.byTotal].map((f) => f.name));
     const perNode = p.perNode.map((n) => ({ node: n.node, counts: functionCounts(n.stacks, listed).counts }));

@@ -26,6 +26,11 @@ export interface NodeBreakdown {
   countsOf: (path: readonly string[]) => Record<string, bigint>;
 }
 
+/** All nodes' stacks merged into one profile (what the flame graph, the folded text and top functions read). */
+export function mergedOf(perNode: NodeStacks[]): StackCount[] {
+  return mergeStacks(perNode.flatMap((n) => n.stacks));
+}
+
 /** Samples per node, over all its stacks. */
 export function totalsByNode(perNode: NodeStacks[]): Record<string, bigint> {
   const totals: Record<string, bigint> = {};
@@ -72,7 +77,7 @@ export function nodeBreakdown(perNode: NodeStacks[], maxListed = 8): NodeBreakdo
     }
     return out;
   };
-  return { merged: mergeStacks(perNode.flatMap((n) => n.stacks)), total, nodeTotals, frameStyle, countsOf };
+  return { merged: mergedOf(perNode), total, nodeTotals, frameStyle, countsOf };
 }
 
 /** The merged call tree with, at every path, its largest nodes and how many have samples there. */
