@@ -109,7 +109,8 @@ async function standalone() {
     const repeat = Number(process.env.FLEET_READ_REPEAT ?? 3);
     const figures = await measureMergedRead({ baseUrl: stack.base, token: stack.apiToken, jobId: seed.jobId, controllerPid: stack.controller.pid, repeat });
     // The same job as an incident's one cpu-profile job: the incident's flame graph says per frame which nodes
-    // have its samples (incidents/node-breakdown.ts), and its functions each node's count of the top ones.
+    // have its samples (incidents/path-tree.ts), and its functions each node's count of the top ones; both read
+    // through cursors (incidents/incident-reader.ts).
     incidentId = (await pool.query(`INSERT INTO "Incident" ("id", "name", "nodes", "bundle", "startAt") VALUES (gen_random_uuid(), 'fleet-read', '"all"', '[]', now()) RETURNING "id"`)).rows[0].id;
     await pool.query('UPDATE "Job" SET "incidentId" = $1::uuid WHERE "id" = $2::uuid', [incidentId, seed.jobId]);
     Object.assign(

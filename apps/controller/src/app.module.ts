@@ -20,6 +20,8 @@ import { ProfilesController } from './jobs/profiles.controller';
 import { ProfileExportsService } from './jobs/profile-exports.service';
 import { ProfileStreamsService } from './jobs/profile-streams.service';
 import { ProfileReader } from './profiles/profile-reader';
+import { IncidentReader } from './incidents/incident-reader';
+import { IncidentOutputsService } from './incidents/incident-outputs.service';
 import { DiffController } from './diff/diff.controller';
 import { DiffService } from './diff/diff.service';
 import { JobsController } from './jobs/jobs.controller';
@@ -98,6 +100,8 @@ export class AppModule {
         JobsListService,
         JobProgressService,
         IncidentsService,
+        IncidentReader,
+        IncidentOutputsService,
         SchedulesService,
         ReconcileService,
         ReportsService,

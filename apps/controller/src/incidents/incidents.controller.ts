@@ -1,16 +1,20 @@
-import { Body, Controller, Get, Header, HttpCode, Param, Post, Query } from '@nestjs/common';
-import type { Request } from 'express';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
 import { RequireScopesWhen, TokenScopes, type Scope } from '../auth/scopes';
 import { parseTemplates, templatesNeedCapture } from './bundle';
 import { CreateIncidentDto, DEFAULT_LEAD_MS } from './dto/create-incident.dto';
 import { IncidentProfileQueryDto, PageQueryDto } from './dto/list-query.dto';
 import { IncidentsService } from './incidents.service';
+import { IncidentOutputsService } from './incident-outputs.service';
 import type { IncidentView } from './incident.view';
 import { Audit } from '../audit/audit.decorator';
 
 @Controller('incidents')
 export class IncidentsController {
-  constructor(private readonly incidents: IncidentsService) {}
+  constructor(
+    private readonly incidents: IncidentsService,
+    private readonly outputs: IncidentOutputsService,
+  ) {}
 
   @Post()
   @HttpCode(201)
@@ -32,20 +36,18 @@ export class IncidentsController {
   }
 
   @Get(':id/flamegraph.svg')
-  @Header('Content-Type', 'image/svg+xml; charset=utf-8')
-  svg(@Param('id') id: string, @Query() q: IncidentProfileQueryDto): Promise<string> {
-    return this.incidents.flamegraphSvg(id, q);
+  svg(@Param('id') id: string, @Query() q: IncidentProfileQueryDto, @Res() res: Response): Promise<void> {
+    return this.outputs.svg(res, id, q);
   }
 
   @Get(':id/flamegraph.folded')
-  @Header('Content-Type', 'text/plain; charset=utf-8')
-  folded(@Param('id') id: string, @Query() q: IncidentProfileQueryDto): Promise<string> {
-    return this.incidents.flamegraphFolded(id, q);
+  folded(@Param('id') id: string, @Query() q: IncidentProfileQueryDto, @Res() res: Response): Promise<void> {
+    return this.outputs.folded(res, id, q);
   }
 
   @Get(':id/functions')
-  functions(@Param('id') id: string, @Query() q: IncidentProfileQueryDto): ReturnType<IncidentsService['functions']> {
-    return this.incidents.functions(id, q);
+  functions(@Param('id') id: string, @Query() q: IncidentProfileQueryDto, @Res() res: Response): Promise<void> {
+    return this.outputs.functions(res, id, q);
   }
 }
 

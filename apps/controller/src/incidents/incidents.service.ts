@@ -1,14 +1,11 @@
 import { Injectable, NotFoundException, UnprocessableEntityException } from '@nestjs/common';
 import type { Scope } from '../auth/scopes';
 import { PrismaService } from '../prisma/prisma.service';
-import { ProfilesService } from '../profiles/profiles.service';
-import { renderFlameGraphSvg, toFolded } from '../profiles/flamegraph/flamegraph';
 import { JobsService, type JobPlan } from '../jobs/jobs.service';
 import { parseNodeSelector } from '../nodes/selector';
 import type { CreateJobDto } from '../jobs/dto/create-job.dto';
-import { functionCounts, topFunctions, type FunctionCount } from '../profiles/top-functions';
 import { inTemplate } from './bundle';
-import { mergedOf, nodeBreakdown, totalsByNode, type NodeStacks } from './node-breakdown';
+import type { IncidentRead } from './incident-reader';
 import { toIncidentView, type IncidentView } from './incident.view';
 import { UUID_RE } from '../common/ids';
 import type { Job } from '../generated/prisma/client';
@@ -25,26 +22,22 @@ export interface NewIncident {
   scheduleId?: string;
 }
 
-/** One cpu-profile outcome of an incident: stacks per node over its cpu-profile jobs. */
-export interface IncidentProfile {
+/** What one profile output of an incident reads: its jobs of one type (incident-reader.ts reads their samples). */
+export interface IncidentProfile extends IncidentRead {
   id: string;
   name: string | null;
-  jobIds: string[];
-  perNode: NodeStacks[];
 }
-
-export type FunctionRow = FunctionCount & { byNode: Record<string, { self: number; total: number }> };
 
 /**
  * Incidents: a bundle of jobs created together with one start time, so every run on every selected
- * node attaches within the same moment; results merged across nodes with a per-node breakdown.
+ * node attaches within the same moment. Its merged profile, with a per-node breakdown, is served by
+ * incident-outputs.service.ts from the jobs `profileJobs` picks.
  */
 @Injectable()
 export class IncidentsService {
   constructor(
     private readonly prisma: PrismaService,
     private readonly jobs: JobsService,
-    private readonly profiles: ProfilesService,
   ) {}
 
   /**
@@ -103,11 +96,11 @@ export class IncidentsService {
   }
 
   /**
-   * The incident's cpu-profile samples per node (all its cpu-profile jobs, or `job`; all nodes, or
-   * `node`). Unknown incident, job or node → 404; no cpu-profile job → 422.
+   * The jobs of one type whose samples an incident's profile reads (its cpu-profile jobs by default; a
+   * schedule's reports also take off-cpu's, whose counts are µs): all of them, or `job`; checked before
+   * anything is read. Unknown incident, job or node → 404; no job of the type → 422.
    */
-  /** The stacks of its jobs of one type (cpu-profile by default; a schedule's reports also take off-cpu's, whose counts are µs). */
-  async profile(id: string, q: { node?: string; job?: string } = {}, type: 'cpu_profile' | 'off_cpu' = 'cpu_profile'): Promise<IncidentProfile> {
+  async profileJobs(id: string, q: { node?: string; job?: string } = {}, type: 'cpu_profile' | 'off_cpu' = 'cpu_profile'): Promise<IncidentProfile> {
     const inc = await this.row(id);
     let jobs = inc.jobs.filter((j) => j.type === type);
     if (jobs.length === 0) throw new UnprocessableEntityException(`incident ${id} has no cpu-profile job: flame graphs are for cpu-profile jobs`);
@@ -119,53 +112,7 @@ export class IncidentsService {
       jobs = jobs.filter((j) => j.runs.some((r) => r.node.name === q.node));
       if (jobs.length === 0) throw new NotFoundException(`incident ${id} has no cpu-profile run on node ${q.node}`);
     }
-    const byNode = new Map<string, NodeStacks>();
-    for (const j of jobs) {
-      for (const n of await this.profiles.stacksByNode(j.id, q.node)) {
-        const e = byNode.get(n.node);
-        if (e) e.stacks.push(...n.stacks);
-        else byNode.set(n.node, { node: n.node, stacks: [...n.stacks] });
-      }
-    }
-    const perNode = [...byNode.values()].sort((a, b) => a.node.localeCompare(b.node));
-    return { id: inc.id, name: inc.name, jobIds: jobs.map((j) => j.id), perNode };
-  }
-
-  async flamegraphSvg(id: string, q: { node?: string; job?: string }): Promise<string> {
-    const p = await this.profile(id, q);
-    const b = nodeBreakdown(p.perNode);
-    const perNode = Object.entries(b.nodeTotals)
-      .map(([n, c]) => `${n} ${c.toLocaleString('en-US')}`)
-      .join(', ');
-    return renderFlameGraphSvg(b.merged, {
-      title: `CPU profile · incident ${p.id.slice(0, 8)}${p.name ? ` (${p.name})` : ''}`,
-      subtitle: `${q.node ?? `${p.perNode.length} node(s) merged`} · ${b.total.toLocaleString('en-US')} samples${perNode ? ` = ${perNode}` : ''} · hover a frame for its count on each node`,
-      frameStyle: b.frameStyle,
-    });
-  }
-
-  async flamegraphFolded(id: string, q: { node?: string; job?: string }): Promise<string> {
-    const p = await this.profile(id, q);
-    return toFolded(mergedOf(p.perNode));
-  }
-
-  /** Top functions merged over nodes, each with its self and total samples on every node. */
-  async functions(id: string, q: { node?: string; job?: string; limit?: number }): Promise<{ totalSamples: number; nodeTotals: Record<string, number>; bySelf: FunctionRow[]; byTotal: FunctionRow[] }> {
-    const p = await this.profile(id, q);
-    const top = topFunctions(mergedOf(p.perNode), q.limit ?? 20);
-    // Each node's counts of the listed functions only: of every function, at thousands of nodes, they were millions.
-    const listed = new Set([...top.bySelf, ...top.byTotal].map((f) => f.name));
-    const perNode = p.perNode.map((n) => ({ node: n.node, counts: functionCounts(n.stacks, listed).counts }));
-    const withNodes = (f: FunctionCount): FunctionRow => ({
-      ...f,
-      byNode: Object.fromEntries(perNode.map((n) => [n.node, n.counts.get(f.name) ?? { self: 0, total: 0 }])),
-    });
-    return {
-      totalSamples: top.totalSamples,
-      nodeTotals: Object.fromEntries(Object.entries(totalsByNode(p.perNode)).map(([n, c]) => [n, Number(c)])),
-      bySelf: top.bySelf.map(withNodes),
-      byTotal: top.byTotal.map(withNodes),
-    };
+    return { id: inc.id, name: inc.name, jobIds: jobs.map((j) => j.id), node: q.node };
   }
 
   private async row(id: string) {

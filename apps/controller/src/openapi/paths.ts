@@ -69,6 +69,7 @@ const readsBusy = {
     content: { 'application/json': { schema: { type: 'object' } } },
   },
 };
+const INCIDENT_TOO_LARGE = ' A read that would fold more call paths than one read may hold (500,000 trie nodes; per node 200,000 stacks) is a 422 that says to narrow it with `?node=` or `?job=`.';
 const TOO_LARGE = ' A read that would fold more call paths than one read may hold (500,000 trie nodes; per node 200,000 stacks) is a 422 that says to narrow it with `?node=`, `?container=` or `?cgroup=`.';
 
 export function paths(): Record<string, PathItem> {
@@ -277,9 +278,10 @@ export function paths(): Record<string, PathItem> {
       get: op('token', {
         operationId: 'incidentFlameGraphSvg',
         summary: 'The cpu-profile jobs merged over nodes; tooltips give each node\'s count',
+        description: `Read through cursors, a chunk at a time, as a job's merged flame graph is.${INCIDENT_TOO_LARGE}`,
         tags: ['incidents', 'profiles'],
         parameters: [incidentId, ...incidentProfileQuery],
-        responses: { ...svg('The flame graph.'), ...errors(400, 404, 422) },
+        responses: { ...svg('The flame graph.'), ...errors(400, 404, 422), ...readsBusy },
       }),
     },
     '/incidents/{id}/flamegraph.folded': {
@@ -288,7 +290,7 @@ export function paths(): Record<string, PathItem> {
         summary: 'The incident\'s merged cpu-profile, folded',
         tags: ['incidents', 'profiles'],
         parameters: [incidentId, ...incidentProfileQuery],
-        responses: { ...folded('Folded stacks.'), ...errors(400, 404, 422) },
+        responses: { ...folded('Folded stacks.'), ...errors(400, 404, 422), ...readsBusy },
       }),
     },
     '/incidents/{id}/functions': {
@@ -297,7 +299,7 @@ export function paths(): Record<string, PathItem> {
         summary: 'Top functions by self and total samples, with each node\'s counts',
         tags: ['incidents', 'profiles'],
         parameters: [incidentId, ...incidentProfileQuery, { ...dtoQuery(IncidentProfileQueryDto, 'limit', 'Functions listed.'), schema: { ...fieldSchema(IncidentProfileQueryDto, 'limit'), default: 20 } }],
-        responses: { ...ok('Top functions.', ref('IncidentFunctions')), ...errors(400, 404, 422) },
+        responses: { ...ok('Top functions.', ref('IncidentFunctions')), ...errors(400, 404, 422), ...readsBusy },
       }),
     },
     '/schedules': {

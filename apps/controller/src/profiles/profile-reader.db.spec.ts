@@ -6,8 +6,7 @@
 import 'reflect-metadata';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, get, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { get } from 'node:http';
 import { gunzipSync } from 'node:zlib';
 import type { Response } from 'express';
 import type { ControllerEnv } from '../config/env';
@@ -24,6 +23,7 @@ import { toSpeedscope } from './speedscope/speedscope';
 import { TooManyPathsError } from './stack-trie';
 import { scratchDb, type ScratchDb } from '../testing/scratch-db';
 import { seedFleetProfile, type SeededJob } from '../testing/fleet-profile-seed';
+import { ReadServer, settled as settledReads, type Fetched } from '../testing/read-server';
 
 const DB = 'tracefleet_reads_test';
 // Frame names as ingest stores them: NUL arrives as U+FFFD (common/sanitize.ts); ';' and line breaks stay.
@@ -39,29 +39,9 @@ let reader: ProfileReader;
 let streams: ProfileStreamsService;
 let profiles: ProfilesService;
 let seed: SeededJob;
-let server: Server;
-let base: string;
-/** What the test server's route does with a request (set per test). */
-let route: (res: ServerResponse) => Promise<void>;
-let served: Promise<void> = Promise.resolve();
-
-function fetchText(path: string): Promise<{ status: number; body: Buffer; headers: IncomingMessage['headers'] }> {
-  return new Promise((resolve, reject) => {
-    get(`${base}${path}`, (res: IncomingMessage) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), headers: res.headers }));
-      res.on('error', reject);
-    }).on('error', reject);
-  });
-}
-
-async function serve(work: (res: Response) => Promise<void>): Promise<{ status: number; body: Buffer; headers: IncomingMessage['headers'] }> {
-  route = (res) => work(res as unknown as Response);
-  const out = await fetchText('/');
-  await served;
-  return out;
-}
+let http: ReadServer;
+const serve = (work: (res: Response) => Promise<void>): Promise<Fetched> => http.serve(work);
+const settled = (): Promise<void> => settledReads(reader);
 
 describe('streamed profile reads (PostgreSQL)', { timeout: 600_000 }, () => {
   before(async () => {
@@ -75,20 +55,11 @@ describe('streamed profile reads (PostgreSQL)', { timeout: 600_000 }, () => {
     streams = new ProfileStreamsService(reader, jobs);
     profiles = new ProfilesService(prisma);
     seed = await seedFleetProfile(reader.pool, { nodes: 2000, shared: 50, depth: 12, distinct: 1, prefix: 'rd', extra: HOSTILE });
-    server = createServer((_req, res) => {
-      served = route(res).catch((err: Error) => {
-        if (!res.headersSent) {
-          res.statusCode = (err as { getStatus?: () => number }).getStatus?.() ?? 500;
-          res.end(err.message);
-        }
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    http = await ReadServer.start();
   });
 
   after(async () => {
-    server?.close();
+    http?.close();
     await reader?.onModuleDestroy();
     await db?.drop();
   });
@@ -239,9 +210,9 @@ describe('streamed profile reads (PostgreSQL)', { timeout: 600_000 }, () => {
     try {
       for (const output of ['pprof', 'speedscope'] as const) {
         nodesWritten = 0;
-        route = (res) => (output === 'pprof' ? streams.pprof(res as unknown as Response, seed.jobId, undefined, {}) : streams.speedscope(res as unknown as Response, seed.jobId, undefined, {}));
+        http.route((res) => (output === 'pprof' ? streams.pprof(res, seed.jobId, undefined, {}) : streams.speedscope(res, seed.jobId, undefined, {})));
         await new Promise<void>((resolve, reject) => {
-          const req = get(`${base}/`, (res) => {
+          const req = get(`${http.base}/`, (res) => {
             res.once('data', () => {
               req.destroy();
               resolve();
@@ -249,7 +220,7 @@ describe('streamed profile reads (PostgreSQL)', { timeout: 600_000 }, () => {
           });
           req.on('error', (e) => ((e as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(e)));
         });
-        await served;
+        await http.served;
         assert.ok(nodesWritten < 2000, `${output}: the read stopped early (${nodesWritten} of 2000 nodes)`);
         await settled();
         const active = await prisma.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state <> 'idle' AND query LIKE '%ProfileSample%' AND pid <> pg_backend_pid()`;
@@ -267,13 +238,4 @@ describe('streamed profile reads (PostgreSQL)', { timeout: 600_000 }, () => {
 
 async function streamsJob() {
   return toJobView(await prisma.job.findUniqueOrThrow({ where: { id: seed.jobId }, include: { runs: { include: { node: { select: { name: true } } } } } }));
-}
-
-/** Every read slot free and every read-pool connection idle (back in the pool), within 5 s. */
-async function settled(): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (reader.gate.busy === 0 && reader.pool.idleCount === reader.pool.totalCount && reader.pool.waitingCount === 0) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.fail(`read slots busy ${reader.gate.busy}, pool idle ${reader.pool.idleCount} of ${reader.pool.totalCount}`);
 }

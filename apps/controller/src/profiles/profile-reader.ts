@@ -192,9 +192,9 @@ export class ProfileReader implements OnModuleDestroy {
    * Runs `sql` through a cursor, `onChunk` on each chunk of rows: on `session` (a snapshot's), or on a
    * connection of the read pool taken for it. The cursor is closed and a connection taken here released
    * on every way out: the end, an error (the connection is then destroyed, not reused), or `signal`
-   * (checked between chunks and before each fetch).
+   * (checked between chunks and before each fetch). Other readers of stored samples (incidents) run theirs here.
    */
-  private async stream<T>(
+  async stream<T>(
     session: PoolClient | undefined,
     sql: string,
     params: unknown[],
@@ -228,7 +228,8 @@ export class ProfileReader implements OnModuleDestroy {
     }
   }
 
-  private async frameNames(rows: { frameIds: number[] }[]): Promise<Map<number, string>> {
+  /** Names of the rows' frames, through the bounded cache. */
+  async frameNames(rows: { frameIds: number[] }[]): Promise<Map<number, string>> {
     const out = new Map<number, string>();
     const missing = new Set<number>();
     for (const r of rows) {

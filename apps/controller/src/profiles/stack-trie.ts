@@ -24,6 +24,29 @@ export class TooManyPathsError extends UnprocessableEntityException {
   }
 }
 
+/** A call tree's node as `pathStacks` reads it: samples ending there, and the children by frame name. */
+export interface CountedPath<N> {
+  self: bigint;
+  kids: Map<string, N> | undefined;
+}
+
+/** One entry per call path with samples of its own, in tree order (children in insertion order). */
+export function pathStacks<N extends CountedPath<N>>(root: N): StackCount[] {
+  const out: StackCount[] = [];
+  const path: string[] = [];
+  const walk = (n: N): void => {
+    if (n.self !== 0n) out.push({ frames: path.slice(), count: n.self });
+    if (n.kids === undefined) return;
+    for (const [name, k] of n.kids) {
+      path.push(name);
+      walk(k);
+      path.pop();
+    }
+  };
+  walk(root);
+  return out;
+}
+
 export class StackTrie {
   private readonly root: TrieNode = { self: 0n, kids: undefined };
   private nodes = 0;
@@ -68,19 +91,7 @@ export class StackTrie {
    * hold the trie's strings: no copy of a name per stack.
    */
   stacks(): StackCount[] {
-    const out: StackCount[] = [];
-    const path: string[] = [];
-    const walk = (n: TrieNode): void => {
-      if (n.self !== 0n) out.push({ frames: path.slice(), count: n.self });
-      if (n.kids === undefined) return;
-      for (const [name, k] of n.kids) {
-        path.push(name);
-        walk(k);
-        path.pop();
-      }
-    };
-    walk(this.root);
-    return out;
+    return pathStacks(this.root);
   }
 
   /**

@@ -7,7 +7,7 @@ import { diffFrameStyle } from '../profiles/flamegraph/diff';
 import { TERMINAL_JOB } from '../common/run-status';
 import { IncidentsService } from '../incidents/incidents.service';
 import { incidentStatus } from '../incidents/incident.view';
-import { nodeBreakdown } from '../incidents/node-breakdown';
+import { IncidentReader } from '../incidents/incident-reader';
 import { topFunctions } from '../profiles/top-functions';
 import { reportDiff } from './report-diff';
 import { toReportSummary, toReportView, type ReportSummary, type ReportView } from './report.view';
@@ -32,6 +32,7 @@ export class ReportsService implements OnModuleInit {
     private readonly prisma: PrismaService,
     private readonly queue: JobQueue,
     private readonly incidents: IncidentsService,
+    private readonly read: IncidentReader,
     private readonly retention: ReportRetentionService,
   ) {}
 
@@ -76,8 +77,21 @@ export class ReportsService implements OnModuleInit {
       await this.finish(reportId, { status: 'ready', reason });
       return;
     }
-    const profile = await this.incidents.profile(incidentId, {}, stacksOf);
-    const b = nodeBreakdown(profile.perNode);
+    // The merged stacks and the totals per node, read in one snapshot through the read pool's cursors
+    // (incidents/incident-reader.ts): a tick over thousands of nodes never holds their rows.
+    const p = await this.incidents.profileJobs(incidentId, {}, stacksOf);
+    let b: { merged: StackCount[]; total: bigint; nodeTotals: Record<string, bigint> };
+    try {
+      b = await this.read.reader.snapshot(async (client) => {
+        const trie = await this.read.trie(p, undefined, client);
+        return { merged: trie.stacks(), total: trie.total, nodeTotals: await this.read.nodeTotals(p, client) };
+      });
+    } catch (err) {
+      // Past what one read holds (TooManyPathsError, a node's stack cap): the report says so rather than retry.
+      if (!(err instanceof UnprocessableEntityException)) throw err;
+      await this.finish(reportId, { status: 'failed', reason: err.message });
+      return;
+    }
     const base = await this.prisma.report.findFirst({
       where: { scheduleId, seq: { lt: seq }, status: 'ready', folded: { not: null } },
       orderBy: { seq: 'desc' },
