@@ -5,7 +5,7 @@
 // byte, time to serve, bytes, and the controller's peak RSS during the request (VmRSS sampled every
 // 20 ms; VmHWM cannot be reset between requests). Then the same job is made an incident's one cpu-profile job,
 // and the incident's merged flame graph, folded text and top functions (each with every node's counts) are
-// measured the same way.
+// measured the same way, and the diff of the job with itself (two merged reads).
 //
 //   node bench/fleet-read.mjs            standalone: its own stack and seed, results in bench/results/fleet-read.json
 //   FLEET_READ_NODES=500 FLEET_READ_STACKS=100 FLEET_READ_DEPTH=20 FLEET_READ_DISTINCT=5 node bench/fleet-read.mjs
@@ -23,6 +23,8 @@ const require = createRequire(import.meta.url);
 const OUTPUTS = ['flamegraph.svg', 'flamegraph.folded', 'profile.pprof', 'profile.speedscope.json'];
 /** An incident's merged outputs (its cpu-profile jobs over every node). */
 const INCIDENT_OUTPUTS = ['flamegraph.svg', 'flamegraph.folded', 'functions'];
+/** The differential outputs of two jobs (here the job with itself: two merged reads). */
+const DIFF_OUTPUTS = ['flamegraph.svg', 'flamegraph.folded'];
 
 function vmRssKiB(pid) {
   return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
@@ -117,6 +119,11 @@ async function standalone() {
       figures,
       await measureMergedRead({ baseUrl: stack.base, token: stack.apiToken, controllerPid: stack.controller.pid, repeat, outputs: INCIDENT_OUTPUTS, label: 'incident ', urlOf: (out) => `${stack.base}/incidents/${incidentId}/${out}` }),
     );
+    // The diff of the job with itself: both sides merged reads of 2,000 nodes (diff/diff.service.ts).
+    Object.assign(
+      figures,
+      await measureMergedRead({ baseUrl: stack.base, token: stack.apiToken, controllerPid: stack.controller.pid, repeat, outputs: DIFF_OUTPUTS, label: 'diff ', urlOf: (out) => `${stack.base}/diff/${out}?base=${seed.jobId}&target=${seed.jobId}` }),
+    );
     const results = { machine: machine(), load: loadavg(), label, repeat, nodes, sharedStacks: shared, depth, distinctPerNode: distinct, sampleRows: seed.rows, figures };
     const rows = Object.entries(figures).map(
       ([out, r]) => `| ${out} | ${r.status} | ${r.ttfbMs} | ${r.totalMs} | ${(r.bytes / 1024 / 1024).toFixed(2)} | ${r.rssBeforeMiB} | ${r.peakRssMiB} | +${r.rssGrowthMiB} |`,
@@ -124,7 +131,7 @@ async function standalone() {
     const table = [
       `### Merged profile reads (${label}): ${nodes.toLocaleString('en-US')} nodes × ${shared} shared stacks of depth ${depth} + ${distinct} per node (${seed.rows.toLocaleString('en-US')} sample rows)`,
       '',
-      `One controller replica; after a warm-up read, each output of the job, then of an incident holding that job (rows \"incident …\"), requested ${repeat} times, one request at a time (\`node bench/fleet-read.mjs\`); times are medians, RSS the controller's VmRSS sampled every 20 ms (peak over the requests, growth over the RSS before each). Load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(', ')} (a shared machine: times vary with it, memory much less).`,
+      `One controller replica; after a warm-up read, each output of the job, then of an incident holding that job (rows \"incident …\"), then the diff of the job with itself (rows \"diff …\"), requested ${repeat} times, one request at a time (\`node bench/fleet-read.mjs\`); times are medians, RSS the controller's VmRSS sampled every 20 ms (peak over the requests, growth over the RSS before each). Load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(', ')} (a shared machine: times vary with it, memory much less).`,
       '',
       '| output | status | first byte ms | served ms | MiB | RSS before MiB | peak RSS MiB | growth MiB |',
       '|---|---|---|---|---|---|---|---|',

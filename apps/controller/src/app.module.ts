@@ -17,7 +17,6 @@ import { NodeSweepService } from './agents/node-sweep.service';
 import { RunsService } from './runs/runs.service';
 import { RunHandover } from './runs/run-handover';
 import { ProfilesController } from './jobs/profiles.controller';
-import { ProfileExportsService } from './jobs/profile-exports.service';
 import { ProfileStreamsService } from './jobs/profile-streams.service';
 import { ProfileReader } from './profiles/profile-reader';
 import { IncidentReader } from './incidents/incident-reader';
@@ -90,7 +89,6 @@ export class AppModule {
         NodeSweepService,
         RunsService,
         RunHandover,
-        ProfileExportsService,
         ProfileStreamsService,
         ProfileReader,
         DiffService,

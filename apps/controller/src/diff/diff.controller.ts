@@ -1,4 +1,5 @@
-import { Controller, Get, Header, Query } from '@nestjs/common';
+import { Controller, Get, Query, Res } from '@nestjs/common';
+import type { Response } from 'express';
 import { DiffService } from './diff.service';
 import { DiffQueryDto } from './dto/diff-query.dto';
 
@@ -7,14 +8,12 @@ export class DiffController {
   constructor(private readonly diff: DiffService) {}
 
   @Get('flamegraph.svg')
-  @Header('Content-Type', 'image/svg+xml; charset=utf-8')
-  svg(@Query() q: DiffQueryDto): Promise<string> {
-    return this.diff.svg(q);
+  svg(@Query() q: DiffQueryDto, @Res() res: Response): Promise<void> {
+    return this.diff.svg(res, q);
   }
 
   @Get('flamegraph.folded')
-  @Header('Content-Type', 'text/plain; charset=utf-8')
-  folded(@Query() q: DiffQueryDto): Promise<string> {
-    return this.diff.folded(q);
+  folded(@Query() q: DiffQueryDto, @Res() res: Response): Promise<void> {
+    return this.diff.folded(res, q);
   }
 }

@@ -240,10 +240,10 @@ export function paths(): Record<string, PathItem> {
       get: op('token', {
         operationId: 'diffFlameGraphSvg',
         summary: 'Differential flame graph of two cpu-profile jobs',
-        description: "The target's stacks; red where a frame's share of samples grew since the base, blue where it shrank.",
+        description: "The target's stacks; red where a frame's share of samples grew since the base, blue where it shrank. Each side is read as a job's merged flame graph is." + TOO_LARGE,
         tags: profileTag,
         parameters: diffQuery(),
-        responses: { ...svg('The differential flame graph.'), ...errors(400, 404, 422) },
+        responses: { ...svg('The differential flame graph.'), ...errors(400, 404, 422), ...readsBusy },
       }),
     },
     '/diff/flamegraph.folded': {
@@ -252,7 +252,7 @@ export function paths(): Record<string, PathItem> {
         summary: 'Both sides\' counts per path (difffolded.pl format)',
         tags: profileTag,
         parameters: diffQuery(),
-        responses: { ...ok('`path base_count target_count` per line.', { type: 'string' }, 'text/plain'), ...errors(400, 404, 422) },
+        responses: { ...ok('`path base_count target_count` per line.', { type: 'string' }, 'text/plain'), ...errors(400, 404, 422), ...readsBusy },
       }),
     },
     // The job types' own read routes (their <type>.openapi.ts, through job-types/registry.ts).

@@ -351,6 +351,10 @@ export class ProfilesService {
   /**
    * Stacks of a job, summed over its nodes (or one node), root first; only the samples of the `filter`'s
    * container / cgroup, and with `groupBy` under one root frame per container, pod or cgroup.
+   *
+   * This and `stacksByNode` load every row at once: no route uses them any more (the outputs read through
+   * cursors, profile-reader.ts and incidents/incident-reader.ts); they stay as the plain reference the
+   * specs compare those reads and ingest with.
    */
   async stacks(jobId: string, nodeName?: string, filter: OriginFilter = {}, groupBy?: OriginGrouping): Promise<StackCount[]> {
     await this.checkJobNode(jobId, nodeName);
