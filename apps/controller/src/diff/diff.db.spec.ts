@@ -31,10 +31,7 @@ let base: SeededJob;
 let target: SeededJob;
 let http: ReadServer;
 
-async function serve(work: (res: Response) => Promise<void>): Promise<{ status: number; text: string }> {
-  const out = await http.serve(work);
-  return { status: out.status, text: out.body.toString('utf8') };
-}
+const serve = (work: (res: Response) => Promise<void>): Promise<{ status: number; text: string }> => http.serveText(work);
 
 /** A job's stacks merged over its nodes (or one), read whole. */
 async function whole(jobId: string, node?: string): Promise<StackCount[]> {

@@ -3,7 +3,7 @@ import type { Response } from 'express';
 import { renderFlameGraphSvg } from '../profiles/flamegraph/flamegraph';
 import { serveRead, writer } from '../profiles/read-response';
 import { topFunctions, type FunctionCount } from '../profiles/top-functions';
-import { IncidentReader } from './incident-reader';
+import { byName, IncidentReader } from './incident-reader';
 import { IncidentsService } from './incidents.service';
 import { ListedFunctionCounts } from './path-tree';
 
@@ -41,7 +41,7 @@ export class IncidentOutputsService {
         await this.read.byNode(p, signal, client, (node, rows) => t.countNode(node, rows));
         return t;
       });
-      const totals = byName(tree.nodeTotals);
+      const totals = byName(Object.entries(tree.nodeTotals));
       const perNode = totals.map(([n, c]) => `${n} ${c.toLocaleString('en-US')}`).join(', ');
       const svg = renderFlameGraphSvg(tree.stacks(), {
         title: `CPU profile · incident ${p.id.slice(0, 8)}${p.name ? ` (${p.name})` : ''}`,
@@ -81,14 +81,14 @@ export class IncidentOutputsService {
           counts.countNode(node, rows);
           totals[node] = rows.reduce((a, r) => a + r.count, totals[node] ?? 0n);
         });
-        const nodes = byName(totals).map(([n]) => n);
+        const sorted = byName(Object.entries(totals));
         const withNodes = (f: FunctionCount): FunctionRow => ({
           ...f,
-          byNode: Object.fromEntries(nodes.map((n) => [n, counts.byNode.get(n)?.get(f.name) ?? { self: 0, total: 0 }])),
+          byNode: Object.fromEntries(sorted.map(([n]) => [n, counts.byNode.get(n)?.get(f.name) ?? { self: 0, total: 0 }])),
         });
         return {
           totalSamples: top.totalSamples,
-          nodeTotals: Object.fromEntries(byName(totals).map(([n, c]) => [n, Number(c)])),
+          nodeTotals: Object.fromEntries(sorted.map(([n, c]) => [n, Number(c)])),
           bySelf: top.bySelf.map(withNodes),
           byTotal: top.byTotal.map(withNodes),
         };
@@ -98,9 +98,4 @@ export class IncidentOutputsService {
       res.end(JSON.stringify(out));
     });
   }
-}
-
-/** Per-node counts in the order the outputs always listed nodes (`localeCompare`). */
-function byName(totals: Record<string, bigint>): [string, bigint][] {
-  return Object.entries(totals).sort(([a], [b]) => a.localeCompare(b));
 }

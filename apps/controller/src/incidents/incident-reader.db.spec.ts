@@ -40,11 +40,7 @@ let jobs: SeededJob[];
 let incidentId: string;
 let http: ReadServer;
 
-/** One request served with `work`, its body as text. */
-async function serve(work: (res: Response) => Promise<void>): Promise<{ status: number; text: string }> {
-  const out = await http.serve(work);
-  return { status: out.status, text: out.body.toString('utf8') };
-}
+const serve = (work: (res: Response) => Promise<void>): Promise<{ status: number; text: string }> => http.serveText(work);
 
 /** Every node's stacks over the incident's jobs (or one job), read whole: what the outputs were made of before. */
 async function wholeList(jobIds = jobs.map((j) => j.jobId), node?: string): Promise<{ node: string; stacks: StackCount[] }[]> {

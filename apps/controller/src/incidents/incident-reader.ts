@@ -58,8 +58,8 @@ export class IncidentReader {
   constructor(readonly reader: ProfileReader) {}
 
   /** The merged call tree with each stack's leaf (for the per-node breakdown and per-node function counts). */
-  async tree(q: IncidentRead, signal: AbortSignal | undefined, client: PoolClient | undefined, maxListed?: number): Promise<PathTree> {
-    const tree = new PathTree(this.reader.caps.trieNodes, maxListed);
+  async tree(q: IncidentRead, signal: AbortSignal | undefined, client: PoolClient | undefined): Promise<PathTree> {
+    const tree = new PathTree(this.reader.caps.trieNodes);
     await this.stacks(q, signal, client, (id, frames, count) => tree.addStack(id, frames, count));
     return tree;
   }
@@ -109,6 +109,11 @@ export class IncidentReader {
   /** Samples per node (nodes with none are left out), by name as `localeCompare` orders them. */
   async nodeTotals(q: IncidentRead, client?: PoolClient): Promise<Record<string, bigint>> {
     const res = await (client ?? this.reader.pool).query<{ node: string; count: string }>(NODE_TOTALS_SQL, [q.jobIds, q.node ?? null]);
-    return Object.fromEntries(res.rows.sort((a, b) => a.node.localeCompare(b.node)).map((r) => [r.node, BigInt(r.count)]));
+    return Object.fromEntries(byName(res.rows.map((r) => [r.node, BigInt(r.count)])));
   }
+}
+
+/** Per-node entries in the order the outputs always listed nodes (`localeCompare` of the names). */
+export function byName<T>(entries: [string, T][]): [string, T][] {
+  return entries.sort(([a], [b]) => a.localeCompare(b));
 }

@@ -25,6 +25,9 @@ interface PathNode {
   top: [number, bigint][] | undefined;
 }
 
+/** The largest count a double holds exactly. */
+const MAX_EXACT = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** One node's count of one stored stack. */
 export interface StackRow {
   stack: number;
@@ -105,7 +108,7 @@ export class PathTree {
     let total = 0n;
     for (const r of rows) if (r.count > 0n) total += r.count;
     this.totals.set(node, (this.totals.get(node) ?? 0n) + total);
-    if (total <= BigInt(Number.MAX_SAFE_INTEGER)) this.countExactInDoubles(i, rows);
+    if (total <= MAX_EXACT) this.countExactInDoubles(i, rows);
     else this.countInBigints(i, rows);
   }
 

@@ -17,8 +17,8 @@ export interface TopFunctions {
   byTotal: FunctionCount[];
 }
 
-/** Self and total counts of every frame name in the stacks (of those in `only` when it is given), and the sum of all counts. */
-export function functionCounts(stacks: StackCount[], only?: ReadonlySet<string>): { counts: Map<string, { self: number; total: number }>; totalSamples: number } {
+/** Self and total counts of every frame name in the stacks, and the sum of all counts. */
+export function functionCounts(stacks: StackCount[]): { counts: Map<string, { self: number; total: number }>; totalSamples: number } {
   const counts = new Map<string, { self: number; total: number }>();
   let totalSamples = 0;
   const at = (name: string): { self: number; total: number } => {
@@ -31,9 +31,8 @@ export function functionCounts(stacks: StackCount[], only?: ReadonlySet<string>)
     if (n === 0) continue;
     totalSamples += n;
     if (s.frames.length === 0) continue;
-    const leaf = s.frames[s.frames.length - 1];
-    if (!only || only.has(leaf)) at(leaf).self += n;
-    for (const name of new Set(s.frames)) if (!only || only.has(name)) at(name).total += n;
+    at(s.frames[s.frames.length - 1]).self += n;
+    for (const name of new Set(s.frames)) at(name).total += n;
   }
   return { counts, totalSamples };
 }

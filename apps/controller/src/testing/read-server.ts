@@ -63,6 +63,12 @@ export class ReadServer {
     return out;
   }
 
+  /** `serve`, with the body as text. */
+  async serveText(work: (res: Response) => Promise<void>): Promise<{ status: number; text: string }> {
+    const out = await this.serve(work);
+    return { status: out.status, text: out.body.toString('utf8') };
+  }
+
   close(): void {
     this.server.close();
   }
