@@ -47,8 +47,9 @@ function shutdown(code) {
 process.on('SIGINT', () => shutdown(0));
 process.on('SIGTERM', () => shutdown(0));
 
-// The controller's heap is bounded as in production (docs/ARCHITECTURE.md, "Memory under a flood").
-run('controller', 'apps/controller/dist/main.js', {}, ['--max-old-space-size=384']);
+// The controller's heap is sized as in production (apps/controller/src/config/node-flags.ts; docs/ARCHITECTURE.md,
+// "Memory under a flood").
+run('controller', 'apps/controller/dist/main.js', {}, createRequire(import.meta.url)('../apps/controller/dist/config/node-flags.js').CONTROLLER_NODE_FLAGS);
 
 async function waitHealthy() {
   for (let i = 0; i < 120; i++) {

@@ -121,7 +121,7 @@ test('the units keep the bundle contract: paths, env files, state directory, res
   const c = directives(ctl);
   const a = directives(agent);
   // The controller's heap is bounded (docs/ARCHITECTURE.md, "Memory under a flood").
-  assert.deepEqual(c.get('ExecStart'), ['/opt/tracefleet/node/bin/node --max-old-space-size=384 /opt/tracefleet/controller/main.js']);
+  assert.deepEqual(c.get('ExecStart'), ['/opt/tracefleet/node/bin/node --max-old-space-size=384 --max-semi-space-size=32 /opt/tracefleet/controller/main.js']);
   assert.deepEqual(a.get('ExecStart'), [`/opt/tracefleet/node/bin/node ${AGENT_NODE_FLAGS.join(' ')} /opt/tracefleet/agent/main.js`]);
   assert.deepEqual(c.get('EnvironmentFile'), ['/etc/tracefleet/controller.env']);
   assert.deepEqual(a.get('EnvironmentFile'), ['/etc/tracefleet/agent.env']);

@@ -13,6 +13,7 @@ import { exitOnSignals } from './processes';
 import { addressTaken, freePort } from './ports';
 import { agentNodeFlags, type AgentStartOptions } from './agent-launch';
 import { readDotEnv, redact, serviceUrl } from '@tracefleet/controller/dist/testing/service-urls';
+import { CONTROLLER_NODE_FLAGS } from '@tracefleet/controller/dist/config/node-flags';
 import { credentials, Metadata, type ChannelCredentials } from '@grpc/grpc-js';
 import { EnrollmentClient } from '@tracefleet/proto';
 import { createCa, createNodeCsr } from '@tracefleet/pki';
@@ -203,7 +204,8 @@ export async function readAnswer(res: Response): Promise<{ status: number; json:
 const controllerClosed = new WeakMap<ChildProcess, Promise<void>>();
 
 function spawnController(env: NodeJS.ProcessEnv, label: string, logs: string[]): ChildProcess {
-  const controller = spawn(process.execPath, ['--max-old-space-size=384', join(ROOT, 'apps/controller/dist/main.js')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The V8 flags every launcher passes (apps/controller/src/config/node-flags.ts).
+  const controller = spawn(process.execPath, [...CONTROLLER_NODE_FLAGS, join(ROOT, 'apps/controller/dist/main.js')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   controllerClosed.set(controller, new Promise((resolve) => controller.once('close', () => resolve())));
   capture(controller, label, logs);
   killOnExit(controller);

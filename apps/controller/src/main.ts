@@ -7,6 +7,7 @@ import { mountConsole } from './console/console-static';
 import { ControllerMetrics } from './metrics/controller-metrics';
 import { isLoopbackHost, mountMetrics } from './metrics/metrics-route';
 import { EnvError, loadEnv } from './config/env';
+import { CONTROLLER_NODE_FLAGS, missingControllerFlags } from './config/node-flags';
 
 async function bootstrap(): Promise<void> {
   let env;
@@ -29,6 +30,8 @@ async function bootstrap(): Promise<void> {
   const url = await app.getUrl();
   Logger.log(`REST API on ${url.replace('[::1]', 'localhost')}/api/v1`, 'Bootstrap');
   Logger.log(`Prometheus metrics on ${url.replace('[::1]', 'localhost')}/metrics (${env.metricsToken ? 'bearer TRACEFLEET_METRICS_TOKEN' : isLoopbackHost(env.host) ? 'loopback, no token' : 'refused until TRACEFLEET_METRICS_TOKEN is set'})`, 'Bootstrap');
+  const missing = missingControllerFlags();
+  if (missing.length) Logger.warn(`started without ${missing.join(' ')}: start it as \`node ${CONTROLLER_NODE_FLAGS.join(' ')} main.js\` (config/node-flags.ts)`, 'Bootstrap');
   if (withConsole) Logger.log(`web console on ${url.replace('[::1]', 'localhost')}/`, 'Bootstrap');
 }
 
