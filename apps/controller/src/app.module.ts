@@ -12,6 +12,7 @@ import { BatchGuard } from './agents/batch-guard';
 import { AgentRouter } from './agents/agent-router';
 import { AgentCommandQueue } from './queue/agent-commands';
 import { FleetCommands } from './agents/fleet-commands';
+import { StackSlots } from './prisma/stack-slots';
 import { NodeSelection } from './nodes/selection';
 import { NodeSweepService } from './agents/node-sweep.service';
 import { RunsService } from './runs/runs.service';
@@ -84,6 +85,7 @@ export class AppModule {
         BatchGuard,
         AgentCommandQueue,
         FleetCommands,
+        StackSlots,
         AgentRouter,
         NodeSelection,
         NodeSweepService,

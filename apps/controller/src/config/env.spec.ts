@@ -67,7 +67,9 @@ describe('loadEnv', () => {
     for (const [env, re] of cases) assert.throws(() => loadEnv(env), (e: Error) => e instanceof EnvError && re.test(e.message));
   });
   it('takes the result writes at once apart from the pool: 3 by default, a whole number from 1', () => {
-    assert.deepEqual([loadEnv(good).dbPoolSize, loadEnv(good).storeSlots], [12, 3]);
+    assert.deepEqual([loadEnv(good).dbPoolSize, loadEnv(good).storeSlots, loadEnv(good).stackStoreSlots], [12, undefined, 3]);
+    assert.equal(loadEnv({ ...good, TRACEFLEET_STACK_STORE_SLOTS: '6' }).stackStoreSlots, 6);
+    for (const bad of ['0', '2.5', '197']) assert.throws(() => loadEnv({ ...good, TRACEFLEET_STACK_STORE_SLOTS: bad }), /TRACEFLEET_STACK_STORE_SLOTS/, bad);
     assert.equal(loadEnv({ ...good, TRACEFLEET_STORE_SLOTS: '8' }).storeSlots, 8);
     for (const bad of ['0', '-1', '2.5', 'three', '197']) assert.throws(() => loadEnv({ ...good, TRACEFLEET_STORE_SLOTS: bad }), /TRACEFLEET_STORE_SLOTS/, bad);
   });

@@ -54,8 +54,13 @@ export interface ControllerEnv {
   nodeSweepMs: number;
   /** PostgreSQL connections of this process (TRACEFLEET_DB_POOL); 4 of them are kept for heartbeats, dispatch and the API. */
   dbPoolSize: number;
-  /** Result writes at once (TRACEFLEET_STORE_SLOTS), at most dbPoolSize − 4: fewer, larger writes (prisma/prisma.service.ts). */
-  storeSlots: number;
+  /**
+   * This replica's result writes at once, fixed (TRACEFLEET_STORE_SLOTS), at most dbPoolSize − 4; unset: its share of
+   * stackStoreSlots (prisma/stack-slots.ts). Fewer, larger writes (prisma/prisma.service.ts).
+   */
+  storeSlots?: number;
+  /** Result writes at once across all replicas (TRACEFLEET_STACK_STORE_SLOTS), shared among the live ones (prisma/stack-slots.ts). */
+  stackStoreSlots?: number;
   /** Agent result messages decoded and not yet stored, all sessions of this replica together (TRACEFLEET_INGEST_INFLIGHT); at the cap every agent stream is paused. */
   ingestInflight: number;
   /** Their wire bytes (TRACEFLEET_INGEST_INFLIGHT_MB). */
@@ -204,7 +209,8 @@ export function loadEnv(env: NodeJS.ProcessEnv = process.env): ControllerEnv {
     nodeGoneMs,
     nodeSweepMs: int(env, 'TRACEFLEET_NODE_SWEEP_MS', Math.min(5000, Math.max(100, Math.floor(nodeUnreachableMs / 3))), 100, 600_000),
     dbPoolSize: int(env, 'TRACEFLEET_DB_POOL', 12, 4, 200),
-    storeSlots: int(env, 'TRACEFLEET_STORE_SLOTS', 3, 1, 196),
+    storeSlots: env.TRACEFLEET_STORE_SLOTS ? int(env, 'TRACEFLEET_STORE_SLOTS', 3, 1, 196) : undefined,
+    stackStoreSlots: int(env, 'TRACEFLEET_STACK_STORE_SLOTS', 3, 1, 196),
     ingestInflight: int(env, 'TRACEFLEET_INGEST_INFLIGHT', 256, 8, 100_000),
     ingestInflightBytes: int(env, 'TRACEFLEET_INGEST_INFLIGHT_MB', 32, 1, 4096) * 1024 * 1024,
     sseStreamsPerToken: int(env, 'TRACEFLEET_SSE_STREAMS_PER_TOKEN', 4, 1, 1000),

@@ -12,5 +12,9 @@ describe('PrismaService storage gate', () => {
     assert.equal(slotsOf({ dbPoolSize: 12, storeSlots: 20 }), 8, 'heartbeats, dispatch and the API keep their 4');
     assert.equal(slotsOf({ dbPoolSize: 4, storeSlots: 3 }), 1);
     assert.equal(slotsOf({}), 3, 'the defaults when the env leaves them out (specs)');
+    // Unset TRACEFLEET_STORE_SLOTS: the whole stack's share until the replicas are counted (stack-slots.ts).
+    assert.equal(slotsOf({ dbPoolSize: 12, stackStoreSlots: 5 }), 5);
+    assert.equal(slotsOf({ dbPoolSize: 6, stackStoreSlots: 5 }), 2);
+    assert.equal(slotsOf({ dbPoolSize: 12, storeSlots: 1, stackStoreSlots: 5 }), 1, 'a fixed number wins');
   });
 });

@@ -135,6 +135,50 @@ describe('StoreGate', () => {
     assert.throws(() => new StoreGate(2, 0), /foreground slots must be 1..2/);
     assert.throws(() => new StoreGate(2, 3), /foreground slots must be 1..2/);
   });
+
+  it('changes its slots while work runs: fewer are not passed on until within them, more start what waits at once', async () => {
+    const gate = new StoreGate(3, 1);
+    const release: (() => void)[] = [];
+    let running = 0;
+    let peak = 0;
+    const tick = () => new Promise((r) => setImmediate(r));
+    const work = () =>
+      gate.run(async () => {
+        running++;
+        peak = Math.max(peak, running);
+        await new Promise<void>((r) => release.push(r));
+        running--;
+      });
+    const all = Array.from({ length: 6 }, () => work());
+    await tick();
+    assert.equal(running, 3);
+    gate.setSlots(1);
+    assert.equal(gate.slots, 1);
+    // Two of the three end: their slots go to no one (three were running, the limit is one).
+    release.shift()!();
+    release.shift()!();
+    await tick();
+    assert.equal(running, 1);
+    assert.equal(gate.queued, 3);
+    // The last one of those ends: its slot passes to the next in line, one at a time.
+    release.shift()!();
+    await tick();
+    assert.equal(running, 1);
+    assert.equal(gate.queued, 2);
+    // More slots: what waits starts now, without waiting for a release.
+    gate.setSlots(3);
+    await tick();
+    assert.equal(running, 3);
+    assert.equal(gate.queued, 0);
+    while (release.length) {
+      release.shift()!();
+      await tick();
+    }
+    await Promise.all(all);
+    assert.equal(peak, 3);
+    assert.throws(() => gate.setSlots(0), /at least one slot/);
+    assert.throws(() => gate.setSlots(1.5), /at least one slot/);
+  });
 });
 
 describe('withDbRetry', () => {

@@ -12,6 +12,7 @@
  * replica's own are told to `onLocalCommands` (which tells the others: told back, they would hold each other).
  */
 export class StoreGate {
+  private slotCount: number;
   private active = 0;
   private readonly waiting: (() => void)[] = [];
   private foregroundWork = 0;
@@ -20,13 +21,30 @@ export class StoreGate {
   private readonly localListeners: ((running: boolean) => void)[] = [];
 
   constructor(
-    readonly slots: number,
+    slots: number,
     readonly foregroundSlots = slots,
   ) {
     if (!Number.isInteger(slots) || slots < 1) throw new Error(`a gate needs at least one slot, got ${slots}`);
     if (!Number.isInteger(foregroundSlots) || foregroundSlots < 1 || foregroundSlots > slots) {
       throw new Error(`foreground slots must be 1..${slots}, got ${foregroundSlots}`);
     }
+    this.slotCount = slots;
+  }
+
+  /** Slots work may hold while no command runs. */
+  get slots(): number {
+    return this.slotCount;
+  }
+
+  /**
+   * Changes the slots (StackSlots: the stack's share for this replica). Fewer: work under way finishes and its
+   * slots are not passed on until the work holding slots is within the new number. More: what waits starts now.
+   * Never fewer than the foreground slots.
+   */
+  setSlots(slots: number): void {
+    if (!Number.isInteger(slots) || slots < 1) throw new Error(`a gate needs at least one slot, got ${slots}`);
+    this.slotCount = Math.max(slots, this.foregroundSlots);
+    this.wake();
   }
 
   /** Work holding a slot now. */
@@ -78,10 +96,15 @@ export class StoreGate {
       if (here && --this.localWork === 0) this.tell(this.localListeners, false);
       if (--this.foregroundWork === 0) this.tell(this.listeners, false);
       // Slots that opened again go to what waits.
-      while (this.active < this.limit && this.waiting.length > 0) {
-        this.active++;
-        this.waiting.shift()!();
-      }
+      this.wake();
+    }
+  }
+
+  /** Gives what waits the slots that are free under the limit now. */
+  private wake(): void {
+    while (this.active < this.limit && this.waiting.length > 0) {
+      this.active++;
+      this.waiting.shift()!();
     }
   }
 
