@@ -1,6 +1,7 @@
 // The stack's result writes at once shared among live replicas (StackSlots) against the real Redis (REDIS_URL from
-// the environment, else the .env) under a throwaway prefix: three replicas get 1 each of 3, two get 2, a lone one 3;
-// a dead replica stops counting after PRESENCE_TTL_MS; a flooded set brings the share down to 1, never to 0.
+// the environment, else the .env) under a throwaway prefix: three writing replicas get 1 each of 3, two get 2, a lone
+// one 3, an idle one is not counted;
+// a silent replica stops counting after PRESENCE_TTL_MS (Redis's clock); a flooded set brings the share down to 1, never to 0.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -51,38 +52,72 @@ describe('StackSlots (Redis)', { timeout: 30_000 }, () => {
     conn.disconnect();
   });
 
-  it('shares 3 writes among the live replicas, and gives a stopped one\'s share back', async () => {
+  /** A replica that has written results since its last tick, then ticks (counted as a writer). */
+  const writeAndTick = async (r: Replica) => {
+    await r.gate.run(async () => undefined);
+    await r.slots.tick();
+  };
+
+  it('shares 3 writes among the replicas writing results, and gives a stopped one\'s share back', async () => {
     const [a, b, c] = await Promise.all([make('r-a'), make('r-b'), make('r-c')]);
-    await a.slots.tick();
+    await writeAndTick(a);
     assert.equal(a.gate.slots, 3, 'alone so far');
-    await b.slots.tick();
-    await c.slots.tick();
-    await a.slots.tick();
-    await b.slots.tick();
+    await writeAndTick(b);
+    await writeAndTick(c);
+    await writeAndTick(a);
+    await writeAndTick(b);
     assert.deepEqual([a.slots.replicas, b.slots.replicas, c.slots.replicas], [3, 3, 3]);
     assert.deepEqual([a.gate.slots, b.gate.slots, c.gate.slots], [1, 1, 1]);
     // A stop leaves the set at once: the two left take 2 each (3 / 2, rounded) at their next tick.
     await c.slots.onModuleDestroy();
-    await a.slots.tick();
-    await b.slots.tick();
+    await writeAndTick(a);
+    await writeAndTick(b);
     assert.deepEqual([a.gate.slots, b.gate.slots], [2, 2]);
+  });
+
+  it('does not count a replica that writes nothing: it takes the share it would have, the others keep theirs', async () => {
+    const idle = await make('r-idle');
+    await idle.slots.tick();
+    assert.equal(idle.slots.replicas, 3, 'r-a and r-b write, and it would be the third');
+    assert.equal(idle.gate.slots, 1);
+    assert.equal(await conn.zscore(presenceKeyName(prefix), 'r-idle'), null, 'not in the set');
+    const [a, b] = made;
+    // r-a stops writing: out at its next tick; r-b, alone writing, takes all 3.
+    await a.slots.tick();
+    await writeAndTick(b);
+    assert.equal(b.slots.replicas, 1);
+    assert.equal(b.gate.slots, 3);
+    // Work still waiting or running counts as writing, without a new start.
+    const release: (() => void)[] = [];
+    const held = a.gate.run(() => new Promise<void>((r) => release.push(r)));
+    await a.slots.tick();
+    await a.slots.tick();
+    assert.equal(a.slots.replicas, 2);
+    release.shift()!();
+    await held;
   });
 
   it('stops counting a replica not heard within PRESENCE_TTL_MS', async () => {
     const d = await make('r-d');
-    await d.slots.tick();
-    assert.ok(d.slots.replicas >= 3, 'r-a and r-b are still in the set');
-    // r-a and r-b said nothing for longer than the TTL (their last word is older than now − TTL).
-    await d.slots.tick(Date.now() + PRESENCE_TTL_MS + 1000);
+    await writeAndTick(d);
+    assert.ok(d.slots.replicas >= 2, 'r-a and r-b are still in the set');
+    // r-a and r-b say nothing for longer than the TTL: their last word is made older than Redis's now − TTL.
+    const [sec] = await conn.time();
+    const old = Number(sec) * 1000 - PRESENCE_TTL_MS - 1000;
+    await conn.zadd(presenceKeyName(prefix), old, 'r-a', old, 'r-b');
+    await writeAndTick(d);
     assert.equal(d.slots.replicas, 1);
     assert.equal(d.gate.slots, 3);
+    assert.equal(await conn.zscore(presenceKeyName(prefix), 'r-a'), null, 'forgotten');
+    assert.ok((await conn.pttl(presenceKeyName(prefix))) > PRESENCE_TTL_MS, 'the set expires a while after the last replica stops');
   });
 
   it('takes a flooded set down to one write at once, never to none', async () => {
     const e = await make('r-e');
-    const now = Date.now();
-    await conn.zadd(presenceKeyName(prefix), ...Array.from({ length: 1000 }, (_, i) => [now + 60_000, `forged-${i}`]).flat());
-    await e.slots.tick();
+    const [sec] = await conn.time();
+    const later = Number(sec) * 1000 + 60_000;
+    await conn.zadd(presenceKeyName(prefix), ...Array.from({ length: 1000 }, (_, i) => [later, `forged-${i}`]).flat());
+    await writeAndTick(e);
     assert.ok(e.slots.replicas > 1000);
     assert.equal(e.gate.slots, 1);
     await conn.del(presenceKeyName(prefix));
@@ -91,7 +126,7 @@ describe('StackSlots (Redis)', { timeout: 30_000 }, () => {
   it('leaves a replica given TRACEFLEET_STORE_SLOTS with its own number, saying nothing', async () => {
     const f = await make('r-f', { storeSlots: 2 });
     f.gate.setSlots(2);
-    await f.slots.tick();
+    await writeAndTick(f);
     assert.equal(f.gate.slots, 2);
     assert.equal(await conn.zscore(presenceKeyName(prefix), 'r-f'), null);
   });

@@ -9,8 +9,22 @@ export const PRESENCE_TICK_MS = 2000;
 /** A replica not heard for this long is no longer counted (it died, or cannot reach Redis). */
 export const PRESENCE_TTL_MS = 3 * PRESENCE_TICK_MS;
 
-/** The Redis sorted set (member: replica id, score: when last heard) of a stack's live replicas. */
+/** The Redis sorted set (member: replica id, score: when last heard, Redis's clock in ms) of a stack's live replicas. */
 export const presenceKeyName = (prefix: string): string => `${prefix}:replicas-alive`;
+
+/**
+ * One tick in one round trip, timed by Redis's own clock (replicas on several hosts may disagree on the time):
+ * this replica heard now if it is writing results (else taken out), those not heard within the TTL forgotten, the
+ * key kept a while after the last replica stops, and the count of the rest. KEYS[1] the set; ARGV: replica id,
+ * TTL ms, key expiry ms, '1' when writing.
+ */
+const TICK_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if ARGV[4] == '1' then redis.call('ZADD', KEYS[1], now, ARGV[1]) else redis.call('ZREM', KEYS[1], ARGV[1]) end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return redis.call('ZCARD', KEYS[1])`;
 
 /**
  * This replica's share of the stack's result writes at once: `stackSlots` over `replicas`, rounded, at least 1
@@ -26,10 +40,12 @@ export function shareOf(stackSlots: number, replicas: number, max: number): numb
  * Result writes at once across the stack, not per replica. Every replica's ingest writes to the same PostgreSQL:
  * three replicas with 3 slots each kept 9 writes running on a 2-core database, each smaller, and a job's insert
  * waited behind them; with 1 each, the three stored more and dispatched faster (BENCHMARKS.md, fleet). So, unless
- * TRACEFLEET_STORE_SLOTS fixes this replica's number, each replica says every PRESENCE_TICK_MS that it is alive
- * (a sorted set in Redis), counts the replicas heard within PRESENCE_TTL_MS, and sets its storage gate to its share
- * of TRACEFLEET_STACK_STORE_SLOTS. While Redis is away it keeps the last share; a replica that dies stops being
- * counted after PRESENCE_TTL_MS, one that stops leaves the set at once.
+ * TRACEFLEET_STORE_SLOTS fixes this replica's number, each replica says every PRESENCE_TICK_MS whether it is
+ * writing results (a sorted set in Redis, timed by Redis's clock), counts the replicas that are (heard within
+ * PRESENCE_TTL_MS) and sets its storage gate to its share of TRACEFLEET_STACK_STORE_SLOTS. Only writers count: a
+ * replica whose agents send nothing leaves the others the whole number (counted by replicas alive, one replica
+ * flooded beside two idle ones had 1 slot and stored a third less). While Redis is away a replica keeps its last
+ * share; one that dies stops being counted after PRESENCE_TTL_MS, one that stops leaves the set at once.
  */
 @Injectable()
 export class StackSlots implements OnApplicationBootstrap, OnModuleDestroy {
@@ -37,8 +53,10 @@ export class StackSlots implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly redis: IORedis | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly key: string;
-  /** Replicas counted at the last tick (this one included); 0 before the first. */
+  /** Replicas writing results at the last tick, this one counted as one of them; 0 before the first. */
   replicas = 0;
+  /** The gate's `started` at the last tick. */
+  private lastStarted = 0;
   /** Resolves once the connection to Redis is up (boot does not wait: Redis may be away; the specs do). */
   readonly ready: Promise<void> = Promise.resolve();
 
@@ -62,23 +80,28 @@ export class StackSlots implements OnApplicationBootstrap, OnModuleDestroy {
     this.timer.unref();
   }
 
-  /** Says this replica is alive, forgets the replicas not heard of, counts the rest and sets the gate's share. */
-  async tick(now = Date.now()): Promise<void> {
+  /**
+   * Says whether this replica writes results (it started a write since the last tick, or has one running or
+   * waiting), forgets the replicas not heard of, counts those writing and sets the gate's share, counting this
+   * replica as one of them even while it is idle (the share it starts with when results come).
+   */
+  async tick(): Promise<void> {
     if (!this.redis) return;
+    const gate = this.prisma.storeGate;
+    const writing = gate.started !== this.lastStarted || gate.busy > 0 || gate.queued > 0;
+    this.lastStarted = gate.started;
     let counted: number;
     try {
-      const res = await this.redis.multi().zadd(this.key, now, this.env.replicaId).zremrangebyscore(this.key, '-inf', now - PRESENCE_TTL_MS).zcard(this.key).pexpire(this.key, PRESENCE_TTL_MS * 10).exec();
-      counted = Number(res?.[2]?.[1]);
+      const others = Number(await this.redis.eval(TICK_SCRIPT, 1, this.key, this.env.replicaId, PRESENCE_TTL_MS, PRESENCE_TTL_MS * 10, writing ? '1' : '0'));
+      counted = writing ? others : others + 1;
     } catch {
       return;
     }
     if (!Number.isFinite(counted) || counted < 1) return;
     const share = shareOf(this.env.stackStoreSlots ?? DEFAULT_STACK_STORE_SLOTS, counted, this.prisma.maxStoreSlots);
-    if (counted !== this.replicas || share !== this.prisma.storeGate.slots) {
-      this.log.log(`${counted} replica(s) alive: ${share} result write(s) at once here`);
-    }
+    if (share !== gate.slots) this.log.log(`${counted} replica(s) writing results: ${share} result write(s) at once here`);
     this.replicas = counted;
-    this.prisma.storeGate.setSlots(share);
+    gate.setSlots(share);
   }
 
   async onModuleDestroy(): Promise<void> {

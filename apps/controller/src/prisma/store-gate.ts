@@ -14,6 +14,7 @@
 export class StoreGate {
   private slotCount: number;
   private active = 0;
+  private runs = 0;
   private readonly waiting: (() => void)[] = [];
   private foregroundWork = 0;
   private localWork = 0;
@@ -52,6 +53,11 @@ export class StoreGate {
     return this.active;
   }
 
+  /** Work started through the gate since it was made (StackSlots: is this replica writing?). */
+  get started(): number {
+    return this.runs;
+  }
+
   /** Work waiting for a slot. */
   get queued(): number {
     return this.waiting.length;
@@ -63,6 +69,7 @@ export class StoreGate {
   }
 
   async run<T>(work: () => Promise<T>): Promise<T> {
+    this.runs++;
     if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
     else this.active++;
     try {
