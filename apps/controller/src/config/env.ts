@@ -59,7 +59,7 @@ export interface ControllerEnv {
    * stackStoreSlots (prisma/stack-slots.ts). Fewer, larger writes (prisma/prisma.service.ts).
    */
   storeSlots?: number;
-  /** Result writes at once across all replicas (TRACEFLEET_STACK_STORE_SLOTS), shared among the live ones (prisma/stack-slots.ts). */
+  /** Result writes at once across all replicas (TRACEFLEET_STACK_STORE_SLOTS), shared among those writing results (prisma/stack-slots.ts). */
   stackStoreSlots?: number;
   /** Agent result messages decoded and not yet stored, all sessions of this replica together (TRACEFLEET_INGEST_INFLIGHT); at the cap every agent stream is paused. */
   ingestInflight: number;

@@ -9,8 +9,8 @@ const DEFAULT_POOL = 12;
 /** Connections result storage leaves to heartbeats, dispatch and the REST API. */
 const RESERVED_CONNECTIONS = 4;
 /**
- * Result writes at once across the stack (TRACEFLEET_STACK_STORE_SLOTS), shared among the live replicas
- * (stack-slots.ts); a replica given TRACEFLEET_STORE_SLOTS keeps that number. Runs that wait for a slot are
+ * Result writes at once across the stack (TRACEFLEET_STACK_STORE_SLOTS), shared among the replicas writing
+ * results (stack-slots.ts); a replica given TRACEFLEET_STORE_SLOTS keeps that number. Runs that wait for a slot are
  * written together, up to 64 in one statement (runs/gated-writes.ts), so fewer slots make fewer, larger writes:
  * with 2,000 agents flooding one replica, 3 slots stored 368k and 404k samples/s where 8 (all but the 4 reserved
  * of a pool of 12, the earlier rule) stored 306k and 293k, with StartRun under the flood unchanged; three replicas

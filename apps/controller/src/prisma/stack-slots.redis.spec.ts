@@ -1,4 +1,4 @@
-// The stack's result writes at once shared among live replicas (StackSlots) against the real Redis (REDIS_URL from
+// The stack's result writes at once shared among the replicas writing results (StackSlots) against the real Redis (REDIS_URL from
 // the environment, else the .env) under a throwaway prefix: three writing replicas get 1 each of 3, two get 2, a lone
 // one 3, an idle one is not counted;
 // a silent replica stops counting after PRESENCE_TTL_MS (Redis's clock); a flooded set brings the share down to 1, never to 0.

@@ -4,13 +4,13 @@ import IORedis from 'ioredis';
 import { ENV, type ControllerEnv } from '../config/env';
 import { DEFAULT_STACK_STORE_SLOTS, PrismaService } from './prisma.service';
 
-/** How often a replica says it is alive and counts the others. */
+/** How often a replica says whether it writes results and counts the replicas that do. */
 export const PRESENCE_TICK_MS = 2000;
-/** A replica not heard for this long is no longer counted (it died, or cannot reach Redis). */
+/** A replica not heard for this long is no longer counted (it died, stopped writing without a word, or cannot reach Redis). */
 export const PRESENCE_TTL_MS = 3 * PRESENCE_TICK_MS;
 
-/** The Redis sorted set (member: replica id, score: when last heard, Redis's clock in ms) of a stack's live replicas. */
-export const presenceKeyName = (prefix: string): string => `${prefix}:replicas-alive`;
+/** The Redis sorted set (member: replica id, score: when last heard, Redis's clock in ms) of a stack's replicas writing results. */
+export const presenceKeyName = (prefix: string): string => `${prefix}:result-writers`;
 
 /**
  * One tick in one round trip, timed by Redis's own clock (replicas on several hosts may disagree on the time):
